@@ -1,0 +1,123 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/proc"
+)
+
+func init() {
+	Register(config.TypeCommand, newCommand)
+	Register(config.TypeNoop, func(*config.Agent) (Adapter, error) { return noop{}, nil })
+	Register(config.TypeReplay, func(*config.Agent) (Adapter, error) { return replay{}, nil })
+}
+
+// command runs any executable: command: [argv...] with {workspace},
+// {task_file} and {out_dir} placeholders. It may report its usage in
+// $BENCH_OUT_DIR/metrics.json.
+type command struct{ argv []string }
+
+func newCommand(a *config.Agent) (Adapter, error) {
+	if len(a.Command) == 0 {
+		return nil, badinput.Errorf("agent %s: type command needs command: [argv...]", a.Name)
+	}
+	argv := append([]string(nil), a.Command...)
+	if a.CLI != "" {
+		argv[0] = a.CLI
+	}
+	argv = append(argv, a.ExtraArgs...)
+	return &command{argv: argv}, nil
+}
+
+func (c *command) Command(r *Rollout) ([]string, error) { return Expand(c.argv, r), nil }
+
+func (c *command) Run(ctx context.Context, r *Rollout) (*Outcome, error) {
+	argv, _ := c.Command(r)
+	out, err := RunProcess(ctx, r, argv, nil)
+	if err != nil {
+		return nil, err
+	}
+	u, err := ReadMetrics(filepath.Join(r.OutDir, MetricsFile))
+	switch {
+	case err == nil:
+		out.Usage = u
+	case !errors.Is(err, os.ErrNotExist):
+		fmt.Fprintf(r.Stderr, "perfbench: %v\n", err)
+		out.Details = map[string]any{"metrics_error": err.Error()}
+	}
+	return out, nil
+}
+
+// MetricsFile is what a command agent may write into $BENCH_OUT_DIR.
+const MetricsFile = "metrics.json"
+
+// ReadMetrics parses {cost_usd, input_tokens, output_tokens, turns}.
+func ReadMetrics(path string) (Usage, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Usage{}, err
+	}
+	var m struct {
+		CostUSD      *float64 `json:"cost_usd"`
+		InputTokens  int64    `json:"input_tokens"`
+		OutputTokens int64    `json:"output_tokens"`
+		Turns        int      `json:"turns"`
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return Usage{}, fmt.Errorf("metrics.json: %w", err)
+	}
+	u := Usage{InputTokens: m.InputTokens, OutputTokens: m.OutputTokens, Turns: m.Turns, Source: MetricsFile}
+	if m.CostUSD != nil {
+		if math.IsNaN(*m.CostUSD) || math.IsInf(*m.CostUSD, 0) || *m.CostUSD < 0 {
+			return Usage{}, fmt.Errorf("metrics.json: cost_usd must be a non-negative number")
+		}
+		u.CostUSD = *m.CostUSD
+	}
+	return u, nil
+}
+
+// noop changes nothing: the control row of every comparison.
+type noop struct{}
+
+func (noop) Command(*Rollout) ([]string, error) { return nil, nil }
+
+func (noop) Run(context.Context, *Rollout) (*Outcome, error) {
+	return &Outcome{Process: &proc.Result{}}, nil
+}
+
+// replay applies the human commit's diff: the oracle that validates a task
+// and the harness. It runs `git apply` under the process contract so its
+// output lands in replay_stdout.txt / replay_stderr.txt.
+type replay struct{}
+
+var replayArgv = []string{"git", "apply", "--binary", "--whitespace=nowarn", "-"}
+
+func (replay) Command(*Rollout) ([]string, error) { return replayArgv, nil }
+
+func (replay) Run(ctx context.Context, r *Rollout) (*Outcome, error) {
+	if r.HumanDiff == nil {
+		return nil, errors.New("replay: no human diff available")
+	}
+	diff, err := r.HumanDiff(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
+	}
+	out, err := RunProcess(ctx, r, replayArgv, bytes.NewReader(diff))
+	if err != nil {
+		return nil, err
+	}
+	if out.Process != nil && out.Process.ExitCode != 0 {
+		out.Failed = true
+		out.Reason = "git apply of the human diff failed"
+	}
+	return out, nil
+}

@@ -1,0 +1,196 @@
+// Package cli wires the bench command line: one file per command, each with
+// an options struct that registers its flags and a runX function. Streams,
+// environment and clock are injected through Env so every command runs in
+// tests without touching the process. Exit statuses are mapped in one
+// place, ExitCode.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/perfbench/perfbench/internal/badinput"
+)
+
+// Exit statuses (DESIGN.md "Contracts").
+const (
+	ExitOK          = 0
+	ExitFailure     = 1
+	ExitBadInput    = 2
+	ExitInterrupted = 130
+)
+
+// Env is the outside world of a command.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Environ and LookupEnv read the process environment.
+	Environ   func() []string
+	LookupEnv func(string) (string, bool)
+	Now       func() time.Time
+	// StderrTTY enables live progress bars.
+	StderrTTY bool
+}
+
+// OSEnv is the real process environment.
+func OSEnv() *Env {
+	return &Env{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Environ: os.Environ, LookupEnv: os.LookupEnv, Now: time.Now,
+		StderrTTY: isTerminal(os.Stderr) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb",
+	}
+}
+
+// errFailed is returned by commands that already printed why they failed
+// and only need exit status 1.
+var errFailed = errors.New("failed")
+
+// exitError carries an explicit exit status.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// ExitCode maps an error to the process exit status.
+func ExitCode(ctx context.Context, err error) int {
+	if err == nil {
+		if ctx.Err() != nil {
+			return ExitInterrupted
+		}
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		return ExitInterrupted
+	}
+	if badinput.Is(err) {
+		return ExitBadInput
+	}
+	return ExitFailure
+}
+
+// Main runs the bench command line and returns the exit status.
+func Main(ctx context.Context, args []string, env *Env) int {
+	root := newRoot(env)
+	root.SetArgs(args)
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	err := root.ExecuteContext(ctx)
+	code := ExitCode(ctx, err)
+	if err != nil && !errors.Is(err, errFailed) && code != ExitInterrupted {
+		fmt.Fprintf(env.Stderr, "bench: %s\n", oneLine(err.Error()))
+	}
+	if code == ExitInterrupted && err != nil {
+		fmt.Fprintln(env.Stderr, "bench: interrupted")
+	}
+	return code
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+const exitStatusHelp = `
+EXIT STATUS
+  0    done (agent failures are results, not errors)
+  1    harness or infrastructure failure (including any item left in infra_error)
+  2    bad input or usage
+  130  interrupted`
+
+func newRoot(env *Env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "bench",
+		Short: "Benchmark AI coding agents on real performance optimizations",
+		Long: `bench plans commit pairs where a human made code faster, lets an agent attempt
+the same optimization in a leak-proof workspace, and reports the results.
+
+  bench init                 write an example task, bench.yaml and commits file
+  bench plan TASK.yaml       resolve commit pairs into state/plan.json
+  bench prepare TASK.yaml    run the agent on every item (resumable)
+  bench report RUN_DIR       show a run
+  bench demo                 the whole pipeline on an embedded example`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version(),
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return badinput.Errorf("%s: %v (see %s --help)", c.CommandPath(), err, c.CommandPath())
+	})
+	root.SetHelpTemplate(root.HelpTemplate())
+	root.CompletionOptions.DisableDefaultCmd = true
+	for _, c := range []*cobra.Command{
+		newInitCmd(env), newValidateCmd(env), newPlanCmd(env), newPrepareCmd(env),
+		newReportCmd(env), newReportAllCmd(env), newDoctorCmd(env), newDemoCmd(env), newVersionCmd(env),
+	} {
+		c.Long = strings.TrimRight(c.Long, "\n") + "\n" + exitStatusHelp
+		c.Args = wrapArgs(c.Args)
+		root.AddCommand(c)
+	}
+	root.Long += "\n" + exitStatusHelp
+	return root
+}
+
+// wrapArgs makes argument-count errors bad input (exit 2).
+func wrapArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
+	if v == nil {
+		v = cobra.NoArgs
+	}
+	return func(c *cobra.Command, args []string) error {
+		if err := v(c, args); err != nil {
+			return badinput.Errorf("%s: %v (usage: %s)", c.CommandPath(), err, c.UseLine())
+		}
+		return nil
+	}
+}
+
+// Version is the module version stamped by the go command, or "devel".
+func Version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if v := bi.Main.Version; v != "" && v != "(devel)" {
+			return v
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return "devel-" + s.Value[:12]
+			}
+		}
+	}
+	return "devel"
+}
+
+func newVersionCmd(env *Env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Long:  "Print bench's version and the Go version it was built with.",
+		RunE: func(c *cobra.Command, args []string) error {
+			bi, _ := debug.ReadBuildInfo()
+			gov := "unknown"
+			if bi != nil {
+				gov = bi.GoVersion
+			}
+			fmt.Fprintf(env.Stdout, "bench %s (%s)\n", Version(), gov)
+			return nil
+		},
+	}
+}

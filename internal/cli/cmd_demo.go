@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/perfbench/perfbench/internal/demo"
+	"github.com/perfbench/perfbench/internal/journal"
+)
+
+type demoOptions struct {
+	out string
+}
+
+func newDemoCmd(env *Env) *cobra.Command {
+	o := &demoOptions{}
+	c := &cobra.Command{
+		Use:   "demo [--out DIR]",
+		Short: "Run the whole pipeline on an embedded example (no credentials)",
+		Long: `Write an embedded example project as a real git repository (a slow shell
+function and a human commit that makes it faster), plan it, prepare it with
+the replay agent (the human diff: the oracle) and the noop agent, and print
+both reports. Needs git and sh; no credentials, no network.`,
+		RunE: func(c *cobra.Command, args []string) error { return runDemo(c.Context(), env, o) },
+	}
+	c.Flags().StringVar(&o.out, "out", "", "directory for the demo (default: a new temporary directory)")
+	return c
+}
+
+func runDemo(ctx context.Context, env *Env, o *demoOptions) error {
+	dir := o.out
+	if dir == "" {
+		d, err := os.MkdirTemp("", "perfbench-demo-")
+		if err != nil {
+			return err
+		}
+		dir = d
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	l, err := demo.Write(ctx, dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "demo: example repository, task and bench.yaml in %s\n\n", dir)
+	planFile := filepath.Join(dir, "state", "plan.json")
+	if err := runPlan(ctx, env, &planOptions{benchCfg: l.BenchFile, out: planFile}, l.TaskFile); err != nil {
+		return err
+	}
+	for _, agentName := range []string{"replay", "noop"} {
+		fmt.Fprintf(env.Stdout, "\n== prepare with %s ==\n", agentName)
+		po := &prepareOptions{benchCfg: l.BenchFile, fromPlan: planFile, agent: agentName, maxWorkers: 1, samples: 1, newRun: true}
+		if err := runPrepare(ctx, env, po, l.TaskFile); err != nil {
+			return err
+		}
+	}
+	runs, _, err := journal.ListRuns(filepath.Join(dir, "state"))
+	if err != nil {
+		return err
+	}
+	for i := len(runs) - 1; i >= 0; i-- {
+		fmt.Fprintf(env.Stdout, "\n== report %s ==\n", runs[i].RunID)
+		if err := runReport(env, &reportOptions{format: "table"}, filepath.Join(journal.RunsDir(filepath.Join(dir, "state")), runs[i].RunID)); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(env.Stdout, "\nnext: bench report-all --state-root %s\n", filepath.Join(dir, "state"))
+	return nil
+}

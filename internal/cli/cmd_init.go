@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"embed"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/fsx"
+)
+
+//go:embed templates/*
+var templates embed.FS
+
+type initOptions struct {
+	out   string
+	force bool
+}
+
+func newInitCmd(env *Env) *cobra.Command {
+	o := &initOptions{}
+	c := &cobra.Command{
+		Use:   "init [--out DIR]",
+		Short: "Write an example task, bench.yaml and commits file",
+		Long: `Write tasks/example.yaml, bench.yaml and commits.txt into DIR (default: the
+current directory). Existing files are never overwritten unless --force.`,
+		RunE: func(c *cobra.Command, args []string) error { return runInit(env, o) },
+	}
+	c.Flags().StringVar(&o.out, "out", ".", "directory to write into")
+	c.Flags().BoolVar(&o.force, "force", false, "overwrite existing files")
+	return c
+}
+
+func runInit(env *Env, o *initOptions) error {
+	files := []struct{ src, dst string }{
+		{"templates/task.yaml", filepath.Join("tasks", "example.yaml")},
+		{"templates/bench.yaml", "bench.yaml"},
+		{"templates/commits.txt", "commits.txt"},
+	}
+	if !o.force {
+		for _, f := range files {
+			if p := filepath.Join(o.out, f.dst); fsx.Exists(p) {
+				return badinput.Errorf("init: %s exists (use --force to overwrite)", p)
+			}
+		}
+	}
+	for _, f := range files {
+		data, err := templates.ReadFile(f.src)
+		if err != nil {
+			return err
+		}
+		p := filepath.Join(o.out, f.dst)
+		if err := fsx.WriteFile(p, data, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "wrote %s\n", p)
+	}
+	if _, err := os.Stat(filepath.Join(o.out, ".gitignore")); err != nil {
+		fmt.Fprintf(env.Stdout, "next: edit tasks/example.yaml, then `bench validate tasks/example.yaml`\n")
+	}
+	return nil
+}

@@ -1,0 +1,218 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/perfbench/perfbench/internal/agent"
+	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/doctor"
+	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/plan"
+	"github.com/perfbench/perfbench/internal/prepare"
+	"github.com/perfbench/perfbench/internal/progress"
+	"github.com/perfbench/perfbench/internal/secrets"
+)
+
+type prepareOptions struct {
+	benchCfg       string
+	fromPlan       string
+	commits        string
+	agent          string
+	maxWorkers     int
+	resume         bool
+	newRun         bool
+	runID          string
+	samples        int
+	dryRun         bool
+	skipPreflight  bool
+	keepWorkspaces bool
+}
+
+func newPrepareCmd(env *Env) *cobra.Command {
+	o := &prepareOptions{}
+	c := &cobra.Command{
+		Use:   "prepare TASK.yaml [--from-plan state/plan.json] [--bench-cfg bench.yaml] [--agent NAME]",
+		Short: "Run an agent on every plan item (resumable)",
+		Long: `Run an agent on every item of a plan. Each item gets a fresh one-commit
+repository holding the "pre" tree (no history, no trace of the human commit),
+a task file, a private output folder and a fresh HOME; the agent runs in its
+own process group under the wall-clock limit. The patch is captured against
+the workspace's commit, and the item ends with exactly one status: success,
+no_patch, timeout, agent_error, target_violation, infra_error or interrupted.
+
+Results go to <state_root>/runs/<task>__<agent>__<model>__<UTC timestamp>/.
+By default prepare resumes the newest run with the same task, agent, model,
+plan and agent configuration: finished items are skipped, infra_error and
+interrupted ones are redone. --new starts a fresh run; --run-id picks one.
+
+Without --from-plan the plan is built from --commits or the task's own
+commits. Preflight checks (as in 'bench doctor') run first unless
+--dry-run or --skip-preflight (or experiment.preflight_enabled: false).
+--dry-run prints what would run for each item and starts nothing.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error { return runPrepare(c.Context(), env, o, args[0]) },
+	}
+	f := c.Flags()
+	f.StringVar(&o.benchCfg, "bench-cfg", "", "bench.yaml (default ./bench.yaml when present)")
+	f.StringVar(&o.fromPlan, "from-plan", "", "plan.json written by 'bench plan'")
+	f.StringVar(&o.commits, "commits", "", "commits file (when no --from-plan)")
+	f.StringVar(&o.agent, "agent", "", "agent entry or type (default agents.default)")
+	f.IntVar(&o.maxWorkers, "max-workers", 1, "rollouts run at once")
+	f.BoolVar(&o.resume, "resume", true, "resume the newest matching run (the default)")
+	f.BoolVar(&o.newRun, "new", false, "start a fresh run")
+	f.StringVar(&o.runID, "run-id", "", "use (or create) this run id")
+	f.IntVar(&o.samples, "samples", 1, "independent rollouts per item")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print what would run; start nothing")
+	f.BoolVar(&o.skipPreflight, "skip-preflight", false, "do not run the preflight checks")
+	f.BoolVar(&o.keepWorkspaces, "keep-workspaces", false, "keep each workspace after its patch is captured")
+	return c
+}
+
+func runPrepare(ctx context.Context, env *Env, o *prepareOptions, taskPath string) error {
+	if o.maxWorkers < 1 {
+		return badinput.Errorf("--max-workers must be at least 1")
+	}
+	if o.samples < 1 {
+		return badinput.Errorf("--samples must be at least 1")
+	}
+	if o.newRun && o.runID != "" {
+		return badinput.Errorf("--new and --run-id exclude each other")
+	}
+	cfg, err := env.loadBench(o.benchCfg)
+	if err != nil {
+		return err
+	}
+	task, err := env.loadTask(cfg, taskPath)
+	if err != nil {
+		return err
+	}
+	a, err := cfg.bench.Agent(o.agent)
+	if err != nil {
+		return err
+	}
+	adapter, err := agent.New(a)
+	if err != nil {
+		return err
+	}
+
+	if o.dryRun {
+		return dryRun(env, cfg.bench, task, a, adapter, o)
+	}
+	if !o.skipPreflight && cfg.bench.PreflightEnabled() {
+		if err := doctor.Preflight(ctx, doctor.Checks(doctor.Input{Bench: cfg.bench, Agent: a})); err != nil {
+			return &exitError{code: ExitFailure, err: err}
+		}
+	}
+	var p *plan.Plan
+	if o.fromPlan != "" {
+		if p, err = plan.Read(o.fromPlan); err != nil {
+			return err
+		}
+		if p.TaskID != task.ID {
+			return badinput.Errorf("--from-plan %s is for task %s, not %s", o.fromPlan, p.TaskID, task.ID)
+		}
+	} else if p, err = buildPlan(ctx, env, cfg.bench, task, o.commits); err != nil {
+		return err
+	}
+
+	sum, err := prepare.Run(ctx, prepare.Options{
+		Task: task, Bench: cfg.bench, Agent: a, Plan: p, PlanPath: o.fromPlan,
+		MaxWorkers: o.maxWorkers, Samples: o.samples, New: o.newRun, RunID: o.runID,
+		KeepWorkspaces: o.keepWorkspaces,
+		ProcessEnv:     env.Environ(), BenchVersion: Version(), Now: env.Now,
+		Progress: progress.New(env.Stderr, env.StderrTTY, env.Now),
+		Log:      env.Stderr,
+	})
+	if sum != nil {
+		printSummary(env, sum)
+	}
+	if err != nil {
+		return err
+	}
+	if sum.Interrupted || ctx.Err() != nil {
+		return context.Canceled
+	}
+	if sum.Failed() {
+		return &exitError{code: ExitFailure, err: fmt.Errorf("%d item(s) ended in infra_error; run prepare again to retry them", sum.Counts[journal.StatusInfraError])}
+	}
+	return nil
+}
+
+func printSummary(env *Env, s *prepare.Summary) {
+	var parts []string
+	for _, st := range journal.Statuses {
+		if n := s.Counts[st]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", st, n))
+		}
+	}
+	if len(parts) == 0 {
+		parts = []string{"nothing recorded"}
+	}
+	fmt.Fprintf(env.Stdout, "run %s: %d item(s): %s\n", s.RunID, s.Total, strings.Join(parts, ", "))
+	if len(s.Missing) > 0 {
+		fmt.Fprintf(env.Stdout, "still to do (%d): %s\n", len(s.Missing), strings.Join(s.Missing, ", "))
+	}
+	fmt.Fprintf(env.Stdout, "results: %s\n", s.RunDir)
+}
+
+// dryRun prints, for every item, what would run; it starts nothing and
+// looks nothing up in the repository.
+func dryRun(env *Env, b *config.Bench, task *config.Task, a *config.Agent, adapter agent.Adapter, o *prepareOptions) error {
+	var p *plan.Plan
+	var err error
+	if o.fromPlan != "" {
+		if p, err = plan.Read(o.fromPlan); err != nil {
+			return err
+		}
+	} else {
+		entries, source, err := planEntries(task, o.commits)
+		if err != nil {
+			return err
+		}
+		p = plan.Unresolved(task, source, entries, env.Now())
+	}
+	set := secrets.FromEnv(mergedProcessEnv(env, b), b.Secrets)
+	limits := prepare.EffectiveLimits(a.Limits)
+	fmt.Fprintf(env.Stdout, "dry run: task %s, agent %s (type %s, model %s), %d item(s) × %d sample(s)\n",
+		task.ID, a.Name, a.Type, orNone(a.Model), len(p.Items), o.samples)
+	fmt.Fprintf(env.Stdout, "limits: timeout %s, max_iterations %d, max_budget_usd %g, kill_grace %s\n",
+		limits.Timeout, limits.MaxIterations, limits.MaxBudgetUSD, limits.KillGrace)
+	fmt.Fprintf(env.Stdout, "state: %s\n", b.Paths.StateRoot)
+	for _, it := range p.Items {
+		ro := &agent.Rollout{
+			ItemID: it.ID, Agent: a, Bench: b, Limits: limits,
+			Workspace: "<workspace>", TaskFile: "<task_file>", OutDir: "<out_dir>", Home: "<home>",
+			Secrets: set,
+		}
+		argv, err := adapter.Command(ro)
+		if err != nil {
+			return err
+		}
+		cmd := "(in-process: " + a.Type + ")"
+		if argv != nil {
+			cmd = secrets.ShellQuote(set.RedactArgv(argv))
+		}
+		fmt.Fprintf(env.Stdout, "%s: %s\n", it.ID, cmd)
+	}
+	return nil
+}
+
+func mergedProcessEnv(env *Env, b *config.Bench) []string {
+	out := env.Environ()
+	for k, v := range b.Env {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

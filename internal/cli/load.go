@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/config"
+)
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// DefaultBenchConfig is read when --bench-cfg is not given and it exists.
+const DefaultBenchConfig = "bench.yaml"
+
+// configs is the loaded configuration of a command.
+type configs struct {
+	bench *config.Bench
+	env   config.Env
+}
+
+// loadBench loads bench.yaml (the flag's file, else ./bench.yaml when it
+// exists, else defaults) with .env from its directory and the current one,
+// and notes ignored seed fields once.
+func (e *Env) loadBench(path string) (*configs, error) {
+	explicit := path != ""
+	if !explicit {
+		if _, err := os.Stat(DefaultBenchConfig); err == nil {
+			path = DefaultBenchConfig
+		}
+	}
+	if explicit {
+		if _, err := os.Stat(path); err != nil {
+			return nil, badinput.Wrap(fmt.Errorf("--bench-cfg: %w", err))
+		}
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	dirs := []string{cwd}
+	if path != "" {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, err
+		}
+		dirs = []string{filepath.Dir(abs), cwd}
+	}
+	dot, err := config.LoadDotEnv(dirs...)
+	if err != nil {
+		return nil, err
+	}
+	env := config.Env{Process: e.LookupEnv, Dot: dot}
+	b, err := config.LoadBench(path, env)
+	if err != nil {
+		return nil, err
+	}
+	b.Env = dot
+	e.noteIgnored(path, b.Ignored)
+	return &configs{bench: b, env: env}, nil
+}
+
+func (e *Env) loadTask(c *configs, path string) (*config.Task, error) {
+	t, err := config.LoadTask(path, c.env)
+	if err != nil {
+		return nil, err
+	}
+	e.noteIgnored(path, t.Ignored)
+	// A relative local repository is relative to the task file, and the
+	// plan records it absolute so later stages work from any directory.
+	if isLocalPath(t.Repo.URL) && !filepath.IsAbs(t.Repo.URL) {
+		t.Repo.URL = filepath.Join(t.Dir, t.Repo.URL)
+	}
+	return t, nil
+}
+
+func (e *Env) noteIgnored(path string, fields []string) {
+	if len(fields) == 0 {
+		return
+	}
+	fmt.Fprintf(e.Stderr, "note: %s: ignoring seed fields perfbench does not use: %s\n", path, strings.Join(fields, ", "))
+}

@@ -1,0 +1,338 @@
+package config
+
+import (
+	"math"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+)
+
+// agentEntry is the YAML shape of one agents.<name> entry, before the
+// seed's aliases are folded into Agent.
+type agentEntry struct {
+	Type           string            `yaml:"type"`
+	CLI            string            `yaml:"cli"`
+	Model          string            `yaml:"model"`
+	Command        []string          `yaml:"command"`
+	Env            map[string]string `yaml:"env"`
+	HomeFiles      []string          `yaml:"home_files"`
+	Runtime        string            `yaml:"runtime"`
+	Image          string            `yaml:"image"`
+	ExtraArgs      []string          `yaml:"extra_args"`
+	ContainerImage string            `yaml:"container_image"`
+	RuntimeImage   string            `yaml:"runtime_image"`
+	ConfigFile     string            `yaml:"config_file"`
+	LLMConfig      string            `yaml:"llm_config"`
+	AgentCls       string            `yaml:"agent_cls"`
+	SandboxRuntime string            `yaml:"sandbox_runtime"`
+	OpenHandsHome  string            `yaml:"openhands_home"`
+	Profile        string            `yaml:"profile"`
+	limitSpellings
+	// Args is the seed's args: sub-mapping.
+	Args agentArgs `yaml:"args"`
+}
+
+// agentArgs is the seed's args: sub-mapping: the model, the profile and
+// the limits, under any of their spellings.
+type agentArgs struct {
+	Model   string `yaml:"model"`
+	Profile string `yaml:"profile"`
+	limitSpellings
+}
+
+// limitSpellings holds every spelling of the limits vocabulary (DESIGN.md
+// "Contracts"); pointers tell "not set" from zero.
+type limitSpellings struct {
+	Timeout           *Duration `yaml:"timeout"`
+	TimeBudgetMinutes *float64  `yaml:"time_budget_minutes"`
+	MaxIterations     *int      `yaml:"max_iterations"`
+	Iterations        *int      `yaml:"iterations"`
+	MaxSteps          *int      `yaml:"max_steps"`
+	MaxTurns          *int      `yaml:"max_turns"`
+	MaxBudgetUSD      *float64  `yaml:"max_budget_usd"`
+	MaxBudgetPerTask  *float64  `yaml:"max_budget_per_task"`
+	KillGrace         *Duration `yaml:"kill_grace"`
+}
+
+// settingSpellings lists, for each setting of an entry that has aliases,
+// its canonical name and every key that sets it; each may appear at the
+// top of the entry or inside args:, and only one of all of them may.
+var settingSpellings = []struct {
+	name string
+	keys []string
+}{
+	{"timeout", []string{"timeout", "time_budget_minutes"}},
+	{"max_iterations", []string{"max_iterations", "iterations", "max_steps", "max_turns"}},
+	{"max_budget_usd", []string{"max_budget_usd", "max_budget_per_task"}},
+	{"kill_grace", []string{"kill_grace"}},
+	{"model", []string{"model"}},
+	{"profile", []string{"profile"}},
+}
+
+var (
+	runtimes        = []string{"host", "container"}
+	sandboxRuntimes = []string{"local", "docker"}
+)
+
+// decodeNode reads the agents: mapping: "default" names an entry or a
+// type, every other key is an entry, kept in file order.
+func (a *Agents) decodeNode(d *decoder, n *node, path string) error {
+	if n.kind == nullNode {
+		return nil
+	}
+	if n.kind != mapNode {
+		return d.typeError(n, path, "a mapping of agent entries", describe(n))
+	}
+	var defaultNode *node
+	for i, k := range n.keys {
+		v := n.items[i]
+		sub := joinPath(path, k.value)
+		d.record(sub, k, v)
+		if k.value == "default" {
+			s, ok, err := d.scalar(v, sub)
+			if err == nil && !ok && v.kind != nullNode {
+				err = d.typeError(v, sub, "the name of an agent entry or type", describe(v))
+			}
+			if err != nil {
+				return err
+			}
+			a.Default, defaultNode = s, v
+			continue
+		}
+		agent, err := decodeAgent(d, k, v, sub)
+		if err != nil {
+			return err
+		}
+		a.Entries = append(a.Entries, agent)
+	}
+	if a.Default == "" || a.Lookup(a.Default) != nil {
+		return nil
+	}
+	if _, ok := agentType(a.Default); !ok {
+		var names []string
+		for _, e := range a.Entries {
+			names = append(names, e.Name)
+		}
+		return d.errAt(defaultNode, joinPath(path, "default"), "%s is neither an entry (%s) nor an agent type (%s)",
+			quoteShort(a.Default), strings.Join(names, ", "), strings.Join(AgentTypes, ", "))
+	}
+	return nil
+}
+
+// agentType returns the type a name denotes, if it is one.
+func agentType(name string) (string, bool) {
+	if name == "codex_cli" {
+		return TypeCodex, true
+	}
+	return name, slices.Contains(AgentTypes, name)
+}
+
+func decodeAgent(d *decoder, key, n *node, path string) (*Agent, error) {
+	var e agentEntry
+	switch n.kind {
+	case nullNode:
+		// "noop:" alone: an entry with every default.
+	case mapNode:
+		if err := d.decodeStruct(n, reflect.ValueOf(&e).Elem(), path); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, d.typeError(n, path, "a mapping (an agent entry)", describe(n))
+	}
+	spelled, err := checkSpellings(d, n, path)
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{
+		Name: key.value, CLI: e.CLI, Command: e.Command, Env: e.Env, HomeFiles: e.HomeFiles,
+		Runtime: e.Runtime, Image: e.Image, ExtraArgs: e.ExtraArgs,
+		ContainerImage: e.ContainerImage, RuntimeImage: e.RuntimeImage, ConfigFile: e.ConfigFile,
+		LLMConfig: e.LLMConfig, AgentCls: e.AgentCls, SandboxRuntime: e.SandboxRuntime,
+		OpenHandsHome: e.OpenHandsHome,
+		Model:         cmpOr(e.Model, e.Args.Model),
+		Profile:       cmpOr(e.Profile, e.Args.Profile),
+		Pos:           d.pos(key),
+	}
+	if err := setType(d, a, e.Type, path); err != nil {
+		return nil, err
+	}
+	if a.Limits, err = foldLimits(d, e.limitSpellings, e.Args.limitSpellings, spelled); err != nil {
+		return nil, err
+	}
+	if err := checkAgent(d, a, path); err != nil {
+		return nil, err
+	}
+	applyAgentDefaults(a, d.env)
+	return a, nil
+}
+
+func setType(d *decoder, a *Agent, typ, path string) error {
+	if typ != "" {
+		t, ok := agentType(typ)
+		if !ok {
+			f := joinPath(path, "type")
+			return d.errAtPos(d.valueAt(f), f, "unknown agent type %s (expected one of: %s)", quoteShort(typ), strings.Join(AgentTypes, ", "))
+		}
+		a.Type = t
+		return nil
+	}
+	t, ok := agentType(a.Name)
+	if !ok {
+		return d.errAtPos(a.Pos, path, "unknown agent type %s (the entry's name; set type: to one of: %s)", quoteShort(a.Name), strings.Join(AgentTypes, ", "))
+	}
+	a.Type = t
+	return nil
+}
+
+// spelling is one key of an entry that sets an aliased setting.
+type spelling struct {
+	field string // dotted path: "agents.x.args.iterations"
+	pos   Pos
+}
+
+// checkSpellings rejects an entry that sets one setting twice (two
+// aliases, or one key at the top and in args:), naming both places, and
+// returns, by setting, the field that set it.
+func checkSpellings(d *decoder, entry *node, path string) (map[string]string, error) {
+	spelled := map[string]string{}
+	for _, setting := range settingSpellings {
+		var found []spelling
+		found = append(found, spellingsIn(d, entry, path, setting.keys)...)
+		if args := entry.lookup("args"); args != nil {
+			found = append(found, spellingsIn(d, args, joinPath(path, "args"), setting.keys)...)
+		}
+		if len(found) == 0 {
+			continue
+		}
+		slices.SortFunc(found, func(a, b spelling) int { return comparePos(a.pos, b.pos) })
+		if len(found) > 1 {
+			first, second := found[0], found[1]
+			return nil, d.errAtPos(second.pos, second.field, "sets %s, already set by %s at line %d", setting.name, first.field, first.pos.Line)
+		}
+		spelled[setting.name] = found[0].field
+	}
+	return spelled, nil
+}
+
+func spellingsIn(d *decoder, m *node, path string, keys []string) []spelling {
+	var found []spelling
+	if m.kind != mapNode {
+		return nil
+	}
+	for i, k := range m.keys {
+		if slices.Contains(keys, k.value) && m.items[i].kind != nullNode {
+			found = append(found, spelling{field: joinPath(path, k.value), pos: d.pos(k)})
+		}
+	}
+	return found
+}
+
+func comparePos(a, b Pos) int {
+	if a.Line != b.Line {
+		return a.Line - b.Line
+	}
+	return a.Col - b.Col
+}
+
+// foldLimits merges the spellings of the limits (at most one each, as
+// checkSpellings made sure) into Limits. spelled names the field that set
+// each limit, for positions.
+func foldLimits(d *decoder, top, args limitSpellings, spelled map[string]string) (Limits, error) {
+	var l Limits
+	s := mergeSpellings(top, args)
+	switch {
+	case s.Timeout != nil:
+		l.Timeout = *s.Timeout
+	case s.TimeBudgetMinutes != nil:
+		minutes := *s.TimeBudgetMinutes
+		if minutes > float64(math.MaxInt64)/float64(time.Minute) {
+			f := spelled["timeout"]
+			return l, d.errAtPos(d.valueAt(f), f, "%s minutes is too long", formatFloat(minutes))
+		}
+		l.Timeout = Duration(minutes * float64(time.Minute))
+	}
+	if l.Timeout < 0 {
+		f := spelled["timeout"]
+		return l, d.errAtPos(d.valueAt(f), f, "must not be negative")
+	}
+	for _, n := range []*int{s.MaxIterations, s.Iterations, s.MaxSteps, s.MaxTurns} {
+		if n != nil {
+			l.MaxIterations = *n
+		}
+	}
+	if l.MaxIterations < 0 {
+		f := spelled["max_iterations"]
+		return l, d.errAtPos(d.valueAt(f), f, "must be at least 0 (0 means the agent's default), got %d", l.MaxIterations)
+	}
+	for _, usd := range []*float64{s.MaxBudgetUSD, s.MaxBudgetPerTask} {
+		if usd != nil {
+			l.MaxBudgetUSD = *usd
+		}
+	}
+	if l.MaxBudgetUSD < 0 {
+		f := spelled["max_budget_usd"]
+		return l, d.errAtPos(d.valueAt(f), f, "must not be negative, got %s", formatFloat(l.MaxBudgetUSD))
+	}
+	if s.KillGrace != nil {
+		l.KillGrace = *s.KillGrace
+	}
+	if l.KillGrace < 0 {
+		f := spelled["kill_grace"]
+		return l, d.errAtPos(d.valueAt(f), f, "must not be negative, got %s", l.KillGrace)
+	}
+	return l, nil
+}
+
+// mergeSpellings takes each spelling from the top of the entry or, when
+// absent there, from args:.
+func mergeSpellings(top, args limitSpellings) limitSpellings {
+	pick := func(t, a reflect.Value) {
+		if t.IsNil() {
+			t.Set(a)
+		}
+	}
+	tv, av := reflect.ValueOf(&top).Elem(), reflect.ValueOf(args)
+	for i := range tv.NumField() {
+		pick(tv.Field(i), av.Field(i))
+	}
+	return top
+}
+
+func checkAgent(d *decoder, a *Agent, path string) error {
+	if a.Type == TypeCommand && len(a.Command) == 0 {
+		f, pos := joinPath(path, "command"), a.Pos
+		if d.isSet(f) {
+			pos = d.valueAt(f)
+		}
+		return d.errAtPos(pos, f, "required for type command (the argv to run, e.g. [./my-agent, \"{workspace}\"])")
+	}
+	if a.Runtime != "" {
+		if err := d.oneOf(joinPath(path, "runtime"), a.Runtime, runtimes); err != nil {
+			return err
+		}
+	}
+	if a.SandboxRuntime != "" {
+		if err := d.oneOf(joinPath(path, "sandbox_runtime"), a.SandboxRuntime, sandboxRuntimes); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyAgentDefaults fills what an entry (or a synthesized one) leaves
+// unset.
+func applyAgentDefaults(a *Agent, env Env) {
+	if a.Model == "" {
+		a.Model, _ = env.Lookup("LLM_MODEL")
+	}
+	if a.Runtime == "" {
+		a.Runtime = "host"
+	}
+	if a.SandboxRuntime == "" && a.Type == TypeOpenHands {
+		a.SandboxRuntime = "local"
+	}
+	if a.Limits.KillGrace == 0 {
+		a.Limits.KillGrace = Duration(DefaultKillGrace)
+	}
+}

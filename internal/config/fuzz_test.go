@@ -1,0 +1,81 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+// checkLoadError asserts what every loader error promises: one line,
+// naming the file, bad input.
+func checkLoadError(t *testing.T, file string, err error) {
+	t.Helper()
+	msg := err.Error()
+	if strings.ContainsAny(msg, "\r\n") {
+		t.Fatalf("error spans lines: %q", msg)
+	}
+	if !strings.HasPrefix(msg, file+":") {
+		t.Fatalf("error does not start with the file: %q", msg)
+	}
+	var cerr *Error
+	if !errors.As(err, &cerr) || !isBadInput(err) {
+		t.Fatalf("error %T is not a bad-input *config.Error: %v", err, err)
+	}
+}
+
+func addSeedCorpus(f *testing.F, files ...string) {
+	for _, file := range files {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(src)
+	}
+	for _, s := range []string{
+		"", "id: x\nrepo: {url: u}\n", "- a\n", "a: &a [*a]\n", "a: !!str\n", "? [a]\n: b\n",
+		"x: &a {p: 1}\ny:\n  <<: *a\n", "<<: [1]\n", "id: ${X:-y}\nrepo: {url: \"${U:?need}\"}\n",
+		"id: x\nrepo:\n  url: u\n  pairs:\n    - human: h\n      evaluation: {metric: {regex: '(a)'}}\n",
+		"a: 1\n---\n", "agents:\n  noop:\n  default: noop\n", "container:\n  cpus: '${C:-2}'\n",
+	} {
+		f.Add([]byte(s))
+	}
+}
+
+// FuzzLoadTask feeds arbitrary bytes as a task file: the loader must never
+// panic, and its errors must keep the one-line promise.
+func FuzzLoadTask(f *testing.F) {
+	addSeedCorpus(f, seedTask, seedBench)
+	env := envOf(map[string]string{"X": "1.5", "C": "4"})
+	f.Fuzz(func(t *testing.T, src []byte) {
+		task, err := parseTask("t.yaml", src, env)
+		if err != nil {
+			checkLoadError(t, "t.yaml", err)
+			return
+		}
+		if !taskIDPattern.MatchString(task.ID) || task.Repo.URL == "" || task.Repo.PreParentIndex < 1 {
+			t.Fatalf("invalid task accepted: %+v", task)
+		}
+	})
+}
+
+// FuzzLoadBench is FuzzLoadTask for bench.yaml.
+func FuzzLoadBench(f *testing.F) {
+	addSeedCorpus(f, seedBench, seedTask)
+	env := envOf(map[string]string{"X": "1.5", "C": "4"})
+	f.Fuzz(func(t *testing.T, src []byte) {
+		b, err := parseBench("b.yaml", "/srv", src, env)
+		if err != nil {
+			checkLoadError(t, "b.yaml", err)
+			return
+		}
+		for _, a := range b.Agents.Entries {
+			if a.Type == "" || a.Limits.KillGrace <= 0 || a.Limits.Timeout < 0 {
+				t.Fatalf("invalid agent accepted: %+v", a)
+			}
+		}
+		if _, err := b.Agent(""); err != nil && !isBadInput(err) {
+			t.Fatalf("Agent(\"\"): %v", err)
+		}
+	})
+}

@@ -1,0 +1,238 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+)
+
+// taskIDPattern: a task id becomes part of file names and run ids.
+var taskIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// LoadTask loads, expands, decodes, defaults and validates a task file.
+// Task.Path is path as given (errors name the file as the user wrote it);
+// Task.Dir is its absolute directory.
+func LoadTask(path string, env Env) (*Task, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, BadInputError{fmt.Errorf("task %s: %w", path, pathErrorCause(err))}
+	}
+	t, err := parseTask(path, src, env)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("task %s: %w", path, err)
+	}
+	t.Dir = dir
+	return t, nil
+}
+
+// parseTask is LoadTask without the file system.
+func parseTask(path string, src []byte, env Env) (*Task, error) {
+	root, err := parseYAML(path, src)
+	if err != nil {
+		return nil, err
+	}
+	d := newDecoder(path, env)
+	t := &Task{Path: path}
+	if err := d.decodeTop(root, t, "task"); err != nil {
+		return nil, err
+	}
+	t.Ignored = d.ignored
+	if err := validateTask(d, t); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func validateTask(d *decoder, t *Task) error {
+	if t.ID == "" {
+		return d.errAtPos(d.posOf("id"), "id", "required field is missing (a task id such as vllm_core)")
+	}
+	if !taskIDPattern.MatchString(t.ID) {
+		return d.errAtPos(d.valueAt("id"), "id", "must match %s (it becomes part of file names), got %s", taskIDPattern, quoteShort(t.ID))
+	}
+	if t.Name == "" {
+		t.Name = t.ID
+	}
+	if t.Repo.URL == "" {
+		return d.errAtPos(d.posOf("repo.url"), "repo.url", "required field is missing (the repository to clone)")
+	}
+	if d.isSet("repo.pre_commit") && d.isSet("repo.pre_parent_index") {
+		return d.conflict("repo.pre_commit", "repo.pre_parent_index")
+	}
+	if d.isSet("repo.pre_parent_index") && t.Repo.PreParentIndex < 1 {
+		return d.errAtPos(d.valueAt("repo.pre_parent_index"), "repo.pre_parent_index", "must be at least 1 (the first parent is 1), got %d", t.Repo.PreParentIndex)
+	}
+	if t.Repo.PreParentIndex == 0 {
+		t.Repo.PreParentIndex = 1
+	}
+	return nil
+}
+
+// conflict reports two fields of which only one may be set, at the one
+// set later in the file.
+func (d *decoder) conflict(a, b string) error {
+	first, second := a, b
+	if comparePos(d.keyPos[b], d.keyPos[a]) < 0 {
+		first, second = b, a
+	}
+	return d.errAtPos(d.keyPos[second], second, "conflicts with %s (set at line %d); set only one", first, d.keyPos[first].Line)
+}
+
+// decodeNode decodes a repo.pairs entry and applies its defaults.
+func (p *Pair) decodeNode(d *decoder, n *node, path string) error {
+	if err := d.decodeStruct(n, reflect.ValueOf(p).Elem(), path); err != nil {
+		return err
+	}
+	p.Pos = d.pos(n)
+	if p.Human == "" {
+		return d.errAtPos(p.Pos, joinPath(path, "human"), "required field is missing (the human commit of this pair)")
+	}
+	if d.isSet(joinPath(path, "pre")) && d.isSet(joinPath(path, "pre_parent_index")) {
+		return d.conflict(joinPath(path, "pre"), joinPath(path, "pre_parent_index"))
+	}
+	if d.isSet(joinPath(path, "pre_parent_index")) && p.PreParentIndex < 1 {
+		return d.errAtPos(d.valueAt(joinPath(path, "pre_parent_index")), joinPath(path, "pre_parent_index"), "must be at least 1 (the first parent is 1), got %d", p.PreParentIndex)
+	}
+	if p.PreParentIndex == 0 {
+		p.PreParentIndex = 1
+	}
+	return nil
+}
+
+// decodeNode decodes and validates an evaluation section (the task's or
+// a pair's).
+func (e *Evaluation) decodeNode(d *decoder, n *node, path string) error {
+	if err := d.decodeStruct(n, reflect.ValueOf(e).Elem(), path); err != nil {
+		return err
+	}
+	if n.kind == nullNode {
+		return nil
+	}
+	e.Pos = d.pos(n)
+	field := func(name string) (string, Pos) {
+		f := joinPath(path, name)
+		return f, d.valueAt(f)
+	}
+	if f, pos := field("rounds"); e.Rounds < 0 {
+		return d.errAtPos(pos, f, "must be at least 0, got %d", e.Rounds)
+	}
+	if f, pos := field("warmup"); e.Warmup != nil && *e.Warmup < 0 {
+		return d.errAtPos(pos, f, "must be at least 0, got %d", *e.Warmup)
+	}
+	if f, pos := field("timeout"); e.Timeout < 0 {
+		return d.errAtPos(pos, f, "must not be negative, got %s", e.Timeout)
+	}
+	if f, pos := field("band"); e.Band < 0 || e.Band >= 1 {
+		return d.errAtPos(pos, f, "must be in [0, 1), got %s", formatFloat(e.Band))
+	}
+	if f, pos := field("alpha"); d.isSet(f) && (e.Alpha <= 0 || e.Alpha >= 1) {
+		return d.errAtPos(pos, f, "must be in (0, 1), got %s", formatFloat(e.Alpha))
+	}
+	return nil
+}
+
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// decodeNode reads "wall" or {regex|json, unit, better}.
+func (m *Metric) decodeNode(d *decoder, n *node, path string) error {
+	const want = "wall or a mapping with regex or json"
+	switch n.kind {
+	case nullNode:
+		return nil
+	case scalarNode:
+		s, _, err := d.scalar(n, path)
+		if err != nil {
+			return err
+		}
+		if s != "wall" {
+			return d.typeError(n, path, want, quoteShort(s))
+		}
+		*m = Metric{Kind: "wall", Better: "lower"}
+		return nil
+	case mapNode:
+		return m.decodeMapping(d, n, path)
+	default:
+		return d.typeError(n, path, want, describe(n))
+	}
+}
+
+func (m *Metric) decodeMapping(d *decoder, n *node, path string) error {
+	if err := d.decodeStruct(n, reflect.ValueOf(m).Elem(), path); err != nil {
+		return err
+	}
+	regexField, jsonField := joinPath(path, "regex"), joinPath(path, "json")
+	switch {
+	case m.Regex != "" && m.JSON != "":
+		return d.conflict(regexField, jsonField)
+	case m.Regex != "":
+		re, err := regexp.Compile(m.Regex)
+		if err != nil {
+			return d.errAtPos(d.valueAt(regexField), regexField, "invalid regular expression: %v", err)
+		}
+		if re.NumSubexp() < 1 {
+			return d.errAtPos(d.valueAt(regexField), regexField, "needs a capture group around the number, e.g. `time: ([0-9.]+)`")
+		}
+		m.Kind = "regex"
+	case m.JSON != "":
+		m.Kind = "json"
+	default:
+		return d.errAt(n, path, "needs regex or json (or write metric: wall)")
+	}
+	switch m.Better {
+	case "":
+		m.Better = "lower"
+	case "lower", "higher":
+	default:
+		f := joinPath(path, "better")
+		return d.errAtPos(d.valueAt(f), f, "expected lower or higher, got %s", quoteShort(m.Better))
+	}
+	return nil
+}
+
+// decodeNode reads "exact", "numeric" or {mode, tolerance}.
+func (q *Equivalence) decodeNode(d *decoder, n *node, path string) error {
+	const want = "exact, numeric or a mapping with mode and tolerance"
+	switch n.kind {
+	case nullNode:
+		return nil
+	case scalarNode:
+		s, _, err := d.scalar(n, path)
+		if err != nil {
+			return err
+		}
+		if s != "exact" && s != "numeric" {
+			return d.typeError(n, path, want, quoteShort(s))
+		}
+		*q = Equivalence{Mode: s}
+		return nil
+	case mapNode:
+		if err := d.decodeStruct(n, reflect.ValueOf(q).Elem(), path); err != nil {
+			return err
+		}
+		modeField, tolField := joinPath(path, "mode"), joinPath(path, "tolerance")
+		switch q.Mode {
+		case "exact", "numeric":
+		case "":
+			return d.errAt(n, path, "mode is missing (exact or numeric)")
+		default:
+			return d.errAtPos(d.valueAt(modeField), modeField, "expected exact or numeric, got %s", quoteShort(q.Mode))
+		}
+		if q.Tolerance < 0 || math.IsNaN(q.Tolerance) {
+			return d.errAtPos(d.valueAt(tolField), tolField, "must not be negative, got %s", formatFloat(q.Tolerance))
+		}
+		if q.Mode == "exact" && q.Tolerance != 0 {
+			return d.errAtPos(d.valueAt(tolField), tolField, "applies to mode numeric only")
+		}
+		return nil
+	default:
+		return d.typeError(n, path, want, describe(n))
+	}
+}

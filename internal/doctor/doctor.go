@@ -1,0 +1,159 @@
+// Package doctor owns the environment checks run by `bench doctor` and, as
+// a preflight, by `prepare` before any rollout: git, the state and work
+// directories, free disk space (and, as agents need them, container engine,
+// images and credentials).
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/gitx"
+)
+
+// MinFreeBytes is the free space below which work_root fails the check.
+const MinFreeBytes = 1 << 30
+
+// Result of one check.
+type Result struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+// Check is one named check.
+type Check struct {
+	Name string
+	// PreflightOK is true for checks prepare also runs (cheap, and failing
+	// only when a rollout would fail).
+	Preflight bool
+	Run       func(ctx context.Context) Result
+}
+
+// Input is what the checks look at.
+type Input struct {
+	Bench *config.Bench
+	// Agent is the entry prepare will run (nil in doctor without --agent:
+	// every entry's needs are checked).
+	Agent *config.Agent
+}
+
+// Checks returns the checks for this configuration, in display order.
+func Checks(in Input) []Check {
+	b := in.Bench
+	return []Check{
+		{Name: "git", Preflight: true, Run: checkGit},
+		{Name: "state dir writable", Preflight: true, Run: func(context.Context) Result {
+			return checkWritable("state dir writable", b.Paths.StateRoot)
+		}},
+		{Name: "work dir writable", Preflight: true, Run: func(context.Context) Result {
+			return checkWritable("work dir writable", b.Paths.WorkRoot)
+		}},
+		{Name: "free disk in work_root", Preflight: true, Run: func(context.Context) Result {
+			return checkFree("free disk in work_root", b.Paths.WorkRoot, MinFreeBytes)
+		}},
+	}
+}
+
+// Run executes checks, printing ✓/✗ lines to w; it reports whether all
+// passed.
+func Run(ctx context.Context, checks []Check, w io.Writer) ([]Result, bool) {
+	ok := true
+	var out []Result
+	for _, c := range checks {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		r := c.Run(cctx)
+		cancel()
+		r.Name = c.Name
+		mark := "✓"
+		if !r.OK {
+			mark = "✗"
+			ok = false
+		}
+		if w != nil {
+			fmt.Fprintf(w, "%s %s: %s\n", mark, r.Name, r.Detail)
+		}
+		out = append(out, r)
+	}
+	return out, ok
+}
+
+// Preflight runs the preflight checks quietly and returns the first
+// failure as an error (one line).
+func Preflight(ctx context.Context, checks []Check) error {
+	for _, c := range checks {
+		if !c.Preflight {
+			continue
+		}
+		r := c.Run(ctx)
+		if !r.OK {
+			return fmt.Errorf("preflight: %s: %s (run `bench doctor` for details, or --skip-preflight)", c.Name, r.Detail)
+		}
+	}
+	return nil
+}
+
+func checkGit(ctx context.Context) Result {
+	v, err := gitx.Version(ctx)
+	if err != nil {
+		return Result{Detail: "git not usable: " + err.Error()}
+	}
+	return Result{OK: true, Detail: v}
+}
+
+func checkWritable(name, dir string) Result {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Result{Detail: err.Error()}
+	}
+	f, err := os.CreateTemp(dir, ".doctor-*")
+	if err != nil {
+		return Result{Detail: fmt.Sprintf("%s is not writable: %v", dir, err)}
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return Result{OK: true, Detail: dir}
+}
+
+func checkFree(name, dir string, min uint64) Result {
+	probe := dir
+	for {
+		if _, err := os.Stat(probe); err == nil {
+			break
+		}
+		parent := filepath.Dir(probe)
+		if parent == probe {
+			break
+		}
+		probe = parent
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(probe, &st); err != nil {
+		return Result{Detail: err.Error()}
+	}
+	free := st.Bavail * uint64(st.Bsize)
+	detail := fmt.Sprintf("%s free in %s", human(free), dir)
+	if free < min {
+		return Result{Detail: detail + fmt.Sprintf(" (need at least %s)", human(min))}
+	}
+	return Result{OK: true, Detail: detail}
+}
+
+func human(b uint64) string {
+	const unit = 1024
+	if b < unit {
+		return fmt.Sprintf("%d B", b)
+	}
+	div, exp := uint64(unit), 0
+	for n := b / unit; n >= unit; n /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(b)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,433 @@
+package prepare
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/perfbench/perfbench/internal/agent"
+	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/gitx"
+	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/proc"
+	"github.com/perfbench/perfbench/internal/taskfile"
+	"github.com/perfbench/perfbench/internal/workspace"
+)
+
+// cleanupTimeout bounds work done after an interruption (patch capture,
+// final journal): it runs under context.WithoutCancel.
+const cleanupTimeout = 2 * time.Minute
+
+// maxOutFile is the largest file copied from the agent's output folder.
+const maxOutFile = 256 << 20
+
+// WorkspaceMapper is implemented by adapters that show the agent the
+// workspace at another path (a container mount).
+type WorkspaceMapper interface {
+	AgentWorkspace(hostPath string) string
+}
+
+// itemRun carries one unit through its phases.
+type itemRun struct {
+	*runner
+	u       unit
+	j       *journal.Journal
+	start   time.Time
+	phases  map[string]float64
+	private string // rollout root of this unit
+}
+
+// do runs one unit and always leaves a journal. It returns an error only
+// when the harness cannot record results (the run must stop).
+func (r *runner) do(ctx context.Context, u unit) error {
+	if ctx.Err() != nil {
+		// Never started: it stays missing, and the next prepare does it.
+		return nil
+	}
+	it := &itemRun{runner: r, u: u, start: r.opts.Now(), phases: map[string]float64{}}
+	r.opts.Progress.Begin(filepath.Base(u.dir))
+	if err := os.MkdirAll(u.dir, 0o755); err != nil {
+		return fmt.Errorf("item %s: %w", u.item.ID, err)
+	}
+	it.j = &journal.Journal{
+		RunID:        r.run.RunID,
+		ItemID:       u.item.ID,
+		Sample:       u.sample,
+		PlanItemHash: u.item.Hash(),
+		Status:       journal.StatusRunning,
+		Agent:        journal.RunAgentRef{Name: r.opts.Agent.Name, Type: r.opts.Agent.Type, Model: r.opts.Agent.Model},
+		Limits:       r.limits,
+		StartedAt:    it.start.UTC(),
+	}
+	if err := journal.WriteJournal(u.dir, it.j); err != nil {
+		return fmt.Errorf("item %s: %w", u.item.ID, err)
+	}
+	status, reason := it.execute(ctx)
+	it.j.Status, it.j.Reason = status, reason
+	end := r.opts.Now()
+	it.j.EndedAt = end.UTC()
+	it.j.DurationSeconds = end.Sub(it.start).Seconds()
+	it.j.Phases = it.phases
+	if err := journal.WriteJournal(u.dir, it.j); err != nil {
+		return fmt.Errorf("item %s: %w", u.item.ID, err)
+	}
+	r.count(status)
+	r.opts.Progress.End(filepath.Base(u.dir), status, reason, end.Sub(it.start))
+	return nil
+}
+
+func (it *itemRun) phase(name string, since time.Time) {
+	it.phases[name] += it.opts.Now().Sub(since).Seconds()
+}
+
+// execute performs the unit and returns its status and reason.
+func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
+	if ctx.Err() != nil {
+		return journal.StatusInterrupted, "interrupted before start"
+	}
+	o := it.opts
+	var err error
+	it.private, err = os.MkdirTemp(it.rollRoot, "perfbench-")
+	if err != nil {
+		return infra("rollout directory", err)
+	}
+	if err := markOwner(it.private); err != nil {
+		os.RemoveAll(it.private)
+		return infra("rollout directory", err)
+	}
+	keep := false
+	defer func() {
+		if keep {
+			return
+		}
+		if err := os.RemoveAll(it.private); err != nil {
+			fmt.Fprintf(it.log, "warning: %s: remove %s: %v\n", it.u.item.ID, it.private, err)
+		}
+	}()
+	wsDir := filepath.Join(it.private, "workspace")
+	taskCopy := filepath.Join(it.private, journal.TaskFile)
+	outDir := filepath.Join(it.private, journal.OutDirName)
+	home := filepath.Join(it.private, "home")
+	for _, d := range []string{outDir, home, filepath.Join(it.private, "tmp")} {
+		if err := agent.MkdirPrivate(d); err != nil {
+			return infra("rollout directory", err)
+		}
+	}
+
+	t0 := o.Now()
+	ws, err := workspace.Create(ctx, it.mirror, it.u.item.Pre, wsDir)
+	it.phase("workspace", t0)
+	if err != nil {
+		if ctx.Err() != nil {
+			return journal.StatusInterrupted, "interrupted while creating the workspace"
+		}
+		return infra("workspace", err)
+	}
+	it.j.DiffBase = ws.Base
+
+	prompt, text, err := it.renderTask(ctx, wsDir)
+	if err != nil {
+		return infra("task file", err)
+	}
+	it.j.Hints = journal.HintsShown(prompt.HintsShown)
+	if err := fsx.WriteFile(filepath.Join(it.u.dir, journal.TaskFile), []byte(text), 0o644); err != nil {
+		return infra("task file", err)
+	}
+	if err := fsx.WriteJSON(filepath.Join(it.u.dir, journal.PromptFile), prompt); err != nil {
+		return infra("task file", err)
+	}
+	if err := os.WriteFile(taskCopy, []byte(text), 0o644); err != nil {
+		return infra("task file", err)
+	}
+	if err := copyHomeFiles(o.Agent.HomeFiles, home); err != nil {
+		return infra("home files", err)
+	}
+
+	typ := o.Agent.Type
+	stdout, err := it.openLog(agent.StdoutName(typ))
+	if err != nil {
+		return infra("logs", err)
+	}
+	stderr, err := it.openLog(agent.StderrName(typ))
+	if err != nil {
+		stdout.Close()
+		return infra("logs", err)
+	}
+	ro := &agent.Rollout{
+		RunID: it.run.RunID, ItemID: it.u.item.ID, Sample: it.u.sample,
+		Agent: o.Agent, Bench: o.Bench, Limits: it.limits,
+		Workspace: wsDir, TaskFile: taskCopy, OutDir: outDir, Home: home,
+		Prompt: text, Stdout: stdout, Stderr: stderr, Secrets: it.secrets,
+		HumanDiff: func(ctx context.Context) ([]byte, error) {
+			return it.mirror.Diff(ctx, it.u.item.Pre, it.u.item.Human)
+		},
+	}
+	ro.Env = agent.BaseEnv(agent.EnvInput{
+		Process: o.ProcessEnv, Dot: o.Bench.Env, Extra: o.Agent.Env,
+		Workspace: wsDir, TaskFile: taskCopy, OutDir: outDir, Home: home,
+	})
+	t0 = o.Now()
+	out, runErr := it.adapter.Run(ctx, ro)
+	it.phase("agent", t0)
+	logErr := errors.Join(stdout.Close(), stderr.Close())
+	it.j.Logs = journal.Logs{Stdout: stdout.info(), Stderr: stderr.info()}
+	if out != nil {
+		it.recordOutcome(out)
+	}
+
+	// Capture even after an interruption: the partial work is evidence.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	t0 = o.Now()
+	patchOK, patchReason, capErr := it.capture(cctx, ws)
+	it.phase("capture", t0)
+	if _, err := fsx.CopyTree(outDir, filepath.Join(it.u.dir, journal.OutDirName), maxOutFile); err != nil {
+		capErr = errors.Join(capErr, err)
+	} else if err := it.secrets.ScrubTree(filepath.Join(it.u.dir, journal.OutDirName)); err != nil {
+		capErr = errors.Join(capErr, err)
+	}
+	if o.KeepWorkspaces {
+		// Without the owner file no later run sweeps it away.
+		keep = os.Remove(filepath.Join(it.private, ownerFile)) == nil
+		it.j.Workspace = wsDir
+	}
+
+	switch {
+	case ctx.Err() != nil:
+		return journal.StatusInterrupted, "interrupted: " + context.Cause(ctx).Error()
+	case runErr != nil:
+		return infra("agent", runErr)
+	case out.Infra != nil:
+		return journal.StatusInfraError, out.Infra.Error()
+	case capErr != nil:
+		return infra("patch capture", capErr)
+	case logErr != nil:
+		return infra("logs", logErr)
+	case out.Process != nil && out.Process.TimedOut:
+		return journal.StatusTimeout, fmt.Sprintf("wall-clock limit of %s reached", it.limits.Timeout)
+	case out.Failed:
+		return journal.StatusAgentError, out.Reason
+	case out.Process != nil && (out.Process.ExitCode != 0 || out.Process.Signal != ""):
+		return journal.StatusAgentError, exitReason(out.Process)
+	case it.j.Patch == nil || it.j.Patch.Bytes == 0:
+		return journal.StatusNoPatch, "the agent changed nothing"
+	case !patchOK:
+		return journal.StatusAgentError, patchReason
+	case it.j.Targets != nil && it.j.Targets.Strict && !it.j.Targets.OK:
+		return journal.StatusTargetViolation, "changed files outside the targets: " + strings.Join(it.j.Targets.Disallowed, ", ")
+	}
+	return journal.StatusSuccess, ""
+}
+
+func exitReason(p *proc.Result) string {
+	if p.Signal != "" {
+		return "agent killed by signal " + p.Signal
+	}
+	return "agent exited with status " + strconv.Itoa(p.ExitCode)
+}
+
+func infra(what string, err error) (journal.Status, string) {
+	if gitx.IsDiskFull(err) {
+		return journal.StatusInfraError, fmt.Sprintf("disk full during %s: %v", what, err)
+	}
+	return journal.StatusInfraError, fmt.Sprintf("%s: %v", what, err)
+}
+
+func (it *itemRun) recordOutcome(out *agent.Outcome) {
+	j := it.j
+	if out.Process != nil {
+		p := out.Process
+		j.Process = &journal.Process{
+			Command: out.Command, ExitCode: p.ExitCode, Signal: p.Signal,
+			TimedOut: p.TimedOut, Stopped: p.Stopped, Killed: p.Killed,
+			EndedByItself: !p.TimedOut && !p.Stopped,
+		}
+	}
+	j.Usage = out.Usage
+	j.LimitsHit = append(j.LimitsHit, out.LimitsHit...)
+	if len(out.Details) > 0 {
+		j.Details = out.Details
+	}
+}
+
+// capture writes model_patch.diff and diff_targets.json and fills the
+// journal. It reports whether the patch applies to the pre tree.
+func (it *itemRun) capture(ctx context.Context, ws *workspace.Workspace) (bool, string, error) {
+	p, err := ws.CapturePatch(ctx, it.mirror, it.u.item.Pre)
+	if err != nil {
+		return false, "", err
+	}
+	if err := fsx.WriteFile(filepath.Join(it.u.dir, journal.PatchFile), p.Diff, 0o644); err != nil {
+		return false, "", err
+	}
+	info := &journal.PatchInfo{Bytes: len(p.Diff), Files: p.Files, Added: p.Added, Removed: p.Removed, Binary: p.Binary}
+	if info.Files == nil {
+		info.Files = []string{}
+	}
+	it.j.Patch = info
+	allowed := it.u.item.TargetFiles
+	if len(allowed) == 0 {
+		allowed = it.opts.Task.OptimizationContract.TargetFiles
+	}
+	t := CheckTargets(p.Files, allowed, it.opts.Task.OptimizationContract.StrictTargets)
+	it.j.Targets = t
+	if err := fsx.WriteJSON(filepath.Join(it.u.dir, journal.TargetsFile), t); err != nil {
+		return false, "", err
+	}
+	if len(p.Diff) == 0 {
+		return true, "", nil
+	}
+	if err := workspace.CheckApply(ctx, it.mirror, it.u.item.Pre, p.Diff); err != nil {
+		if ctx.Err() != nil {
+			return false, "", err
+		}
+		info.ApplyError = err.Error()
+		return false, "the patch does not apply cleanly to the pre tree: " + err.Error(), nil
+	}
+	info.Applies = true
+	return true, "", nil
+}
+
+func (it *itemRun) renderTask(ctx context.Context, wsDir string) (*taskfile.Prompt, string, error) {
+	o := it.opts
+	shown := wsDir
+	if m, ok := it.adapter.(WorkspaceMapper); ok {
+		shown = m.AgentWorkspace(wsDir)
+	}
+	hints := o.Task.Hints
+	if !o.Bench.HintsAllowed() {
+		hints = config.Hints{}
+	}
+	var ref taskfile.Reference
+	var err error
+	item := it.u.item
+	if hints.CommitMessage {
+		if ref.CommitMessage, err = it.mirror.CommitMessage(ctx, item.Human); err != nil {
+			return nil, "", err
+		}
+	}
+	if hints.Diffstat {
+		if ref.Diffstat, err = it.mirror.Diffstat(ctx, item.Pre, item.Human); err != nil {
+			return nil, "", err
+		}
+	}
+	if hints.Diff {
+		d, err := it.mirror.Diff(ctx, item.Pre, item.Human)
+		if err != nil {
+			return nil, "", err
+		}
+		ref.Diff = string(d)
+	}
+	if hints.TargetFiles {
+		if ref.TargetFiles, err = it.mirror.ChangedFiles(ctx, item.Pre, item.Human); err != nil {
+			return nil, "", err
+		}
+	}
+	targets := item.TargetFiles
+	if len(targets) == 0 {
+		targets = o.Task.OptimizationContract.TargetFiles
+	}
+	p := taskfile.Build(taskfile.Input{
+		Task: o.Task, ItemID: item.ID, Workspace: shown, Workload: item.Workload,
+		TargetFiles: targets, Hints: hints, Reference: ref, Headless: true,
+	})
+	text, err := taskfile.Render(p, o.Task)
+	if err != nil {
+		return nil, "", err
+	}
+	return p, text, nil
+}
+
+// logFile is a capped, scrubbed log in the item directory.
+type logFile struct {
+	io.WriteCloser
+	tail *proc.TailFile
+	name string
+}
+
+func (it *itemRun) openLog(name string) (*logFile, error) {
+	tf, err := proc.NewTailFile(filepath.Join(it.u.dir, name), it.opts.Bench.LogCapBytes)
+	if err != nil {
+		return nil, err
+	}
+	return &logFile{WriteCloser: it.secrets.Writer(tf), tail: tf, name: name}, nil
+}
+
+func (l *logFile) info() *journal.LogFile {
+	s := l.tail.Stats()
+	return &journal.LogFile{File: l.name, Bytes: s.Bytes, Kept: s.Kept, Cap: s.Cap, Truncated: s.Truncated}
+}
+
+// copyHomeFiles copies the listed files (relative to the invoking user's
+// HOME) into the rollout's fresh HOME; nothing else of HOME is visible.
+func copyHomeFiles(files []string, home string) error {
+	if len(files) == 0 {
+		return nil
+	}
+	userHome, err := os.UserHomeDir()
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		src := f
+		if !filepath.IsAbs(src) {
+			src = filepath.Join(userHome, f)
+		}
+		rel, err := filepath.Rel(userHome, src)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			rel = filepath.Base(src)
+		}
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return fmt.Errorf("home_files: %w", err)
+		}
+		dst := filepath.Join(home, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(dst, data, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ownerFile marks a rollout directory with the pid of the harness that
+// owns it, so a later run can remove what a crashed one left.
+const ownerFile = ".perfbench-owner"
+
+func markOwner(dir string) error {
+	return os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
+}
+
+// sweepStaleRollouts removes rollout directories whose owning harness is
+// gone (killed with -9). Directories kept with --keep-workspaces carry no
+// owner file and are never touched.
+func sweepStaleRollouts(root string, log io.Writer) {
+	dirs, _ := filepath.Glob(filepath.Join(root, "perfbench-*"))
+	for _, d := range dirs {
+		data, err := os.ReadFile(filepath.Join(d, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err != nil || pid <= 0 || processAlive(pid) {
+			continue
+		}
+		if err := os.RemoveAll(d); err == nil {
+			fmt.Fprintf(log, "removed stale rollout directory %s (harness pid %d is gone)\n", d, pid)
+		}
+	}
+}
+
+func processAlive(pid int) bool {
+	_, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid)))
+	return err == nil
+}

@@ -1,0 +1,388 @@
+// Package prepare owns the rollout stage: for every plan item (and sample)
+// it builds a leak-proof workspace at pre, renders the task file, runs the
+// agent under the process contract, captures the patch, decides the item's
+// status from facts, and records everything under state/runs/<run_id>/.
+// It finds the run to resume, skips finished items, and redoes items left
+// in infra_error, interrupted or running (a crash).
+package prepare
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/perfbench/perfbench/internal/agent"
+	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/gitx"
+	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/plan"
+	"github.com/perfbench/perfbench/internal/secrets"
+	"github.com/perfbench/perfbench/internal/workspace"
+)
+
+// DefaultTimeout applies when an agent entry sets no timeout: no rollout
+// runs unbounded.
+const DefaultTimeout = time.Hour
+
+// Progress receives item events; the CLI draws bars or prints lines.
+type Progress interface {
+	Start(runID string, total, done int)
+	Begin(itemID string)
+	End(itemID string, status journal.Status, reason string, d time.Duration)
+	Close()
+}
+
+// Options configure a prepare run.
+type Options struct {
+	Task     *config.Task
+	Bench    *config.Bench
+	Agent    *config.Agent
+	Plan     *plan.Plan
+	PlanPath string
+
+	MaxWorkers     int
+	Samples        int
+	New            bool
+	RunID          string
+	KeepWorkspaces bool
+
+	// ProcessEnv is the harness's environment (os.Environ()).
+	ProcessEnv   []string
+	BenchVersion string
+	Now          func() time.Time
+	Progress     Progress
+	// Log receives diagnostics (stderr).
+	Log io.Writer
+}
+
+// Summary is the outcome of a run.
+type Summary struct {
+	RunID       string
+	RunDir      string
+	Total       int
+	Skipped     int
+	Counts      map[journal.Status]int
+	Missing     []string
+	Interrupted bool
+}
+
+// Failed reports whether an item ended in infra_error.
+func (s *Summary) Failed() bool { return s.Counts[journal.StatusInfraError] > 0 }
+
+// unit is one sample of one item.
+type unit struct {
+	item   plan.Item
+	sample int
+	dir    string
+}
+
+type runner struct {
+	opts     Options
+	run      *journal.Run
+	runDir   string
+	mirror   *workspace.Mirror
+	adapter  agent.Adapter
+	secrets  *secrets.Set
+	limits   config.Limits
+	rollRoot string
+	log      io.Writer
+
+	mu     sync.Mutex
+	counts map[journal.Status]int
+}
+
+// Run prepares every unfinished unit of the plan.
+func Run(ctx context.Context, opts Options) (*Summary, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Samples < 1 {
+		opts.Samples = 1
+	}
+	if opts.MaxWorkers < 1 {
+		opts.MaxWorkers = 1
+	}
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	if opts.Progress == nil {
+		opts.Progress = nopProgress{}
+	}
+	adapter, err := agent.New(opts.Agent)
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{opts: opts, adapter: adapter, log: opts.Log, counts: map[journal.Status]int{}}
+	r.limits = EffectiveLimits(opts.Agent.Limits)
+	r.secrets = secrets.FromEnv(mergedEnv(opts.ProcessEnv, opts.Bench.Env), opts.Bench.Secrets)
+	if r.rollRoot, err = rolloutRoot(opts.Bench); err != nil {
+		return nil, err
+	}
+	sweepStaleRollouts(r.rollRoot, r.log)
+
+	if err := r.openRun(ctx); err != nil {
+		return nil, err
+	}
+	mirror, err := workspace.OpenMirror(ctx, opts.Bench.Paths.WorkRoot, opts.Plan.RepoURL)
+	if err != nil {
+		return nil, fmt.Errorf("repository %s: %w", opts.Plan.RepoURL, err)
+	}
+	r.mirror = mirror
+
+	var todo []unit
+	skipped := 0
+	for _, it := range opts.Plan.Items {
+		for s := 0; s < opts.Samples; s++ {
+			u := unit{item: it, sample: s, dir: filepath.Join(r.runDir, journal.ItemDirName(it.ID, s, opts.Samples))}
+			if journal.Done(u.dir, it.Hash()) {
+				skipped++
+				continue
+			}
+			todo = append(todo, u)
+		}
+	}
+	total := len(opts.Plan.Items) * opts.Samples
+	opts.Progress.Start(r.run.RunID, total, skipped)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.MaxWorkers)
+	for _, u := range todo {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error { return r.do(gctx, u) })
+	}
+	werr := g.Wait()
+	opts.Progress.Close()
+
+	sum := &Summary{RunID: r.run.RunID, RunDir: r.runDir, Total: total, Skipped: skipped, Counts: map[journal.Status]int{}}
+	for _, it := range opts.Plan.Items {
+		for s := 0; s < opts.Samples; s++ {
+			dir := filepath.Join(r.runDir, journal.ItemDirName(it.ID, s, opts.Samples))
+			j, err := journal.ReadJournal(dir)
+			if err != nil || j.PlanItemHash != it.Hash() {
+				sum.Missing = append(sum.Missing, filepath.Base(dir))
+				continue
+			}
+			sum.Counts[j.Status]++
+			if !j.Status.Final() {
+				sum.Missing = append(sum.Missing, filepath.Base(dir))
+			}
+		}
+	}
+	if perr := r.writePredictions(); perr != nil && werr == nil {
+		werr = perr
+	}
+	r.run.UpdatedAt = opts.Now().UTC()
+	if err := journal.WriteRun(r.runDir, r.run); err != nil && werr == nil {
+		werr = err
+	}
+	sum.Interrupted = ctx.Err() != nil
+	if werr != nil && !errors.Is(werr, context.Canceled) {
+		return sum, werr
+	}
+	return sum, nil
+}
+
+// EffectiveLimits applies defaults: a timeout for every rollout and a kill
+// grace.
+func EffectiveLimits(l config.Limits) config.Limits {
+	if l.Timeout <= 0 {
+		l.Timeout = config.Duration(DefaultTimeout)
+	}
+	if l.KillGrace <= 0 {
+		l.KillGrace = config.Duration(config.DefaultKillGrace)
+	}
+	return l
+}
+
+func mergedEnv(process []string, dot map[string]string) []string {
+	out := append([]string(nil), process...)
+	for k, v := range dot {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// AgentConfigHash identifies an agent entry's effective configuration
+// (secrets redacted before hashing).
+func AgentConfigHash(a *config.Agent, s *secrets.Set) (string, *config.Agent) {
+	red := RedactAgent(a, s)
+	data, _ := json.Marshal(red)
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8]), red
+}
+
+// RedactAgent copies an entry with secret env values and secrets inside
+// arguments replaced.
+func RedactAgent(a *config.Agent, s *secrets.Set) *config.Agent {
+	c := *a
+	if a.Env != nil {
+		c.Env = map[string]string{}
+		for k, v := range a.Env {
+			if secrets.LooksSecret(k) {
+				v = "[REDACTED]"
+			}
+			c.Env[k] = s.ScrubString(v)
+		}
+	}
+	c.Command = s.RedactArgv(a.Command)
+	c.ExtraArgs = s.RedactArgv(a.ExtraArgs)
+	return &c
+}
+
+func (r *runner) openRun(ctx context.Context) error {
+	o := r.opts
+	root := o.Bench.Paths.StateRoot
+	hash, red := AgentConfigHash(o.Agent, r.secrets)
+	key := journal.RunKey{TaskID: o.Task.ID, AgentName: o.Agent.Name, Model: o.Agent.Model, PlanHash: o.Plan.Hash, AgentConfigHash: hash, Samples: o.Samples}
+	var existing *journal.Run
+	switch {
+	case o.RunID != "":
+		if !journal.ValidRunID(o.RunID) {
+			return badinput.Errorf("--run-id %q: expected one path component of [a-z0-9._-]", o.RunID)
+		}
+		dir := filepath.Join(journal.RunsDir(root), o.RunID)
+		if fsx.Exists(filepath.Join(dir, journal.RunFile)) {
+			run, err := journal.ReadRun(dir)
+			if err != nil {
+				return err
+			}
+			if run.Task.ID != o.Task.ID {
+				return badinput.Errorf("--run-id %s belongs to task %s, not %s", o.RunID, run.Task.ID, o.Task.ID)
+			}
+			existing = run
+		}
+	case !o.New:
+		run, err := journal.FindResumable(root, key)
+		if err != nil {
+			return err
+		}
+		existing = run
+	}
+	if existing != nil {
+		r.run = existing
+		r.runDir = filepath.Join(journal.RunsDir(root), existing.RunID)
+		fmt.Fprintf(r.log, "resuming run %s\n", existing.RunID)
+		return nil
+	}
+	now := o.Now().UTC()
+	id := o.RunID
+	if id == "" {
+		id = journal.NewRunID(o.Task.ID, o.Agent.Name, o.Agent.Model, now)
+		base := id
+		for n := 2; fsx.Exists(filepath.Join(journal.RunsDir(root), id)); n++ {
+			id = fmt.Sprintf("%s-%d", base, n)
+		}
+	}
+	ids := make([]string, len(o.Plan.Items))
+	for i, it := range o.Plan.Items {
+		ids[i] = it.ID
+	}
+	gitVersion, _ := gitx.Version(ctx)
+	host, _ := os.Hostname()
+	r.run = &journal.Run{
+		SchemaVersion: journal.SchemaVersion,
+		RunID:         id,
+		CreatedAt:     now,
+		UpdatedAt:     now,
+		Task:          journal.RunTask{ID: o.Task.ID, Name: o.Task.Name, Path: o.Task.Path, RepoURL: o.Plan.RepoURL},
+		Agent:         journal.RunAgent{Name: o.Agent.Name, Type: o.Agent.Type, Model: o.Agent.Model, ConfigHash: hash, Config: red},
+		PlanHash:      o.Plan.Hash,
+		PlanPath:      o.PlanPath,
+		Items:         ids,
+		Samples:       o.Samples,
+		Limits:        r.limits,
+		Provenance: journal.Provenance{
+			BenchVersion: o.BenchVersion, GoVersion: runtime.Version(), GitVersion: gitVersion,
+			OS: runtime.GOOS + "/" + runtime.GOARCH, Hostname: host,
+		},
+	}
+	r.runDir = filepath.Join(journal.RunsDir(root), id)
+	if err := os.MkdirAll(r.runDir, 0o755); err != nil {
+		return fmt.Errorf("run dir: %w", err)
+	}
+	return journal.WriteRun(r.runDir, r.run)
+}
+
+func (r *runner) writePredictions() error {
+	o := r.opts
+	name := o.Agent.Model
+	if name == "" {
+		name = o.Agent.Name
+	}
+	for s := 0; s < o.Samples; s++ {
+		var preds []journal.Prediction
+		for _, it := range o.Plan.Items {
+			dir := filepath.Join(r.runDir, journal.ItemDirName(it.ID, s, o.Samples))
+			j, err := journal.ReadJournal(dir)
+			if err != nil || !j.Status.Final() || j.PlanItemHash != it.Hash() {
+				continue
+			}
+			patch, err := os.ReadFile(filepath.Join(dir, journal.PatchFile))
+			if err != nil && !os.IsNotExist(err) {
+				return fmt.Errorf("predictions: %w", err)
+			}
+			preds = append(preds, journal.Prediction{InstanceID: it.ID, ModelPatch: string(patch), ModelNameOrPath: name})
+		}
+		if err := journal.WritePredictions(journal.PredictionsPath(r.runDir, s, o.Samples), preds); err != nil {
+			return err
+		}
+		if s == 0 && o.Samples > 1 {
+			if err := journal.WritePredictions(filepath.Join(r.runDir, journal.PredictionsFile), preds); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *runner) count(s journal.Status) {
+	r.mu.Lock()
+	r.counts[s]++
+	r.mu.Unlock()
+}
+
+// rolloutRoot is where private workspaces live: never inside state_root or
+// work_root, whose contents (mirrors, plans) reach the human commit.
+func rolloutRoot(b *config.Bench) (string, error) {
+	root := b.Paths.RolloutRoot
+	if root == "" {
+		root = os.TempDir()
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return "", err
+	}
+	for _, forbidden := range []string{b.Paths.StateRoot, b.Paths.WorkRoot} {
+		f, _ := filepath.Abs(forbidden)
+		if f != "" && (abs == f || strings.HasPrefix(abs, f+string(filepath.Separator))) {
+			return "", badinput.Errorf("paths.rollout_root %s is inside %s: agents must not see the harness's state", abs, f)
+		}
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return "", fmt.Errorf("rollout root: %w", err)
+	}
+	return abs, nil
+}
+
+type nopProgress struct{}
+
+func (nopProgress) Start(string, int, int)                            {}
+func (nopProgress) Begin(string)                                      {}
+func (nopProgress) End(string, journal.Status, string, time.Duration) {}
+func (nopProgress) Close()                                            {}

@@ -1,0 +1,297 @@
+// Package report builds one model of a run (or of every run under a state
+// root) from the files on disk and renders it as a terminal table, JSON or
+// Markdown. It never writes into the run directory.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/journal"
+)
+
+// SchemaVersion of the JSON report.
+const SchemaVersion = 1
+
+// Report is one run.
+type Report struct {
+	SchemaVersion int            `json:"schema_version"`
+	RunID         string         `json:"run_id"`
+	RunDir        string         `json:"run_dir"`
+	Task          string         `json:"task"`
+	Agent         string         `json:"agent"`
+	AgentType     string         `json:"agent_type"`
+	Model         string         `json:"model"`
+	Samples       int            `json:"samples"`
+	Total         int            `json:"total"`
+	Counts        map[string]int `json:"counts"`
+	Missing       []string       `json:"missing"`
+	TotalCostUSD  float64        `json:"total_cost_usd"`
+	Items         []Item         `json:"items"`
+	// Problems are unreadable files met while loading (the report still
+	// shows everything else).
+	Problems []string `json:"problems,omitempty"`
+}
+
+// Item is one row: one sample of one plan item.
+type Item struct {
+	ID              string  `json:"id"`
+	Sample          int     `json:"sample"`
+	Dir             string  `json:"dir"`
+	Status          string  `json:"status"`
+	Reason          string  `json:"reason,omitempty"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	LinesAdded      int     `json:"lines_added"`
+	LinesRemoved    int     `json:"lines_removed"`
+	FilesChanged    int     `json:"files_changed"`
+	CostUSD         float64 `json:"cost_usd"`
+	InputTokens     int64   `json:"input_tokens"`
+	OutputTokens    int64   `json:"output_tokens"`
+	Turns           int     `json:"turns"`
+}
+
+// Load reads a run directory.
+func Load(runDir string) (*Report, error) {
+	run, err := journal.ReadRun(runDir)
+	if err != nil {
+		if fsx.IsNotExist(err) {
+			return nil, badinput.Errorf("%s is not a run directory (no %s)", runDir, journal.RunFile)
+		}
+		return nil, badinput.Wrap(err)
+	}
+	samples := run.Samples
+	if samples < 1 {
+		samples = 1
+	}
+	r := &Report{
+		SchemaVersion: SchemaVersion, RunID: run.RunID, RunDir: runDir,
+		Task: run.Task.ID, Agent: run.Agent.Name, AgentType: run.Agent.Type, Model: run.Agent.Model,
+		Samples: samples, Counts: map[string]int{}, Missing: []string{}, Items: []Item{},
+	}
+	for _, id := range run.Items {
+		for s := 0; s < samples; s++ {
+			name := journal.ItemDirName(id, s, samples)
+			r.Total++
+			j, err := journal.ReadJournal(filepath.Join(runDir, name))
+			if err != nil {
+				if !fsx.IsNotExist(err) {
+					r.Problems = append(r.Problems, err.Error())
+				}
+				r.Missing = append(r.Missing, name)
+				continue
+			}
+			it := Item{
+				ID: id, Sample: s, Dir: name, Status: string(j.Status), Reason: j.Reason,
+				DurationSeconds: j.DurationSeconds,
+				CostUSD:         j.Usage.CostUSD, InputTokens: j.Usage.InputTokens, OutputTokens: j.Usage.OutputTokens, Turns: j.Usage.Turns,
+			}
+			if j.Patch != nil {
+				it.LinesAdded, it.LinesRemoved, it.FilesChanged = j.Patch.Added, j.Patch.Removed, len(j.Patch.Files)
+			}
+			r.Counts[it.Status]++
+			r.TotalCostUSD += it.CostUSD
+			if !j.Status.Final() {
+				r.Missing = append(r.Missing, name)
+			}
+			r.Items = append(r.Items, it)
+		}
+	}
+	return r, nil
+}
+
+// statusOrder lists statuses for display: known ones first, in order.
+func statusOrder(counts map[string]int) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range journal.Statuses {
+		if counts[string(s)] > 0 {
+			out = append(out, string(s))
+		}
+		seen[string(s)] = true
+	}
+	var rest []string
+	for s := range counts {
+		if !seen[s] {
+			rest = append(rest, s)
+		}
+	}
+	sort.Strings(rest)
+	return append(out, rest...)
+}
+
+// CountsLine is "success 3, no_patch 1".
+func CountsLine(counts map[string]int) string {
+	var parts []string
+	for _, s := range statusOrder(counts) {
+		parts = append(parts, fmt.Sprintf("%s %d", s, counts[s]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// WriteJSON renders the report as JSON.
+func WriteJSON(w io.Writer, r any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteTable renders the report for a terminal.
+func WriteTable(w io.Writer, r *Report) error {
+	fmt.Fprintf(w, "run %s\n", r.RunID)
+	fmt.Fprintf(w, "task %s, agent %s (%s), model %s\n", r.Task, r.Agent, r.AgentType, orDash(r.Model))
+	fmt.Fprintf(w, "items %d: %s\n", r.Total, CountsLine(r.Counts))
+	if r.TotalCostUSD > 0 {
+		fmt.Fprintf(w, "spend $%.4f\n", r.TotalCostUSD)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tREASON")
+	for _, it := range r.Items {
+		fmt.Fprintf(tw, "%s\t%s\t%.1fs\t+%d/-%d\t%d\t%s\t%s\n", it.Dir, it.Status, it.DurationSeconds,
+			it.LinesAdded, it.LinesRemoved, it.FilesChanged, money(it.CostUSD), truncate(it.Reason, 60))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return writeFooter(w, r)
+}
+
+func writeFooter(w io.Writer, r *Report) error {
+	if len(r.Missing) > 0 {
+		fmt.Fprintf(w, "\nmissing %d: %s\n", len(r.Missing), strings.Join(r.Missing, ", "))
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "problem: %s\n", p)
+	}
+	return nil
+}
+
+// WriteMarkdown renders the report as a Markdown document.
+func WriteMarkdown(w io.Writer, r *Report) error {
+	fmt.Fprintf(w, "# Run `%s`\n\n", r.RunID)
+	fmt.Fprintf(w, "- task: `%s`\n- agent: `%s` (%s)\n- model: `%s`\n- items: %d (%s)\n", r.Task, r.Agent, r.AgentType, orDash(r.Model), r.Total, CountsLine(r.Counts))
+	if r.TotalCostUSD > 0 {
+		fmt.Fprintf(w, "- spend: $%.4f\n", r.TotalCostUSD)
+	}
+	fmt.Fprintf(w, "\n| item | status | duration | lines +/- | files | cost | reason |\n|---|---|---:|---:|---:|---:|---|\n")
+	for _, it := range r.Items {
+		fmt.Fprintf(w, "| %s | %s | %.1fs | +%d/-%d | %d | %s | %s |\n", it.Dir, it.Status, it.DurationSeconds,
+			it.LinesAdded, it.LinesRemoved, it.FilesChanged, money(it.CostUSD), mdEscape(it.Reason))
+	}
+	if len(r.Missing) > 0 {
+		fmt.Fprintf(w, "\nMissing: %s\n", strings.Join(r.Missing, ", "))
+	}
+	return nil
+}
+
+// RunSummary is one line of report-all.
+type RunSummary struct {
+	RunID        string         `json:"run_id"`
+	Task         string         `json:"task"`
+	Agent        string         `json:"agent"`
+	Model        string         `json:"model"`
+	CreatedAt    string         `json:"created_at"`
+	Total        int            `json:"total"`
+	Counts       map[string]int `json:"counts"`
+	Missing      int            `json:"missing"`
+	TotalCostUSD float64        `json:"total_cost_usd"`
+}
+
+// All summarises every run under a state root, newest first.
+type All struct {
+	SchemaVersion int          `json:"schema_version"`
+	StateRoot     string       `json:"state_root"`
+	Runs          []RunSummary `json:"runs"`
+	Problems      []string     `json:"problems,omitempty"`
+}
+
+// LoadAll reads every run under stateRoot.
+func LoadAll(stateRoot string) (*All, error) {
+	runs, bad, err := journal.ListRuns(stateRoot)
+	if err != nil {
+		return nil, err
+	}
+	a := &All{SchemaVersion: SchemaVersion, StateRoot: stateRoot, Runs: []RunSummary{}}
+	for _, e := range bad {
+		a.Problems = append(a.Problems, e.Error())
+	}
+	for _, run := range runs {
+		r, err := Load(filepath.Join(journal.RunsDir(stateRoot), run.RunID))
+		if err != nil {
+			a.Problems = append(a.Problems, err.Error())
+			continue
+		}
+		a.Runs = append(a.Runs, RunSummary{
+			RunID: r.RunID, Task: r.Task, Agent: r.Agent, Model: r.Model,
+			CreatedAt: run.CreatedAt.UTC().Format("2006-01-02 15:04:05Z"),
+			Total:     r.Total, Counts: r.Counts, Missing: len(r.Missing), TotalCostUSD: r.TotalCostUSD,
+		})
+	}
+	return a, nil
+}
+
+// WriteAllTable renders report-all for a terminal.
+func WriteAllTable(w io.Writer, a *All) error {
+	if len(a.Runs) == 0 {
+		fmt.Fprintf(w, "no runs under %s\n", a.StateRoot)
+	} else {
+		tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "RUN\tTASK\tAGENT\tMODEL\tITEMS\tSTATUS\tMISSING\tCOST")
+		for _, r := range a.Runs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", r.RunID, r.Task, r.Agent, orDash(r.Model), r.Total, CountsLine(r.Counts), r.Missing, money(r.TotalCostUSD))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	for _, p := range a.Problems {
+		fmt.Fprintf(w, "problem: %s\n", p)
+	}
+	return nil
+}
+
+func money(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("$%.4f", v)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func truncate(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+// ReadRunDir checks that dir exists; used for clear errors.
+func ReadRunDir(dir string) error {
+	if _, err := os.Stat(dir); err != nil {
+		return badinput.Wrap(fmt.Errorf("report: %w", err))
+	}
+	return nil
+}

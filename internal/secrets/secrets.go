@@ -1,0 +1,329 @@
+// Package secrets keeps credentials out of everything perfbench writes or
+// prints.
+//
+// API keys and tokens reach agents through the environment only. A Set
+// holds their values and replaces every occurrence with a placeholder
+// naming the variable ("[REDACTED:OPENAI_API_KEY]"), never the value: in
+// byte slices (Scrub), in streams such as agent logs (Writer), in files
+// copied from agents such as trajectories and event logs (ScrubFile,
+// ScrubTree), and in command lines shown to users (RedactArgv, which also
+// hides arguments that merely look secret).
+//
+// Scrubbing matches exact values. It cannot recognise a secret that an
+// agent transformed (base64 inside a basic-auth header, split across lines,
+// partially printed); the JSON- and URL-escaped forms of each value are
+// added automatically because agents commonly write those.
+//
+// FilterEnv and SearchKeyDenyList keep the credentials of web-search APIs
+// away from agents altogether: an agent that can search the web can find
+// the human's commit.
+package secrets
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// MinLen is the shortest value scrubbed. Shorter values ("1", "true",
+// "gpt-4") are not credentials, and replacing them everywhere would mangle
+// logs; FromEnv and Add ignore them.
+const MinLen = 6
+
+// Redacted replaces values that are hidden without a known name.
+const Redacted = "[REDACTED]"
+
+// Set holds secret values to scrub. The zero value and a nil *Set are
+// empty sets. A Set is safe for concurrent use; values added while a
+// Writer streams apply from its next Write.
+type Set struct {
+	mu    sync.Mutex // serialises Add
+	byVal map[string]string
+	order []string // values in the order added, for a stable index
+	index atomic.Pointer[index]
+}
+
+// index is an immutable snapshot used by the scanners, so scrubbing never
+// takes a lock.
+type index struct {
+	byFirst [256][]entry // entries by first byte, longest first
+	maxLen  int
+}
+
+type entry struct {
+	val  []byte
+	repl []byte
+}
+
+// FromEnv collects the values of the variables in env ("NAME=value") whose
+// name LooksSecret, plus those named in extraNames (compared
+// case-insensitively). Values shorter than MinLen are ignored: too short to
+// be a credential, and scrubbing them would mangle logs.
+func FromEnv(env []string, extraNames []string) *Set {
+	s := &Set{}
+	for _, kv := range env {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		if LooksSecret(name) || slices.ContainsFunc(extraNames, func(n string) bool { return strings.EqualFold(n, name) }) {
+			s.AddNamed(name, val)
+		}
+	}
+	return s
+}
+
+// Add adds values replaced by "[REDACTED]". Values shorter than MinLen are
+// ignored.
+func (s *Set) Add(values ...string) { s.AddNamed("", values...) }
+
+// AddNamed adds values replaced by "[REDACTED:name]" (or "[REDACTED]" when
+// name is ""). Values shorter than MinLen are ignored. A value already in
+// the set keeps its first name. Each line of a multi-line value (a PEM key)
+// is added too, since logs often show such values a line at a time.
+func (s *Set) AddNamed(name string, values ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byVal == nil {
+		s.byVal = map[string]string{}
+	}
+	changed := false
+	add := func(v string) {
+		if len(v) < MinLen {
+			return
+		}
+		if _, ok := s.byVal[v]; ok {
+			return
+		}
+		s.byVal[v] = name
+		s.order = append(s.order, v)
+		changed = true
+	}
+	for _, v := range values {
+		for _, form := range variants(v) {
+			add(form)
+		}
+		if strings.Contains(v, "\n") {
+			for line := range strings.Lines(v) {
+				line = strings.TrimSpace(line)
+				for _, form := range variants(line) {
+					add(form)
+				}
+			}
+		}
+	}
+	if changed {
+		s.index.Store(s.build())
+	}
+}
+
+// variants returns v and the forms in which agents commonly write it:
+// JSON-escaped (trajectories, event files) and URL-escaped.
+func variants(v string) []string {
+	forms := []string{v}
+	for _, html := range []bool{false, true} {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(html)
+		if enc.Encode(v) == nil {
+			j := strings.TrimSuffix(b.String(), "\n")
+			forms = append(forms, j[1:len(j)-1])
+		}
+	}
+	forms = append(forms, url.QueryEscape(v), url.PathEscape(v))
+	slices.Sort(forms)
+	return slices.Compact(forms)
+}
+
+func (s *Set) build() *index {
+	ix := &index{}
+	for _, v := range s.order {
+		repl := Redacted
+		if n := s.byVal[v]; n != "" {
+			repl = "[REDACTED:" + n + "]"
+		}
+		ix.byFirst[v[0]] = append(ix.byFirst[v[0]], entry{val: []byte(v), repl: []byte(repl)})
+		ix.maxLen = max(ix.maxLen, len(v))
+	}
+	for i := range ix.byFirst {
+		// Longest first: of two secrets matching at one position the
+		// longer one wins, so no tail of a secret is left visible.
+		slices.SortStableFunc(ix.byFirst[i], func(a, b entry) int { return cmp.Compare(len(b.val), len(a.val)) })
+	}
+	return ix
+}
+
+func (s *Set) snapshot() *index {
+	if s == nil {
+		return nil
+	}
+	return s.index.Load()
+}
+
+// Len returns the number of values scrubbed (escaped variants included).
+func (s *Set) Len() int {
+	ix := s.snapshot()
+	if ix == nil {
+		return 0
+	}
+	n := 0
+	for _, es := range ix.byFirst {
+		n += len(es)
+	}
+	return n
+}
+
+// Scrub returns b with every occurrence of a secret replaced by
+// "[REDACTED:NAME]". Matching is leftmost, then longest. When there is
+// nothing to replace it may return b itself.
+func (s *Set) Scrub(b []byte) []byte {
+	ix := s.snapshot()
+	if ix == nil {
+		return b
+	}
+	out, _, _ := ix.scan(nil, b, true)
+	return out
+}
+
+// ScrubString is Scrub for strings.
+func (s *Set) ScrubString(str string) string {
+	if s.snapshot() == nil {
+		return str
+	}
+	return string(s.Scrub([]byte(str)))
+}
+
+// scan appends src, scrubbed, to dst. Unless final, it stops at the first
+// position where src's remainder is a proper prefix of a secret, because
+// the next bytes decide whether it matches; it returns how much of src it
+// consumed. Every decision it takes is the one it would take with the
+// whole input, which is why streaming and whole-buffer scrubbing agree.
+func (ix *index) scan(dst, src []byte, final bool) (out []byte, consumed, replaced int) {
+	i := 0
+	for i < len(src) {
+		cands := ix.byFirst[src[i]]
+		if len(cands) == 0 {
+			j := i + 1
+			for j < len(src) && len(ix.byFirst[src[j]]) == 0 {
+				j++
+			}
+			dst = append(dst, src[i:j]...)
+			i = j
+			continue
+		}
+		rest := src[i:]
+		if !final {
+			for _, e := range cands {
+				if len(e.val) > len(rest) && bytes.HasPrefix(e.val, rest) {
+					return dst, i, replaced
+				}
+			}
+		}
+		matched := false
+		for _, e := range cands {
+			if bytes.HasPrefix(rest, e.val) {
+				dst = append(dst, e.repl...)
+				i += len(e.val)
+				replaced++
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			dst = append(dst, src[i])
+			i++
+		}
+	}
+	return dst, len(src), replaced
+}
+
+// Writer returns a writer that scrubs what passes through it to w. A secret
+// split across Write calls is still replaced: the writer holds back the
+// end of the input while it is a proper prefix of some secret (at most the
+// longest secret's length - 1 bytes) until the next Write or Close. Close
+// flushes and closes w if it is an io.Closer. The result is exactly
+// s.Scrub of everything written. It is safe for concurrent use.
+func (s *Set) Writer(w io.Writer) io.WriteCloser {
+	return &writer{set: s, w: w}
+}
+
+type writer struct {
+	set      *Set
+	w        io.Writer
+	mu       sync.Mutex
+	held     []byte
+	out      []byte
+	replaced int
+	err      error
+	closed   bool
+}
+
+var errClosed = errors.New("secrets: write to closed writer")
+
+func (sw *writer) Write(p []byte) (int, error) {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if sw.closed {
+		return 0, errClosed
+	}
+	if sw.err != nil {
+		return 0, sw.err
+	}
+	ix := sw.set.snapshot()
+	if ix == nil && len(sw.held) == 0 {
+		if _, err := sw.w.Write(p); err != nil {
+			sw.err = err
+			return 0, err
+		}
+		return len(p), nil
+	}
+	sw.held = append(sw.held, p...)
+	if err := sw.flush(ix, false); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (sw *writer) flush(ix *index, final bool) error {
+	var consumed, n int
+	if ix == nil {
+		sw.out, consumed = append(sw.out[:0], sw.held...), len(sw.held)
+	} else {
+		sw.out, consumed, n = ix.scan(sw.out[:0], sw.held, final)
+	}
+	sw.replaced += n
+	sw.held = sw.held[:copy(sw.held, sw.held[consumed:])]
+	if len(sw.out) > 0 {
+		if _, err := sw.w.Write(sw.out); err != nil {
+			sw.err = err
+			return err
+		}
+	}
+	return nil
+}
+
+// Close writes what was held back and closes the underlying writer when it
+// is an io.Closer.
+func (sw *writer) Close() error {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if sw.closed {
+		return nil
+	}
+	sw.closed = true
+	var errs []error
+	if sw.err == nil && len(sw.held) > 0 {
+		errs = append(errs, sw.flush(sw.set.snapshot(), true))
+	}
+	if c, ok := sw.w.(io.Closer); ok {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}

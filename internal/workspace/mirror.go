@@ -1,0 +1,395 @@
+// Package workspace owns the git repositories perfbench reads and the ones
+// it hands to agents.
+//
+// A Mirror is a bare `git clone --mirror` of a task's repository under
+// work_root/mirrors/, shared by every worker and run on the machine and
+// guarded by a file lock. A Workspace is a fresh repository whose single
+// commit holds the tree of the pre-commit: no upstream history, refs,
+// reflog, remotes, alternates or objects reachable from the human commit
+// (DESIGN.md, "Leak-proof workspaces"). CapturePatch turns whatever the
+// agent left in a workspace into a patch against that tree without trusting
+// anything the agent could have changed in its .git.
+package workspace
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/perfbench/perfbench/internal/gitx"
+)
+
+// ErrCommitNotFound is matched (errors.Is) by the error Resolve returns for
+// a revision the repository does not have even after fetching.
+var ErrCommitNotFound = errors.New("commit not found")
+
+// NotFoundError is the error for a revision missing from a repository.
+type NotFoundError struct {
+	Rev string
+	URL string
+}
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("commit %s not found in %s", e.Rev, gitx.Redact(e.URL))
+}
+
+// Is makes errors.Is(err, ErrCommitNotFound) true.
+func (e *NotFoundError) Is(target error) bool { return target == ErrCommitNotFound }
+
+// BadInput marks an unknown commit as the user's input error (see package
+// badinput).
+func (e *NotFoundError) BadInput() bool { return true }
+
+// Mirror is a bare mirror of a task's repository under work_root, shared by
+// workers and runs.
+type Mirror struct {
+	Dir string // absolute path of the bare repository
+	URL string // the URL it mirrors; local paths are made absolute
+}
+
+// mirrorConfig is written into every mirror's local config, where it wins
+// over the user's global config (which clone and fetch read, for
+// credentials):
+//   - no automatic gc or maintenance: objects fetched by sha are reachable
+//     from no ref and must not be pruned, and nothing may repack while
+//     workers read the mirror without the lock;
+//   - no pruning on fetch: a task's commit stays even if upstream deletes
+//     its branch;
+//   - no submodule recursion.
+var mirrorConfig = []string{
+	"gc.auto=0",
+	"maintenance.auto=false",
+	"fetch.prune=false",
+	"fetch.pruneTags=false",
+	"fetch.recurseSubmodules=false",
+	"fetch.writeCommitGraph=false",
+	"core.hooksPath=/dev/null",
+}
+
+// OpenMirror returns the mirror of url under workRoot/mirrors/, cloning it on
+// first use (`git clone --mirror`; for a local path too), under a file lock
+// (syscall.Flock on a .lock file next to it) so concurrent workers and
+// processes share it safely. The directory name is a sanitized basename of
+// the URL plus a short sha256 of it, never anything derived from a commit.
+//
+// A clone is made in a temporary directory and renamed into place, so a
+// crash mid-clone never leaves a half mirror that later looks complete.
+func OpenMirror(ctx context.Context, workRoot, url string) (*Mirror, error) {
+	norm, err := normalizeURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("open mirror: %w", err)
+	}
+	root, err := filepath.Abs(filepath.Join(workRoot, "mirrors"))
+	if err != nil {
+		return nil, fmt.Errorf("open mirror: %w", err)
+	}
+	m := &Mirror{Dir: filepath.Join(root, mirrorName(norm)), URL: norm}
+	if isMirror(m.Dir) {
+		return m, nil
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("open mirror: %w", err)
+	}
+	unlock, err := m.lock(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open mirror %s: %w", gitx.Redact(norm), err)
+	}
+	defer unlock()
+	if isMirror(m.Dir) { // another worker cloned it while we waited
+		return m, nil
+	}
+	if err := m.clone(ctx); err != nil {
+		return nil, fmt.Errorf("open mirror %s: %w", gitx.Redact(norm), err)
+	}
+	return m, nil
+}
+
+func (m *Mirror) clone(ctx context.Context) error {
+	// Leftovers of a crashed clone; we hold the lock, so they are not live.
+	stale, _ := filepath.Glob(m.Dir + ".tmp-*")
+	for _, s := range stale {
+		_ = removeAll(s)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(m.Dir), filepath.Base(m.Dir)+".tmp-")
+	if err != nil {
+		return err
+	}
+	args := []string{"clone", "--mirror", "--quiet", "--template=", "--origin", "origin"}
+	for _, c := range mirrorConfig {
+		args = append(args, "--config", c)
+	}
+	args = append(args, "--", m.URL, tmp)
+	g := &gitx.Git{GlobalConfig: true}
+	if _, err := g.Run(ctx, args...); err != nil {
+		_ = removeAll(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, m.Dir); err != nil {
+		_ = removeAll(tmp)
+		return err
+	}
+	return nil
+}
+
+// isMirror reports whether dir holds a finished mirror (clones are renamed
+// into place only when complete).
+func isMirror(dir string) bool {
+	st, err := os.Stat(filepath.Join(dir, "HEAD"))
+	return err == nil && st.Mode().IsRegular()
+}
+
+// lock takes the mirror's exclusive file lock, polling so that ctx can
+// cancel the wait. The lock file is never removed: removing a flock file
+// lets two processes hold "the" lock on different inodes.
+func (m *Mirror) lock(ctx context.Context) (unlock func(), err error) {
+	f, err := os.OpenFile(m.Dir+".lock", os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	delay := 5 * time.Millisecond
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", f.Name(), ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 200*time.Millisecond)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+// normalizeURL makes a local path absolute (so "repo" and "./repo" share a
+// mirror) and leaves URLs and scp-like "host:path" addresses as they are,
+// following git's own rule: a colon before the first slash means ssh.
+func normalizeURL(url string) (string, error) {
+	if url == "" {
+		return "", errors.New("empty repository url")
+	}
+	if strings.HasPrefix(url, "-") {
+		return "", fmt.Errorf("repository url %q starts with '-'", url)
+	}
+	if strings.Contains(url, "://") {
+		return url, nil
+	}
+	if i := strings.IndexByte(url, ':'); i > 0 {
+		if j := strings.IndexByte(url, '/'); j < 0 || i < j {
+			return url, nil
+		}
+	}
+	abs, err := filepath.Abs(url)
+	if err != nil {
+		return "", err
+	}
+	return abs, nil
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// mirrorName is "<basename>-<12 hex of sha256(url)>.git".
+func mirrorName(url string) string {
+	base := strings.TrimRight(url, "/")
+	if i := strings.LastIndexAny(base, "/:"); i >= 0 {
+		base = base[i+1:]
+	}
+	base = strings.TrimSuffix(base, ".git")
+	base = strings.Trim(unsafeName.ReplaceAllString(base, "_"), "._-")
+	if len(base) > 40 {
+		base = base[:40]
+	}
+	if base == "" {
+		base = "repo"
+	}
+	sum := sha256.Sum256([]byte(url))
+	return base + "-" + hex.EncodeToString(sum[:])[:12] + ".git"
+}
+
+func (m *Mirror) git() *gitx.Git { return &gitx.Git{Dir: m.Dir} }
+
+// remote is for commands that talk to the origin: they may use the user's
+// credential helpers (see package gitx).
+func (m *Mirror) remote() *gitx.Git { return &gitx.Git{Dir: m.Dir, GlobalConfig: true} }
+
+var fullSHA = regexp.MustCompile(`^[0-9a-f]{40}$|^[0-9a-f]{64}$`)
+
+// Resolve returns the full sha of rev (a sha, short sha or ref). When the
+// mirror lacks it, Resolve takes the lock, runs `git fetch origin <rev>`
+// (which servers allow for full shas and ref names) and then a full fetch,
+// and tries again. A revision still missing is a *NotFoundError
+// (`commit 1234abc not found in <url>`); a failed fetch is returned as
+// such, so an unreachable remote is not mistaken for a bad commit.
+//
+// A ref name that already resolves is not refreshed: tasks name commits,
+// and a run must not see a branch move under it.
+func (m *Mirror) Resolve(ctx context.Context, rev string) (string, error) {
+	if rev == "" || strings.HasPrefix(rev, "-") || strings.ContainsAny(rev, " \t\n\x00") {
+		return "", fmt.Errorf("resolve: invalid revision %q", rev)
+	}
+	if sha, ok, err := m.revParse(ctx, rev); err != nil || ok {
+		return sha, err
+	}
+	unlock, err := m.lock(ctx)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", rev, err)
+	}
+	defer unlock()
+	if sha, ok, err := m.revParse(ctx, rev); err != nil || ok {
+		return sha, err
+	}
+	// Fetching a single object first is cheap and also reaches commits that
+	// no ref advertises (allowed by GitHub for reachable shas); a short sha
+	// cannot be fetched by name, so only the full fetch can bring it.
+	if fullSHA.MatchString(rev) || !isHex(rev) {
+		_, _ = m.remote().Run(ctx, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "origin", "--", rev)
+		if sha, ok, err := m.revParse(ctx, rev); err != nil || ok {
+			return sha, err
+		}
+	}
+	if _, err := m.remote().Run(ctx, "fetch", "--quiet", "origin"); err != nil {
+		return "", fmt.Errorf("resolve %s: fetch %s: %w", rev, gitx.Redact(m.URL), err)
+	}
+	if sha, ok, err := m.revParse(ctx, rev); err != nil || ok {
+		return sha, err
+	}
+	return "", &NotFoundError{Rev: rev, URL: m.URL}
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// revParse resolves rev to a commit; ok is false when it does not exist.
+func (m *Mirror) revParse(ctx context.Context, rev string) (sha string, ok bool, err error) {
+	out, err := m.git().Run(ctx, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
+	if err != nil {
+		var ge *gitx.GitError
+		if errors.As(err, &ge) && ge.ExitCode == 1 {
+			return "", false, nil
+		}
+		return "", false, fmt.Errorf("resolve %s: %w", rev, err)
+	}
+	return strings.TrimSpace(string(out)), true, nil
+}
+
+// Parent returns the n-th parent (1-based) of sha; it is an error if sha has
+// fewer parents.
+func (m *Mirror) Parent(ctx context.Context, sha string, n int) (string, error) {
+	if n < 1 {
+		return "", fmt.Errorf("parent %d of %s: n must be at least 1", n, sha)
+	}
+	c, err := m.Resolve(ctx, sha)
+	if err != nil {
+		return "", err
+	}
+	p, ok, err := m.revParse(ctx, c+"^"+strconv.Itoa(n))
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", fmt.Errorf("commit %s has no parent %d", sha, n)
+	}
+	return p, nil
+}
+
+// CommitMessage returns the raw message of sha (subject and body), without
+// trailing newlines.
+func (m *Mirror) CommitMessage(ctx context.Context, sha string) (string, error) {
+	out, err := m.git().Run(ctx, "show", "-s", "--format=%B", "--end-of-options", sha+"^{commit}")
+	if err != nil {
+		return "", fmt.Errorf("commit message of %s: %w", sha, err)
+	}
+	return strings.TrimRight(string(out), "\n"), nil
+}
+
+// diffFlags make every diff perfbench produces the same whatever the
+// repository's attributes: no external diff or textconv programs, no color,
+// no rename detection (so both paths of a move are listed and counted).
+var diffFlags = []string{"--no-color", "--no-ext-diff", "--no-textconv", "--no-renames"}
+
+func diffArgs(extra []string, pre, human string) []string {
+	args := append([]string{"diff"}, diffFlags...)
+	args = append(args, extra...)
+	return append(args, "--end-of-options", pre, human, "--")
+}
+
+// Diffstat returns `git diff --stat` from pre to human, for people.
+func (m *Mirror) Diffstat(ctx context.Context, pre, human string) (string, error) {
+	out, err := m.git().Run(ctx, diffArgs([]string{"--stat=200"}, pre, human)...)
+	if err != nil {
+		return "", fmt.Errorf("diffstat %s..%s: %w", pre, human, err)
+	}
+	return string(out), nil
+}
+
+// Diff returns the patch from pre to human (`git diff --binary --full-index`),
+// which git apply accepts on the pre tree.
+func (m *Mirror) Diff(ctx context.Context, pre, human string) ([]byte, error) {
+	out, err := m.git().Run(ctx, diffArgs([]string{"--binary", "--full-index"}, pre, human)...)
+	if err != nil {
+		return nil, fmt.Errorf("diff %s..%s: %w", pre, human, err)
+	}
+	return out, nil
+}
+
+// ChangedFiles returns the paths that differ between pre and human, sorted
+// as git sorts them; a moved file appears under both names.
+func (m *Mirror) ChangedFiles(ctx context.Context, pre, human string) ([]string, error) {
+	out, err := m.git().Run(ctx, diffArgs([]string{"--name-only", "-z"}, pre, human)...)
+	if err != nil {
+		return nil, fmt.Errorf("changed files %s..%s: %w", pre, human, err)
+	}
+	return splitZ(out), nil
+}
+
+// Patch returns the human patch from pre to human with its statistics, in
+// the same shape as Workspace.CapturePatch.
+func (m *Mirror) Patch(ctx context.Context, pre, human string) (*Patch, error) {
+	diff, err := m.Diff(ctx, pre, human)
+	if err != nil {
+		return nil, err
+	}
+	num, err := m.git().Run(ctx, diffArgs([]string{"--numstat", "-z"}, pre, human)...)
+	if err != nil {
+		return nil, fmt.Errorf("diff %s..%s: %w", pre, human, err)
+	}
+	p := &Patch{Diff: diff}
+	if err := p.addNumstat(num); err != nil {
+		return nil, fmt.Errorf("diff %s..%s: %w", pre, human, err)
+	}
+	return p, nil
+}
+
+func splitZ(out []byte) []string {
+	var files []string
+	for _, f := range strings.Split(string(out), "\x00") {
+		if f != "" {
+			files = append(files, f)
+		}
+	}
+	return files
+}
