@@ -92,6 +92,10 @@ func Main(ctx context.Context, args []string, env *Env) int {
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	err := root.ExecuteContext(ctx)
+	if err != nil && strings.HasPrefix(err.Error(), "unknown command") {
+		// cobra has no typed error for this one.
+		err = badinput.Wrap(err)
+	}
 	code := ExitCode(ctx, err)
 	if err != nil && !errors.Is(err, errFailed) && code != ExitInterrupted {
 		fmt.Fprintf(env.Stderr, "bench: %s\n", oneLine(err.Error()))

@@ -257,13 +257,15 @@ func Sanitize(s string) string {
 	return out
 }
 
-// ValidRunID reports whether id is one safe path component.
+// ValidRunID reports whether id is one safe path component: the parts are
+// [a-z0-9._-] and the timestamp's T and Z are upper case, as DESIGN.md's
+// format shows, so upper-case letters are accepted too.
 func ValidRunID(id string) bool {
 	if id == "" || id == "." || id == ".." || len(id) > 255 {
 		return false
 	}
 	for _, r := range id {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
 			return false
 		}
 	}

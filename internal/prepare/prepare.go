@@ -254,7 +254,7 @@ func (r *runner) openRun(ctx context.Context) error {
 	switch {
 	case o.RunID != "":
 		if !journal.ValidRunID(o.RunID) {
-			return badinput.Errorf("--run-id %q: expected one path component of [a-z0-9._-]", o.RunID)
+			return badinput.Errorf("--run-id %q: expected one path component of [A-Za-z0-9._-]", o.RunID)
 		}
 		dir := filepath.Join(journal.RunsDir(root), o.RunID)
 		if fsx.Exists(filepath.Join(dir, journal.RunFile)) {
