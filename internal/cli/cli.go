@@ -131,6 +131,7 @@ the same optimization in a leak-proof workspace, and reports the results.
   bench init                 write an example task, bench.yaml and commits file
   bench plan TASK.yaml       resolve commit pairs into state/plan.json
   bench prepare TASK.yaml    run the agent on every item (resumable)
+  bench evaluate RUN_DIR     time baseline, human and agent behind a correctness gate
   bench report RUN_DIR       show a run
   bench demo                 the whole pipeline on an embedded example`,
 		SilenceUsage:  true,
@@ -143,7 +144,7 @@ the same optimization in a leak-proof workspace, and reports the results.
 	root.SetHelpTemplate(root.HelpTemplate())
 	root.CompletionOptions.DisableDefaultCmd = true
 	for _, c := range []*cobra.Command{
-		newInitCmd(env), newValidateCmd(env), newPlanCmd(env), newPrepareCmd(env),
+		newInitCmd(env), newValidateCmd(env), newPlanCmd(env), newPrepareCmd(env), newEvaluateCmd(env), newTimedCmd(env),
 		newReportCmd(env), newReportAllCmd(env), newDoctorCmd(env), newDemoCmd(env), newVersionCmd(env),
 	} {
 		c.Long = strings.TrimRight(c.Long, "\n") + "\n" + exitStatusHelp

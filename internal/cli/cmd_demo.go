@@ -10,6 +10,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/demo"
 	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/report"
 )
 
 type demoOptions struct {
@@ -23,8 +24,11 @@ func newDemoCmd(env *Env) *cobra.Command {
 		Short: "Run the whole pipeline on an embedded example (no credentials)",
 		Long: `Write an embedded example project as a real git repository (a slow shell
 function and a human commit that makes it faster), plan it, prepare it with
-the replay agent (the human diff: the oracle) and the noop agent, and print
-both reports. Needs git and sh; no credentials, no network.`,
+the replay agent (the human diff: the oracle) and the noop agent, evaluate
+both runs (baseline, human and agent timed side by side after the tests
+pass), print both reports and end with the three-way table: replay should
+match the human, noop should lose to it. Needs git and sh; no credentials,
+no network.`,
 		RunE: func(c *cobra.Command, args []string) error { return runDemo(c.Context(), env, o) },
 	}
 	c.Flags().StringVar(&o.out, "out", "", "directory for the demo (default: a new temporary directory)")
@@ -64,11 +68,27 @@ func runDemo(ctx context.Context, env *Env, o *demoOptions) error {
 	if err != nil {
 		return err
 	}
+	var reports []*report.Report
 	for i := len(runs) - 1; i >= 0; i-- {
-		fmt.Fprintf(env.Stdout, "\n== report %s ==\n", runs[i].RunID)
-		if err := runReport(env, &reportOptions{format: "table"}, filepath.Join(journal.RunsDir(filepath.Join(dir, "state")), runs[i].RunID)); err != nil {
+		runDir := filepath.Join(journal.RunsDir(filepath.Join(dir, "state")), runs[i].RunID)
+		fmt.Fprintf(env.Stdout, "\n== evaluate %s ==\n", runs[i].RunID)
+		eo := &evaluateOptions{benchCfg: l.BenchFile, maxParallelSetup: 1, timingSlots: 1, quiet: true}
+		if err := runEvaluate(ctx, env, eo, []string{runDir}); err != nil {
 			return err
 		}
+		fmt.Fprintf(env.Stdout, "\n== report %s ==\n", runs[i].RunID)
+		if err := runReport(env, &reportOptions{format: "table"}, runDir); err != nil {
+			return err
+		}
+		r, err := report.Load(runDir)
+		if err != nil {
+			return err
+		}
+		reports = append(reports, r)
+	}
+	fmt.Fprintf(env.Stdout, "\n== three-way evaluation (speedups over the baseline; above 1 is faster) ==\n")
+	if err := report.WriteThreeWay(env.Stdout, reports); err != nil {
+		return err
 	}
 	fmt.Fprintf(env.Stdout, "\nnext: bench report-all --state-root %s\n", filepath.Join(dir, "state"))
 	return nil

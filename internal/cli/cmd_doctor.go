@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -21,8 +22,14 @@ func newDoctorCmd(env *Env) *cobra.Command {
 		Use:   "doctor [--bench-cfg bench.yaml] [--agent NAME]",
 		Short: "Check the machine and configuration before a long run",
 		Long: `Check what a run needs: the configuration, git, that the state and work
-directories are writable, and free disk space in work_root. Prints ✓ or ✗
-per check. prepare runs the same checks as a preflight.`,
+directories are writable, free disk space in work_root, and what the agent
+needs. For OpenHands: the container engine answers (and its version), the
+container_image is present locally (and the runtime_image with
+sandbox_runtime: docker, with the docker socket), uvx or a Python with
+openhands for the host modes, and the LLM credentials: one request to the
+provider's model-list endpoint (or LLM_BASE_URL + /models), 10 s timeout.
+Prints ✓ or ✗ per check. prepare runs the same checks as a preflight
+(where missing LLM credentials do not stop it); --dry-run runs none.`,
 		RunE: func(c *cobra.Command, args []string) error { return runDoctor(c.Context(), env, o) },
 	}
 	c.Flags().StringVar(&o.benchCfg, "bench-cfg", "", "bench.yaml (default ./bench.yaml when present)")
@@ -48,7 +55,21 @@ func runDoctor(ctx context.Context, env *Env, o *doctorOptions) error {
 			return err
 		}
 	}
-	if _, ok := doctor.Run(ctx, doctor.Checks(doctor.Input{Bench: cfg.bench, Agent: a}), env.Stdout); !ok {
+	// The checks see the process environment over .env, as agents do.
+	vars := map[string]string{}
+	for k, v := range cfg.bench.Env {
+		vars[k] = v
+	}
+	for _, kv := range env.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	var list []string
+	for k, v := range vars {
+		list = append(list, k+"="+v)
+	}
+	if _, ok := doctor.Run(ctx, doctor.Checks(doctor.Input{Bench: cfg.bench, Agent: a, Env: list}), env.Stdout); !ok {
 		return errFailed
 	}
 	return nil

@@ -183,11 +183,24 @@ func dryRun(env *Env, b *config.Bench, task *config.Task, a *config.Agent, adapt
 	fmt.Fprintf(env.Stdout, "limits: timeout %s, max_iterations %d, max_budget_usd %g, kill_grace %s\n",
 		limits.Timeout, limits.MaxIterations, limits.MaxBudgetUSD, limits.KillGrace)
 	fmt.Fprintf(env.Stdout, "state: %s\n", b.Paths.StateRoot)
+	// The commands are the ones a new run would execute: its run id names
+	// the containers (a resumed run keeps its own id). Variables reach
+	// the agent by name; the paths are placeholders for the private
+	// rollout directories.
+	runID := o.runID
+	if runID == "" {
+		runID = journal.NewRunID(task.ID, a.Name, a.Model, env.Now().UTC())
+	}
+	fmt.Fprintf(env.Stdout, "run id: %s (a new run; a resumed run keeps its own)\n", runID)
+	agentEnv := agent.BaseEnv(agent.EnvInput{
+		Process: env.Environ(), Dot: b.Env, Extra: a.Env,
+		Workspace: "<workspace>", TaskFile: "<task_file>", OutDir: "<out_dir>", Home: "<home>",
+	})
 	for _, it := range p.Items {
 		ro := &agent.Rollout{
-			ItemID: it.ID, Agent: a, Bench: b, Limits: limits,
+			RunID: runID, ItemID: it.ID, Agent: a, Bench: b, Limits: limits,
 			Workspace: "<workspace>", TaskFile: "<task_file>", OutDir: "<out_dir>", Home: "<home>",
-			Secrets: set,
+			Env: agentEnv, Secrets: set,
 		}
 		argv, err := adapter.Command(ro)
 		if err != nil {

@@ -132,10 +132,17 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if r.rollRoot, err = rolloutRoot(opts.Bench); err != nil {
 		return nil, err
 	}
+	ca, hasContainers := adapter.(ContainerAdapter)
+	if hasContainers {
+		ca.RemoveStaleContainers(ctx, opts.Bench, r.log)
+	}
 	sweepStaleRollouts(r.rollRoot, r.log)
 
 	if err := r.openRun(ctx); err != nil {
 		return nil, err
+	}
+	if hasContainers {
+		r.recordImages(ctx, ca)
 	}
 	mirror, err := workspace.OpenMirror(ctx, opts.Bench.Paths.WorkRoot, opts.Plan.RepoURL)
 	if err != nil {
@@ -196,6 +203,39 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return sum, werr
 	}
 	return sum, nil
+}
+
+// ContainerAdapter is implemented by adapters that run containers. Before
+// the first rollout, prepare lets it remove the containers a crashed
+// harness left behind, and records the images it runs (role → image id)
+// in run.json.
+type ContainerAdapter interface {
+	RemoveStaleContainers(ctx context.Context, b *config.Bench, log io.Writer)
+	Images(ctx context.Context, b *config.Bench) (map[string]string, error)
+}
+
+// recordImages writes the adapter's images into run.json; a resumed run
+// whose image changed says so.
+func (r *runner) recordImages(ctx context.Context, ca ContainerAdapter) {
+	imgs, err := ca.Images(ctx, r.opts.Bench)
+	if err != nil {
+		fmt.Fprintf(r.log, "warning: %v\n", err)
+	}
+	if len(imgs) == 0 {
+		return
+	}
+	if r.run.Images == nil {
+		r.run.Images = map[string]string{}
+	}
+	for k, v := range imgs {
+		if old, ok := r.run.Images[k]; ok && old != v {
+			fmt.Fprintf(r.log, "warning: the %s image changed since the run started (%s, now %s)\n", k, old, v)
+		}
+		r.run.Images[k] = v
+	}
+	if err := journal.WriteRun(r.runDir, r.run); err != nil {
+		fmt.Fprintf(r.log, "warning: run.json: %v\n", err)
+	}
 }
 
 // EffectiveLimits applies defaults: a timeout for every rollout and a kill

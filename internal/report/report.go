@@ -1,6 +1,10 @@
 // Package report builds one model of a run (or of every run under a state
-// root) from the files on disk and renders it as a terminal table, JSON or
-// Markdown. It never writes into the run directory.
+// root) from the files on disk — run.json, each item's journal.json and,
+// after `bench evaluate`, its eval.json — and renders it as a terminal
+// table, JSON or Markdown. Evaluated runs gain per-item columns (human
+// speedup, agent speedup with its CI, verdict) and run-level figures
+// (success and correctness rates, Opt@1, win/match/loss counts, pass@k and
+// Opt@K with several samples). It never writes into the run directory.
 package report
 
 import (
@@ -36,6 +40,8 @@ type Report struct {
 	Missing       []string       `json:"missing"`
 	TotalCostUSD  float64        `json:"total_cost_usd"`
 	Items         []Item         `json:"items"`
+	// Evaluation summarises the items' eval.json; nil before evaluate.
+	Evaluation *EvalSummary `json:"evaluation,omitempty"`
 	// Problems are unreadable files met while loading (the report still
 	// shows everything else).
 	Problems []string `json:"problems,omitempty"`
@@ -56,6 +62,8 @@ type Item struct {
 	InputTokens     int64   `json:"input_tokens"`
 	OutputTokens    int64   `json:"output_tokens"`
 	Turns           int     `json:"turns"`
+	// Eval is the item's evaluation (eval.json); nil when not evaluated.
+	Eval *ItemEval `json:"evaluation,omitempty"`
 }
 
 // Load reads a run directory.
@@ -80,18 +88,30 @@ func Load(runDir string) (*Report, error) {
 		for s := 0; s < samples; s++ {
 			name := journal.ItemDirName(id, s, samples)
 			r.Total++
+			ev, everr := loadEval(filepath.Join(runDir, name))
+			if everr != nil {
+				r.Problems = append(r.Problems, everr.Error())
+			}
 			j, err := journal.ReadJournal(filepath.Join(runDir, name))
 			if err != nil {
 				if !fsx.IsNotExist(err) {
 					r.Problems = append(r.Problems, err.Error())
+				}
+				if ev != nil && fsx.IsNotExist(err) {
+					// A patch from a predictions file: no rollout.
+					it := Item{ID: id, Sample: s, Dir: name, Status: StatusExternal, Eval: ev}
+					it.LinesAdded, it.LinesRemoved, it.FilesChanged = patchStats(filepath.Join(runDir, name, journal.PatchFile))
+					r.Counts[it.Status]++
+					r.Items = append(r.Items, it)
+					continue
 				}
 				r.Missing = append(r.Missing, name)
 				continue
 			}
 			it := Item{
 				ID: id, Sample: s, Dir: name, Status: string(j.Status), Reason: j.Reason,
-				DurationSeconds: j.DurationSeconds,
-				CostUSD:         j.Usage.CostUSD, InputTokens: j.Usage.InputTokens, OutputTokens: j.Usage.OutputTokens, Turns: j.Usage.Turns,
+				DurationSeconds: j.DurationSeconds, Eval: ev,
+				CostUSD: j.Usage.CostUSD, InputTokens: j.Usage.InputTokens, OutputTokens: j.Usage.OutputTokens, Turns: j.Usage.Turns,
 			}
 			if j.Patch != nil {
 				it.LinesAdded, it.LinesRemoved, it.FilesChanged = j.Patch.Added, j.Patch.Removed, len(j.Patch.Files)
@@ -104,8 +124,13 @@ func Load(runDir string) (*Report, error) {
 			r.Items = append(r.Items, it)
 		}
 	}
+	r.Evaluation = summarize(r.Items, samples)
 	return r, nil
 }
+
+// StatusExternal is the rollout status of an item whose patch came from a
+// predictions file (evaluate --predictions): it has no journal.
+const StatusExternal = "external"
 
 // statusOrder lists statuses for display: known ones first, in order.
 func statusOrder(counts map[string]int) []string {
@@ -147,7 +172,10 @@ func WriteJSON(w io.Writer, r any) error {
 	return enc.Encode(r)
 }
 
-// WriteTable renders the report for a terminal.
+// WriteTable renders the report for a terminal. An evaluated run gets the
+// evaluation's run-level lines and, per item, the evaluation status, the
+// human and agent speedups over the baseline (the agent's with its 95% CI)
+// and the verdict of agent vs human.
 func WriteTable(w io.Writer, r *Report) error {
 	fmt.Fprintf(w, "run %s\n", r.RunID)
 	fmt.Fprintf(w, "task %s, agent %s (%s), model %s\n", r.Task, r.Agent, r.AgentType, orDash(r.Model))
@@ -155,17 +183,45 @@ func WriteTable(w io.Writer, r *Report) error {
 	if r.TotalCostUSD > 0 {
 		fmt.Fprintf(w, "spend $%.4f\n", r.TotalCostUSD)
 	}
+	for _, l := range evalLines(r.Evaluation) {
+		fmt.Fprintln(w, l)
+	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tREASON")
+	if hasEval(r) {
+		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tEVAL\tHUMAN\tAGENT [95% CI]\tVERDICT\tREASON")
+	} else {
+		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tREASON")
+	}
 	for _, it := range r.Items {
-		fmt.Fprintf(tw, "%s\t%s\t%.1fs\t+%d/-%d\t%d\t%s\t%s\n", it.Dir, it.Status, it.DurationSeconds,
-			it.LinesAdded, it.LinesRemoved, it.FilesChanged, money(it.CostUSD), truncate(it.Reason, 60))
+		fmt.Fprintf(tw, "%s\t%s\t%.1fs\t+%d/-%d\t%d\t%s\t", it.Dir, it.Status, it.DurationSeconds,
+			it.LinesAdded, it.LinesRemoved, it.FilesChanged, money(it.CostUSD))
+		if hasEval(r) {
+			st, human, agent, verdict := evalCells(it.Eval)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t", st, human, agent, verdict)
+		}
+		fmt.Fprintf(tw, "%s\n", truncate(itemReason(it), 60))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	return writeFooter(w, r)
+}
+
+// itemReason is the rollout's reason, or the evaluation's when the
+// evaluation failed; the evaluation's flags (empty_patch, noisy,
+// contended, ...) follow in brackets.
+func itemReason(it Item) string {
+	if it.Eval == nil {
+		return it.Reason
+	}
+	if it.Eval.Status != "success" && it.Eval.Reason != "" {
+		return "eval: " + it.Eval.Reason
+	}
+	if len(it.Eval.Flags) > 0 {
+		return strings.TrimSpace(it.Reason + " [" + strings.Join(it.Eval.Flags, ", ") + "]")
+	}
+	return it.Reason
 }
 
 func writeFooter(w io.Writer, r *Report) error {
@@ -185,10 +241,22 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	if r.TotalCostUSD > 0 {
 		fmt.Fprintf(w, "- spend: $%.4f\n", r.TotalCostUSD)
 	}
-	fmt.Fprintf(w, "\n| item | status | duration | lines +/- | files | cost | reason |\n|---|---|---:|---:|---:|---:|---|\n")
+	for _, l := range evalLines(r.Evaluation) {
+		fmt.Fprintf(w, "- %s\n", l)
+	}
+	if hasEval(r) {
+		fmt.Fprintf(w, "\n| item | status | duration | lines +/- | files | cost | eval | human | agent [95%% CI] | verdict | reason |\n|---|---|---:|---:|---:|---:|---|---:|---:|---|---|\n")
+	} else {
+		fmt.Fprintf(w, "\n| item | status | duration | lines +/- | files | cost | reason |\n|---|---|---:|---:|---:|---:|---|\n")
+	}
 	for _, it := range r.Items {
-		fmt.Fprintf(w, "| %s | %s | %.1fs | +%d/-%d | %d | %s | %s |\n", it.Dir, it.Status, it.DurationSeconds,
-			it.LinesAdded, it.LinesRemoved, it.FilesChanged, money(it.CostUSD), mdEscape(it.Reason))
+		fmt.Fprintf(w, "| %s | %s | %.1fs | +%d/-%d | %d | %s |", it.Dir, it.Status, it.DurationSeconds,
+			it.LinesAdded, it.LinesRemoved, it.FilesChanged, money(it.CostUSD))
+		if hasEval(r) {
+			st, human, agent, verdict := evalCells(it.Eval)
+			fmt.Fprintf(w, " %s | %s | %s | %s |", st, human, agent, verdict)
+		}
+		fmt.Fprintf(w, " %s |\n", mdEscape(itemReason(it)))
 	}
 	if len(r.Missing) > 0 {
 		fmt.Fprintf(w, "\nMissing: %s\n", strings.Join(r.Missing, ", "))

@@ -669,3 +669,31 @@ func TestOpenMirrorBadURL(t *testing.T) {
 		t.Errorf("temporary clone left: %q", matches)
 	}
 }
+
+// Submodules stay gitlinks: Create needs no submodule objects and an
+// untouched gitlink is no change.
+func TestCreateKeepsGitlinks(t *testing.T) {
+	src, _, _ := wt.NewRepo(t)
+	const sub = "0123456789abcdef0123456789abcdef01234567"
+	wt.Git(t, src, "update-index", "--add", "--cacheinfo", "160000,"+sub+",vendor/lib")
+	wt.Git(t, src, "commit", "-q", "-m", "add submodule")
+	pre := wt.Git(t, src, "rev-parse", "HEAD")
+	m, err := workspace.OpenMirror(context.Background(), t.TempDir(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := workspace.Create(context.Background(), m, pre, filepath.Join(t.TempDir(), "ws"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := wt.Git(t, w.Dir, "ls-tree", "HEAD", "vendor/lib"); !strings.HasPrefix(got, "160000 commit "+sub) {
+		t.Errorf("gitlink = %q", got)
+	}
+	p, err := w.CapturePatch(context.Background(), m, pre)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Empty() {
+		t.Errorf("untouched gitlink captured:\n%s", p.Diff)
+	}
+}

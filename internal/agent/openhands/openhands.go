@@ -1,0 +1,593 @@
+// Package openhands runs OpenHands headless, the way its documentation
+// describes, under perfbench's process contract:
+//
+//	python -m openhands.core.main -d <workspace> -f <task file> -i <iterations> [-b <USD>]
+//	    [-c <agent class>] [--config-file <toml>] [-l <llm config>]
+//
+// in one of three modes, chosen by Resolve:
+//
+//   - docker (recommended): `docker run ... <container_image> python -m
+//     openhands.core.main -d /workspace -f /task.txt ...` in a locked-down
+//     container (internal/container): the invoking user's uid:gid, no
+//     capabilities, no-new-privileges, the limits and network of
+//     bench.yaml's container section, the workspace at /workspace, the task
+//     file read-only, the private output folder for the trajectory and
+//     event store, ~/.openhands for configuration, and the docker socket
+//     only with sandbox_runtime: docker;
+//   - uvx: `uvx --python 3.12 --from openhands-ai python -m
+//     openhands.core.main ...` on the host;
+//   - python: `<cli> -m openhands.core.main ...` with a Python that has
+//     openhands installed.
+//
+// OpenHands is configured through its environment (LLM_*, SANDBOX_*,
+// AGENT_* and core variables such as RUNTIME): the adapter always sets
+// LOG_ALL_EVENTS=true, SANDBOX_USER_ID, SANDBOX_VOLUMES (the workspace at
+// /workspace), MAX_ITERATIONS, MAX_BUDGET_PER_TASK, RUNTIME,
+// SAVE_TRAJECTORY_PATH and FILE_STORE=local + FILE_STORE_PATH (both in
+// openhands/ of the rollout's private output folder), and
+// SANDBOX_RUNTIME_CONTAINER_IMAGE. Credentials reach a container by name
+// only (`-e LLM_API_KEY`).
+//
+// After the run, Parse reads the trajectory (SAVE_TRAJECTORY_PATH: a JSON
+// list of serialized events) and the event store (FILE_STORE_PATH/sessions/
+// <sid>/events/<n>.json, one event each, written as they happen, so they
+// survive a killed run): the iterations used, llm_metrics.accumulated_cost
+// and accumulated_token_usage, and the final agent state from the last
+// AgentStateChangedObservation (observation "agent_state_changed",
+// extras.agent_state and extras.reason), classified as finished, error,
+// max_iterations, budget_exceeded, stuck, ... (see FinalStates).
+//
+// References (OpenHands V0 headless mode, which this adapter targets):
+//
+//   - Headless mode: https://docs.all-hands.dev/modules/usage/how-to/headless-mode
+//   - Docker runtime, SANDBOX_VOLUMES, SANDBOX_USER_ID: https://docs.all-hands.dev/modules/usage/runtimes/docker
+//   - Configuration options (config.toml, RUNTIME, save_trajectory_path, file_store):
+//     https://docs.openhands.dev/openhands/usage/v0/advanced/V0_configuration-options
+//   - Environment variables: https://docs.openhands.dev/openhands/usage/environment-variables
+//   - Headless flags (-d -f -t -i -b -c -l -n --config-file --no-auto-continue):
+//     https://github.com/OpenHands/OpenHands/blob/main/openhands/core/config/arg_utils.py
+//   - The run loop, trajectory saving, SIGINT shutdown:
+//     https://github.com/OpenHands/OpenHands/blob/main/openhands/core/main.py
+//   - SANDBOX_VOLUMES handling: finalize_config in
+//     https://github.com/OpenHands/OpenHands/blob/main/openhands/core/config/utils.py
+//   - Event JSON (llm_metrics, extras): https://github.com/OpenHands/OpenHands/blob/main/openhands/events/serialization/event.py
+//   - Agent states: https://github.com/OpenHands/OpenHands/blob/main/openhands/core/schema/agent.py
+//   - Limit errors ("Agent reached maximum iteration", "... maximum budget"):
+//     https://github.com/OpenHands/OpenHands/blob/main/openhands/controller/state/control_flags.py
+//   - Stuck detection (AgentStuckInLoopError): https://github.com/OpenHands/OpenHands/blob/main/openhands/controller/stuck.py
+//   - The app image's entrypoint (root-only setup, NO_SETUP, SANDBOX_USER_ID):
+//     https://github.com/OpenHands/OpenHands/blob/main/containers/app/entrypoint.sh
+package openhands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/perfbench/perfbench/internal/agent"
+	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/container"
+	"github.com/perfbench/perfbench/internal/proc"
+)
+
+func init() {
+	agent.Register(config.TypeOpenHands, func(a *config.Agent) (agent.Adapter, error) { return New(a) })
+}
+
+// Mode is how OpenHands is started.
+type Mode string
+
+// Modes.
+const (
+	ModeDocker Mode = "docker"
+	ModeUVX    Mode = "uvx"
+	ModePython Mode = "python"
+)
+
+// DefaultIterations is OpenHands' -i when the entry sets no max_iterations
+// (the seed's `iterations`).
+const DefaultIterations = 30
+
+// Paths inside the container.
+const (
+	ContainerWorkspace = "/workspace"
+	ContainerTaskFile  = "/task.txt"
+	containerRoot      = "/perfbench"
+	ContainerOutDir    = containerRoot + "/out"
+	ContainerHome      = containerRoot + "/home"
+	containerConfig    = containerRoot + "/config.toml"
+	containerSocket    = "/var/run/docker.sock"
+)
+
+// OutSubdir is the folder of the private output folder (copied to
+// <item>/out/openhands/) that holds the trajectory and the event store.
+const OutSubdir = "openhands"
+
+// Settings are an entry's resolved OpenHands settings.
+type Settings struct {
+	Mode Mode
+	// Image is the OpenHands image (docker mode).
+	Image string
+	// CLI is the executable of the host modes ("uvx" or a Python).
+	CLI string
+	// RuntimeImage is SANDBOX_RUNTIME_CONTAINER_IMAGE ("" leaves
+	// OpenHands' default).
+	RuntimeImage string
+	// SandboxRuntime is local (actions run where OpenHands runs) or docker
+	// (OpenHands starts runtime containers through the docker socket).
+	SandboxRuntime string
+}
+
+// Resolve decides how an entry runs. lookup reads the environment (the
+// process's, the entry's env:). The variables OPENHANDS_CONTAINER_IMAGE
+// and OPENHANDS_CLI select the mode too and take precedence over
+// bench.yaml, so that the seed's bench.yaml (which sets both cli and
+// container_image) runs in either mode:
+//
+//  1. OPENHANDS_CONTAINER_IMAGE set: docker mode with that image;
+//  2. OPENHANDS_CLI set: uvx mode when it is "uvx", python mode otherwise;
+//  3. container_image set: docker mode;
+//  4. cli set: uvx or python mode as above.
+//
+// runtime_image is OPENHANDS_RUNTIME_IMAGE when set, else the entry's.
+func Resolve(a *config.Agent, lookup func(string) (string, bool)) (Settings, error) {
+	get := func(name string) string {
+		if v, ok := a.Env[name]; ok {
+			return strings.TrimSpace(v)
+		}
+		if lookup != nil {
+			if v, ok := lookup(name); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+		return ""
+	}
+	s := Settings{SandboxRuntime: a.SandboxRuntime, RuntimeImage: a.RuntimeImage}
+	if s.SandboxRuntime == "" {
+		s.SandboxRuntime = "local"
+	}
+	if v := get("OPENHANDS_RUNTIME_IMAGE"); v != "" {
+		s.RuntimeImage = v
+	}
+	host := func(cli string) Settings {
+		s.CLI = cli
+		s.Mode = ModePython
+		if filepath.Base(cli) == "uvx" {
+			s.Mode = ModeUVX
+		}
+		return s
+	}
+	switch {
+	case get("OPENHANDS_CONTAINER_IMAGE") != "":
+		s.Mode, s.Image = ModeDocker, get("OPENHANDS_CONTAINER_IMAGE")
+	case get("OPENHANDS_CLI") != "":
+		s = host(get("OPENHANDS_CLI"))
+	case a.ContainerImage != "":
+		s.Mode, s.Image = ModeDocker, a.ContainerImage
+	case a.CLI != "":
+		s = host(a.CLI)
+	default:
+		return s, badinput.Errorf("agent %s (openhands): set container_image (docker mode, recommended), cli: uvx, or cli: /path/to/python with openhands installed (or OPENHANDS_CONTAINER_IMAGE / OPENHANDS_CLI)", a.Name)
+	}
+	return s, nil
+}
+
+// Adapter runs OpenHands for one agent entry.
+type Adapter struct {
+	a *config.Agent
+	s Settings
+
+	mu     sync.Mutex
+	images map[string]*container.Image // by ref, filled by Images
+}
+
+// New returns the adapter of an openhands entry.
+func New(a *config.Agent) (*Adapter, error) {
+	s, err := Resolve(a, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	return &Adapter{a: a, s: s, images: map[string]*container.Image{}}, nil
+}
+
+// Settings returns the resolved settings.
+func (ad *Adapter) Settings() Settings { return ad.s }
+
+// AgentWorkspace is where the agent sees the workspace (the task file
+// names it): /workspace in a container, the host path otherwise.
+func (ad *Adapter) AgentWorkspace(host string) string {
+	if ad.s.Mode == ModeDocker {
+		return ContainerWorkspace
+	}
+	return host
+}
+
+// iterations is -i: the entry's max_iterations, default 30.
+func iterations(l config.Limits) int {
+	if l.MaxIterations > 0 {
+		return l.MaxIterations
+	}
+	return DefaultIterations
+}
+
+func formatUSD(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// headlessArgs are the arguments after "python": -m openhands.core.main and
+// the headless flags, then the entry's extra_args.
+func (ad *Adapter) headlessArgs(l config.Limits, workspace, taskFile, configFile string) []string {
+	args := []string{"-m", "openhands.core.main", "-d", workspace, "-f", taskFile, "-i", strconv.Itoa(iterations(l))}
+	if l.MaxBudgetUSD > 0 {
+		args = append(args, "-b", formatUSD(l.MaxBudgetUSD))
+	}
+	if ad.a.AgentCls != "" {
+		args = append(args, "-c", ad.a.AgentCls)
+	}
+	if configFile != "" {
+		args = append(args, "--config-file", configFile)
+	}
+	if ad.a.LLMConfig != "" {
+		args = append(args, "-l", ad.a.LLMConfig)
+	}
+	return append(args, ad.a.ExtraArgs...)
+}
+
+// ConfigFile returns config_file as an absolute path (relative to
+// bench.yaml's directory); "" when not set.
+func (ad *Adapter) ConfigFile(b *config.Bench) string {
+	f := ad.a.ConfigFile
+	if f == "" || filepath.IsAbs(f) {
+		return f
+	}
+	if b != nil && b.Dir != "" {
+		return filepath.Join(b.Dir, f)
+	}
+	abs, err := filepath.Abs(f)
+	if err != nil {
+		return f
+	}
+	return abs
+}
+
+// Command returns the argv of a rollout: the `docker run` line in docker
+// mode (what --dry-run prints), the host command otherwise.
+func (ad *Adapter) Command(r *agent.Rollout) ([]string, error) {
+	if ad.s.Mode == ModeDocker {
+		spec, err := ad.Spec(r)
+		if err != nil {
+			return nil, err
+		}
+		return spec.RunArgv(), nil
+	}
+	return ad.hostArgv(r), nil
+}
+
+func (ad *Adapter) hostArgv(r *agent.Rollout) []string {
+	args := ad.headlessArgs(r.Limits, r.Workspace, r.TaskFile, ad.ConfigFile(r.Bench))
+	if ad.s.Mode == ModeUVX {
+		return append([]string{ad.s.CLI, "--python", "3.12", "--from", "openhands-ai", "python"}, args...)
+	}
+	return append([]string{ad.s.CLI}, args...)
+}
+
+// engine is the container engine of bench.yaml.
+func engineOf(b *config.Bench) *container.Engine {
+	if b == nil {
+		return container.NewEngine("")
+	}
+	return container.NewEngine(b.Container.Engine)
+}
+
+// Run performs one rollout.
+func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, error) {
+	ohDir := filepath.Join(r.OutDir, OutSubdir)
+	if err := os.MkdirAll(filepath.Join(ohDir, "file_store"), 0o755); err != nil {
+		return nil, fmt.Errorf("openhands: %w", err)
+	}
+	var out *agent.Outcome
+	var err error
+	start := time.Now()
+	if ad.s.Mode == ModeDocker {
+		out, err = ad.runDocker(ctx, r)
+	} else {
+		out, err = ad.runHost(ctx, r)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ad.s.SandboxRuntime == "docker" {
+		// Runtime containers OpenHands started through the socket carry
+		// our labels (SANDBOX_DOCKER_RUNTIME_KWARGS); none may outlive
+		// the rollout.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		names, rerr := engineOf(r.Bench).RemoveLabeled(cctx, container.LabelRun+"="+r.RunID, container.LabelItem+"="+itemLabel(r))
+		cancel()
+		if rerr != nil {
+			fmt.Fprintf(r.Stderr, "perfbench: removing runtime containers: %v\n", rerr)
+		} else if len(names) > 0 {
+			addDetail(out, "runtime_containers_removed", len(names))
+		}
+	}
+	ad.finish(r, out, ohDir, start)
+	return out, nil
+}
+
+// itemLabel is the perfbench.item label: the item id, plus the sample.
+func itemLabel(r *agent.Rollout) string {
+	if r.Sample > 0 {
+		return r.ItemID + ".s" + strconv.Itoa(r.Sample)
+	}
+	return r.ItemID
+}
+
+func addDetail(out *agent.Outcome, k string, v any) {
+	if out.Details == nil {
+		out.Details = map[string]any{}
+	}
+	out.Details[k] = v
+}
+
+// finish reads the trajectory and events into the outcome.
+func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, ohDir string, start time.Time) {
+	sum, perr := Parse(ohDir)
+	if perr != nil {
+		fmt.Fprintf(r.Stderr, "perfbench: reading OpenHands output: %v\n", perr)
+		addDetail(out, "parse_error", r.Secrets.ScrubString(perr.Error()))
+	}
+	endedByItself := out.Process != nil && !out.Process.TimedOut && !out.Process.Stopped
+	out.Usage = sum.Usage(!endedByItself)
+	for k, v := range sum.Details(r.Secrets.ScrubString) {
+		addDetail(out, k, v)
+	}
+	addDetail(out, "mode", string(ad.s.Mode))
+	addDetail(out, "sandbox_runtime", ad.s.SandboxRuntime)
+	switch sum.FinalState {
+	case StateMaxIterations:
+		out.LimitsHit = append(out.LimitsHit, "max_iterations")
+	case StateBudgetExceeded:
+		out.LimitsHit = append(out.LimitsHit, "max_budget_usd")
+	}
+	if out.Infra == nil && endedByItself {
+		if why := sum.InfraError(); why != "" {
+			out.Infra = errors.New("OpenHands stopped on an LLM provider error: " + r.Secrets.ScrubString(why))
+		}
+	}
+}
+
+// runHost runs the uvx or python mode under the process contract.
+func (ad *Adapter) runHost(ctx context.Context, r *agent.Rollout) (*agent.Outcome, error) {
+	rr := *r
+	rr.Env = ad.hostEnv(r)
+	out, err := agent.RunProcess(ctx, &rr, ad.hostArgv(r), nil)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Spec is the container of a docker-mode rollout.
+func (ad *Adapter) Spec(r *agent.Rollout) (*container.Spec, error) {
+	if r.Bench == nil {
+		return nil, errors.New("openhands: no bench configuration")
+	}
+	c := r.Bench.Container
+	spec := container.FromConfig(c, "")
+	spec.Name = container.Name(r.RunID, r.ItemID, r.Sample)
+	spec.Labels = container.OwnerLabels(r.RunID, itemLabel(r))
+	spec.Image = ad.s.Image
+	uid, gid := os.Getuid(), os.Getgid()
+	spec.User = fmt.Sprintf("%d:%d", uid, gid)
+	if engineOf(r.Bench).Podman() && uid != 0 {
+		// Rootless podman: keep the invoking user's id inside.
+		spec.KeepUserNS = true
+	}
+	spec.Workdir = ContainerWorkspace
+	spec.Mounts = []container.Mount{
+		{Source: r.Workspace, Target: ContainerWorkspace},
+		{Source: r.TaskFile, Target: ContainerTaskFile, ReadOnly: true},
+		{Source: r.OutDir, Target: ContainerOutDir},
+		{Source: r.Home, Target: ContainerHome},
+	}
+	if home := ad.OpenHandsHome(r.Bench); home != "" {
+		spec.Mounts = append(spec.Mounts, container.Mount{Source: home, Target: ContainerHome + "/.openhands"})
+	}
+	cfg := ""
+	if f := ad.ConfigFile(r.Bench); f != "" {
+		cfg = containerConfig
+		spec.Mounts = append(spec.Mounts, container.Mount{Source: f, Target: containerConfig, ReadOnly: true})
+	}
+	if ad.s.SandboxRuntime == "docker" {
+		sock := SocketPath(r.Env, r.Bench.Container.Engine)
+		spec.Mounts = append(spec.Mounts, container.Mount{Source: sock, Target: containerSocket})
+		if g, ok := socketGroup(sock); ok && g != gid {
+			spec.GroupAdd = append(spec.GroupAdd, strconv.Itoa(g))
+		}
+		if c.Network != "host" {
+			// OpenHands reaches its runtime containers through ports
+			// published on the host.
+			spec.AddHosts = append(spec.AddHosts, "host.docker.internal:host-gateway")
+		}
+	}
+	spec.Env = ad.containerEnv(r)
+	spec.Cmd = append([]string{"python"}, ad.headlessArgs(r.Limits, ContainerWorkspace, ContainerTaskFile, cfg)...)
+	return &spec, nil
+}
+
+// OpenHandsHome is the host directory mounted as ~/.openhands in docker
+// mode: openhands_home ("~/" is the invoking user's home, a relative path
+// is relative to bench.yaml), default ~/.openhands; "" when
+// openhands_home: off.
+func (ad *Adapter) OpenHandsHome(b *config.Bench) string {
+	h := ad.a.OpenHandsHome
+	switch {
+	case h == "off":
+		return ""
+	case h == "" || h == "~" || strings.HasPrefix(h, "~/"):
+		u, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		if h == "" {
+			return filepath.Join(u, ".openhands")
+		}
+		return filepath.Join(u, strings.TrimPrefix(h[1:], "/"))
+	case !filepath.IsAbs(h) && b != nil && b.Dir != "":
+		return filepath.Join(b.Dir, h)
+	}
+	return h
+}
+
+// runDocker runs the rollout's container.
+func (ad *Adapter) runDocker(ctx context.Context, r *agent.Rollout) (*agent.Outcome, error) {
+	spec, err := ad.Spec(r)
+	if err != nil {
+		return nil, err
+	}
+	eng := engineOf(r.Bench)
+	out := &agent.Outcome{Command: r.Secrets.RedactArgv(spec.RunArgv())}
+	// Mount sources must exist: --mount does not create them, and a
+	// directory the daemon created would belong to root.
+	if home := ad.OpenHandsHome(r.Bench); home != "" {
+		if err := os.MkdirAll(home, 0o700); err != nil {
+			return nil, fmt.Errorf("openhands_home: %w", err)
+		}
+		if err := os.MkdirAll(filepath.Join(r.Home, ".openhands"), 0o700); err != nil {
+			return nil, fmt.Errorf("openhands: %w", err)
+		}
+	}
+	if img := ad.image(ctx, eng, spec.Image); img != nil {
+		addDetail(out, "image", spec.Image)
+		addDetail(out, "image_id", img.ID)
+	}
+	addDetail(out, "container", spec.Name)
+	res, err := eng.Run(ctx, *spec, container.RunOptions{
+		Env:        ad.clientEnv(r),
+		Stdout:     r.Stdout,
+		Stderr:     r.Stderr,
+		Timeout:    r.Limits.Timeout.D(),
+		Grace:      r.Limits.KillGrace.D(),
+		StopSignal: "INT", // OpenHands' graceful shutdown: it saves its trajectory
+	})
+	if err != nil {
+		var nf *proc.NotFoundError
+		if errors.As(err, &nf) {
+			out.Infra = fmt.Errorf("container engine %q is not on PATH", eng.Bin)
+			return out, nil
+		}
+		return nil, err
+	}
+	p := res.Process
+	out.Process = &p
+	if p.TimedOut {
+		out.LimitsHit = append(out.LimitsHit, "timeout")
+	}
+	if res.CleanupErr != nil {
+		fmt.Fprintf(r.Stderr, "perfbench: removing container %s: %v\n", spec.Name, res.CleanupErr)
+		addDetail(out, "cleanup_error", res.CleanupErr.Error())
+	}
+	switch {
+	case res.StartFailed:
+		out.Infra = fmt.Errorf("container did not start: %s", r.Secrets.ScrubString(res.EngineError))
+	case res.OOMKilled:
+		addDetail(out, "oom_killed", true)
+		out.LimitsHit = append(out.LimitsHit, "memory")
+		out.Failed = true
+		out.Reason = fmt.Sprintf("killed by the out-of-memory killer: container.memory (%s) exceeded", r.Bench.Container.Memory)
+	}
+	own, oerr := container.RestoreOwnership(os.Getuid(), os.Getgid(), r.Workspace, r.OutDir)
+	switch {
+	case oerr != nil:
+		fmt.Fprintf(r.Stderr, "perfbench: %v\n", oerr)
+	case own.Foreign > 0:
+		fmt.Fprintf(r.Stderr, "perfbench: %d file(s) written by the container belong to another user (e.g. %s)\n", own.Foreign, own.Example)
+		addDetail(out, "foreign_owned_files", own.Foreign)
+	case own.Fixed > 0:
+		addDetail(out, "ownership_restored", own.Fixed)
+	}
+	return out, nil
+}
+
+// image returns what Images recorded about ref, inspecting it now if
+// needed; nil when it cannot be inspected (the run then reports why).
+func (ad *Adapter) image(ctx context.Context, eng *container.Engine, ref string) *container.Image {
+	ad.mu.Lock()
+	img := ad.images[ref]
+	ad.mu.Unlock()
+	if img != nil {
+		return img
+	}
+	ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	img, err := eng.InspectImage(ictx, ref)
+	if err != nil {
+		return nil
+	}
+	ad.mu.Lock()
+	ad.images[ref] = img
+	ad.mu.Unlock()
+	return img
+}
+
+// Images inspects the images this entry runs and returns them by role for
+// run.json: "agent" (and "agent_digest") in docker mode, "runtime" (and
+// "runtime_digest") when sandbox_runtime: docker starts it. An image that
+// is not present is an error.
+func (ad *Adapter) Images(ctx context.Context, b *config.Bench) (map[string]string, error) {
+	refs := map[string]string{}
+	if ad.s.Mode == ModeDocker {
+		refs["agent"] = ad.s.Image
+	}
+	if ad.s.SandboxRuntime == "docker" && ad.s.RuntimeImage != "" {
+		refs["runtime"] = ad.s.RuntimeImage
+	}
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	eng := engineOf(b)
+	out := map[string]string{}
+	var errs []error
+	for _, role := range slices.Sorted(maps.Keys(refs)) {
+		img, err := eng.InspectImage(ctx, refs[role])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s image: %w", role, err))
+			continue
+		}
+		ad.mu.Lock()
+		ad.images[refs[role]] = img
+		ad.mu.Unlock()
+		out[role] = img.ID
+		out[role+"_ref"] = img.Ref
+		if d := img.Digest(); d != "" {
+			out[role+"_digest"] = d
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// RemoveStaleContainers removes containers that a crashed harness on this
+// host left behind (labelled, owner pid gone); it reports what it removed
+// to log. Without a reachable engine it does nothing.
+func (ad *Adapter) RemoveStaleContainers(ctx context.Context, b *config.Bench, log io.Writer) {
+	if ad.s.Mode != ModeDocker && ad.s.SandboxRuntime != "docker" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	names, err := engineOf(b).RemoveStale(ctx)
+	if err != nil {
+		fmt.Fprintf(log, "warning: looking for stale containers: %v\n", err)
+		return
+	}
+	for _, n := range names {
+		fmt.Fprintf(log, "removed stale container %s (its harness is gone)\n", n)
+	}
+}

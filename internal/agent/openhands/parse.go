@@ -1,0 +1,405 @@
+package openhands
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/perfbench/perfbench/internal/agent"
+)
+
+// Final states recorded in the journal (details.final_state). The first
+// ones are OpenHands' own agent states; the others refine "error" from its
+// reason.
+const (
+	StateFinished       = "finished"
+	StateRejected       = "rejected"
+	StateStopped        = "stopped"
+	StatePaused         = "paused"
+	StateAwaitingInput  = "awaiting_user_input"
+	StateRunning        = "running"
+	StateError          = "error"
+	StateMaxIterations  = "max_iterations"
+	StateBudgetExceeded = "budget_exceeded"
+	StateStuck          = "stuck"
+	StateAuthError      = "llm_auth_error"
+	StateRateLimited    = "llm_rate_limited"
+	StateLLMUnavailable = "llm_unavailable"
+	// StateUnknown: events were written but no agent state.
+	StateUnknown = "unknown"
+	// StateNone: OpenHands wrote neither a trajectory nor an event.
+	StateNone = "none"
+)
+
+// FinalStates lists the final states in report order.
+var FinalStates = []string{
+	StateFinished, StateMaxIterations, StateBudgetExceeded, StateStuck, StateError,
+	StateAuthError, StateRateLimited, StateLLMUnavailable, StateRejected, StateStopped,
+	StatePaused, StateAwaitingInput, StateRunning, StateUnknown, StateNone,
+}
+
+// Event is the part of a serialized OpenHands event (trajectory entry or
+// event-store file) that perfbench reads.
+type Event struct {
+	ID          *int64      `json:"id"`
+	Source      string      `json:"source"`
+	Action      string      `json:"action"`
+	Observation string      `json:"observation"`
+	Message     string      `json:"message"`
+	Content     string      `json:"content"`
+	Extras      eventExtras `json:"extras"`
+	LLMMetrics  *LLMMetrics `json:"llm_metrics"`
+}
+
+type eventExtras struct {
+	AgentState string `json:"agent_state"`
+	Reason     string `json:"reason"`
+	ErrorID    string `json:"error_id"`
+}
+
+// LLMMetrics is an event's llm_metrics (Metrics.get()): totals so far.
+type LLMMetrics struct {
+	AccumulatedCost       float64     `json:"accumulated_cost"`
+	AccumulatedTokenUsage *TokenUsage `json:"accumulated_token_usage"`
+	Costs                 []any       `json:"costs"`
+	ResponseLatencies     []any       `json:"response_latencies"`
+}
+
+// TokenUsage is llm_metrics.accumulated_token_usage.
+type TokenUsage struct {
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
+	CacheReadTokens  int64 `json:"cache_read_tokens"`
+	CacheWriteTokens int64 `json:"cache_write_tokens"`
+}
+
+// Summary is what a run's trajectory and events say.
+type Summary struct {
+	// Sources read: "trajectory", "events".
+	Sources []string
+	// Events is the number of distinct events seen.
+	Events int
+	// Iterations counts the agent's steps (its actions, system prompt
+	// excluded); OpenHands' own count from a limit error wins when higher.
+	Iterations int
+	// FinalState is one of FinalStates; AgentState is OpenHands' last
+	// agent state as written, Reason its explanation (the last error).
+	FinalState string
+	AgentState string
+	Reason     string
+	// Errors counts error observations; FirstErrors keeps the first few.
+	Errors      int
+	FirstErrors []string
+	// Metrics are the largest accumulated totals seen.
+	Metrics *LLMMetrics
+}
+
+const maxErrorsKept = 5
+
+// Parse reads the trajectory (dir/trajectory.json, or any *.json file
+// directly in dir) and the event store (dir/file_store/**/events/*.json).
+// A missing directory or file is not an error: OpenHands may have been
+// killed before it wrote anything; the summary then says StateNone.
+func Parse(dir string) (*Summary, error) {
+	var trajectory, events []Event
+	var errs []error
+	trajFiles, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	for _, f := range trajFiles {
+		evs, err := readTrajectory(f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		trajectory = append(trajectory, evs...)
+	}
+	events, err := readEventStore(filepath.Join(dir, "file_store"))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	s := summarize(trajectory, events)
+	return s, errors.Join(errs...)
+}
+
+// readTrajectory reads a saved trajectory: a JSON list of events (older
+// versions wrap it in an object under "trajectory" or "history").
+func readTrajectory(path string) ([]Event, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return nil, nil
+	}
+	var evs []Event
+	if data[0] == '{' {
+		var wrap map[string]json.RawMessage
+		if err := json.Unmarshal(data, &wrap); err != nil {
+			return nil, fmt.Errorf("trajectory %s: %w", filepath.Base(path), err)
+		}
+		for _, k := range []string{"trajectory", "history"} {
+			if raw, ok := wrap[k]; ok {
+				data = raw
+				break
+			}
+		}
+	}
+	if err := json.Unmarshal(data, &evs); err != nil {
+		return nil, fmt.Errorf("trajectory %s: %w", filepath.Base(path), err)
+	}
+	return evs, nil
+}
+
+// readEventStore reads every events/<n>.json under root, in id order.
+func readEventStore(root string) ([]Event, error) {
+	type numbered struct {
+		n    int64
+		path string
+	}
+	var files []numbered
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !d.Type().IsRegular() || filepath.Base(filepath.Dir(p)) != "events" {
+			return nil
+		}
+		n, err := strconv.ParseInt(strings.TrimSuffix(d.Name(), ".json"), 10, 64)
+		if err != nil {
+			return nil
+		}
+		files = append(files, numbered{n, p})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("event store: %w", err)
+	}
+	sort.Slice(files, func(i, j int) bool {
+		if di, dj := filepath.Dir(files[i].path), filepath.Dir(files[j].path); di != dj {
+			return di < dj
+		}
+		return files[i].n < files[j].n
+	})
+	var evs []Event
+	var bad int
+	for _, f := range files {
+		data, err := os.ReadFile(f.path)
+		if err != nil {
+			return evs, fmt.Errorf("event store: %w", err)
+		}
+		var e Event
+		if err := json.Unmarshal(data, &e); err != nil {
+			// The last event of a killed run may be half-written.
+			bad++
+			continue
+		}
+		if e.ID == nil {
+			id := f.n
+			e.ID = &id
+		}
+		evs = append(evs, e)
+	}
+	if bad > 1 {
+		return evs, fmt.Errorf("event store: %d unreadable event files", bad)
+	}
+	return evs, nil
+}
+
+// notSteps are agent actions that are not steps of the agent's loop.
+var notSteps = map[string]bool{"system": true, "recall": true, "change_agent_state": true, "null": true, "": true}
+
+var (
+	iterationRE = regexp.MustCompile(`(?i)current iteration:?\s*(\d+)`)
+)
+
+func summarize(trajectory, events []Event) *Summary {
+	s := &Summary{}
+	if len(trajectory) > 0 {
+		s.Sources = append(s.Sources, "trajectory")
+	}
+	if len(events) > 0 {
+		s.Sources = append(s.Sources, "events")
+	}
+	seen := map[int64]bool{}
+	steps := map[string]int{}
+	var lastStateEv *Event
+	var lastAgentAction string
+	for src, evs := range map[string][]Event{"trajectory": trajectory, "events": events} {
+		n := 0
+		for i := range evs {
+			e := &evs[i]
+			if e.Source == "agent" && e.Action != "" && !notSteps[e.Action] {
+				n++
+			}
+		}
+		steps[src] = n
+	}
+	// Events first (complete: state changes are not part of a
+	// trajectory), then the trajectory for what the store missed.
+	for _, evs := range [][]Event{events, trajectory} {
+		for i := range evs {
+			e := &evs[i]
+			if e.ID != nil {
+				if seen[*e.ID] {
+					continue
+				}
+				seen[*e.ID] = true
+			}
+			s.Events++
+			if m := e.LLMMetrics; m != nil && (s.Metrics == nil || m.AccumulatedCost >= s.Metrics.AccumulatedCost) {
+				s.Metrics = m
+			}
+			switch {
+			case e.Observation == "agent_state_changed":
+				if lastStateEv == nil || laterThan(e, lastStateEv) {
+					lastStateEv = e
+				}
+			case e.Observation == "error":
+				s.Errors++
+				if len(s.FirstErrors) < maxErrorsKept {
+					s.FirstErrors = append(s.FirstErrors, truncate(e.Content, 300))
+				}
+			case e.Source == "agent" && e.Action != "" && !notSteps[e.Action]:
+				lastAgentAction = e.Action
+			}
+		}
+	}
+	s.Iterations = max(steps["trajectory"], steps["events"])
+	if lastStateEv != nil {
+		s.AgentState = lastStateEv.Extras.AgentState
+		s.Reason = lastStateEv.Extras.Reason
+	}
+	if s.AgentState == "" {
+		switch lastAgentAction {
+		case "finish":
+			s.AgentState = StateFinished
+		case "reject":
+			s.AgentState = StateRejected
+		}
+	}
+	if s.Reason == "" && s.AgentState == StateError && len(s.FirstErrors) > 0 {
+		s.Reason = s.FirstErrors[len(s.FirstErrors)-1]
+	}
+	if m := iterationRE.FindStringSubmatch(s.Reason); m != nil {
+		if n, err := strconv.Atoi(m[1]); err == nil && n > s.Iterations {
+			s.Iterations = n
+		}
+	}
+	s.FinalState = classify(s.AgentState, s.Reason, s.Events)
+	return s
+}
+
+func laterThan(a, b *Event) bool {
+	if a.ID != nil && b.ID != nil {
+		return *a.ID > *b.ID
+	}
+	return true
+}
+
+// classify maps OpenHands' last agent state and its reason to a final
+// state.
+func classify(state, reason string, events int) string {
+	r := strings.ToLower(reason)
+	switch state {
+	case "":
+		if events == 0 {
+			return StateNone
+		}
+		return StateUnknown
+	case "error", "rate_limited":
+		switch {
+		case strings.Contains(r, "maximum iteration"):
+			return StateMaxIterations
+		case strings.Contains(r, "maximum budget") || strings.Contains(r, "budget exceeded"):
+			return StateBudgetExceeded
+		case strings.Contains(r, "stuckinloop") || strings.Contains(r, "stuck in a loop"):
+			return StateStuck
+		case strings.Contains(r, "authenticationerror") || strings.Contains(r, "llm_authentication") ||
+			strings.Contains(r, "out_of_credits") || strings.Contains(r, "exceededbudget"):
+			return StateAuthError
+		case state == "rate_limited" || strings.Contains(r, "ratelimiterror") || strings.Contains(r, "rate_limited"):
+			return StateRateLimited
+		case strings.Contains(r, "serviceunavailable") || strings.Contains(r, "apiconnectionerror") ||
+			strings.Contains(r, "llm_service_unavailable") || strings.Contains(r, "internalservererror"):
+			return StateLLMUnavailable
+		}
+		return StateError
+	}
+	return state
+}
+
+// InfraError returns why the run failed for reasons of the LLM provider
+// (credentials, rate limits, an unavailable service), "" otherwise: such
+// rollouts are infrastructure failures, redone on resume.
+func (s *Summary) InfraError() string {
+	switch s.FinalState {
+	case StateAuthError, StateRateLimited, StateLLMUnavailable:
+		return s.FinalState + ": " + truncate(s.Reason, 300)
+	}
+	return ""
+}
+
+// Usage converts the metrics; partial marks numbers read from a run that
+// did not end by itself.
+func (s *Summary) Usage(partial bool) agent.Usage {
+	u := agent.Usage{Turns: s.Iterations}
+	if m := s.Metrics; m != nil {
+		u.CostUSD = m.AccumulatedCost
+		if t := m.AccumulatedTokenUsage; t != nil {
+			u.InputTokens, u.OutputTokens = t.PromptTokens, t.CompletionTokens
+			u.CacheReadTokens, u.CacheWriteTokens = t.CacheReadTokens, t.CacheWriteTokens
+		}
+	}
+	if len(s.Sources) > 0 {
+		u.Source = "openhands " + strings.Join(s.Sources, "+")
+		u.Partial = partial
+	}
+	return u
+}
+
+// Details are the journal's agent-specific facts; scrub hides secrets in
+// OpenHands' messages.
+func (s *Summary) Details(scrub func(string) string) map[string]any {
+	d := map[string]any{
+		"final_state": s.FinalState,
+		"iterations":  s.Iterations,
+		"events":      s.Events,
+	}
+	if s.AgentState != "" {
+		d["agent_state"] = s.AgentState
+	}
+	if s.Reason != "" {
+		d["last_error"] = scrub(truncate(s.Reason, 1000))
+	}
+	if s.Errors > 0 {
+		d["error_observations"] = s.Errors
+		var first []string
+		for _, e := range s.FirstErrors {
+			first = append(first, scrub(e))
+		}
+		d["errors"] = first
+	}
+	if m := s.Metrics; m != nil && len(m.ResponseLatencies) > 0 {
+		d["llm_calls"] = len(m.ResponseLatencies)
+	}
+	return d
+}
+
+func truncate(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,217 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/perfbench/perfbench/internal/proc"
+)
+
+// Bounds of the stop sequence. Variables so tests can shorten them.
+var (
+	// engineCallTimeout bounds each kill / rm / events call.
+	engineCallTimeout = 30 * time.Second
+	// clientBound is how long Run waits for the client to end after the
+	// container got SIGKILL before it stops the client itself.
+	clientBound = 10 * time.Second
+)
+
+// RunOptions configure Engine.Run.
+type RunOptions struct {
+	// Env is the client's environment. It must hold the values of the
+	// variables the Spec passes by name; they reach the container from
+	// there and appear in no argv.
+	Env []string
+	// Stdout and Stderr receive the container's output (through the
+	// attached client) and the client's own messages.
+	Stdout io.Writer
+	Stderr io.Writer
+	// Timeout is the wall-clock limit; 0 means none.
+	Timeout time.Duration
+	// Grace is the time between StopSignal and SIGKILL; 0 means
+	// proc.DefaultGrace.
+	Grace time.Duration
+	// StopSignal is the container's first signal at the limit or when the
+	// context ends ("TERM" by default; OpenHands stops gracefully and
+	// saves its trajectory on "INT").
+	StopSignal string
+}
+
+// Result is how a container run ended.
+type Result struct {
+	// Process is how the client ended; its exit status is the
+	// container's. TimedOut, Stopped and Killed say what Run did to the
+	// container (the limit fired, the context ended, SIGKILL was needed).
+	Process proc.Result
+	// OOMKilled is set when the engine recorded an out-of-memory kill
+	// (container.memory exceeded).
+	OOMKilled bool
+	// StartFailed is set when the engine could not create or start the
+	// container (a missing image, a name in use, a bad mount): the
+	// client's status 125 with an engine error; EngineError is the
+	// engine's message.
+	StartFailed bool
+	EngineError string
+	// CleanupErr is set when the container could not be removed.
+	CleanupErr error
+}
+
+// Run runs spec under the process contract and returns how it ended. The
+// client runs in its own process group; Run itself stops the container,
+// because killing the client does not: at the limit or when ctx ends it
+// sends StopSignal to the container (`kill --signal`), after the grace
+// SIGKILL, and if the client still has not returned after a further bound
+// it stops the client. Whatever happened, the container is then removed
+// by name (rm -f) under a context that ignores ctx's cancellation. The
+// returned error is only a failure to start the client (not on PATH).
+func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, error) {
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("container %s not started: %w", spec.Name, context.Cause(ctx))
+	}
+	argv := spec.RunArgv()
+	argv[0] = e.Bin
+	grace := opts.Grace
+	if grace <= 0 {
+		grace = proc.DefaultGrace
+	}
+	stopSignal := opts.StopSignal
+	if stopSignal == "" {
+		stopSignal = "TERM"
+	}
+	start := time.Now()
+	clientCtx, stopClient := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopClient()
+
+	var (
+		mu                        sync.Mutex
+		timedOut, stopped, killed bool
+		cause                     error
+	)
+	done := make(chan struct{})
+	stopperDone := make(chan struct{})
+	go func() {
+		defer close(stopperDone)
+		var timeoutC <-chan time.Time
+		if opts.Timeout > 0 {
+			t := time.NewTimer(opts.Timeout)
+			defer t.Stop()
+			timeoutC = t.C
+		}
+		select {
+		case <-done:
+			return
+		case <-timeoutC:
+			mu.Lock()
+			timedOut = true
+			mu.Unlock()
+		case <-ctx.Done():
+			mu.Lock()
+			stopped, cause = true, context.Cause(ctx)
+			mu.Unlock()
+		}
+		kill := func(sig string) bool {
+			kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), engineCallTimeout)
+			defer cancel()
+			found, _ := e.kill(kctx, spec.Name, sig)
+			return found
+		}
+		g := time.NewTimer(grace)
+		defer g.Stop()
+		// A container the client is still creating or starting gets the
+		// signal as soon as it runs; one that already ended is left to
+		// the client, which returns.
+		graceOver := false
+		for !graceOver && !kill(stopSignal) {
+			select {
+			case <-done:
+				return
+			case <-g.C:
+				graceOver = true
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		if !graceOver {
+			select {
+			case <-done:
+				return
+			case <-g.C:
+			}
+		}
+		mu.Lock()
+		killed = true
+		mu.Unlock()
+		kill("KILL")
+		b := time.NewTimer(clientBound)
+		defer b.Stop()
+		select {
+		case <-done:
+			return
+		case <-b.C:
+		}
+		stopClient()
+	}()
+
+	tail := &tailBuffer{max: 4096}
+	res, err := proc.Run(clientCtx, proc.Spec{
+		Argv:   argv,
+		Env:    opts.Env,
+		Stdout: opts.Stdout,
+		Stderr: &teeWriter{w: opts.Stderr, tail: tail},
+		Grace:  2 * time.Second,
+	})
+	close(done)
+	<-stopperDone
+
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), engineCallTimeout)
+	defer cancel()
+	if err != nil {
+		// The client never started, so neither did a container; a
+		// leftover of the same name (a crashed earlier attempt) is ours
+		// to remove all the same.
+		_ = e.Remove(cctx, spec.Name)
+		return nil, err
+	}
+	out := &Result{Process: res}
+	mu.Lock()
+	out.Process.TimedOut = timedOut
+	out.Process.Stopped = stopped || res.Stopped
+	if stopped {
+		out.Process.Cause = cause
+	}
+	out.Process.Killed = killed || res.Killed
+	mu.Unlock()
+	if res.ExitCode == 125 {
+		if msg := engineError(tail.String()); msg != "" {
+			out.StartFailed, out.EngineError = true, msg
+		}
+	}
+	if res.ExitCode == 137 && !out.Process.Killed && spec.Name != "" {
+		// SIGKILLed by someone else than us: the kernel's OOM killer
+		// is the usual suspect; the engine's event log says.
+		out.OOMKilled, _ = e.OOMKilled(cctx, spec.Name, start)
+	}
+	if spec.Name != "" {
+		out.CleanupErr = e.Remove(cctx, spec.Name)
+	}
+	return out, nil
+}
+
+// engineLine matches the client's own error messages (docker: "docker:
+// Error response from daemon: ...", "Unable to find image"; podman:
+// "Error: ...").
+var engineLine = regexp.MustCompile(`(?m)^(docker: .*|Error response from daemon: .*|Error: .*|Unable to find image .*)$`)
+
+// engineError returns the last engine error message in the client's
+// stderr, "" when there is none (the container itself exited 125).
+func engineError(stderr string) string {
+	all := engineLine.FindAllString(stderr, -1)
+	if len(all) == 0 {
+		return ""
+	}
+	return strings.TrimSpace(all[len(all)-1])
+}

@@ -1,0 +1,214 @@
+package doctor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/perfbench/perfbench/internal/agent/openhands"
+	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/container"
+)
+
+// envMap is the environment the checks see: Input.Env, or the process's
+// plus .env (the process wins, as for the agents).
+func envMap(in Input) map[string]string {
+	m := map[string]string{}
+	if in.Env == nil {
+		if in.Bench != nil {
+			for k, v := range in.Bench.Env {
+				m[k] = v
+			}
+		}
+		for _, kv := range os.Environ() {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	for _, kv := range in.Env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// agentChecks are the checks of what the agents need: the one prepare
+// will run, or every entry in doctor without an agent.
+func agentChecks(in Input) []Check {
+	agents := []*config.Agent{in.Agent}
+	if in.Agent == nil && in.Bench != nil {
+		agents = in.Bench.Agents.Entries
+	}
+	env := envMap(in)
+	// The mode switches (OPENHANDS_CONTAINER_IMAGE, OPENHANDS_CLI) are
+	// read as the adapter reads them: from the process environment and
+	// the entry's env:.
+	lookup := os.LookupEnv
+	var checks []Check
+	seen := map[string]bool{}
+	add := func(c Check) {
+		if !seen[c.Name] {
+			seen[c.Name] = true
+			checks = append(checks, c)
+		}
+	}
+	engineName := "docker"
+	if in.Bench != nil && in.Bench.Container.Engine != "" {
+		engineName = in.Bench.Container.Engine
+	}
+	eng := container.NewEngine(engineName)
+	var model string
+	llm := false
+	for _, a := range agents {
+		if a == nil || a.Type != config.TypeOpenHands {
+			continue
+		}
+		llm = true
+		if model == "" {
+			model = a.Model
+		}
+		s, err := openhands.Resolve(a, lookup)
+		if err != nil {
+			add(Check{Name: "agent " + a.Name + ": mode", Preflight: true, Run: fail(err.Error())})
+			continue
+		}
+		if s.Mode == openhands.ModeDocker || s.SandboxRuntime == "docker" {
+			add(Check{Name: "container engine (" + engineName + ")", Preflight: true, Run: func(ctx context.Context) Result { return checkEngine(ctx, eng) }})
+		}
+		if f := a.ConfigFile; f != "" {
+			path := f
+			if !filepath.IsAbs(path) && in.Bench != nil {
+				path = filepath.Join(in.Bench.Dir, path)
+			}
+			add(Check{Name: "agent " + a.Name + ": config_file", Preflight: true, Run: func(context.Context) Result {
+				if _, err := os.Stat(path); err != nil {
+					return Result{Detail: err.Error()}
+				}
+				return Result{OK: true, Detail: path}
+			}})
+		}
+		if s.Mode == openhands.ModeDocker {
+			add(Check{Name: "image " + s.Image, Preflight: true, Run: func(ctx context.Context) Result { return checkImage(ctx, eng, s.Image) }})
+		}
+		switch s.Mode {
+		case openhands.ModeUVX:
+			add(Check{Name: "uvx (" + s.CLI + ")", Preflight: true, Run: func(ctx context.Context) Result { return checkUVX(ctx, s.CLI, env) }})
+		case openhands.ModePython:
+			add(Check{Name: "python with openhands (" + s.CLI + ")", Preflight: true, Run: func(ctx context.Context) Result { return checkPython(ctx, s.CLI, env) }})
+		}
+		if s.SandboxRuntime == "docker" {
+			if s.RuntimeImage != "" {
+				add(Check{Name: "runtime image " + s.RuntimeImage, Preflight: true, Run: func(ctx context.Context) Result { return checkImage(ctx, eng, s.RuntimeImage) }})
+			}
+			add(Check{Name: "docker socket (sandbox_runtime: docker)", Preflight: true, Run: func(context.Context) Result { return checkSocket(env, engineName) }})
+		}
+	}
+	if llm {
+		client := in.HTTPClient
+		if client == nil {
+			client = &http.Client{Timeout: LLMTimeout}
+		}
+		add(Check{Name: "LLM credentials", Preflight: true, Run: func(ctx context.Context) Result { return checkLLM(ctx, client, env, model) }})
+	}
+	return checks
+}
+
+func fail(detail string) func(context.Context) Result {
+	return func(context.Context) Result { return Result{Detail: detail} }
+}
+
+func checkEngine(ctx context.Context, e *container.Engine) Result {
+	v, err := e.ServerVersion(ctx)
+	if err != nil {
+		var nf *exec.Error
+		if errors.As(err, &nf) {
+			return Result{Detail: fmt.Sprintf("%s is not installed (not on PATH)", e.Bin)}
+		}
+		return Result{Detail: fmt.Sprintf("the %s daemon does not answer: %v", e.Bin, err)}
+	}
+	return Result{OK: true, Detail: fmt.Sprintf("%s server %s", e.Bin, v)}
+}
+
+func checkImage(ctx context.Context, e *container.Engine, ref string) Result {
+	img, err := e.InspectImage(ctx, ref)
+	if err != nil {
+		if errors.Is(err, container.ErrNoImage) {
+			return Result{Detail: fmt.Sprintf("not present locally; run `%s pull %s` (perfbench never pulls)", e.Bin, ref)}
+		}
+		return Result{Detail: err.Error()}
+	}
+	detail := img.ID
+	if d := img.Digest(); d != "" {
+		detail += " (" + d + ")"
+	}
+	return Result{OK: true, Detail: detail}
+}
+
+// runCLI runs a host executable with the checks' environment.
+func runCLI(ctx context.Context, env map[string]string, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+func checkUVX(ctx context.Context, cli string, env map[string]string) Result {
+	out, err := runCLI(ctx, env, cli, "--version")
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+		return Result{Detail: cli + " is not installed (see https://docs.astral.sh/uv/)"}
+	}
+	if err != nil {
+		return Result{Detail: fmt.Sprintf("%s --version: %v %s", cli, err, firstLine(out))}
+	}
+	return Result{OK: true, Detail: firstLine(out) + " (openhands-ai is fetched by uvx on first use)"}
+}
+
+func checkPython(ctx context.Context, cli string, env map[string]string) Result {
+	out, err := runCLI(ctx, env, cli, "-c", "import importlib.util, sys; print(sys.version.split()[0]); sys.exit(0 if importlib.util.find_spec('openhands') else 3)")
+	var xe *exec.ExitError
+	switch {
+	case errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist):
+		return Result{Detail: cli + " is not installed"}
+	case err == nil:
+		return Result{OK: true, Detail: "Python " + firstLine(out) + ", openhands importable"}
+	case errors.As(err, &xe) && xe.ExitCode() == 3:
+		return Result{Detail: fmt.Sprintf("Python %s has no openhands package (pip install openhands-ai)", firstLine(out))}
+	}
+	return Result{Detail: fmt.Sprintf("%s: %v %s", cli, err, firstLine(out))}
+}
+
+func checkSocket(env map[string]string, engine string) Result {
+	var list []string
+	for k, v := range env {
+		list = append(list, k+"="+v)
+	}
+	path := openhands.SocketPath(list, engine)
+	fi, err := os.Stat(path)
+	if err != nil {
+		return Result{Detail: fmt.Sprintf("%s: %v", path, err)}
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return Result{Detail: path + " is not a socket"}
+	}
+	gid := -1
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		gid = int(st.Gid)
+	}
+	return Result{OK: true, Detail: fmt.Sprintf("%s (group %d); mounted into the agent's container, it gives root on this host", path, gid)}
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}

@@ -1,0 +1,74 @@
+// Package evaluate owns the evaluation stage: for every item of a run (or
+// of a predictions file) it builds three leak-proof workspaces — baseline
+// (the pre tree), human (the human commit) and agent (pre plus the agent's
+// patch) — runs the task's setup and correctness commands in each, times
+// the workload in interleaved rounds with a rotating order, checks that the
+// candidates' output is equivalent to the baseline's, and writes every raw
+// sample with the statistics of package stats to the item's eval.json.
+//
+// # What one item goes through
+//
+//  1. The effective configuration ([Spec]): the task's evaluation section,
+//     overridden field by field by the plan item's, with the defaults
+//     (rounds 20, warmup 2, timeout 10m, band 0.05, alpha 0.05, metric
+//     wall) applied. Problems a user must fix (no workload anywhere, a
+//     missing evaluation file, environment.image before the container
+//     runtime exists) are bad input, reported before anything runs.
+//  2. Three workspaces in a private temporary directory outside state_root
+//     and work_root (paths.rollout_root, else the system temp dir), made by
+//     workspace.Create. The patch is applied with `git apply`, then
+//     `--3way`; when it does not apply the item is patch_failed and the
+//     failing hunks are recorded. An empty patch leaves the agent arm equal
+//     to the baseline and flags the item empty_patch, so a noop row still
+//     gets a verdict.
+//  3. evaluation.files are copied into each workspace (a hidden benchmark
+//     the agent never saw); then setup and correctness run with `sh -c` in
+//     each workspace ({workspace} is replaced by its path), each under the
+//     per-command timeout. A failure on the baseline is base_failed, on the
+//     human commit human_failed, on the agent's candidate correctness_failed
+//     (timeout when the limit stopped it).
+//  4. Timing: warm-up rounds, then interleaved rounds whose order rotates
+//     (B H A, H A B, A B H, ...). Each run is a fresh `sh -c` process. The
+//     metric is the wall time of that process (measured by package proc
+//     from start to exit), or a number extracted from its stdout with a
+//     regular expression or from a JSON line; user and system CPU time
+//     (getrusage of the reaped process tree) are recorded too. The first
+//     run's output of the human and agent arms must equal the baseline's
+//     when evaluation.equivalence is set (exact, or numeric with a
+//     tolerance), else the item is equivalence_failed (human_failed for the
+//     human arm).
+//  5. Statistics: stats.Analyze on the timed (non-warm-up) samples: medians
+//     with 95% CIs, speedups with paired-bootstrap CIs and Mann–Whitney
+//     p-values, the verdict of agent vs human, opt_base / opt_commit, noise.
+//
+// # Timing discipline
+//
+// Only one evaluation times at a time by default, whatever process runs it:
+// timing holds an exclusive flock on a per-CPU lock file in a machine-wide
+// directory (LockDir, default /tmp/perfbench-timing). Each timed run goes
+// through a launcher ([TimedMain], the hidden `bench __timed`): it pins the
+// thread it runs on to the reserved CPU, takes the time, fork-execs the
+// shell from that thread (so the workload and all its descendants are born
+// pinned), waits for it and takes the time again — both timestamps on the
+// reserved CPU, so the harness's own scheduling never enters the
+// measurement — and reports wall time, the process tree's user and system
+// times (wait4) and the run-queue delay of its main process
+// (/proc/<pid>/schedstat: time another task held its CPU). While it
+// evaluates, every thread of the harness is restricted to the other CPUs, so
+// the harness, git, setup and correctness never run on the timing CPU.
+// Whether pinning was applied is recorded per sample and per item.
+//
+// # Resume and regrade
+//
+// An item counts as evaluated when its eval.json exists and matches the
+// plan item's hash, the patch's hash and the measurement configuration's
+// hash; those are skipped. base_failed and human_failed items are problems
+// of the task or the machine, not of the agent, and are evaluated again.
+// An interrupted item leaves no eval.json. Regrade recomputes every
+// statistic from the stored samples with the current band and alpha and
+// runs nothing.
+//
+// Commands go through a [Runner]; [Host] runs them on this machine. A
+// container runner (evaluation.environment.image) plugs in behind the same
+// interface.
+package evaluate

@@ -1,0 +1,415 @@
+package evaluate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/plan"
+	"github.com/perfbench/perfbench/internal/secrets"
+	"github.com/perfbench/perfbench/internal/stats"
+	"github.com/perfbench/perfbench/internal/workspace"
+)
+
+// Unit is one sample of one plan item to evaluate.
+type Unit struct {
+	Item   plan.Item
+	Sample int
+	// Dir is the item directory; eval.json is written there.
+	Dir string
+	// Name is the directory's base name ("<item>" or "<item>.s<k>").
+	Name string
+	// Patch is the agent's patch; empty means it changed nothing.
+	Patch []byte
+}
+
+// Options configure an evaluation.
+type Options struct {
+	RunID string
+	Task  *config.Task
+	Bench *config.Bench
+	// RepoURL is the repository of the plan (plan.RepoURL).
+	RepoURL string
+	Units   []Unit
+	// Regrade recomputes the statistics of every stored eval.json from its
+	// samples and runs nothing.
+	Regrade bool
+	// MaxParallelSetup is how many items may be in their untimed phases
+	// (workspaces, setup, correctness) at once, overlapping another item's
+	// timing on the CPUs timing does not use (default 1: one item at a
+	// time).
+	MaxParallelSetup int
+	// TimingSlots is how many evaluations may time at once on this
+	// machine, each pinned to its own CPU (default 1).
+	TimingSlots int
+	// LockDir holds the timing locks (default DefaultLockDir()).
+	LockDir string
+	// Runner runs the commands (default &Host{}).
+	Runner Runner
+	// ProcessEnv is the harness's environment; commands get it plus the
+	// .env values of bench.yaml, minus the web-search API keys.
+	ProcessEnv []string
+	Now        func() time.Time
+	// Log receives progress lines and diagnostics (stderr).
+	Log io.Writer
+}
+
+// Summary is the outcome of Run.
+type Summary struct {
+	Total     int
+	Skipped   int
+	Evaluated int
+	Regraded  int
+	Counts    map[Status]int
+	// Missing are units left without an eval.json that matches.
+	Missing []string
+	// TaskProblems are "<unit>: <reason>" for units whose baseline or
+	// human arm failed: the task or the machine needs fixing.
+	TaskProblems []string
+	// Failures are "<unit>: <error>" for units the harness could not
+	// evaluate (git, disk).
+	Failures    []string
+	Interrupted bool
+}
+
+type evaluator struct {
+	o           Options
+	specs       []*Spec
+	mirror      *workspace.Mirror
+	secrets     *secrets.Set
+	baseEnv     []string
+	root        string
+	lockDir     string
+	timingCPUs  []int
+	untimedCPUs []int
+	// harnessRestricted is set when this process runs on untimedCPUs
+	// only (and every command it starts inherits that).
+	harnessRestricted bool
+	pinErr            error
+
+	mu      sync.Mutex
+	summary *Summary
+	done    int
+}
+
+// Run evaluates every unit that has no matching eval.json (or, with
+// Regrade, recomputes the statistics of those that have one). Problems of
+// the input (no workload, a missing evaluation file, an image) are bad
+// input returned before anything runs. An interruption returns the summary
+// with Interrupted set and no error; the unit in progress leaves no
+// eval.json.
+func Run(ctx context.Context, o Options) (*Summary, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.Runner == nil {
+		o.Runner = &Host{}
+	}
+	if o.MaxParallelSetup < 1 {
+		o.MaxParallelSetup = 1
+	}
+	if o.LockDir == "" {
+		o.LockDir = DefaultLockDir()
+	}
+	e := &evaluator{o: o, lockDir: o.LockDir, summary: &Summary{Total: len(o.Units), Counts: map[Status]int{}}}
+	for _, u := range o.Units {
+		spec, err := ResolveSpec(o.Task, u.Item)
+		if err != nil {
+			if o.Regrade {
+				// Regrade can still use the stored configuration.
+				e.specs = append(e.specs, nil)
+				continue
+			}
+			return nil, err
+		}
+		if spec.hash, err = spec.Hash(); err != nil {
+			return nil, badinput.Errorf("item %s: %v", u.Item.ID, err)
+		}
+		e.specs = append(e.specs, spec)
+	}
+	if o.Regrade {
+		return e.regrade()
+	}
+	return e.run(ctx)
+}
+
+func (e *evaluator) run(ctx context.Context) (*Summary, error) {
+	o := e.o
+	var err error
+	e.secrets = secrets.FromEnv(mergedEnv(o.ProcessEnv, o.Bench.Env), o.Bench.Secrets)
+	e.baseEnv = secrets.FilterEnv(mergedEnv(o.ProcessEnv, o.Bench.Env), secrets.SearchKeyDenyList)
+	if e.root, err = privateRoot(o.Bench); err != nil {
+		return nil, err
+	}
+	sweepStale(e.root, o.Log)
+	e.timingCPUs, e.untimedCPUs, e.pinErr = timingCPUs(o.TimingSlots)
+	if e.pinErr != nil {
+		fmt.Fprintf(o.Log, "warning: timed runs will not be pinned to a CPU: %v\n", e.pinErr)
+	}
+	if len(e.untimedCPUs) == 0 {
+		e.untimedCPUs = nil
+	} else if restore, err := restrictProcess(e.untimedCPUs); err == nil {
+		// Everything this process starts inherits the mask.
+		defer restore()
+		e.harnessRestricted = true
+	} else {
+		fmt.Fprintf(o.Log, "warning: the harness cannot keep off the timing CPU: %v\n", err)
+	}
+
+	var todo []int
+	for i, u := range o.Units {
+		if r, err := Read(u.Dir); err == nil && e.matches(r, u, e.specs[i]) {
+			e.summary.Skipped++
+			e.summary.Counts[r.Status]++
+			continue
+		}
+		todo = append(todo, i)
+	}
+	if len(todo) > 0 {
+		if e.mirror, err = workspace.OpenMirror(ctx, o.Bench.Paths.WorkRoot, o.RepoURL); err != nil {
+			if ctx.Err() != nil {
+				e.summary.Interrupted = true
+				return e.finish(), nil
+			}
+			return nil, fmt.Errorf("repository %s: %w", o.RepoURL, err)
+		}
+	}
+	fmt.Fprintf(o.Log, "evaluating %d item(s), %d already done\n", len(todo), e.summary.Skipped)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(o.MaxParallelSetup)
+	for _, i := range todo {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error { return e.one(gctx, i, len(todo)) })
+	}
+	werr := g.Wait()
+	e.summary.Interrupted = ctx.Err() != nil
+	if werr != nil && !errors.Is(werr, context.Canceled) {
+		return e.finish(), werr
+	}
+	return e.finish(), nil
+}
+
+// one evaluates unit i and records its result. It returns an error only
+// when results cannot be written (the run must stop).
+func (e *evaluator) one(ctx context.Context, i, total int) error {
+	u, spec := e.o.Units[i], e.specs[i]
+	if ctx.Err() != nil {
+		return nil
+	}
+	t0 := e.o.Now()
+	res, err := e.evaluate(ctx, u, spec)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		e.mu.Lock()
+		e.summary.Failures = append(e.summary.Failures, u.Name+": "+err.Error())
+		e.mu.Unlock()
+		fmt.Fprintf(e.o.Log, "%s: not evaluated: %v\n", u.Name, err)
+		return nil
+	}
+	if err := os.MkdirAll(u.Dir, 0o755); err != nil {
+		return fmt.Errorf("item %s: %w", u.Name, err)
+	}
+	if err := Write(u.Dir, res); err != nil {
+		return fmt.Errorf("item %s: %w", u.Name, err)
+	}
+	e.mu.Lock()
+	e.done++
+	n := e.done
+	e.summary.Evaluated++
+	e.summary.Counts[res.Status]++
+	e.mu.Unlock()
+	fmt.Fprintf(e.o.Log, "[%d/%d] %s %s in %s%s\n", n, total, u.Name, res.Status,
+		e.o.Now().Sub(t0).Round(100*time.Millisecond), describe(res))
+	return nil
+}
+
+// describe is ": human 2.01x, agent 1.98x [1.95, 2.02], match" or
+// ": <reason>".
+func describe(r *Result) string {
+	if r.Stats == nil {
+		if r.Reason != "" {
+			return ": " + r.Reason
+		}
+		return ""
+	}
+	s := r.Stats
+	return fmt.Sprintf(": human %s, agent %s %s, %s", ratio(s.HumanOverBase.Ratio, s.HumanOverBase.Valid),
+		ratio(s.AgentOverBase.Ratio, s.AgentOverBase.Valid), ci(s.AgentOverBase.Lo, s.AgentOverBase.Hi, s.AgentOverBase.CIValid),
+		VerdictText(s.Verdict.Outcome, s.Verdict.Significant))
+}
+
+func ratio(v float64, ok bool) string {
+	if !ok {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64) + "x"
+}
+
+func ci(lo, hi float64, ok bool) string {
+	if !ok {
+		return "[-]"
+	}
+	return fmt.Sprintf("[%.2f, %.2f]", lo, hi)
+}
+
+// VerdictText is "win", "loss", "match (significant)" or "match (n.s.)".
+func VerdictText(o stats.Outcome, significant bool) string {
+	if o != stats.Match {
+		return string(o)
+	}
+	if significant {
+		return "match (significant)"
+	}
+	return "match (n.s.)"
+}
+
+// matches reports whether a stored result is the evaluation of this unit
+// with this configuration, and final.
+func (e *evaluator) matches(r *Result, u Unit, spec *Spec) bool {
+	return r.PlanItemHash == u.Item.Hash() && r.PatchHash == PatchHash(u.Patch) &&
+		r.ConfigHash == spec.hash && r.Status.Done()
+}
+
+func (e *evaluator) finish() *Summary {
+	s := e.summary
+	for _, u := range e.o.Units {
+		r, err := Read(u.Dir)
+		if err != nil {
+			s.Missing = append(s.Missing, u.Name)
+			continue
+		}
+		if r.Status == StatusBaseFailed || r.Status == StatusHumanFailed {
+			s.TaskProblems = append(s.TaskProblems, fmt.Sprintf("%s: %s: %s", u.Name, r.Status, r.Reason))
+		}
+	}
+	return s
+}
+
+// regrade recomputes the statistics of every stored result.
+func (e *evaluator) regrade() (*Summary, error) {
+	s := e.summary
+	for i, u := range e.o.Units {
+		r, err := Read(u.Dir)
+		if err != nil {
+			if !os.IsNotExist(err) {
+				return nil, badinput.Wrap(err)
+			}
+			s.Missing = append(s.Missing, u.Name)
+			continue
+		}
+		spec := e.specs[i]
+		if spec == nil {
+			spec = &r.Config
+		} else {
+			// The measurement is what it was; only the statistics'
+			// settings come from the current configuration.
+			stored := r.Config
+			stored.Band, stored.Alpha = spec.Band, spec.Alpha
+			spec = &stored
+		}
+		if r.Status == StatusSuccess {
+			st := Analyze(r.Samples, spec)
+			r.Stats = &st
+			r.Config.Band, r.Config.Alpha = spec.Band, spec.Alpha
+			r.Flags = withFlag(r.Flags, FlagNoisy, st.Noisy)
+		}
+		r.RegradedAt = e.o.Now().UTC()
+		if err := Write(u.Dir, r); err != nil {
+			return nil, err
+		}
+		s.Regraded++
+		s.Counts[r.Status]++
+		fmt.Fprintf(e.o.Log, "%s %s (regraded)%s\n", u.Name, r.Status, describe(r))
+	}
+	return e.finish(), nil
+}
+
+func withFlag(flags []string, f string, on bool) []string {
+	var out []string
+	for _, x := range flags {
+		if x != f {
+			out = append(out, x)
+		}
+	}
+	if on {
+		out = append(out, f)
+	}
+	return out
+}
+
+// env is the environment of a command in workspace dir.
+func (e *evaluator) env(dir string) []string {
+	return append(append([]string(nil), e.baseEnv...), "BENCH_WORKSPACE="+dir)
+}
+
+func mergedEnv(process []string, dot map[string]string) []string {
+	out := append([]string(nil), process...)
+	for k, v := range dot {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// privateRoot is where the evaluation workspaces live: paths.rollout_root
+// or the system temp dir, never inside state_root or work_root (whose
+// mirrors reach the human commit).
+func privateRoot(b *config.Bench) (string, error) {
+	root := b.Paths.RolloutRoot
+	if root == "" {
+		root = os.TempDir()
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return "", err
+	}
+	for _, forbidden := range []string{b.Paths.StateRoot, b.Paths.WorkRoot} {
+		f, _ := filepath.Abs(forbidden)
+		if f != "" && (abs == f || strings.HasPrefix(abs, f+string(filepath.Separator))) {
+			return "", badinput.Errorf("paths.rollout_root %s is inside %s: evaluation workspaces must stay outside the harness's state", abs, f)
+		}
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return "", fmt.Errorf("private root: %w", err)
+	}
+	return abs, nil
+}
+
+// sweepStale removes evaluation directories whose harness is gone (killed
+// with -9).
+func sweepStale(root string, log io.Writer) {
+	dirs, _ := filepath.Glob(filepath.Join(root, privatePrefix+"*"))
+	for _, d := range dirs {
+		data, err := os.ReadFile(filepath.Join(d, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid))); err == nil {
+			continue
+		}
+		if err := removeAll(d); err == nil {
+			fmt.Fprintf(log, "removed stale evaluation directory %s (harness pid %d is gone)\n", d, pid)
+		}
+	}
+}

@@ -1,0 +1,295 @@
+package evaluate
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/proc"
+)
+
+// CommandSpec is one command of an evaluation: setup, correctness or a
+// run of the workload.
+type CommandSpec struct {
+	// Script is run as `sh -c Script`.
+	Script string
+	// Dir is the working directory: the candidate's workspace.
+	Dir string
+	// Env is the complete environment of the process.
+	Env []string
+	// Timeout is the wall-clock limit; 0 means none.
+	Timeout time.Duration
+	// Stdout and Stderr receive the output; nil discards it. The same
+	// writer for both interleaves them in one stream.
+	Stdout, Stderr io.Writer
+	// CPUs restricts the process and all its descendants to these CPUs
+	// from their start; empty means no restriction. Timed runs pass one.
+	CPUs []int
+	// Timed marks a run of the workload: its wall and CPU times are
+	// measured as precisely as the runner can.
+	Timed bool
+}
+
+// CommandResult is how a command ended and what it cost.
+type CommandResult struct {
+	ExitCode int
+	// Signal names the signal that killed it, "" when it exited.
+	Signal   string
+	TimedOut bool
+	// Stopped is set when the context ended the command.
+	Stopped bool
+	// Wall is the wall time from the start of the process to its end.
+	Wall time.Duration
+	// User and Sys are the CPU times of the process and its reaped
+	// descendants; CPUTimes says whether they could be measured.
+	User, Sys time.Duration
+	CPUTimes  bool
+	// RunDelay is how long the command's main process was runnable but
+	// waiting for a CPU (another task had it); RunDelayKnown says whether
+	// it was measured (timed runs through the launcher, on Linux).
+	RunDelay      time.Duration
+	RunDelayKnown bool
+	// Pinned is set when the process was restricted to CommandSpec.CPUs;
+	// AffinityErr says why it was not.
+	Pinned      bool
+	AffinityErr string
+}
+
+// OK reports whether the command ended by itself with status 0.
+func (r CommandResult) OK() bool {
+	return r.ExitCode == 0 && r.Signal == "" && !r.TimedOut && !r.Stopped
+}
+
+// Describe is "exit status 3", "killed by signal killed", "timed out after
+// 1m0s".
+func (r CommandResult) Describe(timeout time.Duration) string {
+	switch {
+	case r.TimedOut:
+		return "timed out after " + timeout.String()
+	case r.Stopped:
+		return "stopped (interrupted)"
+	case r.Signal != "":
+		return "killed by signal " + r.Signal
+	}
+	return "exit status " + strconv.Itoa(r.ExitCode)
+}
+
+// Runner runs evaluation commands. Host runs them on this machine; a
+// container runtime (evaluation.environment.image) implements the same
+// interface.
+type Runner interface {
+	// Name is "host" or the runtime's name, recorded in eval.json.
+	Name() string
+	// Run runs one command. The error reports only a failure to start it;
+	// how it ended is in the Result.
+	Run(ctx context.Context, c CommandSpec) (CommandResult, error)
+}
+
+// Host runs commands on this machine under package proc's contract: own
+// process group, SIGTERM then SIGKILL to the group at the timeout or when
+// ctx ends, nothing of the group left behind.
+type Host struct {
+	// Grace is the SIGTERM → SIGKILL grace (default config.DefaultKillGrace).
+	Grace time.Duration
+	// Launcher is the argv prefix that runs TimedMain (the bench binary and
+	// TimedCommand). Timed runs go through it when set; otherwise they are
+	// held at a gate and timed by package proc, which includes the
+	// harness's own scheduling delays.
+	Launcher []string
+}
+
+// Name returns "host".
+func (*Host) Name() string { return "host" }
+
+// Run runs `sh -c c.Script`.
+//
+// A timed run goes through the launcher (TimedMain) when Launcher is set:
+// it pins itself, then times and reaps the shell with wait4, on the timing
+// CPU; wall, user and system times are the launcher's.
+//
+// Otherwise, with c.CPUs, the process is held at a gate before it runs
+// anything: the script is prefixed with a read of one line from stdin
+// (then stdin is /dev/null again, as without CPUs). Right after the start
+// the harness restricts the waiting shell with sched_setaffinity and opens
+// the gate, so no command of the script and no descendant ever runs
+// elsewhere. The wall time is then package proc's (from the start to the
+// observed end), and user and system times come from
+// getrusage(RUSAGE_CHILDREN) around the run, reported only when no other
+// command of this process started or ended meanwhile.
+func (h *Host) Run(ctx context.Context, c CommandSpec) (CommandResult, error) {
+	if c.Timed && len(h.Launcher) > 0 {
+		return h.runLaunched(ctx, c)
+	}
+	spec := h.spec(c)
+	var res CommandResult
+	if len(c.CPUs) > 0 {
+		g := newGate()
+		defer g.close()
+		spec.Argv[2] = gatePrefix + c.Script
+		spec.Stdin = g
+		spec.OnStart = func(pid int) {
+			defer g.open()
+			if err := setAffinity(pid, c.CPUs); err != nil {
+				res.AffinityErr = err.Error()
+				return
+			}
+			if err := checkAffinity(pid, c.CPUs); err != nil {
+				res.AffinityErr = err.Error()
+				return
+			}
+			res.Pinned = true
+		}
+	}
+	tok := activity.begin()
+	before, ruErr := childTimes()
+	pr, err := proc.Run(ctx, spec)
+	after, ruErr2 := childTimes()
+	exclusive := activity.end(tok)
+	if err != nil {
+		return res, err
+	}
+	res.ExitCode, res.Signal, res.TimedOut, res.Stopped, res.Wall = pr.ExitCode, pr.Signal, pr.TimedOut, pr.Stopped, pr.Duration
+	if exclusive && ruErr == nil && ruErr2 == nil {
+		res.User, res.Sys, res.CPUTimes = after.user-before.user, after.sys-before.sys, true
+	}
+	return res, nil
+}
+
+func (h *Host) spec(c CommandSpec) proc.Spec {
+	grace := h.Grace
+	if grace <= 0 {
+		grace = config.DefaultKillGrace
+	}
+	return proc.Spec{
+		Argv: []string{"sh", "-c", c.Script}, Dir: c.Dir, Env: c.Env,
+		Stdout: c.Stdout, Stderr: c.Stderr, Timeout: c.Timeout, Grace: grace,
+	}
+}
+
+// runLaunched runs a timed command through the launcher.
+func (h *Host) runLaunched(ctx context.Context, c CommandSpec) (CommandResult, error) {
+	f, err := os.CreateTemp("", "perfbench-timed-*.json")
+	if err != nil {
+		return CommandResult{}, fmt.Errorf("launcher result file: %w", err)
+	}
+	path := f.Name()
+	f.Close()
+	defer os.Remove(path)
+	cpu := -1
+	if len(c.CPUs) == 1 {
+		cpu = c.CPUs[0]
+	}
+	spec := h.spec(c)
+	spec.Argv = append(append([]string(nil), h.Launcher...),
+		"--cpu", strconv.Itoa(cpu), "--result", path, "--", "sh", "-c", c.Script)
+	tok := activity.begin()
+	pr, err := proc.Run(ctx, spec)
+	activity.end(tok)
+	if err != nil {
+		return CommandResult{}, err
+	}
+	res := CommandResult{ExitCode: pr.ExitCode, Signal: pr.Signal, TimedOut: pr.TimedOut, Stopped: pr.Stopped, Wall: pr.Duration}
+	tr, rerr := readTimed(path)
+	switch {
+	case rerr != nil:
+		// Stopped before it could report (timeout, interruption): proc's
+		// view is all there is.
+		if cpu >= 0 {
+			res.AffinityErr = "no report from the launcher"
+		}
+		return res, nil
+	case tr.Error != "":
+		return res, fmt.Errorf("launcher: %s", tr.Error)
+	}
+	res.Wall, res.User, res.Sys, res.CPUTimes = nanos(tr.WallNanos), nanos(tr.UserNanos), nanos(tr.SysNanos), true
+	res.Pinned, res.AffinityErr = tr.Pinned, tr.AffinityErr
+	res.RunDelay, res.RunDelayKnown = nanos(tr.RunDelayNanos), tr.RunDelayKnown
+	if !pr.TimedOut && !pr.Stopped {
+		res.ExitCode, res.Signal = tr.ExitCode, tr.Signal
+	}
+	return res, nil
+}
+
+// gatePrefix holds the shell until the gate opens, then gives it the
+// /dev/null stdin every command has.
+const gatePrefix = "IFS= read -r perfbench_gate || :; unset perfbench_gate; exec </dev/null\n"
+
+// gate is the stdin of a held shell: Read blocks until open (one line, then
+// EOF) or close (EOF).
+type gate struct {
+	ch   chan bool
+	once sync.Once
+	sent bool
+}
+
+func newGate() *gate { return &gate{ch: make(chan bool, 1)} }
+
+func (g *gate) open()  { g.once.Do(func() { g.ch <- true; close(g.ch) }) }
+func (g *gate) close() { g.once.Do(func() { close(g.ch) }) }
+
+func (g *gate) Read(p []byte) (int, error) {
+	if g.sent {
+		return 0, io.EOF
+	}
+	if ok := <-g.ch; !ok {
+		return 0, io.EOF
+	}
+	g.sent = true
+	return copy(p, "\n"), nil
+}
+
+// activity tracks the child processes this process runs, so that a
+// getrusage(RUSAGE_CHILDREN) difference is attributed to one command only
+// when nothing else started or was reaped in between.
+var activity tracker
+
+type tracker struct {
+	mu       sync.Mutex
+	inflight int
+	seq      uint64
+}
+
+type token struct {
+	seq   uint64
+	alone bool
+}
+
+func (t *tracker) begin() token {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.inflight++
+	t.seq++
+	return token{seq: t.seq, alone: t.inflight == 1}
+}
+
+// end reports whether the command ran alone from begin to end.
+func (t *tracker) end(tok token) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	alone := tok.alone && t.seq == tok.seq
+	t.inflight--
+	t.seq++
+	return alone
+}
+
+// busy marks other child-process work of this package (git commands that
+// build workspaces) for the tracker.
+func busy() func() {
+	tok := activity.begin()
+	return func() { activity.end(tok) }
+}
+
+// cpuList formats CPUs as "1" or "0,2".
+func cpuList(cpus []int) string {
+	parts := make([]string, len(cpus))
+	for i, c := range cpus {
+		parts[i] = strconv.Itoa(c)
+	}
+	return strings.Join(parts, ",")
+}

@@ -1,0 +1,253 @@
+package evaluate
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/plan"
+	"github.com/perfbench/perfbench/internal/stats"
+)
+
+// Defaults of the evaluation section (the loader leaves them unset).
+const (
+	DefaultRounds  = 20
+	DefaultWarmup  = 2
+	DefaultTimeout = 10 * time.Minute
+	DefaultBand    = 0.05
+	DefaultAlpha   = 0.05
+)
+
+// ErrNoContainerRuntime is the message for evaluation.environment.image
+// until the container runtime is wired in.
+const ErrNoContainerRuntime = "evaluation.environment.image needs the container runtime (not available yet)"
+
+// Spec is the effective evaluation of one item: the task's evaluation
+// section, overridden field by field by the plan item's, with defaults.
+type Spec struct {
+	Setup       []string            `json:"setup,omitempty"`
+	Workload    string              `json:"workload"`
+	Metric      config.Metric       `json:"metric"`
+	Correctness []string            `json:"correctness,omitempty"`
+	Equivalence *config.Equivalence `json:"equivalence,omitempty"`
+	// Files are the evaluation files as written in the task; FilesAbs are
+	// their absolute paths (resolved against the task's directory).
+	Files    []string        `json:"files,omitempty"`
+	FilesAbs []string        `json:"-"`
+	Rounds   int             `json:"rounds"`
+	Warmup   int             `json:"warmup"`
+	Timeout  config.Duration `json:"timeout"`
+	Band     float64         `json:"band"`
+	Alpha    float64         `json:"alpha"`
+	// Image is environment.image ("" = the host).
+	Image string `json:"image,omitempty"`
+
+	hash string // Hash(), computed once
+}
+
+// ResolveSpec merges the task's evaluation section with the item's
+// override and applies the defaults. Every problem is bad input naming the
+// item and the field.
+func ResolveSpec(task *config.Task, it plan.Item) (*Spec, error) {
+	e := task.Evaluation
+	if o := it.Evaluation; o != nil {
+		if len(o.Setup) > 0 {
+			e.Setup = o.Setup
+		}
+		if o.Workload != "" {
+			e.Workload = o.Workload
+		}
+		if o.Metric != nil {
+			e.Metric = o.Metric
+		}
+		if len(o.Correctness) > 0 {
+			e.Correctness = o.Correctness
+		}
+		if o.Equivalence != nil {
+			e.Equivalence = o.Equivalence
+		}
+		if len(o.Files) > 0 {
+			e.Files = o.Files
+		}
+		if o.Rounds > 0 {
+			e.Rounds = o.Rounds
+		}
+		if o.Warmup != nil {
+			e.Warmup = o.Warmup
+		}
+		if o.Timeout > 0 {
+			e.Timeout = o.Timeout
+		}
+		if o.Band > 0 {
+			e.Band = o.Band
+		}
+		if o.Alpha > 0 {
+			e.Alpha = o.Alpha
+		}
+	}
+	s := &Spec{
+		Setup: e.Setup, Workload: e.Workload, Correctness: e.Correctness,
+		Equivalence: e.Equivalence, Files: e.Files,
+		Rounds: e.Rounds, Timeout: e.Timeout, Band: e.Band, Alpha: e.Alpha,
+		Image: task.Environment.Image,
+	}
+	if s.Workload == "" {
+		s.Workload = it.Workload
+	}
+	if s.Workload == "" {
+		s.Workload = task.Workload
+	}
+	if strings.TrimSpace(s.Workload) == "" {
+		return nil, badinput.Errorf("item %s: no workload to time: set evaluation.workload or workload in %s (or the pair's workload)", it.ID, task.Path)
+	}
+	if s.Image != "" {
+		return nil, badinput.Errorf("item %s: %s", it.ID, ErrNoContainerRuntime)
+	}
+	if e.Metric != nil {
+		s.Metric = *e.Metric
+	}
+	if s.Metric.Kind == "" {
+		s.Metric.Kind = "wall"
+	}
+	if s.Metric.Better == "" {
+		s.Metric.Better = "lower"
+	}
+	if s.Metric.Kind == "wall" && s.Metric.Unit == "" {
+		s.Metric.Unit = "s"
+	}
+	if s.Metric.Kind == "regex" {
+		if _, err := regexp.Compile(s.Metric.Regex); err != nil {
+			return nil, badinput.Errorf("item %s: evaluation.metric.regex: %v", it.ID, err)
+		}
+	}
+	if s.Rounds <= 0 {
+		s.Rounds = DefaultRounds
+	}
+	s.Warmup = DefaultWarmup
+	if e.Warmup != nil {
+		s.Warmup = *e.Warmup
+	}
+	if s.Timeout <= 0 {
+		s.Timeout = config.Duration(DefaultTimeout)
+	}
+	if s.Band <= 0 {
+		s.Band = DefaultBand
+	}
+	if s.Alpha <= 0 {
+		s.Alpha = DefaultAlpha
+	}
+	for _, f := range s.Files {
+		p := f
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(task.Dir, f)
+		}
+		if _, err := os.Stat(p); err != nil {
+			return nil, badinput.Errorf("item %s: evaluation.files: %s (relative to %s): %v", it.ID, f, task.Dir, unwrapPathErr(err))
+		}
+		s.FilesAbs = append(s.FilesAbs, p)
+	}
+	return s, nil
+}
+
+func unwrapPathErr(err error) error {
+	if pe, ok := err.(*fs.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// Options returns the statistics options of the spec.
+func (s *Spec) Options() stats.Options {
+	o := stats.DefaultOptions()
+	o.Band, o.Alpha = s.Band, s.Alpha
+	if s.Metric.Better == "higher" {
+		o.Better = stats.HigherIsBetter
+	}
+	return o
+}
+
+// Hash identifies what the measurement depends on: commands, metric,
+// equivalence, rounds, warm-up, timeout, image and the content of the
+// evaluation files. Band and alpha are left out: they only change the
+// statistics, which --regrade recomputes.
+func (s *Spec) Hash() (string, error) {
+	h := sha256.New()
+	m := *s
+	m.Band, m.Alpha = 0, 0
+	data, err := json.Marshal(m)
+	if err != nil {
+		return "", err
+	}
+	h.Write(data)
+	for _, f := range s.FilesAbs {
+		if err := hashTree(h, f); err != nil {
+			return "", fmt.Errorf("evaluation file %s: %w", f, err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8]), nil
+}
+
+// hashTree feeds the names, modes and contents under root into h.
+func hashTree(h io.Writer, root string) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%o\x00", rel, info.Mode())
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			l, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			io.WriteString(h, l)
+		case d.Type().IsRegular():
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(h, f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// fileTarget is where an evaluation file lands in a workspace: its path
+// relative to the task's directory when it is inside it, else its base
+// name at the top of the workspace.
+func fileTarget(taskDir, written, abs string) string {
+	if !filepath.IsAbs(written) {
+		rel := filepath.Clean(written)
+		if rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return rel
+		}
+	}
+	if rel, err := filepath.Rel(taskDir, abs); err == nil && !strings.HasPrefix(rel, "..") && rel != "." {
+		return rel
+	}
+	return filepath.Base(abs)
+}
+
+// expand replaces {workspace} in a command.
+func expand(cmd, workspace string) string {
+	return strings.ReplaceAll(cmd, "{workspace}", workspace)
+}

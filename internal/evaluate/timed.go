@@ -1,0 +1,105 @@
+package evaluate
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// TimedCommand is the hidden subcommand that runs one timed process (see
+// TimedMain); the CLI registers it and Host.Launcher names it.
+const TimedCommand = "__timed"
+
+// timedResult is what the launcher reports in its result file.
+type timedResult struct {
+	WallNanos int64  `json:"wall_ns"`
+	UserNanos int64  `json:"user_ns"`
+	SysNanos  int64  `json:"sys_ns"`
+	ExitCode  int    `json:"exit_code"`
+	Signal    string `json:"signal,omitempty"`
+	// RunDelayNanos is how long the child (the workload's main process,
+	// not its descendants) was runnable but waiting for a CPU.
+	RunDelayNanos int64  `json:"run_delay_ns"`
+	RunDelayKnown bool   `json:"run_delay_known"`
+	Pinned        bool   `json:"pinned"`
+	AffinityErr   string `json:"affinity_error,omitempty"`
+	Error         string `json:"error,omitempty"`
+}
+
+// TimedMain is `bench __timed --cpu N --result FILE -- ARGV...`: the
+// launcher of every timed run. It pins the OS thread it runs on to CPU N
+// (-1: no pinning), takes the time, fork-execs ARGV on that thread (so the
+// child and every descendant are born pinned), waits for it with wait4
+// (which also gives the CPU time of exactly this process tree), takes the
+// time again and writes both to FILE as JSON. The Go runtime's start-up
+// happens before the first timestamp; both timestamps are taken on the
+// pinned CPU, which nothing else uses, so the harness's own scheduling
+// delays never reach the measurement. Its exit status is the child's
+// (128+signal when it was killed).
+func TimedMain(args []string) int {
+	cpu, result, argv, err := parseTimedArgs(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench %s: %v\n", TimedCommand, err)
+		return 2
+	}
+	res := runTimed(cpu, argv)
+	if data, err := json.Marshal(res); err == nil {
+		_ = os.WriteFile(result, data, 0o600)
+	}
+	switch {
+	case res.Error != "":
+		fmt.Fprintf(os.Stderr, "bench %s: %s\n", TimedCommand, res.Error)
+		return 127
+	case res.Signal != "":
+		return 128 + signalNumber(res.Signal)
+	}
+	return res.ExitCode
+}
+
+func parseTimedArgs(args []string) (cpu int, result string, argv []string, err error) {
+	cpu = -1
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "--cpu":
+			if i+1 >= len(args) {
+				return 0, "", nil, fmt.Errorf("--cpu needs a value")
+			}
+			if cpu, err = strconv.Atoi(args[i+1]); err != nil {
+				return 0, "", nil, fmt.Errorf("--cpu: %w", err)
+			}
+			i++
+		case "--result":
+			if i+1 >= len(args) {
+				return 0, "", nil, fmt.Errorf("--result needs a value")
+			}
+			result = args[i+1]
+			i++
+		case "--":
+			argv = args[i+1:]
+			i = len(args)
+		default:
+			return 0, "", nil, fmt.Errorf("unexpected argument %q (usage: %s --cpu N --result FILE -- ARGV...)", args[i], TimedCommand)
+		}
+	}
+	if result == "" || len(argv) == 0 {
+		return 0, "", nil, fmt.Errorf("usage: %s --cpu N --result FILE -- ARGV...", TimedCommand)
+	}
+	return cpu, result, argv, nil
+}
+
+// readTimed reads a launcher's result file.
+func readTimed(path string) (*timedResult, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r timedResult
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func nanos(n int64) time.Duration { return time.Duration(n) }

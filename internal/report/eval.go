@@ -1,0 +1,370 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/perfbench/perfbench/internal/evaluate"
+	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/stats"
+)
+
+// ItemEval is one item's evaluation, from its eval.json.
+type ItemEval struct {
+	Status string   `json:"status"`
+	Reason string   `json:"reason,omitempty"`
+	Flags  []string `json:"flags,omitempty"`
+	// Metric is "wall" or the extracted metric's unit; Better is lower or
+	// higher.
+	Metric string `json:"metric"`
+	Better string `json:"better"`
+	Rounds int    `json:"rounds"`
+	// Medians of the timed samples of each arm (when timed).
+	BaseMedian  float64 `json:"base_median,omitempty"`
+	HumanMedian float64 `json:"human_median,omitempty"`
+	AgentMedian float64 `json:"agent_median,omitempty"`
+	// Speedups (above 1: the first arm is better); nil when not timed.
+	HumanSpeedup   *Speedup `json:"human_speedup,omitempty"`
+	AgentSpeedup   *Speedup `json:"agent_speedup,omitempty"`
+	AgentOverHuman *Speedup `json:"agent_over_human,omitempty"`
+	// Verdict of agent vs human: win, match or loss ("" when not timed).
+	Verdict     string `json:"verdict,omitempty"`
+	Significant bool   `json:"significant"`
+	OptBase     bool   `json:"opt_base"`
+	OptCommit   bool   `json:"opt_commit"`
+	Noisy       bool   `json:"noisy"`
+	Pinned      bool   `json:"pinned"`
+}
+
+// Speedup is a ratio with its confidence interval and Mann–Whitney p.
+type Speedup struct {
+	Ratio       float64 `json:"ratio"`
+	Valid       bool    `json:"valid"`
+	Lo          float64 `json:"lo"`
+	Hi          float64 `json:"hi"`
+	CIValid     bool    `json:"ci_valid"`
+	Method      string  `json:"method"`
+	P           float64 `json:"p"`
+	Significant bool    `json:"significant"`
+}
+
+func speedupOf(s stats.Speedup) *Speedup {
+	return &Speedup{Ratio: s.Ratio, Valid: s.Valid, Lo: s.Lo, Hi: s.Hi, CIValid: s.CIValid, Method: s.Method, P: s.P, Significant: s.Significant}
+}
+
+// loadEval reads an item's eval.json: nil, nil when there is none.
+func loadEval(dir string) (*ItemEval, error) {
+	r, err := evaluate.Read(dir)
+	if err != nil {
+		if fsx.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	ev := &ItemEval{
+		Status: string(r.Status), Reason: r.Reason, Flags: r.Flags,
+		Metric: r.Config.Metric.Kind, Better: r.Config.Metric.Better, Rounds: r.Config.Rounds,
+		Pinned: r.Environment.Pinning.Applied,
+	}
+	if r.Config.Metric.Kind != "wall" && r.Config.Metric.Unit != "" {
+		ev.Metric = r.Config.Metric.Unit
+	}
+	if s := r.Stats; s != nil {
+		ev.BaseMedian, ev.HumanMedian, ev.AgentMedian = s.Base.Median, s.Human.Median, s.Agent.Median
+		ev.HumanSpeedup = speedupOf(s.HumanOverBase)
+		ev.AgentSpeedup = speedupOf(s.AgentOverBase)
+		ev.AgentOverHuman = speedupOf(s.AgentOverHuman)
+		ev.Verdict, ev.Significant = string(s.Verdict.Outcome), s.Verdict.Significant
+		ev.OptBase, ev.OptCommit, ev.Noisy = s.OptBase, s.OptCommit, s.Noisy
+	}
+	return ev, nil
+}
+
+// EvalSummary is the run-level view of the evaluation.
+type EvalSummary struct {
+	// Evaluated counts the rows with an eval.json, out of Units.
+	Evaluated int            `json:"evaluated"`
+	Units     int            `json:"units"`
+	Counts    map[string]int `json:"counts"`
+	// SuccessRate is success / evaluated: the agent's candidate passed
+	// every gate and all three arms were timed.
+	SuccessRate float64 `json:"success_rate"`
+	// CorrectnessRate is the share of rows whose agent candidate passed the
+	// correctness gate (patch applied, setup and correctness passed, output
+	// equivalent) among those where the gate was reached (baseline and
+	// human arm fine): GateReached.
+	CorrectnessRate float64 `json:"correctness_rate"`
+	GatePassed      int     `json:"gate_passed"`
+	GateReached     int     `json:"gate_reached"`
+	// OptAt1 is Opt@1 over items (opt_commit: agent/base >= 1.2 and >= 0.95
+	// of human/base, as in GSO); OptBaseAt1 the same with opt_base.
+	OptAt1     float64 `json:"opt_at_1"`
+	OptBaseAt1 float64 `json:"opt_base_at_1"`
+	// Verdicts of agent vs human among timed rows.
+	Win              int `json:"win"`
+	Match            int `json:"match"`
+	Loss             int `json:"loss"`
+	MatchSignificant int `json:"match_significant"`
+	// With several samples per item: pass@k (a sample passes when its
+	// evaluation is success) and Opt@K (opt_commit), by the unbiased
+	// estimator, for k = 1 .. the fewest evaluated samples of an item.
+	PassAtK    []KValue `json:"pass_at_k,omitempty"`
+	OptAtK     []KValue `json:"opt_at_k,omitempty"`
+	OptBaseAtK []KValue `json:"opt_base_at_k,omitempty"`
+}
+
+// KValue is an estimate at k.
+type KValue struct {
+	K     int     `json:"k"`
+	Value float64 `json:"value"`
+}
+
+// summarize computes the run-level figures; nil when nothing is evaluated.
+func summarize(items []Item, samples int) *EvalSummary {
+	s := &EvalSummary{Units: len(items), Counts: map[string]int{}}
+	type counts struct{ n, pass, opt, optBase int }
+	per := map[string]*counts{}
+	var order []string
+	for _, it := range items {
+		ev := it.Eval
+		if ev == nil {
+			continue
+		}
+		s.Evaluated++
+		s.Counts[ev.Status]++
+		st := evaluate.Status(ev.Status)
+		ok, reached := st.AgentGate()
+		if reached {
+			s.GateReached++
+			if ok {
+				s.GatePassed++
+			}
+		}
+		switch ev.Verdict {
+		case string(stats.Win):
+			s.Win++
+		case string(stats.Match):
+			s.Match++
+			if ev.Significant {
+				s.MatchSignificant++
+			}
+		case string(stats.Loss):
+			s.Loss++
+		}
+		c := per[it.ID]
+		if c == nil {
+			c = &counts{}
+			per[it.ID] = c
+			order = append(order, it.ID)
+		}
+		c.n++
+		if st == evaluate.StatusSuccess {
+			c.pass++
+		}
+		if ev.OptCommit {
+			c.opt++
+		}
+		if ev.OptBase {
+			c.optBase++
+		}
+	}
+	if s.Evaluated == 0 {
+		return nil
+	}
+	s.SuccessRate = float64(s.Counts[string(evaluate.StatusSuccess)]) / float64(s.Evaluated)
+	if s.GateReached > 0 {
+		s.CorrectnessRate = float64(s.GatePassed) / float64(s.GateReached)
+	}
+	var pass, opt, optBase []stats.Count
+	minN := 0
+	for i, id := range order {
+		c := per[id]
+		pass = append(pass, stats.Count{N: c.n, C: c.pass})
+		opt = append(opt, stats.Count{N: c.n, C: c.opt})
+		optBase = append(optBase, stats.Count{N: c.n, C: c.optBase})
+		if i == 0 || c.n < minN {
+			minN = c.n
+		}
+	}
+	s.OptAt1, _ = stats.MeanAtK(opt, 1)
+	s.OptBaseAt1, _ = stats.MeanAtK(optBase, 1)
+	if samples > 1 {
+		for k := 1; k <= minN; k++ {
+			if v, err := stats.MeanAtK(pass, k); err == nil {
+				s.PassAtK = append(s.PassAtK, KValue{k, v})
+			}
+			if v, err := stats.MeanAtK(opt, k); err == nil {
+				s.OptAtK = append(s.OptAtK, KValue{k, v})
+			}
+			if v, err := stats.MeanAtK(optBase, k); err == nil {
+				s.OptBaseAtK = append(s.OptBaseAtK, KValue{k, v})
+			}
+		}
+	}
+	return s
+}
+
+// evalCountsLine is "success 2, patch_failed 1" in evaluate's order.
+func evalCountsLine(counts map[string]int) string {
+	var parts []string
+	seen := map[string]bool{}
+	for _, st := range evaluate.Statuses {
+		seen[string(st)] = true
+		if n := counts[string(st)]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", st, n))
+		}
+	}
+	var rest []string
+	for st := range counts {
+		if !seen[st] {
+			rest = append(rest, st)
+		}
+	}
+	sort.Strings(rest)
+	for _, st := range rest {
+		parts = append(parts, fmt.Sprintf("%s %d", st, counts[st]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func pct(v float64) string { return fmt.Sprintf("%.0f%%", 100*v) }
+
+// evalLines are the run-level evaluation lines of the table and Markdown.
+func evalLines(e *EvalSummary) []string {
+	if e == nil {
+		return nil
+	}
+	lines := []string{
+		fmt.Sprintf("evaluated %d of %d: %s", e.Evaluated, e.Units, evalCountsLine(e.Counts)),
+		fmt.Sprintf("success rate %s, correctness rate %s (%d of %d candidates past the gate)", pct(e.SuccessRate), pct(e.CorrectnessRate), e.GatePassed, e.GateReached),
+		fmt.Sprintf("agent vs human: win %d, match %d (%d significant), loss %d; Opt@1 %s, opt_base@1 %s", e.Win, e.Match, e.MatchSignificant, e.Loss, pct(e.OptAt1), pct(e.OptBaseAt1)),
+	}
+	if len(e.PassAtK) > 0 {
+		lines = append(lines, "pass@k "+kvs(e.PassAtK)+"; Opt@K "+kvs(e.OptAtK)+"; opt_base@K "+kvs(e.OptBaseAtK))
+	}
+	return lines
+}
+
+func kvs(v []KValue) string {
+	var parts []string
+	for _, x := range v {
+		parts = append(parts, fmt.Sprintf("k=%d %.2f", x.K, x.Value))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// evalCells are the evaluation columns of a row: status, human speedup,
+// agent speedup with its CI, verdict.
+func evalCells(ev *ItemEval) (status, human, agent, verdict string) {
+	if ev == nil {
+		return "-", "-", "-", "-"
+	}
+	status, human, agent, verdict = ev.Status, "-", "-", "-"
+	if ev.HumanSpeedup != nil {
+		human = ratioText(ev.HumanSpeedup)
+	}
+	if ev.AgentSpeedup != nil {
+		agent = ratioText(ev.AgentSpeedup)
+		if ev.AgentSpeedup.CIValid {
+			agent += fmt.Sprintf(" [%s, %s]", num(ev.AgentSpeedup.Lo), num(ev.AgentSpeedup.Hi))
+		}
+	}
+	if ev.Verdict != "" {
+		verdict = evaluate.VerdictText(stats.Outcome(ev.Verdict), ev.Significant)
+	}
+	return status, human, agent, verdict
+}
+
+func ratioText(s *Speedup) string {
+	if !s.Valid {
+		return "-"
+	}
+	return num(s.Ratio) + "x"
+}
+
+// num prints a speedup with 3 significant digits (2.01, 25.3, 0.998).
+func num(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func hasEval(r *Report) bool { return r.Evaluation != nil }
+
+// WriteThreeWay renders the three-way comparison of several runs (e.g. the
+// demo's replay and noop runs): one row per evaluated item.
+func WriteThreeWay(w io.Writer, runs []*Report) error {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "AGENT\tITEM\tEVAL\tBASE\tHUMAN\tAGENT\tHUMAN/BASE\tAGENT/BASE [95% CI]\tAGENT/HUMAN [95% CI]\tVERDICT")
+	for _, r := range runs {
+		for _, it := range r.Items {
+			ev := it.Eval
+			if ev == nil {
+				continue
+			}
+			status, human, agent, verdict := evalCells(ev)
+			ah := "-"
+			if ev.AgentOverHuman != nil {
+				ah = ratioText(ev.AgentOverHuman)
+				if ev.AgentOverHuman.CIValid {
+					ah += fmt.Sprintf(" [%s, %s]", num(ev.AgentOverHuman.Lo), num(ev.AgentOverHuman.Hi))
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Agent, it.Dir, status,
+				median(ev.BaseMedian, ev), median(ev.HumanMedian, ev), median(ev.AgentMedian, ev),
+				human, agent, ah, verdict)
+		}
+	}
+	return tw.Flush()
+}
+
+func median(v float64, ev *ItemEval) string {
+	if ev.HumanSpeedup == nil {
+		return "-"
+	}
+	if ev.Metric == "wall" {
+		switch {
+		case v >= 1:
+			return fmt.Sprintf("%.3gs", v)
+		case v >= 1e-3:
+			return fmt.Sprintf("%.3gms", v*1e3)
+		}
+		return fmt.Sprintf("%.3gµs", v*1e6)
+	}
+	return fmt.Sprintf("%.4g %s", v, ev.Metric)
+}
+
+// patchStats counts the changed lines and files of a patch file (for items
+// without a journal, whose patch came from a predictions file).
+func patchStats(path string) (added, removed, files int) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0, 0
+	}
+	inHunk := false
+	for _, l := range strings.Split(string(data), "\n") {
+		switch {
+		case strings.HasPrefix(l, "diff --git "):
+			files++
+			inHunk = false
+		case strings.HasPrefix(l, "@@"):
+			inHunk = true
+		case inHunk && strings.HasPrefix(l, "+"):
+			added++
+		case inHunk && strings.HasPrefix(l, "-"):
+			removed++
+		}
+	}
+	return added, removed, files
+}
