@@ -48,6 +48,9 @@ type Rollout struct {
 	Stderr io.Writer
 
 	Secrets *secrets.Set
+	// Observe receives the cumulative usage the agent reports while it
+	// runs; adapters call ReportUsage. Nil outside prepare.
+	Observe func(Usage)
 	// HumanDiff returns the human commit's diff against pre; only the
 	// replay oracle calls it.
 	HumanDiff func(ctx context.Context) ([]byte, error)
@@ -229,7 +232,13 @@ func Expand(argv []string, r *Rollout) []string {
 // the outcome's process part. A start failure (executable not found) is an
 // agent error, not a harness failure: the configuration names a missing
 // program.
+//
+// With runtime: container (agents.<name>.runtime) the same argv runs in the
+// entry's image instead (see runInContainer): adapters need not care.
 func RunProcess(ctx context.Context, r *Rollout, argv []string, stdin io.Reader) (*Outcome, error) {
+	if r.Agent != nil && r.Agent.Runtime == RuntimeContainer {
+		return runInContainer(ctx, r, argv, stdin)
+	}
 	out := &Outcome{Command: r.Secrets.RedactArgv(argv)}
 	res, err := proc.Run(ctx, proc.Spec{
 		Argv:    argv,

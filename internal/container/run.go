@@ -27,6 +27,8 @@ type RunOptions struct {
 	// variables the Spec passes by name; they reach the container from
 	// there and appear in no argv.
 	Env []string
+	// Stdin feeds the container's stdin when the Spec is Interactive.
+	Stdin io.Reader
 	// Stdout and Stderr receive the container's output (through the
 	// attached client) and the client's own messages.
 	Stdout io.Writer
@@ -160,6 +162,7 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 	res, err := proc.Run(clientCtx, proc.Spec{
 		Argv:   argv,
 		Env:    opts.Env,
+		Stdin:  opts.Stdin,
 		Stdout: opts.Stdout,
 		Stderr: &teeWriter{w: opts.Stderr, tail: tail},
 		Grace:  2 * time.Second,

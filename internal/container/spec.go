@@ -89,6 +89,9 @@ type Spec struct {
 	Mounts     []Mount
 	// AddHosts are --add-host entries ("host.docker.internal:host-gateway").
 	AddHosts []string
+	// Interactive keeps the container's stdin open (-i): RunOptions.Stdin
+	// reaches it (an agent that reads its prompt from stdin).
+	Interactive bool
 
 	// Resources: zero values mean unlimited.
 	CPUs      float64
@@ -162,6 +165,9 @@ func (s *Spec) RunArgv() []string {
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.Labels)) {
 		add("--label", k+"="+s.Labels[k])
+	}
+	if s.Interactive {
+		add("--interactive")
 	}
 	if s.Init {
 		add("--init")

@@ -1,0 +1,2 @@
+// Package aider is the aider adapter (work in progress).
+package aider

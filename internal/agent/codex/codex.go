@@ -1,0 +1,2 @@
+// Package codex is the codex adapter (work in progress).
+package codex

@@ -1,0 +1,133 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/container"
+	"github.com/perfbench/perfbench/internal/proc"
+)
+
+// RuntimeContainer is runtime: container: the agent runs in its entry's
+// image (image:) inside the container sandbox instead of on the host.
+const RuntimeContainer = "container"
+
+// notForwarded are host variables that describe the host, not the agent's
+// contract; the image's own values stay in force.
+var notForwarded = map[string]bool{"PATH": true, "HOSTNAME": true, "SHELL": true, "TERM": true, "DISPLAY": true, "SSH_AUTH_SOCK": true, "USER": true, "LOGNAME": true, "MAIL": true}
+
+// ContainerSpec is the container a runtime: container rollout runs argv
+// in. The rollout's private directory (workspace, task file copy, output
+// folder, fresh HOME, TMPDIR) is mounted read-write at the same path, so
+// every path in argv and in the environment means the same inside; nothing
+// else of the host is visible. The environment goes by name only (no value
+// in the argv). The container runs as the invoking user, with the sandbox
+// defaults of bench.yaml's container: section.
+func ContainerSpec(r *Rollout, argv []string, interactive bool) (*container.Spec, error) {
+	if r.Agent.Image == "" {
+		return nil, fmt.Errorf("agent %s: runtime: container needs image: (an image with the agent installed)", r.Agent.Name)
+	}
+	var c config.Container
+	if r.Bench != nil {
+		c = r.Bench.Container
+	}
+	spec := container.FromConfig(c, "")
+	spec.Name = container.Name(r.RunID, r.ItemID, r.Sample)
+	spec.Labels = container.OwnerLabels(r.RunID, ItemLabel(r))
+	spec.Image = r.Agent.Image
+	spec.User = fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid())
+	if container.NewEngine(c.Engine).Podman() && os.Getuid() != 0 {
+		spec.KeepUserNS = true
+	}
+	spec.Workdir = r.Workspace
+	spec.Interactive = interactive
+	root := filepath.Dir(r.Workspace)
+	spec.Mounts = []container.Mount{{Source: root, Target: root}}
+	for _, p := range []string{r.TaskFile, r.OutDir, r.Home} {
+		if p != "" && !within(root, p) {
+			spec.Mounts = append(spec.Mounts, container.Mount{Source: p, Target: p})
+		}
+	}
+	for _, kv := range r.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "" || notForwarded[k] {
+			continue
+		}
+		spec.Env = append(spec.Env, container.Env{Name: k, ByName: true})
+	}
+	spec.Cmd = argv
+	return &spec, nil
+}
+
+func within(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// ItemLabel is the perfbench.item label of a rollout: the item id, plus
+// ".s<k>" for sample k > 0.
+func ItemLabel(r *Rollout) string {
+	if r.Sample > 0 {
+		return r.ItemID + ".s" + strconv.Itoa(r.Sample)
+	}
+	return r.ItemID
+}
+
+// runInContainer runs argv in the entry's image under the container
+// sandbox, with the process contract's limits: the wall-clock limit and
+// the harness's cancellation kill and remove the container.
+func runInContainer(ctx context.Context, r *Rollout, argv []string, stdin io.Reader) (*Outcome, error) {
+	spec, err := ContainerSpec(r, argv, stdin != nil)
+	if err != nil {
+		return &Outcome{Failed: true, Reason: err.Error()}, nil
+	}
+	out := &Outcome{Command: r.Secrets.RedactArgv(spec.RunArgv())}
+	eng := container.NewEngine(spec.Engine)
+	res, err := eng.Run(ctx, *spec, container.RunOptions{
+		Env:     r.Env,
+		Stdin:   stdin,
+		Stdout:  r.Stdout,
+		Stderr:  r.Stderr,
+		Timeout: r.Limits.Timeout.D(),
+		Grace:   r.Limits.KillGrace.D(),
+	})
+	if err != nil {
+		var nf *proc.NotFoundError
+		if errors.As(err, &nf) {
+			out.Infra = &InfraError{Kind: InfraOther, Msg: fmt.Sprintf("container engine %q is not on PATH", eng.Bin)}
+			return out, nil
+		}
+		return nil, err
+	}
+	p := res.Process
+	out.Process = &p
+	out.Details = map[string]any{"runtime": RuntimeContainer, "container": spec.Name, "image": spec.Image}
+	if p.TimedOut {
+		out.LimitsHit = append(out.LimitsHit, "timeout")
+	}
+	if res.CleanupErr != nil {
+		fmt.Fprintf(r.Stderr, "perfbench: removing container %s: %v\n", spec.Name, res.CleanupErr)
+	}
+	switch {
+	case res.StartFailed:
+		out.Infra = &InfraError{Kind: InfraOther, Msg: "container did not start: " + r.Secrets.ScrubString(res.EngineError)}
+	case res.OOMKilled:
+		out.Details["oom_killed"] = true
+		out.LimitsHit = append(out.LimitsHit, "memory")
+		out.Failed = true
+		out.Reason = "killed by the out-of-memory killer: container.memory exceeded"
+	}
+	if own, oerr := container.RestoreOwnership(os.Getuid(), os.Getgid(), filepath.Dir(r.Workspace)); oerr != nil {
+		fmt.Fprintf(r.Stderr, "perfbench: %v\n", oerr)
+	} else if own.Fixed > 0 {
+		out.Details["ownership_restored"] = own.Fixed
+	}
+	return out, nil
+}

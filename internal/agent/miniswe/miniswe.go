@@ -1,0 +1,2 @@
+// Package miniswe is the mini_swe_agent adapter (work in progress).
+package miniswe

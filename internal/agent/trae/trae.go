@@ -1,0 +1,2 @@
+// Package trae is the trae adapter (work in progress).
+package trae
