@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
@@ -42,19 +43,56 @@ func (c *command) Command(r *Rollout) ([]string, error) { return Expand(c.argv, 
 
 func (c *command) Run(ctx context.Context, r *Rollout) (*Outcome, error) {
 	argv, _ := c.Command(r)
+	metrics := filepath.Join(r.OutDir, MetricsFile)
+	done := make(chan struct{})
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		pollMetrics(r, metrics, done)
+	}()
 	out, err := RunProcess(ctx, r, argv, nil)
+	close(done)
+	<-polled
 	if err != nil {
 		return nil, err
 	}
-	u, err := ReadMetrics(filepath.Join(r.OutDir, MetricsFile))
+	u, err := ReadMetrics(metrics)
 	switch {
 	case err == nil:
+		// A stopped agent may have spent more than it last wrote.
+		u.Partial = out.Process == nil || out.Process.TimedOut || out.Process.Stopped
 		out.Usage = u
 	case !errors.Is(err, os.ErrNotExist):
 		fmt.Fprintf(r.Stderr, "perfbench: %v\n", err)
 		out.Details = map[string]any{"metrics_error": err.Error()}
 	}
 	return out, nil
+}
+
+// metricsPoll is how often a running command agent's metrics.json is
+// read, so that its caps hold while it runs.
+const metricsPoll = 200 * time.Millisecond
+
+// pollMetrics reports metrics.json to the harness whenever it changes,
+// until done is closed. A half-written file is skipped (agents should
+// write it atomically; the next poll sees the whole file).
+func pollMetrics(r *Rollout, path string, done <-chan struct{}) {
+	t := time.NewTicker(metricsPoll)
+	defer t.Stop()
+	var last Usage
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		u, err := ReadMetrics(path)
+		if err != nil || u == last {
+			continue
+		}
+		last = u
+		r.ReportUsage(u)
+	}
 }
 
 // MetricsFile is what a command agent may write into $BENCH_OUT_DIR.

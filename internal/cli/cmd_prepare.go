@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -137,7 +138,13 @@ func runPrepare(ctx context.Context, env *Env, o *prepareOptions, taskPath strin
 	if sum.Interrupted || ctx.Err() != nil {
 		return context.Canceled
 	}
+	if sum.Stopped != "" && !sum.Failed() {
+		return &exitError{code: ExitFailure, err: errors.New(sum.Stopped)}
+	}
 	if sum.Failed() {
+		if sum.Stopped != "" {
+			return &exitError{code: ExitFailure, err: errors.New(sum.Stopped)}
+		}
 		return &exitError{code: ExitFailure, err: fmt.Errorf("%d item(s) ended in infra_error; run prepare again to retry them", sum.Counts[journal.StatusInfraError])}
 	}
 	return nil
@@ -154,6 +161,9 @@ func printSummary(env *Env, s *prepare.Summary) {
 		parts = []string{"nothing recorded"}
 	}
 	fmt.Fprintf(env.Stdout, "run %s: %d item(s): %s\n", s.RunID, s.Total, strings.Join(parts, ", "))
+	if s.SpentUSD > 0 {
+		fmt.Fprintf(env.Stdout, "spent $%.4f\n", s.SpentUSD)
+	}
 	if len(s.Missing) > 0 {
 		fmt.Fprintf(env.Stdout, "still to do (%d): %s\n", len(s.Missing), strings.Join(s.Missing, ", "))
 	}

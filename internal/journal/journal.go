@@ -69,6 +69,14 @@ type Run struct {
 	Provenance Provenance    `json:"provenance"`
 	// Images maps a role ("agent", "runtime") to the image id used.
 	Images map[string]string `json:"images,omitempty"`
+	// SpentUSD is what every rollout of the run cost so far, across
+	// resumed sessions and retried attempts (what max_total_budget_usd
+	// caps); MaxTotalBudgetUSD is that cap (0 = none).
+	SpentUSD          float64 `json:"spent_usd"`
+	MaxTotalBudgetUSD float64 `json:"max_total_budget_usd,omitempty"`
+	// Stopped says why the last session stopped early (the run budget, a
+	// series of authentication failures); "" when it did not.
+	Stopped string `json:"stopped,omitempty"`
 }
 
 // RunTask identifies the task of a run.
@@ -118,7 +126,13 @@ type Journal struct {
 	EndedAt         time.Time          `json:"ended_at,omitzero"`
 	DurationSeconds float64            `json:"duration_seconds"`
 	Phases          map[string]float64 `json:"phases_seconds,omitempty"`
-	Attempts        int                `json:"attempts,omitempty"`
+	// Attempts counts the rollouts made (more than 1 after rate-limit
+	// retries); Retries says why each earlier attempt was retried.
+	Attempts int     `json:"attempts,omitempty"`
+	Retries  []Retry `json:"retries,omitempty"`
+	// InfraKind classifies an infra_error (auth, rate_limit,
+	// model_not_found, infra).
+	InfraKind string `json:"infra_kind,omitempty"`
 
 	Process   *Process   `json:"process,omitempty"`
 	Patch     *PatchInfo `json:"patch,omitempty"`
@@ -130,6 +144,13 @@ type Journal struct {
 	Workspace string     `json:"workspace,omitempty"`
 	// Agent-specific facts (e.g. OpenHands' final agent state).
 	Details map[string]any `json:"details,omitempty"`
+}
+
+// Retry is one attempt that was retried.
+type Retry struct {
+	Reason       string  `json:"reason"`
+	CostUSD      float64 `json:"cost_usd,omitempty"`
+	DelaySeconds float64 `json:"delay_seconds"`
 }
 
 // RunAgentRef names the agent in a journal.

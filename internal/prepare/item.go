@@ -7,8 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/perfbench/perfbench/internal/agent"
@@ -42,45 +44,81 @@ type itemRun struct {
 	start   time.Time
 	phases  map[string]float64
 	private string // rollout root of this unit
+
+	// Set while the agent runs; guarded by usageMu.
+	usageMu       sync.Mutex
+	observed      agent.Usage
+	cancelRollout context.CancelCauseFunc
+	// infraKind classifies an infra_error ending.
+	infraKind agent.InfraKind
 }
 
-// do runs one unit and always leaves a journal. It returns an error only
-// when the harness cannot record results (the run must stop).
+// do runs one unit and always leaves a journal. A rate-limited attempt is
+// retried with exponential backoff (retry.attempts, retry.backoff). It
+// returns an error only when the harness cannot record results (the run
+// must stop).
 func (r *runner) do(ctx context.Context, u unit) error {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || r.spend.Reached() {
 		// Never started: it stays missing, and the next prepare does it.
 		return nil
 	}
-	it := &itemRun{runner: r, u: u, start: r.opts.Now(), phases: map[string]float64{}}
-	r.opts.Progress.Begin(filepath.Base(u.dir))
+	name := filepath.Base(u.dir)
+	start := r.opts.Now()
+	r.opts.Progress.Begin(name)
 	if err := os.MkdirAll(u.dir, 0o755); err != nil {
 		return fmt.Errorf("item %s: %w", u.item.ID, err)
 	}
-	it.j = &journal.Journal{
-		RunID:        r.run.RunID,
-		ItemID:       u.item.ID,
-		Sample:       u.sample,
-		PlanItemHash: u.item.Hash(),
-		Status:       journal.StatusRunning,
-		Agent:        journal.RunAgentRef{Name: r.opts.Agent.Name, Type: r.opts.Agent.Type, Model: r.opts.Agent.Model},
-		Limits:       r.limits,
-		StartedAt:    it.start.UTC(),
+	var retries []journal.Retry
+	for attempt := 1; ; attempt++ {
+		it := &itemRun{runner: r, u: u, start: r.opts.Now(), phases: map[string]float64{}}
+		it.j = &journal.Journal{
+			RunID:        r.run.RunID,
+			ItemID:       u.item.ID,
+			Sample:       u.sample,
+			PlanItemHash: u.item.Hash(),
+			Status:       journal.StatusRunning,
+			Agent:        journal.RunAgentRef{Name: r.opts.Agent.Name, Type: r.opts.Agent.Type, Model: r.opts.Agent.Model},
+			Limits:       r.limits,
+			StartedAt:    start.UTC(),
+			Attempts:     attempt,
+			Retries:      retries,
+		}
+		if err := journal.WriteJournal(u.dir, it.j); err != nil {
+			return fmt.Errorf("item %s: %w", u.item.ID, err)
+		}
+		status, reason := it.execute(ctx)
+		it.j.Status, it.j.Reason = status, reason
+		if status == journal.StatusInfraError && it.infraKind != "" {
+			it.j.InfraKind = string(it.infraKind)
+		}
+		end := r.opts.Now()
+		it.j.EndedAt = end.UTC()
+		it.j.DurationSeconds = end.Sub(start).Seconds()
+		it.j.Phases = it.phases
+		total := r.spend.settle(it, it.j.Usage.CostUSD)
+		if err := journal.WriteJournal(u.dir, it.j); err != nil {
+			return fmt.Errorf("item %s: %w", u.item.ID, err)
+		}
+		r.setSpent(total)
+		if status == journal.StatusInfraError && it.infraKind == agent.InfraRateLimit && attempt < r.retry.Attempts && ctx.Err() == nil && !r.spend.Reached() {
+			delay := r.retry.Backoff.D() << (attempt - 1)
+			retries = append(retries, journal.Retry{Reason: reason, CostUSD: it.j.Usage.CostUSD, DelaySeconds: delay.Seconds()})
+			fmt.Fprintf(r.log, "%s: %s; retrying in %s (attempt %d of %d)\n", name, reason, delay, attempt+1, r.retry.Attempts)
+			t := time.NewTimer(delay)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+			case <-t.C:
+			}
+			if ctx.Err() == nil {
+				continue
+			}
+		}
+		r.count(status)
+		r.noteAuth(name, status, it.infraKind, reason)
+		r.opts.Progress.End(name, status, reason, end.Sub(start))
+		return nil
 	}
-	if err := journal.WriteJournal(u.dir, it.j); err != nil {
-		return fmt.Errorf("item %s: %w", u.item.ID, err)
-	}
-	status, reason := it.execute(ctx)
-	it.j.Status, it.j.Reason = status, reason
-	end := r.opts.Now()
-	it.j.EndedAt = end.UTC()
-	it.j.DurationSeconds = end.Sub(it.start).Seconds()
-	it.j.Phases = it.phases
-	if err := journal.WriteJournal(u.dir, it.j); err != nil {
-		return fmt.Errorf("item %s: %w", u.item.ID, err)
-	}
-	r.count(status)
-	r.opts.Progress.End(filepath.Base(u.dir), status, reason, end.Sub(it.start))
-	return nil
 }
 
 func (it *itemRun) phase(name string, since time.Time) {
@@ -173,12 +211,25 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 		Process: o.ProcessEnv, Dot: o.Bench.Env, Extra: o.Agent.Env,
 		Workspace: wsDir, TaskFile: taskCopy, OutDir: outDir, Home: home,
 	})
+	ro.Observe = it.observeUsage
+	rctx, cancelRollout := context.WithCancelCause(ctx)
+	it.usageMu.Lock()
+	it.cancelRollout = cancelRollout
+	it.usageMu.Unlock()
 	t0 = o.Now()
-	out, runErr := it.adapter.Run(ctx, ro)
+	out, runErr := it.adapter.Run(rctx, ro)
 	it.phase("agent", t0)
+	// Why the harness stopped the rollout, if it did (a budget cap).
+	var stopped error
+	if rctx.Err() != nil && ctx.Err() == nil {
+		stopped = context.Cause(rctx)
+	}
+	cancelRollout(nil)
 	logErr := errors.Join(stdout.Close(), stderr.Close())
 	it.j.Logs = journal.Logs{Stdout: stdout.info(), Stderr: stderr.info()}
 	if out != nil {
+		it.fillUsage(out)
+		it.classify(out)
 		it.recordOutcome(out)
 	}
 
@@ -205,11 +256,23 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 	case runErr != nil:
 		return infra("agent", runErr)
 	case out.Infra != nil:
+		it.infraKind = agent.InfraOther
+		if ie, ok := out.Infra.(*agent.InfraError); ok {
+			it.infraKind = ie.Kind
+		}
 		return journal.StatusInfraError, out.Infra.Error()
 	case capErr != nil:
 		return infra("patch capture", capErr)
 	case logErr != nil:
 		return infra("logs", logErr)
+	case errors.Is(stopped, errItemBudget):
+		it.j.LimitsHit = appendOnce(it.j.LimitsHit, "max_budget_usd")
+		return journal.StatusBudgetExceeded, fmt.Sprintf("max_budget_usd of %s reached (spent %s); the harness stopped the agent", usd(it.limits.MaxBudgetUSD), usd(it.j.Usage.CostUSD))
+	case errors.Is(stopped, errRunBudget):
+		it.j.LimitsHit = appendOnce(it.j.LimitsHit, "max_total_budget_usd")
+		return journal.StatusBudgetExceeded, fmt.Sprintf("the run's max_total_budget_usd of %s is reached; the harness stopped the agent", usd(it.opts.Bench.MaxTotalBudgetUSD))
+	case slices.Contains(it.j.LimitsHit, "max_budget_usd"):
+		return journal.StatusBudgetExceeded, fmt.Sprintf("the agent stopped at its budget (spent %s)", usd(it.j.Usage.CostUSD))
 	case out.Process != nil && out.Process.TimedOut:
 		return journal.StatusTimeout, fmt.Sprintf("wall-clock limit of %s reached", it.limits.Timeout)
 	case out.Failed:
@@ -224,6 +287,70 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 		return journal.StatusTargetViolation, "changed files outside the targets: " + strings.Join(it.j.Targets.Disallowed, ", ")
 	}
 	return journal.StatusSuccess, ""
+}
+
+func appendOnce(list []string, v string) []string {
+	if slices.Contains(list, v) {
+		return list
+	}
+	return append(list, v)
+}
+
+// fillUsage keeps the usage the agent streamed when its adapter could not
+// read final totals (the agent was killed mid-stream): spend is never
+// lost.
+func (it *itemRun) fillUsage(out *agent.Outcome) {
+	it.usageMu.Lock()
+	obs := it.observed
+	it.usageMu.Unlock()
+	if obs.CostUSD > out.Usage.CostUSD || (out.Usage == (agent.Usage{}) && obs != (agent.Usage{})) {
+		endedByItself := out.Process != nil && !out.Process.TimedOut && !out.Process.Stopped
+		obs.Partial = obs.Partial || !endedByItself
+		if obs.Source == "" {
+			obs.Source = "stream"
+		}
+		out.Usage = obs
+	}
+}
+
+// classifyTail is how much of each log the failure classification reads.
+const classifyTail = 16 << 10
+
+// classify names the infrastructure failure behind a failed rollout from
+// the tails of its logs (auth, rate limit, model not found), when the
+// adapter did not.
+func (it *itemRun) classify(out *agent.Outcome) {
+	if out.Infra != nil {
+		return
+	}
+	p := out.Process
+	failed := out.Failed || (p != nil && (p.ExitCode != 0 || p.Signal != "") && !p.TimedOut && !p.Stopped)
+	if !failed {
+		return
+	}
+	var text strings.Builder
+	for _, name := range []string{agent.StderrName(it.opts.Agent.Type), agent.StdoutName(it.opts.Agent.Type)} {
+		text.WriteString(readTail(filepath.Join(it.u.dir, name), classifyTail))
+		text.WriteByte('\n')
+	}
+	text.WriteString(out.Reason)
+	if ie := agent.Classify(text.String()); ie != nil {
+		ie.Msg = it.secrets.ScrubString(ie.Msg)
+		out.Infra = ie
+	}
+}
+
+func readTail(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > n {
+		f.Seek(st.Size()-n, io.SeekStart)
+	}
+	data, _ := io.ReadAll(io.LimitReader(f, n))
+	return string(data)
 }
 
 func exitReason(p *proc.Result) string {

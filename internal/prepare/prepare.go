@@ -43,6 +43,8 @@ type Progress interface {
 	Start(runID string, total, done int)
 	Begin(itemID string)
 	End(itemID string, status journal.Status, reason string, d time.Duration)
+	// Spend shows the run's spend so far (USD) next to the ETA.
+	Spend(usd float64)
 	Close()
 }
 
@@ -78,6 +80,10 @@ type Summary struct {
 	Counts      map[journal.Status]int
 	Missing     []string
 	Interrupted bool
+	// SpentUSD is the run's total spend; Stopped says why the run stopped
+	// early ("" when it did not).
+	SpentUSD float64
+	Stopped  string
 }
 
 // Failed reports whether an item ended in infra_error.
@@ -103,6 +109,74 @@ type runner struct {
 
 	mu     sync.Mutex
 	counts map[journal.Status]int
+
+	spend *spend
+	retry config.Retry
+	// stopRun ends the whole run with a cause (consecutive auth failures).
+	stopRun context.CancelCauseFunc
+	// authFails counts consecutive auth failures (guarded by mu).
+	authFails int
+}
+
+// Defaults of bench.yaml's retry: section.
+const (
+	DefaultRetryAttempts   = 3
+	DefaultRetryBackoff    = 30 * time.Second
+	DefaultMaxAuthFailures = 3
+)
+
+func retryDefaults(r config.Retry) config.Retry {
+	if r.Attempts < 1 {
+		r.Attempts = DefaultRetryAttempts
+	}
+	if r.Backoff <= 0 {
+		r.Backoff = config.Duration(DefaultRetryBackoff)
+	}
+	if r.MaxConsecutiveAuthFailures < 1 {
+		r.MaxConsecutiveAuthFailures = DefaultMaxAuthFailures
+	}
+	return r
+}
+
+// errAuthStop is the cause of a run stopped by authentication failures.
+type errAuthStop struct {
+	n    int
+	last string
+}
+
+func (e *errAuthStop) Error() string {
+	return fmt.Sprintf("stopped after %d consecutive authentication failures (last: %s); fix the credentials, then run the same prepare command again to resume", e.n, e.last)
+}
+
+// noteAuth counts consecutive auth failures and stops the run at the
+// limit instead of burning through every item.
+func (r *runner) noteAuth(name string, status journal.Status, kind agent.InfraKind, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case status == journal.StatusInfraError && kind == agent.InfraAuth:
+		r.authFails++
+	case status == journal.StatusInterrupted:
+		return
+	default:
+		r.authFails = 0
+	}
+	if r.authFails >= r.retry.MaxConsecutiveAuthFailures && r.stopRun != nil {
+		r.stopRun(&errAuthStop{n: r.authFails, last: name + ": " + reason})
+	}
+}
+
+// setSpent records the run's spend in run.json.
+func (r *runner) setSpent(total float64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if total <= r.run.SpentUSD {
+		return
+	}
+	r.run.SpentUSD = total
+	if err := journal.WriteRun(r.runDir, r.run); err != nil {
+		fmt.Fprintf(r.log, "warning: run.json: %v\n", err)
+	}
 }
 
 // Run prepares every unfinished unit of the plan.
@@ -126,7 +200,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{opts: opts, adapter: adapter, log: opts.Log, counts: map[journal.Status]int{}}
+	r := &runner{opts: opts, adapter: adapter, log: opts.Log, counts: map[journal.Status]int{}, retry: retryDefaults(opts.Bench.Retry)}
 	r.limits = EffectiveLimits(opts.Agent.Limits)
 	r.secrets = secrets.FromEnv(mergedEnv(opts.ProcessEnv, opts.Bench.Env), opts.Bench.Secrets)
 	if r.rollRoot, err = rolloutRoot(opts.Bench); err != nil {
@@ -163,9 +237,21 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		}
 	}
 	total := len(opts.Plan.Items) * opts.Samples
+	r.run.MaxTotalBudgetUSD = opts.Bench.MaxTotalBudgetUSD
+	r.run.Stopped = ""
+	r.spend = newSpend(r.run.SpentUSD, opts.Bench.MaxTotalBudgetUSD, opts.Progress.Spend)
+	if r.spend.Reached() && len(todo) > 0 {
+		fmt.Fprintf(r.log, "the run's max_total_budget_usd of %s is already spent (%s): no item starts\n", usd(opts.Bench.MaxTotalBudgetUSD), usd(r.run.SpentUSD))
+	}
 	opts.Progress.Start(r.run.RunID, total, skipped)
+	if r.run.SpentUSD > 0 {
+		opts.Progress.Spend(r.run.SpentUSD)
+	}
 
-	g, gctx := errgroup.WithContext(ctx)
+	runCtx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	r.stopRun = stopRun
+	g, gctx := errgroup.WithContext(runCtx)
 	g.SetLimit(opts.MaxWorkers)
 	for _, u := range todo {
 		if gctx.Err() != nil {
@@ -194,11 +280,21 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if perr := r.writePredictions(); perr != nil && werr == nil {
 		werr = perr
 	}
+	sum.Interrupted = ctx.Err() != nil
+	sum.SpentUSD = r.spend.Total()
+	if cause := context.Cause(runCtx); !sum.Interrupted && cause != nil && !errors.Is(cause, context.Canceled) {
+		sum.Stopped = cause.Error()
+	} else if r.spend.Reached() && opts.Bench.MaxTotalBudgetUSD > 0 && len(sum.Missing) > 0 {
+		sum.Stopped = fmt.Sprintf("the run's max_total_budget_usd of %s is reached (spent %s)", usd(opts.Bench.MaxTotalBudgetUSD), usd(sum.SpentUSD))
+	}
+	r.run.Stopped = sum.Stopped
+	if sum.SpentUSD > r.run.SpentUSD {
+		r.run.SpentUSD = sum.SpentUSD
+	}
 	r.run.UpdatedAt = opts.Now().UTC()
 	if err := journal.WriteRun(r.runDir, r.run); err != nil && werr == nil {
 		werr = err
 	}
-	sum.Interrupted = ctx.Err() != nil
 	if werr != nil && !errors.Is(werr, context.Canceled) {
 		return sum, werr
 	}
@@ -426,3 +522,4 @@ func (nopProgress) Start(string, int, int)                            {}
 func (nopProgress) Begin(string)                                      {}
 func (nopProgress) End(string, journal.Status, string, time.Duration) {}
 func (nopProgress) Close()                                            {}
+func (nopProgress) Spend(float64)                                     {}

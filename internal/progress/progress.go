@@ -20,6 +20,8 @@ type Reporter interface {
 	Start(runID string, total, done int)
 	Begin(itemID string)
 	End(itemID string, status journal.Status, reason string, d time.Duration)
+	// Spend sets the run's spend so far (USD), shown next to the ETA.
+	Spend(usd float64)
 	Close()
 }
 
@@ -42,6 +44,21 @@ type counters struct {
 	started              time.Time
 	finishedThisRun      int
 	spend                float64
+	spendSeen            bool
+}
+
+func (c *counters) Spend(usd float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.spend, c.spendSeen = usd, c.spendSeen || usd > 0
+}
+
+// spent is ", spent $X" once an agent reported a cost.
+func (c *counters) spent() string {
+	if !c.spendSeen {
+		return ""
+	}
+	return fmt.Sprintf(", spent $%.2f", c.spend)
 }
 
 func (c *counters) eta(now time.Time) string {
@@ -91,7 +108,7 @@ func (l *lines) End(id string, s journal.Status, reason string, d time.Duration)
 	if reason != "" {
 		msg += ": " + reason
 	}
-	fmt.Fprintf(l.w, "%s (elapsed %s, eta %s)\n", msg, l.now().Sub(l.started).Round(time.Second), l.eta(l.now()))
+	fmt.Fprintf(l.w, "%s (elapsed %s, eta %s%s)\n", msg, l.now().Sub(l.started).Round(time.Second), l.eta(l.now()), l.spent())
 }
 
 func (l *lines) Close() {}
@@ -115,8 +132,12 @@ func (b *bar) Start(runID string, total, done int) {
 		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
 			b.mu.Lock()
 			defer b.mu.Unlock()
-			return fmt.Sprintf(" running %d  failed %d  elapsed %s  eta %s",
+			s := fmt.Sprintf(" running %d  failed %d  elapsed %s  eta %s",
 				b.running, b.failed, b.now().Sub(b.started).Round(time.Second), b.eta(b.now()))
+			if b.spendSeen {
+				s += fmt.Sprintf("  spent $%.2f", b.spend)
+			}
+			return s
 		})),
 	)
 	b.b.SetCurrent(int64(done))

@@ -1,0 +1,147 @@
+package agent
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/perfbench/perfbench/internal/config"
+)
+
+func TestClassify(t *testing.T) {
+	cases := []struct {
+		text string
+		want InfraKind
+	}{
+		{`API Error: 401 {"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}`, InfraAuth},
+		{"Error: OAuth token has expired. Please obtain a new token", InfraAuth},
+		{"litellm.AuthenticationError: AnthropicException - invalid x-api-key", InfraAuth},
+		{"unexpected status 403 Forbidden: permission denied for this key", InfraAuth},
+		{"Incorrect API key provided: sk-abc", InfraAuth},
+		{"stream error: 429 Too Many Requests", InfraRateLimit},
+		{`{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`, InfraRateLimit},
+		{"litellm.RateLimitError: rate limit exceeded", InfraRateLimit},
+		{"You exceeded your current quota (insufficient_quota)", InfraRateLimit},
+		{"The model `gpt-9` does not exist or you do not have access to it.", InfraModelNotFound},
+		{`{"error":{"code":"model_not_found"}}`, InfraModelNotFound},
+		{"litellm.NotFoundError: not_found_error: model: claude-x", InfraModelNotFound},
+		{"Traceback: ZeroDivisionError: division by zero", ""},
+		{"tests failed: 4 of 401 cases", ""},
+		{"", ""},
+	}
+	for _, c := range cases {
+		got := Classify(c.text)
+		switch {
+		case c.want == "" && got != nil:
+			t.Errorf("Classify(%q) = %v, want nothing", c.text, got)
+		case c.want != "" && (got == nil || got.Kind != c.want):
+			t.Errorf("Classify(%q) = %v, want %s", c.text, got, c.want)
+		}
+	}
+	got := Classify("line one\nline two: 429 Too Many Requests here\nline three")
+	if got == nil || got.Msg != "line two: 429 Too Many Requests here" {
+		t.Fatalf("Msg = %+v, want the matching line", got)
+	}
+	long := Classify(strings.Repeat("x", 500) + " 429 " + strings.Repeat("y", 500))
+	if long == nil || len(long.Msg) > 210 {
+		t.Fatalf("Msg not trimmed: %d bytes", len(long.Msg))
+	}
+}
+
+func TestLineWriter(t *testing.T) {
+	var log bytes.Buffer
+	var lines []string
+	w := &LineWriter{W: &log, Fn: func(l []byte) { lines = append(lines, string(l)) }}
+	for _, chunk := range []string{"fir", "st\nsecond\r\n", "", "thi", "rd\n", "tail"} {
+		if _, err := w.Write([]byte(chunk)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(lines) != 3 {
+		t.Fatalf("before Close: %q", lines)
+	}
+	w.Close()
+	want := []string{"first", "second", "third", "tail"}
+	if strings.Join(lines, "|") != strings.Join(want, "|") {
+		t.Fatalf("lines = %q, want %q", lines, want)
+	}
+	if log.String() != "first\nsecond\r\nthird\ntail" {
+		t.Fatalf("log = %q: bytes must pass through unchanged", log.String())
+	}
+}
+
+func TestLineWriterSkipsOverlongLines(t *testing.T) {
+	var lines []string
+	w := &LineWriter{W: &bytes.Buffer{}, Fn: func(l []byte) { lines = append(lines, string(l[:min(len(l), 5)])) }}
+	big := bytes.Repeat([]byte("z"), maxParsedLine+10)
+	w.Write(big)
+	w.Write([]byte("zz\nnext\n"))
+	if len(lines) != 1 || lines[0] != "next" {
+		t.Fatalf("lines = %q, want only the line after the over-long one", lines)
+	}
+}
+
+func FuzzLineWriter(f *testing.F) {
+	f.Add([]byte("a\nb\r\nc"), 2)
+	f.Add([]byte("\n\n\n"), 1)
+	f.Fuzz(func(t *testing.T, data []byte, split int) {
+		var log bytes.Buffer
+		var got [][]byte
+		w := &LineWriter{W: &log, Fn: func(l []byte) { got = append(got, append([]byte(nil), l...)) }}
+		if split <= 0 {
+			split = 1
+		}
+		for i := 0; i < len(data); i += split {
+			w.Write(data[i:min(len(data), i+split)])
+		}
+		w.Close()
+		if !bytes.Equal(log.Bytes(), data) {
+			t.Fatal("bytes changed on the way to the log")
+		}
+		var want [][]byte
+		parts := bytes.Split(data, []byte("\n"))
+		for i, l := range parts {
+			if i == len(parts)-1 {
+				// The final unterminated line: no line ending to trim.
+				if len(l) > 0 {
+					want = append(want, l)
+				}
+				break
+			}
+			want = append(want, bytes.TrimSuffix(l, []byte("\r")))
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d lines, want %d", len(got), len(want))
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("line %d = %q, want %q", i, got[i], want[i])
+			}
+		}
+	})
+}
+
+func TestPriceUsage(t *testing.T) {
+	b := &config.Bench{Prices: map[string]config.Price{
+		"gpt-5":  {Input: 1.25, Output: 10, CachedInput: 0.125},
+		"sonnet": {Input: 3, Output: 15},
+	}}
+	u := Usage{InputTokens: 1_000_000, CacheReadTokens: 400_000, OutputTokens: 100_000}
+	got, ok := PriceUsage(b, "openai/gpt-5", u)
+	want := 0.6*1.25 + 0.4*0.125 + 0.1*10
+	if !ok || math.Abs(got-want) > 1e-9 {
+		t.Fatalf("PriceUsage(openai/gpt-5) = %v, %v; want %v", got, ok, want)
+	}
+	// Without a cached price, cached tokens are ordinary input.
+	got, _ = PriceUsage(b, "sonnet", u)
+	if want := 1*3 + 0.1*15; math.Abs(got-want) > 1e-9 {
+		t.Fatalf("PriceUsage(sonnet) = %v, want %v", got, want)
+	}
+	if _, ok := PriceUsage(b, "unknown", u); ok {
+		t.Fatal("an unknown model must not be priced")
+	}
+	if _, ok := PriceUsage(nil, "gpt-5", u); ok {
+		t.Fatal("no table, no price")
+	}
+}
