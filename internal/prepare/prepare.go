@@ -414,6 +414,9 @@ func (r *runner) openRun(ctx context.Context) error {
 		r.run = existing
 		r.runDir = filepath.Join(journal.RunsDir(root), existing.RunID)
 		fmt.Fprintf(r.log, "resuming run %s\n", existing.RunID)
+		if !fsx.Exists(filepath.Join(r.runDir, "plan.json")) {
+			return r.writeRunPlan()
+		}
 		return nil
 	}
 	now := o.Now().UTC()
@@ -436,10 +439,10 @@ func (r *runner) openRun(ctx context.Context) error {
 		RunID:         id,
 		CreatedAt:     now,
 		UpdatedAt:     now,
-		Task:          journal.RunTask{ID: o.Task.ID, Name: o.Task.Name, Path: o.Task.Path, RepoURL: o.Plan.RepoURL},
+		Task:          journal.RunTask{ID: o.Task.ID, Name: o.Task.Name, Path: absPath(o.Task.Path), RepoURL: o.Plan.RepoURL},
 		Agent:         journal.RunAgent{Name: o.Agent.Name, Type: o.Agent.Type, Model: o.Agent.Model, ConfigHash: hash, Config: red},
 		PlanHash:      o.Plan.Hash,
-		PlanPath:      o.PlanPath,
+		PlanPath:      absPath(o.PlanPath),
 		Items:         ids,
 		Samples:       o.Samples,
 		Limits:        r.limits,
@@ -452,7 +455,31 @@ func (r *runner) openRun(ctx context.Context) error {
 	if err := os.MkdirAll(r.runDir, 0o755); err != nil {
 		return fmt.Errorf("run dir: %w", err)
 	}
+	if err := r.writeRunPlan(); err != nil {
+		return err
+	}
 	return journal.WriteRun(r.runDir, r.run)
+}
+
+// writeRunPlan keeps a copy of the plan in the run directory: the run is
+// self-contained (evaluate and report need nothing else), even when
+// state/plan.json is later replaced by another plan.
+func (r *runner) writeRunPlan() error {
+	if err := plan.Write(filepath.Join(r.runDir, "plan.json"), r.opts.Plan); err != nil {
+		return fmt.Errorf("run dir: %w", err)
+	}
+	return nil
+}
+
+// absPath makes a recorded path usable from any working directory.
+func absPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 func (r *runner) writePredictions() error {

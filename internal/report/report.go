@@ -39,7 +39,23 @@ type Report struct {
 	Counts        map[string]int `json:"counts"`
 	Missing       []string       `json:"missing"`
 	TotalCostUSD  float64        `json:"total_cost_usd"`
-	Items         []Item         `json:"items"`
+	// SpentUSD is the run's whole spend from run.json: every attempt,
+	// retried ones included, across resumed sessions.
+	SpentUSD          float64 `json:"spent_usd"`
+	MaxTotalBudgetUSD float64 `json:"max_total_budget_usd,omitempty"`
+	// Stopped says why the last prepare stopped early.
+	Stopped string `json:"stopped,omitempty"`
+	// Counts of what ended the rollouts: the agents' final states
+	// (details.final_state, e.g. OpenHands' finished / max_iterations /
+	// stuck_in_loop), the limits hit (timeout, max_iterations,
+	// max_budget_usd, memory, ...), infra_error classes, out-of-memory
+	// kills and usage read only partially (agent stopped mid-stream).
+	FinalStates  map[string]int `json:"final_states,omitempty"`
+	LimitsHit    map[string]int `json:"limits_hit,omitempty"`
+	InfraKinds   map[string]int `json:"infra_kinds,omitempty"`
+	OOMKilled    int            `json:"oom_killed,omitempty"`
+	PartialUsage int            `json:"partial_usage,omitempty"`
+	Items        []Item         `json:"items"`
 	// Evaluation summarises the items' eval.json; nil before evaluate.
 	Evaluation *EvalSummary `json:"evaluation,omitempty"`
 	// Problems are unreadable files met while loading (the report still
@@ -83,6 +99,7 @@ func Load(runDir string) (*Report, error) {
 		SchemaVersion: SchemaVersion, RunID: run.RunID, RunDir: runDir,
 		Task: run.Task.ID, Agent: run.Agent.Name, AgentType: run.Agent.Type, Model: run.Agent.Model,
 		Samples: samples, Counts: map[string]int{}, Missing: []string{}, Items: []Item{},
+		SpentUSD: run.SpentUSD, MaxTotalBudgetUSD: run.MaxTotalBudgetUSD, Stopped: run.Stopped,
 	}
 	for _, id := range run.Items {
 		for s := 0; s < samples; s++ {
@@ -118,6 +135,7 @@ func Load(runDir string) (*Report, error) {
 			}
 			r.Counts[it.Status]++
 			r.TotalCostUSD += it.CostUSD
+			r.countEndings(j)
 			if !j.Status.Final() {
 				r.Missing = append(r.Missing, name)
 			}
@@ -125,7 +143,92 @@ func Load(runDir string) (*Report, error) {
 		}
 	}
 	r.Evaluation = summarize(r.Items, samples)
+	if r.SpentUSD < r.TotalCostUSD {
+		r.SpentUSD = r.TotalCostUSD
+	}
 	return r, nil
+}
+
+func inc(m *map[string]int, k string) {
+	if *m == nil {
+		*m = map[string]int{}
+	}
+	(*m)[k]++
+}
+
+// countEndings adds a journal's final state, limits, infra class, OOM kill
+// and partial usage to the run's counts.
+func (r *Report) countEndings(j *journal.Journal) {
+	if s, ok := j.Details["final_state"].(string); ok && s != "" {
+		inc(&r.FinalStates, s)
+	}
+	for _, l := range j.LimitsHit {
+		inc(&r.LimitsHit, l)
+	}
+	if j.InfraKind != "" {
+		inc(&r.InfraKinds, j.InfraKind)
+	}
+	if oom, _ := j.Details["oom_killed"].(bool); oom {
+		r.OOMKilled++
+	}
+	if j.Usage.Partial {
+		r.PartialUsage++
+	}
+}
+
+// countsText is "a 2, b 1" by count, then name.
+func countsText(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if m[keys[i]] != m[keys[j]] {
+			return m[keys[i]] > m[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// runLines are the run-level lines about spend and endings shared by the
+// table and Markdown renderings.
+func runLines(r *Report) []string {
+	var out []string
+	if r.SpentUSD > 0 || r.MaxTotalBudgetUSD > 0 {
+		l := fmt.Sprintf("spend $%.4f", r.SpentUSD)
+		if r.MaxTotalBudgetUSD > 0 {
+			l += fmt.Sprintf(" of max_total_budget_usd $%.4g", r.MaxTotalBudgetUSD)
+		}
+		if r.SpentUSD > r.TotalCostUSD+1e-9 {
+			l += fmt.Sprintf(" ($%.4f in the items' final attempts; the rest in retried attempts)", r.TotalCostUSD)
+		}
+		if r.PartialUsage > 0 {
+			l += fmt.Sprintf("; %d item(s) stopped before reporting final usage (partial)", r.PartialUsage)
+		}
+		out = append(out, l)
+	}
+	if len(r.FinalStates) > 0 {
+		out = append(out, "agent final states: "+countsText(r.FinalStates))
+	}
+	if len(r.LimitsHit) > 0 {
+		l := "limits hit: " + countsText(r.LimitsHit)
+		if r.OOMKilled > 0 {
+			l += fmt.Sprintf(" (%d out-of-memory kill(s))", r.OOMKilled)
+		}
+		out = append(out, l)
+	}
+	if len(r.InfraKinds) > 0 {
+		out = append(out, "infra errors: "+countsText(r.InfraKinds))
+	}
+	if r.Stopped != "" {
+		out = append(out, "stopped early: "+r.Stopped)
+	}
+	return out
 }
 
 // StatusExternal is the rollout status of an item whose patch came from a
@@ -180,8 +283,8 @@ func WriteTable(w io.Writer, r *Report) error {
 	fmt.Fprintf(w, "run %s\n", r.RunID)
 	fmt.Fprintf(w, "task %s, agent %s (%s), model %s\n", r.Task, r.Agent, r.AgentType, orDash(r.Model))
 	fmt.Fprintf(w, "items %d: %s\n", r.Total, CountsLine(r.Counts))
-	if r.TotalCostUSD > 0 {
-		fmt.Fprintf(w, "spend $%.4f\n", r.TotalCostUSD)
+	for _, l := range runLines(r) {
+		fmt.Fprintln(w, l)
 	}
 	for _, l := range evalLines(r.Evaluation) {
 		fmt.Fprintln(w, l)
@@ -238,8 +341,8 @@ func writeFooter(w io.Writer, r *Report) error {
 func WriteMarkdown(w io.Writer, r *Report) error {
 	fmt.Fprintf(w, "# Run `%s`\n\n", r.RunID)
 	fmt.Fprintf(w, "- task: `%s`\n- agent: `%s` (%s)\n- model: `%s`\n- items: %d (%s)\n", r.Task, r.Agent, r.AgentType, orDash(r.Model), r.Total, CountsLine(r.Counts))
-	if r.TotalCostUSD > 0 {
-		fmt.Fprintf(w, "- spend: $%.4f\n", r.TotalCostUSD)
+	for _, l := range runLines(r) {
+		fmt.Fprintf(w, "- %s\n", mdEscape(l))
 	}
 	for _, l := range evalLines(r.Evaluation) {
 		fmt.Fprintf(w, "- %s\n", l)

@@ -7,6 +7,7 @@ import "strings"
 // look up the human's commit and copy it, which would void the benchmark.
 var SearchKeyDenyList = []string{
 	"TAVILY_API_KEY",
+	"SEARCH_API_KEY", // OpenHands' search tool
 	"SERPER_API_KEY",
 	"SERPAPI_API_KEY",
 	"SERPAPI_KEY",
