@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/container"
@@ -128,6 +129,39 @@ func runInContainer(ctx context.Context, r *Rollout, argv []string, stdin io.Rea
 		fmt.Fprintf(r.Stderr, "perfbench: %v\n", oerr)
 	} else if own.Fixed > 0 {
 		out.Details["ownership_restored"] = own.Fixed
+	}
+	return out, nil
+}
+
+// ContainerRuntime is the container side of a runtime: container entry,
+// for prepare: before the first rollout it removes containers a crashed
+// harness left behind, and it records the image in run.json.
+type ContainerRuntime struct{ Agent *config.Agent }
+
+// RemoveStaleContainers removes labelled containers whose harness is gone.
+func (c ContainerRuntime) RemoveStaleContainers(ctx context.Context, b *config.Bench, log io.Writer) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	names, err := container.NewEngine(b.Container.Engine).RemoveStale(ctx)
+	if err != nil {
+		fmt.Fprintf(log, "warning: looking for stale containers: %v\n", err)
+		return
+	}
+	for _, n := range names {
+		fmt.Fprintf(log, "removed stale container %s (its harness is gone)\n", n)
+	}
+}
+
+// Images returns the agent image's id (and digest) by role; an image that
+// is not present locally is an error (perfbench never pulls).
+func (c ContainerRuntime) Images(ctx context.Context, b *config.Bench) (map[string]string, error) {
+	img, err := container.NewEngine(b.Container.Engine).InspectImage(ctx, c.Agent.Image)
+	if err != nil {
+		return nil, fmt.Errorf("agent image: %w", err)
+	}
+	out := map[string]string{"agent": img.ID, "agent_ref": img.Ref}
+	if d := img.Digest(); d != "" {
+		out["agent_digest"] = d
 	}
 	return out, nil
 }

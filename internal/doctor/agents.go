@@ -69,6 +69,11 @@ func agentChecks(in Input) []Check {
 	var model string
 	llm := false
 	for _, a := range agents {
+		if a != nil {
+			for _, c := range commonAgentChecks(a, eng, engineName, env) {
+				add(c)
+			}
+		}
 		if a == nil || a.Type != config.TypeOpenHands {
 			continue
 		}
@@ -120,6 +125,93 @@ func agentChecks(in Input) []Check {
 		add(Check{Name: "LLM credentials", Preflight: true, Run: func(ctx context.Context) Result { return checkLLM(ctx, client, env, model) }})
 	}
 	return checks
+}
+
+// DefaultCLI is the executable each agent type runs when cli: is not set.
+var DefaultCLI = map[string]string{
+	config.TypeClaudeCode:   "claude",
+	config.TypeCodex:        "codex",
+	config.TypeTrae:         "trae-cli",
+	config.TypeAider:        "aider",
+	config.TypeMiniSWEAgent: "mini",
+}
+
+// commonAgentChecks are what every entry needs: its image and the engine
+// with runtime: container, otherwise its executable on PATH; and the
+// home_files it copies into each rollout's fresh HOME.
+func commonAgentChecks(a *config.Agent, eng *container.Engine, engineName string, env map[string]string) []Check {
+	var out []Check
+	if a.Type == config.TypeOpenHands {
+		// Its modes have their own checks.
+	} else if a.Runtime == "container" {
+		out = append(out,
+			Check{Name: "container engine (" + engineName + ")", Preflight: true, Run: func(ctx context.Context) Result { return checkEngine(ctx, eng) }},
+			Check{Name: "image " + a.Image, Preflight: true, Run: func(ctx context.Context) Result { return checkImage(ctx, eng, a.Image) }})
+	} else {
+		exe := a.CLI
+		if exe == "" {
+			exe = DefaultCLI[a.Type]
+		}
+		if exe == "" && a.Type == config.TypeCommand && len(a.Command) > 0 {
+			exe = a.Command[0]
+		}
+		// A relative path is relative to the workspace, which does not
+		// exist yet: nothing to check.
+		if exe != "" && !strings.Contains(exe, "{") && (filepath.IsAbs(exe) || !strings.Contains(exe, "/")) {
+			out = append(out, Check{Name: "agent " + a.Name + ": " + exe, Preflight: true, Run: func(context.Context) Result { return checkExecutable(exe, env) }})
+		}
+	}
+	if len(a.HomeFiles) > 0 {
+		out = append(out, Check{Name: "agent " + a.Name + ": home_files", Preflight: true, Run: func(context.Context) Result { return checkHomeFiles(a.HomeFiles) }})
+	}
+	return out
+}
+
+// checkExecutable finds a program as the agent's process would: a path
+// as is, a bare name on PATH.
+func checkExecutable(exe string, env map[string]string) Result {
+	if strings.Contains(exe, "/") {
+		st, err := os.Stat(exe)
+		if err != nil {
+			return Result{Detail: err.Error()}
+		}
+		if st.IsDir() || st.Mode()&0o111 == 0 {
+			return Result{Detail: exe + " is not an executable file"}
+		}
+		return Result{OK: true, Detail: exe}
+	}
+	for _, dir := range filepath.SplitList(env["PATH"]) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, exe)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return Result{OK: true, Detail: p}
+		}
+	}
+	return Result{Detail: exe + " not found on PATH (install it, or set the entry's cli:)"}
+}
+
+// checkHomeFiles checks that the files copied into every fresh HOME exist.
+func checkHomeFiles(files []string) Result {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return Result{Detail: err.Error()}
+	}
+	var missing []string
+	for _, f := range files {
+		p := f
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(home, f)
+		}
+		if _, err := os.Stat(p); err != nil {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		return Result{Detail: "missing: " + strings.Join(missing, ", ")}
+	}
+	return Result{OK: true, Detail: strings.Join(files, ", ")}
 }
 
 func fail(detail string) func(context.Context) Result {

@@ -207,6 +207,9 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 	ca, hasContainers := adapter.(ContainerAdapter)
+	if !hasContainers && opts.Agent.Runtime == agent.RuntimeContainer {
+		ca, hasContainers = agent.ContainerRuntime{Agent: opts.Agent}, true
+	}
 	if hasContainers {
 		ca.RemoveStaleContainers(ctx, opts.Bench, r.log)
 	}
