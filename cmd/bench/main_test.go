@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/perfbench/perfbench/internal/scripttest"
 )
 
 var update = flag.Bool("update", false, "update golden files in testdata/script")
@@ -31,19 +33,7 @@ func TestScripts(t *testing.T) {
 		Dir:                 "testdata/script",
 		UpdateScripts:       *update,
 		RequireExplicitExec: true,
-		Setup: func(env *testscript.Env) error {
-			home := filepath.Join(env.WorkDir, "home")
-			if err := os.MkdirAll(home, 0o755); err != nil {
-				return err
-			}
-			env.Setenv("HOME", home)
-			env.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
-			env.Setenv("XDG_CACHE_HOME", filepath.Join(home, ".cache"))
-			env.Setenv("GIT_CONFIG_NOSYSTEM", "1")
-			env.Setenv("NO_COLOR", "1")
-			env.Setenv("LLM_MODEL", "")
-			return nil
-		},
+		Setup:               scripttest.Setup,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"genrepo":   cmdGenrepo,
 			"nopids":    cmdNopids,
