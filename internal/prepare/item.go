@@ -277,7 +277,7 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 		return journal.StatusTimeout, fmt.Sprintf("wall-clock limit of %s reached", it.limits.Timeout)
 	case out.Failed:
 		return journal.StatusAgentError, out.Reason
-	case out.Process != nil && (out.Process.ExitCode != 0 || out.Process.Signal != ""):
+	case out.Process != nil && (out.Process.ExitCode != 0 || out.Process.Signal != "") && !stoppedAtIterations(out):
 		return journal.StatusAgentError, exitReason(out.Process)
 	case it.j.Patch == nil || it.j.Patch.Bytes == 0:
 		return journal.StatusNoPatch, "the agent changed nothing"
@@ -287,6 +287,13 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 		return journal.StatusTargetViolation, "changed files outside the targets: " + strings.Join(it.j.Targets.Disallowed, ", ")
 	}
 	return journal.StatusSuccess, ""
+}
+
+// stoppedAtIterations reports whether the adapter stopped an agent that
+// has no iteration flag of its own at max_iterations: like an agent that
+// stops itself there, the item is judged by its patch.
+func stoppedAtIterations(out *agent.Outcome) bool {
+	return out.Process != nil && out.Process.Stopped && slices.Contains(out.LimitsHit, "max_iterations")
 }
 
 func appendOnce(list []string, v string) []string {

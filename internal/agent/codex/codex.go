@@ -1,2 +1,413 @@
-// Package codex is the codex adapter (work in progress).
+// Package codex runs OpenAI's Codex CLI headless (`codex exec`) under
+// perfbench's process contract:
+//
+//	codex exec --json --cd <workspace> --skip-git-repo-check [--model M]
+//	    --sandbox workspace-write [--profile P] [extra_args...] -
+//
+// The prompt (the task file's content) goes to stdin: "-" tells codex exec
+// to read it from there, which keeps a large prompt out of the argv and out
+// of `ps`. --sandbox is left out when extra_args choose the sandbox
+// themselves (--sandbox/-s, --dangerously-bypass-approvals-and-sandbox,
+// --yolo, --full-auto), since Codex rejects a repeated flag.
+//
+// CODEX_HOME is the rollout's fresh HOME/.codex (created, as Codex requires)
+// unless the entry's env: sets it: auth.json (home_files:
+// [.codex/auth.json]), config.toml (config_file: is copied there) and the
+// session logs live there, so nothing carries over between rollouts.
+//
+// Codex has no flag for a turn or cost limit. max_budget_usd is enforced by
+// the harness from the usage the adapter reports (agent.Rollout.ReportUsage)
+// as Codex runs. max_iterations counts model responses: after the N-th one,
+// the adapter stops Codex as soon as it goes on (a tool call starts, a new
+// message or reasoning summary arrives, or another response is counted) and
+// records limits_hit: max_iterations.
+//
+// What is read back:
+//
+//   - stdout, the JSONL events of exec --json (Codex ≥ 0.44): thread.started,
+//     turn.started, item.started/updated/completed (agent_message,
+//     reasoning, command_execution, file_change, mcp_tool_call, web_search,
+//     todo_list, error), turn.completed {usage: input_tokens,
+//     cached_input_tokens, output_tokens}, turn.failed {error.message} and
+//     error {message}. turn.completed's usage is the thread's running total
+//     (usage_from_last_total), so totals are combined by maximum, never
+//     summed. The legacy format of earlier versions ({"id", "msg":
+//     {"type": "token_count", ...}}) is read too; other lines are counted
+//     and skipped.
+//   - the session log, $CODEX_HOME/sessions/YYYY/MM/DD/rollout-*-<thread
+//     id>.jsonl, followed while Codex runs: its event_msg token_count lines
+//     (info.total_token_usage after every model response) give the spend of
+//     a running or killed Codex and count the model responses (turns), and
+//     turn_context names the model. It is copied to the output folder
+//     (out/codex/).
+//
+// Tokens are priced with bench.yaml's prices: table (agent.PriceUsage;
+// cached_input_tokens are part of input_tokens and priced at cached_input).
+// A model without a price costs 0 and is named in details.unpriced_model,
+// with a warning in codex_stderr.txt. An error or turn.failed that no
+// completed turn follows is classified (401/403, 429, usage limits, model
+// not found) into an infrastructure failure.
+//
+// References:
+//
+//   - Non-interactive mode: https://developers.openai.com/codex/noninteractive
+//     and https://github.com/openai/codex/blob/main/docs/exec.md
+//   - Flags (--json, --cd, --skip-git-repo-check, --model, --sandbox,
+//     --profile, PROMPT "-" = stdin): https://developers.openai.com/codex/cli/reference
+//     and https://github.com/openai/codex/blob/main/codex-rs/exec/src/cli.rs
+//   - Event schema: https://github.com/openai/codex/blob/main/codex-rs/exec/src/exec_events.rs
+//     and its mapping (usage = thread total):
+//     https://github.com/openai/codex/blob/main/codex-rs/exec/src/event_processor_with_jsonl_output.rs
+//   - The format change from the legacy --json output: https://github.com/openai/codex/pull/4525
+//   - Session logs (token_count is persisted):
+//     https://github.com/openai/codex/blob/main/codex-rs/core/src/rollout/policy.rs
+//   - CODEX_HOME, CODEX_API_KEY: https://developers.openai.com/codex/environment-variables
+//   - No turn limit flag yet: https://github.com/openai/codex/issues/33294
 package codex
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/perfbench/perfbench/internal/agent"
+	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/config"
+)
+
+func init() {
+	agent.Register(config.TypeCodex, func(a *config.Agent) (agent.Adapter, error) { return New(a) })
+}
+
+// DefaultCLI is the executable when the entry sets no cli:.
+const DefaultCLI = "codex"
+
+// Sandbox is the --sandbox perfbench passes: Codex may write the workspace
+// (and nothing else) and run commands without network.
+const Sandbox = "workspace-write"
+
+// OutSubdir is the folder of the private output folder (copied to
+// <item>/out/codex/) that receives the session log.
+const OutSubdir = "codex"
+
+// pollEvery is how often the session log is read while Codex runs.
+const pollEvery = 250 * time.Millisecond
+
+// errMaxIterations is the cause with which the adapter stops Codex.
+var errMaxIterations = errors.New("max_iterations reached")
+
+// Adapter runs Codex for one agent entry.
+type Adapter struct{ a *config.Agent }
+
+// New returns the adapter of a codex entry.
+func New(a *config.Agent) (*Adapter, error) {
+	if _, ok := a.Env["CODEX_HOME"]; ok && a.ConfigFile != "" {
+		return nil, badinput.Errorf("agent %s (codex): config_file is copied to the rollout's own CODEX_HOME; it cannot be combined with env: CODEX_HOME (put the configuration in that directory instead)", a.Name)
+	}
+	return &Adapter{a: a}, nil
+}
+
+// sandboxFlags choose Codex's sandbox; with one of them in extra_args,
+// perfbench passes no --sandbox.
+var sandboxFlags = []string{"--sandbox", "-s", "--dangerously-bypass-approvals-and-sandbox", "--yolo", "--full-auto"}
+
+func sandboxChosen(extra []string) bool {
+	for _, a := range extra {
+		if a == "--" {
+			return false
+		}
+		flag, _, _ := strings.Cut(a, "=")
+		if slices.Contains(sandboxFlags, flag) || (strings.HasPrefix(a, "-s") && !strings.HasPrefix(a, "--")) {
+			return true
+		}
+	}
+	return false
+}
+
+// Argv is the command line of a rollout in workspace.
+func (ad *Adapter) Argv(workspace string) []string {
+	cli := ad.a.CLI
+	if cli == "" {
+		cli = DefaultCLI
+	}
+	argv := []string{cli, "exec", "--json", "--cd", workspace, "--skip-git-repo-check"}
+	if ad.a.Model != "" {
+		argv = append(argv, "--model", ad.a.Model)
+	}
+	if !sandboxChosen(ad.a.ExtraArgs) {
+		argv = append(argv, "--sandbox", Sandbox)
+	}
+	if ad.a.Profile != "" {
+		argv = append(argv, "--profile", ad.a.Profile)
+	}
+	argv = append(argv, ad.a.ExtraArgs...)
+	return append(argv, "-")
+}
+
+// Command returns the argv of a rollout.
+func (ad *Adapter) Command(r *agent.Rollout) ([]string, error) { return ad.Argv(r.Workspace), nil }
+
+// ConfigFile returns config_file as an absolute path (relative to
+// bench.yaml's directory); "" when not set.
+func (ad *Adapter) ConfigFile(b *config.Bench) string {
+	f := ad.a.ConfigFile
+	if f == "" || filepath.IsAbs(f) {
+		return f
+	}
+	if b != nil && b.Dir != "" {
+		return filepath.Join(b.Dir, f)
+	}
+	if abs, err := filepath.Abs(f); err == nil {
+		return abs
+	}
+	return f
+}
+
+// CodexHome is the rollout's CODEX_HOME and whether it is the rollout's
+// own (HOME/.codex) rather than the entry's env: CODEX_HOME.
+func (ad *Adapter) CodexHome(r *agent.Rollout) (string, bool) {
+	if _, ok := ad.a.Env["CODEX_HOME"]; ok {
+		if v := lookup(r.Env, "CODEX_HOME"); v != "" {
+			return v, false
+		}
+	}
+	home := r.Home
+	if home == "" {
+		home = lookup(r.Env, "HOME")
+	}
+	return filepath.Join(home, ".codex"), true
+}
+
+func lookup(env []string, name string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
+}
+
+func setEnv(env []string, name, value string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k != name {
+			out = append(out, kv)
+		}
+	}
+	return append(out, name+"="+value)
+}
+
+// Run performs one rollout.
+func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, error) {
+	home, private := ad.CodexHome(r)
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, fmt.Errorf("codex: CODEX_HOME: %w", err)
+	}
+	if f := ad.ConfigFile(r.Bench); f != "" {
+		data, err := os.ReadFile(f)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(home, "config.toml"), data, 0o600)
+		}
+		if err != nil {
+			fmt.Fprintf(r.Stderr, "perfbench: config_file: %v\n", err)
+			return &agent.Outcome{Failed: true, Reason: "config_file: " + err.Error()}, nil
+		}
+	}
+	rr := *r
+	rr.Env = setEnv(r.Env, "CODEX_HOME", home)
+
+	ictx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	st := NewStream(r.Limits.MaxIterations, func() { cancel(errMaxIterations) })
+	var running atomic.Bool
+	running.Store(true)
+	report := func(changed bool) {
+		if changed && running.Load() {
+			u, _, _ := ad.usage(r, st.Summary())
+			u.Partial = true
+			r.ReportUsage(u)
+		}
+	}
+	lw := &agent.LineWriter{W: r.Stdout, Fn: func(l []byte) { report(st.StdoutLine(l)) }}
+	rr.Stdout = lw
+	tail := &sessionTail{
+		root: filepath.Join(home, "sessions"), private: private, threadID: st.ThreadID,
+		fn: func(l []byte) { report(st.SessionLine(l)) },
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tk := time.NewTicker(pollEvery)
+		defer tk.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tk.C:
+				tail.poll()
+			}
+		}
+	})
+	out, err := agent.RunProcess(ictx, &rr, ad.Argv(r.Workspace), strings.NewReader(r.Prompt))
+	lw.Close()
+	close(done)
+	wg.Wait()
+	running.Store(false)
+	logPath := tail.finish()
+	if err != nil {
+		return nil, err
+	}
+	limitStop := errors.Is(context.Cause(ictx), errMaxIterations) && ctx.Err() == nil
+	ad.finish(r, out, st.Summary(), logPath, limitStop)
+	return out, nil
+}
+
+// usage prices a summary's tokens. It returns the model priced ("" when
+// neither the entry nor the session log names one) and whether a price
+// was found.
+func (ad *Adapter) usage(r *agent.Rollout, sum Summary) (agent.Usage, string, bool) {
+	t := sum.Tokens
+	u := agent.Usage{
+		InputTokens: t.Input, OutputTokens: t.Output,
+		CacheReadTokens: t.CachedInput, CacheWriteTokens: t.CacheWrite,
+		Turns: sum.Turns(), Source: sum.Source,
+	}
+	model := ad.a.Model
+	if model == "" {
+		model = sum.Model
+	}
+	cost, ok := agent.PriceUsage(r.Bench, model, u)
+	u.CostUSD = cost
+	return u, model, ok
+}
+
+func addDetail(out *agent.Outcome, k string, v any) {
+	if out.Details == nil {
+		out.Details = map[string]any{}
+	}
+	out.Details[k] = v
+}
+
+// finish fills the outcome from what Codex reported.
+func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, sum Summary, logPath string, limitStop bool) {
+	scrub := r.Secrets.ScrubString
+	p := out.Process
+	endedByItself := p != nil && !p.TimedOut && !p.Stopped
+	u, model, priced := ad.usage(r, sum)
+	u.Partial = p != nil && !endedByItself
+	out.Usage = u
+
+	if sum.Format != "" {
+		addDetail(out, "format", sum.Format)
+	}
+	if sum.ThreadID != "" {
+		addDetail(out, "thread_id", scrub(sum.ThreadID))
+	}
+	if sum.CLIVersion != "" {
+		addDetail(out, "cli_version", scrub(sum.CLIVersion))
+	}
+	if model != "" {
+		addDetail(out, "model", scrub(model))
+	}
+	if !sum.Tokens.IsZero() {
+		addDetail(out, "priced", priced)
+		if !priced {
+			name := model
+			if name == "" {
+				name = "(Codex's default model, not named in its output)"
+			}
+			addDetail(out, "unpriced_model", scrub(name))
+			fmt.Fprintf(r.Stderr, "perfbench: warning: no price for model %q in bench.yaml prices: (USD per million tokens); the cost is recorded as 0 and max_budget_usd / max_total_budget_usd cannot stop this agent\n", scrub(name))
+		}
+	}
+	if sum.Tokens.Reasoning > 0 {
+		addDetail(out, "reasoning_output_tokens", sum.Tokens.Reasoning)
+	}
+	addDetail(out, "turns_completed", sum.TurnsCompleted)
+	if sum.TurnsFailed > 0 {
+		addDetail(out, "turns_failed", sum.TurnsFailed)
+	}
+	if sum.Responses > 0 || sum.SessionLines > 0 {
+		addDetail(out, "model_responses", sum.Responses)
+	}
+	if len(sum.Items) > 0 {
+		addDetail(out, "items", sum.Items)
+	}
+	addDetail(out, "command_executions", sum.Items[ItemCommandExecution])
+	if sum.FailedCommands > 0 {
+		addDetail(out, "failed_commands", sum.FailedCommands)
+	}
+	if sum.Errors > 0 {
+		addDetail(out, "errors", sum.Errors)
+		addDetail(out, "last_error", scrub(sum.LastError))
+	}
+	if sum.Failure != "" {
+		addDetail(out, "turn_failed", scrub(sum.Failure))
+	}
+	if sum.LastMessage != "" {
+		addDetail(out, "last_message", scrub(sum.LastMessage))
+	}
+	if sum.BadLines > 0 {
+		addDetail(out, "unparsed_lines", sum.BadLines)
+	}
+	if sum.Unknown > 0 {
+		addDetail(out, "unknown_events", sum.Unknown)
+	}
+	if logPath != "" && r.OutDir != "" {
+		if name, err := copySessionLog(logPath, filepath.Join(r.OutDir, OutSubdir)); err != nil {
+			fmt.Fprintf(r.Stderr, "perfbench: copying the session log: %v\n", err)
+		} else {
+			addDetail(out, "session_log", "out/"+OutSubdir+"/"+name)
+		}
+	}
+	if limitStop {
+		out.LimitsHit = append(out.LimitsHit, "max_iterations")
+		addDetail(out, "stopped", fmt.Sprintf("max_iterations: after %d model responses", sum.Responses))
+	}
+
+	if p == nil || p.Stopped || sum.Completed() {
+		return
+	}
+	msg := sum.ErrorMessage()
+	if out.Infra == nil {
+		if ie := Classify(msg); ie != nil {
+			ie.Msg = scrub(ie.Msg)
+			out.Infra = ie
+			return
+		}
+	}
+	if sum.Failure != "" && endedByItself && !out.Failed {
+		out.Failed = true
+		out.Reason = "codex: " + strings.ReplaceAll(scrub(sum.Failure), "\n", " ")
+	}
+}
+
+// copySessionLog copies the session log into dir and returns its name.
+func copySessionLog(src, dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return "", err
+	}
+	defer in.Close()
+	name := filepath.Base(src)
+	out, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return "", err
+	}
+	return name, out.Close()
+}

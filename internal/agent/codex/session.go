@@ -1,0 +1,140 @@
+package codex
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// sessionTail follows Codex's session log while Codex runs. Codex writes
+// one JSON line per rollout item to
+// $CODEX_HOME/sessions/YYYY/MM/DD/rollout-<time>-<thread id>.jsonl,
+// including a token_count event after every model response; exec --json
+// reports usage only when the turn completes, so this is where the spend
+// of a running (or killed) Codex is read.
+//
+// It is used from one goroutine at a time.
+type sessionTail struct {
+	// root is $CODEX_HOME/sessions.
+	root string
+	// private: CODEX_HOME is the rollout's own, so any session log in it
+	// is this run's; otherwise only the log named after the thread id is.
+	private  bool
+	threadID func() string
+	fn       func(line []byte)
+
+	path  string
+	f     *os.File
+	chunk []byte
+	buf   []byte
+	skip  bool
+}
+
+// maxSessionLine bounds a parsed line (longer lines are skipped).
+const maxSessionLine = 16 << 20
+
+func (t *sessionTail) find() {
+	id := t.threadID()
+	if id == "" && !t.private {
+		return
+	}
+	var best string
+	var bestMod time.Time
+	filepath.WalkDir(t.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() {
+			// sessions/YYYY/MM/DD: three levels.
+			if rel, _ := filepath.Rel(t.root, p); strings.Count(rel, string(filepath.Separator)) >= 3 {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		name := d.Name()
+		if !strings.HasPrefix(name, "rollout-") || !strings.HasSuffix(name, ".jsonl") {
+			return nil
+		}
+		if id != "" && !strings.Contains(name, id) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		if best == "" || info.ModTime().After(bestMod) {
+			best, bestMod = p, info.ModTime()
+		}
+		return nil
+	})
+	if best == "" {
+		return
+	}
+	f, err := os.Open(best)
+	if err != nil {
+		return
+	}
+	t.path, t.f = best, f
+}
+
+// poll reads what Codex appended since the last call.
+func (t *sessionTail) poll() {
+	if t.f == nil {
+		t.find()
+		if t.f == nil {
+			return
+		}
+	}
+	if t.chunk == nil {
+		t.chunk = make([]byte, 64<<10)
+	}
+	for {
+		n, err := t.f.Read(t.chunk)
+		if n > 0 {
+			t.feed(t.chunk[:n])
+		}
+		if err != nil || n == 0 {
+			return
+		}
+	}
+}
+
+func (t *sessionTail) feed(p []byte) {
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			if !t.skip {
+				t.buf = append(t.buf, p...)
+				if len(t.buf) > maxSessionLine {
+					t.buf, t.skip = t.buf[:0], true
+				}
+			}
+			return
+		}
+		if !t.skip {
+			t.buf = append(t.buf, p[:i]...)
+			t.fn(t.buf)
+		}
+		t.buf, t.skip = t.buf[:0], false
+		p = p[i+1:]
+	}
+}
+
+// finish reads the rest of the log, including a last line without its
+// newline, and closes it. It returns the log's path ("" when none was
+// found).
+func (t *sessionTail) finish() string {
+	t.poll()
+	if len(t.buf) > 0 && !t.skip {
+		t.fn(t.buf)
+	}
+	t.buf = nil
+	if t.f != nil {
+		t.f.Close()
+		t.f = nil
+	}
+	return t.path
+}
