@@ -1,2 +1,504 @@
-// Package trae is the trae adapter (work in progress).
+// Package trae runs TRAE Agent (github.com/bytedance/trae-agent) headless
+// under perfbench's process contract:
+//
+//	trae-cli run --file <task file> --working-dir <workspace> --must-patch
+//	    --patch-path <out>/trae.patch --trajectory-file <out>/trajectory.json
+//	    [--max-steps N] [--config-file F] [--model M] [extra_args...]
+//
+// or, when cli: names a Python with trae_agent installed (its base name is
+// python, python3, python3.12, ...), `<python> -m trae_agent.cli run ...`
+// with the same flags. A relative cli: path with a slash and a relative
+// config_file: are taken relative to bench.yaml's directory. With
+// runtime: container the config file is copied into the rollout's fresh
+// HOME (the image cannot see bench.yaml's directory).
+//
+// Limits: max_iterations is --max-steps (omitted when 0: the config
+// file's agents.trae_agent.max_steps applies); timeout is enforced by the
+// harness; TRAE has no cost limit, so max_budget_usd is enforced by the
+// harness from the usage this adapter reports while TRAE runs.
+//
+// TRAE's TrajectoryRecorder rewrites the trajectory file after every LLM
+// call and every agent step. The adapter polls it (every 500 ms) while the
+// process runs and reports the cumulative usage (agent.Rollout.ReportUsage),
+// and reads it once more at the end: tokens summed over llm_interactions[]
+// .response.usage, turns = len(agent_steps), the cost priced with
+// bench.yaml's prices: (TRAE records no cost), success / final_result /
+// the last step error for the final state. "Task execution exceeded maximum
+// steps without completion." is the max_iterations limit.
+//
+// TRAE retries failed LLM calls itself (max_retries, default 10, sleeping
+// 3-30 s each) and prints "<Provider> API call failed: <error> will sleep
+// for N seconds and will retry." to stdout. The adapter watches for these
+// lines: an authentication failure or an unknown model stops TRAE at once
+// (retrying cannot help) and makes the rollout an infrastructure failure;
+// a step that ended on an API error (401/403, 429, model not found,
+// provider unavailable) does too, although TRAE exits 0 after it.
+//
+// References:
+//
+//   - README (installation, trae-cli run, configuration, environment
+//     variables): https://github.com/bytedance/trae-agent/blob/main/README.md
+//   - The run command and its flags (--file, --working-dir, --must-patch,
+//     --patch-path, --trajectory-file, --max-steps, --config-file,
+//     --model, --provider; TRAE_CONFIG_FILE):
+//     https://github.com/bytedance/trae-agent/blob/main/trae_agent/cli.py
+//   - Trajectory format and continuous saving:
+//     https://github.com/bytedance/trae-agent/blob/main/docs/TRAJECTORY_RECORDING.md and
+//     https://github.com/bytedance/trae-agent/blob/main/trae_agent/utils/trajectory_recorder.py
+//   - Step loop, max steps, step errors:
+//     https://github.com/bytedance/trae-agent/blob/main/trae_agent/agent/base_agent.py
+//   - task_done, --must-patch, the patch file:
+//     https://github.com/bytedance/trae-agent/blob/main/trae_agent/agent/trae_agent.py
+//   - Retry lines: https://github.com/bytedance/trae-agent/blob/main/trae_agent/utils/llm_clients/retry_utils.py
+//   - Config file (YAML; <PROVIDER>_API_KEY overrides api_key):
+//     https://github.com/bytedance/trae-agent/blob/main/trae_agent/utils/config.py and
+//     https://github.com/bytedance/trae-agent/blob/main/trae_config.yaml.example
 package trae
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/perfbench/perfbench/internal/agent"
+	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/config"
+)
+
+func init() {
+	agent.Register(config.TypeTrae, func(a *config.Agent) (agent.Adapter, error) { return New(a) })
+}
+
+// DefaultCLI is the executable when the entry sets no cli:.
+const DefaultCLI = "trae-cli"
+
+// Files TRAE writes into the rollout's private output folder (copied to
+// <item>/out/).
+const (
+	TrajectoryFile = "trajectory.json"
+	PatchFile      = "trae.patch"
+)
+
+// ConfigEnv is TRAE's variable for the config file (click envvar of
+// --config-file).
+const ConfigEnv = "TRAE_CONFIG_FILE"
+
+// homeConfigDir is where a runtime: container rollout gets its copy of the
+// config file, inside the fresh HOME.
+const homeConfigDir = ".trae-perfbench"
+
+// PollInterval is how often the trajectory is read while TRAE runs.
+var PollInterval = 500 * time.Millisecond
+
+var pythonRE = regexp.MustCompile(`^python[0-9.]*$`)
+
+// IsPython reports whether cli names a Python interpreter (python,
+// python3, python3.12), which runs `-m trae_agent.cli`.
+func IsPython(cli string) bool { return pythonRE.MatchString(filepath.Base(cli)) }
+
+// Adapter runs TRAE Agent for one entry.
+type Adapter struct {
+	a *config.Agent
+}
+
+// New returns the adapter of a trae entry. TRAE cannot run without a
+// config file: the entry needs config_file: or TRAE_CONFIG_FILE (in its
+// env: or the environment), else TRAE would look for trae_config.yaml in
+// the workspace.
+func New(a *config.Agent) (*Adapter, error) {
+	if a.ConfigFile == "" {
+		_, inEntry := a.Env[ConfigEnv]
+		if _, inEnv := os.LookupEnv(ConfigEnv); !inEntry && !inEnv {
+			return nil, badinput.Errorf("agent %s (trae): set config_file: (TRAE's trae_config.yaml, relative to bench.yaml) or %s", a.Name, ConfigEnv)
+		}
+	}
+	return &Adapter{a: a}, nil
+}
+
+// CLI is the executable: cli: or trae-cli; a relative path with a slash is
+// taken relative to bench.yaml's directory on the host.
+func (ad *Adapter) CLI(b *config.Bench) string {
+	cli := ad.a.CLI
+	if cli == "" {
+		return DefaultCLI
+	}
+	if ad.a.Runtime != agent.RuntimeContainer && strings.ContainsRune(cli, '/') && !filepath.IsAbs(cli) && b != nil && b.Dir != "" {
+		return filepath.Join(b.Dir, cli)
+	}
+	return cli
+}
+
+// ConfigFile returns config_file as an absolute host path (relative to
+// bench.yaml's directory); "" when not set.
+func (ad *Adapter) ConfigFile(b *config.Bench) string {
+	f := ad.a.ConfigFile
+	if f == "" || filepath.IsAbs(f) {
+		return f
+	}
+	if b != nil && b.Dir != "" {
+		return filepath.Join(b.Dir, f)
+	}
+	if abs, err := filepath.Abs(f); err == nil {
+		return abs
+	}
+	return f
+}
+
+// configArg is the --config-file argument: the host path, or the copy in
+// the rollout's HOME with runtime: container.
+func (ad *Adapter) configArg(r *agent.Rollout) string {
+	f := ad.ConfigFile(r.Bench)
+	if f == "" || ad.a.Runtime != agent.RuntimeContainer || r.Home == "" {
+		return f
+	}
+	return filepath.Join(r.Home, homeConfigDir, filepath.Base(f))
+}
+
+// Command returns the argv of a rollout.
+func (ad *Adapter) Command(r *agent.Rollout) ([]string, error) {
+	cli := ad.CLI(r.Bench)
+	var argv []string
+	if IsPython(cli) {
+		argv = []string{cli, "-m", "trae_agent.cli", "run"}
+	} else {
+		argv = []string{cli, "run"}
+	}
+	argv = append(argv,
+		"--file", r.TaskFile,
+		"--working-dir", r.Workspace,
+		"--must-patch",
+		"--patch-path", filepath.Join(r.OutDir, PatchFile),
+		"--trajectory-file", filepath.Join(r.OutDir, TrajectoryFile),
+	)
+	if n := r.Limits.MaxIterations; n > 0 {
+		argv = append(argv, "--max-steps", strconv.Itoa(n))
+	}
+	if f := ad.configArg(r); f != "" {
+		argv = append(argv, "--config-file", f)
+	}
+	if m := ad.a.Model; m != "" {
+		argv = append(argv, "--model", m)
+	}
+	return append(argv, ad.a.ExtraArgs...), nil
+}
+
+// Run performs one rollout.
+func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, error) {
+	if err := ad.prepareConfig(r); err != nil {
+		return &agent.Outcome{Failed: true, Reason: err.Error()}, nil
+	}
+	argv, err := ad.Command(r)
+	if err != nil {
+		return nil, err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	w := &watcher{
+		path:  filepath.Join(r.OutDir, TrajectoryFile),
+		bench: r.Bench,
+		model: ad.a.Model,
+		stop:  stop,
+	}
+	if r.Observe != nil {
+		w.report = r.ReportUsage
+	}
+	stdout := &agent.LineWriter{W: r.Stdout, Fn: w.line}
+	stderr := &agent.LineWriter{W: r.Stderr, Fn: w.line}
+	rr := *r
+	rr.Stdout, rr.Stderr = stdout, stderr
+	rr.Env = setDefault(r.Env, "PYTHONUNBUFFERED", "1")
+
+	pollDone := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w.poll(pollDone, PollInterval)
+	}()
+	out, err := agent.RunProcess(runCtx, &rr, argv, nil)
+	close(pollDone)
+	wg.Wait()
+	stdout.Close()
+	stderr.Close()
+	if err != nil {
+		return nil, err
+	}
+	ad.finish(r, out, w)
+	return out, nil
+}
+
+// prepareConfig makes the config file's api_key values secrets (so that
+// they are scrubbed from the logs and the copied output folder) and, with
+// runtime: container, copies the file into the rollout's HOME.
+func (ad *Adapter) prepareConfig(r *agent.Rollout) error {
+	f := ad.ConfigFile(r.Bench)
+	if f == "" {
+		return nil
+	}
+	data, err := os.ReadFile(f)
+	if err != nil {
+		return fmt.Errorf("trae config_file: %w", err)
+	}
+	if r.Secrets != nil {
+		for _, v := range ConfigSecrets(data) {
+			r.Secrets.AddNamed("trae_config.api_key", v)
+		}
+	}
+	dst := ad.configArg(r)
+	if dst == f {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return fmt.Errorf("trae config_file: %w", err)
+	}
+	if err := os.WriteFile(dst, data, 0o600); err != nil {
+		return fmt.Errorf("trae config_file: %w", err)
+	}
+	return nil
+}
+
+var apiKeyRE = regexp.MustCompile(`(?m)["']?api_key["']?\s*[:=]\s*["']?([^"'\s,#}]+)`)
+
+// ConfigSecrets returns the api_key values of a TRAE config file (YAML or
+// the legacy JSON).
+func ConfigSecrets(data []byte) []string {
+	var out []string
+	for _, m := range apiKeyRE.FindAllSubmatch(data, -1) {
+		v := string(m[1])
+		if v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// setDefault sets k=v in env unless k is set.
+func setDefault(env []string, k, v string) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, k+"=") {
+			return env
+		}
+	}
+	return append(slices.Clip(env), k+"="+v)
+}
+
+func addDetail(out *agent.Outcome, k string, v any) {
+	if out.Details == nil {
+		out.Details = map[string]any{}
+	}
+	out.Details[k] = v
+}
+
+// finish reads the trajectory into the outcome.
+func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, w *watcher) {
+	scrub := func(s string) string { return s }
+	if r.Secrets != nil {
+		scrub = r.Secrets.ScrubString
+	}
+	t, perr := readTrajectory(w.path)
+	if t == nil {
+		// Killed in the middle of a write: the last good read stands.
+		t = w.lastGood()
+	}
+	if perr != nil && !os.IsNotExist(perr) {
+		addDetail(out, "trajectory_error", scrub(perr.Error()))
+	}
+	endedByItself := out.Process != nil && !out.Process.TimedOut && !out.Process.Stopped
+	u, reasoning, pricedAs := t.Usage(r.Bench, ad.a.Model)
+	if t != nil && (!endedByItself || t.EndTime == "") {
+		u.Partial = true
+	}
+	out.Usage = u
+	state := t.State()
+	addDetail(out, "final_state", state)
+	if IsPython(ad.CLI(r.Bench)) {
+		addDetail(out, "mode", "python")
+	} else {
+		addDetail(out, "mode", "trae-cli")
+	}
+	if t != nil {
+		addDetail(out, "steps", len(t.Steps))
+		addDetail(out, "llm_calls", len(t.Interactions))
+		addDetail(out, "success", t.Success)
+		if t.Provider != "" {
+			addDetail(out, "provider", t.Provider)
+		}
+		if t.Model != "" {
+			addDetail(out, "model", t.Model)
+		}
+		if t.MaxSteps > 0 {
+			addDetail(out, "max_steps", t.MaxSteps)
+		}
+		if t.ExecutionTime > 0 {
+			addDetail(out, "execution_time_s", t.ExecutionTime)
+		}
+		if t.FinalResult != "" {
+			addDetail(out, "final_result", scrub(oneLine(t.FinalResult, 1000)))
+		}
+		if e := t.LastError(); e != "" {
+			addDetail(out, "last_error", scrub(oneLine(e, 1000)))
+		}
+		if reasoning > 0 {
+			addDetail(out, "reasoning_tokens", reasoning)
+		}
+		if pricedAs != "" {
+			addDetail(out, "priced_as", pricedAs)
+		} else if u.InputTokens+u.OutputTokens > 0 {
+			addDetail(out, "unpriced", true)
+			fmt.Fprintf(r.Stderr, "perfbench: no price for %s in bench.yaml prices: the cost is recorded as 0 and max_budget_usd cannot be enforced\n", strings.Join(t.PriceModels(ad.a.Model), " / "))
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(r.OutDir, PatchFile)); err == nil {
+		addDetail(out, "patch_file_bytes", fi.Size())
+	}
+	if n, last := w.apiFailures(); n > 0 {
+		addDetail(out, "api_retries", n)
+		addDetail(out, "last_api_error", scrub(oneLine(last, 500)))
+	}
+	if state == StateMaxSteps {
+		out.LimitsHit = append(out.LimitsHit, "max_iterations")
+	}
+	if out.Infra != nil {
+		return
+	}
+	if ie := w.stoppedFor(); ie != nil {
+		ie.Msg = scrub(ie.Msg)
+		out.Infra = ie
+		return
+	}
+	if endedByItself && (state == StateError || state == StateFailed) {
+		if ie := classifyAPIError(t.LastError()); ie != nil {
+			ie.Msg = scrub(oneLine(ie.Msg, 200))
+			out.Infra = ie
+		}
+	}
+}
+
+// readTrajectory reads and parses the trajectory file.
+func readTrajectory(path string) (*Trajectory, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTrajectory(data)
+}
+
+// watcher follows a running TRAE: its trajectory file (polled) and its
+// output lines (API retry messages).
+type watcher struct {
+	path   string
+	bench  *config.Bench
+	model  string
+	report func(agent.Usage)
+	stop   context.CancelFunc
+
+	mu       sync.Mutex
+	good     *Trajectory
+	size     int64
+	mod      time.Time
+	reported agent.Usage
+	nFail    int
+	lastFail string
+	stopped  *agent.InfraError
+}
+
+// retryLineRE matches TRAE's retry message (retry_utils.py).
+var retryLineRE = regexp.MustCompile(`API call failed: (.*) will sleep for \d+ seconds and will retry`)
+
+// line watches one output line for API failures; an authentication
+// failure or an unknown model stops TRAE.
+func (w *watcher) line(b []byte) {
+	m := retryLineRE.FindSubmatch(b)
+	if m == nil {
+		return
+	}
+	msg := string(m[1])
+	w.mu.Lock()
+	w.nFail++
+	w.lastFail = msg
+	stop := false
+	if ie := classifyAPIError(msg); ie != nil && (ie.Kind == agent.InfraAuth || ie.Kind == agent.InfraModelNotFound) && w.stopped == nil {
+		ie.Msg = oneLine(ie.Msg, 200)
+		w.stopped = ie
+		stop = true
+	}
+	w.mu.Unlock()
+	if stop && w.stop != nil {
+		w.stop()
+	}
+}
+
+func (w *watcher) apiFailures() (int, string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.nFail, w.lastFail
+}
+
+func (w *watcher) stoppedFor() *agent.InfraError {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped == nil {
+		return nil
+	}
+	ie := *w.stopped
+	return &ie
+}
+
+func (w *watcher) lastGood() *Trajectory {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.good
+}
+
+// poll reads the trajectory every interval until done.
+func (w *watcher) poll(done <-chan struct{}, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			w.check()
+		}
+	}
+}
+
+// check reads the trajectory when it changed and reports a changed usage.
+func (w *watcher) check() {
+	fi, err := os.Stat(w.path)
+	if err != nil {
+		return
+	}
+	w.mu.Lock()
+	same := fi.Size() == w.size && fi.ModTime().Equal(w.mod)
+	w.size, w.mod = fi.Size(), fi.ModTime()
+	w.mu.Unlock()
+	if same {
+		return
+	}
+	t, err := readTrajectory(w.path)
+	if err != nil {
+		// Caught mid-write; the next change is read again.
+		return
+	}
+	u, _, _ := t.Usage(w.bench, w.model)
+	u.Partial = t.EndTime == ""
+	w.mu.Lock()
+	w.good = t
+	changed := u != w.reported
+	if changed {
+		w.reported = u
+	}
+	w.mu.Unlock()
+	if changed && w.report != nil {
+		w.report(u)
+	}
+}
