@@ -70,7 +70,7 @@ func agentChecks(in Input) []Check {
 	llm := false
 	for _, a := range agents {
 		if a != nil {
-			for _, c := range commonAgentChecks(a, eng, engineName, env) {
+			for _, c := range commonAgentChecks(a, in.Bench, eng, engineName, env) {
 				add(c)
 			}
 		}
@@ -139,8 +139,12 @@ var DefaultCLI = map[string]string{
 // commonAgentChecks are what every entry needs: its image and the engine
 // with runtime: container, otherwise its executable on PATH; and the
 // home_files it copies into each rollout's fresh HOME.
-func commonAgentChecks(a *config.Agent, eng *container.Engine, engineName string, env map[string]string) []Check {
+func commonAgentChecks(a *config.Agent, b *config.Bench, eng *container.Engine, engineName string, env map[string]string) []Check {
 	var out []Check
+	benchDir := ""
+	if b != nil {
+		benchDir = b.Dir
+	}
 	if a.Type == config.TypeOpenHands {
 		// Its modes have their own checks.
 	} else if a.Runtime == "container" {
@@ -155,16 +159,63 @@ func commonAgentChecks(a *config.Agent, eng *container.Engine, engineName string
 		if exe == "" && a.Type == config.TypeCommand && len(a.Command) > 0 {
 			exe = a.Command[0]
 		}
+		if a.Type == config.TypeTrae && a.CLI != "" && !filepath.IsAbs(exe) && strings.Contains(exe, "/") && benchDir != "" {
+			// trae's cli: (the seed's ../bench-env/bin/python) is
+			// relative to bench.yaml.
+			exe = filepath.Join(benchDir, exe)
+		}
 		// A relative path is relative to the workspace, which does not
 		// exist yet: nothing to check.
 		if exe != "" && !strings.Contains(exe, "{") && (filepath.IsAbs(exe) || !strings.Contains(exe, "/")) {
 			out = append(out, Check{Name: "agent " + a.Name + ": " + exe, Preflight: true, Run: func(context.Context) Result { return checkExecutable(exe, env) }})
 		}
 	}
+	if f := a.ConfigFile; f != "" && a.Type != config.TypeOpenHands {
+		path := f
+		if !filepath.IsAbs(path) && benchDir != "" {
+			path = filepath.Join(benchDir, path)
+		}
+		out = append(out, Check{Name: "agent " + a.Name + ": config_file", Preflight: true, Run: func(context.Context) Result {
+			if _, err := os.Stat(path); err != nil {
+				return Result{Detail: err.Error()}
+			}
+			return Result{OK: true, Detail: path}
+		}})
+	}
+	if tokenPriced[a.Type] && b != nil && (a.Limits.MaxBudgetUSD > 0 || b.MaxTotalBudgetUSD > 0) {
+		out = append(out, Check{Name: "agent " + a.Name + ": price of " + orNone(a.Model), Preflight: true, Run: func(context.Context) Result { return checkPrice(a, b) }})
+	}
 	if len(a.HomeFiles) > 0 {
 		out = append(out, Check{Name: "agent " + a.Name + ": home_files", Preflight: true, Run: func(context.Context) Result { return checkHomeFiles(a.HomeFiles) }})
 	}
 	return out
+}
+
+// tokenPriced are the agents that report tokens but no cost: their spend
+// is priced with bench.yaml's prices:.
+var tokenPriced = map[string]bool{config.TypeCodex: true, config.TypeTrae: true}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(no model)"
+	}
+	return s
+}
+
+// checkPrice fails when a budget is set for an agent whose spend can only
+// be priced from prices: and its model has no price: the cap could never
+// fire.
+func checkPrice(a *config.Agent, b *config.Bench) Result {
+	m := a.Model
+	if _, ok := b.Prices[m]; ok {
+		return Result{OK: true, Detail: m}
+	}
+	if i := strings.LastIndex(m, "/"); i >= 0 {
+		if _, ok := b.Prices[m[i+1:]]; ok {
+			return Result{OK: true, Detail: m[i+1:]}
+		}
+	}
+	return Result{Detail: fmt.Sprintf("a budget is set but prices: has no entry for model %q: %s reports tokens only, so its spend would count as $0 and the cap could never fire", m, a.Type)}
 }
 
 // checkExecutable finds a program as the agent's process would: a path
