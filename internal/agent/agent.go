@@ -89,6 +89,10 @@ type Outcome struct {
 	// rate limit, image missing): the item becomes infra_error and is
 	// retried on resume.
 	Infra error
+	// ResultRead is set by adapters that read the agent's own final
+	// result (a result event, a trajectory's exit status): the harness
+	// then does not guess infrastructure failures from the logs.
+	ResultRead bool
 	// LimitsHit names limits that ended the rollout ("timeout",
 	// "max_iterations", "max_budget_usd").
 	LimitsHit []string

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,9 @@ const RuntimeContainer = "container"
 // notForwarded are host variables that describe the host, not the agent's
 // contract; the image's own values stay in force.
 var notForwarded = map[string]bool{"PATH": true, "HOSTNAME": true, "SHELL": true, "TERM": true, "DISPLAY": true, "SSH_AUTH_SOCK": true, "USER": true, "LOGNAME": true, "MAIL": true}
+
+// StdinReader is implemented by adapters that feed the prompt on stdin.
+type StdinReader interface{ ReadsStdin() bool }
 
 // ContainerSpec is the container a runtime: container rollout runs argv
 // in. The rollout's private directory (workspace, task file copy, output
@@ -67,6 +71,25 @@ func ContainerSpec(r *Rollout, argv []string, interactive bool) (*container.Spec
 	return &spec, nil
 }
 
+// clientEnv is the engine client's environment: the rollout's (whose
+// values the container gets by name), plus the invoking user's client
+// configuration (context, credential helpers), which the fresh HOME would
+// hide. DOCKER_CONFIG is not in the Spec, so it does not reach the
+// container.
+func clientEnv(env []string) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "DOCKER_CONFIG=") {
+			return env
+		}
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		if st, err := os.Stat(filepath.Join(h, ".docker")); err == nil && st.IsDir() {
+			return append(slices.Clone(env), "DOCKER_CONFIG="+filepath.Join(h, ".docker"))
+		}
+	}
+	return env
+}
+
 func within(root, p string) bool {
 	rel, err := filepath.Rel(root, p)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
@@ -92,7 +115,7 @@ func runInContainer(ctx context.Context, r *Rollout, argv []string, stdin io.Rea
 	out := &Outcome{Command: r.Secrets.RedactArgv(spec.RunArgv())}
 	eng := container.NewEngine(spec.Engine)
 	res, err := eng.Run(ctx, *spec, container.RunOptions{
-		Env:     r.Env,
+		Env:     clientEnv(r.Env),
 		Stdin:   stdin,
 		Stdout:  r.Stdout,
 		Stderr:  r.Stderr,

@@ -186,7 +186,7 @@ func dryRun(env *Env, b *config.Bench, task *config.Task, a *config.Agent, adapt
 		}
 		p = plan.Unresolved(task, source, entries, env.Now())
 	}
-	set := secrets.FromEnv(mergedProcessEnv(env, b), b.Secrets)
+	set := secrets.FromEnv(append(mergedProcessEnv(env, b), prepare.EnvList(a.Env)...), b.Secrets)
 	limits := prepare.EffectiveLimits(a.Limits)
 	fmt.Fprintf(env.Stdout, "dry run: task %s, agent %s (type %s, model %s), %d item(s) × %d sample(s)\n",
 		task.ID, a.Name, a.Type, orNone(a.Model), len(p.Items), o.samples)
@@ -202,19 +202,33 @@ func dryRun(env *Env, b *config.Bench, task *config.Task, a *config.Agent, adapt
 		runID = journal.NewRunID(task.ID, a.Name, a.Model, env.Now().UTC())
 	}
 	fmt.Fprintf(env.Stdout, "run id: %s (a new run; a resumed run keeps its own)\n", runID)
+	ws, taskFile, out, home := "<workspace>", "<task_file>", "<out_dir>", "<home>"
+	if a.Runtime == agent.RuntimeContainer {
+		// The container mounts the private rollout directory that holds
+		// them all, at the same path.
+		ws, taskFile, out, home = "<rollout>/workspace", "<rollout>/task.txt", "<rollout>/out", "<rollout>/home"
+	}
 	agentEnv := agent.BaseEnv(agent.EnvInput{
 		Process: env.Environ(), Dot: b.Env, Extra: a.Env,
-		Workspace: "<workspace>", TaskFile: "<task_file>", OutDir: "<out_dir>", Home: "<home>",
+		Workspace: ws, TaskFile: taskFile, OutDir: out, Home: home,
 	})
 	for _, it := range p.Items {
 		ro := &agent.Rollout{
 			RunID: runID, ItemID: it.ID, Agent: a, Bench: b, Limits: limits,
-			Workspace: "<workspace>", TaskFile: "<task_file>", OutDir: "<out_dir>", Home: "<home>",
+			Workspace: ws, TaskFile: taskFile, OutDir: out, Home: home,
 			Env: agentEnv, Secrets: set,
 		}
 		argv, err := adapter.Command(ro)
 		if err != nil {
 			return err
+		}
+		if argv != nil && a.Runtime == agent.RuntimeContainer {
+			sr, ok := adapter.(agent.StdinReader)
+			spec, err := agent.ContainerSpec(ro, argv, ok && sr.ReadsStdin())
+			if err != nil {
+				return err
+			}
+			argv = spec.RunArgv()
 		}
 		cmd := "(in-process: " + a.Type + ")"
 		if argv != nil {

@@ -182,7 +182,8 @@ func commonAgentChecks(a *config.Agent, b *config.Bench, eng *container.Engine, 
 			return Result{OK: true, Detail: path}
 		}})
 	}
-	if tokenPriced[a.Type] && b != nil && (a.Limits.MaxBudgetUSD > 0 || b.MaxTotalBudgetUSD > 0) {
+	// Without a model here, the agent's own configuration picks it: unknown.
+	if tokenPriced[a.Type] && b != nil && a.Model != "" && (a.Limits.MaxBudgetUSD > 0 || b.MaxTotalBudgetUSD > 0) {
 		out = append(out, Check{Name: "agent " + a.Name + ": price of " + orNone(a.Model), Preflight: true, Run: func(context.Context) Result { return checkPrice(a, b) }})
 	}
 	if len(a.HomeFiles) > 0 {

@@ -289,11 +289,12 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 	return journal.StatusSuccess, ""
 }
 
-// stoppedAtIterations reports whether the adapter stopped an agent that
-// has no iteration flag of its own at max_iterations: like an agent that
-// stops itself there, the item is judged by its patch.
+// stoppedAtIterations reports whether the agent ended at max_iterations:
+// it stopped there itself (Claude Code exits 1 after error_max_turns), or
+// its adapter stopped it (an agent without an iteration flag). Either way
+// the item is judged by its patch, as when OpenHands reaches its limit.
 func stoppedAtIterations(out *agent.Outcome) bool {
-	return out.Process != nil && out.Process.Stopped && slices.Contains(out.LimitsHit, "max_iterations")
+	return out.Process != nil && slices.Contains(out.LimitsHit, "max_iterations")
 }
 
 func appendOnce(list []string, v string) []string {
@@ -327,7 +328,10 @@ const classifyTail = 16 << 10
 // the tails of its logs (auth, rate limit, model not found), when the
 // adapter did not.
 func (it *itemRun) classify(out *agent.Outcome) {
-	if out.Infra != nil {
+	// An agent that ended at one of its limits did not fail for the
+	// infrastructure; one whose adapter read its final result already
+	// knows (its stdout may be a whole conversation mentioning "401").
+	if out.Infra != nil || out.ResultRead || len(out.LimitsHit) > 0 {
 		return
 	}
 	p := out.Process

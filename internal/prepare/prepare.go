@@ -202,7 +202,9 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	r := &runner{opts: opts, adapter: adapter, log: opts.Log, counts: map[journal.Status]int{}, retry: retryDefaults(opts.Bench.Retry)}
 	r.limits = EffectiveLimits(opts.Agent.Limits)
-	r.secrets = secrets.FromEnv(mergedEnv(opts.ProcessEnv, opts.Bench.Env), opts.Bench.Secrets)
+	// The entry's env: is the agent's too: a key written there is a
+	// secret like any other.
+	r.secrets = secrets.FromEnv(append(mergedEnv(opts.ProcessEnv, opts.Bench.Env), EnvList(opts.Agent.Env)...), opts.Bench.Secrets)
 	if r.rollRoot, err = rolloutRoot(opts.Bench); err != nil {
 		return nil, err
 	}
@@ -347,6 +349,15 @@ func EffectiveLimits(l config.Limits) config.Limits {
 		l.KillGrace = config.Duration(config.DefaultKillGrace)
 	}
 	return l
+}
+
+// EnvList turns a map into NAME=value entries.
+func EnvList(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	return out
 }
 
 func mergedEnv(process []string, dot map[string]string) []string {

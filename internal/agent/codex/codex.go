@@ -411,3 +411,7 @@ func copySessionLog(src, dir string) (string, error) {
 	}
 	return name, out.Close()
 }
+
+// ReadsStdin tells --dry-run that the prompt goes on stdin (docker run
+// --interactive with runtime: container).
+func (ad *Adapter) ReadsStdin() bool { return true }

@@ -88,9 +88,6 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-
-
-
 // cmdAsUser runs the bench binary as another user (with the docker
 // socket's group, as a non-root user in the docker group would), after
 // giving it $WORK. The binary is copied where that user can run it.
@@ -172,5 +169,3 @@ func copyFile(src, dst string) error {
 	}
 	return out.Close()
 }
-
-
