@@ -311,7 +311,9 @@ func (it *itemRun) fillUsage(out *agent.Outcome) {
 	it.usageMu.Lock()
 	obs := it.observed
 	it.usageMu.Unlock()
-	if obs.CostUSD > out.Usage.CostUSD || (out.Usage == (agent.Usage{}) && obs != (agent.Usage{})) {
+	// Final totals the agent reported win over anything streamed before.
+	final := out.Usage != (agent.Usage{}) && !out.Usage.Partial
+	if !final && (obs.CostUSD > out.Usage.CostUSD || (out.Usage == (agent.Usage{}) && obs != (agent.Usage{}))) {
 		endedByItself := out.Process != nil && !out.Process.TimedOut && !out.Process.Stopped
 		obs.Partial = obs.Partial || !endedByItself
 		if obs.Source == "" {
