@@ -17,6 +17,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/perfbench/perfbench/internal/evaluate/evaltest"
 	"github.com/perfbench/perfbench/internal/scripttest"
 )
 
@@ -34,12 +35,15 @@ func TestScripts(t *testing.T) {
 		UpdateScripts:       *update,
 		RequireExplicitExec: true,
 		Setup:               scripttest.Setup,
+		Condition:           condition,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"genrepo":   cmdGenrepo,
-			"nopids":    cmdNopids,
-			"jsonvalid": cmdJSONValid,
-			"waitlines": cmdWaitLines,
-			"lines":     cmdLines,
+			"containers": scripttest.Containers,
+			"evalimage":  cmdEvalImage,
+			"genrepo":    cmdGenrepo,
+			"nopids":     cmdNopids,
+			"jsonvalid":  cmdJSONValid,
+			"waitlines":  cmdWaitLines,
+			"lines":      cmdLines,
 		},
 	})
 }
@@ -268,4 +272,36 @@ func cmdLines(ts *testscript.TestScript, neg bool, args []string) {
 	if (got == want) == neg {
 		ts.Fatalf("%s: %d line(s) contain %q, want %d", args[0], got, args[1], want)
 	}
+}
+
+// condition answers scripttest's conditions and [busybox]: a statically
+// linked busybox for evalimage (with BENCH_REQUIRE_DOCKER set, a missing
+// one fails the script).
+func condition(cond string) (bool, error) {
+	if cond == "busybox" {
+		return evaltest.BusyboxAvailable()
+	}
+	return scripttest.Condition(cond)
+}
+
+// cmdEvalImage builds the image of evaluate_container*.txtar (FROM scratch
+// with busybox) and a statically linked bench, the launcher evaluation
+// mounts into containers (the test binary is dynamically linked), and sets
+// IMAGE to the image's tag and BENCH_LAUNCHER to the binary.
+//
+//	evalimage
+func cmdEvalImage(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: evalimage")
+	}
+	image, err := evaltest.Image()
+	if err != nil {
+		ts.Fatalf("image: %v", err)
+	}
+	launcher, err := evaltest.Launcher()
+	if err != nil {
+		ts.Fatalf("launcher: %v", err)
+	}
+	ts.Setenv("IMAGE", image)
+	ts.Setenv("BENCH_LAUNCHER", launcher)
 }

@@ -61,6 +61,13 @@ Statuses: success, base_failed, human_failed, patch_failed,
 correctness_failed, equivalence_failed, timeout. An empty patch is timed as
 the baseline and flagged empty_patch.
 
+With the task's environment.image, setup, correctness and the workload of
+every arm run in containers of that image (one per arm, the same limits
+from bench.yaml's container section, the evaluation network, the invoking
+user, the workspace at /workspace), timed from inside the container by the
+bench binary itself, mounted read-only: it must be statically linked
+(CGO_ENABLED=0), or BENCH_LAUNCHER must name a bench binary that is.
+
 Only one evaluation times at a time on this machine (a lock per reserved
 CPU under --lock-dir); setup and correctness run on the other CPUs.
 Evaluated items are skipped when run again (base_failed and human_failed are
@@ -131,10 +138,34 @@ func runEvaluate(ctx context.Context, env *Env, o *evaluateOptions, args []strin
 	for _, s := range in.skipped {
 		fmt.Fprintf(env.Stderr, "skipping %s\n", s)
 	}
+	launcher := launcherArgv()
+	var runner evaluate.Runner = &evaluate.Host{Launcher: launcher}
+	if image := in.task.Environment.Image; image != "" {
+		// In containers the launcher is mounted into the image: it must be
+		// statically linked (bench built with CGO_ENABLED=0), or another
+		// bench binary that is (BENCH_LAUNCHER).
+		path := ""
+		if len(launcher) > 0 {
+			path = launcher[0]
+		}
+		if p, ok := env.LookupEnv("BENCH_LAUNCHER"); ok && p != "" {
+			path = p
+		}
+		if path != "" {
+			// Mounted by absolute path, the link's target itself.
+			if abs, err := filepath.Abs(path); err == nil {
+				path = abs
+			}
+			if resolved, err := filepath.EvalSymlinks(path); err == nil {
+				path = resolved
+			}
+		}
+		runner = evaluate.NewContainer(cfg.bench, image, path)
+	}
 	sum, err := evaluate.Run(ctx, evaluate.Options{
 		RunID: in.runID, Task: in.task, Bench: cfg.bench, RepoURL: in.plan.RepoURL, Units: in.units,
 		Regrade: o.regrade, MaxParallelSetup: o.maxParallelSetup, TimingSlots: o.timingSlots, LockDir: o.lockDir,
-		Runner:     &evaluate.Host{Launcher: launcherArgv()},
+		Runner:     runner,
 		ProcessEnv: env.Environ(), Now: env.Now, Log: env.Stderr,
 	})
 	if err != nil {

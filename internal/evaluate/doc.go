@@ -12,8 +12,9 @@
 //     overridden field by field by the plan item's, with the defaults
 //     (rounds 20, warmup 2, timeout 10m, band 0.05, alpha 0.05, metric
 //     wall) applied. Problems a user must fix (no workload anywhere, a
-//     missing evaluation file, environment.image before the container
-//     runtime exists) are bad input, reported before anything runs.
+//     missing evaluation file; with environment.image, an image that is
+//     not present locally or has no sh) are bad input, reported before
+//     anything runs.
 //  2. Three workspaces in a private temporary directory outside state_root
 //     and work_root (paths.rollout_root, else the system temp dir), made by
 //     workspace.Create. The patch is applied with `git apply`, then
@@ -68,7 +69,20 @@
 // statistic from the stored samples with the current band and alpha and
 // runs nothing.
 //
-// Commands go through a [Runner]; [Host] runs them on this machine. A
-// container runner (evaluation.environment.image) plugs in behind the same
-// interface.
+// # Runners
+//
+// Commands go through a [Runner]; [Host] runs them on this machine.
+// [Container] runs them in environment.image: it is an [ItemRunner], which
+// the evaluator prepares once (engine, stale containers of dead harnesses,
+// image, a statically linked launcher, a shell in the image) and asks for
+// an [ItemSession] per item once the workspaces exist. The session starts
+// one long-lived container per arm (same image by id, same limits, the
+// evaluation network, the invoking uid:gid, the arm's workspace at
+// /workspace, the launcher mounted read-only as its idle main process),
+// runs every command with `docker exec` through the launcher — so a timed
+// run is measured inside the container and is still a fresh process —
+// moves the containers' cpuset from the harness's CPUs to the timing CPU
+// before the timed rounds (`docker update --cpuset-cpus`), kills an arm's
+// container at a timeout or an interruption, and removes all three when
+// the item ends.
 package evaluate

@@ -33,6 +33,38 @@ type Environment struct {
 	// restricted to, off the timing CPU.
 	HarnessCPUs []int  `json:"harness_cpus,omitempty"`
 	GoVersion   string `json:"go_version"`
+	// Container describes the containers the commands ran in (runner
+	// "container", evaluation.environment.image); nil on the host.
+	Container *ContainerInfo `json:"container,omitempty"`
+}
+
+// ContainerInfo is the container environment of an item: the same image
+// and limits for every arm.
+type ContainerInfo struct {
+	// Image is environment.image as written; ImageID the id of the image
+	// the containers ran (they are started by id, so a tag moved meanwhile
+	// changes nothing); RepoDigests its registry digests, if any.
+	Image       string   `json:"image"`
+	ImageID     string   `json:"image_id"`
+	RepoDigests []string `json:"repo_digests,omitempty"`
+	// Engine is the client (docker or podman) and EngineVersion the
+	// server's version.
+	Engine        string `json:"engine"`
+	EngineVersion string `json:"engine_version,omitempty"`
+	// User is the --user of every command (the invoking uid:gid).
+	User string `json:"user"`
+	// Workspace is where each arm's workspace is mounted.
+	Workspace string `json:"workspace"`
+	Network   string `json:"network,omitempty"`
+	// The limits of bench.yaml's container section (0/"" = none).
+	CPUs      float64 `json:"cpus,omitempty"`
+	Memory    string  `json:"memory,omitempty"`
+	PidsLimit int     `json:"pids_limit,omitempty"`
+	// SetupCPUSet is the containers' cpuset during setup and correctness
+	// (the harness's CPUs), TimingCPUSet during the timed rounds (the
+	// timing CPU); "" means no cpuset.
+	SetupCPUSet  string `json:"setup_cpuset,omitempty"`
+	TimingCPUSet string `json:"timing_cpuset,omitempty"`
 }
 
 // Pinning says whether the timed processes ran on one CPU.
@@ -43,9 +75,13 @@ type Pinning struct {
 	Applied bool `json:"applied"`
 	CPU     int  `json:"cpu"`
 	// PinnedRuns counts the runs that were pinned, out of Runs.
-	PinnedRuns int    `json:"pinned_runs"`
-	Runs       int    `json:"runs"`
-	Error      string `json:"error,omitempty"`
+	PinnedRuns int `json:"pinned_runs"`
+	Runs       int `json:"runs"`
+	// Method is how: "sched_setaffinity" (the launcher pins itself), or
+	// "cpuset+sched_setaffinity" in containers (the containers' cgroup
+	// cpuset is the timing CPU alone, and the launcher pins itself too).
+	Method string `json:"method,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 // hostEnvironment reads what can be read about this machine.

@@ -136,6 +136,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			}
 			return nil, err
 		}
+		if spec.Image != "" && !o.Regrade {
+			if ir, ok := o.Runner.(interface{ ImageRef() string }); !ok || ir.ImageRef() != spec.Image {
+				return nil, badinput.Errorf("item %s: environment.image %s needs the container runner (this evaluation uses %s)", u.Item.ID, spec.Image, o.Runner.Name())
+			}
+		}
 		if spec.hash, err = spec.Hash(); err != nil {
 			return nil, badinput.Errorf("item %s: %v", u.Item.ID, err)
 		}
@@ -178,6 +183,15 @@ func (e *evaluator) run(ctx context.Context) (*Summary, error) {
 			continue
 		}
 		todo = append(todo, i)
+	}
+	if ir, ok := o.Runner.(ItemRunner); ok && len(todo) > 0 {
+		if err := ir.Prepare(ctx, PrepareInfo{RunID: o.RunID, Env: e.baseEnv, Log: o.Log}); err != nil {
+			if ctx.Err() != nil {
+				e.summary.Interrupted = true
+				return e.finish(), nil
+			}
+			return nil, err
+		}
 	}
 	if len(todo) > 0 {
 		if e.mirror, err = workspace.OpenMirror(ctx, o.Bench.Paths.WorkRoot, o.RepoURL); err != nil {

@@ -43,6 +43,10 @@ type itemRun struct {
 	res  *Result
 	ws   map[Arm]string
 	fail *failure
+	// runner runs the item's commands: the evaluator's Runner, or the
+	// session an ItemRunner started for the item (sess).
+	runner Runner
+	sess   ItemSession
 }
 
 // evaluate runs one unit and returns its result, or an error when the
@@ -61,7 +65,10 @@ func (e *evaluator) evaluate(ctx context.Context, u Unit, spec *Spec) (*Result, 
 		StartedAt: start.UTC(),
 	}
 	res.Environment = hostEnvironment(e.o.Runner.Name(), -1)
-	it := &itemRun{e: e, u: u, spec: spec, res: res, ws: map[Arm]string{}}
+	if ir, ok := e.o.Runner.(ItemRunner); ok {
+		ir.Describe(&res.Environment)
+	}
+	it := &itemRun{e: e, u: u, spec: spec, res: res, ws: map[Arm]string{}, runner: e.o.Runner}
 	priv, err := os.MkdirTemp(e.root, privatePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("private directory: %w", err)
@@ -115,6 +122,14 @@ func (e *evaluator) evaluate(ctx context.Context, u Unit, spec *Spec) (*Result, 
 	return res, nil
 }
 
+// path is an arm's workspace as its commands see it.
+func (it *itemRun) path(arm Arm) string {
+	if it.sess != nil {
+		return it.sess.Workspace(arm)
+	}
+	return it.ws[arm]
+}
+
 func isEmptyPatch(p []byte) bool { return len(strings.TrimSpace(string(p))) == 0 }
 
 // run does the work; it returns an error only when the harness failed.
@@ -127,6 +142,24 @@ func (it *itemRun) run(ctx context.Context, priv string) error {
 		if err := it.copyFiles(arm); err != nil || it.fail != nil {
 			return err
 		}
+	}
+	if ir, ok := it.e.o.Runner.(ItemRunner); ok {
+		sess, err := ir.StartItem(ctx, ItemEnv{
+			RunID: it.e.o.RunID, Name: it.u.Name, ItemID: it.u.Item.ID, Sample: it.u.Sample,
+			Workspaces: it.ws, Private: priv, CPUs: it.e.untimedCPUs, Env: it.e.baseEnv,
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%s: %w", ir.Name(), err)
+		}
+		it.sess, it.runner = sess, sess
+		defer func() {
+			if err := sess.Close(); err != nil {
+				fmt.Fprintf(it.e.o.Log, "warning: %s: %v\n", it.u.Name, err)
+			}
+		}()
 	}
 	for _, arm := range Arms {
 		for _, phase := range []struct {
@@ -259,8 +292,9 @@ func (it *itemRun) command(ctx context.Context, arm Arm, phase, cmd string) erro
 	sw := it.e.secrets.Writer(out)
 	timeout := it.spec.Timeout.D()
 	t0 := time.Now()
-	cr, err := it.e.o.Runner.Run(ctx, CommandSpec{
-		Script: expand(cmd, it.ws[arm]), Dir: it.ws[arm], Env: it.e.env(it.ws[arm]),
+	dir := it.path(arm)
+	cr, err := it.runner.Run(ctx, CommandSpec{
+		Script: expand(cmd, dir), Arm: arm, Dir: dir, Env: it.e.env(dir),
 		Timeout: timeout, Stdout: sw, Stderr: sw, CPUs: it.e.untimedGate(),
 	})
 	sw.Close()
@@ -303,8 +337,32 @@ func (it *itemRun) time(ctx context.Context) error {
 	var pin []int
 	if slot.cpu >= 0 {
 		pin = []int{slot.cpu}
+		env.Pinning.Method = "sched_setaffinity"
 	} else if it.e.pinErr != nil {
 		env.Pinning.Error = it.e.pinErr.Error()
+	}
+	if ir, ok := it.e.o.Runner.(ItemRunner); ok {
+		ir.Describe(&env)
+	}
+	if it.sess != nil {
+		method, err := it.sess.Timing(ctx, slot.cpu)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if method != "" {
+			env.Pinning.Method = method
+		}
+		if err != nil {
+			env.Pinning.Error = err.Error()
+		}
+		if env.Container != nil {
+			env.Container.SetupCPUSet = cpuList(it.e.untimedCPUs)
+			if err == nil && slot.cpu >= 0 {
+				env.Container.TimingCPUSet = cpuList(pin)
+			} else {
+				env.Container.TimingCPUSet = env.Container.SetupCPUSet
+			}
+		}
 	}
 	defer func() {
 		env.LoadAvgAfter = loadAvg()
@@ -334,8 +392,9 @@ func (it *itemRun) time(ctx context.Context) error {
 				t0 = time.Now()
 			}
 			offset := time.Since(t0).Seconds()
-			cr, err := it.e.o.Runner.Run(ctx, CommandSpec{
-				Script: expand(s.Workload, it.ws[arm]), Dir: it.ws[arm], Env: it.e.env(it.ws[arm]),
+			dir := it.path(arm)
+			cr, err := it.runner.Run(ctx, CommandSpec{
+				Script: expand(s.Workload, dir), Arm: arm, Dir: dir, Env: it.e.env(dir),
 				Timeout: timeout, Stdout: stdout, Stderr: stderr, CPUs: pin, Timed: true,
 			})
 			if ctx.Err() != nil {

@@ -19,9 +19,15 @@ import (
 type CommandSpec struct {
 	// Script is run as `sh -c Script`.
 	Script string
-	// Dir is the working directory: the candidate's workspace.
+	// Arm is the candidate the command runs for: a container runner runs
+	// it in that arm's container.
+	Arm Arm
+	// Dir is the working directory: the candidate's workspace (as the
+	// command sees it).
 	Dir string
-	// Env is the complete environment of the process.
+	// Env is the complete environment of the process on the host. A
+	// container runner ignores it: commands in a container get the image's
+	// environment plus what the runner sets (see Container).
 	Env []string
 	// Timeout is the wall-clock limit; 0 means none.
 	Timeout time.Duration
@@ -80,15 +86,76 @@ func (r CommandResult) Describe(timeout time.Duration) string {
 	return "exit status " + strconv.Itoa(r.ExitCode)
 }
 
-// Runner runs evaluation commands. Host runs them on this machine; a
-// container runtime (evaluation.environment.image) implements the same
-// interface.
+// Runner runs evaluation commands. Host runs them on this machine;
+// Container (evaluation.environment.image) runs them in containers, through
+// the ItemRunner extension.
 type Runner interface {
 	// Name is "host" or the runtime's name, recorded in eval.json.
 	Name() string
 	// Run runs one command. The error reports only a failure to start it;
 	// how it ended is in the Result.
 	Run(ctx context.Context, c CommandSpec) (CommandResult, error)
+}
+
+// An ItemRunner is a Runner that needs an environment per item: Container
+// starts one container per arm. The evaluator calls Prepare once before the
+// first item it evaluates (never for --regrade), then StartItem for every
+// item once its workspaces exist, runs every command of the item through
+// the returned session and closes it before the workspaces are removed.
+type ItemRunner interface {
+	Runner
+	// Prepare checks what the runner needs (engine, image, launcher) and
+	// removes what a dead harness left behind. Problems a user must fix
+	// are bad input.
+	Prepare(ctx context.Context, p PrepareInfo) error
+	// StartItem sets up the environment of one item.
+	StartItem(ctx context.Context, it ItemEnv) (ItemSession, error)
+	// Describe adds what the runner knows to an item's environment record.
+	Describe(env *Environment)
+}
+
+// PrepareInfo is what ItemRunner.Prepare gets.
+type PrepareInfo struct {
+	RunID string
+	// Env is the environment of the engine's client.
+	Env []string
+	Log io.Writer
+}
+
+// ItemEnv is the item an ItemRunner sets up.
+type ItemEnv struct {
+	RunID string
+	// Name is the unit's name (its item directory: "<item>" or
+	// "<item>.s<k>"); ItemID and Sample identify it in the plan.
+	Name   string
+	ItemID string
+	Sample int
+	// Workspaces are the arms' workspaces on the host.
+	Workspaces map[Arm]string
+	// Private is the item's private directory (0700, removed after the
+	// item): the runner may keep files there.
+	Private string
+	// CPUs are those untimed commands may use (empty: any).
+	CPUs []int
+	// Env is the harness's environment for commands (bench's own plus
+	// .env): the engine's client gets it, so that variables passed by name
+	// have their values.
+	Env []string
+}
+
+// An ItemSession runs the commands of one item.
+type ItemSession interface {
+	Runner
+	// Workspace is the path of an arm's workspace as its commands see it
+	// ({workspace}, BENCH_WORKSPACE, the working directory).
+	Workspace(arm Arm) string
+	// Timing is called once before the timed rounds with the CPU reserved
+	// for timing (-1: none): the session moves every arm there. It returns
+	// the method of pinning and an error when it could not.
+	Timing(ctx context.Context, cpu int) (method string, err error)
+	// Close stops everything the session started; it is called once, also
+	// after an interruption.
+	Close() error
 }
 
 // Host runs commands on this machine under package proc's contract: own

@@ -28,10 +28,6 @@ const (
 	DefaultAlpha   = 0.05
 )
 
-// ErrNoContainerRuntime is the message for evaluation.environment.image
-// until the container runtime is wired in.
-const ErrNoContainerRuntime = "evaluation.environment.image needs the container runtime (not available yet)"
-
 // Spec is the effective evaluation of one item: the task's evaluation
 // section, overridden field by field by the plan item's, with defaults.
 type Spec struct {
@@ -109,9 +105,6 @@ func ResolveSpec(task *config.Task, it plan.Item) (*Spec, error) {
 	}
 	if strings.TrimSpace(s.Workload) == "" {
 		return nil, badinput.Errorf("item %s: no workload to time: set evaluation.workload or workload in %s (or the pair's workload)", it.ID, task.Path)
-	}
-	if s.Image != "" {
-		return nil, badinput.Errorf("item %s: %s", it.ID, ErrNoContainerRuntime)
 	}
 	if e.Metric != nil {
 		s.Metric = *e.Metric

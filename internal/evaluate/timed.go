@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -38,7 +40,15 @@ type timedResult struct {
 // pinned CPU, which nothing else uses, so the harness's own scheduling
 // delays never reach the measurement. Its exit status is the child's
 // (128+signal when it was killed).
+//
+// `bench __timed --idle` waits for SIGTERM, SIGINT or SIGHUP and exits 0:
+// the main process of an evaluation container, which needs no program of
+// the image to stay up while commands run in it with `exec`.
 func TimedMain(args []string) int {
+	if len(args) == 1 && args[0] == "--idle" {
+		idle()
+		return 0
+	}
 	cpu, result, argv, err := parseTimedArgs(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench %s: %v\n", TimedCommand, err)
@@ -56,6 +66,13 @@ func TimedMain(args []string) int {
 		return 128 + signalNumber(res.Signal)
 	}
 	return res.ExitCode
+}
+
+// idle blocks until a termination signal arrives.
+func idle() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	<-ch
 }
 
 func parseTimedArgs(args []string) (cpu int, result string, argv []string, err error) {
