@@ -376,17 +376,27 @@ func Stale(labels map[string]string, host string) bool {
 // the named container between since and now. It reads the engine's event
 // log, which outlives a container removed by --rm.
 func (e *Engine) OOMKilled(ctx context.Context, name string, since time.Time) (bool, error) {
-	// An --until in the future would make `events` wait for it.
-	until := time.Now()
 	stamp := func(t time.Time) string {
 		return strconv.FormatInt(t.Unix(), 10) + "." + fmt.Sprintf("%09d", t.Nanosecond())
 	}
-	out, err := e.command(ctx, "events", "--since", stamp(since.Add(-time.Second)), "--until", stamp(until),
-		"--filter", "container="+name, "--filter", "event=oom", "--format", "{{.Status}}")
-	if err != nil {
-		return false, err
+	// The daemon may log the event a moment after the client returned
+	// (seen on a loaded machine): look again for a little while.
+	for attempt := 0; ; attempt++ {
+		// An --until in the future would make `events` wait for it.
+		out, err := e.command(ctx, "events", "--since", stamp(since.Add(-time.Second)), "--until", stamp(time.Now()),
+			"--filter", "container="+name, "--filter", "event=oom", "--format", "{{.Status}}")
+		if err != nil {
+			return false, err
+		}
+		if bytes.Contains(out, []byte("oom")) || attempt == 4 {
+			return bytes.Contains(out, []byte("oom")), nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
 	}
-	return bytes.Contains(out, []byte("oom")), nil
 }
 
 // Wait polls until no container matches the filters or the context ends;

@@ -360,3 +360,35 @@ func TestRestoreOwnership(t *testing.T) {
 		}
 	}
 }
+
+// TestRunNameTakenByAnother: a container of the same name that another
+// harness created (the same run id on a shared engine) makes our run fail
+// to start, and is never signalled or removed by it.
+func TestRunNameTakenByAnother(t *testing.T) {
+	img := standin.Require(t)
+	e := standin.Engine()
+	spec, _ := rollout(t, img, "hang", config.Container{})
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "task.txt"), []byte("task\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := execEngine(e, "run", "-d", "--rm", "--name", spec.Name, "-e", "STANDIN_MODE=hang",
+		"--mount", "type=bind,source="+dir+",target=/w",
+		img, "python", "-m", "openhands.core.main", "-d", "/w", "-f", "/w/task.txt", "-i", "1"); err != nil {
+		t.Fatalf("docker run: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { e.Remove(context.Background(), spec.Name) })
+
+	var out syncBuffer
+	res, err := e.Run(context.Background(), spec, container.RunOptions{Stdout: &out, Stderr: &out, Timeout: 2 * time.Second, Grace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.StartFailed || !strings.Contains(res.EngineError, "already in use") {
+		t.Errorf("want a start failure on the name conflict, got %+v %q\n%s", res.Process, res.EngineError, tail(out.String()))
+	}
+	cs, err := e.List(context.Background(), "name=^"+spec.Name+"$")
+	if err != nil || len(cs) != 1 || cs[0].State != "running" {
+		t.Errorf("the other harness's container was touched: %v %+v", err, cs)
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -77,6 +79,17 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 	}
 	argv := spec.RunArgv()
 	argv[0] = e.Bin
+	// The engine writes the id of the container it created into a cid
+	// file: the container is signalled and removed by that id, never by
+	// name, so a container of the same name that another harness created
+	// (same run id on a shared engine) is never touched; ours then fails
+	// to start with the engine's name conflict.
+	cid, err := newCIDFile()
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", spec.Name, err)
+	}
+	defer os.Remove(cid.path)
+	argv = slices.Insert(argv, 2, "--cidfile", cid.path)
 	grace := opts.Grace
 	if grace <= 0 {
 		grace = proc.DefaultGrace
@@ -119,7 +132,11 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 		kill := func(sig string) bool {
 			kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), engineCallTimeout)
 			defer cancel()
-			found, _ := e.kill(kctx, spec.Name, sig)
+			id := cid.id()
+			if id == "" {
+				return false // not created yet
+			}
+			found, _ := e.kill(kctx, id, sig)
 			return found
 		}
 		g := time.NewTimer(grace)
@@ -173,10 +190,7 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), engineCallTimeout)
 	defer cancel()
 	if err != nil {
-		// The client never started, so neither did a container; a
-		// leftover of the same name (a crashed earlier attempt) is ours
-		// to remove all the same.
-		_ = e.Remove(cctx, spec.Name)
+		// The client never started, so neither did a container.
 		return nil, err
 	}
 	out := &Result{Process: res}
@@ -193,15 +207,42 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 			out.StartFailed, out.EngineError = true, msg
 		}
 	}
-	if res.ExitCode == 137 && !out.Process.Killed && spec.Name != "" {
+	id := cid.id()
+	if res.ExitCode == 137 && !out.Process.Killed && id != "" {
 		// SIGKILLed by someone else than us: the kernel's OOM killer
 		// is the usual suspect; the engine's event log says.
-		out.OOMKilled, _ = e.OOMKilled(cctx, spec.Name, start)
+		out.OOMKilled, _ = e.OOMKilled(cctx, id, start)
 	}
-	if spec.Name != "" {
-		out.CleanupErr = e.Remove(cctx, spec.Name)
+	if id != "" {
+		out.CleanupErr = e.Remove(cctx, id)
 	}
 	return out, nil
+}
+
+// cidFile is where the engine client writes the id of the container it
+// created (docker and podman run --cidfile); the file must not exist
+// beforehand.
+type cidFile struct{ path string }
+
+func newCIDFile() (*cidFile, error) {
+	f, err := os.CreateTemp("", "perfbench-cid-")
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	if err := os.Remove(f.Name()); err != nil {
+		return nil, err
+	}
+	return &cidFile{path: f.Name()}, nil
+}
+
+// id is the container's id, "" until the engine created it.
+func (c *cidFile) id() string {
+	data, err := os.ReadFile(c.path)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
 }
 
 // engineLine matches the client's own error messages (docker: "docker:
