@@ -217,6 +217,31 @@ func (e *Engine) Remove(ctx context.Context, names ...string) error {
 	return err
 }
 
+// RemoveOwn removes the containers of these names that this process
+// created (their perfbench.pid and perfbench.pidstart labels are this
+// process's); a container of the same name that another harness created
+// is left alone. For containers started detached, whose id the caller did
+// not keep.
+func (e *Engine) RemoveOwn(ctx context.Context, names ...string) error {
+	mine := OwnerLabels("", "")
+	var ids []string
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		cs, err := e.List(ctx, "name=^"+n+"$", "label="+LabelPID+"="+mine[LabelPID])
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if c.Labels[LabelPIDStart] == mine[LabelPIDStart] && c.Labels[LabelHost] == mine[LabelHost] {
+				ids = append(ids, c.ID)
+			}
+		}
+	}
+	return e.Remove(ctx, ids...)
+}
+
 // Container is one entry of List.
 type Container struct {
 	ID     string

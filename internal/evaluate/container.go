@@ -214,7 +214,7 @@ func (c *Container) probe(ctx context.Context, p PrepareInfo) error {
 	if err == nil {
 		return nil
 	}
-	_ = c.engine.Remove(context.WithoutCancel(ctx), spec.Name)
+	_ = c.engine.RemoveOwn(context.WithoutCancel(ctx), spec.Name)
 	if strings.Contains(string(out), "executable file not found") {
 		return badinput.Errorf("environment.image %s has no sh on its PATH: evaluation commands run as `sh -c COMMAND` (add a shell to the image)%s", c.Image, lastLine(string(out)))
 	}
@@ -500,7 +500,7 @@ func (s *containerItem) kill(arm Arm) {
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), engineTimeout)
 	defer cancel()
-	_ = s.c.engine.Remove(ctx, name)
+	_ = s.c.engine.RemoveOwn(ctx, name)
 }
 
 // Close removes the containers and gives back to the invoking user any
@@ -522,7 +522,7 @@ func (s *containerItem) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), engineTimeout)
 	defer cancel()
 	var errs []error
-	if err := s.c.engine.Remove(ctx, names...); err != nil {
+	if err := s.c.engine.RemoveOwn(ctx, names...); err != nil {
 		errs = append(errs, fmt.Errorf("removing containers %s: %w", strings.Join(names, ", "), err))
 	}
 	own, err := container.RestoreOwnership(s.c.uid, s.c.gid, s.dirs...)
