@@ -1,24 +1,29 @@
 // Package scripttest holds what the end-to-end CLI scripts of the agent
 // adapters share (testscript, testdata/script/*.txtar): the `bench`
 // command, an isolated environment per script, a generated repository, the
-// `docker` condition and commands that inspect files and containers. It is
-// imported only by tests.
+// `docker` condition, commands that inspect files and containers, and the
+// building of stand-in executables and images. It is imported only by
+// tests.
 package scripttest
 
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/cli"
 	"github.com/perfbench/perfbench/internal/container"
 )
@@ -68,19 +73,28 @@ func Setup(env *testscript.Env) error {
 // Engine is the engine the scripts use.
 func Engine() *container.Engine { return container.NewEngine("docker") }
 
-// EngineAvailable reports whether a container engine answers. With
-// BENCH_REQUIRE_DOCKER set, a missing engine is an error (the script
-// fails instead of skipping).
+var (
+	engineOnce sync.Once
+	engineOK   bool
+	engineErr  error
+)
+
+// EngineAvailable reports whether a container engine answers, asking it
+// once per test process. With BENCH_REQUIRE_DOCKER set, a missing engine
+// is an error (the script fails instead of skipping).
 func EngineAvailable() (bool, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if _, err := Engine().ServerVersion(ctx); err != nil {
-		if os.Getenv("BENCH_REQUIRE_DOCKER") != "" {
-			return false, fmt.Errorf("BENCH_REQUIRE_DOCKER is set and no container engine answers: %v", err)
+	engineOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_, err := Engine().ServerVersion(ctx)
+		switch {
+		case err == nil:
+			engineOK = true
+		case os.Getenv("BENCH_REQUIRE_DOCKER") != "":
+			engineErr = fmt.Errorf("BENCH_REQUIRE_DOCKER is set and no container engine answers: %v", err)
 		}
-		return false, nil
-	}
-	return true, nil
+	})
+	return engineOK, engineErr
 }
 
 // Condition answers `[docker]` (an engine answers) and `[root]`.
@@ -101,7 +115,61 @@ func Cmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) 
 		"owner":      Owner,
 		"waitfor":    WaitFor,
 		"containers": Containers,
+		"asuser":     AsUser,
 	}
+}
+
+// Params are the parameters of a package's scripts: testdata/script,
+// explicit exec, Setup, Condition and Cmds. A package changes what it
+// needs before testscript.Run.
+func Params() testscript.Params {
+	return testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup:               Setup,
+		Condition:           Condition,
+		Cmds:                Cmds(),
+	}
+}
+
+// Hooks run around a package's tests (Main).
+type Hooks struct {
+	// Before runs before the tests; an error ends the test process
+	// with status 1.
+	Before func() error
+	// After runs after the tests; an error is reported on stderr.
+	After func() error
+}
+
+// Main is testscript.Main for a package's tests: Bench is the `bench`
+// command besides cmds, h runs around the tests, and the stand-ins
+// Standin built are removed after them.
+func Main(m *testing.M, cmds map[string]func(), h Hooks) {
+	all := map[string]func(){"bench": Bench}
+	maps.Copy(all, cmds)
+	testscript.Main(hookedM{m, h}, all)
+}
+
+type hookedM struct {
+	m *testing.M
+	h Hooks
+}
+
+func (hm hookedM) Run() int {
+	defer removeStandins()
+	if hm.h.Before != nil {
+		if err := hm.h.Before(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	code := hm.m.Run()
+	if hm.h.After != nil {
+		if err := hm.h.After(); err != nil {
+			fmt.Fprintln(os.Stderr, "cleanup:", err)
+		}
+	}
+	return code
 }
 
 // Git runs git in dir with a fixed identity and no user configuration.
@@ -118,13 +186,21 @@ func Git(ts *testscript.TestScript, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// Genrepo creates a repository with a base commit and one human commit
-// that makes src/slow.sh faster, and commits.txt next to it.
+// Genrepo creates a repository with a base commit and N human commits
+// (default 1) that each make src/slow.sh faster, and commits.txt next to
+// it (one item per human commit).
 //
-//	genrepo DIR
+//	genrepo DIR [N]
 func Genrepo(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: genrepo DIR")
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: genrepo DIR [N]")
+	}
+	n := 1
+	if len(args) == 2 {
+		var err error
+		if n, err = strconv.Atoi(args[1]); err != nil || n < 1 {
+			ts.Fatalf("genrepo: bad N %q", args[1])
+		}
 	}
 	dir := ts.MkAbs(args[0])
 	if err := os.MkdirAll(filepath.Join(dir, "src"), 0o755); err != nil {
@@ -140,10 +216,13 @@ func Genrepo(ts *testscript.TestScript, neg bool, args []string) {
 	write("bench.sh", ". ./src/slow.sh\nslow\n")
 	Git(ts, dir, "add", "-A")
 	Git(ts, dir, "commit", "-q", "-m", "base")
-	write("src/slow.sh", "slow() { echo 1000; }\n")
-	Git(ts, dir, "commit", "-q", "-am", "make it fast")
-	sha := Git(ts, dir, "rev-parse", "HEAD")
-	if err := os.WriteFile(filepath.Join(filepath.Dir(dir), "commits.txt"), []byte(sha+" parent=1\n"), 0o644); err != nil {
+	var commits strings.Builder
+	for i := range n {
+		write("src/slow.sh", "slow() { echo 1000; }\n"+strings.Repeat("#\n", i))
+		Git(ts, dir, "commit", "-q", "-am", "make it fast")
+		commits.WriteString(Git(ts, dir, "rev-parse", "HEAD") + " parent=1\n")
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(dir), "commits.txt"), []byte(commits.String()), 0o644); err != nil {
 		ts.Fatalf("%v", err)
 	}
 }
@@ -229,5 +308,71 @@ func Containers(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if len(cs) != want {
 		ts.Fatalf("%d container(s) with label %s, want %d: %+v", len(cs), args[0], want, cs)
+	}
+}
+
+// AsUser runs the bench binary as another user (with the docker socket's
+// group, as a non-root user in the docker group would), after giving it
+// $WORK. The binary is copied where that user can run it; its stdout is
+// saved in $WORK/asuser.stdout.
+//
+//	asuser UID bench ARGS...
+func AsUser(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 || args[1] != "bench" {
+		ts.Fatalf("usage: asuser UID bench ARGS...")
+	}
+	uid, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	work := ts.Getenv("WORK")
+	// The work directory's parent is private to root.
+	if err := os.Chmod(filepath.Dir(work), 0o755); err != nil {
+		ts.Fatalf("%v", err)
+	}
+	self, err := exec.LookPath("bench")
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	bin := filepath.Join(work, ".bin", "bench")
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		ts.Fatalf("%v", err)
+	}
+	if err := agent.CopyFile(self, bin, 0o755); err != nil {
+		ts.Fatalf("%v", err)
+	}
+	if err := filepath.Walk(work, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, uid)
+	}); err != nil {
+		ts.Fatalf("%v", err)
+	}
+	groups := []uint32{uint32(uid)}
+	sock := "/var/run/docker.sock"
+	if h := ts.Getenv("DOCKER_HOST"); strings.HasPrefix(h, "unix://") {
+		sock = strings.TrimPrefix(h, "unix://")
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(sock, &st); err == nil {
+		groups = append(groups, st.Gid)
+	}
+	cmd := exec.Command(bin, args[2:]...)
+	cmd.Dir = ts.MkAbs(".")
+	for _, k := range []string{"PATH", "HOME", "WORK", "TMPDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "GIT_CONFIG_NOSYSTEM", "NO_COLOR", "LLM_MODEL", "IMAGE", "DOCKER_HOST", "CONTAINER_HOST"} {
+		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid), Groups: groups}}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	ts.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	if (err != nil) != neg {
+		ts.Fatalf("asuser %d bench: %v", uid, err)
+	}
+	// Later commands (run as root) read what it wrote.
+	if err := os.WriteFile(filepath.Join(work, "asuser.stdout"), []byte(stdout.String()), 0o644); err != nil {
+		ts.Fatalf("%v", err)
 	}
 }

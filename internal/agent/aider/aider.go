@@ -57,8 +57,6 @@ package aider
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -131,73 +129,21 @@ func (ad *Adapter) Command(r *agent.Rollout) ([]string, error) {
 	return append(argv, ad.a.ExtraArgs...), nil
 }
 
-// configFile is config_file as an absolute path (relative to bench.yaml).
-func (ad *Adapter) configFile(b *config.Bench) string {
-	f := ad.a.ConfigFile
-	if f == "" || filepath.IsAbs(f) {
-		return f
-	}
-	if b != nil && b.Dir != "" {
-		return filepath.Join(b.Dir, f)
-	}
-	abs, err := filepath.Abs(f)
-	if err != nil {
-		return f
-	}
-	return abs
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
-
 // env is the rollout's environment plus COLUMNS, unless the entry's env:
 // sets it.
 func (ad *Adapter) env(r *agent.Rollout) []string {
-	return setDefault(r.Env, ad.a.Env, "COLUMNS", Columns)
-}
-
-// setDefault sets name=value in env unless the entry's env: sets name.
-func setDefault(env []string, entry map[string]string, name, value string) []string {
-	if _, ok := entry[name]; ok {
-		return env
-	}
-	out := make([]string, 0, len(env)+1)
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, name+"=") {
-			out = append(out, kv)
-		}
-	}
-	return append(out, name+"="+value)
+	return agent.SetEnvDefault(r.Env, ad.a.Env, "COLUMNS", Columns)
 }
 
 // Run performs one rollout.
 func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, error) {
 	argv, _ := ad.Command(r)
-	if f := ad.configFile(r.Bench); f != "" {
-		if err := copyFile(f, filepath.Join(r.OutDir, ConfigCopy)); err != nil {
-			return &agent.Outcome{
-				Command: r.Secrets.RedactArgv(argv), Failed: true,
-				Reason: fmt.Sprintf("agent %s: config_file: %v", ad.a.Name, err),
-			}, nil
-		}
+	if fail := agent.CopyConfigFile(r, ad.a, filepath.Join(r.OutDir, ConfigCopy), argv); fail != nil {
+		return fail, nil
 	}
 	before := aiderEntries(r.Workspace)
 	model := ad.a.Model
-	st := NewStream(func(u agent.Usage) agent.Usage { return price(r.Bench, model, u) }, r.ReportUsage)
+	st := NewStream(func(u agent.Usage) agent.Usage { return agent.PriceMissingCost(r.Bench, model, u) }, r.ReportUsage)
 	lw := &agent.LineWriter{W: r.Stdout, Fn: st.Line}
 	rr := *r
 	rr.Stdout = lw
@@ -211,25 +157,6 @@ func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, e
 	return out, nil
 }
 
-// price fills in the cost from bench.yaml's prices: when aider printed
-// tokens but no cost (a model without known prices).
-func price(b *config.Bench, model string, u agent.Usage) agent.Usage {
-	if u.CostUSD == 0 && (u.InputTokens > 0 || u.OutputTokens > 0) {
-		if c, ok := agent.PriceUsage(b, model, u); ok {
-			u.CostUSD = c
-			u.Source += " priced with prices:"
-		}
-	}
-	return u
-}
-
-func addDetail(out *agent.Outcome, k string, v any) {
-	if out.Details == nil {
-		out.Details = map[string]any{}
-	}
-	out.Details[k] = v
-}
-
 // finish fills the outcome from the stream and the analytics log, and
 // removes aider's own files from the workspace.
 func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, st *Stream, before map[string]bool) {
@@ -238,7 +165,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, st *Stream, befo
 	u := sum.Usage
 	if a, err := ReadAnalytics(filepath.Join(r.OutDir, AnalyticsLogFile)); err != nil {
 		if !os.IsNotExist(err) {
-			addDetail(out, "analytics_log_error", r.Secrets.ScrubString(err.Error()))
+			out.SetDetail("analytics_log_error", r.Secrets.ScrubString(err.Error()))
 		}
 	} else if a.Messages > 0 && a.Messages >= u.Turns {
 		u.CostUSD = a.TotalCost
@@ -246,30 +173,30 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, st *Stream, befo
 		u.Turns = a.Messages
 		u.Source = SourceAnalytics
 	}
-	u = price(r.Bench, ad.a.Model, u)
+	u = agent.PriceMissingCost(r.Bench, ad.a.Model, u)
 	if u.Source != "" {
 		u.Partial = !endedByItself
 	}
 	out.Usage = u
-	addDetail(out, "usage_reports", sum.Usage.Turns)
+	out.SetDetail("usage_reports", sum.Usage.Turns)
 	if sum.Version != "" {
-		addDetail(out, "aider_version", sum.Version)
+		out.SetDetail("aider_version", sum.Version)
 	}
 	if sum.Model != "" {
-		addDetail(out, "main_model", r.Secrets.ScrubString(sum.Model))
+		out.SetDetail("main_model", r.Secrets.ScrubString(sum.Model))
 	}
 	if len(sum.Errors) > 0 {
 		errs := make([]string, len(sum.Errors))
 		for i, e := range sum.Errors {
 			errs[i] = r.Secrets.ScrubString(e)
 		}
-		addDetail(out, "llm_errors", errs)
+		out.SetDetail("llm_errors", errs)
 	}
 	if sum.Reflections {
-		addDetail(out, "reflections_exhausted", true)
+		out.SetDetail("reflections_exhausted", true)
 	}
 	if n := r.Limits.MaxIterations; n > 0 {
-		addDetail(out, "max_iterations", "not enforced: aider has no turn limit (one message, at most 3 reflections); "+strconv.Itoa(n)+" ignored")
+		out.SetDetail("max_iterations", "not enforced: aider has no turn limit (one message, at most 3 reflections); "+strconv.Itoa(n)+" ignored")
 	}
 	if endedByItself && out.Infra == nil && sum.LastError != nil {
 		ie := *sum.LastError
@@ -277,7 +204,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, st *Stream, befo
 		out.Infra = &ie
 	}
 	if removed := cleanWorkspace(r.Workspace, before); len(removed) > 0 {
-		addDetail(out, "removed_from_workspace", removed)
+		out.SetDetail("removed_from_workspace", removed)
 	}
 }
 

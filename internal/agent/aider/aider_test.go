@@ -174,7 +174,7 @@ func lowerBound(t *testing.T, live, final agent.Usage) {
 
 func TestStreamPricesTokensWithoutCost(t *testing.T) {
 	b := &config.Bench{Prices: map[string]config.Price{"my-local-model": {Input: 1, Output: 2}}}
-	priceFn := func(u agent.Usage) agent.Usage { return price(b, "openai/my-local-model", u) }
+	priceFn := func(u agent.Usage) agent.Usage { return agent.PriceMissingCost(b, "openai/my-local-model", u) }
 	sum, reports := feed(t, "stdout_nocost.txt", priceFn)
 	want := agent.Usage{CostUSD: (5500*1 + 750*2) / 1e6, InputTokens: 5500, OutputTokens: 750, Turns: 2, Source: SourceStdout + " priced with prices:"}
 	if sum.Usage != want {
@@ -186,7 +186,7 @@ func TestStreamPricesTokensWithoutCost(t *testing.T) {
 	}
 	lowerBound(t, reports[1], want)
 	// Without prices the cost stays 0.
-	sum, _ = feed(t, "stdout_nocost.txt", func(u agent.Usage) agent.Usage { return price(nil, "m", u) })
+	sum, _ = feed(t, "stdout_nocost.txt", func(u agent.Usage) agent.Usage { return agent.PriceMissingCost(nil, "m", u) })
 	if sum.Usage.CostUSD != 0 || sum.Usage.Source != SourceStdout {
 		t.Errorf("unpriced %+v", sum.Usage)
 	}

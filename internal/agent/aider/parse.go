@@ -27,7 +27,6 @@ const maxWrapped = 4
 const maxErrorsKept = 5
 
 var (
-	ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07`)
 	// Tokens: 2.4k sent, 1.1k cache write, 12k cache hit, 312 received.
 	tokensRE = regexp.MustCompile(`^Tokens: ([0-9.]+[kKmMbB]?) sent(?:, ([0-9.]+[kKmMbB]?) cache write)?(?:, ([0-9.]+[kKmMbB]?) cache hit)?, ([0-9.]+[kKmMbB]?) received\.`)
 	// Cost: $0.01 message, $0.03 session.
@@ -117,15 +116,6 @@ func NewStream(price func(agent.Usage) agent.Usage, report func(agent.Usage)) *S
 	return &Stream{price: price, report: report}
 }
 
-// clean strips terminal escapes and surrounding space.
-func clean(b []byte) string {
-	s := string(b)
-	if strings.IndexByte(s, 0x1b) >= 0 {
-		s = ansiRE.ReplaceAllString(s, "")
-	}
-	return strings.TrimSpace(strings.ReplaceAll(s, "\r", ""))
-}
-
 type parsed int
 
 const (
@@ -136,7 +126,7 @@ const (
 
 // Line parses one line of output.
 func (s *Stream) Line(b []byte) {
-	text := clean(b)
+	text := agent.CleanLine(b)
 	s.mu.Lock()
 	changed := s.line(text)
 	var u agent.Usage

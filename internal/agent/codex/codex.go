@@ -69,7 +69,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -158,17 +157,7 @@ func (ad *Adapter) Command(r *agent.Rollout) ([]string, error) { return ad.Argv(
 // ConfigFile returns config_file as an absolute path (relative to
 // bench.yaml's directory); "" when not set.
 func (ad *Adapter) ConfigFile(b *config.Bench) string {
-	f := ad.a.ConfigFile
-	if f == "" || filepath.IsAbs(f) {
-		return f
-	}
-	if b != nil && b.Dir != "" {
-		return filepath.Join(b.Dir, f)
-	}
-	if abs, err := filepath.Abs(f); err == nil {
-		return abs
-	}
-	return f
+	return agent.BenchPath(b, ad.a.ConfigFile)
 }
 
 // CodexHome is the rollout's CODEX_HOME and whether it is the rollout's
@@ -289,13 +278,6 @@ func (ad *Adapter) usage(r *agent.Rollout, sum Summary) (agent.Usage, string, bo
 	return u, model, ok
 }
 
-func addDetail(out *agent.Outcome, k string, v any) {
-	if out.Details == nil {
-		out.Details = map[string]any{}
-	}
-	out.Details[k] = v
-}
-
 // finish fills the outcome from what Codex reported.
 func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, sum Summary, logPath string, limitStop bool) {
 	scrub := r.Secrets.ScrubString
@@ -306,71 +288,71 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, sum Summary, log
 	out.Usage = u
 
 	if sum.Format != "" {
-		addDetail(out, "format", sum.Format)
+		out.SetDetail("format", sum.Format)
 	}
 	if sum.ThreadID != "" {
-		addDetail(out, "thread_id", scrub(sum.ThreadID))
+		out.SetDetail("thread_id", scrub(sum.ThreadID))
 	}
 	if sum.CLIVersion != "" {
-		addDetail(out, "cli_version", scrub(sum.CLIVersion))
+		out.SetDetail("cli_version", scrub(sum.CLIVersion))
 	}
 	if model != "" {
-		addDetail(out, "model", scrub(model))
+		out.SetDetail("model", scrub(model))
 	}
 	if !sum.Tokens.IsZero() {
-		addDetail(out, "priced", priced)
+		out.SetDetail("priced", priced)
 		if !priced {
 			name := model
 			if name == "" {
 				name = "(Codex's default model, not named in its output)"
 			}
-			addDetail(out, "unpriced_model", scrub(name))
+			out.SetDetail("unpriced_model", scrub(name))
 			fmt.Fprintf(r.Stderr, "perfbench: warning: no price for model %q in bench.yaml prices: (USD per million tokens); the cost is recorded as 0 and max_budget_usd / max_total_budget_usd cannot stop this agent\n", scrub(name))
 		}
 	}
 	if sum.Tokens.Reasoning > 0 {
-		addDetail(out, "reasoning_output_tokens", sum.Tokens.Reasoning)
+		out.SetDetail("reasoning_output_tokens", sum.Tokens.Reasoning)
 	}
-	addDetail(out, "turns_completed", sum.TurnsCompleted)
+	out.SetDetail("turns_completed", sum.TurnsCompleted)
 	if sum.TurnsFailed > 0 {
-		addDetail(out, "turns_failed", sum.TurnsFailed)
+		out.SetDetail("turns_failed", sum.TurnsFailed)
 	}
 	if sum.Responses > 0 || sum.SessionLines > 0 {
-		addDetail(out, "model_responses", sum.Responses)
+		out.SetDetail("model_responses", sum.Responses)
 	}
 	if len(sum.Items) > 0 {
-		addDetail(out, "items", sum.Items)
+		out.SetDetail("items", sum.Items)
 	}
-	addDetail(out, "command_executions", sum.Items[ItemCommandExecution])
+	out.SetDetail("command_executions", sum.Items[ItemCommandExecution])
 	if sum.FailedCommands > 0 {
-		addDetail(out, "failed_commands", sum.FailedCommands)
+		out.SetDetail("failed_commands", sum.FailedCommands)
 	}
 	if sum.Errors > 0 {
-		addDetail(out, "errors", sum.Errors)
-		addDetail(out, "last_error", scrub(sum.LastError))
+		out.SetDetail("errors", sum.Errors)
+		out.SetDetail("last_error", scrub(sum.LastError))
 	}
 	if sum.Failure != "" {
-		addDetail(out, "turn_failed", scrub(sum.Failure))
+		out.SetDetail("turn_failed", scrub(sum.Failure))
 	}
 	if sum.LastMessage != "" {
-		addDetail(out, "last_message", scrub(sum.LastMessage))
+		out.SetDetail("last_message", scrub(sum.LastMessage))
 	}
 	if sum.BadLines > 0 {
-		addDetail(out, "unparsed_lines", sum.BadLines)
+		out.SetDetail("unparsed_lines", sum.BadLines)
 	}
 	if sum.Unknown > 0 {
-		addDetail(out, "unknown_events", sum.Unknown)
+		out.SetDetail("unknown_events", sum.Unknown)
 	}
 	if logPath != "" && r.OutDir != "" {
 		if name, err := copySessionLog(logPath, filepath.Join(r.OutDir, OutSubdir)); err != nil {
 			fmt.Fprintf(r.Stderr, "perfbench: copying the session log: %v\n", err)
 		} else {
-			addDetail(out, "session_log", "out/"+OutSubdir+"/"+name)
+			out.SetDetail("session_log", "out/"+OutSubdir+"/"+name)
 		}
 	}
 	if limitStop {
 		out.LimitsHit = append(out.LimitsHit, "max_iterations")
-		addDetail(out, "stopped", fmt.Sprintf("max_iterations: after %d model responses", sum.Responses))
+		out.SetDetail("stopped", fmt.Sprintf("max_iterations: after %d model responses", sum.Responses))
 	}
 
 	if p == nil || p.Stopped || sum.Completed() {
@@ -395,21 +377,11 @@ func copySessionLog(src, dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	in, err := os.Open(src)
-	if err != nil {
-		return "", err
-	}
-	defer in.Close()
 	name := filepath.Base(src)
-	out, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
+	if err := agent.CopyFile(src, filepath.Join(dir, name), 0o644); err != nil {
 		return "", err
 	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return "", err
-	}
-	return name, out.Close()
+	return name, nil
 }
 
 // ReadsStdin tells --dry-run that the prompt goes on stdin (docker run

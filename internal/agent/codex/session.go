@@ -1,12 +1,14 @@
 package codex
 
 import (
-	"bytes"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/perfbench/perfbench/internal/agent"
 )
 
 // sessionTail follows Codex's session log while Codex runs. Codex writes
@@ -29,12 +31,10 @@ type sessionTail struct {
 	path  string
 	f     *os.File
 	chunk []byte
-	buf   []byte
-	skip  bool
+	// lines splits what is read into lines for fn (over-long ones are
+	// skipped).
+	lines *agent.LineWriter
 }
-
-// maxSessionLine bounds a parsed line (longer lines are skipped).
-const maxSessionLine = 16 << 20
 
 func (t *sessionTail) find() {
 	id := t.threadID()
@@ -90,36 +90,16 @@ func (t *sessionTail) poll() {
 	}
 	if t.chunk == nil {
 		t.chunk = make([]byte, 64<<10)
+		t.lines = &agent.LineWriter{W: io.Discard, Fn: t.fn}
 	}
 	for {
 		n, err := t.f.Read(t.chunk)
 		if n > 0 {
-			t.feed(t.chunk[:n])
+			t.lines.Write(t.chunk[:n])
 		}
 		if err != nil || n == 0 {
 			return
 		}
-	}
-}
-
-func (t *sessionTail) feed(p []byte) {
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			if !t.skip {
-				t.buf = append(t.buf, p...)
-				if len(t.buf) > maxSessionLine {
-					t.buf, t.skip = t.buf[:0], true
-				}
-			}
-			return
-		}
-		if !t.skip {
-			t.buf = append(t.buf, p[:i]...)
-			t.fn(t.buf)
-		}
-		t.buf, t.skip = t.buf[:0], false
-		p = p[i+1:]
 	}
 }
 
@@ -128,10 +108,9 @@ func (t *sessionTail) feed(p []byte) {
 // found).
 func (t *sessionTail) finish() string {
 	t.poll()
-	if len(t.buf) > 0 && !t.skip {
-		t.fn(t.buf)
+	if t.lines != nil {
+		t.lines.Close()
 	}
-	t.buf = nil
 	if t.f != nil {
 		t.f.Close()
 		t.f = nil

@@ -50,7 +50,6 @@ package miniswe
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -147,43 +146,13 @@ func defaultSpec(env []string) string {
 	return DefaultConfigSpec
 }
 
-// configFile is config_file as an absolute path (relative to bench.yaml).
-func (ad *Adapter) configFile(b *config.Bench) string {
-	f := ad.a.ConfigFile
-	if f == "" || filepath.IsAbs(f) {
-		return f
-	}
-	if b != nil && b.Dir != "" {
-		return filepath.Join(b.Dir, f)
-	}
-	abs, err := filepath.Abs(f)
-	if err != nil {
-		return f
-	}
-	return abs
-}
-
 // env is the rollout's environment with mini's headless settings.
 func (ad *Adapter) env(r *agent.Rollout) []string {
 	env := r.Env
 	for _, kv := range [][2]string{{"MSWEA_CONFIGURED", "true"}, {"MSWEA_VISUAL_MODE_DEFAULT", "false"}, {"COLUMNS", Columns}} {
-		env = setDefault(env, ad.a.Env, kv[0], kv[1])
+		env = agent.SetEnvDefault(env, ad.a.Env, kv[0], kv[1])
 	}
 	return env
-}
-
-// setDefault sets name=value in env unless the entry's env: sets name.
-func setDefault(env []string, entry map[string]string, name, value string) []string {
-	if _, ok := entry[name]; ok {
-		return env
-	}
-	out := make([]string, 0, len(env)+1)
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, name+"=") {
-			out = append(out, kv)
-		}
-	}
-	return append(out, name+"="+value)
 }
 
 // Run performs one rollout.
@@ -203,16 +172,11 @@ func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, e
 			Reason: fmt.Sprintf("the task text is %d bytes: mini takes it as one argument, which Linux limits to %d bytes", len(task), MaxTaskBytes-1),
 		}, nil
 	}
-	if f := ad.configFile(r.Bench); f != "" {
-		if err := copyFile(f, filepath.Join(r.OutDir, ConfigCopy)); err != nil {
-			return &agent.Outcome{
-				Command: r.Secrets.RedactArgv(argv), Failed: true,
-				Reason: fmt.Sprintf("agent %s: config_file: %v", ad.a.Name, err),
-			}, nil
-		}
+	if fail := agent.CopyConfigFile(r, ad.a, filepath.Join(r.OutDir, ConfigCopy), argv); fail != nil {
+		return fail, nil
 	}
 	model := ad.a.Model
-	st := NewStream(func(u agent.Usage) agent.Usage { return price(r.Bench, model, u) }, r.ReportUsage)
+	st := NewStream(func(u agent.Usage) agent.Usage { return agent.PriceMissingCost(r.Bench, model, u) }, r.ReportUsage)
 	lw := &agent.LineWriter{W: r.Stdout, Fn: st.Line}
 	rr := *r
 	rr.Stdout = lw
@@ -224,42 +188,6 @@ func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, e
 	}
 	ad.finish(r, out, st)
 	return out, nil
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
-
-// price fills in the cost from bench.yaml's prices: when mini reported
-// tokens but no cost (cost tracking off for an unknown model).
-func price(b *config.Bench, model string, u agent.Usage) agent.Usage {
-	if u.CostUSD == 0 && (u.InputTokens > 0 || u.OutputTokens > 0) {
-		if c, ok := agent.PriceUsage(b, model, u); ok {
-			u.CostUSD = c
-			u.Source += " priced with prices:"
-		}
-	}
-	return u
-}
-
-func addDetail(out *agent.Outcome, k string, v any) {
-	if out.Details == nil {
-		out.Details = map[string]any{}
-	}
-	out.Details[k] = v
 }
 
 // finish fills the outcome from the trajectory, or from the stream when
@@ -283,10 +211,10 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, st *Stream) {
 	case os.IsNotExist(terr):
 		u = sum.Usage
 	default:
-		addDetail(out, "trajectory_error", r.Secrets.ScrubString(terr.Error()))
+		out.SetDetail("trajectory_error", r.Secrets.ScrubString(terr.Error()))
 		u = sum.Usage
 	}
-	u = price(r.Bench, ad.a.Model, u)
+	u = agent.PriceMissingCost(r.Bench, ad.a.Model, u)
 	if u.Source != "" {
 		u.Partial = !endedByItself
 	}
@@ -297,7 +225,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, st *Stream) {
 		f.Trajectory = t
 	}
 	for k, v := range f.Details(r.Secrets.ScrubString) {
-		addDetail(out, k, v)
+		out.SetDetail(k, v)
 	}
 	out.LimitsHit = append(out.LimitsHit, f.LimitsHit(r.Limits)...)
 	if endedByItself && out.Infra == nil {

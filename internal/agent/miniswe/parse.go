@@ -202,7 +202,6 @@ func (t *Trajectory) Exception() string {
 }
 
 var (
-	ansiRE    = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07`)
 	stepRE    = regexp.MustCompile(`^mini-swe-agent \(step (\d+), \$([0-9.]+)\):$`)
 	limitsRE  = regexp.MustCompile(`^Limits exceeded\. Limits: (-?\d+) steps, \$(\S+)$`)
 	versionRE = regexp.MustCompile(`mini-swe-agent version (\d+(?:\.\d+)*)`)
@@ -242,17 +241,9 @@ func NewStream(price func(agent.Usage) agent.Usage, report func(agent.Usage)) *S
 	return &Stream{price: price, report: report}
 }
 
-func clean(b []byte) string {
-	s := string(b)
-	if strings.IndexByte(s, 0x1b) >= 0 {
-		s = ansiRE.ReplaceAllString(s, "")
-	}
-	return strings.TrimSpace(strings.ReplaceAll(s, "\r", ""))
-}
-
 // Line parses one line of output.
 func (s *Stream) Line(b []byte) {
-	text := clean(b)
+	text := agent.CleanLine(b)
 	s.mu.Lock()
 	changed := s.line(text)
 	u := s.usageLocked(true)

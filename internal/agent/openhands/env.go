@@ -104,7 +104,7 @@ func lookup(env []string, name string) (string, bool) {
 // carry our labels (removed after the rollout, and by the stale sweep
 // after a crash) and the same limits as the agent's container.
 func runtimeKwargs(r *agent.Rollout) string {
-	m := map[string]any{"labels": container.OwnerLabels(r.RunID, itemLabel(r))}
+	m := map[string]any{"labels": container.OwnerLabels(r.RunID, agent.ItemLabel(r))}
 	if r.Bench != nil {
 		c := r.Bench.Container
 		if c.Memory != "" {

@@ -244,18 +244,7 @@ func (ad *Adapter) headlessArgs(l config.Limits, workspace, taskFile, configFile
 // ConfigFile returns config_file as an absolute path (relative to
 // bench.yaml's directory); "" when not set.
 func (ad *Adapter) ConfigFile(b *config.Bench) string {
-	f := ad.a.ConfigFile
-	if f == "" || filepath.IsAbs(f) {
-		return f
-	}
-	if b != nil && b.Dir != "" {
-		return filepath.Join(b.Dir, f)
-	}
-	abs, err := filepath.Abs(f)
-	if err != nil {
-		return f
-	}
-	return abs
+	return agent.BenchPath(b, ad.a.ConfigFile)
 }
 
 // Command returns the argv of a rollout: the `docker run` line in docker
@@ -309,31 +298,16 @@ func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, e
 		// our labels (SANDBOX_DOCKER_RUNTIME_KWARGS); none may outlive
 		// the rollout.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		names, rerr := engineOf(r.Bench).RemoveLabeled(cctx, container.LabelRun+"="+r.RunID, container.LabelItem+"="+itemLabel(r))
+		names, rerr := engineOf(r.Bench).RemoveLabeled(cctx, container.LabelRun+"="+r.RunID, container.LabelItem+"="+agent.ItemLabel(r))
 		cancel()
 		if rerr != nil {
 			fmt.Fprintf(r.Stderr, "perfbench: removing runtime containers: %v\n", rerr)
 		} else if len(names) > 0 {
-			addDetail(out, "runtime_containers_removed", len(names))
+			out.SetDetail("runtime_containers_removed", len(names))
 		}
 	}
 	ad.finish(r, out, ohDir, start)
 	return out, nil
-}
-
-// itemLabel is the perfbench.item label: the item id, plus the sample.
-func itemLabel(r *agent.Rollout) string {
-	if r.Sample > 0 {
-		return r.ItemID + ".s" + strconv.Itoa(r.Sample)
-	}
-	return r.ItemID
-}
-
-func addDetail(out *agent.Outcome, k string, v any) {
-	if out.Details == nil {
-		out.Details = map[string]any{}
-	}
-	out.Details[k] = v
 }
 
 // finish reads the trajectory and events into the outcome.
@@ -341,15 +315,15 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, ohDir string, st
 	sum, perr := Parse(ohDir)
 	if perr != nil {
 		fmt.Fprintf(r.Stderr, "perfbench: reading OpenHands output: %v\n", perr)
-		addDetail(out, "parse_error", r.Secrets.ScrubString(perr.Error()))
+		out.SetDetail("parse_error", r.Secrets.ScrubString(perr.Error()))
 	}
 	endedByItself := out.Process != nil && !out.Process.TimedOut && !out.Process.Stopped
 	out.Usage = sum.Usage(!endedByItself)
 	for k, v := range sum.Details(r.Secrets.ScrubString) {
-		addDetail(out, k, v)
+		out.SetDetail(k, v)
 	}
-	addDetail(out, "mode", string(ad.s.Mode))
-	addDetail(out, "sandbox_runtime", ad.s.SandboxRuntime)
+	out.SetDetail("mode", string(ad.s.Mode))
+	out.SetDetail("sandbox_runtime", ad.s.SandboxRuntime)
 	switch sum.FinalState {
 	case StateMaxIterations:
 		out.LimitsHit = append(out.LimitsHit, "max_iterations")
@@ -382,7 +356,7 @@ func (ad *Adapter) Spec(r *agent.Rollout) (*container.Spec, error) {
 	c := r.Bench.Container
 	spec := container.FromConfig(c, "")
 	spec.Name = container.Name(r.RunID, r.ItemID, r.Sample)
-	spec.Labels = container.OwnerLabels(r.RunID, itemLabel(r))
+	spec.Labels = container.OwnerLabels(r.RunID, agent.ItemLabel(r))
 	spec.Image = ad.s.Image
 	uid, gid := os.Getuid(), os.Getgid()
 	spec.User = fmt.Sprintf("%d:%d", uid, gid)
@@ -465,10 +439,10 @@ func (ad *Adapter) runDocker(ctx context.Context, r *agent.Rollout) (*agent.Outc
 		}
 	}
 	if img := ad.image(ctx, eng, spec.Image); img != nil {
-		addDetail(out, "image", spec.Image)
-		addDetail(out, "image_id", img.ID)
+		out.SetDetail("image", spec.Image)
+		out.SetDetail("image_id", img.ID)
 	}
-	addDetail(out, "container", spec.Name)
+	out.SetDetail("container", spec.Name)
 	res, err := eng.Run(ctx, *spec, container.RunOptions{
 		Env:        ad.clientEnv(r),
 		Stdout:     r.Stdout,
@@ -492,13 +466,13 @@ func (ad *Adapter) runDocker(ctx context.Context, r *agent.Rollout) (*agent.Outc
 	}
 	if res.CleanupErr != nil {
 		fmt.Fprintf(r.Stderr, "perfbench: removing container %s: %v\n", spec.Name, res.CleanupErr)
-		addDetail(out, "cleanup_error", res.CleanupErr.Error())
+		out.SetDetail("cleanup_error", res.CleanupErr.Error())
 	}
 	switch {
 	case res.StartFailed:
 		out.Infra = fmt.Errorf("container did not start: %s", r.Secrets.ScrubString(res.EngineError))
 	case res.OOMKilled:
-		addDetail(out, "oom_killed", true)
+		out.SetDetail("oom_killed", true)
 		out.LimitsHit = append(out.LimitsHit, "memory")
 		out.Failed = true
 		out.Reason = fmt.Sprintf("killed by the out-of-memory killer: container.memory (%s) exceeded", r.Bench.Container.Memory)
@@ -509,9 +483,9 @@ func (ad *Adapter) runDocker(ctx context.Context, r *agent.Rollout) (*agent.Outc
 		fmt.Fprintf(r.Stderr, "perfbench: %v\n", oerr)
 	case own.Foreign > 0:
 		fmt.Fprintf(r.Stderr, "perfbench: %d file(s) written by the container belong to another user (e.g. %s)\n", own.Foreign, own.Example)
-		addDetail(out, "foreign_owned_files", own.Foreign)
+		out.SetDetail("foreign_owned_files", own.Foreign)
 	case own.Fixed > 0:
-		addDetail(out, "ownership_restored", own.Fixed)
+		out.SetDetail("ownership_restored", own.Fixed)
 	}
 	return out, nil
 }

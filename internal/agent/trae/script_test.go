@@ -6,148 +6,48 @@ package trae_test
 // named python3 (the `<python> -m trae_agent.cli` mode).
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
-	"runtime"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/perfbench/perfbench/internal/cli"
+	"github.com/perfbench/perfbench/internal/scripttest"
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(standinM{m}, map[string]func(){
-		"bench": func() {
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			code := cli.Main(ctx, os.Args[1:], cli.OSEnv())
-			stop()
-			os.Exit(code)
-		},
-	})
+	scripttest.Main(m, nil, scripttest.Hooks{Before: putStandinOnPath})
 }
 
-// standinM builds the stand-in before the tests and removes it after.
-type standinM struct{ m *testing.M }
-
-func (s standinM) Run() int {
-	dir, err := os.MkdirTemp("", "trae-standin-")
+// putStandinOnPath builds standin/ as DIR/trae-cli, puts DIR first on
+// PATH and links the stand-in as DIR/py/python3 (kept off PATH: it must not
+// shadow the real python3), which $TRAE_STANDIN_PYTHON names.
+func putStandinOnPath() error {
+	dir, err := scripttest.Standin("./standin", "trae-cli")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return err
 	}
-	defer os.RemoveAll(dir)
-	if err := buildStandin(dir); err != nil {
-		fmt.Fprintln(os.Stderr, "building the TRAE stand-in:", err)
-		return 1
+	py := filepath.Join(dir, "py", "python3")
+	if err := os.MkdirAll(filepath.Dir(py), 0o755); err != nil {
+		return err
 	}
-	os.Setenv("PATH", filepath.Join(dir, "bin")+string(filepath.ListSeparator)+os.Getenv("PATH"))
-	os.Setenv("TRAE_STANDIN_PYTHON", filepath.Join(dir, "py", "python3"))
-	return s.m.Run()
-}
-
-// buildStandin builds standin/ as dir/bin/trae-cli and links it as
-// dir/py/python3 (kept off PATH: it must not shadow the real python3).
-func buildStandin(dir string) error {
-	for _, d := range []string{"bin", "py"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return err
-		}
+	if err := os.Symlink(filepath.Join(dir, "trae-cli"), py); err != nil {
+		return fmt.Errorf("linking the TRAE stand-in as python3: %w", err)
 	}
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		goBin = "go"
-	}
-	exe := filepath.Join(dir, "bin", "trae-cli")
-	cmd := exec.Command(goBin, "build", "-o", exe, "./standin")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=", "GOTOOLCHAIN=local")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return os.Symlink(exe, filepath.Join(dir, "py", "python3"))
+	os.Setenv("PATH", dir+string(filepath.ListSeparator)+os.Getenv("PATH"))
+	os.Setenv("TRAE_STANDIN_PYTHON", py)
+	return nil
 }
 
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{
-		Dir:                 "testdata/script",
-		RequireExplicitExec: true,
-		Setup: func(env *testscript.Env) error {
-			home := filepath.Join(env.WorkDir, "home")
-			if err := os.MkdirAll(home, 0o755); err != nil {
-				return err
-			}
-			env.Setenv("HOME", home)
-			env.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
-			env.Setenv("XDG_CACHE_HOME", filepath.Join(home, ".cache"))
-			env.Setenv("GIT_CONFIG_NOSYSTEM", "1")
-			env.Setenv("NO_COLOR", "1")
-			env.Setenv("LLM_MODEL", "")
-			env.Setenv("STANDIN_PYTHON", os.Getenv("TRAE_STANDIN_PYTHON"))
-			return nil
-		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"genrepo": cmdGenrepo,
-		},
-	})
-}
-
-func git(ts *testscript.TestScript, dir string, args ...string) string {
-	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
-	cmd.Env = append(os.Environ(),
-		"GIT_AUTHOR_NAME=Human", "GIT_AUTHOR_EMAIL=human@example.com",
-		"GIT_COMMITTER_NAME=Human", "GIT_COMMITTER_EMAIL=human@example.com",
-		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		ts.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// cmdGenrepo creates a repository with a base commit and N human commits
-// (default 1), each making src/slow.sh faster, and commits.txt next to it
-// (one item per human commit).
-//
-//	genrepo DIR [N]
-func cmdGenrepo(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 1 || len(args) > 2 {
-		ts.Fatalf("usage: genrepo DIR [N]")
-	}
-	n := 1
-	if len(args) == 2 {
-		var err error
-		if n, err = strconv.Atoi(args[1]); err != nil || n < 1 {
-			ts.Fatalf("genrepo: bad N %q", args[1])
+	p := scripttest.Params()
+	p.Setup = func(env *testscript.Env) error {
+		if err := scripttest.Setup(env); err != nil {
+			return err
 		}
+		env.Setenv("STANDIN_PYTHON", os.Getenv("TRAE_STANDIN_PYTHON"))
+		return nil
 	}
-	dir := ts.MkAbs(args[0])
-	if err := os.MkdirAll(filepath.Join(dir, "src"), 0o755); err != nil {
-		ts.Fatalf("%v", err)
-	}
-	write := func(name, content string) {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			ts.Fatalf("%v", err)
-		}
-	}
-	git(ts, dir, "init", "-q", "-b", "main")
-	write("src/slow.sh", "slow() { i=0; while [ $i -lt 1000 ]; do i=$((i+1)); done; echo $i; }\n")
-	write("bench.sh", ". ./src/slow.sh\nslow\n")
-	git(ts, dir, "add", "-A")
-	git(ts, dir, "commit", "-q", "-m", "base")
-	var commits strings.Builder
-	for i := 1; i <= n; i++ {
-		write("src/slow.sh", fmt.Sprintf("slow() { echo 1000; } # v%d\n", i))
-		git(ts, dir, "commit", "-q", "-am", fmt.Sprintf("make it fast %d", i))
-		fmt.Fprintf(&commits, "%s parent=1\n", git(ts, dir, "rev-parse", "HEAD"))
-	}
-	if err := os.WriteFile(filepath.Join(filepath.Dir(dir), "commits.txt"), []byte(commits.String()), 0o644); err != nil {
-		ts.Fatalf("%v", err)
-	}
+	testscript.Run(t, p)
 }

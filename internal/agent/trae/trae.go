@@ -138,17 +138,7 @@ func (ad *Adapter) CLI(b *config.Bench) string {
 // ConfigFile returns config_file as an absolute host path (relative to
 // bench.yaml's directory); "" when not set.
 func (ad *Adapter) ConfigFile(b *config.Bench) string {
-	f := ad.a.ConfigFile
-	if f == "" || filepath.IsAbs(f) {
-		return f
-	}
-	if b != nil && b.Dir != "" {
-		return filepath.Join(b.Dir, f)
-	}
-	if abs, err := filepath.Abs(f); err == nil {
-		return abs
-	}
-	return f
+	return agent.BenchPath(b, ad.a.ConfigFile)
 }
 
 // configArg is the --config-file argument: the host path, or the copy in
@@ -289,13 +279,6 @@ func setDefault(env []string, k, v string) []string {
 	return append(slices.Clip(env), k+"="+v)
 }
 
-func addDetail(out *agent.Outcome, k string, v any) {
-	if out.Details == nil {
-		out.Details = map[string]any{}
-	}
-	out.Details[k] = v
-}
-
 // finish reads the trajectory into the outcome.
 func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, w *watcher) {
 	scrub := func(s string) string { return s }
@@ -308,7 +291,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, w *watcher) {
 		t = w.lastGood()
 	}
 	if perr != nil && !os.IsNotExist(perr) {
-		addDetail(out, "trajectory_error", scrub(perr.Error()))
+		out.SetDetail("trajectory_error", scrub(perr.Error()))
 	}
 	endedByItself := out.Process != nil && !out.Process.TimedOut && !out.Process.Stopped
 	u, reasoning, pricedAs := t.Usage(r.Bench, ad.a.Model)
@@ -317,50 +300,50 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, w *watcher) {
 	}
 	out.Usage = u
 	state := t.State()
-	addDetail(out, "final_state", state)
+	out.SetDetail("final_state", state)
 	if IsPython(ad.CLI(r.Bench)) {
-		addDetail(out, "mode", "python")
+		out.SetDetail("mode", "python")
 	} else {
-		addDetail(out, "mode", "trae-cli")
+		out.SetDetail("mode", "trae-cli")
 	}
 	if t != nil {
-		addDetail(out, "steps", len(t.Steps))
-		addDetail(out, "llm_calls", len(t.Interactions))
-		addDetail(out, "success", t.Success)
+		out.SetDetail("steps", len(t.Steps))
+		out.SetDetail("llm_calls", len(t.Interactions))
+		out.SetDetail("success", t.Success)
 		if t.Provider != "" {
-			addDetail(out, "provider", t.Provider)
+			out.SetDetail("provider", t.Provider)
 		}
 		if t.Model != "" {
-			addDetail(out, "model", t.Model)
+			out.SetDetail("model", t.Model)
 		}
 		if t.MaxSteps > 0 {
-			addDetail(out, "max_steps", t.MaxSteps)
+			out.SetDetail("max_steps", t.MaxSteps)
 		}
 		if t.ExecutionTime > 0 {
-			addDetail(out, "execution_time_s", t.ExecutionTime)
+			out.SetDetail("execution_time_s", t.ExecutionTime)
 		}
 		if t.FinalResult != "" {
-			addDetail(out, "final_result", scrub(oneLine(t.FinalResult, 1000)))
+			out.SetDetail("final_result", scrub(oneLine(t.FinalResult, 1000)))
 		}
 		if e := t.LastError(); e != "" {
-			addDetail(out, "last_error", scrub(oneLine(e, 1000)))
+			out.SetDetail("last_error", scrub(oneLine(e, 1000)))
 		}
 		if reasoning > 0 {
-			addDetail(out, "reasoning_tokens", reasoning)
+			out.SetDetail("reasoning_tokens", reasoning)
 		}
 		if pricedAs != "" {
-			addDetail(out, "priced_as", pricedAs)
+			out.SetDetail("priced_as", pricedAs)
 		} else if u.InputTokens+u.OutputTokens > 0 {
-			addDetail(out, "unpriced", true)
+			out.SetDetail("unpriced", true)
 			fmt.Fprintf(r.Stderr, "perfbench: no price for %s in bench.yaml prices: the cost is recorded as 0 and max_budget_usd cannot be enforced\n", strings.Join(t.PriceModels(ad.a.Model), " / "))
 		}
 	}
 	if fi, err := os.Stat(filepath.Join(r.OutDir, PatchFile)); err == nil {
-		addDetail(out, "patch_file_bytes", fi.Size())
+		out.SetDetail("patch_file_bytes", fi.Size())
 	}
 	if n, last := w.apiFailures(); n > 0 {
-		addDetail(out, "api_retries", n)
-		addDetail(out, "last_api_error", scrub(oneLine(last, 500)))
+		out.SetDetail("api_retries", n)
+		out.SetDetail("last_api_error", scrub(oneLine(last, 500)))
 	}
 	if state == StateMaxSteps {
 		out.LimitsHit = append(out.LimitsHit, "max_iterations")
