@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -48,19 +47,6 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-func git(ts *testscript.TestScript, dir string, args ...string) string {
-	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
-	cmd.Env = append(os.Environ(),
-		"GIT_AUTHOR_NAME=Human", "GIT_AUTHOR_EMAIL=human@example.com",
-		"GIT_COMMITTER_NAME=Human", "GIT_COMMITTER_EMAIL=human@example.com",
-		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		ts.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // cmdGenrepo creates a git repository with a base commit and N human
 // commits, each adding content only it has. It writes commits.txt (one pair
 // per human commit) next to the repository, and probe.sh: a leak probe
@@ -79,7 +65,7 @@ func cmdGenrepo(ts *testscript.TestScript, neg bool, args []string) {
 	if err := os.MkdirAll(filepath.Join(dir, "src"), 0o755); err != nil {
 		ts.Fatalf("%v", err)
 	}
-	git(ts, dir, "init", "-q", "-b", "main")
+	scripttest.Git(ts, dir, "init", "-q", "-b", "main")
 	write := func(name, content string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			ts.Fatalf("%v", err)
@@ -88,29 +74,29 @@ func cmdGenrepo(ts *testscript.TestScript, neg bool, args []string) {
 	write("src/slow.sh", "slow() { i=0; while [ $i -lt 1000 ]; do i=$((i+1)); done; echo $i; }\n")
 	write("bench.sh", ". ./src/slow.sh\nslow\n")
 	write("README.md", "demo\n")
-	git(ts, dir, "add", "-A")
-	git(ts, dir, "commit", "-q", "-m", "base")
+	scripttest.Git(ts, dir, "add", "-A")
+	scripttest.Git(ts, dir, "commit", "-q", "-m", "base")
 	var shas, tokens []string
-	shas = append(shas, git(ts, dir, "rev-parse", "HEAD"))
+	shas = append(shas, scripttest.Git(ts, dir, "rev-parse", "HEAD"))
 	var commits strings.Builder
 	commits.WriteString("# human commits\n")
 	// Every human commit branches off the base, so no pre tree holds
 	// another item's human-only content.
 	for i := 0; i < n; i++ {
-		git(ts, dir, "checkout", "-q", "-B", fmt.Sprintf("opt%d", i), shas[0])
+		scripttest.Git(ts, dir, "checkout", "-q", "-B", fmt.Sprintf("opt%d", i), shas[0])
 		buf := make([]byte, 8)
 		rand.Read(buf)
 		token := fmt.Sprintf("HUMANONLY%d%s", i, hex.EncodeToString(buf))
 		tokens = append(tokens, token)
 		write(fmt.Sprintf("src/fast%d.sh", i), "# "+token+"\nfast() { echo 1000; }\n")
 		write("src/slow.sh", fmt.Sprintf("slow() { echo 1000; } # v%d\n", i))
-		git(ts, dir, "add", "-A")
-		git(ts, dir, "commit", "-q", "-m", "optimize "+token)
-		sha := git(ts, dir, "rev-parse", "HEAD")
+		scripttest.Git(ts, dir, "add", "-A")
+		scripttest.Git(ts, dir, "commit", "-q", "-m", "optimize "+token)
+		sha := scripttest.Git(ts, dir, "rev-parse", "HEAD")
 		shas = append(shas, sha)
 		fmt.Fprintf(&commits, "%s parent=1\n", sha)
 	}
-	git(ts, dir, "checkout", "-q", "main")
+	scripttest.Git(ts, dir, "checkout", "-q", "main")
 	if err := os.WriteFile(filepath.Join(filepath.Dir(dir), "commits.txt"), []byte(commits.String()), 0o644); err != nil {
 		ts.Fatalf("%v", err)
 	}
