@@ -96,6 +96,16 @@ func runPrepare(ctx context.Context, env *Env, o *prepareOptions, taskPath strin
 	if err != nil {
 		return err
 	}
+	if a.Runtime == agent.RuntimeContainer && a.Image == "" && a.Type != config.TypeOpenHands {
+		// The task's evaluation image serves the agent too: it can
+		// build and run the workload where it will be timed.
+		if task.Environment.Image == "" {
+			return badinput.Errorf("agents.%s: runtime: container needs image: (an image with the agent installed), or the task's environment.image", a.Name)
+		}
+		c := *a
+		c.Image = task.Environment.Image
+		a = &c
+	}
 	adapter, err := agent.New(a)
 	if err != nil {
 		return err

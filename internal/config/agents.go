@@ -311,10 +311,6 @@ func checkAgent(d *decoder, a *Agent, path string) error {
 		if err := d.oneOf(joinPath(path, "runtime"), a.Runtime, runtimes); err != nil {
 			return err
 		}
-		if a.Runtime == "container" && a.Image == "" && a.Type != TypeOpenHands {
-			f := joinPath(path, "runtime")
-			return d.errAtPos(d.valueAt(f), joinPath(path, "image"), "required with runtime: container (an image with the agent installed)")
-		}
 	}
 	if a.SandboxRuntime != "" {
 		if err := d.oneOf(joinPath(path, "sandbox_runtime"), a.SandboxRuntime, sandboxRuntimes); err != nil {
