@@ -37,6 +37,7 @@ func TestScripts(t *testing.T) {
 		Condition:           condition,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"containers": scripttest.Containers,
+			"waitfor":    scripttest.WaitFor,
 			"evalimage":  cmdEvalImage,
 			"genrepo":    cmdGenrepo,
 			"nopids":     cmdNopids,

@@ -10,13 +10,18 @@ type InfraKind string
 
 // Infrastructure failure classes. Every one makes the item infra_error
 // (retried on resume); rate limits are also retried at once with backoff,
-// and consecutive auth failures stop the run.
+// and consecutive auth or billing failures stop the run.
 const (
 	InfraAuth          InfraKind = "auth"
+	InfraBilling       InfraKind = "billing"
 	InfraRateLimit     InfraKind = "rate_limit"
 	InfraModelNotFound InfraKind = "model_not_found"
 	InfraOther         InfraKind = "infra"
 )
+
+// StopsRun reports whether consecutive failures of this kind stop a run:
+// no later item can succeed until someone fixes the account.
+func (k InfraKind) StopsRun() bool { return k == InfraAuth || k == InfraBilling }
 
 // InfraError is an Outcome.Infra that knows its class.
 type InfraError struct {
@@ -29,6 +34,8 @@ func (e *InfraError) Error() string {
 	switch e.Kind {
 	case InfraAuth:
 		return "authentication failed: " + e.Msg
+	case InfraBilling:
+		return "out of credit: " + e.Msg
 	case InfraRateLimit:
 		return "rate limited: " + e.Msg
 	case InfraModelNotFound:
@@ -37,27 +44,38 @@ func (e *InfraError) Error() string {
 	return e.Msg
 }
 
-// Patterns are checked in this order: an expired key that answers 401 is
-// an auth failure even when the text also says "error".
+// Each pattern needs the context of an API error (a status next to its
+// reason, an error type, a provider's message), never a bare number: an
+// agent's output is full of line numbers, test counts and token counts.
+// Billing comes before rate limits: OpenAI's out-of-credit answer is a
+// 429 too.
 var classifiers = []struct {
 	kind InfraKind
 	re   *regexp.Regexp
 }{
-	{InfraAuth, regexp.MustCompile(`(?i)\b(401|403)\b.*(unauthori[sz]ed|forbidden|auth|invalid|key|token|credential)|(unauthori[sz]ed|forbidden|authentication[_ ]error|permission[_ ]denied)\b.*\b(401|403)\b|invalid[ _-]?(x-)?api[ _-]?key|incorrect api key|authentication[_ ](error|failed)|(token|credential|key|session|oauth)s? (has |have )?(expired|is expired|are expired)|expired (token|credential|key|session)|\bunauthori[sz]ed\b|please run /login|not logged in|invalid_grant`)},
-	{InfraRateLimit, regexp.MustCompile(`(?i)\b429\b|rate[ _-]?limit|too many requests|\boverloaded\b|overloaded_error|resource[ _]exhausted|quota exceeded|insufficient_quota|\b529\b`)},
-	{InfraModelNotFound, regexp.MustCompile(`(?i)model[_ ]not[_ ]found|(model|deployment) .{0,80}(does not exist|not found|is not available|unknown)|unknown model|invalid model|no such model|not_found_error.{0,80}model`)},
+	{InfraBilling, regexp.MustCompile(`(?i)insufficient_quota|exceeded your current quota|credit balance is too low|billing[_ ](hard[_ ]limit|not[_ ]active|error)|payment required|\b402\b[^\n]{0,30}payment`)},
+	{InfraAuth, regexp.MustCompile(`(?i)\b(401|403)\b[^\n]{0,40}(unauthori[sz]ed|forbidden|authenticat|api[ _-]?key|credential|expired|permission[ _]denied|invalid[ _-]?(token|key|bearer))|(unauthori[sz]ed|forbidden|authentication[_ ]error|permission[_ ]denied)[^\n]{0,40}\b(401|403)\b|authentication_?error|authenticationerror|permissiondeniederror|authentication[ _]failed|invalid[ _-]?(x-)?api[ _-]?key|incorrect api key|api key not valid|expiredtoken|security token included in the request is (expired|invalid)|(oauth |access |api |auth )?(token|credential|key|session)s? (has |have )?(expired|is expired|are expired)|expired (oauth |access |api )?(token|credential|api key|session)|please run /login|invalid_grant`)},
+	{InfraRateLimit, regexp.MustCompile(`(?i)(error|status|code|http)[^\n]{0,20}\b(429|529)\b|\b(429|529)\b[^\n]{0,30}(too many|rate|limit|overload|requests)|rate[ _-]?limit(ed|_error|_exceeded| exceeded| reached| hit)|ratelimiterror|too many requests|overloaded_error|\boverloaded\b[^\n]{0,40}(retry|try again|error|api)|(api|server|model|service|exception|error)[^\n]{0,40}\boverloaded\b|resource[ _]exhausted|throttlingexception|\bthrottled\b`)},
+	{InfraModelNotFound, regexp.MustCompile("(?i)model[_ ]not[_ ]found|the model [`'\"][^`'\"\n]+[`'\"] does not exist|not_found_error[^\n]{0,80}model|notfounderror|unknown model|no such model|invalid model (name|id)|model [`'\"][^`'\"\n]+[`'\"] (is not (found|available|supported)|not found)")},
 }
 
 // Classify finds an infrastructure failure in an agent's output (the tail
-// of its logs, an error event): auth invalid or expired (401/403,
-// "expired"), rate limit or overload (429, "rate limit", "overloaded"),
-// model not found. It returns nil when nothing matches. Only call it on a
-// rollout that failed: a successful agent may well print these words.
+// of its logs, an error event): out of credit, auth invalid or expired
+// (401/403, "expired"), rate limit or overload (429, 529, "rate limit",
+// "overloaded"), model not found. The last line that matches wins (a
+// rate limit the agent retried past is not why it failed later). It
+// returns nil when nothing matches. Only call it on a rollout that
+// failed: a successful agent may well print these words.
 func Classify(text string) *InfraError {
-	for _, c := range classifiers {
-		if loc := c.re.FindStringIndex(text); loc != nil {
-			return &InfraError{Kind: c.kind, Msg: lineAround(text, loc[0], loc[1])}
+	for end := len(text); end > 0; {
+		start := strings.LastIndexByte(text[:end], '\n') + 1
+		line := text[start:end]
+		for _, c := range classifiers {
+			if loc := c.re.FindStringIndex(line); loc != nil {
+				return &InfraError{Kind: c.kind, Msg: lineAround(line, loc[0], loc[1])}
+			}
 		}
+		end = start - 1
 	}
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,9 +20,27 @@ import (
 // image (image:) inside the container sandbox instead of on the host.
 const RuntimeContainer = "container"
 
-// notForwarded are host variables that describe the host, not the agent's
-// contract; the image's own values stay in force.
-var notForwarded = map[string]bool{"PATH": true, "HOSTNAME": true, "SHELL": true, "TERM": true, "DISPLAY": true, "SSH_AUTH_SOCK": true, "USER": true, "LOGNAME": true, "MAIL": true}
+// notForwarded are host variables that describe the host, not the
+// agent's contract: the image's own values stay in force (a host's
+// toolchain paths would break the image's tools).
+var notForwarded = map[string]bool{
+	"PATH": true, "HOSTNAME": true, "SHELL": true, "TERM": true, "DISPLAY": true, "SSH_AUTH_SOCK": true,
+	"USER": true, "LOGNAME": true, "MAIL": true, "OLDPWD": true, "SHLVL": true, "_": true,
+	"GOROOT": true, "GOPATH": true, "GOBIN": true, "GOCACHE": true, "GOMODCACHE": true, "GOTOOLCHAIN": true,
+	"PYTHONHOME": true, "PYTHONPATH": true, "VIRTUAL_ENV": true, "CONDA_PREFIX": true, "CONDA_DEFAULT_ENV": true,
+	"PYENV_ROOT": true, "PYENV_VERSION": true, "NODE_PATH": true, "NVM_DIR": true, "JAVA_HOME": true,
+	"LD_LIBRARY_PATH": true, "LD_PRELOAD": true, "CARGO_HOME": true, "RUSTUP_HOME": true,
+	"XDG_RUNTIME_DIR": true, "XDG_DATA_DIRS": true, "XDG_CONFIG_DIRS": true, "DBUS_SESSION_BUS_ADDRESS": true,
+}
+
+// rolloutPath are the rollout's own paths: passed with their values (they
+// are not secret, and the engine client runs with the invoking user's
+// HOME and XDG directories, not these).
+var rolloutPath = map[string]bool{
+	"HOME": true, "TMPDIR": true, "PWD": true,
+	"XDG_CONFIG_HOME": true, "XDG_CACHE_HOME": true, "XDG_DATA_HOME": true, "XDG_STATE_HOME": true,
+	"BENCH_WORKSPACE": true, "BENCH_TASK_FILE": true, "BENCH_OUT_DIR": true,
+}
 
 // StdinReader is implemented by adapters that feed the prompt on stdin.
 type StdinReader interface{ ReadsStdin() bool }
@@ -61,33 +78,39 @@ func ContainerSpec(r *Rollout, argv []string, interactive bool) (*container.Spec
 		}
 	}
 	for _, kv := range r.Env {
-		k, _, _ := strings.Cut(kv, "=")
-		if k == "" || notForwarded[k] {
-			continue
+		k, v, _ := strings.Cut(kv, "=")
+		switch {
+		case k == "" || notForwarded[k]:
+		case rolloutPath[k]:
+			spec.Env = append(spec.Env, container.Env{Name: k, Value: v})
+		default:
+			spec.Env = append(spec.Env, container.Env{Name: k, ByName: true})
 		}
-		spec.Env = append(spec.Env, container.Env{Name: k, ByName: true})
 	}
 	spec.Cmd = argv
 	return &spec, nil
 }
 
-// clientEnv is the engine client's environment: the rollout's (whose
-// values the container gets by name), plus the invoking user's client
-// configuration (context, credential helpers), which the fresh HOME would
-// hide. DOCKER_CONFIG is not in the Spec, so it does not reach the
-// container.
+// clientEnv is the engine client's environment: the rollout's (the
+// values of the variables the container gets by name), with the invoking
+// user's HOME, XDG directories and TMPDIR: the client's configuration
+// (context, credential helpers) and rootless podman's image store live
+// there, not in the rollout's fresh HOME.
 func clientEnv(env []string) []string {
+	out := make([]string, 0, len(env)+4)
 	for _, kv := range env {
-		if strings.HasPrefix(kv, "DOCKER_CONFIG=") {
-			return env
+		k, _, _ := strings.Cut(kv, "=")
+		if rolloutPath[k] || k == "XDG_RUNTIME_DIR" {
+			continue
+		}
+		out = append(out, kv)
+	}
+	for _, k := range []string{"HOME", "TMPDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"} {
+		if v, ok := os.LookupEnv(k); ok {
+			out = append(out, k+"="+v)
 		}
 	}
-	if h, err := os.UserHomeDir(); err == nil {
-		if st, err := os.Stat(filepath.Join(h, ".docker")); err == nil && st.IsDir() {
-			return append(slices.Clone(env), "DOCKER_CONFIG="+filepath.Join(h, ".docker"))
-		}
-	}
-	return env
+	return out
 }
 
 func within(root, p string) bool {

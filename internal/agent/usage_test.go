@@ -17,17 +17,30 @@ func TestClassify(t *testing.T) {
 		{`API Error: 401 {"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}`, InfraAuth},
 		{"Error: OAuth token has expired. Please obtain a new token", InfraAuth},
 		{"litellm.AuthenticationError: AnthropicException - invalid x-api-key", InfraAuth},
+		{"litellm.AuthenticationError: BedrockException Invalid Authentication", InfraAuth},
 		{"unexpected status 403 Forbidden: permission denied for this key", InfraAuth},
 		{"Incorrect API key provided: sk-abc", InfraAuth},
+		{"ExpiredTokenException: The security token included in the request is expired", InfraAuth},
+		{"google.api_core.exceptions.InvalidArgument: 400 API key not valid. Please pass a valid API key.", InfraAuth},
 		{"stream error: 429 Too Many Requests", InfraRateLimit},
 		{`{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`, InfraRateLimit},
 		{"litellm.RateLimitError: rate limit exceeded", InfraRateLimit},
-		{"You exceeded your current quota (insufficient_quota)", InfraRateLimit},
+		{"litellm.InternalServerError: AnthropicException - Overloaded", InfraRateLimit},
+		{"botocore.errorfactory.ThrottlingException: Too many tokens, please wait", InfraRateLimit},
+		{"You exceeded your current quota, please check your plan and billing details (insufficient_quota)", InfraBilling},
+		{"Your credit balance is too low to access the Anthropic API.", InfraBilling},
 		{"The model `gpt-9` does not exist or you do not have access to it.", InfraModelNotFound},
 		{`{"error":{"code":"model_not_found"}}`, InfraModelNotFound},
 		{"litellm.NotFoundError: not_found_error: model: claude-x", InfraModelNotFound},
+		// An agent's own output: line numbers, test counts, token counts,
+		// its tests' HTTP errors, its files.
 		{"Traceback: ZeroDivisionError: division by zero", ""},
 		{"tests failed: 4 of 401 cases", ""},
+		{`  File "/w/parser.py", line 429, in parse`, ""},
+		{"429 passed, 3 failed in 2.01s", ""},
+		{"benchmark took 529 ms", ""},
+		{`{"type":"turn.completed","usage":{"input_tokens":401,"cached_input_tokens":403,"output_tokens":88}}`, ""},
+		{"model checkpoint not found, training from scratch", ""},
 		{"", ""},
 	}
 	for _, c := range cases {
@@ -43,9 +56,15 @@ func TestClassify(t *testing.T) {
 	if got == nil || got.Msg != "line two: 429 Too Many Requests here" {
 		t.Fatalf("Msg = %+v, want the matching line", got)
 	}
-	long := Classify(strings.Repeat("x", 500) + " 429 " + strings.Repeat("y", 500))
+	// The last error is why the agent failed: a rate limit it retried past
+	// earlier does not count.
+	got = Classify("warning: 429 Too Many Requests, retrying\nok\nError: 401 Unauthorized: invalid api key")
+	if got == nil || got.Kind != InfraAuth {
+		t.Fatalf("last match: got %+v, want auth", got)
+	}
+	long := Classify(strings.Repeat("x", 500) + " 429 Too Many Requests " + strings.Repeat("y", 500))
 	if long == nil || len(long.Msg) > 210 {
-		t.Fatalf("Msg not trimmed: %d bytes", len(long.Msg))
+		t.Fatalf("Msg not trimmed: %+v", long)
 	}
 }
 

@@ -208,6 +208,13 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 		}
 	}
 	id := cid.id()
+	if id == "" && spec.Name != "" {
+		// Created after we gave up waiting for the engine (a slow
+		// daemon), or never: look for ours by name and owner labels.
+		if err := e.RemoveOwn(cctx, spec.Name); err != nil {
+			out.CleanupErr = err
+		}
+	}
 	if res.ExitCode == 137 && !out.Process.Killed && id != "" {
 		// SIGKILLed by someone else than us: the kernel's OOM killer
 		// is the usual suspect; the engine's event log says.

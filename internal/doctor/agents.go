@@ -147,6 +147,10 @@ func commonAgentChecks(a *config.Agent, b *config.Bench, eng *container.Engine, 
 	}
 	if a.Type == config.TypeOpenHands {
 		// Its modes have their own checks.
+	} else if a.Runtime == "container" && a.Image == "" {
+		out = append(out, Check{Name: "agent " + a.Name + ": image", Run: func(context.Context) Result {
+			return Result{OK: true, Detail: "none set: prepare uses the task's environment.image"}
+		}})
 	} else if a.Runtime == "container" {
 		out = append(out,
 			Check{Name: "container engine (" + engineName + ")", Preflight: true, Run: func(ctx context.Context) Result { return checkEngine(ctx, eng) }},

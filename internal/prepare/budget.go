@@ -98,7 +98,7 @@ func (it *itemRun) observeUsage(u agent.Usage) {
 	it.usageMu.Lock()
 	it.observed = u
 	it.usageMu.Unlock()
-	if c := it.limits.MaxBudgetUSD; c > 0 && u.CostUSD >= c {
+	if c := it.limits.MaxBudgetUSD; c > 0 && it.priorCost+u.CostUSD >= c {
 		it.stop(errItemBudget)
 	}
 	it.spend.observe(it, u.CostUSD)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -51,6 +52,12 @@ type itemRun struct {
 	cancelRollout context.CancelCauseFunc
 	// infraKind classifies an infra_error ending.
 	infraKind agent.InfraKind
+	// priorCost is what earlier attempts of this item spent (retries,
+	// earlier sessions): max_budget_usd caps the item, not an attempt.
+	priorCost float64
+
+	noPatchChecked bool
+	noPatchErr     *agent.InfraError
 }
 
 // do runs one unit and always leaves a journal. A rate-limited attempt is
@@ -69,8 +76,17 @@ func (r *runner) do(ctx context.Context, u unit) error {
 		return fmt.Errorf("item %s: %w", u.item.ID, err)
 	}
 	var retries []journal.Retry
+	prior := 0.0
+	if old, err := journal.ReadJournal(u.dir); err == nil && old.PlanItemHash == u.item.Hash() {
+		// Redone after an infra_error or a crash: what it spent counts
+		// against its max_budget_usd.
+		prior = old.Usage.CostUSD
+		for _, rt := range old.Retries {
+			prior += rt.CostUSD
+		}
+	}
 	for attempt := 1; ; attempt++ {
-		it := &itemRun{runner: r, u: u, start: r.opts.Now(), phases: map[string]float64{}}
+		it := &itemRun{runner: r, u: u, start: r.opts.Now(), phases: map[string]float64{}, priorCost: prior}
 		it.j = &journal.Journal{
 			RunID:        r.run.RunID,
 			ItemID:       u.item.ID,
@@ -95,14 +111,19 @@ func (r *runner) do(ctx context.Context, u unit) error {
 		it.j.EndedAt = end.UTC()
 		it.j.DurationSeconds = end.Sub(start).Seconds()
 		it.j.Phases = it.phases
-		total := r.spend.settle(it, it.j.Usage.CostUSD)
+		// What the agent reported last counts even when the rollout
+		// ended without an outcome.
+		cost := max(it.j.Usage.CostUSD, it.observedCost())
+		total := r.spend.settle(it, cost)
 		if err := journal.WriteJournal(u.dir, it.j); err != nil {
 			return fmt.Errorf("item %s: %w", u.item.ID, err)
 		}
-		r.setSpent(total)
-		if status == journal.StatusInfraError && it.infraKind == agent.InfraRateLimit && attempt < r.retry.Attempts && ctx.Err() == nil && !r.spend.Reached() {
-			delay := r.retry.Backoff.D() << (attempt - 1)
-			retries = append(retries, journal.Retry{Reason: reason, CostUSD: it.j.Usage.CostUSD, DelaySeconds: delay.Seconds()})
+		r.setSpent(total, true)
+		prior += cost
+		capLeft := it.limits.MaxBudgetUSD <= 0 || prior < it.limits.MaxBudgetUSD
+		if status == journal.StatusInfraError && it.infraKind == agent.InfraRateLimit && attempt < r.retry.Attempts && ctx.Err() == nil && !r.spend.Reached() && capLeft {
+			delay := backoff(r.retry.Backoff.D(), attempt)
+			retries = append(retries, journal.Retry{Reason: reason, CostUSD: cost, DelaySeconds: delay.Seconds()})
 			fmt.Fprintf(r.log, "%s: %s; retrying in %s (attempt %d of %d)\n", name, reason, delay, attempt+1, r.retry.Attempts)
 			t := time.NewTimer(delay)
 			select {
@@ -119,6 +140,27 @@ func (r *runner) do(ctx context.Context, u unit) error {
 		r.opts.Progress.End(name, status, reason, end.Sub(start))
 		return nil
 	}
+}
+
+// maxBackoff bounds one retry delay.
+const maxBackoff = 10 * time.Minute
+
+// backoff is the delay before attempt+1: base doubled per attempt, at
+// most maxBackoff, with ±20% jitter so that workers hit by the same rate
+// limit do not retry in lockstep.
+func backoff(base time.Duration, attempt int) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < maxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, maxBackoff)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64())).Round(time.Millisecond)
+}
+
+func (it *itemRun) observedCost() float64 {
+	it.usageMu.Lock()
+	defer it.usageMu.Unlock()
+	return it.observed.CostUSD
 }
 
 func (it *itemRun) phase(name string, since time.Time) {
@@ -211,6 +253,13 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 		Process: o.ProcessEnv, Dot: o.Bench.Env, Extra: o.Agent.Env,
 		Workspace: wsDir, TaskFile: taskCopy, OutDir: outDir, Home: home,
 	})
+	if it.spend.Reached() {
+		// The run's budget ran out while this item was being set up.
+		it.j.LimitsHit = appendOnce(it.j.LimitsHit, "max_total_budget_usd")
+		stdout.Close()
+		stderr.Close()
+		return journal.StatusInterrupted, fmt.Sprintf("not started: the run's max_total_budget_usd of %s is reached", usd(it.opts.Bench.MaxTotalBudgetUSD))
+	}
 	ro.Observe = it.observeUsage
 	rctx, cancelRollout := context.WithCancelCause(ctx)
 	it.usageMu.Lock()
@@ -221,7 +270,7 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 	it.phase("agent", t0)
 	// Why the harness stopped the rollout, if it did (a budget cap).
 	var stopped error
-	if rctx.Err() != nil && ctx.Err() == nil {
+	if rctx.Err() != nil && ctx.Err() == nil && out != nil && out.Process != nil && out.Process.Stopped {
 		stopped = context.Cause(rctx)
 	}
 	cancelRollout(nil)
@@ -267,10 +316,16 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 		return infra("logs", logErr)
 	case errors.Is(stopped, errItemBudget):
 		it.j.LimitsHit = appendOnce(it.j.LimitsHit, "max_budget_usd")
-		return journal.StatusBudgetExceeded, fmt.Sprintf("max_budget_usd of %s reached (spent %s); the harness stopped the agent", usd(it.limits.MaxBudgetUSD), usd(it.j.Usage.CostUSD))
+		spent := "spent " + usd(it.j.Usage.CostUSD)
+		if it.priorCost > 0 {
+			spent += fmt.Sprintf(", %s with earlier attempts", usd(it.priorCost+it.j.Usage.CostUSD))
+		}
+		return journal.StatusBudgetExceeded, fmt.Sprintf("max_budget_usd of %s reached (%s); the harness stopped the agent", usd(it.limits.MaxBudgetUSD), spent)
 	case errors.Is(stopped, errRunBudget):
+		// Not the agent's failure: the harness cut it short. It stays
+		// to do, for a resume with a larger budget.
 		it.j.LimitsHit = appendOnce(it.j.LimitsHit, "max_total_budget_usd")
-		return journal.StatusBudgetExceeded, fmt.Sprintf("the run's max_total_budget_usd of %s is reached; the harness stopped the agent", usd(it.opts.Bench.MaxTotalBudgetUSD))
+		return journal.StatusInterrupted, fmt.Sprintf("stopped: the run's max_total_budget_usd of %s is reached", usd(it.opts.Bench.MaxTotalBudgetUSD))
 	case slices.Contains(it.j.LimitsHit, "max_budget_usd"):
 		return journal.StatusBudgetExceeded, fmt.Sprintf("the agent stopped at its budget (spent %s)", usd(it.j.Usage.CostUSD))
 	case out.Process != nil && out.Process.TimedOut:
@@ -279,6 +334,12 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 		return journal.StatusAgentError, out.Reason
 	case out.Process != nil && (out.Process.ExitCode != 0 || out.Process.Signal != "") && !stoppedAtIterations(out):
 		return journal.StatusAgentError, exitReason(out.Process)
+	case (it.j.Patch == nil || it.j.Patch.Bytes == 0) && !out.ResultRead && it.noPatchInfra() != nil:
+		// An agent that gave up on a provider error and exited 0 did
+		// not get to try: redo it, do not count it as a result.
+		ie := it.noPatchInfra()
+		it.infraKind = ie.Kind
+		return journal.StatusInfraError, ie.Error()
 	case it.j.Patch == nil || it.j.Patch.Bytes == 0:
 		return journal.StatusNoPatch, "the agent changed nothing"
 	case !patchOK:
@@ -295,6 +356,16 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 // the item is judged by its patch, as when OpenHands reaches its limit.
 func stoppedAtIterations(out *agent.Outcome) bool {
 	return out.Process != nil && slices.Contains(out.LimitsHit, "max_iterations")
+}
+
+// noPatchInfra is the provider error on the end of stderr of a rollout
+// that changed nothing, once looked up.
+func (it *itemRun) noPatchInfra() *agent.InfraError {
+	if !it.noPatchChecked {
+		it.noPatchChecked = true
+		it.noPatchErr = it.logInfra(false)
+	}
+	return it.noPatchErr
 }
 
 func appendOnce(list []string, v string) []string {
@@ -323,12 +394,13 @@ func (it *itemRun) fillUsage(out *agent.Outcome) {
 	}
 }
 
-// classifyTail is how much of each log the failure classification reads.
-const classifyTail = 16 << 10
+// classifyLines is how many final lines of each log the failure
+// classification reads: the error an agent died of is at the end.
+const classifyLines = 40
 
 // classify names the infrastructure failure behind a failed rollout from
-// the tails of its logs (auth, rate limit, model not found), when the
-// adapter did not.
+// the ends of its logs (auth, billing, rate limit, model not found), when
+// the adapter did not.
 func (it *itemRun) classify(out *agent.Outcome) {
 	// An agent that ended at one of its limits did not fail for the
 	// infrastructure; one whose adapter read its final result already
@@ -341,16 +413,44 @@ func (it *itemRun) classify(out *agent.Outcome) {
 	if !failed {
 		return
 	}
-	var text strings.Builder
-	for _, name := range []string{agent.StderrName(it.opts.Agent.Type), agent.StdoutName(it.opts.Agent.Type)} {
-		text.WriteString(readTail(filepath.Join(it.u.dir, name), classifyTail))
-		text.WriteByte('\n')
-	}
-	text.WriteString(out.Reason)
-	if ie := agent.Classify(text.String()); ie != nil {
+	if ie := it.logInfra(true); ie != nil {
+		out.Infra = ie
+	} else if ie := agent.Classify(out.Reason); ie != nil {
 		ie.Msg = it.secrets.ScrubString(ie.Msg)
 		out.Infra = ie
 	}
+}
+
+// logInfra classifies the last lines of stderr, then (unless stderrOnly)
+// of stdout.
+func (it *itemRun) logInfra(withStdout bool) *agent.InfraError {
+	names := []string{agent.StderrName(it.opts.Agent.Type)}
+	if withStdout {
+		names = append(names, agent.StdoutName(it.opts.Agent.Type))
+	}
+	for _, name := range names {
+		if ie := agent.Classify(lastLines(readTail(filepath.Join(it.u.dir, name), 64<<10), classifyLines)); ie != nil {
+			ie.Msg = it.secrets.ScrubString(ie.Msg)
+			return ie
+		}
+	}
+	return nil
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	s = strings.TrimRight(s, "\n")
+	if s == "" || n <= 0 {
+		return ""
+	}
+	i := len(s)
+	for ; n > 0 && i > 0; n-- {
+		i = strings.LastIndexByte(s[:i], '\n')
+		if i < 0 {
+			return s
+		}
+	}
+	return s[i+1:]
 }
 
 func readTail(path string, n int64) string {

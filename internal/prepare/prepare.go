@@ -116,6 +116,8 @@ type runner struct {
 	stopRun context.CancelCauseFunc
 	// authFails counts consecutive auth failures (guarded by mu).
 	authFails int
+	// spentWritten is when run.json's spend was last written (mu).
+	spentWritten time.Time
 }
 
 // Defaults of bench.yaml's retry: section.
@@ -138,14 +140,20 @@ func retryDefaults(r config.Retry) config.Retry {
 	return r
 }
 
-// errAuthStop is the cause of a run stopped by authentication failures.
+// errAuthStop is the cause of a run stopped by authentication (or
+// billing) failures.
 type errAuthStop struct {
 	n    int
 	last string
+	kind agent.InfraKind
 }
 
 func (e *errAuthStop) Error() string {
-	return fmt.Sprintf("stopped after %d consecutive authentication failures (last: %s); fix the credentials, then run the same prepare command again to resume", e.n, e.last)
+	what := "authentication"
+	if e.kind == agent.InfraBilling {
+		what = "billing (out of credit)"
+	}
+	return fmt.Sprintf("stopped after %d consecutive %s failures (last: %s); fix the credentials, then run the same prepare command again to resume", e.n, what, e.last)
 }
 
 // noteAuth counts consecutive auth failures and stops the run at the
@@ -154,7 +162,7 @@ func (r *runner) noteAuth(name string, status journal.Status, kind agent.InfraKi
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch {
-	case status == journal.StatusInfraError && kind == agent.InfraAuth:
+	case status == journal.StatusInfraError && kind.StopsRun():
 		r.authFails++
 	case status == journal.StatusInterrupted:
 		return
@@ -162,17 +170,28 @@ func (r *runner) noteAuth(name string, status journal.Status, kind agent.InfraKi
 		r.authFails = 0
 	}
 	if r.authFails >= r.retry.MaxConsecutiveAuthFailures && r.stopRun != nil {
-		r.stopRun(&errAuthStop{n: r.authFails, last: name + ": " + reason})
+		r.stopRun(&errAuthStop{n: r.authFails, last: name + ": " + reason, kind: kind})
 	}
 }
 
-// setSpent records the run's spend in run.json.
-func (r *runner) setSpent(total float64) {
+// spentWriteEvery bounds how often streamed spend is written to run.json.
+const spentWriteEvery = 2 * time.Second
+
+// setSpent records the run's spend (in-flight rollouts included) in
+// run.json, so that a harness killed mid-rollout loses no spend: a resumed
+// run starts from it. Streamed updates are written at most every
+// spentWriteEvery; settled attempts (force) at once.
+func (r *runner) setSpent(total float64, force bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if total <= r.run.SpentUSD {
 		return
 	}
+	now := time.Now()
+	if !force && now.Sub(r.spentWritten) < spentWriteEvery {
+		return
+	}
+	r.spentWritten = now
 	r.run.SpentUSD = total
 	if err := journal.WriteRun(r.runDir, r.run); err != nil {
 		fmt.Fprintf(r.log, "warning: run.json: %v\n", err)
@@ -244,7 +263,10 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	total := len(opts.Plan.Items) * opts.Samples
 	r.run.MaxTotalBudgetUSD = opts.Bench.MaxTotalBudgetUSD
 	r.run.Stopped = ""
-	r.spend = newSpend(r.run.SpentUSD, opts.Bench.MaxTotalBudgetUSD, opts.Progress.Spend)
+	r.spend = newSpend(r.run.SpentUSD, opts.Bench.MaxTotalBudgetUSD, func(total float64) {
+		opts.Progress.Spend(total)
+		r.setSpent(total, false)
+	})
 	if r.spend.Reached() && len(todo) > 0 {
 		fmt.Fprintf(r.log, "the run's max_total_budget_usd of %s is already spent (%s): no item starts\n", usd(opts.Bench.MaxTotalBudgetUSD), usd(r.run.SpentUSD))
 	}

@@ -153,3 +153,35 @@ func TestRedactAgentHidesSecrets(t *testing.T) {
 		t.Errorf("config hash not stable: %s vs %s", h1, h2)
 	}
 }
+
+func TestLastLines(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"", 3, ""},
+		{"\n\n", 3, ""},
+		{"a", 3, "a"},
+		{"a\nb\nc\n", 2, "b\nc"},
+		{"a\nb\nc", 3, "a\nb\nc"},
+		{"\nb", 1, "b"},
+		{"a\nb", 0, ""},
+	} {
+		if got := lastLines(c.in, c.n); got != c.want {
+			t.Errorf("lastLines(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	for attempt := 1; attempt < 200; attempt++ {
+		d := backoff(30*time.Second, attempt)
+		if d <= 0 || d > maxBackoff*6/5 {
+			t.Fatalf("backoff(30s, %d) = %s, want within (0, %s]", attempt, d, maxBackoff*6/5)
+		}
+	}
+	if d := backoff(time.Second, 3); d < 3200*time.Millisecond || d > 4800*time.Millisecond {
+		t.Fatalf("backoff(1s, 3) = %s, want 4s ± 20%%", d)
+	}
+}

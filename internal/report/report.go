@@ -205,7 +205,7 @@ func runLines(r *Report) []string {
 			l += fmt.Sprintf(" of max_total_budget_usd $%.4g", r.MaxTotalBudgetUSD)
 		}
 		if r.SpentUSD > r.TotalCostUSD+1e-9 {
-			l += fmt.Sprintf(" ($%.4f in the items' final attempts; the rest in retried attempts)", r.TotalCostUSD)
+			l += fmt.Sprintf(" ($%.4f in the items' last attempts; the rest in earlier ones: retried, or cut short by a crash)", r.TotalCostUSD)
 		}
 		if r.PartialUsage > 0 {
 			l += fmt.Sprintf("; %d item(s) stopped before reporting final usage (partial)", r.PartialUsage)
