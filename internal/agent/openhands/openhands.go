@@ -285,11 +285,19 @@ func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, e
 	var out *agent.Outcome
 	var err error
 	start := time.Now()
+	done := make(chan struct{})
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		watchEvents(r, ohDir, done)
+	}()
 	if ad.s.Mode == ModeDocker {
 		out, err = ad.runDocker(ctx, r)
 	} else {
 		out, err = ad.runHost(ctx, r)
 	}
+	close(done)
+	<-polled
 	if err != nil {
 		return nil, err
 	}
@@ -563,5 +571,33 @@ func (ad *Adapter) RemoveStaleContainers(ctx context.Context, b *config.Bench, l
 	}
 	for _, n := range names {
 		fmt.Fprintf(log, "removed stale container %s (its harness is gone)\n", n)
+	}
+}
+
+// eventPoll is how often the event store is read while OpenHands runs.
+const eventPoll = 2 * time.Second
+
+// watchEvents reports the accumulated cost in OpenHands' event store (one
+// file per event, written as they happen) while it runs, so that the
+// harness can show the spend and enforce the run's budget; OpenHands
+// enforces its own -b per item.
+func watchEvents(r *agent.Rollout, ohDir string, done <-chan struct{}) {
+	t := time.NewTicker(eventPoll)
+	defer t.Stop()
+	var last agent.Usage
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		sum, err := Parse(ohDir)
+		if err != nil || sum == nil {
+			continue
+		}
+		if u := sum.Usage(true); u != last && (u.CostUSD > 0 || u.Turns > 0) {
+			last = u
+			r.ReportUsage(u)
+		}
 	}
 }
