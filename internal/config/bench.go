@@ -230,6 +230,31 @@ func checkRetry(d *decoder, r *Retry) error {
 
 // PreflightEnabled reports whether prepare runs its preflight checks
 // (seed experiment.preflight_enabled; default true).
+// PrivateRoot is the directory that holds agents' and evaluations'
+// private workspaces, created if needed: paths.rollout_root, or the
+// system temp dir. It is never inside state_root or work_root, whose
+// mirrors and plans reach the human commit (bad input otherwise).
+func (b *Bench) PrivateRoot() (string, error) {
+	root := b.Paths.RolloutRoot
+	if root == "" {
+		root = os.TempDir()
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return "", err
+	}
+	for _, forbidden := range []string{b.Paths.StateRoot, b.Paths.WorkRoot} {
+		f, _ := filepath.Abs(forbidden)
+		if f != "" && (abs == f || strings.HasPrefix(abs, f+string(filepath.Separator))) {
+			return "", BadInputError{fmt.Errorf("paths.rollout_root %s is inside %s: private workspaces must stay outside the harness's state", abs, f)}
+		}
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return "", fmt.Errorf("private root: %w", err)
+	}
+	return abs, nil
+}
+
 func (b *Bench) PreflightEnabled() bool {
 	return b.Experiment.PreflightEnabled == nil || *b.Experiment.PreflightEnabled
 }

@@ -157,7 +157,7 @@ func (e *evaluator) run(ctx context.Context) (*Summary, error) {
 	var err error
 	e.secrets = secrets.FromEnv(mergedEnv(o.ProcessEnv, o.Bench.Env), o.Bench.Secrets)
 	e.baseEnv = secrets.FilterEnv(mergedEnv(o.ProcessEnv, o.Bench.Env), secrets.SearchKeyDenyList)
-	if e.root, err = privateRoot(o.Bench); err != nil {
+	if e.root, err = o.Bench.PrivateRoot(); err != nil {
 		return nil, err
 	}
 	sweepStale(e.root, o.Log)
@@ -382,29 +382,6 @@ func mergedEnv(process []string, dot map[string]string) []string {
 	return out
 }
 
-// privateRoot is where the evaluation workspaces live: paths.rollout_root
-// or the system temp dir, never inside state_root or work_root (whose
-// mirrors reach the human commit).
-func privateRoot(b *config.Bench) (string, error) {
-	root := b.Paths.RolloutRoot
-	if root == "" {
-		root = os.TempDir()
-	}
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		return "", err
-	}
-	for _, forbidden := range []string{b.Paths.StateRoot, b.Paths.WorkRoot} {
-		f, _ := filepath.Abs(forbidden)
-		if f != "" && (abs == f || strings.HasPrefix(abs, f+string(filepath.Separator))) {
-			return "", badinput.Errorf("paths.rollout_root %s is inside %s: evaluation workspaces must stay outside the harness's state", abs, f)
-		}
-	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
-		return "", fmt.Errorf("private root: %w", err)
-	}
-	return abs, nil
-}
 
 // sweepStale removes evaluation directories whose harness is gone (killed
 // with -9).

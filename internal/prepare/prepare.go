@@ -17,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -224,7 +223,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	// The entry's env: is the agent's too: a key written there is a
 	// secret like any other.
 	r.secrets = secrets.FromEnv(append(mergedEnv(opts.ProcessEnv, opts.Bench.Env), EnvList(opts.Agent.Env)...), opts.Bench.Secrets)
-	if r.rollRoot, err = rolloutRoot(opts.Bench); err != nil {
+	if r.rollRoot, err = opts.Bench.PrivateRoot(); err != nil {
 		return nil, err
 	}
 	ca, hasContainers := adapter.(ContainerAdapter)
@@ -556,28 +555,6 @@ func (r *runner) count(s journal.Status) {
 	r.mu.Unlock()
 }
 
-// rolloutRoot is where private workspaces live: never inside state_root or
-// work_root, whose contents (mirrors, plans) reach the human commit.
-func rolloutRoot(b *config.Bench) (string, error) {
-	root := b.Paths.RolloutRoot
-	if root == "" {
-		root = os.TempDir()
-	}
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		return "", err
-	}
-	for _, forbidden := range []string{b.Paths.StateRoot, b.Paths.WorkRoot} {
-		f, _ := filepath.Abs(forbidden)
-		if f != "" && (abs == f || strings.HasPrefix(abs, f+string(filepath.Separator))) {
-			return "", badinput.Errorf("paths.rollout_root %s is inside %s: agents must not see the harness's state", abs, f)
-		}
-	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
-		return "", fmt.Errorf("rollout root: %w", err)
-	}
-	return abs, nil
-}
 
 type nopProgress struct{}
 

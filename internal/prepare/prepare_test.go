@@ -114,7 +114,7 @@ func assertJSONWhole(t *testing.T, root string) {
 func TestRolloutRootMustBeOutsideState(t *testing.T) {
 	b, _, dir := setup(t, "paths:\n  state_root: ./state\n")
 	b.Paths.RolloutRoot = filepath.Join(dir, "state", "rollouts")
-	if _, err := rolloutRoot(b); err == nil {
+	if _, err := b.PrivateRoot(); err == nil {
 		t.Fatal("rollout root inside state_root accepted")
 	}
 }
