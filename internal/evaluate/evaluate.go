@@ -382,7 +382,6 @@ func mergedEnv(process []string, dot map[string]string) []string {
 	return out
 }
 
-
 // sweepStale removes evaluation directories whose harness is gone (killed
 // with -9).
 func sweepStale(root string, log io.Writer) {

@@ -555,7 +555,6 @@ func (r *runner) count(s journal.Status) {
 	r.mu.Unlock()
 }
 
-
 type nopProgress struct{}
 
 func (nopProgress) Start(string, int, int)                            {}
