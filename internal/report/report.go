@@ -1,10 +1,11 @@
 // Package report builds one model of a run (or of every run under a state
 // root) from the files on disk — run.json, each item's journal.json and,
 // after `bench evaluate`, its eval.json — and renders it as a terminal
-// table, JSON or Markdown. Evaluated runs gain per-item columns (human
-// speedup, agent speedup with its CI, verdict) and run-level figures
-// (success and correctness rates, Opt@1, win/match/loss counts, pass@k and
-// Opt@K with several samples). It never writes into the run directory.
+// table, JSON, Markdown or one self-contained HTML page with charts
+// (html.go). Evaluated runs gain per-item columns (human speedup, agent
+// speedup with its CI, verdict) and run-level figures (success and
+// correctness rates, Opt@1, win/match/loss counts, pass@k and Opt@K with
+// several samples). It never writes into the run directory.
 package report
 
 import (
