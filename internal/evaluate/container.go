@@ -227,7 +227,9 @@ func (c *Container) probe(ctx context.Context, p PrepareInfo) error {
 // the arm and the sample.
 func (c *Container) spec(run, item, itemID string, sample int, arm string) container.Spec {
 	spec := container.FromConfig(c.Settings, c.Settings.EvalNetwork)
-	spec.Name = container.Name(run, itemID+"-"+arm, sample)
+	// The harness's pid in the name: two harnesses evaluating runs of
+	// the same id on one engine (two state roots) must not collide.
+	spec.Name = container.Name(run, itemID+"-"+arm+"-p"+strconv.Itoa(os.Getpid()), sample)
 	spec.Labels = container.OwnerLabels(run, item)
 	spec.Labels[LabelPhase] = "evaluate"
 	spec.Labels[LabelArm] = arm
