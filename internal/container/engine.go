@@ -413,7 +413,7 @@ func (e *Engine) OOMKilled(ctx context.Context, name string, since time.Time) (b
 		if err != nil {
 			return false, err
 		}
-		if bytes.Contains(out, []byte("oom")) || attempt == 4 {
+		if bytes.Contains(out, []byte("oom")) || attempt == 9 {
 			return bytes.Contains(out, []byte("oom")), nil
 		}
 		select {
