@@ -54,6 +54,7 @@ func runDoctor(ctx context.Context, env *Env, o *doctorOptions) error {
 			fmt.Fprintf(env.Stdout, "✗ agent: %v\n", err)
 			return err
 		}
+		fmt.Fprintf(env.Stdout, "✓ agent: %s (type %s); --agent NAME checks another entry\n", a.Name, a.Type)
 	}
 	// The checks see the process environment over .env, as agents do.
 	vars := map[string]string{}
