@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/plan"
 	"github.com/perfbench/perfbench/internal/secrets"
 	"github.com/perfbench/perfbench/internal/stats"
@@ -385,21 +384,7 @@ func mergedEnv(process []string, dot map[string]string) []string {
 // sweepStale removes evaluation directories whose harness is gone (killed
 // with -9).
 func sweepStale(root string, log io.Writer) {
-	dirs, _ := filepath.Glob(filepath.Join(root, privatePrefix+"*"))
-	for _, d := range dirs {
-		data, err := os.ReadFile(filepath.Join(d, ownerFile))
-		if err != nil {
-			continue
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-		if err != nil || pid <= 0 {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid))); err == nil {
-			continue
-		}
-		if err := removeAll(d); err == nil {
-			fmt.Fprintf(log, "removed stale evaluation directory %s (harness pid %d is gone)\n", d, pid)
-		}
+	for _, st := range fsx.SweepOwned(root, privatePrefix+"*") {
+		fmt.Fprintf(log, "removed stale evaluation directory %s (harness pid %d is gone)\n", st.Dir, st.PID)
 	}
 }

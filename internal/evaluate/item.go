@@ -76,14 +76,14 @@ func (e *evaluator) evaluate(ctx context.Context, u Unit, spec *Spec) (*Result, 
 	defer func() {
 		done := busy()
 		defer done()
-		if err := removeAll(priv); err != nil {
+		if err := fsx.RemoveAll(priv); err != nil {
 			fmt.Fprintf(e.o.Log, "warning: %s: remove %s: %v\n", u.Name, priv, err)
 		}
 	}()
 	if err := os.Chmod(priv, 0o700); err != nil {
 		return nil, err
 	}
-	if err := markOwner(priv); err != nil {
+	if err := fsx.MarkOwner(priv); err != nil {
 		return nil, err
 	}
 	if err := it.run(ctx, priv); err != nil {
@@ -227,7 +227,7 @@ func (it *itemRun) copyFiles(arm Arm) error {
 			it.res.Commands = append(it.res.Commands, CommandLog{Arm: arm, Phase: "files", Command: "copy " + it.spec.Files[i], ExitCode: -1, Error: err.Error()})
 			return nil
 		}
-		if err := removeAll(dst); err != nil {
+		if err := fsx.RemoveAll(dst); err != nil {
 			return fmt.Errorf("evaluation file %s: %w", it.spec.Files[i], err)
 		}
 		info, err := os.Stat(src)
@@ -511,29 +511,5 @@ func (e *evaluator) display(cmd string) string {
 	return red[2]
 }
 
-// ownerFile marks a private directory with the pid of the harness that owns
-// it (the same marker prepare uses), so a later run can remove what a
-// crashed one left.
-const ownerFile = ".perfbench-owner"
-
 // privatePrefix names the private directories of evaluations.
 const privatePrefix = "perfbench-eval-"
-
-func markOwner(dir string) error {
-	return os.WriteFile(filepath.Join(dir, ownerFile), []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o600)
-}
-
-// removeAll is os.RemoveAll that first makes directories writable when a
-// plain removal fails (a workload may chmod -w a directory).
-func removeAll(dir string) error {
-	if err := os.RemoveAll(dir); err == nil {
-		return nil
-	}
-	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			_ = os.Chmod(path, 0o755)
-		}
-		return nil
-	})
-	return os.RemoveAll(dir)
-}

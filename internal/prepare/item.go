@@ -178,7 +178,7 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 	if err != nil {
 		return infra("rollout directory", err)
 	}
-	if err := markOwner(it.private); err != nil {
+	if err := fsx.MarkOwner(it.private); err != nil {
 		os.RemoveAll(it.private)
 		return infra("rollout directory", err)
 	}
@@ -295,7 +295,7 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 	}
 	if o.KeepWorkspaces {
 		// Without the owner file no later run sweeps it away.
-		keep = os.Remove(filepath.Join(it.private, ownerFile)) == nil
+		keep = fsx.DisownDir(it.private)
 		it.j.Workspace = wsDir
 	}
 
@@ -639,35 +639,11 @@ func copyHomeFiles(files []string, home string) error {
 	return nil
 }
 
-// ownerFile marks a rollout directory with the pid of the harness that
-// owns it, so a later run can remove what a crashed one left.
-const ownerFile = ".perfbench-owner"
-
-func markOwner(dir string) error {
-	return os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
-}
-
 // sweepStaleRollouts removes rollout directories whose owning harness is
 // gone (killed with -9). Directories kept with --keep-workspaces carry no
 // owner file and are never touched.
 func sweepStaleRollouts(root string, log io.Writer) {
-	dirs, _ := filepath.Glob(filepath.Join(root, "perfbench-*"))
-	for _, d := range dirs {
-		data, err := os.ReadFile(filepath.Join(d, ownerFile))
-		if err != nil {
-			continue
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-		if err != nil || pid <= 0 || processAlive(pid) {
-			continue
-		}
-		if err := os.RemoveAll(d); err == nil {
-			fmt.Fprintf(log, "removed stale rollout directory %s (harness pid %d is gone)\n", d, pid)
-		}
+	for _, st := range fsx.SweepOwned(root, "perfbench-*") {
+		fmt.Fprintf(log, "removed stale rollout directory %s (harness pid %d is gone)\n", st.Dir, st.PID)
 	}
-}
-
-func processAlive(pid int) bool {
-	_, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid)))
-	return err == nil
 }

@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/gitx"
 )
 
@@ -117,7 +118,7 @@ func (m *Mirror) clone(ctx context.Context) error {
 	// Leftovers of a crashed clone; we hold the lock, so they are not live.
 	stale, _ := filepath.Glob(m.Dir + ".tmp-*")
 	for _, s := range stale {
-		_ = removeAll(s)
+		_ = fsx.RemoveAll(s)
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(m.Dir), filepath.Base(m.Dir)+".tmp-")
 	if err != nil {
@@ -130,11 +131,11 @@ func (m *Mirror) clone(ctx context.Context) error {
 	args = append(args, "--", m.URL, tmp)
 	g := &gitx.Git{GlobalConfig: true}
 	if _, err := g.Run(ctx, args...); err != nil {
-		_ = removeAll(tmp)
+		_ = fsx.RemoveAll(tmp)
 		return err
 	}
 	if err := os.Rename(tmp, m.Dir); err != nil {
-		_ = removeAll(tmp)
+		_ = fsx.RemoveAll(tmp)
 		return err
 	}
 	return nil

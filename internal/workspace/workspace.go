@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/gitx"
 )
 
@@ -95,7 +96,7 @@ func Create(ctx context.Context, m *Mirror, pre, dir string) (_ *Workspace, err 
 		if existed {
 			cerr = emptyDir(dir)
 		} else {
-			cerr = removeAll(dir)
+			cerr = fsx.RemoveAll(dir)
 		}
 		if cerr != nil {
 			err = errors.Join(err, fmt.Errorf("workspace create: clean up %s: %w", dir, cerr))
@@ -367,7 +368,7 @@ func (w *Workspace) capture(ctx context.Context, m *Mirror, pre string) (*Patch,
 	if err != nil {
 		return nil, err
 	}
-	defer removeAll(priv)
+	defer fsx.RemoveAll(priv)
 	p, err := w.capturePriv(ctx, m, pre, tree, priv)
 	return p, noteDiskFull(err, priv)
 }
@@ -434,7 +435,7 @@ func CheckApply(ctx context.Context, m *Mirror, pre string, patch []byte) error 
 	if err != nil {
 		return fmt.Errorf("check apply: %w", err)
 	}
-	defer removeAll(priv)
+	defer fsx.RemoveAll(priv)
 	g := &gitx.Git{Dir: m.Dir, Env: []string{"GIT_INDEX_FILE=" + filepath.Join(priv, "index")}}
 	if _, err := g.Run(ctx, "read-tree", sha+"^{tree}"); err != nil {
 		return fmt.Errorf("check apply: %w", err)
@@ -467,25 +468,10 @@ func (w *Workspace) Apply(ctx context.Context, patch []byte) error {
 // Remove deletes the workspace, including files and directories the agent
 // made read-only.
 func (w *Workspace) Remove() error {
-	if err := removeAll(w.Dir); err != nil {
+	if err := fsx.RemoveAll(w.Dir); err != nil {
 		return fmt.Errorf("workspace remove: %w", err)
 	}
 	return nil
-}
-
-// removeAll is os.RemoveAll that first makes directories writable when a
-// plain removal fails (an agent may chmod -w a directory).
-func removeAll(dir string) error {
-	if err := os.RemoveAll(dir); err == nil {
-		return nil
-	}
-	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			_ = os.Chmod(path, 0o755)
-		}
-		return nil
-	})
-	return os.RemoveAll(dir)
 }
 
 // emptyDir removes everything inside dir.
@@ -496,7 +482,7 @@ func emptyDir(dir string) error {
 	}
 	var errs []error
 	for _, e := range entries {
-		errs = append(errs, removeAll(filepath.Join(dir, e.Name())))
+		errs = append(errs, fsx.RemoveAll(filepath.Join(dir, e.Name())))
 	}
 	return errors.Join(errs...)
 }
