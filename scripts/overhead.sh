@@ -6,7 +6,7 @@
 # file, agent process, patch capture, journals) — the harness's overhead
 # beyond workspace creation.
 #
-#   bench/overhead.sh [N]
+#   scripts/overhead.sh [N]
 #
 # Needs go, git, GNU /usr/bin/time and awk.
 set -eu
