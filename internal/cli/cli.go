@@ -20,7 +20,7 @@ import (
 	"github.com/perfbench/perfbench/internal/badinput"
 )
 
-// Exit statuses (DESIGN.md "Contracts").
+// Exit statuses (docs/design.md, "Contracts").
 const (
 	ExitOK          = 0
 	ExitFailure     = 1

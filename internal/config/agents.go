@@ -41,7 +41,7 @@ type agentArgs struct {
 	limitSpellings
 }
 
-// limitSpellings holds every spelling of the limits vocabulary (DESIGN.md
+// limitSpellings holds every spelling of the limits vocabulary (docs/design.md,
 // "Contracts"); pointers tell "not set" from zero.
 type limitSpellings struct {
 	Timeout           *Duration `yaml:"timeout"`

@@ -71,7 +71,7 @@ type Pair struct {
 	Workload       string   `yaml:"workload" json:"workload,omitempty"`
 	TargetFiles    []string `yaml:"target_files" json:"target_files,omitempty"`
 	// Evaluation overrides fields of the task's evaluation section for
-	// this item only (issue 4).
+	// this item only.
 	Evaluation *Evaluation `yaml:"evaluation" json:"evaluation,omitempty"`
 	Pos        Pos         `yaml:"-" json:"-"`
 }
@@ -105,7 +105,7 @@ type Hints struct {
 // Any reports whether any hint is enabled.
 func (h Hints) Any() bool { return h.CommitMessage || h.Diffstat || h.Diff || h.TargetFiles }
 
-// Evaluation configures three-way timing (issue 4). Pointers and zero values
+// Evaluation configures three-way timing. Pointers and zero values
 // mean "not set", so that a pair can override single fields.
 type Evaluation struct {
 	Setup       []string     `yaml:"setup" json:"setup,omitempty"`
@@ -158,9 +158,9 @@ type Bench struct {
 	Agents     Agents     `yaml:"agents" json:"agents"`
 	Experiment Experiment `yaml:"experiment" json:"experiment"`
 	// Prices maps a model name to its USD price per million tokens, for
-	// agents that report tokens but no cost (issue 5).
+	// agents that report tokens but no cost.
 	Prices map[string]Price `yaml:"prices" json:"prices,omitempty"`
-	// MaxTotalBudgetUSD caps the spend of a whole run (issue 5).
+	// MaxTotalBudgetUSD caps the spend of a whole run.
 	MaxTotalBudgetUSD float64 `yaml:"max_total_budget_usd" json:"max_total_budget_usd,omitempty"`
 	// Secrets names extra environment variables whose values are scrubbed
 	// from every captured log, on top of names containing KEY, TOKEN,
@@ -169,7 +169,7 @@ type Bench struct {
 	// LogCapBytes caps each captured stdout/stderr log (tail kept);
 	// default 10 MiB.
 	LogCapBytes int64 `yaml:"log_cap_bytes" json:"log_cap_bytes,omitempty"`
-	// Retry configures retries of infrastructure failures (issue 5).
+	// Retry configures retries of infrastructure failures.
 	Retry Retry `yaml:"retry" json:"retry"`
 
 	Metrics any `yaml:"metrics,ignored" json:"-"`
@@ -303,7 +303,7 @@ type Agent struct {
 	// ExtraArgs are appended to the agent's argv.
 	ExtraArgs []string `json:"extra_args,omitempty"`
 
-	// OpenHands (issue 3).
+	// OpenHands.
 	ContainerImage string `json:"container_image,omitempty"`
 	RuntimeImage   string `json:"runtime_image,omitempty"`
 	ConfigFile     string `json:"config_file,omitempty"`
@@ -321,7 +321,7 @@ type Agent struct {
 	Pos Pos `json:"-"`
 }
 
-// Limits is the common limits vocabulary (DESIGN.md "Contracts").
+// Limits is the common limits vocabulary (docs/design.md, "Contracts"; README "Configuration reference").
 type Limits struct {
 	// Timeout is the wall clock (alias time_budget_minutes); 0 = none.
 	Timeout Duration `json:"timeout,omitempty"`

@@ -279,7 +279,7 @@ func Sanitize(s string) string {
 }
 
 // ValidRunID reports whether id is one safe path component: the parts are
-// [a-z0-9._-] and the timestamp's T and Z are upper case, as DESIGN.md's
+// [a-z0-9._-] and the timestamp's T and Z are upper case, as docs/design.md's "Contracts"
 // format shows, so upper-case letters are accepted too.
 func ValidRunID(id string) bool {
 	if id == "" || id == "." || id == ".." || len(id) > 255 {

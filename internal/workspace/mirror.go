@@ -6,7 +6,7 @@
 // guarded by a file lock. A Workspace is a fresh repository whose single
 // commit holds the tree of the pre-commit: no upstream history, refs,
 // reflog, remotes, alternates or objects reachable from the human commit
-// (DESIGN.md, "Leak-proof workspaces"). CapturePatch turns whatever the
+// (docs/design.md, "Rollouts"). CapturePatch turns whatever the
 // agent left in a workspace into a patch against that tree without trusting
 // anything the agent could have changed in its .git.
 package workspace
