@@ -110,3 +110,32 @@ func TestSpendRereadsOtherLedgersAgainstTheCap(t *testing.T) {
 		t.Fatalf("settled: mine %v, total %v", got, s.Total())
 	}
 }
+
+func TestTwoFreshRunsGetTwoIDs(t *testing.T) {
+	b, task, _ := setup(t, "")
+	p := buildPlan(t, b, task)
+	a, err := b.Agent("noop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same second: the same id, unless the choice is made under
+	// runs/.lock.
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	ids := make(chan string, 2)
+	for range 2 {
+		go func() {
+			var log bytes.Buffer
+			sum, err := Run(context.Background(), Options{Task: task, Bench: b, Agent: a, Plan: p, New: true, Now: func() time.Time { return at }, Log: &log})
+			if err != nil {
+				t.Error(err)
+				ids <- ""
+				return
+			}
+			ids <- sum.RunID
+		}()
+	}
+	a1, a2 := <-ids, <-ids
+	if a1 == a2 || a1 == "" || a2 == "" {
+		t.Fatalf("two fresh runs got ids %q and %q", a1, a2)
+	}
+}
