@@ -9,16 +9,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/plan"
 )
 
-func TestHeldItemIsSkippedAndNotMissing(t *testing.T) {
-	b, task, _ := setup(t, "")
-	p := buildPlan(t, b, task)
+// noopSetup is a run of the noop agent on a one-item plan.
+func noopSetup(t *testing.T, benchYAML string) (*config.Bench, *config.Task, *plan.Plan, *config.Agent) {
+	t.Helper()
+	b, task, _ := setup(t, benchYAML)
 	a, err := b.Agent("noop")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b, task, buildPlan(t, b, task), a
+}
+
+func TestHeldItemIsSkippedAndNotMissing(t *testing.T) {
+	b, task, p, a := noopSetup(t, "")
 	item := filepath.Join(journal.RunsDir(b.Paths.StateRoot), "r1", p.Items[0].ID)
 	// Another holder (here an open file of this process: flock excludes
 	// it all the same).
@@ -60,12 +68,7 @@ func TestHeldItemIsSkippedAndNotMissing(t *testing.T) {
 }
 
 func TestRunCapCountsOtherLedgers(t *testing.T) {
-	b, task, _ := setup(t, "max_total_budget_usd: 1\n")
-	p := buildPlan(t, b, task)
-	a, err := b.Agent("noop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, task, p, a := noopSetup(t, "max_total_budget_usd: 1\n")
 	var log bytes.Buffer
 	if _, err := Run(context.Background(), Options{Task: task, Bench: b, Agent: a, Plan: p, RunID: "r1", Samples: 2, Log: &log}); err != nil {
 		t.Fatal(err)
@@ -112,12 +115,7 @@ func TestSpendRereadsOtherLedgersAgainstTheCap(t *testing.T) {
 }
 
 func TestTwoFreshRunsGetTwoIDs(t *testing.T) {
-	b, task, _ := setup(t, "")
-	p := buildPlan(t, b, task)
-	a, err := b.Agent("noop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, task, p, a := noopSetup(t, "")
 	// The same second: the same id, unless the choice is made under
 	// runs/.lock.
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
