@@ -357,7 +357,11 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 			}
 		}
 	}
-	if perr := r.writePredictions(context.WithoutCancel(ctx)); perr != nil && werr == nil {
+	// Recorded even after an interruption, waiting only so long for
+	// another process's hold of the run's lock.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if perr := r.writePredictions(fctx); perr != nil && werr == nil {
 		werr = perr
 	}
 	sum.Interrupted = ctx.Err() != nil
@@ -369,7 +373,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	} else if r.spend.Reached() && opts.Bench.MaxTotalBudgetUSD > 0 && len(sum.Missing) > 0 {
 		sum.Stopped = fmt.Sprintf("the run's max_total_budget_usd of %s is reached (spent %s)", usd(opts.Bench.MaxTotalBudgetUSD), usd(sum.SpentUSD))
 	}
-	if _, err := journal.UpdateRun(context.WithoutCancel(ctx), r.runDir, func(run *journal.Run) {
+	if _, err := journal.UpdateRun(fctx, r.runDir, func(run *journal.Run) {
 		run.Stopped = sum.Stopped
 		run.MaxTotalBudgetUSD = opts.Bench.MaxTotalBudgetUSD
 		run.UpdatedAt = opts.Now().UTC()
