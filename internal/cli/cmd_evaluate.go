@@ -397,6 +397,13 @@ func predictionsInput(ctx context.Context, env *Env, cfg *configs, o *evaluateOp
 	sum := sha256.Sum256(data)
 	hash := hex.EncodeToString(sum[:8])
 	root := cfg.bench.Paths.StateRoot
+	// Choosing or creating the run happens under runs/.lock, as in
+	// prepare: two evaluations of one file end in one run.
+	lock, err := journal.LockRuns(ctx, root)
+	if err != nil {
+		return nil, fmt.Errorf("runs: %w", err)
+	}
+	defer lock.Unlock()
 	runDir := o.out
 	var run *journal.Run
 	if runDir != "" {

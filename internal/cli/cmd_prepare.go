@@ -172,10 +172,26 @@ func printSummary(env *Env, s *prepare.Summary) {
 	}
 	fmt.Fprintf(env.Stdout, "run %s: %d item(s): %s\n", s.RunID, s.Total, strings.Join(parts, ", "))
 	if s.SpentUSD > 0 {
-		fmt.Fprintf(env.Stdout, "spent $%.4f\n", s.SpentUSD)
+		line := fmt.Sprintf("spent $%.4f", s.SpentUSD)
+		if d := s.SpentUSD - s.SessionUSD; d > 1e-9 && s.SessionUSD > 0 {
+			line += fmt.Sprintf(" ($%.4f by this process)", s.SessionUSD)
+		}
+		fmt.Fprintln(env.Stdout, line)
 	}
 	if len(s.Missing) > 0 {
 		fmt.Fprintf(env.Stdout, "still to do (%d): %s\n", len(s.Missing), strings.Join(s.Missing, ", "))
+	}
+	// Grouped by holder: "skipped, held by pid 12@host (prepare) (2): a, b".
+	var holders []string
+	byHolder := map[string][]string{}
+	for _, h := range s.Held {
+		if _, ok := byHolder[h.Holder]; !ok {
+			holders = append(holders, h.Holder)
+		}
+		byHolder[h.Holder] = append(byHolder[h.Holder], h.Name)
+	}
+	for _, h := range holders {
+		fmt.Fprintf(env.Stdout, "skipped, held by %s (%d): %s\n", h, len(byHolder[h]), strings.Join(byHolder[h], ", "))
 	}
 	fmt.Fprintf(env.Stdout, "results: %s\n", s.RunDir)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/plan"
 	"github.com/perfbench/perfbench/internal/secrets"
 	"github.com/perfbench/perfbench/internal/stats"
@@ -78,7 +79,10 @@ type Summary struct {
 	TaskProblems []string
 	// Failures are "<unit>: <error>" for units the harness could not
 	// evaluate (git, disk).
-	Failures    []string
+	Failures []string
+	// Held are "<unit>: held by <process>" for units another process was
+	// evaluating (this one left them alone).
+	Held        []string
 	Interrupted bool
 }
 
@@ -100,6 +104,8 @@ type evaluator struct {
 	mu      sync.Mutex
 	summary *Summary
 	done    int
+	// held are the units another process held (mu).
+	held map[string]bool
 }
 
 // Run evaluates every unit that has no matching eval.json (or, with
@@ -211,6 +217,9 @@ func (e *evaluator) run(ctx context.Context) (*Summary, error) {
 		g.Go(func() error { return e.one(gctx, i, len(todo)) })
 	}
 	werr := g.Wait()
+	if n := len(e.summary.Held); n > 0 {
+		fmt.Fprintf(o.Log, "skipped %d item(s) held by other processes\n", n)
+	}
 	e.summary.Interrupted = ctx.Err() != nil
 	if werr != nil && !errors.Is(werr, context.Canceled) {
 		return e.finish(), werr
@@ -223,6 +232,20 @@ func (e *evaluator) run(ctx context.Context) (*Summary, error) {
 func (e *evaluator) one(ctx context.Context, i, total int) error {
 	u, spec := e.o.Units[i], e.specs[i]
 	if ctx.Err() != nil {
+		return nil
+	}
+	claim, ok, err := e.claim(u)
+	if !ok {
+		return err
+	}
+	defer claim.Release()
+	if r, err := Read(u.Dir); err == nil && e.matches(r, u, spec) {
+		// Another process evaluated it after this one made its list.
+		e.mu.Lock()
+		e.summary.Skipped++
+		e.summary.Counts[r.Status]++
+		e.mu.Unlock()
+		fmt.Fprintf(e.o.Log, "%s: skipped: evaluated by another process\n", u.Name)
 		return nil
 	}
 	t0 := e.o.Now()
@@ -252,6 +275,30 @@ func (e *evaluator) one(ctx context.Context, i, total int) error {
 	fmt.Fprintf(e.o.Log, "[%d/%d] %s %s in %s%s\n", n, total, u.Name, res.Status,
 		e.o.Now().Sub(t0).Round(100*time.Millisecond), describe(res))
 	return nil
+}
+
+// claim claims a unit's directory before any work in it. ok is false
+// when the unit is not this process's to do: another holds it (said on
+// the log and recorded in the summary), or err says why it cannot be
+// claimed.
+func (e *evaluator) claim(u Unit) (c *journal.Claim, ok bool, err error) {
+	c, err = journal.ClaimItem(u.Dir, "evaluate", e.o.Now())
+	var held *journal.HeldError
+	if errors.As(err, &held) {
+		e.mu.Lock()
+		if e.held == nil {
+			e.held = map[string]bool{}
+		}
+		e.held[u.Name] = true
+		e.summary.Held = append(e.summary.Held, u.Name+": held by "+held.Holder.Who())
+		e.mu.Unlock()
+		fmt.Fprintf(e.o.Log, "%s: skipped: held by %s\n", u.Name, held.Holder)
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("item %s: %w", u.Name, err)
+	}
+	return c, true, nil
 }
 
 // describe is ": human 2.01x, agent 1.98x [1.95, 2.02], match" or
@@ -304,6 +351,10 @@ func (e *evaluator) matches(r *Result, u Unit, spec *Spec) bool {
 func (e *evaluator) finish() *Summary {
 	s := e.summary
 	for _, u := range e.o.Units {
+		if e.held[u.Name] {
+			// The other process's to report.
+			continue
+		}
 		r, err := Read(u.Dir)
 		if err != nil {
 			s.Missing = append(s.Missing, u.Name)
@@ -320,8 +371,16 @@ func (e *evaluator) finish() *Summary {
 func (e *evaluator) regrade() (*Summary, error) {
 	s := e.summary
 	for i, u := range e.o.Units {
+		claim, ok, err := e.claim(u)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
 		r, err := Read(u.Dir)
 		if err != nil {
+			claim.Release()
 			if !os.IsNotExist(err) {
 				return nil, badinput.Wrap(err)
 			}
@@ -345,7 +404,9 @@ func (e *evaluator) regrade() (*Summary, error) {
 			r.Flags = withFlag(r.Flags, FlagNoisy, st.Noisy)
 		}
 		r.RegradedAt = e.o.Now().UTC()
-		if err := Write(u.Dir, r); err != nil {
+		err = Write(u.Dir, r)
+		claim.Release()
+		if err != nil {
 			return nil, err
 		}
 		s.Regraded++

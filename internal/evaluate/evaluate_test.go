@@ -13,6 +13,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/plan"
 	"github.com/perfbench/perfbench/internal/workspace/workspacetest"
 )
@@ -382,5 +383,36 @@ func TestLauncher(t *testing.T) {
 	}
 	if code := TimedMain([]string{"--cpu"}); code != 2 {
 		t.Fatalf("bad usage: exit %d", code)
+	}
+}
+
+func TestHeldUnitIsLeftAlone(t *testing.T) {
+	f := newFixture(t)
+	u := f.unit(t, nil, nil)
+	// Another process's claim (an open file of this one: flock excludes
+	// it all the same).
+	c, err := journal.ClaimItem(u.Dir, "evaluate", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &countingRunner{Host: *launcher(t)}
+	sum, err := f.run(t, context.Background(), []Unit{u}, r, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.n.Load() != 0 || sum.Evaluated != 0 || len(sum.Held) != 1 || !strings.HasPrefix(sum.Held[0], "fx-0000: held by pid ") || len(sum.Missing) != 0 {
+		t.Fatalf("held unit: %d commands, summary %+v", r.n.Load(), sum)
+	}
+	if sum, _ := f.run(t, context.Background(), []Unit{u}, r, true); len(sum.Held) != 1 || sum.Regraded != 0 {
+		t.Fatalf("regrade of a held unit: %+v", sum)
+	}
+	c.Release()
+	sum, err = f.run(t, context.Background(), []Unit{u}, r, false)
+	if err != nil || sum.Evaluated != 1 || len(sum.Held) != 0 {
+		t.Fatalf("released: %+v %v", sum, err)
+	}
+	res, _ := Read(u.Dir)
+	if res.Harness != journal.Self() {
+		t.Errorf("eval.json harness %v, want %v", res.Harness, journal.Self())
 	}
 }

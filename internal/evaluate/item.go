@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/workspace"
 )
 
@@ -63,6 +64,7 @@ func (e *evaluator) evaluate(ctx context.Context, u Unit, spec *Spec) (*Result, 
 		Commands:  []CommandLog{},
 		Samples:   []Sample{},
 		StartedAt: start.UTC(),
+		Harness:   journal.Self(),
 	}
 	res.Environment = hostEnvironment(e.o.Runner.Name(), -1)
 	if ir, ok := e.o.Runner.(ItemRunner); ok {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/stats"
 )
 
@@ -132,6 +133,8 @@ type Result struct {
 	Patch   Patch   `json:"patch"`
 
 	Environment Environment `json:"environment"`
+	// Harness is the process that evaluated the item.
+	Harness journal.Harness `json:"harness,omitzero"`
 	// Commands are the setup and correctness commands of every arm.
 	Commands    []CommandLog       `json:"commands"`
 	Equivalence *EquivalenceResult `json:"equivalence,omitempty"`

@@ -1,7 +1,8 @@
 // Package journal owns the files of a run under state/runs/<run_id>/: the
 // run manifest (run.json), each item's journal.json, diff_targets.json and
-// predictions.jsonl, the run-id format, and the rules that decide which
-// items a resumed run still has to do. Every document carries
+// predictions.jsonl, the per-process spend ledgers, the claims and locks
+// that keep two processes off one item, the run-id format, and the rules
+// that decide which items a resumed run still has to do. Every document carries
 // schema_version and is written atomically.
 package journal
 
@@ -69,10 +70,10 @@ type Run struct {
 	Provenance Provenance    `json:"provenance"`
 	// Images maps a role ("agent", "runtime") to the image id used.
 	Images map[string]string `json:"images,omitempty"`
-	// SpentUSD is what every rollout of the run cost so far, across
-	// resumed sessions and retried attempts (what max_total_budget_usd
-	// caps); MaxTotalBudgetUSD is that cap (0 = none).
-	SpentUSD          float64 `json:"spent_usd"`
+	// SpentUSD is only read: the spend of a run.json written before
+	// ledgers, counted as one more ledger. The run's spend is Spent();
+	// MaxTotalBudgetUSD caps it (0 = none).
+	SpentUSD          float64 `json:"spent_usd,omitempty"`
 	MaxTotalBudgetUSD float64 `json:"max_total_budget_usd,omitempty"`
 	// Stopped says why the last session stopped early (the run budget, a
 	// series of authentication failures); "" when it did not.
@@ -118,7 +119,9 @@ type Journal struct {
 	Status       Status `json:"status"`
 	Reason       string `json:"reason,omitempty"`
 
-	Agent     RunAgentRef   `json:"agent"`
+	Agent RunAgentRef `json:"agent"`
+	// Harness is the process that produced this journal.
+	Harness   Harness       `json:"harness,omitzero"`
 	Limits    config.Limits `json:"limits"`
 	LimitsHit []string      `json:"limits_hit,omitempty"`
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/perfbench/perfbench/internal/agent"
 )
@@ -14,25 +15,40 @@ var (
 	errRunBudget  = errors.New("max_total_budget_usd reached")
 )
 
-// spend tracks the money of a run: what finished attempts cost (across
-// resumed sessions), what rollouts in flight have reported so far, and the
+// spend tracks the money of a run: what this process's finished attempts
+// cost (its ledger), what its rollouts in flight have reported so far,
+// what the rest of the run spent (the other ledgers, re-read), and the
 // run's cap. Rollouts report through their Observe hook; when the run's
 // total reaches the cap, every rollout in flight is stopped and no new one
 // starts.
 type spend struct {
-	mu       sync.Mutex
-	cap      float64
-	finished float64
-	inflight map[*itemRun]float64
-	reached  bool
-	onChange func(total float64)
+	mu  sync.Mutex
+	cap float64
+	// others is the rest of the run as last read by readOthers: other
+	// processes' ledgers, earlier sessions', a legacy run.json spend.
+	others     float64
+	readOthers func() float64
+	readAt     time.Time
+	finished   float64
+	inflight   map[*itemRun]float64
+	reached    bool
+	// onChange gets the run's total and this process's ledger value.
+	onChange func(total, mine float64)
 }
 
-func newSpend(prior, cap float64, onChange func(float64)) *spend {
-	return &spend{cap: cap, finished: prior, inflight: map[*itemRun]float64{}, onChange: onChange, reached: cap > 0 && prior >= cap}
+// othersReadEvery bounds how often streamed usage re-reads the other
+// ledgers.
+const othersReadEvery = time.Second
+
+// newSpend starts from this process's ledger value (mine: nonzero when a
+// dead process of the same host and pid left one) and reads the others.
+func newSpend(mine, cap float64, readOthers func() float64, onChange func(total, mine float64)) *spend {
+	s := &spend{cap: cap, finished: mine, readOthers: readOthers, inflight: map[*itemRun]float64{}, onChange: onChange}
+	s.refresh(true)
+	return s
 }
 
-func (s *spend) totalLocked() float64 {
+func (s *spend) mineLocked() float64 {
 	t := s.finished
 	for _, v := range s.inflight {
 		t += v
@@ -40,11 +56,20 @@ func (s *spend) totalLocked() float64 {
 	return t
 }
 
+func (s *spend) totalLocked() float64 { return s.others + s.mineLocked() }
+
 // Total is the run's spend so far.
 func (s *spend) Total() float64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.totalLocked()
+}
+
+// Others is the rest of the run's spend, as last read.
+func (s *spend) Others() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.others
 }
 
 // Reached reports whether the run's cap is reached: no rollout may start.
@@ -54,41 +79,72 @@ func (s *spend) Reached() bool {
 	return s.reached
 }
 
-// observe records a rollout's cumulative cost and enforces the run cap.
-func (s *spend) observe(it *itemRun, cost float64) {
+// refresh re-reads the rest of the run's spend: always when force (before
+// an item starts), else at most every othersReadEvery. At the cap, the
+// rollouts in flight are stopped.
+func (s *spend) refresh(force bool) {
 	s.mu.Lock()
-	s.inflight[it] = cost
-	total := s.totalLocked()
-	var stop []*itemRun
-	if s.cap > 0 && total >= s.cap {
-		s.reached = true
-		for o := range s.inflight {
-			stop = append(stop, o)
-		}
+	if s.readOthers == nil || (!force && time.Since(s.readAt) < othersReadEvery) {
+		s.mu.Unlock()
+		return
 	}
+	s.readAt = time.Now()
 	s.mu.Unlock()
-	for _, o := range stop {
-		o.stop(errRunBudget)
+	v := s.readOthers()
+	s.mu.Lock()
+	s.others = max(s.others, v)
+	stop := s.enforceLocked()
+	s.mu.Unlock()
+	stopAll(stop)
+}
+
+// enforceLocked marks the cap reached when the total is at it and
+// returns the rollouts to stop.
+func (s *spend) enforceLocked() []*itemRun {
+	if s.cap <= 0 || s.totalLocked() < s.cap {
+		return nil
 	}
-	if s.onChange != nil {
-		s.onChange(total)
+	s.reached = true
+	var stop []*itemRun
+	for o := range s.inflight {
+		stop = append(stop, o)
+	}
+	return stop
+}
+
+func stopAll(its []*itemRun) {
+	for _, o := range its {
+		o.stop(errRunBudget)
 	}
 }
 
-// settle moves a finished attempt's cost from in flight to finished.
+// observe records a rollout's cumulative cost and enforces the run cap.
+func (s *spend) observe(it *itemRun, cost float64) {
+	s.refresh(false)
+	s.mu.Lock()
+	s.inflight[it] = cost
+	total, mine := s.totalLocked(), s.mineLocked()
+	stop := s.enforceLocked()
+	s.mu.Unlock()
+	stopAll(stop)
+	if s.onChange != nil {
+		s.onChange(total, mine)
+	}
+}
+
+// settle moves a finished attempt's cost from in flight to finished and
+// returns this process's ledger value.
 func (s *spend) settle(it *itemRun, cost float64) float64 {
 	s.mu.Lock()
 	delete(s.inflight, it)
 	s.finished += cost
-	total := s.totalLocked()
-	if s.cap > 0 && total >= s.cap {
-		s.reached = true
-	}
+	total, mine := s.totalLocked(), s.mineLocked()
+	s.enforceLocked()
 	s.mu.Unlock()
 	if s.onChange != nil {
-		s.onChange(total)
+		s.onChange(total, mine)
 	}
-	return total
+	return mine
 }
 
 // observeUsage is a rollout's Observe hook: it keeps the latest usage (the

@@ -65,16 +65,32 @@ type itemRun struct {
 // returns an error only when the harness cannot record results (the run
 // must stop).
 func (r *runner) do(ctx context.Context, u unit) error {
-	if ctx.Err() != nil || r.spend.Reached() {
+	if ctx.Err() != nil {
+		return nil
+	}
+	// Other processes may have spent meanwhile.
+	if r.spend.refresh(true); r.spend.Reached() {
 		// Never started: it stays missing, and the next prepare does it.
 		return nil
 	}
 	name := filepath.Base(u.dir)
-	start := r.opts.Now()
-	r.opts.Progress.Begin(name)
-	if err := os.MkdirAll(u.dir, 0o755); err != nil {
+	claim, err := journal.ClaimItem(u.dir, "prepare", r.opts.Now())
+	var held *journal.HeldError
+	if errors.As(err, &held) {
+		r.noteHeld(name, held.Holder)
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("item %s: %w", u.item.ID, err)
 	}
+	defer claim.Release()
+	if journal.Done(u.dir, u.item.Hash()) {
+		// Another process finished it after this one made its list.
+		r.opts.Progress.Skip(name, "finished by another process")
+		return nil
+	}
+	start := r.opts.Now()
+	r.opts.Progress.Begin(name)
 	var retries []journal.Retry
 	prior := 0.0
 	if old, err := journal.ReadJournal(u.dir); err == nil && old.PlanItemHash == u.item.Hash() {
@@ -94,6 +110,7 @@ func (r *runner) do(ctx context.Context, u unit) error {
 			PlanItemHash: u.item.Hash(),
 			Status:       journal.StatusRunning,
 			Agent:        journal.RunAgentRef{Name: r.opts.Agent.Name, Type: r.opts.Agent.Type, Model: r.opts.Agent.Model},
+			Harness:      r.ledger.Harness,
 			Limits:       r.limits,
 			StartedAt:    start.UTC(),
 			Attempts:     attempt,
@@ -114,11 +131,11 @@ func (r *runner) do(ctx context.Context, u unit) error {
 		// What the agent reported last counts even when the rollout
 		// ended without an outcome.
 		cost := max(it.j.Usage.CostUSD, it.observedCost())
-		total := r.spend.settle(it, cost)
+		mine := r.spend.settle(it, cost)
 		if err := journal.WriteJournal(u.dir, it.j); err != nil {
 			return fmt.Errorf("item %s: %w", u.item.ID, err)
 		}
-		r.setSpent(total, true)
+		r.writeLedger(mine, true)
 		prior += cost
 		capLeft := it.limits.MaxBudgetUSD <= 0 || prior < it.limits.MaxBudgetUSD
 		if status == journal.StatusInfraError && it.infraKind == agent.InfraRateLimit && attempt < r.retry.Attempts && ctx.Err() == nil && !r.spend.Reached() && capLeft {
@@ -140,6 +157,18 @@ func (r *runner) do(ctx context.Context, u unit) error {
 		r.opts.Progress.End(name, status, reason, end.Sub(start))
 		return nil
 	}
+}
+
+// noteHeld records a unit skipped because another process holds it, and
+// says so.
+func (r *runner) noteHeld(name string, h *journal.Holder) {
+	r.mu.Lock()
+	if r.held == nil {
+		r.held = map[string]string{}
+	}
+	r.held[name] = h.Who()
+	r.mu.Unlock()
+	r.opts.Progress.Skip(name, "held by "+h.String())
 }
 
 // maxBackoff bounds one retry delay.
@@ -253,7 +282,7 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 		Process: o.ProcessEnv, Dot: o.Bench.Env, Extra: o.Agent.Env,
 		Workspace: wsDir, TaskFile: taskCopy, OutDir: outDir, Home: home,
 	})
-	if it.spend.Reached() {
+	if it.spend.refresh(true); it.spend.Reached() {
 		// The run's budget ran out while this item was being set up.
 		it.j.LimitsHit = appendOnce(it.j.LimitsHit, "max_total_budget_usd")
 		stdout.Close()

@@ -42,6 +42,9 @@ type Progress interface {
 	Start(runID string, total, done int)
 	Begin(itemID string)
 	End(itemID string, status journal.Status, reason string, d time.Duration)
+	// Skip says an item is not this process's to do (another holds or
+	// finished it).
+	Skip(itemID, why string)
 	// Spend shows the run's spend so far (USD) next to the ETA.
 	Spend(usd float64)
 	Close()
@@ -79,10 +82,21 @@ type Summary struct {
 	Counts      map[journal.Status]int
 	Missing     []string
 	Interrupted bool
-	// SpentUSD is the run's total spend; Stopped says why the run stopped
+	// SpentUSD is the run's total spend (every process's ledger),
+	// SessionUSD this process's part; Stopped says why the run stopped
 	// early ("" when it did not).
-	SpentUSD float64
-	Stopped  string
+	SpentUSD   float64
+	SessionUSD float64
+	Stopped    string
+	// Held are the units skipped because another process held them (and
+	// had not finished them by the end).
+	Held []Held
+}
+
+// Held is a unit another process held.
+type Held struct {
+	Name   string
+	Holder string
 }
 
 // Failed reports whether an item ended in infra_error.
@@ -115,8 +129,12 @@ type runner struct {
 	stopRun context.CancelCauseFunc
 	// authFails counts consecutive auth failures (guarded by mu).
 	authFails int
-	// spentWritten is when run.json's spend was last written (mu).
-	spentWritten time.Time
+	// ledger is this process's spend on the run, and when it was last
+	// written (mu).
+	ledger        *journal.Ledger
+	ledgerWritten time.Time
+	// held maps the units another process held to its description (mu).
+	held map[string]string
 }
 
 // Defaults of bench.yaml's retry: section.
@@ -173,28 +191,57 @@ func (r *runner) noteAuth(name string, status journal.Status, kind agent.InfraKi
 	}
 }
 
-// spentWriteEvery bounds how often streamed spend is written to run.json.
-const spentWriteEvery = 2 * time.Second
+// ledgerWriteEvery bounds how often streamed spend is written to the
+// ledger.
+const ledgerWriteEvery = 2 * time.Second
 
-// setSpent records the run's spend (in-flight rollouts included) in
-// run.json, so that a harness killed mid-rollout loses no spend: a resumed
-// run starts from it. Streamed updates are written at most every
-// spentWriteEvery; settled attempts (force) at once.
-func (r *runner) setSpent(total float64, force bool) {
+// writeLedger records this process's spend on the run (in-flight rollouts
+// included) in its ledger, so that a harness killed mid-rollout loses no
+// spend and other processes count it against the cap. Streamed updates
+// are written at most every ledgerWriteEvery; settled attempts (force) at
+// once.
+func (r *runner) writeLedger(mine float64, force bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if total <= r.run.SpentUSD {
+	if mine <= r.ledger.SpentUSD {
 		return
 	}
 	now := time.Now()
-	if !force && now.Sub(r.spentWritten) < spentWriteEvery {
+	if !force && now.Sub(r.ledgerWritten) < ledgerWriteEvery {
 		return
 	}
-	r.spentWritten = now
-	r.run.SpentUSD = total
-	if err := journal.WriteRun(r.runDir, r.run); err != nil {
-		fmt.Fprintf(r.log, "warning: run.json: %v\n", err)
+	r.ledgerWritten = now
+	r.ledger.SpentUSD = mine
+	r.ledger.UpdatedAt = r.opts.Now().UTC()
+	if err := journal.WriteLedger(r.runDir, r.ledger); err != nil {
+		fmt.Fprintf(r.log, "warning: %v\n", err)
 	}
+}
+
+// openLedger loads this process's ledger: empty, unless a dead process of
+// the same host and pid left one (its spend stays counted).
+func (r *runner) openLedger() {
+	self := journal.Self()
+	now := r.opts.Now().UTC()
+	r.ledger = &journal.Ledger{Harness: self, StartedAt: now, UpdatedAt: now}
+	var old journal.Ledger
+	if err := fsx.ReadJSON(journal.LedgerPath(r.runDir, self), &old); err == nil {
+		r.ledger.SpentUSD = old.SpentUSD
+	}
+}
+
+// otherSpend is the rest of the run's spend: the other ledgers and a
+// legacy run.json spend.
+func (r *runner) otherSpend() float64 {
+	ledgers, _ := journal.ReadLedgers(r.runDir)
+	own := journal.LedgerPath(r.runDir, r.ledger.Harness)
+	total := r.run.SpentUSD
+	for p, l := range ledgers {
+		if p != own {
+			total += l.SpentUSD
+		}
+	}
+	return total
 }
 
 // Run prepares every unfinished unit of the plan.
@@ -247,6 +294,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	r.mirror = mirror
 
+	r.openLedger()
 	var todo []unit
 	skipped := 0
 	for _, it := range opts.Plan.Items {
@@ -260,18 +308,17 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		}
 	}
 	total := len(opts.Plan.Items) * opts.Samples
-	r.run.MaxTotalBudgetUSD = opts.Bench.MaxTotalBudgetUSD
-	r.run.Stopped = ""
-	r.spend = newSpend(r.run.SpentUSD, opts.Bench.MaxTotalBudgetUSD, func(total float64) {
+	sessionStart := r.ledger.SpentUSD
+	r.spend = newSpend(sessionStart, opts.Bench.MaxTotalBudgetUSD, r.otherSpend, func(total, mine float64) {
 		opts.Progress.Spend(total)
-		r.setSpent(total, false)
+		r.writeLedger(mine, false)
 	})
 	if r.spend.Reached() && len(todo) > 0 {
-		fmt.Fprintf(r.log, "the run's max_total_budget_usd of %s is already spent (%s): no item starts\n", usd(opts.Bench.MaxTotalBudgetUSD), usd(r.run.SpentUSD))
+		fmt.Fprintf(r.log, "the run's max_total_budget_usd of %s is already spent (%s): no item starts\n", usd(opts.Bench.MaxTotalBudgetUSD), usd(r.spend.Total()))
 	}
 	opts.Progress.Start(r.run.RunID, total, skipped)
-	if r.run.SpentUSD > 0 {
-		opts.Progress.Spend(r.run.SpentUSD)
+	if spent := r.spend.Total(); spent > 0 {
+		opts.Progress.Spend(spent)
 	}
 
 	runCtx, stopRun := context.WithCancelCause(ctx)
@@ -292,33 +339,45 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	for _, it := range opts.Plan.Items {
 		for s := 0; s < opts.Samples; s++ {
 			dir := filepath.Join(r.runDir, journal.ItemDirName(it.ID, s, opts.Samples))
+			name := filepath.Base(dir)
 			j, err := journal.ReadJournal(dir)
-			if err != nil || j.PlanItemHash != it.Hash() {
-				sum.Missing = append(sum.Missing, filepath.Base(dir))
+			ok := err == nil && j.PlanItemHash == it.Hash()
+			if holder, held := r.held[name]; held && !(ok && j.Status.Final()) {
+				// The other process's to finish and count.
+				sum.Held = append(sum.Held, Held{Name: name, Holder: holder})
+				continue
+			}
+			if !ok {
+				sum.Missing = append(sum.Missing, name)
 				continue
 			}
 			sum.Counts[j.Status]++
 			if !j.Status.Final() {
-				sum.Missing = append(sum.Missing, filepath.Base(dir))
+				sum.Missing = append(sum.Missing, name)
 			}
 		}
 	}
-	if perr := r.writePredictions(); perr != nil && werr == nil {
+	// Recorded even after an interruption, waiting only so long for
+	// another process's hold of the run's lock.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if perr := r.writePredictions(fctx); perr != nil && werr == nil {
 		werr = perr
 	}
 	sum.Interrupted = ctx.Err() != nil
+	r.spend.refresh(true)
 	sum.SpentUSD = r.spend.Total()
+	sum.SessionUSD = sum.SpentUSD - r.spend.Others() - sessionStart
 	if cause := context.Cause(runCtx); !sum.Interrupted && cause != nil && !errors.Is(cause, context.Canceled) {
 		sum.Stopped = cause.Error()
 	} else if r.spend.Reached() && opts.Bench.MaxTotalBudgetUSD > 0 && len(sum.Missing) > 0 {
 		sum.Stopped = fmt.Sprintf("the run's max_total_budget_usd of %s is reached (spent %s)", usd(opts.Bench.MaxTotalBudgetUSD), usd(sum.SpentUSD))
 	}
-	r.run.Stopped = sum.Stopped
-	if sum.SpentUSD > r.run.SpentUSD {
-		r.run.SpentUSD = sum.SpentUSD
-	}
-	r.run.UpdatedAt = opts.Now().UTC()
-	if err := journal.WriteRun(r.runDir, r.run); err != nil && werr == nil {
+	if _, err := journal.UpdateRun(fctx, r.runDir, func(run *journal.Run) {
+		run.Stopped = sum.Stopped
+		run.MaxTotalBudgetUSD = opts.Bench.MaxTotalBudgetUSD
+		run.UpdatedAt = opts.Now().UTC()
+	}); err != nil && werr == nil {
 		werr = err
 	}
 	if werr != nil && !errors.Is(werr, context.Canceled) {
@@ -346,18 +405,22 @@ func (r *runner) recordImages(ctx context.Context, ca ContainerAdapter) {
 	if len(imgs) == 0 {
 		return
 	}
-	if r.run.Images == nil {
-		r.run.Images = map[string]string{}
-	}
-	for k, v := range imgs {
-		if old, ok := r.run.Images[k]; ok && old != v {
-			fmt.Fprintf(r.log, "warning: the %s image changed since the run started (%s, now %s)\n", k, old, v)
+	run, err := journal.UpdateRun(ctx, r.runDir, func(run *journal.Run) {
+		if run.Images == nil {
+			run.Images = map[string]string{}
 		}
-		r.run.Images[k] = v
-	}
-	if err := journal.WriteRun(r.runDir, r.run); err != nil {
+		for k, v := range imgs {
+			if old, ok := run.Images[k]; ok && old != v {
+				fmt.Fprintf(r.log, "warning: the %s image changed since the run started (%s, now %s)\n", k, old, v)
+			}
+			run.Images[k] = v
+		}
+	})
+	if err != nil {
 		fmt.Fprintf(r.log, "warning: run.json: %v\n", err)
+		return
 	}
+	r.run = run
 }
 
 // EffectiveLimits applies defaults: a timeout for every rollout and a kill
@@ -416,9 +479,17 @@ func RedactAgent(a *config.Agent, s *secrets.Set) *config.Agent {
 	return &c
 }
 
+// openRun chooses the run to resume or creates a new one, under
+// <state_root>/runs/.lock: two fresh prepares never pick the same id, and
+// a resume never sees a run half created.
 func (r *runner) openRun(ctx context.Context) error {
 	o := r.opts
 	root := o.Bench.Paths.StateRoot
+	lock, err := journal.LockRuns(ctx, root)
+	if err != nil {
+		return fmt.Errorf("runs: %w", err)
+	}
+	defer lock.Unlock()
 	hash, red := AgentConfigHash(o.Agent, r.secrets)
 	key := journal.RunKey{TaskID: o.Task.ID, AgentName: o.Agent.Name, Model: o.Agent.Model, PlanHash: o.Plan.Hash, AgentConfigHash: hash, Samples: o.Samples}
 	var existing *journal.Run
@@ -517,7 +588,15 @@ func absPath(p string) string {
 	return p
 }
 
-func (r *runner) writePredictions() error {
+// writePredictions rebuilds the predictions files from the journals on
+// disk under the run's lock: whichever process writes last writes every
+// row finished by then, its own and the others'.
+func (r *runner) writePredictions(ctx context.Context) error {
+	lock, err := journal.LockRun(ctx, r.runDir)
+	if err != nil {
+		return fmt.Errorf("predictions: %w", err)
+	}
+	defer lock.Unlock()
 	o := r.opts
 	name := o.Agent.Model
 	if name == "" {
@@ -561,4 +640,5 @@ func (nopProgress) Start(string, int, int)                            {}
 func (nopProgress) Begin(string)                                      {}
 func (nopProgress) End(string, journal.Status, string, time.Duration) {}
 func (nopProgress) Close()                                            {}
+func (nopProgress) Skip(string, string)                               {}
 func (nopProgress) Spend(float64)                                     {}

@@ -20,6 +20,9 @@ type Reporter interface {
 	Start(runID string, total, done int)
 	Begin(itemID string)
 	End(itemID string, status journal.Status, reason string, d time.Duration)
+	// Skip counts an item another process holds or finished as done here
+	// and says why.
+	Skip(itemID, why string)
 	// Spend sets the run's spend so far (USD), shown next to the ETA.
 	Spend(usd float64)
 	Close()
@@ -111,6 +114,13 @@ func (l *lines) End(id string, s journal.Status, reason string, d time.Duration)
 	fmt.Fprintf(l.w, "%s (elapsed %s, eta %s%s)\n", msg, l.now().Sub(l.started).Round(time.Second), l.eta(l.now()), l.spent())
 }
 
+func (l *lines) Skip(id, why string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.done++
+	fmt.Fprintf(l.w, "[%d/%d] %s skipped: %s\n", l.done, l.total, id, why)
+}
+
 func (l *lines) Close() {}
 
 // bar draws one mpb bar with live counters.
@@ -167,6 +177,14 @@ func (b *bar) End(id string, s journal.Status, reason string, d time.Duration) {
 		}
 		b.p.Write([]byte(msg + "\n"))
 	}
+}
+
+func (b *bar) Skip(id, why string) {
+	b.mu.Lock()
+	b.done++
+	b.mu.Unlock()
+	b.b.Increment()
+	b.p.Write([]byte(id + " skipped: " + why + "\n"))
 }
 
 func (b *bar) Close() {

@@ -1,8 +1,8 @@
 // Package report builds one model of a run (or of every run under a state
-// root) from the files on disk — run.json, each item's journal.json and,
-// after `bench evaluate`, its eval.json — and renders it as a terminal
-// table, JSON, Markdown or one self-contained HTML page with charts
-// (html.go). Evaluated runs gain per-item columns (human speedup, agent
+// root) from the files on disk — run.json, the spend ledgers, each item's
+// journal.json and, after `bench evaluate`, its eval.json — and renders it
+// as a terminal table, JSON, Markdown or one self-contained HTML page with
+// charts (html.go). Evaluated runs gain per-item columns (human speedup, agent
 // speedup with its CI, verdict) and run-level figures (success and
 // correctness rates, Opt@1, win/match/loss counts, pass@k and Opt@K with
 // several samples). It never writes into the run directory.
@@ -40,8 +40,9 @@ type Report struct {
 	Counts        map[string]int `json:"counts"`
 	Missing       []string       `json:"missing"`
 	TotalCostUSD  float64        `json:"total_cost_usd"`
-	// SpentUSD is the run's whole spend from run.json: every attempt,
-	// retried ones included, across resumed sessions.
+	// SpentUSD is the run's whole spend, the sum of its processes'
+	// ledgers: every attempt, retried ones included, across resumed
+	// sessions and processes working on the run at once.
 	SpentUSD          float64 `json:"spent_usd"`
 	MaxTotalBudgetUSD float64 `json:"max_total_budget_usd,omitempty"`
 	// Stopped says why the last prepare stopped early.
@@ -100,7 +101,12 @@ func Load(runDir string) (*Report, error) {
 		SchemaVersion: SchemaVersion, RunID: run.RunID, RunDir: runDir,
 		Task: run.Task.ID, Agent: run.Agent.Name, AgentType: run.Agent.Type, Model: run.Agent.Model,
 		Samples: samples, Counts: map[string]int{}, Missing: []string{}, Items: []Item{},
-		SpentUSD: run.SpentUSD, MaxTotalBudgetUSD: run.MaxTotalBudgetUSD, Stopped: run.Stopped,
+		MaxTotalBudgetUSD: run.MaxTotalBudgetUSD, Stopped: run.Stopped,
+	}
+	spent, bad := journal.Spent(runDir, run)
+	r.SpentUSD = spent
+	for _, err := range bad {
+		r.Problems = append(r.Problems, err.Error())
 	}
 	for _, id := range run.Items {
 		for s := 0; s < samples; s++ {

@@ -1,0 +1,70 @@
+package journal
+
+import (
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/perfbench/perfbench/internal/fsx"
+)
+
+// Ledger is one harness process's spend on a run:
+// <run>/ledger.<host>.<pid>.json. Each process writes only its own, so no
+// process can overwrite another's spend; the run's spend is the sum.
+type Ledger struct {
+	SchemaVersion int `json:"schema_version"`
+	Harness
+	StartedAt time.Time `json:"started_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// SpentUSD is what the process's rollouts cost, in-flight ones as far
+	// as they reported (so a kill -9 loses no spend).
+	SpentUSD float64 `json:"spent_usd"`
+}
+
+const ledgerGlob = "ledger.*.json"
+
+// LedgerPath is the ledger of a process in a run directory.
+func LedgerPath(runDir string, h Harness) string {
+	return filepath.Join(runDir, "ledger."+Sanitize(h.Host)+"."+strconv.Itoa(h.PID)+".json")
+}
+
+// WriteLedger stores a ledger atomically.
+func WriteLedger(runDir string, l *Ledger) error {
+	l.SchemaVersion = SchemaVersion
+	return fsx.WriteJSON(LedgerPath(runDir, l.Harness), l)
+}
+
+// ReadLedgers returns the run's ledgers by path; unreadable ones are
+// returned in bad.
+func ReadLedgers(runDir string) (ledgers map[string]*Ledger, bad []error) {
+	paths, _ := filepath.Glob(filepath.Join(runDir, ledgerGlob))
+	ledgers = map[string]*Ledger{}
+	for _, p := range paths {
+		var l Ledger
+		if err := fsx.ReadJSON(p, &l); err != nil {
+			bad = append(bad, err)
+			continue
+		}
+		if l.SchemaVersion != SchemaVersion {
+			bad = append(bad, fmt.Errorf("ledger %s: schema_version %d, expected %d", p, l.SchemaVersion, SchemaVersion))
+			continue
+		}
+		ledgers[p] = &l
+	}
+	return ledgers, bad
+}
+
+// Spent is the run's spend: the sum of its ledgers, plus the spent_usd of
+// a run.json written before ledgers existed (one legacy ledger).
+func Spent(runDir string, r *Run) (float64, []error) {
+	ledgers, bad := ReadLedgers(runDir)
+	total := r.SpentUSD
+	// In a fixed order: the same files always give the same sum.
+	for _, p := range slices.Sorted(maps.Keys(ledgers)) {
+		total += ledgers[p].SpentUSD
+	}
+	return total, bad
+}

@@ -1,0 +1,34 @@
+package report
+
+import (
+	"testing"
+
+	"github.com/perfbench/perfbench/internal/journal"
+)
+
+func TestSpendIsTheLedgersPlusALegacyRunSpend(t *testing.T) {
+	dir := t.TempDir()
+	// A run.json written before ledgers carries the spend of its sessions.
+	if err := journal.WriteRun(dir, &journal.Run{RunID: "old", SpentUSD: 0.5}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.SpentUSD != 0.5 {
+		t.Fatalf("legacy run: spend %v, want 0.5", r.SpentUSD)
+	}
+	// Resumed by two processes at once, each with its own ledger.
+	for pid, v := range map[int]float64{41: 0.25, 42: 0.125} {
+		if err := journal.WriteLedger(dir, &journal.Ledger{Harness: journal.Harness{Host: "h", PID: pid}, SpentUSD: v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, err = Load(dir); err != nil {
+		t.Fatal(err)
+	}
+	if r.SpentUSD != 0.875 || len(r.Problems) != 0 {
+		t.Fatalf("spend %v (problems %v), want 0.875", r.SpentUSD, r.Problems)
+	}
+}
