@@ -147,6 +147,29 @@ func openRegular(dir *os.Root, name string, fi os.FileInfo) (*os.File, error) {
 	return f, nil
 }
 
+// CopyFileRoots copies the regular file srcName of src (see OpenFileIn)
+// to dstName in dst, replacing an entry of that name (a link there is
+// replaced, not followed). Nothing leaves either root.
+func CopyFileRoots(src *os.Root, srcName string, dst *os.Root, dstName string, perm os.FileMode) error {
+	in, err := OpenFileIn(src, srcName)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := dst.Remove(dstName); err != nil && !IsNotExist(err) {
+		return err
+	}
+	out, err := dst.OpenFile(dstName, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
 // CopyTree copies the directories, regular files and symbolic links under
 // src into dst, created if needed and expected empty; see CopyTreeRoots.
 // A src that is missing or not a directory (a link to one included) is
