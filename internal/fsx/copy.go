@@ -121,6 +121,23 @@ func OpenFileIn(dir *os.Root, name string) (*os.File, error) {
 	return openRegular(dir, name, fi)
 }
 
+// ReadFileIn reads the regular file name in the directory dir, following
+// a symbolic link neither at dir nor at name (see OpenRoot, OpenFileIn):
+// for files an agent writes that the harness parses.
+func ReadFileIn(dir, name string) ([]byte, error) {
+	r, err := OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	f, err := OpenFileIn(r, name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
 // openRegular opens name in dir, which Lstat described as fi, and checks
 // that the opened file is that regular file.
 func openRegular(dir *os.Root, name string, fi os.FileInfo) (*os.File, error) {
