@@ -180,6 +180,11 @@ func CopyFileRoots(src *os.Root, srcName string, dst *os.Root, dstName string, p
 	if err != nil {
 		return err
 	}
+	return CopyClose(out, in)
+}
+
+// CopyClose copies in to out and closes out, reporting the first error.
+func CopyClose(out io.WriteCloser, in io.Reader) error {
 	if _, err := io.Copy(out, in); err != nil {
 		out.Close()
 		return err
@@ -258,7 +263,7 @@ func (c *copier) dir(src, dst *os.Root, rel string, depth int) error {
 		}
 		switch m := fi.Mode(); {
 		case m.IsDir():
-			if depth+1 >= maxCopyDepth {
+			if depth+1 > maxCopyDepth {
 				c.skip(p, fmt.Sprintf("nested deeper than %d directories", maxCopyDepth))
 				continue
 			}

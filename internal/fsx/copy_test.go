@@ -299,7 +299,6 @@ func TestCopyTreeLimits(t *testing.T) {
 		"link":   "-> b",
 		"z/dir/": "",
 	})
-	type skip = Skipped
 	for _, tc := range []struct {
 		name   string
 		lim    CopyLimits
@@ -313,7 +312,7 @@ func TestCopyTreeLimits(t *testing.T) {
 			// an empty file always fits; links and directories cost nothing.
 			"total in path order, smaller later files still fit", CopyLimits{MaxTotal: 30},
 			[]string{"a", "b", "empty"},
-			[]skip{
+			[]Skipped{
 				{"c", "5 bytes, over the total limit of 30 bytes (30 copied before it)"},
 				{"d/e", "10 bytes, over the total limit of 30 bytes (30 copied before it)"},
 				{"d/f", "15 bytes, over the total limit of 30 bytes (30 copied before it)"},
@@ -322,7 +321,7 @@ func TestCopyTreeLimits(t *testing.T) {
 		{
 			"a big file skipped leaves room", CopyLimits{MaxTotal: 25},
 			[]string{"a", "c", "d/e", "empty"},
-			[]skip{
+			[]Skipped{
 				{"b", "20 bytes, over the total limit of 25 bytes (10 copied before it)"},
 				{"d/f", "15 bytes, over the total limit of 25 bytes (25 copied before it)"},
 			},
@@ -330,7 +329,7 @@ func TestCopyTreeLimits(t *testing.T) {
 		{
 			"per file", CopyLimits{MaxFile: 10},
 			[]string{"a", "c", "d/e", "empty"},
-			[]skip{
+			[]Skipped{
 				{"b", "20 bytes, over the limit of 10 bytes per file"},
 				{"d/f", "15 bytes, over the limit of 10 bytes per file"},
 			},
@@ -339,7 +338,7 @@ func TestCopyTreeLimits(t *testing.T) {
 			// Files over the per-file limit do not count against the total.
 			"both", CopyLimits{MaxFile: 15, MaxTotal: 20},
 			[]string{"a", "c", "empty"},
-			[]skip{
+			[]Skipped{
 				{"b", "20 bytes, over the limit of 15 bytes per file"},
 				{"d/e", "10 bytes, over the total limit of 20 bytes (15 copied before it)"},
 				{"d/f", "15 bytes, over the total limit of 20 bytes (15 copied before it)"},
@@ -348,7 +347,7 @@ func TestCopyTreeLimits(t *testing.T) {
 		{
 			"one byte", CopyLimits{MaxTotal: 1},
 			[]string{"empty"},
-			[]skip{
+			[]Skipped{
 				{"a", "10 bytes, over the total limit of 1 bytes (0 copied before it)"},
 				{"b", "20 bytes, over the total limit of 1 bytes (0 copied before it)"},
 				{"c", "5 bytes, over the total limit of 1 bytes (0 copied before it)"},
@@ -415,5 +414,28 @@ func TestCopyTreeLimitsGrownFile(t *testing.T) {
 	}
 	if got := listing(t, dst); !slices.Equal(got, []string{"b: 1234"}) {
 		t.Errorf("copied %q", got)
+	}
+}
+
+func TestCopyTreeDepth(t *testing.T) {
+	src := t.TempDir()
+	deep := src
+	var parts []string
+	for i := 0; i < maxCopyDepth+2; i++ {
+		parts = append(parts, "d")
+		deep = filepath.Join(deep, "d")
+	}
+	os.MkdirAll(deep, 0o755)
+	dst := t.TempDir()
+	skipped, err := CopyTree(src, dst, CopyLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Skipped{{strings.Join(parts[:maxCopyDepth+1], "/"), fmt.Sprintf("nested deeper than %d directories", maxCopyDepth)}}
+	if !slices.Equal(skipped, want) {
+		t.Errorf("skipped %v, want %v", skipped, want)
+	}
+	if fi, err := os.Stat(filepath.Join(dst, filepath.Join(parts[:maxCopyDepth]...))); err != nil || !fi.IsDir() {
+		t.Errorf("the %dth level was not copied: %v", maxCopyDepth, err)
 	}
 }
