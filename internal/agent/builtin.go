@@ -103,7 +103,7 @@ const MetricsFile = "metrics.json"
 // file is the agent's: a link there (or in place of its folder) is not
 // followed, a FIFO not opened.
 func ReadMetrics(path string) (Usage, error) {
-	data, err := fsx.ReadFileIn(filepath.Dir(path), filepath.Base(path))
+	data, err := fsx.ReadFileNoFollow(path)
 	if err != nil {
 		return Usage{}, err
 	}

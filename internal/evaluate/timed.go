@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -113,7 +112,7 @@ func parseTimedArgs(args []string) (cpu int, result string, argv []string, err e
 // (the agent's code) can write the result folder: a link or FIFO put there
 // is not followed or opened.
 func readTimed(path string) (*timedResult, error) {
-	data, err := fsx.ReadFileIn(filepath.Dir(path), filepath.Base(path))
+	data, err := fsx.ReadFileNoFollow(path)
 	if err != nil {
 		return nil, err
 	}

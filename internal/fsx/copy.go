@@ -121,16 +121,22 @@ func OpenFileIn(dir *os.Root, name string) (*os.File, error) {
 	return openRegular(dir, name, fi)
 }
 
-// ReadFileIn reads the regular file name in the directory dir, following
-// a symbolic link neither at dir nor at name (see OpenRoot, OpenFileIn):
-// for files an agent writes that the harness parses.
-func ReadFileIn(dir, name string) ([]byte, error) {
-	r, err := OpenRoot(dir)
+// OpenNoFollow opens the regular file path for reading, following a
+// symbolic link neither at path nor at its directory (see OpenRoot,
+// OpenFileIn), and never opening a FIFO: for files an agent wrote that the
+// harness parses.
+func OpenNoFollow(path string) (*os.File, error) {
+	r, err := OpenRoot(filepath.Dir(path))
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	f, err := OpenFileIn(r, name)
+	return OpenFileIn(r, filepath.Base(path))
+}
+
+// ReadFileNoFollow reads the file OpenNoFollow opens.
+func ReadFileNoFollow(path string) ([]byte, error) {
+	f, err := OpenNoFollow(path)
 	if err != nil {
 		return nil, err
 	}

@@ -143,10 +143,10 @@ func readIn(r *os.Root, name string) ([]byte, error) {
 // readTrajectory reads a saved trajectory, dir/name: a JSON list of
 // events (older versions wrap it in an object under "trajectory" or
 // "history"). Like every file OpenHands wrote, it is read without
-// following a link (fsx.ReadFileIn): the agent's container wrote it.
+// following a link (fsx.ReadFileNoFollow): the agent's container wrote it.
 func readTrajectory(dir, name string) ([]Event, error) {
 	path := filepath.Join(dir, name)
-	data, err := fsx.ReadFileIn(dir, name)
+	data, err := fsx.ReadFileNoFollow(path)
 	if err != nil {
 		return nil, err
 	}

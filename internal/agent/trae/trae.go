@@ -368,7 +368,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, w *watcher) {
 // readTrajectory reads and parses the trajectory file, which is the
 // agent's: a link there (or in place of its folder) is not followed.
 func readTrajectory(path string) (*Trajectory, error) {
-	data, err := fsx.ReadFileIn(filepath.Dir(path), filepath.Base(path))
+	data, err := fsx.ReadFileNoFollow(path)
 	if err != nil {
 		return nil, err
 	}
