@@ -367,7 +367,10 @@ func (it *itemRun) copyOut(outDir string) error {
 		return fmt.Errorf("output folder: %w", err)
 	}
 	skipped, err := fsx.CopyTree(outDir, fresh, fsx.CopyLimits{MaxFile: maxOutFile, MaxTotal: it.opts.Bench.MaxOutBytes})
-	it.j.OutSkipped = skipped
+	for _, sk := range skipped {
+		// The names are the agent's: one could be a secret.
+		it.j.OutSkipped = append(it.j.OutSkipped, fsx.Skipped{Path: it.secrets.ScrubString(sk.Path), Reason: it.secrets.ScrubString(sk.Reason)})
+	}
 	if err == nil {
 		err = it.secrets.ScrubTree(fresh)
 	}
