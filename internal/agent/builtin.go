@@ -13,6 +13,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/proc"
 )
 
@@ -98,9 +99,11 @@ func pollMetrics(r *Rollout, path string, done <-chan struct{}) {
 // MetricsFile is what a command agent may write into $BENCH_OUT_DIR.
 const MetricsFile = "metrics.json"
 
-// ReadMetrics parses {cost_usd, input_tokens, output_tokens, turns}.
+// ReadMetrics parses {cost_usd, input_tokens, output_tokens, turns}. The
+// file is the agent's: a link there (or in place of its folder) is not
+// followed, a FIFO not opened.
 func ReadMetrics(path string) (Usage, error) {
-	data, err := os.ReadFile(path)
+	data, err := fsx.ReadFileNoFollow(path)
 	if err != nil {
 		return Usage{}, err
 	}

@@ -2,11 +2,11 @@ package agent
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/fsx"
 )
 
 // BenchPath is p, a path from bench.yaml such as an entry's config_file,
@@ -38,11 +38,7 @@ func CopyFile(src, dst string, perm os.FileMode) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return fsx.CopyClose(out, in)
 }
 
 // CopyConfigFile copies the entry's config_file (BenchPath) to dst, for an

@@ -21,6 +21,7 @@ const (
 	defaultLogCapBytes = 10 << 20
 	// minLogCapBytes keeps enough of a log's tail to diagnose a failure.
 	minLogCapBytes                    = 4096
+	defaultMaxOutBytes                = 256 << 20
 	defaultRetryAttempts              = 3
 	defaultRetryBackoff               = 30 * time.Second
 	defaultMaxConsecutiveAuthFailures = 3
@@ -188,6 +189,12 @@ func checkLimits(d *decoder, b *Bench) error {
 	}
 	if b.LogCapBytes == 0 {
 		b.LogCapBytes = defaultLogCapBytes
+	}
+	if d.isSet("max_out_bytes") && b.MaxOutBytes < 1 {
+		return d.errAtPos(d.valueAt("max_out_bytes"), "max_out_bytes", "must be at least 1, got %d", b.MaxOutBytes)
+	}
+	if b.MaxOutBytes == 0 {
+		b.MaxOutBytes = defaultMaxOutBytes
 	}
 	if b.MaxTotalBudgetUSD < 0 {
 		return d.errAtPos(d.valueAt("max_total_budget_usd"), "max_total_budget_usd", "must not be negative, got %s", formatFloat(b.MaxTotalBudgetUSD))

@@ -60,6 +60,9 @@ func TestSeedBenchLoadsWithEmptyEnv(t *testing.T) {
 	if b.PreflightEnabled() != true || b.HintsAllowed() != false {
 		t.Errorf("preflight %v, hints %v; want true, false", b.PreflightEnabled(), b.HintsAllowed())
 	}
+	if b.MaxOutBytes != 256<<20 {
+		t.Errorf("max_out_bytes %d, want 256 MiB", b.MaxOutBytes)
+	}
 	if b.LogCapBytes != 10<<20 || b.Retry != (Retry{Attempts: 3, Backoff: Duration(30 * time.Second), MaxConsecutiveAuthFailures: 3}) {
 		t.Errorf("log cap %d, retry %+v", b.LogCapBytes, b.Retry)
 	}
@@ -483,6 +486,10 @@ func TestErrors(t *testing.T) {
 			`bench.yaml:2:17: paths.rollout_root: must not be inside state_root (/srv/b/state): agents must not see the harness's files`},
 		{"small log cap", "bench", "log_cap_bytes: 100\n",
 			`bench.yaml:1:16: log_cap_bytes: must be at least 4096, got 100`},
+		{"zero out limit", "bench", "max_out_bytes: 0\n",
+			`bench.yaml:1:16: max_out_bytes: must be at least 1, got 0`},
+		{"negative out limit", "bench", "max_out_bytes: -5\n",
+			`bench.yaml:1:16: max_out_bytes: must be at least 1, got -5`},
 		{"top level list", "task", "- a\n",
 			`tasks/x.yaml:1:1: expected a mapping of task fields at the top level, got a list`},
 		{"two documents", "task", "id: a\n---\nid: b\n",

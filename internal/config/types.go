@@ -169,6 +169,10 @@ type Bench struct {
 	// LogCapBytes caps each captured stdout/stderr log (tail kept);
 	// default 10 MiB.
 	LogCapBytes int64 `yaml:"log_cap_bytes" json:"log_cap_bytes,omitempty"`
+	// MaxOutBytes bounds the bytes copied from an agent's output folder
+	// into the item directory (files over it are left out and listed in
+	// the journal); default 256 MiB.
+	MaxOutBytes int64 `yaml:"max_out_bytes" json:"max_out_bytes,omitempty"`
 	// Retry configures retries of infrastructure failures.
 	Retry Retry `yaml:"retry" json:"retry"`
 

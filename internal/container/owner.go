@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/perfbench/perfbench/internal/fsx"
 )
 
 // Ownership is what RestoreOwnership found.
@@ -20,14 +21,22 @@ type Ownership struct {
 	Example string
 }
 
+// beforeLchown, when set (by tests), runs just before an entry is given
+// back: the window in which a process still running could swap a
+// directory above it for a link.
+var beforeLchown func(dir, rel string)
+
 // RestoreOwnership makes every file, directory and symlink under dirs owned
 // by uid:gid where it is owned by another user, so that nothing a
 // container wrote (as root, or as a user mapped differently) is left
 // behind that the invoking user cannot delete. Containers run as the
 // invoking user (--user uid:gid), so normally there is nothing to do; this
 // is the safety net for images or nested runtime containers that write as
-// another user. Symlinks are not followed. Without the privilege to chown,
-// foreign entries are counted, not fixed.
+// another user. Symlinks are not followed: each dir is walked as an
+// os.Root opened without following a link at dir itself, and entries are
+// changed with Lchown inside it, so a link (or a directory swapped for one
+// by a process still running) never takes the walk out of dir. Without
+// the privilege to chown, foreign entries are counted, not fixed.
 func RestoreOwnership(uid, gid int, dirs ...string) (Ownership, error) {
 	var o Ownership
 	var errs []error
@@ -35,12 +44,18 @@ func RestoreOwnership(uid, gid int, dirs ...string) (Ownership, error) {
 		if dir == "" {
 			continue
 		}
-		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) {
-					return nil
-				}
+		root, err := fsx.OpenRoot(dir)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
 				errs = append(errs, err)
+			}
+			continue
+		}
+		err = fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if !errors.Is(err, fs.ErrNotExist) {
+					errs = append(errs, fmt.Errorf("%s: %w", filepath.Join(dir, p), err))
+				}
 				return nil
 			}
 			info, err := d.Info()
@@ -51,16 +66,20 @@ func RestoreOwnership(uid, gid int, dirs ...string) (Ownership, error) {
 			if !ok || int(st.Uid) == uid {
 				return nil
 			}
-			if err := os.Lchown(p, uid, gid); err != nil {
+			if beforeLchown != nil {
+				beforeLchown(dir, p)
+			}
+			if err := root.Lchown(p, uid, gid); err != nil {
 				o.Foreign++
 				if o.Example == "" {
-					o.Example = p
+					o.Example = filepath.Join(dir, p)
 				}
 				return nil
 			}
 			o.Fixed++
 			return nil
 		})
+		root.Close()
 		if err != nil {
 			errs = append(errs, err)
 		}

@@ -219,8 +219,17 @@ func (it *itemRun) workspaces(ctx context.Context, priv string) error {
 }
 
 // copyFiles copies evaluation.files into an arm's workspace, replacing
-// whatever the tree (or the agent) put there.
+// whatever the tree (or the agent) put there. The copy is confined to the
+// workspace (os.Root): a link the patch made cannot lead it out.
 func (it *itemRun) copyFiles(arm Arm) error {
+	if len(it.spec.FilesAbs) == 0 {
+		return nil
+	}
+	ws, err := os.OpenRoot(it.ws[arm])
+	if err != nil {
+		return fmt.Errorf("evaluation files: %w", err)
+	}
+	defer ws.Close()
 	for i, src := range it.spec.FilesAbs {
 		rel := fileTarget(it.e.o.Task.Dir, it.spec.Files[i], src)
 		dst := filepath.Join(it.ws[arm], rel)
@@ -232,20 +241,52 @@ func (it *itemRun) copyFiles(arm Arm) error {
 		if err := fsx.RemoveAll(dst); err != nil {
 			return fmt.Errorf("evaluation file %s: %w", it.spec.Files[i], err)
 		}
-		info, err := os.Stat(src)
-		if err != nil {
-			return fmt.Errorf("evaluation file %s: %w", it.spec.Files[i], err)
-		}
-		if info.IsDir() {
-			_, err = fsx.CopyTree(src, dst, 0)
-		} else {
-			err = copyFile(src, dst, info.Mode().Perm())
-		}
-		if err != nil {
+		if err := copyInto(ws, rel, src); err != nil {
 			return fmt.Errorf("evaluation file %s: %w", it.spec.Files[i], err)
 		}
 	}
 	return nil
+}
+
+// copyInto copies src, a file or directory of the task's (links in its
+// path are the user's, and followed), to rel inside ws.
+func copyInto(ws *os.Root, rel, src string) error {
+	src, err := filepath.EvalSymlinks(src)
+	if err != nil {
+		return err
+	}
+	info, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	if err := ws.MkdirAll(filepath.Dir(rel), 0o755); err != nil {
+		return err
+	}
+	if !info.IsDir() {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return err
+		}
+		return ws.WriteFile(rel, data, info.Mode().Perm())
+	}
+	if err := ws.Mkdir(rel, 0o755); err != nil {
+		return err
+	}
+	d, err := ws.OpenRoot(rel)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	s, err := fsx.OpenRoot(src)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	skipped, err := fsx.CopyTreeRoots(s, d, fsx.CopyLimits{})
+	if err == nil && len(skipped) > 0 {
+		err = fmt.Errorf("%s not copied: %s", skipped[0].Path, skipped[0].Reason)
+	}
+	return err
 }
 
 // safeTarget refuses a target whose directories inside the workspace are
@@ -275,17 +316,6 @@ func safeTarget(root, rel string) error {
 		}
 	}
 	return nil
-}
-
-func copyFile(src, dst string, perm os.FileMode) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(dst, data, perm)
 }
 
 // command runs one setup or correctness command on an arm.

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/perfbench/perfbench/internal/fsx"
 )
 
 // TimedCommand is the hidden subcommand that runs one timed process (see
@@ -106,9 +108,11 @@ func parseTimedArgs(args []string) (cpu int, result string, argv []string, err e
 	return cpu, result, argv, nil
 }
 
-// readTimed reads a launcher's result file.
+// readTimed reads a launcher's result file. In a container the workload
+// (the agent's code) can write the result folder: a link or FIFO put there
+// is not followed or opened.
 func readTimed(path string) (*timedResult, error) {
-	data, err := os.ReadFile(path)
+	data, err := fsx.ReadFileNoFollow(path)
 	if err != nil {
 		return nil, err
 	}

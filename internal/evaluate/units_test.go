@@ -3,8 +3,11 @@ package evaluate
 import (
 	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -296,5 +299,26 @@ func TestAnalyzeUsesTimedSamplesOnly(t *testing.T) {
 	st := Analyze(samples, spec)
 	if st.Base.N != 6 || math.Abs(st.HumanOverBase.Ratio-2) > 1e-9 || st.Verdict.Outcome != "match" {
 		t.Fatalf("stats: n %d, human/base %v, verdict %s", st.Base.N, st.HumanOverBase.Ratio, st.Verdict.Outcome)
+	}
+}
+
+// The launcher's result file lives where a container's workload can
+// write: a link to a host file is not read, a FIFO not opened.
+func TestReadTimedFollowsNoLink(t *testing.T) {
+	dir := t.TempDir()
+	host := filepath.Join(t.TempDir(), "host.json")
+	os.WriteFile(host, []byte(`{"wall_ns": 5}`), 0o600)
+	os.WriteFile(filepath.Join(dir, "ok.json"), []byte(`{"wall_ns": 7}`), 0o644)
+	os.Symlink(host, filepath.Join(dir, "link.json"))
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := readTimed(filepath.Join(dir, "ok.json")); err != nil || r.WallNanos != 7 {
+		t.Fatalf("readTimed = %+v, %v", r, err)
+	}
+	for _, name := range []string{"link.json", "fifo.json"} {
+		if r, err := readTimed(filepath.Join(dir, name)); err == nil {
+			t.Errorf("%s: read %+v", name, r)
+		}
 	}
 }

@@ -1,7 +1,9 @@
 // Package fsx owns how perfbench writes files: every write is atomic (temp
 // file, fsync, rename), so a crash at any instant leaves either the old or
 // the new file, never half of one; JSON documents are written with sorted,
-// indented output.
+// indented output. It also owns copies out of directories an agent
+// controls (CopyTree, OpenFileIn): confined with os.Root, they never
+// follow a symbolic link.
 package fsx
 
 import (
@@ -9,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -71,66 +72,3 @@ func Exists(path string) bool {
 
 // IsNotExist reports whether err means a missing file.
 func IsNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
-
-// CopyTree copies the regular files, directories and symlinks under src into
-// dst (created if needed). Files larger than maxFile bytes (when > 0) are
-// skipped and returned in skipped.
-func CopyTree(src, dst string, maxFile int64) (skipped []string, err error) {
-	err = filepath.WalkDir(src, func(p string, d os.DirEntry, werr error) error {
-		if werr != nil {
-			return werr
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(target, 0o755)
-		case d.Type()&os.ModeSymlink != 0:
-			link, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(link, target)
-		case d.Type().IsRegular():
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			if maxFile > 0 && info.Size() > maxFile {
-				skipped = append(skipped, rel)
-				return nil
-			}
-			return copyFile(p, target, info.Mode().Perm())
-		}
-		return nil
-	})
-	if err != nil {
-		return skipped, fmt.Errorf("copy %s to %s: %w", src, dst, err)
-	}
-	return skipped, nil
-}
-
-// copyFile streams src into an atomically replaced dst, so large agent
-// outputs never sit in memory.
-func copyFile(src, dst string, perm os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	out, err := renameio.NewPendingFile(dst, renameio.WithPermissions(perm))
-	if err != nil {
-		return err
-	}
-	defer out.Cleanup()
-	if _, err := io.Copy(out, in); err != nil {
-		return err
-	}
-	return out.CloseAtomicallyReplace()
-}

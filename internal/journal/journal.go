@@ -145,6 +145,10 @@ type Journal struct {
 	Logs      Logs       `json:"logs"`
 	Usage     Usage      `json:"usage"`
 	Workspace string     `json:"workspace,omitempty"`
+	// OutSkipped lists what of the agent's output folder was not copied
+	// into out/ (over max_out_bytes or the per-file limit, not a regular
+	// file, directory or link, changed while being copied), and why.
+	OutSkipped []fsx.Skipped `json:"out_skipped,omitempty"`
 	// Agent-specific facts (e.g. OpenHands' final agent state).
 	Details map[string]any `json:"details,omitempty"`
 }

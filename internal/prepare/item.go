@@ -317,9 +317,7 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 	t0 = o.Now()
 	patchOK, patchReason, capErr := it.capture(cctx, ws)
 	it.phase("capture", t0)
-	if _, err := fsx.CopyTree(outDir, filepath.Join(it.u.dir, journal.OutDirName), maxOutFile); err != nil {
-		capErr = errors.Join(capErr, err)
-	} else if err := it.secrets.ScrubTree(filepath.Join(it.u.dir, journal.OutDirName)); err != nil {
+	if err := it.copyOut(outDir); err != nil {
 		capErr = errors.Join(capErr, err)
 	}
 	if o.KeepWorkspaces {
@@ -377,6 +375,44 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 		return journal.StatusTargetViolation, "changed files outside the targets: " + strings.Join(it.j.Targets.Disallowed, ", ")
 	}
 	return journal.StatusSuccess, ""
+}
+
+// copyOut copies the agent's output folder into the item's out/, which
+// then holds this attempt's output and nothing of an earlier one: the copy
+// goes into a new directory next to out/ (never following a link of the
+// agent's, at most max_out_bytes), is scrubbed there, and replaces out/ in
+// one rename. A fresh directory rather than out/attempt-<n>/: the item
+// directory describes its last attempt (its logs, patch and journal do),
+// and paths such as out/openhands/trajectory.json stay where tools look.
+func (it *itemRun) copyOut(outDir string) error {
+	dst := filepath.Join(it.u.dir, journal.OutDirName)
+	// Left by a harness killed mid-copy.
+	stale, _ := filepath.Glob(filepath.Join(it.u.dir, "."+journal.OutDirName+"-*"))
+	for _, d := range stale {
+		fsx.RemoveAll(d)
+	}
+	fresh, err := os.MkdirTemp(it.u.dir, "."+journal.OutDirName+"-")
+	if err != nil {
+		return fmt.Errorf("output folder: %w", err)
+	}
+	skipped, err := fsx.CopyTree(outDir, fresh, fsx.CopyLimits{MaxFile: maxOutFile, MaxTotal: it.opts.Bench.MaxOutBytes})
+	for _, sk := range skipped {
+		// The names are the agent's: one could be a secret.
+		it.j.OutSkipped = append(it.j.OutSkipped, fsx.Skipped{Path: it.secrets.ScrubString(sk.Path), Reason: it.secrets.ScrubString(sk.Reason)})
+	}
+	if err == nil {
+		err = it.secrets.ScrubTree(fresh)
+	}
+	if err == nil {
+		err = fsx.ReplaceDir(fresh, dst)
+	}
+	if err != nil {
+		// Neither a partial, unscrubbed copy nor an earlier attempt's.
+		fsx.RemoveAll(fresh)
+		fsx.RemoveAll(dst)
+		return fmt.Errorf("output folder: %w", err)
+	}
+	return nil
 }
 
 // stoppedAtIterations reports whether the agent ended at max_iterations:

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/perfbench/perfbench/internal/agent"
+	"github.com/perfbench/perfbench/internal/fsx"
 )
 
 // Usage sources.
@@ -379,10 +379,11 @@ type Analytics struct {
 }
 
 // ReadAnalytics reads an analytics log (JSON lines); unreadable lines (the
-// last one of a killed run) are skipped.
+// last one of a killed run) are skipped. The log is in the agent's output
+// folder: a link or FIFO there is not followed or opened.
 func ReadAnalytics(path string) (Analytics, error) {
 	var a Analytics
-	f, err := os.Open(path)
+	f, err := fsx.OpenNoFollow(path)
 	if err != nil {
 		return a, err
 	}

@@ -69,6 +69,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -80,6 +81,7 @@ import (
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/fsx"
 )
 
 func init() {
@@ -255,7 +257,7 @@ func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, e
 		return nil, err
 	}
 	limitStop := errors.Is(context.Cause(ictx), errMaxIterations) && ctx.Err() == nil
-	ad.finish(r, out, st.Summary(), logPath, limitStop)
+	ad.finish(r, out, st.Summary(), tail.root, logPath, limitStop)
 	return out, nil
 }
 
@@ -279,7 +281,7 @@ func (ad *Adapter) usage(r *agent.Rollout, sum Summary) (agent.Usage, string, bo
 }
 
 // finish fills the outcome from what Codex reported.
-func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, sum Summary, logPath string, limitStop bool) {
+func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, sum Summary, sessions, logPath string, limitStop bool) {
 	scrub := r.Secrets.ScrubString
 	p := out.Process
 	endedByItself := p != nil && !p.TimedOut && !p.Stopped
@@ -344,7 +346,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, sum Summary, log
 		out.SetDetail("unknown_events", sum.Unknown)
 	}
 	if logPath != "" && r.OutDir != "" {
-		if name, err := copySessionLog(logPath, filepath.Join(r.OutDir, OutSubdir)); err != nil {
+		if name, err := copySessionLog(sessions, logPath, r.OutDir); err != nil {
 			fmt.Fprintf(r.Stderr, "perfbench: copying the session log: %v\n", err)
 		} else {
 			out.SetDetail("session_log", "out/"+OutSubdir+"/"+name)
@@ -372,13 +374,34 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, sum Summary, log
 	}
 }
 
-// copySessionLog copies the session log into dir and returns its name.
-func copySessionLog(src, dir string) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// copySessionLog copies the session log (logPath, under sessions) into
+// outDir/OutSubdir and returns its name. Both are the agent's: nothing is
+// followed out of sessions or out of outDir.
+func copySessionLog(sessions, logPath, outDir string) (string, error) {
+	rel, err := filepath.Rel(sessions, logPath)
+	if err != nil {
 		return "", err
 	}
-	name := filepath.Base(src)
-	if err := agent.CopyFile(src, filepath.Join(dir, name), 0o644); err != nil {
+	src, err := fsx.OpenRoot(sessions)
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	out, err := fsx.OpenRoot(outDir)
+	if err != nil {
+		return "", err
+	}
+	defer out.Close()
+	if err := out.Mkdir(OutSubdir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", err
+	}
+	dst, err := out.OpenRoot(OutSubdir)
+	if err != nil {
+		return "", err
+	}
+	defer dst.Close()
+	name := filepath.Base(logPath)
+	if err := fsx.CopyFileRoots(src, filepath.ToSlash(rel), dst, name, 0o644); err != nil {
 		return "", err
 	}
 	return name, nil

@@ -582,3 +582,47 @@ func TestRunOwnCodexHome(t *testing.T) {
 		t.Errorf("usage %+v details %v", out.Usage, out.Details)
 	}
 }
+
+// The session log and the output folder are the agent's: the copy never
+// follows a link it left in either (issue 9).
+func TestCopySessionLogFollowsNoLink(t *testing.T) {
+	victim := t.TempDir()
+	secret := filepath.Join(t.TempDir(), "secret.jsonl")
+	os.WriteFile(secret, []byte(`{"host":"secret"}`), 0o600)
+	sessions := filepath.Join(t.TempDir(), "sessions")
+	day := filepath.Join(sessions, "2026", "01", "02")
+	os.MkdirAll(day, 0o755)
+	good := filepath.Join(day, "rollout-1-abc.jsonl")
+	os.WriteFile(good, []byte("{}\n"), 0o644)
+	linked := filepath.Join(day, "rollout-2-abc.jsonl")
+	os.Symlink(secret, linked)
+
+	// out/codex -> victim: the log is not written there.
+	out := t.TempDir()
+	os.Symlink(victim, filepath.Join(out, OutSubdir))
+	if _, err := copySessionLog(sessions, good, out); err == nil {
+		t.Error("copied through out/codex -> victim")
+	}
+	if ents, _ := os.ReadDir(victim); len(ents) > 0 {
+		t.Errorf("written into the victim directory: %v", ents)
+	}
+
+	// A log that is a link to a host file is not read.
+	out = t.TempDir()
+	if _, err := copySessionLog(sessions, linked, out); err == nil {
+		t.Error("copied a session log that links outside")
+	}
+	if name, err := copySessionLog(sessions, good, out); err != nil || name != "rollout-1-abc.jsonl" {
+		t.Errorf("copySessionLog = %q, %v", name, err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(out, OutSubdir, "rollout-1-abc.jsonl")); string(data) != "{}\n" {
+		t.Errorf("copied %q", data)
+	}
+
+	// The tail never picks the link, however new.
+	tail := &sessionTail{root: sessions, private: true, threadID: func() string { return "" }, fn: func([]byte) {}}
+	if tail.find(); tail.path != good {
+		t.Errorf("tail follows %q, want %q", tail.path, good)
+	}
+	tail.finish()
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/perfbench/perfbench/internal/agent"
+	"github.com/perfbench/perfbench/internal/fsx"
 )
 
 // sessionTail follows Codex's session log while Codex runs. Codex writes
@@ -36,26 +37,33 @@ type sessionTail struct {
 	lines *agent.LineWriter
 }
 
+// find looks for the session log inside root (an os.Root: a link the
+// agent put there never leads the harness out of it) and opens it.
 func (t *sessionTail) find() {
 	id := t.threadID()
 	if id == "" && !t.private {
 		return
 	}
+	root, err := fsx.OpenRoot(t.root)
+	if err != nil {
+		return
+	}
+	defer root.Close()
 	var best string
 	var bestMod time.Time
-	filepath.WalkDir(t.root, func(p string, d fs.DirEntry, err error) error {
+	fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
 		}
 		if d.IsDir() {
 			// sessions/YYYY/MM/DD: three levels.
-			if rel, _ := filepath.Rel(t.root, p); strings.Count(rel, string(filepath.Separator)) >= 3 {
+			if strings.Count(p, "/") >= 3 {
 				return fs.SkipDir
 			}
 			return nil
 		}
 		name := d.Name()
-		if !strings.HasPrefix(name, "rollout-") || !strings.HasSuffix(name, ".jsonl") {
+		if !d.Type().IsRegular() || !strings.HasPrefix(name, "rollout-") || !strings.HasSuffix(name, ".jsonl") {
 			return nil
 		}
 		if id != "" && !strings.Contains(name, id) {
@@ -73,11 +81,11 @@ func (t *sessionTail) find() {
 	if best == "" {
 		return
 	}
-	f, err := os.Open(best)
+	f, err := fsx.OpenFileIn(root, best)
 	if err != nil {
 		return
 	}
-	t.path, t.f = best, f
+	t.path, t.f = filepath.Join(t.root, filepath.FromSlash(best)), f
 }
 
 // poll reads what Codex appended since the last call.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/fsx"
 )
 
 // Usage sources.
@@ -107,9 +107,10 @@ type messageExtra struct {
 	Submission   str  `json:"submission"`
 }
 
-// ReadTrajectory reads a trajectory file.
+// ReadTrajectory reads a trajectory file (the agent's: a link or FIFO
+// there is not followed or opened).
 func ReadTrajectory(path string) (*Trajectory, error) {
-	data, err := os.ReadFile(path)
+	data, err := fsx.ReadFileNoFollow(path)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/perfbench/perfbench/internal/agent"
@@ -258,5 +259,28 @@ func TestClassify(t *testing.T) {
 		if got := classify(tc.state, tc.reason, 1); got != tc.want {
 			t.Errorf("classify(%q, %q) = %q, want %q", tc.state, tc.reason, got, tc.want)
 		}
+	}
+}
+
+// What OpenHands wrote is read without following links and without
+// opening FIFOs (a container could leave either; a FIFO would block the
+// harness for ever).
+func TestParseFollowsNoLink(t *testing.T) {
+	host := t.TempDir()
+	os.WriteFile(filepath.Join(host, "trajectory.json"), []byte(`[{"id": 0, "source": "agent", "action": "finish", "llm_metrics": {"accumulated_cost": 99}}]`), 0o600)
+	os.MkdirAll(filepath.Join(host, "events"), 0o755)
+	os.WriteFile(filepath.Join(host, "events", "0.json"), []byte(`{"id": 0, "source": "agent", "action": "finish", "llm_metrics": {"accumulated_cost": 99}}`), 0o600)
+
+	dir := t.TempDir()
+	os.Symlink(filepath.Join(host, "trajectory.json"), filepath.Join(dir, "trajectory.json"))
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sess := filepath.Join(dir, "file_store", "sessions", "s")
+	os.MkdirAll(sess, 0o755)
+	os.Symlink(filepath.Join(host, "events"), filepath.Join(sess, "events"))
+	s, _ := Parse(dir)
+	if s.FinalState != StateNone || s.Usage(false).CostUSD != 0 {
+		t.Errorf("read through a link: %+v", s)
 	}
 }

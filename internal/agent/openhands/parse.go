@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -14,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/perfbench/perfbench/internal/agent"
+	"github.com/perfbench/perfbench/internal/fsx"
 )
 
 // Final states recorded in the journal (details.final_state). The first
@@ -113,7 +116,7 @@ func Parse(dir string) (*Summary, error) {
 	var errs []error
 	trajFiles, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	for _, f := range trajFiles {
-		evs, err := readTrajectory(f)
+		evs, err := readTrajectory(dir, filepath.Base(f))
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -128,10 +131,22 @@ func Parse(dir string) (*Summary, error) {
 	return s, errors.Join(errs...)
 }
 
-// readTrajectory reads a saved trajectory: a JSON list of events (older
-// versions wrap it in an object under "trajectory" or "history").
-func readTrajectory(path string) ([]Event, error) {
-	data, err := os.ReadFile(path)
+func readIn(r *os.Root, name string) ([]byte, error) {
+	f, err := fsx.OpenFileIn(r, name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+// readTrajectory reads a saved trajectory, dir/name: a JSON list of
+// events (older versions wrap it in an object under "trajectory" or
+// "history"). Like every file OpenHands wrote, it is read without
+// following a link (fsx.ReadFileNoFollow): the agent's container wrote it.
+func readTrajectory(dir, name string) ([]Event, error) {
+	path := filepath.Join(dir, name)
+	data, err := fsx.ReadFileNoFollow(path)
 	if err != nil {
 		return nil, err
 	}
@@ -158,21 +173,30 @@ func readTrajectory(path string) ([]Event, error) {
 	return evs, nil
 }
 
-// readEventStore reads every events/<n>.json under root, in id order.
+// readEventStore reads every events/<n>.json under root, in id order,
+// inside an os.Root of root (links are never followed).
 func readEventStore(root string) ([]Event, error) {
 	type numbered struct {
 		n    int64
-		path string
+		path string // slash-separated, relative to root
 	}
+	r, err := fsx.OpenRoot(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("event store: %w", err)
+	}
+	defer r.Close()
 	var files []numbered
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(r.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
 			}
 			return err
 		}
-		if !d.Type().IsRegular() || filepath.Base(filepath.Dir(p)) != "events" {
+		if !d.Type().IsRegular() || path.Base(path.Dir(p)) != "events" {
 			return nil
 		}
 		n, err := strconv.ParseInt(strings.TrimSuffix(d.Name(), ".json"), 10, 64)
@@ -186,7 +210,7 @@ func readEventStore(root string) ([]Event, error) {
 		return nil, fmt.Errorf("event store: %w", err)
 	}
 	sort.Slice(files, func(i, j int) bool {
-		if di, dj := filepath.Dir(files[i].path), filepath.Dir(files[j].path); di != dj {
+		if di, dj := path.Dir(files[i].path), path.Dir(files[j].path); di != dj {
 			return di < dj
 		}
 		return files[i].n < files[j].n
@@ -194,7 +218,7 @@ func readEventStore(root string) ([]Event, error) {
 	var evs []Event
 	var bad int
 	for _, f := range files {
-		data, err := os.ReadFile(f.path)
+		data, err := readIn(r, f.path)
 		if err != nil {
 			return evs, fmt.Errorf("event store: %w", err)
 		}

@@ -70,6 +70,7 @@ import (
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/fsx"
 )
 
 func init() {
@@ -338,7 +339,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, w *watcher) {
 			fmt.Fprintf(r.Stderr, "perfbench: no price for %s in bench.yaml prices: the cost is recorded as 0 and max_budget_usd cannot be enforced\n", strings.Join(t.PriceModels(ad.a.Model), " / "))
 		}
 	}
-	if fi, err := os.Stat(filepath.Join(r.OutDir, PatchFile)); err == nil {
+	if fi, err := os.Lstat(filepath.Join(r.OutDir, PatchFile)); err == nil && fi.Mode().IsRegular() {
 		out.SetDetail("patch_file_bytes", fi.Size())
 	}
 	if n, last := w.apiFailures(); n > 0 {
@@ -364,9 +365,10 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, w *watcher) {
 	}
 }
 
-// readTrajectory reads and parses the trajectory file.
+// readTrajectory reads and parses the trajectory file, which is the
+// agent's: a link there (or in place of its folder) is not followed.
 func readTrajectory(path string) (*Trajectory, error) {
-	data, err := os.ReadFile(path)
+	data, err := fsx.ReadFileNoFollow(path)
 	if err != nil {
 		return nil, err
 	}
@@ -456,7 +458,7 @@ func (w *watcher) poll(done <-chan struct{}, interval time.Duration) {
 
 // check reads the trajectory when it changed and reports a changed usage.
 func (w *watcher) check() {
-	fi, err := os.Stat(w.path)
+	fi, err := os.Lstat(w.path)
 	if err != nil {
 		return
 	}

@@ -18,6 +18,11 @@
 //	hang      ignores SIGINT and SIGTERM and never ends
 //	hog       allocates memory until the kernel kills it
 //	exit      exits with STANDIN_EXIT
+//	escape    attacks the copy of its output folder (issue 9): on its first
+//	          attempt (no marker in ~/.openhands, which outlives attempts)
+//	          it links $BENCH_OUT_DIR/sub to STANDIN_VICTIM (a host path)
+//	          and fakes a rate limit so that the harness retries; on the
+//	          next it writes $BENCH_OUT_DIR/sub/x and finishes normally
 package main
 
 import (
@@ -290,6 +295,26 @@ func main() {
 	case "exit":
 		n, _ := strconv.Atoi(os.Getenv("STANDIN_EXIT"))
 		os.Exit(n)
+	case "escape":
+		out := os.Getenv("BENCH_OUT_DIR")
+		marker := filepath.Join(os.Getenv("HOME"), ".openhands", "escape.seen")
+		if _, err := os.Stat(marker); err != nil {
+			if err := os.WriteFile(marker, nil, 0o644); err != nil {
+				fmt.Fprintln(os.Stderr, "escape:", err)
+				os.Exit(1)
+			}
+			if err := os.Symlink(os.Getenv("STANDIN_VICTIM"), filepath.Join(out, "sub")); err != nil {
+				fmt.Fprintln(os.Stderr, "escape:", err)
+				os.Exit(1)
+			}
+			fmt.Fprintln(os.Stderr, "litellm.RateLimitError: Error code: 429 - rate limit reached, too many requests")
+			os.Exit(1)
+		}
+		os.MkdirAll(filepath.Join(out, "sub"), 0o755)
+		if err := os.WriteFile(filepath.Join(out, "sub", "x"), []byte("attempt 2\n"), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "escape:", err)
+			os.Exit(1)
+		}
 	case "autherror":
 		s.calls++
 		s.add(map[string]any{"source": "environment", "observation": "error", "content": "litellm.AuthenticationError: invalid x-api-key", "extras": map[string]any{"error_id": ""}})
