@@ -54,7 +54,9 @@ type Task struct {
 
 // Repo names the repository and the commit pairs of a task.
 type Repo struct {
-	URL         string `yaml:"url" json:"url"`
+	URL string `yaml:"url" json:"url"`
+	// URLPos is where url is set, for checks made after loading.
+	URLPos      Pos    `yaml:"-" json:"-"`
 	HumanCommit string `yaml:"human_commit" json:"human_commit,omitempty"`
 	PreCommit   string `yaml:"pre_commit" json:"pre_commit,omitempty"`
 	// PreParentIndex selects which parent of the human commit is "pre"
