@@ -276,7 +276,7 @@ func findPlan(ctx context.Context, env *Env, cfg *configs, o *evaluateOptions, r
 		if path == "" || !fsx.Exists(path) {
 			return nil, nil
 		}
-		p, err := plan.Read(path)
+		p, err := plan.ReadResolved(path)
 		if err != nil {
 			return nil, err
 		}
@@ -287,7 +287,7 @@ func findPlan(ctx context.Context, env *Env, cfg *configs, o *evaluateOptions, r
 		return p, nil
 	}
 	if o.planPath != "" {
-		p, err := plan.Read(o.planPath)
+		p, err := plan.ReadResolved(o.planPath)
 		if err != nil {
 			return nil, err
 		}
@@ -343,7 +343,7 @@ func predictionsInput(ctx context.Context, env *Env, cfg *configs, o *evaluateOp
 	if len(preds) == 0 {
 		return nil, badinput.Errorf("%s: no predictions", o.predictions)
 	}
-	p, err := plan.Read(o.planPath)
+	p, err := plan.ReadResolved(o.planPath)
 	if err != nil {
 		return nil, err
 	}
