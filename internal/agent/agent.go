@@ -39,6 +39,11 @@ type Rollout struct {
 	TaskFile  string
 	OutDir    string
 	Home      string
+	// Private is the rollout's owner-marked private directory that holds
+	// the paths above; the harness keeps its own temporary files (a
+	// container's cid file) directly in it, where no agent writes and
+	// from where a later run removes them if this one is killed.
+	Private string
 	// Env is the agent's complete environment (see BaseEnv).
 	Env []string
 	// Prompt is the content of TaskFile.

@@ -88,4 +88,3 @@ func buildPlan(ctx context.Context, env *Env, b *config.Bench, task *config.Task
 	}
 	return plan.Build(ctx, task, source, entries, m, env.Now())
 }
-

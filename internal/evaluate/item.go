@@ -47,6 +47,9 @@ type itemRun struct {
 	// session an ItemRunner started for the item (sess).
 	runner Runner
 	sess   ItemSession
+	// priv is the item's private directory (owner-marked): every
+	// temporary file of the item lives there.
+	priv string
 }
 
 // evaluate runs one unit and returns its result, or an error when the
@@ -73,6 +76,10 @@ func (e *evaluator) evaluate(ctx context.Context, u Unit, spec *Spec) (*Result, 
 	if err != nil {
 		return nil, fmt.Errorf("private directory: %w", err)
 	}
+	it.priv = priv
+	// Marked first: a harness killed from here on leaves a directory the
+	// next run's sweep removes.
+	markErr := fsx.MarkOwner(priv)
 	defer func() {
 		done := busy()
 		defer done()
@@ -80,10 +87,10 @@ func (e *evaluator) evaluate(ctx context.Context, u Unit, spec *Spec) (*Result, 
 			fmt.Fprintf(e.o.Log, "warning: %s: remove %s: %v\n", u.Name, priv, err)
 		}
 	}()
-	if err := os.Chmod(priv, 0o700); err != nil {
-		return nil, err
+	if markErr != nil {
+		return nil, markErr
 	}
-	if err := fsx.MarkOwner(priv); err != nil {
+	if err := os.Chmod(priv, 0o700); err != nil {
 		return nil, err
 	}
 	if err := it.run(ctx, priv); err != nil {
@@ -295,7 +302,7 @@ func (it *itemRun) command(ctx context.Context, arm Arm, phase, cmd string) erro
 	dir := it.path(arm)
 	cr, err := it.runner.Run(ctx, CommandSpec{
 		Script: expand(cmd, dir), Arm: arm, Dir: dir, Env: it.e.env(dir),
-		Timeout: timeout, Stdout: sw, Stderr: sw, CPUs: it.e.untimedGate(),
+		Timeout: timeout, Stdout: sw, Stderr: sw, CPUs: it.e.untimedGate(), TempDir: it.priv,
 	})
 	sw.Close()
 	if ctx.Err() != nil {
@@ -395,7 +402,7 @@ func (it *itemRun) time(ctx context.Context) error {
 			dir := it.path(arm)
 			cr, err := it.runner.Run(ctx, CommandSpec{
 				Script: expand(s.Workload, dir), Arm: arm, Dir: dir, Env: it.e.env(dir),
-				Timeout: timeout, Stdout: stdout, Stderr: stderr, CPUs: pin, Timed: true,
+				Timeout: timeout, Stdout: stdout, Stderr: stderr, CPUs: pin, Timed: true, TempDir: it.priv,
 			})
 			if ctx.Err() != nil {
 				return ctx.Err()

@@ -243,7 +243,7 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 	ro := &agent.Rollout{
 		RunID: it.run.RunID, ItemID: it.u.item.ID, Sample: it.u.sample,
 		Agent: o.Agent, Bench: o.Bench, Limits: it.limits,
-		Workspace: wsDir, TaskFile: taskCopy, OutDir: outDir, Home: home,
+		Workspace: wsDir, TaskFile: taskCopy, OutDir: outDir, Home: home, Private: it.private,
 		Prompt: text, Stdout: stdout, Stderr: stderr, Secrets: it.secrets,
 		HumanDiff: func(ctx context.Context) ([]byte, error) {
 			return it.mirror.Diff(ctx, it.u.item.Pre, it.u.item.Human)
