@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/evaluate"
@@ -138,6 +139,9 @@ func runEvaluate(ctx context.Context, env *Env, o *evaluateOptions, args []strin
 	for _, s := range in.skipped {
 		fmt.Fprintf(env.Stderr, "skipping %s\n", s)
 	}
+	if !o.regrade && in.runtime == agent.RuntimeContainer && in.task.Environment.Image == "" {
+		fmt.Fprintf(env.Stderr, "warning: run %s's rollouts ran in a container, but %s has no environment.image: the agent's patched code runs on this host, unsandboxed (set environment.image, or environment.require_image: true to refuse)\n", in.runID, in.task.Path)
+	}
 	launcher := launcherArgv()
 	var runner evaluate.Runner = &evaluate.Host{Launcher: launcher}
 	if image := in.task.Environment.Image; image != "" {
@@ -196,6 +200,8 @@ func runEvaluate(ctx context.Context, env *Env, o *evaluateOptions, args []strin
 type evalInput struct {
 	runID   string
 	runDir  string
+	// runtime is where the rollouts ran (run.json); "" when unknown.
+	runtime string
 	task    *config.Task
 	plan    *plan.Plan
 	units   []evaluate.Unit
@@ -225,6 +231,9 @@ func runDirInput(ctx context.Context, env *Env, cfg *configs, o *evaluateOptions
 	if task.ID != run.Task.ID {
 		return nil, badinput.Errorf("task %s has id %s, but run %s is of task %s", taskPath, task.ID, run.RunID, run.Task.ID)
 	}
+	if err := requireImage(o, task); err != nil {
+		return nil, err
+	}
 	p, err := findPlan(ctx, env, cfg, o, run, runDir, task)
 	if err != nil {
 		return nil, err
@@ -234,7 +243,7 @@ func runDirInput(ctx context.Context, env *Env, cfg *configs, o *evaluateOptions
 		items[it.ID] = it
 	}
 	samples := max(run.Samples, 1)
-	in := &evalInput{runID: run.RunID, runDir: runDir, task: task, plan: p}
+	in := &evalInput{runID: run.RunID, runDir: runDir, runtime: run.Runtime, task: task, plan: p}
 	for _, id := range run.Items {
 		it, ok := items[id]
 		if !ok {
@@ -360,6 +369,9 @@ func predictionsInput(ctx context.Context, env *Env, cfg *configs, o *evaluateOp
 	}
 	if task.ID != p.TaskID {
 		return nil, badinput.Errorf("task %s has id %s, but plan %s is of task %s", taskPath, task.ID, o.planPath, p.TaskID)
+	}
+	if err := requireImage(o, task); err != nil {
+		return nil, err
 	}
 	byID := map[string]journal.Prediction{}
 	models := map[string]bool{}
@@ -490,6 +502,16 @@ func newTimedCmd(env *Env) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// requireImage refuses, before anything is created, to evaluate on the
+// host a task that sets environment.require_image (--regrade runs
+// nothing).
+func requireImage(o *evaluateOptions, task *config.Task) error {
+	if o.regrade || task.Environment.Image != "" || !task.Environment.RequireImage {
+		return nil
+	}
+	return badinput.Errorf("%s: environment.require_image is true but environment.image is empty: evaluating on the host would run the agent's patched code unsandboxed", task.Path)
 }
 
 // launcherArgv is how evaluate re-executes this binary as the launcher of

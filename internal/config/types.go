@@ -145,6 +145,10 @@ type Equivalence struct {
 // Environment is where evaluation commands run.
 type Environment struct {
 	Image string `yaml:"image" json:"image,omitempty"`
+	// RequireImage makes evaluate refuse to run the task on the host when
+	// image is empty (say, a ${VAR} that is not set): the agent's patched
+	// code would run unsandboxed.
+	RequireImage bool `yaml:"require_image" json:"require_image,omitempty"`
 }
 
 // Bench is bench.yaml: where state lives, the container sandbox and the

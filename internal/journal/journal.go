@@ -69,6 +69,12 @@ type Run struct {
 	Provenance Provenance    `json:"provenance"`
 	// Images maps a role ("agent", "runtime") to the image id used.
 	Images map[string]string `json:"images,omitempty"`
+	// Runtime is where the rollouts ran: "container" when the agent's
+	// actions were sandboxed in a container (runtime: container, OpenHands
+	// in docker mode or with sandbox_runtime: docker) in any session of
+	// the run, else "host"; "" in runs that predate it. Evaluate warns
+	// when a container run is evaluated on the host.
+	Runtime string `json:"runtime,omitempty"`
 	// SpentUSD is what every rollout of the run cost so far, across
 	// resumed sessions and retried attempts (what max_total_budget_usd
 	// caps); MaxTotalBudgetUSD is that cap (0 = none).
