@@ -198,8 +198,8 @@ func runEvaluate(ctx context.Context, env *Env, o *evaluateOptions, args []strin
 
 // evalInput is what evaluate works on.
 type evalInput struct {
-	runID   string
-	runDir  string
+	runID  string
+	runDir string
 	// runtime is where the rollouts ran (run.json); "" when unknown.
 	runtime string
 	task    *config.Task

@@ -205,7 +205,9 @@ func (ad *Adapter) Settings() Settings { return ad.s }
 
 // Sandboxed reports whether the agent's actions run in a container: in
 // docker mode, or in the runtime containers of sandbox_runtime: docker.
-func (ad *Adapter) Sandboxed() bool { return ad.s.Mode == ModeDocker || ad.s.SandboxRuntime == "docker" }
+func (ad *Adapter) Sandboxed() bool {
+	return ad.s.Mode == ModeDocker || ad.s.SandboxRuntime == "docker"
+}
 
 // AgentWorkspace is where the agent sees the workspace (the task file
 // names it): /workspace in a container, the host path otherwise.
