@@ -358,7 +358,7 @@ var fullSHA = regexp.MustCompile(`^[0-9a-f]{40}$|^[0-9a-f]{64}$`)
 // and a run must not see a branch move under it.
 func (m *Mirror) Resolve(ctx context.Context, rev string) (string, error) {
 	if rev == "" || strings.HasPrefix(rev, "-") || strings.ContainsAny(rev, " \t\n\x00") {
-		return "", fmt.Errorf("resolve: invalid revision %q", rev)
+		return "", badinput.Errorf("resolve: invalid revision %q", rev)
 	}
 	if sha, ok, err := m.revParse(ctx, rev); err != nil || ok {
 		return sha, err
@@ -374,7 +374,7 @@ func (m *Mirror) Resolve(ctx context.Context, rev string) (string, error) {
 	// Fetching a single object first is cheap and also reaches commits that
 	// no ref advertises (allowed by GitHub for reachable shas); a short sha
 	// cannot be fetched by name, so only the full fetch can bring it.
-	if fullSHA.MatchString(rev) || !isHex(rev) {
+	if fullSHA.MatchString(rev) || (!isHex(rev) && plainRefName(rev)) {
 		_, _ = m.remote().Run(ctx, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "origin", "--", rev)
 		if sha, ok, err := m.revParse(ctx, rev); err != nil || ok {
 			return sha, err
@@ -387,6 +387,22 @@ func (m *Mirror) Resolve(ctx context.Context, rev string) (string, error) {
 		return sha, err
 	}
 	return "", &NotFoundError{Rev: rev, URL: m.URL}
+}
+
+// plainRefName reports whether rev can be fetched by name as it is: a ref
+// name without the characters of refspecs and revision expressions
+// ("main:x" would create a ref in the mirror, "+main" forces), which only
+// the full fetch and rev-parse may see.
+func plainRefName(rev string) bool {
+	if strings.HasPrefix(rev, "+") || strings.Contains(rev, "..") || strings.Contains(rev, "@{") {
+		return false
+	}
+	for _, c := range rev {
+		if c < 0x20 || c == 0x7f || strings.ContainsRune(":^~?*[\\", c) {
+			return false
+		}
+	}
+	return true
 }
 
 func isHex(s string) bool {

@@ -761,3 +761,26 @@ func TestCreateKeepsGitlinks(t *testing.T) {
 		t.Errorf("untouched gitlink captured:\n%s", p.Diff)
 	}
 }
+
+// A revision that is a refspec or a revision expression is never fetched
+// by name: "main:evil" would create refs/heads/evil in the shared mirror.
+// An option-like revision is bad input.
+func TestResolveNeverFetchesRefspecs(t *testing.T) {
+	src, _, _ := wt.NewRepo(t)
+	m, err := workspace.OpenMirror(context.Background(), t.TempDir(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := wt.Git(t, m.Dir, "for-each-ref")
+	for _, rev := range []string{"main:evil", "+main:refs/heads/evil2", "HEAD:README.md"} {
+		if _, err := m.Resolve(context.Background(), rev); err == nil || !badinput.Is(err) {
+			t.Errorf("Resolve(%q) = %v, want a bad-input error", rev, err)
+		}
+	}
+	if after := wt.Git(t, m.Dir, "for-each-ref"); after != before {
+		t.Errorf("the mirror's refs changed:\n%s\nwas:\n%s", after, before)
+	}
+	if _, err := m.Resolve(context.Background(), "--output=x"); err == nil || !badinput.Is(err) {
+		t.Errorf("Resolve(--output=x) = %v, want bad input", err)
+	}
+}
