@@ -233,7 +233,11 @@ func (k *killEnv) requireEmpty(after string) {
 			_ = os.RemoveAll(filepath.Join(k.tmp, name))
 			continue
 		}
-		left = append(left, name)
+		owner, err := os.ReadFile(filepath.Join(k.tmp, name, ".perfbench-owner"))
+		if err != nil {
+			owner = []byte(err.Error())
+		}
+		left = append(left, fmt.Sprintf("%s (owner %q)", name, owner))
 	}
 	if len(left) > 0 {
 		k.t.Fatalf("after the %s runs completed, TMPDIR still holds %v", after, left)

@@ -72,27 +72,18 @@ func (e *evaluator) evaluate(ctx context.Context, u Unit, spec *Spec) (*Result, 
 		ir.Describe(&res.Environment)
 	}
 	it := &itemRun{e: e, u: u, spec: spec, res: res, ws: map[Arm]string{}, runner: e.o.Runner}
-	priv, err := os.MkdirTemp(e.root, privatePrefix)
+	priv, err := fsx.MkdirOwned(e.root, privatePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("private directory: %w", err)
 	}
 	it.priv = priv
-	// Marked first: a harness killed from here on leaves a directory the
-	// next run's sweep removes.
-	markErr := fsx.MarkOwner(priv)
 	defer func() {
 		done := busy()
 		defer done()
-		if err := fsx.RemoveAll(priv); err != nil {
+		if err := fsx.RemoveOwned(priv); err != nil {
 			fmt.Fprintf(e.o.Log, "warning: %s: remove %s: %v\n", u.Name, priv, err)
 		}
 	}()
-	if markErr != nil {
-		return nil, markErr
-	}
-	if err := os.Chmod(priv, 0o700); err != nil {
-		return nil, err
-	}
 	if err := it.run(ctx, priv); err != nil {
 		return nil, err
 	}

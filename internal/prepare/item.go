@@ -174,12 +174,8 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 	}
 	o := it.opts
 	var err error
-	it.private, err = os.MkdirTemp(it.rollRoot, "perfbench-")
+	it.private, err = fsx.MkdirOwned(it.rollRoot, "perfbench-")
 	if err != nil {
-		return infra("rollout directory", err)
-	}
-	if err := fsx.MarkOwner(it.private); err != nil {
-		os.RemoveAll(it.private)
 		return infra("rollout directory", err)
 	}
 	keep := false
@@ -187,7 +183,7 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 		if keep {
 			return
 		}
-		if err := os.RemoveAll(it.private); err != nil {
+		if err := fsx.RemoveOwned(it.private); err != nil {
 			fmt.Fprintf(it.log, "warning: %s: remove %s: %v\n", it.u.item.ID, it.private, err)
 		}
 	}()
