@@ -550,3 +550,15 @@ func TestDeepNestingIsRejectedQuickly(t *testing.T) {
 		}
 	}
 }
+
+func TestIsLocalRepo(t *testing.T) {
+	for url, want := range map[string]bool{
+		"./repo": true, "/srv/git/x.git": true, "repo": true, "a/b::c": true, "dir/x:y": true,
+		"https://h/x.git": false, "git@github.com:o/r.git": false, "host:path": false,
+		"ext::sh -c x": false, "file:///srv/x": false, "": false,
+	} {
+		if got := IsLocalRepo(url); got != want {
+			t.Errorf("IsLocalRepo(%q) = %v, want %v", url, got, want)
+		}
+	}
+}

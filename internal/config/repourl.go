@@ -21,17 +21,15 @@ func CheckRepoURL(url string) error {
 
 var refusedTransport = map[string]string{"ext": "runs a command", "fd": "talks over inherited file descriptors"}
 
-// IsLocalRepo reports whether url names a local path by git's own rule:
-// not scheme://..., not a remote helper's transport::address, and not
-// scp-like host:path (a colon before the first slash).
+// IsLocalRepo reports whether url names a local path by git's own rule
+// (url_is_local_not_ssh): no colon, or a slash before the first colon.
+// scheme://..., transport::address and scp-like host:path all have a colon
+// first.
 func IsLocalRepo(url string) bool {
-	if url == "" || strings.Contains(url, "://") || strings.Contains(url, "::") {
-		return false
+	colon := strings.IndexByte(url, ':')
+	if colon < 0 {
+		return url != ""
 	}
-	if i := strings.IndexByte(url, ':'); i > 0 {
-		if j := strings.IndexByte(url, '/'); j < 0 || i < j {
-			return false
-		}
-	}
-	return true
+	slash := strings.IndexByte(url, '/')
+	return slash >= 0 && slash < colon
 }

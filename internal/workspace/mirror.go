@@ -304,13 +304,8 @@ func normalizeURL(url string) (string, error) {
 	if err := config.CheckRepoURL(url); err != nil {
 		return "", fmt.Errorf("repository url: %w", err)
 	}
-	if strings.Contains(url, "://") {
+	if !config.IsLocalRepo(url) {
 		return url, nil
-	}
-	if i := strings.IndexByte(url, ':'); i > 0 {
-		if j := strings.IndexByte(url, '/'); j < 0 || i < j {
-			return url, nil
-		}
 	}
 	abs, err := filepath.Abs(url)
 	if err != nil {
