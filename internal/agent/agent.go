@@ -39,11 +39,11 @@ type Rollout struct {
 	TaskFile  string
 	OutDir    string
 	Home      string
-	// Private is the rollout's owner-marked private directory that holds
-	// the paths above; the harness keeps its own temporary files (a
-	// container's cid file) directly in it, where no agent writes and
-	// from where a later run removes them if this one is killed.
-	Private string
+	// HarnessDir is an owner-marked private directory for the harness's
+	// own temporary files (a container's cid file): outside the paths
+	// above, so that no agent can see or rewrite them, and removed by a
+	// later run if this one is killed.
+	HarnessDir string
 	// Env is the agent's complete environment (see BaseEnv).
 	Env []string
 	// Prompt is the content of TaskFile.

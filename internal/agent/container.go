@@ -165,7 +165,7 @@ func runInContainer(ctx context.Context, r *Rollout, argv []string, stdin io.Rea
 		Stderr:  r.Stderr,
 		Timeout: r.Limits.Timeout.D(),
 		Grace:   r.Limits.KillGrace.D(),
-		TempDir: r.Private,
+		TempDir: r.HarnessDir,
 	})
 	if err != nil {
 		var nf *proc.NotFoundError

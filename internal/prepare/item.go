@@ -187,6 +187,18 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 			fmt.Fprintf(it.log, "warning: %s: remove %s: %v\n", it.u.item.ID, it.private, err)
 		}
 	}()
+	// The harness's own temporary files (a container's cid file) live in a
+	// directory of their own: the rollout directory is mounted into an
+	// agent's container, where the agent could rewrite them.
+	harness, err := fsx.MkdirOwned(it.rollRoot, harnessPrefix)
+	if err != nil {
+		return infra("rollout directory", err)
+	}
+	defer func() {
+		if err := fsx.RemoveOwned(harness); err != nil {
+			fmt.Fprintf(it.log, "warning: %s: remove %s: %v\n", it.u.item.ID, harness, err)
+		}
+	}()
 	wsDir := filepath.Join(it.private, "workspace")
 	taskCopy := filepath.Join(it.private, journal.TaskFile)
 	outDir := filepath.Join(it.private, journal.OutDirName)
@@ -239,7 +251,7 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 	ro := &agent.Rollout{
 		RunID: it.run.RunID, ItemID: it.u.item.ID, Sample: it.u.sample,
 		Agent: o.Agent, Bench: o.Bench, Limits: it.limits,
-		Workspace: wsDir, TaskFile: taskCopy, OutDir: outDir, Home: home, Private: it.private,
+		Workspace: wsDir, TaskFile: taskCopy, OutDir: outDir, Home: home, HarnessDir: harness,
 		Prompt: text, Stdout: stdout, Stderr: stderr, Secrets: it.secrets,
 		HumanDiff: func(ctx context.Context) ([]byte, error) {
 			return it.mirror.Diff(ctx, it.u.item.Pre, it.u.item.Human)
@@ -634,6 +646,9 @@ func copyHomeFiles(files []string, home string) error {
 	}
 	return nil
 }
+
+// harnessPrefix names the directory of a rollout's harness-only files.
+const harnessPrefix = "perfbench-harness-"
 
 // sweepStaleRollouts removes rollout directories whose owning harness is
 // gone (killed with -9). Directories kept with --keep-workspaces carry no

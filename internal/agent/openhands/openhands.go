@@ -464,7 +464,7 @@ func (ad *Adapter) runDocker(ctx context.Context, r *agent.Rollout) (*agent.Outc
 		Timeout:    r.Limits.Timeout.D(),
 		Grace:      r.Limits.KillGrace.D(),
 		StopSignal: "INT", // OpenHands' graceful shutdown: it saves its trajectory
-		TempDir:    r.Private,
+		TempDir:    r.HarnessDir,
 	})
 	if err != nil {
 		var nf *proc.NotFoundError
