@@ -68,6 +68,9 @@ from bench.yaml's container section, the evaluation network, the invoking
 user, the workspace at /workspace), timed from inside the container by the
 bench binary itself, mounted read-only: it must be statically linked
 (CGO_ENABLED=0), or BENCH_LAUNCHER must name a bench binary that is.
+Without it they run on this host, unsandboxed, as you: evaluate warns when
+the run's rollouts ran in a container (run.json's runtime), and the task's
+environment.require_image: true refuses (exit status 2).
 
 Only one evaluation times at a time on this machine (a lock per reserved
 CPU under --lock-dir); setup and correctness run on the other CPUs.
