@@ -39,6 +39,11 @@ type Rollout struct {
 	TaskFile  string
 	OutDir    string
 	Home      string
+	// HarnessDir is an owner-marked private directory for the harness's
+	// own temporary files (a container's cid file): outside the paths
+	// above, so that no agent can see or rewrite them, and removed by a
+	// later run if this one is killed.
+	HarnessDir string
 	// Env is the agent's complete environment (see BaseEnv).
 	Env []string
 	// Prompt is the content of TaskFile.

@@ -20,6 +20,27 @@ import (
 // image (image:) inside the container sandbox instead of on the host.
 const RuntimeContainer = "container"
 
+// RuntimeHost is where an agent runs unless something sandboxes it.
+const RuntimeHost = "host"
+
+// A Sandboxer is an adapter that decides by itself whether its rollouts
+// run in containers (OpenHands: docker mode, or sandbox_runtime: docker).
+type Sandboxer interface{ Sandboxed() bool }
+
+// RolloutRuntime is where the rollouts of entry a through adapter run, as
+// run.json records it: RuntimeContainer when the agent's actions run in a
+// container (runtime: container, or an adapter that says so), else
+// RuntimeHost.
+func RolloutRuntime(a *config.Agent, adapter Adapter) string {
+	if a.Runtime == RuntimeContainer {
+		return RuntimeContainer
+	}
+	if s, ok := adapter.(Sandboxer); ok && s.Sandboxed() {
+		return RuntimeContainer
+	}
+	return RuntimeHost
+}
+
 // notForwarded are host variables that describe the host, not the
 // agent's contract: the image's own values stay in force (a host's
 // toolchain paths would break the image's tools).
@@ -144,6 +165,7 @@ func runInContainer(ctx context.Context, r *Rollout, argv []string, stdin io.Rea
 		Stderr:  r.Stderr,
 		Timeout: r.Limits.Timeout.D(),
 		Grace:   r.Limits.KillGrace.D(),
+		TempDir: r.HarnessDir,
 	})
 	if err != nil {
 		var nf *proc.NotFoundError

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/evaluate"
@@ -67,6 +68,9 @@ from bench.yaml's container section, the evaluation network, the invoking
 user, the workspace at /workspace), timed from inside the container by the
 bench binary itself, mounted read-only: it must be statically linked
 (CGO_ENABLED=0), or BENCH_LAUNCHER must name a bench binary that is.
+Without it they run on this host, unsandboxed, as you: evaluate warns when
+the run's rollouts ran in a container (run.json's runtime), and the task's
+environment.require_image: true refuses (exit status 2).
 
 Only one evaluation times at a time on this machine (a lock per reserved
 CPU under --lock-dir); setup and correctness run on the other CPUs.
@@ -138,6 +142,9 @@ func runEvaluate(ctx context.Context, env *Env, o *evaluateOptions, args []strin
 	for _, s := range in.skipped {
 		fmt.Fprintf(env.Stderr, "skipping %s\n", s)
 	}
+	if !o.regrade && in.runtime == agent.RuntimeContainer && in.task.Environment.Image == "" {
+		fmt.Fprintf(env.Stderr, "warning: run %s's rollouts ran in a container, but %s has no environment.image: the agent's patched code runs on this host, unsandboxed (set environment.image, or environment.require_image: true to refuse)\n", in.runID, in.task.Path)
+	}
 	launcher := launcherArgv()
 	var runner evaluate.Runner = &evaluate.Host{Launcher: launcher}
 	if image := in.task.Environment.Image; image != "" {
@@ -194,8 +201,10 @@ func runEvaluate(ctx context.Context, env *Env, o *evaluateOptions, args []strin
 
 // evalInput is what evaluate works on.
 type evalInput struct {
-	runID   string
-	runDir  string
+	runID  string
+	runDir string
+	// runtime is where the rollouts ran (run.json); "" when unknown.
+	runtime string
 	task    *config.Task
 	plan    *plan.Plan
 	units   []evaluate.Unit
@@ -225,6 +234,9 @@ func runDirInput(ctx context.Context, env *Env, cfg *configs, o *evaluateOptions
 	if task.ID != run.Task.ID {
 		return nil, badinput.Errorf("task %s has id %s, but run %s is of task %s", taskPath, task.ID, run.RunID, run.Task.ID)
 	}
+	if err := requireImage(o, task); err != nil {
+		return nil, err
+	}
 	p, err := findPlan(ctx, env, cfg, o, run, runDir, task)
 	if err != nil {
 		return nil, err
@@ -234,7 +246,7 @@ func runDirInput(ctx context.Context, env *Env, cfg *configs, o *evaluateOptions
 		items[it.ID] = it
 	}
 	samples := max(run.Samples, 1)
-	in := &evalInput{runID: run.RunID, runDir: runDir, task: task, plan: p}
+	in := &evalInput{runID: run.RunID, runDir: runDir, runtime: run.Runtime, task: task, plan: p}
 	for _, id := range run.Items {
 		it, ok := items[id]
 		if !ok {
@@ -276,7 +288,7 @@ func findPlan(ctx context.Context, env *Env, cfg *configs, o *evaluateOptions, r
 		if path == "" || !fsx.Exists(path) {
 			return nil, nil
 		}
-		p, err := plan.Read(path)
+		p, err := plan.ReadResolved(path)
 		if err != nil {
 			return nil, err
 		}
@@ -287,7 +299,7 @@ func findPlan(ctx context.Context, env *Env, cfg *configs, o *evaluateOptions, r
 		return p, nil
 	}
 	if o.planPath != "" {
-		p, err := plan.Read(o.planPath)
+		p, err := plan.ReadResolved(o.planPath)
 		if err != nil {
 			return nil, err
 		}
@@ -343,7 +355,7 @@ func predictionsInput(ctx context.Context, env *Env, cfg *configs, o *evaluateOp
 	if len(preds) == 0 {
 		return nil, badinput.Errorf("%s: no predictions", o.predictions)
 	}
-	p, err := plan.Read(o.planPath)
+	p, err := plan.ReadResolved(o.planPath)
 	if err != nil {
 		return nil, err
 	}
@@ -360,6 +372,9 @@ func predictionsInput(ctx context.Context, env *Env, cfg *configs, o *evaluateOp
 	}
 	if task.ID != p.TaskID {
 		return nil, badinput.Errorf("task %s has id %s, but plan %s is of task %s", taskPath, task.ID, o.planPath, p.TaskID)
+	}
+	if err := requireImage(o, task); err != nil {
+		return nil, err
 	}
 	byID := map[string]journal.Prediction{}
 	models := map[string]bool{}
@@ -497,6 +512,16 @@ func newTimedCmd(env *Env) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// requireImage refuses, before anything is created, to evaluate on the
+// host a task that sets environment.require_image (--regrade runs
+// nothing).
+func requireImage(o *evaluateOptions, task *config.Task) error {
+	if o.regrade || task.Environment.Image != "" || !task.Environment.RequireImage {
+		return nil
+	}
+	return badinput.Errorf("%s: environment.require_image is true but environment.image is empty: evaluating on the host would run the agent's patched code unsandboxed", task.Path)
 }
 
 // launcherArgv is how evaluate re-executes this binary as the launcher of

@@ -88,13 +88,3 @@ func buildPlan(ctx context.Context, env *Env, b *config.Bench, task *config.Task
 	}
 	return plan.Build(ctx, task, source, entries, m, env.Now())
 }
-
-// isLocalPath tells a filesystem path from a URL or scp-like address.
-func isLocalPath(u string) bool {
-	for _, p := range []string{"http://", "https://", "ssh://", "git://", "file://", "git@"} {
-		if len(u) >= len(p) && u[:len(p)] == p {
-			return false
-		}
-	}
-	return true
-}

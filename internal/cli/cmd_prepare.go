@@ -121,7 +121,7 @@ func runPrepare(ctx context.Context, env *Env, o *prepareOptions, taskPath strin
 	}
 	var p *plan.Plan
 	if o.fromPlan != "" {
-		if p, err = plan.Read(o.fromPlan); err != nil {
+		if p, err = plan.ReadResolved(o.fromPlan); err != nil {
 			return err
 		}
 		if p.TaskID != task.ID {

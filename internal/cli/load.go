@@ -72,7 +72,7 @@ func (e *Env) loadTask(c *configs, path string) (*config.Task, error) {
 	e.noteIgnored(path, t.Ignored)
 	// A relative local repository is relative to the task file, and the
 	// plan records it absolute so later stages work from any directory.
-	if isLocalPath(t.Repo.URL) && !filepath.IsAbs(t.Repo.URL) {
+	if config.IsLocalRepo(t.Repo.URL) && !filepath.IsAbs(t.Repo.URL) {
 		t.Repo.URL = filepath.Join(t.Dir, t.Repo.URL)
 	}
 	return t, nil

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // checkLoadError asserts what every loader error promises: one line,
@@ -36,7 +37,7 @@ func addSeedCorpus(f *testing.F, files ...string) {
 		"", "id: x\nrepo: {url: u}\n", "- a\n", "a: &a [*a]\n", "a: !!str\n", "? [a]\n: b\n",
 		"x: &a {p: 1}\ny:\n  <<: *a\n", "<<: [1]\n", "id: ${X:-y}\nrepo: {url: \"${U:?need}\"}\n",
 		"id: x\nrepo:\n  url: u\n  pairs:\n    - human: h\n      evaluation: {metric: {regex: '(a)'}}\n",
-		"a: 1\n---\n", "agents:\n  noop:\n  default: noop\n", "container:\n  cpus: '${C:-2}'\n",
+		"a: 1\n---\n", "id: x\nrepo: {url: \"\xff\"}\n", "agents:\n  noop:\n  default: noop\n", "container:\n  cpus: '${C:-2}'\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -53,6 +54,9 @@ func FuzzLoadTask(f *testing.F) {
 			checkLoadError(t, "t.yaml", err)
 			return
 		}
+		if !utf8.Valid(src) {
+			t.Fatalf("task with invalid UTF-8 accepted: %q", src)
+		}
 		if !taskIDPattern.MatchString(task.ID) || task.Repo.URL == "" || task.Repo.PreParentIndex < 1 {
 			t.Fatalf("invalid task accepted: %+v", task)
 		}
@@ -68,6 +72,9 @@ func FuzzLoadBench(f *testing.F) {
 		if err != nil {
 			checkLoadError(t, "b.yaml", err)
 			return
+		}
+		if !utf8.Valid(src) {
+			t.Fatalf("bench.yaml with invalid UTF-8 accepted: %q", src)
 		}
 		for _, a := range b.Agents.Entries {
 			if a.Type == "" || a.Limits.KillGrace <= 0 || a.Limits.Timeout < 0 {

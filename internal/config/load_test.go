@@ -502,6 +502,20 @@ func TestErrors(t *testing.T) {
 			`bench.yaml:1:9: agents: expected a mapping of agent entries, got a list`},
 		{"newline in quoted key", "task", "id: x\n\"a\\nb\": 1\n",
 			`tasks/x.yaml:2:1: unknown field "a\nb" (expected one of: id, name, description, repo, workload, optimization_contract, scoring, hints, prompt_template, optimization_techniques, instructions, evaluation, environment, runner, env_build, testpack, metrics, agents)`},
+		{"repo url is an option", "task", "id: x\nrepo:\n  url: --upload-pack=touch /tmp/pwned\n",
+			`tasks/x.yaml:3:8: repo.url: must not start with '-' (git would read it as an option), got "--upload-pack=touch /tmp/pwned"`},
+		{"ext transport", "task", "id: x\nrepo: {url: \"ext::sh -c touch% /tmp/pwned\"}\n",
+			`tasks/x.yaml:2:13: repo.url: the ext:: transport runs a command: give a URL or a path, got "ext::sh -c touch% /tmp/pwned"`},
+		{"fd transport", "task", "id: x\nrepo: {url: \"fd::3\"}\n",
+			`tasks/x.yaml:2:13: repo.url: the fd:: transport talks over inherited file descriptors: give a URL or a path, got "fd::3"`},
+		{"invalid utf-8 in a value", "task", "id: x\nrepo:\n  url: \"caf\xe9\"\n",
+			`tasks/x.yaml:3: invalid UTF-8`},
+		{"invalid utf-8 in a comment", "task", "# \xff\xfe\nid: x\nrepo: {url: u}\n",
+			`tasks/x.yaml:1: invalid UTF-8`},
+		{"truncated utf-8 at the end", "task", "id: x\nrepo: {url: u}\nname: \xe2\x82",
+			`tasks/x.yaml:3: invalid UTF-8`},
+		{"invalid utf-8 in bench.yaml", "bench", "agents:\n  default: x\n  x:\n    type: noop\n    env: {K: \"\xc0\xaf\"}\n",
+			`bench.yaml:5: invalid UTF-8`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
@@ -540,6 +554,18 @@ func TestDeepNestingIsRejectedQuickly(t *testing.T) {
 		}
 		if d := time.Since(start); d > time.Second {
 			t.Errorf("took %v", d)
+		}
+	}
+}
+
+func TestIsLocalRepo(t *testing.T) {
+	for url, want := range map[string]bool{
+		"./repo": true, "/srv/git/x.git": true, "repo": true, "a/b::c": true, "dir/x:y": true,
+		"https://h/x.git": false, "git@github.com:o/r.git": false, "host:path": false,
+		"ext::sh -c x": false, "file:///srv/x": false, "": false,
+	} {
+		if got := IsLocalRepo(url); got != want {
+			t.Errorf("IsLocalRepo(%q) = %v, want %v", url, got, want)
 		}
 	}
 }

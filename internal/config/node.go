@@ -70,6 +70,11 @@ func parseYAML(file string, src []byte) (root *node, err error) {
 	// A byte order mark is allowed by YAML (Windows editors write one)
 	// but would otherwise glue itself to the first key.
 	src = bytes.TrimPrefix(src, []byte("\ufeff"))
+	// The parser replaces invalid bytes silently and values would carry
+	// them into commands, file names and JSON; a config file is text.
+	if line, bad := invalidUTF8(src); bad {
+		return nil, &Error{Pos: Pos{File: file, Line: line}, Msg: "invalid UTF-8"}
+	}
 	if line, col, found := tooDeep(src); found {
 		return nil, &Error{Pos: Pos{File: file, Line: line, Col: col}, Msg: fmt.Sprintf("values nested more than %d deep", maxNestDepth)}
 	}
@@ -98,6 +103,26 @@ func parseYAML(file string, src []byte) (root *node, err error) {
 		}
 	}
 	return root, nil
+}
+
+// invalidUTF8 returns the line of the first byte sequence of src that is
+// not UTF-8.
+func invalidUTF8(src []byte) (line int, found bool) {
+	if utf8.Valid(src) {
+		return 0, false
+	}
+	line = 1
+	for len(src) > 0 {
+		r, size := utf8.DecodeRune(src)
+		if r == utf8.RuneError && size <= 1 {
+			return line, true
+		}
+		if r == '\n' {
+			line++
+		}
+		src = src[size:]
+	}
+	return line, true
 }
 
 // tooDeep returns the position where src nests more than maxNestDepth

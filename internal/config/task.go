@@ -64,6 +64,10 @@ func validateTask(d *decoder, t *Task) error {
 	if t.Repo.URL == "" {
 		return d.errAtPos(d.posOf("repo.url"), "repo.url", "required field is missing (the repository to clone)")
 	}
+	t.Repo.URLPos = d.valueAt("repo.url")
+	if err := CheckRepoURL(t.Repo.URL); err != nil {
+		return d.errAtPos(t.Repo.URLPos, "repo.url", "%v", err)
+	}
 	if d.isSet("repo.pre_commit") && d.isSet("repo.pre_parent_index") {
 		return d.conflict("repo.pre_commit", "repo.pre_parent_index")
 	}

@@ -54,7 +54,9 @@ type Task struct {
 
 // Repo names the repository and the commit pairs of a task.
 type Repo struct {
-	URL         string `yaml:"url" json:"url"`
+	URL string `yaml:"url" json:"url"`
+	// URLPos is where url is set, for checks made after loading.
+	URLPos      Pos    `yaml:"-" json:"-"`
 	HumanCommit string `yaml:"human_commit" json:"human_commit,omitempty"`
 	PreCommit   string `yaml:"pre_commit" json:"pre_commit,omitempty"`
 	// PreParentIndex selects which parent of the human commit is "pre"
@@ -143,6 +145,10 @@ type Equivalence struct {
 // Environment is where evaluation commands run.
 type Environment struct {
 	Image string `yaml:"image" json:"image,omitempty"`
+	// RequireImage makes evaluate refuse to run the task on the host when
+	// image is empty (say, a ${VAR} that is not set): the agent's patched
+	// code would run unsandboxed.
+	RequireImage bool `yaml:"require_image" json:"require_image,omitempty"`
 }
 
 // Bench is bench.yaml: where state lives, the container sandbox and the

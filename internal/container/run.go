@@ -44,6 +44,11 @@ type RunOptions struct {
 	// context ends ("TERM" by default; OpenHands stops gracefully and
 	// saves its trajectory on "INT").
 	StopSignal string
+	// TempDir holds Run's own temporary file (the cid file): the
+	// caller's owner-marked private directory, which a later run removes
+	// when this harness is killed with -9. Empty means the system temp
+	// directory.
+	TempDir string
 }
 
 // Result is how a container run ended.
@@ -84,7 +89,7 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 	// name, so a container of the same name that another harness created
 	// (same run id on a shared engine) is never touched; ours then fails
 	// to start with the engine's name conflict.
-	cid, err := newCIDFile()
+	cid, err := newCIDFile(opts.TempDir)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", spec.Name, err)
 	}
@@ -231,8 +236,8 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 // beforehand.
 type cidFile struct{ path string }
 
-func newCIDFile() (*cidFile, error) {
-	f, err := os.CreateTemp("", "perfbench-cid-")
+func newCIDFile(dir string) (*cidFile, error) {
+	f, err := os.CreateTemp(dir, "perfbench-cid-")
 	if err != nil {
 		return nil, err
 	}

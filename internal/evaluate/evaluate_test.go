@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -414,5 +415,26 @@ func TestHeldUnitIsLeftAlone(t *testing.T) {
 	res, _ := Read(u.Dir)
 	if res.Harness != journal.Self() {
 		t.Errorf("eval.json harness %v, want %v", res.Harness, journal.Self())
+	}
+}
+
+// The launcher's result file lives in CommandSpec.TempDir (the item's
+// owner-marked private directory), never in the system temp dir, where a
+// harness killed with -9 would leave it for good.
+func TestLauncherResultFileInTempDir(t *testing.T) {
+	h := launcher(t)
+	dir := t.TempDir()
+	t.Setenv("TMPDIR", t.TempDir())
+	var out bytes.Buffer
+	res, err := h.Run(context.Background(), CommandSpec{Script: `echo D; ls "$D"; echo T; ls "$TMPDIR"`,
+		Env: append(os.Environ(), "D="+dir), Stdout: &out, Timed: true, Timeout: 10 * time.Second, TempDir: dir})
+	if err != nil || !res.OK() {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if !regexp.MustCompile(`^D\nperfbench-timed-[0-9]+\.json\nT\n$`).MatchString(out.String()) {
+		t.Errorf("TempDir and TMPDIR held %q during the run, want only the result file in TempDir", out.String())
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) > 0 {
+		t.Errorf("result file left behind: %v", ents)
 	}
 }

@@ -48,6 +48,9 @@ type itemRun struct {
 	// session an ItemRunner started for the item (sess).
 	runner Runner
 	sess   ItemSession
+	// priv is the item's private directory (owner-marked): every
+	// temporary file of the item lives there.
+	priv string
 }
 
 // evaluate runs one unit and returns its result, or an error when the
@@ -71,23 +74,18 @@ func (e *evaluator) evaluate(ctx context.Context, u Unit, spec *Spec) (*Result, 
 		ir.Describe(&res.Environment)
 	}
 	it := &itemRun{e: e, u: u, spec: spec, res: res, ws: map[Arm]string{}, runner: e.o.Runner}
-	priv, err := os.MkdirTemp(e.root, privatePrefix)
+	priv, err := fsx.MkdirOwned(e.root, privatePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("private directory: %w", err)
 	}
+	it.priv = priv
 	defer func() {
 		done := busy()
 		defer done()
-		if err := fsx.RemoveAll(priv); err != nil {
+		if err := fsx.RemoveOwned(priv); err != nil {
 			fmt.Fprintf(e.o.Log, "warning: %s: remove %s: %v\n", u.Name, priv, err)
 		}
 	}()
-	if err := os.Chmod(priv, 0o700); err != nil {
-		return nil, err
-	}
-	if err := fsx.MarkOwner(priv); err != nil {
-		return nil, err
-	}
 	if err := it.run(ctx, priv); err != nil {
 		return nil, err
 	}
@@ -327,7 +325,7 @@ func (it *itemRun) command(ctx context.Context, arm Arm, phase, cmd string) erro
 	dir := it.path(arm)
 	cr, err := it.runner.Run(ctx, CommandSpec{
 		Script: expand(cmd, dir), Arm: arm, Dir: dir, Env: it.e.env(dir),
-		Timeout: timeout, Stdout: sw, Stderr: sw, CPUs: it.e.untimedGate(),
+		Timeout: timeout, Stdout: sw, Stderr: sw, CPUs: it.e.untimedGate(), TempDir: it.priv,
 	})
 	sw.Close()
 	if ctx.Err() != nil {
@@ -427,7 +425,7 @@ func (it *itemRun) time(ctx context.Context) error {
 			dir := it.path(arm)
 			cr, err := it.runner.Run(ctx, CommandSpec{
 				Script: expand(s.Workload, dir), Arm: arm, Dir: dir, Env: it.e.env(dir),
-				Timeout: timeout, Stdout: stdout, Stderr: stderr, CPUs: pin, Timed: true,
+				Timeout: timeout, Stdout: stdout, Stderr: stderr, CPUs: pin, Timed: true, TempDir: it.priv,
 			})
 			if ctx.Err() != nil {
 				return ctx.Err()

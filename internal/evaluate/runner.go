@@ -40,6 +40,9 @@ type CommandSpec struct {
 	// Timed marks a run of the workload: its wall and CPU times are
 	// measured as precisely as the runner can.
 	Timed bool
+	// TempDir holds the runner's own temporary files: the item's private
+	// directory, which a later run removes if this one is killed.
+	TempDir string
 }
 
 // CommandResult is how a command ended and what it cost.
@@ -241,7 +244,7 @@ func (h *Host) spec(c CommandSpec) proc.Spec {
 
 // runLaunched runs a timed command through the launcher.
 func (h *Host) runLaunched(ctx context.Context, c CommandSpec) (CommandResult, error) {
-	f, err := os.CreateTemp("", "perfbench-timed-*.json")
+	f, err := os.CreateTemp(c.TempDir, "perfbench-timed-*.json")
 	if err != nil {
 		return CommandResult{}, fmt.Errorf("launcher result file: %w", err)
 	}

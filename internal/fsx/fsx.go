@@ -1,9 +1,12 @@
 // Package fsx owns how perfbench writes files: every write is atomic (temp
 // file, fsync, rename), so a crash at any instant leaves either the old or
 // the new file, never half of one; JSON documents are written with sorted,
-// indented output. It also owns copies out of directories an agent
-// controls (CopyTree, OpenFileIn): confined with os.Root, they never
-// follow a symbolic link.
+// indented output. The temporary file is made next to its destination,
+// never in the system temp dir (where renameio would put it when that is
+// on the same file system): a harness killed mid-write leaves nothing
+// there. It also owns copies out of directories an agent controls
+// (CopyTree, OpenFileIn): confined with os.Root, they never follow a
+// symbolic link.
 package fsx
 
 import (
@@ -22,7 +25,7 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := renameio.WriteFile(path, data, perm); err != nil {
+	if err := renameio.WriteFile(path, data, perm, renameio.WithTempDir(filepath.Dir(path))); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

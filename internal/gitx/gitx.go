@@ -20,7 +20,8 @@
 // Git.GlobalConfig, so the credential helpers, url.<base>.insteadOf rewrites
 // and http/ssh settings a user relies on to reach private repositories keep
 // working; the repositories those commands write pin the settings that matter
-// to perfbench in their local config, which takes precedence.
+// to perfbench in their local config, which takes precedence. The ext and fd
+// transports are refused on every call (-c protocol.<name>.allow=never).
 package gitx
 
 import (
@@ -165,6 +166,12 @@ func (g *Git) Environ() []string {
 	return append(env, g.Env...)
 }
 
+// noCommandTransports refuses, on every call, the transports that run a
+// command or use inherited file descriptors, whatever a repository's URL, a
+// url.<base>.insteadOf rewrite or the user's config says: a command-line -c
+// wins over every config file.
+var noCommandTransports = []string{"-c", "protocol.ext.allow=never", "-c", "protocol.fd.allow=never"}
+
 // waitDelay bounds how long Wait waits for I/O after git exits or is
 // killed, in case a grandchild escaped the process group and holds a pipe.
 const waitDelay = 10 * time.Second
@@ -173,10 +180,11 @@ const waitDelay = 10 * time.Second
 // process-group handling of g. Callers set Stdin/Stdout/Stderr; use Check
 // to turn its Wait/Run error into a *GitError.
 func (g *Git) Command(ctx context.Context, args ...string) *exec.Cmd {
-	full := make([]string, 0, len(args)+2)
+	full := make([]string, 0, len(args)+len(noCommandTransports)+2)
 	if g.Dir != "" {
 		full = append(full, "-C", g.Dir)
 	}
+	full = append(full, noCommandTransports...)
 	full = append(full, args...)
 	cmd := exec.CommandContext(ctx, "git", full...)
 	cmd.Env = g.Environ()

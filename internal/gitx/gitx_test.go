@@ -245,3 +245,30 @@ func TestPipeline(t *testing.T) {
 		t.Errorf("err = %v, want the failing downstream command", err)
 	}
 }
+
+// A user's global config that allows every transport, or an insteadOf that
+// rewrites a URL to ext::, still runs no command: the harness refuses the
+// ext and fd transports on every call.
+func TestCommandTransportsRefused(t *testing.T) {
+	home := t.TempDir()
+	marker := filepath.Join(home, "ran")
+	cfg := "[protocol]\n\tallow = always\n[protocol \"ext\"]\n\tallow = always\n[protocol \"fd\"]\n\tallow = always\n" +
+		"[url \"ext::sh -c touch% " + marker + "% >&2% #\"]\n\tinsteadOf = https://rewritten.invalid/\n"
+	if err := os.WriteFile(filepath.Join(home, ".gitconfig"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, "xdg"))
+	g := &Git{GlobalConfig: true}
+	for _, url := range []string{"ext::sh -c touch% " + marker, "https://rewritten.invalid/x", "fd::0"} {
+		_, err := g.Run(context.Background(), "ls-remote", "--", url)
+		if err == nil {
+			t.Errorf("ls-remote %s succeeded", url)
+		} else if !strings.Contains(err.Error(), "not allowed") {
+			t.Errorf("ls-remote %s: %v, want transport not allowed", url, err)
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Fatalf("ls-remote %s ran the ext command", url)
+		}
+	}
+}

@@ -70,6 +70,12 @@ type Run struct {
 	Provenance Provenance    `json:"provenance"`
 	// Images maps a role ("agent", "runtime") to the image id used.
 	Images map[string]string `json:"images,omitempty"`
+	// Runtime is where the rollouts ran: "container" when the agent's
+	// actions were sandboxed in a container (runtime: container, OpenHands
+	// in docker mode or with sandbox_runtime: docker) in any session of
+	// the run, else "host"; "" in runs that predate it. Evaluate warns
+	// when a container run is evaluated on the host.
+	Runtime string `json:"runtime,omitempty"`
 	// SpentUSD is only read: the spend of a run.json written before
 	// ledgers, counted as one more ledger. The run's spend is Spent();
 	// MaxTotalBudgetUSD caps it (0 = none).

@@ -244,6 +244,14 @@ func Read(path string) (*Plan, error) {
 		}
 		seen[it.ID] = true
 	}
+	if err := config.CheckRepoURL(p.RepoURL); err != nil {
+		return nil, badinput.Errorf("plan %s: repo_url: %v", path, err)
+	}
+	if p.Resolved {
+		if err := checkCommits(path, &p); err != nil {
+			return nil, err
+		}
+	}
 	if p.Hash == "" || p.Hash != hashItems(p.Items) {
 		// A hand-edited plan is fine; its hash is recomputed so resume
 		// matches its content.
@@ -253,3 +261,45 @@ func Read(path string) (*Plan, error) {
 }
 
 var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// ReadResolved is Read for prepare and evaluate, which hand the commits to
+// git: every item must name its human and pre commits by full sha, as plan
+// writes them, so that no hand-edited value ("--output=x", "sha:path",
+// "$(...)") reaches git as an option or a revision expression.
+func ReadResolved(path string) (*Plan, error) {
+	p, err := Read(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCommits(path, p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// fullSHA is a commit as git prints it: SHA-1 or SHA-256, lower case.
+var fullSHA = regexp.MustCompile(`^(?:[0-9a-f]{40}|[0-9a-f]{64})$`)
+
+// IsSHA reports whether s is a full commit sha (40 or 64 lowercase hex
+// digits).
+func IsSHA(s string) bool { return fullSHA.MatchString(s) }
+
+func checkCommits(path string, p *Plan) error {
+	for i, it := range p.Items {
+		for _, f := range []struct{ name, value string }{{"human", it.Human}, {"pre", it.Pre}} {
+			if IsSHA(f.value) {
+				continue
+			}
+			hint := ""
+			if !p.Resolved {
+				hint = " (the plan is not resolved: write it with bench plan)"
+			}
+			v := f.value
+			if len(v) > 80 {
+				v = v[:80] + "..."
+			}
+			return badinput.Errorf("plan %s: items[%d] (%s): %s: expected a commit sha (40 or 64 lowercase hex digits), got %q%s", path, i, it.ID, f.name, v, hint)
+		}
+	}
+	return nil
+}

@@ -203,12 +203,8 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 	}
 	o := it.opts
 	var err error
-	it.private, err = os.MkdirTemp(it.rollRoot, "perfbench-")
+	it.private, err = fsx.MkdirOwned(it.rollRoot, "perfbench-")
 	if err != nil {
-		return infra("rollout directory", err)
-	}
-	if err := fsx.MarkOwner(it.private); err != nil {
-		os.RemoveAll(it.private)
 		return infra("rollout directory", err)
 	}
 	keep := false
@@ -216,8 +212,20 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 		if keep {
 			return
 		}
-		if err := os.RemoveAll(it.private); err != nil {
+		if err := fsx.RemoveOwned(it.private); err != nil {
 			fmt.Fprintf(it.log, "warning: %s: remove %s: %v\n", it.u.item.ID, it.private, err)
+		}
+	}()
+	// The harness's own temporary files (a container's cid file) live in a
+	// directory of their own: the rollout directory is mounted into an
+	// agent's container, where the agent could rewrite them.
+	harness, err := fsx.MkdirOwned(it.rollRoot, harnessPrefix)
+	if err != nil {
+		return infra("rollout directory", err)
+	}
+	defer func() {
+		if err := fsx.RemoveOwned(harness); err != nil {
+			fmt.Fprintf(it.log, "warning: %s: remove %s: %v\n", it.u.item.ID, harness, err)
 		}
 	}()
 	wsDir := filepath.Join(it.private, "workspace")
@@ -272,7 +280,7 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 	ro := &agent.Rollout{
 		RunID: it.run.RunID, ItemID: it.u.item.ID, Sample: it.u.sample,
 		Agent: o.Agent, Bench: o.Bench, Limits: it.limits,
-		Workspace: wsDir, TaskFile: taskCopy, OutDir: outDir, Home: home,
+		Workspace: wsDir, TaskFile: taskCopy, OutDir: outDir, Home: home, HarnessDir: harness,
 		Prompt: text, Stdout: stdout, Stderr: stderr, Secrets: it.secrets,
 		HumanDiff: func(ctx context.Context) ([]byte, error) {
 			return it.mirror.Diff(ctx, it.u.item.Pre, it.u.item.Human)
@@ -703,6 +711,9 @@ func copyHomeFiles(files []string, home string) error {
 	}
 	return nil
 }
+
+// harnessPrefix names the directory of a rollout's harness-only files.
+const harnessPrefix = "perfbench-harness-"
 
 // sweepStaleRollouts removes rollout directories whose owning harness is
 // gone (killed with -9). Directories kept with --keep-workspaces carry no

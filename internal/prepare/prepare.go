@@ -285,6 +285,9 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err := r.openRun(ctx); err != nil {
 		return nil, err
 	}
+	if err := r.recordRuntime(agent.RolloutRuntime(opts.Agent, adapter)); err != nil {
+		return nil, err
+	}
 	if hasContainers {
 		r.recordImages(ctx, ca)
 	}
@@ -393,6 +396,17 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 type ContainerAdapter interface {
 	RemoveStaleContainers(ctx context.Context, b *config.Bench, log io.Writer)
 	Images(ctx context.Context, b *config.Bench) (map[string]string, error)
+}
+
+// recordRuntime records in run.json where this session's rollouts run;
+// container is kept once any session ran there (evaluate warns about
+// those runs on the host).
+func (r *runner) recordRuntime(rt string) error {
+	if r.run.Runtime == rt || r.run.Runtime == agent.RuntimeContainer {
+		return nil
+	}
+	r.run.Runtime = rt
+	return journal.WriteRun(r.runDir, r.run)
 }
 
 // recordImages writes the adapter's images into run.json; a resumed run

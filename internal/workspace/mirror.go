@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/gitx"
 )
@@ -87,31 +89,111 @@ var mirrorConfig = []string{
 func OpenMirror(ctx context.Context, workRoot, url string) (*Mirror, error) {
 	norm, err := normalizeURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("open mirror: %w", err)
+		return nil, badinput.Wrap(fmt.Errorf("open mirror: %w", err))
 	}
 	root, err := filepath.Abs(filepath.Join(workRoot, "mirrors"))
 	if err != nil {
 		return nil, fmt.Errorf("open mirror: %w", err)
 	}
+	sweepStaleClones(root)
 	m := &Mirror{Dir: filepath.Join(root, mirrorName(norm)), URL: norm}
 	if isMirror(m.Dir) {
 		return m, nil
 	}
+	if config.IsLocalRepo(norm) {
+		// Said before anything is created under work_root.
+		if err := CheckLocalRepo(norm); err != nil {
+			return nil, badinput.Wrap(fmt.Errorf("open mirror: %w", err))
+		}
+	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("open mirror: %w", err)
 	}
-	unlock, err := m.lock(ctx)
+	l, err := lockFile(ctx, m.Dir+".lock", true)
 	if err != nil {
 		return nil, fmt.Errorf("open mirror %s: %w", gitx.Redact(norm), err)
 	}
-	defer unlock()
 	if isMirror(m.Dir) { // another worker cloned it while we waited
+		l.unlock()
 		return m, nil
 	}
 	if err := m.clone(ctx); err != nil {
+		// No mirror, so no lock file either: a failed plan leaves nothing.
+		l.remove()
 		return nil, fmt.Errorf("open mirror %s: %w", gitx.Redact(norm), err)
 	}
+	l.unlock()
 	return m, nil
+}
+
+// CheckLocalRepo checks that path holds a repository git can clone, the way
+// git looks for one (path, path/.git, path.git; a file may be a bundle),
+// without running git.
+func CheckLocalRepo(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			if fi, err := os.Stat(path + ".git"); err == nil && fi.IsDir() && isGitDir(path+".git") {
+				return nil
+			}
+			return fmt.Errorf("local repository %s does not exist", path)
+		}
+		return fmt.Errorf("local repository: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil // a bundle, or nothing git can read: git says which
+	}
+	if isGitDir(path) || isGitDir(filepath.Join(path, ".git")) {
+		return nil
+	}
+	if fi, err := os.Lstat(filepath.Join(path, ".git")); err == nil && fi.Mode().IsRegular() {
+		return nil // a gitlink file (a worktree or a submodule)
+	}
+	return fmt.Errorf("local repository %s is not a git repository", path)
+}
+
+// isGitDir is git's own test of a repository directory: HEAD, objects/
+// and refs/.
+func isGitDir(dir string) bool {
+	head, err := os.Stat(filepath.Join(dir, "HEAD"))
+	if err != nil || !head.Mode().IsRegular() {
+		return false
+	}
+	for _, sub := range []string{"objects", "refs"} {
+		if fi, err := os.Stat(filepath.Join(dir, sub)); err != nil || !fi.IsDir() {
+			return false
+		}
+	}
+	return true
+}
+
+// sweepStaleClones removes the temporary directories of clones whose
+// harness died (kill -9 skips every cleanup), of any repository, and the
+// lock files that guard no mirror: a clone is live only while its mirror's
+// lock is held.
+func sweepStaleClones(root string) {
+	tmps, _ := filepath.Glob(filepath.Join(root, "*.git.tmp-*"))
+	locks, _ := filepath.Glob(filepath.Join(root, "*.git.lock"))
+	for _, p := range append(tmps, locks...) {
+		dir := strings.TrimSuffix(p, ".lock")
+		if i := strings.LastIndex(p, ".tmp-"); i >= 0 {
+			dir = p[:i]
+		} else if isMirror(dir) {
+			continue
+		}
+		l, err := lockFile(context.Background(), dir+".lock", false)
+		if err != nil || l == nil {
+			continue // held: a clone or a fetch is running
+		}
+		if p != l.path {
+			_ = fsx.RemoveAll(p)
+		}
+		if isMirror(dir) {
+			l.unlock()
+		} else {
+			l.remove()
+		}
+	}
 }
 
 func (m *Mirror) clone(ctx context.Context) error {
@@ -148,36 +230,68 @@ func isMirror(dir string) bool {
 	return err == nil && st.Mode().IsRegular()
 }
 
-// lock takes the mirror's exclusive file lock, polling so that ctx can
-// cancel the wait. The lock file is never removed: removing a flock file
-// lets two processes hold "the" lock on different inodes.
-func (m *Mirror) lock(ctx context.Context) (unlock func(), err error) {
-	f, err := os.OpenFile(m.Dir+".lock", os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("lock: %w", err)
-	}
+// fileLock is a held flock on a lock file.
+type fileLock struct {
+	f    *os.File
+	path string
+}
+
+// lockFile takes the exclusive flock of path (created when missing),
+// polling so that ctx can cancel the wait; with wait false it returns nil
+// when another process holds it. A lock file is removed only by its holder
+// (fileLock.remove), so a lock taken on a file that is no longer at path
+// excludes nobody: it is dropped and taken again on the new file.
+func lockFile(ctx context.Context, path string, wait bool) (*fileLock, error) {
 	delay := 5 * time.Millisecond
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("lock: %w", err)
 		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			if samePath(f, path) {
+				return &fileLock{f: f, path: path}, nil
+			}
 			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+			continue
+		}
+		f.Close()
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if !wait {
+			return nil, nil
 		}
 		select {
 		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", f.Name(), ctx.Err())
+			return nil, fmt.Errorf("lock %s: %w", path, ctx.Err())
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, 200*time.Millisecond)
 	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
+}
+
+// samePath reports whether f is still the file at path.
+func samePath(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(path)
+	return err == nil && os.SameFile(a, b)
+}
+
+func (l *fileLock) unlock() {
+	_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	l.f.Close()
+}
+
+// remove deletes the lock file, then unlocks: whoever waits on it retries
+// on a new file.
+func (l *fileLock) remove() {
+	_ = os.Remove(l.path)
+	l.unlock()
 }
 
 // normalizeURL makes a local path absolute (so "repo" and "./repo" share a
@@ -187,16 +301,11 @@ func normalizeURL(url string) (string, error) {
 	if url == "" {
 		return "", errors.New("empty repository url")
 	}
-	if strings.HasPrefix(url, "-") {
-		return "", fmt.Errorf("repository url %q starts with '-'", url)
+	if err := config.CheckRepoURL(url); err != nil {
+		return "", fmt.Errorf("repository url: %w", err)
 	}
-	if strings.Contains(url, "://") {
+	if !config.IsLocalRepo(url) {
 		return url, nil
-	}
-	if i := strings.IndexByte(url, ':'); i > 0 {
-		if j := strings.IndexByte(url, '/'); j < 0 || i < j {
-			return url, nil
-		}
 	}
 	abs, err := filepath.Abs(url)
 	if err != nil {
@@ -244,23 +353,23 @@ var fullSHA = regexp.MustCompile(`^[0-9a-f]{40}$|^[0-9a-f]{64}$`)
 // and a run must not see a branch move under it.
 func (m *Mirror) Resolve(ctx context.Context, rev string) (string, error) {
 	if rev == "" || strings.HasPrefix(rev, "-") || strings.ContainsAny(rev, " \t\n\x00") {
-		return "", fmt.Errorf("resolve: invalid revision %q", rev)
+		return "", badinput.Errorf("resolve: invalid revision %q", rev)
 	}
 	if sha, ok, err := m.revParse(ctx, rev); err != nil || ok {
 		return sha, err
 	}
-	unlock, err := m.lock(ctx)
+	l, err := lockFile(ctx, m.Dir+".lock", true)
 	if err != nil {
 		return "", fmt.Errorf("resolve %s: %w", rev, err)
 	}
-	defer unlock()
+	defer l.unlock()
 	if sha, ok, err := m.revParse(ctx, rev); err != nil || ok {
 		return sha, err
 	}
 	// Fetching a single object first is cheap and also reaches commits that
 	// no ref advertises (allowed by GitHub for reachable shas); a short sha
 	// cannot be fetched by name, so only the full fetch can bring it.
-	if fullSHA.MatchString(rev) || !isHex(rev) {
+	if fullSHA.MatchString(rev) || (!isHex(rev) && plainRefName(rev)) {
 		_, _ = m.remote().Run(ctx, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "origin", "--", rev)
 		if sha, ok, err := m.revParse(ctx, rev); err != nil || ok {
 			return sha, err
@@ -273,6 +382,22 @@ func (m *Mirror) Resolve(ctx context.Context, rev string) (string, error) {
 		return sha, err
 	}
 	return "", &NotFoundError{Rev: rev, URL: m.URL}
+}
+
+// plainRefName reports whether rev can be fetched by name as it is: a ref
+// name without the characters of refspecs and revision expressions
+// ("main:x" would create a ref in the mirror, "+main" forces), which only
+// the full fetch and rev-parse may see.
+func plainRefName(rev string) bool {
+	if strings.HasPrefix(rev, "+") || strings.Contains(rev, "..") || strings.Contains(rev, "@{") {
+		return false
+	}
+	for _, c := range rev {
+		if c < 0x20 || c == 0x7f || strings.ContainsRune(":^~?*[\\", c) {
+			return false
+		}
+	}
+	return true
 }
 
 func isHex(s string) bool {
@@ -312,7 +437,7 @@ func (m *Mirror) Parent(ctx context.Context, sha string, n int) (string, error) 
 		return "", err
 	}
 	if !ok {
-		return "", fmt.Errorf("commit %s has no parent %d", sha, n)
+		return "", badinput.Errorf("commit %s has no parent %d", sha, n)
 	}
 	return p, nil
 }

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/gitx"
 	"github.com/perfbench/perfbench/internal/workspace"
 	wt "github.com/perfbench/perfbench/internal/workspace/workspacetest"
@@ -655,18 +656,81 @@ func mustGetwd(t *testing.T) string {
 }
 
 func TestOpenMirrorBadURL(t *testing.T) {
-	root := t.TempDir()
-	_, err := workspace.OpenMirror(context.Background(), root, filepath.Join(t.TempDir(), "missing"))
-	if err == nil {
-		t.Fatal("mirror of a missing repository opened")
+	notRepo := t.TempDir()
+	for name, url := range map[string]string{
+		"missing": filepath.Join(t.TempDir(), "missing"),
+		"not git": notRepo,
+		"option":  "--upload-pack=touch /tmp/x",
+		"ext":     "ext::sh -c touch% /tmp/x",
+		"fd":      "fd::3",
+	} {
+		t.Run(name, func(t *testing.T) {
+			root := t.TempDir()
+			_, err := workspace.OpenMirror(context.Background(), root, url)
+			if err == nil || !badinput.Is(err) {
+				t.Fatalf("OpenMirror(%q) = %v, want bad input", url, err)
+			}
+			if ents, _ := os.ReadDir(root); len(ents) > 0 {
+				t.Errorf("work root holds %v after a bad url", ents)
+			}
+		})
 	}
+}
+
+// A clone that fails leaves no temporary clone and no lock file: no failed
+// plan leaves anything under work_root/mirrors.
+func TestOpenMirrorFailedCloneLeavesNothing(t *testing.T) {
+	broken := t.TempDir() // looks like a bare repository to CheckLocalRepo, not to git
+	for _, d := range []string{"objects", "refs"} {
+		if err := os.Mkdir(filepath.Join(broken, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(broken, "HEAD"), []byte("garbage\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	_, err := workspace.OpenMirror(context.Background(), root, broken)
 	var ge *gitx.GitError
 	if !errors.As(err, &ge) {
-		t.Errorf("err = %v, want a GitError in the chain", err)
+		t.Fatalf("err = %v, want a GitError in the chain", err)
 	}
-	matches, _ := filepath.Glob(filepath.Join(root, "mirrors", "*.tmp-*"))
-	if len(matches) > 0 {
-		t.Errorf("temporary clone left: %q", matches)
+	if ents, _ := os.ReadDir(filepath.Join(root, "mirrors")); len(ents) > 0 {
+		t.Errorf("mirrors/ holds %v after a failed clone", ents)
+	}
+}
+
+// What a clone killed with -9 leaves (its temporary directory and the lock
+// file) is removed by the next open of any repository; a mirror and its
+// lock stay.
+func TestOpenMirrorSweepsDeadClones(t *testing.T) {
+	src, _, _ := wt.NewRepo(t)
+	root := t.TempDir()
+	mirrors := filepath.Join(root, "mirrors")
+	dead := filepath.Join(mirrors, "gone-0123456789ab.git")
+	if err := os.MkdirAll(dead+".tmp-123", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dead+".tmp-123", "objects"), []byte("half a clone"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dead+".lock", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mirrors, "other-0123456789ab.git.lock"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := workspace.OpenMirror(context.Background(), root, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	ents, _ := os.ReadDir(mirrors)
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if want := []string{filepath.Base(m.Dir), filepath.Base(m.Dir) + ".lock"}; !slices.Equal(names, want) {
+		t.Errorf("mirrors/ holds %q, want %q", names, want)
 	}
 }
 
@@ -695,5 +759,28 @@ func TestCreateKeepsGitlinks(t *testing.T) {
 	}
 	if !p.Empty() {
 		t.Errorf("untouched gitlink captured:\n%s", p.Diff)
+	}
+}
+
+// A revision that is a refspec or a revision expression is never fetched
+// by name: "main:evil" would create refs/heads/evil in the shared mirror.
+// An option-like revision is bad input.
+func TestResolveNeverFetchesRefspecs(t *testing.T) {
+	src, _, _ := wt.NewRepo(t)
+	m, err := workspace.OpenMirror(context.Background(), t.TempDir(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := wt.Git(t, m.Dir, "for-each-ref")
+	for _, rev := range []string{"main:evil", "+main:refs/heads/evil2", "HEAD:README.md"} {
+		if _, err := m.Resolve(context.Background(), rev); err == nil || !badinput.Is(err) {
+			t.Errorf("Resolve(%q) = %v, want a bad-input error", rev, err)
+		}
+	}
+	if after := wt.Git(t, m.Dir, "for-each-ref"); after != before {
+		t.Errorf("the mirror's refs changed:\n%s\nwas:\n%s", after, before)
+	}
+	if _, err := m.Resolve(context.Background(), "--output=x"); err == nil || !badinput.Is(err) {
+		t.Errorf("Resolve(--output=x) = %v, want bad input", err)
 	}
 }

@@ -203,6 +203,12 @@ func New(a *config.Agent) (*Adapter, error) {
 // Settings returns the resolved settings.
 func (ad *Adapter) Settings() Settings { return ad.s }
 
+// Sandboxed reports whether the agent's actions run in a container: in
+// docker mode, or in the runtime containers of sandbox_runtime: docker.
+func (ad *Adapter) Sandboxed() bool {
+	return ad.s.Mode == ModeDocker || ad.s.SandboxRuntime == "docker"
+}
+
 // AgentWorkspace is where the agent sees the workspace (the task file
 // names it): /workspace in a container, the host path otherwise.
 func (ad *Adapter) AgentWorkspace(host string) string {
@@ -458,6 +464,7 @@ func (ad *Adapter) runDocker(ctx context.Context, r *agent.Rollout) (*agent.Outc
 		Timeout:    r.Limits.Timeout.D(),
 		Grace:      r.Limits.KillGrace.D(),
 		StopSignal: "INT", // OpenHands' graceful shutdown: it saves its trajectory
+		TempDir:    r.HarnessDir,
 	})
 	if err != nil {
 		var nf *proc.NotFoundError

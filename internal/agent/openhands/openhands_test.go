@@ -284,3 +284,29 @@ func TestParseFollowsNoLink(t *testing.T) {
 		t.Errorf("read through a link: %+v", s)
 	}
 }
+
+// run.json's runtime: OpenHands in docker mode, or with sandbox_runtime:
+// docker, runs the agent's actions in containers; on the host otherwise.
+func TestRolloutRuntime(t *testing.T) {
+	t.Setenv("OPENHANDS_CONTAINER_IMAGE", "")
+	t.Setenv("OPENHANDS_CLI", "")
+	for _, tc := range []struct {
+		name string
+		a    config.Agent
+		want string
+	}{
+		{"docker mode", config.Agent{Type: config.TypeOpenHands, ContainerImage: "oh:1"}, agent.RuntimeContainer},
+		{"uvx, local sandbox", config.Agent{Type: config.TypeOpenHands, CLI: "uvx"}, agent.RuntimeHost},
+		{"uvx, docker sandbox", config.Agent{Type: config.TypeOpenHands, CLI: "uvx", SandboxRuntime: "docker"}, agent.RuntimeContainer},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ad, err := agent.New(&tc.a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := agent.RolloutRuntime(&tc.a, ad); got != tc.want {
+				t.Errorf("runtime %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
