@@ -336,7 +336,7 @@ func findPlan(ctx context.Context, env *Env, cfg *configs, o *evaluateOptions, r
 // (agent "predictions"), one item directory per prediction holding its
 // model_patch.diff, and predictions.jsonl.
 func predictionsInput(ctx context.Context, env *Env, cfg *configs, o *evaluateOptions) (*evalInput, error) {
-	preds, err := journal.ReadPredictions(o.predictions)
+	preds, err := journal.ReadPredictions(o.predictions, cfg.bench.PatchLimit())
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -14,12 +15,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/renameio/v2"
+
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/gitx"
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/proc"
+	"github.com/perfbench/perfbench/internal/secrets"
 	"github.com/perfbench/perfbench/internal/taskfile"
 	"github.com/perfbench/perfbench/internal/workspace"
 )
@@ -58,6 +62,8 @@ type itemRun struct {
 
 	noPatchChecked bool
 	noPatchErr     *agent.InfraError
+	// patchTooLarge is the reason when the change exceeded max_patch_bytes.
+	patchTooLarge string
 }
 
 // do runs one unit and always leaves a journal. A rate-limited attempt is
@@ -103,6 +109,9 @@ func (r *runner) do(ctx context.Context, u unit) error {
 			return fmt.Errorf("item %s: %w", u.item.ID, err)
 		}
 		status, reason := it.execute(ctx)
+		if len(it.j.SecretInPatch) > 0 {
+			reason = strings.TrimPrefix(reason+"; "+secretNote(it.j.SecretInPatch), "; ")
+		}
 		it.j.Status, it.j.Reason = status, reason
 		if status == journal.StatusInfraError && it.infraKind != "" {
 			it.j.InfraKind = string(it.infraKind)
@@ -314,6 +323,8 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 		return infra("patch capture", capErr)
 	case logErr != nil:
 		return infra("logs", logErr)
+	case it.patchTooLarge != "":
+		return journal.StatusAgentError, it.patchTooLarge
 	case errors.Is(stopped, errItemBudget):
 		it.j.LimitsHit = appendOnce(it.j.LimitsHit, "max_budget_usd")
 		spent := "spent " + usd(it.j.Usage.CostUSD)
@@ -498,41 +509,100 @@ func (it *itemRun) recordOutcome(out *agent.Outcome) {
 }
 
 // capture writes model_patch.diff and diff_targets.json and fills the
-// journal. It reports whether the patch applies to the pre tree.
+// journal. It reports whether the patch applies to the pre tree. The patch
+// is streamed from git through the secret scrubber into the file, never
+// held whole in memory; a change larger than max_patch_bytes leaves no
+// patch at all and sets it.patchTooLarge.
 func (it *itemRun) capture(ctx context.Context, ws *workspace.Workspace) (bool, string, error) {
-	p, err := ws.CapturePatch(ctx, it.mirror, it.u.item.Pre)
+	path := filepath.Join(it.u.dir, journal.PatchFile)
+	pf, err := renameio.NewPendingFile(path, renameio.WithTempDir(it.u.dir), renameio.WithStaticPermissions(0o644))
 	if err != nil {
 		return false, "", err
 	}
-	if err := fsx.WriteFile(filepath.Join(it.u.dir, journal.PatchFile), p.Diff, 0o644); err != nil {
+	defer pf.Cleanup()
+	var sc *secrets.Scrubber
+	p, err := ws.CapturePatch(ctx, it.mirror, it.u.item.Pre, workspace.CaptureOptions{
+		Private:  it.private,
+		Out:      pf,
+		MaxBytes: it.opts.Bench.PatchLimit(),
+		Exclude:  it.opts.Task.Patch.Excludes(),
+		Filter: func(w io.Writer) io.WriteCloser {
+			sc = it.secrets.Scrubber(w)
+			return sc
+		},
+	})
+	var tooLarge *workspace.TooLargeError
+	if errors.As(err, &tooLarge) {
+		// Nothing of an earlier attempt may stand for this one.
+		for _, f := range []string{path, filepath.Join(it.u.dir, journal.TargetsFile)} {
+			if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return false, "", err
+			}
+		}
+		it.j.Patch = &journal.PatchInfo{Files: []string{}, TooLarge: tooLarge.Size, Limit: tooLarge.Limit}
+		it.patchTooLarge = fmt.Sprintf("patch too large (%d bytes > %d, max_patch_bytes)", tooLarge.Size, tooLarge.Limit)
+		if tooLarge.Files {
+			it.patchTooLarge = fmt.Sprintf("patch too large (%d bytes of new and modified files > %d, max_patch_bytes)", tooLarge.Size, tooLarge.Limit)
+		}
+		return false, it.patchTooLarge, nil
+	}
+	if err != nil {
 		return false, "", err
 	}
-	info := &journal.PatchInfo{Bytes: len(p.Diff), Files: p.Files, Added: p.Added, Removed: p.Removed, Binary: p.Binary}
-	if info.Files == nil {
-		info.Files = []string{}
+	if err := pf.CloseAtomicallyReplace(); err != nil {
+		return false, "", err
+	}
+	if sc != nil {
+		it.j.SecretInPatch = sc.Found()
+	}
+	// Paths are part of the patch too.
+	scrub := func(list []string) []string {
+		out := make([]string, len(list))
+		for i, f := range list {
+			out[i] = it.secrets.ScrubString(f)
+		}
+		return out
+	}
+	files := scrub(p.Files)
+	info := &journal.PatchInfo{Bytes: int(p.Bytes), Files: files, Added: p.Added, Removed: p.Removed, Binary: p.Binary,
+		ExcludedCount: p.ExcludedCount}
+	if p.ExcludedCount > 0 {
+		info.Excluded = scrub(p.Excluded)
 	}
 	it.j.Patch = info
 	allowed := it.u.item.TargetFiles
 	if len(allowed) == 0 {
 		allowed = it.opts.Task.OptimizationContract.TargetFiles
 	}
-	t := CheckTargets(p.Files, allowed, it.opts.Task.OptimizationContract.StrictTargets)
+	t := CheckTargets(files, allowed, it.opts.Task.OptimizationContract.StrictTargets)
 	it.j.Targets = t
 	if err := fsx.WriteJSON(filepath.Join(it.u.dir, journal.TargetsFile), t); err != nil {
 		return false, "", err
 	}
-	if len(p.Diff) == 0 {
+	if p.Bytes == 0 {
 		return true, "", nil
 	}
-	if err := workspace.CheckApply(ctx, it.mirror, it.u.item.Pre, p.Diff); err != nil {
+	// The stored (redacted) patch is the one checked and evaluated.
+	f, err := os.Open(path)
+	if err != nil {
+		return false, "", err
+	}
+	defer f.Close()
+	if err := workspace.CheckApply(ctx, it.mirror, it.u.item.Pre, it.private, f); err != nil {
 		if ctx.Err() != nil {
 			return false, "", err
 		}
-		info.ApplyError = err.Error()
-		return false, "the patch does not apply cleanly to the pre tree: " + err.Error(), nil
+		msg := it.secrets.ScrubString(err.Error())
+		info.ApplyError = msg
+		return false, "the patch does not apply cleanly to the pre tree: " + msg, nil
 	}
 	info.Applies = true
 	return true, "", nil
+}
+
+// secretNote is what an item's reason says when its patch held secrets.
+func secretNote(names []string) string {
+	return "the patch contained secret values (" + strings.Join(names, ", ") + "); they are replaced by [REDACTED:NAME] in model_patch.diff and predictions"
 }
 
 func (it *itemRun) renderTask(ctx context.Context, wsDir string) (*taskfile.Prompt, string, error) {
