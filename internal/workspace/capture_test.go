@@ -148,11 +148,27 @@ func TestCaptureFilterAndPrivate(t *testing.T) {
 	w := f.create(t)
 	wt.WriteFile(t, w.Dir, "README.md", "faster\n", 0o644)
 	priv := t.TempDir()
+	// Nothing goes to the temp dir: a kill -9 would leave it there for
+	// good, while the private directory is swept once its owner is dead.
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	var out bytes.Buffer
+	var during []string
 	p, err := w.CapturePatch(ctx, f.m, f.pre, workspace.CaptureOptions{
-		Private: priv, Out: &out, Filter: func(w io.Writer) io.WriteCloser { return upper{w} }})
+		Private: priv, Out: &out, Filter: func(w io.Writer) io.WriteCloser {
+			for _, d := range []string{priv, tmp} {
+				entries, _ := os.ReadDir(d)
+				for _, e := range entries {
+					during = append(during, filepath.Join(filepath.Base(d), e.Name()))
+				}
+			}
+			return upper{w}
+		}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(during) != 1 || !strings.HasPrefix(during[0], filepath.Join(filepath.Base(priv), "capture-")) {
+		t.Errorf("while capturing: %q, want only a capture directory in the private one", during)
 	}
 	if !strings.Contains(out.String(), "+FASTER") || p.Bytes != int64(out.Len()) {
 		t.Errorf("filter not applied or size wrong (%d):\n%s", p.Bytes, out.String())
