@@ -17,19 +17,6 @@ import (
 	"github.com/perfbench/perfbench/internal/gitx"
 )
 
-// DefaultExclude are the build and cache artefacts patch capture leaves
-// out unless a task removes them: running Python writes them next to the
-// sources, and they are never a change an agent meant to make. They are
-// gitignore patterns.
-var DefaultExclude = []string{
-	"__pycache__/",
-	"*.py[co]",
-	".pytest_cache/",
-	".mypy_cache/",
-	".ruff_cache/",
-	"*.egg-info/",
-}
-
 // MaxExcludedListed bounds Patch.Excluded: an agent may leave thousands
 // of cache files behind, and the journal needs only a sample.
 const MaxExcludedListed = 100
@@ -109,7 +96,7 @@ type CaptureOptions struct {
 	// received at most MaxBytes bytes.
 	MaxBytes int64
 	// Exclude are gitignore patterns for untracked files to leave out
-	// (DefaultExclude when nil).
+	// (config.DefaultPatchExclude and a task's patch.exclude).
 	Exclude []string
 }
 
@@ -170,12 +157,8 @@ func (w *Workspace) capturePriv(ctx context.Context, m *Mirror, pre, tree, priv 
 	if _, err := (&gitx.Git{}).Run(ctx, "init", "--quiet", "--bare", "--template=", "--", gitDir); err != nil {
 		return nil, err
 	}
-	exclude := o.Exclude
-	if exclude == nil {
-		exclude = DefaultExclude
-	}
 	excludeFile := filepath.Join(priv, "exclude")
-	if err := os.WriteFile(excludeFile, []byte(strings.Join(exclude, "\n")+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(excludeFile, []byte(strings.Join(o.Exclude, "\n")+"\n"), 0o600); err != nil {
 		return nil, err
 	}
 	g := &gitx.Git{Dir: w.Dir, Env: []string{

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/workspace"
 	wt "github.com/perfbench/perfbench/internal/workspace/workspacetest"
 )
@@ -32,7 +33,7 @@ func TestCaptureExcludesArtefacts(t *testing.T) {
 
 	w := f.create(t)
 	pythonArtefacts(t, w.Dir)
-	p, err := w.CapturePatch(ctx, f.m, f.pre, workspace.CaptureOptions{Private: t.TempDir()})
+	p, err := w.CapturePatch(ctx, f.m, f.pre, workspace.CaptureOptions{Private: t.TempDir(), Exclude: config.DefaultPatchExclude})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func TestCaptureExcludesArtefacts(t *testing.T) {
 	w = f.create(t)
 	pythonArtefacts(t, w.Dir)
 	wt.WriteFile(t, w.Dir, "README.md", "faster\n", 0o644)
-	p, err = w.CapturePatch(ctx, f.m, f.pre, workspace.CaptureOptions{Private: t.TempDir()})
+	p, err = w.CapturePatch(ctx, f.m, f.pre, workspace.CaptureOptions{Private: t.TempDir(), Exclude: config.DefaultPatchExclude})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func TestCaptureExcludesArtefacts(t *testing.T) {
 	w = f.create(t)
 	pythonArtefacts(t, w.Dir)
 	wt.WriteFile(t, w.Dir, "out/gen.txt", "generated\n", 0o644)
-	ex := slices.DeleteFunc(slices.Clone(workspace.DefaultExclude), func(s string) bool { return s == "*.py[co]" })
+	ex := slices.DeleteFunc(slices.Clone(config.DefaultPatchExclude), func(s string) bool { return s == "*.py[co]" })
 	p, err = w.CapturePatch(ctx, f.m, f.pre, workspace.CaptureOptions{Private: t.TempDir(), Exclude: append(ex, "out/")})
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +95,7 @@ func TestCaptureTooLarge(t *testing.T) {
 	wt.WriteFile(t, w.Dir, "src/__pycache__/huge.pyc", strings.Repeat("z", 100000), 0o644)
 	var out bytes.Buffer
 	priv := t.TempDir()
-	_, err := w.CapturePatch(ctx, f.m, f.pre, workspace.CaptureOptions{Private: priv, Out: &out, MaxBytes: 4096})
+	_, err := w.CapturePatch(ctx, f.m, f.pre, workspace.CaptureOptions{Private: priv, Out: &out, MaxBytes: 4096, Exclude: config.DefaultPatchExclude})
 	var tl *workspace.TooLargeError
 	if !errors.As(err, &tl) || !tl.Files || tl.Size != 6001 || tl.Limit != 4096 {
 		t.Fatalf("err = %v (%+v), want files of 6001 bytes > 4096", err, tl)
