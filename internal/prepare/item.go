@@ -515,15 +515,19 @@ func (it *itemRun) recordOutcome(out *agent.Outcome) {
 // patch at all and sets it.patchTooLarge.
 func (it *itemRun) capture(ctx context.Context, ws *workspace.Workspace) (bool, string, error) {
 	path := filepath.Join(it.u.dir, journal.PatchFile)
-	pf, err := renameio.NewPendingFile(path, renameio.WithTempDir(it.u.dir), renameio.WithStaticPermissions(0o644))
+	// Streamed into the private directory first: a kill -9 meanwhile
+	// leaves nothing in the state directory (the sweep removes it), and
+	// nothing larger than max_patch_bytes ever reaches it.
+	tmp := filepath.Join(it.private, journal.PatchFile)
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return false, "", err
 	}
-	defer pf.Cleanup()
+	defer f.Close()
 	var sc *secrets.Scrubber
 	p, err := ws.CapturePatch(ctx, it.mirror, it.u.item.Pre, workspace.CaptureOptions{
 		Private:  it.private,
-		Out:      pf,
+		Out:      f,
 		MaxBytes: it.opts.Bench.PatchLimit(),
 		Exclude:  it.opts.Task.Patch.Excludes(),
 		Filter: func(w io.Writer) io.WriteCloser {
@@ -549,7 +553,7 @@ func (it *itemRun) capture(ctx context.Context, ws *workspace.Workspace) (bool, 
 	if err != nil {
 		return false, "", err
 	}
-	if err := pf.CloseAtomicallyReplace(); err != nil {
+	if err := storePatch(f, path); err != nil {
 		return false, "", err
 	}
 	if sc != nil {
@@ -583,11 +587,9 @@ func (it *itemRun) capture(ctx context.Context, ws *workspace.Workspace) (bool, 
 		return true, "", nil
 	}
 	// The stored (redacted) patch is the one checked and evaluated.
-	f, err := os.Open(path)
-	if err != nil {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return false, "", err
 	}
-	defer f.Close()
 	if err := workspace.CheckApply(ctx, it.mirror, it.u.item.Pre, it.private, f); err != nil {
 		if ctx.Err() != nil {
 			return false, "", err
@@ -598,6 +600,22 @@ func (it *itemRun) capture(ctx context.Context, ws *workspace.Workspace) (bool, 
 	}
 	info.Applies = true
 	return true, "", nil
+}
+
+// storePatch copies the patch in f (from its start) to path atomically.
+func storePatch(f *os.File, path string) error {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	pf, err := renameio.NewPendingFile(path, renameio.WithTempDir(filepath.Dir(path)), renameio.WithStaticPermissions(0o644))
+	if err != nil {
+		return err
+	}
+	defer pf.Cleanup()
+	if _, err := io.Copy(pf, f); err != nil {
+		return err
+	}
+	return pf.CloseAtomicallyReplace()
 }
 
 // secretNote is what an item's reason says when its patch held secrets.
