@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/renameio/v2"
@@ -62,8 +63,9 @@ type itemRun struct {
 
 	noPatchChecked bool
 	noPatchErr     *agent.InfraError
-	// patchTooLarge is the reason when the change exceeded max_patch_bytes.
-	patchTooLarge string
+	// patchRefused is the reason when no patch was kept: the change
+	// exceeded max_patch_bytes, or a binary file held a secret.
+	patchRefused string
 }
 
 // do runs one unit and always leaves a journal. A rate-limited attempt is
@@ -109,7 +111,7 @@ func (r *runner) do(ctx context.Context, u unit) error {
 			return fmt.Errorf("item %s: %w", u.item.ID, err)
 		}
 		status, reason := it.execute(ctx)
-		if len(it.j.SecretInPatch) > 0 {
+		if len(it.j.SecretInPatch) > 0 && it.patchRefused == "" {
 			reason = strings.TrimPrefix(reason+"; "+secretNote(it.j.SecretInPatch), "; ")
 		}
 		it.j.Status, it.j.Reason = status, reason
@@ -323,8 +325,8 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 		return infra("patch capture", capErr)
 	case logErr != nil:
 		return infra("logs", logErr)
-	case it.patchTooLarge != "":
-		return journal.StatusAgentError, it.patchTooLarge
+	case it.patchRefused != "":
+		return journal.StatusAgentError, it.patchRefused
 	case errors.Is(stopped, errItemBudget):
 		it.j.LimitsHit = appendOnce(it.j.LimitsHit, "max_budget_usd")
 		spent := "spent " + usd(it.j.Usage.CostUSD)
@@ -535,23 +537,36 @@ func (it *itemRun) capture(ctx context.Context, ws *workspace.Workspace) (bool, 
 			return sc
 		},
 	})
-	var tooLarge *workspace.TooLargeError
-	if errors.As(err, &tooLarge) {
-		// Nothing of an earlier attempt may stand for this one.
+	// Nothing of an earlier attempt may stand for a patch refused.
+	refuse := func(info *journal.PatchInfo, reason string) (bool, string, error) {
 		for _, f := range []string{path, filepath.Join(it.u.dir, journal.TargetsFile)} {
 			if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return false, "", err
 			}
 		}
-		it.j.Patch = &journal.PatchInfo{Files: []string{}, TooLarge: tooLarge.Size, Limit: tooLarge.Limit}
-		it.patchTooLarge = fmt.Sprintf("patch too large (%d bytes > %d, max_patch_bytes)", tooLarge.Size, tooLarge.Limit)
+		it.j.Patch = info
+		it.patchRefused = reason
+		return false, reason, nil
+	}
+	var tooLarge *workspace.TooLargeError
+	if errors.As(err, &tooLarge) {
+		what := ""
 		if tooLarge.Files {
-			it.patchTooLarge = fmt.Sprintf("patch too large (%d bytes of new and modified files > %d, max_patch_bytes)", tooLarge.Size, tooLarge.Limit)
+			what = " of new and modified files"
 		}
-		return false, it.patchTooLarge, nil
+		return refuse(&journal.PatchInfo{Files: []string{}, TooLarge: tooLarge.Size, Limit: tooLarge.Limit},
+			fmt.Sprintf("patch too large (%d bytes%s > %d, max_patch_bytes)", tooLarge.Size, what, tooLarge.Limit))
 	}
 	if err != nil {
 		return false, "", err
+	}
+	// git writes binary files as compressed base85, where no scrubber can
+	// see a value: a binary file holding one refuses the whole patch.
+	if found, files := it.secretsInFiles(ws.Dir, p.BinaryFiles); len(found) > 0 {
+		it.j.SecretInPatch = found
+		return refuse(&journal.PatchInfo{Files: []string{}},
+			fmt.Sprintf("binary files of the patch hold secret values (%s), which cannot be redacted: %s; nothing of the patch is kept",
+				strings.Join(found, ", "), it.secrets.ScrubString(strings.Join(files, ", "))))
 	}
 	if err := storePatch(f, path); err != nil {
 		return false, "", err
@@ -600,6 +615,36 @@ func (it *itemRun) capture(ctx context.Context, ws *workspace.Workspace) (bool, 
 	}
 	info.Applies = true
 	return true, "", nil
+}
+
+// secretsInFiles scans the files (relative to dir; symlinks are not
+// followed) for secret values: the names found and the files holding them.
+func (it *itemRun) secretsInFiles(dir string, files []string) (found, holding []string) {
+	for _, name := range files {
+		// Non-blocking: a process that outlived the agent may have put a
+		// FIFO in the file's place.
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			continue // deleted: its content is the pre tree's
+		}
+		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+			f.Close()
+			continue
+		}
+		sc := it.secrets.Scrubber(io.Discard)
+		_, err = io.Copy(sc, f)
+		f.Close()
+		sc.Close()
+		if n := sc.Found(); len(n) > 0 || err != nil {
+			if err != nil {
+				n = append(n, secrets.Unnamed) // unreadable: assume the worst
+			}
+			found = append(found, n...)
+			holding = append(holding, name)
+		}
+	}
+	slices.Sort(found)
+	return slices.Compact(found), holding
 }
 
 // storePatch copies the patch in f (from its start) to path atomically.

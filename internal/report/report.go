@@ -239,7 +239,7 @@ func runLines(r *Report) []string {
 		}
 	}
 	if len(leaked) > 0 {
-		out = append(out, fmt.Sprintf("WARNING: %d patch(es) contained secret values, replaced by [REDACTED:NAME] (they may no longer build): %s", len(leaked), strings.Join(leaked, "; ")))
+		out = append(out, fmt.Sprintf("WARNING: %d patch(es) contained secret values, replaced by [REDACTED:NAME] (the code may no longer build), or the patch dropped when a binary file held them: %s", len(leaked), strings.Join(leaked, "; ")))
 	}
 	return out
 }
@@ -330,7 +330,7 @@ func WriteTable(w io.Writer, r *Report) error {
 func itemReason(it Item) string {
 	// First, so that truncating the reason never hides it.
 	if len(it.SecretInPatch) > 0 {
-		w := "WARNING: secrets in patch, redacted (" + strings.Join(it.SecretInPatch, ", ") + ")"
+		w := "WARNING: secrets in patch (" + strings.Join(it.SecretInPatch, ", ") + ")"
 		if rest := evalReason(it); rest != "" {
 			w += "; " + rest
 		}

@@ -30,6 +30,7 @@ type Patch struct {
 	Files          []string // changed paths, git's order
 	Added, Removed int      // changed lines of text files
 	Binary         bool     // whether some changed file is binary
+	BinaryFiles    []string // the changed files git diffs as binary
 	// Excluded lists untracked paths left out by the exclude patterns
 	// (at most MaxExcludedListed); ExcludedCount counts all of them.
 	Excluded      []string
@@ -53,6 +54,7 @@ func (p *Patch) addNumstat(out []byte) error {
 		p.Files = append(p.Files, parts[2])
 		if parts[0] == "-" {
 			p.Binary = true
+			p.BinaryFiles = append(p.BinaryFiles, parts[2])
 			continue
 		}
 		a, err1 := strconv.Atoi(parts[0])
