@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -269,14 +270,35 @@ func runDirInput(ctx context.Context, env *Env, cfg *configs, o *evaluateOptions
 					continue
 				}
 			}
-			patch, err := os.ReadFile(filepath.Join(dir, journal.PatchFile))
-			if err != nil && !fsx.IsNotExist(err) {
+			patch, err := readPatch(filepath.Join(dir, journal.PatchFile), cfg.bench.PatchLimit())
+			if err != nil {
 				return nil, fmt.Errorf("item %s: %w", name, err)
 			}
 			in.units = append(in.units, evaluate.Unit{Item: it, Sample: s, Dir: dir, Name: name, Patch: patch})
 		}
 	}
 	return in, nil
+}
+
+// readPatch reads a model_patch.diff (none: empty) of at most limit bytes:
+// prepare never stores a larger one, and evaluate holds patches in memory.
+func readPatch(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if fsx.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	patch, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(patch)) > limit {
+		return nil, badinput.Errorf("%s is larger than max_patch_bytes (%d)", path, limit)
+	}
+	return patch, nil
 }
 
 // findPlan finds the plan a run was prepared from: --plan, run.json's
@@ -348,7 +370,7 @@ func findPlan(ctx context.Context, env *Env, cfg *configs, o *evaluateOptions, r
 // (agent "predictions"), one item directory per prediction holding its
 // model_patch.diff, and predictions.jsonl.
 func predictionsInput(ctx context.Context, env *Env, cfg *configs, o *evaluateOptions) (*evalInput, error) {
-	preds, err := journal.ReadPredictions(o.predictions)
+	preds, err := journal.ReadPredictions(o.predictions, cfg.bench.PatchLimit())
 	if err != nil {
 		return nil, err
 	}

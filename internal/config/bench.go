@@ -20,8 +20,10 @@ const (
 	defaultNetwork     = "bridge"
 	defaultLogCapBytes = 10 << 20
 	// minLogCapBytes keeps enough of a log's tail to diagnose a failure.
-	minLogCapBytes                    = 4096
-	defaultMaxOutBytes                = 256 << 20
+	minLogCapBytes     = 4096
+	defaultMaxOutBytes = 256 << 20
+	// DefaultMaxPatchBytes is max_patch_bytes when bench.yaml sets none.
+	DefaultMaxPatchBytes              = 20 << 20
 	defaultRetryAttempts              = 3
 	defaultRetryBackoff               = 30 * time.Second
 	defaultMaxConsecutiveAuthFailures = 3
@@ -196,6 +198,12 @@ func checkLimits(d *decoder, b *Bench) error {
 	if b.MaxOutBytes == 0 {
 		b.MaxOutBytes = defaultMaxOutBytes
 	}
+	if d.isSet("max_patch_bytes") && b.MaxPatchBytes < 1 {
+		return d.errAtPos(d.valueAt("max_patch_bytes"), "max_patch_bytes", "must be at least 1, got %d", b.MaxPatchBytes)
+	}
+	if b.MaxPatchBytes == 0 {
+		b.MaxPatchBytes = DefaultMaxPatchBytes
+	}
 	if b.MaxTotalBudgetUSD < 0 {
 		return d.errAtPos(d.valueAt("max_total_budget_usd"), "max_total_budget_usd", "must not be negative, got %s", formatFloat(b.MaxTotalBudgetUSD))
 	}
@@ -233,6 +241,15 @@ func checkRetry(d *decoder, r *Retry) error {
 		r.MaxConsecutiveAuthFailures = defaultMaxConsecutiveAuthFailures
 	}
 	return nil
+}
+
+// PatchLimit is max_patch_bytes, defaulted for a Bench not made by
+// LoadBench.
+func (b *Bench) PatchLimit() int64 {
+	if b.MaxPatchBytes <= 0 {
+		return DefaultMaxPatchBytes
+	}
+	return b.MaxPatchBytes
 }
 
 // PreflightEnabled reports whether prepare runs its preflight checks

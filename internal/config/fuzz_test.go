@@ -38,6 +38,7 @@ func addSeedCorpus(f *testing.F, files ...string) {
 		"x: &a {p: 1}\ny:\n  <<: *a\n", "<<: [1]\n", "id: ${X:-y}\nrepo: {url: \"${U:?need}\"}\n",
 		"id: x\nrepo:\n  url: u\n  pairs:\n    - human: h\n      evaluation: {metric: {regex: '(a)'}}\n",
 		"a: 1\n---\n", "id: x\nrepo: {url: \"\xff\"}\n", "agents:\n  noop:\n  default: noop\n", "container:\n  cpus: '${C:-2}'\n",
+		"id: x\nrepo: {url: u}\npatch:\n  exclude: ['!*.py[co]', 'build/', \"a\\nb\", '#c', '!']\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -59,6 +60,12 @@ func FuzzLoadTask(f *testing.F) {
 		}
 		if !taskIDPattern.MatchString(task.ID) || task.Repo.URL == "" || task.Repo.PreParentIndex < 1 {
 			t.Fatalf("invalid task accepted: %+v", task)
+		}
+		// Each pattern becomes one line of a gitignore file.
+		for _, e := range task.Patch.Excludes() {
+			if strings.TrimSpace(strings.TrimPrefix(e, "!")) == "" || strings.ContainsAny(e, "\x00\r\n") || strings.HasPrefix(e, "#") || strings.HasPrefix(e, "!") {
+				t.Fatalf("invalid exclude pattern accepted: %q", e)
+			}
 		}
 	})
 }

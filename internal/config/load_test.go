@@ -306,6 +306,20 @@ func TestBenchAgentSelection(t *testing.T) {
 	}
 }
 
+func TestPatchExcludes(t *testing.T) {
+	task, err := parseTask("t.yaml", []byte("id: x\nrepo: {url: u}\npatch:\n  exclude: ['!*.py[co]', 'build/', '*.o', '!.ruff_cache/', 'build/']\n"), Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"__pycache__/", ".pytest_cache/", ".mypy_cache/", "*.egg-info/", "build/", "*.o"}
+	if got := task.Patch.Excludes(); !slices.Equal(got, want) {
+		t.Errorf("excludes = %q, want %q", got, want)
+	}
+	if got := (PatchCapture{}).Excludes(); !slices.Equal(got, DefaultPatchExclude) {
+		t.Errorf("no patch section: %q", got)
+	}
+}
+
 func TestNoBenchFile(t *testing.T) {
 	b, err := LoadBench("", Env{})
 	if err != nil {
@@ -317,6 +331,9 @@ func TestNoBenchFile(t *testing.T) {
 	}
 	if !b.PreflightEnabled() || !b.HintsAllowed() {
 		t.Error("preflight and hints must default to on")
+	}
+	if b.MaxPatchBytes != 20<<20 {
+		t.Errorf("max_patch_bytes = %d, want 20 MiB", b.MaxPatchBytes)
 	}
 	_, err = b.Agent("")
 	if err == nil || err.Error() != "no agent: pass --agent or set agents.default" || !isBadInput(err) {
@@ -393,7 +410,7 @@ func TestErrors(t *testing.T) {
 		{"bad indentation", "task", "id: x\nrepo:\n  url: u\n human_commit: h\n",
 			`tasks/x.yaml:4:2: invalid YAML: value is not allowed in this context`},
 		{"unknown top-level field", "task", "id: x\ndescripton: y\n",
-			`tasks/x.yaml:2:1: unknown field "descripton" (did you mean "description"? expected one of: id, name, description, repo, workload, optimization_contract, scoring, hints, prompt_template, optimization_techniques, instructions, evaluation, environment, runner, env_build, testpack, metrics, agents)`},
+			`tasks/x.yaml:2:1: unknown field "descripton" (did you mean "description"? expected one of: id, name, description, repo, workload, optimization_contract, scoring, hints, prompt_template, optimization_techniques, instructions, evaluation, environment, patch, runner, env_build, testpack, metrics, agents)`},
 		{"unknown nested field", "task", "id: x\nrepo:\n  url: u\n  ulr: y\n",
 			`tasks/x.yaml:4:3: repo: unknown field "ulr" (expected one of: url, human_commit, pre_commit, pre_parent_index, pairs)`},
 		{"unknown field in args", "bench", "agents:\n  openhands:\n    args:\n      itterations: 30\n",
@@ -490,6 +507,20 @@ func TestErrors(t *testing.T) {
 			`bench.yaml:1:16: max_out_bytes: must be at least 1, got 0`},
 		{"negative out limit", "bench", "max_out_bytes: -5\n",
 			`bench.yaml:1:16: max_out_bytes: must be at least 1, got -5`},
+		{"negative patch limit", "bench", "max_patch_bytes: -1\n",
+			`bench.yaml:1:18: max_patch_bytes: must be at least 1, got -1`},
+		{"patch exclude not a list", "task", base + "patch: {exclude: build/}\n",
+			`tasks/x.yaml:3:18: patch.exclude: expected a list, got "build/"`},
+		{"empty patch exclude", "task", base + "patch:\n  exclude: [build/, '']\n",
+			`tasks/x.yaml:4:21: patch.exclude[1]: expected a gitignore pattern such as build/ or *.o, got ""`},
+		{"multi-line patch exclude", "task", base + "patch:\n  exclude: [\"a\\nb\"]\n",
+			`tasks/x.yaml:4:13: patch.exclude[0]: a pattern must be one line, got "a\nb"`},
+		{"comment patch exclude", "task", base + "patch:\n  exclude: ['#x']\n",
+			`tasks/x.yaml:4:13: patch.exclude[0]: a pattern must not start with # (a comment in gitignore), got "#x"`},
+		{"removing a non-default", "task", base + "patch:\n  exclude:\n    - '!*.o'\n",
+			`tasks/x.yaml:5:7: patch.exclude[0]: !*.o removes a default pattern, but "*.o" is not one (defaults: __pycache__/ *.py[co] .pytest_cache/ .mypy_cache/ .ruff_cache/ *.egg-info/)`},
+		{"unknown patch field", "task", base + "patch: {excludes: [a]}\n",
+			`tasks/x.yaml:3:9: patch: unknown field "excludes" (did you mean "exclude"? expected one of: exclude)`},
 		{"top level list", "task", "- a\n",
 			`tasks/x.yaml:1:1: expected a mapping of task fields at the top level, got a list`},
 		{"two documents", "task", "id: a\n---\nid: b\n",
@@ -501,7 +532,7 @@ func TestErrors(t *testing.T) {
 		{"agents not a mapping", "bench", "agents: [a]\n",
 			`bench.yaml:1:9: agents: expected a mapping of agent entries, got a list`},
 		{"newline in quoted key", "task", "id: x\n\"a\\nb\": 1\n",
-			`tasks/x.yaml:2:1: unknown field "a\nb" (expected one of: id, name, description, repo, workload, optimization_contract, scoring, hints, prompt_template, optimization_techniques, instructions, evaluation, environment, runner, env_build, testpack, metrics, agents)`},
+			`tasks/x.yaml:2:1: unknown field "a\nb" (expected one of: id, name, description, repo, workload, optimization_contract, scoring, hints, prompt_template, optimization_techniques, instructions, evaluation, environment, patch, runner, env_build, testpack, metrics, agents)`},
 		{"repo url is an option", "task", "id: x\nrepo:\n  url: --upload-pack=touch /tmp/pwned\n",
 			`tasks/x.yaml:3:8: repo.url: must not start with '-' (git would read it as an option), got "--upload-pack=touch /tmp/pwned"`},
 		{"ext transport", "task", "id: x\nrepo: {url: \"ext::sh -c touch% /tmp/pwned\"}\n",

@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // taskIDPattern: a task id becomes part of file names and run ids.
@@ -139,6 +141,29 @@ func (e *Evaluation) decodeNode(d *decoder, n *node, path string) error {
 	}
 	if f, pos := field("alpha"); d.isSet(f) && (e.Alpha <= 0 || e.Alpha >= 1) {
 		return d.errAtPos(pos, f, "must be in (0, 1), got %s", formatFloat(e.Alpha))
+	}
+	return nil
+}
+
+// decodeNode reads and checks a task's patch section: each exclude entry
+// becomes one line of a gitignore file, and "!P" must name a default.
+func (p *PatchCapture) decodeNode(d *decoder, n *node, path string) error {
+	if err := d.decodeStruct(n, reflect.ValueOf(p).Elem(), path); err != nil {
+		return err
+	}
+	for i, e := range p.Exclude {
+		f := joinPath(path, "exclude") + "[" + strconv.Itoa(i) + "]"
+		pattern, removes := strings.CutPrefix(e, "!")
+		switch {
+		case strings.TrimSpace(pattern) == "":
+			return d.errAtPos(d.valueAt(f), f, "expected a gitignore pattern such as build/ or *.o, got %s", quoteShort(e))
+		case strings.ContainsAny(e, "\x00\r\n"):
+			return d.errAtPos(d.valueAt(f), f, "a pattern must be one line, got %s", quoteShort(e))
+		case strings.HasPrefix(e, "#"):
+			return d.errAtPos(d.valueAt(f), f, "a pattern must not start with # (a comment in gitignore), got %s", quoteShort(e))
+		case removes && !slices.Contains(DefaultPatchExclude, pattern):
+			return d.errAtPos(d.valueAt(f), f, "!%s removes a default pattern, but %s is not one (defaults: %s)", pattern, quoteShort(pattern), strings.Join(DefaultPatchExclude, " "))
+		}
 	}
 	return nil
 }

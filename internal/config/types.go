@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // Pos is a position in a configuration file, 1-based.
 type Pos struct {
@@ -39,6 +43,8 @@ type Task struct {
 
 	Evaluation  Evaluation  `yaml:"evaluation" json:"evaluation"`
 	Environment Environment `yaml:"environment" json:"environment"`
+	// Patch configures patch capture.
+	Patch PatchCapture `yaml:"patch" json:"patch,omitzero"`
 
 	// Seed fields perfbench accepts but does not use.
 	Runner   any `yaml:"runner,ignored" json:"-"`
@@ -87,6 +93,52 @@ type OptimizationContract struct {
 	// relative to the repository root.
 	TargetFiles []string `yaml:"target_files" json:"target_files,omitempty"`
 	Constraints []string `yaml:"constraints" json:"constraints,omitempty"`
+}
+
+// DefaultPatchExclude are the build and cache artefacts patch capture
+// leaves out unless a task's patch.exclude removes them (gitignore
+// patterns): running Python writes them next to the sources, and they are
+// never a change an agent meant to make.
+var DefaultPatchExclude = []string{
+	"__pycache__/",
+	"*.py[co]",
+	".pytest_cache/",
+	".mypy_cache/",
+	".ruff_cache/",
+	"*.egg-info/",
+}
+
+// PatchCapture is a task's patch section.
+type PatchCapture struct {
+	// Exclude adds gitignore patterns of untracked files that are never
+	// part of the patch to DefaultPatchExclude; "!P" removes the default
+	// P instead.
+	Exclude []string `yaml:"exclude" json:"exclude,omitempty"`
+}
+
+// Excludes returns the patterns patch capture leaves out: the defaults
+// without those removed with "!", then the task's own, in order.
+func (p PatchCapture) Excludes() []string {
+	var removed, added []string
+	for _, e := range p.Exclude {
+		if d, ok := strings.CutPrefix(e, "!"); ok {
+			removed = append(removed, d)
+		} else {
+			added = append(added, e)
+		}
+	}
+	out := make([]string, 0, len(DefaultPatchExclude)+len(added))
+	for _, d := range DefaultPatchExclude {
+		if !slices.Contains(removed, d) {
+			out = append(out, d)
+		}
+	}
+	for _, a := range added {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Scoring is carried into reports.
@@ -175,6 +227,9 @@ type Bench struct {
 	// LogCapBytes caps each captured stdout/stderr log (tail kept);
 	// default 10 MiB.
 	LogCapBytes int64 `yaml:"log_cap_bytes" json:"log_cap_bytes,omitempty"`
+	// MaxPatchBytes bounds an agent's change and its patch; a larger one
+	// ends the item as agent_error. Default 20 MiB.
+	MaxPatchBytes int64 `yaml:"max_patch_bytes" json:"max_patch_bytes,omitempty"`
 	// MaxOutBytes bounds the bytes copied from an agent's output folder
 	// into the item directory (files over it are left out and listed in
 	// the journal); default 256 MiB.

@@ -1,6 +1,7 @@
 package evaluate
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -196,7 +197,7 @@ func (it *itemRun) workspaces(ctx context.Context, priv string) error {
 	}
 	// A plain check first, to tell a clean apply from one that needs the
 	// three-way fallback.
-	clean := workspace.CheckApply(ctx, m, it.u.Item.Pre, it.u.Patch) == nil
+	clean := workspace.CheckApply(ctx, m, it.u.Item.Pre, priv, bytes.NewReader(it.u.Patch)) == nil
 	if err := wss[Agent].Apply(ctx, it.u.Patch); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

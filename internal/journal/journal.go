@@ -143,6 +143,10 @@ type Journal struct {
 	// model_not_found, infra).
 	InfraKind string `json:"infra_kind,omitempty"`
 
+	// SecretInPatch names the secrets found in the agent's patch; they
+	// were replaced by [REDACTED:NAME] in model_patch.diff and predictions.
+	SecretInPatch []string `json:"secret_in_patch,omitempty"`
+
 	Process   *Process   `json:"process,omitempty"`
 	Patch     *PatchInfo `json:"patch,omitempty"`
 	Targets   *Targets   `json:"targets,omitempty"`
@@ -196,6 +200,14 @@ type PatchInfo struct {
 	Binary     bool     `json:"binary,omitempty"`
 	Applies    bool     `json:"applies"`
 	ApplyError string   `json:"apply_error,omitempty"`
+	// TooLarge is the size of a change larger than max_patch_bytes
+	// (Limit): nothing of it was kept.
+	TooLarge int64 `json:"too_large_bytes,omitempty"`
+	Limit    int64 `json:"max_patch_bytes,omitempty"`
+	// Excluded lists untracked files left out as build or cache artefacts
+	// (patch.exclude), at most 100 of ExcludedCount.
+	Excluded      []string `json:"excluded,omitempty"`
+	ExcludedCount int      `json:"excluded_count,omitempty"`
 }
 
 // Targets is diff_targets.json.

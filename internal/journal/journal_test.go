@@ -1,10 +1,13 @@
 package journal
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/perfbench/perfbench/internal/badinput"
@@ -85,7 +88,7 @@ func TestPredictionsRoundTripAndErrors(t *testing.T) {
 	if err := WritePredictions(p, in); err != nil {
 		t.Fatal(err)
 	}
-	out, err := ReadPredictions(p)
+	out, err := ReadPredictions(p, 1<<20)
 	if err != nil || len(out) != 2 || out[0].ModelPatch != in[0].ModelPatch {
 		t.Fatalf("round trip: %v %+v", err, out)
 	}
@@ -95,9 +98,73 @@ func TestPredictionsRoundTripAndErrors(t *testing.T) {
 		{"{\"instance_id\": \"a\"}\n\n{\"instance_id\": \"a\"}\n", `p.jsonl:3: instance_id "a" already on line 1`},
 	} {
 		os.WriteFile(p, []byte(tc.content), 0o644)
-		_, err := ReadPredictions(p)
+		_, err := ReadPredictions(p, 1<<20)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !badinput.Is(err) {
 			t.Errorf("%q: error %v, want %q", tc.content, err, tc.want)
 		}
 	}
+}
+
+func TestPredictionsBounds(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "p.jsonl")
+	big := strings.Repeat("x", 2000)
+	if err := WritePredictions(p, []Prediction{{InstanceID: "a", ModelPatch: "ok"}, {InstanceID: "b", ModelPatch: big}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadPredictions(p, 2000); err != nil {
+		t.Fatalf("at the limit: %v", err)
+	}
+	_, err := ReadPredictions(p, 1999)
+	if want := "p.jsonl:2: model_patch of b is 2000 bytes, more than max_patch_bytes (1999)"; err == nil || !strings.HasSuffix(err.Error(), want) || !badinput.Is(err) {
+		t.Errorf("err = %v, want %s", err, want)
+	}
+	// A line longer than any patch within the limit can encode to.
+	line := `{"instance_id":"c","model_patch":"` + strings.Repeat("y", PredictionLineBound(10)) + "\"}\n"
+	os.WriteFile(p, []byte(`{"instance_id":"a"}`+"\n"+line), 0o644)
+	_, err = ReadPredictions(p, 10)
+	if err == nil || !strings.Contains(err.Error(), "p.jsonl:2: line longer than") || !badinput.Is(err) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// The streamed rows are what encoding/json writes.
+func TestPredictionsWriterMatchesEncodingJSON(t *testing.T) {
+	for _, patch := range []string{
+		"", "diff --git a/x b/x\n+\t<&>\"q\" \\ back\r\n", "\x00\x01\x1f\x7f\b\f", "caf\xc3\xa9 \xe2\x80\xa8 \xe2\x80\xa9 \xff\xfe bad",
+		"split \xe2\x82", "\xef\xbf\xbd real U+FFFD", strings.Repeat("\xc3\xa9", 70000) + "\xe2",
+	} {
+		checkRow(t, patch)
+	}
+}
+
+func checkRow(t *testing.T, patch string) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "p.jsonl")
+	w, err := CreatePredictions(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	// One byte at a time, so that runes are split across reads.
+	if err := w.Add("id\"1", "m<o>", iotest.OneByteReader(strings.NewReader(patch))); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(p)
+	var want bytes.Buffer
+	enc := json.NewEncoder(&want)
+	enc.SetEscapeHTML(false)
+	enc.Encode(Prediction{InstanceID: "id\"1", ModelPatch: patch, ModelNameOrPath: "m<o>"})
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("patch %.60q:\n got %.200s\nwant %.200s", patch, got, want.Bytes())
+	}
+}
+
+func FuzzPredictionsWriter(f *testing.F) {
+	for _, s := range []string{"", "a\nb", "\xff", "\xe2\x80\xa8", "\x00\\\""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, patch string) { checkRow(t, patch) })
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -12,7 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/google/renameio/v2"
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
@@ -20,6 +24,7 @@ import (
 	"github.com/perfbench/perfbench/internal/gitx"
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/proc"
+	"github.com/perfbench/perfbench/internal/secrets"
 	"github.com/perfbench/perfbench/internal/taskfile"
 	"github.com/perfbench/perfbench/internal/workspace"
 )
@@ -58,6 +63,9 @@ type itemRun struct {
 
 	noPatchChecked bool
 	noPatchErr     *agent.InfraError
+	// patchRefused is the reason when no patch was kept: the change
+	// exceeded max_patch_bytes, or a binary file held a secret.
+	patchRefused string
 }
 
 // do runs one unit and always leaves a journal. A rate-limited attempt is
@@ -120,6 +128,9 @@ func (r *runner) do(ctx context.Context, u unit) error {
 			return fmt.Errorf("item %s: %w", u.item.ID, err)
 		}
 		status, reason := it.execute(ctx)
+		if len(it.j.SecretInPatch) > 0 && it.patchRefused == "" {
+			reason = strings.TrimPrefix(reason+"; "+secretNote(it.j.SecretInPatch), "; ")
+		}
 		it.j.Status, it.j.Reason = status, reason
 		if status == journal.StatusInfraError && it.infraKind != "" {
 			it.j.InfraKind = string(it.infraKind)
@@ -349,6 +360,8 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 		return infra("patch capture", capErr)
 	case logErr != nil:
 		return infra("logs", logErr)
+	case it.patchRefused != "":
+		return journal.StatusAgentError, it.patchRefused
 	case errors.Is(stopped, errItemBudget):
 		it.j.LimitsHit = appendOnce(it.j.LimitsHit, "max_budget_usd")
 		spent := "spent " + usd(it.j.Usage.CostUSD)
@@ -571,41 +584,161 @@ func (it *itemRun) recordOutcome(out *agent.Outcome) {
 }
 
 // capture writes model_patch.diff and diff_targets.json and fills the
-// journal. It reports whether the patch applies to the pre tree.
+// journal. It reports whether the patch applies to the pre tree. The patch
+// is streamed from git through the secret scrubber into the file, never
+// held whole in memory; a change larger than max_patch_bytes leaves no
+// patch at all and sets it.patchTooLarge.
 func (it *itemRun) capture(ctx context.Context, ws *workspace.Workspace) (bool, string, error) {
-	p, err := ws.CapturePatch(ctx, it.mirror, it.u.item.Pre)
+	path := filepath.Join(it.u.dir, journal.PatchFile)
+	// Streamed into the private directory first: a kill -9 meanwhile
+	// leaves nothing in the state directory (the sweep removes it), and
+	// nothing larger than max_patch_bytes ever reaches it.
+	tmp := filepath.Join(it.private, journal.PatchFile)
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return false, "", err
 	}
-	if err := fsx.WriteFile(filepath.Join(it.u.dir, journal.PatchFile), p.Diff, 0o644); err != nil {
+	defer f.Close()
+	var sc *secrets.Scrubber
+	p, err := ws.CapturePatch(ctx, it.mirror, it.u.item.Pre, workspace.CaptureOptions{
+		Private:  it.private,
+		Out:      f,
+		MaxBytes: it.opts.Bench.PatchLimit(),
+		Exclude:  it.opts.Task.Patch.Excludes(),
+		Filter: func(w io.Writer) io.WriteCloser {
+			sc = it.secrets.Scrubber(w)
+			return sc
+		},
+	})
+	// Nothing of an earlier attempt may stand for a patch refused.
+	refuse := func(info *journal.PatchInfo, reason string) (bool, string, error) {
+		for _, f := range []string{path, filepath.Join(it.u.dir, journal.TargetsFile)} {
+			if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return false, "", err
+			}
+		}
+		it.j.Patch = info
+		it.patchRefused = reason
+		return false, reason, nil
+	}
+	var tooLarge *workspace.TooLargeError
+	if errors.As(err, &tooLarge) {
+		what := ""
+		if tooLarge.Files {
+			what = " of new and modified files"
+		}
+		return refuse(&journal.PatchInfo{Files: []string{}, TooLarge: tooLarge.Size, Limit: tooLarge.Limit},
+			fmt.Sprintf("patch too large (%d bytes%s > %d, max_patch_bytes)", tooLarge.Size, what, tooLarge.Limit))
+	}
+	if err != nil {
 		return false, "", err
 	}
-	info := &journal.PatchInfo{Bytes: len(p.Diff), Files: p.Files, Added: p.Added, Removed: p.Removed, Binary: p.Binary}
-	if info.Files == nil {
-		info.Files = []string{}
+	// git writes binary files as compressed base85, where no scrubber can
+	// see a value: a binary file holding one refuses the whole patch.
+	if found, files := it.secretsInFiles(ws.Dir, p.BinaryFiles); len(found) > 0 {
+		it.j.SecretInPatch = found
+		return refuse(&journal.PatchInfo{Files: []string{}},
+			fmt.Sprintf("binary files of the patch hold secret values (%s), which cannot be redacted: %s; nothing of the patch is kept",
+				strings.Join(found, ", "), it.secrets.ScrubString(strings.Join(files, ", "))))
+	}
+	if err := storePatch(f, path); err != nil {
+		return false, "", err
+	}
+	if sc != nil {
+		it.j.SecretInPatch = sc.Found()
+	}
+	// Paths are part of the patch too.
+	scrub := func(list []string) []string {
+		out := make([]string, len(list))
+		for i, f := range list {
+			out[i] = it.secrets.ScrubString(f)
+		}
+		return out
+	}
+	files := scrub(p.Files)
+	info := &journal.PatchInfo{Bytes: int(p.Bytes), Files: files, Added: p.Added, Removed: p.Removed, Binary: p.Binary,
+		ExcludedCount: p.ExcludedCount}
+	if p.ExcludedCount > 0 {
+		info.Excluded = scrub(p.Excluded)
 	}
 	it.j.Patch = info
 	allowed := it.u.item.TargetFiles
 	if len(allowed) == 0 {
 		allowed = it.opts.Task.OptimizationContract.TargetFiles
 	}
-	t := CheckTargets(p.Files, allowed, it.opts.Task.OptimizationContract.StrictTargets)
+	t := CheckTargets(files, allowed, it.opts.Task.OptimizationContract.StrictTargets)
 	it.j.Targets = t
 	if err := fsx.WriteJSON(filepath.Join(it.u.dir, journal.TargetsFile), t); err != nil {
 		return false, "", err
 	}
-	if len(p.Diff) == 0 {
+	if p.Bytes == 0 {
 		return true, "", nil
 	}
-	if err := workspace.CheckApply(ctx, it.mirror, it.u.item.Pre, p.Diff); err != nil {
+	// The stored (redacted) patch is the one checked and evaluated.
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return false, "", err
+	}
+	if err := workspace.CheckApply(ctx, it.mirror, it.u.item.Pre, it.private, f); err != nil {
 		if ctx.Err() != nil {
 			return false, "", err
 		}
-		info.ApplyError = err.Error()
-		return false, "the patch does not apply cleanly to the pre tree: " + err.Error(), nil
+		msg := it.secrets.ScrubString(err.Error())
+		info.ApplyError = msg
+		return false, "the patch does not apply cleanly to the pre tree: " + msg, nil
 	}
 	info.Applies = true
 	return true, "", nil
+}
+
+// secretsInFiles scans the files (relative to dir; symlinks are not
+// followed) for secret values: the names found and the files holding them.
+func (it *itemRun) secretsInFiles(dir string, files []string) (found, holding []string) {
+	for _, name := range files {
+		// Non-blocking: a process that outlived the agent may have put a
+		// FIFO in the file's place.
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			continue // deleted: its content is the pre tree's
+		}
+		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+			f.Close()
+			continue
+		}
+		sc := it.secrets.Scrubber(io.Discard)
+		_, err = io.Copy(sc, f)
+		f.Close()
+		sc.Close()
+		if n := sc.Found(); len(n) > 0 || err != nil {
+			if err != nil {
+				n = append(n, secrets.Unnamed) // unreadable: assume the worst
+			}
+			found = append(found, n...)
+			holding = append(holding, name)
+		}
+	}
+	slices.Sort(found)
+	return slices.Compact(found), holding
+}
+
+// storePatch copies the patch in f (from its start) to path atomically.
+func storePatch(f *os.File, path string) error {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	pf, err := renameio.NewPendingFile(path, renameio.WithTempDir(filepath.Dir(path)), renameio.WithStaticPermissions(0o644))
+	if err != nil {
+		return err
+	}
+	defer pf.Cleanup()
+	if _, err := io.Copy(pf, f); err != nil {
+		return err
+	}
+	return pf.CloseAtomicallyReplace()
+}
+
+// secretNote is what an item's reason says when its patch held secrets.
+func secretNote(names []string) string {
+	return "the patch contained secret values (" + strings.Join(names, ", ") + "); they are replaced by [REDACTED:NAME] in model_patch.diff and predictions"
 }
 
 func (it *itemRun) renderTask(ctx context.Context, wsDir string) (*taskfile.Prompt, string, error) {

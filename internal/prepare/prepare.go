@@ -617,29 +617,53 @@ func (r *runner) writePredictions(ctx context.Context) error {
 		name = o.Agent.Name
 	}
 	for s := 0; s < o.Samples; s++ {
-		var preds []journal.Prediction
-		for _, it := range o.Plan.Items {
-			dir := filepath.Join(r.runDir, journal.ItemDirName(it.ID, s, o.Samples))
-			j, err := journal.ReadJournal(dir)
-			if err != nil || !j.Status.Final() || j.PlanItemHash != it.Hash() {
-				continue
-			}
-			patch, err := os.ReadFile(filepath.Join(dir, journal.PatchFile))
-			if err != nil && !os.IsNotExist(err) {
-				return fmt.Errorf("predictions: %w", err)
-			}
-			preds = append(preds, journal.Prediction{InstanceID: it.ID, ModelPatch: string(patch), ModelNameOrPath: name})
-		}
-		if err := journal.WritePredictions(journal.PredictionsPath(r.runDir, s, o.Samples), preds); err != nil {
-			return err
-		}
+		paths := []string{journal.PredictionsPath(r.runDir, s, o.Samples)}
 		if s == 0 && o.Samples > 1 {
-			if err := journal.WritePredictions(filepath.Join(r.runDir, journal.PredictionsFile), preds); err != nil {
+			paths = append(paths, filepath.Join(r.runDir, journal.PredictionsFile))
+		}
+		for _, path := range paths {
+			if err := r.writePredictionsFile(path, s, name); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// writePredictionsFile writes the predictions of sample s to path, one
+// row at a time, each patch streamed from its model_patch.diff.
+func (r *runner) writePredictionsFile(path string, s int, name string) error {
+	o := r.opts
+	w, err := journal.CreatePredictions(path)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	for _, it := range o.Plan.Items {
+		dir := filepath.Join(r.runDir, journal.ItemDirName(it.ID, s, o.Samples))
+		j, err := journal.ReadJournal(dir)
+		if err != nil || !j.Status.Final() || j.PlanItemHash != it.Hash() {
+			continue
+		}
+		if err := addPrediction(w, it.ID, name, filepath.Join(dir, journal.PatchFile)); err != nil {
+			return err
+		}
+	}
+	return w.Commit()
+}
+
+// addPrediction adds one row whose patch is the file at patchPath (empty
+// when there is none).
+func addPrediction(w *journal.PredictionsWriter, id, name, patchPath string) error {
+	f, err := os.Open(patchPath)
+	if os.IsNotExist(err) {
+		return w.Add(id, name, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("predictions: %w", err)
+	}
+	defer f.Close()
+	return w.Add(id, name, f)
 }
 
 func (r *runner) count(s journal.Status) {

@@ -80,6 +80,9 @@ type Item struct {
 	InputTokens     int64   `json:"input_tokens"`
 	OutputTokens    int64   `json:"output_tokens"`
 	Turns           int     `json:"turns"`
+	// SecretInPatch names the secrets found (and redacted) in the
+	// item's patch.
+	SecretInPatch []string `json:"secret_in_patch,omitempty"`
 	// Eval is the item's evaluation (eval.json); nil when not evaluated.
 	Eval *ItemEval `json:"evaluation,omitempty"`
 }
@@ -134,7 +137,7 @@ func Load(runDir string) (*Report, error) {
 			}
 			it := Item{
 				ID: id, Sample: s, Dir: name, Status: string(j.Status), Reason: j.Reason,
-				DurationSeconds: j.DurationSeconds, Eval: ev,
+				DurationSeconds: j.DurationSeconds, Eval: ev, SecretInPatch: j.SecretInPatch,
 				CostUSD: j.Usage.CostUSD, InputTokens: j.Usage.InputTokens, OutputTokens: j.Usage.OutputTokens, Turns: j.Usage.Turns,
 			}
 			if j.Patch != nil {
@@ -235,6 +238,15 @@ func runLines(r *Report) []string {
 	if r.Stopped != "" {
 		out = append(out, "stopped early: "+r.Stopped)
 	}
+	var leaked []string
+	for _, it := range r.Items {
+		if len(it.SecretInPatch) > 0 {
+			leaked = append(leaked, it.Dir+" ("+strings.Join(it.SecretInPatch, ", ")+")")
+		}
+	}
+	if len(leaked) > 0 {
+		out = append(out, fmt.Sprintf("WARNING: %d patch(es) contained secret values, replaced by [REDACTED:NAME] (the code may no longer build), or the patch dropped when a binary file held them: %s", len(leaked), strings.Join(leaked, "; ")))
+	}
 	return out
 }
 
@@ -322,6 +334,18 @@ func WriteTable(w io.Writer, r *Report) error {
 // evaluation failed; the evaluation's flags (empty_patch, noisy,
 // contended, ...) follow in brackets.
 func itemReason(it Item) string {
+	// First, so that truncating the reason never hides it.
+	if len(it.SecretInPatch) > 0 {
+		w := "WARNING: secrets in patch (" + strings.Join(it.SecretInPatch, ", ") + ")"
+		if rest := evalReason(it); rest != "" {
+			w += "; " + rest
+		}
+		return w
+	}
+	return evalReason(it)
+}
+
+func evalReason(it Item) string {
 	if it.Eval == nil {
 		return it.Reason
 	}

@@ -60,6 +60,7 @@ type index struct {
 type entry struct {
 	val  []byte
 	repl []byte
+	name string
 }
 
 // FromEnv collects the values of the variables in env ("NAME=value") whose
@@ -149,7 +150,7 @@ func (s *Set) build() *index {
 		if n := s.byVal[v]; n != "" {
 			repl = "[REDACTED:" + n + "]"
 		}
-		ix.byFirst[v[0]] = append(ix.byFirst[v[0]], entry{val: []byte(v), repl: []byte(repl)})
+		ix.byFirst[v[0]] = append(ix.byFirst[v[0]], entry{val: []byte(v), repl: []byte(repl), name: s.byVal[v]})
 		ix.maxLen = max(ix.maxLen, len(v))
 	}
 	for i := range ix.byFirst {
@@ -188,7 +189,7 @@ func (s *Set) Scrub(b []byte) []byte {
 	if ix == nil {
 		return b
 	}
-	out, _, _ := ix.scan(nil, b, true)
+	out, _, _ := ix.scan(nil, b, true, nil)
 	return out
 }
 
@@ -205,7 +206,8 @@ func (s *Set) ScrubString(str string) string {
 // the next bytes decide whether it matches; it returns how much of src it
 // consumed. Every decision it takes is the one it would take with the
 // whole input, which is why streaming and whole-buffer scrubbing agree.
-func (ix *index) scan(dst, src []byte, final bool) (out []byte, consumed, replaced int) {
+// The name of every value replaced is added to found when it is not nil.
+func (ix *index) scan(dst, src []byte, final bool, found map[string]bool) (out []byte, consumed, replaced int) {
 	i := 0
 	for i < len(src) {
 		cands := ix.byFirst[src[i]]
@@ -233,6 +235,9 @@ func (ix *index) scan(dst, src []byte, final bool) (out []byte, consumed, replac
 				i += len(e.val)
 				replaced++
 				matched = true
+				if found != nil {
+					found[e.name] = true
+				}
 				break
 			}
 		}
@@ -261,8 +266,35 @@ type writer struct {
 	held     []byte
 	out      []byte
 	replaced int
+	found    map[string]bool // names replaced; nil unless a Scrubber
 	err      error
 	closed   bool
+}
+
+// Unnamed is how Scrubber.Found names a value added without a name.
+const Unnamed = "unnamed"
+
+// Scrubber is a Writer that also tells which secrets it replaced.
+type Scrubber struct{ writer }
+
+// Scrubber returns a writer like Writer's that records the names of the
+// secrets it replaces.
+func (s *Set) Scrubber(w io.Writer) *Scrubber {
+	return &Scrubber{writer{set: s, w: w, found: map[string]bool{}}}
+}
+
+// Found returns the names of the secrets replaced so far, sorted (Unnamed
+// for values added without a name). Call it after Close for the whole
+// input.
+func (sc *Scrubber) Found() []string {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	names := make([]string, 0, len(sc.found))
+	for n := range sc.found {
+		names = append(names, cmp.Or(n, Unnamed))
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 var errClosed = errors.New("secrets: write to closed writer")
@@ -296,7 +328,7 @@ func (sw *writer) flush(ix *index, final bool) error {
 	if ix == nil {
 		sw.out, consumed = append(sw.out[:0], sw.held...), len(sw.held)
 	} else {
-		sw.out, consumed, n = ix.scan(sw.out[:0], sw.held, final)
+		sw.out, consumed, n = ix.scan(sw.out[:0], sw.held, final, sw.found)
 	}
 	sw.replaced += n
 	sw.held = sw.held[:copy(sw.held, sw.held[consumed:])]

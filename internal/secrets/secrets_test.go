@@ -3,6 +3,7 @@ package secrets
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -370,5 +371,33 @@ func TestFilterEnv(t *testing.T) {
 	}
 	if got := FilterEnv(env, []string{"SERPAPI_*", "PATH"}); slices.Contains(got, "SERPAPI_EXTRA=1") || slices.Contains(got, "PATH=/bin") {
 		t.Errorf("prefix deny failed: %q", got)
+	}
+}
+
+func TestScrubberFound(t *testing.T) {
+	s := &Set{}
+	s.AddNamed("OPENAI_API_KEY", "sk-openai-0123456789")
+	s.AddNamed("GITHUB_TOKEN", "ghp_github_abcdefgh")
+	s.Add("anonymous-secret")
+	var out strings.Builder
+	sc := s.Scrubber(&out)
+	in := "a sk-openai-0123456789 b anonymous-secret c sk-openai-0123456789 d"
+	// Byte by byte: a value split across writes still counts.
+	for i := range len(in) {
+		if _, err := sc.Write([]byte{in[i]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "a [REDACTED:OPENAI_API_KEY] b [REDACTED] c [REDACTED:OPENAI_API_KEY] d"; out.String() != want {
+		t.Errorf("scrubbed = %q, want %q", out.String(), want)
+	}
+	if got := sc.Found(); !slices.Equal(got, []string{"OPENAI_API_KEY", Unnamed}) {
+		t.Errorf("found = %q", got)
+	}
+	if got := s.Scrubber(io.Discard).Found(); len(got) != 0 {
+		t.Errorf("fresh scrubber found %q", got)
 	}
 }

@@ -503,7 +503,7 @@ func (m *Mirror) Patch(ctx context.Context, pre, human string) (*Patch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("diff %s..%s: %w", pre, human, err)
 	}
-	p := &Patch{Diff: diff}
+	p := &Patch{Diff: diff, Bytes: int64(len(diff))}
 	if err := p.addNumstat(num); err != nil {
 		return nil, fmt.Errorf("diff %s..%s: %w", pre, human, err)
 	}

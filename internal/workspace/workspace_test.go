@@ -376,7 +376,7 @@ func TestCapturePatch(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			w := f.create(t)
 			want := c.agent(t, w.Dir)
-			p, err := w.CapturePatch(ctx, f.m, f.pre)
+			p, err := w.CapturePatch(ctx, f.m, f.pre, workspace.CaptureOptions{Private: t.TempDir()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -388,12 +388,12 @@ func TestCapturePatch(t *testing.T) {
 				if !p.Empty() || p.Added != 0 || p.Removed != 0 {
 					t.Errorf("patch not empty: %+v\n%s", p, p.Diff)
 				}
-				if err := workspace.CheckApply(ctx, f.m, f.pre, p.Diff); err == nil {
+				if err := workspace.CheckApply(ctx, f.m, f.pre, t.TempDir(), bytes.NewReader(p.Diff)); err == nil {
 					t.Error("CheckApply of an empty patch succeeded")
 				}
 				return
 			}
-			if err := workspace.CheckApply(ctx, f.m, f.pre, p.Diff); err != nil {
+			if err := workspace.CheckApply(ctx, f.m, f.pre, t.TempDir(), bytes.NewReader(p.Diff)); err != nil {
 				t.Errorf("CheckApply: %v", err)
 			}
 			for _, bad := range []string{workspace.ScratchDir, "run.log", "build/out.o"} {
@@ -423,7 +423,7 @@ func TestCapturePatch(t *testing.T) {
 	t.Run("counts", func(t *testing.T) {
 		w := f.create(t)
 		agentEdits(t, w.Dir)
-		p, err := w.CapturePatch(ctx, f.m, f.pre)
+		p, err := w.CapturePatch(ctx, f.m, f.pre, workspace.CaptureOptions{Private: t.TempDir()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -452,7 +452,7 @@ func TestCapturePatchIgnoresAgentConfig(t *testing.T) {
 	wt.Git(t, w.Dir, "config", "core.hooksPath", filepath.Dir(script))
 	wt.WriteFile(t, w.Dir, ".gitattributes", "* filter=evil diff=evil\n", 0o644)
 	wt.WriteFile(t, w.Dir, "README.md", "changed\n", 0o644)
-	p, err := w.CapturePatch(context.Background(), f.m, f.pre)
+	p, err := w.CapturePatch(context.Background(), f.m, f.pre, workspace.CaptureOptions{Private: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -467,7 +467,7 @@ func TestCapturePatchIgnoresAgentConfig(t *testing.T) {
 func TestCapturePatchWrongPre(t *testing.T) {
 	f := newFixture(t)
 	w := f.create(t)
-	if _, err := w.CapturePatch(context.Background(), f.m, f.human); err == nil {
+	if _, err := w.CapturePatch(context.Background(), f.m, f.human, workspace.CaptureOptions{Private: t.TempDir()}); err == nil {
 		t.Error("capture against another commit than the workspace's succeeded")
 	}
 }
@@ -479,22 +479,22 @@ func TestCheckApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := workspace.CheckApply(ctx, f.m, f.pre, diff); err != nil {
+	if err := workspace.CheckApply(ctx, f.m, f.pre, t.TempDir(), bytes.NewReader(diff)); err != nil {
 		t.Errorf("human patch: %v", err)
 	}
 	// Applied on the human commit it conflicts (the file already exists).
-	if err := workspace.CheckApply(ctx, f.m, f.human, diff); err == nil {
+	if err := workspace.CheckApply(ctx, f.m, f.human, t.TempDir(), bytes.NewReader(diff)); err == nil {
 		t.Error("human patch applies twice")
 	}
 	garbage := []byte("diff --git a/README.md b/README.md\n--- a/README.md\n+++ b/README.md\n@@ -1 +1 @@\n-no such line\n+x\n")
-	err = workspace.CheckApply(ctx, f.m, f.pre, garbage)
+	err = workspace.CheckApply(ctx, f.m, f.pre, t.TempDir(), bytes.NewReader(garbage))
 	if err == nil {
 		t.Fatal("garbage patch applies")
 	}
 	if !strings.Contains(err.Error(), "README.md") {
 		t.Errorf("error does not carry git's message: %v", err)
 	}
-	if err := workspace.CheckApply(ctx, f.m, f.pre, []byte("not a patch at all\n")); err == nil {
+	if err := workspace.CheckApply(ctx, f.m, f.pre, t.TempDir(), strings.NewReader("not a patch at all\n")); err == nil {
 		t.Error("non-patch applies")
 	}
 	// The human patch applied in a workspace gives the human tree.
@@ -753,7 +753,7 @@ func TestCreateKeepsGitlinks(t *testing.T) {
 	if got := wt.Git(t, w.Dir, "ls-tree", "HEAD", "vendor/lib"); !strings.HasPrefix(got, "160000 commit "+sub) {
 		t.Errorf("gitlink = %q", got)
 	}
-	p, err := w.CapturePatch(context.Background(), m, pre)
+	p, err := w.CapturePatch(context.Background(), m, pre, workspace.CaptureOptions{Private: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
