@@ -8,6 +8,7 @@ package scripttest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -358,15 +359,26 @@ func AsUser(ts *testscript.TestScript, neg bool, args []string) {
 	if err := syscall.Stat(sock, &st); err == nil {
 		groups = append(groups, st.Gid)
 	}
-	cmd := exec.Command(bin, args[2:]...)
-	cmd.Dir = ts.MkAbs(".")
-	for _, k := range []string{"PATH", "HOME", "WORK", "TMPDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "GIT_CONFIG_NOSYSTEM", "NO_COLOR", "LLM_MODEL", "IMAGE", "DOCKER_HOST", "CONTAINER_HOST"} {
-		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid), Groups: groups}}
 	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
+	// A binary just written can be "busy" for a moment: a process forked
+	// concurrently (another script) may still hold the copy's write
+	// descriptor until it execs. Retry then, as the go command does.
+	for attempt := 0; ; attempt++ {
+		cmd := exec.Command(bin, args[2:]...)
+		cmd.Dir = ts.MkAbs(".")
+		for _, k := range []string{"PATH", "HOME", "WORK", "TMPDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "GIT_CONFIG_NOSYSTEM", "NO_COLOR", "LLM_MODEL", "IMAGE", "DOCKER_HOST", "CONTAINER_HOST"} {
+			cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid), Groups: groups}}
+		stdout.Reset()
+		stderr.Reset()
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err = cmd.Run()
+		if !errors.Is(err, syscall.ETXTBSY) || attempt == 20 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	ts.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 	if (err != nil) != neg {
 		ts.Fatalf("asuser %d bench: %v", uid, err)
