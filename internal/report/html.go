@@ -1,6 +1,7 @@
 package report
 
 import (
+	"embed"
 	"fmt"
 	"html/template"
 	"io"
@@ -72,7 +73,7 @@ type htmlRow struct {
 // charts: counts by status, per-item speedups (when evaluated) and cost per
 // item (when any), then the per-item table of the Markdown rendering.
 func WriteHTML(w io.Writer, r *Report) error {
-	return htmlTemplates.ExecuteTemplate(w, "report", reportPage(r))
+	return htmlTemplates.ExecuteTemplate(w, "report.html", reportPage(r))
 }
 
 func reportPage(r *Report) *htmlPage {
@@ -596,7 +597,7 @@ func WriteAllHTML(w io.Writer, a *All) error {
 			Cost: money(r.TotalCostUSD), Bar: stackedBar(fmt.Sprintf("bar-%d", i), r.Counts),
 		})
 	}
-	return htmlTemplates.ExecuteTemplate(w, "all", p)
+	return htmlTemplates.ExecuteTemplate(w, "all.html", p)
 }
 
 // stackedBar is one bar split by status, in the table's order.
@@ -620,127 +621,11 @@ func stackedBar(id string, counts map[string]int) chart {
 	return c
 }
 
-var htmlTemplates = template.Must(template.New("html").Parse(htmlSource))
+// templates holds the pages (report.html, all.html), their shared pieces
+// (parts.tmpl: the style element, SVG charts) and the stylesheet
+// (style.css), kept as files so they can be read and edited as HTML and CSS.
+//
+//go:embed templates
+var templateFiles embed.FS
 
-const htmlSource = `{{define "style"}}<style>
-:root{color-scheme:light dark;--bg:#fff;--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--panel:#f6f8fa;--grid:#e6eaef;--gap:#f6f8fa;
---success:#1a7f37;--nopatch:#8c959f;--timeout:#bc4c00;--agenterr:#cf222e;--violation:#8250df;--budget:#9a6700;--infra:#bf3989;--interrupted:#0969da;--external:#1b7c83;--other:#59636e;
---win:#1a7f37;--match:#0969da;--loss:#cf222e;--human:#59636e;--cost:#0969da}
-@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#9198a1;--line:#3d444d;--panel:#151b23;--grid:#262c36;--gap:#151b23;
---success:#3fb950;--nopatch:#8b949e;--timeout:#db6d28;--agenterr:#f85149;--violation:#a371f7;--budget:#d29922;--infra:#db61a2;--interrupted:#4493f8;--external:#39c5cf;--other:#9198a1;
---win:#3fb950;--match:#4493f8;--loss:#f85149;--human:#9198a1;--cost:#4493f8}}
-@media print{:root{color-scheme:light;--bg:#fff;--fg:#000;--muted:#444;--line:#999;--panel:#fff;--grid:#ddd;--gap:#f2f2f2}
-body{margin:0;max-width:none;font-size:10pt}figure,.cards,tr{break-inside:avoid}.scroll{overflow:visible}}
-*{print-color-adjust:exact;-webkit-print-color-adjust:exact}
-body{background:var(--bg);color:var(--fg);font:14px/1.45 system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem}
-h1{font-size:1.4rem;margin:0 0 .5rem;word-break:break-all}h2{font-size:1.1rem;margin:1.8rem 0 .6rem;border-bottom:1px solid var(--line);padding-bottom:.2rem}
-code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
-dl.facts{display:flex;flex-wrap:wrap;gap:.3rem 1.6rem;margin:0}dl.facts div{display:flex;gap:.4rem}dl.facts dt{color:var(--muted)}dl.facts dd{margin:0}
-.cards{display:flex;flex-wrap:wrap;gap:.8rem;margin:1rem 0}.card{background:var(--panel);border:1px solid var(--line);border-radius:6px;padding:.6rem .9rem;min-width:9rem}
-.card .label{color:var(--muted);font-size:.85rem}.card .value{font-size:1.5rem;font-weight:600}.card .note{color:var(--muted);font-size:.85rem}
-table.figures td{padding:.15rem 1rem .15rem 0;vertical-align:top}table.figures td:first-child{color:var(--muted);white-space:nowrap}
-figure{margin:1rem 0 1.6rem}figcaption{font-weight:600;margin-bottom:.3rem}figcaption small{display:block;font-weight:400;color:var(--muted)}
-svg{max-width:100%;height:auto;overflow:visible}svg text{fill:var(--fg);font:12px system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif}
-svg .val,svg .tick,svg .axis-label,svg .legend{fill:var(--muted)}svg .gap{fill:var(--muted);font-style:italic}svg .gapband{fill:var(--gap)}
-svg .grid{stroke:var(--grid)}svg .axis{stroke:var(--muted)}svg .ref{stroke:var(--fg);stroke-dasharray:4 3}svg .ci{stroke:var(--fg);stroke-width:1.3}
-svg .human{fill:var(--bg);stroke:var(--human);stroke-width:1.6}svg .agent{stroke:var(--bg);stroke-width:1;fill:var(--match)}
-svg .agent.v-win,svg .verdict.v-win{fill:var(--win)}svg .agent.v-loss,svg .verdict.v-loss{fill:var(--loss)}svg .agent.v-match,svg .verdict.v-match{fill:var(--match)}
-svg .meter-bg{fill:var(--grid)}svg .meter{fill:var(--cost)}svg .meter.over{fill:var(--loss)}svg .cost{fill:var(--cost)}
-.s-success{fill:var(--success);background:var(--success)}.s-nopatch{fill:var(--nopatch);background:var(--nopatch)}.s-timeout{fill:var(--timeout);background:var(--timeout)}
-.s-agenterr{fill:var(--agenterr);background:var(--agenterr)}.s-violation{fill:var(--violation);background:var(--violation)}.s-budget{fill:var(--budget);background:var(--budget)}
-.s-infra{fill:var(--infra);background:var(--infra)}.s-interrupted{fill:var(--interrupted);background:var(--interrupted)}.s-external{fill:var(--external);background:var(--external)}.s-other{fill:var(--other);background:var(--other)}
-.scroll{overflow-x:auto}table.items{border-collapse:collapse;width:100%;font-size:.9rem}
-table.items th,table.items td{border-bottom:1px solid var(--line);padding:.3rem .5rem;text-align:left;vertical-align:top}
-table.items th{background:var(--panel);white-space:nowrap}table.items td.num,table.items th.num{text-align:right;white-space:nowrap}
-table.items td.reason{min-width:14rem;word-break:break-word}.dot{display:inline-block;width:.65em;height:.65em;border-radius:50%;margin-right:.35em}
-td.v-win{color:var(--win)}td.v-loss{color:var(--loss)}td.e-failed{color:var(--loss)}
-.problems li{color:var(--loss)}footer{margin-top:2rem;color:var(--muted);font-size:.8rem}
-</style>{{end}}
-{{define "svg"}}<svg id="{{.ID}}" viewBox="0 0 {{.W}} {{.H}}" width="{{.W}}" height="{{.H}}" role="img" aria-label="{{.Label}}">
-{{range .Els}}{{template "el" .}}
-{{end}}</svg>{{end}}
-{{define "el"}}{{if eq .Kind "rect"}}<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" class="{{.Class}}">{{with .Tip}}<title>{{.}}</title>{{end}}</rect>
-{{- else if eq .Kind "line"}}<line x1="{{.X}}" y1="{{.Y}}" x2="{{.W}}" y2="{{.H}}" class="{{.Class}}"/>
-{{- else if eq .Kind "circle"}}<circle cx="{{.X}}" cy="{{.Y}}" r="{{.W}}" class="{{.Class}}">{{with .Tip}}<title>{{.}}</title>{{end}}</circle>
-{{- else if eq .Kind "polygon"}}<polygon points="{{.Points}}" class="{{.Class}}">{{with .Tip}}<title>{{.}}</title>{{end}}</polygon>
-{{- else if eq .Kind "text"}}<text x="{{.X}}" y="{{.Y}}" text-anchor="{{.Anchor}}"{{with .Class}} class="{{.}}"{{end}}>{{with .Tip}}<title>{{.}}</title>{{end}}{{.Text}}</text>
-{{- end}}{{end}}
-{{define "report"}}<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}}</title>
-{{template "style"}}
-</head>
-<body>
-<header>
-<h1>Run <code>{{.Heading}}</code></h1>
-<dl class="facts">
-{{range .Facts}}<div><dt>{{.Label}}</dt><dd>{{.Value}}</dd></div>
-{{end}}</dl>
-</header>
-<section id="summary">
-<div class="cards">
-{{range .Cards}}<div class="card"><div class="label">{{.Label}}</div><div class="value">{{.Value}}</div>{{with .Meter}}{{template "svg" .}}{{end}}<div class="note">{{.Note}}</div></div>
-{{end}}</div>
-<table class="figures">
-{{range .Figures}}<tr><td>{{.Label}}</td><td>{{.Value}}</td></tr>
-{{end}}</table>
-</section>
-{{if .Charts}}<section id="charts">
-<h2>Charts</h2>
-{{range .Charts}}<figure>
-<figcaption>{{.Caption}}{{with .Note}}<small>{{.}}</small>{{end}}</figcaption>
-{{template "svg" .}}
-</figure>
-{{end}}</section>
-{{end}}<section id="items">
-<h2>Items</h2>
-<div class="scroll">
-<table class="items">
-<thead><tr><th>item</th><th>status</th><th class="num">duration</th><th class="num">lines +/-</th><th class="num">files</th><th class="num">cost</th>{{if .Eval}}<th>eval</th><th class="num">human</th><th class="num">agent [95% CI]</th><th>verdict</th>{{end}}<th>reason</th></tr></thead>
-<tbody>
-{{range .Rows}}<tr><td><code>{{.Dir}}</code></td><td><span class="dot {{.StatusClass}}"></span>{{.Status}}</td><td class="num">{{.Duration}}</td><td class="num">{{.Lines}}</td><td class="num">{{.Files}}</td><td class="num">{{.Cost}}</td>{{if $.Eval}}<td class="{{.EvalClass}}">{{.EvalStatus}}</td><td class="num">{{.Human}}</td><td class="num">{{.Agent}}</td><td class="{{.VerdictClass}}">{{.Verdict}}</td>{{end}}<td class="reason">{{.Reason}}</td></tr>
-{{end}}</tbody>
-</table>
-</div>
-{{with .Missing}}<p>Missing {{.}}</p>
-{{end}}{{with .Problems}}<ul class="problems">
-{{range .}}<li>problem: {{.}}</li>
-{{end}}</ul>
-{{end}}</section>
-<footer>Generated by <code>bench report</code>.</footer>
-</body>
-</html>
-{{end}}
-{{define "all"}}<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}}</title>
-{{template "style"}}
-</head>
-<body>
-<header>
-<h1>Runs under <code>{{.StateRoot}}</code></h1>
-</header>
-<section id="runs">
-{{if .Runs}}<div class="scroll">
-<table class="items">
-<thead><tr><th>run</th><th>task</th><th>agent</th><th>model</th><th>created</th><th class="num">items</th><th>status</th><th class="num">missing</th><th class="num">cost</th></tr></thead>
-<tbody>
-{{range .Runs}}<tr><td><code>{{.RunID}}</code></td><td>{{.Task}}</td><td>{{.Agent}}</td><td>{{.Model}}</td><td>{{.Created}}</td><td class="num">{{.Items}}</td><td>{{template "svg" .Bar}}<br>{{.Counts}}</td><td class="num">{{.Missing}}</td><td class="num">{{.Cost}}</td></tr>
-{{end}}</tbody>
-</table>
-</div>
-{{else}}<p>No runs under <code>{{.StateRoot}}</code>.</p>
-{{end}}{{with .Problems}}<ul class="problems">
-{{range .}}<li>problem: {{.}}</li>
-{{end}}</ul>
-{{end}}</section>
-<footer>Generated by <code>bench report-all</code>.</footer>
-</body>
-</html>
-{{end}}`
+var htmlTemplates = template.Must(template.New("html").ParseFS(templateFiles, "templates/*"))
