@@ -20,25 +20,23 @@ type reportOptions struct {
 func newReportCmd(env *Env) *cobra.Command {
 	o := &reportOptions{}
 	c := &cobra.Command{
-		Use:   "report RUN_DIR [--format table|json|md|html] [--out FILE]",
+		Use:   "report RUN_DIR [--format " + report.RunFormats.Choices() + "] [--out FILE]",
 		Short: "Show a run: counts by status and one row per item",
 		Long: `Show a run: counts by status and, per item, the status, duration, patch
-lines and files changed, cost and reason. --format json gives the same data
-for machines; --format md a Markdown document; --format html one
-self-contained page (inline CSS and SVG charts, no script, nothing fetched):
-counts by status, per-item speedups on a log scale with the agent's 95% CI
-once evaluated, cost per item, then the table. --out writes to a file
-(atomically) instead of stdout.`,
+lines and files changed, cost and reason, in one of the formats below.
+--out writes to a file (atomically) instead of stdout.
+
+` + report.RunFormats.Help(),
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error { return runReport(env, o, args[0]) },
 	}
-	c.Flags().StringVar(&o.format, "format", "table", "table, json, md or html")
+	c.Flags().StringVar(&o.format, "format", report.RunFormats.Default(), report.RunFormats.List())
 	c.Flags().StringVar(&o.out, "out", "", "write to this file instead of stdout")
 	return c
 }
 
 func runReport(env *Env, o *reportOptions, runDir string) error {
-	render, err := reportRenderer(o.format)
+	render, err := lookupFormat(report.RunFormats, o.format)
 	if err != nil {
 		return err
 	}
@@ -52,18 +50,13 @@ func runReport(env *Env, o *reportOptions, runDir string) error {
 	return emit(env, o.out, func(w io.Writer) error { return render(w, r) })
 }
 
-func reportRenderer(format string) (func(io.Writer, *report.Report) error, error) {
-	switch format {
-	case "table":
-		return report.WriteTable, nil
-	case "json":
-		return func(w io.Writer, r *report.Report) error { return report.WriteJSON(w, r) }, nil
-	case "md", "markdown":
-		return report.WriteMarkdown, nil
-	case "html":
-		return report.WriteHTML, nil
+// lookupFormat is the writer of --format name, or a bad-input error listing
+// the formats.
+func lookupFormat[D any](fs report.Formats[D], name string) (func(io.Writer, D) error, error) {
+	if w, ok := fs.Lookup(name); ok {
+		return w, nil
 	}
-	return nil, badinput.Errorf("--format %q: expected table, json, md or html", format)
+	return nil, badinput.Errorf("--format %q: expected %s", name, fs.List())
 }
 
 // emit renders to stdout, or atomically to a file.
@@ -92,17 +85,18 @@ type reportAllOptions struct {
 func newReportAllCmd(env *Env) *cobra.Command {
 	o := &reportAllOptions{}
 	c := &cobra.Command{
-		Use:   "report-all [--state-root state] [--format table|json|html] [--out FILE]",
+		Use:   "report-all [--state-root state] [--format " + report.AllFormats.Choices() + "] [--out FILE]",
 		Short: "Summarise every run under the state root",
 		Long: `Summarise every run under the state root, newest first: items, counts by
-status, missing items and spend. --format html gives one self-contained page
-with a bar of the statuses per run; --out writes to a file (atomically)
-instead of stdout.`,
+status, missing items and spend, in one of the formats below. --out writes
+to a file (atomically) instead of stdout.
+
+` + report.AllFormats.Help(),
 		RunE: func(c *cobra.Command, args []string) error { return runReportAll(env, o) },
 	}
 	c.Flags().StringVar(&o.stateRoot, "state-root", "", "state root (default paths.state_root of bench.yaml)")
 	c.Flags().StringVar(&o.benchCfg, "bench-cfg", "", "bench.yaml (default ./bench.yaml when present)")
-	c.Flags().StringVar(&o.format, "format", "table", "table, json or html")
+	c.Flags().StringVar(&o.format, "format", report.AllFormats.Default(), report.AllFormats.List())
 	c.Flags().StringVar(&o.out, "out", "", "write to this file instead of stdout")
 	return c
 }
@@ -116,16 +110,9 @@ func runReportAll(env *Env, o *reportAllOptions) error {
 		}
 		root = cfg.bench.Paths.StateRoot
 	}
-	var render func(io.Writer, *report.All) error
-	switch o.format {
-	case "table":
-		render = report.WriteAllTable
-	case "json":
-		render = func(w io.Writer, a *report.All) error { return report.WriteJSON(w, a) }
-	case "html":
-		render = report.WriteAllHTML
-	default:
-		return badinput.Errorf("--format %q: expected table, json or html", o.format)
+	render, err := lookupFormat(report.AllFormats, o.format)
+	if err != nil {
+		return err
 	}
 	a, err := report.LoadAll(root)
 	if err != nil {

@@ -1,0 +1,81 @@
+package report
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+)
+
+// render writes d with write, failing the test on an error.
+func render[D any](t *testing.T, write func(io.Writer, D) error, d D) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := write(&b, d); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// Each name and alias dispatches to its own writer: the table is the only
+// place that wires them.
+func TestFormatsDispatch(t *testing.T) {
+	r, a := fixedReport(), fixedAll()
+	runWant := map[string]func(io.Writer, *Report) error{
+		"table": WriteTable, "json": writeJSON[*Report], "md": WriteMarkdown, "markdown": WriteMarkdown, "html": WriteHTML,
+	}
+	for name, want := range runWant {
+		got, ok := RunFormats.Lookup(name)
+		if !ok {
+			t.Fatalf("run format %q not found", name)
+		}
+		if render(t, got, r) != render(t, want, r) {
+			t.Errorf("run format %q renders something else", name)
+		}
+	}
+	allWant := map[string]func(io.Writer, *All) error{"table": WriteAllTable, "json": writeJSON[*All], "html": WriteAllHTML}
+	for name, want := range allWant {
+		got, ok := AllFormats.Lookup(name)
+		if !ok {
+			t.Fatalf("report-all format %q not found", name)
+		}
+		if render(t, got, a) != render(t, want, a) {
+			t.Errorf("report-all format %q renders something else", name)
+		}
+	}
+	for _, bad := range []string{"", "pdf", "HTML", "markdown "} {
+		if _, ok := RunFormats.Lookup(bad); ok {
+			t.Errorf("run format %q found", bad)
+		}
+	}
+	if _, ok := AllFormats.Lookup("md"); ok {
+		t.Error("report-all has no md format")
+	}
+	if len(RunFormats) != 4 || len(AllFormats) != 3 {
+		t.Errorf("formats: %v, %v", RunFormats.Names(), AllFormats.Names())
+	}
+}
+
+func TestFormatsHelpText(t *testing.T) {
+	if got := RunFormats.List(); got != "table, json, md or html" {
+		t.Errorf("List = %q", got)
+	}
+	if got := AllFormats.Choices(); got != "table|json|html" {
+		t.Errorf("Choices = %q", got)
+	}
+	if RunFormats.Default() != "table" || AllFormats.Default() != "table" {
+		t.Error("the default format is table")
+	}
+	h := RunFormats.Help()
+	for _, want := range []string{"FORMATS (--format)\n", "\n  table  counts by status, then one row per item (the default)\n",
+		"\n  md     a Markdown document (also: markdown)\n", "\n  html   one self-contained page"} {
+		if !strings.Contains(h, want) {
+			t.Errorf("help lacks %q:\n%s", want, h)
+		}
+	}
+	for _, l := range strings.Split(h, "\n") {
+		if len(l) > 80 {
+			t.Errorf("help line longer than 80 columns: %q", l)
+		}
+	}
+}
