@@ -1,0 +1,57 @@
+// Package textx owns the small text helpers every layer shares: messages
+// kept on one line, bounded cuts on a rune boundary, the bounded tail of
+// a stream, and how dollar amounts print. It imports only the standard
+// library, so any package may use it.
+package textx
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// Ellipsis marks where Truncate cut a string.
+const Ellipsis = "…"
+
+// OneLine folds every run of white space in s (newlines included) into one
+// space and trims both ends: a message quoting multi-line output (a tool's
+// stderr, an exception) as one line.
+func OneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// FirstLine is the first line of s once trimmed, itself trimmed: the
+// headline of a message whose later lines are detail (a stack trace).
+func FirstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = strings.TrimSpace(s[:i])
+	}
+	return s
+}
+
+// EscapeNewlines writes CR and LF as the two characters \r and \n, so an
+// error quoting user text (a key, a value) stays on one line yet shows
+// exactly what the user wrote.
+func EscapeNewlines(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)
+}
+
+// Truncate keeps at most n bytes of s, cut back to a rune boundary so that
+// valid UTF-8 stays valid, and appends Ellipsis when it cut: the result is
+// never longer than n bytes plus the marker. A string of n bytes or fewer
+// is returned as it is.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	n = max(n, 0)
+	// A rune has at most UTFMax-1 continuation bytes; looking no further
+	// back keeps a run of stray ones (invalid input) from eating the text.
+	for i := 0; i < utf8.UTFMax-1 && n > 0 && !utf8.RuneStart(s[n]); i++ {
+		n--
+	}
+	return s[:n] + Ellipsis
+}
