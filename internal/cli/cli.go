@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // Exit statuses (docs/design.md, "Contracts").
@@ -98,20 +99,12 @@ func Main(ctx context.Context, args []string, env *Env) int {
 	}
 	code := ExitCode(ctx, err)
 	if err != nil && !errors.Is(err, errFailed) && code != ExitInterrupted {
-		fmt.Fprintf(env.Stderr, "bench: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(env.Stderr, "bench: %s\n", textx.FirstLine(err.Error()))
 	}
 	if code == ExitInterrupted && err != nil {
 		fmt.Fprintln(env.Stderr, "bench: interrupted")
 	}
 	return code
-}
-
-func oneLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
 }
 
 const exitStatusHelp = `

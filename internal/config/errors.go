@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"strings"
+
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // String formats the position compiler style: "file:line:col", dropping
@@ -37,7 +39,7 @@ func (e *Error) Error() string {
 	}
 	b.WriteString(": ")
 	b.WriteString(e.Msg)
-	return oneLine(b.String())
+	return textx.EscapeNewlines(b.String())
 }
 
 // BadInput marks configuration errors as the user's bad input (exit
@@ -48,16 +50,6 @@ func (e *Error) BadInput() bool { return true }
 // unreadable configuration file) as bad input.
 type BadInputError struct{ Err error }
 
-func (e BadInputError) Error() string  { return oneLine(e.Err.Error()) }
+func (e BadInputError) Error() string  { return textx.EscapeNewlines(e.Err.Error()) }
 func (e BadInputError) Unwrap() error  { return e.Err }
 func (e BadInputError) BadInput() bool { return true }
-
-// oneLine keeps an error message on one line whatever user text it quotes
-// (a key or a default value may contain a newline), since the CLI promises
-// one line per error.
-func oneLine(s string) string {
-	if !strings.ContainsAny(s, "\r\n") {
-		return s
-	}
-	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)
-}

@@ -39,6 +39,10 @@ func EscapeNewlines(s string) string {
 	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)
 }
 
+// Brief is s on one line (OneLine) cut to n bytes (Truncate): an excerpt
+// of an agent's message for a reason or a detail.
+func Brief(s string, n int) string { return Truncate(OneLine(s), n) }
+
 // Truncate keeps at most n bytes of s, cut back to a rune boundary so that
 // valid UTF-8 stays valid, and appends Ellipsis when it cut: the result is
 // never longer than n bytes plus the marker. A string of n bytes or fewer

@@ -70,6 +70,16 @@ func TestTruncate(t *testing.T) {
 	}
 }
 
+func TestBrief(t *testing.T) {
+	got := Brief("Invalid API key\n · Please run /login", 17) // inside "·"
+	if got != "Invalid API key …" || !utf8.ValidString(got) {
+		t.Errorf("Brief = %q", got)
+	}
+	if got := Brief("a\tb\n c", 10); got != "a b c" {
+		t.Errorf("Brief = %q", got)
+	}
+}
+
 func FuzzTruncate(f *testing.F) {
 	for _, s := range []string{"", "abc", "héllo wörld", "€€€", "a\nb\r\n\tc", "\xff\xfe"} {
 		f.Add(s, 3)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // Usage sources.
@@ -302,7 +303,7 @@ func (s *Stream) other(text string) {
 	if m := litellmRE.FindStringSubmatch(text); m != nil {
 		s.keepError(text)
 		if kind, ok := infraKind(m[1], text); ok {
-			s.sum.LastError = &agent.InfraError{Kind: kind, Msg: oneLine(text)}
+			s.sum.LastError = &agent.InfraError{Kind: kind, Msg: textx.Truncate(strings.TrimSpace(text), 300)}
 		}
 		return
 	}
@@ -310,7 +311,7 @@ func (s *Stream) other(text string) {
 		if strings.HasPrefix(text, f.text) {
 			s.keepError(text)
 			if s.sum.LastError == nil {
-				s.sum.LastError = &agent.InfraError{Kind: f.kind, Msg: oneLine(text)}
+				s.sum.LastError = &agent.InfraError{Kind: f.kind, Msg: textx.Truncate(strings.TrimSpace(text), 300)}
 			}
 			return
 		}
@@ -319,17 +320,8 @@ func (s *Stream) other(text string) {
 
 func (s *Stream) keepError(text string) {
 	if len(s.sum.Errors) < maxErrorsKept {
-		s.sum.Errors = append(s.sum.Errors, oneLine(text))
+		s.sum.Errors = append(s.sum.Errors, textx.Truncate(strings.TrimSpace(text), 300))
 	}
-}
-
-// oneLine trims a message to 300 bytes.
-func oneLine(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) > 300 {
-		s = s[:300] + "…"
-	}
-	return s
 }
 
 // usageLocked is the usage as printed, or (lower) a lower bound of the

@@ -50,10 +50,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 func init() {
@@ -177,7 +177,7 @@ func Finish(out *agent.Outcome, s *Summary, scrub func(string) string) {
 	}
 	if endedByItself && out.Infra == nil {
 		if ie := s.Infra(); ie != nil {
-			ie.Msg = oneLine(scrub(ie.Msg), 300)
+			ie.Msg = textx.Brief(scrub(ie.Msg), 300)
 			out.Infra = ie
 			return
 		}
@@ -191,26 +191,14 @@ func Finish(out *agent.Outcome, s *Summary, scrub func(string) string) {
 		out.Reason = "Claude Code refuses --permission-mode bypassPermissions as root: run bench as another user, use runtime: container, or set env: {IS_SANDBOX: \"1\"} on the entry to declare the host a sandbox"
 	case s.Result == nil && s.UnknownOption != "":
 		out.Failed = true
-		out.Reason = "Claude Code rejected an option (is it recent enough for --max-budget-usd?): " + oneLine(scrub(s.UnknownOption), 200)
+		out.Reason = "Claude Code rejected an option (is it recent enough for --max-budget-usd?): " + textx.Brief(scrub(s.UnknownOption), 200)
 	case s.Result == nil && out.Process.ExitCode == 0:
 		out.Failed = true
 		out.Reason = "Claude Code ended without a result event (is cli: a Claude Code that supports --output-format stream-json?)"
 	case s.Result != nil && s.Result.IsError && s.LimitHit() == "" && out.Process.ExitCode == 0:
 		out.Failed = true
-		out.Reason = "Claude Code reported an error: " + oneLine(scrub(s.Result.errorText()), 300)
+		out.Reason = "Claude Code reported an error: " + textx.Brief(scrub(s.Result.errorText()), 300)
 	}
-}
-
-// oneLine joins lines and trims s to about n bytes (on a rune boundary).
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		for n > 0 && !utf8.RuneStart(s[n]) {
-			n--
-		}
-		s = s[:n] + "…"
-	}
-	return s
 }
 
 // ReadsStdin tells --dry-run that the prompt goes on stdin (docker run

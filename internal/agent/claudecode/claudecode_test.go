@@ -16,6 +16,7 @@ import (
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/proc"
 	"github.com/perfbench/perfbench/internal/secrets"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 func TestArgv(t *testing.T) {
@@ -348,12 +349,12 @@ func FuzzLine(f *testing.F) {
 }
 
 func TestOneLine(t *testing.T) {
-	got := oneLine("Invalid API key\n · Please run /login", 17) // inside "·"
+	got := textx.Brief("Invalid API key\n · Please run /login", 17) // inside "·"
 	if got != "Invalid API key …" || !utf8.ValidString(got) {
-		t.Errorf("oneLine = %q", got)
+		t.Errorf("Brief = %q", got)
 	}
-	if got := oneLine("a\tb\n c", 10); got != "a b c" {
-		t.Errorf("oneLine = %q", got)
+	if got := textx.Brief("a\tb\n c", 10); got != "a b c" {
+		t.Errorf("Brief = %q", got)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // Result subtypes of the final result event.
@@ -331,7 +332,7 @@ func (s *Summary) Details(scrub func(string) string) map[string]any {
 		d["unpriced_messages"] = s.Unpriced
 	}
 	if e := s.APIError; e != nil {
-		d["api_error"] = oneLine(scrub(e.Text), 300)
+		d["api_error"] = textx.Brief(scrub(e.Text), 300)
 		if e.Kind != "" {
 			d["api_error_kind"] = e.Kind
 		}
@@ -358,12 +359,12 @@ func (s *Summary) Details(scrub func(string) string) map[string]any {
 	if len(r.Errors) > 0 {
 		var errs []string
 		for _, e := range r.Errors {
-			errs = append(errs, oneLine(scrub(e), 300))
+			errs = append(errs, textx.Brief(scrub(e), 300))
 		}
 		d["errors"] = errs
 	}
 	if r.IsError && r.Text != "" {
-		d["result"] = oneLine(scrub(r.Text), 300)
+		d["result"] = textx.Brief(scrub(r.Text), 300)
 	}
 	return d
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // Usage sources.
@@ -377,7 +378,7 @@ func (f Facts) Infra() *agent.InfraError {
 		return nil
 	}
 	status := t.ExitStatus()
-	msg := oneLine(t.Exception())
+	msg := textx.Truncate(textx.FirstLine(t.Exception()), 300)
 	if msg == "" {
 		msg = status
 	} else if !strings.Contains(msg, status) {
@@ -438,19 +439,7 @@ func (f Facts) Details(scrub func(string) string) map[string]any {
 		d["cost_limit"] = float64(*a.CostLimit)
 	}
 	if e := t.Exception(); e != "" {
-		d["exception"] = scrub(oneLine(e))
+		d["exception"] = scrub(textx.Truncate(textx.FirstLine(e), 300))
 	}
 	return d
-}
-
-// oneLine is the first line of s, trimmed to 300 bytes.
-func oneLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = strings.TrimSpace(s[:i])
-	}
-	if len(s) > 300 {
-		s = s[:300] + "…"
-	}
-	return s
 }

@@ -71,6 +71,7 @@ import (
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 func init() {
@@ -324,10 +325,10 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, w *watcher) {
 			out.SetDetail("execution_time_s", t.ExecutionTime)
 		}
 		if t.FinalResult != "" {
-			out.SetDetail("final_result", scrub(oneLine(t.FinalResult, 1000)))
+			out.SetDetail("final_result", scrub(textx.Brief(t.FinalResult, 1000)))
 		}
 		if e := t.LastError(); e != "" {
-			out.SetDetail("last_error", scrub(oneLine(e, 1000)))
+			out.SetDetail("last_error", scrub(textx.Brief(e, 1000)))
 		}
 		if reasoning > 0 {
 			out.SetDetail("reasoning_tokens", reasoning)
@@ -344,7 +345,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, w *watcher) {
 	}
 	if n, last := w.apiFailures(); n > 0 {
 		out.SetDetail("api_retries", n)
-		out.SetDetail("last_api_error", scrub(oneLine(last, 500)))
+		out.SetDetail("last_api_error", scrub(textx.Brief(last, 500)))
 	}
 	if state == StateMaxSteps {
 		out.LimitsHit = append(out.LimitsHit, "max_iterations")
@@ -359,7 +360,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, w *watcher) {
 	}
 	if endedByItself && (state == StateError || state == StateFailed) {
 		if ie := classifyAPIError(t.LastError()); ie != nil {
-			ie.Msg = scrub(oneLine(ie.Msg, 200))
+			ie.Msg = scrub(textx.Brief(ie.Msg, 200))
 			out.Infra = ie
 		}
 	}
@@ -410,7 +411,7 @@ func (w *watcher) line(b []byte) {
 	w.lastFail = msg
 	stop := false
 	if ie := classifyAPIError(msg); ie != nil && (ie.Kind == agent.InfraAuth || ie.Kind == agent.InfraModelNotFound) && w.stopped == nil {
-		ie.Msg = oneLine(ie.Msg, 200)
+		ie.Msg = textx.Brief(ie.Msg, 200)
 		w.stopped = ie
 		stop = true
 	}

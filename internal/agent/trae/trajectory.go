@@ -11,6 +11,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // Final states recorded in the journal (details.final_state).
@@ -358,22 +359,7 @@ func classifyAPIError(msg string) *agent.InfraError {
 		return ie
 	}
 	if loc := unavailableRE.FindStringIndex(msg); loc != nil {
-		return &agent.InfraError{Kind: agent.InfraOther, Msg: "LLM provider unavailable: " + oneLine(msg, 200)}
+		return &agent.InfraError{Kind: agent.InfraOther, Msg: "LLM provider unavailable: " + textx.Brief(msg, 200)}
 	}
 	return nil
 }
-
-// oneLine returns s on one line, trimmed to n bytes (on a rune boundary).
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8Start(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
