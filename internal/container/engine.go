@@ -12,8 +12,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // Engine is a docker-compatible client on PATH.
@@ -440,33 +441,10 @@ func (e *Engine) Wait(ctx context.Context, filters ...string) bool {
 	}
 }
 
-// tailBuffer keeps the last bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
-}
-
 // teeWriter writes to w and to the tail; errors of the tail never count.
 type teeWriter struct {
 	w    io.Writer
-	tail *tailBuffer
+	tail *textx.Tail
 }
 
 func (t *teeWriter) Write(p []byte) (int, error) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/perfbench/perfbench/internal/proc"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // Bounds of the stop sequence. Variables so tests can shorten them.
@@ -180,7 +181,7 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 		stopClient()
 	}()
 
-	tail := &tailBuffer{max: 4096}
+	tail := textx.NewTail(4096)
 	res, err := proc.Run(clientCtx, proc.Spec{
 		Argv:   argv,
 		Env:    opts.Env,

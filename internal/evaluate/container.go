@@ -23,6 +23,7 @@ import (
 	"github.com/perfbench/perfbench/internal/container"
 	"github.com/perfbench/perfbench/internal/proc"
 	"github.com/perfbench/perfbench/internal/secrets"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // Paths inside an evaluation container.
@@ -460,7 +461,7 @@ func (s *containerItem) Run(ctx context.Context, c CommandSpec) (CommandResult, 
 			stopClient()
 		}
 	}()
-	tail := &tailBuffer{max: 4096}
+	tail := textx.NewTail(4096)
 	stderr := io.Writer(tail)
 	if c.Stderr != nil {
 		stderr = io.MultiWriter(c.Stderr, tail)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/textx"
 	"github.com/perfbench/perfbench/internal/workspace"
 )
 
@@ -319,7 +320,7 @@ func safeTarget(root, rel string) error {
 
 // command runs one setup or correctness command on an arm.
 func (it *itemRun) command(ctx context.Context, arm Arm, phase, cmd string) error {
-	out := &tailBuffer{max: maxCommandLog}
+	out := textx.NewTail(maxCommandLog)
 	sw := it.e.secrets.Writer(out)
 	timeout := it.spec.Timeout.D()
 	t0 := time.Now()
@@ -418,7 +419,7 @@ func (it *itemRun) time(ctx context.Context) error {
 				return ctx.Err()
 			}
 			stdout := &headBuffer{max: maxStdout}
-			stderr := &tailBuffer{max: maxCommandLog}
+			stderr := textx.NewTail(maxCommandLog)
 			if t0.IsZero() {
 				t0 = time.Now()
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/gitx"
 	"github.com/perfbench/perfbench/internal/plan"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 func TestOrderRotates(t *testing.T) {
@@ -274,7 +275,7 @@ func TestBuffers(t *testing.T) {
 	if string(h.Bytes()) != "abcd" || !h.Truncated() {
 		t.Fatalf("head: %q", h.Bytes())
 	}
-	tb := &tailBuffer{max: 4}
+	tb := textx.NewTail(4)
 	for _, s := range []string{"ab", "cdef", "gh", "é"} {
 		tb.Write([]byte(s))
 	}
