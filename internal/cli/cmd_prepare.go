@@ -17,6 +17,7 @@ import (
 	"github.com/perfbench/perfbench/internal/prepare"
 	"github.com/perfbench/perfbench/internal/progress"
 	"github.com/perfbench/perfbench/internal/secrets"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 type prepareOptions struct {
@@ -172,9 +173,9 @@ func printSummary(env *Env, s *prepare.Summary) {
 	}
 	fmt.Fprintf(env.Stdout, "run %s: %d item(s): %s\n", s.RunID, s.Total, strings.Join(parts, ", "))
 	if s.SpentUSD > 0 {
-		line := fmt.Sprintf("spent $%.4f", s.SpentUSD)
+		line := "spent " + textx.USD(s.SpentUSD)
 		if d := s.SpentUSD - s.SessionUSD; d > 1e-9 && s.SessionUSD > 0 {
-			line += fmt.Sprintf(" ($%.4f by this process)", s.SessionUSD)
+			line += " (" + textx.USD(s.SessionUSD) + " by this process)"
 		}
 		fmt.Fprintln(env.Stdout, line)
 	}

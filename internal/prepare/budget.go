@@ -2,11 +2,11 @@ package prepare
 
 import (
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
 	"github.com/perfbench/perfbench/internal/agent"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // Why the harness stopped a rollout early (the cause of its context).
@@ -170,4 +170,5 @@ func (it *itemRun) stop(cause error) {
 	}
 }
 
-func usd(v float64) string { return fmt.Sprintf("$%.4g", v) }
+// usd quotes an amount in a reason or a log line (a sentence: see textx).
+func usd(v float64) string { return textx.USDShort(v) }

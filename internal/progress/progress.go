@@ -13,6 +13,7 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 
 	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // Reporter is what the prepare stage drives.
@@ -61,7 +62,7 @@ func (c *counters) spent() string {
 	if !c.spendSeen {
 		return ""
 	}
-	return fmt.Sprintf(", spent $%.2f", c.spend)
+	return ", spent " + textx.USDCents(c.spend)
 }
 
 func (c *counters) eta(now time.Time) string {
@@ -145,7 +146,7 @@ func (b *bar) Start(runID string, total, done int) {
 			s := fmt.Sprintf(" running %d  failed %d  elapsed %s  eta %s",
 				b.running, b.failed, b.now().Sub(b.started).Round(time.Second), b.eta(b.now()))
 			if b.spendSeen {
-				s += fmt.Sprintf("  spent $%.2f", b.spend)
+				s += "  spent " + textx.USDCents(b.spend)
 			}
 			return s
 		})),

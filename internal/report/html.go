@@ -13,6 +13,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/evaluate"
 	"github.com/perfbench/perfbench/internal/stats"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // The HTML rendering is one self-contained page: inline CSS, inline SVG
@@ -128,9 +129,9 @@ func reportPage(r *Report) *htmlPage {
 func reportCards(r *Report) []card {
 	cards := []card{{Label: "items", Value: strconv.Itoa(r.Total), Note: CountsLine(r.Counts)}}
 	if r.SpentUSD > 0 || r.MaxTotalBudgetUSD > 0 {
-		c := card{Label: "spend", Value: fmt.Sprintf("$%.4f", r.SpentUSD)}
+		c := card{Label: "spend", Value: textx.USD(r.SpentUSD)}
 		if r.MaxTotalBudgetUSD > 0 {
-			c.Note = fmt.Sprintf("of $%.4g cap (%s)", r.MaxTotalBudgetUSD, pct(r.SpentUSD/r.MaxTotalBudgetUSD))
+			c.Note = fmt.Sprintf("of %s cap (%s)", textx.USDShort(r.MaxTotalBudgetUSD), pct(r.SpentUSD/r.MaxTotalBudgetUSD))
 			c.Meter = meter(r.SpentUSD, r.MaxTotalBudgetUSD)
 		} else {
 			c.Note = "no run cap"
@@ -153,14 +154,7 @@ func reportCards(r *Report) []card {
 func reportFigures(r *Report) []fact {
 	f := []fact{{"status", CountsLine(r.Counts)}}
 	if r.SpentUSD > 0 || r.MaxTotalBudgetUSD > 0 {
-		l := fmt.Sprintf("$%.4f", r.SpentUSD)
-		if r.MaxTotalBudgetUSD > 0 {
-			l += fmt.Sprintf(" of max_total_budget_usd $%.4g", r.MaxTotalBudgetUSD)
-		}
-		if r.SpentUSD > r.TotalCostUSD+1e-9 {
-			l += fmt.Sprintf(" ($%.4f in the items' last attempts; the rest in earlier ones: retried, or cut short by a crash)", r.TotalCostUSD)
-		}
-		f = append(f, fact{"spend", l})
+		f = append(f, fact{"spend", spendText(r)})
 	}
 	if r.PartialUsage > 0 {
 		f = append(f, fact{"partial usage", fmt.Sprintf("%d item(s) stopped before reporting final usage", r.PartialUsage)})

@@ -21,6 +21,7 @@ import (
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // SchemaVersion of the JSON report.
@@ -205,18 +206,25 @@ func countsText(m map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
+// spendText is the run's spend, against its cap and, when earlier attempts
+// spent too, against the items' last attempts; every rendering says it so.
+func spendText(r *Report) string {
+	l := textx.USD(r.SpentUSD)
+	if r.MaxTotalBudgetUSD > 0 {
+		l += " of max_total_budget_usd " + textx.USDShort(r.MaxTotalBudgetUSD)
+	}
+	if r.SpentUSD > r.TotalCostUSD+1e-9 {
+		l += " (" + textx.USD(r.TotalCostUSD) + " in the items' last attempts; the rest in earlier ones: retried, or cut short by a crash)"
+	}
+	return l
+}
+
 // runLines are the run-level lines about spend and endings shared by the
 // table and Markdown renderings.
 func runLines(r *Report) []string {
 	var out []string
 	if r.SpentUSD > 0 || r.MaxTotalBudgetUSD > 0 {
-		l := fmt.Sprintf("spend $%.4f", r.SpentUSD)
-		if r.MaxTotalBudgetUSD > 0 {
-			l += fmt.Sprintf(" of max_total_budget_usd $%.4g", r.MaxTotalBudgetUSD)
-		}
-		if r.SpentUSD > r.TotalCostUSD+1e-9 {
-			l += fmt.Sprintf(" ($%.4f in the items' last attempts; the rest in earlier ones: retried, or cut short by a crash)", r.TotalCostUSD)
-		}
+		l := "spend " + spendText(r)
 		if r.PartialUsage > 0 {
 			l += fmt.Sprintf("; %d item(s) stopped before reporting final usage (partial)", r.PartialUsage)
 		}
@@ -468,7 +476,7 @@ func money(v float64) string {
 	if v == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("$%.4f", v)
+	return textx.USD(v)
 }
 
 func orDash(s string) string {
