@@ -17,32 +17,30 @@ func render[D any](t *testing.T, write func(io.Writer, D) error, d D) string {
 	return b.String()
 }
 
+// dispatches checks that each name in want finds its format and that the
+// format renders d as want's writer does.
+func dispatches[D any](t *testing.T, fs Formats[D], want map[string]func(io.Writer, D) error, d D) {
+	t.Helper()
+	for name, w := range want {
+		got, ok := fs.Lookup(name)
+		if !ok {
+			t.Fatalf("format %q not found", name)
+		}
+		if render(t, got, d) != render(t, w, d) {
+			t.Errorf("format %q renders something else", name)
+		}
+	}
+}
+
 // Each name and alias dispatches to its own writer: the table is the only
 // place that wires them.
 func TestFormatsDispatch(t *testing.T) {
-	r, a := fixedReport(), fixedAll()
-	runWant := map[string]func(io.Writer, *Report) error{
+	dispatches(t, RunFormats, map[string]func(io.Writer, *Report) error{
 		"table": WriteTable, "json": writeJSON[*Report], "md": WriteMarkdown, "markdown": WriteMarkdown, "html": WriteHTML,
-	}
-	for name, want := range runWant {
-		got, ok := RunFormats.Lookup(name)
-		if !ok {
-			t.Fatalf("run format %q not found", name)
-		}
-		if render(t, got, r) != render(t, want, r) {
-			t.Errorf("run format %q renders something else", name)
-		}
-	}
-	allWant := map[string]func(io.Writer, *All) error{"table": WriteAllTable, "json": writeJSON[*All], "html": WriteAllHTML}
-	for name, want := range allWant {
-		got, ok := AllFormats.Lookup(name)
-		if !ok {
-			t.Fatalf("report-all format %q not found", name)
-		}
-		if render(t, got, a) != render(t, want, a) {
-			t.Errorf("report-all format %q renders something else", name)
-		}
-	}
+	}, fixedReport())
+	dispatches(t, AllFormats, map[string]func(io.Writer, *All) error{
+		"table": WriteAllTable, "json": writeJSON[*All], "html": WriteAllHTML,
+	}, fixedAll())
 	for _, bad := range []string{"", "pdf", "HTML", "markdown "} {
 		if _, ok := RunFormats.Lookup(bad); ok {
 			t.Errorf("run format %q found", bad)
