@@ -3,6 +3,8 @@ package agent
 import (
 	"regexp"
 	"strings"
+
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // InfraKind is the class of an infrastructure failure.
@@ -89,9 +91,5 @@ func lineAround(text string, i, j int) string {
 	} else {
 		end += j
 	}
-	line := strings.TrimSpace(text[start:end])
-	if len(line) > 200 {
-		line = line[:200] + "…"
-	}
-	return line
+	return textx.Truncate(strings.TrimSpace(text[start:end]), 200)
 }

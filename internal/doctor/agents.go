@@ -14,6 +14,7 @@ import (
 	"github.com/perfbench/perfbench/internal/agent/openhands"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/container"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // envMap is the environment the checks see: Input.Env, or the process's
@@ -317,9 +318,9 @@ func checkUVX(ctx context.Context, cli string, env map[string]string) Result {
 		return Result{Detail: cli + " is not installed (see https://docs.astral.sh/uv/)"}
 	}
 	if err != nil {
-		return Result{Detail: fmt.Sprintf("%s --version: %v %s", cli, err, firstLine(out))}
+		return Result{Detail: fmt.Sprintf("%s --version: %v %s", cli, err, textx.FirstLine(out))}
 	}
-	return Result{OK: true, Detail: firstLine(out) + " (openhands-ai is fetched by uvx on first use)"}
+	return Result{OK: true, Detail: textx.FirstLine(out) + " (openhands-ai is fetched by uvx on first use)"}
 }
 
 func checkPython(ctx context.Context, cli string, env map[string]string) Result {
@@ -329,11 +330,11 @@ func checkPython(ctx context.Context, cli string, env map[string]string) Result 
 	case errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist):
 		return Result{Detail: cli + " is not installed"}
 	case err == nil:
-		return Result{OK: true, Detail: "Python " + firstLine(out) + ", openhands importable"}
+		return Result{OK: true, Detail: "Python " + textx.FirstLine(out) + ", openhands importable"}
 	case errors.As(err, &xe) && xe.ExitCode() == 3:
-		return Result{Detail: fmt.Sprintf("Python %s has no openhands package (pip install openhands-ai)", firstLine(out))}
+		return Result{Detail: fmt.Sprintf("Python %s has no openhands package (pip install openhands-ai)", textx.FirstLine(out))}
 	}
-	return Result{Detail: fmt.Sprintf("%s: %v %s", cli, err, firstLine(out))}
+	return Result{Detail: fmt.Sprintf("%s: %v %s", cli, err, textx.FirstLine(out))}
 }
 
 func checkSocket(env map[string]string, engine string) Result {
@@ -354,9 +355,4 @@ func checkSocket(env map[string]string, engine string) Result {
 		gid = int(st.Gid)
 	}
 	return Result{OK: true, Detail: fmt.Sprintf("%s (group %d); mounted into the agent's container, it gives root on this host", path, gid)}
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	return s
 }

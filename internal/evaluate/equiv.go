@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // Equivalent compares a candidate's workload output with the baseline's.
@@ -84,11 +85,11 @@ func firstLineDiff(a, b []byte) string {
 		case x == y:
 			continue
 		case x == "":
-			return fmt.Sprintf("line %d: the baseline's output ends, the candidate prints %q", i+1, truncate(y, 80))
+			return fmt.Sprintf("line %d: the baseline's output ends, the candidate prints %q", i+1, textx.Truncate(y, 80))
 		case y == "":
-			return fmt.Sprintf("line %d: the candidate's output ends, the baseline prints %q", i+1, truncate(x, 80))
+			return fmt.Sprintf("line %d: the candidate's output ends, the baseline prints %q", i+1, textx.Truncate(x, 80))
 		}
-		return fmt.Sprintf("line %d: baseline %q, candidate %q", i+1, truncate(x, 80), truncate(y, 80))
+		return fmt.Sprintf("line %d: baseline %q, candidate %q", i+1, textx.Truncate(x, 80), textx.Truncate(y, 80))
 	}
 	return "outputs differ"
 }

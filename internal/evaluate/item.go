@@ -504,7 +504,7 @@ func (it *itemRun) equivalence(first map[Arm][]byte) {
 func firstLine(s string) string {
 	for _, l := range strings.Split(s, "\n") {
 		if l = strings.TrimSpace(l); l != "" {
-			return truncate(l, 200)
+			return textx.Truncate(l, 200)
 		}
 	}
 	return ""
@@ -515,7 +515,7 @@ func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	for i := len(lines) - 1; i >= 0; i-- {
 		if l := strings.TrimSpace(lines[i]); l != "" {
-			return ": " + truncate(l, 200)
+			return ": " + textx.Truncate(l, 200)
 		}
 	}
 	return ""

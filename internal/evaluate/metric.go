@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // Extract returns the metric of one run: the wall time in seconds for
@@ -107,7 +108,7 @@ func jsonKind(v any) string {
 func parseNumber(s, what string) (float64, error) {
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%s %q, not a number", what, truncate(s, 40))
+		return 0, fmt.Errorf("%s %q, not a number", what, textx.Truncate(s, 40))
 	}
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return 0, fmt.Errorf("%s %q, not a finite number", what, s)
@@ -120,12 +121,5 @@ func excerpt(b []byte) string {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return "the output is empty"
 	}
-	return fmt.Sprintf("output starts %q", truncate(string(b), 60))
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
+	return fmt.Sprintf("output starts %q", textx.Truncate(string(b), 60))
 }

@@ -486,12 +486,14 @@ func orDash(s string) string {
 	return s
 }
 
+// truncate fits s, on one line, in a table cell of n bytes; a cut one
+// keeps n-1 and the marker.
 func truncate(s string, n int) string {
 	s = strings.ReplaceAll(s, "\n", " ")
 	if len(s) <= n {
 		return s
 	}
-	return s[:n-1] + "…"
+	return textx.Truncate(s, n-1)
 }
 
 func mdEscape(s string) string {

@@ -6,9 +6,9 @@ import (
 	"maps"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/perfbench/perfbench/internal/agent"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // Tokens are token counts as Codex reports them. Input includes
@@ -207,17 +207,7 @@ func NewStream(limit int, onLimit func()) *Stream {
 // maxText bounds the messages kept for the journal.
 const maxText = 500
 
-func clip(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) <= maxText {
-		return s
-	}
-	cut := maxText
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+func clip(s string) string { return textx.Truncate(strings.TrimSpace(s), maxText) }
 
 // StdoutLine parses one line of Codex's stdout. It reports whether the
 // usage changed.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // Final states recorded in the journal (details.final_state). The first
@@ -420,10 +421,4 @@ func (s *Summary) Details(scrub func(string) string) map[string]any {
 	return d
 }
 
-func truncate(s string, n int) string {
-	s = strings.TrimSpace(s)
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
+func truncate(s string, n int) string { return textx.Truncate(strings.TrimSpace(s), n) }
