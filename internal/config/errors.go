@@ -39,6 +39,8 @@ func (e *Error) Error() string {
 	}
 	b.WriteString(": ")
 	b.WriteString(e.Msg)
+	// Quoted user text (a key, a default value) may hold a newline; the CLI
+	// promises one line per error.
 	return textx.EscapeNewlines(b.String())
 }
 
