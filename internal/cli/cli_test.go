@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/perfbench/perfbench/internal/report"
 )
 
 // runIn runs the CLI in dir with a clean environment.
@@ -108,5 +110,33 @@ func TestValidateSeedExamples(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "ok: task vllm_core") {
 		t.Errorf("stdout %q", stdout)
+	}
+}
+
+// The report commands' usage, flag help, FORMATS section and errors all
+// come from report's table of formats.
+func TestReportFormatsFromOneTable(t *testing.T) {
+	for _, tc := range []struct {
+		args          []string // the command, with a bad --format
+		choices, list string
+		help          string
+	}{
+		{[]string{"report", "run", "--format", "pdf"}, report.RunFormats.Choices(), report.RunFormats.List(), report.RunFormats.Help()},
+		{[]string{"report-all", "--state-root", ".", "--format", "pdf"}, report.AllFormats.Choices(), report.AllFormats.List(), report.AllFormats.Help()},
+	} {
+		cmd := tc.args[0]
+		code, stdout, _ := runIn(t, t.TempDir(), cmd, "--help")
+		if code != 0 {
+			t.Fatalf("%s --help: exit %d", cmd, code)
+		}
+		for _, want := range []string{"[--format " + tc.choices + "]", tc.help, tc.list + ` (default "table")`} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("%s --help lacks %q:\n%s", cmd, want, stdout)
+			}
+		}
+		code, _, stderr := runIn(t, t.TempDir(), tc.args...)
+		if want := `--format "pdf": expected ` + tc.list + "\n"; code != ExitBadInput || !strings.HasSuffix(stderr, want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", tc.args, code, stderr, want)
+		}
 	}
 }
