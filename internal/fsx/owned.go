@@ -2,11 +2,14 @@ package fsx
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 )
 
 // RemoveAll is os.RemoveAll that first makes directories writable when a
@@ -24,35 +27,50 @@ func RemoveAll(dir string) error {
 	return os.RemoveAll(dir)
 }
 
-// OwnerFile marks a private directory (a rollout's, an evaluation's) with
-// the pid of the harness that owns it, so that a later run can remove
-// what a harness killed with -9 left behind.
+// OwnerFile marks a private directory (a rollout's, an evaluation's) as a
+// harness's, so that a later run can remove what a harness killed with -9
+// left behind. Its owner holds an flock on it while the directory is in
+// use: liveness does not depend on seeing the owner's pid (another pid
+// namespace, another container sharing the directory).
 const OwnerFile = ".perfbench-owner"
 
 // KeptFile marks a private directory kept on purpose (--keep-workspaces):
 // no sweep removes it.
 const KeptFile = ".perfbench-kept"
 
+// ownerLocks holds the flock on the owner file of every private directory
+// this process owns (dir → *Lock), until RemoveOwned or DisownDir.
+var ownerLocks sync.Map
+
 // MkdirOwned creates a private directory root/<prefix><pid>-<random>
-// (0700) and marks it with MarkOwner. Until the owner file is written
-// (and should a kill leave it empty) the pid in the name stands for it, so
-// a harness killed at any instant leaves a directory that SweepOwned
-// removes once the harness is gone.
+// (0700), writes its owner file and locks it. The pid in the name is the
+// owner of record: the harness chose the name, where the owner file may
+// sit in a folder an agent can write (a rollout directory mounted into its
+// container). Until the owner file is locked, the live pid in the name
+// keeps the directory from any sweep.
 func MkdirOwned(root, prefix string) (string, error) {
 	dir, err := os.MkdirTemp(root, prefix+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return "", err
 	}
-	if err := MarkOwner(dir); err != nil {
+	path := filepath.Join(dir, OwnerFile)
+	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
 		_ = RemoveAll(dir)
 		return "", err
 	}
+	l, err := TryLock(path)
+	if err != nil {
+		_ = RemoveAll(dir)
+		return "", err
+	}
+	ownerLocks.Store(dir, l)
 	return dir, nil
 }
 
-// MarkOwner writes this process's pid into dir's owner file.
-func MarkOwner(dir string) error {
-	return os.WriteFile(filepath.Join(dir, OwnerFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
+func releaseOwner(dir string) {
+	if l, ok := ownerLocks.LoadAndDelete(dir); ok {
+		_ = l.(*Lock).Unlock()
+	}
 }
 
 // DisownDir marks dir as kept and removes its owner file, so that no sweep
@@ -61,14 +79,16 @@ func DisownDir(dir string) bool {
 	if os.WriteFile(filepath.Join(dir, KeptFile), nil, 0o600) != nil {
 		return false
 	}
+	releaseOwner(dir)
 	_ = os.Remove(filepath.Join(dir, OwnerFile))
 	return true
 }
 
-// RemoveOwned removes a private directory marked by MarkOwner, its owner
+// RemoveOwned removes a private directory made by MkdirOwned, its owner
 // file last: a harness killed while it removes a large workspace leaves a
 // directory that the sweep still knows as its own.
 func RemoveOwned(dir string) error {
+	defer releaseOwner(dir)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return RemoveAll(dir)
@@ -94,43 +114,124 @@ type Stale struct {
 }
 
 // SweepOwned removes the directories matching root/pattern whose owning
-// harness is gone: the pid of the owner file, else the one in the name
-// MkdirOwned gave it. Directories kept on purpose (KeptFile), and those
-// naming no owner (not ours, or from older versions), are never touched.
+// harness is gone: the pid in the name MkdirOwned gave it (else, for
+// older directories, the one in its owner file) is not running here, and
+// no process holds the owner file's lock. Directories kept on purpose
+// (KeptFile), naming no owner, or not this user's are never touched.
+//
+// root is often a folder every user can write (/tmp): a candidate must be
+// a real directory (not a link to one), owned by this user, and it is
+// opened and emptied through os.Root, so a link planted there, or swapped
+// in while the sweep runs, never makes it remove anything outside.
 func SweepOwned(root, pattern string) []Stale {
-	dirs, _ := filepath.Glob(filepath.Join(root, pattern))
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil
+	}
+	defer r.Close()
+	ents, _ := os.ReadDir(root)
 	var out []Stale
-	for _, d := range dirs {
-		if _, err := os.Lstat(filepath.Join(d, KeptFile)); err == nil {
+	for _, e := range ents {
+		if ok, _ := filepath.Match(pattern, e.Name()); !ok {
 			continue
 		}
-		pid := ownerPID(d)
-		if pid <= 0 || processAlive(pid) {
-			continue
-		}
-		if RemoveOwned(d) == nil {
-			out = append(out, Stale{Dir: d, PID: pid})
+		if pid, ok := sweepOne(r, e.Name()); ok {
+			out = append(out, Stale{Dir: filepath.Join(root, e.Name()), PID: pid})
 		}
 	}
 	return out
 }
 
-// ownerPID is the pid in dir's owner file, else the one in its name
-// (<prefix><pid>-<random>), else 0.
-func ownerPID(dir string) int {
-	if data, err := os.ReadFile(filepath.Join(dir, OwnerFile)); err == nil {
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
-			return pid
+// sweepOne removes root/name if it is a stale private directory.
+func sweepOne(root *os.Root, name string) (int, bool) {
+	fi, err := root.Lstat(name)
+	if err != nil || !fi.IsDir() || !ownedByMe(fi) {
+		return 0, false
+	}
+	dir, err := root.OpenRoot(name)
+	if err != nil {
+		return 0, false
+	}
+	defer dir.Close()
+	if now, err := dir.Stat("."); err != nil || !os.SameFile(fi, now) {
+		return 0, false // swapped for a link (to a directory inside root) meanwhile
+	}
+	if _, err := dir.Lstat(KeptFile); err == nil {
+		return 0, false
+	}
+	pid := ownerPID(dir, name)
+	if pid <= 0 || processAlive(pid) || ownerLocked(dir) {
+		return 0, false
+	}
+	if err := removeIn(root, dir, name); err != nil {
+		return 0, false
+	}
+	return pid, true
+}
+
+func ownedByMe(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Geteuid()
+}
+
+// ownerLocked reports whether a live process holds dir's owner file lock.
+func ownerLocked(dir *os.Root) bool {
+	f, err := OpenFileIn(dir, OwnerFile)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if err == nil {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	}
+	return errors.Is(err, syscall.EWOULDBLOCK)
+}
+
+// removeIn empties dir (root/name) inside its own root, owner file last,
+// then removes it; directories made read-only are made writable first.
+func removeIn(root, dir *os.Root, name string) error {
+	ents, err := fs.ReadDir(dir.FS(), ".")
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.Name() == OwnerFile {
+			continue
+		}
+		if err := dir.RemoveAll(e.Name()); err != nil {
+			_ = fs.WalkDir(dir.FS(), e.Name(), func(p string, d fs.DirEntry, err error) error {
+				if err == nil && d.IsDir() {
+					_ = dir.Chmod(p, 0o755)
+				}
+				return nil
+			})
+			if err := dir.RemoveAll(e.Name()); err != nil {
+				return err
+			}
 		}
 	}
-	fields := strings.Split(filepath.Base(dir), "-")
-	if len(fields) < 3 {
+	return root.RemoveAll(name)
+}
+
+// ownerPID is the pid in the directory's name (<prefix><pid>-<random>),
+// else, for directories of older versions, the one in its owner file (read
+// without following a link, at most a few bytes), else 0.
+func ownerPID(dir *os.Root, name string) int {
+	if fields := strings.Split(name, "-"); len(fields) >= 3 {
+		if _, err := strconv.ParseUint(fields[len(fields)-1], 10, 64); err == nil {
+			if pid, err := strconv.Atoi(fields[len(fields)-2]); err == nil {
+				return pid
+			}
+		}
+	}
+	f, err := OpenFileIn(dir, OwnerFile)
+	if err != nil {
 		return 0
 	}
-	if _, err := strconv.ParseUint(fields[len(fields)-1], 10, 64); err != nil {
-		return 0
-	}
-	pid, err := strconv.Atoi(fields[len(fields)-2])
+	defer f.Close()
+	data, _ := io.ReadAll(io.LimitReader(f, 32))
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
 	if err != nil {
 		return 0
 	}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -31,7 +32,7 @@ func TestSweepOwned(t *testing.T) {
 	}
 	dead := mk("perfbench-dead", "999999999\n")
 	live := mk("perfbench-live", "")
-	if err := MarkOwner(live); err != nil {
+	if err := markOwner(live); err != nil {
 		t.Fatal(err)
 	}
 	kept := mk("perfbench-kept", "999999999\n")
@@ -115,7 +116,7 @@ func TestRemoveOwnedKilledKeepsOwner(t *testing.T) {
 				}
 			}
 		}
-		if err := MarkOwner(dir); err != nil {
+		if err := markOwner(dir); err != nil {
 			t.Fatal(err)
 		}
 		cmd := exec.Command(os.Args[0], "-test.run=^TestRemoveOwnedKilledKeepsOwner$")
@@ -139,5 +140,100 @@ func TestRemoveOwnedKilledKeepsOwner(t *testing.T) {
 				t.Fatalf("attempt %d: killed removal left %s without its owner file", i, dir)
 			}
 		}
+	}
+}
+
+// markOwner writes this process's pid into dir's owner file, as versions
+// before MkdirOwned did.
+func markOwner(dir string) error {
+	return os.WriteFile(filepath.Join(dir, OwnerFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
+}
+
+// The sweep's root is often /tmp, writable by every user: a link planted
+// there under a private directory's name must not make it empty the
+// link's target, wherever it points.
+func TestSweepOwnedFollowsNoLink(t *testing.T) {
+	root := t.TempDir()
+	victim := filepath.Join(root, "victim") // inside root, so os.Root alone would allow it
+	outside := t.TempDir()
+	if err := os.Mkdir(victim, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{victim, outside} {
+		os.WriteFile(filepath.Join(d, "precious"), []byte("x"), 0o644)
+		os.WriteFile(filepath.Join(d, OwnerFile), []byte("999999999\n"), 0o600)
+	}
+	os.Symlink(victim, filepath.Join(root, "perfbench-999999999-1"))
+	os.Symlink(outside, filepath.Join(root, "perfbench-999999999-2"))
+	if got := SweepOwned(root, "perfbench-*"); len(got) != 0 {
+		t.Errorf("SweepOwned removed %+v", got)
+	}
+	for _, d := range []string{victim, outside} {
+		if _, err := os.Stat(filepath.Join(d, "precious")); err != nil {
+			t.Errorf("%s emptied through a link: %v", d, err)
+		}
+	}
+}
+
+// A directory whose owner file an agent controls (a rollout directory is
+// mounted into its container): a FIFO there must not hang the sweep, a
+// dead pid written there must not get a live directory removed, and a
+// directory of another user is never touched.
+func TestSweepOwnedDistrustsTheOwnerFile(t *testing.T) {
+	root := t.TempDir()
+	live, err := MkdirOwned(root, "perfbench-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(live, OwnerFile))
+	os.WriteFile(filepath.Join(live, OwnerFile), []byte("999999999\n"), 0o600)
+	fifo := filepath.Join(root, "perfbench-fifo")
+	os.Mkdir(fifo, 0o700)
+	if err := syscall.Mkfifo(filepath.Join(fifo, OwnerFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	foreign := filepath.Join(root, "perfbench-999999999-3")
+	os.Mkdir(foreign, 0o700)
+	if err := os.Chown(foreign, 4242, 4242); err != nil && os.Geteuid() == 0 {
+		t.Fatal(err)
+	}
+	done := make(chan []Stale)
+	go func() { done <- SweepOwned(root, "perfbench-*") }()
+	select {
+	case got := <-done:
+		want := 0
+		if os.Geteuid() != 0 {
+			want = 1 // not root: the chown failed, the directory is this user's
+		}
+		if len(got) != want {
+			t.Errorf("SweepOwned removed %+v", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("SweepOwned blocked on a FIFO owner file")
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a live directory was removed for the pid its owner file claims: %v", err)
+	}
+	RemoveOwned(live)
+}
+
+// Liveness does not depend on seeing the owner's pid (another pid
+// namespace): the owner file's lock keeps a directory whose named pid is
+// not running here.
+func TestSweepOwnedRespectsTheOwnerLock(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "perfbench-999999999-4")
+	os.Mkdir(dir, 0o700)
+	os.WriteFile(filepath.Join(dir, OwnerFile), []byte("999999999\n"), 0o600)
+	l, err := TryLock(filepath.Join(dir, OwnerFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := SweepOwned(root, "perfbench-*"); len(got) != 0 {
+		t.Fatalf("removed while its owner file is locked: %+v", got)
+	}
+	l.Unlock()
+	if got := SweepOwned(root, "perfbench-*"); len(got) != 1 {
+		t.Fatalf("not removed once the lock is free: %+v", got)
 	}
 }
