@@ -32,7 +32,22 @@ type CopyLimits struct {
 	// bring the total over it is left out (later, smaller files may still
 	// fit). Files are taken in path order.
 	MaxTotal int64
+	// MaxEntries bounds the entries (files, directories, links) copied:
+	// empty files cost no bytes, but a million of them cost the state dir.
+	MaxEntries int
+	// Filter, when set, wraps the destination of every file copied (a
+	// secret scrubber), so that no unfiltered byte reaches dst even when
+	// the copy is cut short. Closing what it returns must flush, not close,
+	// the file.
+	Filter func(io.Writer) io.WriteCloser
+	// Reject, when set, leaves out an entry whose name or link target it
+	// refuses (one holding a secret value).
+	Reject func(string) bool
 }
+
+// maxSkippedListed bounds the entries a copy lists as left out; the rest
+// are counted in one last entry.
+const maxSkippedListed = 100
 
 // Skipped is an entry a copy left out, and why.
 type Skipped struct {
@@ -233,17 +248,40 @@ func CopyTree(src, dst string, lim CopyLimits) ([]Skipped, error) {
 func CopyTreeRoots(src, dst *os.Root, lim CopyLimits) (skipped []Skipped, err error) {
 	c := &copier{lim: lim}
 	err = c.dir(src, dst, "", 0)
+	if c.more > 0 {
+		c.skipped = append(c.skipped, Skipped{Path: "...", Reason: fmt.Sprintf("%d more entries left out", c.more)})
+	}
 	return c.skipped, err
 }
 
 type copier struct {
 	lim     CopyLimits
 	total   int64
+	entries int
 	skipped []Skipped
+	more    int // skipped beyond maxSkippedListed
 }
 
 func (c *copier) skip(p, reason string) {
+	if len(c.skipped) >= maxSkippedListed {
+		c.more++
+		return
+	}
 	c.skipped = append(c.skipped, Skipped{Path: p, Reason: reason})
+}
+
+// admit counts an entry against MaxEntries and Reject.
+func (c *copier) admit(p, name string) bool {
+	if c.lim.Reject != nil && c.lim.Reject(name) {
+		c.skip("[name withheld]", "its name holds a secret value")
+		return false
+	}
+	if c.lim.MaxEntries > 0 && c.entries >= c.lim.MaxEntries {
+		c.skip(p, fmt.Sprintf("over the limit of %d entries", c.lim.MaxEntries))
+		return false
+	}
+	c.entries++
+	return true
 }
 
 // dir copies the entries of src (at path rel of the tree) into dst.
@@ -267,6 +305,9 @@ func (c *copier) dir(src, dst *os.Root, rel string, depth int) error {
 			c.skip(p, reasonOf(err))
 			continue
 		}
+		if !c.admit(p, name) {
+			continue
+		}
 		switch m := fi.Mode(); {
 		case m.IsDir():
 			if depth+1 > maxCopyDepth {
@@ -280,6 +321,10 @@ func (c *copier) dir(src, dst *os.Root, rel string, depth int) error {
 			target, err := src.Readlink(name)
 			if err != nil {
 				c.skip(p, reasonOf(err))
+				continue
+			}
+			if c.lim.Reject != nil && c.lim.Reject(target) {
+				c.skip(p, "its link target holds a secret value")
 				continue
 			}
 			if err := dst.Symlink(target, name); err != nil {
@@ -353,7 +398,14 @@ func (c *copier) file(src, dst *os.Root, name, p string, fi os.FileInfo) error {
 	if limit >= 0 {
 		lr = io.LimitReader(r, limit+1)
 	}
-	n, err := io.Copy(out, lr)
+	var w io.WriteCloser = nopWriteCloser{out}
+	if c.lim.Filter != nil {
+		w = c.lim.Filter(nopWriteCloser{out})
+	}
+	n, err := io.Copy(w, lr)
+	if ferr := w.Close(); err == nil {
+		err = ferr
+	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
@@ -371,6 +423,11 @@ func (c *copier) file(src, dst *os.Root, name, p string, fi os.FileInfo) error {
 	c.total += n
 	return nil
 }
+
+// nopWriteCloser keeps a filter's Close from closing the file.
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
 
 // sourceReader remembers a read error, to tell it from a write error.
 type sourceReader struct {

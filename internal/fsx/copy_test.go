@@ -2,6 +2,7 @@ package fsx
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -439,3 +440,52 @@ func TestCopyTreeDepth(t *testing.T) {
 		t.Errorf("the %dth level was not copied: %v", maxCopyDepth, err)
 	}
 }
+
+// Filter sees every byte copied (none reaches dst unfiltered), Reject
+// withholds names and link targets, MaxEntries bounds the entries, and
+// the list of what was left out is bounded too.
+func TestCopyTreeFilterRejectEntries(t *testing.T) {
+	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "d")
+	os.WriteFile(filepath.Join(src, "a"), []byte("the SECRET here"), 0o644)
+	os.WriteFile(filepath.Join(src, "SECRET.txt"), []byte("x"), 0o644)
+	os.Symlink("/x/SECRET", filepath.Join(src, "l"))
+	upper := func(w io.Writer) io.WriteCloser { return upperWriter{w} }
+	reject := func(s string) bool { return strings.Contains(s, "SECRET") }
+	skipped, err := CopyTree(src, dst, CopyLimits{Filter: upper, Reject: reject})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dst, "a")); string(data) != "THE SECRET HERE" {
+		t.Errorf("filtered copy %q", data)
+	}
+	want := []Skipped{{Path: "[name withheld]", Reason: "its name holds a secret value"}, {Path: "l", Reason: "its link target holds a secret value"}}
+	if !slices.Equal(skipped, want) {
+		t.Errorf("skipped %v, want %v", skipped, want)
+	}
+	if ents, _ := os.ReadDir(dst); len(ents) != 1 {
+		t.Errorf("dst holds %v", ents)
+	}
+
+	many := t.TempDir()
+	for i := range 250 {
+		os.WriteFile(filepath.Join(many, fmt.Sprintf("f%03d", i)), nil, 0o644)
+	}
+	dst = filepath.Join(t.TempDir(), "d")
+	skipped, err = CopyTree(many, dst, CopyLimits{MaxEntries: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(dst); len(ents) != 20 {
+		t.Errorf("copied %d entries, want 20", len(ents))
+	}
+	if len(skipped) != maxSkippedListed+1 || skipped[maxSkippedListed].Reason != "130 more entries left out" {
+		t.Errorf("skipped: %d entries, last %v", len(skipped), skipped[len(skipped)-1])
+	}
+}
+
+type upperWriter struct{ w io.Writer }
+
+func (u upperWriter) Write(p []byte) (int, error) {
+	return u.w.Write([]byte(strings.ToUpper(string(p))))
+}
+func (upperWriter) Close() error { return nil }

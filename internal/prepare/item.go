@@ -33,8 +33,12 @@ import (
 // final journal): it runs under context.WithoutCancel.
 const cleanupTimeout = 2 * time.Minute
 
-// maxOutFile is the largest file copied from the agent's output folder.
-const maxOutFile = 256 << 20
+// maxOutFile is the largest file copied from the agent's output folder,
+// maxOutEntries the most entries (files, directories, links).
+const (
+	maxOutFile    = 256 << 20
+	maxOutEntries = 100_000
+)
 
 // WorkspaceMapper is implemented by adapters that show the agent the
 // workspace at another path (a container mount).
@@ -128,6 +132,10 @@ func (r *runner) do(ctx context.Context, u unit) error {
 			return fmt.Errorf("item %s: %w", u.item.ID, err)
 		}
 		status, reason := it.execute(ctx)
+		// A reason may quote what the agent made (a path named after a key
+		// in a git error): it is scrubbed like the logs before it is shown
+		// or stored.
+		reason = r.secrets.ScrubString(reason)
 		if len(it.j.SecretInPatch) > 0 && it.patchRefused == "" {
 			reason = strings.TrimPrefix(reason+"; "+secretNote(it.j.SecretInPatch), "; ")
 		}
@@ -416,13 +424,17 @@ func (it *itemRun) copyOut(outDir string) error {
 	if err != nil {
 		return fmt.Errorf("output folder: %w", err)
 	}
-	skipped, err := fsx.CopyTree(outDir, fresh, fsx.CopyLimits{MaxFile: maxOutFile, MaxTotal: it.opts.Bench.MaxOutBytes})
+	// Scrubbed while copied, so that not even the fresh copy (left behind
+	// by a kill) holds a secret; names and link targets holding one are
+	// left out.
+	skipped, err := fsx.CopyTree(outDir, fresh, fsx.CopyLimits{
+		MaxFile: maxOutFile, MaxTotal: it.opts.Bench.MaxOutBytes, MaxEntries: maxOutEntries,
+		Filter: it.secrets.Writer,
+		Reject: func(s string) bool { return it.secrets.ScrubString(s) != s },
+	})
 	for _, sk := range skipped {
-		// The names are the agent's: one could be a secret.
+		// The paths are the agent's: a directory's name could be a secret.
 		it.j.OutSkipped = append(it.j.OutSkipped, fsx.Skipped{Path: it.secrets.ScrubString(sk.Path), Reason: it.secrets.ScrubString(sk.Reason)})
-	}
-	if err == nil {
-		err = it.secrets.ScrubTree(fresh)
 	}
 	if err == nil {
 		err = fsx.ReplaceDir(fresh, dst)
