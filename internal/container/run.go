@@ -75,8 +75,9 @@ type Result struct {
 // sends StopSignal to the container (`kill --signal`), after the grace
 // SIGKILL, and if the client still has not returned after a further bound
 // it stops the client (a proc.Watchdog). Whatever happened, the container
-// is then removed by its id (rm -f) under a context that ignores ctx's cancellation. The
-// returned error is only a failure to start the client (not on PATH).
+// is then removed by its id (rm -f) under a context that ignores ctx's
+// cancellation. The returned error is only a failure to start the client
+// (not on PATH).
 func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, error) {
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("container %s not started: %w", spec.Name, context.Cause(ctx))
@@ -128,9 +129,7 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 		Bound:  clientBound,
 		GiveUp: stopClient,
 	}
-	done := make(chan struct{})
-	watched := make(chan proc.Outcome, 1)
-	go func() { watched <- w.Watch(ctx, done) }()
+	ended := w.Go(ctx)
 
 	tail := &tailBuffer{max: 4096}
 	res, err := proc.Run(clientCtx, proc.Spec{
@@ -141,8 +140,7 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 		Stderr: &teeWriter{w: opts.Stderr, tail: tail},
 		Grace:  2 * time.Second,
 	})
-	close(done)
-	stop := <-watched
+	stop := ended()
 
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), engineCallTimeout)
 	defer cancel()

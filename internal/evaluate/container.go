@@ -434,17 +434,14 @@ func (s *containerItem) Run(ctx context.Context, c CommandSpec) (CommandResult, 
 	defer stopClient()
 	// No soft stop: the item is over anyway.
 	w := proc.Watchdog{Timeout: c.Timeout, Hard: func() { s.kill(c.Arm) }, Bound: execBound, GiveUp: stopClient}
-	done := make(chan struct{})
-	watched := make(chan proc.Outcome, 1)
-	go func() { watched <- w.Watch(ctx, done) }()
+	ended := w.Go(ctx)
 	tail := &tailBuffer{max: 4096}
 	stderr := io.Writer(tail)
 	if c.Stderr != nil {
 		stderr = io.MultiWriter(c.Stderr, tail)
 	}
 	pr, err := proc.Run(clientCtx, proc.Spec{Argv: argv, Env: s.env, Stdout: c.Stdout, Stderr: stderr, Grace: 2 * time.Second})
-	close(done)
-	stop := <-watched
+	stop := ended()
 	if err != nil {
 		return CommandResult{}, fmt.Errorf("%s exec: %w", s.c.engine.Bin, err)
 	}

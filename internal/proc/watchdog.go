@@ -129,6 +129,19 @@ func (w Watchdog) Watch(ctx context.Context, done <-chan struct{}) Outcome {
 	}
 }
 
+// Go runs Watch on its own goroutine, for a caller that waits for the
+// process itself. Calling ended says the process has ended and returns the
+// outcome, once the watchdog's current step is over.
+func (w Watchdog) Go(ctx context.Context) (ended func() Outcome) {
+	done := make(chan struct{})
+	out := make(chan Outcome, 1)
+	go func() { out <- w.Watch(ctx, done) }()
+	return func() Outcome {
+		close(done)
+		return <-out
+	}
+}
+
 // idle is a stopped timer, armed later with Reset.
 func idle() *time.Timer {
 	t := time.NewTimer(time.Hour)

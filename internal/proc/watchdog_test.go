@@ -204,3 +204,17 @@ func TestWatchdogTimeoutCountsFromStart(t *testing.T) {
 		t.Errorf("got %+v, want timed out", out)
 	}
 }
+
+func TestWatchdogGo(t *testing.T) {
+	// The caller waits for the process and tells the watchdog it ended.
+	hardRan := make(chan struct{})
+	ended := Watchdog{Timeout: time.Millisecond, Hard: func() { close(hardRan) }}.Go(context.Background())
+	<-hardRan
+	if out := ended(); !out.TimedOut || !out.Killed {
+		t.Errorf("got %+v, want timed out and killed", out)
+	}
+	ended = Watchdog{Timeout: never, Hard: func() { t.Error("Hard ran") }}.Go(context.Background())
+	if out := ended(); out != (Outcome{}) {
+		t.Errorf("got %+v, want nothing", out)
+	}
+}
