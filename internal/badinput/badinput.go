@@ -4,10 +4,7 @@
 // true counts, so packages may define their own typed errors.
 package badinput
 
-import (
-	"errors"
-	"fmt"
-)
+import "fmt"
 
 // Error wraps an error as bad input.
 type Error struct{ Err error }
@@ -51,6 +48,3 @@ func Is(err error) bool {
 	}
 	return false
 }
-
-// As is errors.As, re-exported so callers need one import.
-var As = errors.As

@@ -175,13 +175,6 @@ func (e *Engine) InspectImage(ctx context.Context, ref string) (*Image, error) {
 	return &Image{Ref: ref, ID: id, RepoDigests: raw.RepoDigests, Env: raw.Config.Env}, nil
 }
 
-// Kill sends a signal (e.g. "INT", "TERM", "KILL") to a container's main
-// process. A container that does not exist is not an error.
-func (e *Engine) Kill(ctx context.Context, name, signal string) error {
-	_, err := e.kill(ctx, name, signal)
-	return err
-}
-
 // kill signals a container and reports whether the signal was delivered:
 // not when the container does not exist yet (or any more) or is not
 // running (created but not yet started, or exited).

@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/perfbench/perfbench/internal/proc"
@@ -76,9 +75,10 @@ type Result struct {
 // because killing the client does not: at the limit or when ctx ends it
 // sends StopSignal to the container (`kill --signal`), after the grace
 // SIGKILL, and if the client still has not returned after a further bound
-// it stops the client. Whatever happened, the container is then removed
-// by name (rm -f) under a context that ignores ctx's cancellation. The
-// returned error is only a failure to start the client (not on PATH).
+// it stops the client (a proc.Watchdog). Whatever happened, the container
+// is then removed by its id (rm -f) under a context that ignores ctx's
+// cancellation. The returned error is only a failure to start the client
+// (not on PATH).
 func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, error) {
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("container %s not started: %w", spec.Name, context.Cause(ctx))
@@ -108,78 +108,29 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 	clientCtx, stopClient := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopClient()
 
-	var (
-		mu                        sync.Mutex
-		timedOut, stopped, killed bool
-		cause                     error
-	)
-	done := make(chan struct{})
-	stopperDone := make(chan struct{})
-	go func() {
-		defer close(stopperDone)
-		var timeoutC <-chan time.Time
-		if opts.Timeout > 0 {
-			t := time.NewTimer(opts.Timeout)
-			defer t.Stop()
-			timeoutC = t.C
+	kill := func(sig string) bool {
+		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), engineCallTimeout)
+		defer cancel()
+		id := cid.id()
+		if id == "" {
+			return false // not created yet
 		}
-		select {
-		case <-done:
-			return
-		case <-timeoutC:
-			mu.Lock()
-			timedOut = true
-			mu.Unlock()
-		case <-ctx.Done():
-			mu.Lock()
-			stopped, cause = true, context.Cause(ctx)
-			mu.Unlock()
-		}
-		kill := func(sig string) bool {
-			kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), engineCallTimeout)
-			defer cancel()
-			id := cid.id()
-			if id == "" {
-				return false // not created yet
-			}
-			found, _ := e.kill(kctx, id, sig)
-			return found
-		}
-		g := time.NewTimer(grace)
-		defer g.Stop()
+		found, _ := e.kill(kctx, id, sig)
+		return found
+	}
+	w := proc.Watchdog{
+		Timeout: opts.Timeout,
+		Grace:   grace,
 		// A container the client is still creating or starting gets the
-		// signal as soon as it runs; one that already ended is left to
-		// the client, which returns.
-		graceOver := false
-		for !graceOver && !kill(stopSignal) {
-			select {
-			case <-done:
-				return
-			case <-g.C:
-				graceOver = true
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-		if !graceOver {
-			select {
-			case <-done:
-				return
-			case <-g.C:
-			}
-		}
-		mu.Lock()
-		killed = true
-		mu.Unlock()
-		kill("KILL")
-		b := time.NewTimer(clientBound)
-		defer b.Stop()
-		select {
-		case <-done:
-			return
-		case <-b.C:
-		}
-		stopClient()
-	}()
+		// signal as soon as it runs (Soft is repeated until it reaches
+		// one); one that already ended is left to the client, which
+		// returns.
+		Soft:   func() bool { return kill(stopSignal) },
+		Hard:   func() { kill("KILL") },
+		Bound:  clientBound,
+		GiveUp: stopClient,
+	}
+	ended := w.Go(ctx)
 
 	tail := textx.NewTail(4096)
 	res, err := proc.Run(clientCtx, proc.Spec{
@@ -190,8 +141,7 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 		Stderr: &teeWriter{w: opts.Stderr, tail: tail},
 		Grace:  2 * time.Second,
 	})
-	close(done)
-	<-stopperDone
+	stop := ended()
 
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), engineCallTimeout)
 	defer cancel()
@@ -200,14 +150,12 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 		return nil, err
 	}
 	out := &Result{Process: res}
-	mu.Lock()
-	out.Process.TimedOut = timedOut
-	out.Process.Stopped = stopped || res.Stopped
-	if stopped {
-		out.Process.Cause = cause
+	out.Process.TimedOut = stop.TimedOut
+	out.Process.Stopped = stop.Stopped || res.Stopped
+	if stop.Stopped {
+		out.Process.Cause = stop.Cause
 	}
-	out.Process.Killed = killed || res.Killed
-	mu.Unlock()
+	out.Process.Killed = stop.Killed || res.Killed
 	if res.ExitCode == 125 {
 		if msg := engineError(tail.String()); msg != "" {
 			out.StartFailed, out.EngineError = true, msg

@@ -28,9 +28,6 @@ type Layout struct {
 	Pre       string // its parent
 }
 
-// TaskID is the demo task's id.
-const TaskID = "sumsq"
-
 const taskYAML = `# The demo task: make sum_squares faster.
 id: sumsq
 name: "Faster sum of squares"

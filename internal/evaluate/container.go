@@ -433,46 +433,20 @@ func (s *containerItem) Run(ctx context.Context, c CommandSpec) (CommandResult, 
 
 	clientCtx, stopClient := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopClient()
-	var timedOut, stopped atomic.Bool
-	done := make(chan struct{})
-	watcher := make(chan struct{})
-	go func() {
-		defer close(watcher)
-		var limit <-chan time.Time
-		if c.Timeout > 0 {
-			t := time.NewTimer(c.Timeout)
-			defer t.Stop()
-			limit = t.C
-		}
-		select {
-		case <-done:
-			return
-		case <-limit:
-			timedOut.Store(true)
-		case <-ctx.Done():
-			stopped.Store(true)
-		}
-		s.kill(c.Arm)
-		b := time.NewTimer(execBound)
-		defer b.Stop()
-		select {
-		case <-done:
-		case <-b.C:
-			stopClient()
-		}
-	}()
+	// No soft stop: the item is over anyway.
+	w := proc.Watchdog{Timeout: c.Timeout, Hard: func() { s.kill(c.Arm) }, Bound: execBound, GiveUp: stopClient}
+	ended := w.Go(ctx)
 	tail := textx.NewTail(4096)
 	stderr := io.Writer(tail)
 	if c.Stderr != nil {
 		stderr = io.MultiWriter(c.Stderr, tail)
 	}
 	pr, err := proc.Run(clientCtx, proc.Spec{Argv: argv, Env: s.env, Stdout: c.Stdout, Stderr: stderr, Grace: 2 * time.Second})
-	close(done)
-	<-watcher
+	stop := ended()
 	if err != nil {
 		return CommandResult{}, fmt.Errorf("%s exec: %w", s.c.engine.Bin, err)
 	}
-	res := CommandResult{ExitCode: pr.ExitCode, Signal: pr.Signal, TimedOut: timedOut.Load(), Stopped: stopped.Load(), Wall: pr.Duration}
+	res := CommandResult{ExitCode: pr.ExitCode, Signal: pr.Signal, TimedOut: stop.TimedOut, Stopped: stop.Stopped, Wall: pr.Duration}
 	tr, rerr := readTimed(hostFile)
 	switch {
 	case rerr != nil && (res.TimedOut || res.Stopped):

@@ -28,9 +28,6 @@ const (
 	maxCommandLog = 16 << 10
 )
 
-// cleanupTimeout bounds the removal of workspaces after an interruption.
-const cleanupTimeout = 2 * time.Minute
-
 // workspace directory names: the same length for every arm, so that the
 // environment (BENCH_WORKSPACE, PWD) has the same size in each — stack
 // alignment depends on it and can shift timings by a few percent.

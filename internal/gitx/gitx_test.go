@@ -178,7 +178,6 @@ func TestIsDiskFull(t *testing.T) {
 		{&GitError{Args: []string{"add"}, ExitCode: 128, Stderr: "error: unable to create temporary file: No space left on device\nfatal: failed"}, true},
 		{fmt.Errorf("capture: %w", &GitError{ExitCode: 128, Stderr: "fatal: sha1 file 'x' write error. Out of diskspace"}), true},
 		{&GitError{ExitCode: 128, Stderr: "fatal: not a git repository"}, false},
-		{&PipelineError{Errs: []error{errors.New("first"), fmt.Errorf("second: %w", syscall.ENOSPC)}}, true},
 		{errors.Join(errors.New("a"), &GitError{Stderr: "No space left on device"}), true},
 		{fmt.Errorf("flattened: %v", pathErr), true},
 		{syscall.EIO, false},
@@ -206,43 +205,6 @@ func TestErrorLineAndRedaction(t *testing.T) {
 	e2 := &GitError{Args: []string{"status"}, ExitCode: -1, Err: context.Canceled}
 	if e2.Error() != "git status: context canceled" {
 		t.Errorf("Error() = %q", e2.Error())
-	}
-}
-
-func TestPipeline(t *testing.T) {
-	dir := initRepo(t)
-	ctx := context.Background()
-	g := &Git{Dir: dir}
-	blob, err := g.RunInput(ctx, strings.NewReader("content\n"), "hash-object", "-w", "--stdin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sha := strings.TrimSpace(string(blob))
-	dst := initRepo(t)
-	var out bytes.Buffer
-	err = Pipeline(ctx, strings.NewReader(sha+"\n"), &out,
-		Stage{g, []string{"pack-objects", "--stdout", "-q"}},
-		Stage{&Git{Dir: dst}, []string{"index-pack", "--stdin"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := (&Git{Dir: dst}).Run(ctx, "cat-file", "-e", sha); err != nil {
-		t.Errorf("object not copied: %v", err)
-	}
-	// An upstream failure is the reported cause, not the downstream EOF.
-	err = Pipeline(ctx, strings.NewReader("0123456789012345678901234567890123456789\n"), nil,
-		Stage{g, []string{"pack-objects", "--stdout", "-q"}},
-		Stage{&Git{Dir: dst}, []string{"index-pack", "--stdin"}})
-	var ge *GitError
-	if err == nil || !errors.As(err, &ge) || ge.Args[0] != "pack-objects" {
-		t.Errorf("err = %v, want pack-objects' failure first", err)
-	}
-	// A downstream failure is the cause, not the upstream broken pipe.
-	err = Pipeline(ctx, strings.NewReader(sha+"\n"), nil,
-		Stage{g, []string{"pack-objects", "--stdout", "-q"}},
-		Stage{&Git{Dir: dst}, []string{"no-such-command"}})
-	if err == nil || !strings.Contains(err.Error(), "no-such-command") {
-		t.Errorf("err = %v, want the failing downstream command", err)
 	}
 }
 

@@ -14,6 +14,10 @@
 // not hang on such an escapee: it stops waiting for the output pipes after
 // a short bound.
 //
+// Watchdog is that timeout and cancellation policy on its own, with
+// callbacks for the steps, so that the processes the harness stops another
+// way (a container through its engine) follow the same one.
+//
 // TailFile is the capped log file agents' stdout and stderr are written to.
 package proc
 

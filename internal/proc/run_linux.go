@@ -33,7 +33,7 @@ var (
 // enforces the contract described in the package documentation.
 //
 // At the timeout or when ctx is done the whole group (-pgid) gets SIGTERM,
-// then SIGKILL after spec.Grace if the leader or any member is still
+// then SIGKILL after spec.Grace (a Watchdog) if the leader or any member is still
 // running. When the leader ends by itself, every process left in its group
 // is SIGKILLed at once (a process that escaped the group with setsid is out
 // of reach without cgroups). The leader is reaped only after that sweep,
@@ -81,72 +81,46 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 	pid := cmd.Process.Pid
 	pl.started()
 
-	exited := make(chan error, 1)
-	go func() { exited <- waitExitNoReap(pid) }()
-
-	var timeoutC, killC <-chan time.Time
-	if spec.Timeout > 0 {
-		t := time.NewTimer(spec.Timeout)
-		defer t.Stop()
-		timeoutC = t.C
-	}
+	exited := make(chan struct{})
+	go func() {
+		// An error here (ECHILD) cannot happen for our own child; the
+		// sweep and cmd.Wait below are right in any case.
+		_ = waitExitNoReap(pid)
+		close(exited)
+	}()
 	if spec.OnStart != nil {
 		spec.OnStart(pid)
 	}
-	var killTimer *time.Timer
-	defer func() {
-		if killTimer != nil {
-			killTimer.Stop()
-		}
-	}()
-	stopping := false
-	stop := func() {
-		if stopping {
-			return
-		}
-		stopping = true
-		_ = syscall.Kill(-pid, syscall.SIGTERM)
-		// A stopped member (SIGTSTP, or SIGTTIN from reading a terminal)
-		// would only see SIGTERM once continued; without this it could
-		// not clean up within the grace.
-		_ = syscall.Kill(-pid, syscall.SIGCONT)
-		killTimer = time.NewTimer(grace)
-		killC = killTimer.C
+	w := Watchdog{
+		Timeout: spec.Timeout,
+		Start:   start, // the timeout runs during OnStart already
+		Grace:   grace,
+		Soft: func() bool {
+			_ = syscall.Kill(-pid, syscall.SIGTERM)
+			// A stopped member (SIGTSTP, or SIGTTIN from reading a
+			// terminal) would only see SIGTERM once continued; without
+			// this it could not clean up within the grace.
+			_ = syscall.Kill(-pid, syscall.SIGCONT)
+			return true
+		},
+		Hard: func() { _ = syscall.Kill(-pid, syscall.SIGKILL) },
 	}
-	done := ctx.Done()
-	for waiting := true; waiting; {
-		select {
-		case <-exited:
-			// An error here (ECHILD) cannot happen for our own child; the
-			// sweep and cmd.Wait below are right in any case.
-			waiting = false
-		case <-timeoutC:
-			timeoutC = nil
-			res.TimedOut = true
-			stop()
-		case <-done:
-			done = nil
-			res.Stopped = true
-			res.Cause = context.Cause(ctx)
-			stop()
-		case <-killC:
-			killC = nil
-			res.Killed = true
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
-		}
-	}
+	stop := w.Watch(ctx, exited)
+	res.TimedOut, res.Stopped, res.Cause, res.Killed = stop.TimedOut, stop.Stopped, stop.Cause, stop.Killed
 	res.Duration = time.Since(start)
 
 	// The leader is a zombie now: it still holds the group id, so signals
 	// to -pid cannot reach an unrelated group that reused the number.
 	members, scanErr := groupMembers(pid)
 	res.Orphans = len(members)
-	if stopping && killC != nil && (len(members) > 0 || scanErr != nil) {
+	if !stop.HardAt.IsZero() && (len(members) > 0 || scanErr != nil) {
 		// The members got SIGTERM with the leader: give them what is left
 		// of the grace to finish cleanly.
-		if !waitGroupEmpty(pid, killC) {
+		rest := time.NewTimer(time.Until(stop.HardAt))
+		if !waitGroupEmpty(pid, rest.C) {
 			res.Killed = true
 		}
+		rest.Stop()
 	}
 	// Always sweep: harmless when the group is empty (the zombie leader
 	// ignores it), and the only way to catch a member forked between the

@@ -161,6 +161,50 @@ func TestRunGracefulStopNeedsNoKill(t *testing.T) {
 	}
 }
 
+// TestRunMembersGetRestOfGrace stops a group whose leader dies on SIGTERM
+// while a member cleans up for a while: the member gets the rest of the
+// grace, rather than the leader's exit sweep.
+func TestRunMembersGetRestOfGrace(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for {
+			if _, err := os.Stat(dir + "/ready"); err == nil {
+				cancel()
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	var pgid int
+	res, err := runWithGuard(t, ctx, Spec{
+		Argv: []string{"sh", "-c", `
+sh -c 'trap "sleep 0.3; echo done > \"$0/cleaned\"; exit 0" TERM; touch "$0/ready"; while :; do sleep 0.05; done' "$0" &
+exec sleep 1000`, dir},
+		Env:     []string{"PATH=/usr/bin:/bin"},
+		Grace:   hangGuard, // a kill would only come after the guard
+		OnStart: func(pid int) { pgid = pid },
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if !res.Stopped || res.Killed || res.Signal != "terminated" {
+		t.Errorf("got %+v, want stopped, the leader terminated, no kill", res)
+	}
+	if _, err := os.Stat(dir + "/cleaned"); err != nil {
+		t.Errorf("the member did not finish its cleanup: %v", err)
+	}
+	if got := liveInGroup(t, pgid); len(got) != 0 {
+		t.Fatalf("processes of group %d survived Run: %v", pgid, got)
+	}
+}
+
 func TestRunStoppedProcessGetsToHandleTERM(t *testing.T) {
 	t.Parallel()
 	res, err := runWithGuard(t, context.Background(), Spec{

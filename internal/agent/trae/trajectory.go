@@ -87,14 +87,6 @@ type TokenUsage struct {
 	Reasoning     int64
 }
 
-func (u *TokenUsage) add(v TokenUsage) {
-	u.Input += v.Input
-	u.Output += v.Output
-	u.CacheCreation += v.CacheCreation
-	u.CacheRead += v.CacheRead
-	u.Reasoning += v.Reasoning
-}
-
 // ErrNotTrajectory is returned for data that is not a JSON object (an
 // empty or half-written file).
 var ErrNotTrajectory = errors.New("not a TRAE trajectory (no JSON object)")
