@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/gitx"
 )
@@ -53,6 +54,9 @@ type Input struct {
 	// Agent is the entry prepare will run (nil in doctor without --agent:
 	// every entry's needs are checked).
 	Agent *config.Agent
+	// Kinds are the agent kinds of the build (internal/agent/all): their
+	// default executables, pricing and own checks.
+	Kinds []agent.Kind
 	// Env is the environment ("NAME=value"); nil means the process's
 	// environment plus Bench.Env (.env), the process winning.
 	Env []string
