@@ -1,13 +1,10 @@
 package cli
 
 import (
-	"bytes"
-	"context"
-	"os"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/agent/all"
 	"github.com/perfbench/perfbench/internal/agent/all/testdata/echoagent"
 )
@@ -22,20 +19,12 @@ func TestOneLineAddsAnAgent(t *testing.T) {
 	write(t, dir, "good.yaml", "agents:\n  e:\n    type: echo_agent\n    greeting: hello\n")
 	write(t, dir, "typo.yaml", "agents:\n  e:\n    type: echo_agent\n    greating: hello\n")
 	write(t, dir, "missing.yaml", "agents:\n  e:\n    type: echo_agent\n")
-	run := func(kinds bool, args ...string) (int, string, string) {
-		var out, errb bytes.Buffer
-		env := &Env{
-			Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
-			Environ:   func() []string { return []string{"PATH=" + os.Getenv("PATH")} },
-			LookupEnv: func(string) (string, bool) { return "", false },
-			Now:       func() time.Time { return time.Date(2026, 11, 25, 18, 41, 17, 0, time.UTC) },
+	run := func(withEcho bool, args ...string) (int, string, string) {
+		var kinds []agent.Kind
+		if withEcho {
+			kinds = append(all.Kinds(), echoagent.Kind)
 		}
-		if kinds {
-			env.Kinds = append(all.Kinds(), echoagent.Kind)
-		}
-		t.Chdir(dir)
-		code := Main(context.Background(), args, env)
-		return code, out.String(), errb.String()
+		return runWith(t, dir, kinds, args...)
 	}
 
 	code, _, stderr := run(false, "validate", "t.yaml", "--bench-cfg", "good.yaml")

@@ -24,22 +24,15 @@ type entryParts struct {
 func (p entryParts) names(kinds agentKinds) (names []string, owners map[string][]string) {
 	names = slices.Clone(fieldsOf(p.head.Type()).names)
 	owners = map[string][]string{}
-	for i := range kinds {
-		t := kinds[i].optionsType()
-		if t == nil {
-			continue
+	kinds.eachKey(func(typ, name string, f fieldInfo) {
+		if p.args && !f.args {
+			return
 		}
-		fs := fieldsOf(t)
-		for _, name := range fs.names {
-			if p.args && !fs.byName[name].args {
-				continue
-			}
-			if !slices.Contains(names, name) {
-				names = append(names, name)
-			}
-			owners[name] = append(owners[name], kinds[i].Type)
+		if !slices.Contains(names, name) {
+			names = append(names, name)
 		}
-	}
+		owners[name] = append(owners[name], typ)
+	})
 	return append(names, fieldsOf(p.tail.Type()).names...), owners
 }
 
@@ -116,17 +109,25 @@ func (d *decoder) decodeArgs(n *node, path string, p entryParts) error {
 // spellingsOf is settingSpellings plus the kinds' keys marked ",args".
 func spellingsOf(kinds agentKinds) []settingSpelling {
 	out := slices.Clone(settingSpellings)
-	for i := range kinds {
-		t := kinds[i].optionsType()
+	kinds.eachKey(func(_, name string, f fieldInfo) {
+		if f.args && !slices.ContainsFunc(out, func(s settingSpelling) bool { return s.name == name }) {
+			out = append(out, settingSpelling{name, []string{name}})
+		}
+	})
+	return out
+}
+
+// eachKey calls fn for every key of every kind's options, in list and
+// declaration order.
+func (ks agentKinds) eachKey(fn func(typ, name string, f fieldInfo)) {
+	for i := range ks {
+		t := ks[i].optionsType()
 		if t == nil {
 			continue
 		}
 		fs := fieldsOf(t)
 		for _, name := range fs.names {
-			if fs.byName[name].args && !slices.ContainsFunc(out, func(s settingSpelling) bool { return s.name == name }) {
-				out = append(out, settingSpelling{name, []string{name}})
-			}
+			fn(ks[i].Type, name, fs.byName[name])
 		}
 	}
-	return out
 }
