@@ -76,7 +76,7 @@ func (d *decoder) decodeEntry(n *node, path string, p entryParts, nested *entryP
 				// The type is unknown: setType reports it.
 				continue
 			default:
-				return d.errAt(k, sub, "not a key of agent type %s (only %s read it)", p.kind.Type, strings.Join(owners[k.value], ", "))
+				return d.errAt(k, sub, "not a key of agent type %s (only read by %s)", p.kind.Type, strings.Join(owners[k.value], ", "))
 			}
 		}
 		d.record(sub, k, val)

@@ -63,11 +63,11 @@ var testKinds = []AgentKind{
 func TestAgentKindOwnsItsKeys(t *testing.T) {
 	for _, tc := range []struct{ src, want string }{
 		{"agents:\n  claude_code:\n    sandbox_runtime: docker\n",
-			`bench.yaml:3:5: agents.claude_code.sandbox_runtime: not a key of agent type claude_code (only openhands read it)`},
+			`bench.yaml:3:5: agents.claude_code.sandbox_runtime: not a key of agent type claude_code (only read by openhands)`},
 		{"agents:\n  trae:\n    args:\n      profile: p\n",
-			`bench.yaml:4:7: agents.trae.args.profile: not a key of agent type trae (only codex read it)`},
+			`bench.yaml:4:7: agents.trae.args.profile: not a key of agent type trae (only read by codex)`},
 		{"agents:\n  noop:\n    config_file: x\n",
-			`bench.yaml:3:5: agents.noop.config_file: not a key of agent type noop (only openhands, codex, trae, aider, mini_swe_agent read it)`},
+			`bench.yaml:3:5: agents.noop.config_file: not a key of agent type noop (only read by openhands, codex, trae, aider, mini_swe_agent)`},
 		{"agents:\n  openhands:\n    sandbox_runtime: podman\n",
 			`bench.yaml:3:22: agents.openhands.sandbox_runtime: expected local or docker, got "podman"`},
 		{"agents:\n  codex_cli:\n    profile: a\n    args: {profile: b}\n",
