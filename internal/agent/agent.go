@@ -1,10 +1,11 @@
 // Package agent owns the contract between the harness and an agent: what a
 // rollout gets (workspace, task file, private output folder, fresh HOME,
 // environment, limits, log writers), what it gives back (process facts,
-// usage, agent-specific details), and the registry of adapters. The
-// built-in adapters here are command (any executable), replay (applies the
-// human diff: the oracle) and noop; each external agent lives in its own
-// sub-package.
+// usage, agent-specific details), and the Kind each adapter declares:
+// everything the harness knows about its type (see kind.go). The built-in
+// adapters here are command (any executable), replay (applies the human
+// diff: the oracle) and noop; each external agent lives in its own
+// sub-package, and internal/agent/all lists them all.
 package agent
 
 import (
@@ -14,11 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
 
-	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/proc"
 	"github.com/perfbench/perfbench/internal/secrets"
@@ -112,44 +110,6 @@ type Adapter interface {
 	// Run performs the rollout. A returned error is a harness failure;
 	// agent failures are reported in the Outcome.
 	Run(ctx context.Context, r *Rollout) (*Outcome, error)
-}
-
-// Factory builds an adapter for a configured entry.
-type Factory func(a *config.Agent) (Adapter, error)
-
-var (
-	mu        sync.RWMutex
-	factories = map[string]Factory{}
-)
-
-// Register makes an agent type available; adapters call it from init.
-func Register(typ string, f Factory) {
-	mu.Lock()
-	defer mu.Unlock()
-	factories[typ] = f
-}
-
-// New returns the adapter for an entry.
-func New(a *config.Agent) (Adapter, error) {
-	mu.RLock()
-	f, ok := factories[a.Type]
-	mu.RUnlock()
-	if !ok {
-		return nil, badinput.Errorf("agent %s: type %s is not supported by this build (available: %s)", a.Name, a.Type, strings.Join(Types(), ", "))
-	}
-	return f(a)
-}
-
-// Types lists the registered agent types.
-func Types() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	out := make([]string, 0, len(factories))
-	for t := range factories {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // StdoutName is "<type>_stdout.txt", e.g. openhands_stdout.txt.

@@ -17,10 +17,33 @@ import (
 	"github.com/perfbench/perfbench/internal/proc"
 )
 
-func init() {
-	Register(config.TypeCommand, newCommand)
-	Register(config.TypeNoop, func(*config.Agent) (Adapter, error) { return noop{}, nil })
-	Register(config.TypeReplay, func(*config.Agent) (Adapter, error) { return replay{}, nil })
+// The built-in kinds.
+var (
+	// Command runs any executable (agents.<name>.command).
+	Command = Kind{
+		AgentKind: config.AgentKind{Type: "command", Check: checkCommand},
+		New:       newCommand,
+		Executable: func(a *config.Agent, _ *config.Bench) string {
+			if a.CLI == "" && len(a.Command) > 0 {
+				return a.Command[0]
+			}
+			return a.CLI
+		},
+	}
+	// Replay applies the human diff: the oracle.
+	Replay = Kind{AgentKind: config.AgentKind{Type: "replay"}, New: func(*config.Agent) (Adapter, error) { return replay{}, nil }}
+	// Noop changes nothing: the control.
+	Noop = Kind{AgentKind: config.AgentKind{Type: "noop"}, New: func(*config.Agent) (Adapter, error) { return noop{}, nil }}
+)
+
+// Builtins are the kinds of this package, which every build has.
+func Builtins() []Kind { return []Kind{Command, Replay, Noop} }
+
+func checkCommand(c *config.EntryCheck) error {
+	if len(c.Agent.Command) == 0 {
+		return c.Errorf("command", "required for type command (the argv to run, e.g. [./my-agent, \"{workspace}\"])")
+	}
+	return nil
 }
 
 // command runs any executable: command: [argv...] with {workspace},

@@ -47,7 +47,7 @@ func CopyFile(src, dst string, perm os.FileMode) error {
 // outcome that fails the rollout before the agent starts: argv (redacted)
 // and the reason "agent NAME: config_file: ERROR".
 func CopyConfigFile(r *Rollout, a *config.Agent, dst string, argv []string) *Outcome {
-	f := BenchPath(r.Bench, a.ConfigFile)
+	f := BenchPath(r.Bench, ConfigFile(a))
 	if f == "" {
 		return nil
 	}

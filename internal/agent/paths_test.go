@@ -87,13 +87,13 @@ func TestCopyConfigFile(t *testing.T) {
 	if _, err := os.Stat(dst); !os.IsNotExist(err) {
 		t.Errorf("copied without config_file: %v", err)
 	}
-	if out := CopyConfigFile(r, &config.Agent{Name: "a", ConfigFile: "conf.yml"}, dst, argv); out != nil {
+	if out := CopyConfigFile(r, &config.Agent{Name: "a", Options: &ConfigFileOption{ConfigFile: "conf.yml"}}, dst, argv); out != nil {
 		t.Errorf("copy: %+v", out)
 	}
 	if data, err := os.ReadFile(dst); err != nil || string(data) != "model: x\n" {
 		t.Errorf("copy: %q %v", data, err)
 	}
-	out := CopyConfigFile(r, &config.Agent{Name: "a", ConfigFile: "none.yml"}, dst, argv)
+	out := CopyConfigFile(r, &config.Agent{Name: "a", Options: &ConfigFileOption{ConfigFile: "none.yml"}}, dst, argv)
 	if out == nil || !out.Failed || !strings.HasPrefix(out.Reason, "agent a: config_file: open "+filepath.Join(dir, "none.yml")) || out.Process != nil {
 		t.Fatalf("missing config_file: %+v", out)
 	}

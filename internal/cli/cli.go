@@ -17,6 +17,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/perfbench/perfbench/internal/agent"
+	"github.com/perfbench/perfbench/internal/agent/all"
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/textx"
 )
@@ -40,6 +42,16 @@ type Env struct {
 	Now       func() time.Time
 	// StderrTTY enables live progress bars.
 	StderrTTY bool
+	// Kinds are the agent kinds commands know; nil means all.Kinds().
+	Kinds []agent.Kind
+}
+
+// kinds are the agent kinds of this build, or the test's.
+func (e *Env) kinds() []agent.Kind {
+	if e.Kinds == nil {
+		return all.Kinds()
+	}
+	return e.Kinds
 }
 
 // OSEnv is the real process environment.

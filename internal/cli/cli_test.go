@@ -11,10 +11,17 @@ import (
 	"time"
 
 	"github.com/perfbench/perfbench/internal/report"
+	"github.com/perfbench/perfbench/internal/agent"
 )
 
 // runIn runs the CLI in dir with a clean environment.
 func runIn(t *testing.T, dir string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	return runWith(t, dir, nil, args...)
+}
+
+// runWith is runIn with the agent kinds (nil: all of this build).
+func runWith(t *testing.T, dir string, kinds []agent.Kind, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	env := &Env{
@@ -22,6 +29,7 @@ func runIn(t *testing.T, dir string, args ...string) (code int, stdout, stderr s
 		Environ:   func() []string { return []string{"PATH=" + os.Getenv("PATH")} },
 		LookupEnv: func(string) (string, bool) { return "", false },
 		Now:       func() time.Time { return time.Date(2026, 11, 25, 18, 41, 17, 0, time.UTC) },
+		Kinds:     kinds,
 	}
 	t.Chdir(dir)
 	code = Main(context.Background(), args, env)

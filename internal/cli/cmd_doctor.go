@@ -70,7 +70,7 @@ func runDoctor(ctx context.Context, env *Env, o *doctorOptions) error {
 	for k, v := range vars {
 		list = append(list, k+"="+v)
 	}
-	if _, ok := doctor.Run(ctx, doctor.Checks(doctor.Input{Bench: cfg.bench, Agent: a, Env: list}), env.Stdout); !ok {
+	if _, ok := doctor.Run(ctx, doctor.Checks(doctor.Input{Bench: cfg.bench, Agent: a, Kinds: env.kinds(), Env: list}), env.Stdout); !ok {
 		return errFailed
 	}
 	return nil

@@ -97,7 +97,8 @@ func runPrepare(ctx context.Context, env *Env, o *prepareOptions, taskPath strin
 	if err != nil {
 		return err
 	}
-	if a.Runtime == agent.RuntimeContainer && a.Image == "" && a.Type != config.TypeOpenHands {
+	kind, _ := agent.Find(env.kinds(), a.Type)
+	if a.Runtime == agent.RuntimeContainer && a.Image == "" && !kind.ChoosesRuntime {
 		// The task's evaluation image serves the agent too: it can
 		// build and run the workload where it will be timed.
 		if task.Environment.Image == "" {
@@ -107,7 +108,7 @@ func runPrepare(ctx context.Context, env *Env, o *prepareOptions, taskPath strin
 		c.Image = task.Environment.Image
 		a = &c
 	}
-	adapter, err := agent.New(a)
+	adapter, err := agent.New(env.kinds(), a)
 	if err != nil {
 		return err
 	}
@@ -116,7 +117,7 @@ func runPrepare(ctx context.Context, env *Env, o *prepareOptions, taskPath strin
 		return dryRun(env, cfg.bench, task, a, adapter, o)
 	}
 	if !o.skipPreflight && cfg.bench.PreflightEnabled() {
-		if err := doctor.Preflight(ctx, doctor.Checks(doctor.Input{Bench: cfg.bench, Agent: a})); err != nil {
+		if err := doctor.Preflight(ctx, doctor.Checks(doctor.Input{Bench: cfg.bench, Agent: a, Kinds: env.kinds()})); err != nil {
 			return &exitError{code: ExitFailure, err: err}
 		}
 	}
@@ -133,7 +134,7 @@ func runPrepare(ctx context.Context, env *Env, o *prepareOptions, taskPath strin
 	}
 
 	sum, err := prepare.Run(ctx, prepare.Options{
-		Task: task, Bench: cfg.bench, Agent: a, Plan: p, PlanPath: o.fromPlan,
+		Task: task, Bench: cfg.bench, Agent: a, Kinds: env.kinds(), Plan: p, PlanPath: o.fromPlan,
 		MaxWorkers: o.maxWorkers, Samples: o.samples, New: o.newRun, RunID: o.runID,
 		KeepWorkspaces: o.keepWorkspaces,
 		ProcessEnv:     env.Environ(), BenchVersion: Version(), Now: env.Now,

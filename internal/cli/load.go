@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 )
@@ -55,7 +56,7 @@ func (e *Env) loadBench(path string) (*configs, error) {
 		return nil, err
 	}
 	env := config.Env{Process: e.LookupEnv, Dot: dot}
-	b, err := config.LoadBench(path, env)
+	b, err := config.LoadBench(path, env, agent.ConfigKinds(e.kinds()))
 	if err != nil {
 		return nil, err
 	}

@@ -8,37 +8,34 @@ import (
 	"time"
 )
 
-// agentEntry is the YAML shape of one agents.<name> entry, before the
-// seed's aliases are folded into Agent.
+// agentEntry is the YAML shape of the common keys of one agents.<name>
+// entry, before the seed's aliases are folded into Agent; the keys of the
+// entry's type go to its options, and limits and args: come last (see
+// entrySchema).
 type agentEntry struct {
-	Type           string            `yaml:"type"`
-	CLI            string            `yaml:"cli"`
-	Model          string            `yaml:"model"`
-	Command        []string          `yaml:"command"`
-	Env            map[string]string `yaml:"env"`
-	HomeFiles      []string          `yaml:"home_files"`
-	Runtime        string            `yaml:"runtime"`
-	Image          string            `yaml:"image"`
-	ExtraArgs      []string          `yaml:"extra_args"`
-	ContainerImage string            `yaml:"container_image"`
-	RuntimeImage   string            `yaml:"runtime_image"`
-	ConfigFile     string            `yaml:"config_file"`
-	LLMConfig      string            `yaml:"llm_config"`
-	AgentCls       string            `yaml:"agent_cls"`
-	SandboxRuntime string            `yaml:"sandbox_runtime"`
-	OpenHandsHome  string            `yaml:"openhands_home"`
-	Profile        string            `yaml:"profile"`
-	limitSpellings
-	// Args is the seed's args: sub-mapping.
-	Args agentArgs `yaml:"args"`
+	Type      string            `yaml:"type"`
+	CLI       string            `yaml:"cli"`
+	Model     string            `yaml:"model"`
+	Command   []string          `yaml:"command"`
+	Env       map[string]string `yaml:"env"`
+	HomeFiles []string          `yaml:"home_files"`
+	Runtime   string            `yaml:"runtime"`
+	Image     string            `yaml:"image"`
+	ExtraArgs []string          `yaml:"extra_args"`
 }
 
-// agentArgs is the seed's args: sub-mapping: the model, the profile and
-// the limits, under any of their spellings.
-type agentArgs struct {
-	Model   string `yaml:"model"`
-	Profile string `yaml:"profile"`
+// agentTail is what follows the types' keys in an entry: the limits and
+// the seed's args: sub-mapping (decoded by decodeArgs).
+type agentTail struct {
 	limitSpellings
+	Args struct{} `yaml:"args"`
+}
+
+// agentArgs is the common part of the seed's args: sub-mapping: the model
+// and the limits, under any of their spellings; the types' keys marked
+// ",args" (codex's profile) may appear between the two.
+type agentArgs struct {
+	Model string `yaml:"model"`
 }
 
 // limitSpellings holds every spelling of the limits vocabulary (docs/design.md,
@@ -57,23 +54,23 @@ type limitSpellings struct {
 
 // settingSpellings lists, for each setting of an entry that has aliases,
 // its canonical name and every key that sets it; each may appear at the
-// top of the entry or inside args:, and only one of all of them may.
-var settingSpellings = []struct {
-	name string
-	keys []string
-}{
+// top of the entry or inside args:, and only one of all of them may. The
+// types' keys marked ",args" follow (see spellingsOf).
+var settingSpellings = []settingSpelling{
 	{"timeout", []string{"timeout", "time_budget_minutes"}},
 	{"max_iterations", []string{"max_iterations", "iterations", "max_steps", "max_turns"}},
 	{"max_budget_usd", []string{"max_budget_usd", "max_budget_per_task"}},
 	{"kill_grace", []string{"kill_grace"}},
 	{"model", []string{"model"}},
-	{"profile", []string{"profile"}},
 }
 
-var (
-	runtimes        = []string{"host", "container"}
-	sandboxRuntimes = []string{"local", "docker"}
-)
+// settingSpelling is a setting and the keys that set it.
+type settingSpelling struct {
+	name string
+	keys []string
+}
+
+var runtimes = []string{"host", "container"}
 
 // decodeNode reads the agents: mapping: "default" names an entry or a
 // type, every other key is an entry, kept in file order.
@@ -109,32 +106,38 @@ func (a *Agents) decodeNode(d *decoder, n *node, path string) error {
 	if a.Default == "" || a.Lookup(a.Default) != nil {
 		return nil
 	}
-	if _, ok := agentType(a.Default); !ok {
+	if _, ok := d.kinds.lookup(a.Default); !ok {
 		var names []string
 		for _, e := range a.Entries {
 			names = append(names, e.Name)
 		}
 		return d.errAt(defaultNode, joinPath(path, "default"), "%s is neither an entry (%s) nor an agent type (%s)",
-			quoteShort(a.Default), strings.Join(names, ", "), strings.Join(AgentTypes, ", "))
+			quoteShort(a.Default), strings.Join(names, ", "), strings.Join(d.kinds.types(), ", "))
 	}
 	return nil
 }
 
-// agentType returns the type a name denotes, if it is one.
-func agentType(name string) (string, bool) {
-	if name == "codex_cli" {
-		return TypeCodex, true
-	}
-	return name, slices.Contains(AgentTypes, name)
-}
-
 func decodeAgent(d *decoder, key, n *node, path string) (*Agent, error) {
 	var e agentEntry
+	var tail agentTail
+	var args agentArgs
+	var argLimits limitSpellings
+	kind := entryKind(d, key, n, path)
+	a := &Agent{Name: key.value, Pos: d.pos(key)}
+	var opts reflect.Value
+	if kind != nil {
+		a = kind.newAgent(key.value, d.pos(key))
+		if a.Options != nil {
+			opts = reflect.ValueOf(a.Options).Elem()
+		}
+	}
 	switch n.kind {
 	case nullNode:
 		// "noop:" alone: an entry with every default.
 	case mapNode:
-		if err := d.decodeStruct(n, reflect.ValueOf(&e).Elem(), path); err != nil {
+		top := entryParts{head: reflect.ValueOf(&e).Elem(), opts: opts, tail: reflect.ValueOf(&tail).Elem(), kind: kind}
+		nested := entryParts{head: reflect.ValueOf(&args).Elem(), opts: opts, tail: reflect.ValueOf(&argLimits).Elem(), kind: kind, args: true}
+		if err := d.decodeEntry(n, path, top, &nested); err != nil {
 			return nil, err
 		}
 	default:
@@ -144,44 +147,50 @@ func decodeAgent(d *decoder, key, n *node, path string) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{
-		Name: key.value, CLI: e.CLI, Command: e.Command, Env: e.Env, HomeFiles: e.HomeFiles,
-		Runtime: e.Runtime, Image: e.Image, ExtraArgs: e.ExtraArgs,
-		ContainerImage: e.ContainerImage, RuntimeImage: e.RuntimeImage, ConfigFile: e.ConfigFile,
-		LLMConfig: e.LLMConfig, AgentCls: e.AgentCls, SandboxRuntime: e.SandboxRuntime,
-		OpenHandsHome: e.OpenHandsHome,
-		Model:         cmpOr(e.Model, e.Args.Model),
-		Profile:       cmpOr(e.Profile, e.Args.Profile),
-		Pos:           d.pos(key),
-	}
+	a.CLI, a.Command, a.Env, a.HomeFiles = e.CLI, e.Command, e.Env, e.HomeFiles
+	a.Runtime, a.Image, a.ExtraArgs = e.Runtime, e.Image, e.ExtraArgs
+	a.Model = cmpOr(e.Model, args.Model)
 	if err := setType(d, a, e.Type, path); err != nil {
 		return nil, err
 	}
-	if a.Limits, err = foldLimits(d, e.limitSpellings, e.Args.limitSpellings, spelled); err != nil {
+	if a.Limits, err = foldLimits(d, tail.limitSpellings, argLimits, spelled); err != nil {
 		return nil, err
 	}
-	if err := checkAgent(d, a, path); err != nil {
+	if err := checkAgent(d, kind, a, path); err != nil {
 		return nil, err
 	}
-	applyAgentDefaults(a, d.env)
+	applyAgentDefaults(kind, a, d.env)
 	return a, nil
+}
+
+// entryKind is the kind an entry's type: (or else its name) denotes, nil
+// when none: its keys then go nowhere, and setType reports the type.
+func entryKind(d *decoder, key, n *node, path string) *AgentKind {
+	name := key.value
+	if t := n.lookup("type"); t != nil {
+		if s, ok, err := d.scalar(t, joinPath(path, "type")); err == nil && ok && s != "" {
+			name = s
+		}
+	}
+	k, _ := d.kinds.lookup(name)
+	return k
 }
 
 func setType(d *decoder, a *Agent, typ, path string) error {
 	if typ != "" {
-		t, ok := agentType(typ)
+		k, ok := d.kinds.lookup(typ)
 		if !ok {
 			f := joinPath(path, "type")
-			return d.errAtPos(d.valueAt(f), f, "unknown agent type %s (expected one of: %s)", quoteShort(typ), strings.Join(AgentTypes, ", "))
+			return d.errAtPos(d.valueAt(f), f, "unknown agent type %s (expected one of: %s)", quoteShort(typ), strings.Join(d.kinds.types(), ", "))
 		}
-		a.Type = t
+		a.Type = k.Type
 		return nil
 	}
-	t, ok := agentType(a.Name)
+	k, ok := d.kinds.lookup(a.Name)
 	if !ok {
-		return d.errAtPos(a.Pos, path, "unknown agent type %s (the entry's name; set type: to one of: %s)", quoteShort(a.Name), strings.Join(AgentTypes, ", "))
+		return d.errAtPos(a.Pos, path, "unknown agent type %s (the entry's name; set type: to one of: %s)", quoteShort(a.Name), strings.Join(d.kinds.types(), ", "))
 	}
-	a.Type = t
+	a.Type = k.Type
 	return nil
 }
 
@@ -196,7 +205,7 @@ type spelling struct {
 // returns, by setting, the field that set it.
 func checkSpellings(d *decoder, entry *node, path string) (map[string]string, error) {
 	spelled := map[string]string{}
-	for _, setting := range settingSpellings {
+	for _, setting := range spellingsOf(d.kinds) {
 		var found []spelling
 		found = append(found, spellingsIn(d, entry, path, setting.keys)...)
 		if args := entry.lookup("args"); args != nil {
@@ -299,38 +308,29 @@ func mergeSpellings(top, args limitSpellings) limitSpellings {
 	return top
 }
 
-func checkAgent(d *decoder, a *Agent, path string) error {
-	if a.Type == TypeCommand && len(a.Command) == 0 {
-		f, pos := joinPath(path, "command"), a.Pos
-		if d.isSet(f) {
-			pos = d.valueAt(f)
-		}
-		return d.errAtPos(pos, f, "required for type command (the argv to run, e.g. [./my-agent, \"{workspace}\"])")
-	}
+func checkAgent(d *decoder, kind *AgentKind, a *Agent, path string) error {
 	if a.Runtime != "" {
 		if err := d.oneOf(joinPath(path, "runtime"), a.Runtime, runtimes); err != nil {
 			return err
 		}
 	}
-	if a.SandboxRuntime != "" {
-		if err := d.oneOf(joinPath(path, "sandbox_runtime"), a.SandboxRuntime, sandboxRuntimes); err != nil {
-			return err
-		}
+	if kind != nil && kind.Check != nil {
+		return kind.Check(&EntryCheck{Agent: a, d: d, path: path})
 	}
 	return nil
 }
 
 // applyAgentDefaults fills what an entry (or a synthesized one) leaves
 // unset.
-func applyAgentDefaults(a *Agent, env Env) {
+func applyAgentDefaults(kind *AgentKind, a *Agent, env Env) {
 	if a.Model == "" {
 		a.Model, _ = env.Lookup("LLM_MODEL")
 	}
 	if a.Runtime == "" {
 		a.Runtime = "host"
 	}
-	if a.SandboxRuntime == "" && a.Type == TypeOpenHands {
-		a.SandboxRuntime = "local"
+	if kind != nil && kind.Defaults != nil {
+		kind.Defaults(a)
 	}
 	if a.Limits.KillGrace == 0 {
 		a.Limits.KillGrace = Duration(DefaultKillGrace)

@@ -39,14 +39,16 @@ var (
 
 // LoadBench loads, expands, decodes, defaults and validates bench.yaml.
 // path "" means there is none: defaults apply, relative to the current
-// directory. Bench.Env is left for the caller to fill.
-func LoadBench(path string, env Env) (*Bench, error) {
+// directory. kinds are the agent types entries may have (in the order
+// messages list them); internal/agent/all provides them. Bench.Env is left
+// for the caller to fill.
+func LoadBench(path string, env Env, kinds []AgentKind) (*Bench, error) {
 	if path == "" {
 		dir, err := os.Getwd()
 		if err != nil {
 			return nil, fmt.Errorf("bench config: %w", err)
 		}
-		return parseBench("", dir, nil, env)
+		return parseBench("", dir, nil, env, kinds)
 	}
 	src, err := os.ReadFile(path)
 	if err != nil {
@@ -56,17 +58,18 @@ func LoadBench(path string, env Env) (*Bench, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench config %s: %w", path, err)
 	}
-	return parseBench(path, dir, src, env)
+	return parseBench(path, dir, src, env, kinds)
 }
 
 // parseBench is LoadBench without reading the file.
-func parseBench(path, dir string, src []byte, env Env) (*Bench, error) {
+func parseBench(path, dir string, src []byte, env Env, kinds []AgentKind) (*Bench, error) {
 	root, err := parseYAML(path, src)
 	if err != nil {
 		return nil, err
 	}
 	d := newDecoder(path, env)
-	b := &Bench{Path: path, Dir: dir, env: env}
+	d.kinds = kinds
+	b := &Bench{Path: path, Dir: dir, env: env, kinds: kinds}
 	if err := d.decodeTop(root, b, "bench.yaml"); err != nil {
 		return nil, err
 	}
@@ -303,9 +306,9 @@ func (b *Bench) Agent(name string) (*Agent, error) {
 	if a := b.Agents.Lookup(name); a != nil {
 		return a, nil
 	}
-	if typ, ok := agentType(name); ok {
-		a := &Agent{Name: name, Type: typ}
-		applyAgentDefaults(a, b.env)
+	if k, ok := b.kinds.lookup(name); ok {
+		a := k.newAgent(name, Pos{})
+		applyAgentDefaults(k, a, b.env)
 		return a, nil
 	}
 	var entries []string
@@ -316,5 +319,5 @@ func (b *Bench) Agent(name string) (*Agent, error) {
 	if len(entries) > 0 {
 		where = "entries: " + strings.Join(entries, ", ")
 	}
-	return nil, BadInputError{fmt.Errorf("unknown agent %s (%s; agent types: %s)", quoteShort(name), where, strings.Join(AgentTypes, ", "))}
+	return nil, BadInputError{fmt.Errorf("unknown agent %s (%s; agent types: %s)", quoteShort(name), where, strings.Join(b.kinds.types(), ", "))}
 }

@@ -21,6 +21,7 @@ const maxVisits = 1 << 17
 type decoder struct {
 	file   string
 	env    Env
+	kinds  agentKinds
 	visits int
 	// ignored lists the ignored seed fields met, as dotted paths.
 	ignored []string
@@ -505,6 +506,9 @@ type structFields struct {
 type fieldInfo struct {
 	index   []int
 	ignored bool
+	// args marks an agent type's key the seed may also write under args:
+	// (see AgentKind.NewOptions).
+	args bool
 }
 
 var fieldCache sync.Map // reflect.Type → *structFields
@@ -540,7 +544,7 @@ func collectFields(t reflect.Type, prefix []int, fs *structFields) {
 		if _, dup := fs.byName[name]; dup {
 			panic(fmt.Sprintf("config: %s: yaml name %q used twice", t, name))
 		}
-		fs.byName[name] = fieldInfo{index: index, ignored: opts == "ignored"}
+		fs.byName[name] = fieldInfo{index: index, ignored: opts == "ignored", args: opts == "args"}
 		fs.names = append(fs.names, name)
 	}
 }

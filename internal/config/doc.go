@@ -16,4 +16,10 @@
 // decoder driven by `yaml:"name"` struct tags, so that numbers are never
 // truncated, ${VAR} strings can become numbers, and every error keeps its
 // position.
+//
+// Agent entries: the package knows the keys every entry has (Agent) and
+// nothing of any agent type; LoadBench receives the types as AgentKinds
+// (internal/agent/all provides them), each declaring its own keys as a
+// struct decoded by the same decoder into Agent.Options (see kinds.go and
+// docs/design.md, "Agent kinds").
 package config

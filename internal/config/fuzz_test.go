@@ -75,7 +75,7 @@ func FuzzLoadBench(f *testing.F) {
 	addSeedCorpus(f, seedBench, seedTask)
 	env := envOf(map[string]string{"X": "1.5", "C": "4"})
 	f.Fuzz(func(t *testing.T, src []byte) {
-		b, err := parseBench("b.yaml", "/srv", src, env)
+		b, err := parseBench("b.yaml", "/srv", src, env, testKinds)
 		if err != nil {
 			checkLoadError(t, "b.yaml", err)
 			return

@@ -33,7 +33,7 @@ func mustAgent(t *testing.T, b *Bench, name string) *Agent {
 }
 
 func TestSeedBenchLoadsWithEmptyEnv(t *testing.T) {
-	b, err := LoadBench(seedBench, Env{})
+	b, err := LoadBench(seedBench, Env{}, testKinds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,11 +76,12 @@ func TestSeedBenchLoadsWithEmptyEnv(t *testing.T) {
 	}
 
 	oh := mustAgent(t, b, "openhands")
-	if oh.Type != TypeOpenHands || oh.CLI != "uvx" || oh.SandboxRuntime != "local" || oh.Runtime != "host" {
+	ohOpts := oh.Options.(*testOpenHands)
+	if oh.Type != "openhands" || oh.CLI != "uvx" || ohOpts.SandboxRuntime != "local" || oh.Runtime != "host" {
 		t.Errorf("openhands = %+v", oh)
 	}
-	if oh.ContainerImage != "docker.all-hands.dev/all-hands-ai/openhands:0.54" {
-		t.Errorf("openhands container_image = %q", oh.ContainerImage)
+	if ohOpts.ContainerImage != "docker.all-hands.dev/all-hands-ai/openhands:0.54" {
+		t.Errorf("openhands container_image = %q", ohOpts.ContainerImage)
 	}
 	wantLimits := Limits{Timeout: Duration(time.Hour), MaxIterations: 30, MaxBudgetUSD: 10, KillGrace: Duration(DefaultKillGrace)}
 	if oh.Limits != wantLimits {
@@ -95,11 +96,12 @@ func TestSeedBenchLoadsWithEmptyEnv(t *testing.T) {
 		t.Errorf("trae limits = %+v", trae.Limits)
 	}
 	codex := mustAgent(t, b, "codex_cli")
-	if codex.Type != TypeCodex || codex.Profile != "default" || codex.Limits.MaxIterations != 120 || codex.ConfigFile != "codex.toml" {
+	codexOpts := codex.Options.(*testCodex)
+	if codex.Type != "codex" || codexOpts.Profile != "default" || codex.Limits.MaxIterations != 120 || codexOpts.ConfigFile != "codex.toml" {
 		t.Errorf("codex_cli = %+v", codex)
 	}
 	claude := mustAgent(t, b, "claude_code")
-	if claude.Type != TypeClaudeCode || claude.Model != "sonnet" || claude.CLI != "claude" {
+	if claude.Type != "claude_code" || claude.Model != "sonnet" || claude.CLI != "claude" {
 		t.Errorf("claude_code = %+v", claude)
 	}
 	if oh.Model != "" {
@@ -116,7 +118,7 @@ func TestSeedBenchEnvOverrides(t *testing.T) {
 		"CLAUDE_MODEL":     "opus",
 		"OPENHANDS_CLI":    "/opt/openhands",
 	})
-	b, err := LoadBench(seedBench, env)
+	b, err := LoadBench(seedBench, env, testKinds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +138,7 @@ func TestDotEnvFeedsExpansionButProcessWins(t *testing.T) {
 		Process: envOf(map[string]string{"BENCH_CPUS": "3"}).Process,
 		Dot:     map[string]string{"BENCH_CPUS": "8", "BENCH_MEMORY": "16g"},
 	}
-	b, err := LoadBench(seedBench, env)
+	b, err := LoadBench(seedBench, env, testKinds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +253,7 @@ agents:
     cli: claude
 `
 	// "common" is not a bench.yaml field: anchors live inside known fields.
-	_, err := parseBench("bench.yaml", "/tmp", []byte(src), Env{})
+	_, err := parseBench("bench.yaml", "/tmp", []byte(src), Env{}, testKinds)
 	if err == nil || !strings.Contains(err.Error(), `unknown field "common"`) {
 		t.Fatalf("err = %v", err)
 	}
@@ -265,7 +267,7 @@ agents:
     <<: *common
     cli: claude
 `
-	b, err := parseBench("bench.yaml", "/tmp", []byte(src), Env{})
+	b, err := parseBench("bench.yaml", "/tmp", []byte(src), Env{}, testKinds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +281,7 @@ agents:
 }
 
 func TestBenchAgentSelection(t *testing.T) {
-	b, err := LoadBench(seedBench, envOf(map[string]string{"LLM_MODEL": "m1"}))
+	b, err := LoadBench(seedBench, envOf(map[string]string{"LLM_MODEL": "m1"}), testKinds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,11 +295,11 @@ func TestBenchAgentSelection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Agent{Name: "noop", Type: TypeNoop, Model: "m1", Runtime: "host", Limits: Limits{KillGrace: Duration(DefaultKillGrace)}}
+	want := Agent{Name: "noop", Type: "noop", Model: "m1", Runtime: "host", Limits: Limits{KillGrace: Duration(DefaultKillGrace)}}
 	if a.Name != want.Name || a.Type != want.Type || a.Model != want.Model || a.Limits != want.Limits || a.Runtime != want.Runtime {
 		t.Errorf(`Agent("noop") = %+v, want %+v`, a, want)
 	}
-	if a, err := b.Agent("codex"); err != nil || a.Type != TypeCodex {
+	if a, err := b.Agent("codex"); err != nil || a.Type != "codex" {
 		t.Errorf(`Agent("codex") = %v, %v`, a, err)
 	}
 	_, err = b.Agent("nope")
@@ -321,7 +323,7 @@ func TestPatchExcludes(t *testing.T) {
 }
 
 func TestNoBenchFile(t *testing.T) {
-	b, err := LoadBench("", Env{})
+	b, err := LoadBench("", Env{}, testKinds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +341,7 @@ func TestNoBenchFile(t *testing.T) {
 	if err == nil || err.Error() != "no agent: pass --agent or set agents.default" || !isBadInput(err) {
 		t.Errorf(`Agent("") err = %v`, err)
 	}
-	if a, err := b.Agent("replay"); err != nil || a.Type != TypeReplay {
+	if a, err := b.Agent("replay"); err != nil || a.Type != "replay" {
 		t.Errorf(`Agent("replay") = %v, %v`, a, err)
 	}
 }
@@ -352,7 +354,7 @@ func TestNetworkPolicies(t *testing.T) {
 		{"container: {network: host}", "host", "host"},
 		{"container: {}", "bridge", "bridge"},
 	} {
-		b, err := parseBench("bench.yaml", "/tmp", []byte(tc.yaml), Env{})
+		b, err := parseBench("bench.yaml", "/tmp", []byte(tc.yaml), Env{}, testKinds)
 		if err != nil {
 			t.Errorf("%s: %v", tc.yaml, err)
 			continue
@@ -368,7 +370,7 @@ func TestMissingFilesAreBadInput(t *testing.T) {
 	if err == nil || err.Error() != "task testdata/nope.yaml: no such file or directory" || !isBadInput(err) || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("LoadTask err = %v", err)
 	}
-	_, err = LoadBench("testdata/nope.yaml", Env{})
+	_, err = LoadBench("testdata/nope.yaml", Env{}, testKinds)
 	if err == nil || !isBadInput(err) || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("LoadBench err = %v", err)
 	}
@@ -380,7 +382,7 @@ func TestEmptyFiles(t *testing.T) {
 		if err == nil || err.Error() != "t.yaml:1:1: id: required field is missing (a task id such as vllm_core)" {
 			t.Errorf("%q: err = %v", src, err)
 		}
-		b, err := parseBench("b.yaml", "/tmp", []byte(src), Env{})
+		b, err := parseBench("b.yaml", "/tmp", []byte(src), Env{}, testKinds)
 		if err != nil || b.Container.Engine != "docker" {
 			t.Errorf("%q: bench = %+v, %v", src, b, err)
 		}
@@ -553,7 +555,7 @@ func TestErrors(t *testing.T) {
 			if tc.file == "task" {
 				_, err = parseTask("tasks/x.yaml", []byte(tc.src), Env{})
 			} else {
-				_, err = parseBench("bench.yaml", "/srv/b", []byte(tc.src), Env{})
+				_, err = parseBench("bench.yaml", "/srv/b", []byte(tc.src), Env{}, testKinds)
 			}
 			if err == nil {
 				t.Fatalf("no error, want %s", tc.want)

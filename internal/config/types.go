@@ -247,8 +247,9 @@ type Bench struct {
 	Env map[string]string `yaml:"-" json:"-"`
 
 	// env is the lookup LoadBench used, kept for the $LLM_MODEL default of
-	// the agents Agent synthesizes.
-	env Env
+	// the agents Agent synthesizes; kinds the agent types it was given.
+	env   Env
+	kinds agentKinds
 }
 
 // Paths are resolved against the directory of bench.yaml.
@@ -324,27 +325,12 @@ func (a Agents) Lookup(name string) *Agent {
 	return nil
 }
 
-// Agent types.
-const (
-	TypeOpenHands    = "openhands"
-	TypeClaudeCode   = "claude_code"
-	TypeCodex        = "codex"
-	TypeTrae         = "trae"
-	TypeAider        = "aider"
-	TypeMiniSWEAgent = "mini_swe_agent"
-	TypeCommand      = "command"
-	TypeReplay       = "replay"
-	TypeNoop         = "noop"
-)
-
-// AgentTypes lists every agent type; "codex_cli" is an alias of "codex".
-var AgentTypes = []string{TypeOpenHands, TypeClaudeCode, TypeCodex, TypeTrae, TypeAider, TypeMiniSWEAgent, TypeCommand, TypeReplay, TypeNoop}
-
 // Agent is one agents.<name> entry. Limits and their seed aliases (also
 // inside args:) are folded into Limits by the loader.
 type Agent struct {
 	Name string `json:"name"`
-	// Type defaults to the entry's name; codex_cli is normalised to codex.
+	// Type defaults to the entry's name; an alias (the seed's codex_cli) is
+	// normalised to its type.
 	Type string `json:"type"`
 	// CLI is the executable; default the agent's usual command on PATH.
 	CLI string `json:"cli,omitempty"`
@@ -368,19 +354,13 @@ type Agent struct {
 	// ExtraArgs are appended to the agent's argv.
 	ExtraArgs []string `json:"extra_args,omitempty"`
 
-	// OpenHands.
-	ContainerImage string `json:"container_image,omitempty"`
-	RuntimeImage   string `json:"runtime_image,omitempty"`
-	ConfigFile     string `json:"config_file,omitempty"`
-	LLMConfig      string `json:"llm_config,omitempty"`
-	AgentCls       string `json:"agent_cls,omitempty"`
-	SandboxRuntime string `json:"sandbox_runtime,omitempty"` // local | docker
-	// OpenHandsHome is mounted as ~/.openhands; "" uses ~/.openhands,
-	// "off" disables the mount.
-	OpenHandsHome string `json:"openhands_home,omitempty"`
-
-	// Codex profile (seed args.profile).
-	Profile string `json:"profile,omitempty"`
+	// Options are the keys only the entry's type reads (OpenHands'
+	// sandbox_runtime, codex's profile, ...): a pointer to the struct its
+	// AgentKind.NewOptions returns, which the adapter type-asserts; nil
+	// for a type without keys of its own. In JSON they are inlined after
+	// the common keys (see MarshalJSON); read back from run.json they are
+	// the raw JSON object (json.RawMessage).
+	Options any `json:"-"`
 
 	// Pos is where the entry starts.
 	Pos Pos `json:"-"`

@@ -9,12 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 
-	"github.com/perfbench/perfbench/internal/agent/openhands"
+	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/container"
-	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // envMap is the environment the checks see: Input.Env, or the process's
@@ -43,17 +41,14 @@ func envMap(in Input) map[string]string {
 }
 
 // agentChecks are the checks of what the agents need: the one prepare
-// will run, or every entry in doctor without an agent.
+// will run, or every entry in doctor without an agent. Each entry's kind
+// (Input.Kinds) may bring its own checks of how it runs.
 func agentChecks(in Input) []Check {
 	agents := []*config.Agent{in.Agent}
 	if in.Agent == nil && in.Bench != nil {
 		agents = in.Bench.Agents.Entries
 	}
 	env := envMap(in)
-	// The mode switches (OPENHANDS_CONTAINER_IMAGE, OPENHANDS_CLI) are
-	// read as the adapter reads them: from the process environment and
-	// the entry's env:.
-	lookup := os.LookupEnv
 	var checks []Check
 	seen := map[string]bool{}
 	add := func(c Check) {
@@ -69,53 +64,32 @@ func agentChecks(in Input) []Check {
 	eng := container.NewEngine(engineName)
 	var model string
 	llm := false
+	probes := agent.Probes{
+		Bench: in.Bench, Env: env, Lookup: os.LookupEnv, EngineName: engineName,
+		Engine: func() agent.Check { return engineCheck(eng, engineName) },
+		Image:  func(ref string) agent.Check { return imageCheck(eng, ref) },
+		ConfigFile: func(a *config.Agent) agent.Check {
+			return configFileCheck(a, in.Bench)
+		},
+		LLM: func(m string) {
+			llm = true
+			if model == "" {
+				model = m
+			}
+		},
+	}
 	for _, a := range agents {
-		if a != nil {
-			for _, c := range commonAgentChecks(a, in.Bench, eng, engineName, env) {
-				add(c)
-			}
-		}
-		if a == nil || a.Type != config.TypeOpenHands {
+		if a == nil {
 			continue
 		}
-		llm = true
-		if model == "" {
-			model = a.Model
+		kind, _ := agent.Find(in.Kinds, a.Type)
+		for _, c := range commonAgentChecks(a, kind, in.Bench, eng, engineName, env) {
+			add(c)
 		}
-		s, err := openhands.Resolve(a, lookup)
-		if err != nil {
-			add(Check{Name: "agent " + a.Name + ": mode", Preflight: true, Run: fail(err.Error())})
-			continue
-		}
-		if s.Mode == openhands.ModeDocker || s.SandboxRuntime == "docker" {
-			add(Check{Name: "container engine (" + engineName + ")", Preflight: true, Run: func(ctx context.Context) Result { return checkEngine(ctx, eng) }})
-		}
-		if f := a.ConfigFile; f != "" {
-			path := f
-			if !filepath.IsAbs(path) && in.Bench != nil {
-				path = filepath.Join(in.Bench.Dir, path)
+		if kind.Checks != nil {
+			for _, c := range kind.Checks(a, probes) {
+				add(fromAgent(c))
 			}
-			add(Check{Name: "agent " + a.Name + ": config_file", Preflight: true, Run: func(context.Context) Result {
-				if _, err := os.Stat(path); err != nil {
-					return Result{Detail: err.Error()}
-				}
-				return Result{OK: true, Detail: path}
-			}})
-		}
-		if s.Mode == openhands.ModeDocker {
-			add(Check{Name: "image " + s.Image, Preflight: true, Run: func(ctx context.Context) Result { return checkImage(ctx, eng, s.Image) }})
-		}
-		switch s.Mode {
-		case openhands.ModeUVX:
-			add(Check{Name: "uvx (" + s.CLI + ")", Preflight: true, Run: func(ctx context.Context) Result { return checkUVX(ctx, s.CLI, env) }})
-		case openhands.ModePython:
-			add(Check{Name: "python with openhands (" + s.CLI + ")", Preflight: true, Run: func(ctx context.Context) Result { return checkPython(ctx, s.CLI, env) }})
-		}
-		if s.SandboxRuntime == "docker" {
-			if s.RuntimeImage != "" {
-				add(Check{Name: "runtime image " + s.RuntimeImage, Preflight: true, Run: func(ctx context.Context) Result { return checkImage(ctx, eng, s.RuntimeImage) }})
-			}
-			add(Check{Name: "docker socket (sandbox_runtime: docker)", Preflight: true, Run: func(context.Context) Result { return checkSocket(env, engineName) }})
 		}
 	}
 	if llm {
@@ -128,46 +102,64 @@ func agentChecks(in Input) []Check {
 	return checks
 }
 
-// DefaultCLI is the executable each agent type runs when cli: is not set.
-var DefaultCLI = map[string]string{
-	config.TypeClaudeCode:   "claude",
-	config.TypeCodex:        "codex",
-	config.TypeTrae:         "trae-cli",
-	config.TypeAider:        "aider",
-	config.TypeMiniSWEAgent: "mini",
+// fromAgent is an adapter's check as doctor runs it.
+func fromAgent(c agent.Check) Check {
+	return Check{Name: c.Name, Preflight: c.Preflight, Run: func(ctx context.Context) Result {
+		r := c.Run(ctx)
+		return Result{OK: r.OK, Detail: r.Detail}
+	}}
 }
 
-// commonAgentChecks are what every entry needs: its image and the engine
-// with runtime: container, otherwise its executable on PATH; and the
-// home_files it copies into each rollout's fresh HOME.
-func commonAgentChecks(a *config.Agent, b *config.Bench, eng *container.Engine, engineName string, env map[string]string) []Check {
-	var out []Check
-	benchDir := ""
-	if b != nil {
-		benchDir = b.Dir
+// toAgent is a doctor check as an adapter's Checks reuse it.
+func toAgent(c Check) agent.Check {
+	return agent.Check{Name: c.Name, Preflight: c.Preflight, Run: func(ctx context.Context) agent.CheckResult {
+		r := c.Run(ctx)
+		return agent.CheckResult{OK: r.OK, Detail: r.Detail}
+	}}
+}
+
+func engineCheck(eng *container.Engine, engineName string) agent.Check {
+	return toAgent(Check{Name: "container engine (" + engineName + ")", Preflight: true, Run: func(ctx context.Context) Result { return checkEngine(ctx, eng) }})
+}
+
+func imageCheck(eng *container.Engine, ref string) agent.Check {
+	return toAgent(Check{Name: "image " + ref, Preflight: true, Run: func(ctx context.Context) Result { return checkImage(ctx, eng, ref) }})
+}
+
+// configFileCheck checks that an entry's config_file (relative to
+// bench.yaml) exists.
+func configFileCheck(a *config.Agent, b *config.Bench) agent.Check {
+	path := agent.ConfigFile(a)
+	if !filepath.IsAbs(path) && b != nil && b.Dir != "" {
+		path = filepath.Join(b.Dir, path)
 	}
-	if a.Type == config.TypeOpenHands {
-		// Its modes have their own checks.
-	} else if a.Runtime == "container" && a.Image == "" {
+	return toAgent(Check{Name: "agent " + a.Name + ": config_file", Preflight: true, Run: func(context.Context) Result {
+		if _, err := os.Stat(path); err != nil {
+			return Result{Detail: err.Error()}
+		}
+		return Result{OK: true, Detail: path}
+	}})
+}
+
+// commonAgentChecks are what every entry needs: unless its kind checks
+// how it runs itself, its image and the engine with runtime: container,
+// otherwise its executable on PATH, and its config_file; and the
+// home_files it copies into each rollout's fresh HOME.
+func commonAgentChecks(a *config.Agent, kind agent.Kind, b *config.Bench, eng *container.Engine, engineName string, env map[string]string) []Check {
+	var out []Check
+	switch {
+	case kind.Checks != nil:
+		// Its Checks cover how it runs.
+	case a.Runtime == "container" && a.Image == "":
 		out = append(out, Check{Name: "agent " + a.Name + ": image", Run: func(context.Context) Result {
 			return Result{OK: true, Detail: "none set: prepare uses the task's environment.image"}
 		}})
-	} else if a.Runtime == "container" {
-		out = append(out,
-			Check{Name: "container engine (" + engineName + ")", Preflight: true, Run: func(ctx context.Context) Result { return checkEngine(ctx, eng) }},
-			Check{Name: "image " + a.Image, Preflight: true, Run: func(ctx context.Context) Result { return checkImage(ctx, eng, a.Image) }})
-	} else {
-		exe := a.CLI
-		if exe == "" {
-			exe = DefaultCLI[a.Type]
-		}
-		if exe == "" && a.Type == config.TypeCommand && len(a.Command) > 0 {
-			exe = a.Command[0]
-		}
-		if a.Type == config.TypeTrae && a.CLI != "" && !filepath.IsAbs(exe) && strings.Contains(exe, "/") && benchDir != "" {
-			// trae's cli: (the seed's ../bench-env/bin/python) is
-			// relative to bench.yaml.
-			exe = filepath.Join(benchDir, exe)
+	case a.Runtime == "container":
+		out = append(out, fromAgent(engineCheck(eng, engineName)), fromAgent(imageCheck(eng, a.Image)))
+	default:
+		exe := cmpOr(a.CLI, kind.DefaultCLI)
+		if kind.Executable != nil {
+			exe = kind.Executable(a, b)
 		}
 		// A relative path is relative to the workspace, which does not
 		// exist yet: nothing to check.
@@ -175,20 +167,11 @@ func commonAgentChecks(a *config.Agent, b *config.Bench, eng *container.Engine, 
 			out = append(out, Check{Name: "agent " + a.Name + ": " + exe, Preflight: true, Run: func(context.Context) Result { return checkExecutable(exe, env) }})
 		}
 	}
-	if f := a.ConfigFile; f != "" && a.Type != config.TypeOpenHands {
-		path := f
-		if !filepath.IsAbs(path) && benchDir != "" {
-			path = filepath.Join(benchDir, path)
-		}
-		out = append(out, Check{Name: "agent " + a.Name + ": config_file", Preflight: true, Run: func(context.Context) Result {
-			if _, err := os.Stat(path); err != nil {
-				return Result{Detail: err.Error()}
-			}
-			return Result{OK: true, Detail: path}
-		}})
+	if agent.ConfigFile(a) != "" && kind.Checks == nil {
+		out = append(out, fromAgent(configFileCheck(a, b)))
 	}
 	// Without a model here, the agent's own configuration picks it: unknown.
-	if tokenPriced[a.Type] && b != nil && a.Model != "" && (a.Limits.MaxBudgetUSD > 0 || b.MaxTotalBudgetUSD > 0) {
+	if kind.TokenPriced && b != nil && a.Model != "" && (a.Limits.MaxBudgetUSD > 0 || b.MaxTotalBudgetUSD > 0) {
 		out = append(out, Check{Name: "agent " + a.Name + ": price of " + orNone(a.Model), Preflight: true, Run: func(context.Context) Result { return checkPrice(a, b) }})
 	}
 	if len(a.HomeFiles) > 0 {
@@ -197,9 +180,12 @@ func commonAgentChecks(a *config.Agent, b *config.Bench, eng *container.Engine, 
 	return out
 }
 
-// tokenPriced are the agents that report tokens but no cost: their spend
-// is priced with bench.yaml's prices:.
-var tokenPriced = map[string]bool{config.TypeCodex: true, config.TypeTrae: true}
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
 
 func orNone(s string) string {
 	if s == "" {
@@ -300,59 +286,4 @@ func checkImage(ctx context.Context, e *container.Engine, ref string) Result {
 		detail += " (" + d + ")"
 	}
 	return Result{OK: true, Detail: detail}
-}
-
-// runCLI runs a host executable with the checks' environment.
-func runCLI(ctx context.Context, env map[string]string, name string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	out, err := cmd.CombinedOutput()
-	return strings.TrimSpace(string(out)), err
-}
-
-func checkUVX(ctx context.Context, cli string, env map[string]string) Result {
-	out, err := runCLI(ctx, env, cli, "--version")
-	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
-		return Result{Detail: cli + " is not installed (see https://docs.astral.sh/uv/)"}
-	}
-	if err != nil {
-		return Result{Detail: fmt.Sprintf("%s --version: %v %s", cli, err, textx.FirstLine(out))}
-	}
-	return Result{OK: true, Detail: textx.FirstLine(out) + " (openhands-ai is fetched by uvx on first use)"}
-}
-
-func checkPython(ctx context.Context, cli string, env map[string]string) Result {
-	out, err := runCLI(ctx, env, cli, "-c", "import importlib.util, sys; print(sys.version.split()[0]); sys.exit(0 if importlib.util.find_spec('openhands') else 3)")
-	var xe *exec.ExitError
-	switch {
-	case errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist):
-		return Result{Detail: cli + " is not installed"}
-	case err == nil:
-		return Result{OK: true, Detail: "Python " + textx.FirstLine(out) + ", openhands importable"}
-	case errors.As(err, &xe) && xe.ExitCode() == 3:
-		return Result{Detail: fmt.Sprintf("Python %s has no openhands package (pip install openhands-ai)", textx.FirstLine(out))}
-	}
-	return Result{Detail: fmt.Sprintf("%s: %v %s", cli, err, textx.FirstLine(out))}
-}
-
-func checkSocket(env map[string]string, engine string) Result {
-	var list []string
-	for k, v := range env {
-		list = append(list, k+"="+v)
-	}
-	path := openhands.SocketPath(list, engine)
-	fi, err := os.Stat(path)
-	if err != nil {
-		return Result{Detail: fmt.Sprintf("%s: %v", path, err)}
-	}
-	if fi.Mode()&os.ModeSocket == 0 {
-		return Result{Detail: path + " is not a socket"}
-	}
-	gid := -1
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		gid = int(st.Gid)
-	}
-	return Result{OK: true, Detail: fmt.Sprintf("%s (group %d); mounted into the agent's container, it gives root on this host", path, gid)}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/perfbench/perfbench/internal/agent"
+	"github.com/perfbench/perfbench/internal/agent/all"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/container"
 )
@@ -14,7 +16,8 @@ import (
 func runChecks(t *testing.T, a *config.Agent, b *config.Bench, env map[string]string) map[string]Result {
 	t.Helper()
 	out := map[string]Result{}
-	for _, c := range commonAgentChecks(a, b, container.NewEngine("docker"), "docker", env) {
+	kind, _ := agent.Find(all.Kinds(), a.Type)
+	for _, c := range commonAgentChecks(a, kind, b, container.NewEngine("docker"), "docker", env) {
 		out[c.Name] = c.Run(context.Background())
 	}
 	return out
@@ -30,7 +33,7 @@ func TestCommonAgentChecks(t *testing.T) {
 	env := map[string]string{"PATH": bin}
 	b := &config.Bench{Dir: dir, Prices: map[string]config.Price{"gpt-5": {Input: 1, Output: 2}}}
 
-	got := runChecks(t, &config.Agent{Name: "cc", Type: config.TypeClaudeCode, HomeFiles: []string{".claude/.credentials.json"}}, b, env)
+	got := runChecks(t, &config.Agent{Name: "cc", Type: "claude_code", HomeFiles: []string{".claude/.credentials.json"}}, b, env)
 	if r := got["agent cc: claude"]; !r.OK {
 		t.Errorf("claude on PATH: %+v", r)
 	}
@@ -38,7 +41,7 @@ func TestCommonAgentChecks(t *testing.T) {
 		t.Errorf("a missing home file must fail and name it: %+v", r)
 	}
 
-	got = runChecks(t, &config.Agent{Name: "cx", Type: config.TypeCodex, Model: "openai/gpt-5", ConfigFile: "codex.toml", Limits: config.Limits{MaxBudgetUSD: 1}}, b, env)
+	got = runChecks(t, &config.Agent{Name: "cx", Type: "codex", Model: "openai/gpt-5", Options: &agent.ConfigFileOption{ConfigFile: "codex.toml"}, Limits: config.Limits{MaxBudgetUSD: 1}}, b, env)
 	if r := got["agent cx: codex"]; r.OK || !strings.Contains(r.Detail, "not found on PATH") {
 		t.Errorf("codex is not on PATH: %+v", r)
 	}
@@ -49,12 +52,12 @@ func TestCommonAgentChecks(t *testing.T) {
 		t.Errorf("priced model: %+v", r)
 	}
 
-	got = runChecks(t, &config.Agent{Name: "cx", Type: config.TypeCodex, Model: "o9", Limits: config.Limits{MaxBudgetUSD: 1}}, b, env)
+	got = runChecks(t, &config.Agent{Name: "cx", Type: "codex", Model: "o9", Limits: config.Limits{MaxBudgetUSD: 1}}, b, env)
 	if r := got["agent cx: price of o9"]; r.OK || !strings.Contains(r.Detail, "could never fire") {
 		t.Errorf("a budget without a price must fail: %+v", r)
 	}
 
-	got = runChecks(t, &config.Agent{Name: "box", Type: config.TypeAider, Runtime: "container", Image: "img"}, b, env)
+	got = runChecks(t, &config.Agent{Name: "box", Type: "aider", Runtime: "container", Image: "img"}, b, env)
 	if _, ok := got["image img"]; !ok {
 		t.Errorf("runtime: container checks the image, got %v", got)
 	}
@@ -62,7 +65,7 @@ func TestCommonAgentChecks(t *testing.T) {
 		t.Errorf("runtime: container does not look on the host's PATH")
 	}
 
-	got = runChecks(t, &config.Agent{Name: "t", Type: config.TypeTrae, CLI: "bin/claude"}, b, env)
+	got = runChecks(t, &config.Agent{Name: "t", Type: "trae", CLI: "bin/claude"}, b, env)
 	if r := got["agent t: "+filepath.Join(dir, "bin/claude")]; !r.OK {
 		t.Errorf("trae's relative cli is relative to bench.yaml: %v", got)
 	}

@@ -1,10 +1,12 @@
 // Package doctor owns the environment checks run by `bench doctor` and, as
 // a preflight, by `prepare` before any rollout: git, the state and work
-// directories, free disk space, and what the configured agents need: for
-// OpenHands the container engine and its version, the images (present
-// locally: perfbench never pulls), uvx or a Python with openhands for the
-// host modes, and the LLM credentials (one request to the provider's
-// model-list endpoint, or LLM_BASE_URL + /models).
+// directories, free disk space, and what the configured agents need: the
+// executable or the engine and image of each entry, its config_file and
+// home_files, prices for token-priced agents, the checks an agent kind
+// brings (OpenHands' modes, in its package) from the probes doctor offers
+// (the container engine, images present locally: perfbench never pulls),
+// and the LLM credentials (one request to the provider's model-list
+// endpoint, or LLM_BASE_URL + /models).
 package doctor
 
 import (
@@ -18,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/gitx"
 )
@@ -53,6 +56,9 @@ type Input struct {
 	// Agent is the entry prepare will run (nil in doctor without --agent:
 	// every entry's needs are checked).
 	Agent *config.Agent
+	// Kinds are the agent kinds of the build (internal/agent/all): their
+	// default executables, pricing and own checks.
+	Kinds []agent.Kind
 	// Env is the environment ("NAME=value"); nil means the process's
 	// environment plus Bench.Env (.env), the process winning.
 	Env []string

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/perfbench/perfbench/internal/agent/all"
 	"github.com/perfbench/perfbench/internal/config"
 )
 
@@ -89,8 +90,8 @@ func TestLLMNotConfigured(t *testing.T) {
 	}
 	// The preflight goes on without credentials; doctor shows ✗.
 	b := &config.Bench{Paths: config.Paths{StateRoot: t.TempDir(), WorkRoot: t.TempDir()}}
-	a := &config.Agent{Name: "oh", Type: config.TypeOpenHands, CLI: "/bin/true"}
-	checks := Checks(Input{Bench: b, Agent: a, Env: []string{"PATH=/usr/bin:/bin"}})
+	a := &config.Agent{Name: "oh", Type: "openhands", CLI: "/bin/true"}
+	checks := Checks(Input{Bench: b, Agent: a, Kinds: all.Kinds(), Env: []string{"PATH=/usr/bin:/bin"}})
 	var names []string
 	for _, c := range checks {
 		names = append(names, c.Name)

@@ -52,9 +52,12 @@ type Progress interface {
 
 // Options configure a prepare run.
 type Options struct {
-	Task     *config.Task
-	Bench    *config.Bench
-	Agent    *config.Agent
+	Task  *config.Task
+	Bench *config.Bench
+	Agent *config.Agent
+	// Kinds are the agent kinds that can build Agent's adapter
+	// (internal/agent/all); nil means the built-in ones.
+	Kinds    []agent.Kind
 	Plan     *plan.Plan
 	PlanPath string
 
@@ -261,7 +264,10 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if opts.Progress == nil {
 		opts.Progress = nopProgress{}
 	}
-	adapter, err := agent.New(opts.Agent)
+	if opts.Kinds == nil {
+		opts.Kinds = agent.Builtins()
+	}
+	adapter, err := agent.New(opts.Kinds, opts.Agent)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/plan"
@@ -31,7 +32,7 @@ func setup(t *testing.T, benchYAML string) (*config.Bench, *config.Task, string)
 		t.Fatal(err)
 	}
 	env := config.Env{}
-	b, err := config.LoadBench(filepath.Join(dir, "bench.yaml"), env)
+	b, err := config.LoadBench(filepath.Join(dir, "bench.yaml"), env, agent.ConfigKinds(agent.Builtins()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,8 +68,11 @@ import (
 	"github.com/perfbench/perfbench/internal/config"
 )
 
-func init() {
-	agent.Register(config.TypeAider, func(a *config.Agent) (agent.Adapter, error) { return New(a) })
+// Kind is Aider's descriptor, listed in internal/agent/all.
+var Kind = agent.Kind{
+	AgentKind:  config.AgentKind{Type: "aider", NewOptions: func() any { return new(agent.ConfigFileOption) }},
+	DefaultCLI: DefaultCLI,
+	New:        func(a *config.Agent) (agent.Adapter, error) { return New(a) },
 }
 
 // DefaultCLI is the executable when the entry sets no cli:.
@@ -123,7 +126,7 @@ func (ad *Adapter) Command(r *agent.Rollout) ([]string, error) {
 		"--llm-history-file", filepath.Join(r.OutDir, LLMHistoryFile),
 		"--analytics-log", filepath.Join(r.OutDir, AnalyticsLogFile),
 	)
-	if ad.a.ConfigFile != "" {
+	if agent.ConfigFile(ad.a) != "" {
 		argv = append(argv, "--config", filepath.Join(r.OutDir, ConfigCopy))
 	}
 	return append(argv, ad.a.ExtraArgs...), nil

@@ -41,7 +41,7 @@ func rollout(t *testing.T) *agent.Rollout {
 
 func TestCommand(t *testing.T) {
 	r := &agent.Rollout{TaskFile: "/r/task.txt", OutDir: "/r/out"}
-	ad, _ := New(&config.Agent{Name: "aider", Type: config.TypeAider, Model: "anthropic/claude-sonnet-4", ExtraArgs: []string{"--map-tokens", "2048"}})
+	ad, _ := New(&config.Agent{Name: "aider", Type: Kind.Type, Model: "anthropic/claude-sonnet-4", ExtraArgs: []string{"--map-tokens", "2048"}})
 	got, err := ad.Command(r)
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +61,7 @@ func TestCommand(t *testing.T) {
 
 	// No model: no --model (aider picks from its config / keys); cli:
 	// replaces the executable.
-	ad, _ = New(&config.Agent{Name: "a", Type: config.TypeAider, CLI: "/opt/aider/bin/aider"})
+	ad, _ = New(&config.Agent{Name: "a", Type: Kind.Type, CLI: "/opt/aider/bin/aider"})
 	got, _ = ad.Command(r)
 	if got[0] != "/opt/aider/bin/aider" {
 		t.Errorf("cli: %q", got[0])
@@ -73,7 +73,7 @@ func TestCommand(t *testing.T) {
 	}
 
 	// config_file: its copy in the output folder, before extra_args.
-	ad, _ = New(&config.Agent{Name: "a", Type: config.TypeAider, ConfigFile: "opts.yml", ExtraArgs: []string{"--edit-format", "whole"}})
+	ad, _ = New(&config.Agent{Name: "a", Type: Kind.Type, Options: &agent.ConfigFileOption{ConfigFile: "opts.yml"}, ExtraArgs: []string{"--edit-format", "whole"}})
 	got, _ = ad.Command(r)
 	if s := strings.Join(got, " "); !strings.HasSuffix(s, "--analytics-log /r/out/aider.analytics.jsonl --config /r/out/aider.conf.yml --edit-format whole") {
 		t.Errorf("argv %q", got)
@@ -81,13 +81,13 @@ func TestCommand(t *testing.T) {
 }
 
 func TestEnvColumns(t *testing.T) {
-	ad, _ := New(&config.Agent{Name: "a", Type: config.TypeAider})
+	ad, _ := New(&config.Agent{Name: "a", Type: Kind.Type})
 	r := &agent.Rollout{Env: []string{"A=1", "COLUMNS=80", "Z=2"}}
 	if got := ad.env(r); !reflect.DeepEqual(got, []string{"A=1", "Z=2", "COLUMNS=4096"}) {
 		t.Errorf("env %q", got)
 	}
 	// The entry's env: wins.
-	ad, _ = New(&config.Agent{Name: "a", Type: config.TypeAider, Env: map[string]string{"COLUMNS": "120"}})
+	ad, _ = New(&config.Agent{Name: "a", Type: Kind.Type, Env: map[string]string{"COLUMNS": "120"}})
 	r.Env = []string{"COLUMNS=120"}
 	if got := ad.env(r); !reflect.DeepEqual(got, []string{"COLUMNS=120"}) {
 		t.Errorf("env %q", got)
@@ -337,7 +337,7 @@ while [ $# -gt 0 ]; do [ "$1" = --analytics-log ] && cp `+fix+`/analytics.jsonl 
 cat `+fix+`/stdout_ok.txt
 echo "key=$ANTHROPIC_API_KEY"
 `)
-	ad, _ := New(&config.Agent{Name: "aider", Type: config.TypeAider, CLI: cli})
+	ad, _ := New(&config.Agent{Name: "aider", Type: Kind.Type, CLI: cli})
 	out, err := ad.Run(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
@@ -377,7 +377,7 @@ echo "key=$ANTHROPIC_API_KEY"
 while [ $# -gt 0 ]; do [ "$1" = --analytics-log ] && head -3 `+fix+`/analytics.jsonl > "$2"; shift; done
 head -24 `+fix+`/stdout_ok.txt
 `)
-	ad, _ = New(&config.Agent{Name: "aider", Type: config.TypeAider, CLI: cli})
+	ad, _ = New(&config.Agent{Name: "aider", Type: Kind.Type, CLI: cli})
 	out, err = ad.Run(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
@@ -392,7 +392,7 @@ func TestRunInfra(t *testing.T) {
 	fix, _ := filepath.Abs("testdata")
 	r := rollout(t)
 	cli := script(t, `cat `+fix+`/stdout_auth.txt; echo "litellm.AuthenticationError: bad key sk-ant-test-secret-123456"`)
-	ad, _ := New(&config.Agent{Name: "aider", Type: config.TypeAider, CLI: cli})
+	ad, _ := New(&config.Agent{Name: "aider", Type: Kind.Type, CLI: cli})
 	out, err := ad.Run(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)

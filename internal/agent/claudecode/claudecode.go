@@ -56,8 +56,11 @@ import (
 	"github.com/perfbench/perfbench/internal/textx"
 )
 
-func init() {
-	agent.Register(config.TypeClaudeCode, func(a *config.Agent) (agent.Adapter, error) { return New(a) })
+// Kind is Claude Code's descriptor, listed in internal/agent/all.
+var Kind = agent.Kind{
+	AgentKind:  config.AgentKind{Type: "claude_code"},
+	DefaultCLI: DefaultCLI,
+	New:        func(a *config.Agent) (agent.Adapter, error) { return New(a) },
 }
 
 // DefaultCLI is the executable when the entry sets no cli:.

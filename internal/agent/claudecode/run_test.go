@@ -84,7 +84,7 @@ func newRollout(t *testing.T, a *config.Agent, l config.Limits, extraEnv ...stri
 }
 
 func TestRunSuccess(t *testing.T) {
-	a := &config.Agent{Name: "claude_code", Type: config.TypeClaudeCode, Model: "anthropic/claude-sonnet-4-5"}
+	a := &config.Agent{Name: "claude_code", Type: claudecode.Kind.Type, Model: "anthropic/claude-sonnet-4-5"}
 	l := config.Limits{MaxIterations: 5, Timeout: config.Duration(time.Minute), KillGrace: config.Duration(time.Second)}
 	r, stdout, stderr := newRollout(t, a, l, "STANDIN_EXPECT_ARGS=-p --output-format stream-json --verbose --model claude-sonnet-4-5 --max-turns 5 --permission-mode bypassPermissions --disallowedTools WebFetch,WebSearch")
 	var log usageLog
@@ -122,7 +122,7 @@ func TestRunSuccess(t *testing.T) {
 // The harness stops a rollout by cancelling its context when the reported
 // cost reaches a cap; the outcome keeps the stream's numbers, partial.
 func TestRunStoppedAtCap(t *testing.T) {
-	a := &config.Agent{Name: "cc", Type: config.TypeClaudeCode, Model: "claude-sonnet-4-5", Env: map[string]string{"STANDIN_MODE": "slow", "STANDIN_INTERVAL": "20ms"}}
+	a := &config.Agent{Name: "cc", Type: claudecode.Kind.Type, Model: "claude-sonnet-4-5", Env: map[string]string{"STANDIN_MODE": "slow", "STANDIN_INTERVAL": "20ms"}}
 	l := config.Limits{Timeout: config.Duration(time.Minute), KillGrace: config.Duration(2 * time.Second)}
 	r, _, stderr := newRollout(t, a, l)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -151,7 +151,7 @@ func TestRunStoppedAtCap(t *testing.T) {
 }
 
 func TestRunMissingCLI(t *testing.T) {
-	a := &config.Agent{Name: "cc", Type: config.TypeClaudeCode, CLI: "claude-not-installed-anywhere"}
+	a := &config.Agent{Name: "cc", Type: claudecode.Kind.Type, CLI: "claude-not-installed-anywhere"}
 	r, _, _ := newRollout(t, a, config.Limits{Timeout: config.Duration(time.Minute)})
 	ad, _ := claudecode.New(a)
 	out, err := ad.Run(context.Background(), r)

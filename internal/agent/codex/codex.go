@@ -84,8 +84,24 @@ import (
 	"github.com/perfbench/perfbench/internal/fsx"
 )
 
-func init() {
-	agent.Register(config.TypeCodex, func(a *config.Agent) (agent.Adapter, error) { return New(a) })
+// Kind is Codex's descriptor, listed in internal/agent/all; codex_cli is
+// the seed's name for it.
+var Kind = agent.Kind{
+	AgentKind: config.AgentKind{
+		Type: "codex", Aliases: []string{"codex_cli"},
+		NewOptions: func() any { return new(Options) },
+	},
+	DefaultCLI:  DefaultCLI,
+	TokenPriced: true,
+	New:         func(a *config.Agent) (agent.Adapter, error) { return New(a) },
+}
+
+// Options are the keys of a codex entry besides the common ones.
+type Options struct {
+	// ConfigFile is a config.toml copied into the rollout's CODEX_HOME.
+	agent.ConfigFileOption
+	// Profile is --profile (the seed writes it under args:).
+	Profile string `yaml:"profile,args" json:"profile,omitempty"`
 }
 
 // DefaultCLI is the executable when the entry sets no cli:.
@@ -110,7 +126,7 @@ type Adapter struct{ a *config.Agent }
 
 // New returns the adapter of a codex entry.
 func New(a *config.Agent) (*Adapter, error) {
-	if _, ok := a.Env["CODEX_HOME"]; ok && a.ConfigFile != "" {
+	if _, ok := a.Env["CODEX_HOME"]; ok && agent.ConfigFile(a) != "" {
 		return nil, badinput.Errorf("agent %s (codex): config_file is copied to the rollout's own CODEX_HOME; it cannot be combined with env: CODEX_HOME (put the configuration in that directory instead)", a.Name)
 	}
 	return &Adapter{a: a}, nil
@@ -146,8 +162,8 @@ func (ad *Adapter) Argv(workspace string) []string {
 	if !sandboxChosen(ad.a.ExtraArgs) {
 		argv = append(argv, "--sandbox", Sandbox)
 	}
-	if ad.a.Profile != "" {
-		argv = append(argv, "--profile", ad.a.Profile)
+	if p := agent.OptionsOf[Options](ad.a).Profile; p != "" {
+		argv = append(argv, "--profile", p)
 	}
 	argv = append(argv, ad.a.ExtraArgs...)
 	return append(argv, "-")
@@ -159,7 +175,7 @@ func (ad *Adapter) Command(r *agent.Rollout) ([]string, error) { return ad.Argv(
 // ConfigFile returns config_file as an absolute path (relative to
 // bench.yaml's directory); "" when not set.
 func (ad *Adapter) ConfigFile(b *config.Bench) string {
-	return agent.BenchPath(b, ad.a.ConfigFile)
+	return agent.BenchPath(b, agent.ConfigFile(ad.a))
 }
 
 // CodexHome is the rollout's CODEX_HOME and whether it is the rollout's

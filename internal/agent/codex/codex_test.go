@@ -315,7 +315,7 @@ func TestArgv(t *testing.T) {
 		want string
 	}{
 		{"defaults", config.Agent{}, "codex exec --json --cd /ws --skip-git-repo-check --sandbox workspace-write -"},
-		{"all", config.Agent{CLI: "/opt/codex", Model: "gpt-5-codex", Profile: "bench", ExtraArgs: []string{"-c", "model_reasoning_effort=high"}},
+		{"all", config.Agent{CLI: "/opt/codex", Model: "gpt-5-codex", ExtraArgs: []string{"-c", "model_reasoning_effort=high"}, Options: &Options{Profile: "bench"}},
 			"/opt/codex exec --json --cd /ws --skip-git-repo-check --model gpt-5-codex --sandbox workspace-write --profile bench -c model_reasoning_effort=high -"},
 		{"own sandbox", config.Agent{ExtraArgs: []string{"--sandbox", "danger-full-access"}}, "codex exec --json --cd /ws --skip-git-repo-check --sandbox danger-full-access -"},
 		{"yolo", config.Agent{ExtraArgs: []string{"--yolo"}}, "codex exec --json --cd /ws --skip-git-repo-check --yolo -"},
@@ -332,21 +332,21 @@ func TestArgv(t *testing.T) {
 			}
 		})
 	}
-	if _, err := New(&config.Agent{Name: "c", ConfigFile: "c.toml", Env: map[string]string{"CODEX_HOME": "/x"}}); err == nil || !strings.Contains(err.Error(), "CODEX_HOME") {
+	if _, err := New(&config.Agent{Name: "c", Env: map[string]string{"CODEX_HOME": "/x"}, Options: &Options{ConfigFileOption: agent.ConfigFileOption{ConfigFile: "c.toml"}}}); err == nil || !strings.Contains(err.Error(), "CODEX_HOME") {
 		t.Errorf("config_file with CODEX_HOME: %v", err)
 	}
 	// The seed's name is an alias, normalised by config.
 	path := filepath.Join(t.TempDir(), "bench.yaml")
 	os.WriteFile(path, []byte("agents:\n  codex_cli:\n    args:\n      profile: p\n      max_steps: 7\n"), 0o644)
-	b, err := config.LoadBench(path, config.Env{})
+	b, err := config.LoadBench(path, config.Env{}, agent.ConfigKinds([]agent.Kind{Kind}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := b.Agents.Lookup("codex_cli"); a == nil || a.Type != config.TypeCodex || a.Profile != "p" || a.Limits.MaxIterations != 7 {
+	if a := b.Agents.Lookup("codex_cli"); a == nil || a.Type != Kind.Type || agent.OptionsOf[Options](a).Profile != "p" || a.Limits.MaxIterations != 7 {
 		t.Fatalf("codex_cli entry: %+v", a)
 	}
 	a, _ := b.Agent("codex_cli")
-	if ad, err := agent.New(a); err != nil {
+	if ad, err := agent.New([]agent.Kind{Kind}, a); err != nil {
 		t.Fatal(err)
 	} else if _, ok := ad.(*Adapter); !ok {
 		t.Fatalf("adapter %T", ad)
@@ -397,7 +397,7 @@ func newRollout(t *testing.T, a *config.Agent, env ...string) *fixture {
 	if a.Name == "" {
 		a.Name = "codex"
 	}
-	a.Type = config.TypeCodex
+	a.Type = Kind.Type
 	ws, out, home := filepath.Join(root, "workspace"), filepath.Join(root, "out"), filepath.Join(root, "home")
 	for _, d := range []string{ws, out, home, filepath.Join(root, "tmp")} {
 		os.MkdirAll(d, 0o700)
@@ -439,7 +439,7 @@ func (fx *fixture) run(t *testing.T, ctx context.Context) *agent.Outcome {
 func TestRun(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "codex.toml")
 	os.WriteFile(cfg, []byte("model = \"o3\"\n[profiles.bench]\nmodel = \"gpt-5-codex\"\n"), 0o644)
-	fx := newRollout(t, &config.Agent{Profile: "bench", ConfigFile: cfg, Env: map[string]string{"CODEX_STANDIN_MODE": "ok", "CODEX_STANDIN_STEPS": "4"}})
+	fx := newRollout(t, &config.Agent{Env: map[string]string{"CODEX_STANDIN_MODE": "ok", "CODEX_STANDIN_STEPS": "4"}, Options: &Options{Profile: "bench", ConfigFileOption: agent.ConfigFileOption{ConfigFile: cfg}}})
 	out := fx.run(t, context.Background())
 	if out.Process == nil || out.Process.ExitCode != 0 || out.Failed || out.Infra != nil {
 		t.Fatalf("outcome %+v %+v", out, out.Process)

@@ -59,8 +59,11 @@ import (
 	"github.com/perfbench/perfbench/internal/config"
 )
 
-func init() {
-	agent.Register(config.TypeMiniSWEAgent, func(a *config.Agent) (agent.Adapter, error) { return New(a) })
+// Kind is mini-SWE-agent's descriptor, listed in internal/agent/all.
+var Kind = agent.Kind{
+	AgentKind:  config.AgentKind{Type: "mini_swe_agent", NewOptions: func() any { return new(agent.ConfigFileOption) }},
+	DefaultCLI: DefaultCLI,
+	New:        func(a *config.Agent) (agent.Adapter, error) { return New(a) },
 }
 
 // DefaultCLI is the executable when the entry sets no cli:.
@@ -124,7 +127,7 @@ func (ad *Adapter) argv(r *agent.Rollout, task string) []string {
 // configSpecs are the -c values: the base config, then the step limit.
 func (ad *Adapter) configSpecs(r *agent.Rollout) []string {
 	var specs []string
-	if ad.a.ConfigFile != "" {
+	if agent.ConfigFile(ad.a) != "" {
 		specs = append(specs, filepath.Join(r.OutDir, ConfigCopy))
 	}
 	if n := r.Limits.MaxIterations; n > 0 {

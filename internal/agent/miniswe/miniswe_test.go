@@ -16,7 +16,7 @@ import (
 
 func TestCommand(t *testing.T) {
 	r := &agent.Rollout{TaskFile: "/r/task.txt", OutDir: "/r/out", Prompt: "Make bench.sh faster.\n"}
-	ad, _ := New(&config.Agent{Name: "m", Type: config.TypeMiniSWEAgent, Model: "anthropic/claude-sonnet-4-5"})
+	ad, _ := New(&config.Agent{Name: "m", Type: Kind.Type, Model: "anthropic/claude-sonnet-4-5"})
 	got, _ := ad.Command(r)
 	want := []string{"mini", "-t", "Make bench.sh faster.\n", "-y", "--exit-immediately",
 		"-m", "anthropic/claude-sonnet-4-5", "-l", "0", "-o", "/r/out/trajectory.json"}
@@ -27,7 +27,7 @@ func TestCommand(t *testing.T) {
 	// Limits: -l, and the step limit as a config override after the
 	// default config; extra_args last.
 	r.Limits = config.Limits{MaxIterations: 40, MaxBudgetUSD: 2.5}
-	ad, _ = New(&config.Agent{Name: "m", Type: config.TypeMiniSWEAgent, CLI: "/opt/mini", ExtraArgs: []string{"--model-class", "anthropic"}})
+	ad, _ = New(&config.Agent{Name: "m", Type: Kind.Type, CLI: "/opt/mini", ExtraArgs: []string{"--model-class", "anthropic"}})
 	got, _ = ad.Command(r)
 	want = []string{"/opt/mini", "-t", "Make bench.sh faster.\n", "-y", "--exit-immediately",
 		"-l", "2.5", "-o", "/r/out/trajectory.json", "-c", "mini.yaml", "-c", "agent.step_limit=40", "--model-class", "anthropic"}
@@ -44,7 +44,7 @@ func TestCommand(t *testing.T) {
 
 	// config_file: its copy in the output folder is the base config, with
 	// or without a step limit.
-	ad, _ = New(&config.Agent{Name: "m", Type: config.TypeMiniSWEAgent, ConfigFile: "mine.yaml"})
+	ad, _ = New(&config.Agent{Name: "m", Type: Kind.Type, Options: &agent.ConfigFileOption{ConfigFile: "mine.yaml"}})
 	got, _ = ad.Command(r)
 	if s := strings.Join(got, " "); !strings.HasSuffix(s, "-c /r/out/mini_swe_agent_config.yaml -c agent.step_limit=40") {
 		t.Errorf("argv %q", got)
@@ -64,7 +64,7 @@ func TestCommand(t *testing.T) {
 }
 
 func TestEnv(t *testing.T) {
-	ad, _ := New(&config.Agent{Name: "m", Type: config.TypeMiniSWEAgent, Env: map[string]string{"MSWEA_VISUAL_MODE_DEFAULT": "false"}})
+	ad, _ := New(&config.Agent{Name: "m", Type: Kind.Type, Env: map[string]string{"MSWEA_VISUAL_MODE_DEFAULT": "false"}})
 	r := &agent.Rollout{Env: []string{"A=1", "MSWEA_CONFIGURED=", "MSWEA_VISUAL_MODE_DEFAULT=false"}}
 	got := ad.env(r)
 	want := []string{"A=1", "MSWEA_VISUAL_MODE_DEFAULT=false", "MSWEA_CONFIGURED=true", "COLUMNS=4096"}
@@ -272,7 +272,7 @@ func TestRun(t *testing.T) {
 while [ $# -gt 0 ]; do [ "$1" = -o ] && cp `+fix+`/traj_steplimit.json "$2"; shift; done
 cat `+fix+`/stdout_steps.txt
 `)
-	ad, _ := New(&config.Agent{Name: "m", Type: config.TypeMiniSWEAgent, CLI: cli})
+	ad, _ := New(&config.Agent{Name: "m", Type: Kind.Type, CLI: cli})
 	out, err := ad.Run(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
@@ -301,7 +301,7 @@ while [ $# -gt 0 ]; do [ "$1" = -o ] && sed 's/invalid x-api-key/invalid key sk-
 echo 'Traceback (most recent call last):' >&2
 exit 1
 `)
-	ad, _ = New(&config.Agent{Name: "m", Type: config.TypeMiniSWEAgent, CLI: cli})
+	ad, _ = New(&config.Agent{Name: "m", Type: Kind.Type, CLI: cli})
 	out, err = ad.Run(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
@@ -318,7 +318,7 @@ exit 1
 	// fails the rollout before mini starts.
 	r = rollout(t)
 	cli = script(t, `cat `+fix+`/stdout_steps.txt; exit 1`)
-	ad, _ = New(&config.Agent{Name: "m", Type: config.TypeMiniSWEAgent, CLI: cli})
+	ad, _ = New(&config.Agent{Name: "m", Type: Kind.Type, CLI: cli})
 	out, _ = ad.Run(context.Background(), r)
 	if out.Usage != (agent.Usage{CostUSD: 0.02, Turns: 2, Source: SourceStdout}) || out.Details["trajectory"] != "none" {
 		t.Errorf("usage %+v details %v", out.Usage, out.Details)
@@ -329,7 +329,7 @@ exit 1
 		t.Errorf("outcome: failed %v, reason %q", out.Failed, out.Reason)
 	}
 	r.Prompt = "short"
-	ad, _ = New(&config.Agent{Name: "m", Type: config.TypeMiniSWEAgent, CLI: cli, ConfigFile: "/nonexistent/mini.yaml"})
+	ad, _ = New(&config.Agent{Name: "m", Type: Kind.Type, CLI: cli, Options: &agent.ConfigFileOption{ConfigFile: "/nonexistent/mini.yaml"}})
 	out, _ = ad.Run(context.Background(), r)
 	if !out.Failed || !strings.Contains(out.Reason, "config_file") || out.Process != nil {
 		t.Errorf("outcome %+v", out)

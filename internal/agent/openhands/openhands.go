@@ -80,8 +80,47 @@ import (
 	"github.com/perfbench/perfbench/internal/proc"
 )
 
-func init() {
-	agent.Register(config.TypeOpenHands, func(a *config.Agent) (agent.Adapter, error) { return New(a) })
+// Kind is OpenHands' descriptor, listed in internal/agent/all. Its
+// modes have their own doctor checks (see checks.go).
+var Kind = agent.Kind{
+	AgentKind: config.AgentKind{
+		Type:       "openhands",
+		NewOptions: func() any { return new(Options) },
+		Check: func(c *config.EntryCheck) error {
+			if s := agent.OptionsOf[Options](c.Agent).SandboxRuntime; s != "" {
+				return c.OneOf("sandbox_runtime", s, sandboxRuntimes)
+			}
+			return nil
+		},
+		Defaults: func(a *config.Agent) {
+			if o, ok := a.Options.(*Options); ok && o.SandboxRuntime == "" {
+				o.SandboxRuntime = "local"
+			}
+		},
+	},
+	New:            func(a *config.Agent) (agent.Adapter, error) { return New(a) },
+	ChoosesRuntime: true,
+	Checks:         checks,
+}
+
+var sandboxRuntimes = []string{"local", "docker"}
+
+// Options are the keys of an openhands entry besides the common ones, in
+// the order run.json has always had them.
+type Options struct {
+	// ContainerImage selects docker mode: OpenHands runs in this image.
+	ContainerImage string `yaml:"container_image" json:"container_image,omitempty"`
+	// RuntimeImage is SANDBOX_RUNTIME_CONTAINER_IMAGE.
+	RuntimeImage string `yaml:"runtime_image" json:"runtime_image,omitempty"`
+	// ConfigFile is OpenHands' config.toml.
+	agent.ConfigFileOption
+	LLMConfig string `yaml:"llm_config" json:"llm_config,omitempty"`
+	AgentCls  string `yaml:"agent_cls" json:"agent_cls,omitempty"`
+	// SandboxRuntime is local (default) or docker.
+	SandboxRuntime string `yaml:"sandbox_runtime" json:"sandbox_runtime,omitempty"`
+	// OpenHandsHome is mounted as ~/.openhands; "" uses ~/.openhands,
+	// "off" disables the mount.
+	OpenHandsHome string `yaml:"openhands_home" json:"openhands_home,omitempty"`
 }
 
 // Mode is how OpenHands is started.
@@ -152,7 +191,8 @@ func Resolve(a *config.Agent, lookup func(string) (string, bool)) (Settings, err
 		}
 		return ""
 	}
-	s := Settings{SandboxRuntime: a.SandboxRuntime, RuntimeImage: a.RuntimeImage}
+	o := agent.OptionsOf[Options](a)
+	s := Settings{SandboxRuntime: o.SandboxRuntime, RuntimeImage: o.RuntimeImage}
 	if s.SandboxRuntime == "" {
 		s.SandboxRuntime = "local"
 	}
@@ -172,8 +212,8 @@ func Resolve(a *config.Agent, lookup func(string) (string, bool)) (Settings, err
 		s.Mode, s.Image = ModeDocker, get("OPENHANDS_CONTAINER_IMAGE")
 	case get("OPENHANDS_CLI") != "":
 		s = host(get("OPENHANDS_CLI"))
-	case a.ContainerImage != "":
-		s.Mode, s.Image = ModeDocker, a.ContainerImage
+	case o.ContainerImage != "":
+		s.Mode, s.Image = ModeDocker, o.ContainerImage
 	case a.CLI != "":
 		s = host(a.CLI)
 	default:
@@ -235,14 +275,15 @@ func (ad *Adapter) headlessArgs(l config.Limits, workspace, taskFile, configFile
 	if l.MaxBudgetUSD > 0 {
 		args = append(args, "-b", formatUSD(l.MaxBudgetUSD))
 	}
-	if ad.a.AgentCls != "" {
-		args = append(args, "-c", ad.a.AgentCls)
+	o := agent.OptionsOf[Options](ad.a)
+	if o.AgentCls != "" {
+		args = append(args, "-c", o.AgentCls)
 	}
 	if configFile != "" {
 		args = append(args, "--config-file", configFile)
 	}
-	if ad.a.LLMConfig != "" {
-		args = append(args, "-l", ad.a.LLMConfig)
+	if o.LLMConfig != "" {
+		args = append(args, "-l", o.LLMConfig)
 	}
 	return append(args, ad.a.ExtraArgs...)
 }
@@ -250,7 +291,7 @@ func (ad *Adapter) headlessArgs(l config.Limits, workspace, taskFile, configFile
 // ConfigFile returns config_file as an absolute path (relative to
 // bench.yaml's directory); "" when not set.
 func (ad *Adapter) ConfigFile(b *config.Bench) string {
-	return agent.BenchPath(b, ad.a.ConfigFile)
+	return agent.BenchPath(b, agent.ConfigFile(ad.a))
 }
 
 // Command returns the argv of a rollout: the `docker run` line in docker
@@ -415,7 +456,7 @@ func (ad *Adapter) Spec(r *agent.Rollout) (*container.Spec, error) {
 // is relative to bench.yaml), default ~/.openhands; "" when
 // openhands_home: off.
 func (ad *Adapter) OpenHandsHome(b *config.Bench) string {
-	h := ad.a.OpenHandsHome
+	h := agent.OptionsOf[Options](ad.a).OpenHandsHome
 	switch {
 	case h == "off":
 		return ""

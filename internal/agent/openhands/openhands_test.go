@@ -34,13 +34,13 @@ func TestResolve(t *testing.T) {
 		image string
 		cli   string
 	}{
-		{"image", config.Agent{ContainerImage: "oh:1"}, env(), ModeDocker, "oh:1", ""},
+		{"image", config.Agent{Options: &Options{ContainerImage: "oh:1"}}, env(), ModeDocker, "oh:1", ""},
 		{"uvx", config.Agent{CLI: "uvx"}, env(), ModeUVX, "", "uvx"},
 		{"uvx path", config.Agent{CLI: "/opt/bin/uvx"}, env(), ModeUVX, "", "/opt/bin/uvx"},
 		{"python", config.Agent{CLI: "/venv/bin/python"}, env(), ModePython, "", "/venv/bin/python"},
-		{"image wins over cli", config.Agent{CLI: "uvx", ContainerImage: "oh:1"}, env(), ModeDocker, "oh:1", ""},
+		{"image wins over cli", config.Agent{CLI: "uvx", Options: &Options{ContainerImage: "oh:1"}}, env(), ModeDocker, "oh:1", ""},
 		{"env image", config.Agent{CLI: "uvx"}, env("OPENHANDS_CONTAINER_IMAGE", "oh:2"), ModeDocker, "oh:2", ""},
-		{"env cli wins over yaml image", config.Agent{ContainerImage: "oh:1"}, env("OPENHANDS_CLI", "uvx"), ModeUVX, "", "uvx"},
+		{"env cli wins over yaml image", config.Agent{Options: &Options{ContainerImage: "oh:1"}}, env("OPENHANDS_CLI", "uvx"), ModeUVX, "", "uvx"},
 		{"env image wins over env cli", config.Agent{}, env("OPENHANDS_CLI", "uvx", "OPENHANDS_CONTAINER_IMAGE", "oh:3"), ModeDocker, "oh:3", ""},
 		{"entry env", config.Agent{Env: map[string]string{"OPENHANDS_CLI": "/p/python"}}, env(), ModePython, "", "/p/python"},
 	} {
@@ -57,7 +57,7 @@ func TestResolve(t *testing.T) {
 	if _, err := Resolve(&config.Agent{Name: "oh"}, env()); err == nil || !strings.Contains(err.Error(), "container_image") {
 		t.Errorf("no mode: err = %v", err)
 	}
-	s, _ := Resolve(&config.Agent{ContainerImage: "x", RuntimeImage: "rt:1"}, env("OPENHANDS_RUNTIME_IMAGE", "rt:2"))
+	s, _ := Resolve(&config.Agent{Options: &Options{ContainerImage: "x", RuntimeImage: "rt:1"}}, env("OPENHANDS_RUNTIME_IMAGE", "rt:2"))
 	if s.RuntimeImage != "rt:2" {
 		t.Errorf("runtime image %q, want the environment's", s.RuntimeImage)
 	}
@@ -75,7 +75,7 @@ func rollout(a *config.Agent, env ...string) *agent.Rollout {
 }
 
 func TestHostArgv(t *testing.T) {
-	a := &config.Agent{CLI: "uvx", AgentCls: "CodeActAgent", ConfigFile: "oh.toml", LLMConfig: "big", ExtraArgs: []string{"--no-auto-continue"}}
+	a := &config.Agent{CLI: "uvx", ExtraArgs: []string{"--no-auto-continue"}, Options: &Options{AgentCls: "CodeActAgent", ConfigFileOption: agent.ConfigFileOption{ConfigFile: "oh.toml"}, LLMConfig: "big"}}
 	ad, err := New(a)
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +129,7 @@ func TestHostEnv(t *testing.T) {
 }
 
 func TestSpecPassesSecretsByName(t *testing.T) {
-	a := &config.Agent{ContainerImage: "oh:1", Env: map[string]string{"MY_SETTING": "x"}, Model: "m"}
+	a := &config.Agent{Env: map[string]string{"MY_SETTING": "x"}, Model: "m", Options: &Options{ContainerImage: "oh:1"}}
 	ad, _ := New(a)
 	r := rollout(a, "PATH=/bin", "HOME=/r/home", "LLM_API_KEY=sk-verysecret-1", "ANTHROPIC_API_KEY=sk-ant-verysecret",
 		"GITHUB_TOKEN=ghp_verysecret", "AWS_SECRET_ACCESS_KEY=aws-verysecret", "LLM_BASE_URL=", "MY_SETTING=x",
@@ -175,7 +175,7 @@ func TestSpecPassesSecretsByName(t *testing.T) {
 }
 
 func TestSpecSandboxDocker(t *testing.T) {
-	a := &config.Agent{ContainerImage: "oh:1", SandboxRuntime: "docker", RuntimeImage: "rt:1"}
+	a := &config.Agent{Options: &Options{ContainerImage: "oh:1", SandboxRuntime: "docker", RuntimeImage: "rt:1"}}
 	ad, _ := New(a)
 	sock := filepath.Join(t.TempDir(), "docker.sock")
 	if err := os.WriteFile(sock, nil, 0o600); err != nil {
@@ -295,12 +295,12 @@ func TestRolloutRuntime(t *testing.T) {
 		a    config.Agent
 		want string
 	}{
-		{"docker mode", config.Agent{Type: config.TypeOpenHands, ContainerImage: "oh:1"}, agent.RuntimeContainer},
-		{"uvx, local sandbox", config.Agent{Type: config.TypeOpenHands, CLI: "uvx"}, agent.RuntimeHost},
-		{"uvx, docker sandbox", config.Agent{Type: config.TypeOpenHands, CLI: "uvx", SandboxRuntime: "docker"}, agent.RuntimeContainer},
+		{"docker mode", config.Agent{Type: Kind.Type, Options: &Options{ContainerImage: "oh:1"}}, agent.RuntimeContainer},
+		{"uvx, local sandbox", config.Agent{Type: Kind.Type, CLI: "uvx"}, agent.RuntimeHost},
+		{"uvx, docker sandbox", config.Agent{Type: Kind.Type, CLI: "uvx", Options: &Options{SandboxRuntime: "docker"}}, agent.RuntimeContainer},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ad, err := agent.New(&tc.a)
+			ad, err := agent.New([]agent.Kind{Kind}, &tc.a)
 			if err != nil {
 				t.Fatal(err)
 			}

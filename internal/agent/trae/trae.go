@@ -74,8 +74,13 @@ import (
 	"github.com/perfbench/perfbench/internal/textx"
 )
 
-func init() {
-	agent.Register(config.TypeTrae, func(a *config.Agent) (agent.Adapter, error) { return New(a) })
+// Kind is TRAE Agent's descriptor, listed in internal/agent/all.
+var Kind = agent.Kind{
+	AgentKind:   config.AgentKind{Type: "trae", NewOptions: func() any { return new(agent.ConfigFileOption) }},
+	DefaultCLI:  DefaultCLI,
+	TokenPriced: true,
+	New:         func(a *config.Agent) (agent.Adapter, error) { return New(a) },
+	Executable:  func(a *config.Agent, b *config.Bench) string { return (&Adapter{a: a}).CLI(b) },
 }
 
 // DefaultCLI is the executable when the entry sets no cli:.
@@ -115,7 +120,7 @@ type Adapter struct {
 // env: or the environment), else TRAE would look for trae_config.yaml in
 // the workspace.
 func New(a *config.Agent) (*Adapter, error) {
-	if a.ConfigFile == "" {
+	if agent.ConfigFile(a) == "" {
 		_, inEntry := a.Env[ConfigEnv]
 		if _, inEnv := os.LookupEnv(ConfigEnv); !inEntry && !inEnv {
 			return nil, badinput.Errorf("agent %s (trae): set config_file: (TRAE's trae_config.yaml, relative to bench.yaml) or %s", a.Name, ConfigEnv)
@@ -140,7 +145,7 @@ func (ad *Adapter) CLI(b *config.Bench) string {
 // ConfigFile returns config_file as an absolute host path (relative to
 // bench.yaml's directory); "" when not set.
 func (ad *Adapter) ConfigFile(b *config.Bench) string {
-	return agent.BenchPath(b, ad.a.ConfigFile)
+	return agent.BenchPath(b, agent.ConfigFile(ad.a))
 }
 
 // configArg is the --config-file argument: the host path, or the copy in

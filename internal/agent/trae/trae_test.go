@@ -40,17 +40,17 @@ func TestCommand(t *testing.T) {
 		a    config.Agent
 		want []string
 	}{
-		{"defaults", config.Agent{ConfigFile: "trae_config.yaml"},
+		{"defaults", config.Agent{Options: &agent.ConfigFileOption{ConfigFile: "trae_config.yaml"}},
 			append(append([]string{"trae-cli"}, base...), "--config-file", "/proj/trae_config.yaml")},
-		{"limits model extra", config.Agent{CLI: "/opt/trae-cli", ConfigFile: "/etc/trae.yaml", Model: "claude-sonnet-4-20250514",
+		{"limits model extra", config.Agent{CLI: "/opt/trae-cli", Options: &agent.ConfigFileOption{ConfigFile: "/etc/trae.yaml"}, Model: "claude-sonnet-4-20250514",
 			Limits: config.Limits{MaxIterations: 40, MaxBudgetUSD: 2}, ExtraArgs: []string{"--console-type", "simple"}},
 			append(append([]string{"/opt/trae-cli"}, base...), "--max-steps", "40", "--config-file", "/etc/trae.yaml",
 				"--model", "claude-sonnet-4-20250514", "--console-type", "simple")},
-		{"python relative to bench.yaml", config.Agent{CLI: "../bench-env/bin/python", ConfigFile: "../third-party/trae_config.yaml", Limits: config.Limits{MaxIterations: 200}},
+		{"python relative to bench.yaml", config.Agent{CLI: "../bench-env/bin/python", Options: &agent.ConfigFileOption{ConfigFile: "../third-party/trae_config.yaml"}, Limits: config.Limits{MaxIterations: 200}},
 			append(append([]string{"/bench-env/bin/python", "-m", "trae_agent.cli"}, base...), "--max-steps", "200", "--config-file", "/third-party/trae_config.yaml")},
-		{"python3.12 on PATH", config.Agent{CLI: "python3.12", ConfigFile: "c.yaml"},
+		{"python3.12 on PATH", config.Agent{CLI: "python3.12", Options: &agent.ConfigFileOption{ConfigFile: "c.yaml"}},
 			append(append([]string{"python3.12", "-m", "trae_agent.cli"}, base...), "--config-file", "/proj/c.yaml")},
-		{"container: config copied into HOME, cli as in the image", config.Agent{CLI: "bin/trae-cli", ConfigFile: "c.yaml", Runtime: agent.RuntimeContainer},
+		{"container: config copied into HOME, cli as in the image", config.Agent{CLI: "bin/trae-cli", Options: &agent.ConfigFileOption{ConfigFile: "c.yaml"}, Runtime: agent.RuntimeContainer},
 			append(append([]string{"bin/trae-cli"}, base...), "--config-file", "/r/home/.trae-perfbench/c.yaml")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -320,9 +320,9 @@ func runStandin(t *testing.T, o runOpts) *run {
 	os.WriteFile(task, []byte("Make it faster.\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "benchdir", "trae_config.yaml"), []byte("model_providers:\n  anthropic:\n    api_key: sk-config-key-42\n    provider: anthropic\n"), 0o600)
 	a := o.a
-	a.Name, a.Type = "trae", config.TypeTrae
-	if a.ConfigFile == "" {
-		a.ConfigFile = "trae_config.yaml"
+	a.Name, a.Type = "trae", Kind.Type
+	if agent.ConfigFile(&a) == "" {
+		a.Options = &agent.ConfigFileOption{ConfigFile: "trae_config.yaml"}
 	}
 	ad, err := New(&a)
 	if err != nil {
@@ -522,14 +522,14 @@ func TestRunConfigSecretsScrubbed(t *testing.T) {
 }
 
 func TestRunMissingConfig(t *testing.T) {
-	res := runStandin(t, runOpts{a: config.Agent{ConfigFile: "nope.yaml"}})
+	res := runStandin(t, runOpts{a: config.Agent{Options: &agent.ConfigFileOption{ConfigFile: "nope.yaml"}}})
 	if !res.out.Failed || !strings.Contains(res.out.Reason, "nope.yaml") || res.out.Process != nil {
 		t.Errorf("outcome %+v", res.out)
 	}
 }
 
 func TestRunContainerConfigCopy(t *testing.T) {
-	a := &config.Agent{Name: "trae", ConfigFile: "c.yaml", Runtime: agent.RuntimeContainer}
+	a := &config.Agent{Name: "trae", Options: &agent.ConfigFileOption{ConfigFile: "c.yaml"}, Runtime: agent.RuntimeContainer}
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "c.yaml"), []byte("api_key: sk-zzz-999999\n"), 0o644)
 	ad, _ := New(a)
