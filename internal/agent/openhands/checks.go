@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/perfbench/perfbench/internal/textx"
 	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 
 	"github.com/perfbench/perfbench/internal/agent"
+	"github.com/perfbench/perfbench/internal/textx"
 	"github.com/perfbench/perfbench/internal/config"
 )
 
