@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/perfbench/perfbench/internal/report"
 	"github.com/perfbench/perfbench/internal/agent"
+	"github.com/perfbench/perfbench/internal/report"
 )
 
 // runIn runs the CLI in dir with a clean environment.

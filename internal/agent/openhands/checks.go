@@ -10,8 +10,8 @@ import (
 	"syscall"
 
 	"github.com/perfbench/perfbench/internal/agent"
-	"github.com/perfbench/perfbench/internal/textx"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // checks are `bench doctor`'s checks of an openhands entry: what its mode
