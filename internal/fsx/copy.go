@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -83,6 +84,38 @@ func OpenRoot(dir string) (*os.Root, error) {
 	if err := sameAsRoot(r, fi); err != nil {
 		r.Close()
 		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	return r, nil
+}
+
+// OpenRootUnder opens dir, a directory at or below base, as an os.Root
+// following a symbolic link at no component below base: for a folder
+// inside a tree an agent can rearrange (its rollout directory), base being
+// what the harness made and the agent cannot replace (its mount point). A
+// dir outside base is opened with OpenRoot.
+func OpenRootUnder(base, dir string) (*os.Root, error) {
+	rel, err := filepath.Rel(base, dir)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return OpenRoot(dir)
+	}
+	r, err := OpenRoot(base)
+	if err != nil || rel == "." {
+		return r, err
+	}
+	for _, name := range strings.Split(filepath.ToSlash(rel), "/") {
+		fi, err := r.Lstat(name)
+		if err == nil && !fi.IsDir() {
+			err = &os.PathError{Op: "open", Path: dir, Err: notDir(fi)}
+		}
+		var sub *os.Root
+		if err == nil {
+			sub, err = openSubRoot(r, name, fi)
+		}
+		r.Close()
+		if err != nil {
+			return nil, err
+		}
+		r = sub
 	}
 	return r, nil
 }

@@ -246,7 +246,7 @@ func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, e
 	lw := &agent.LineWriter{W: r.Stdout, Fn: func(l []byte) { report(st.StdoutLine(l)) }}
 	rr.Stdout = lw
 	tail := &sessionTail{
-		root: filepath.Join(home, "sessions"), private: private, threadID: st.ThreadID,
+		base: filepath.Dir(r.Home), root: filepath.Join(home, "sessions"), private: private, threadID: st.ThreadID,
 		fn: func(l []byte) { report(st.SessionLine(l)) },
 	}
 	done := make(chan struct{})
@@ -362,7 +362,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, sum Summary, ses
 		out.SetDetail("unknown_events", sum.Unknown)
 	}
 	if logPath != "" && r.OutDir != "" {
-		if name, err := copySessionLog(sessions, logPath, r.OutDir); err != nil {
+		if name, err := copySessionLog(filepath.Dir(r.Home), sessions, logPath, r.OutDir); err != nil {
 			fmt.Fprintf(r.Stderr, "perfbench: copying the session log: %v\n", err)
 		} else {
 			out.SetDetail("session_log", "out/"+OutSubdir+"/"+name)
@@ -392,18 +392,20 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, sum Summary, ses
 
 // copySessionLog copies the session log (logPath, under sessions) into
 // outDir/OutSubdir and returns its name. Both are the agent's: nothing is
-// followed out of sessions or out of outDir.
-func copySessionLog(sessions, logPath, outDir string) (string, error) {
+// followed out of sessions or out of outDir, nor on the way to them below
+// base (the rollout's private directory, where the agent may have swapped
+// home/.codex or out for a link).
+func copySessionLog(base, sessions, logPath, outDir string) (string, error) {
 	rel, err := filepath.Rel(sessions, logPath)
 	if err != nil {
 		return "", err
 	}
-	src, err := fsx.OpenRoot(sessions)
+	src, err := fsx.OpenRootUnder(base, sessions)
 	if err != nil {
 		return "", err
 	}
 	defer src.Close()
-	out, err := fsx.OpenRoot(outDir)
+	out, err := fsx.OpenRootUnder(base, outDir)
 	if err != nil {
 		return "", err
 	}

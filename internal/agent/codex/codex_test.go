@@ -584,7 +584,7 @@ func TestRunOwnCodexHome(t *testing.T) {
 }
 
 // The session log and the output folder are the agent's: the copy never
-// follows a link it left in either (issue 9).
+// follows a link it left in either.
 func TestCopySessionLogFollowsNoLink(t *testing.T) {
 	victim := t.TempDir()
 	secret := filepath.Join(t.TempDir(), "secret.jsonl")
@@ -600,7 +600,7 @@ func TestCopySessionLogFollowsNoLink(t *testing.T) {
 	// out/codex -> victim: the log is not written there.
 	out := t.TempDir()
 	os.Symlink(victim, filepath.Join(out, OutSubdir))
-	if _, err := copySessionLog(sessions, good, out); err == nil {
+	if _, err := copySessionLog("/nonexistent-base", sessions, good, out); err == nil {
 		t.Error("copied through out/codex -> victim")
 	}
 	if ents, _ := os.ReadDir(victim); len(ents) > 0 {
@@ -609,10 +609,10 @@ func TestCopySessionLogFollowsNoLink(t *testing.T) {
 
 	// A log that is a link to a host file is not read.
 	out = t.TempDir()
-	if _, err := copySessionLog(sessions, linked, out); err == nil {
+	if _, err := copySessionLog("/nonexistent-base", sessions, linked, out); err == nil {
 		t.Error("copied a session log that links outside")
 	}
-	if name, err := copySessionLog(sessions, good, out); err != nil || name != "rollout-1-abc.jsonl" {
+	if name, err := copySessionLog("/nonexistent-base", sessions, good, out); err != nil || name != "rollout-1-abc.jsonl" {
 		t.Errorf("copySessionLog = %q, %v", name, err)
 	}
 	if data, _ := os.ReadFile(filepath.Join(out, OutSubdir, "rollout-1-abc.jsonl")); string(data) != "{}\n" {
@@ -623,6 +623,25 @@ func TestCopySessionLogFollowsNoLink(t *testing.T) {
 	tail := &sessionTail{root: sessions, private: true, threadID: func() string { return "" }, fn: func([]byte) {}}
 	if tail.find(); tail.path != good {
 		t.Errorf("tail follows %q, want %q", tail.path, good)
+	}
+	tail.finish()
+
+	// Below the rollout's private directory, a link on the way to the
+	// sessions (home/.codex -> the user's real ~/.codex) is not followed.
+	private := t.TempDir()
+	real := filepath.Join(t.TempDir(), ".codex")
+	os.MkdirAll(filepath.Join(real, "sessions", "2026", "01", "02"), 0o755)
+	os.WriteFile(filepath.Join(real, "sessions", "2026", "01", "02", "rollout-3-abc.jsonl"), []byte(`{"host":"real"}`), 0o600)
+	os.MkdirAll(filepath.Join(private, "home"), 0o755)
+	os.Symlink(real, filepath.Join(private, "home", ".codex"))
+	os.MkdirAll(filepath.Join(private, "out"), 0o755)
+	viaLink := filepath.Join(private, "home", ".codex", "sessions")
+	if _, err := copySessionLog(private, viaLink, filepath.Join(viaLink, "2026", "01", "02", "rollout-3-abc.jsonl"), filepath.Join(private, "out")); err == nil {
+		t.Error("copied a session log through home/.codex -> a host directory")
+	}
+	tail = &sessionTail{base: private, root: viaLink, private: true, threadID: func() string { return "" }, fn: func([]byte) {}}
+	if tail.find(); tail.path != "" {
+		t.Errorf("tail follows home/.codex to %q", tail.path)
 	}
 	tail.finish()
 }

@@ -21,8 +21,9 @@ import (
 //
 // It is used from one goroutine at a time.
 type sessionTail struct {
-	// root is $CODEX_HOME/sessions.
-	root string
+	// root is $CODEX_HOME/sessions; base the rollout's private directory
+	// above it, below which no link is followed on the way to root.
+	root, base string
 	// private: CODEX_HOME is the rollout's own, so any session log in it
 	// is this run's; otherwise only the log named after the thread id is.
 	private  bool
@@ -44,7 +45,7 @@ func (t *sessionTail) find() {
 	if id == "" && !t.private {
 		return
 	}
-	root, err := fsx.OpenRoot(t.root)
+	root, err := fsx.OpenRootUnder(t.base, t.root)
 	if err != nil {
 		return
 	}

@@ -283,6 +283,17 @@ func TestParseFollowsNoLink(t *testing.T) {
 	if s.FinalState != StateNone || s.Usage(false).CostUSD != 0 {
 		t.Errorf("read through a link: %+v", s)
 	}
+
+	// out/openhands itself a link to a host event store.
+	store := filepath.Join(t.TempDir(), "oh")
+	os.MkdirAll(filepath.Join(store, "file_store", "sessions", "s"), 0o755)
+	os.Symlink(filepath.Join(host, "events"), filepath.Join(store, "file_store", "sessions", "s", "x"))
+	os.Rename(filepath.Join(host, "events"), filepath.Join(store, "file_store", "sessions", "s", "events"))
+	out := t.TempDir()
+	os.Symlink(store, filepath.Join(out, OutSubdir))
+	if s, _ := Parse(filepath.Join(out, OutSubdir)); s.FinalState != StateNone || s.Usage(false).CostUSD != 0 {
+		t.Errorf("read through out/openhands -> a host directory: %+v", s)
+	}
 }
 
 // run.json's runtime: OpenHands in docker mode, or with sandbox_runtime:

@@ -124,7 +124,9 @@ func Parse(dir string) (*Summary, error) {
 		}
 		trajectory = append(trajectory, evs...)
 	}
-	events, err := readEventStore(filepath.Join(dir, "file_store"))
+	// dir is <out>/openhands: out is the harness's (a mount point), what is
+	// below it the agent's.
+	events, err := readEventStore(filepath.Dir(dir), filepath.Join(dir, "file_store"))
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -175,13 +177,14 @@ func readTrajectory(dir, name string) ([]Event, error) {
 }
 
 // readEventStore reads every events/<n>.json under root, in id order,
-// inside an os.Root of root (links are never followed).
-func readEventStore(root string) ([]Event, error) {
+// inside an os.Root of root (links are never followed, neither below root
+// nor between base and root).
+func readEventStore(base, root string) ([]Event, error) {
 	type numbered struct {
 		n    int64
 		path string // slash-separated, relative to root
 	}
-	r, err := fsx.OpenRoot(root)
+	r, err := fsx.OpenRootUnder(base, root)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
