@@ -2,11 +2,13 @@ package evaluate_test
 
 import (
 	"bytes"
+	"hash/fnv"
 	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,47 +20,59 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-// filler sets every exported field of a value to a distinct non-zero
-// value, so that a field renamed, dropped or retyped shows in the JSON.
-type filler struct{ n int }
+// filler sets every field written to JSON to a non-zero value derived
+// from its JSON path, so that a field renamed, dropped or retyped shows in
+// the output, whatever the Go types around it.
+type filler struct{}
 
-func (f *filler) fill(v reflect.Value, name string) {
-	f.n++
+func (f filler) fill(v reflect.Value, path string) {
+	h := fnv.New32a()
+	h.Write([]byte(path))
+	n := int(h.Sum32() % 1000)
 	if v.Type() == reflect.TypeFor[time.Time]() {
-		v.Set(reflect.ValueOf(time.Date(2026, 1, 2, 3, 4, 5, f.n, time.UTC)))
+		v.Set(reflect.ValueOf(time.Date(2026, 1, 2, 3, 4, 5, n, time.UTC)))
 		return
 	}
 	switch v.Kind() {
 	case reflect.String:
-		v.SetString(name + "-" + strconv.Itoa(f.n))
+		v.SetString(path[strings.LastIndex(path, ".")+1:] + "-" + strconv.Itoa(n))
 	case reflect.Bool:
 		v.SetBool(true)
 	case reflect.Int, reflect.Int64, reflect.Int32:
-		v.SetInt(int64(f.n))
+		v.SetInt(int64(n))
 	case reflect.Uint, reflect.Uint64, reflect.Uint32:
-		v.SetUint(uint64(f.n))
+		v.SetUint(uint64(n))
 	case reflect.Float64:
-		v.SetFloat(float64(f.n) + 0.25)
+		v.SetFloat(float64(n) + 0.25)
 	case reflect.Pointer:
 		p := reflect.New(v.Type().Elem())
-		f.fill(p.Elem(), name)
+		f.fill(p.Elem(), path)
 		v.Set(p)
 	case reflect.Slice:
 		s := reflect.MakeSlice(v.Type(), 1, 1)
-		f.fill(s.Index(0), name)
+		f.fill(s.Index(0), path+".0")
 		v.Set(s)
 	case reflect.Map:
 		m := reflect.MakeMap(v.Type())
 		k := reflect.New(v.Type().Key()).Elem()
-		f.fill(k, name+"Key")
+		f.fill(k, path+".key")
 		e := reflect.New(v.Type().Elem()).Elem()
-		f.fill(e, name)
+		f.fill(e, path+".value")
 		m.SetMapIndex(k, e)
 		v.Set(m)
 	case reflect.Struct:
 		for i := 0; i < v.NumField(); i++ {
-			if v.Type().Field(i).IsExported() {
-				f.fill(v.Field(i), v.Type().Field(i).Name)
+			sf := v.Type().Field(i)
+			name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+			switch {
+			case !sf.IsExported() || name == "-":
+			case sf.Anonymous && name == "":
+				f.fill(v.Field(i), path)
+			default:
+				if name == "" {
+					name = sf.Name
+				}
+				f.fill(v.Field(i), path+"."+name)
 			}
 		}
 	case reflect.Interface:
@@ -90,21 +104,21 @@ func golden(t *testing.T, name string, v any) {
 }
 
 func TestRecordsGolden(t *testing.T) {
-	var f filler
+	f := filler{}
 	var run journal.Run
-	f.fill(reflect.ValueOf(&run).Elem(), "Run")
+	f.fill(reflect.ValueOf(&run).Elem(), "run")
 	run.Agent.Config = &config.Agent{Name: "agent-name", Type: "claude_code", Model: "a/m<&>", Limits: run.Limits, Env: map[string]string{"K": "[REDACTED]"}}
 	run.SchemaVersion = journal.SchemaVersion
 	golden(t, "run.json", &run)
 
 	var j journal.Journal
-	f.fill(reflect.ValueOf(&j).Elem(), "Journal")
+	f.fill(reflect.ValueOf(&j).Elem(), "journal")
 	j.Details = map[string]any{"stopped": "max_iterations", "n": 3}
 	j.SchemaVersion = journal.SchemaVersion
 	golden(t, "journal.json", &j)
 
 	var r evaluate.Result
-	f.fill(reflect.ValueOf(&r).Elem(), "Result")
+	f.fill(reflect.ValueOf(&r).Elem(), "eval")
 	r.SchemaVersion = evaluate.SchemaVersion
 	golden(t, "eval.json", &r)
 }
