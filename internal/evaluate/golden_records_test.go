@@ -2,8 +2,8 @@ package evaluate_test
 
 import (
 	"bytes"
-	"hash/fnv"
 	"flag"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -50,14 +50,14 @@ func (f filler) fill(v reflect.Value, path string) {
 		v.Set(p)
 	case reflect.Slice:
 		s := reflect.MakeSlice(v.Type(), 1, 1)
-		f.fill(s.Index(0), path+".0")
+		f.fill(s.Index(0), path+"[0]")
 		v.Set(s)
 	case reflect.Map:
 		m := reflect.MakeMap(v.Type())
 		k := reflect.New(v.Type().Key()).Elem()
-		f.fill(k, path+".key")
+		f.fill(k, path+"[key]")
 		e := reflect.New(v.Type().Elem()).Elem()
-		f.fill(e, path+".value")
+		f.fill(e, path+"[value]")
 		m.SetMapIndex(k, e)
 		v.Set(m)
 	case reflect.Struct:
