@@ -16,6 +16,7 @@ import (
 	"github.com/perfbench/perfbench/internal/plan"
 	"github.com/perfbench/perfbench/internal/prepare"
 	"github.com/perfbench/perfbench/internal/progress"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
 )
 
@@ -155,14 +156,14 @@ func runPrepare(ctx context.Context, env *Env, o *prepareOptions, taskPath strin
 		if sum.Stopped != "" {
 			return &exitError{code: ExitFailure, err: errors.New(sum.Stopped)}
 		}
-		return &exitError{code: ExitFailure, err: fmt.Errorf("%d item(s) ended in infra_error; run prepare again to retry them", sum.Counts[journal.StatusInfraError])}
+		return &exitError{code: ExitFailure, err: fmt.Errorf("%d item(s) ended in infra_error; run prepare again to retry them", sum.Counts[records.RolloutInfraError])}
 	}
 	return nil
 }
 
 func printSummary(env *Env, s *prepare.Summary) {
 	var parts []string
-	for _, st := range journal.Statuses {
+	for _, st := range records.RolloutStatuses {
 		if n := s.Counts[st]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", st, n))
 		}

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/perfbench/perfbench/internal/agent"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // Why the harness stopped a rollout early (the cause of its context).
@@ -150,7 +150,7 @@ func (s *spend) settle(it *itemRun, cost float64) float64 {
 // observeUsage is a rollout's Observe hook: it keeps the latest usage (the
 // journal's partial usage if the agent never reports totals), stops the
 // rollout at its own cap, and feeds the run's spend.
-func (it *itemRun) observeUsage(u agent.Usage) {
+func (it *itemRun) observeUsage(u records.Usage) {
 	it.usageMu.Lock()
 	it.observed = u
 	it.usageMu.Unlock()

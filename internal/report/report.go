@@ -21,6 +21,7 @@ import (
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // SchemaVersion of the JSON report.
@@ -168,7 +169,7 @@ func inc(m *map[string]int, k string) {
 
 // countEndings adds a journal's final state, limits, infra class, OOM kill
 // and partial usage to the run's counts.
-func (r *Report) countEndings(j *journal.Journal) {
+func (r *Report) countEndings(j *records.Journal) {
 	if s, ok := j.Details["final_state"].(string); ok && s != "" {
 		inc(&r.FinalStates, s)
 	}
@@ -258,7 +259,7 @@ const StatusExternal = "external"
 func statusOrder(counts map[string]int) []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, s := range journal.Statuses {
+	for _, s := range records.RolloutStatuses {
 		if counts[string(s)] > 0 {
 			out = append(out, string(s))
 		}

@@ -66,6 +66,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 func init() {
@@ -143,7 +144,7 @@ func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, e
 	}
 	before := aiderEntries(r.Workspace)
 	model := ad.a.Model
-	st := NewStream(func(u agent.Usage) agent.Usage { return agent.PriceMissingCost(r.Bench, model, u) }, r.ReportUsage)
+	st := NewStream(func(u records.Usage) records.Usage { return agent.PriceMissingCost(r.Bench, model, u) }, r.ReportUsage)
 	lw := &agent.LineWriter{W: r.Stdout, Fn: st.Line}
 	rr := *r
 	rr.Stdout = lw

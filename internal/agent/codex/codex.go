@@ -82,6 +82,7 @@ import (
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 func init() {
@@ -264,9 +265,9 @@ func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, e
 // usage prices a summary's tokens. It returns the model priced ("" when
 // neither the entry nor the session log names one) and whether a price
 // was found.
-func (ad *Adapter) usage(r *agent.Rollout, sum Summary) (agent.Usage, string, bool) {
+func (ad *Adapter) usage(r *agent.Rollout, sum Summary) (records.Usage, string, bool) {
 	t := sum.Tokens
-	u := agent.Usage{
+	u := records.Usage{
 		InputTokens: t.Input, OutputTokens: t.Output,
 		CacheReadTokens: t.CachedInput, CacheWriteTokens: t.CacheWrite,
 		Turns: sum.Turns(), Source: sum.Source,

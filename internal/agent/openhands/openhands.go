@@ -78,6 +78,7 @@ import (
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/container"
 	"github.com/perfbench/perfbench/internal/proc"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 func init() {
@@ -219,7 +220,7 @@ func (ad *Adapter) AgentWorkspace(host string) string {
 }
 
 // iterations is -i: the entry's max_iterations, default 30.
-func iterations(l config.Limits) int {
+func iterations(l records.Limits) int {
 	if l.MaxIterations > 0 {
 		return l.MaxIterations
 	}
@@ -230,7 +231,7 @@ func formatUSD(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // headlessArgs are the arguments after "python": -m openhands.core.main and
 // the headless flags, then the entry's extra_args.
-func (ad *Adapter) headlessArgs(l config.Limits, workspace, taskFile, configFile string) []string {
+func (ad *Adapter) headlessArgs(l records.Limits, workspace, taskFile, configFile string) []string {
 	args := []string{"-m", "openhands.core.main", "-d", workspace, "-f", taskFile, "-i", strconv.Itoa(iterations(l))}
 	if l.MaxBudgetUSD > 0 {
 		args = append(args, "-b", formatUSD(l.MaxBudgetUSD))
@@ -591,7 +592,7 @@ const eventPoll = 2 * time.Second
 func watchEvents(r *agent.Rollout, ohDir string, done <-chan struct{}) {
 	t := time.NewTicker(eventPoll)
 	defer t.Stop()
-	var last agent.Usage
+	var last records.Usage
 	for {
 		select {
 		case <-done:

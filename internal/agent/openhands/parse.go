@@ -15,8 +15,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // Final states recorded in the journal (details.final_state). The first
@@ -376,8 +376,8 @@ func (s *Summary) InfraError() string {
 
 // Usage converts the metrics; partial marks numbers read from a run that
 // did not end by itself.
-func (s *Summary) Usage(partial bool) agent.Usage {
-	u := agent.Usage{Turns: s.Iterations}
+func (s *Summary) Usage(partial bool) records.Usage {
+	u := records.Usage{Turns: s.Iterations}
 	if m := s.Metrics; m != nil {
 		u.CostUSD = m.AccumulatedCost
 		if t := m.AccumulatedTokenUsage; t != nil {

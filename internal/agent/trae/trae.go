@@ -71,6 +71,7 @@ import (
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 func init() {
@@ -381,14 +382,14 @@ type watcher struct {
 	path   string
 	bench  *config.Bench
 	model  string
-	report func(agent.Usage)
+	report func(records.Usage)
 	stop   context.CancelFunc
 
 	mu       sync.Mutex
 	good     *Trajectory
 	size     int64
 	mod      time.Time
-	reported agent.Usage
+	reported records.Usage
 	nFail    int
 	lastFail string
 	stopped  *agent.InfraError
