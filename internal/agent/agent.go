@@ -252,7 +252,7 @@ func RunProcess(ctx context.Context, r *Rollout, argv []string, stdin io.Reader)
 	}
 	out.Process = &res
 	if res.TimedOut {
-		out.LimitsHit = append(out.LimitsHit, "timeout")
+		out.LimitsHit = append(out.LimitsHit, records.LimitTimeout)
 	}
 	return out, nil
 }

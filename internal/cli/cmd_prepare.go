@@ -217,8 +217,9 @@ func dryRun(env *Env, b *config.Bench, task *config.Task, a *config.Agent, adapt
 	limits := prepare.EffectiveLimits(a.Limits)
 	fmt.Fprintf(env.Stdout, "dry run: task %s, agent %s (type %s, model %s), %d item(s) × %d sample(s)\n",
 		task.ID, a.Name, a.Type, orNone(a.Model), len(p.Items), o.samples)
-	fmt.Fprintf(env.Stdout, "limits: timeout %s, max_iterations %d, max_budget_usd %g, kill_grace %s\n",
-		limits.Timeout, limits.MaxIterations, limits.MaxBudgetUSD, limits.KillGrace)
+	fmt.Fprintf(env.Stdout, "limits: %s %s, %s %d, %s %g, %s %s\n",
+		records.LimitTimeout, limits.Timeout, records.LimitMaxIterations, limits.MaxIterations,
+		records.LimitMaxBudgetUSD, limits.MaxBudgetUSD, records.LimitKillGrace, limits.KillGrace)
 	fmt.Fprintf(env.Stdout, "state: %s\n", b.Paths.StateRoot)
 	// The commands are the ones a new run would execute: its run id names
 	// the containers (a resumed run keeps its own id). Variables reach

@@ -11,8 +11,8 @@ import (
 
 // Why the harness stopped a rollout early (the cause of its context).
 var (
-	errItemBudget = errors.New("max_budget_usd reached")
-	errRunBudget  = errors.New("max_total_budget_usd reached")
+	errItemBudget = errors.New(records.LimitMaxBudgetUSD + " reached")
+	errRunBudget  = errors.New(records.LimitMaxTotalBudgetUSD + " reached")
 )
 
 // spend tracks the money of a run: what this process's finished attempts

@@ -304,10 +304,10 @@ func (it *itemRun) execute(ctx context.Context) (records.RolloutStatus, string) 
 	})
 	if it.spend.refresh(true); it.spend.Reached() {
 		// The run's budget ran out while this item was being set up.
-		it.j.LimitsHit = appendOnce(it.j.LimitsHit, "max_total_budget_usd")
+		it.j.LimitsHit = appendOnce(it.j.LimitsHit, records.LimitMaxTotalBudgetUSD)
 		stdout.Close()
 		stderr.Close()
-		return records.RolloutInterrupted, fmt.Sprintf("not started: the run's max_total_budget_usd of %s is reached", usd(it.opts.Bench.MaxTotalBudgetUSD))
+		return records.RolloutInterrupted, fmt.Sprintf("not started: the run's %s of %s is reached", records.LimitMaxTotalBudgetUSD, usd(it.opts.Bench.MaxTotalBudgetUSD))
 	}
 	ro.Observe = it.observeUsage
 	rctx, cancelRollout := context.WithCancelCause(ctx)
@@ -364,18 +364,18 @@ func (it *itemRun) execute(ctx context.Context) (records.RolloutStatus, string) 
 	case it.patchRefused != "":
 		return records.RolloutAgentError, it.patchRefused
 	case errors.Is(stopped, errItemBudget):
-		it.j.LimitsHit = appendOnce(it.j.LimitsHit, "max_budget_usd")
+		it.j.LimitsHit = appendOnce(it.j.LimitsHit, records.LimitMaxBudgetUSD)
 		spent := "spent " + usd(it.j.Usage.CostUSD)
 		if it.priorCost > 0 {
 			spent += fmt.Sprintf(", %s with earlier attempts", usd(it.priorCost+it.j.Usage.CostUSD))
 		}
-		return records.RolloutBudgetExceeded, fmt.Sprintf("max_budget_usd of %s reached (%s); the harness stopped the agent", usd(it.limits.MaxBudgetUSD), spent)
+		return records.RolloutBudgetExceeded, fmt.Sprintf("%s of %s reached (%s); the harness stopped the agent", records.LimitMaxBudgetUSD, usd(it.limits.MaxBudgetUSD), spent)
 	case errors.Is(stopped, errRunBudget):
 		// Not the agent's failure: the harness cut it short. It stays
 		// to do, for a resume with a larger budget.
-		it.j.LimitsHit = appendOnce(it.j.LimitsHit, "max_total_budget_usd")
-		return records.RolloutInterrupted, fmt.Sprintf("stopped: the run's max_total_budget_usd of %s is reached", usd(it.opts.Bench.MaxTotalBudgetUSD))
-	case slices.Contains(it.j.LimitsHit, "max_budget_usd"):
+		it.j.LimitsHit = appendOnce(it.j.LimitsHit, records.LimitMaxTotalBudgetUSD)
+		return records.RolloutInterrupted, fmt.Sprintf("stopped: the run's %s of %s is reached", records.LimitMaxTotalBudgetUSD, usd(it.opts.Bench.MaxTotalBudgetUSD))
+	case slices.Contains(it.j.LimitsHit, records.LimitMaxBudgetUSD):
 		return records.RolloutBudgetExceeded, fmt.Sprintf("the agent stopped at its budget (spent %s)", usd(it.j.Usage.CostUSD))
 	case out.Process != nil && out.Process.TimedOut:
 		return records.RolloutTimeout, fmt.Sprintf("wall-clock limit of %s reached", it.limits.Timeout)
@@ -442,7 +442,7 @@ func (it *itemRun) copyOut(outDir string) error {
 // its adapter stopped it (an agent without an iteration flag). Either way
 // the item is judged by its patch, as when OpenHands reaches its limit.
 func stoppedAtIterations(out *agent.Outcome) bool {
-	return out.Process != nil && slices.Contains(out.LimitsHit, "max_iterations")
+	return out.Process != nil && slices.Contains(out.LimitsHit, records.LimitMaxIterations)
 }
 
 // noPatchInfra is the provider error on the end of stderr of a rollout

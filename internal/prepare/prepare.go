@@ -318,7 +318,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		r.writeLedger(mine, false)
 	})
 	if r.spend.Reached() && len(todo) > 0 {
-		fmt.Fprintf(r.log, "the run's max_total_budget_usd of %s is already spent (%s): no item starts\n", usd(opts.Bench.MaxTotalBudgetUSD), usd(r.spend.Total()))
+		fmt.Fprintf(r.log, "the run's %s of %s is already spent (%s): no item starts\n", records.LimitMaxTotalBudgetUSD, usd(opts.Bench.MaxTotalBudgetUSD), usd(r.spend.Total()))
 	}
 	opts.Progress.Start(r.run.RunID, total, skipped)
 	if spent := r.spend.Total(); spent > 0 {
@@ -375,7 +375,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if cause := context.Cause(runCtx); !sum.Interrupted && cause != nil && !errors.Is(cause, context.Canceled) {
 		sum.Stopped = cause.Error()
 	} else if r.spend.Reached() && opts.Bench.MaxTotalBudgetUSD > 0 && len(sum.Missing) > 0 {
-		sum.Stopped = fmt.Sprintf("the run's max_total_budget_usd of %s is reached (spent %s)", usd(opts.Bench.MaxTotalBudgetUSD), usd(sum.SpentUSD))
+		sum.Stopped = fmt.Sprintf("the run's %s of %s is reached (spent %s)", records.LimitMaxTotalBudgetUSD, usd(opts.Bench.MaxTotalBudgetUSD), usd(sum.SpentUSD))
 	}
 	if _, err := journal.UpdateRun(fctx, r.runDir, func(run *records.Run) {
 		run.Stopped = sum.Stopped

@@ -197,7 +197,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, st *Stream, befo
 		out.SetDetail("reflections_exhausted", true)
 	}
 	if n := r.Limits.MaxIterations; n > 0 {
-		out.SetDetail("max_iterations", "not enforced: aider has no turn limit (one message, at most 3 reflections); "+strconv.Itoa(n)+" ignored")
+		out.SetDetail(records.LimitMaxIterations, "not enforced: aider has no turn limit (one message, at most 3 reflections); "+strconv.Itoa(n)+" ignored")
 	}
 	if endedByItself && out.Infra == nil && sum.LastError != nil {
 		ie := *sum.LastError

@@ -239,9 +239,9 @@ func (s *Summary) LimitHit() string {
 	}
 	switch {
 	case s.Result.Subtype == SubtypeMaxTurns || s.Result.TerminalReason == "max_turns":
-		return "max_iterations"
+		return records.LimitMaxIterations
 	case strings.Contains(s.Result.Subtype, "budget") || strings.Contains(s.Result.TerminalReason, "budget"):
-		return "max_budget_usd"
+		return records.LimitMaxBudgetUSD
 	}
 	return ""
 }

@@ -104,7 +104,7 @@ const OutSubdir = "codex"
 const pollEvery = 250 * time.Millisecond
 
 // errMaxIterations is the cause with which the adapter stops Codex.
-var errMaxIterations = errors.New("max_iterations reached")
+var errMaxIterations = errors.New(records.LimitMaxIterations + " reached")
 
 // Adapter runs Codex for one agent entry.
 type Adapter struct{ a *config.Agent }
@@ -310,7 +310,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, sum Summary, ses
 				name = "(Codex's default model, not named in its output)"
 			}
 			out.SetDetail("unpriced_model", scrub(name))
-			fmt.Fprintf(r.Stderr, "perfbench: warning: no price for model %q in bench.yaml prices: (USD per million tokens); the cost is recorded as 0 and max_budget_usd / max_total_budget_usd cannot stop this agent\n", scrub(name))
+			fmt.Fprintf(r.Stderr, "perfbench: warning: no price for model %q in bench.yaml prices: (USD per million tokens); the cost is recorded as 0 and %s / %s cannot stop this agent\n", scrub(name), records.LimitMaxBudgetUSD, records.LimitMaxTotalBudgetUSD)
 		}
 	}
 	if sum.Tokens.Reasoning > 0 {
@@ -354,8 +354,8 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, sum Summary, ses
 		}
 	}
 	if limitStop {
-		out.LimitsHit = append(out.LimitsHit, "max_iterations")
-		out.SetDetail("stopped", fmt.Sprintf("max_iterations: after %d model responses", sum.Responses))
+		out.LimitsHit = append(out.LimitsHit, records.LimitMaxIterations)
+		out.SetDetail("stopped", fmt.Sprintf("%s: after %d model responses", records.LimitMaxIterations, sum.Responses))
 	}
 
 	if p == nil || p.Stopped || sum.Completed() {

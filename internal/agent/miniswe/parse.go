@@ -361,10 +361,10 @@ func (f Facts) LimitsHit(l records.Limits) []string {
 	}
 	var hit []string
 	if steps > 0 && calls >= steps {
-		hit = append(hit, "max_iterations")
+		hit = append(hit, records.LimitMaxIterations)
 	}
 	if cost > 0 && spent >= cost {
-		hit = append(hit, "max_budget_usd")
+		hit = append(hit, records.LimitMaxBudgetUSD)
 	}
 	return hit
 }

@@ -341,9 +341,9 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, ohDir string, st
 	out.SetDetail("sandbox_runtime", ad.s.SandboxRuntime)
 	switch sum.FinalState {
 	case StateMaxIterations:
-		out.LimitsHit = append(out.LimitsHit, "max_iterations")
+		out.LimitsHit = append(out.LimitsHit, records.LimitMaxIterations)
 	case StateBudgetExceeded:
-		out.LimitsHit = append(out.LimitsHit, "max_budget_usd")
+		out.LimitsHit = append(out.LimitsHit, records.LimitMaxBudgetUSD)
 	}
 	if out.Infra == nil && endedByItself {
 		if why := sum.InfraError(); why != "" {
@@ -478,7 +478,7 @@ func (ad *Adapter) runDocker(ctx context.Context, r *agent.Rollout) (*agent.Outc
 	p := res.Process
 	out.Process = &p
 	if p.TimedOut {
-		out.LimitsHit = append(out.LimitsHit, "timeout")
+		out.LimitsHit = append(out.LimitsHit, records.LimitTimeout)
 	}
 	if res.CleanupErr != nil {
 		fmt.Fprintf(r.Stderr, "perfbench: removing container %s: %v\n", spec.Name, res.CleanupErr)
@@ -489,7 +489,7 @@ func (ad *Adapter) runDocker(ctx context.Context, r *agent.Rollout) (*agent.Outc
 		out.Infra = fmt.Errorf("container did not start: %s", r.Secrets.ScrubString(res.EngineError))
 	case res.OOMKilled:
 		out.SetDetail("oom_killed", true)
-		out.LimitsHit = append(out.LimitsHit, "memory")
+		out.LimitsHit = append(out.LimitsHit, records.LimitMemory)
 		out.Failed = true
 		out.Reason = fmt.Sprintf("killed by the out-of-memory killer: container.memory (%s) exceeded", r.Bench.Container.Memory)
 	}

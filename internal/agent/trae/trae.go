@@ -337,7 +337,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, w *watcher) {
 			out.SetDetail("priced_as", pricedAs)
 		} else if u.InputTokens+u.OutputTokens > 0 {
 			out.SetDetail("unpriced", true)
-			fmt.Fprintf(r.Stderr, "perfbench: no price for %s in bench.yaml prices: the cost is recorded as 0 and max_budget_usd cannot be enforced\n", strings.Join(t.PriceModels(ad.a.Model), " / "))
+			fmt.Fprintf(r.Stderr, "perfbench: no price for %s in bench.yaml prices: the cost is recorded as 0 and %s cannot be enforced\n", strings.Join(t.PriceModels(ad.a.Model), " / "), records.LimitMaxBudgetUSD)
 		}
 	}
 	if fi, err := os.Lstat(filepath.Join(r.OutDir, PatchFile)); err == nil && fi.Mode().IsRegular() {
@@ -348,7 +348,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, w *watcher) {
 		out.SetDetail("last_api_error", scrub(oneLine(last, 500)))
 	}
 	if state == StateMaxSteps {
-		out.LimitsHit = append(out.LimitsHit, "max_iterations")
+		out.LimitsHit = append(out.LimitsHit, records.LimitMaxIterations)
 	}
 	if out.Infra != nil {
 		return
