@@ -124,6 +124,12 @@ func ReadJournal(itemDir string) (*records.Journal, error) {
 	return &j, nil
 }
 
+// WriteJournal stores journal.json atomically.
+func WriteJournal(itemDir string, j *records.Journal) error {
+	j.SchemaVersion = records.SchemaVersion
+	return fsx.WriteJSON(filepath.Join(itemDir, JournalFile), j)
+}
+
 // ReadEval loads an item's eval.json.
 func ReadEval(itemDir string) (*records.Eval, error) {
 	var r records.Eval
@@ -141,12 +147,6 @@ func ReadEval(itemDir string) (*records.Eval, error) {
 func WriteEval(itemDir string, r *records.Eval) error {
 	r.SchemaVersion = records.EvalSchemaVersion
 	return fsx.WriteJSON(filepath.Join(itemDir, EvalFile), r)
-}
-
-// WriteJournal stores journal.json atomically.
-func WriteJournal(itemDir string, j *records.Journal) error {
-	j.SchemaVersion = records.SchemaVersion
-	return fsx.WriteJSON(filepath.Join(itemDir, JournalFile), j)
 }
 
 // Done reports whether the item directory holds a final result produced for
