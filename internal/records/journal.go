@@ -10,7 +10,7 @@ import (
 // journal's status.
 type RolloutStatus string
 
-// Statuses. Running is only ever seen on disk after a crash; it counts as
+// Rollout statuses. Running is only ever seen on disk after a crash; it counts as
 // not done.
 const (
 	RolloutSuccess         RolloutStatus = "success"
