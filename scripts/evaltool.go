@@ -36,6 +36,7 @@ import (
 	"github.com/perfbench/perfbench/internal/evaluate"
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/plan"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/stats"
 )
 
@@ -150,7 +151,7 @@ func predictions(args []string) {
 			}
 			patch = string(out)
 		}
-		enc.Encode(journal.Prediction{InstanceID: it.ID, ModelPatch: patch, ModelNameOrPath: *model})
+		enc.Encode(records.Prediction{InstanceID: it.ID, ModelPatch: patch, ModelNameOrPath: *model})
 	}
 }
 
@@ -187,10 +188,10 @@ func summary(args []string) {
 	s := Summary{Status: map[string]int{}}
 	var hb, ab, ah, cvs, base []float64
 	for _, run := range fs.Args() {
-		dirs, _ := filepath.Glob(filepath.Join(run, "*", evaluate.FileName))
+		dirs, _ := filepath.Glob(filepath.Join(run, "*", journal.EvalFile))
 		sort.Strings(dirs)
 		for _, f := range dirs {
-			r, err := evaluate.Read(filepath.Dir(f))
+			r, err := journal.ReadEval(filepath.Dir(f))
 			if err != nil {
 				fail(err.Error())
 			}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/proc"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
 )
 
@@ -29,7 +30,7 @@ type Rollout struct {
 	Sample int
 	Agent  *config.Agent
 	Bench  *config.Bench
-	Limits config.Limits
+	Limits records.Limits
 
 	// Workspace, TaskFile, OutDir and Home are private paths outside
 	// state_root and work_root.
@@ -53,26 +54,10 @@ type Rollout struct {
 	Secrets *secrets.Set
 	// Observe receives the cumulative usage the agent reports while it
 	// runs; adapters call ReportUsage. Nil outside prepare.
-	Observe func(Usage)
+	Observe func(records.Usage)
 	// HumanDiff returns the human commit's diff against pre; only the
 	// replay oracle calls it.
 	HumanDiff func(ctx context.Context) ([]byte, error)
-}
-
-// Usage is what an agent spent, as it reported it.
-type Usage struct {
-	CostUSD          float64 `json:"cost_usd"`
-	InputTokens      int64   `json:"input_tokens"`
-	OutputTokens     int64   `json:"output_tokens"`
-	CacheReadTokens  int64   `json:"cache_read_tokens,omitempty"`
-	CacheWriteTokens int64   `json:"cache_write_tokens,omitempty"`
-	Turns            int     `json:"turns"`
-	// Source says where the numbers come from ("metrics.json", "result
-	// event", ...); "" when nothing was reported.
-	Source string `json:"source,omitempty"`
-	// Partial is true when the agent was stopped before reporting final
-	// totals and the numbers were read from its stream so far.
-	Partial bool `json:"partial,omitempty"`
 }
 
 // Outcome is what a rollout produced besides the workspace's changes.
@@ -81,7 +66,7 @@ type Outcome struct {
 	Command []string
 	// Process is how the process ended; nil for in-process agents.
 	Process *proc.Result
-	Usage   Usage
+	Usage   records.Usage
 	// Details are agent-specific facts for the journal.
 	Details map[string]any
 	// Failed marks an agent failure that the exit status does not show
@@ -227,7 +212,7 @@ func RunProcess(ctx context.Context, r *Rollout, argv []string, stdin io.Reader)
 	}
 	out.Process = &res
 	if res.TimedOut {
-		out.LimitsHit = append(out.LimitsHit, "timeout")
+		out.LimitsHit = append(out.LimitsHit, records.LimitTimeout)
 	}
 	return out, nil
 }

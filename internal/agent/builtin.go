@@ -15,6 +15,7 @@ import (
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/proc"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // The built-in kinds.
@@ -103,7 +104,7 @@ const metricsPoll = 200 * time.Millisecond
 func pollMetrics(r *Rollout, path string, done <-chan struct{}) {
 	t := time.NewTicker(metricsPoll)
 	defer t.Stop()
-	var last Usage
+	var last records.Usage
 	for {
 		select {
 		case <-done:
@@ -125,10 +126,10 @@ const MetricsFile = "metrics.json"
 // ReadMetrics parses {cost_usd, input_tokens, output_tokens, turns}. The
 // file is the agent's: a link there (or in place of its folder) is not
 // followed, a FIFO not opened.
-func ReadMetrics(path string) (Usage, error) {
+func ReadMetrics(path string) (records.Usage, error) {
 	data, err := fsx.ReadFileNoFollow(path)
 	if err != nil {
-		return Usage{}, err
+		return records.Usage{}, err
 	}
 	var m struct {
 		CostUSD      *float64 `json:"cost_usd"`
@@ -137,12 +138,12 @@ func ReadMetrics(path string) (Usage, error) {
 		Turns        int      `json:"turns"`
 	}
 	if err := json.Unmarshal(data, &m); err != nil {
-		return Usage{}, fmt.Errorf("metrics.json: %w", err)
+		return records.Usage{}, fmt.Errorf("metrics.json: %w", err)
 	}
-	u := Usage{InputTokens: m.InputTokens, OutputTokens: m.OutputTokens, Turns: m.Turns, Source: MetricsFile}
+	u := records.Usage{InputTokens: m.InputTokens, OutputTokens: m.OutputTokens, Turns: m.Turns, Source: MetricsFile}
 	if m.CostUSD != nil {
 		if math.IsNaN(*m.CostUSD) || math.IsInf(*m.CostUSD, 0) || *m.CostUSD < 0 {
-			return Usage{}, fmt.Errorf("metrics.json: cost_usd must be a non-negative number")
+			return records.Usage{}, fmt.Errorf("metrics.json: cost_usd must be a non-negative number")
 		}
 		u.CostUSD = *m.CostUSD
 	}

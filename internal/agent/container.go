@@ -14,6 +14,7 @@ import (
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/container"
 	"github.com/perfbench/perfbench/internal/proc"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // RuntimeContainer is runtime: container: the agent runs in its entry's
@@ -179,7 +180,7 @@ func runInContainer(ctx context.Context, r *Rollout, argv []string, stdin io.Rea
 	out.Process = &p
 	out.Details = map[string]any{"runtime": RuntimeContainer, "container": spec.Name, "image": spec.Image}
 	if p.TimedOut {
-		out.LimitsHit = append(out.LimitsHit, "timeout")
+		out.LimitsHit = append(out.LimitsHit, records.LimitTimeout)
 	}
 	if res.CleanupErr != nil {
 		fmt.Fprintf(r.Stderr, "perfbench: removing container %s: %v\n", spec.Name, res.CleanupErr)
@@ -189,7 +190,7 @@ func runInContainer(ctx context.Context, r *Rollout, argv []string, stdin io.Rea
 		out.Infra = &InfraError{Kind: InfraOther, Msg: "container did not start: " + r.Secrets.ScrubString(res.EngineError)}
 	case res.OOMKilled:
 		out.Details["oom_killed"] = true
-		out.LimitsHit = append(out.LimitsHit, "memory")
+		out.LimitsHit = append(out.LimitsHit, records.LimitMemory)
 		out.Failed = true
 		out.Reason = "killed by the out-of-memory killer: container.memory exceeded"
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // SetDetail sets one of the outcome's agent-specific details.
@@ -33,7 +34,7 @@ func SetEnvDefault(env []string, entry map[string]string, name, value string) []
 // PriceMissingCost fills in u's cost from bench.yaml's prices: (PriceUsage)
 // when the agent reported tokens but no cost (a model without known
 // prices), and says so in u.Source.
-func PriceMissingCost(b *config.Bench, model string, u Usage) Usage {
+func PriceMissingCost(b *config.Bench, model string, u records.Usage) records.Usage {
 	if u.CostUSD == 0 && (u.InputTokens > 0 || u.OutputTokens > 0) {
 		if c, ok := PriceUsage(b, model, u); ok {
 			u.CostUSD = c

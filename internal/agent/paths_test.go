@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
 )
 
@@ -135,7 +136,7 @@ func TestSetEnvDefault(t *testing.T) {
 
 func TestPriceMissingCost(t *testing.T) {
 	b := &config.Bench{Prices: map[string]config.Price{"m": {Input: 1, Output: 2}}}
-	u := Usage{InputTokens: 1e6, OutputTokens: 1e6, Source: "stdout"}
+	u := records.Usage{InputTokens: 1e6, OutputTokens: 1e6, Source: "stdout"}
 	if got := PriceMissingCost(b, "openai/m", u); got.CostUSD != 3 || got.Source != "stdout priced with prices:" {
 		t.Errorf("priced %+v", got)
 	}
@@ -146,7 +147,7 @@ func TestPriceMissingCost(t *testing.T) {
 		t.Errorf("unknown model %+v", got)
 	}
 	// A reported cost, or no tokens, is kept.
-	for _, u := range []Usage{{CostUSD: 0.5, InputTokens: 10, Source: "s"}, {Turns: 2, Source: "s"}} {
+	for _, u := range []records.Usage{{CostUSD: 0.5, InputTokens: 10, Source: "s"}, {Turns: 2, Source: "s"}} {
 		if got := PriceMissingCost(b, "m", u); got != u {
 			t.Errorf("%+v repriced: %+v", u, got)
 		}

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // ReportUsage tells the harness the agent's cumulative usage so far. The
@@ -16,7 +17,7 @@ import (
 // max_total_budget_usd: when a cap is reached it cancels the context given
 // to Adapter.Run, and the item ends as budget_exceeded. Adapters call it
 // from their stream parsers; it is safe for concurrent use.
-func (r *Rollout) ReportUsage(u Usage) {
+func (r *Rollout) ReportUsage(u records.Usage) {
 	if r.Observe != nil {
 		r.Observe(u)
 	}
@@ -80,7 +81,7 @@ func (l *LineWriter) Close() error {
 // looked up as given, then without a provider prefix ("openai/gpt-5" →
 // "gpt-5"). Cached input tokens are priced at cached_input when set
 // (they are counted inside InputTokens, as OpenAI reports them).
-func PriceUsage(b *config.Bench, model string, u Usage) (float64, bool) {
+func PriceUsage(b *config.Bench, model string, u records.Usage) (float64, bool) {
 	if b == nil || len(b.Prices) == 0 {
 		return 0, false
 	}

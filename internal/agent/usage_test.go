@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 func TestClassify(t *testing.T) {
@@ -146,7 +147,7 @@ func TestPriceUsage(t *testing.T) {
 		"gpt-5":  {Input: 1.25, Output: 10, CachedInput: 0.125},
 		"sonnet": {Input: 3, Output: 15},
 	}}
-	u := Usage{InputTokens: 1_000_000, CacheReadTokens: 400_000, OutputTokens: 100_000}
+	u := records.Usage{InputTokens: 1_000_000, CacheReadTokens: 400_000, OutputTokens: 100_000}
 	got, ok := PriceUsage(b, "openai/gpt-5", u)
 	want := 0.6*1.25 + 0.4*0.125 + 0.1*10
 	if !ok || math.Abs(got-want) > 1e-9 {

@@ -22,6 +22,7 @@ import (
 	"github.com/perfbench/perfbench/internal/gitx"
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/plan"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/report"
 	"github.com/perfbench/perfbench/internal/workspace"
 )
@@ -304,7 +305,7 @@ func readPatch(path string, limit int64) ([]byte, error) {
 // findPlan finds the plan a run was prepared from: --plan, run.json's
 // plan_path, <state_root>/plan.json next to the run's runs/ directory, or
 // the task's own commits; its hash must be the run's.
-func findPlan(ctx context.Context, env *Env, cfg *configs, o *evaluateOptions, run *journal.Run, runDir string, task *config.Task) (*plan.Plan, error) {
+func findPlan(ctx context.Context, env *Env, cfg *configs, o *evaluateOptions, run *records.Run, runDir string, task *config.Task) (*plan.Plan, error) {
 	var tried []string
 	try := func(path string) (*plan.Plan, error) {
 		if path == "" || !fsx.Exists(path) {
@@ -398,7 +399,7 @@ func predictionsInput(ctx context.Context, env *Env, cfg *configs, o *evaluateOp
 	if err := requireImage(o, task); err != nil {
 		return nil, err
 	}
-	byID := map[string]journal.Prediction{}
+	byID := map[string]records.Prediction{}
 	models := map[string]bool{}
 	for _, pr := range preds {
 		byID[pr.InstanceID] = pr
@@ -442,7 +443,7 @@ func predictionsInput(ctx context.Context, env *Env, cfg *configs, o *evaluateOp
 	}
 	defer lock.Unlock()
 	runDir := o.out
-	var run *journal.Run
+	var run *records.Run
 	if runDir != "" {
 		if fsx.Exists(filepath.Join(runDir, journal.RunFile)) {
 			if run, err = journal.ReadRun(runDir); err != nil {
@@ -481,12 +482,12 @@ func predictionsInput(ctx context.Context, env *Env, cfg *configs, o *evaluateOp
 		gitVersion, _ := gitx.Version(ctx)
 		host, _ := os.Hostname()
 		absPlan, _ := filepath.Abs(o.planPath)
-		run = &journal.Run{
+		run = &records.Run{
 			RunID: id, CreatedAt: now, UpdatedAt: now,
-			Task:     journal.RunTask{ID: task.ID, Name: task.Name, Path: task.Path, RepoURL: p.RepoURL},
-			Agent:    journal.RunAgent{Name: predictionsAgent, Type: predictionsAgent, Model: model, ConfigHash: hash},
+			Task:     records.RunTask{ID: task.ID, Name: task.Name, Path: task.Path, RepoURL: p.RepoURL},
+			Agent:    records.RunAgent{Name: predictionsAgent, Type: predictionsAgent, Model: model, ConfigHash: hash},
 			PlanHash: p.Hash, PlanPath: absPlan, Items: ids, Samples: 1,
-			Provenance: journal.Provenance{BenchVersion: Version(), GoVersion: runtime.Version(), GitVersion: gitVersion,
+			Provenance: records.Provenance{BenchVersion: Version(), GoVersion: runtime.Version(), GitVersion: gitVersion,
 				OS: runtime.GOOS + "/" + runtime.GOARCH, Hostname: host},
 		}
 		if err := os.MkdirAll(runDir, 0o755); err != nil {
@@ -495,7 +496,7 @@ func predictionsInput(ctx context.Context, env *Env, cfg *configs, o *evaluateOp
 		if err := journal.WriteRun(runDir, run); err != nil {
 			return nil, err
 		}
-		var kept []journal.Prediction
+		var kept []records.Prediction
 		for _, id := range ids {
 			kept = append(kept, byID[id])
 		}

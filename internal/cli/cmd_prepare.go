@@ -16,6 +16,7 @@ import (
 	"github.com/perfbench/perfbench/internal/plan"
 	"github.com/perfbench/perfbench/internal/prepare"
 	"github.com/perfbench/perfbench/internal/progress"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
 	"github.com/perfbench/perfbench/internal/textx"
 )
@@ -157,14 +158,14 @@ func runPrepare(ctx context.Context, env *Env, o *prepareOptions, taskPath strin
 		if sum.Stopped != "" {
 			return &exitError{code: ExitFailure, err: errors.New(sum.Stopped)}
 		}
-		return &exitError{code: ExitFailure, err: fmt.Errorf("%d item(s) ended in infra_error; run prepare again to retry them", sum.Counts[journal.StatusInfraError])}
+		return &exitError{code: ExitFailure, err: fmt.Errorf("%d item(s) ended in infra_error; run prepare again to retry them", sum.Counts[records.RolloutInfraError])}
 	}
 	return nil
 }
 
 func printSummary(env *Env, s *prepare.Summary) {
 	var parts []string
-	for _, st := range journal.Statuses {
+	for _, st := range records.RolloutStatuses {
 		if n := s.Counts[st]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", st, n))
 		}
@@ -218,8 +219,9 @@ func dryRun(env *Env, b *config.Bench, task *config.Task, a *config.Agent, adapt
 	limits := prepare.EffectiveLimits(a.Limits)
 	fmt.Fprintf(env.Stdout, "dry run: task %s, agent %s (type %s, model %s), %d item(s) × %d sample(s)\n",
 		task.ID, a.Name, a.Type, orNone(a.Model), len(p.Items), o.samples)
-	fmt.Fprintf(env.Stdout, "limits: timeout %s, max_iterations %d, max_budget_usd %g, kill_grace %s\n",
-		limits.Timeout, limits.MaxIterations, limits.MaxBudgetUSD, limits.KillGrace)
+	fmt.Fprintf(env.Stdout, "limits: %s %s, %s %d, %s %g, %s %s\n",
+		records.LimitTimeout, limits.Timeout, records.LimitMaxIterations, limits.MaxIterations,
+		records.LimitMaxBudgetUSD, limits.MaxBudgetUSD, records.LimitKillGrace, limits.KillGrace)
 	fmt.Fprintf(env.Stdout, "state: %s\n", b.Paths.StateRoot)
 	// The commands are the ones a new run would execute: its run id names
 	// the containers (a resumed run keeps its own id). Variables reach

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // agentEntry is the YAML shape of the common keys of one agents.<name>
@@ -41,15 +43,15 @@ type agentArgs struct {
 // limitSpellings holds every spelling of the limits vocabulary (docs/design.md,
 // "Contracts"); pointers tell "not set" from zero.
 type limitSpellings struct {
-	Timeout           *Duration `yaml:"timeout"`
-	TimeBudgetMinutes *float64  `yaml:"time_budget_minutes"`
-	MaxIterations     *int      `yaml:"max_iterations"`
-	Iterations        *int      `yaml:"iterations"`
-	MaxSteps          *int      `yaml:"max_steps"`
-	MaxTurns          *int      `yaml:"max_turns"`
-	MaxBudgetUSD      *float64  `yaml:"max_budget_usd"`
-	MaxBudgetPerTask  *float64  `yaml:"max_budget_per_task"`
-	KillGrace         *Duration `yaml:"kill_grace"`
+	Timeout           *records.Duration `yaml:"timeout"`
+	TimeBudgetMinutes *float64          `yaml:"time_budget_minutes"`
+	MaxIterations     *int              `yaml:"max_iterations"`
+	Iterations        *int              `yaml:"iterations"`
+	MaxSteps          *int              `yaml:"max_steps"`
+	MaxTurns          *int              `yaml:"max_turns"`
+	MaxBudgetUSD      *float64          `yaml:"max_budget_usd"`
+	MaxBudgetPerTask  *float64          `yaml:"max_budget_per_task"`
+	KillGrace         *records.Duration `yaml:"kill_grace"`
 }
 
 // settingSpellings lists, for each setting of an entry that has aliases,
@@ -57,10 +59,10 @@ type limitSpellings struct {
 // top of the entry or inside args:, and only one of all of them may. The
 // types' keys marked ",args" follow (see spellingsOf).
 var settingSpellings = []settingSpelling{
-	{"timeout", []string{"timeout", "time_budget_minutes"}},
-	{"max_iterations", []string{"max_iterations", "iterations", "max_steps", "max_turns"}},
-	{"max_budget_usd", []string{"max_budget_usd", "max_budget_per_task"}},
-	{"kill_grace", []string{"kill_grace"}},
+	{records.LimitTimeout, []string{records.LimitTimeout, "time_budget_minutes"}},
+	{records.LimitMaxIterations, []string{records.LimitMaxIterations, "iterations", "max_steps", "max_turns"}},
+	{records.LimitMaxBudgetUSD, []string{records.LimitMaxBudgetUSD, "max_budget_per_task"}},
+	{records.LimitKillGrace, []string{"kill_grace"}},
 	{"model", []string{"model"}},
 }
 
@@ -247,8 +249,8 @@ func comparePos(a, b Pos) int {
 // foldLimits merges the spellings of the limits (at most one each, as
 // checkSpellings made sure) into Limits. spelled names the field that set
 // each limit, for positions.
-func foldLimits(d *decoder, top, args limitSpellings, spelled map[string]string) (Limits, error) {
-	var l Limits
+func foldLimits(d *decoder, top, args limitSpellings, spelled map[string]string) (records.Limits, error) {
+	var l records.Limits
 	s := mergeSpellings(top, args)
 	switch {
 	case s.Timeout != nil:
@@ -256,13 +258,13 @@ func foldLimits(d *decoder, top, args limitSpellings, spelled map[string]string)
 	case s.TimeBudgetMinutes != nil:
 		minutes := *s.TimeBudgetMinutes
 		if minutes > float64(math.MaxInt64)/float64(time.Minute) {
-			f := spelled["timeout"]
+			f := spelled[records.LimitTimeout]
 			return l, d.errAtPos(d.valueAt(f), f, "%s minutes is too long", formatFloat(minutes))
 		}
-		l.Timeout = Duration(minutes * float64(time.Minute))
+		l.Timeout = records.Duration(minutes * float64(time.Minute))
 	}
 	if l.Timeout < 0 {
-		f := spelled["timeout"]
+		f := spelled[records.LimitTimeout]
 		return l, d.errAtPos(d.valueAt(f), f, "must not be negative")
 	}
 	for _, n := range []*int{s.MaxIterations, s.Iterations, s.MaxSteps, s.MaxTurns} {
@@ -271,7 +273,7 @@ func foldLimits(d *decoder, top, args limitSpellings, spelled map[string]string)
 		}
 	}
 	if l.MaxIterations < 0 {
-		f := spelled["max_iterations"]
+		f := spelled[records.LimitMaxIterations]
 		return l, d.errAtPos(d.valueAt(f), f, "must be at least 0 (0 means the agent's default), got %d", l.MaxIterations)
 	}
 	for _, usd := range []*float64{s.MaxBudgetUSD, s.MaxBudgetPerTask} {
@@ -280,14 +282,14 @@ func foldLimits(d *decoder, top, args limitSpellings, spelled map[string]string)
 		}
 	}
 	if l.MaxBudgetUSD < 0 {
-		f := spelled["max_budget_usd"]
+		f := spelled[records.LimitMaxBudgetUSD]
 		return l, d.errAtPos(d.valueAt(f), f, "must not be negative, got %s", formatFloat(l.MaxBudgetUSD))
 	}
 	if s.KillGrace != nil {
 		l.KillGrace = *s.KillGrace
 	}
 	if l.KillGrace < 0 {
-		f := spelled["kill_grace"]
+		f := spelled[records.LimitKillGrace]
 		return l, d.errAtPos(d.valueAt(f), f, "must not be negative, got %s", l.KillGrace)
 	}
 	return l, nil
@@ -333,6 +335,6 @@ func applyAgentDefaults(kind *AgentKind, a *Agent, env Env) {
 		kind.Defaults(a)
 	}
 	if a.Limits.KillGrace == 0 {
-		a.Limits.KillGrace = Duration(DefaultKillGrace)
+		a.Limits.KillGrace = records.Duration(DefaultKillGrace)
 	}
 }

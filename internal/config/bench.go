@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // Defaults of bench.yaml.
@@ -238,7 +240,7 @@ func checkRetry(d *decoder, r *Retry) error {
 		r.Attempts = defaultRetryAttempts
 	}
 	if r.Backoff == 0 {
-		r.Backoff = Duration(defaultRetryBackoff)
+		r.Backoff = records.Duration(defaultRetryBackoff)
 	}
 	if r.MaxConsecutiveAuthFailures == 0 {
 		r.MaxConsecutiveAuthFailures = defaultMaxConsecutiveAuthFailures

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // maxVisits bounds the work of decoding one file: aliases make the tree a
@@ -117,7 +119,7 @@ func (d *decoder) decodeTop(root *node, out any, what string) error {
 	return d.decodeStruct(root, reflect.ValueOf(out).Elem(), "")
 }
 
-var durationType = reflect.TypeFor[Duration]()
+var durationType = reflect.TypeFor[records.Duration]()
 
 // decodeValue decodes n into v, which must be settable.
 func (d *decoder) decodeValue(n *node, v reflect.Value, path string) error {

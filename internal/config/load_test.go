@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 const (
@@ -63,7 +65,7 @@ func TestSeedBenchLoadsWithEmptyEnv(t *testing.T) {
 	if b.MaxOutBytes != 256<<20 {
 		t.Errorf("max_out_bytes %d, want 256 MiB", b.MaxOutBytes)
 	}
-	if b.LogCapBytes != 10<<20 || b.Retry != (Retry{Attempts: 3, Backoff: Duration(30 * time.Second), MaxConsecutiveAuthFailures: 3}) {
+	if b.LogCapBytes != 10<<20 || b.Retry != (Retry{Attempts: 3, Backoff: records.Duration(30 * time.Second), MaxConsecutiveAuthFailures: 3}) {
 		t.Errorf("log cap %d, retry %+v", b.LogCapBytes, b.Retry)
 	}
 
@@ -83,7 +85,7 @@ func TestSeedBenchLoadsWithEmptyEnv(t *testing.T) {
 	if ohOpts.ContainerImage != "docker.all-hands.dev/all-hands-ai/openhands:0.54" {
 		t.Errorf("openhands container_image = %q", ohOpts.ContainerImage)
 	}
-	wantLimits := Limits{Timeout: Duration(time.Hour), MaxIterations: 30, MaxBudgetUSD: 10, KillGrace: Duration(DefaultKillGrace)}
+	wantLimits := records.Limits{Timeout: records.Duration(time.Hour), MaxIterations: 30, MaxBudgetUSD: 10, KillGrace: records.Duration(DefaultKillGrace)}
 	if oh.Limits != wantLimits {
 		t.Errorf("openhands limits = %+v, want %+v", oh.Limits, wantLimits)
 	}
@@ -92,7 +94,7 @@ func TestSeedBenchLoadsWithEmptyEnv(t *testing.T) {
 	}
 
 	trae := mustAgent(t, b, "trae")
-	if trae.Limits.MaxIterations != 200 || trae.Limits.Timeout != Duration(2*time.Hour) {
+	if trae.Limits.MaxIterations != 200 || trae.Limits.Timeout != records.Duration(2*time.Hour) {
 		t.Errorf("trae limits = %+v", trae.Limits)
 	}
 	codex := mustAgent(t, b, "codex_cli")
@@ -215,7 +217,7 @@ evaluation:
 		t.Errorf("name defaults to id: %q", task.Name)
 	}
 	e := task.Evaluation
-	if e.Metric.Kind != "wall" || e.Equivalence.Mode != "exact" || e.Warmup == nil || *e.Warmup != 0 || e.Timeout != Duration(90*time.Second) {
+	if e.Metric.Kind != "wall" || e.Equivalence.Mode != "exact" || e.Warmup == nil || *e.Warmup != 0 || e.Timeout != records.Duration(90*time.Second) {
 		t.Errorf("evaluation = %+v", e)
 	}
 	if len(e.Setup) != 1 || e.Setup[0] != "make\nmake install\n" {
@@ -275,7 +277,7 @@ agents:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.CLI != "claude" || a.Limits.Timeout != Duration(90*time.Second) || a.Limits.MaxIterations != 7 {
+	if a.CLI != "claude" || a.Limits.Timeout != records.Duration(90*time.Second) || a.Limits.MaxIterations != 7 {
 		t.Errorf("merged entry = %+v", a)
 	}
 }
@@ -295,7 +297,7 @@ func TestBenchAgentSelection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Agent{Name: "noop", Type: "noop", Model: "m1", Runtime: "host", Limits: Limits{KillGrace: Duration(DefaultKillGrace)}}
+	want := Agent{Name: "noop", Type: "noop", Model: "m1", Runtime: "host", Limits: records.Limits{KillGrace: records.Duration(DefaultKillGrace)}}
 	if a.Name != want.Name || a.Type != want.Type || a.Model != want.Model || a.Limits != want.Limits || a.Runtime != want.Runtime {
 		t.Errorf(`Agent("noop") = %+v, want %+v`, a, want)
 	}

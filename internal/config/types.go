@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // Pos is a position in a configuration file, 1-based.
@@ -162,15 +164,15 @@ func (h Hints) Any() bool { return h.CommitMessage || h.Diffstat || h.Diff || h.
 // Evaluation configures three-way timing. Pointers and zero values
 // mean "not set", so that a pair can override single fields.
 type Evaluation struct {
-	Setup       []string     `yaml:"setup" json:"setup,omitempty"`
-	Workload    string       `yaml:"workload" json:"workload,omitempty"`
-	Metric      *Metric      `yaml:"metric" json:"metric,omitempty"`
-	Correctness []string     `yaml:"correctness" json:"correctness,omitempty"`
-	Equivalence *Equivalence `yaml:"equivalence" json:"equivalence,omitempty"`
-	Files       []string     `yaml:"files" json:"files,omitempty"`
-	Rounds      int          `yaml:"rounds" json:"rounds,omitempty"`
-	Warmup      *int         `yaml:"warmup" json:"warmup,omitempty"`
-	Timeout     Duration     `yaml:"timeout" json:"timeout,omitempty"`
+	Setup       []string         `yaml:"setup" json:"setup,omitempty"`
+	Workload    string           `yaml:"workload" json:"workload,omitempty"`
+	Metric      *Metric          `yaml:"metric" json:"metric,omitempty"`
+	Correctness []string         `yaml:"correctness" json:"correctness,omitempty"`
+	Equivalence *Equivalence     `yaml:"equivalence" json:"equivalence,omitempty"`
+	Files       []string         `yaml:"files" json:"files,omitempty"`
+	Rounds      int              `yaml:"rounds" json:"rounds,omitempty"`
+	Warmup      *int             `yaml:"warmup" json:"warmup,omitempty"`
+	Timeout     records.Duration `yaml:"timeout" json:"timeout,omitempty"`
 	// Band is the relative band (default 0.05) inside which agent vs human
 	// is a match even when significant.
 	Band  float64 `yaml:"band" json:"band,omitempty"`
@@ -303,7 +305,7 @@ type Retry struct {
 	// (default 3).
 	Attempts int `yaml:"attempts" json:"attempts,omitempty"`
 	// Backoff is the first delay, doubled at each attempt (default 30s).
-	Backoff Duration `yaml:"backoff" json:"backoff,omitempty"`
+	Backoff records.Duration `yaml:"backoff" json:"backoff,omitempty"`
 	// MaxConsecutiveAuthFailures stops a run early (default 3).
 	MaxConsecutiveAuthFailures int `yaml:"max_consecutive_auth_failures" json:"max_consecutive_auth_failures,omitempty"`
 }
@@ -339,8 +341,8 @@ type Agent struct {
 	Model string `json:"model,omitempty"`
 	// Command is the argv of a command agent, with {workspace},
 	// {task_file} and {out_dir} placeholders.
-	Command []string `json:"command,omitempty"`
-	Limits  Limits   `json:"limits"`
+	Command []string       `json:"command,omitempty"`
+	Limits  records.Limits `json:"limits"`
 	// Env is extra environment for the agent; ${VAR} references in its
 	// values are expanded by the loader, like every string.
 	Env map[string]string `json:"env,omitempty"`
@@ -366,46 +368,5 @@ type Agent struct {
 	Pos Pos `json:"-"`
 }
 
-// Limits is the common limits vocabulary (docs/design.md, "Contracts"; README "Configuration reference").
-type Limits struct {
-	// Timeout is the wall clock (alias time_budget_minutes); 0 = none.
-	Timeout Duration `json:"timeout,omitempty"`
-	// MaxIterations (aliases iterations, max_steps, max_turns); 0 = the
-	// agent's default.
-	MaxIterations int `json:"max_iterations,omitempty"`
-	// MaxBudgetUSD (alias max_budget_per_task); 0 = none.
-	MaxBudgetUSD float64 `json:"max_budget_usd,omitempty"`
-	// KillGrace is the SIGTERM → SIGKILL grace; default 10s.
-	KillGrace Duration `json:"kill_grace,omitempty"`
-}
-
 // DefaultKillGrace is the grace between SIGTERM and SIGKILL.
 const DefaultKillGrace = 10 * time.Second
-
-// Duration is a time.Duration written as a Go duration string ("90s").
-type Duration time.Duration
-
-// D returns the time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// String formats like time.Duration.
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// MarshalJSON writes the Go duration string.
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + time.Duration(d).String() + `"`), nil
-}
-
-// UnmarshalJSON reads a Go duration string.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	s := string(b)
-	if len(s) >= 2 && s[0] == '"' {
-		s = s[1 : len(s)-1]
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}

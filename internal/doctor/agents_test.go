@@ -11,6 +11,7 @@ import (
 	"github.com/perfbench/perfbench/internal/agent/all"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/container"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 func runChecks(t *testing.T, a *config.Agent, b *config.Bench, env map[string]string) map[string]Result {
@@ -41,7 +42,7 @@ func TestCommonAgentChecks(t *testing.T) {
 		t.Errorf("a missing home file must fail and name it: %+v", r)
 	}
 
-	got = runChecks(t, &config.Agent{Name: "cx", Type: "codex", Model: "openai/gpt-5", Options: &agent.ConfigFileOption{ConfigFile: "codex.toml"}, Limits: config.Limits{MaxBudgetUSD: 1}}, b, env)
+	got = runChecks(t, &config.Agent{Name: "cx", Type: "codex", Model: "openai/gpt-5", Options: &agent.ConfigFileOption{ConfigFile: "codex.toml"}, Limits: records.Limits{MaxBudgetUSD: 1}}, b, env)
 	if r := got["agent cx: codex"]; r.OK || !strings.Contains(r.Detail, "not found on PATH") {
 		t.Errorf("codex is not on PATH: %+v", r)
 	}
@@ -52,7 +53,7 @@ func TestCommonAgentChecks(t *testing.T) {
 		t.Errorf("priced model: %+v", r)
 	}
 
-	got = runChecks(t, &config.Agent{Name: "cx", Type: "codex", Model: "o9", Limits: config.Limits{MaxBudgetUSD: 1}}, b, env)
+	got = runChecks(t, &config.Agent{Name: "cx", Type: "codex", Model: "o9", Limits: records.Limits{MaxBudgetUSD: 1}}, b, env)
 	if r := got["agent cx: price of o9"]; r.OK || !strings.Contains(r.Detail, "could never fire") {
 		t.Errorf("a budget without a price must fail: %+v", r)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/container"
 	"github.com/perfbench/perfbench/internal/proc"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
 	"github.com/perfbench/perfbench/internal/textx"
 )
@@ -267,8 +268,8 @@ func runArgv(spec *container.Spec, detach bool, cpuset, entrypoint string) []str
 }
 
 // Describe records the image, the engine and the limits.
-func (c *Container) Describe(env *Environment) {
-	info := &ContainerInfo{Image: c.Image, Engine: c.Settings.Engine, EngineVersion: c.version, User: c.User,
+func (c *Container) Describe(env *records.Environment) {
+	info := &records.ContainerInfo{Image: c.Image, Engine: c.Settings.Engine, EngineVersion: c.version, User: c.User,
 		Workspace: ContainerWorkspace, Network: c.Settings.EvalNetwork,
 		CPUs: c.Settings.CPUs, Memory: c.Settings.Memory, PidsLimit: c.Settings.PidsLimit}
 	if info.Engine == "" {
@@ -290,14 +291,14 @@ func (c *Container) StartItem(ctx context.Context, it ItemEnv) (ItemSession, err
 	if c.engine == nil || c.image == nil {
 		return nil, errors.New("container runner: Prepare was not called")
 	}
-	s := &containerItem{c: c, names: map[Arm]string{}, env: it.Env, cpuset: cpuList(it.CPUs),
+	s := &containerItem{c: c, names: map[records.Arm]string{}, env: it.Env, cpuset: cpuList(it.CPUs),
 		out: filepath.Join(it.Private, "out"), dirs: []string{}}
 	if err := c.mkdir(s.out); err != nil {
 		return nil, err
 	}
 	s.dirs = append(s.dirs, s.out)
 	setHome := !slices.ContainsFunc(c.image.Env, func(kv string) bool { return strings.HasPrefix(kv, "HOME=") })
-	for _, arm := range Arms {
+	for _, arm := range records.Arms {
 		if ctx.Err() != nil {
 			s.Close()
 			return nil, ctx.Err()
@@ -377,14 +378,14 @@ type containerItem struct {
 	seq  atomic.Int64
 
 	mu     sync.Mutex
-	names  map[Arm]string
+	names  map[records.Arm]string
 	closed bool
 }
 
 func (s *containerItem) Name() string { return s.c.Name() }
 
 // Workspace is /workspace for every arm.
-func (s *containerItem) Workspace(Arm) string { return ContainerWorkspace }
+func (s *containerItem) Workspace(records.Arm) string { return ContainerWorkspace }
 
 // Timing moves the three containers to the timing CPU.
 func (s *containerItem) Timing(ctx context.Context, cpu int) (string, error) {
@@ -393,7 +394,7 @@ func (s *containerItem) Timing(ctx context.Context, cpu int) (string, error) {
 	}
 	args := []string{s.c.engine.Bin, "update", "--cpuset-cpus", strconv.Itoa(cpu)}
 	s.mu.Lock()
-	for _, arm := range Arms {
+	for _, arm := range records.Arms {
 		args = append(args, s.names[arm])
 	}
 	s.mu.Unlock()
@@ -471,7 +472,7 @@ func (s *containerItem) Run(ctx context.Context, c CommandSpec) (CommandResult, 
 }
 
 // kill kills an arm's container (and so everything running in it).
-func (s *containerItem) kill(arm Arm) {
+func (s *containerItem) kill(arm records.Arm) {
 	s.mu.Lock()
 	name := s.names[arm]
 	s.mu.Unlock()
@@ -490,7 +491,7 @@ func (s *containerItem) Close() error {
 	}
 	s.closed = true
 	var names []string
-	for _, arm := range Arms {
+	for _, arm := range records.Arms {
 		if n := s.names[arm]; n != "" {
 			names = append(names, n)
 		}

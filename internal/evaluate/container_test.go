@@ -18,6 +18,8 @@ import (
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/container"
 	"github.com/perfbench/perfbench/internal/evaluate/evaltest"
+	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // Tests of the container runner against the real engine, with the busybox
@@ -67,10 +69,10 @@ func TestContainerEvaluate(t *testing.T) {
 	f.task.Evaluation.Correctness = []string{"sh test.sh", "test -f built.txt"}
 	u := f.unit(t, nil, f.patch(t, func(dir string) { writeFile(t, dir, "agent.txt", "agent\n") }))
 	sum, _, err := f.runAs(t, context.Background(), run, []Unit{u}, c)
-	if err != nil || sum.Evaluated != 1 || sum.Counts[StatusSuccess] != 1 {
+	if err != nil || sum.Evaluated != 1 || sum.Counts[records.EvalSuccess] != 1 {
 		t.Fatalf("summary %+v, err %v", sum, err)
 	}
-	r, err := Read(u.Dir)
+	r, err := journal.ReadEval(u.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,14 +122,14 @@ func TestContainerEvaluate(t *testing.T) {
 
 func TestContainerStatuses(t *testing.T) {
 	f, c, run := containerFixture(t)
-	f.task.Evaluation.Timeout = config.Duration(2 * time.Second)
+	f.task.Evaluation.Timeout = records.Duration(2 * time.Second)
 	// The agent's candidate hangs; the baseline and the human commit do
 	// not. The hung container is killed at the timeout.
 	f.task.Workload = "if [ -f hang ]; then sleep 30; fi; sh work.sh"
 	hang := f.unit(t, nil, f.patch(t, func(dir string) { writeFile(t, dir, "hang", "") }))
 	start := time.Now()
 	sum, _, err := f.runAs(t, context.Background(), run, []Unit{hang}, c)
-	if err != nil || sum.Counts[StatusTimeout] != 1 || time.Since(start) > 40*time.Second {
+	if err != nil || sum.Counts[records.EvalTimeout] != 1 || time.Since(start) > 40*time.Second {
 		t.Fatalf("summary %+v, err %v, %s", sum, err, time.Since(start))
 	}
 	noContainersLeft(t, run)
@@ -137,10 +139,10 @@ func TestContainerStatuses(t *testing.T) {
 	f.task.Evaluation.Correctness = []string{"test ! -f broken"}
 	broken := f.unit(t, nil, f.patch(t, func(dir string) { writeFile(t, dir, "broken", "") }))
 	sum, _, err = f.runAs(t, context.Background(), run, []Unit{broken}, c)
-	if err != nil || sum.Counts[StatusCorrectnessFailed] != 1 {
+	if err != nil || sum.Counts[records.EvalCorrectnessFailed] != 1 {
 		t.Fatalf("summary %+v, err %v", sum, err)
 	}
-	r, _ := Read(broken.Dir)
+	r, _ := journal.ReadEval(broken.Dir)
 	if r.Environment.Container == nil || r.Environment.Runner != "container" {
 		t.Fatalf("a failed item records its container environment too: %+v", r.Environment)
 	}
@@ -170,7 +172,7 @@ func TestContainerInterrupted(t *testing.T) {
 	if err != nil || !sum.Interrupted || time.Since(start) > 40*time.Second {
 		t.Fatalf("summary %+v, err %v", sum, err)
 	}
-	if _, err := os.Stat(filepath.Join(u.Dir, FileName)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(u.Dir, journal.EvalFile)); !os.IsNotExist(err) {
 		t.Fatalf("eval.json written for an interrupted item: %v", err)
 	}
 	noContainersLeft(t, run)
@@ -192,8 +194,8 @@ func TestContainerUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	priv := t.TempDir()
-	ws := map[Arm]string{}
-	for _, arm := range Arms {
+	ws := map[records.Arm]string{}
+	for _, arm := range records.Arms {
 		ws[arm] = filepath.Join(priv, armDir[arm])
 		if err := os.Mkdir(ws[arm], 0o755); err != nil {
 			t.Fatal(err)
@@ -207,7 +209,7 @@ func TestContainerUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	res, err := sess.Run(ctx, CommandSpec{Arm: Agent, Script: "id -u; mkdir -p d/e; echo x > d/e/f", Stdout: &out, Timeout: 20 * time.Second})
+	res, err := sess.Run(ctx, CommandSpec{Arm: records.ArmAgent, Script: "id -u; mkdir -p d/e; echo x > d/e/f", Stdout: &out, Timeout: 20 * time.Second})
 	if err != nil || !res.OK() || out.String() != "4321\n" {
 		t.Fatalf("%+v %v %q", res, err, out.String())
 	}
@@ -216,7 +218,7 @@ func TestContainerUser(t *testing.T) {
 	}
 	for _, p := range []string{"d", "d/e", "d/e/f"} {
 		var st syscall.Stat_t
-		if err := syscall.Stat(filepath.Join(ws[Agent], p), &st); err != nil || st.Uid != 4321 || st.Gid != 4321 {
+		if err := syscall.Stat(filepath.Join(ws[records.ArmAgent], p), &st); err != nil || st.Uid != 4321 || st.Gid != 4321 {
 			t.Fatalf("%s: %+v %v", p, st, err)
 		}
 	}

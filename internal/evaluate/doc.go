@@ -4,7 +4,8 @@
 // patch) — runs the task's setup and correctness commands in each, times
 // the workload in interleaved rounds with a rotating order, checks that the
 // candidates' output is equivalent to the baseline's, and writes every raw
-// sample with the statistics of package stats to the item's eval.json.
+// sample with the statistics of package stats to the item's eval.json (a
+// records.Eval, written by journal.WriteEval).
 //
 // # What one item goes through
 //

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/textx"
 )
 
@@ -21,7 +21,7 @@ import (
 // relative or an absolute tolerance, like Python's math.isclose with
 // rel_tol = abs_tol = tol; tolerance 0 means numerically equal, so 1.0
 // equals 1). When they differ, detail says where.
-func Equivalent(q config.Equivalence, base, cand []byte) (ok bool, detail string) {
+func Equivalent(q records.Equivalence, base, cand []byte) (ok bool, detail string) {
 	switch q.Mode {
 	case "numeric":
 		return numericEqual(base, cand, q.Tolerance)

@@ -17,6 +17,7 @@ import (
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/plan"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
 	"github.com/perfbench/perfbench/internal/stats"
 	"github.com/perfbench/perfbench/internal/workspace"
@@ -71,7 +72,7 @@ type Summary struct {
 	Skipped   int
 	Evaluated int
 	Regraded  int
-	Counts    map[Status]int
+	Counts    map[records.EvalStatus]int
 	// Missing are units left without an eval.json that matches.
 	Missing []string
 	// TaskProblems are "<unit>: <reason>" for units whose baseline or
@@ -130,7 +131,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if o.LockDir == "" {
 		o.LockDir = DefaultLockDir()
 	}
-	e := &evaluator{o: o, lockDir: o.LockDir, summary: &Summary{Total: len(o.Units), Counts: map[Status]int{}}}
+	e := &evaluator{o: o, lockDir: o.LockDir, summary: &Summary{Total: len(o.Units), Counts: map[records.EvalStatus]int{}}}
 	for _, u := range o.Units {
 		spec, err := ResolveSpec(o.Task, u.Item)
 		if err != nil {
@@ -182,7 +183,7 @@ func (e *evaluator) run(ctx context.Context) (*Summary, error) {
 
 	var todo []int
 	for i, u := range o.Units {
-		if r, err := Read(u.Dir); err == nil && e.matches(r, u, e.specs[i]) {
+		if r, err := journal.ReadEval(u.Dir); err == nil && e.matches(r, u, e.specs[i]) {
 			e.summary.Skipped++
 			e.summary.Counts[r.Status]++
 			continue
@@ -239,7 +240,7 @@ func (e *evaluator) one(ctx context.Context, i, total int) error {
 		return err
 	}
 	defer claim.Release()
-	if r, err := Read(u.Dir); err == nil && e.matches(r, u, spec) {
+	if r, err := journal.ReadEval(u.Dir); err == nil && e.matches(r, u, spec) {
 		// Another process evaluated it after this one made its list.
 		e.mu.Lock()
 		e.summary.Skipped++
@@ -263,7 +264,7 @@ func (e *evaluator) one(ctx context.Context, i, total int) error {
 	if err := os.MkdirAll(u.Dir, 0o755); err != nil {
 		return fmt.Errorf("item %s: %w", u.Name, err)
 	}
-	if err := Write(u.Dir, res); err != nil {
+	if err := journal.WriteEval(u.Dir, res); err != nil {
 		return fmt.Errorf("item %s: %w", u.Name, err)
 	}
 	e.mu.Lock()
@@ -303,7 +304,7 @@ func (e *evaluator) claim(u Unit) (c *journal.Claim, ok bool, err error) {
 
 // describe is ": human 2.01x, agent 1.98x [1.95, 2.02], match" or
 // ": <reason>".
-func describe(r *Result) string {
+func describe(r *records.Eval) string {
 	if r.Stats == nil {
 		if r.Reason != "" {
 			return ": " + r.Reason
@@ -313,7 +314,7 @@ func describe(r *Result) string {
 	s := r.Stats
 	return fmt.Sprintf(": human %s, agent %s %s, %s", ratio(s.HumanOverBase.Ratio, s.HumanOverBase.Valid),
 		ratio(s.AgentOverBase.Ratio, s.AgentOverBase.Valid), ci(s.AgentOverBase.Lo, s.AgentOverBase.Hi, s.AgentOverBase.CIValid),
-		VerdictText(s.Verdict.Outcome, s.Verdict.Significant))
+		stats.VerdictText(s.Verdict.Outcome, s.Verdict.Significant))
 }
 
 func ratio(v float64, ok bool) string {
@@ -330,20 +331,9 @@ func ci(lo, hi float64, ok bool) string {
 	return fmt.Sprintf("[%.2f, %.2f]", lo, hi)
 }
 
-// VerdictText is "win", "loss", "match (significant)" or "match (n.s.)".
-func VerdictText(o stats.Outcome, significant bool) string {
-	if o != stats.Match {
-		return string(o)
-	}
-	if significant {
-		return "match (significant)"
-	}
-	return "match (n.s.)"
-}
-
 // matches reports whether a stored result is the evaluation of this unit
 // with this configuration, and final.
-func (e *evaluator) matches(r *Result, u Unit, spec *Spec) bool {
+func (e *evaluator) matches(r *records.Eval, u Unit, spec *Spec) bool {
 	return r.PlanItemHash == u.Item.Hash() && r.PatchHash == PatchHash(u.Patch) &&
 		r.ConfigHash == spec.hash && r.Status.Done()
 }
@@ -355,12 +345,12 @@ func (e *evaluator) finish() *Summary {
 			// The other process's to report.
 			continue
 		}
-		r, err := Read(u.Dir)
+		r, err := journal.ReadEval(u.Dir)
 		if err != nil {
 			s.Missing = append(s.Missing, u.Name)
 			continue
 		}
-		if r.Status == StatusBaseFailed || r.Status == StatusHumanFailed {
+		if r.Status == records.EvalBaseFailed || r.Status == records.EvalHumanFailed {
 			s.TaskProblems = append(s.TaskProblems, fmt.Sprintf("%s: %s: %s", u.Name, r.Status, r.Reason))
 		}
 	}
@@ -378,7 +368,7 @@ func (e *evaluator) regrade() (*Summary, error) {
 		if !ok {
 			continue
 		}
-		r, err := Read(u.Dir)
+		r, err := journal.ReadEval(u.Dir)
 		if err != nil {
 			claim.Release()
 			if !os.IsNotExist(err) {
@@ -389,22 +379,22 @@ func (e *evaluator) regrade() (*Summary, error) {
 		}
 		spec := e.specs[i]
 		if spec == nil {
-			spec = &r.Config
+			spec = &Spec{EvalSpec: r.Config}
 		} else {
 			// The measurement is what it was; only the statistics'
 			// settings come from the current configuration.
-			stored := r.Config
+			stored := Spec{EvalSpec: r.Config}
 			stored.Band, stored.Alpha = spec.Band, spec.Alpha
 			spec = &stored
 		}
-		if r.Status == StatusSuccess {
+		if r.Status == records.EvalSuccess {
 			st := Analyze(r.Samples, spec)
 			r.Stats = &st
 			r.Config.Band, r.Config.Alpha = spec.Band, spec.Alpha
-			r.Flags = withFlag(r.Flags, FlagNoisy, st.Noisy)
+			r.Flags = withFlag(r.Flags, records.FlagNoisy, st.Noisy)
 		}
 		r.RegradedAt = e.o.Now().UTC()
-		err = Write(u.Dir, r)
+		err = journal.WriteEval(u.Dir, r)
 		claim.Release()
 		if err != nil {
 			return nil, err

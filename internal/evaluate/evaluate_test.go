@@ -16,6 +16,7 @@ import (
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/plan"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/workspace/workspacetest"
 )
 
@@ -125,14 +126,14 @@ func TestRunSuccessResumeRegrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Evaluated != 1 || sum.Counts[StatusSuccess] != 1 || len(sum.Missing) != 0 {
+	if sum.Evaluated != 1 || sum.Counts[records.EvalSuccess] != 1 || len(sum.Missing) != 0 {
 		t.Fatalf("summary %+v", sum)
 	}
-	res, err := Read(u.Dir)
+	res, err := journal.ReadEval(u.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != StatusSuccess || res.Stats == nil || len(res.Samples) != 3*(1+3) || !res.Patch.Applied || res.Patch.Empty {
+	if res.Status != records.EvalSuccess || res.Stats == nil || len(res.Samples) != 3*(1+3) || !res.Patch.Applied || res.Patch.Empty {
 		t.Fatalf("result: status %s, %d samples, patch %+v", res.Status, len(res.Samples), res.Patch)
 	}
 	// Rotation, positions and warm-up flags as they ran.
@@ -175,7 +176,7 @@ func TestRunSuccessResumeRegrade(t *testing.T) {
 	if err != nil || sum.Regraded != 1 || r.n.Load() != before {
 		t.Fatalf("regrade: %+v %v", sum, err)
 	}
-	res2, _ := Read(u.Dir)
+	res2, _ := journal.ReadEval(u.Dir)
 	if res2.Stats.Options.Band != 0.5 || res2.Config.Band != 0.5 || res2.RegradedAt.IsZero() || len(res2.Samples) != len(res.Samples) {
 		t.Fatalf("regraded: options %+v", res2.Stats.Options)
 	}
@@ -184,8 +185,8 @@ func TestRunSuccessResumeRegrade(t *testing.T) {
 	if sum, _ = f.run(t, ctx, []Unit{u}, r, false); sum.Evaluated != 1 {
 		t.Fatalf("patch change not re-evaluated: %+v", sum)
 	}
-	res3, _ := Read(u.Dir)
-	if res3.Status != StatusSuccess || !res3.Patch.Empty || !slicesContain(res3.Flags, FlagEmptyPatch) {
+	res3, _ := journal.ReadEval(u.Dir)
+	if res3.Status != records.EvalSuccess || !res3.Patch.Empty || !slicesContain(res3.Flags, records.FlagEmptyPatch) {
 		t.Fatalf("empty patch: %s %v", res3.Status, res3.Flags)
 	}
 }
@@ -210,59 +211,59 @@ func TestRunStatuses(t *testing.T) {
 		eval   *config.Evaluation
 		edit   func(dir string)
 		raw    []byte
-		status Status
+		status records.EvalStatus
 		reason string
-		check  func(t *testing.T, r *Result)
+		check  func(t *testing.T, r *records.Eval)
 	}{
 		{name: "workload fails on the baseline", eval: &config.Evaluation{Workload: "test -f human.txt"},
-			status: StatusBaseFailed, reason: "the workload failed on the baseline (warm-up round 0): exit status 1"},
+			status: records.EvalBaseFailed, reason: "the workload failed on the baseline (warm-up round 0): exit status 1"},
 		{name: "correctness fails on the human commit", eval: &config.Evaluation{Correctness: []string{"test ! -f human.txt"}},
-			status: StatusHumanFailed, reason: "correctness command `test ! -f human.txt` failed on the human commit: exit status 1"},
+			status: records.EvalHumanFailed, reason: "correctness command `test ! -f human.txt` failed on the human commit: exit status 1"},
 		{name: "patch does not apply", raw: []byte("diff --git a/work.sh b/work.sh\n--- a/work.sh\n+++ b/work.sh\n@@ -1,2 +1,2 @@\n-echo nothing like this\n+echo x\n echo time: 1.5 ms\n"),
-			status: StatusPatchFailed, reason: "the patch does not apply",
-			check: func(t *testing.T, r *Result) {
+			status: records.EvalPatchFailed, reason: "the patch does not apply",
+			check: func(t *testing.T, r *records.Eval) {
 				if len(r.Patch.FailingHunks) == 0 || r.Patch.FailingHunks[0].File != "work.sh" || r.Patch.FailingHunks[0].Header != "@@ -1,2 +1,2 @@" || len(r.Samples) != 0 {
 					t.Errorf("failing hunks %+v", r.Patch)
 				}
 			}},
 		{name: "patch breaks the tests", edit: func(d string) { writeFile(t, d, "test.sh", "echo broken >&2\nexit 1\n") },
-			status: StatusCorrectnessFailed, reason: "correctness command `sh test.sh` failed on the agent's candidate: exit status 1: broken",
-			check: func(t *testing.T, r *Result) {
+			status: records.EvalCorrectnessFailed, reason: "correctness command `sh test.sh` failed on the agent's candidate: exit status 1: broken",
+			check: func(t *testing.T, r *records.Eval) {
 				last := r.Commands[len(r.Commands)-1]
-				if last.Arm != Agent || last.OK || !strings.Contains(last.Output, "broken") {
+				if last.Arm != records.ArmAgent || last.OK || !strings.Contains(last.Output, "broken") {
 					t.Errorf("command log %+v", last)
 				}
 			}},
 		{name: "patch changes the output", eval: &config.Evaluation{Equivalence: exact},
 			edit:   func(d string) { writeFile(t, d, "work.sh", "echo result 43\necho time: 1.5 ms\n") },
-			status: StatusEquivalenceFailed, reason: `line 1: baseline "result 42\n", candidate "result 43\n"`},
+			status: records.EvalEquivalenceFailed, reason: `line 1: baseline "result 42\n", candidate "result 43\n"`},
 		{name: "numeric tolerance accepts a small change", eval: &config.Evaluation{Equivalence: &config.Equivalence{Mode: "numeric", Tolerance: 0.1}},
 			edit:   func(d string) { writeFile(t, d, "work.sh", "echo result 42.001\necho time: 1.5 ms\n") },
-			status: StatusSuccess},
-		{name: "agent hits the timeout", eval: &config.Evaluation{Timeout: config.Duration(300 * time.Millisecond), Warmup: &one},
+			status: records.EvalSuccess},
+		{name: "agent hits the timeout", eval: &config.Evaluation{Timeout: records.Duration(300 * time.Millisecond), Warmup: &one},
 			edit:   func(d string) { writeFile(t, d, "work.sh", "sleep 10\n") },
-			status: StatusTimeout, reason: "timed out after 300ms"},
+			status: records.EvalTimeout, reason: "timed out after 300ms"},
 		{name: "metric missing from the agent's output", eval: &config.Evaluation{Metric: &config.Metric{Kind: "regex", Regex: `time: ([0-9.]+) ms`, Unit: "ms", Better: "lower"}},
 			edit:   func(d string) { writeFile(t, d, "work.sh", "echo result 42\n") },
-			status: StatusCorrectnessFailed, reason: "no metric in the agent's candidate's output"},
+			status: records.EvalCorrectnessFailed, reason: "no metric in the agent's candidate's output"},
 		{name: "metric extracted", eval: &config.Evaluation{Metric: &config.Metric{Kind: "regex", Regex: `time: ([0-9.]+) ms`, Unit: "ms", Better: "lower"}},
-			status: StatusSuccess,
-			check: func(t *testing.T, r *Result) {
+			status: records.EvalSuccess,
+			check: func(t *testing.T, r *records.Eval) {
 				if r.Samples[0].Value != 1.5 || r.Stats.Base.Median != 1.5 {
 					t.Errorf("metric values %+v", r.Samples[0])
 				}
 			}},
 		{name: "hidden file wins over the agent's", eval: &config.Evaluation{Files: []string{"hidden/check.sh"}, Workload: "sh {workspace}/hidden/check.sh", Equivalence: exact},
 			edit:   func(d string) { writeFile(t, d, "hidden/check.sh", "echo cheated\n") },
-			status: StatusSuccess,
-			check: func(t *testing.T, r *Result) {
+			status: records.EvalSuccess,
+			check: func(t *testing.T, r *records.Eval) {
 				if r.Equivalence == nil || !r.Equivalence.AgentOK {
 					t.Errorf("equivalence %+v", r.Equivalence)
 				}
 			}},
 		{name: "setup fails on the agent", eval: &config.Evaluation{Setup: []string{"test ! -f broken.flag"}},
 			edit:   func(d string) { writeFile(t, d, "broken.flag", "x\n") },
-			status: StatusCorrectnessFailed, reason: "setup command"},
+			status: records.EvalCorrectnessFailed, reason: "setup command"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -275,17 +276,17 @@ func TestRunStatuses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := Read(u.Dir)
+			r, err := journal.ReadEval(u.Dir)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if r.Status != c.status || !strings.Contains(r.Reason, c.reason) {
 				t.Fatalf("status %s (%s), want %s (%s)", r.Status, r.Reason, c.status, c.reason)
 			}
-			if (c.status == StatusBaseFailed || c.status == StatusHumanFailed) != (len(sum.TaskProblems) == 1) {
+			if (c.status == records.EvalBaseFailed || c.status == records.EvalHumanFailed) != (len(sum.TaskProblems) == 1) {
 				t.Errorf("task problems %v", sum.TaskProblems)
 			}
-			if (r.Stats != nil) != (c.status == StatusSuccess) {
+			if (r.Stats != nil) != (c.status == records.EvalSuccess) {
 				t.Errorf("stats present: %v", r.Stats != nil)
 			}
 			if c.check != nil {
@@ -317,7 +318,7 @@ func TestRunInterrupted(t *testing.T) {
 	if err != nil || !sum.Interrupted || time.Since(start) > 20*time.Second {
 		t.Fatalf("summary %+v, err %v", sum, err)
 	}
-	if _, err := os.Stat(filepath.Join(u.Dir, FileName)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(u.Dir, journal.EvalFile)); !os.IsNotExist(err) {
 		t.Fatalf("eval.json written for an interrupted item: %v", err)
 	}
 	if entries, _ := os.ReadDir(f.bench.Paths.RolloutRoot); len(entries) != 0 {
@@ -412,7 +413,7 @@ func TestHeldUnitIsLeftAlone(t *testing.T) {
 	if err != nil || sum.Evaluated != 1 || len(sum.Held) != 0 {
 		t.Fatalf("released: %+v %v", sum, err)
 	}
-	res, _ := Read(u.Dir)
+	res, _ := journal.ReadEval(u.Dir)
 	if res.Harness != journal.Self() {
 		t.Errorf("eval.json harness %v, want %v", res.Harness, journal.Self())
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/textx"
 	"github.com/perfbench/perfbench/internal/workspace"
 )
@@ -31,17 +32,17 @@ const (
 // workspace directory names: the same length for every arm, so that the
 // environment (BENCH_WORKSPACE, PWD) has the same size in each — stack
 // alignment depends on it and can shift timings by a few percent.
-var armDir = map[Arm]string{Base: "b", Human: "h", Agent: "a"}
+var armDir = map[records.Arm]string{records.ArmBase: "b", records.ArmHuman: "h", records.ArmAgent: "a"}
 
-var armName = map[Arm]string{Base: "baseline", Human: "human commit", Agent: "agent's candidate"}
+var armName = map[records.Arm]string{records.ArmBase: "baseline", records.ArmHuman: "human commit", records.ArmAgent: "agent's candidate"}
 
 // itemRun evaluates one unit.
 type itemRun struct {
 	e    *evaluator
 	u    Unit
 	spec *Spec
-	res  *Result
-	ws   map[Arm]string
+	res  *records.Eval
+	ws   map[records.Arm]string
 	fail *failure
 	// runner runs the item's commands: the evaluator's Runner, or the
 	// session an ItemRunner started for the item (sess).
@@ -55,16 +56,16 @@ type itemRun struct {
 // evaluate runs one unit and returns its result, or an error when the
 // harness could not evaluate it (interrupted, git or disk failure): then
 // nothing is written.
-func (e *evaluator) evaluate(ctx context.Context, u Unit, spec *Spec) (*Result, error) {
+func (e *evaluator) evaluate(ctx context.Context, u Unit, spec *Spec) (*records.Eval, error) {
 	start := e.o.Now()
-	res := &Result{
+	res := &records.Eval{
 		RunID: e.o.RunID, ItemID: u.Item.ID, Sample: u.Sample,
 		PlanItemHash: u.Item.Hash(), PatchHash: PatchHash(u.Patch), ConfigHash: spec.hash,
-		Config:    *spec,
-		Commits:   Commits{Pre: u.Item.Pre, Human: u.Item.Human},
-		Patch:     Patch{Bytes: len(u.Patch), Empty: isEmptyPatch(u.Patch)},
-		Commands:  []CommandLog{},
-		Samples:   []Sample{},
+		Config:    spec.EvalSpec,
+		Commits:   records.Commits{Pre: u.Item.Pre, Human: u.Item.Human},
+		Patch:     records.EvalPatch{Bytes: len(u.Patch), Empty: isEmptyPatch(u.Patch)},
+		Commands:  []records.CommandLog{},
+		Samples:   []records.Sample{},
 		StartedAt: start.UTC(),
 		Harness:   journal.Self(),
 	}
@@ -72,7 +73,7 @@ func (e *evaluator) evaluate(ctx context.Context, u Unit, spec *Spec) (*Result, 
 	if ir, ok := e.o.Runner.(ItemRunner); ok {
 		ir.Describe(&res.Environment)
 	}
-	it := &itemRun{e: e, u: u, spec: spec, res: res, ws: map[Arm]string{}, runner: e.o.Runner}
+	it := &itemRun{e: e, u: u, spec: spec, res: res, ws: map[records.Arm]string{}, runner: e.o.Runner}
 	priv, err := fsx.MkdirOwned(e.root, privatePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("private directory: %w", err)
@@ -94,25 +95,25 @@ func (e *evaluator) evaluate(ctx context.Context, u Unit, spec *Spec) (*Result, 
 		res.Reason = e.secrets.ScrubString(it.fail.reason)
 	}
 	if res.Patch.Empty {
-		res.Flags = append(res.Flags, FlagEmptyPatch)
+		res.Flags = append(res.Flags, records.FlagEmptyPatch)
 	}
 	if res.Patch.ThreeWay {
-		res.Flags = append(res.Flags, FlagThreeWay)
+		res.Flags = append(res.Flags, records.FlagThreeWay)
 	}
-	if res.Status == StatusSuccess {
+	if res.Status == records.EvalSuccess {
 		st := Analyze(res.Samples, spec)
 		res.Stats = &st
 		if st.Noisy {
-			res.Flags = append(res.Flags, FlagNoisy)
+			res.Flags = append(res.Flags, records.FlagNoisy)
 		}
 		if spec.Rounds < 10 {
-			res.Flags = append(res.Flags, FlagFewRounds)
+			res.Flags = append(res.Flags, records.FlagFewRounds)
 		}
 		if p := res.Environment.Pinning; !p.Applied {
-			res.Flags = append(res.Flags, FlagNotPinned)
+			res.Flags = append(res.Flags, records.FlagNotPinned)
 		}
 		if share, ok := Contention(res.Samples); ok && share > ContendedShare {
-			res.Flags = append(res.Flags, FlagContended)
+			res.Flags = append(res.Flags, records.FlagContended)
 		}
 	}
 	end := e.o.Now()
@@ -122,7 +123,7 @@ func (e *evaluator) evaluate(ctx context.Context, u Unit, spec *Spec) (*Result, 
 }
 
 // path is an arm's workspace as its commands see it.
-func (it *itemRun) path(arm Arm) string {
+func (it *itemRun) path(arm records.Arm) string {
 	if it.sess != nil {
 		return it.sess.Workspace(arm)
 	}
@@ -137,7 +138,7 @@ func (it *itemRun) run(ctx context.Context, priv string) error {
 	if err := it.workspaces(ctx, priv); err != nil || it.fail != nil {
 		return err
 	}
-	for _, arm := range Arms {
+	for _, arm := range records.Arms {
 		if err := it.copyFiles(arm); err != nil || it.fail != nil {
 			return err
 		}
@@ -160,7 +161,7 @@ func (it *itemRun) run(ctx context.Context, priv string) error {
 			}
 		}()
 	}
-	for _, arm := range Arms {
+	for _, arm := range records.Arms {
 		for _, phase := range []struct {
 			name string
 			cmds []string
@@ -180,9 +181,9 @@ func (it *itemRun) workspaces(ctx context.Context, priv string) error {
 	done := busy()
 	defer done()
 	m := it.e.mirror
-	trees := map[Arm]string{Base: it.u.Item.Pre, Human: it.u.Item.Human, Agent: it.u.Item.Pre}
-	wss := map[Arm]*workspace.Workspace{}
-	for _, arm := range Arms {
+	trees := map[records.Arm]string{records.ArmBase: it.u.Item.Pre, records.ArmHuman: it.u.Item.Human, records.ArmAgent: it.u.Item.Pre}
+	wss := map[records.Arm]*workspace.Workspace{}
+	for _, arm := range records.Arms {
 		ws, err := workspace.Create(ctx, m, trees[arm], filepath.Join(priv, armDir[arm]))
 		if err != nil {
 			return fmt.Errorf("%s workspace: %w", arm, err)
@@ -196,7 +197,7 @@ func (it *itemRun) workspaces(ctx context.Context, priv string) error {
 	// A plain check first, to tell a clean apply from one that needs the
 	// three-way fallback.
 	clean := workspace.CheckApply(ctx, m, it.u.Item.Pre, priv, bytes.NewReader(it.u.Patch)) == nil
-	if err := wss[Agent].Apply(ctx, it.u.Patch); err != nil {
+	if err := wss[records.ArmAgent].Apply(ctx, it.u.Patch); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -207,7 +208,7 @@ func (it *itemRun) workspaces(ctx context.Context, priv string) error {
 			h := &it.res.Patch.FailingHunks[i]
 			h.Text = it.e.secrets.ScrubString(h.Text)
 		}
-		it.fail = &failure{arm: Agent, kind: "patch", reason: "the patch does not apply to the pre tree: " + firstLine(stderr)}
+		it.fail = &failure{arm: records.ArmAgent, kind: "patch", reason: "the patch does not apply to the pre tree: " + firstLine(stderr)}
 		return nil
 	}
 	it.res.Patch.Applied = true
@@ -218,7 +219,7 @@ func (it *itemRun) workspaces(ctx context.Context, priv string) error {
 // copyFiles copies evaluation.files into an arm's workspace, replacing
 // whatever the tree (or the agent) put there. The copy is confined to the
 // workspace (os.Root): a link the patch made cannot lead it out.
-func (it *itemRun) copyFiles(arm Arm) error {
+func (it *itemRun) copyFiles(arm records.Arm) error {
 	if len(it.spec.FilesAbs) == 0 {
 		return nil
 	}
@@ -232,7 +233,7 @@ func (it *itemRun) copyFiles(arm Arm) error {
 		dst := filepath.Join(it.ws[arm], rel)
 		if err := safeTarget(it.ws[arm], rel); err != nil {
 			it.fail = &failure{arm: arm, kind: "files", reason: fmt.Sprintf("evaluation file %s cannot be copied into the %s: %v", it.spec.Files[i], armName[arm], err)}
-			it.res.Commands = append(it.res.Commands, CommandLog{Arm: arm, Phase: "files", Command: "copy " + it.spec.Files[i], ExitCode: -1, Error: err.Error()})
+			it.res.Commands = append(it.res.Commands, records.CommandLog{Arm: arm, Phase: "files", Command: "copy " + it.spec.Files[i], ExitCode: -1, Error: err.Error()})
 			return nil
 		}
 		if err := fsx.RemoveAll(dst); err != nil {
@@ -316,7 +317,7 @@ func safeTarget(root, rel string) error {
 }
 
 // command runs one setup or correctness command on an arm.
-func (it *itemRun) command(ctx context.Context, arm Arm, phase, cmd string) error {
+func (it *itemRun) command(ctx context.Context, arm records.Arm, phase, cmd string) error {
 	out := textx.NewTail(maxCommandLog)
 	sw := it.e.secrets.Writer(out)
 	timeout := it.spec.Timeout.D()
@@ -330,7 +331,7 @@ func (it *itemRun) command(ctx context.Context, arm Arm, phase, cmd string) erro
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	log := CommandLog{
+	log := records.CommandLog{
 		Arm: arm, Phase: phase, Command: it.e.display(cmd),
 		ExitCode: cr.ExitCode, Signal: cr.Signal, TimedOut: cr.TimedOut,
 		DurationSeconds: time.Since(t0).Seconds(), OK: err == nil && cr.OK(),
@@ -362,7 +363,7 @@ func (it *itemRun) time(ctx context.Context) error {
 	env.TimingLock = slot.path
 	env.HarnessCPUs = it.e.untimedCPUs
 	env.LoadAvgBefore = loadAvg()
-	env.Pinning = Pinning{Requested: slot.cpu >= 0, CPU: slot.cpu}
+	env.Pinning = records.Pinning{Requested: slot.cpu >= 0, CPU: slot.cpu}
 	var pin []int
 	if slot.cpu >= 0 {
 		pin = []int{slot.cpu}
@@ -402,7 +403,7 @@ func (it *itemRun) time(ctx context.Context) error {
 
 	s := it.spec
 	timeout := s.Timeout.D()
-	first := map[Arm][]byte{}
+	first := map[records.Arm][]byte{}
 	var t0 time.Time
 	total := s.Warmup + s.Rounds
 	for r := 0; r < total; r++ {
@@ -444,7 +445,7 @@ func (it *itemRun) time(ctx context.Context) error {
 			}
 			if !cr.OK() {
 				errText := it.e.secrets.ScrubString(stderr.String())
-				it.res.Commands = append(it.res.Commands, CommandLog{
+				it.res.Commands = append(it.res.Commands, records.CommandLog{
 					Arm: arm, Phase: "workload", Command: it.e.display(s.Workload),
 					ExitCode: cr.ExitCode, Signal: cr.Signal, TimedOut: cr.TimedOut,
 					DurationSeconds: cr.Wall.Seconds(), Output: errText, OutputBytes: stderr.Total(),
@@ -459,7 +460,7 @@ func (it *itemRun) time(ctx context.Context) error {
 				it.fail = &failure{arm: arm, kind: "metric", reason: fmt.Sprintf("no metric in the %s's output (%s): %v", armName[arm], where, err)}
 				return nil
 			}
-			it.res.Samples = append(it.res.Samples, Sample{
+			it.res.Samples = append(it.res.Samples, records.Sample{
 				Arm: arm, Round: r, Position: pos, Warmup: warm, Value: v,
 				WallSeconds: cr.Wall.Seconds(), UserSeconds: cr.User.Seconds(), SysSeconds: cr.Sys.Seconds(),
 				CPUTimes: cr.CPUTimes, Pinned: cr.Pinned, ExitCode: cr.ExitCode, OffsetSeconds: offset,
@@ -480,21 +481,21 @@ func (it *itemRun) time(ctx context.Context) error {
 
 // equivalence compares the first output of the human and agent arms with
 // the baseline's.
-func (it *itemRun) equivalence(first map[Arm][]byte) {
+func (it *itemRun) equivalence(first map[records.Arm][]byte) {
 	q := *it.spec.Equivalence
-	sum := sha256.Sum256(first[Base])
-	er := &EquivalenceResult{Mode: q.Mode, Tolerance: q.Tolerance, BaseOutputSHA256: hex.EncodeToString(sum[:])}
+	sum := sha256.Sum256(first[records.ArmBase])
+	er := &records.EquivalenceResult{Mode: q.Mode, Tolerance: q.Tolerance, BaseOutputSHA256: hex.EncodeToString(sum[:])}
 	it.res.Equivalence = er
 	var hDetail, aDetail string
-	er.HumanOK, hDetail = Equivalent(q, first[Base], first[Human])
-	er.AgentOK, aDetail = Equivalent(q, first[Base], first[Agent])
+	er.HumanOK, hDetail = Equivalent(q, first[records.ArmBase], first[records.ArmHuman])
+	er.AgentOK, aDetail = Equivalent(q, first[records.ArmBase], first[records.ArmAgent])
 	switch {
 	case !er.HumanOK:
 		er.Detail = it.e.secrets.ScrubString(hDetail)
-		it.fail = &failure{arm: Human, kind: "equivalence", reason: "the human commit's workload output differs from the baseline's (" + q.Mode + "): " + er.Detail}
+		it.fail = &failure{arm: records.ArmHuman, kind: "equivalence", reason: "the human commit's workload output differs from the baseline's (" + q.Mode + "): " + er.Detail}
 	case !er.AgentOK:
 		er.Detail = it.e.secrets.ScrubString(aDetail)
-		it.fail = &failure{arm: Agent, kind: "equivalence", reason: "the agent's workload output differs from the baseline's (" + q.Mode + "): " + er.Detail}
+		it.fail = &failure{arm: records.ArmAgent, kind: "equivalence", reason: "the agent's workload output differs from the baseline's (" + q.Mode + "): " + er.Detail}
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/textx"
 )
 
@@ -21,7 +21,7 @@ import (
 // such as "results.mean") of the first line of stdout that is a JSON
 // object holding it, as a number or a numeric string. The value must be
 // finite.
-func Extract(m config.Metric, stdout []byte, wall time.Duration) (float64, error) {
+func Extract(m records.Metric, stdout []byte, wall time.Duration) (float64, error) {
 	switch m.Kind {
 	case "", "wall":
 		return wall.Seconds(), nil

@@ -1,30 +1,19 @@
 package evaluate
 
-// Arm is one of the three candidates of an item.
-type Arm string
-
-// The arms, in the order of the first round.
-const (
-	Base  Arm = "base"
-	Human Arm = "human"
-	Agent Arm = "agent"
-)
-
-// Arms lists the arms in the order of the first round: B H A.
-var Arms = []Arm{Base, Human, Agent}
+import "github.com/perfbench/perfbench/internal/records"
 
 // Order returns the order in which the arms run in round r (0-based):
 // B H A, H A B, A B H, then again. Over any three consecutive rounds each
 // arm runs once in each position, so a drift of the machine within a round
 // (a warming cache, a throttling CPU) favours no arm.
-func Order(r int) []Arm {
-	k := r % len(Arms)
+func Order(r int) []records.Arm {
+	k := r % len(records.Arms)
 	if k < 0 {
-		k += len(Arms)
+		k += len(records.Arms)
 	}
-	out := make([]Arm, 0, len(Arms))
-	for i := range Arms {
-		out = append(out, Arms[(k+i)%len(Arms)])
+	out := make([]records.Arm, 0, len(records.Arms))
+	for i := range records.Arms {
+		out = append(out, records.Arms[(k+i)%len(records.Arms)])
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/perfbench/perfbench/internal/gitx"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 var (
@@ -54,8 +55,8 @@ func gitStderr(err error) string {
 
 // failingHunks lists the hunks git apply reported as failing, with their
 // text from the patch when found.
-func failingHunks(stderr string, patch []byte) []Hunk {
-	var out []Hunk
+func failingHunks(stderr string, patch []byte) []records.Hunk {
+	var out []records.Hunk
 	seen := map[string]bool{}
 	for _, m := range patchFailedRE.FindAllStringSubmatch(stderr, -1) {
 		line, _ := strconv.Atoi(m[2])
@@ -64,7 +65,7 @@ func failingHunks(stderr string, patch []byte) []Hunk {
 			continue
 		}
 		seen[key] = true
-		h := Hunk{File: m[1], Line: line}
+		h := records.Hunk{File: m[1], Line: line}
 		h.Header, h.Text = findHunk(patch, m[1], line)
 		out = append(out, h)
 	}
@@ -73,12 +74,12 @@ func failingHunks(stderr string, patch []byte) []Hunk {
 			continue
 		}
 		seen[m[1]+":"] = true
-		out = append(out, Hunk{File: m[1], Header: m[2]})
+		out = append(out, records.Hunk{File: m[1], Header: m[2]})
 	}
 	return out
 }
 
-func hasFile(hs []Hunk, f string) bool {
+func hasFile(hs []records.Hunk, f string) bool {
 	for _, h := range hs {
 		if h.File == f {
 			return true

@@ -12,6 +12,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/proc"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // CommandSpec is one command of an evaluation: setup, correctness or a
@@ -21,7 +22,7 @@ type CommandSpec struct {
 	Script string
 	// Arm is the candidate the command runs for: a container runner runs
 	// it in that arm's container.
-	Arm Arm
+	Arm records.Arm
 	// Dir is the working directory: the candidate's workspace (as the
 	// command sees it).
 	Dir string
@@ -114,7 +115,7 @@ type ItemRunner interface {
 	// StartItem sets up the environment of one item.
 	StartItem(ctx context.Context, it ItemEnv) (ItemSession, error)
 	// Describe adds what the runner knows to an item's environment record.
-	Describe(env *Environment)
+	Describe(env *records.Environment)
 }
 
 // PrepareInfo is what ItemRunner.Prepare gets.
@@ -134,7 +135,7 @@ type ItemEnv struct {
 	ItemID string
 	Sample int
 	// Workspaces are the arms' workspaces on the host.
-	Workspaces map[Arm]string
+	Workspaces map[records.Arm]string
 	// Private is the item's private directory (0700, removed after the
 	// item): the runner may keep files there.
 	Private string
@@ -151,7 +152,7 @@ type ItemSession interface {
 	Runner
 	// Workspace is the path of an arm's workspace as its commands see it
 	// ({workspace}, BENCH_WORKSPACE, the working directory).
-	Workspace(arm Arm) string
+	Workspace(arm records.Arm) string
 	// Timing is called once before the timed rounds with the CPU reserved
 	// for timing (-1: none): the session moves every arm there. It returns
 	// the method of pinning and an error when it could not.

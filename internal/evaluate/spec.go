@@ -16,6 +16,7 @@ import (
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/plan"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/stats"
 )
 
@@ -28,25 +29,14 @@ const (
 	DefaultAlpha   = 0.05
 )
 
-// Spec is the effective evaluation of one item: the task's evaluation
-// section, overridden field by field by the plan item's, with defaults.
+// Spec is the effective evaluation of one item, as eval.json records it,
+// with what evaluate needs besides: the evaluation files' absolute paths
+// and the hash.
 type Spec struct {
-	Setup       []string            `json:"setup,omitempty"`
-	Workload    string              `json:"workload"`
-	Metric      config.Metric       `json:"metric"`
-	Correctness []string            `json:"correctness,omitempty"`
-	Equivalence *config.Equivalence `json:"equivalence,omitempty"`
-	// Files are the evaluation files as written in the task; FilesAbs are
-	// their absolute paths (resolved against the task's directory).
-	Files    []string        `json:"files,omitempty"`
-	FilesAbs []string        `json:"-"`
-	Rounds   int             `json:"rounds"`
-	Warmup   int             `json:"warmup"`
-	Timeout  config.Duration `json:"timeout"`
-	Band     float64         `json:"band"`
-	Alpha    float64         `json:"alpha"`
-	// Image is environment.image ("" = the host).
-	Image string `json:"image,omitempty"`
+	records.EvalSpec
+	// FilesAbs are the absolute paths of Files (resolved against the
+	// task's directory).
+	FilesAbs []string `json:"-"`
 
 	hash string // Hash(), computed once
 }
@@ -91,12 +81,12 @@ func ResolveSpec(task *config.Task, it plan.Item) (*Spec, error) {
 			e.Alpha = o.Alpha
 		}
 	}
-	s := &Spec{
+	s := &Spec{EvalSpec: records.EvalSpec{
 		Setup: e.Setup, Workload: e.Workload, Correctness: e.Correctness,
-		Equivalence: e.Equivalence, Files: e.Files,
+		Equivalence: (*records.Equivalence)(e.Equivalence), Files: e.Files,
 		Rounds: e.Rounds, Timeout: e.Timeout, Band: e.Band, Alpha: e.Alpha,
 		Image: task.Environment.Image,
-	}
+	}}
 	if s.Workload == "" {
 		s.Workload = it.Workload
 	}
@@ -107,7 +97,7 @@ func ResolveSpec(task *config.Task, it plan.Item) (*Spec, error) {
 		return nil, badinput.Errorf("item %s: no workload to time: set evaluation.workload or workload in %s (or the pair's workload)", it.ID, task.Path)
 	}
 	if e.Metric != nil {
-		s.Metric = *e.Metric
+		s.Metric = records.Metric(*e.Metric)
 	}
 	if s.Metric.Kind == "" {
 		s.Metric.Kind = "wall"
@@ -131,7 +121,7 @@ func ResolveSpec(task *config.Task, it plan.Item) (*Spec, error) {
 		s.Warmup = *e.Warmup
 	}
 	if s.Timeout <= 0 {
-		s.Timeout = config.Duration(DefaultTimeout)
+		s.Timeout = records.Duration(DefaultTimeout)
 	}
 	if s.Band <= 0 {
 		s.Band = DefaultBand

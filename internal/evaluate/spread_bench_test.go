@@ -14,6 +14,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/evaluate/evaltest"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // spreadWorkload is a fast workload (about 10-30 ms) that runs the same
@@ -73,8 +74,8 @@ func BenchmarkTimingSpread(b *testing.B) {
 		b.Fatal(err)
 	}
 	priv := b.TempDir()
-	ws := map[Arm]string{}
-	for _, arm := range Arms {
+	ws := map[records.Arm]string{}
+	for _, arm := range records.Arms {
 		ws[arm] = filepath.Join(priv, armDir[arm])
 		if err := os.Mkdir(ws[arm], 0o755); err != nil {
 			b.Fatal(err)
@@ -89,7 +90,7 @@ func BenchmarkTimingSpread(b *testing.B) {
 	if _, err := sess.Timing(ctx, timing); err != nil {
 		b.Fatal(err)
 	}
-	name := sess.(*containerItem).names[Base]
+	name := sess.(*containerItem).names[records.ArmBase]
 	ways := []struct {
 		name string
 		one  func() time.Duration
@@ -102,7 +103,7 @@ func BenchmarkTimingSpread(b *testing.B) {
 			return res.Wall
 		}},
 		{"exec", func() time.Duration {
-			res, err := sess.Run(ctx, CommandSpec{Arm: Base, Script: spreadWorkload, CPUs: []int{timing}, Timed: true, Timeout: time.Minute})
+			res, err := sess.Run(ctx, CommandSpec{Arm: records.ArmBase, Script: spreadWorkload, CPUs: []int{timing}, Timed: true, Timeout: time.Minute})
 			if err != nil || !res.OK() || !res.Pinned {
 				b.Fatalf("%+v %v", res, err)
 			}

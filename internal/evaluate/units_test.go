@@ -15,11 +15,12 @@ import (
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/gitx"
 	"github.com/perfbench/perfbench/internal/plan"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/textx"
 )
 
 func TestOrderRotates(t *testing.T) {
-	want := [][]Arm{{Base, Human, Agent}, {Human, Agent, Base}, {Agent, Base, Human}, {Base, Human, Agent}}
+	want := [][]records.Arm{{records.ArmBase, records.ArmHuman, records.ArmAgent}, {records.ArmHuman, records.ArmAgent, records.ArmBase}, {records.ArmAgent, records.ArmBase, records.ArmHuman}, {records.ArmBase, records.ArmHuman, records.ArmAgent}}
 	for r, w := range want {
 		if got := Order(r); !slices.Equal(got, w) {
 			t.Errorf("Order(%d) = %v, want %v", r, got, w)
@@ -27,7 +28,7 @@ func TestOrderRotates(t *testing.T) {
 	}
 	// Over any three consecutive rounds every arm takes every position once.
 	for start := 0; start < 5; start++ {
-		seen := map[Arm]map[int]bool{}
+		seen := map[records.Arm]map[int]bool{}
 		for r := start; r < start+3; r++ {
 			for pos, a := range Order(r) {
 				if seen[a] == nil {
@@ -36,7 +37,7 @@ func TestOrderRotates(t *testing.T) {
 				seen[a][pos] = true
 			}
 		}
-		for _, a := range Arms {
+		for _, a := range records.Arms {
 			if len(seen[a]) != 3 {
 				t.Errorf("rounds %d..%d: %s took positions %v", start, start+2, a, seen[a])
 			}
@@ -45,15 +46,15 @@ func TestOrderRotates(t *testing.T) {
 }
 
 func TestExtract(t *testing.T) {
-	wall := config.Metric{Kind: "wall"}
+	wall := records.Metric{Kind: "wall"}
 	if v, err := Extract(wall, []byte("anything"), 1500*time.Millisecond); err != nil || v != 1.5 {
 		t.Fatalf("wall: %v %v", v, err)
 	}
-	re := config.Metric{Kind: "regex", Regex: `time: ([0-9.eE+-]+) ms`}
-	js := config.Metric{Kind: "json", JSON: "result.mean"}
+	re := records.Metric{Kind: "regex", Regex: `time: ([0-9.eE+-]+) ms`}
+	js := records.Metric{Kind: "json", JSON: "result.mean"}
 	for _, c := range []struct {
 		name string
-		m    config.Metric
+		m    records.Metric
 		out  string
 		want float64
 		err  string
@@ -62,8 +63,8 @@ func TestExtract(t *testing.T) {
 		{"regex exponent", re, "time: 1.5e2 ms", 150, ""},
 		{"regex no match", re, "nothing here\n", 0, "matches nothing"},
 		{"regex empty output", re, "", 0, "the output is empty"},
-		{"regex not a number", config.Metric{Kind: "regex", Regex: `time: (\S+)`}, "time: fast", 0, `"fast", not a number`},
-		{"regex NaN", config.Metric{Kind: "regex", Regex: `time: (\S+)`}, "time: NaN", 0, "not a finite number"},
+		{"regex not a number", records.Metric{Kind: "regex", Regex: `time: (\S+)`}, "time: fast", 0, `"fast", not a number`},
+		{"regex NaN", records.Metric{Kind: "regex", Regex: `time: (\S+)`}, "time: NaN", 0, "not a finite number"},
 		{"json nested", js, "log line\n{\"result\": {\"mean\": 3.25}}\n", 3.25, ""},
 		{"json first line with the field", js, "{\"other\": 1}\n{\"result\": {\"mean\": 2}}\n{\"result\": {\"mean\": 9}}\n", 2, ""},
 		{"json numeric string", js, `{"result": {"mean": " 7.5 "}}`, 7.5, ""},
@@ -89,11 +90,11 @@ func TestExtract(t *testing.T) {
 }
 
 func TestEquivalent(t *testing.T) {
-	exact := config.Equivalence{Mode: "exact"}
-	num := func(tol float64) config.Equivalence { return config.Equivalence{Mode: "numeric", Tolerance: tol} }
+	exact := records.Equivalence{Mode: "exact"}
+	num := func(tol float64) records.Equivalence { return records.Equivalence{Mode: "numeric", Tolerance: tol} }
 	for _, c := range []struct {
 		name       string
-		q          config.Equivalence
+		q          records.Equivalence
 		base, cand string
 		ok         bool
 		detail     string
@@ -123,33 +124,48 @@ func TestEquivalent(t *testing.T) {
 func TestStatusOf(t *testing.T) {
 	for _, c := range []struct {
 		f    *failure
-		want Status
+		want records.EvalStatus
 	}{
-		{nil, StatusSuccess},
-		{&failure{arm: Base, kind: "workload"}, StatusBaseFailed},
-		{&failure{arm: Base, kind: "setup", timedOut: true}, StatusBaseFailed},
-		{&failure{arm: Human, kind: "correctness"}, StatusHumanFailed},
-		{&failure{arm: Human, kind: "equivalence"}, StatusHumanFailed},
-		{&failure{arm: Agent, kind: "patch"}, StatusPatchFailed},
-		{&failure{arm: Agent, kind: "setup"}, StatusCorrectnessFailed},
-		{&failure{arm: Agent, kind: "correctness"}, StatusCorrectnessFailed},
-		{&failure{arm: Agent, kind: "workload"}, StatusCorrectnessFailed},
-		{&failure{arm: Agent, kind: "metric"}, StatusCorrectnessFailed},
-		{&failure{arm: Agent, kind: "files"}, StatusCorrectnessFailed},
-		{&failure{arm: Agent, kind: "correctness", timedOut: true}, StatusTimeout},
-		{&failure{arm: Agent, kind: "workload", timedOut: true}, StatusTimeout},
-		{&failure{arm: Agent, kind: "equivalence"}, StatusEquivalenceFailed},
+		{nil, records.EvalSuccess},
+		{&failure{arm: records.ArmBase, kind: "workload"}, records.EvalBaseFailed},
+		{&failure{arm: records.ArmBase, kind: "setup", timedOut: true}, records.EvalBaseFailed},
+		{&failure{arm: records.ArmHuman, kind: "correctness"}, records.EvalHumanFailed},
+		{&failure{arm: records.ArmHuman, kind: "equivalence"}, records.EvalHumanFailed},
+		{&failure{arm: records.ArmAgent, kind: "patch"}, records.EvalPatchFailed},
+		{&failure{arm: records.ArmAgent, kind: "setup"}, records.EvalCorrectnessFailed},
+		{&failure{arm: records.ArmAgent, kind: "correctness"}, records.EvalCorrectnessFailed},
+		{&failure{arm: records.ArmAgent, kind: "workload"}, records.EvalCorrectnessFailed},
+		{&failure{arm: records.ArmAgent, kind: "metric"}, records.EvalCorrectnessFailed},
+		{&failure{arm: records.ArmAgent, kind: "files"}, records.EvalCorrectnessFailed},
+		{&failure{arm: records.ArmAgent, kind: "correctness", timedOut: true}, records.EvalTimeout},
+		{&failure{arm: records.ArmAgent, kind: "workload", timedOut: true}, records.EvalTimeout},
+		{&failure{arm: records.ArmAgent, kind: "equivalence"}, records.EvalEquivalenceFailed},
 	} {
 		if got := statusOf(c.f); got != c.want {
 			t.Errorf("statusOf(%+v) = %s, want %s", c.f, got, c.want)
 		}
 	}
-	for _, s := range Statuses {
+	for _, s := range records.EvalStatuses {
 		passed, reached := s.AgentGate()
-		wantDone := s != StatusBaseFailed && s != StatusHumanFailed
-		if s.Done() != wantDone || reached != wantDone || passed != (s == StatusSuccess) {
+		wantDone := s != records.EvalBaseFailed && s != records.EvalHumanFailed
+		if s.Done() != wantDone || reached != wantDone || passed != (s == records.EvalSuccess) {
 			t.Errorf("%s: Done %v, AgentGate %v %v", s, s.Done(), passed, reached)
 		}
+	}
+}
+
+// TestSpecHashUnchanged: the hash that ties an eval.json to its
+// configuration is what it was before the spec became a record; a changed
+// hash would make every resume evaluate everything again.
+func TestSpecHashUnchanged(t *testing.T) {
+	s := &Spec{EvalSpec: records.EvalSpec{Setup: []string{"make"}, Workload: "sh bench.sh <&>",
+		Metric:      records.Metric{Kind: "regex", Regex: `t=(\d+)`, Unit: "ms", Better: "higher"},
+		Correctness: []string{"make test"}, Equivalence: &records.Equivalence{Mode: "numeric", Tolerance: 0.01}, Files: []string{"hidden"},
+		Rounds: 12, Warmup: 1, Timeout: records.Duration(90 * time.Second), Band: 0.07, Alpha: 0.01, Image: "img:1"}}
+	// Computed by the code of cdcc4f2, where Spec held these fields itself.
+	const want = "ecfd3e1f00441b6d"
+	if got, err := s.Hash(); err != nil || got != want {
+		t.Errorf("Hash() = %q, %v; want %q", got, err, want)
 	}
 }
 
@@ -285,18 +301,18 @@ func TestBuffers(t *testing.T) {
 }
 
 func TestAnalyzeUsesTimedSamplesOnly(t *testing.T) {
-	var samples []Sample
+	var samples []records.Sample
 	for r := 0; r < 8; r++ {
 		warm := r < 2
 		for pos, a := range Order(r) {
-			v := map[Arm]float64{Base: 2, Human: 1, Agent: 1}[a] * (1 + 0.01*float64(r%3))
+			v := map[records.Arm]float64{records.ArmBase: 2, records.ArmHuman: 1, records.ArmAgent: 1}[a] * (1 + 0.01*float64(r%3))
 			if warm {
 				v = 100 // a cold first run must not count
 			}
-			samples = append(samples, Sample{Arm: a, Round: r, Position: pos, Warmup: warm, Value: v})
+			samples = append(samples, records.Sample{Arm: a, Round: r, Position: pos, Warmup: warm, Value: v})
 		}
 	}
-	spec := &Spec{Band: 0.05, Alpha: 0.05, Metric: config.Metric{Kind: "wall", Better: "lower"}}
+	spec := &Spec{EvalSpec: records.EvalSpec{Band: 0.05, Alpha: 0.05, Metric: records.Metric{Kind: "wall", Better: "lower"}}}
 	st := Analyze(samples, spec)
 	if st.Base.N != 6 || math.Abs(st.HumanOverBase.Ratio-2) > 1e-9 || st.Verdict.Outcome != "match" {
 		t.Fatalf("stats: n %d, human/base %v, verdict %s", st.Base.N, st.HumanOverBase.Ratio, st.Verdict.Outcome)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // Lock files. A claim is an flock on <item>/.claim held while a process
@@ -22,26 +23,18 @@ const (
 	LockFile  = ".lock"
 )
 
-// Harness names a harness process: host and pid.
-type Harness struct {
-	Host string `json:"host"`
-	PID  int    `json:"pid"`
-}
-
 // Self is this process.
-func Self() Harness {
+func Self() records.Harness {
 	host, _ := os.Hostname()
-	return Harness{Host: host, PID: os.Getpid()}
+	return records.Harness{Host: host, PID: os.Getpid()}
 }
-
-func (h Harness) String() string { return fmt.Sprintf("pid %d@%s", h.PID, h.Host) }
 
 // Holder is what a claim file says about the process holding it: for
 // messages only (the flock decides who holds it).
 type Holder struct {
 	SchemaVersion int    `json:"schema_version"`
 	Command       string `json:"command"`
-	Harness
+	records.Harness
 	Since time.Time `json:"since"`
 }
 
@@ -88,7 +81,7 @@ func ClaimItem(itemDir, command string, now time.Time) (*Claim, error) {
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
-	h := Holder{SchemaVersion: SchemaVersion, Command: command, Harness: Self(), Since: now.UTC()}
+	h := Holder{SchemaVersion: records.SchemaVersion, Command: command, Harness: Self(), Since: now.UTC()}
 	data, _ := json.Marshal(h)
 	// Written in place, not renamed: the lock is on this inode. A reader
 	// may see it half-written; it is only ever shown in messages.
@@ -137,7 +130,7 @@ func LockRun(ctx context.Context, runDir string) (*fsx.Lock, error) {
 // UpdateRun re-reads run.json under the run's lock, applies change and
 // writes it back, so that one process never writes back another's fields
 // from a stale copy.
-func UpdateRun(ctx context.Context, runDir string, change func(*Run)) (*Run, error) {
+func UpdateRun(ctx context.Context, runDir string, change func(*records.Run)) (*records.Run, error) {
 	l, err := LockRun(ctx, runDir)
 	if err != nil {
 		return nil, err

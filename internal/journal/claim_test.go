@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // TestMain lets the test binary be the other process that holds a claim.
@@ -77,7 +79,7 @@ func TestClaimHeldByAnotherProcessIsRefused(t *testing.T) {
 	}
 	defer c.Release()
 	h := readHolder(filepath.Join(dir, ClaimFile))
-	if h == nil || h.PID != os.Getpid() || h.Command != "evaluate" || h.SchemaVersion != SchemaVersion {
+	if h == nil || h.PID != os.Getpid() || h.Command != "evaluate" || h.SchemaVersion != records.SchemaVersion {
 		t.Fatalf("claim file after takeover: %+v", h)
 	}
 }
@@ -113,29 +115,29 @@ func TestSpentSumsLedgersAndLegacySpend(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Now().UTC()
 	for _, l := range []*Ledger{
-		{Harness: Harness{Host: "a", PID: 10}, StartedAt: now, UpdatedAt: now, SpentUSD: 1.25},
-		{Harness: Harness{Host: "b.example", PID: 10}, StartedAt: now, UpdatedAt: now, SpentUSD: 0.5},
+		{Harness: records.Harness{Host: "a", PID: 10}, StartedAt: now, UpdatedAt: now, SpentUSD: 1.25},
+		{Harness: records.Harness{Host: "b.example", PID: 10}, StartedAt: now, UpdatedAt: now, SpentUSD: 0.5},
 	} {
 		if err := WriteLedger(dir, l); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A run.json written before ledgers counts as one more.
-	got, bad := Spent(dir, &Run{SpentUSD: 2})
+	got, bad := Spent(dir, &records.Run{SpentUSD: 2})
 	if got != 3.75 || len(bad) != 0 {
 		t.Fatalf("Spent = %v (bad %v), want 3.75", got, bad)
 	}
 	// One process rewriting its own ledger replaces only its part.
-	if err := WriteLedger(dir, &Ledger{Harness: Harness{Host: "a", PID: 10}, SpentUSD: 1.5}); err != nil {
+	if err := WriteLedger(dir, &Ledger{Harness: records.Harness{Host: "a", PID: 10}, SpentUSD: 1.5}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := Spent(dir, &Run{}); got != 2 {
+	if got, _ := Spent(dir, &records.Run{}); got != 2 {
 		t.Fatalf("Spent = %v, want 2", got)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "ledger.c.1.json"), []byte(`{"schema_version": 9, "spent_usd": 5}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if got, bad := Spent(dir, &Run{}); got != 2 || len(bad) != 1 || !strings.Contains(bad[0].Error(), "schema_version 9") {
+	if got, bad := Spent(dir, &records.Run{}); got != 2 || len(bad) != 1 || !strings.Contains(bad[0].Error(), "schema_version 9") {
 		t.Fatalf("Spent = %v, bad %v: want 2 and the unknown ledger reported", got, bad)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 func TestNewRunID(t *testing.T) {
@@ -57,18 +58,18 @@ func TestDone(t *testing.T) {
 		t.Fatal("empty dir is done")
 	}
 	for _, tc := range []struct {
-		status Status
+		status records.RolloutStatus
 		hash   string
 		done   bool
 	}{
-		{StatusSuccess, "h", true},
-		{StatusAgentError, "h", true},
-		{StatusSuccess, "other", false},
-		{StatusInfraError, "h", false},
-		{StatusInterrupted, "h", false},
-		{StatusRunning, "h", false},
+		{records.RolloutSuccess, "h", true},
+		{records.RolloutAgentError, "h", true},
+		{records.RolloutSuccess, "other", false},
+		{records.RolloutInfraError, "h", false},
+		{records.RolloutInterrupted, "h", false},
+		{records.RolloutRunning, "h", false},
 	} {
-		if err := WriteJournal(dir, &Journal{Status: tc.status, PlanItemHash: tc.hash}); err != nil {
+		if err := WriteJournal(dir, &records.Journal{Status: tc.status, PlanItemHash: tc.hash}); err != nil {
 			t.Fatal(err)
 		}
 		if got := Done(dir, "h"); got != tc.done {
@@ -84,7 +85,7 @@ func TestDone(t *testing.T) {
 func TestPredictionsRoundTripAndErrors(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "p.jsonl")
-	in := []Prediction{{InstanceID: "a-0000", ModelPatch: "diff --git a/x b/x\n<&>", ModelNameOrPath: "m"}, {InstanceID: "a-0001"}}
+	in := []records.Prediction{{InstanceID: "a-0000", ModelPatch: "diff --git a/x b/x\n<&>", ModelNameOrPath: "m"}, {InstanceID: "a-0001"}}
 	if err := WritePredictions(p, in); err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func TestPredictionsRoundTripAndErrors(t *testing.T) {
 func TestPredictionsBounds(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "p.jsonl")
 	big := strings.Repeat("x", 2000)
-	if err := WritePredictions(p, []Prediction{{InstanceID: "a", ModelPatch: "ok"}, {InstanceID: "b", ModelPatch: big}}); err != nil {
+	if err := WritePredictions(p, []records.Prediction{{InstanceID: "a", ModelPatch: "ok"}, {InstanceID: "b", ModelPatch: big}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ReadPredictions(p, 2000); err != nil {
@@ -156,7 +157,7 @@ func checkRow(t *testing.T, patch string) {
 	var want bytes.Buffer
 	enc := json.NewEncoder(&want)
 	enc.SetEscapeHTML(false)
-	enc.Encode(Prediction{InstanceID: "id\"1", ModelPatch: patch, ModelNameOrPath: "m<o>"})
+	enc.Encode(records.Prediction{InstanceID: "id\"1", ModelPatch: patch, ModelNameOrPath: "m<o>"})
 	if !bytes.Equal(got, want.Bytes()) {
 		t.Fatalf("patch %.60q:\n got %.200s\nwant %.200s", patch, got, want.Bytes())
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // Ledger is one harness process's spend on a run:
@@ -16,7 +17,7 @@ import (
 // process can overwrite another's spend; the run's spend is the sum.
 type Ledger struct {
 	SchemaVersion int `json:"schema_version"`
-	Harness
+	records.Harness
 	StartedAt time.Time `json:"started_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	// SpentUSD is what the process's rollouts cost, in-flight ones as far
@@ -27,13 +28,13 @@ type Ledger struct {
 const ledgerGlob = "ledger.*.json"
 
 // LedgerPath is the ledger of a process in a run directory.
-func LedgerPath(runDir string, h Harness) string {
+func LedgerPath(runDir string, h records.Harness) string {
 	return filepath.Join(runDir, "ledger."+Sanitize(h.Host)+"."+strconv.Itoa(h.PID)+".json")
 }
 
 // WriteLedger stores a ledger atomically.
 func WriteLedger(runDir string, l *Ledger) error {
-	l.SchemaVersion = SchemaVersion
+	l.SchemaVersion = records.SchemaVersion
 	return fsx.WriteJSON(LedgerPath(runDir, l.Harness), l)
 }
 
@@ -48,8 +49,8 @@ func ReadLedgers(runDir string) (ledgers map[string]*Ledger, bad []error) {
 			bad = append(bad, err)
 			continue
 		}
-		if l.SchemaVersion != SchemaVersion {
-			bad = append(bad, fmt.Errorf("ledger %s: schema_version %d, expected %d", p, l.SchemaVersion, SchemaVersion))
+		if l.SchemaVersion != records.SchemaVersion {
+			bad = append(bad, fmt.Errorf("ledger %s: schema_version %d, expected %d", p, l.SchemaVersion, records.SchemaVersion))
 			continue
 		}
 		ledgers[p] = &l
@@ -59,7 +60,7 @@ func ReadLedgers(runDir string) (ledgers map[string]*Ledger, bad []error) {
 
 // Spent is the run's spend: the sum of its ledgers, plus the spent_usd of
 // a run.json written before ledgers existed (one legacy ledger).
-func Spent(runDir string, r *Run) (float64, []error) {
+func Spent(runDir string, r *records.Run) (float64, []error) {
 	ledgers, bad := ReadLedgers(runDir)
 	total := r.SpentUSD
 	// In a fixed order: the same files always give the same sum.

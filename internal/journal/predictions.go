@@ -15,14 +15,8 @@ import (
 	"github.com/google/renameio/v2"
 
 	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/records"
 )
-
-// Prediction is one line of predictions.jsonl, the SWE-bench/GSO format.
-type Prediction struct {
-	InstanceID      string `json:"instance_id"`
-	ModelPatch      string `json:"model_patch"`
-	ModelNameOrPath string `json:"model_name_or_path"`
-}
 
 // PredictionsFileName is predictions.jsonl for sample 0 of a one-sample
 // run, and predictions.s<k>.jsonl per sample otherwise.
@@ -34,7 +28,7 @@ func PredictionsFileName(sample, samples int) string {
 }
 
 // WritePredictions atomically writes one line per prediction.
-func WritePredictions(path string, preds []Prediction) error {
+func WritePredictions(path string, preds []records.Prediction) error {
 	w, err := CreatePredictions(path)
 	if err != nil {
 		return err
@@ -50,7 +44,7 @@ func WritePredictions(path string, preds []Prediction) error {
 
 // PredictionsWriter writes a predictions file one row at a time, each
 // patch streamed from its reader, so no patch is ever held whole in
-// memory. Rows are what encoding/json writes for a Prediction. The file appears
+// memory. Rows are what encoding/json writes for a records.Prediction. The file appears
 // atomically on Commit; Close without Commit leaves the old one.
 type PredictionsWriter struct {
 	pf *renameio.PendingFile
@@ -166,13 +160,13 @@ func PredictionLineBound(maxPatch int64) int {
 // longer than PredictionLineBound(maxPatch), or a patch longer than
 // maxPatch bytes, is bad input too: what could not be captured cannot be
 // evaluated either, and nothing unbounded is read into memory.
-func ReadPredictions(path string, maxPatch int64) ([]Prediction, error) {
+func ReadPredictions(path string, maxPatch int64) ([]records.Prediction, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, badinput.Wrap(fmt.Errorf("predictions: %w", err))
 	}
 	defer f.Close()
-	var out []Prediction
+	var out []records.Prediction
 	seen := map[string]int{}
 	sc := bufio.NewScanner(f)
 	bound := PredictionLineBound(maxPatch)
@@ -184,7 +178,7 @@ func ReadPredictions(path string, maxPatch int64) ([]Prediction, error) {
 		if len(b) == 0 {
 			continue
 		}
-		var p Prediction
+		var p records.Prediction
 		dec := json.NewDecoder(bytes.NewReader(b))
 		if err := dec.Decode(&p); err != nil {
 			return nil, badinput.Errorf("%s:%d: expected a JSON object {instance_id, model_patch, model_name_or_path}: %v", path, line, err)

@@ -5,14 +5,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/perfbench/perfbench/internal/agent"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // Why the harness stopped a rollout early (the cause of its context).
 var (
-	errItemBudget = errors.New("max_budget_usd reached")
-	errRunBudget  = errors.New("max_total_budget_usd reached")
+	errItemBudget = errors.New(records.LimitMaxBudgetUSD + " reached")
+	errRunBudget  = errors.New(records.LimitMaxTotalBudgetUSD + " reached")
 )
 
 // spend tracks the money of a run: what this process's finished attempts
@@ -150,7 +150,7 @@ func (s *spend) settle(it *itemRun, cost float64) float64 {
 // observeUsage is a rollout's Observe hook: it keeps the latest usage (the
 // journal's partial usage if the agent never reports totals), stops the
 // rollout at its own cap, and feeds the run's spend.
-func (it *itemRun) observeUsage(u agent.Usage) {
+func (it *itemRun) observeUsage(u records.Usage) {
 	it.usageMu.Lock()
 	it.observed = u
 	it.usageMu.Unlock()

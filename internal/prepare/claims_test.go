@@ -12,6 +12,7 @@ import (
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/plan"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // noopSetup is a run of the noop agent on a one-item plan.
@@ -55,7 +56,7 @@ func TestHeldItemIsSkippedAndNotMissing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sum.Held) != 0 || sum.Counts[journal.StatusNoPatch] != 1 {
+	if len(sum.Held) != 0 || sum.Counts[records.RolloutNoPatch] != 1 {
 		t.Fatalf("after release: %+v", sum)
 	}
 	j, err := journal.ReadJournal(item)
@@ -76,7 +77,7 @@ func TestRunCapCountsOtherLedgers(t *testing.T) {
 	runDir := filepath.Join(journal.RunsDir(b.Paths.StateRoot), "r1")
 	// Two other processes spent the whole budget between them.
 	for i, v := range []float64{0.75, 0.25} {
-		if err := journal.WriteLedger(runDir, &journal.Ledger{Harness: journal.Harness{Host: "other", PID: 100 + i}, SpentUSD: v}); err != nil {
+		if err := journal.WriteLedger(runDir, &journal.Ledger{Harness: records.Harness{Host: "other", PID: 100 + i}, SpentUSD: v}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/perfbench/perfbench/internal/gitx"
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/proc"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
 	"github.com/perfbench/perfbench/internal/taskfile"
 	"github.com/perfbench/perfbench/internal/workspace"
@@ -50,14 +51,14 @@ type WorkspaceMapper interface {
 type itemRun struct {
 	*runner
 	u       unit
-	j       *journal.Journal
+	j       *records.Journal
 	start   time.Time
 	phases  map[string]float64
 	private string // rollout root of this unit
 
 	// Set while the agent runs; guarded by usageMu.
 	usageMu       sync.Mutex
-	observed      agent.Usage
+	observed      records.Usage
 	cancelRollout context.CancelCauseFunc
 	// infraKind classifies an infra_error ending.
 	infraKind agent.InfraKind
@@ -103,7 +104,7 @@ func (r *runner) do(ctx context.Context, u unit) error {
 	}
 	start := r.opts.Now()
 	r.opts.Progress.Begin(name)
-	var retries []journal.Retry
+	var retries []records.Retry
 	prior := 0.0
 	if old, err := journal.ReadJournal(u.dir); err == nil && old.PlanItemHash == u.item.Hash() {
 		// Redone after an infra_error or a crash: what it spent counts
@@ -115,13 +116,13 @@ func (r *runner) do(ctx context.Context, u unit) error {
 	}
 	for attempt := 1; ; attempt++ {
 		it := &itemRun{runner: r, u: u, start: r.opts.Now(), phases: map[string]float64{}, priorCost: prior}
-		it.j = &journal.Journal{
+		it.j = &records.Journal{
 			RunID:        r.run.RunID,
 			ItemID:       u.item.ID,
 			Sample:       u.sample,
 			PlanItemHash: u.item.Hash(),
-			Status:       journal.StatusRunning,
-			Agent:        journal.RunAgentRef{Name: r.opts.Agent.Name, Type: r.opts.Agent.Type, Model: r.opts.Agent.Model},
+			Status:       records.RolloutRunning,
+			Agent:        records.RunAgentRef{Name: r.opts.Agent.Name, Type: r.opts.Agent.Type, Model: r.opts.Agent.Model},
 			Harness:      r.ledger.Harness,
 			Limits:       r.limits,
 			StartedAt:    start.UTC(),
@@ -140,7 +141,7 @@ func (r *runner) do(ctx context.Context, u unit) error {
 			reason = strings.TrimPrefix(reason+"; "+secretNote(it.j.SecretInPatch), "; ")
 		}
 		it.j.Status, it.j.Reason = status, reason
-		if status == journal.StatusInfraError && it.infraKind != "" {
+		if status == records.RolloutInfraError && it.infraKind != "" {
 			it.j.InfraKind = string(it.infraKind)
 		}
 		end := r.opts.Now()
@@ -157,9 +158,9 @@ func (r *runner) do(ctx context.Context, u unit) error {
 		r.writeLedger(mine, true)
 		prior += cost
 		capLeft := it.limits.MaxBudgetUSD <= 0 || prior < it.limits.MaxBudgetUSD
-		if status == journal.StatusInfraError && it.infraKind == agent.InfraRateLimit && attempt < r.retry.Attempts && ctx.Err() == nil && !r.spend.Reached() && capLeft {
+		if status == records.RolloutInfraError && it.infraKind == agent.InfraRateLimit && attempt < r.retry.Attempts && ctx.Err() == nil && !r.spend.Reached() && capLeft {
 			delay := backoff(r.retry.Backoff.D(), attempt)
-			retries = append(retries, journal.Retry{Reason: reason, CostUSD: cost, DelaySeconds: delay.Seconds()})
+			retries = append(retries, records.Retry{Reason: reason, CostUSD: cost, DelaySeconds: delay.Seconds()})
 			fmt.Fprintf(r.log, "%s: %s; retrying in %s (attempt %d of %d)\n", name, reason, delay, attempt+1, r.retry.Attempts)
 			t := time.NewTimer(delay)
 			select {
@@ -216,9 +217,9 @@ func (it *itemRun) phase(name string, since time.Time) {
 }
 
 // execute performs the unit and returns its status and reason.
-func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
+func (it *itemRun) execute(ctx context.Context) (records.RolloutStatus, string) {
 	if ctx.Err() != nil {
-		return journal.StatusInterrupted, "interrupted before start"
+		return records.RolloutInterrupted, "interrupted before start"
 	}
 	o := it.opts
 	var err error
@@ -262,7 +263,7 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 	it.phase("workspace", t0)
 	if err != nil {
 		if ctx.Err() != nil {
-			return journal.StatusInterrupted, "interrupted while creating the workspace"
+			return records.RolloutInterrupted, "interrupted while creating the workspace"
 		}
 		return infra("workspace", err)
 	}
@@ -272,7 +273,7 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 	if err != nil {
 		return infra("task file", err)
 	}
-	it.j.Hints = journal.HintsShown(prompt.HintsShown)
+	it.j.Hints = records.HintsShown(prompt.HintsShown)
 	if err := fsx.WriteFile(filepath.Join(it.u.dir, journal.TaskFile), []byte(text), 0o644); err != nil {
 		return infra("task file", err)
 	}
@@ -311,10 +312,10 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 	})
 	if it.spend.refresh(true); it.spend.Reached() {
 		// The run's budget ran out while this item was being set up.
-		it.j.LimitsHit = appendOnce(it.j.LimitsHit, "max_total_budget_usd")
+		it.j.LimitsHit = appendOnce(it.j.LimitsHit, records.LimitMaxTotalBudgetUSD)
 		stdout.Close()
 		stderr.Close()
-		return journal.StatusInterrupted, fmt.Sprintf("not started: the run's max_total_budget_usd of %s is reached", usd(it.opts.Bench.MaxTotalBudgetUSD))
+		return records.RolloutInterrupted, fmt.Sprintf("not started: the run's %s of %s is reached", records.LimitMaxTotalBudgetUSD, usd(it.opts.Bench.MaxTotalBudgetUSD))
 	}
 	ro.Observe = it.observeUsage
 	rctx, cancelRollout := context.WithCancelCause(ctx)
@@ -331,7 +332,7 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 	}
 	cancelRollout(nil)
 	logErr := errors.Join(stdout.Close(), stderr.Close())
-	it.j.Logs = journal.Logs{Stdout: stdout.info(), Stderr: stderr.info()}
+	it.j.Logs = records.Logs{Stdout: stdout.info(), Stderr: stderr.info()}
 	if out != nil {
 		it.fillUsage(out)
 		it.classify(out)
@@ -355,7 +356,7 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 
 	switch {
 	case ctx.Err() != nil:
-		return journal.StatusInterrupted, "interrupted: " + context.Cause(ctx).Error()
+		return records.RolloutInterrupted, "interrupted: " + context.Cause(ctx).Error()
 	case runErr != nil:
 		return infra("agent", runErr)
 	case out.Infra != nil:
@@ -363,47 +364,47 @@ func (it *itemRun) execute(ctx context.Context) (journal.Status, string) {
 		if ie, ok := out.Infra.(*agent.InfraError); ok {
 			it.infraKind = ie.Kind
 		}
-		return journal.StatusInfraError, out.Infra.Error()
+		return records.RolloutInfraError, out.Infra.Error()
 	case capErr != nil:
 		return infra("patch capture", capErr)
 	case logErr != nil:
 		return infra("logs", logErr)
 	case it.patchRefused != "":
-		return journal.StatusAgentError, it.patchRefused
+		return records.RolloutAgentError, it.patchRefused
 	case errors.Is(stopped, errItemBudget):
-		it.j.LimitsHit = appendOnce(it.j.LimitsHit, "max_budget_usd")
+		it.j.LimitsHit = appendOnce(it.j.LimitsHit, records.LimitMaxBudgetUSD)
 		spent := "spent " + usd(it.j.Usage.CostUSD)
 		if it.priorCost > 0 {
 			spent += fmt.Sprintf(", %s with earlier attempts", usd(it.priorCost+it.j.Usage.CostUSD))
 		}
-		return journal.StatusBudgetExceeded, fmt.Sprintf("max_budget_usd of %s reached (%s); the harness stopped the agent", usd(it.limits.MaxBudgetUSD), spent)
+		return records.RolloutBudgetExceeded, fmt.Sprintf("%s of %s reached (%s); the harness stopped the agent", records.LimitMaxBudgetUSD, usd(it.limits.MaxBudgetUSD), spent)
 	case errors.Is(stopped, errRunBudget):
 		// Not the agent's failure: the harness cut it short. It stays
 		// to do, for a resume with a larger budget.
-		it.j.LimitsHit = appendOnce(it.j.LimitsHit, "max_total_budget_usd")
-		return journal.StatusInterrupted, fmt.Sprintf("stopped: the run's max_total_budget_usd of %s is reached", usd(it.opts.Bench.MaxTotalBudgetUSD))
-	case slices.Contains(it.j.LimitsHit, "max_budget_usd"):
-		return journal.StatusBudgetExceeded, fmt.Sprintf("the agent stopped at its budget (spent %s)", usd(it.j.Usage.CostUSD))
+		it.j.LimitsHit = appendOnce(it.j.LimitsHit, records.LimitMaxTotalBudgetUSD)
+		return records.RolloutInterrupted, fmt.Sprintf("stopped: the run's %s of %s is reached", records.LimitMaxTotalBudgetUSD, usd(it.opts.Bench.MaxTotalBudgetUSD))
+	case slices.Contains(it.j.LimitsHit, records.LimitMaxBudgetUSD):
+		return records.RolloutBudgetExceeded, fmt.Sprintf("the agent stopped at its budget (spent %s)", usd(it.j.Usage.CostUSD))
 	case out.Process != nil && out.Process.TimedOut:
-		return journal.StatusTimeout, fmt.Sprintf("wall-clock limit of %s reached", it.limits.Timeout)
+		return records.RolloutTimeout, fmt.Sprintf("wall-clock limit of %s reached", it.limits.Timeout)
 	case out.Failed:
-		return journal.StatusAgentError, out.Reason
+		return records.RolloutAgentError, out.Reason
 	case out.Process != nil && (out.Process.ExitCode != 0 || out.Process.Signal != "") && !stoppedAtIterations(out):
-		return journal.StatusAgentError, exitReason(out.Process)
+		return records.RolloutAgentError, exitReason(out.Process)
 	case (it.j.Patch == nil || it.j.Patch.Bytes == 0) && !out.ResultRead && it.noPatchInfra() != nil:
 		// An agent that gave up on a provider error and exited 0 did
 		// not get to try: redo it, do not count it as a result.
 		ie := it.noPatchInfra()
 		it.infraKind = ie.Kind
-		return journal.StatusInfraError, ie.Error()
+		return records.RolloutInfraError, ie.Error()
 	case it.j.Patch == nil || it.j.Patch.Bytes == 0:
-		return journal.StatusNoPatch, "the agent changed nothing"
+		return records.RolloutNoPatch, "the agent changed nothing"
 	case !patchOK:
-		return journal.StatusAgentError, patchReason
+		return records.RolloutAgentError, patchReason
 	case it.j.Targets != nil && it.j.Targets.Strict && !it.j.Targets.OK:
-		return journal.StatusTargetViolation, "changed files outside the targets: " + strings.Join(it.j.Targets.Disallowed, ", ")
+		return records.RolloutTargetViolation, "changed files outside the targets: " + strings.Join(it.j.Targets.Disallowed, ", ")
 	}
-	return journal.StatusSuccess, ""
+	return records.RolloutSuccess, ""
 }
 
 // copyOut copies the agent's output folder into the item's out/, which
@@ -453,7 +454,7 @@ func (it *itemRun) copyOut(outDir string) error {
 // its adapter stopped it (an agent without an iteration flag). Either way
 // the item is judged by its patch, as when OpenHands reaches its limit.
 func stoppedAtIterations(out *agent.Outcome) bool {
-	return out.Process != nil && slices.Contains(out.LimitsHit, "max_iterations")
+	return out.Process != nil && slices.Contains(out.LimitsHit, records.LimitMaxIterations)
 }
 
 // noPatchInfra is the provider error on the end of stderr of a rollout
@@ -481,8 +482,8 @@ func (it *itemRun) fillUsage(out *agent.Outcome) {
 	obs := it.observed
 	it.usageMu.Unlock()
 	// Final totals the agent reported win over anything streamed before.
-	final := out.Usage != (agent.Usage{}) && !out.Usage.Partial
-	if !final && (obs.CostUSD > out.Usage.CostUSD || (out.Usage == (agent.Usage{}) && obs != (agent.Usage{}))) {
+	final := out.Usage != (records.Usage{}) && !out.Usage.Partial
+	if !final && (obs.CostUSD > out.Usage.CostUSD || (out.Usage == (records.Usage{}) && obs != (records.Usage{}))) {
 		endedByItself := out.Process != nil && !out.Process.TimedOut && !out.Process.Stopped
 		obs.Partial = obs.Partial || !endedByItself
 		if obs.Source == "" {
@@ -571,18 +572,18 @@ func exitReason(p *proc.Result) string {
 	return "agent exited with status " + strconv.Itoa(p.ExitCode)
 }
 
-func infra(what string, err error) (journal.Status, string) {
+func infra(what string, err error) (records.RolloutStatus, string) {
 	if gitx.IsDiskFull(err) {
-		return journal.StatusInfraError, fmt.Sprintf("disk full during %s: %v", what, err)
+		return records.RolloutInfraError, fmt.Sprintf("disk full during %s: %v", what, err)
 	}
-	return journal.StatusInfraError, fmt.Sprintf("%s: %v", what, err)
+	return records.RolloutInfraError, fmt.Sprintf("%s: %v", what, err)
 }
 
 func (it *itemRun) recordOutcome(out *agent.Outcome) {
 	j := it.j
 	if out.Process != nil {
 		p := out.Process
-		j.Process = &journal.Process{
+		j.Process = &records.Process{
 			Command: out.Command, ExitCode: p.ExitCode, Signal: p.Signal,
 			TimedOut: p.TimedOut, Stopped: p.Stopped, Killed: p.Killed,
 			EndedByItself: !p.TimedOut && !p.Stopped,
@@ -623,7 +624,7 @@ func (it *itemRun) capture(ctx context.Context, ws *workspace.Workspace) (bool, 
 		},
 	})
 	// Nothing of an earlier attempt may stand for a patch refused.
-	refuse := func(info *journal.PatchInfo, reason string) (bool, string, error) {
+	refuse := func(info *records.PatchInfo, reason string) (bool, string, error) {
 		for _, f := range []string{path, filepath.Join(it.u.dir, journal.TargetsFile)} {
 			if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return false, "", err
@@ -639,7 +640,7 @@ func (it *itemRun) capture(ctx context.Context, ws *workspace.Workspace) (bool, 
 		if tooLarge.Files {
 			what = " of new and modified files"
 		}
-		return refuse(&journal.PatchInfo{Files: []string{}, TooLarge: tooLarge.Size, Limit: tooLarge.Limit},
+		return refuse(&records.PatchInfo{Files: []string{}, TooLarge: tooLarge.Size, Limit: tooLarge.Limit},
 			fmt.Sprintf("patch too large (%d bytes%s > %d, max_patch_bytes)", tooLarge.Size, what, tooLarge.Limit))
 	}
 	if err != nil {
@@ -649,7 +650,7 @@ func (it *itemRun) capture(ctx context.Context, ws *workspace.Workspace) (bool, 
 	// see a value: a binary file holding one refuses the whole patch.
 	if found, files := it.secretsInFiles(ws.Dir, p.BinaryFiles); len(found) > 0 {
 		it.j.SecretInPatch = found
-		return refuse(&journal.PatchInfo{Files: []string{}},
+		return refuse(&records.PatchInfo{Files: []string{}},
 			fmt.Sprintf("binary files of the patch hold secret values (%s), which cannot be redacted: %s; nothing of the patch is kept",
 				strings.Join(found, ", "), it.secrets.ScrubString(strings.Join(files, ", "))))
 	}
@@ -668,7 +669,7 @@ func (it *itemRun) capture(ctx context.Context, ws *workspace.Workspace) (bool, 
 		return out
 	}
 	files := scrub(p.Files)
-	info := &journal.PatchInfo{Bytes: int(p.Bytes), Files: files, Added: p.Added, Removed: p.Removed, Binary: p.Binary,
+	info := &records.PatchInfo{Bytes: int(p.Bytes), Files: files, Added: p.Added, Removed: p.Removed, Binary: p.Binary,
 		ExcludedCount: p.ExcludedCount}
 	if p.ExcludedCount > 0 {
 		info.Excluded = scrub(p.Excluded)
@@ -818,9 +819,9 @@ func (it *itemRun) openLog(name string) (*logFile, error) {
 	return &logFile{WriteCloser: it.secrets.Writer(tf), tail: tf, name: name}, nil
 }
 
-func (l *logFile) info() *journal.LogFile {
+func (l *logFile) info() *records.LogFile {
 	s := l.tail.Stats()
-	return &journal.LogFile{File: l.name, Bytes: s.Bytes, Kept: s.Kept, Cap: s.Cap, Truncated: s.Truncated}
+	return &records.LogFile{File: l.name, Bytes: s.Bytes, Kept: s.Kept, Cap: s.Cap, Truncated: s.Truncated}
 }
 
 // copyHomeFiles copies the listed files (relative to the invoking user's

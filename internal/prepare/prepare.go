@@ -29,6 +29,7 @@ import (
 	"github.com/perfbench/perfbench/internal/gitx"
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/plan"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
 	"github.com/perfbench/perfbench/internal/workspace"
 )
@@ -41,7 +42,7 @@ const DefaultTimeout = time.Hour
 type Progress interface {
 	Start(runID string, total, done int)
 	Begin(itemID string)
-	End(itemID string, status journal.Status, reason string, d time.Duration)
+	End(itemID string, status records.RolloutStatus, reason string, d time.Duration)
 	// Skip says an item is not this process's to do (another holds or
 	// finished it).
 	Skip(itemID, why string)
@@ -82,7 +83,7 @@ type Summary struct {
 	RunDir      string
 	Total       int
 	Skipped     int
-	Counts      map[journal.Status]int
+	Counts      map[records.RolloutStatus]int
 	Missing     []string
 	Interrupted bool
 	// SpentUSD is the run's total spend (every process's ledger),
@@ -103,7 +104,7 @@ type Held struct {
 }
 
 // Failed reports whether an item ended in infra_error.
-func (s *Summary) Failed() bool { return s.Counts[journal.StatusInfraError] > 0 }
+func (s *Summary) Failed() bool { return s.Counts[records.RolloutInfraError] > 0 }
 
 // unit is one sample of one item.
 type unit struct {
@@ -114,17 +115,17 @@ type unit struct {
 
 type runner struct {
 	opts     Options
-	run      *journal.Run
+	run      *records.Run
 	runDir   string
 	mirror   *workspace.Mirror
 	adapter  agent.Adapter
 	secrets  *secrets.Set
-	limits   config.Limits
+	limits   records.Limits
 	rollRoot string
 	log      io.Writer
 
 	mu     sync.Mutex
-	counts map[journal.Status]int
+	counts map[records.RolloutStatus]int
 
 	spend *spend
 	retry config.Retry
@@ -152,7 +153,7 @@ func retryDefaults(r config.Retry) config.Retry {
 		r.Attempts = DefaultRetryAttempts
 	}
 	if r.Backoff <= 0 {
-		r.Backoff = config.Duration(DefaultRetryBackoff)
+		r.Backoff = records.Duration(DefaultRetryBackoff)
 	}
 	if r.MaxConsecutiveAuthFailures < 1 {
 		r.MaxConsecutiveAuthFailures = DefaultMaxAuthFailures
@@ -178,13 +179,13 @@ func (e *errAuthStop) Error() string {
 
 // noteAuth counts consecutive auth failures and stops the run at the
 // limit instead of burning through every item.
-func (r *runner) noteAuth(name string, status journal.Status, kind agent.InfraKind, reason string) {
+func (r *runner) noteAuth(name string, status records.RolloutStatus, kind agent.InfraKind, reason string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch {
-	case status == journal.StatusInfraError && kind.StopsRun():
+	case status == records.RolloutInfraError && kind.StopsRun():
 		r.authFails++
-	case status == journal.StatusInterrupted:
+	case status == records.RolloutInterrupted:
 		return
 	default:
 		r.authFails = 0
@@ -271,7 +272,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{opts: opts, adapter: adapter, log: opts.Log, counts: map[journal.Status]int{}, retry: retryDefaults(opts.Bench.Retry)}
+	r := &runner{opts: opts, adapter: adapter, log: opts.Log, counts: map[records.RolloutStatus]int{}, retry: retryDefaults(opts.Bench.Retry)}
 	r.limits = EffectiveLimits(opts.Agent.Limits)
 	// The entry's env: is the agent's too: a key written there is a
 	// secret like any other.
@@ -323,7 +324,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		r.writeLedger(mine, false)
 	})
 	if r.spend.Reached() && len(todo) > 0 {
-		fmt.Fprintf(r.log, "the run's max_total_budget_usd of %s is already spent (%s): no item starts\n", usd(opts.Bench.MaxTotalBudgetUSD), usd(r.spend.Total()))
+		fmt.Fprintf(r.log, "the run's %s of %s is already spent (%s): no item starts\n", records.LimitMaxTotalBudgetUSD, usd(opts.Bench.MaxTotalBudgetUSD), usd(r.spend.Total()))
 	}
 	opts.Progress.Start(r.run.RunID, total, skipped)
 	if spent := r.spend.Total(); spent > 0 {
@@ -344,7 +345,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	werr := g.Wait()
 	opts.Progress.Close()
 
-	sum := &Summary{RunID: r.run.RunID, RunDir: r.runDir, Total: total, Skipped: skipped, Counts: map[journal.Status]int{}}
+	sum := &Summary{RunID: r.run.RunID, RunDir: r.runDir, Total: total, Skipped: skipped, Counts: map[records.RolloutStatus]int{}}
 	for _, it := range opts.Plan.Items {
 		for s := 0; s < opts.Samples; s++ {
 			dir := filepath.Join(r.runDir, journal.ItemDirName(it.ID, s, opts.Samples))
@@ -380,9 +381,9 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if cause := context.Cause(runCtx); !sum.Interrupted && cause != nil && !errors.Is(cause, context.Canceled) {
 		sum.Stopped = cause.Error()
 	} else if r.spend.Reached() && opts.Bench.MaxTotalBudgetUSD > 0 && len(sum.Missing) > 0 {
-		sum.Stopped = fmt.Sprintf("the run's max_total_budget_usd of %s is reached (spent %s)", usd(opts.Bench.MaxTotalBudgetUSD), usd(sum.SpentUSD))
+		sum.Stopped = fmt.Sprintf("the run's %s of %s is reached (spent %s)", records.LimitMaxTotalBudgetUSD, usd(opts.Bench.MaxTotalBudgetUSD), usd(sum.SpentUSD))
 	}
-	if _, err := journal.UpdateRun(fctx, r.runDir, func(run *journal.Run) {
+	if _, err := journal.UpdateRun(fctx, r.runDir, func(run *records.Run) {
 		run.Stopped = sum.Stopped
 		run.MaxTotalBudgetUSD = opts.Bench.MaxTotalBudgetUSD
 		run.UpdatedAt = opts.Now().UTC()
@@ -425,7 +426,7 @@ func (r *runner) recordImages(ctx context.Context, ca ContainerAdapter) {
 	if len(imgs) == 0 {
 		return
 	}
-	run, err := journal.UpdateRun(ctx, r.runDir, func(run *journal.Run) {
+	run, err := journal.UpdateRun(ctx, r.runDir, func(run *records.Run) {
 		if run.Images == nil {
 			run.Images = map[string]string{}
 		}
@@ -445,12 +446,12 @@ func (r *runner) recordImages(ctx context.Context, ca ContainerAdapter) {
 
 // EffectiveLimits applies defaults: a timeout for every rollout and a kill
 // grace.
-func EffectiveLimits(l config.Limits) config.Limits {
+func EffectiveLimits(l records.Limits) records.Limits {
 	if l.Timeout <= 0 {
-		l.Timeout = config.Duration(DefaultTimeout)
+		l.Timeout = records.Duration(DefaultTimeout)
 	}
 	if l.KillGrace <= 0 {
-		l.KillGrace = config.Duration(config.DefaultKillGrace)
+		l.KillGrace = records.Duration(config.DefaultKillGrace)
 	}
 	return l
 }
@@ -512,7 +513,7 @@ func (r *runner) openRun(ctx context.Context) error {
 	defer lock.Unlock()
 	hash, red := AgentConfigHash(o.Agent, r.secrets)
 	key := journal.RunKey{TaskID: o.Task.ID, AgentName: o.Agent.Name, Model: o.Agent.Model, PlanHash: o.Plan.Hash, AgentConfigHash: hash, Samples: o.Samples}
-	var existing *journal.Run
+	var existing *records.Run
 	switch {
 	case o.RunID != "":
 		if !journal.ValidRunID(o.RunID) {
@@ -560,19 +561,25 @@ func (r *runner) openRun(ctx context.Context) error {
 	}
 	gitVersion, _ := gitx.Version(ctx)
 	host, _ := os.Hostname()
-	r.run = &journal.Run{
-		SchemaVersion: journal.SchemaVersion,
+	// The entry is recorded as written, without HTML escaping, like
+	// every file fsx writes.
+	cfg, err := fsx.MarshalJSON(red)
+	if err != nil {
+		return fmt.Errorf("run.json: %w", err)
+	}
+	r.run = &records.Run{
+		SchemaVersion: records.SchemaVersion,
 		RunID:         id,
 		CreatedAt:     now,
 		UpdatedAt:     now,
-		Task:          journal.RunTask{ID: o.Task.ID, Name: o.Task.Name, Path: absPath(o.Task.Path), RepoURL: o.Plan.RepoURL},
-		Agent:         journal.RunAgent{Name: o.Agent.Name, Type: o.Agent.Type, Model: o.Agent.Model, ConfigHash: hash, Config: red},
+		Task:          records.RunTask{ID: o.Task.ID, Name: o.Task.Name, Path: absPath(o.Task.Path), RepoURL: o.Plan.RepoURL},
+		Agent:         records.RunAgent{Name: o.Agent.Name, Type: o.Agent.Type, Model: o.Agent.Model, ConfigHash: hash, Config: cfg},
 		PlanHash:      o.Plan.Hash,
 		PlanPath:      absPath(o.PlanPath),
 		Items:         ids,
 		Samples:       o.Samples,
 		Limits:        r.limits,
-		Provenance: journal.Provenance{
+		Provenance: records.Provenance{
 			BenchVersion: o.BenchVersion, GoVersion: runtime.Version(), GitVersion: gitVersion,
 			OS: runtime.GOOS + "/" + runtime.GOARCH, Hostname: host,
 		},
@@ -672,7 +679,7 @@ func addPrediction(w *journal.PredictionsWriter, id, name, patchPath string) err
 	return w.Add(id, name, f)
 }
 
-func (r *runner) count(s journal.Status) {
+func (r *runner) count(s records.RolloutStatus) {
 	r.mu.Lock()
 	r.counts[s]++
 	r.mu.Unlock()
@@ -680,9 +687,9 @@ func (r *runner) count(s journal.Status) {
 
 type nopProgress struct{}
 
-func (nopProgress) Start(string, int, int)                            {}
-func (nopProgress) Begin(string)                                      {}
-func (nopProgress) End(string, journal.Status, string, time.Duration) {}
-func (nopProgress) Close()                                            {}
-func (nopProgress) Skip(string, string)                               {}
-func (nopProgress) Spend(float64)                                     {}
+func (nopProgress) Start(string, int, int)                                   {}
+func (nopProgress) Begin(string)                                             {}
+func (nopProgress) End(string, records.RolloutStatus, string, time.Duration) {}
+func (nopProgress) Close()                                                   {}
+func (nopProgress) Skip(string, string)                                      {}
+func (nopProgress) Spend(float64)                                            {}

@@ -15,6 +15,7 @@ import (
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/plan"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/workspace"
 	"github.com/perfbench/perfbench/internal/workspace/workspacetest"
 )
@@ -81,7 +82,7 @@ func TestDiskFullIsInfraError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Counts[journal.StatusInfraError] != 1 || !sum.Failed() {
+	if sum.Counts[records.RolloutInfraError] != 1 || !sum.Failed() {
 		t.Fatalf("counts %v, want one infra_error", sum.Counts)
 	}
 	j, err := journal.ReadJournal(filepath.Join(sum.RunDir, p.Items[0].ID))

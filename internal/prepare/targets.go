@@ -4,16 +4,16 @@ import (
 	"path"
 	"strings"
 
-	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // CheckTargets compares the changed files with the allowed patterns. With
 // no patterns every change is allowed. A pattern is an exact path, a
 // directory ("src/" or "src/**": everything below), or a path.Match glob
 // ("src/*.py").
-func CheckTargets(changed, allowed []string, strict bool) *journal.Targets {
-	t := &journal.Targets{
-		SchemaVersion: journal.SchemaVersion,
+func CheckTargets(changed, allowed []string, strict bool) *records.Targets {
+	t := &records.Targets{
+		SchemaVersion: records.SchemaVersion,
 		Changed:       nonNil(changed),
 		Allowed:       nonNil(allowed),
 		Disallowed:    []string{},

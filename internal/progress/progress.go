@@ -12,7 +12,7 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
-	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/textx"
 )
 
@@ -20,7 +20,7 @@ import (
 type Reporter interface {
 	Start(runID string, total, done int)
 	Begin(itemID string)
-	End(itemID string, status journal.Status, reason string, d time.Duration)
+	End(itemID string, status records.RolloutStatus, reason string, d time.Duration)
 	// Skip counts an item another process holds or finished as done here
 	// and says why.
 	Skip(itemID, why string)
@@ -74,8 +74,8 @@ func (c *counters) eta(now time.Time) string {
 	return (per * time.Duration(left)).Round(time.Second).String()
 }
 
-func failedStatus(s journal.Status) bool {
-	return s != journal.StatusSuccess && s != journal.StatusNoPatch
+func failedStatus(s records.RolloutStatus) bool {
+	return s != records.RolloutSuccess && s != records.RolloutNoPatch
 }
 
 // lines prints one line per event.
@@ -99,7 +99,7 @@ func (l *lines) Begin(id string) {
 	fmt.Fprintf(l.w, "[%d/%d] %s started (%d running)\n", l.done, l.total, id, l.running)
 }
 
-func (l *lines) End(id string, s journal.Status, reason string, d time.Duration) {
+func (l *lines) End(id string, s records.RolloutStatus, reason string, d time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.running--
@@ -160,7 +160,7 @@ func (b *bar) Begin(string) {
 	b.mu.Unlock()
 }
 
-func (b *bar) End(id string, s journal.Status, reason string, d time.Duration) {
+func (b *bar) End(id string, s records.RolloutStatus, reason string, d time.Duration) {
 	b.mu.Lock()
 	b.running--
 	b.done++

@@ -8,8 +8,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/perfbench/perfbench/internal/evaluate"
 	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/stats"
 )
 
@@ -58,7 +59,7 @@ func speedupOf(s stats.Speedup) *Speedup {
 
 // loadEval reads an item's eval.json: nil, nil when there is none.
 func loadEval(dir string) (*ItemEval, error) {
-	r, err := evaluate.Read(dir)
+	r, err := journal.ReadEval(dir)
 	if err != nil {
 		if fsx.IsNotExist(err) {
 			return nil, nil
@@ -136,7 +137,7 @@ func summarize(items []Item, samples int) *EvalSummary {
 		}
 		s.Evaluated++
 		s.Counts[ev.Status]++
-		st := evaluate.Status(ev.Status)
+		st := records.EvalStatus(ev.Status)
 		ok, reached := st.AgentGate()
 		if reached {
 			s.GateReached++
@@ -162,7 +163,7 @@ func summarize(items []Item, samples int) *EvalSummary {
 			order = append(order, it.ID)
 		}
 		c.n++
-		if st == evaluate.StatusSuccess {
+		if st == records.EvalSuccess {
 			c.pass++
 		}
 		if ev.OptCommit {
@@ -175,7 +176,7 @@ func summarize(items []Item, samples int) *EvalSummary {
 	if s.Evaluated == 0 {
 		return nil
 	}
-	s.SuccessRate = float64(s.Counts[string(evaluate.StatusSuccess)]) / float64(s.Evaluated)
+	s.SuccessRate = float64(s.Counts[string(records.EvalSuccess)]) / float64(s.Evaluated)
 	if s.GateReached > 0 {
 		s.CorrectnessRate = float64(s.GatePassed) / float64(s.GateReached)
 	}
@@ -212,7 +213,7 @@ func summarize(items []Item, samples int) *EvalSummary {
 func evalCountsLine(counts map[string]int) string {
 	var parts []string
 	seen := map[string]bool{}
-	for _, st := range evaluate.Statuses {
+	for _, st := range records.EvalStatuses {
 		seen[string(st)] = true
 		if n := counts[string(st)]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", st, n))
@@ -277,7 +278,7 @@ func evalCells(ev *ItemEval) (status, human, agent, verdict string) {
 		}
 	}
 	if ev.Verdict != "" {
-		verdict = evaluate.VerdictText(stats.Outcome(ev.Verdict), ev.Significant)
+		verdict = stats.VerdictText(stats.Outcome(ev.Verdict), ev.Significant)
 	}
 	return status, human, agent, verdict
 }

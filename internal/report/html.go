@@ -11,7 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/perfbench/perfbench/internal/evaluate"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/stats"
 	"github.com/perfbench/perfbench/internal/textx"
 )
@@ -140,7 +140,7 @@ func reportCards(r *Report) []card {
 	}
 	if e := r.Evaluation; e != nil {
 		cards = append(cards,
-			card{Label: "success rate", Value: pct(e.SuccessRate), Note: fmt.Sprintf("%d of %d evaluated", e.Counts[string(evaluate.StatusSuccess)], e.Evaluated)},
+			card{Label: "success rate", Value: pct(e.SuccessRate), Note: fmt.Sprintf("%d of %d evaluated", e.Counts[string(records.EvalSuccess)], e.Evaluated)},
 			card{Label: "correctness rate", Value: pct(e.CorrectnessRate), Note: fmt.Sprintf("%d of %d past the gate", e.GatePassed, e.GateReached)},
 			card{Label: "Opt@1", Value: pct(e.OptAt1), Note: "opt_base@1 " + pct(e.OptBaseAt1)},
 			card{Label: "win / match / loss", Value: fmt.Sprintf("%d / %d / %d", e.Win, e.Match, e.Loss), Note: fmt.Sprintf("%d significant match(es)", e.MatchSignificant)},
@@ -276,7 +276,7 @@ func validCI(s *Speedup) bool { return validRatio(s) && s.CIValid && usable(s.Lo
 
 // timed reports whether a row has something to draw on the speedup chart.
 func timed(it Item) bool {
-	return it.Eval != nil && it.Eval.Status == string(evaluate.StatusSuccess) &&
+	return it.Eval != nil && it.Eval.Status == string(records.EvalSuccess) &&
 		(validRatio(it.Eval.HumanSpeedup) || validRatio(it.Eval.AgentSpeedup))
 }
 
@@ -286,7 +286,7 @@ func gapLabel(it Item) string {
 	switch {
 	case ev == nil:
 		return "not evaluated (rollout " + it.Status + ")"
-	case ev.Status != string(evaluate.StatusSuccess):
+	case ev.Status != string(records.EvalSuccess):
 		l := "eval " + ev.Status
 		if ev.Reason != "" {
 			l += ": " + strings.ReplaceAll(ev.Reason, "\n", " ")
@@ -385,7 +385,7 @@ func speedupChart(items []Item) chart {
 			c.Els = append(c.Els, circle(xOf(a.Ratio), y, 4.5, "agent "+verdictClass(ev.Verdict), tip))
 		}
 		if ev.Verdict != "" {
-			c.Els = append(c.Els, text(x1+12, y+4, "start", "verdict "+verdictClass(ev.Verdict), evaluate.VerdictText(stats.Outcome(ev.Verdict), ev.Significant), ""))
+			c.Els = append(c.Els, text(x1+12, y+4, "start", "verdict "+verdictClass(ev.Verdict), stats.VerdictText(stats.Outcome(ev.Verdict), ev.Significant), ""))
 		}
 	}
 	return c
@@ -548,7 +548,7 @@ func statusClass(s string) string {
 
 // evalClass is the CSS class of an evaluation status.
 func evalClass(s string) string {
-	if s == string(evaluate.StatusSuccess) {
+	if s == string(records.EvalSuccess) {
 		return "e-success"
 	}
 	return "e-failed"

@@ -21,6 +21,7 @@ import (
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/textx"
 )
 
@@ -169,7 +170,7 @@ func inc(m *map[string]int, k string) {
 
 // countEndings adds a journal's final state, limits, infra class, OOM kill
 // and partial usage to the run's counts.
-func (r *Report) countEndings(j *journal.Journal) {
+func (r *Report) countEndings(j *records.Journal) {
 	if s, ok := j.Details["final_state"].(string); ok && s != "" {
 		inc(&r.FinalStates, s)
 	}
@@ -211,7 +212,7 @@ func countsText(m map[string]int) string {
 func spendText(r *Report) string {
 	l := textx.USD(r.SpentUSD)
 	if r.MaxTotalBudgetUSD > 0 {
-		l += " of max_total_budget_usd " + textx.USDShort(r.MaxTotalBudgetUSD)
+		l += " of " + records.LimitMaxTotalBudgetUSD + " " + textx.USDShort(r.MaxTotalBudgetUSD)
 	}
 	if r.SpentUSD > r.TotalCostUSD+1e-9 {
 		l += " (" + textx.USD(r.TotalCostUSD) + " in the items' last attempts; the rest in earlier ones: retried, or cut short by a crash)"
@@ -266,7 +267,7 @@ const StatusExternal = "external"
 func statusOrder(counts map[string]int) []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, s := range journal.Statuses {
+	for _, s := range records.RolloutStatuses {
 		if counts[string(s)] > 0 {
 			out = append(out, string(s))
 		}

@@ -4,12 +4,13 @@ import (
 	"testing"
 
 	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 func TestSpendIsTheLedgersPlusALegacyRunSpend(t *testing.T) {
 	dir := t.TempDir()
 	// A run.json written before ledgers carries the spend of its sessions.
-	if err := journal.WriteRun(dir, &journal.Run{RunID: "old", SpentUSD: 0.5}); err != nil {
+	if err := journal.WriteRun(dir, &records.Run{RunID: "old", SpentUSD: 0.5}); err != nil {
 		t.Fatal(err)
 	}
 	r, err := Load(dir)
@@ -21,7 +22,7 @@ func TestSpendIsTheLedgersPlusALegacyRunSpend(t *testing.T) {
 	}
 	// Resumed by two processes at once, each with its own ledger.
 	for pid, v := range map[int]float64{41: 0.25, 42: 0.125} {
-		if err := journal.WriteLedger(dir, &journal.Ledger{Harness: journal.Harness{Host: "h", PID: pid}, SpentUSD: v}); err != nil {
+		if err := journal.WriteLedger(dir, &journal.Ledger{Harness: records.Harness{Host: "h", PID: pid}, SpentUSD: v}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -23,6 +23,18 @@ type Verdict struct {
 	Reason string `json:"reason"`
 }
 
+// VerdictText is "win", "loss", "match (significant)" or "match (n.s.)":
+// how the evaluation summary and the reports print a verdict.
+func VerdictText(o Outcome, significant bool) string {
+	if o != Match {
+		return string(o)
+	}
+	if significant {
+		return "match (significant)"
+	}
+	return "match (n.s.)"
+}
+
 // Judge classifies agentOverHuman (the speedup of the agent over the human
 // arm): win when significant and Ratio > 1+Band, loss when significant and
 // Ratio < 1/(1+Band), match otherwise (including when Ratio is not Valid).

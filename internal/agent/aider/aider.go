@@ -66,6 +66,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // Kind is Aider's descriptor, listed in internal/agent/all.
@@ -146,7 +147,7 @@ func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, e
 	}
 	before := aiderEntries(r.Workspace)
 	model := ad.a.Model
-	st := NewStream(func(u agent.Usage) agent.Usage { return agent.PriceMissingCost(r.Bench, model, u) }, r.ReportUsage)
+	st := NewStream(func(u records.Usage) records.Usage { return agent.PriceMissingCost(r.Bench, model, u) }, r.ReportUsage)
 	lw := &agent.LineWriter{W: r.Stdout, Fn: st.Line}
 	rr := *r
 	rr.Stdout = lw
@@ -199,7 +200,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, st *Stream, befo
 		out.SetDetail("reflections_exhausted", true)
 	}
 	if n := r.Limits.MaxIterations; n > 0 {
-		out.SetDetail("max_iterations", "not enforced: aider has no turn limit (one message, at most 3 reflections); "+strconv.Itoa(n)+" ignored")
+		out.SetDetail(records.LimitMaxIterations, "not enforced: aider has no turn limit (one message, at most 3 reflections); "+strconv.Itoa(n)+" ignored")
 	}
 	if endedByItself && out.Infra == nil && sum.LastError != nil {
 		ie := *sum.LastError

@@ -12,6 +12,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
 )
 
@@ -96,15 +97,15 @@ func TestEnvColumns(t *testing.T) {
 
 // feed runs a fixture through a Stream and returns the summary and every
 // usage reported live.
-func feed(t *testing.T, fixture string, price func(agent.Usage) agent.Usage) (Summary, []agent.Usage) {
+func feed(t *testing.T, fixture string, price func(records.Usage) records.Usage) (Summary, []records.Usage) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", fixture))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	var reports []agent.Usage
-	st := NewStream(price, func(u agent.Usage) {
+	var reports []records.Usage
+	st := NewStream(price, func(u records.Usage) {
 		mu.Lock()
 		reports = append(reports, u)
 		mu.Unlock()
@@ -122,7 +123,7 @@ func feed(t *testing.T, fixture string, price func(agent.Usage) agent.Usage) (Su
 }
 
 func TestStreamUsage(t *testing.T) {
-	want := agent.Usage{CostUSD: 0.09, InputTokens: 21200, OutputTokens: 1583, CacheReadTokens: 4100, CacheWriteTokens: 2110, Turns: 3, Source: SourceStdout}
+	want := records.Usage{CostUSD: 0.09, InputTokens: 21200, OutputTokens: 1583, CacheReadTokens: 4100, CacheWriteTokens: 2110, Turns: 3, Source: SourceStdout}
 	for _, fixture := range []string{"stdout_ok.txt", "stdout_wrapped.txt"} {
 		t.Run(fixture, func(t *testing.T) {
 			sum, reports := feed(t, fixture, nil)
@@ -164,7 +165,7 @@ func TestStreamUsage(t *testing.T) {
 }
 
 // lowerBound checks that a live report is not above the final usage.
-func lowerBound(t *testing.T, live, final agent.Usage) {
+func lowerBound(t *testing.T, live, final records.Usage) {
 	t.Helper()
 	if live.CostUSD > final.CostUSD || live.InputTokens > final.InputTokens || live.OutputTokens > final.OutputTokens ||
 		live.CacheReadTokens > final.CacheReadTokens || live.CacheWriteTokens > final.CacheWriteTokens || live.Turns > final.Turns {
@@ -174,9 +175,9 @@ func lowerBound(t *testing.T, live, final agent.Usage) {
 
 func TestStreamPricesTokensWithoutCost(t *testing.T) {
 	b := &config.Bench{Prices: map[string]config.Price{"my-local-model": {Input: 1, Output: 2}}}
-	priceFn := func(u agent.Usage) agent.Usage { return agent.PriceMissingCost(b, "openai/my-local-model", u) }
+	priceFn := func(u records.Usage) records.Usage { return agent.PriceMissingCost(b, "openai/my-local-model", u) }
 	sum, reports := feed(t, "stdout_nocost.txt", priceFn)
-	want := agent.Usage{CostUSD: (5500*1 + 750*2) / 1e6, InputTokens: 5500, OutputTokens: 750, Turns: 2, Source: SourceStdout + " priced with prices:"}
+	want := records.Usage{CostUSD: (5500*1 + 750*2) / 1e6, InputTokens: 5500, OutputTokens: 750, Turns: 2, Source: SourceStdout + " priced with prices:"}
 	if sum.Usage != want {
 		t.Errorf("usage\n got %+v\nwant %+v", sum.Usage, want)
 	}
@@ -186,7 +187,7 @@ func TestStreamPricesTokensWithoutCost(t *testing.T) {
 	}
 	lowerBound(t, reports[1], want)
 	// Without prices the cost stays 0.
-	sum, _ = feed(t, "stdout_nocost.txt", func(u agent.Usage) agent.Usage { return agent.PriceMissingCost(nil, "m", u) })
+	sum, _ = feed(t, "stdout_nocost.txt", func(u records.Usage) records.Usage { return agent.PriceMissingCost(nil, "m", u) })
 	if sum.Usage.CostUSD != 0 || sum.Usage.Source != SourceStdout {
 		t.Errorf("unpriced %+v", sum.Usage)
 	}
@@ -324,8 +325,8 @@ func script(t *testing.T, body string) string {
 func TestRun(t *testing.T) {
 	fix, _ := filepath.Abs("testdata")
 	r := rollout(t)
-	var live []agent.Usage
-	r.Observe = func(u agent.Usage) { live = append(live, u) }
+	var live []records.Usage
+	r.Observe = func(u records.Usage) { live = append(live, u) }
 	r.Limits.MaxIterations = 7
 	if err := os.MkdirAll(filepath.Join(r.Workspace, ".aiderignore.d"), 0o755); err != nil {
 		t.Fatal(err)
@@ -347,7 +348,7 @@ echo "key=$ANTHROPIC_API_KEY"
 	}
 	// The analytics log has fewer events than stdout has reports (it was
 	// cut short): stdout wins.
-	want := agent.Usage{CostUSD: 0.09, InputTokens: 21200, OutputTokens: 1583, CacheReadTokens: 4100, CacheWriteTokens: 2110, Turns: 3, Source: SourceStdout}
+	want := records.Usage{CostUSD: 0.09, InputTokens: 21200, OutputTokens: 1583, CacheReadTokens: 4100, CacheWriteTokens: 2110, Turns: 3, Source: SourceStdout}
 	if out.Usage != want {
 		t.Errorf("usage\n got %+v\nwant %+v", out.Usage, want)
 	}
@@ -382,7 +383,7 @@ head -24 `+fix+`/stdout_ok.txt
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = agent.Usage{CostUSD: 0.02423, InputTokens: 9225, OutputTokens: 283, CacheReadTokens: 4100, CacheWriteTokens: 2110, Turns: 2, Source: SourceAnalytics}
+	want = records.Usage{CostUSD: 0.02423, InputTokens: 9225, OutputTokens: 283, CacheReadTokens: 4100, CacheWriteTokens: 2110, Turns: 2, Source: SourceAnalytics}
 	if out.Usage != want {
 		t.Errorf("usage\n got %+v\nwant %+v", out.Usage, want)
 	}
@@ -425,7 +426,7 @@ func FuzzStreamLine(f *testing.F) {
 	f.Add([]byte("Tokens: 1k sent, 2k cache write, 3k cache hit, 4 received. Cost: $1 message, $2 session.\n"))
 	f.Add([]byte("Tokens: 1k sent,\n2 received.\nCost: $0.01\nmessage, $0.02\nsession.\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		st := NewStream(nil, func(u agent.Usage) {
+		st := NewStream(nil, func(u records.Usage) {
 			if u.CostUSD < 0 || u.InputTokens < 0 || u.OutputTokens < 0 || u.Turns < 0 {
 				t.Fatalf("negative usage %+v", u)
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/textx"
 )
 
@@ -78,7 +79,7 @@ func infraKind(name, line string) (agent.InfraKind, bool) {
 type Summary struct {
 	// Usage is cumulative: the last session cost, the summed tokens, and
 	// one turn per usage report.
-	Usage agent.Usage
+	Usage records.Usage
 	// Version and Model are from aider's banner.
 	Version, Model string
 	// Errors are the first LLM errors printed (unscrubbed).
@@ -92,8 +93,8 @@ type Summary struct {
 
 // Stream parses aider's stdout line by line (see agent.LineWriter).
 type Stream struct {
-	price  func(agent.Usage) agent.Usage
-	report func(agent.Usage)
+	price  func(records.Usage) records.Usage
+	report func(records.Usage)
 
 	mu      sync.Mutex
 	pending []string // a usage report wrapped over several lines
@@ -113,7 +114,7 @@ type counts struct {
 // NewStream returns a parser. price (may be nil) completes the usage
 // (prices tokens when aider printed no cost); report (may be nil) receives
 // the cumulative usage after every usage report.
-func NewStream(price func(agent.Usage) agent.Usage, report func(agent.Usage)) *Stream {
+func NewStream(price func(records.Usage) records.Usage, report func(records.Usage)) *Stream {
 	return &Stream{price: price, report: report}
 }
 
@@ -130,7 +131,7 @@ func (s *Stream) Line(b []byte) {
 	text := agent.CleanLine(b)
 	s.mu.Lock()
 	changed := s.line(text)
-	var u agent.Usage
+	var u records.Usage
 	if changed {
 		u = s.usageLocked(true)
 	}
@@ -327,12 +328,12 @@ func (s *Stream) keepError(text string) {
 // usageLocked is the usage as printed, or (lower) a lower bound of the
 // true one: what the harness is told while aider runs, so that the exact
 // totals read afterwards are never below what it was told.
-func (s *Stream) usageLocked(lower bool) agent.Usage {
+func (s *Stream) usageLocked(lower bool) records.Usage {
 	c := s.printed
 	if lower {
 		c = s.lower
 	}
-	u := agent.Usage{
+	u := records.Usage{
 		CostUSD: max(0, c.cost), InputTokens: c.sent, OutputTokens: c.recv,
 		CacheReadTokens: c.hit, CacheWriteTokens: c.write,
 		Turns: s.sum.Usage.Turns,

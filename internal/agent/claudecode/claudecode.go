@@ -53,6 +53,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/textx"
 )
 
@@ -90,7 +91,7 @@ func Model(a *config.Agent) string {
 func formatUSD(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // Argv is the command line of a rollout with these limits.
-func Argv(a *config.Agent, l config.Limits) []string {
+func Argv(a *config.Agent, l records.Limits) []string {
 	cli := a.CLI
 	if cli == "" {
 		cli = DefaultCLI

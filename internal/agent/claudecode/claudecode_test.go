@@ -15,6 +15,7 @@ import (
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/proc"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
 	"github.com/perfbench/perfbench/internal/textx"
 )
@@ -26,18 +27,18 @@ func TestArgv(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		a    config.Agent
-		l    config.Limits
+		l    records.Limits
 		want []string
 	}{
-		{"defaults", config.Agent{}, config.Limits{},
+		{"defaults", config.Agent{}, records.Limits{},
 			join([]string{"claude"}, base, perms)},
 		{"model, turns, budget, extra args", config.Agent{Model: "claude-sonnet-4-5", ExtraArgs: []string{"--append-system-prompt", "be quick"}},
-			config.Limits{MaxIterations: 40, MaxBudgetUSD: 2.5, Timeout: config.Duration(1e9)},
+			records.Limits{MaxIterations: 40, MaxBudgetUSD: 2.5, Timeout: records.Duration(1e9)},
 			join([]string{"claude"}, base, []string{"--model", "claude-sonnet-4-5", "--max-turns", "40"}, perms,
 				[]string{"--max-budget-usd", "2.5", "--append-system-prompt", "be quick"})},
-		{"provider prefix dropped, cli", config.Agent{CLI: "/opt/claude/bin/claude", Model: "anthropic/claude-opus-4-1"}, config.Limits{MaxBudgetUSD: 0.125},
+		{"provider prefix dropped, cli", config.Agent{CLI: "/opt/claude/bin/claude", Model: "anthropic/claude-opus-4-1"}, records.Limits{MaxBudgetUSD: 0.125},
 			join([]string{"/opt/claude/bin/claude"}, base, []string{"--model", "claude-opus-4-1"}, perms, []string{"--max-budget-usd", "0.125"})},
-		{"alias kept", config.Agent{Model: "sonnet"}, config.Limits{MaxIterations: 1},
+		{"alias kept", config.Agent{Model: "sonnet"}, records.Limits{MaxIterations: 1},
 			join([]string{"claude"}, base, []string{"--model", "sonnet", "--max-turns", "1"}, perms)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,14 +63,14 @@ var prices = &config.Bench{Prices: map[string]config.Price{
 
 // parseFile feeds a fixture to a parser line by line and returns the
 // summary and every usage reported.
-func parseFile(t *testing.T, name string, b *config.Bench, model string) (*Summary, []agent.Usage) {
+func parseFile(t *testing.T, name string, b *config.Bench, model string) (*Summary, []records.Usage) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", "streams", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var reports []agent.Usage
-	p := NewParser(b, model, func(u agent.Usage) { reports = append(reports, u) })
+	var reports []records.Usage
+	p := NewParser(b, model, func(u records.Usage) { reports = append(reports, u) })
 	lw := &agent.LineWriter{W: &bytes.Buffer{}, Fn: p.Line}
 	// Odd-sized writes: lines arrive in pieces, as from a pipe.
 	for len(data) > 0 {
@@ -91,7 +92,7 @@ func TestFixtures(t *testing.T) {
 	for _, tc := range []struct {
 		file      string
 		exit      int
-		usage     agent.Usage
+		usage     records.Usage
 		limit     string
 		infra     agent.InfraKind
 		infraMsg  string
@@ -103,7 +104,7 @@ func TestFixtures(t *testing.T) {
 			file: "success.jsonl",
 			// modelUsage covers the Explore subagent's haiku calls, which
 			// usage (the main model's) does not.
-			usage: agent.Usage{CostUSD: 0.0713, InputTokens: 1217 + 6050 + 65552, OutputTokens: 482, CacheReadTokens: 65552, CacheWriteTokens: 6050, Turns: 9, Source: SourceResult},
+			usage: records.Usage{CostUSD: 0.0713, InputTokens: 1217 + 6050 + 65552, OutputTokens: 482, CacheReadTokens: 65552, CacheWriteTokens: 6050, Turns: 9, Source: SourceResult},
 			details: map[string]any{
 				"subtype": "success", "is_error": false, "num_turns": 9, "duration_ms": int64(48213),
 				"session_id": "3c5e1f0a-77b2-4b8e-9d0e-2f6a1c9b8d11", "model": "claude-sonnet-4-5-20250929",
@@ -114,45 +115,45 @@ func TestFixtures(t *testing.T) {
 		},
 		{
 			file: "max_turns.jsonl", exit: 1, limit: "max_iterations",
-			usage:   agent.Usage{CostUSD: 0.0172, InputTokens: 6 + 4100 + 4000, OutputTokens: 60, CacheReadTokens: 4000, CacheWriteTokens: 4100, Turns: 3, Source: SourceResult},
+			usage:   records.Usage{CostUSD: 0.0172, InputTokens: 6 + 4100 + 4000, OutputTokens: 60, CacheReadTokens: 4000, CacheWriteTokens: 4100, Turns: 3, Source: SourceResult},
 			details: map[string]any{"subtype": "error_max_turns", "is_error": true, "terminal_reason": "max_turns", "errors": []string{"Reached maximum number of turns (2)"}},
 		},
 		{
 			file: "max_budget.jsonl", limit: "max_budget_usd",
-			usage:   agent.Usage{CostUSD: 0.1521415, InputTokens: 10 + 14253, OutputTokens: 5446, CacheReadTokens: 14253, Turns: 1, Source: SourceResult},
+			usage:   records.Usage{CostUSD: 0.1521415, InputTokens: 10 + 14253, OutputTokens: 5446, CacheReadTokens: 14253, Turns: 1, Source: SourceResult},
 			details: map[string]any{"subtype": "error_max_budget_usd", "is_error": false},
 		},
 		{
 			file: "auth_401.jsonl", exit: 1, infra: agent.InfraAuth, infraMsg: "Invalid API key · Fix external API key",
-			usage:   agent.Usage{Turns: 1, Source: SourceResult},
+			usage:   records.Usage{Turns: 1, Source: SourceResult},
 			details: map[string]any{"api_error_kind": "authentication_failed", "assistant_messages": 0},
 		},
 		{
 			file: "auth_expired.jsonl", exit: 1, infra: agent.InfraAuth, infraMsg: "OAuth token has expired",
-			usage: agent.Usage{Turns: 1, Source: SourceResult},
+			usage: records.Usage{Turns: 1, Source: SourceResult},
 		},
 		{
 			file: "rate_limit_429.jsonl", exit: 1, infra: agent.InfraRateLimit, infraMsg: "API Error: 429",
-			usage:   agent.Usage{CostUSD: 0.0152, InputTokens: 4003, OutputTokens: 12, CacheWriteTokens: 4000, Turns: 2, Source: SourceResult},
+			usage:   records.Usage{CostUSD: 0.0152, InputTokens: 4003, OutputTokens: 12, CacheWriteTokens: 4000, Turns: 2, Source: SourceResult},
 			details: map[string]any{"api_error_kind": "rate_limit", "assistant_messages": 1},
 		},
 		{
 			file: "overloaded_529.jsonl", exit: 1, infra: agent.InfraRateLimit, infraMsg: "overloaded_error",
-			usage: agent.Usage{Turns: 1, Source: SourceResult},
+			usage: records.Usage{Turns: 1, Source: SourceResult},
 		},
 		{
 			file: "model_404.jsonl", exit: 1, infra: agent.InfraModelNotFound, infraMsg: "not_found_error",
-			usage: agent.Usage{Turns: 1, Source: SourceResult},
+			usage: records.Usage{Turns: 1, Source: SourceResult},
 		},
 		{
 			file: "during_execution.jsonl", exit: 0, failed: "Claude Code reported an error: error_during_execution: Tool execution aborted",
-			usage: agent.Usage{CostUSD: 0.0152, InputTokens: 4003, OutputTokens: 12, CacheWriteTokens: 4000, Turns: 2, Source: SourceResult},
+			usage: records.Usage{CostUSD: 0.0152, InputTokens: 4003, OutputTokens: 12, CacheWriteTokens: 4000, Turns: 2, Source: SourceResult},
 		},
 		{
 			// Killed mid-stream: the last line is cut. msg_1 is written
 			// twice (one event per content block) and counts once.
 			file: "partial.jsonl", exit: 0, failed: "without a result event",
-			usage: agent.Usage{
+			usage: records.Usage{
 				CostUSD:     (10000*3 + 1000*15 + 1000*3 + 9000*0.3 + 1000*15) / 1e6,
 				InputTokens: 20000, OutputTokens: 2000, CacheReadTokens: 9000,
 				Turns: 2, Source: SourceStream, Partial: true,
@@ -274,7 +275,7 @@ func TestFinishProcessStates(t *testing.T) {
 	// Not started at all (cli not found): nothing but the details.
 	out = &agent.Outcome{Failed: true, Reason: "claude: not found"}
 	Finish(out, &Summary{}, strings.ToUpper)
-	if out.Usage != (agent.Usage{}) || out.Reason != "claude: not found" || out.Infra != nil {
+	if out.Usage != (records.Usage{}) || out.Reason != "claude: not found" || out.Infra != nil {
 		t.Errorf("not started: %+v", out)
 	}
 	// An option the installed version does not know.
@@ -333,7 +334,7 @@ func FuzzLine(f *testing.F) {
 	f.Add([]byte(`{"type":"assistant","message":{"id":"a","usage":{"input_tokens":9223372036854775807,"output_tokens":9223372036854775807}}}`))
 	f.Add([]byte(`{"type":"result","total_cost_usd":-1,"modelUsage":{"m":{"inputTokens":-5}}}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
-		p := NewParser(prices, "claude-sonnet-4-5", func(u agent.Usage) {
+		p := NewParser(prices, "claude-sonnet-4-5", func(u records.Usage) {
 			if u.CostUSD < 0 || u.OutputTokens < 0 || u.Turns < 0 {
 				t.Errorf("negative usage %+v", u)
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/textx"
 )
 
@@ -113,8 +114,8 @@ func (c *count) UnmarshalJSON(b []byte) error {
 // toUsage converts Anthropic token counts: InputTokens counts every
 // prompt token (uncached + cache writes + cache reads), as the other
 // agents report them, with the cache split alongside.
-func toUsage(in, out, cacheWrite, cacheRead int64) agent.Usage {
-	return agent.Usage{
+func toUsage(in, out, cacheWrite, cacheRead int64) records.Usage {
+	return records.Usage{
 		InputTokens:      nonNeg(in) + nonNeg(cacheWrite) + nonNeg(cacheRead),
 		OutputTokens:     nonNeg(out),
 		CacheReadTokens:  nonNeg(cacheRead),
@@ -124,9 +125,9 @@ func toUsage(in, out, cacheWrite, cacheRead int64) agent.Usage {
 
 func nonNeg(v int64) int64 { return max(v, 0) }
 
-func (u *usage) agentUsage() agent.Usage {
+func (u *usage) agentUsage() records.Usage {
 	if u == nil {
-		return agent.Usage{}
+		return records.Usage{}
 	}
 	return toUsage(int64(u.InputTokens), int64(u.OutputTokens), int64(u.CacheCreationInputTokens), int64(u.CacheReadInputTokens))
 }
@@ -138,7 +139,7 @@ type Result struct {
 	NumTurns       int
 	CostUSD        float64
 	HasCost        bool
-	Usage          agent.Usage
+	Usage          records.Usage
 	DurationMS     int64
 	DurationAPIMS  int64
 	SessionID      string
@@ -188,7 +189,7 @@ type Summary struct {
 	// estimate without a result event); Stream sums the usage of every
 	// assistant message, subagents' included, each message id once.
 	Messages int
-	Stream   agent.Usage
+	Stream   records.Usage
 	// StreamPriced is set when some message could be priced with
 	// prices:; Unpriced counts those that could not.
 	StreamPriced bool
@@ -206,7 +207,7 @@ type Summary struct {
 
 // Usage is the outcome's usage: Claude Code's totals from the result
 // event, or the stream's numbers, marked partial, without one.
-func (s *Summary) Usage() agent.Usage {
+func (s *Summary) Usage() records.Usage {
 	if r := s.Result; r != nil {
 		u := r.Usage
 		u.Turns = r.NumTurns
@@ -225,7 +226,7 @@ func (s *Summary) Usage() agent.Usage {
 	u := s.Stream
 	u.Turns = s.Messages
 	if s.Events == 0 {
-		return agent.Usage{}
+		return records.Usage{}
 	}
 	u.Source = SourceStream
 	u.Partial = true
@@ -239,9 +240,9 @@ func (s *Summary) LimitHit() string {
 	}
 	switch {
 	case s.Result.Subtype == SubtypeMaxTurns || s.Result.TerminalReason == "max_turns":
-		return "max_iterations"
+		return records.LimitMaxIterations
 	case strings.Contains(s.Result.Subtype, "budget") || strings.Contains(s.Result.TerminalReason, "budget"):
-		return "max_budget_usd"
+		return records.LimitMaxBudgetUSD
 	}
 	return ""
 }
@@ -374,13 +375,13 @@ func (s *Summary) Details(scrub func(string) string) map[string]any {
 type Parser struct {
 	bench  *config.Bench
 	model  string
-	report func(agent.Usage)
+	report func(records.Usage)
 
 	mu       sync.Mutex
 	s        Summary
 	msgs     map[string]*msgUsage
 	anon     int
-	reported agent.Usage
+	reported records.Usage
 }
 
 // msgUsage is the largest usage seen for one assistant message (Claude
@@ -394,7 +395,7 @@ type msgUsage struct {
 // NewParser returns a parser that prices tokens with b's prices: (model
 // is the configured model, the fallback when a message names none) and
 // calls report with the cumulative usage whenever it grows (nil: never).
-func NewParser(b *config.Bench, model string, report func(agent.Usage)) *Parser {
+func NewParser(b *config.Bench, model string, report func(records.Usage)) *Parser {
 	return &Parser{bench: b, model: model, report: report, msgs: map[string]*msgUsage{}}
 }
 
@@ -508,7 +509,7 @@ func (p *Parser) assistant(e *event) {
 
 // restream recomputes the stream's totals and its estimated cost.
 func (p *Parser) restream() {
-	var tot agent.Usage
+	var tot records.Usage
 	priced, unpriced := false, 0
 	for _, mu := range p.msgs {
 		u := mu.u.agentUsage()
@@ -535,7 +536,7 @@ func (p *Parser) restream() {
 // "claude-sonnet-4-5"); a main-thread message falls back to the configured
 // model and the session's. Subagents' messages (another model, often)
 // are priced under their own model only.
-func (p *Parser) price(model string, main bool, u agent.Usage) (float64, bool) {
+func (p *Parser) price(model string, main bool, u records.Usage) (float64, bool) {
 	names := []string{model}
 	if main || model == "" {
 		names = append(names, p.model, p.s.Model)
@@ -593,7 +594,7 @@ func (p *Parser) result(e *event) {
 }
 
 // emit reports u when it differs from what was last reported.
-func (p *Parser) emit(u agent.Usage) {
+func (p *Parser) emit(u records.Usage) {
 	if p.report == nil || u == p.reported {
 		return
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/agent/claudecode"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
 )
 
@@ -26,24 +27,24 @@ var _ agent.Adapter = (*claudecode.Adapter)(nil)
 
 type usageLog struct {
 	mu sync.Mutex
-	us []agent.Usage
+	us []records.Usage
 }
 
-func (l *usageLog) add(u agent.Usage) {
+func (l *usageLog) add(u records.Usage) {
 	l.mu.Lock()
 	l.us = append(l.us, u)
 	l.mu.Unlock()
 }
 
-func (l *usageLog) all() []agent.Usage {
+func (l *usageLog) all() []records.Usage {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]agent.Usage(nil), l.us...)
+	return append([]records.Usage(nil), l.us...)
 }
 
 // newRollout prepares a private rollout directory with a git workspace
 // and the stand-in first on PATH.
-func newRollout(t *testing.T, a *config.Agent, l config.Limits, extraEnv ...string) (*agent.Rollout, *bytes.Buffer, *bytes.Buffer) {
+func newRollout(t *testing.T, a *config.Agent, l records.Limits, extraEnv ...string) (*agent.Rollout, *bytes.Buffer, *bytes.Buffer) {
 	t.Helper()
 	dir, err := standinDir()
 	if err != nil {
@@ -85,7 +86,7 @@ func newRollout(t *testing.T, a *config.Agent, l config.Limits, extraEnv ...stri
 
 func TestRunSuccess(t *testing.T) {
 	a := &config.Agent{Name: "claude_code", Type: claudecode.Kind.Type, Model: "anthropic/claude-sonnet-4-5"}
-	l := config.Limits{MaxIterations: 5, Timeout: config.Duration(time.Minute), KillGrace: config.Duration(time.Second)}
+	l := records.Limits{MaxIterations: 5, Timeout: records.Duration(time.Minute), KillGrace: records.Duration(time.Second)}
 	r, stdout, stderr := newRollout(t, a, l, "STANDIN_EXPECT_ARGS=-p --output-format stream-json --verbose --model claude-sonnet-4-5 --max-turns 5 --permission-mode bypassPermissions --disallowedTools WebFetch,WebSearch")
 	var log usageLog
 	r.Observe = log.add
@@ -123,12 +124,12 @@ func TestRunSuccess(t *testing.T) {
 // cost reaches a cap; the outcome keeps the stream's numbers, partial.
 func TestRunStoppedAtCap(t *testing.T) {
 	a := &config.Agent{Name: "cc", Type: claudecode.Kind.Type, Model: "claude-sonnet-4-5", Env: map[string]string{"STANDIN_MODE": "slow", "STANDIN_INTERVAL": "20ms"}}
-	l := config.Limits{Timeout: config.Duration(time.Minute), KillGrace: config.Duration(2 * time.Second)}
+	l := records.Limits{Timeout: records.Duration(time.Minute), KillGrace: records.Duration(2 * time.Second)}
 	r, _, stderr := newRollout(t, a, l)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	const capUSD = 0.2
-	r.Observe = func(u agent.Usage) {
+	r.Observe = func(u records.Usage) {
 		if u.CostUSD >= capUSD {
 			cancel()
 		}
@@ -152,13 +153,13 @@ func TestRunStoppedAtCap(t *testing.T) {
 
 func TestRunMissingCLI(t *testing.T) {
 	a := &config.Agent{Name: "cc", Type: claudecode.Kind.Type, CLI: "claude-not-installed-anywhere"}
-	r, _, _ := newRollout(t, a, config.Limits{Timeout: config.Duration(time.Minute)})
+	r, _, _ := newRollout(t, a, records.Limits{Timeout: records.Duration(time.Minute)})
 	ad, _ := claudecode.New(a)
 	out, err := ad.Run(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !out.Failed || out.Process != nil || out.Usage != (agent.Usage{}) {
+	if !out.Failed || out.Process != nil || out.Usage != (records.Usage{}) {
 		t.Errorf("outcome %+v", out)
 	}
 }

@@ -82,6 +82,7 @@ import (
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // Kind is Codex's descriptor, listed in internal/agent/all; codex_cli is
@@ -119,7 +120,7 @@ const OutSubdir = "codex"
 const pollEvery = 250 * time.Millisecond
 
 // errMaxIterations is the cause with which the adapter stops Codex.
-var errMaxIterations = errors.New("max_iterations reached")
+var errMaxIterations = errors.New(records.LimitMaxIterations + " reached")
 
 // Adapter runs Codex for one agent entry.
 type Adapter struct{ a *config.Agent }
@@ -280,9 +281,9 @@ func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, e
 // usage prices a summary's tokens. It returns the model priced ("" when
 // neither the entry nor the session log names one) and whether a price
 // was found.
-func (ad *Adapter) usage(r *agent.Rollout, sum Summary) (agent.Usage, string, bool) {
+func (ad *Adapter) usage(r *agent.Rollout, sum Summary) (records.Usage, string, bool) {
 	t := sum.Tokens
-	u := agent.Usage{
+	u := records.Usage{
 		InputTokens: t.Input, OutputTokens: t.Output,
 		CacheReadTokens: t.CachedInput, CacheWriteTokens: t.CacheWrite,
 		Turns: sum.Turns(), Source: sum.Source,
@@ -325,7 +326,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, sum Summary, ses
 				name = "(Codex's default model, not named in its output)"
 			}
 			out.SetDetail("unpriced_model", scrub(name))
-			fmt.Fprintf(r.Stderr, "perfbench: warning: no price for model %q in bench.yaml prices: (USD per million tokens); the cost is recorded as 0 and max_budget_usd / max_total_budget_usd cannot stop this agent\n", scrub(name))
+			fmt.Fprintf(r.Stderr, "perfbench: warning: no price for model %q in bench.yaml prices: (USD per million tokens); the cost is recorded as 0 and %s / %s cannot stop this agent\n", scrub(name), records.LimitMaxBudgetUSD, records.LimitMaxTotalBudgetUSD)
 		}
 	}
 	if sum.Tokens.Reasoning > 0 {
@@ -369,8 +370,8 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, sum Summary, ses
 		}
 	}
 	if limitStop {
-		out.LimitsHit = append(out.LimitsHit, "max_iterations")
-		out.SetDetail("stopped", fmt.Sprintf("max_iterations: after %d model responses", sum.Responses))
+		out.LimitsHit = append(out.LimitsHit, records.LimitMaxIterations)
+		out.SetDetail("stopped", fmt.Sprintf("%s: after %d model responses", records.LimitMaxIterations, sum.Responses))
 	}
 
 	if p == nil || p.Stopped || sum.Completed() {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
 )
 
@@ -376,7 +377,7 @@ type fixture struct {
 	stdout   *syncBuffer
 	stderr   *syncBuffer
 	mu       sync.Mutex
-	observed []agent.Usage
+	observed []records.Usage
 }
 
 // newRollout prepares a rollout whose codex is the stand-in: the test
@@ -413,7 +414,7 @@ func newRollout(t *testing.T, a *config.Agent, env ...string) *fixture {
 		Bench:     &config.Bench{Dir: root, Prices: map[string]config.Price{"gpt-5-codex": {Input: 1.25, Output: 10, CachedInput: 0.125}}},
 		Workspace: ws, TaskFile: task, OutDir: out, Home: home, Prompt: prompt,
 		Env: fenv, Stdout: fx.stdout, Stderr: fx.stderr, Secrets: secrets.FromEnv(fenv, nil),
-		Observe: func(u agent.Usage) {
+		Observe: func(u records.Usage) {
 			fx.mu.Lock()
 			fx.observed = append(fx.observed, u)
 			fx.mu.Unlock()
@@ -487,7 +488,7 @@ func TestRun(t *testing.T) {
 
 // Killed at the wall clock: the spend comes from the session log.
 func TestRunTimeoutKeepsPartialUsage(t *testing.T) {
-	fx := newRollout(t, &config.Agent{Model: "gpt-5-codex", Limits: config.Limits{Timeout: config.Duration(1500 * time.Millisecond), KillGrace: config.Duration(time.Second)}, Env: map[string]string{"CODEX_STANDIN_MODE": "hang"}})
+	fx := newRollout(t, &config.Agent{Model: "gpt-5-codex", Limits: records.Limits{Timeout: records.Duration(1500 * time.Millisecond), KillGrace: records.Duration(time.Second)}, Env: map[string]string{"CODEX_STANDIN_MODE": "hang"}})
 	out := fx.run(t, context.Background())
 	if out.Process == nil || !out.Process.TimedOut || !slices.Contains(out.LimitsHit, "timeout") {
 		t.Fatalf("process %+v", out.Process)
@@ -502,7 +503,7 @@ func TestRunTimeoutKeepsPartialUsage(t *testing.T) {
 }
 
 func TestRunMaxIterations(t *testing.T) {
-	fx := newRollout(t, &config.Agent{Model: "gpt-5-codex", Limits: config.Limits{MaxIterations: 3, KillGrace: config.Duration(time.Second)}, Env: map[string]string{"CODEX_STANDIN_MODE": "maxiter"}})
+	fx := newRollout(t, &config.Agent{Model: "gpt-5-codex", Limits: records.Limits{MaxIterations: 3, KillGrace: records.Duration(time.Second)}, Env: map[string]string{"CODEX_STANDIN_MODE": "maxiter"}})
 	out := fx.run(t, context.Background())
 	if !slices.Contains(out.LimitsHit, "max_iterations") || out.Process == nil || !out.Process.Stopped {
 		t.Fatalf("limits %v process %+v details %v", out.LimitsHit, out.Process, out.Details)

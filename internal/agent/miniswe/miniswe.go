@@ -57,6 +57,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // Kind is mini-SWE-agent's descriptor, listed in internal/agent/all.
@@ -179,7 +180,7 @@ func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, e
 		return fail, nil
 	}
 	model := ad.a.Model
-	st := NewStream(func(u agent.Usage) agent.Usage { return agent.PriceMissingCost(r.Bench, model, u) }, r.ReportUsage)
+	st := NewStream(func(u records.Usage) records.Usage { return agent.PriceMissingCost(r.Bench, model, u) }, r.ReportUsage)
 	lw := &agent.LineWriter{W: r.Stdout, Fn: st.Line}
 	rr := *r
 	rr.Stdout = lw
@@ -200,7 +201,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, st *Stream) {
 	sum := st.Summary()
 	path := filepath.Join(r.OutDir, TrajectoryFile)
 	t, terr := ReadTrajectory(path)
-	var u agent.Usage
+	var u records.Usage
 	switch {
 	case terr == nil:
 		u = t.Usage()

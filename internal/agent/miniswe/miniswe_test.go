@@ -11,6 +11,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
 )
 
@@ -26,7 +27,7 @@ func TestCommand(t *testing.T) {
 
 	// Limits: -l, and the step limit as a config override after the
 	// default config; extra_args last.
-	r.Limits = config.Limits{MaxIterations: 40, MaxBudgetUSD: 2.5}
+	r.Limits = records.Limits{MaxIterations: 40, MaxBudgetUSD: 2.5}
 	ad, _ = New(&config.Agent{Name: "m", Type: Kind.Type, CLI: "/opt/mini", ExtraArgs: []string{"--model-class", "anthropic"}})
 	got, _ = ad.Command(r)
 	want = []string{"/opt/mini", "-t", "Make bench.sh faster.\n", "-y", "--exit-immediately",
@@ -49,7 +50,7 @@ func TestCommand(t *testing.T) {
 	if s := strings.Join(got, " "); !strings.HasSuffix(s, "-c /r/out/mini_swe_agent_config.yaml -c agent.step_limit=40") {
 		t.Errorf("argv %q", got)
 	}
-	r.Limits = config.Limits{}
+	r.Limits = records.Limits{}
 	got, _ = ad.Command(r)
 	if s := strings.Join(got, " "); !strings.HasSuffix(s, "-l 0 -o /r/out/trajectory.json -c /r/out/mini_swe_agent_config.yaml") {
 		t.Errorf("argv %q", got)
@@ -85,15 +86,15 @@ func readTraj(t *testing.T, name string) *Trajectory {
 func TestTrajectory(t *testing.T) {
 	tests := []struct {
 		file   string
-		usage  agent.Usage
+		usage  records.Usage
 		status string
 		exc    string
 	}{
-		{"traj_submitted.json", agent.Usage{CostUSD: 0.0248, InputTokens: 10420, OutputTokens: 482, CacheReadTokens: 6200, CacheWriteTokens: 3600, Turns: 3, Source: SourceTrajectory}, "Submitted", ""},
-		{"traj_steplimit.json", agent.Usage{CostUSD: 0.0206, InputTokens: 6620, OutputTokens: 392, CacheReadTokens: 2900, CacheWriteTokens: 3300, Turns: 2, Source: SourceTrajectory}, "LimitsExceeded", ""},
-		{"traj_auth.json", agent.Usage{Turns: 1, Source: SourceTrajectory}, "AuthenticationError", "litellm.AuthenticationError: AnthropicException"},
-		{"traj_v1.json", agent.Usage{CostUSD: 0.0312, Turns: 4, Source: SourceTrajectory}, "Submitted", ""},
-		{"traj_v1_ratelimit.json", agent.Usage{CostUSD: 0.002, Turns: 1, Source: SourceTrajectory}, "RateLimitError", "litellm.RateLimitError: RateLimitError"},
+		{"traj_submitted.json", records.Usage{CostUSD: 0.0248, InputTokens: 10420, OutputTokens: 482, CacheReadTokens: 6200, CacheWriteTokens: 3600, Turns: 3, Source: SourceTrajectory}, "Submitted", ""},
+		{"traj_steplimit.json", records.Usage{CostUSD: 0.0206, InputTokens: 6620, OutputTokens: 392, CacheReadTokens: 2900, CacheWriteTokens: 3300, Turns: 2, Source: SourceTrajectory}, "LimitsExceeded", ""},
+		{"traj_auth.json", records.Usage{Turns: 1, Source: SourceTrajectory}, "AuthenticationError", "litellm.AuthenticationError: AnthropicException"},
+		{"traj_v1.json", records.Usage{CostUSD: 0.0312, Turns: 4, Source: SourceTrajectory}, "Submitted", ""},
+		{"traj_v1_ratelimit.json", records.Usage{CostUSD: 0.002, Turns: 1, Source: SourceTrajectory}, "RateLimitError", "litellm.RateLimitError: RateLimitError"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -123,7 +124,7 @@ func TestTrajectoryTolerant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := agent.Usage{CostUSD: 0.5, InputTokens: 7, OutputTokens: 2, Turns: 2, Source: SourceTrajectory}
+	want := records.Usage{CostUSD: 0.5, InputTokens: 7, OutputTokens: 2, Turns: 2, Source: SourceTrajectory}
 	if u := tr.Usage(); u != want {
 		t.Errorf("usage %+v", u)
 	}
@@ -132,14 +133,14 @@ func TestTrajectoryTolerant(t *testing.T) {
 	}
 }
 
-func feed(t *testing.T, fixture string) (Summary, []agent.Usage) {
+func feed(t *testing.T, fixture string) (Summary, []records.Usage) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", fixture))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var reports []agent.Usage
-	st := NewStream(nil, func(u agent.Usage) { reports = append(reports, u) })
+	var reports []records.Usage
+	st := NewStream(nil, func(u records.Usage) { reports = append(reports, u) })
 	lw := &agent.LineWriter{W: &bytes.Buffer{}, Fn: st.Line}
 	for len(data) > 0 {
 		n := min(5, len(data))
@@ -152,7 +153,7 @@ func feed(t *testing.T, fixture string) (Summary, []agent.Usage) {
 
 func TestStream(t *testing.T) {
 	sum, reports := feed(t, "stdout_steps.txt")
-	want := agent.Usage{CostUSD: 0.02, Turns: 2, Source: SourceStdout}
+	want := records.Usage{CostUSD: 0.02, Turns: 2, Source: SourceStdout}
 	if sum.Usage != want {
 		t.Errorf("usage %+v", sum.Usage)
 	}
@@ -176,15 +177,15 @@ func TestLimitsHit(t *testing.T) {
 	tests := []struct {
 		name string
 		f    Facts
-		l    config.Limits
+		l    records.Limits
 		want []string
 	}{
-		{"step limit from the trajectory", Facts{Trajectory: steplimit}, config.Limits{}, []string{"max_iterations"}},
-		{"submitted", Facts{Trajectory: submitted}, config.Limits{MaxIterations: 3}, nil},
-		{"older versions: prompt, then EOFError", Facts{Trajectory: eof, Stream: Summary{LimitsPrompt: true, LimitCost: 0.3}}, config.Limits{}, []string{"max_budget_usd"}},
-		{"EOFError without the prompt", Facts{Trajectory: eof}, config.Limits{}, nil},
-		{"prompt, no trajectory", Facts{Stream: Summary{LimitsPrompt: true, LimitSteps: 2, Usage: agent.Usage{Turns: 2, CostUSD: 0.01}}}, config.Limits{}, []string{"max_iterations"}},
-		{"no limits in the trajectory: the configured ones", Facts{Trajectory: costStop}, config.Limits{MaxBudgetUSD: 0.5, MaxIterations: 20}, []string{"max_budget_usd"}},
+		{"step limit from the trajectory", Facts{Trajectory: steplimit}, records.Limits{}, []string{"max_iterations"}},
+		{"submitted", Facts{Trajectory: submitted}, records.Limits{MaxIterations: 3}, nil},
+		{"older versions: prompt, then EOFError", Facts{Trajectory: eof, Stream: Summary{LimitsPrompt: true, LimitCost: 0.3}}, records.Limits{}, []string{"max_budget_usd"}},
+		{"EOFError without the prompt", Facts{Trajectory: eof}, records.Limits{}, nil},
+		{"prompt, no trajectory", Facts{Stream: Summary{LimitsPrompt: true, LimitSteps: 2, Usage: records.Usage{Turns: 2, CostUSD: 0.01}}}, records.Limits{}, []string{"max_iterations"}},
+		{"no limits in the trajectory: the configured ones", Facts{Trajectory: costStop}, records.Limits{MaxBudgetUSD: 0.5, MaxIterations: 20}, []string{"max_budget_usd"}},
 	}
 	for _, tt := range tests {
 		if got := tt.f.LimitsHit(tt.l); !reflect.DeepEqual(got, tt.want) {
@@ -264,8 +265,8 @@ func script(t *testing.T, body string) string {
 func TestRun(t *testing.T) {
 	fix, _ := filepath.Abs("testdata")
 	r := rollout(t)
-	var live []agent.Usage
-	r.Observe = func(u agent.Usage) { live = append(live, u) }
+	var live []records.Usage
+	r.Observe = func(u records.Usage) { live = append(live, u) }
 	r.Limits.MaxIterations = 2
 	cli := script(t, `
 [ "$MSWEA_CONFIGURED" = true ] && [ "$MSWEA_VISUAL_MODE_DEFAULT" = false ] || exit 9
@@ -280,7 +281,7 @@ cat `+fix+`/stdout_steps.txt
 	if out.Process == nil || out.Process.ExitCode != 0 {
 		t.Fatalf("process %+v: %s", out.Process, r.Stderr)
 	}
-	want := agent.Usage{CostUSD: 0.0206, InputTokens: 6620, OutputTokens: 392, CacheReadTokens: 2900, CacheWriteTokens: 3300, Turns: 2, Source: SourceTrajectory}
+	want := records.Usage{CostUSD: 0.0206, InputTokens: 6620, OutputTokens: 392, CacheReadTokens: 2900, CacheWriteTokens: 3300, Turns: 2, Source: SourceTrajectory}
 	if out.Usage != want {
 		t.Errorf("usage\n got %+v\nwant %+v", out.Usage, want)
 	}
@@ -320,7 +321,7 @@ exit 1
 	cli = script(t, `cat `+fix+`/stdout_steps.txt; exit 1`)
 	ad, _ = New(&config.Agent{Name: "m", Type: Kind.Type, CLI: cli})
 	out, _ = ad.Run(context.Background(), r)
-	if out.Usage != (agent.Usage{CostUSD: 0.02, Turns: 2, Source: SourceStdout}) || out.Details["trajectory"] != "none" {
+	if out.Usage != (records.Usage{CostUSD: 0.02, Turns: 2, Source: SourceStdout}) || out.Details["trajectory"] != "none" {
 		t.Errorf("usage %+v details %v", out.Usage, out.Details)
 	}
 	r.Prompt = strings.Repeat("x", MaxTaskBytes)
@@ -344,7 +345,7 @@ func FuzzStreamLine(f *testing.F) {
 	f.Add(data)
 	f.Add([]byte("mini-swe-agent (step 99999999999999999999, $1e308):\nLimits exceeded. Limits: -1 steps, $NaN.\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		st := NewStream(nil, func(u agent.Usage) {
+		st := NewStream(nil, func(u records.Usage) {
 			if u.CostUSD < 0 || u.Turns < 0 {
 				t.Fatalf("usage %+v", u)
 			}
@@ -352,7 +353,7 @@ func FuzzStreamLine(f *testing.F) {
 		lw := &agent.LineWriter{W: &bytes.Buffer{}, Fn: st.Line}
 		lw.Write(data)
 		lw.Close()
-		_ = Facts{Stream: st.Summary()}.LimitsHit(config.Limits{MaxIterations: 1})
+		_ = Facts{Stream: st.Summary()}.LimitsHit(records.Limits{MaxIterations: 1})
 	})
 }
 
@@ -375,7 +376,7 @@ func FuzzTrajectory(f *testing.F) {
 		}
 		fs := Facts{Trajectory: tr}
 		fs.Infra()
-		fs.LimitsHit(config.Limits{MaxIterations: 2, MaxBudgetUSD: 1})
+		fs.LimitsHit(records.Limits{MaxIterations: 2, MaxBudgetUSD: 1})
 		fs.Details(func(s string) string { return s })
 	})
 }

@@ -11,8 +11,8 @@ import (
 	"sync"
 
 	"github.com/perfbench/perfbench/internal/agent"
-	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/textx"
 )
 
@@ -85,7 +85,7 @@ type Trajectory struct {
 	Format   str               `json:"trajectory_format"`
 
 	// Filled by ReadTrajectory from the messages.
-	usage     agent.Usage
+	usage     records.Usage
 	responses int
 	exitMsg   *messageExtra
 }
@@ -176,7 +176,7 @@ func ParseTrajectory(data []byte) (*Trajectory, error) {
 }
 
 // Usage is what the trajectory says was spent.
-func (t *Trajectory) Usage() agent.Usage { return t.usage }
+func (t *Trajectory) Usage() records.Usage { return t.usage }
 
 // ExitStatus is how the run ended: info.exit_status, else the exit
 // message's.
@@ -212,7 +212,7 @@ var (
 // Summary is what mini printed.
 type Summary struct {
 	// Usage: the cost and step of the last step line.
-	Usage agent.Usage
+	Usage records.Usage
 	// Version is from the banner.
 	Version string
 	// LimitsPrompt is true when mini printed "Limits exceeded" (older
@@ -225,8 +225,8 @@ type Summary struct {
 
 // Stream parses mini's stdout line by line (see agent.LineWriter).
 type Stream struct {
-	price  func(agent.Usage) agent.Usage
-	report func(agent.Usage)
+	price  func(records.Usage) records.Usage
+	report func(records.Usage)
 
 	mu  sync.Mutex
 	sum Summary
@@ -239,7 +239,7 @@ type Stream struct {
 const stepSlack = 0.005 + 1e-9
 
 // NewStream returns a parser; price and report may be nil (see aider).
-func NewStream(price func(agent.Usage) agent.Usage, report func(agent.Usage)) *Stream {
+func NewStream(price func(records.Usage) records.Usage, report func(records.Usage)) *Stream {
 	return &Stream{price: price, report: report}
 }
 
@@ -289,7 +289,7 @@ func (s *Stream) line(text string) bool {
 // usageLocked is the usage as printed, or (lower) with a lower bound of
 // the cost: what the harness is told while mini runs, so that the exact
 // totals of the trajectory are never below what it was told.
-func (s *Stream) usageLocked(lower bool) agent.Usage {
+func (s *Stream) usageLocked(lower bool) records.Usage {
 	u := s.sum.Usage
 	if lower {
 		u.CostUSD = s.lowerCost
@@ -338,7 +338,7 @@ func (f Facts) limitsExceeded() bool {
 // (max_iterations) when the calls reached it, the cost limit
 // (max_budget_usd) when the cost did. The limits are the trajectory's,
 // else the ones mini printed, else the configured ones.
-func (f Facts) LimitsHit(l config.Limits) []string {
+func (f Facts) LimitsHit(l records.Limits) []string {
 	if !f.limitsExceeded() {
 		return nil
 	}
@@ -362,10 +362,10 @@ func (f Facts) LimitsHit(l config.Limits) []string {
 	}
 	var hit []string
 	if steps > 0 && calls >= steps {
-		hit = append(hit, "max_iterations")
+		hit = append(hit, records.LimitMaxIterations)
 	}
 	if cost > 0 && spent >= cost {
-		hit = append(hit, "max_budget_usd")
+		hit = append(hit, records.LimitMaxBudgetUSD)
 	}
 	return hit
 }

@@ -78,6 +78,7 @@ import (
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/container"
 	"github.com/perfbench/perfbench/internal/proc"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // Kind is OpenHands' descriptor, listed in internal/agent/all. Its
@@ -259,7 +260,7 @@ func (ad *Adapter) AgentWorkspace(host string) string {
 }
 
 // iterations is -i: the entry's max_iterations, default 30.
-func iterations(l config.Limits) int {
+func iterations(l records.Limits) int {
 	if l.MaxIterations > 0 {
 		return l.MaxIterations
 	}
@@ -270,7 +271,7 @@ func formatUSD(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // headlessArgs are the arguments after "python": -m openhands.core.main and
 // the headless flags, then the entry's extra_args.
-func (ad *Adapter) headlessArgs(l config.Limits, workspace, taskFile, configFile string) []string {
+func (ad *Adapter) headlessArgs(l records.Limits, workspace, taskFile, configFile string) []string {
 	args := []string{"-m", "openhands.core.main", "-d", workspace, "-f", taskFile, "-i", strconv.Itoa(iterations(l))}
 	if l.MaxBudgetUSD > 0 {
 		args = append(args, "-b", formatUSD(l.MaxBudgetUSD))
@@ -381,9 +382,9 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, ohDir string, st
 	out.SetDetail("sandbox_runtime", ad.s.SandboxRuntime)
 	switch sum.FinalState {
 	case StateMaxIterations:
-		out.LimitsHit = append(out.LimitsHit, "max_iterations")
+		out.LimitsHit = append(out.LimitsHit, records.LimitMaxIterations)
 	case StateBudgetExceeded:
-		out.LimitsHit = append(out.LimitsHit, "max_budget_usd")
+		out.LimitsHit = append(out.LimitsHit, records.LimitMaxBudgetUSD)
 	}
 	if out.Infra == nil && endedByItself {
 		if why := sum.InfraError(); why != "" {
@@ -518,7 +519,7 @@ func (ad *Adapter) runDocker(ctx context.Context, r *agent.Rollout) (*agent.Outc
 	p := res.Process
 	out.Process = &p
 	if p.TimedOut {
-		out.LimitsHit = append(out.LimitsHit, "timeout")
+		out.LimitsHit = append(out.LimitsHit, records.LimitTimeout)
 	}
 	if res.CleanupErr != nil {
 		fmt.Fprintf(r.Stderr, "perfbench: removing container %s: %v\n", spec.Name, res.CleanupErr)
@@ -529,7 +530,7 @@ func (ad *Adapter) runDocker(ctx context.Context, r *agent.Rollout) (*agent.Outc
 		out.Infra = fmt.Errorf("container did not start: %s", r.Secrets.ScrubString(res.EngineError))
 	case res.OOMKilled:
 		out.SetDetail("oom_killed", true)
-		out.LimitsHit = append(out.LimitsHit, "memory")
+		out.LimitsHit = append(out.LimitsHit, records.LimitMemory)
 		out.Failed = true
 		out.Reason = fmt.Sprintf("killed by the out-of-memory killer: container.memory (%s) exceeded", r.Bench.Container.Memory)
 	}
@@ -632,7 +633,7 @@ const eventPoll = 2 * time.Second
 func watchEvents(r *agent.Rollout, ohDir string, done <-chan struct{}) {
 	t := time.NewTicker(eventPoll)
 	defer t.Stop()
-	var last agent.Usage
+	var last records.Usage
 	for {
 		select {
 		case <-done:

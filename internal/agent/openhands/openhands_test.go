@@ -12,6 +12,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
 )
 
@@ -67,7 +68,7 @@ func rollout(a *config.Agent, env ...string) *agent.Rollout {
 	b := &config.Bench{Dir: "/proj", Container: config.Container{Engine: "docker", Network: "bridge", Memory: "2g", CPUs: 2, PidsLimit: 256}}
 	return &agent.Rollout{
 		RunID: "t__oh__m__20260101T000000Z", ItemID: "t-0000", Agent: a, Bench: b,
-		Limits:    config.Limits{MaxIterations: 12, MaxBudgetUSD: 2.5},
+		Limits:    records.Limits{MaxIterations: 12, MaxBudgetUSD: 2.5},
 		Workspace: "/r/workspace", TaskFile: "/r/task.txt", OutDir: "/r/out", Home: "/r/home",
 		Env:     env,
 		Secrets: secrets.FromEnv(env, nil),
@@ -90,7 +91,7 @@ func TestHostArgv(t *testing.T) {
 	p := &config.Agent{CLI: "/venv/bin/python"}
 	ad, _ = New(p)
 	r := rollout(p)
-	r.Limits = config.Limits{}
+	r.Limits = records.Limits{}
 	argv, _ = ad.Command(r)
 	want = []string{"/venv/bin/python", "-m", "openhands.core.main", "-d", "/r/workspace", "-f", "/r/task.txt", "-i", "30"}
 	if !reflect.DeepEqual(argv, want) {

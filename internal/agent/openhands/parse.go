@@ -15,8 +15,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/textx"
 )
 
@@ -380,8 +380,8 @@ func (s *Summary) InfraError() string {
 
 // Usage converts the metrics; partial marks numbers read from a run that
 // did not end by itself.
-func (s *Summary) Usage(partial bool) agent.Usage {
-	u := agent.Usage{Turns: s.Iterations}
+func (s *Summary) Usage(partial bool) records.Usage {
+	u := records.Usage{Turns: s.Iterations}
 	if m := s.Metrics; m != nil {
 		u.CostUSD = m.AccumulatedCost
 		if t := m.AccumulatedTokenUsage; t != nil {

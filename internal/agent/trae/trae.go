@@ -71,6 +71,7 @@ import (
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/textx"
 )
 
@@ -342,7 +343,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, w *watcher) {
 			out.SetDetail("priced_as", pricedAs)
 		} else if u.InputTokens+u.OutputTokens > 0 {
 			out.SetDetail("unpriced", true)
-			fmt.Fprintf(r.Stderr, "perfbench: no price for %s in bench.yaml prices: the cost is recorded as 0 and max_budget_usd cannot be enforced\n", strings.Join(t.PriceModels(ad.a.Model), " / "))
+			fmt.Fprintf(r.Stderr, "perfbench: no price for %s in bench.yaml prices: the cost is recorded as 0 and %s cannot be enforced\n", strings.Join(t.PriceModels(ad.a.Model), " / "), records.LimitMaxBudgetUSD)
 		}
 	}
 	if fi, err := os.Lstat(filepath.Join(r.OutDir, PatchFile)); err == nil && fi.Mode().IsRegular() {
@@ -353,7 +354,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, w *watcher) {
 		out.SetDetail("last_api_error", scrub(textx.Brief(last, 500)))
 	}
 	if state == StateMaxSteps {
-		out.LimitsHit = append(out.LimitsHit, "max_iterations")
+		out.LimitsHit = append(out.LimitsHit, records.LimitMaxIterations)
 	}
 	if out.Infra != nil {
 		return
@@ -387,14 +388,14 @@ type watcher struct {
 	path   string
 	bench  *config.Bench
 	model  string
-	report func(agent.Usage)
+	report func(records.Usage)
 	stop   context.CancelFunc
 
 	mu       sync.Mutex
 	good     *Trajectory
 	size     int64
 	mod      time.Time
-	reported agent.Usage
+	reported records.Usage
 	nFail    int
 	lastFail string
 	stopped  *agent.InfraError

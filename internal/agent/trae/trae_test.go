@@ -15,6 +15,7 @@ import (
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
 )
 
@@ -43,10 +44,10 @@ func TestCommand(t *testing.T) {
 		{"defaults", config.Agent{Options: &agent.ConfigFileOption{ConfigFile: "trae_config.yaml"}},
 			append(append([]string{"trae-cli"}, base...), "--config-file", "/proj/trae_config.yaml")},
 		{"limits model extra", config.Agent{CLI: "/opt/trae-cli", Options: &agent.ConfigFileOption{ConfigFile: "/etc/trae.yaml"}, Model: "claude-sonnet-4-20250514",
-			Limits: config.Limits{MaxIterations: 40, MaxBudgetUSD: 2}, ExtraArgs: []string{"--console-type", "simple"}},
+			Limits: records.Limits{MaxIterations: 40, MaxBudgetUSD: 2}, ExtraArgs: []string{"--console-type", "simple"}},
 			append(append([]string{"/opt/trae-cli"}, base...), "--max-steps", "40", "--config-file", "/etc/trae.yaml",
 				"--model", "claude-sonnet-4-20250514", "--console-type", "simple")},
-		{"python relative to bench.yaml", config.Agent{CLI: "../bench-env/bin/python", Options: &agent.ConfigFileOption{ConfigFile: "../third-party/trae_config.yaml"}, Limits: config.Limits{MaxIterations: 200}},
+		{"python relative to bench.yaml", config.Agent{CLI: "../bench-env/bin/python", Options: &agent.ConfigFileOption{ConfigFile: "../third-party/trae_config.yaml"}, Limits: records.Limits{MaxIterations: 200}},
 			append(append([]string{"/bench-env/bin/python", "-m", "trae_agent.cli"}, base...), "--max-steps", "200", "--config-file", "/third-party/trae_config.yaml")},
 		{"python3.12 on PATH", config.Agent{CLI: "python3.12", Options: &agent.ConfigFileOption{ConfigFile: "c.yaml"}},
 			append(append([]string{"python3.12", "-m", "trae_agent.cli"}, base...), "--config-file", "/proj/c.yaml")},
@@ -187,7 +188,7 @@ func TestPricing(t *testing.T) {
 		t.Errorf("no bench: %+v priced as %q", u, m)
 	}
 	var none *Trajectory
-	if u, _, _ := none.Usage(b, "gpt-4.1"); u != (agent.Usage{}) || none.State() != StateNone {
+	if u, _, _ := none.Usage(b, "gpt-4.1"); u != (records.Usage{}) || none.State() != StateNone {
 		t.Errorf("nil trajectory: %+v %s", u, none.State())
 	}
 }
@@ -289,15 +290,15 @@ type run struct {
 	out      *agent.Outcome
 	stdout   string
 	stderr   string
-	observed []agent.Usage
+	observed []records.Usage
 	ws, dir  string
 }
 
 type runOpts struct {
 	a       config.Agent
 	env     map[string]string
-	limits  config.Limits
-	observe func(u agent.Usage, cancel context.CancelFunc)
+	limits  records.Limits
+	observe func(u records.Usage, cancel context.CancelFunc)
 	secrets []string
 }
 
@@ -330,7 +331,7 @@ func runStandin(t *testing.T, o runOpts) *run {
 	}
 	if o.limits.Timeout == 0 {
 		// A safety net: no test waits for it.
-		o.limits.Timeout = config.Duration(2 * time.Minute)
+		o.limits.Timeout = records.Duration(2 * time.Minute)
 	}
 	r := &agent.Rollout{
 		RunID: "t__trae__m__20260101T000000Z", ItemID: "t-0000", Agent: &a,
@@ -346,7 +347,7 @@ func runStandin(t *testing.T, o runOpts) *run {
 	defer cancel()
 	res := &run{ws: ws, dir: dir}
 	var mu sync.Mutex
-	r.Observe = func(u agent.Usage) {
+	r.Observe = func(u records.Usage) {
 		mu.Lock()
 		res.observed = append(res.observed, u)
 		mu.Unlock()
@@ -368,7 +369,7 @@ func runStandin(t *testing.T, o runOpts) *run {
 func TestRunSuccess(t *testing.T) {
 	res := runStandin(t, runOpts{
 		a:      config.Agent{Model: "claude-sonnet-4-20250514"},
-		limits: config.Limits{MaxIterations: 9},
+		limits: records.Limits{MaxIterations: 9},
 		env:    map[string]string{"TRAE_STANDIN_WANT_MAX_STEPS": "9", "TRAE_STANDIN_WANT_MODEL": "claude-sonnet-4-20250514"},
 	})
 	out := res.out
@@ -406,7 +407,7 @@ func TestRunSuccess(t *testing.T) {
 func TestRunPythonMaxSteps(t *testing.T) {
 	res := runStandin(t, runOpts{
 		a:      config.Agent{CLI: os.Getenv("TRAE_STANDIN_PYTHON")},
-		limits: config.Limits{MaxIterations: 4},
+		limits: records.Limits{MaxIterations: 4},
 		env:    map[string]string{"TRAE_STANDIN": "maxsteps", "TRAE_STANDIN_WANT_MAX_STEPS": "4", "TRAE_STANDIN_WANT_MODEL": "none"},
 	})
 	out := res.out
@@ -426,7 +427,7 @@ func TestRunPythonMaxSteps(t *testing.T) {
 func TestRunBudgetStop(t *testing.T) {
 	res := runStandin(t, runOpts{
 		env: map[string]string{"TRAE_STANDIN": "slow", "TRAE_STANDIN_SLEEP": "20ms"},
-		observe: func(u agent.Usage, cancel context.CancelFunc) {
+		observe: func(u records.Usage, cancel context.CancelFunc) {
 			if u.CostUSD >= 1.0 {
 				cancel()
 			}
@@ -450,7 +451,7 @@ func TestRunBudgetStop(t *testing.T) {
 func TestRunKilledMidStream(t *testing.T) {
 	res := runStandin(t, runOpts{
 		env: map[string]string{"TRAE_STANDIN": "hang"},
-		observe: func(u agent.Usage, cancel context.CancelFunc) {
+		observe: func(u records.Usage, cancel context.CancelFunc) {
 			if u.Turns >= 2 {
 				cancel()
 			}
@@ -467,7 +468,7 @@ func TestRunKilledMidStream(t *testing.T) {
 func TestRunAuthStopsAtOnce(t *testing.T) {
 	res := runStandin(t, runOpts{
 		env:    map[string]string{"TRAE_STANDIN": "auth", "TRAE_STANDIN_SLEEP": "1h"},
-		limits: config.Limits{Timeout: config.Duration(5 * time.Minute)},
+		limits: records.Limits{Timeout: records.Duration(5 * time.Minute)},
 	})
 	out := res.out
 	ie, ok := out.Infra.(*agent.InfraError)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/textx"
 )
 
@@ -219,8 +220,8 @@ func integer(raw json.RawMessage) int64 {
 // tokens are normalised to include the cached ones (as agent.PriceUsage
 // expects): for the anthropic provider the cache reads and writes are
 // added to input_tokens. Turns is the number of agent steps.
-func (t *Trajectory) Tokens() (agent.Usage, int64) {
-	var u agent.Usage
+func (t *Trajectory) Tokens() (records.Usage, int64) {
+	var u records.Usage
 	var reasoning int64
 	if t == nil {
 		return u, 0
@@ -283,7 +284,7 @@ func (t *Trajectory) PriceModels(entryModel string) []string {
 // Usage is the trajectory's usage priced with bench.yaml's prices: (TRAE
 // records tokens, never a cost). pricedAs is the model whose price was
 // used, "" when none of PriceModels has one (the cost is then 0).
-func (t *Trajectory) Usage(b *config.Bench, entryModel string) (u agent.Usage, reasoning int64, pricedAs string) {
+func (t *Trajectory) Usage(b *config.Bench, entryModel string) (u records.Usage, reasoning int64, pricedAs string) {
 	u, reasoning = t.Tokens()
 	if t == nil {
 		return u, 0, ""

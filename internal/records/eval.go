@@ -1,0 +1,333 @@
+package records
+
+import (
+	"time"
+
+	"github.com/perfbench/perfbench/internal/stats"
+)
+
+// EvalSchemaVersion of eval.json.
+const EvalSchemaVersion = 1
+
+// EvalStatus is the single outcome of an item's evaluation: eval.json's
+// status.
+type EvalStatus string
+
+// Evaluation statuses.
+const (
+	// EvalSuccess: the three arms passed setup, correctness and
+	// equivalence and were timed; Stats holds the comparison.
+	EvalSuccess EvalStatus = "success"
+	// EvalBaseFailed: setup, correctness or the workload failed on the
+	// baseline (a problem of the task or the machine).
+	EvalBaseFailed EvalStatus = "base_failed"
+	// EvalHumanFailed: the same on the human commit.
+	EvalHumanFailed EvalStatus = "human_failed"
+	// EvalPatchFailed: the agent's patch does not apply to the pre tree.
+	EvalPatchFailed EvalStatus = "patch_failed"
+	// EvalCorrectnessFailed: setup, correctness or the workload failed
+	// on the agent's candidate.
+	EvalCorrectnessFailed EvalStatus = "correctness_failed"
+	// EvalEquivalenceFailed: the agent's workload output differs from
+	// the baseline's.
+	EvalEquivalenceFailed EvalStatus = "equivalence_failed"
+	// EvalTimeout: a command of the agent's candidate hit the timeout.
+	EvalTimeout EvalStatus = "timeout"
+)
+
+// EvalStatuses in report order.
+var EvalStatuses = []EvalStatus{EvalSuccess, EvalPatchFailed, EvalCorrectnessFailed, EvalEquivalenceFailed, EvalTimeout, EvalBaseFailed, EvalHumanFailed}
+
+// Done reports whether an item with this status needs no new evaluation:
+// base_failed and human_failed are problems of the task or the machine and
+// are evaluated again.
+func (s EvalStatus) Done() bool {
+	switch s {
+	case EvalBaseFailed, EvalHumanFailed, "":
+		return false
+	}
+	return true
+}
+
+// AgentGate reports whether the agent's candidate passed the correctness
+// gate (patch applied, setup and correctness passed, output equivalent,
+// timed without failure); ok is false when the gate was not reached
+// because the baseline or the human arm failed.
+func (s EvalStatus) AgentGate() (passed, reached bool) {
+	switch s {
+	case EvalSuccess:
+		return true, true
+	case EvalBaseFailed, EvalHumanFailed, "":
+		return false, false
+	}
+	return false, true
+}
+
+// Flags of an item.
+const (
+	// FlagEmptyPatch: the patch was empty; the agent arm is the baseline.
+	FlagEmptyPatch = "empty_patch"
+	// FlagThreeWay: the patch applied only with git apply --3way.
+	FlagThreeWay = "applied_3way"
+	// FlagNotPinned: some timed run was not pinned to a CPU.
+	FlagNotPinned = "not_pinned"
+	// FlagNoisy: an arm's coefficient of variation is above 10%.
+	FlagNoisy = "noisy"
+	// FlagFewRounds: fewer than 10 timed rounds.
+	FlagFewRounds = "few_rounds"
+	// FlagContended: the workload's main process waited for its CPU more
+	// than evaluate.ContendedShare of the timed wall time (other tasks ran there).
+	FlagContended = "contended"
+)
+
+// Eval is eval.json, the evaluation of one unit (item × sample).
+type Eval struct {
+	SchemaVersion int    `json:"schema_version"`
+	RunID         string `json:"run_id,omitempty"`
+	ItemID        string `json:"item_id"`
+	Sample        int    `json:"sample"`
+	// PlanItemHash, PatchHash and ConfigHash tie the result to what was
+	// evaluated; resume redoes an item when one of them changed.
+	PlanItemHash string `json:"plan_item_hash"`
+	PatchHash    string `json:"patch_hash"`
+	ConfigHash   string `json:"config_hash"`
+
+	Status EvalStatus `json:"status"`
+	Reason string     `json:"reason,omitempty"`
+	Flags  []string   `json:"flags,omitempty"`
+
+	Config  EvalSpec  `json:"config"`
+	Commits Commits   `json:"commits"`
+	Patch   EvalPatch `json:"patch"`
+
+	Environment Environment `json:"environment"`
+	// Harness is the process that evaluated the item.
+	Harness Harness `json:"harness,omitzero"`
+	// Commands are the setup and correctness commands of every arm.
+	Commands    []CommandLog       `json:"commands"`
+	Equivalence *EquivalenceResult `json:"equivalence,omitempty"`
+	// Samples are every run of the workload, warm-up included, in the
+	// order they ran.
+	Samples []Sample `json:"samples"`
+	// Stats compares the timed samples; nil when the item was not timed.
+	Stats *stats.ThreeWay `json:"stats,omitempty"`
+
+	StartedAt       time.Time `json:"started_at"`
+	EndedAt         time.Time `json:"ended_at"`
+	DurationSeconds float64   `json:"duration_seconds"`
+	RegradedAt      time.Time `json:"regraded_at,omitzero"`
+}
+
+// Commits names the trees of the arms.
+type Commits struct {
+	Pre   string `json:"pre"`
+	Human string `json:"human"`
+}
+
+// EvalPatch describes the agent's patch as evaluate applied it.
+type EvalPatch struct {
+	Bytes   int  `json:"bytes"`
+	Empty   bool `json:"empty"`
+	Applied bool `json:"applied"`
+	// ThreeWay is set when only git apply --3way applied it.
+	ThreeWay bool `json:"three_way,omitempty"`
+	// FailingHunks are the hunks git could not apply.
+	FailingHunks []Hunk `json:"failing_hunks,omitempty"`
+	ApplyError   string `json:"apply_error,omitempty"`
+}
+
+// Hunk is one failing hunk of a patch.
+type Hunk struct {
+	File string `json:"file"`
+	// Line is the line of the pre file where git expected the hunk.
+	Line int `json:"line,omitempty"`
+	// Header is the hunk's "@@ -a,b +c,d @@" line and Text its body
+	// (capped), when the hunk could be found in the patch.
+	Header string `json:"header,omitempty"`
+	Text   string `json:"text,omitempty"`
+}
+
+// CommandLog is one setup or correctness command run on one arm.
+type CommandLog struct {
+	Arm   Arm    `json:"arm"`
+	Phase string `json:"phase"` // files | setup | correctness
+	// Command is the command as written in the task ({workspace} not
+	// expanded), with secret-looking values redacted.
+	Command         string  `json:"command"`
+	ExitCode        int     `json:"exit_code"`
+	Signal          string  `json:"signal,omitempty"`
+	TimedOut        bool    `json:"timed_out,omitempty"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	OK              bool    `json:"ok"`
+	// Output is the tail of stdout and stderr, capped, secrets scrubbed.
+	Output          string `json:"output,omitempty"`
+	OutputBytes     int64  `json:"output_bytes"`
+	OutputTruncated bool   `json:"output_truncated,omitempty"`
+	Error           string `json:"error,omitempty"`
+}
+
+// EquivalenceResult compares the first run's output of each candidate
+// with the baseline's.
+type EquivalenceResult struct {
+	Mode      string  `json:"mode"`
+	Tolerance float64 `json:"tolerance,omitempty"`
+	HumanOK   bool    `json:"human_ok"`
+	AgentOK   bool    `json:"agent_ok"`
+	Detail    string  `json:"detail,omitempty"`
+	// BaseOutputSHA256 identifies the baseline's output.
+	BaseOutputSHA256 string `json:"base_output_sha256"`
+}
+
+// Sample is one run of the workload.
+type Sample struct {
+	Arm Arm `json:"arm"`
+	// Round is 0-based over all rounds, warm-up rounds first; Position is
+	// the arm's place in the round's order (0, 1, 2).
+	Round    int  `json:"round"`
+	Position int  `json:"position"`
+	Warmup   bool `json:"warmup"`
+	// Value is the metric (seconds for wall).
+	Value       float64 `json:"value"`
+	WallSeconds float64 `json:"wall_seconds"`
+	// UserSeconds and SysSeconds are the CPU times of the process tree;
+	// CPUTimes is false when they could not be attributed to this run.
+	UserSeconds float64 `json:"user_seconds"`
+	SysSeconds  float64 `json:"sys_seconds"`
+	CPUTimes    bool    `json:"cpu_times"`
+	// RunDelaySeconds is how long the workload's main process waited for
+	// its CPU while runnable (/proc/<pid>/schedstat; descendants not
+	// counted): time another task took from it. RunDelayKnown says whether
+	// it was measured.
+	RunDelaySeconds float64 `json:"run_delay_seconds"`
+	RunDelayKnown   bool    `json:"run_delay_known"`
+	Pinned          bool    `json:"pinned"`
+	ExitCode        int     `json:"exit_code"`
+	// OffsetSeconds is when the run started, from the first run.
+	OffsetSeconds float64 `json:"offset_seconds"`
+}
+
+// Arm is one of the three candidates of an item.
+type Arm string
+
+// The arms, in the order of the first round.
+const (
+	ArmBase  Arm = "base"
+	ArmHuman Arm = "human"
+	ArmAgent Arm = "agent"
+)
+
+// Arms lists the arms in the order of the first round: B H A.
+var Arms = []Arm{ArmBase, ArmHuman, ArmAgent}
+
+// EvalSpec is the effective evaluation of one item, eval.json's config:
+// the task's evaluation section, overridden field by field by the plan
+// item's, with defaults.
+type EvalSpec struct {
+	Setup       []string     `json:"setup,omitempty"`
+	Workload    string       `json:"workload"`
+	Metric      Metric       `json:"metric"`
+	Correctness []string     `json:"correctness,omitempty"`
+	Equivalence *Equivalence `json:"equivalence,omitempty"`
+	// Files are the evaluation files as written in the task.
+	Files   []string `json:"files,omitempty"`
+	Rounds  int      `json:"rounds"`
+	Warmup  int      `json:"warmup"`
+	Timeout Duration `json:"timeout"`
+	Band    float64  `json:"band"`
+	Alpha   float64  `json:"alpha"`
+	// Image is environment.image ("" = the host).
+	Image string `json:"image,omitempty"`
+}
+
+// Metric is what is measured: "wall" or a regex/json extraction (the
+// fields of config.Metric).
+type Metric struct {
+	Kind   string `json:"kind"` // wall | regex | json
+	Regex  string `json:"regex,omitempty"`
+	JSON   string `json:"json,omitempty"`
+	Unit   string `json:"unit,omitempty"`
+	Better string `json:"better,omitempty"` // lower | higher
+}
+
+// Equivalence is how outputs are compared: mode exact or numeric, with a
+// tolerance for numeric (the fields of config.Equivalence).
+type Equivalence struct {
+	Mode      string  `json:"mode"` // exact | numeric
+	Tolerance float64 `json:"tolerance,omitempty"`
+}
+
+// Environment describes the machine an item was timed on.
+type Environment struct {
+	// Runner is "host" or the container runtime's name.
+	Runner   string `json:"runner"`
+	Hostname string `json:"hostname,omitempty"`
+	OS       string `json:"os"`
+	Kernel   string `json:"kernel,omitempty"`
+	CPUModel string `json:"cpu_model,omitempty"`
+	// Cores is the number of logical CPUs of the machine; AllowedCPUs those
+	// this process may use.
+	Cores       int   `json:"cores"`
+	AllowedCPUs []int `json:"allowed_cpus,omitempty"`
+	// Governor is the cpufreq governor of the timing CPU, "" when not
+	// readable (virtual machines often have none).
+	Governor string `json:"governor,omitempty"`
+	// LoadAvg is /proc/loadavg (1, 5, 15 minutes) before and after timing.
+	LoadAvgBefore []float64 `json:"load_avg_before,omitempty"`
+	LoadAvgAfter  []float64 `json:"load_avg_after,omitempty"`
+	Pinning       Pinning   `json:"pinning"`
+	// TimingLock is the lock file held while timing.
+	TimingLock string `json:"timing_lock,omitempty"`
+	// HarnessCPUs are the CPUs the harness, setup and correctness were
+	// restricted to, off the timing CPU.
+	HarnessCPUs []int  `json:"harness_cpus,omitempty"`
+	GoVersion   string `json:"go_version"`
+	// Container describes the containers the commands ran in (runner
+	// "container", evaluation.environment.image); nil on the host.
+	Container *ContainerInfo `json:"container,omitempty"`
+}
+
+// ContainerInfo is the container environment of an item: the same image
+// and limits for every arm.
+type ContainerInfo struct {
+	// Image is environment.image as written; ImageID the id of the image
+	// the containers ran (they are started by id, so a tag moved meanwhile
+	// changes nothing); RepoDigests its registry digests, if any.
+	Image       string   `json:"image"`
+	ImageID     string   `json:"image_id"`
+	RepoDigests []string `json:"repo_digests,omitempty"`
+	// Engine is the client (docker or podman) and EngineVersion the
+	// server's version.
+	Engine        string `json:"engine"`
+	EngineVersion string `json:"engine_version,omitempty"`
+	// User is the --user of every command (the invoking uid:gid).
+	User string `json:"user"`
+	// Workspace is where each arm's workspace is mounted.
+	Workspace string `json:"workspace"`
+	Network   string `json:"network,omitempty"`
+	// The limits of bench.yaml's container section (0/"" = none).
+	CPUs      float64 `json:"cpus,omitempty"`
+	Memory    string  `json:"memory,omitempty"`
+	PidsLimit int     `json:"pids_limit,omitempty"`
+	// SetupCPUSet is the containers' cpuset during setup and correctness
+	// (the harness's CPUs), TimingCPUSet during the timed rounds (the
+	// timing CPU); "" means no cpuset.
+	SetupCPUSet  string `json:"setup_cpuset,omitempty"`
+	TimingCPUSet string `json:"timing_cpuset,omitempty"`
+}
+
+// Pinning says whether the timed processes ran on one CPU.
+type Pinning struct {
+	// Requested is false when no CPU could be reserved for timing.
+	Requested bool `json:"requested"`
+	// Applied is true when every timed run was pinned to CPU.
+	Applied bool `json:"applied"`
+	CPU     int  `json:"cpu"`
+	// PinnedRuns counts the runs that were pinned, out of Runs.
+	PinnedRuns int `json:"pinned_runs"`
+	Runs       int `json:"runs"`
+	// Method is how: "sched_setaffinity" (the launcher pins itself), or
+	// "cpuset+sched_setaffinity" in containers (the containers' cgroup
+	// cpuset is the timing CPU alone, and the launcher pins itself too).
+	Method string `json:"method,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
