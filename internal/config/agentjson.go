@@ -16,14 +16,14 @@ type agentJSON Agent
 // of Agent, so that AgentConfigHash (internal/prepare) of an unchanged
 // entry is unchanged and old runs still resume.
 func (a Agent) MarshalJSON() ([]byte, error) {
-	common, err := json.Marshal(agentJSON(a))
+	common, err := marshalRaw(agentJSON(a))
 	if err != nil {
 		return nil, err
 	}
 	if a.Options == nil {
 		return common, nil
 	}
-	opts, err := json.Marshal(a.Options)
+	opts, err := marshalRaw(a.Options)
 	if err != nil {
 		return nil, fmt.Errorf("agent %s options: %w", a.Name, err)
 	}
@@ -35,6 +35,19 @@ func (a Agent) MarshalJSON() ([]byte, error) {
 	}
 	out := append(common[:len(common)-1:len(common)-1], ',')
 	return append(out, opts[1:]...), nil
+}
+
+// marshalRaw is json.Marshal without HTML escaping: the caller's encoder
+// decides (json.Marshal escapes the result again, fsx.MarshalJSON keeps
+// "<" as written), as for any struct.
+func marshalRaw(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote: the common keys into Agent,
