@@ -544,7 +544,8 @@ func requireImage(o *evaluateOptions, task *config.Task) error {
 	if o.regrade || task.Environment.Image != "" || !task.Environment.RequireImage {
 		return nil
 	}
-	return badinput.Errorf("%s: environment.require_image is true but environment.image is empty: evaluating on the host would run the agent's patched code unsandboxed", task.Path)
+	return &config.Error{Pos: task.Environment.RequireImagePos, Field: "environment.require_image",
+		Msg: "true, but environment.image is empty: evaluating on the host would run the agent's patched code unsandboxed"}
 }
 
 // launcherArgv is how evaluate re-executes this binary as the launcher of

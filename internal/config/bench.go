@@ -24,6 +24,9 @@ const (
 	// minLogCapBytes keeps enough of a log's tail to diagnose a failure.
 	minLogCapBytes     = 4096
 	defaultMaxOutBytes = 256 << 20
+	// MaxMaxPatchBytes bounds max_patch_bytes: a patch is held in memory
+	// by evaluate, and a predictions line may be six times its size.
+	MaxMaxPatchBytes = 1 << 30
 	// DefaultMaxPatchBytes is max_patch_bytes when bench.yaml sets none.
 	DefaultMaxPatchBytes              = 20 << 20
 	defaultRetryAttempts              = 3
@@ -203,8 +206,8 @@ func checkLimits(d *decoder, b *Bench) error {
 	if b.MaxOutBytes == 0 {
 		b.MaxOutBytes = defaultMaxOutBytes
 	}
-	if d.isSet("max_patch_bytes") && b.MaxPatchBytes < 1 {
-		return d.errAtPos(d.valueAt("max_patch_bytes"), "max_patch_bytes", "must be at least 1, got %d", b.MaxPatchBytes)
+	if d.isSet("max_patch_bytes") && (b.MaxPatchBytes < 1 || b.MaxPatchBytes > MaxMaxPatchBytes) {
+		return d.errAtPos(d.valueAt("max_patch_bytes"), "max_patch_bytes", "must be from 1 to %d (1 GiB), got %d", int64(MaxMaxPatchBytes), b.MaxPatchBytes)
 	}
 	if b.MaxPatchBytes == 0 {
 		b.MaxPatchBytes = DefaultMaxPatchBytes

@@ -67,6 +67,7 @@ func validateTask(d *decoder, t *Task) error {
 		return d.errAtPos(d.posOf("repo.url"), "repo.url", "required field is missing (the repository to clone)")
 	}
 	t.Repo.URLPos = d.valueAt("repo.url")
+	t.Environment.RequireImagePos = d.valueAt("environment.require_image")
 	if err := CheckRepoURL(t.Repo.URL); err != nil {
 		return d.errAtPos(t.Repo.URLPos, "repo.url", "%v", err)
 	}

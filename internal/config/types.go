@@ -203,6 +203,8 @@ type Environment struct {
 	// image is empty (say, a ${VAR} that is not set): the agent's patched
 	// code would run unsandboxed.
 	RequireImage bool `yaml:"require_image" json:"require_image,omitempty"`
+	// RequireImagePos is where require_image is set, for the refusal.
+	RequireImagePos Pos `yaml:"-" json:"-"`
 }
 
 // Bench is bench.yaml: where state lives, the container sandbox and the

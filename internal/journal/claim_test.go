@@ -141,3 +141,22 @@ func TestSpentSumsLedgersAndLegacySpend(t *testing.T) {
 		t.Fatalf("Spent = %v, bad %v: want 2 and the unknown ledger reported", got, bad)
 	}
 }
+
+// Two processes of one host name and pid (containers, each with its own
+// pid namespace) keep two ledgers: neither overwrites the other's spend.
+func TestLedgersOfOneHostAndPidDoNotCollide(t *testing.T) {
+	dir := t.TempDir()
+	a, b := NewLedger(time.Now()), NewLedger(time.Now())
+	a.SpentUSD, b.SpentUSD = 1.25, 2.5
+	for _, l := range []*Ledger{a, b} {
+		if err := WriteLedger(dir, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if LedgerPath(dir, a) == LedgerPath(dir, b) {
+		t.Fatalf("one path for two ledgers: %s", LedgerPath(dir, a))
+	}
+	if got, bad := Spent(dir, &records.Run{}); got != 3.75 || len(bad) > 0 {
+		t.Errorf("Spent = %v %v, want 3.75", got, bad)
+	}
+}

@@ -1,6 +1,8 @@
 package journal
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -13,11 +15,15 @@ import (
 )
 
 // Ledger is one harness process's spend on a run:
-// <run>/ledger.<host>.<pid>.json. Each process writes only its own, so no
-// process can overwrite another's spend; the run's spend is the sum.
+// <run>/ledger.<host>.<pid>.<token>.json. Each process writes only its own,
+// so no process can overwrite another's spend; the run's spend is the sum.
+// The random token tells apart two processes of one host name and pid
+// (containers with their own pid namespace) and a process from an earlier
+// one whose pid it reuses.
 type Ledger struct {
 	SchemaVersion int `json:"schema_version"`
 	records.Harness
+	Token     string    `json:"token,omitempty"`
 	StartedAt time.Time `json:"started_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	// SpentUSD is what the process's rollouts cost, in-flight ones as far
@@ -27,15 +33,26 @@ type Ledger struct {
 
 const ledgerGlob = "ledger.*.json"
 
-// LedgerPath is the ledger of a process in a run directory.
-func LedgerPath(runDir string, h records.Harness) string {
-	return filepath.Join(runDir, "ledger."+Sanitize(h.Host)+"."+strconv.Itoa(h.PID)+".json")
+// NewLedger is this process's new, empty ledger.
+func NewLedger(now time.Time) *Ledger {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return &Ledger{Harness: Self(), Token: hex.EncodeToString(b[:]), StartedAt: now, UpdatedAt: now}
+}
+
+// LedgerPath is the ledger's file in a run directory.
+func LedgerPath(runDir string, l *Ledger) string {
+	name := "ledger." + Sanitize(l.Host) + "." + strconv.Itoa(l.PID)
+	if l.Token != "" {
+		name += "." + l.Token
+	}
+	return filepath.Join(runDir, name+".json")
 }
 
 // WriteLedger stores a ledger atomically.
 func WriteLedger(runDir string, l *Ledger) error {
 	l.SchemaVersion = records.SchemaVersion
-	return fsx.WriteJSON(LedgerPath(runDir, l.Harness), l)
+	return fsx.WriteJSON(LedgerPath(runDir, l), l)
 }
 
 // ReadLedgers returns the run's ledgers by path; unreadable ones are

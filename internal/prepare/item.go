@@ -55,6 +55,9 @@ type itemRun struct {
 	start   time.Time
 	phases  map[string]float64
 	private string // rollout root of this unit
+	// harness holds the harness's own temporary files (never mounted
+	// into an agent's container).
+	harness string
 
 	// Set while the agent runs; guarded by usageMu.
 	usageMu       sync.Mutex
@@ -243,6 +246,7 @@ func (it *itemRun) execute(ctx context.Context) (records.RolloutStatus, string) 
 	if err != nil {
 		return infra("rollout directory", err)
 	}
+	it.harness = harness
 	defer func() {
 		if err := fsx.RemoveOwned(harness); err != nil {
 			fmt.Fprintf(it.log, "warning: %s: remove %s: %v\n", it.u.item.ID, harness, err)
@@ -603,10 +607,11 @@ func (it *itemRun) recordOutcome(out *agent.Outcome) {
 // patch at all and sets it.patchTooLarge.
 func (it *itemRun) capture(ctx context.Context, ws *workspace.Workspace) (bool, string, error) {
 	path := filepath.Join(it.u.dir, journal.PatchFile)
-	// Streamed into the private directory first: a kill -9 meanwhile
-	// leaves nothing in the state directory (the sweep removes it), and
-	// nothing larger than max_patch_bytes ever reaches it.
-	tmp := filepath.Join(it.private, journal.PatchFile)
+	// Streamed into the harness's own private directory first (not the
+	// rollout's, which an agent's container can write): a kill -9
+	// meanwhile leaves nothing in the state directory (the sweep removes
+	// it), and nothing larger than max_patch_bytes ever reaches it.
+	tmp := filepath.Join(it.harness, journal.PatchFile)
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return false, "", err
@@ -614,7 +619,7 @@ func (it *itemRun) capture(ctx context.Context, ws *workspace.Workspace) (bool, 
 	defer f.Close()
 	var sc *secrets.Scrubber
 	p, err := ws.CapturePatch(ctx, it.mirror, it.u.item.Pre, workspace.CaptureOptions{
-		Private:  it.private,
+		Private:  it.harness,
 		Out:      f,
 		MaxBytes: it.opts.Bench.PatchLimit(),
 		Exclude:  it.opts.Task.Patch.Excludes(),
@@ -691,7 +696,7 @@ func (it *itemRun) capture(ctx context.Context, ws *workspace.Workspace) (bool, 
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return false, "", err
 	}
-	if err := workspace.CheckApply(ctx, it.mirror, it.u.item.Pre, it.private, f); err != nil {
+	if err := workspace.CheckApply(ctx, it.mirror, it.u.item.Pre, it.harness, f); err != nil {
 		if ctx.Err() != nil {
 			return false, "", err
 		}

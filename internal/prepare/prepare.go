@@ -222,23 +222,17 @@ func (r *runner) writeLedger(mine float64, force bool) {
 	}
 }
 
-// openLedger loads this process's ledger: empty, unless a dead process of
-// the same host and pid left one (its spend stays counted).
+// openLedger starts this process's ledger, empty: what earlier processes
+// spent stays in their own ledgers.
 func (r *runner) openLedger() {
-	self := journal.Self()
-	now := r.opts.Now().UTC()
-	r.ledger = &journal.Ledger{Harness: self, StartedAt: now, UpdatedAt: now}
-	var old journal.Ledger
-	if err := fsx.ReadJSON(journal.LedgerPath(r.runDir, self), &old); err == nil {
-		r.ledger.SpentUSD = old.SpentUSD
-	}
+	r.ledger = journal.NewLedger(r.opts.Now().UTC())
 }
 
 // otherSpend is the rest of the run's spend: the other ledgers and a
 // legacy run.json spend.
 func (r *runner) otherSpend() float64 {
 	ledgers, _ := journal.ReadLedgers(r.runDir)
-	own := journal.LedgerPath(r.runDir, r.ledger.Harness)
+	own := journal.LedgerPath(r.runDir, r.ledger)
 	total := r.run.SpentUSD
 	for p, l := range ledgers {
 		if p != own {
@@ -292,7 +286,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err := r.openRun(ctx); err != nil {
 		return nil, err
 	}
-	if err := r.recordRuntime(agent.RolloutRuntime(opts.Agent, adapter)); err != nil {
+	if err := r.recordRuntime(ctx, agent.RolloutRuntime(opts.Agent, adapter)); err != nil {
 		return nil, err
 	}
 	if hasContainers {
@@ -408,12 +402,22 @@ type ContainerAdapter interface {
 // recordRuntime records in run.json where this session's rollouts run;
 // container is kept once any session ran there (evaluate warns about
 // those runs on the host).
-func (r *runner) recordRuntime(rt string) error {
+func (r *runner) recordRuntime(ctx context.Context, rt string) error {
 	if r.run.Runtime == rt || r.run.Runtime == agent.RuntimeContainer {
 		return nil
 	}
-	r.run.Runtime = rt
-	return journal.WriteRun(r.runDir, r.run)
+	// Under the run's lock, from the file as it is: another process may
+	// have written its images or runtime meanwhile.
+	run, err := journal.UpdateRun(ctx, r.runDir, func(run *records.Run) {
+		if run.Runtime != agent.RuntimeContainer {
+			run.Runtime = rt
+		}
+	})
+	if err != nil {
+		return err
+	}
+	r.run = run
+	return nil
 }
 
 // recordImages writes the adapter's images into run.json; a resumed run
