@@ -273,6 +273,9 @@ func (w *Workspace) measure(ctx context.Context, g *gitx.Git, cfg []string, excl
 			p.Excluded = append(p.Excluded, f)
 		}
 	}
+	if err := excludeNested(excludeFile, untracked, excluded, p); err != nil {
+		return err
+	}
 	if max <= 0 {
 		return nil
 	}
@@ -369,4 +372,52 @@ func CheckApply(ctx context.Context, m *Mirror, pre, private string, patch io.Re
 		return fmt.Errorf("check apply: patch does not apply to %s: %w", pre, err)
 	}
 	return nil
+}
+
+// excludeNested leaves out the git repositories an agent made inside the
+// workspace (git lists each untracked one as "dir/"), like artefacts: git
+// cannot add one without a commit (capture would fail), and one with a
+// commit would become a gitlink to an object that exists nowhere else.
+// They are appended to the private exclude file and listed as excluded.
+func excludeNested(excludeFile string, untracked []byte, excluded map[string]bool, p *Patch) error {
+	var lines strings.Builder
+	for _, f := range splitZ(untracked) {
+		if !strings.HasSuffix(f, "/") || excluded[f] || strings.ContainsAny(f, "\n\r") {
+			continue
+		}
+		lines.WriteString("/" + gitignoreEscape(f) + "\n")
+		excluded[f] = true
+		p.ExcludedCount++
+		if len(p.Excluded) < MaxExcludedListed {
+			p.Excluded = append(p.Excluded, f)
+		}
+	}
+	if lines.Len() == 0 {
+		return nil
+	}
+	f, err := os.OpenFile(excludeFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(lines.String()); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// gitignoreEscape makes a path match itself literally as a gitignore
+// pattern.
+func gitignoreEscape(path string) string {
+	var b strings.Builder
+	for i, r := range path {
+		switch {
+		case r == '\\' || r == '*' || r == '?' || r == '[':
+			b.WriteByte('\\')
+		case r == ' ' && strings.TrimRight(path[i:], " /") == "":
+			b.WriteByte('\\') // trailing spaces are otherwise dropped
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -81,6 +82,38 @@ func TestCaptureExcludesArtefacts(t *testing.T) {
 	}
 	if !slices.Equal(p.Files, []string{"README.md"}) {
 		t.Errorf("files = %q, want README.md", p.Files)
+	}
+}
+
+// Repositories an agent makes inside the workspace (cargo new, git init)
+// are left out: without a commit git cannot add one (capture used to fail
+// as an infrastructure error), with one it would be a gitlink to an object
+// nobody else has.
+func TestCaptureLeavesOutNestedRepositories(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	w := f.create(t)
+	for _, d := range []string{"empty repo", "crate[1]"} {
+		wt.WriteFile(t, w.Dir, d+"/src/lib.rs", "fn x() {}\n", 0o644)
+		if out, err := exec.Command("git", "-C", filepath.Join(w.Dir, d), "init", "-q").CombinedOutput(); err != nil {
+			t.Fatalf("%v %s", err, out)
+		}
+	}
+	commit := exec.Command("sh", "-c", `git add -A && git -c user.name=a -c user.email=a@a commit -qm c`)
+	commit.Dir = filepath.Join(w.Dir, "crate[1]")
+	if out, err := commit.CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	wt.WriteFile(t, w.Dir, "README.md", "faster\n", 0o644)
+	p, err := w.CapturePatch(ctx, f.m, f.pre, workspace.CaptureOptions{Private: t.TempDir(), Exclude: config.DefaultPatchExclude, MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(p.Files, []string{"README.md"}) || bytes.Contains(p.Diff, []byte("Subproject")) {
+		t.Errorf("files = %q, want only README.md\n%s", p.Files, p.Diff)
+	}
+	if !slices.Equal(p.Excluded, []string{"crate[1]/", "empty repo/"}) {
+		t.Errorf("excluded = %q, want both nested repositories", p.Excluded)
 	}
 }
 
