@@ -102,7 +102,17 @@ const metricsPoll = 200 * time.Millisecond
 // until done is closed. A half-written file is skipped (agents should
 // write it atomically; the next poll sees the whole file).
 func pollMetrics(r *Rollout, path string, done <-chan struct{}) {
-	t := time.NewTicker(metricsPoll)
+	PollUsage(r, metricsPoll, done, func() (records.Usage, bool) {
+		u, err := ReadMetrics(path)
+		return u, err == nil
+	})
+}
+
+// PollUsage calls read every interval until done is closed, and reports
+// to the harness each usage it reads that differs from the last one
+// reported; read's false means nothing to report this time.
+func PollUsage(r *Rollout, interval time.Duration, done <-chan struct{}, read func() (records.Usage, bool)) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	var last records.Usage
 	for {
@@ -111,12 +121,10 @@ func pollMetrics(r *Rollout, path string, done <-chan struct{}) {
 			return
 		case <-t.C:
 		}
-		u, err := ReadMetrics(path)
-		if err != nil || u == last {
-			continue
+		if u, ok := read(); ok && u != last {
+			last = u
+			r.ReportUsage(u)
 		}
-		last = u
-		r.ReportUsage(u)
 	}
 }
 

@@ -631,22 +631,12 @@ const eventPoll = 2 * time.Second
 // harness can show the spend and enforce the run's budget; OpenHands
 // enforces its own -b per item.
 func watchEvents(r *agent.Rollout, ohDir string, done <-chan struct{}) {
-	t := time.NewTicker(eventPoll)
-	defer t.Stop()
-	var last records.Usage
-	for {
-		select {
-		case <-done:
-			return
-		case <-t.C:
-		}
+	agent.PollUsage(r, eventPoll, done, func() (records.Usage, bool) {
 		sum, err := Parse(ohDir)
 		if err != nil || sum == nil {
-			continue
+			return records.Usage{}, false
 		}
-		if u := sum.Usage(true); u != last && (u.CostUSD > 0 || u.Turns > 0) {
-			last = u
-			r.ReportUsage(u)
-		}
-	}
+		u := sum.Usage(true)
+		return u, u.CostUSD > 0 || u.Turns > 0
+	})
 }
