@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/google/renameio/v2"
@@ -618,6 +617,7 @@ func (it *itemRun) capture(ctx context.Context, ws *workspace.Workspace) (bool, 
 	}
 	defer f.Close()
 	var sc *secrets.Scrubber
+	var binaries []*binaryScan
 	p, err := ws.CapturePatch(ctx, it.mirror, it.u.item.Pre, workspace.CaptureOptions{
 		Private:  it.harness,
 		Out:      f,
@@ -626,6 +626,9 @@ func (it *itemRun) capture(ctx context.Context, ws *workspace.Workspace) (bool, 
 		Filter: func(w io.Writer) io.WriteCloser {
 			sc = it.secrets.Scrubber(w)
 			return sc
+		},
+		ScanBinary: func(path string) io.WriteCloser {
+			return &binaryScan{Scrubber: it.secrets.Scrubber(io.Discard), path: path, into: &binaries}
 		},
 	})
 	// Nothing of an earlier attempt may stand for a patch refused.
@@ -653,7 +656,7 @@ func (it *itemRun) capture(ctx context.Context, ws *workspace.Workspace) (bool, 
 	}
 	// git writes binary files as compressed base85, where no scrubber can
 	// see a value: a binary file holding one refuses the whole patch.
-	if found, files := it.secretsInFiles(ws.Dir, p.BinaryFiles); len(found) > 0 {
+	if found, files := secretsInBinaries(binaries); len(found) > 0 {
 		it.j.SecretInPatch = found
 		return refuse(&records.PatchInfo{Files: []string{}},
 			fmt.Sprintf("binary files of the patch hold secret values (%s), which cannot be redacted: %s; nothing of the patch is kept",
@@ -708,30 +711,26 @@ func (it *itemRun) capture(ctx context.Context, ws *workspace.Workspace) (bool, 
 	return true, "", nil
 }
 
-// secretsInFiles scans the files (relative to dir; symlinks are not
-// followed) for secret values: the names found and the files holding them.
-func (it *itemRun) secretsInFiles(dir string, files []string) (found, holding []string) {
-	for _, name := range files {
-		// Non-blocking: a process that outlived the agent may have put a
-		// FIFO in the file's place.
-		f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-		if err != nil {
-			continue // deleted: its content is the pre tree's
-		}
-		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-			f.Close()
-			continue
-		}
-		sc := it.secrets.Scrubber(io.Discard)
-		_, err = io.Copy(sc, f)
-		f.Close()
-		sc.Close()
-		if n := sc.Found(); len(n) > 0 || err != nil {
-			if err != nil {
-				n = append(n, secrets.Unnamed) // unreadable: assume the worst
-			}
+// binaryScan scans the stored content of one binary file of the patch.
+type binaryScan struct {
+	*secrets.Scrubber
+	path string
+	into *[]*binaryScan
+}
+
+func (b *binaryScan) Close() error {
+	err := b.Scrubber.Close()
+	*b.into = append(*b.into, b)
+	return err
+}
+
+// secretsInBinaries is what the scans found: the secrets' names and the
+// files holding them.
+func secretsInBinaries(scans []*binaryScan) (found, holding []string) {
+	for _, b := range scans {
+		if n := b.Found(); len(n) > 0 {
 			found = append(found, n...)
-			holding = append(holding, name)
+			holding = append(holding, b.path)
 		}
 	}
 	slices.Sort(found)

@@ -100,6 +100,11 @@ type CaptureOptions struct {
 	// Exclude are gitignore patterns for untracked files to leave out
 	// (config.DefaultPatchExclude and a task's patch.exclude).
 	Exclude []string
+	// ScanBinary, when set, receives the content git stored of each
+	// changed file the patch carries as binary (base85, where a filter
+	// sees nothing): the blob itself, not the workspace file, which a
+	// process still running could have changed since.
+	ScanBinary func(path string) io.WriteCloser
 }
 
 // CapturePatch returns the diff of the working tree against the workspace's
@@ -229,6 +234,21 @@ func (w *Workspace) capturePriv(ctx context.Context, m *Mirror, pre, tree, priv 
 	}
 	if err := p.addNumstat(num); err != nil {
 		return nil, err
+	}
+	if o.ScanBinary != nil {
+		for _, f := range p.BinaryFiles {
+			if _, err := run("cat-file", "-e", ":"+f); err != nil {
+				continue // deleted: nothing stored
+			}
+			sw := o.ScanBinary(f)
+			err := g.RunPipe(ctx, sw, append(slices.Clone(cfg), "cat-file", "blob", ":"+f)...)
+			if cerr := sw.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
 	}
 	return p, nil
 }

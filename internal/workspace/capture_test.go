@@ -218,3 +218,30 @@ func TestCaptureFilterAndPrivate(t *testing.T) {
 		t.Error("capture without a private directory succeeded")
 	}
 }
+
+// ScanBinary gets what git stored of each binary file, and nothing for a
+// deleted one.
+func TestCaptureScanBinary(t *testing.T) {
+	f := newFixture(t)
+	w := f.create(t)
+	wt.WriteFile(t, w.Dir, "new.bin", "\x00stored\x00", 0o644)
+	if err := os.Remove(filepath.Join(w.Dir, wt.BinaryFile)); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*bytes.Buffer{}
+	_, err := w.CapturePatch(context.Background(), f.m, f.pre, workspace.CaptureOptions{Private: t.TempDir(),
+		ScanBinary: func(path string) io.WriteCloser {
+			got[path] = &bytes.Buffer{}
+			return nopCloser{got[path]}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got["new.bin"] == nil || got["new.bin"].String() != "\x00stored\x00" {
+		t.Errorf("scanned %q", got)
+	}
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
