@@ -227,8 +227,8 @@ func (it *itemRun) execute(ctx context.Context) (records.RolloutStatus, string) 
 	}
 	a := &attempt{}
 	defer it.cleanup(a)
-	if status, reason, ok := it.setup(ctx, a); !ok {
-		return status, reason
+	if v := it.setup(ctx, a); v != nil {
+		return it.end(*v)
 	}
 	f := it.runAgent(ctx, a)
 	// Capture even after an interruption: the partial work is evidence.
@@ -238,7 +238,12 @@ func (it *itemRun) execute(ctx context.Context) (records.RolloutStatus, string) 
 	if ctx.Err() != nil {
 		f.interrupted = context.Cause(ctx)
 	}
-	v := decide(f)
+	return it.end(decide(f))
+}
+
+// end records what a verdict adds to the journal (a limit hit, the kind
+// of an infra_error) and returns its status and reason.
+func (it *itemRun) end(v verdict) (records.RolloutStatus, string) {
 	if v.limitHit != "" {
 		it.j.LimitsHit = appendOnce(it.j.LimitsHit, v.limitHit)
 	}
@@ -273,14 +278,13 @@ func (it *itemRun) cleanup(a *attempt) {
 }
 
 // setup makes the attempt's private directories, workspace, task file,
-// HOME and logs, and the rollout handed to the adapter. ok is false when
-// the attempt ends there, with its status and reason.
-func (it *itemRun) setup(ctx context.Context, a *attempt) (status records.RolloutStatus, reason string, ok bool) {
+// HOME and logs, and the rollout handed to the adapter. It returns the
+// attempt's ending when it ends there, nil otherwise.
+func (it *itemRun) setup(ctx context.Context, a *attempt) *verdict {
 	o := it.opts
 	private, err := fsx.MkdirOwned(it.rollRoot, "perfbench-")
 	if err != nil {
-		status, reason = infra("rollout directory", err)
-		return status, reason, false
+		return stopAt("rollout directory", err)
 	}
 	it.private = private
 	// The harness's own temporary files (a container's cid file) live in a
@@ -288,16 +292,14 @@ func (it *itemRun) setup(ctx context.Context, a *attempt) (status records.Rollou
 	// agent's container, where the agent could rewrite them.
 	harness, err := fsx.MkdirOwned(it.rollRoot, harnessPrefix)
 	if err != nil {
-		status, reason = infra("rollout directory", err)
-		return status, reason, false
+		return stopAt("rollout directory", err)
 	}
 	it.harness = harness
 	paths := privatePaths(it.private, harness)
 	a.outDir = paths.outDir
 	for _, d := range []string{paths.outDir, paths.home, filepath.Join(it.private, "tmp")} {
 		if err := agent.MkdirPrivate(d); err != nil {
-			status, reason = infra("rollout directory", err)
-			return status, reason, false
+			return stopAt("rollout directory", err)
 		}
 	}
 
@@ -306,32 +308,27 @@ func (it *itemRun) setup(ctx context.Context, a *attempt) (status records.Rollou
 	it.phase("workspace", t0)
 	if err != nil {
 		if ctx.Err() != nil {
-			return records.RolloutInterrupted, "interrupted while creating the workspace", false
+			return &verdict{status: records.RolloutInterrupted, reason: "interrupted while creating the workspace"}
 		}
-		status, reason = infra("workspace", err)
-		return status, reason, false
+		return stopAt("workspace", err)
 	}
 	a.ws = ws
 	it.j.DiffBase = ws.Base
 
 	if err := it.writeTask(ctx, paths); err != nil {
-		status, reason = infra("task file", err)
-		return status, reason, false
+		return stopAt("task file", err)
 	}
 	if err := copyHomeFiles(o.Agent.HomeFiles, paths.home); err != nil {
-		status, reason = infra("home files", err)
-		return status, reason, false
+		return stopAt("home files", err)
 	}
 
 	typ := o.Agent.Type
 	if a.stdout, err = it.openLog(agent.StdoutName(typ)); err != nil {
-		status, reason = infra("logs", err)
-		return status, reason, false
+		return stopAt("logs", err)
 	}
 	if a.stderr, err = it.openLog(agent.StderrName(typ)); err != nil {
 		a.stdout.Close()
-		status, reason = infra("logs", err)
-		return status, reason, false
+		return stopAt("logs", err)
 	}
 	a.ro = it.newRollout(it.run.RunID, it.u, paths)
 	a.ro.Prompt, a.ro.Stdout, a.ro.Stderr = it.prompt, a.stdout, a.stderr
@@ -340,12 +337,18 @@ func (it *itemRun) setup(ctx context.Context, a *attempt) (status records.Rollou
 	}
 	if it.spend.refresh(true); it.spend.Reached() {
 		// The run's budget ran out while this item was being set up.
-		it.j.LimitsHit = appendOnce(it.j.LimitsHit, records.LimitMaxTotalBudgetUSD)
 		a.stdout.Close()
 		a.stderr.Close()
-		return records.RolloutInterrupted, fmt.Sprintf("not started: the run's %s of %s is reached", records.LimitMaxTotalBudgetUSD, usd(it.opts.Bench.MaxTotalBudgetUSD)), false
+		return &verdict{status: records.RolloutInterrupted, limitHit: records.LimitMaxTotalBudgetUSD,
+			reason: fmt.Sprintf("not started: the run's %s of %s is reached", records.LimitMaxTotalBudgetUSD, usd(it.opts.Bench.MaxTotalBudgetUSD))}
 	}
-	return "", "", true
+	return nil
+}
+
+// stopAt is the ending of an attempt whose setup failed.
+func stopAt(what string, err error) *verdict {
+	v := infraVerdict(what, err)
+	return &v
 }
 
 // writeTask renders the task file into the item directory (task.txt,
