@@ -7,9 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/plan"
-	"github.com/perfbench/perfbench/internal/workspace"
+	"github.com/perfbench/perfbench/internal/prepare"
 )
 
 type planOptions struct {
@@ -47,7 +46,7 @@ func runPlan(ctx context.Context, env *Env, o *planOptions, taskPath string) err
 	if err != nil {
 		return err
 	}
-	p, err := buildPlan(ctx, env, cfg.bench, task, o.commits)
+	p, err := prepare.BuildPlan(ctx, cfg.bench, task, o.commits, env.Now(), env.Stderr)
 	if err != nil {
 		return err
 	}
@@ -60,31 +59,4 @@ func runPlan(ctx context.Context, env *Env, o *planOptions, taskPath string) err
 	}
 	fmt.Fprintf(env.Stdout, "planned %d item(s) of task %s → %s\n", len(p.Items), task.ID, out)
 	return nil
-}
-
-// planEntries gathers the entries from a commits file or the task.
-func planEntries(task *config.Task, commits string) ([]plan.Entry, string, error) {
-	if commits != "" {
-		entries, err := plan.ReadCommitsFile(commits)
-		if err != nil {
-			return nil, "", err
-		}
-		plan.MergePairFields(entries, task)
-		return entries, commits, nil
-	}
-	return plan.Entries(task)
-}
-
-// buildPlan resolves a task's commits against its repository mirror.
-func buildPlan(ctx context.Context, env *Env, b *config.Bench, task *config.Task, commits string) (*plan.Plan, error) {
-	entries, source, err := planEntries(task, commits)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(env.Stderr, "resolving %d commit pair(s) in %s\n", len(entries), task.Repo.URL)
-	m, err := workspace.OpenMirror(ctx, b.Paths.WorkRoot, task.Repo.URL)
-	if err != nil {
-		return nil, fmt.Errorf("repository %s: %w", task.Repo.URL, err)
-	}
-	return plan.Build(ctx, task, source, entries, m, env.Now())
 }

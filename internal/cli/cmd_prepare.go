@@ -8,12 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/badinput"
-	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/doctor"
-	"github.com/perfbench/perfbench/internal/journal"
-	"github.com/perfbench/perfbench/internal/plan"
 	"github.com/perfbench/perfbench/internal/prepare"
 	"github.com/perfbench/perfbench/internal/progress"
 	"github.com/perfbench/perfbench/internal/records"
@@ -98,50 +94,26 @@ func runPrepare(ctx context.Context, env *Env, o *prepareOptions, taskPath strin
 	if err != nil {
 		return err
 	}
-	kind, _ := agent.Find(env.kinds(), a.Type)
-	if a.Runtime == agent.RuntimeContainer && a.Image == "" && !kind.ChoosesRuntime {
-		// The task's evaluation image serves the agent too: it can
-		// build and run the workload where it will be timed.
-		if task.Environment.Image == "" {
-			return badinput.Errorf("agents.%s: runtime: container needs image: (an image with the agent installed), or the task's environment.image", a.Name)
-		}
-		c := *a
-		c.Image = task.Environment.Image
-		a = &c
-	}
-	adapter, err := agent.New(env.kinds(), a)
-	if err != nil {
+	if a, err = prepare.ResolveAgent(env.kinds(), task, a); err != nil {
 		return err
 	}
-
+	opts := prepare.Options{
+		Task: task, Bench: cfg.bench, Agent: a, Kinds: env.kinds(), PlanPath: o.fromPlan, Commits: o.commits,
+		MaxWorkers: o.maxWorkers, Samples: o.samples, New: o.newRun, RunID: o.runID,
+		KeepWorkspaces: o.keepWorkspaces,
+		ProcessEnv:     env.Environ(), BenchVersion: Version(), Now: env.Now,
+		Log: env.Stderr,
+	}
 	if o.dryRun {
-		return dryRun(env, cfg.bench, task, a, adapter, o)
+		return dryRun(ctx, env, opts)
 	}
 	if !o.skipPreflight && cfg.bench.PreflightEnabled() {
 		if err := doctor.Preflight(ctx, doctor.Checks(doctor.Input{Bench: cfg.bench, Agent: a, Kinds: env.kinds()})); err != nil {
 			return &exitError{code: ExitFailure, err: err}
 		}
 	}
-	var p *plan.Plan
-	if o.fromPlan != "" {
-		if p, err = plan.ReadResolved(o.fromPlan); err != nil {
-			return err
-		}
-		if p.TaskID != task.ID {
-			return badinput.Errorf("--from-plan %s is for task %s, not %s", o.fromPlan, p.TaskID, task.ID)
-		}
-	} else if p, err = buildPlan(ctx, env, cfg.bench, task, o.commits); err != nil {
-		return err
-	}
-
-	sum, err := prepare.Run(ctx, prepare.Options{
-		Task: task, Bench: cfg.bench, Agent: a, Kinds: env.kinds(), Plan: p, PlanPath: o.fromPlan,
-		MaxWorkers: o.maxWorkers, Samples: o.samples, New: o.newRun, RunID: o.runID,
-		KeepWorkspaces: o.keepWorkspaces,
-		ProcessEnv:     env.Environ(), BenchVersion: Version(), Now: env.Now,
-		Progress: progress.New(env.Stderr, env.StderrTTY, env.Now),
-		Log:      env.Stderr,
-	})
+	opts.Progress = progress.New(env.Stderr, env.StderrTTY, env.Now)
+	sum, err := prepare.Run(ctx, opts)
 	if sum != nil {
 		printSummary(env, sum)
 	}
@@ -201,80 +173,27 @@ func printSummary(env *Env, s *prepare.Summary) {
 
 // dryRun prints, for every item, what would run; it starts nothing and
 // looks nothing up in the repository.
-func dryRun(env *Env, b *config.Bench, task *config.Task, a *config.Agent, adapter agent.Adapter, o *prepareOptions) error {
-	var p *plan.Plan
-	var err error
-	if o.fromPlan != "" {
-		if p, err = plan.Read(o.fromPlan); err != nil {
-			return err
-		}
-	} else {
-		entries, source, err := planEntries(task, o.commits)
-		if err != nil {
-			return err
-		}
-		p = plan.Unresolved(task, source, entries, env.Now())
+func dryRun(ctx context.Context, env *Env, o prepare.Options) error {
+	dr, err := prepare.DryRun(ctx, o)
+	if dr == nil {
+		return err
 	}
-	set := secrets.FromEnv(append(mergedProcessEnv(env, b), prepare.EnvList(a.Env)...), b.Secrets)
-	limits := prepare.EffectiveLimits(a.Limits)
+	a := o.Agent
 	fmt.Fprintf(env.Stdout, "dry run: task %s, agent %s (type %s, model %s), %d item(s) × %d sample(s)\n",
-		task.ID, a.Name, a.Type, orNone(a.Model), len(p.Items), o.samples)
+		o.Task.ID, a.Name, a.Type, orNone(a.Model), dr.Items, o.Samples)
 	fmt.Fprintf(env.Stdout, "limits: %s %s, %s %d, %s %g, %s %s\n",
-		records.LimitTimeout, limits.Timeout, records.LimitMaxIterations, limits.MaxIterations,
-		records.LimitMaxBudgetUSD, limits.MaxBudgetUSD, records.LimitKillGrace, limits.KillGrace)
-	fmt.Fprintf(env.Stdout, "state: %s\n", b.Paths.StateRoot)
-	// The commands are the ones a new run would execute: its run id names
-	// the containers (a resumed run keeps its own id). Variables reach
-	// the agent by name; the paths are placeholders for the private
-	// rollout directories.
-	runID := o.runID
-	if runID == "" {
-		runID = journal.NewRunID(task.ID, a.Name, a.Model, env.Now().UTC())
-	}
-	fmt.Fprintf(env.Stdout, "run id: %s (a new run; a resumed run keeps its own)\n", runID)
-	ws, taskFile, out, home := "<workspace>", "<task_file>", "<out_dir>", "<home>"
-	if a.Runtime == agent.RuntimeContainer {
-		// The container mounts the private rollout directory that holds
-		// them all, at the same path.
-		ws, taskFile, out, home = "<rollout>/workspace", "<rollout>/task.txt", "<rollout>/out", "<rollout>/home"
-	}
-	agentEnv := agent.BaseEnv(agent.EnvInput{
-		Process: env.Environ(), Dot: b.Env, Extra: a.Env,
-		Workspace: ws, TaskFile: taskFile, OutDir: out, Home: home,
-	})
-	for _, it := range p.Items {
-		ro := &agent.Rollout{
-			RunID: runID, ItemID: it.ID, Agent: a, Bench: b, Limits: limits,
-			Workspace: ws, TaskFile: taskFile, OutDir: out, Home: home,
-			Env: agentEnv, Secrets: set,
-		}
-		argv, err := adapter.Command(ro)
-		if err != nil {
-			return err
-		}
-		if argv != nil && a.Runtime == agent.RuntimeContainer {
-			sr, ok := adapter.(agent.StdinReader)
-			spec, err := agent.ContainerSpec(ro, argv, ok && sr.ReadsStdin())
-			if err != nil {
-				return err
-			}
-			argv = spec.RunArgv()
-		}
+		records.LimitTimeout, dr.Limits.Timeout, records.LimitMaxIterations, dr.Limits.MaxIterations,
+		records.LimitMaxBudgetUSD, dr.Limits.MaxBudgetUSD, records.LimitKillGrace, dr.Limits.KillGrace)
+	fmt.Fprintf(env.Stdout, "state: %s\n", o.Bench.Paths.StateRoot)
+	fmt.Fprintf(env.Stdout, "run id: %s (a new run; a resumed run keeps its own)\n", dr.RunID)
+	for _, c := range dr.Commands {
 		cmd := "(in-process: " + a.Type + ")"
-		if argv != nil {
-			cmd = secrets.ShellQuote(set.RedactArgv(argv))
+		if c.Argv != nil {
+			cmd = secrets.ShellQuote(c.Argv)
 		}
-		fmt.Fprintf(env.Stdout, "%s: %s\n", it.ID, cmd)
+		fmt.Fprintf(env.Stdout, "%s: %s\n", c.ItemID, cmd)
 	}
-	return nil
-}
-
-func mergedProcessEnv(env *Env, b *config.Bench) []string {
-	out := env.Environ()
-	for k, v := range b.Env {
-		out = append(out, k+"="+v)
-	}
-	return out
+	return err
 }
 
 func orNone(s string) string {

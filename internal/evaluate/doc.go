@@ -1,5 +1,7 @@
-// Package evaluate owns the evaluation stage: for every item of a run (or
-// of a predictions file) it builds three leak-proof workspaces — baseline
+// Package evaluate owns the evaluation stage: it finds what to evaluate
+// ([Open]: a run directory's units with the task file and plan the run
+// recorded, or a predictions file's, in a run directory it chooses or
+// creates), and for every item it builds three leak-proof workspaces — baseline
 // (the pre tree), human (the human commit) and agent (pre plus the agent's
 // patch) — runs the task's setup and correctness commands in each, times
 // the workload in interleaved rounds with a rotating order, checks that the

@@ -349,7 +349,8 @@ func (it *itemRun) command(ctx context.Context, arm records.Arm, phase, cmd stri
 	return nil
 }
 
-// time runs the warm-up and timed rounds.
+// time runs the warm-up and timed rounds on the timing CPU it reserves,
+// and records the timing environment.
 func (it *itemRun) time(ctx context.Context) error {
 	slot, err := acquireTiming(ctx, it.e.lockDir, it.e.timingCPUs, it.e.o.Log)
 	if err != nil {
@@ -359,12 +360,27 @@ func (it *itemRun) time(ctx context.Context) error {
 		return err
 	}
 	defer slot.release()
-	env := hostEnvironment(it.e.o.Runner.Name(), slot.cpu)
+	env, pin, err := it.timingEnvironment(ctx, slot)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		env.LoadAvgAfter = loadAvg()
+		p := &env.Pinning
+		p.Applied = p.Requested && p.Runs > 0 && p.PinnedRuns == p.Runs
+		it.res.Environment = env
+	}()
+	return it.rounds(ctx, &env, pin)
+}
+
+// timingEnvironment describes where the rounds run, and pins them (pin:
+// the CPUs of a timed run).
+func (it *itemRun) timingEnvironment(ctx context.Context, slot *timingSlot) (env records.Environment, pin []int, err error) {
+	env = hostEnvironment(it.e.o.Runner.Name(), slot.cpu)
 	env.TimingLock = slot.path
 	env.HarnessCPUs = it.e.untimedCPUs
 	env.LoadAvgBefore = loadAvg()
 	env.Pinning = records.Pinning{Requested: slot.cpu >= 0, CPU: slot.cpu}
-	var pin []int
 	if slot.cpu >= 0 {
 		pin = []int{slot.cpu}
 		env.Pinning.Method = "sched_setaffinity"
@@ -377,7 +393,7 @@ func (it *itemRun) time(ctx context.Context) error {
 	if it.sess != nil {
 		method, err := it.sess.Timing(ctx, slot.cpu)
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return env, nil, ctx.Err()
 		}
 		if method != "" {
 			env.Pinning.Method = method
@@ -394,19 +410,16 @@ func (it *itemRun) time(ctx context.Context) error {
 			}
 		}
 	}
-	defer func() {
-		env.LoadAvgAfter = loadAvg()
-		p := &env.Pinning
-		p.Applied = p.Requested && p.Runs > 0 && p.PinnedRuns == p.Runs
-		it.res.Environment = env
-	}()
+	return env, pin, nil
+}
 
+// rounds runs the workload of every arm in every round: each run's facts
+// are gathered, then judged by decideRun; the first failure ends them.
+func (it *itemRun) rounds(ctx context.Context, env *records.Environment, pin []int) error {
 	s := it.spec
-	timeout := s.Timeout.D()
 	first := map[records.Arm][]byte{}
 	var t0 time.Time
-	total := s.Warmup + s.Rounds
-	for r := 0; r < total; r++ {
+	for r := 0; r < s.Warmup+s.Rounds; r++ {
 		warm := r < s.Warmup
 		idx := r
 		if !warm {
@@ -416,58 +429,31 @@ func (it *itemRun) time(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			stdout := &headBuffer{max: maxStdout}
-			stderr := textx.NewTail(maxCommandLog)
 			if t0.IsZero() {
 				t0 = time.Now()
 			}
-			offset := time.Since(t0).Seconds()
-			dir := it.path(arm)
-			cr, err := it.runner.Run(ctx, CommandSpec{
-				Script: expand(s.Workload, dir), Arm: arm, Dir: dir, Env: it.e.env(dir),
-				Timeout: timeout, Stdout: stdout, Stderr: stderr, CPUs: pin, Timed: true, TempDir: it.priv,
-			})
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
+			f, err := it.timedRun(ctx, arm, pin)
 			if err != nil {
-				return fmt.Errorf("workload on the %s: %w", armName[arm], err)
+				return err
 			}
+			f.round, f.pos, f.warm, f.offset = r, pos, warm, f.started.Sub(t0).Seconds()
 			env.Pinning.Runs++
-			if cr.Pinned {
+			if f.result.Pinned {
 				env.Pinning.PinnedRuns++
-			} else if cr.AffinityErr != "" && env.Pinning.Error == "" {
-				env.Pinning.Error = cr.AffinityErr
+			} else if f.result.AffinityErr != "" && env.Pinning.Error == "" {
+				env.Pinning.Error = f.result.AffinityErr
 			}
-			where := fmt.Sprintf("round %d", r)
-			if warm {
-				where = fmt.Sprintf("warm-up round %d", r)
+			v := decideRun(s, it.e.display(s.Workload), f)
+			if v.log != nil {
+				it.res.Commands = append(it.res.Commands, *v.log)
 			}
-			if !cr.OK() {
-				errText := it.e.secrets.ScrubString(stderr.String())
-				it.res.Commands = append(it.res.Commands, records.CommandLog{
-					Arm: arm, Phase: "workload", Command: it.e.display(s.Workload),
-					ExitCode: cr.ExitCode, Signal: cr.Signal, TimedOut: cr.TimedOut,
-					DurationSeconds: cr.Wall.Seconds(), Output: errText, OutputBytes: stderr.Total(),
-					OutputTruncated: stderr.Total() > int64(len(errText)),
-				})
-				it.fail = &failure{arm: arm, kind: "workload", timedOut: cr.TimedOut,
-					reason: fmt.Sprintf("the workload failed on the %s (%s): %s%s", armName[arm], where, cr.Describe(timeout), lastLine(errText))}
+			if v.fail != nil {
+				it.fail = v.fail
 				return nil
 			}
-			v, err := Extract(s.Metric, stdout.Bytes(), cr.Wall)
-			if err != nil {
-				it.fail = &failure{arm: arm, kind: "metric", reason: fmt.Sprintf("no metric in the %s's output (%s): %v", armName[arm], where, err)}
-				return nil
-			}
-			it.res.Samples = append(it.res.Samples, records.Sample{
-				Arm: arm, Round: r, Position: pos, Warmup: warm, Value: v,
-				WallSeconds: cr.Wall.Seconds(), UserSeconds: cr.User.Seconds(), SysSeconds: cr.Sys.Seconds(),
-				CPUTimes: cr.CPUTimes, Pinned: cr.Pinned, ExitCode: cr.ExitCode, OffsetSeconds: offset,
-				RunDelaySeconds: cr.RunDelay.Seconds(), RunDelayKnown: cr.RunDelayKnown,
-			})
+			it.res.Samples = append(it.res.Samples, *v.sample)
 			if _, ok := first[arm]; !ok {
-				first[arm] = append([]byte{}, stdout.Bytes()...)
+				first[arm] = append([]byte{}, f.stdout...)
 			}
 		}
 		if r == 0 && s.Equivalence != nil {
@@ -477,6 +463,93 @@ func (it *itemRun) time(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// runFacts are what one timed run of the workload gave.
+type runFacts struct {
+	arm        records.Arm
+	round, pos int
+	warm       bool
+	// started is when the run started, offset its start in seconds
+	// since the first run of the item.
+	started time.Time
+	offset  float64
+	result  CommandResult
+	// stdout is the head of its output; stderr the (scrubbed) tail of
+	// a failed run's errors, of stderrBytes in all.
+	stdout      []byte
+	stderr      string
+	stderrBytes int64
+}
+
+// timedRun runs the workload once on an arm; an error is the harness's
+// (interrupted, or the command could not start).
+func (it *itemRun) timedRun(ctx context.Context, arm records.Arm, pin []int) (runFacts, error) {
+	s := it.spec
+	stdout := &headBuffer{max: maxStdout}
+	stderr := textx.NewTail(maxCommandLog)
+	f := runFacts{arm: arm, started: time.Now()}
+	dir := it.path(arm)
+	cr, err := it.runner.Run(ctx, CommandSpec{
+		Script: expand(s.Workload, dir), Arm: arm, Dir: dir, Env: it.e.env(dir),
+		Timeout: s.Timeout.D(), Stdout: stdout, Stderr: stderr, CPUs: pin, Timed: true, TempDir: it.priv,
+	})
+	if ctx.Err() != nil {
+		return f, ctx.Err()
+	}
+	if err != nil {
+		return f, fmt.Errorf("workload on the %s: %w", armName[arm], err)
+	}
+	f.result = cr
+	f.stdout = stdout.Bytes()
+	if !cr.OK() {
+		// Only a failed run's errors are kept, and shown.
+		f.stderr = it.e.secrets.ScrubString(stderr.String())
+		f.stderrBytes = stderr.Total()
+	}
+	return f, nil
+}
+
+// runVerdict is what decideRun makes of a run: its sample, or the arm's
+// failure with the command's log.
+type runVerdict struct {
+	sample *records.Sample
+	log    *records.CommandLog
+	fail   *failure
+}
+
+// decideRun judges one timed run from its facts alone: a run that did not
+// end by itself with status 0 fails the arm (a timeout as such), so does
+// output without the metric; otherwise the metric is a sample. command
+// is the workload as shown (secrets redacted).
+func decideRun(s *Spec, command string, f runFacts) runVerdict {
+	cr := f.result
+	where := fmt.Sprintf("round %d", f.round)
+	if f.warm {
+		where = fmt.Sprintf("warm-up round %d", f.round)
+	}
+	if !cr.OK() {
+		return runVerdict{
+			log: &records.CommandLog{
+				Arm: f.arm, Phase: "workload", Command: command,
+				ExitCode: cr.ExitCode, Signal: cr.Signal, TimedOut: cr.TimedOut,
+				DurationSeconds: cr.Wall.Seconds(), Output: f.stderr, OutputBytes: f.stderrBytes,
+				OutputTruncated: f.stderrBytes > int64(len(f.stderr)),
+			},
+			fail: &failure{arm: f.arm, kind: "workload", timedOut: cr.TimedOut,
+				reason: fmt.Sprintf("the workload failed on the %s (%s): %s%s", armName[f.arm], where, cr.Describe(s.Timeout.D()), lastLine(f.stderr))},
+		}
+	}
+	v, err := Extract(s.Metric, f.stdout, cr.Wall)
+	if err != nil {
+		return runVerdict{fail: &failure{arm: f.arm, kind: "metric", reason: fmt.Sprintf("no metric in the %s's output (%s): %v", armName[f.arm], where, err)}}
+	}
+	return runVerdict{sample: &records.Sample{
+		Arm: f.arm, Round: f.round, Position: f.pos, Warmup: f.warm, Value: v,
+		WallSeconds: cr.Wall.Seconds(), UserSeconds: cr.User.Seconds(), SysSeconds: cr.Sys.Seconds(),
+		CPUTimes: cr.CPUTimes, Pinned: cr.Pinned, ExitCode: cr.ExitCode, OffsetSeconds: f.offset,
+		RunDelaySeconds: cr.RunDelay.Seconds(), RunDelayKnown: cr.RunDelayKnown,
+	}}
 }
 
 // equivalence compares the first output of the human and agent arms with

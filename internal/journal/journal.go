@@ -55,6 +55,16 @@ func NewRunID(task, agent, model string, t time.Time) string {
 	return strings.Join([]string{Sanitize(task), Sanitize(agent), Sanitize(model), t.UTC().Format("20060102T150405Z")}, "__")
 }
 
+// FreeRunID is id, or id-2, id-3, ... when a run of that id exists
+// under root (call it under LockRuns).
+func FreeRunID(root, id string) string {
+	free := id
+	for n := 2; fsx.Exists(filepath.Join(RunsDir(root), free)); n++ {
+		free = fmt.Sprintf("%s-%d", id, n)
+	}
+	return free
+}
+
 // Sanitize lower-cases s and replaces every character outside [a-z0-9._-]
 // with '-' ("anthropic/claude-x" → "anthropic-claude-x").
 func Sanitize(s string) string {

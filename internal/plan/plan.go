@@ -100,6 +100,20 @@ func Entries(task *config.Task) ([]Entry, string, error) {
 	return nil, "", badinput.Errorf("task %s: no commits to plan: pass --commits FILE, or set repo.pairs or repo.human_commit", task.Path)
 }
 
+// EntriesFrom gathers the entries of a commits file (when commits is
+// given, merged with the task's repo.pairs fields), else the task's own.
+func EntriesFrom(task *config.Task, commits string) ([]Entry, string, error) {
+	if commits != "" {
+		entries, err := ReadCommitsFile(commits)
+		if err != nil {
+			return nil, "", err
+		}
+		MergePairFields(entries, task)
+		return entries, commits, nil
+	}
+	return Entries(task)
+}
+
 // MergePairFields fills entries from a commits file with the workload,
 // target files and evaluation of the task's repo.pairs entry for the same
 // human commit, so a commits file can list pairs the task describes.

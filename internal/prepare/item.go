@@ -68,8 +68,8 @@ type itemRun struct {
 	// earlier sessions): max_budget_usd caps the item, not an attempt.
 	priorCost float64
 
-	noPatchChecked bool
-	noPatchErr     *agent.InfraError
+	// prompt is the rendered task file.
+	prompt string
 	// patchRefused is the reason when no patch was kept: the change
 	// exceeded max_patch_bytes, or a binary file held a secret.
 	patchRefused string
@@ -218,196 +218,213 @@ func (it *itemRun) phase(name string, since time.Time) {
 	it.phases[name] += it.opts.Now().Sub(since).Seconds()
 }
 
-// execute performs the unit and returns its status and reason.
+// execute performs the unit and returns its status and reason: setup,
+// run, capture, then decide from the facts gathered.
 func (it *itemRun) execute(ctx context.Context) (records.RolloutStatus, string) {
 	if ctx.Err() != nil {
 		return records.RolloutInterrupted, "interrupted before start"
 	}
-	o := it.opts
-	var err error
-	it.private, err = fsx.MkdirOwned(it.rollRoot, "perfbench-")
-	if err != nil {
-		return infra("rollout directory", err)
+	a := &attempt{}
+	defer it.cleanup(a)
+	if v := it.setup(ctx, a); v != nil {
+		return it.end(*v)
 	}
-	keep := false
-	defer func() {
-		if keep {
-			return
+	f := it.runAgent(ctx, a)
+	// Capture even after an interruption: the partial work is evidence.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	it.captureAll(cctx, a, &f)
+	if ctx.Err() != nil {
+		f.interrupted = context.Cause(ctx)
+	}
+	return it.end(decide(f))
+}
+
+// end records what a verdict adds to the journal (a limit hit, the kind
+// of an infra_error) and returns its status and reason.
+func (it *itemRun) end(v verdict) (records.RolloutStatus, string) {
+	if v.limitHit != "" {
+		it.j.LimitsHit = appendOnce(it.j.LimitsHit, v.limitHit)
+	}
+	it.infraKind = v.infraKind
+	return v.status, v.reason
+}
+
+// attempt is what setup made for one attempt of a unit.
+type attempt struct {
+	ws             *workspace.Workspace
+	outDir         string
+	stdout, stderr *logFile
+	ro             *agent.Rollout
+	// keep is set when the private directory outlives the attempt
+	// (--keep-workspaces).
+	keep bool
+}
+
+// cleanup removes the attempt's private directories (the rollout's
+// unless kept).
+func (it *itemRun) cleanup(a *attempt) {
+	if it.harness != "" {
+		if err := fsx.RemoveOwned(it.harness); err != nil {
+			fmt.Fprintf(it.log, "warning: %s: remove %s: %v\n", it.u.item.ID, it.harness, err)
 		}
+	}
+	if it.private != "" && !a.keep {
 		if err := fsx.RemoveOwned(it.private); err != nil {
 			fmt.Fprintf(it.log, "warning: %s: remove %s: %v\n", it.u.item.ID, it.private, err)
 		}
-	}()
+	}
+}
+
+// setup makes the attempt's private directories, workspace, task file,
+// HOME and logs, and the rollout handed to the adapter. It returns the
+// attempt's ending when it ends there, nil otherwise.
+func (it *itemRun) setup(ctx context.Context, a *attempt) *verdict {
+	o := it.opts
+	private, err := fsx.MkdirOwned(it.rollRoot, "perfbench-")
+	if err != nil {
+		return stopAt("rollout directory", err)
+	}
+	it.private = private
 	// The harness's own temporary files (a container's cid file) live in a
 	// directory of their own: the rollout directory is mounted into an
 	// agent's container, where the agent could rewrite them.
 	harness, err := fsx.MkdirOwned(it.rollRoot, harnessPrefix)
 	if err != nil {
-		return infra("rollout directory", err)
+		return stopAt("rollout directory", err)
 	}
 	it.harness = harness
-	defer func() {
-		if err := fsx.RemoveOwned(harness); err != nil {
-			fmt.Fprintf(it.log, "warning: %s: remove %s: %v\n", it.u.item.ID, harness, err)
-		}
-	}()
-	wsDir := filepath.Join(it.private, "workspace")
-	taskCopy := filepath.Join(it.private, journal.TaskFile)
-	outDir := filepath.Join(it.private, journal.OutDirName)
-	home := filepath.Join(it.private, "home")
-	for _, d := range []string{outDir, home, filepath.Join(it.private, "tmp")} {
+	paths := privatePaths(it.private, harness)
+	a.outDir = paths.outDir
+	for _, d := range []string{paths.outDir, paths.home, filepath.Join(it.private, "tmp")} {
 		if err := agent.MkdirPrivate(d); err != nil {
-			return infra("rollout directory", err)
+			return stopAt("rollout directory", err)
 		}
 	}
 
 	t0 := o.Now()
-	ws, err := workspace.Create(ctx, it.mirror, it.u.item.Pre, wsDir)
+	ws, err := workspace.Create(ctx, it.mirror, it.u.item.Pre, paths.workspace)
 	it.phase("workspace", t0)
 	if err != nil {
 		if ctx.Err() != nil {
-			return records.RolloutInterrupted, "interrupted while creating the workspace"
+			return &verdict{status: records.RolloutInterrupted, reason: "interrupted while creating the workspace"}
 		}
-		return infra("workspace", err)
+		return stopAt("workspace", err)
 	}
+	a.ws = ws
 	it.j.DiffBase = ws.Base
 
-	prompt, text, err := it.renderTask(ctx, wsDir)
-	if err != nil {
-		return infra("task file", err)
+	if err := it.writeTask(ctx, paths); err != nil {
+		return stopAt("task file", err)
 	}
-	it.j.Hints = records.HintsShown(prompt.HintsShown)
-	if err := fsx.WriteFile(filepath.Join(it.u.dir, journal.TaskFile), []byte(text), 0o644); err != nil {
-		return infra("task file", err)
-	}
-	if err := fsx.WriteJSON(filepath.Join(it.u.dir, journal.PromptFile), prompt); err != nil {
-		return infra("task file", err)
-	}
-	if err := os.WriteFile(taskCopy, []byte(text), 0o644); err != nil {
-		return infra("task file", err)
-	}
-	if err := copyHomeFiles(o.Agent.HomeFiles, home); err != nil {
-		return infra("home files", err)
+	if err := copyHomeFiles(o.Agent.HomeFiles, paths.home); err != nil {
+		return stopAt("home files", err)
 	}
 
 	typ := o.Agent.Type
-	stdout, err := it.openLog(agent.StdoutName(typ))
-	if err != nil {
-		return infra("logs", err)
+	if a.stdout, err = it.openLog(agent.StdoutName(typ)); err != nil {
+		return stopAt("logs", err)
 	}
-	stderr, err := it.openLog(agent.StderrName(typ))
-	if err != nil {
-		stdout.Close()
-		return infra("logs", err)
+	if a.stderr, err = it.openLog(agent.StderrName(typ)); err != nil {
+		a.stdout.Close()
+		return stopAt("logs", err)
 	}
-	ro := &agent.Rollout{
-		RunID: it.run.RunID, ItemID: it.u.item.ID, Sample: it.u.sample,
-		Agent: o.Agent, Bench: o.Bench, Limits: it.limits,
-		Workspace: wsDir, TaskFile: taskCopy, OutDir: outDir, Home: home, HarnessDir: harness,
-		Prompt: text, Stdout: stdout, Stderr: stderr, Secrets: it.secrets,
-		HumanDiff: func(ctx context.Context) ([]byte, error) {
-			return it.mirror.Diff(ctx, it.u.item.Pre, it.u.item.Human)
-		},
+	a.ro = it.newRollout(it.run.RunID, it.u, paths)
+	a.ro.Prompt, a.ro.Stdout, a.ro.Stderr = it.prompt, a.stdout, a.stderr
+	a.ro.HumanDiff = func(ctx context.Context) ([]byte, error) {
+		return it.mirror.Diff(ctx, it.u.item.Pre, it.u.item.Human)
 	}
-	ro.Env = agent.BaseEnv(agent.EnvInput{
-		Process: o.ProcessEnv, Dot: o.Bench.Env, Extra: o.Agent.Env,
-		Workspace: wsDir, TaskFile: taskCopy, OutDir: outDir, Home: home,
-	})
 	if it.spend.refresh(true); it.spend.Reached() {
 		// The run's budget ran out while this item was being set up.
-		it.j.LimitsHit = appendOnce(it.j.LimitsHit, records.LimitMaxTotalBudgetUSD)
-		stdout.Close()
-		stderr.Close()
-		return records.RolloutInterrupted, fmt.Sprintf("not started: the run's %s of %s is reached", records.LimitMaxTotalBudgetUSD, usd(it.opts.Bench.MaxTotalBudgetUSD))
+		a.stdout.Close()
+		a.stderr.Close()
+		return &verdict{status: records.RolloutInterrupted, limitHit: records.LimitMaxTotalBudgetUSD,
+			reason: fmt.Sprintf("not started: the run's %s of %s is reached", records.LimitMaxTotalBudgetUSD, usd(it.opts.Bench.MaxTotalBudgetUSD))}
 	}
-	ro.Observe = it.observeUsage
+	return nil
+}
+
+// stopAt is the ending of an attempt whose setup failed.
+func stopAt(what string, err error) *verdict {
+	v := infraVerdict(what, err)
+	return &v
+}
+
+// writeTask renders the task file into the item directory (task.txt,
+// prompt.json) and the rollout's copy.
+func (it *itemRun) writeTask(ctx context.Context, paths rolloutPaths) error {
+	prompt, text, err := it.renderTask(ctx, paths.workspace)
+	if err != nil {
+		return err
+	}
+	it.j.Hints = records.HintsShown(prompt.HintsShown)
+	if err := fsx.WriteFile(filepath.Join(it.u.dir, journal.TaskFile), []byte(text), 0o644); err != nil {
+		return err
+	}
+	if err := fsx.WriteJSON(filepath.Join(it.u.dir, journal.PromptFile), prompt); err != nil {
+		return err
+	}
+	if err := os.WriteFile(paths.taskFile, []byte(text), 0o644); err != nil {
+		return err
+	}
+	it.prompt = text
+	return nil
+}
+
+// runAgent runs the agent and records its outcome; the facts it returns are
+// the run's part of what decide judges.
+func (it *itemRun) runAgent(ctx context.Context, a *attempt) facts {
+	o := it.opts
+	a.ro.Observe = it.observeUsage
 	rctx, cancelRollout := context.WithCancelCause(ctx)
 	it.usageMu.Lock()
 	it.cancelRollout = cancelRollout
 	it.usageMu.Unlock()
-	t0 = o.Now()
-	out, runErr := it.adapter.Run(rctx, ro)
+	t0 := o.Now()
+	out, runErr := it.adapter.Run(rctx, a.ro)
 	it.phase("agent", t0)
+	f := facts{runErr: runErr, out: out}
 	// Why the harness stopped the rollout, if it did (a budget cap).
-	var stopped error
 	if rctx.Err() != nil && ctx.Err() == nil && out != nil && out.Process != nil && out.Process.Stopped {
-		stopped = context.Cause(rctx)
+		f.stopped = context.Cause(rctx)
 	}
 	cancelRollout(nil)
-	logErr := errors.Join(stdout.Close(), stderr.Close())
-	it.j.Logs = records.Logs{Stdout: stdout.info(), Stderr: stderr.info()}
+	f.logErr = errors.Join(a.stdout.Close(), a.stderr.Close())
+	it.j.Logs = records.Logs{Stdout: a.stdout.info(), Stderr: a.stderr.info()}
 	if out != nil {
 		it.fillUsage(out)
 		it.classify(out)
 		it.recordOutcome(out)
 	}
+	return f
+}
 
-	// Capture even after an interruption: the partial work is evidence.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-	defer cancel()
-	t0 = o.Now()
-	patchOK, patchReason, capErr := it.capture(cctx, ws)
+// captureAll captures the patch and the output folder, keeps the
+// workspace when asked, and completes the facts.
+func (it *itemRun) captureAll(ctx context.Context, a *attempt, f *facts) {
+	o := it.opts
+	t0 := o.Now()
+	f.patchOK, f.patchReason, f.captureErr = it.capture(ctx, a.ws)
 	it.phase("capture", t0)
-	if err := it.copyOut(outDir); err != nil {
-		capErr = errors.Join(capErr, err)
+	if err := it.copyOut(a.outDir); err != nil {
+		f.captureErr = errors.Join(f.captureErr, err)
 	}
 	if o.KeepWorkspaces {
 		// Without the owner file no later run sweeps it away.
-		keep = fsx.DisownDir(it.private)
-		it.j.Workspace = wsDir
+		a.keep = fsx.DisownDir(it.private)
+		it.j.Workspace = a.ro.Workspace
 	}
-
-	switch {
-	case ctx.Err() != nil:
-		return records.RolloutInterrupted, "interrupted: " + context.Cause(ctx).Error()
-	case runErr != nil:
-		return infra("agent", runErr)
-	case out.Infra != nil:
-		it.infraKind = agent.InfraOther
-		if ie, ok := out.Infra.(*agent.InfraError); ok {
-			it.infraKind = ie.Kind
-		}
-		return records.RolloutInfraError, out.Infra.Error()
-	case capErr != nil:
-		return infra("patch capture", capErr)
-	case logErr != nil:
-		return infra("logs", logErr)
-	case it.patchRefused != "":
-		return records.RolloutAgentError, it.patchRefused
-	case errors.Is(stopped, errItemBudget):
-		it.j.LimitsHit = appendOnce(it.j.LimitsHit, records.LimitMaxBudgetUSD)
-		spent := "spent " + usd(it.j.Usage.CostUSD)
-		if it.priorCost > 0 {
-			spent += fmt.Sprintf(", %s with earlier attempts", usd(it.priorCost+it.j.Usage.CostUSD))
-		}
-		return records.RolloutBudgetExceeded, fmt.Sprintf("%s of %s reached (%s); the harness stopped the agent", records.LimitMaxBudgetUSD, usd(it.limits.MaxBudgetUSD), spent)
-	case errors.Is(stopped, errRunBudget):
-		// Not the agent's failure: the harness cut it short. It stays
-		// to do, for a resume with a larger budget.
-		it.j.LimitsHit = appendOnce(it.j.LimitsHit, records.LimitMaxTotalBudgetUSD)
-		return records.RolloutInterrupted, fmt.Sprintf("stopped: the run's %s of %s is reached", records.LimitMaxTotalBudgetUSD, usd(it.opts.Bench.MaxTotalBudgetUSD))
-	case slices.Contains(it.j.LimitsHit, records.LimitMaxBudgetUSD):
-		return records.RolloutBudgetExceeded, fmt.Sprintf("the agent stopped at its budget (spent %s)", usd(it.j.Usage.CostUSD))
-	case out.Process != nil && out.Process.TimedOut:
-		return records.RolloutTimeout, fmt.Sprintf("wall-clock limit of %s reached", it.limits.Timeout)
-	case out.Failed:
-		return records.RolloutAgentError, out.Reason
-	case out.Process != nil && (out.Process.ExitCode != 0 || out.Process.Signal != "") && !stoppedAtIterations(out):
-		return records.RolloutAgentError, exitReason(out.Process)
-	case (it.j.Patch == nil || it.j.Patch.Bytes == 0) && !out.ResultRead && it.noPatchInfra() != nil:
-		// An agent that gave up on a provider error and exited 0 did
-		// not get to try: redo it, do not count it as a result.
-		ie := it.noPatchInfra()
-		it.infraKind = ie.Kind
-		return records.RolloutInfraError, ie.Error()
-	case it.j.Patch == nil || it.j.Patch.Bytes == 0:
-		return records.RolloutNoPatch, "the agent changed nothing"
-	case !patchOK:
-		return records.RolloutAgentError, patchReason
-	case it.j.Targets != nil && it.j.Targets.Strict && !it.j.Targets.OK:
-		return records.RolloutTargetViolation, "changed files outside the targets: " + strings.Join(it.j.Targets.Disallowed, ", ")
+	f.patchRefused = it.patchRefused
+	f.limitsHit = it.j.LimitsHit
+	f.patch = it.j.Patch
+	f.targets = it.j.Targets
+	f.costUSD = it.j.Usage.CostUSD
+	f.priorCost = it.priorCost
+	f.limits = it.limits
+	f.maxTotalBudgetUSD = o.Bench.MaxTotalBudgetUSD
+	if f.out != nil && noPatch(f.patch) && !f.out.ResultRead {
+		f.noPatchInfra = it.logInfra(false)
 	}
-	return records.RolloutSuccess, ""
 }
 
 // copyOut copies the agent's output folder into the item's out/, which
@@ -458,16 +475,6 @@ func (it *itemRun) copyOut(outDir string) error {
 // the item is judged by its patch, as when OpenHands reaches its limit.
 func stoppedAtIterations(out *agent.Outcome) bool {
 	return out.Process != nil && slices.Contains(out.LimitsHit, records.LimitMaxIterations)
-}
-
-// noPatchInfra is the provider error on the end of stderr of a rollout
-// that changed nothing, once looked up.
-func (it *itemRun) noPatchInfra() *agent.InfraError {
-	if !it.noPatchChecked {
-		it.noPatchChecked = true
-		it.noPatchErr = it.logInfra(false)
-	}
-	return it.noPatchErr
 }
 
 func appendOnce(list []string, v string) []string {

@@ -58,9 +58,13 @@ type Options struct {
 	Agent *config.Agent
 	// Kinds are the agent kinds that can build Agent's adapter
 	// (internal/agent/all); nil means the built-in ones.
-	Kinds    []agent.Kind
+	Kinds []agent.Kind
+	// Plan is the plan to prepare; when nil it is PlanPath's (a
+	// resolved plan of Task's), else the one built from Commits (a
+	// commits file) or the task's own commits.
 	Plan     *plan.Plan
 	PlanPath string
+	Commits  string
 
 	MaxWorkers     int
 	Samples        int
@@ -262,15 +266,20 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if opts.Kinds == nil {
 		opts.Kinds = agent.Builtins()
 	}
+	if opts.Plan == nil {
+		p, err := findPlan(ctx, &opts)
+		if err != nil {
+			return nil, err
+		}
+		opts.Plan = p
+	}
 	adapter, err := agent.New(opts.Kinds, opts.Agent)
 	if err != nil {
 		return nil, err
 	}
 	r := &runner{opts: opts, adapter: adapter, log: opts.Log, counts: map[records.RolloutStatus]int{}, retry: retryDefaults(opts.Bench.Retry)}
 	r.limits = EffectiveLimits(opts.Agent.Limits)
-	// The entry's env: is the agent's too: a key written there is a
-	// secret like any other.
-	r.secrets = secrets.FromEnv(append(mergedEnv(opts.ProcessEnv, opts.Bench.Env), EnvList(opts.Agent.Env)...), opts.Bench.Secrets)
+	r.secrets = secretSet(&r.opts)
 	if r.rollRoot, err = opts.Bench.PrivateRoot(); err != nil {
 		return nil, err
 	}
@@ -553,18 +562,12 @@ func (r *runner) openRun(ctx context.Context) error {
 	now := o.Now().UTC()
 	id := o.RunID
 	if id == "" {
-		id = journal.NewRunID(o.Task.ID, o.Agent.Name, o.Agent.Model, now)
-		base := id
-		for n := 2; fsx.Exists(filepath.Join(journal.RunsDir(root), id)); n++ {
-			id = fmt.Sprintf("%s-%d", base, n)
-		}
+		id = journal.FreeRunID(root, journal.NewRunID(o.Task.ID, o.Agent.Name, o.Agent.Model, now))
 	}
 	ids := make([]string, len(o.Plan.Items))
 	for i, it := range o.Plan.Items {
 		ids[i] = it.ID
 	}
-	gitVersion, _ := gitx.Version(ctx)
-	host, _ := os.Hostname()
 	// The entry is recorded as written, without HTML escaping, like
 	// every file fsx writes.
 	cfg, err := fsx.MarshalJSON(red)
@@ -583,10 +586,7 @@ func (r *runner) openRun(ctx context.Context) error {
 		Items:         ids,
 		Samples:       o.Samples,
 		Limits:        r.limits,
-		Provenance: records.Provenance{
-			BenchVersion: o.BenchVersion, GoVersion: runtime.Version(), GitVersion: gitVersion,
-			OS: runtime.GOOS + "/" + runtime.GOARCH, Hostname: host,
-		},
+		Provenance:    Provenance(ctx, o.BenchVersion),
 	}
 	r.runDir = filepath.Join(journal.RunsDir(root), id)
 	if err := os.MkdirAll(r.runDir, 0o755); err != nil {
@@ -596,6 +596,17 @@ func (r *runner) openRun(ctx context.Context) error {
 		return err
 	}
 	return journal.WriteRun(r.runDir, r.run)
+}
+
+// Provenance is what a new run records of the harness and the machine
+// that made it.
+func Provenance(ctx context.Context, benchVersion string) records.Provenance {
+	gitVersion, _ := gitx.Version(ctx)
+	host, _ := os.Hostname()
+	return records.Provenance{
+		BenchVersion: benchVersion, GoVersion: runtime.Version(), GitVersion: gitVersion,
+		OS: runtime.GOOS + "/" + runtime.GOARCH, Hostname: host,
+	}
 }
 
 // writeRunPlan keeps a copy of the plan in the run directory: the run is
