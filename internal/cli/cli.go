@@ -1,8 +1,8 @@
 // Package cli wires the bench command line: one file per command, each with
 // an options struct that registers its flags and a runX function. Streams,
 // environment and clock are injected through Env so every command runs in
-// tests without touching the process. Exit statuses are mapped in one
-// place, ExitCode.
+// tests without touching the process: OSEnv is the one place that reads
+// it. Exit statuses are mapped in one place, ExitCode.
 package cli
 
 import (
@@ -40,6 +40,19 @@ type Env struct {
 	Environ   func() []string
 	LookupEnv func(string) (string, bool)
 	Now       func() time.Time
+	// Dir is the working directory: ./bench.yaml and .env are looked for
+	// there, the default roots are relative to it, and so is every
+	// relative path in arguments. "" is the process's own (OSEnv): the
+	// system resolves relative paths, and messages show them as typed.
+	Dir string
+	// Args0 and Executable find this binary, which evaluate re-executes
+	// as the launcher of timed runs (os.Args[0], os.Executable); with
+	// neither, the harness times the runs itself.
+	Args0      string
+	Executable func() (string, error)
+	// Hostname names the machine in the provenance evaluate records for
+	// a predictions file (nil: none).
+	Hostname func() (string, error)
 	// StderrTTY enables live progress bars.
 	StderrTTY bool
 	// Kinds are the agent kinds commands know; nil means all.Kinds().
@@ -54,11 +67,13 @@ func (e *Env) kinds() []agent.Kind {
 	return e.Kinds
 }
 
-// OSEnv is the real process environment.
+// OSEnv is the real process: its streams, environment, clock, binary and
+// host name; its working directory is the system's (Dir "").
 func OSEnv() *Env {
 	return &Env{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Environ: os.Environ, LookupEnv: os.LookupEnv, Now: time.Now,
+		Args0: os.Args[0], Executable: os.Executable, Hostname: os.Hostname,
 		StderrTTY: isTerminal(os.Stderr) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb",
 	}
 }

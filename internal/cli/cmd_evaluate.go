@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"github.com/perfbench/perfbench/internal/gitx"
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/plan"
+	"github.com/perfbench/perfbench/internal/proc"
 	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/report"
 	"github.com/perfbench/perfbench/internal/workspace"
@@ -128,6 +128,12 @@ func runEvaluate(ctx context.Context, env *Env, o *evaluateOptions, args []strin
 	case o.timingSlots < 1:
 		return badinput.Errorf("--timing-slots must be at least 1")
 	}
+	for _, p := range []*string{&o.task, &o.planPath, &o.commits, &o.predictions, &o.out, &o.lockDir} {
+		*p = env.path(*p)
+	}
+	if len(args) > 0 {
+		args = []string{env.path(args[0])}
+	}
 	cfg, err := env.loadBench(o.benchCfg)
 	if err != nil {
 		return err
@@ -147,7 +153,7 @@ func runEvaluate(ctx context.Context, env *Env, o *evaluateOptions, args []strin
 	if !o.regrade && in.runtime == agent.RuntimeContainer && in.task.Environment.Image == "" {
 		fmt.Fprintf(env.Stderr, "warning: run %s's rollouts ran in a container, but %s has no environment.image: the agent's patched code runs on this host, unsandboxed (set environment.image, or environment.require_image: true to refuse)\n", in.runID, in.task.Path)
 	}
-	launcher := launcherArgv()
+	launcher := launcherArgv(env)
 	var runner evaluate.Runner = &evaluate.Host{Launcher: launcher}
 	if image := in.task.Environment.Image; image != "" {
 		// In containers the launcher is mounted into the image: it must be
@@ -162,8 +168,8 @@ func runEvaluate(ctx context.Context, env *Env, o *evaluateOptions, args []strin
 		}
 		if path != "" {
 			// Mounted by absolute path, the link's target itself.
-			if abs, err := filepath.Abs(path); err == nil {
-				path = abs
+			if cwd, err := env.wd(); err == nil {
+				path = absIn(cwd, path)
 			}
 			if resolved, err := filepath.EvalSymlinks(path); err == nil {
 				path = resolved
@@ -480,7 +486,10 @@ func predictionsInput(ctx context.Context, env *Env, cfg *configs, o *evaluateOp
 			id = journal.Sanitize(filepath.Base(runDir))
 		}
 		gitVersion, _ := gitx.Version(ctx)
-		host, _ := os.Hostname()
+		host := ""
+		if env.Hostname != nil {
+			host, _ = env.Hostname()
+		}
 		absPlan, _ := filepath.Abs(o.planPath)
 		run = &records.Run{
 			RunID: id, CreatedAt: now, UpdatedAt: now,
@@ -548,23 +557,27 @@ func requireImage(o *evaluateOptions, task *config.Task) error {
 		Msg: "true, but environment.image is empty: evaluating on the host would run the agent's patched code unsandboxed"}
 }
 
-// launcherArgv is how evaluate re-executes this binary as the launcher of
-// timed runs; nil (timing by the harness itself) when it cannot be found.
-func launcherArgv() []string {
-	exe := os.Args[0]
+// launcherArgv is how evaluate re-executes this binary (env's Args0, on
+// its PATH, else its Executable) as the launcher of timed runs; nil
+// (timing by the harness itself) when it cannot be found.
+func launcherArgv(env *Env) []string {
+	exe := env.Args0
 	if !strings.Contains(exe, "/") {
-		p, err := exec.LookPath(exe)
+		p, err := proc.LookPath(exe, env.Environ())
 		if err != nil {
-			if exe, err = os.Executable(); err != nil {
+			if env.Executable == nil {
+				return nil
+			}
+			if exe, err = env.Executable(); err != nil {
 				return nil
 			}
 		} else {
 			exe = p
 		}
 	}
-	abs, err := filepath.Abs(exe)
+	cwd, err := env.wd()
 	if err != nil {
 		return nil
 	}
-	return []string{abs, evaluate.TimedCommand}
+	return []string{absIn(cwd, exe), evaluate.TimedCommand}
 }

@@ -47,11 +47,11 @@ func runPlan(ctx context.Context, env *Env, o *planOptions, taskPath string) err
 	if err != nil {
 		return err
 	}
-	p, err := buildPlan(ctx, env, cfg.bench, task, o.commits)
+	p, err := buildPlan(ctx, env, cfg.bench, task, env.path(o.commits))
 	if err != nil {
 		return err
 	}
-	out := o.out
+	out := env.path(o.out)
 	if out == "" {
 		out = filepath.Join(cfg.bench.Paths.StateRoot, "plan.json")
 	}

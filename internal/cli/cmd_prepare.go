@@ -86,6 +86,7 @@ func runPrepare(ctx context.Context, env *Env, o *prepareOptions, taskPath strin
 	if o.newRun && o.runID != "" {
 		return badinput.Errorf("--new and --run-id exclude each other")
 	}
+	o.fromPlan, o.commits = env.path(o.fromPlan), env.path(o.commits)
 	cfg, err := env.loadBench(o.benchCfg)
 	if err != nil {
 		return err
@@ -118,7 +119,7 @@ func runPrepare(ctx context.Context, env *Env, o *prepareOptions, taskPath strin
 		return dryRun(env, cfg.bench, task, a, adapter, o)
 	}
 	if !o.skipPreflight && cfg.bench.PreflightEnabled() {
-		if err := doctor.Preflight(ctx, doctor.Checks(doctor.Input{Bench: cfg.bench, Agent: a, Kinds: env.kinds()})); err != nil {
+		if err := doctor.Preflight(ctx, doctor.Checks(env.doctorInput(cfg.bench, a))); err != nil {
 			return &exitError{code: ExitFailure, err: err}
 		}
 	}

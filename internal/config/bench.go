@@ -53,7 +53,7 @@ func LoadBench(path string, env Env, kinds []AgentKind) (*Bench, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bench config: %w", err)
 		}
-		return parseBench("", dir, nil, env, kinds)
+		return DefaultBench(dir, env, kinds)
 	}
 	src, err := os.ReadFile(path)
 	if err != nil {
@@ -64,6 +64,12 @@ func LoadBench(path string, env Env, kinds []AgentKind) (*Bench, error) {
 		return nil, fmt.Errorf("bench config %s: %w", path, err)
 	}
 	return parseBench(path, dir, src, env, kinds)
+}
+
+// DefaultBench is the configuration without a bench.yaml: the defaults,
+// relative to dir (the working directory of the command).
+func DefaultBench(dir string, env Env, kinds []AgentKind) (*Bench, error) {
+	return parseBench("", dir, nil, env, kinds)
 }
 
 // parseBench is LoadBench without reading the file.
