@@ -110,7 +110,7 @@ func runPrepare(ctx context.Context, env *Env, o *prepareOptions, taskPath strin
 		c.Image = task.Environment.Image
 		a = &c
 	}
-	adapter, err := agent.New(env.kinds(), a)
+	adapter, err := agent.NewOn(env.kinds(), a, agent.Host{Env: env.Environ()})
 	if err != nil {
 		return err
 	}

@@ -287,7 +287,7 @@ func (it *itemRun) execute(ctx context.Context) (records.RolloutStatus, string) 
 	if err := os.WriteFile(taskCopy, []byte(text), 0o644); err != nil {
 		return infra("task file", err)
 	}
-	if err := copyHomeFiles(o.Agent.HomeFiles, home); err != nil {
+	if err := copyHomeFiles(o.Agent.HomeFiles, agent.Host{Env: o.ProcessEnv}.Home(), home); err != nil {
 		return infra("home files", err)
 	}
 
@@ -304,7 +304,7 @@ func (it *itemRun) execute(ctx context.Context) (records.RolloutStatus, string) 
 	ro := &agent.Rollout{
 		RunID: it.run.RunID, ItemID: it.u.item.ID, Sample: it.u.sample,
 		Agent: o.Agent, Bench: o.Bench, Limits: it.limits,
-		Workspace: wsDir, TaskFile: taskCopy, OutDir: outDir, Home: home, HarnessDir: harness,
+		Workspace: wsDir, TaskFile: taskCopy, OutDir: outDir, Home: home, HarnessDir: harness, Host: agent.Host{Env: o.ProcessEnv},
 		Prompt: text, Stdout: stdout, Stderr: stderr, Secrets: it.secrets,
 		HumanDiff: func(ctx context.Context) ([]byte, error) {
 			return it.mirror.Diff(ctx, it.u.item.Pre, it.u.item.Human)
@@ -829,15 +829,15 @@ func (l *logFile) info() *records.LogFile {
 	return &records.LogFile{File: l.name, Bytes: s.Bytes, Kept: s.Kept, Cap: s.Cap, Truncated: s.Truncated}
 }
 
-// copyHomeFiles copies the listed files (relative to the invoking user's
-// HOME) into the rollout's fresh HOME; nothing else of HOME is visible.
-func copyHomeFiles(files []string, home string) error {
+// copyHomeFiles copies the listed files (relative to userHome, the
+// invoking user's HOME) into the rollout's fresh home; nothing else of
+// userHome is visible.
+func copyHomeFiles(files []string, userHome, home string) error {
 	if len(files) == 0 {
 		return nil
 	}
-	userHome, err := os.UserHomeDir()
-	if err != nil {
-		return err
+	if userHome == "" {
+		return errors.New("$HOME is not defined")
 	}
 	for _, f := range files {
 		src := f

@@ -262,7 +262,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if opts.Kinds == nil {
 		opts.Kinds = agent.Builtins()
 	}
-	adapter, err := agent.New(opts.Kinds, opts.Agent)
+	adapter, err := agent.NewOn(opts.Kinds, opts.Agent, agent.Host{Env: opts.ProcessEnv})
 	if err != nil {
 		return nil, err
 	}
