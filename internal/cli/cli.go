@@ -50,9 +50,6 @@ type Env struct {
 	// neither, the harness times the runs itself.
 	Args0      string
 	Executable func() (string, error)
-	// Hostname names the machine in the provenance evaluate records for
-	// a predictions file (nil: none).
-	Hostname func() (string, error)
 	// StderrTTY enables live progress bars.
 	StderrTTY bool
 	// Kinds are the agent kinds commands know; nil means all.Kinds().
@@ -67,13 +64,13 @@ func (e *Env) kinds() []agent.Kind {
 	return e.Kinds
 }
 
-// OSEnv is the real process: its streams, environment, clock, binary and
-// host name; its working directory is the system's (Dir "").
+// OSEnv is the real process: its streams, environment, clock and binary;
+// its working directory is the system's (Dir "").
 func OSEnv() *Env {
 	return &Env{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Environ: os.Environ, LookupEnv: os.LookupEnv, Now: time.Now,
-		Args0: os.Args[0], Executable: os.Executable, Hostname: os.Hostname,
+		Args0: os.Args[0], Executable: os.Executable,
 		StderrTTY: isTerminal(os.Stderr) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb",
 	}
 }

@@ -486,10 +486,7 @@ func predictionsInput(ctx context.Context, env *Env, cfg *configs, o *evaluateOp
 			id = journal.Sanitize(filepath.Base(runDir))
 		}
 		gitVersion, _ := gitx.Version(ctx)
-		host := ""
-		if env.Hostname != nil {
-			host, _ = env.Hostname()
-		}
+		host, _ := os.Hostname()
 		absPlan, _ := filepath.Abs(o.planPath)
 		run = &records.Run{
 			RunID: id, CreatedAt: now, UpdatedAt: now,
@@ -563,7 +560,8 @@ func requireImage(o *evaluateOptions, task *config.Task) error {
 func launcherArgv(env *Env) []string {
 	exe := env.Args0
 	if !strings.Contains(exe, "/") {
-		p, err := proc.LookPath(exe, env.Environ())
+		pathEnv, _ := env.LookupEnv("PATH")
+		p, err := proc.LookPath(exe, []string{"PATH=" + pathEnv})
 		if err != nil {
 			if env.Executable == nil {
 				return nil

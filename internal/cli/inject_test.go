@@ -25,7 +25,6 @@ func injectedEnv(dir string, vars []string) (*Env, *bytes.Buffer, *bytes.Buffer)
 		LookupEnv: agent.Host{Env: vars}.LookupEnv,
 		Now:       func() time.Time { return time.Date(2026, 11, 25, 18, 41, 17, 0, time.UTC) },
 		Dir:       dir,
-		Hostname:  func() (string, error) { return "injected-host", nil },
 	}, &out, &errb
 }
 
