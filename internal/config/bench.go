@@ -270,12 +270,19 @@ func (b *Bench) PatchLimit() int64 {
 // (seed experiment.preflight_enabled; default true).
 // PrivateRoot is the directory that holds agents' and evaluations'
 // private workspaces, created if needed: paths.rollout_root, or the
-// system temp dir. It is never inside state_root or work_root, whose
-// mirrors and plans reach the human commit (bad input otherwise).
+// system temp dir (os.TempDir's choice, from the environment the
+// configuration was loaded with). It is never inside state_root or
+// work_root, whose mirrors and plans reach the human commit (bad input
+// otherwise).
 func (b *Bench) PrivateRoot() (string, error) {
 	root := b.Paths.RolloutRoot
 	if root == "" {
-		root = os.TempDir()
+		root = "/tmp"
+		if b.env.Process != nil {
+			if v, ok := b.env.Process("TMPDIR"); ok && v != "" {
+				root = v
+			}
+		}
 	}
 	abs, err := filepath.Abs(root)
 	if err != nil {
