@@ -36,14 +36,15 @@ type Env struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
-	// Environ and LookupEnv read the process environment.
+	// Environ and LookupEnv read the process environment; commands and
+	// the stages they call read no other.
 	Environ   func() []string
 	LookupEnv func(string) (string, bool)
 	Now       func() time.Time
-	// Dir is the working directory: ./bench.yaml and .env are looked for
-	// there, the default roots are relative to it, and so is every
-	// relative path in arguments. "" is the process's own (OSEnv): the
-	// system resolves relative paths, and messages show them as typed.
+	// Dir is the working directory, absolute: ./bench.yaml and .env are
+	// looked for there, the default roots are relative to it, and so is
+	// every relative path in arguments. "" is the process's own (OSEnv):
+	// the system resolves relative paths, and messages show them as typed.
 	Dir string
 	// Args0 and Executable find this binary, which evaluate re-executes
 	// as the launcher of timed runs (os.Args[0], os.Executable); with
