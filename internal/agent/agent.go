@@ -45,6 +45,9 @@ type Rollout struct {
 	HarnessDir string
 	// Env is the agent's complete environment (see BaseEnv).
 	Env []string
+	// Host is the harness's own environment: an engine client runs with
+	// the invoking user's HOME and XDG directories from it.
+	Host Host
 	// Prompt is the content of TaskFile.
 	Prompt string
 

@@ -32,9 +32,9 @@ var (
 		},
 	}
 	// Replay applies the human diff: the oracle.
-	Replay = Kind{AgentKind: config.AgentKind{Type: "replay"}, New: func(*config.Agent) (Adapter, error) { return replay{}, nil }}
+	Replay = Kind{AgentKind: config.AgentKind{Type: "replay"}, New: func(*config.Agent, Host) (Adapter, error) { return replay{}, nil }}
 	// Noop changes nothing: the control.
-	Noop = Kind{AgentKind: config.AgentKind{Type: "noop"}, New: func(*config.Agent) (Adapter, error) { return noop{}, nil }}
+	Noop = Kind{AgentKind: config.AgentKind{Type: "noop"}, New: func(*config.Agent, Host) (Adapter, error) { return noop{}, nil }}
 )
 
 // Builtins are the kinds of this package, which every build has.
@@ -52,7 +52,7 @@ func checkCommand(c *config.EntryCheck) error {
 // $BENCH_OUT_DIR/metrics.json.
 type command struct{ argv []string }
 
-func newCommand(a *config.Agent) (Adapter, error) {
+func newCommand(a *config.Agent, _ Host) (Adapter, error) {
 	if len(a.Command) == 0 {
 		return nil, badinput.Errorf("agent %s: type command needs command: [argv...]", a.Name)
 	}

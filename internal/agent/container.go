@@ -118,7 +118,7 @@ func ContainerSpec(r *Rollout, argv []string, interactive bool) (*container.Spec
 // user's HOME, XDG directories and TMPDIR: the client's configuration
 // (context, credential helpers) and rootless podman's image store live
 // there, not in the rollout's fresh HOME.
-func clientEnv(env []string) []string {
+func clientEnv(env []string, host Host) []string {
 	out := make([]string, 0, len(env)+4)
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
@@ -128,7 +128,7 @@ func clientEnv(env []string) []string {
 		out = append(out, kv)
 	}
 	for _, k := range []string{"HOME", "TMPDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"} {
-		if v, ok := os.LookupEnv(k); ok {
+		if v, ok := host.LookupEnv(k); ok {
 			out = append(out, k+"="+v)
 		}
 	}
@@ -160,7 +160,7 @@ func runInContainer(ctx context.Context, r *Rollout, argv []string, stdin io.Rea
 	out := &Outcome{Command: r.Secrets.RedactArgv(spec.RunArgv())}
 	eng := container.NewEngine(spec.Engine)
 	res, err := eng.Run(ctx, *spec, container.RunOptions{
-		Env:     clientEnv(r.Env),
+		Env:     clientEnv(r.Env, r.Host),
 		Stdin:   stdin,
 		Stdout:  r.Stdout,
 		Stderr:  r.Stderr,

@@ -41,8 +41,36 @@ type Kind struct {
 	Checks func(a *config.Agent, p Probes) []Check
 }
 
-// Factory builds an adapter for a configured entry.
-type Factory func(a *config.Agent) (Adapter, error)
+// Factory builds an adapter for a configured entry, run by the harness
+// on host.
+type Factory func(a *config.Agent, host Host) (Adapter, error)
+
+// Host is the harness's process as adapters see it, passed in (the CLI's
+// environment, not necessarily the one the process has): adapters read
+// their mode switches and the invoking user's home from it, never from
+// the process.
+type Host struct {
+	// Env is the harness's environment ("NAME=value"); the last value of
+	// a name wins, as for execve.
+	Env []string
+}
+
+// LookupEnv returns the value of name in h.Env.
+func (h Host) LookupEnv(name string) (string, bool) {
+	for i := len(h.Env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(h.Env[i], "="); ok && k == name {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// Home is the invoking user's home directory ($HOME, as os.UserHomeDir
+// reads it on Unix); "" when unset.
+func (h Host) Home() string {
+	v, _ := h.LookupEnv("HOME")
+	return v
+}
 
 // Check is one check an adapter asks `bench doctor` (and prepare's
 // preflight, when Preflight is set) to run.
@@ -107,15 +135,20 @@ func Types(kinds []Kind) []string {
 	return out
 }
 
-// New returns the adapter for an entry, built by its kind in kinds.
-func New(kinds []Kind, a *config.Agent) (Adapter, error) {
+// New returns the adapter for an entry, built by its kind in kinds, on a
+// host with an empty environment.
+func New(kinds []Kind, a *config.Agent) (Adapter, error) { return NewOn(kinds, a, Host{}) }
+
+// NewOn returns the adapter for an entry, built by its kind in kinds, for
+// a harness running on host.
+func NewOn(kinds []Kind, a *config.Agent, host Host) (Adapter, error) {
 	k, ok := Find(kinds, a.Type)
 	if !ok || k.New == nil {
 		avail := slices.Clone(Types(kinds))
 		slices.Sort(avail)
 		return nil, badinput.Errorf("agent %s: type %s is not supported by this build (available: %s)", a.Name, a.Type, strings.Join(avail, ", "))
 	}
-	return k.New(a)
+	return k.New(a, host)
 }
 
 // ConfigFileOption is the config_file key, for the options of the types

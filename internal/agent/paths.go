@@ -20,6 +20,8 @@ func BenchPath(b *config.Bench, p string) string {
 	if b != nil && b.Dir != "" {
 		return filepath.Join(b.Dir, p)
 	}
+	// Without bench.yaml's directory (never in the harness, whose Bench
+	// always has one): the process's working directory.
 	abs, err := filepath.Abs(p)
 	if err != nil {
 		return p

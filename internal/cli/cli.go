@@ -1,8 +1,8 @@
 // Package cli wires the bench command line: one file per command, each with
 // an options struct that registers its flags and a runX function. Streams,
 // environment and clock are injected through Env so every command runs in
-// tests without touching the process. Exit statuses are mapped in one
-// place, ExitCode.
+// tests without touching the process: OSEnv is the one place that reads
+// it. Exit statuses are mapped in one place, ExitCode.
 package cli
 
 import (
@@ -36,10 +36,21 @@ type Env struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
-	// Environ and LookupEnv read the process environment.
+	// Environ and LookupEnv read the process environment; commands and
+	// the stages they call read no other.
 	Environ   func() []string
 	LookupEnv func(string) (string, bool)
 	Now       func() time.Time
+	// Dir is the working directory, absolute: ./bench.yaml and .env are
+	// looked for there, the default roots are relative to it, and so is
+	// every relative path in arguments. "" is the process's own (OSEnv):
+	// the system resolves relative paths, and messages show them as typed.
+	Dir string
+	// Args0 and Executable find this binary, which evaluate re-executes
+	// as the launcher of timed runs (os.Args[0], os.Executable); with
+	// neither, the harness times the runs itself.
+	Args0      string
+	Executable func() (string, error)
 	// StderrTTY enables live progress bars.
 	StderrTTY bool
 	// Kinds are the agent kinds commands know; nil means all.Kinds().
@@ -54,11 +65,13 @@ func (e *Env) kinds() []agent.Kind {
 	return e.Kinds
 }
 
-// OSEnv is the real process environment.
+// OSEnv is the real process: its streams, environment, clock and binary;
+// its working directory is the system's (Dir "").
 func OSEnv() *Env {
 	return &Env{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Environ: os.Environ, LookupEnv: os.LookupEnv, Now: time.Now,
+		Args0: os.Args[0], Executable: os.Executable,
 		StderrTTY: isTerminal(os.Stderr) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb",
 	}
 }

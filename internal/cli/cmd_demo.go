@@ -38,16 +38,22 @@ no network.`,
 func runDemo(ctx context.Context, env *Env, o *demoOptions) error {
 	dir := o.out
 	if dir == "" {
-		d, err := os.MkdirTemp("", "perfbench-demo-")
+		// os.TempDir's choice, from the Env's TMPDIR.
+		tmp, _ := env.LookupEnv("TMPDIR")
+		if tmp == "" {
+			tmp = "/tmp"
+		}
+		d, err := os.MkdirTemp(tmp, "perfbench-demo-")
 		if err != nil {
 			return err
 		}
 		dir = d
 	}
-	dir, err := filepath.Abs(dir)
+	cwd, err := env.wd()
 	if err != nil {
 		return err
 	}
+	dir = absIn(cwd, dir)
 	l, err := demo.Write(ctx, dir)
 	if err != nil {
 		return err

@@ -56,22 +56,27 @@ func runDoctor(ctx context.Context, env *Env, o *doctorOptions) error {
 		}
 		fmt.Fprintf(env.Stdout, "✓ agent: %s (type %s); --agent NAME checks another entry\n", a.Name, a.Type)
 	}
-	// The checks see the process environment over .env, as agents do.
+	if _, ok := doctor.Run(ctx, doctor.Checks(env.doctorInput(cfg.bench, a)), env.Stdout); !ok {
+		return errFailed
+	}
+	return nil
+}
+
+// doctorInput is what the checks of entry a (nil: every entry) look at:
+// the process environment over .env, as agents see it.
+func (e *Env) doctorInput(b *config.Bench, a *config.Agent) doctor.Input {
 	vars := map[string]string{}
-	for k, v := range cfg.bench.Env {
+	for k, v := range b.Env {
 		vars[k] = v
 	}
-	for _, kv := range env.Environ() {
+	for _, kv := range e.Environ() {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			vars[k] = v
 		}
 	}
-	var list []string
+	list := []string{}
 	for k, v := range vars {
 		list = append(list, k+"="+v)
 	}
-	if _, ok := doctor.Run(ctx, doctor.Checks(doctor.Input{Bench: cfg.bench, Agent: a, Kinds: env.kinds(), Env: list}), env.Stdout); !ok {
-		return errFailed
-	}
-	return nil
+	return doctor.Input{Bench: b, Agent: a, Kinds: e.kinds(), Env: list, LookupEnv: e.LookupEnv}
 }

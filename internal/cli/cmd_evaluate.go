@@ -3,8 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/evaluate"
+	"github.com/perfbench/perfbench/internal/proc"
 	"github.com/perfbench/perfbench/internal/report"
 )
 
@@ -115,6 +114,12 @@ func runEvaluate(ctx context.Context, env *Env, o *evaluateOptions, args []strin
 	case o.timingSlots < 1:
 		return badinput.Errorf("--timing-slots must be at least 1")
 	}
+	for _, p := range []*string{&o.task, &o.planPath, &o.commits, &o.predictions, &o.out, &o.lockDir} {
+		*p = env.path(*p)
+	}
+	if len(args) > 0 {
+		args = []string{env.path(args[0])}
+	}
 	cfg, err := env.loadBench(o.benchCfg)
 	if err != nil {
 		return err
@@ -135,7 +140,7 @@ func runEvaluate(ctx context.Context, env *Env, o *evaluateOptions, args []strin
 	if !o.regrade && in.Runtime == agent.RuntimeContainer && in.Task.Environment.Image == "" {
 		fmt.Fprintf(env.Stderr, "warning: run %s's rollouts ran in a container, but %s has no environment.image: the agent's patched code runs on this host, unsandboxed (set environment.image, or environment.require_image: true to refuse)\n", in.RunID, in.Task.Path)
 	}
-	launcher := launcherArgv()
+	launcher := launcherArgv(env)
 	var runner evaluate.Runner = &evaluate.Host{Launcher: launcher}
 	if image := in.Task.Environment.Image; image != "" {
 		// In containers the launcher is mounted into the image: it must be
@@ -150,8 +155,8 @@ func runEvaluate(ctx context.Context, env *Env, o *evaluateOptions, args []strin
 		}
 		if path != "" {
 			// Mounted by absolute path, the link's target itself.
-			if abs, err := filepath.Abs(path); err == nil {
-				path = abs
+			if cwd, err := env.wd(); err == nil {
+				path = absIn(cwd, path)
 			}
 			if resolved, err := filepath.EvalSymlinks(path); err == nil {
 				path = resolved
@@ -214,23 +219,28 @@ func firstArg(args []string) string {
 	return args[0]
 }
 
-// launcherArgv is how evaluate re-executes this binary as the launcher of
-// timed runs; nil (timing by the harness itself) when it cannot be found.
-func launcherArgv() []string {
-	exe := os.Args[0]
+// launcherArgv is how evaluate re-executes this binary (env's Args0, on
+// its PATH, else its Executable) as the launcher of timed runs; nil
+// (timing by the harness itself) when it cannot be found.
+func launcherArgv(env *Env) []string {
+	exe := env.Args0
 	if !strings.Contains(exe, "/") {
-		p, err := exec.LookPath(exe)
+		pathEnv, _ := env.LookupEnv("PATH")
+		p, err := proc.LookPath(exe, []string{"PATH=" + pathEnv})
 		if err != nil {
-			if exe, err = os.Executable(); err != nil {
+			if env.Executable == nil {
+				return nil
+			}
+			if exe, err = env.Executable(); err != nil {
 				return nil
 			}
 		} else {
 			exe = p
 		}
 	}
-	abs, err := filepath.Abs(exe)
+	cwd, err := env.wd()
 	if err != nil {
 		return nil
 	}
-	return []string{abs, evaluate.TimedCommand}
+	return []string{absIn(cwd, exe), evaluate.TimedCommand}
 }

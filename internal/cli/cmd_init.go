@@ -35,6 +35,7 @@ current directory). Existing files are never overwritten unless --force.`,
 }
 
 func runInit(env *Env, o *initOptions) error {
+	dir := env.path(o.out)
 	files := []struct{ src, dst string }{
 		{"templates/task.yaml", filepath.Join("tasks", "example.yaml")},
 		{"templates/bench.yaml", "bench.yaml"},
@@ -42,7 +43,7 @@ func runInit(env *Env, o *initOptions) error {
 	}
 	if !o.force {
 		for _, f := range files {
-			if p := filepath.Join(o.out, f.dst); fsx.Exists(p) {
+			if p := filepath.Join(dir, f.dst); fsx.Exists(p) {
 				return badinput.Errorf("init: %s exists (use --force to overwrite)", p)
 			}
 		}
@@ -52,13 +53,13 @@ func runInit(env *Env, o *initOptions) error {
 		if err != nil {
 			return err
 		}
-		p := filepath.Join(o.out, f.dst)
+		p := filepath.Join(dir, f.dst)
 		if err := fsx.WriteFile(p, data, 0o644); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "wrote %s\n", p)
 	}
-	if _, err := os.Stat(filepath.Join(o.out, ".gitignore")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, ".gitignore")); err != nil {
 		fmt.Fprintf(env.Stdout, "next: edit tasks/example.yaml, then `bench validate tasks/example.yaml`\n")
 	}
 	return nil

@@ -46,11 +46,11 @@ func runPlan(ctx context.Context, env *Env, o *planOptions, taskPath string) err
 	if err != nil {
 		return err
 	}
-	p, err := prepare.BuildPlan(ctx, cfg.bench, task, o.commits, env.Now(), env.Stderr)
+	p, err := prepare.BuildPlan(ctx, cfg.bench, task, env.path(o.commits), env.Now(), env.Stderr)
 	if err != nil {
 		return err
 	}
-	out := o.out
+	out := env.path(o.out)
 	if out == "" {
 		out = filepath.Join(cfg.bench.Paths.StateRoot, "plan.json")
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/doctor"
 	"github.com/perfbench/perfbench/internal/prepare"
@@ -82,6 +83,7 @@ func runPrepare(ctx context.Context, env *Env, o *prepareOptions, taskPath strin
 	if o.newRun && o.runID != "" {
 		return badinput.Errorf("--new and --run-id exclude each other")
 	}
+	o.fromPlan, o.commits = env.path(o.fromPlan), env.path(o.commits)
 	cfg, err := env.loadBench(o.benchCfg)
 	if err != nil {
 		return err
@@ -94,7 +96,7 @@ func runPrepare(ctx context.Context, env *Env, o *prepareOptions, taskPath strin
 	if err != nil {
 		return err
 	}
-	if a, err = prepare.ResolveAgent(env.kinds(), task, a); err != nil {
+	if a, err = prepare.ResolveAgent(env.kinds(), task, a, agent.Host{Env: env.Environ()}); err != nil {
 		return err
 	}
 	opts := prepare.Options{
@@ -108,7 +110,7 @@ func runPrepare(ctx context.Context, env *Env, o *prepareOptions, taskPath strin
 		return dryRun(ctx, env, opts)
 	}
 	if !o.skipPreflight && cfg.bench.PreflightEnabled() {
-		if err := doctor.Preflight(ctx, doctor.Checks(doctor.Input{Bench: cfg.bench, Agent: a, Kinds: env.kinds()})); err != nil {
+		if err := doctor.Preflight(ctx, doctor.Checks(env.doctorInput(cfg.bench, a))); err != nil {
 			return &exitError{code: ExitFailure, err: err}
 		}
 	}

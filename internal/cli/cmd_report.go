@@ -36,6 +36,7 @@ lines and files changed, cost and reason, in one of the formats below.
 }
 
 func runReport(env *Env, o *reportOptions, runDir string) error {
+	runDir, out := env.path(runDir), env.path(o.out)
 	render, err := lookupFormat(report.RunFormats, o.format)
 	if err != nil {
 		return err
@@ -47,7 +48,7 @@ func runReport(env *Env, o *reportOptions, runDir string) error {
 	if err != nil {
 		return err
 	}
-	return emit(env, o.out, func(w io.Writer) error { return render(w, r) })
+	return emit(env, out, func(w io.Writer) error { return render(w, r) })
 }
 
 // lookupFormat is the writer of --format name, or a bad-input error listing
@@ -102,7 +103,7 @@ to a file (atomically) instead of stdout.
 }
 
 func runReportAll(env *Env, o *reportAllOptions) error {
-	root := o.stateRoot
+	root := env.path(o.stateRoot)
 	if root == "" {
 		cfg, err := env.loadBench(o.benchCfg)
 		if err != nil {
@@ -118,5 +119,5 @@ func runReportAll(env *Env, o *reportAllOptions) error {
 	if err != nil {
 		return err
 	}
-	return emit(env, o.out, func(w io.Writer) error { return render(w, a) })
+	return emit(env, env.path(o.out), func(w io.Writer) error { return render(w, a) })
 }

@@ -43,7 +43,7 @@ func runValidate(env *Env, o *validateOptions, taskPath string) error {
 	}
 	n := 0
 	if o.commits != "" {
-		entries, err := plan.ReadCommitsFile(o.commits)
+		entries, err := plan.ReadCommitsFile(env.path(o.commits))
 		if err != nil {
 			return err
 		}

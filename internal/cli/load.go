@@ -30,33 +30,35 @@ type configs struct {
 func (e *Env) loadBench(path string) (*configs, error) {
 	explicit := path != ""
 	if !explicit {
-		if _, err := os.Stat(DefaultBenchConfig); err == nil {
+		if _, err := os.Stat(e.path(DefaultBenchConfig)); err == nil {
 			path = DefaultBenchConfig
 		}
 	}
+	path = e.path(path)
 	if explicit {
 		if _, err := os.Stat(path); err != nil {
 			return nil, badinput.Wrap(fmt.Errorf("--bench-cfg: %w", err))
 		}
 	}
-	cwd, err := os.Getwd()
+	cwd, err := e.wd()
 	if err != nil {
 		return nil, err
 	}
 	dirs := []string{cwd}
 	if path != "" {
-		abs, err := filepath.Abs(path)
-		if err != nil {
-			return nil, err
-		}
-		dirs = []string{filepath.Dir(abs), cwd}
+		dirs = []string{filepath.Dir(absIn(cwd, path)), cwd}
 	}
 	dot, err := config.LoadDotEnv(dirs...)
 	if err != nil {
 		return nil, err
 	}
 	env := config.Env{Process: e.LookupEnv, Dot: dot}
-	b, err := config.LoadBench(path, env, agent.ConfigKinds(e.kinds()))
+	var b *config.Bench
+	if path == "" {
+		b, err = config.DefaultBench(cwd, env, agent.ConfigKinds(e.kinds()))
+	} else {
+		b, err = config.LoadBench(path, env, agent.ConfigKinds(e.kinds()))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +68,7 @@ func (e *Env) loadBench(path string) (*configs, error) {
 }
 
 func (e *Env) loadTask(c *configs, path string) (*config.Task, error) {
-	t, err := config.LoadTask(path, c.env)
+	t, err := config.LoadTask(e.path(path), c.env)
 	if err != nil {
 		return nil, err
 	}
@@ -84,4 +86,31 @@ func (e *Env) noteIgnored(path string, fields []string) {
 		return
 	}
 	fmt.Fprintf(e.Stderr, "note: %s: ignoring seed fields perfbench does not use: %s\n", path, strings.Join(fields, ", "))
+}
+
+// path is a path of an argument as the command opens it: relative to Dir.
+// With Dir "" it is left to the system, which resolves it in the
+// process's directory, so messages show it as typed.
+func (e *Env) path(p string) string {
+	if e.Dir == "" || p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(e.Dir, p)
+}
+
+// wd is the working directory, absolute.
+func (e *Env) wd() (string, error) {
+	if e.Dir != "" {
+		return e.Dir, nil
+	}
+	// Dir "" means the process's own directory: the one place it is read.
+	return os.Getwd()
+}
+
+// absIn is p made absolute against the working directory cwd.
+func absIn(cwd, p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(cwd, p)
 }

@@ -53,7 +53,7 @@ func LoadBench(path string, env Env, kinds []AgentKind) (*Bench, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bench config: %w", err)
 		}
-		return parseBench("", dir, nil, env, kinds)
+		return DefaultBench(dir, env, kinds)
 	}
 	src, err := os.ReadFile(path)
 	if err != nil {
@@ -64,6 +64,12 @@ func LoadBench(path string, env Env, kinds []AgentKind) (*Bench, error) {
 		return nil, fmt.Errorf("bench config %s: %w", path, err)
 	}
 	return parseBench(path, dir, src, env, kinds)
+}
+
+// DefaultBench is the configuration without a bench.yaml: the defaults,
+// relative to dir (the working directory of the command).
+func DefaultBench(dir string, env Env, kinds []AgentKind) (*Bench, error) {
+	return parseBench("", dir, nil, env, kinds)
 }
 
 // parseBench is LoadBench without reading the file.
@@ -264,12 +270,19 @@ func (b *Bench) PatchLimit() int64 {
 // (seed experiment.preflight_enabled; default true).
 // PrivateRoot is the directory that holds agents' and evaluations'
 // private workspaces, created if needed: paths.rollout_root, or the
-// system temp dir. It is never inside state_root or work_root, whose
-// mirrors and plans reach the human commit (bad input otherwise).
+// system temp dir (os.TempDir's choice, from the environment the
+// configuration was loaded with). It is never inside state_root or
+// work_root, whose mirrors and plans reach the human commit (bad input
+// otherwise).
 func (b *Bench) PrivateRoot() (string, error) {
 	root := b.Paths.RolloutRoot
 	if root == "" {
-		root = os.TempDir()
+		root = "/tmp"
+		if b.env.Process != nil {
+			if v, ok := b.env.Process("TMPDIR"); ok && v != "" {
+				root = v
+			}
+		}
 	}
 	abs, err := filepath.Abs(root)
 	if err != nil {

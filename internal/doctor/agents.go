@@ -15,23 +15,9 @@ import (
 	"github.com/perfbench/perfbench/internal/container"
 )
 
-// envMap is the environment the checks see: Input.Env, or the process's
-// plus .env (the process wins, as for the agents).
+// envMap is the environment the checks see: Input.Env.
 func envMap(in Input) map[string]string {
 	m := map[string]string{}
-	if in.Env == nil {
-		if in.Bench != nil {
-			for k, v := range in.Bench.Env {
-				m[k] = v
-			}
-		}
-		for _, kv := range os.Environ() {
-			if k, v, ok := strings.Cut(kv, "="); ok {
-				m[k] = v
-			}
-		}
-		return m
-	}
 	for _, kv := range in.Env {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			m[k] = v
@@ -64,8 +50,12 @@ func agentChecks(in Input) []Check {
 	eng := container.NewEngine(engineName)
 	var model string
 	llm := false
+	lookup := in.LookupEnv
+	if lookup == nil {
+		lookup = func(string) (string, bool) { return "", false }
+	}
 	probes := agent.Probes{
-		Bench: in.Bench, Env: env, Lookup: os.LookupEnv, EngineName: engineName,
+		Bench: in.Bench, Env: env, Lookup: lookup, EngineName: engineName,
 		Engine: func() agent.Check { return engineCheck(eng, engineName) },
 		Image:  func(ref string) agent.Check { return imageCheck(eng, ref) },
 		ConfigFile: func(a *config.Agent) agent.Check {
@@ -175,7 +165,7 @@ func commonAgentChecks(a *config.Agent, kind agent.Kind, b *config.Bench, eng *c
 		out = append(out, Check{Name: "agent " + a.Name + ": price of " + orNone(a.Model), Preflight: true, Run: func(context.Context) Result { return checkPrice(a, b) }})
 	}
 	if len(a.HomeFiles) > 0 {
-		out = append(out, Check{Name: "agent " + a.Name + ": home_files", Preflight: true, Run: func(context.Context) Result { return checkHomeFiles(a.HomeFiles) }})
+		out = append(out, Check{Name: "agent " + a.Name + ": home_files", Preflight: true, Run: func(context.Context) Result { return checkHomeFiles(a.HomeFiles, env["HOME"]) }})
 	}
 	return out
 }
@@ -235,11 +225,11 @@ func checkExecutable(exe string, env map[string]string) Result {
 	return Result{Detail: exe + " not found on PATH (install it, or set the entry's cli:)"}
 }
 
-// checkHomeFiles checks that the files copied into every fresh HOME exist.
-func checkHomeFiles(files []string) Result {
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return Result{Detail: err.Error()}
+// checkHomeFiles checks that the files copied into every fresh HOME exist;
+// relative ones are in home, the invoking user's HOME.
+func checkHomeFiles(files []string, home string) Result {
+	if home == "" {
+		return Result{Detail: "HOME is not set: cannot find " + strings.Join(files, ", ")}
 	}
 	var missing []string
 	for _, f := range files {

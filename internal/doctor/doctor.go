@@ -59,9 +59,13 @@ type Input struct {
 	// Kinds are the agent kinds of the build (internal/agent/all): their
 	// default executables, pricing and own checks.
 	Kinds []agent.Kind
-	// Env is the environment ("NAME=value"); nil means the process's
-	// environment plus Bench.Env (.env), the process winning.
+	// Env is the environment of the checks ("NAME=value"): the process's
+	// over Bench.Env (.env), as the agents get it. The checks read no
+	// other: the caller passes the process in.
 	Env []string
+	// LookupEnv reads the harness's process environment, as adapters
+	// read their mode switches (nil: nothing is set).
+	LookupEnv func(string) (string, bool)
 	// HTTPClient sends the credential check's request (nil: a default
 	// client).
 	HTTPClient *http.Client

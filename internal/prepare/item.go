@@ -317,7 +317,7 @@ func (it *itemRun) setup(ctx context.Context, a *attempt) *verdict {
 	if err := it.writeTask(ctx, paths); err != nil {
 		return stopAt("task file", err)
 	}
-	if err := copyHomeFiles(o.Agent.HomeFiles, paths.home); err != nil {
+	if err := copyHomeFiles(o.Agent.HomeFiles, agent.Host{Env: o.ProcessEnv}.Home(), paths.home); err != nil {
 		return stopAt("home files", err)
 	}
 
@@ -835,15 +835,15 @@ func (l *logFile) info() *records.LogFile {
 	return &records.LogFile{File: l.name, Bytes: s.Bytes, Kept: s.Kept, Cap: s.Cap, Truncated: s.Truncated}
 }
 
-// copyHomeFiles copies the listed files (relative to the invoking user's
-// HOME) into the rollout's fresh HOME; nothing else of HOME is visible.
-func copyHomeFiles(files []string, home string) error {
+// copyHomeFiles copies the listed files (relative to userHome, the
+// invoking user's HOME) into the rollout's fresh home; nothing else of
+// userHome is visible.
+func copyHomeFiles(files []string, userHome, home string) error {
 	if len(files) == 0 {
 		return nil
 	}
-	userHome, err := os.UserHomeDir()
-	if err != nil {
-		return err
+	if userHome == "" {
+		return errors.New("$HOME is not defined")
 	}
 	for _, f := range files {
 		src := f

@@ -51,7 +51,7 @@ func BuildPlan(ctx context.Context, b *config.Bench, task *config.Task, commits 
 // can build and run the workload where it will be timed). It fails, as
 // bad input, when there is no image, and when the entry's adapter cannot
 // be made.
-func ResolveAgent(kinds []agent.Kind, task *config.Task, a *config.Agent) (*config.Agent, error) {
+func ResolveAgent(kinds []agent.Kind, task *config.Task, a *config.Agent, host agent.Host) (*config.Agent, error) {
 	if kinds == nil {
 		kinds = agent.Builtins()
 	}
@@ -64,7 +64,7 @@ func ResolveAgent(kinds []agent.Kind, task *config.Task, a *config.Agent) (*conf
 		c.Image = task.Environment.Image
 		a = &c
 	}
-	if _, err := agent.New(kinds, a); err != nil {
+	if _, err := agent.NewOn(kinds, a, host); err != nil {
 		return nil, err
 	}
 	return a, nil

@@ -273,7 +273,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		}
 		opts.Plan = p
 	}
-	adapter, err := agent.New(opts.Kinds, opts.Agent)
+	adapter, err := agent.NewOn(opts.Kinds, opts.Agent, agent.Host{Env: opts.ProcessEnv})
 	if err != nil {
 		return nil, err
 	}

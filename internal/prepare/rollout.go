@@ -39,7 +39,7 @@ func (r *runner) newRollout(runID string, u unit, p rolloutPaths) *agent.Rollout
 		RunID: runID, ItemID: u.item.ID, Sample: u.sample,
 		Agent: o.Agent, Bench: o.Bench, Limits: r.limits,
 		Workspace: p.workspace, TaskFile: p.taskFile, OutDir: p.outDir, Home: p.home, HarnessDir: p.harness,
-		Secrets: r.secrets,
+		Secrets: r.secrets, Host: agent.Host{Env: o.ProcessEnv},
 	}
 	ro.Env = agent.BaseEnv(agent.EnvInput{
 		Process: o.ProcessEnv, Dot: o.Bench.Env, Extra: o.Agent.Env,
@@ -89,7 +89,7 @@ func DryRun(ctx context.Context, opts Options) (*Planned, error) {
 			return nil, err
 		}
 	}
-	adapter, err := agent.New(opts.Kinds, opts.Agent)
+	adapter, err := agent.NewOn(opts.Kinds, opts.Agent, agent.Host{Env: opts.ProcessEnv})
 	if err != nil {
 		return nil, err
 	}

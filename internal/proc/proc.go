@@ -112,6 +112,11 @@ func (e *NotFoundError) Error() string {
 
 func (e *NotFoundError) Unwrap() error { return exec.ErrNotFound }
 
+// LookPath is how Run finds an executable: name as given when it has a
+// slash, else the first executable file of that name in env's PATH (only
+// absolute entries).
+func LookPath(name string, env []string) (string, error) { return lookPath(name, env) }
+
 // lookPath resolves name like a shell would in the process's environment:
 // names with a slash are used as given (relative to Spec.Dir, as os/exec
 // does), others are searched in env's PATH.

@@ -73,7 +73,7 @@ import (
 var Kind = agent.Kind{
 	AgentKind:  config.AgentKind{Type: "aider", NewOptions: func() any { return new(agent.ConfigFileOption) }},
 	DefaultCLI: DefaultCLI,
-	New:        func(a *config.Agent) (agent.Adapter, error) { return New(a) },
+	New:        func(a *config.Agent, _ agent.Host) (agent.Adapter, error) { return New(a) },
 }
 
 // DefaultCLI is the executable when the entry sets no cli:.

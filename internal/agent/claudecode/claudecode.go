@@ -61,7 +61,7 @@ import (
 var Kind = agent.Kind{
 	AgentKind:  config.AgentKind{Type: "claude_code"},
 	DefaultCLI: DefaultCLI,
-	New:        func(a *config.Agent) (agent.Adapter, error) { return New(a) },
+	New:        func(a *config.Agent, _ agent.Host) (agent.Adapter, error) { return New(a) },
 }
 
 // DefaultCLI is the executable when the entry sets no cli:.

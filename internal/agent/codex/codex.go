@@ -94,7 +94,7 @@ var Kind = agent.Kind{
 	},
 	DefaultCLI:  DefaultCLI,
 	TokenPriced: true,
-	New:         func(a *config.Agent) (agent.Adapter, error) { return New(a) },
+	New:         func(a *config.Agent, _ agent.Host) (agent.Adapter, error) { return New(a) },
 }
 
 // Options are the keys of a codex entry besides the common ones.

@@ -64,7 +64,7 @@ import (
 var Kind = agent.Kind{
 	AgentKind:  config.AgentKind{Type: "mini_swe_agent", NewOptions: func() any { return new(agent.ConfigFileOption) }},
 	DefaultCLI: DefaultCLI,
-	New:        func(a *config.Agent) (agent.Adapter, error) { return New(a) },
+	New:        func(a *config.Agent, _ agent.Host) (agent.Adapter, error) { return New(a) },
 }
 
 // DefaultCLI is the executable when the entry sets no cli:.

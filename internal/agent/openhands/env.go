@@ -90,14 +90,8 @@ func isSet(r *agent.Rollout, name string) bool {
 	return ok
 }
 
-func lookup(env []string, name string) (string, bool) {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(env[i], "="); ok && k == name {
-			return v, true
-		}
-	}
-	return "", false
-}
+// lookup is the value of name in env (the last one wins).
+func lookup(env []string, name string) (string, bool) { return agent.Host{Env: env}.LookupEnv(name) }
 
 // runtimeKwargs is SANDBOX_DOCKER_RUNTIME_KWARGS: OpenHands passes it to
 // the docker SDK's containers.run for each runtime container, so these
@@ -200,7 +194,7 @@ func hasPrefix(s string, prefixes []string) bool {
 func (ad *Adapter) clientEnv(r *agent.Rollout) []string {
 	env := slices.Clone(r.Env)
 	if _, ok := lookup(env, "DOCKER_CONFIG"); !ok {
-		if home, err := os.UserHomeDir(); err == nil {
+		if home := ad.host.Home(); home != "" {
 			if _, err := os.Stat(filepath.Join(home, ".docker")); err == nil {
 				env = append(env, "DOCKER_CONFIG="+filepath.Join(home, ".docker"))
 			}
@@ -222,7 +216,7 @@ func (ad *Adapter) hostEnv(r *agent.Rollout) []string {
 		// uv's cache and Python downloads live in the invoking user's
 		// home: with the rollout's fresh HOME every rollout would
 		// download openhands-ai and a Python again.
-		if home, err := os.UserHomeDir(); err == nil {
+		if home := ad.host.Home(); home != "" {
 			for _, v := range []kv{
 				{"UV_CACHE_DIR", filepath.Join(home, ".cache", "uv")},
 				{"UV_PYTHON_INSTALL_DIR", filepath.Join(home, ".local", "share", "uv", "python")},

@@ -99,7 +99,7 @@ var Kind = agent.Kind{
 			}
 		},
 	},
-	New:            func(a *config.Agent) (agent.Adapter, error) { return New(a) },
+	New:            func(a *config.Agent, h agent.Host) (agent.Adapter, error) { return NewOn(a, h) },
 	ChoosesRuntime: true,
 	Checks:         checks,
 }
@@ -227,18 +227,26 @@ func Resolve(a *config.Agent, lookup func(string) (string, bool)) (Settings, err
 type Adapter struct {
 	a *config.Agent
 	s Settings
+	// host is the harness's environment: the invoking user's home (uv's
+	// cache, ~/.openhands, ~/.docker) is read from it.
+	host agent.Host
 
 	mu     sync.Mutex
 	images map[string]*container.Image // by ref, filled by Images
 }
 
-// New returns the adapter of an openhands entry.
-func New(a *config.Agent) (*Adapter, error) {
-	s, err := Resolve(a, os.LookupEnv)
+// New is NewOn for a harness in this process's environment.
+func New(a *config.Agent) (*Adapter, error) { return NewOn(a, agent.Host{Env: os.Environ()}) }
+
+// NewOn returns the adapter of an openhands entry for a harness running on
+// host: its mode switches are read from host's environment and the entry's
+// env:.
+func NewOn(a *config.Agent, host agent.Host) (*Adapter, error) {
+	s, err := Resolve(a, host.LookupEnv)
 	if err != nil {
 		return nil, err
 	}
-	return &Adapter{a: a, s: s, images: map[string]*container.Image{}}, nil
+	return &Adapter{a: a, s: s, host: host, images: map[string]*container.Image{}}, nil
 }
 
 // Settings returns the resolved settings.
@@ -462,8 +470,8 @@ func (ad *Adapter) OpenHandsHome(b *config.Bench) string {
 	case h == "off":
 		return ""
 	case h == "" || h == "~" || strings.HasPrefix(h, "~/"):
-		u, err := os.UserHomeDir()
-		if err != nil {
+		u := ad.host.Home()
+		if u == "" {
 			return ""
 		}
 		if h == "" {

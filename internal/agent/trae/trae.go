@@ -80,7 +80,7 @@ var Kind = agent.Kind{
 	AgentKind:   config.AgentKind{Type: "trae", NewOptions: func() any { return new(agent.ConfigFileOption) }},
 	DefaultCLI:  DefaultCLI,
 	TokenPriced: true,
-	New:         func(a *config.Agent) (agent.Adapter, error) { return New(a) },
+	New:         func(a *config.Agent, h agent.Host) (agent.Adapter, error) { return NewOn(a, h) },
 	Executable:  func(a *config.Agent, b *config.Bench) string { return (&Adapter{a: a}).CLI(b) },
 }
 
@@ -116,14 +116,17 @@ type Adapter struct {
 	a *config.Agent
 }
 
-// New returns the adapter of a trae entry. TRAE cannot run without a
+// New is NewOn for a harness in this process's environment.
+func New(a *config.Agent) (*Adapter, error) { return NewOn(a, agent.Host{Env: os.Environ()}) }
+
+// NewOn returns the adapter of a trae entry. TRAE cannot run without a
 // config file: the entry needs config_file: or TRAE_CONFIG_FILE (in its
-// env: or the environment), else TRAE would look for trae_config.yaml in
-// the workspace.
-func New(a *config.Agent) (*Adapter, error) {
+// env: or the harness's environment, host's), else TRAE would look for
+// trae_config.yaml in the workspace.
+func NewOn(a *config.Agent, host agent.Host) (*Adapter, error) {
 	if agent.ConfigFile(a) == "" {
 		_, inEntry := a.Env[ConfigEnv]
-		if _, inEnv := os.LookupEnv(ConfigEnv); !inEntry && !inEnv {
+		if _, inEnv := host.LookupEnv(ConfigEnv); !inEntry && !inEnv {
 			return nil, badinput.Errorf("agent %s (trae): set config_file: (TRAE's trae_config.yaml, relative to bench.yaml) or %s", a.Name, ConfigEnv)
 		}
 	}

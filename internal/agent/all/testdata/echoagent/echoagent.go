@@ -24,7 +24,7 @@ var Kind = agent.Kind{
 		},
 	},
 	DefaultCLI: "echo-agent",
-	New:        func(a *config.Agent) (agent.Adapter, error) { return &adapter{a: a}, nil },
+	New:        func(a *config.Agent, _ agent.Host) (agent.Adapter, error) { return &adapter{a: a}, nil },
 }
 
 // Options are the echo agent's own keys.
