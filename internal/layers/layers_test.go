@@ -30,7 +30,7 @@ var (
 	}
 	// stages in the order data flows: a stage imports leaves and earlier
 	// stages only. The tools (git, processes) come first; the rollout is
-	// taskfile → container → agent → the adapters → their list → prepare; doctor
+	// prompt → container → agent → the adapters → their list → prepare; doctor
 	// checks what the rollout and the evaluation will use.
 	stages = []string{
 		"internal/gitx",
@@ -38,7 +38,7 @@ var (
 		"internal/config",
 		"internal/plan",
 		"internal/workspace",
-		"internal/taskfile",
+		"internal/prompt",
 		"internal/container",
 		"internal/agent",
 		"internal/agent/*",

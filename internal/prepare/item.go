@@ -25,7 +25,7 @@ import (
 	"github.com/perfbench/perfbench/internal/proc"
 	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
-	"github.com/perfbench/perfbench/internal/taskfile"
+	"github.com/perfbench/perfbench/internal/prompt"
 	"github.com/perfbench/perfbench/internal/workspace"
 )
 
@@ -353,15 +353,15 @@ func stopAt(what string, err error) *verdict {
 // writeTask renders the task file into the item directory (task.txt,
 // prompt.json) and the rollout's copy.
 func (it *itemRun) writeTask(ctx context.Context, paths rolloutPaths) error {
-	prompt, text, err := it.renderTask(ctx, paths.workspace)
+	shown, text, err := it.renderTask(ctx, paths.workspace)
 	if err != nil {
 		return err
 	}
-	it.j.Hints = records.HintsShown(prompt.HintsShown)
+	it.j.Hints = records.HintsShown(shown.HintsShown)
 	if err := fsx.WriteFile(filepath.Join(it.u.dir, journal.TaskFile), []byte(text), 0o644); err != nil {
 		return err
 	}
-	if err := fsx.WriteJSON(filepath.Join(it.u.dir, journal.PromptFile), prompt); err != nil {
+	if err := fsx.WriteJSON(filepath.Join(it.u.dir, journal.PromptFile), shown); err != nil {
 		return err
 	}
 	if err := os.WriteFile(paths.taskFile, []byte(text), 0o644); err != nil {
@@ -765,7 +765,7 @@ func secretNote(names []string) string {
 	return "the patch contained secret values (" + strings.Join(names, ", ") + "); they are replaced by [REDACTED:NAME] in model_patch.diff and predictions"
 }
 
-func (it *itemRun) renderTask(ctx context.Context, wsDir string) (*taskfile.Prompt, string, error) {
+func (it *itemRun) renderTask(ctx context.Context, wsDir string) (*prompt.Prompt, string, error) {
 	o := it.opts
 	shown := wsDir
 	if m, ok := it.adapter.(WorkspaceMapper); ok {
@@ -775,7 +775,7 @@ func (it *itemRun) renderTask(ctx context.Context, wsDir string) (*taskfile.Prom
 	if !o.Bench.HintsAllowed() {
 		hints = config.Hints{}
 	}
-	var ref taskfile.Reference
+	var ref prompt.Reference
 	var err error
 	item := it.u.item
 	if hints.CommitMessage {
@@ -804,11 +804,11 @@ func (it *itemRun) renderTask(ctx context.Context, wsDir string) (*taskfile.Prom
 	if len(targets) == 0 {
 		targets = o.Task.OptimizationContract.TargetFiles
 	}
-	p := taskfile.Build(taskfile.Input{
+	p := prompt.Build(prompt.Input{
 		Task: o.Task, ItemID: item.ID, Workspace: shown, Workload: item.Workload,
 		TargetFiles: targets, Hints: hints, Reference: ref, Headless: true,
 	})
-	text, err := taskfile.Render(p, o.Task)
+	text, err := prompt.Render(p, o.Task)
 	if err != nil {
 		return nil, "", err
 	}

@@ -1,8 +1,8 @@
-// Package taskfile renders what the agent is told: task.txt (structured
+// Package prompt renders what the agent is told: task.txt (structured
 // markdown) and prompt.json (the same content as data). Material derived
 // from the human commit enters only through Reference, which the caller
 // fills only when the task opts in through hints.
-package taskfile
+package prompt
 
 import (
 	"bytes"
