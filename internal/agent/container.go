@@ -104,9 +104,9 @@ func ContainerSpec(r *Rollout, argv []string, interactive bool) (*container.Spec
 		switch {
 		case k == "" || notForwarded[k]:
 		case rolloutPath[k]:
-			spec.Env = append(spec.Env, container.Env{Name: k, Value: v})
+			spec.Env = append(spec.Env, container.EnvVar{Name: k, Value: v})
 		default:
-			spec.Env = append(spec.Env, container.Env{Name: k, ByName: true})
+			spec.Env = append(spec.Env, container.EnvVar{Name: k, ByName: true})
 		}
 	}
 	spec.Cmd = argv

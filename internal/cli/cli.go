@@ -31,8 +31,8 @@ const (
 	ExitInterrupted = 130
 )
 
-// Env is the outside world of a command.
-type Env struct {
+// System is the outside world of a command.
+type System struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
@@ -58,7 +58,7 @@ type Env struct {
 }
 
 // kinds are the agent kinds of this build, or the test's.
-func (e *Env) kinds() []agent.Kind {
+func (e *System) kinds() []agent.Kind {
 	if e.Kinds == nil {
 		return all.Kinds()
 	}
@@ -67,8 +67,8 @@ func (e *Env) kinds() []agent.Kind {
 
 // OSEnv is the real process: its streams, environment, clock and binary;
 // its working directory is the system's (Dir "").
-func OSEnv() *Env {
-	return &Env{
+func OSEnv() *System {
+	return &System{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Environ: os.Environ, LookupEnv: os.LookupEnv, Now: time.Now,
 		Args0: os.Args[0], Executable: os.Executable,
@@ -111,7 +111,7 @@ func ExitCode(ctx context.Context, err error) int {
 }
 
 // Main runs the bench command line and returns the exit status.
-func Main(ctx context.Context, args []string, env *Env) int {
+func Main(ctx context.Context, args []string, env *System) int {
 	root := newRoot(env)
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)
@@ -139,7 +139,7 @@ EXIT STATUS
   2    bad input or usage
   130  interrupted`
 
-func newRoot(env *Env) *cobra.Command {
+func newRoot(env *System) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "bench",
 		Short: "Benchmark AI coding agents on real performance optimizations",
@@ -201,7 +201,7 @@ func Version() string {
 	return "devel"
 }
 
-func newVersionCmd(env *Env) *cobra.Command {
+func newVersionCmd(env *System) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",

@@ -24,7 +24,7 @@ func runIn(t *testing.T, dir string, args ...string) (code int, stdout, stderr s
 func runWith(t *testing.T, dir string, kinds []agent.Kind, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	env := &Env{
+	env := &System{
 		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
 		Environ:   func() []string { return []string{"PATH=" + os.Getenv("PATH")} },
 		LookupEnv: func(string) (string, bool) { return "", false },

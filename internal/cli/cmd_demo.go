@@ -17,7 +17,7 @@ type demoOptions struct {
 	out string
 }
 
-func newDemoCmd(env *Env) *cobra.Command {
+func newDemoCmd(env *System) *cobra.Command {
 	o := &demoOptions{}
 	c := &cobra.Command{
 		Use:   "demo [--out DIR]",
@@ -35,7 +35,7 @@ no network.`,
 	return c
 }
 
-func runDemo(ctx context.Context, env *Env, o *demoOptions) error {
+func runDemo(ctx context.Context, env *System, o *demoOptions) error {
 	dir := o.out
 	if dir == "" {
 		// os.TempDir's choice, from the Env's TMPDIR.

@@ -16,7 +16,7 @@ type doctorOptions struct {
 	agent    string
 }
 
-func newDoctorCmd(env *Env) *cobra.Command {
+func newDoctorCmd(env *System) *cobra.Command {
 	o := &doctorOptions{}
 	c := &cobra.Command{
 		Use:   "doctor [--bench-cfg bench.yaml] [--agent NAME]",
@@ -37,7 +37,7 @@ Prints ✓ or ✗ per check. prepare runs the same checks as a preflight
 	return c
 }
 
-func runDoctor(ctx context.Context, env *Env, o *doctorOptions) error {
+func runDoctor(ctx context.Context, env *System, o *doctorOptions) error {
 	cfg, err := env.loadBench(o.benchCfg)
 	if err != nil {
 		fmt.Fprintf(env.Stdout, "✗ config: %v\n", err)
@@ -64,7 +64,7 @@ func runDoctor(ctx context.Context, env *Env, o *doctorOptions) error {
 
 // doctorInput is what the checks of entry a (nil: every entry) look at:
 // the process environment over .env, as agents see it.
-func (e *Env) doctorInput(b *config.Bench, a *config.Agent) doctor.Input {
+func (e *System) doctorInput(b *config.Bench, a *config.Agent) doctor.Input {
 	vars := map[string]string{}
 	for k, v := range b.Env {
 		vars[k] = v

@@ -30,7 +30,7 @@ type evaluateOptions struct {
 	quiet            bool
 }
 
-func newEvaluateCmd(env *Env) *cobra.Command {
+func newEvaluateCmd(env *System) *cobra.Command {
 	o := &evaluateOptions{}
 	c := &cobra.Command{
 		Use:   "evaluate RUN_DIR | --predictions FILE.jsonl --plan PLAN.json",
@@ -99,7 +99,7 @@ human_failed and every other item is still evaluated.`,
 	return c
 }
 
-func runEvaluate(ctx context.Context, env *Env, o *evaluateOptions, args []string) error {
+func runEvaluate(ctx context.Context, env *System, o *evaluateOptions, args []string) error {
 	switch {
 	case o.predictions != "" && len(args) > 0:
 		return badinput.Errorf("evaluate: give RUN_DIR or --predictions, not both")
@@ -195,7 +195,7 @@ func runEvaluate(ctx context.Context, env *Env, o *evaluateOptions, args []strin
 }
 
 // newTimedCmd is the hidden launcher of timed runs (evaluate.TimedMain).
-func newTimedCmd(env *Env) *cobra.Command {
+func newTimedCmd(env *System) *cobra.Command {
 	return &cobra.Command{
 		Use:                evaluate.TimedCommand + " --cpu N --result FILE -- ARGV...",
 		Short:              "Run and time one workload process (used by evaluate)",
@@ -222,7 +222,7 @@ func firstArg(args []string) string {
 // launcherArgv is how evaluate re-executes this binary (env's Args0, on
 // its PATH, else its Executable) as the launcher of timed runs; nil
 // (timing by the harness itself) when it cannot be found.
-func launcherArgv(env *Env) []string {
+func launcherArgv(env *System) []string {
 	exe := env.Args0
 	if !strings.Contains(exe, "/") {
 		pathEnv, _ := env.LookupEnv("PATH")

@@ -20,7 +20,7 @@ type initOptions struct {
 	force bool
 }
 
-func newInitCmd(env *Env) *cobra.Command {
+func newInitCmd(env *System) *cobra.Command {
 	o := &initOptions{}
 	c := &cobra.Command{
 		Use:   "init [--out DIR]",
@@ -34,7 +34,7 @@ current directory). Existing files are never overwritten unless --force.`,
 	return c
 }
 
-func runInit(env *Env, o *initOptions) error {
+func runInit(env *System, o *initOptions) error {
 	dir := env.path(o.out)
 	files := []struct{ src, dst string }{
 		{"templates/task.yaml", filepath.Join("tasks", "example.yaml")},

@@ -17,7 +17,7 @@ type planOptions struct {
 	out      string
 }
 
-func newPlanCmd(env *Env) *cobra.Command {
+func newPlanCmd(env *System) *cobra.Command {
 	o := &planOptions{}
 	c := &cobra.Command{
 		Use:   "plan TASK.yaml [--commits FILE] [--out state/plan.json]",
@@ -37,7 +37,7 @@ plan.json is written atomically; a failure leaves an existing plan untouched.`,
 	return c
 }
 
-func runPlan(ctx context.Context, env *Env, o *planOptions, taskPath string) error {
+func runPlan(ctx context.Context, env *System, o *planOptions, taskPath string) error {
 	cfg, err := env.loadBench(o.benchCfg)
 	if err != nil {
 		return err

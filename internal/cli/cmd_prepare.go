@@ -33,7 +33,7 @@ type prepareOptions struct {
 	keepWorkspaces bool
 }
 
-func newPrepareCmd(env *Env) *cobra.Command {
+func newPrepareCmd(env *System) *cobra.Command {
 	o := &prepareOptions{}
 	c := &cobra.Command{
 		Use:   "prepare TASK.yaml [--from-plan state/plan.json] [--bench-cfg bench.yaml] [--agent NAME]",
@@ -73,7 +73,7 @@ commits. Preflight checks (as in 'bench doctor') run first unless
 	return c
 }
 
-func runPrepare(ctx context.Context, env *Env, o *prepareOptions, taskPath string) error {
+func runPrepare(ctx context.Context, env *System, o *prepareOptions, taskPath string) error {
 	if o.maxWorkers < 1 {
 		return badinput.Errorf("--max-workers must be at least 1")
 	}
@@ -137,7 +137,7 @@ func runPrepare(ctx context.Context, env *Env, o *prepareOptions, taskPath strin
 	return nil
 }
 
-func printSummary(env *Env, s *prepare.Summary) {
+func printSummary(env *System, s *prepare.Summary) {
 	var parts []string
 	for _, st := range records.RolloutStatuses {
 		if n := s.Counts[st]; n > 0 {
@@ -175,7 +175,7 @@ func printSummary(env *Env, s *prepare.Summary) {
 
 // dryRun prints, for every item, what would run; it starts nothing and
 // looks nothing up in the repository.
-func dryRun(ctx context.Context, env *Env, o prepare.Options) error {
+func dryRun(ctx context.Context, env *System, o prepare.Options) error {
 	dr, err := prepare.DryRun(ctx, o)
 	if dr == nil {
 		return err

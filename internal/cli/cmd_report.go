@@ -17,7 +17,7 @@ type reportOptions struct {
 	out    string
 }
 
-func newReportCmd(env *Env) *cobra.Command {
+func newReportCmd(env *System) *cobra.Command {
 	o := &reportOptions{}
 	c := &cobra.Command{
 		Use:   "report RUN_DIR [--format " + report.RunFormats.Choices() + "] [--out FILE]",
@@ -35,7 +35,7 @@ lines and files changed, cost and reason, in one of the formats below.
 	return c
 }
 
-func runReport(env *Env, o *reportOptions, runDir string) error {
+func runReport(env *System, o *reportOptions, runDir string) error {
 	runDir, out := env.path(runDir), env.path(o.out)
 	render, err := lookupFormat(report.RunFormats, o.format)
 	if err != nil {
@@ -61,7 +61,7 @@ func lookupFormat[D any](fs report.Formats[D], name string) (func(io.Writer, D) 
 }
 
 // emit renders to stdout, or atomically to a file.
-func emit(env *Env, out string, render func(io.Writer) error) error {
+func emit(env *System, out string, render func(io.Writer) error) error {
 	if out == "" {
 		return render(env.Stdout)
 	}
@@ -83,7 +83,7 @@ type reportAllOptions struct {
 	out       string
 }
 
-func newReportAllCmd(env *Env) *cobra.Command {
+func newReportAllCmd(env *System) *cobra.Command {
 	o := &reportAllOptions{}
 	c := &cobra.Command{
 		Use:   "report-all [--state-root state] [--format " + report.AllFormats.Choices() + "] [--out FILE]",
@@ -102,7 +102,7 @@ to a file (atomically) instead of stdout.
 	return c
 }
 
-func runReportAll(env *Env, o *reportAllOptions) error {
+func runReportAll(env *System, o *reportAllOptions) error {
 	root := env.path(o.stateRoot)
 	if root == "" {
 		cfg, err := env.loadBench(o.benchCfg)

@@ -15,7 +15,7 @@ type validateOptions struct {
 	commits  string
 }
 
-func newValidateCmd(env *Env) *cobra.Command {
+func newValidateCmd(env *System) *cobra.Command {
 	o := &validateOptions{}
 	c := &cobra.Command{
 		Use:   "validate TASK.yaml [--bench-cfg FILE] [--commits FILE]",
@@ -32,7 +32,7 @@ problem is reported as one line: file:line:col: field: what was expected.`,
 	return c
 }
 
-func runValidate(env *Env, o *validateOptions, taskPath string) error {
+func runValidate(env *System, o *validateOptions, taskPath string) error {
 	cfg, err := env.loadBench(o.benchCfg)
 	if err != nil {
 		return err

@@ -17,9 +17,9 @@ import (
 
 // injectedEnv is an Env whose working directory and environment are dir
 // and vars, not the test process's.
-func injectedEnv(dir string, vars []string) (*Env, *bytes.Buffer, *bytes.Buffer) {
+func injectedEnv(dir string, vars []string) (*System, *bytes.Buffer, *bytes.Buffer) {
 	var out, errb bytes.Buffer
-	return &Env{
+	return &System{
 		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
 		Environ:   func() []string { return vars },
 		LookupEnv: agent.Host{Env: vars}.LookupEnv,

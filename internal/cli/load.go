@@ -21,13 +21,13 @@ const DefaultBenchConfig = "bench.yaml"
 // configs is the loaded configuration of a command.
 type configs struct {
 	bench *config.Bench
-	env   config.Env
+	env   config.Vars
 }
 
 // loadBench loads bench.yaml (the flag's file, else ./bench.yaml when it
 // exists, else defaults) with .env from its directory and the current one,
 // and notes ignored seed fields once.
-func (e *Env) loadBench(path string) (*configs, error) {
+func (e *System) loadBench(path string) (*configs, error) {
 	explicit := path != ""
 	if !explicit {
 		if _, err := os.Stat(e.path(DefaultBenchConfig)); err == nil {
@@ -52,7 +52,7 @@ func (e *Env) loadBench(path string) (*configs, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := config.Env{Process: e.LookupEnv, Dot: dot}
+	env := config.Vars{Process: e.LookupEnv, Dot: dot}
 	var b *config.Bench
 	if path == "" {
 		b, err = config.DefaultBench(cwd, env, agent.ConfigKinds(e.kinds()))
@@ -67,7 +67,7 @@ func (e *Env) loadBench(path string) (*configs, error) {
 	return &configs{bench: b, env: env}, nil
 }
 
-func (e *Env) loadTask(c *configs, path string) (*config.Task, error) {
+func (e *System) loadTask(c *configs, path string) (*config.Task, error) {
 	t, err := config.LoadTask(e.path(path), c.env)
 	if err != nil {
 		return nil, err
@@ -81,7 +81,7 @@ func (e *Env) loadTask(c *configs, path string) (*config.Task, error) {
 	return t, nil
 }
 
-func (e *Env) noteIgnored(path string, fields []string) {
+func (e *System) noteIgnored(path string, fields []string) {
 	if len(fields) == 0 {
 		return
 	}
@@ -91,7 +91,7 @@ func (e *Env) noteIgnored(path string, fields []string) {
 // path is a path of an argument as the command opens it: relative to Dir.
 // With Dir "" it is left to the system, which resolves it in the
 // process's directory, so messages show it as typed.
-func (e *Env) path(p string) string {
+func (e *System) path(p string) string {
 	if e.Dir == "" || p == "" || filepath.IsAbs(p) {
 		return p
 	}
@@ -99,7 +99,7 @@ func (e *Env) path(p string) string {
 }
 
 // wd is the working directory, absolute.
-func (e *Env) wd() (string, error) {
+func (e *System) wd() (string, error) {
 	if e.Dir != "" {
 		return e.Dir, nil
 	}

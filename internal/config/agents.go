@@ -324,7 +324,7 @@ func checkAgent(d *decoder, kind *AgentKind, a *Agent, path string) error {
 
 // applyAgentDefaults fills what an entry (or a synthesized one) leaves
 // unset.
-func applyAgentDefaults(kind *AgentKind, a *Agent, env Env) {
+func applyAgentDefaults(kind *AgentKind, a *Agent, env Vars) {
 	if a.Model == "" {
 		a.Model, _ = env.Lookup("LLM_MODEL")
 	}

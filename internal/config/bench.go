@@ -47,7 +47,7 @@ var (
 // directory. kinds are the agent types entries may have (in the order
 // messages list them); internal/agent/all provides them. Bench.Env is left
 // for the caller to fill.
-func LoadBench(path string, env Env, kinds []AgentKind) (*Bench, error) {
+func LoadBench(path string, env Vars, kinds []AgentKind) (*Bench, error) {
 	if path == "" {
 		dir, err := os.Getwd()
 		if err != nil {
@@ -68,12 +68,12 @@ func LoadBench(path string, env Env, kinds []AgentKind) (*Bench, error) {
 
 // DefaultBench is the configuration without a bench.yaml: the defaults,
 // relative to dir (the working directory of the command).
-func DefaultBench(dir string, env Env, kinds []AgentKind) (*Bench, error) {
+func DefaultBench(dir string, env Vars, kinds []AgentKind) (*Bench, error) {
 	return parseBench("", dir, nil, env, kinds)
 }
 
 // parseBench is LoadBench without reading the file.
-func parseBench(path, dir string, src []byte, env Env, kinds []AgentKind) (*Bench, error) {
+func parseBench(path, dir string, src []byte, env Vars, kinds []AgentKind) (*Bench, error) {
 	root, err := parseYAML(path, src)
 	if err != nil {
 		return nil, err

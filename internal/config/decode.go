@@ -22,7 +22,7 @@ const maxVisits = 1 << 17
 // was set so that validation can point at it.
 type decoder struct {
 	file   string
-	env    Env
+	env    Vars
 	kinds  agentKinds
 	visits int
 	// ignored lists the ignored seed fields met, as dotted paths.
@@ -33,7 +33,7 @@ type decoder struct {
 	valPos map[string]Pos
 }
 
-func newDecoder(file string, env Env) *decoder {
+func newDecoder(file string, env Vars) *decoder {
 	return &decoder{file: file, env: env, keyPos: map[string]Pos{}, valPos: map[string]Pos{}}
 }
 

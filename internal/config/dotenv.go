@@ -14,9 +14,9 @@ import (
 	"github.com/joho/godotenv"
 )
 
-// Env is where ${VAR} references and defaults such as $LLM_MODEL are
+// Vars is where ${VAR} references and defaults such as $LLM_MODEL are
 // looked up: the process environment first, then .env files.
-type Env struct {
+type Vars struct {
 	// Process looks up the process environment (os.LookupEnv); nil means
 	// none, for tests.
 	Process func(string) (string, bool)
@@ -27,7 +27,7 @@ type Env struct {
 // Lookup returns a variable's value; the process environment wins over
 // .env, as with docker compose, so that a one-off VAR=x on the command
 // line overrides the file.
-func (e Env) Lookup(name string) (string, bool) {
+func (e Vars) Lookup(name string) (string, bool) {
 	if e.Process != nil {
 		if v, ok := e.Process(name); ok {
 			return v, true

@@ -71,7 +71,7 @@ func TestLoadDotEnvSameDirOnce(t *testing.T) {
 }
 
 func TestEnvProcessWinsOverDotEnv(t *testing.T) {
-	env := Env{
+	env := Vars{
 		Process: lookupIn(map[string]string{"A": "process", "EMPTY": ""}),
 		Dot:     map[string]string{"A": "dot", "B": "dot", "EMPTY": "dot"},
 	}
@@ -83,7 +83,7 @@ func TestEnvProcessWinsOverDotEnv(t *testing.T) {
 	if _, ok := env.Lookup("C"); ok {
 		t.Error("Lookup(C) found an unset variable")
 	}
-	if _, ok := (Env{}).Lookup("PATH"); ok {
+	if _, ok := (Vars{}).Lookup("PATH"); ok {
 		t.Error("the zero Env must not read the process environment")
 	}
 }

@@ -73,12 +73,12 @@ func TestAgentKindOwnsItsKeys(t *testing.T) {
 		{"agents:\n  codex_cli:\n    profile: a\n    args: {profile: b}\n",
 			`bench.yaml:4:12: agents.codex_cli.args.profile: sets profile, already set by agents.codex_cli.profile at line 3`},
 	} {
-		_, err := parseBench("bench.yaml", "/tmp", []byte(tc.src), Env{}, testKinds)
+		_, err := parseBench("bench.yaml", "/tmp", []byte(tc.src), Vars{}, testKinds)
 		if err == nil || err.Error() != tc.want {
 			t.Errorf("%q:\n got %v\nwant %s", tc.src, err, tc.want)
 		}
 	}
-	b, err := parseBench("bench.yaml", "/tmp", []byte("agents:\n  oh:\n    type: openhands\n    agent_cls: X\n"), Env{}, testKinds)
+	b, err := parseBench("bench.yaml", "/tmp", []byte("agents:\n  oh:\n    type: openhands\n    agent_cls: X\n"), Vars{}, testKinds)
 	if err != nil {
 		t.Fatal(err)
 	}

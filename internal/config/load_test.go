@@ -18,8 +18,8 @@ const (
 )
 
 // envOf is an Env whose process environment is vars.
-func envOf(vars map[string]string) Env {
-	return Env{Process: func(name string) (string, bool) {
+func envOf(vars map[string]string) Vars {
+	return Vars{Process: func(name string) (string, bool) {
 		v, ok := vars[name]
 		return v, ok
 	}}
@@ -35,7 +35,7 @@ func mustAgent(t *testing.T, b *Bench, name string) *Agent {
 }
 
 func TestSeedBenchLoadsWithEmptyEnv(t *testing.T) {
-	b, err := LoadBench(seedBench, Env{}, testKinds)
+	b, err := LoadBench(seedBench, Vars{}, testKinds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestSeedBenchEnvOverrides(t *testing.T) {
 }
 
 func TestDotEnvFeedsExpansionButProcessWins(t *testing.T) {
-	env := Env{
+	env := Vars{
 		Process: envOf(map[string]string{"BENCH_CPUS": "3"}).Process,
 		Dot:     map[string]string{"BENCH_CPUS": "8", "BENCH_MEMORY": "16g"},
 	}
@@ -150,7 +150,7 @@ func TestDotEnvFeedsExpansionButProcessWins(t *testing.T) {
 }
 
 func TestSeedTaskLoads(t *testing.T) {
-	for _, env := range []Env{{}, envOf(map[string]string{"UNUSED": "x"})} {
+	for _, env := range []Vars{{}, envOf(map[string]string{"UNUSED": "x"})} {
 		task, err := LoadTask(seedTask, env)
 		if err != nil {
 			t.Fatal(err)
@@ -209,7 +209,7 @@ evaluation:
       make
       make install
 `
-	task, err := parseTask("t.yaml", []byte(src), Env{})
+	task, err := parseTask("t.yaml", []byte(src), Vars{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ evaluation:
 }
 
 func TestSetupListRejectsBlockString(t *testing.T) {
-	_, err := parseTask("t.yaml", []byte("id: x\nrepo: {url: u}\nevaluation:\n  setup: |\n    make\n"), Env{})
+	_, err := parseTask("t.yaml", []byte("id: x\nrepo: {url: u}\nevaluation:\n  setup: |\n    make\n"), Vars{})
 	if err == nil || err.Error() != `t.yaml:4:10: evaluation.setup: expected a list, got "make\n"` {
 		t.Errorf("err = %v", err)
 	}
@@ -255,7 +255,7 @@ agents:
     cli: claude
 `
 	// "common" is not a bench.yaml field: anchors live inside known fields.
-	_, err := parseBench("bench.yaml", "/tmp", []byte(src), Env{}, testKinds)
+	_, err := parseBench("bench.yaml", "/tmp", []byte(src), Vars{}, testKinds)
 	if err == nil || !strings.Contains(err.Error(), `unknown field "common"`) {
 		t.Fatalf("err = %v", err)
 	}
@@ -269,7 +269,7 @@ agents:
     <<: *common
     cli: claude
 `
-	b, err := parseBench("bench.yaml", "/tmp", []byte(src), Env{}, testKinds)
+	b, err := parseBench("bench.yaml", "/tmp", []byte(src), Vars{}, testKinds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +311,7 @@ func TestBenchAgentSelection(t *testing.T) {
 }
 
 func TestPatchExcludes(t *testing.T) {
-	task, err := parseTask("t.yaml", []byte("id: x\nrepo: {url: u}\npatch:\n  exclude: ['!*.py[co]', 'build/', '*.o', '!.ruff_cache/', 'build/']\n"), Env{})
+	task, err := parseTask("t.yaml", []byte("id: x\nrepo: {url: u}\npatch:\n  exclude: ['!*.py[co]', 'build/', '*.o', '!.ruff_cache/', 'build/']\n"), Vars{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +325,7 @@ func TestPatchExcludes(t *testing.T) {
 }
 
 func TestNoBenchFile(t *testing.T) {
-	b, err := LoadBench("", Env{}, testKinds)
+	b, err := LoadBench("", Vars{}, testKinds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +356,7 @@ func TestNetworkPolicies(t *testing.T) {
 		{"container: {network: host}", "host", "host"},
 		{"container: {}", "bridge", "bridge"},
 	} {
-		b, err := parseBench("bench.yaml", "/tmp", []byte(tc.yaml), Env{}, testKinds)
+		b, err := parseBench("bench.yaml", "/tmp", []byte(tc.yaml), Vars{}, testKinds)
 		if err != nil {
 			t.Errorf("%s: %v", tc.yaml, err)
 			continue
@@ -368,11 +368,11 @@ func TestNetworkPolicies(t *testing.T) {
 }
 
 func TestMissingFilesAreBadInput(t *testing.T) {
-	_, err := LoadTask("testdata/nope.yaml", Env{})
+	_, err := LoadTask("testdata/nope.yaml", Vars{})
 	if err == nil || err.Error() != "task testdata/nope.yaml: no such file or directory" || !isBadInput(err) || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("LoadTask err = %v", err)
 	}
-	_, err = LoadBench("testdata/nope.yaml", Env{}, testKinds)
+	_, err = LoadBench("testdata/nope.yaml", Vars{}, testKinds)
 	if err == nil || !isBadInput(err) || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("LoadBench err = %v", err)
 	}
@@ -380,11 +380,11 @@ func TestMissingFilesAreBadInput(t *testing.T) {
 
 func TestEmptyFiles(t *testing.T) {
 	for _, src := range []string{"", "# nothing\n", "---\n", "~\n"} {
-		_, err := parseTask("t.yaml", []byte(src), Env{})
+		_, err := parseTask("t.yaml", []byte(src), Vars{})
 		if err == nil || err.Error() != "t.yaml:1:1: id: required field is missing (a task id such as vllm_core)" {
 			t.Errorf("%q: err = %v", src, err)
 		}
-		b, err := parseBench("b.yaml", "/tmp", []byte(src), Env{}, testKinds)
+		b, err := parseBench("b.yaml", "/tmp", []byte(src), Vars{}, testKinds)
 		if err != nil || b.Container.Engine != "docker" {
 			t.Errorf("%q: bench = %+v, %v", src, b, err)
 		}
@@ -392,7 +392,7 @@ func TestEmptyFiles(t *testing.T) {
 }
 
 func TestByteOrderMarkIsSkipped(t *testing.T) {
-	task, err := parseTask("t.yaml", []byte("\ufeffid: x\nrepo: {url: u}\n"), Env{})
+	task, err := parseTask("t.yaml", []byte("\ufeffid: x\nrepo: {url: u}\n"), Vars{})
 	if err != nil || task.ID != "x" {
 		t.Errorf("task with BOM = %+v, %v", task, err)
 	}
@@ -557,9 +557,9 @@ func TestErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
 			if tc.file == "task" {
-				_, err = parseTask("tasks/x.yaml", []byte(tc.src), Env{})
+				_, err = parseTask("tasks/x.yaml", []byte(tc.src), Vars{})
 			} else {
-				_, err = parseBench("bench.yaml", "/srv/b", []byte(tc.src), Env{}, testKinds)
+				_, err = parseBench("bench.yaml", "/srv/b", []byte(tc.src), Vars{}, testKinds)
 			}
 			if err == nil {
 				t.Fatalf("no error, want %s", tc.want)
@@ -585,7 +585,7 @@ func TestDeepNestingIsRejectedQuickly(t *testing.T) {
 		{"runner:\n  " + strings.Repeat("- ", 40000) + "x\n", "t.yaml:2:203: values nested more than 100 deep"},
 	} {
 		start := time.Now()
-		_, err := parseTask("t.yaml", []byte(tc.src), Env{})
+		_, err := parseTask("t.yaml", []byte(tc.src), Vars{})
 		if err == nil || err.Error() != tc.want {
 			t.Errorf("err = %v, want %s", err, tc.want)
 		}

@@ -18,7 +18,7 @@ var taskIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 // LoadTask loads, expands, decodes, defaults and validates a task file.
 // Task.Path is path as given (errors name the file as the user wrote it);
 // Task.Dir is its absolute directory.
-func LoadTask(path string, env Env) (*Task, error) {
+func LoadTask(path string, env Vars) (*Task, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, BadInputError{fmt.Errorf("task %s: %w", path, pathErrorCause(err))}
@@ -36,7 +36,7 @@ func LoadTask(path string, env Env) (*Task, error) {
 }
 
 // parseTask is LoadTask without the file system.
-func parseTask(path string, src []byte, env Env) (*Task, error) {
+func parseTask(path string, src []byte, env Vars) (*Task, error) {
 	root, err := parseYAML(path, src)
 	if err != nil {
 		return nil, err

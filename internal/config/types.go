@@ -252,7 +252,7 @@ type Bench struct {
 
 	// env is the lookup LoadBench used, kept for the $LLM_MODEL default of
 	// the agents Agent synthesizes; kinds the agent types it was given.
-	env   Env
+	env   Vars
 	kinds agentKinds
 }
 

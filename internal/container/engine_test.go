@@ -63,7 +63,7 @@ func rollout(t *testing.T, image, mode string, c config.Container) (container.Sp
 	s.User = fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid())
 	s.Workdir = "/workspace"
 	s.Mounts = []container.Mount{{Source: ws, Target: "/workspace"}, {Source: task, Target: "/task.txt", ReadOnly: true}}
-	s.Env = []container.Env{{Name: "STANDIN_MODE", Value: mode}}
+	s.Env = []container.EnvVar{{Name: "STANDIN_MODE", Value: mode}}
 	s.Cmd = []string{"python", "-m", "openhands.core.main", "-d", "/workspace", "-f", "/task.txt", "-i", "3"}
 	return s, ws
 }

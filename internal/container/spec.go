@@ -56,12 +56,12 @@ type Mount struct {
 	ReadOnly bool
 }
 
-// Env is one environment variable of the container. A variable ByName is
+// EnvVar is one environment variable of the container. A variable ByName is
 // written "-e NAME": the engine client copies its value from its own
 // environment, so no value appears in the argv (secrets, and anything
 // that comes from the user's environment). Otherwise it is written
 // "-e NAME=value" (harness settings, which are never secret).
-type Env struct {
+type EnvVar struct {
 	Name   string
 	Value  string
 	ByName bool
@@ -85,7 +85,7 @@ type Spec struct {
 	// (podman --userns=keep-id, for rootless podman).
 	KeepUserNS bool
 	Workdir    string
-	Env        []Env
+	Env        []EnvVar
 	Mounts     []Mount
 	// AddHosts are --add-host entries ("host.docker.internal:host-gateway").
 	AddHosts []string

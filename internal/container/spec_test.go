@@ -63,7 +63,7 @@ func TestRunArgvGolden(t *testing.T) {
 		{Source: "/tmp/perfbench-1/task.txt", Target: "/task.txt", ReadOnly: true},
 		{Source: "/home/u/odd,dir \"x\"", Target: "/perfbench/home/.openhands"},
 	}
-	full.Env = []container.Env{
+	full.Env = []container.EnvVar{
 		{Name: "LOG_ALL_EVENTS", Value: "true"},
 		{Name: "SANDBOX_VOLUMES", Value: "/workspace:/workspace:rw"},
 		{Name: "LLM_API_KEY", ByName: true},
@@ -84,7 +84,7 @@ func TestRunArgvGolden(t *testing.T) {
 }
 
 func TestRunArgvNoSecretValues(t *testing.T) {
-	s := container.Spec{Image: "x", Env: []container.Env{{Name: "OPENAI_API_KEY", ByName: true}}}
+	s := container.Spec{Image: "x", Env: []container.EnvVar{{Name: "OPENAI_API_KEY", ByName: true}}}
 	argv := s.RunArgv()
 	if !strings.Contains(strings.Join(argv, " "), "-e OPENAI_API_KEY x") {
 		t.Errorf("argv %q: want the key passed by name", argv)

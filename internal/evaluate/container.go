@@ -317,12 +317,12 @@ func (c *Container) StartItem(ctx context.Context, it ItemEnv) (ItemSession, err
 			{Source: s.out, Target: containerOut},
 			{Source: home, Target: containerHome},
 		}
-		spec.Env = []container.Env{{Name: "BENCH_WORKSPACE", Value: ContainerWorkspace}}
+		spec.Env = []container.EnvVar{{Name: "BENCH_WORKSPACE", Value: ContainerWorkspace}}
 		if setHome {
-			spec.Env = append(spec.Env, container.Env{Name: "HOME", Value: containerHome})
+			spec.Env = append(spec.Env, container.EnvVar{Name: "HOME", Value: containerHome})
 		}
 		for _, k := range c.PassEnv {
-			spec.Env = append(spec.Env, container.Env{Name: k, ByName: true})
+			spec.Env = append(spec.Env, container.EnvVar{Name: k, ByName: true})
 		}
 		spec.Cmd = []string{TimedCommand, "--idle"}
 		// Registered first: Close removes it whatever happens next.

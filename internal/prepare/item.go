@@ -23,9 +23,9 @@ import (
 	"github.com/perfbench/perfbench/internal/gitx"
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/proc"
+	"github.com/perfbench/perfbench/internal/prompt"
 	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
-	"github.com/perfbench/perfbench/internal/prompt"
 	"github.com/perfbench/perfbench/internal/workspace"
 )
 

@@ -32,7 +32,7 @@ func setup(t *testing.T, benchYAML string) (*config.Bench, *config.Task, string)
 	if err := os.WriteFile(filepath.Join(dir, "task.yaml"), []byte(task), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := config.Env{}
+	env := config.Vars{}
 	b, err := config.LoadBench(filepath.Join(dir, "bench.yaml"), env, agent.ConfigKinds(agent.Builtins()))
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,7 @@ const seedBench = "../../config/testdata/seed/bench.yaml"
 
 func load(t *testing.T) *config.Bench {
 	t.Helper()
-	b, err := config.LoadBench(seedBench, config.Env{}, agent.ConfigKinds(all.Kinds()))
+	b, err := config.LoadBench(seedBench, config.Vars{}, agent.ConfigKinds(all.Kinds()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestRealKindsMessages(t *testing.T) {
 		if err := os.WriteFile(path, []byte(tc.src), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := config.LoadBench(path, config.Env{}, agent.ConfigKinds(all.Kinds()))
+		_, err := config.LoadBench(path, config.Vars{}, agent.ConfigKinds(all.Kinds()))
 		if err == nil || strings.TrimPrefix(err.Error(), dir+"/") != tc.want {
 			t.Errorf("%q:\n got %v\nwant %s", tc.src, err, tc.want)
 		}

@@ -339,7 +339,7 @@ func TestArgv(t *testing.T) {
 	// The seed's name is an alias, normalised by config.
 	path := filepath.Join(t.TempDir(), "bench.yaml")
 	os.WriteFile(path, []byte("agents:\n  codex_cli:\n    args:\n      profile: p\n      max_steps: 7\n"), 0o644)
-	b, err := config.LoadBench(path, config.Env{}, agent.ConfigKinds([]agent.Kind{Kind}))
+	b, err := config.LoadBench(path, config.Vars{}, agent.ConfigKinds([]agent.Kind{Kind}))
 	if err != nil {
 		t.Fatal(err)
 	}

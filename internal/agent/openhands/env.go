@@ -119,7 +119,7 @@ func runtimeKwargs(r *agent.Rollout) string {
 // containerEnv is the container's environment: the settings with
 // container paths (as NAME=value: none is secret), the contract's
 // BENCH_* paths and HOME, then every forwarded variable by name.
-func (ad *Adapter) containerEnv(r *agent.Rollout) []container.Env {
+func (ad *Adapter) containerEnv(r *agent.Rollout) []container.EnvVar {
 	volume := ContainerWorkspace
 	if ad.s.SandboxRuntime == "docker" {
 		// The runtime container is started by the host's daemon: it
@@ -143,15 +143,15 @@ func (ad *Adapter) containerEnv(r *agent.Rollout) []container.Env {
 		// stop signal reaches python under the entrypoint's shell.
 		kv{"TINI_KILL_PROCESS_GROUP", "1"},
 	)
-	var out []container.Env
+	var out []container.EnvVar
 	taken := map[string]bool{}
 	for _, s := range set {
-		out = append(out, container.Env{Name: s.k, Value: s.v})
+		out = append(out, container.EnvVar{Name: s.k, Value: s.v})
 		taken[s.k] = true
 	}
 	for _, name := range ad.forwarded(r) {
 		if !taken[name] {
-			out = append(out, container.Env{Name: name, ByName: true})
+			out = append(out, container.EnvVar{Name: name, ByName: true})
 		}
 	}
 	return out
