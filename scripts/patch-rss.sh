@@ -1,6 +1,6 @@
 #!/bin/sh
 # patch-rss.sh: peak memory of `bench prepare` when agents write a 200 MB
-# file (issue 9, section 5). Two items, two workers; each agent writes
+# file. Two items, two workers; each agent writes
 # SIZE_MB of base64 text (a text diff as large as the file). Runs once
 # with the default max_patch_bytes (the items end agent_error "patch too
 # large", refused before git stores the file) and once with a limit large

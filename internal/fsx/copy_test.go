@@ -138,7 +138,7 @@ func TestCopyTreeSourceLinkIsNotFollowed(t *testing.T) {
 	}
 }
 
-// The attack of issue 9: the destination holds a link from an earlier
+// The two-attempt attack: the destination holds a link from an earlier
 // copy; the next copy, replacing the directory, never writes through it.
 func TestCopyTreeDestinationLinkIsNotWrittenThrough(t *testing.T) {
 	victim := t.TempDir()

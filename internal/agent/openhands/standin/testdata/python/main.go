@@ -18,7 +18,7 @@
 //	hang      ignores SIGINT and SIGTERM and never ends
 //	hog       allocates memory until the kernel kills it
 //	exit      exits with STANDIN_EXIT
-//	escape    attacks the copy of its output folder (issue 9): on its first
+//	escape    attacks the copy of its output folder: on its first
 //	          attempt (no marker in ~/.openhands, which outlives attempts)
 //	          it links $BENCH_OUT_DIR/sub to STANDIN_VICTIM (a host path)
 //	          and fakes a rate limit so that the harness retries; on the
