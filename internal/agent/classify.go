@@ -11,15 +11,21 @@ import (
 type InfraKind string
 
 // Infrastructure failure classes. Every one makes the item infra_error
-// (retried on resume); rate limits are also retried at once with backoff,
-// and consecutive auth or billing failures stop the run.
+// (retried on resume); rate limits and an unavailable provider (5xx,
+// overloaded) are also retried at once with backoff, and consecutive auth
+// or billing failures stop the run.
 const (
-	InfraAuth          InfraKind = "auth"
-	InfraBilling       InfraKind = "billing"
-	InfraRateLimit     InfraKind = "rate_limit"
-	InfraModelNotFound InfraKind = "model_not_found"
-	InfraOther         InfraKind = "infra"
+	InfraAuth                InfraKind = "auth"
+	InfraBilling             InfraKind = "billing"
+	InfraRateLimit           InfraKind = "rate_limit"
+	InfraProviderUnavailable InfraKind = "provider_unavailable"
+	InfraModelNotFound       InfraKind = "model_not_found"
+	InfraOther               InfraKind = "infra"
 )
+
+// Retried reports whether a failure of this kind is retried at once, with
+// backoff: it passes by itself.
+func (k InfraKind) Retried() bool { return k == InfraRateLimit || k == InfraProviderUnavailable }
 
 // StopsRun reports whether consecutive failures of this kind stop a run:
 // no later item can succeed until someone fixes the account.
@@ -40,6 +46,8 @@ func (e *InfraError) Error() string {
 		return "out of credit: " + e.Msg
 	case InfraRateLimit:
 		return "rate limited: " + e.Msg
+	case InfraProviderUnavailable:
+		return "provider unavailable: " + e.Msg
 	case InfraModelNotFound:
 		return "model not found: " + e.Msg
 	}

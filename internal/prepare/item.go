@@ -160,7 +160,7 @@ func (r *runner) do(ctx context.Context, u unit) error {
 		r.writeLedger(mine, true)
 		prior += cost
 		capLeft := it.limits.MaxBudgetUSD <= 0 || prior < it.limits.MaxBudgetUSD
-		if status == records.RolloutInfraError && it.infraKind == agent.InfraRateLimit && attempt < r.retry.Attempts && ctx.Err() == nil && !r.spend.Reached() && capLeft {
+		if status == records.RolloutInfraError && it.infraKind.Retried() && attempt < r.retry.Attempts && ctx.Err() == nil && !r.spend.Reached() && capLeft {
 			delay := backoff(r.retry.Backoff.D(), attempt)
 			retries = append(retries, records.Retry{Reason: reason, CostUSD: cost, DelaySeconds: delay.Seconds()})
 			fmt.Fprintf(r.log, "%s: %s; retrying in %s (attempt %d of %d)\n", name, reason, delay, attempt+1, r.retry.Attempts)
