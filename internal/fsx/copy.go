@@ -516,11 +516,11 @@ func ReplaceDir(fresh, dir string) error {
 	if _, err := os.Lstat(dir); IsNotExist(err) {
 		return os.Rename(fresh, dir)
 	}
-	err := unix.Renameat2(unix.AT_FDCWD, fresh, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE)
-	if err == nil {
+	exchanged, err := exchange(fresh, dir)
+	if exchanged {
 		return RemoveAll(fresh) // now holds the old dir
 	}
-	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EOPNOTSUPP) {
+	if err != nil {
 		return fmt.Errorf("replace %s: %w", dir, err)
 	}
 	old, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+"-old-")
