@@ -57,3 +57,30 @@ func CleanLine(b []byte) string {
 	}
 	return strings.TrimSpace(strings.ReplaceAll(s, "\r", ""))
 }
+
+// SplitModel splits a LiteLLM-style model name ("anthropic/claude-x") at
+// its first slash into the provider and the provider's own model name;
+// provider is "" for a name without a slash.
+func SplitModel(model string) (provider, name string) {
+	if p, n, ok := strings.Cut(model, "/"); ok && p != "" && n != "" {
+		return p, n
+	}
+	return "", model
+}
+
+// HasFlag reports whether args (before a "--") carry one of flags, alone
+// or as "--flag=value".
+func HasFlag(args []string, flags ...string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		f, _, _ := strings.Cut(a, "=")
+		for _, want := range flags {
+			if f == want {
+				return true
+			}
+		}
+	}
+	return false
+}

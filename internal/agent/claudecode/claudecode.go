@@ -27,8 +27,10 @@
 // that ends without a result event (killed, crashed) keeps the stream's
 // numbers, marked partial. API failures (the synthetic assistant message
 // "API Error: 401 ..." with its error field, or an is_error result) are
-// classified as infrastructure errors: auth, rate limit/overload, model
-// not found.
+// classified as infrastructure errors: auth, rate limit, provider
+// unavailable (5xx, 529 overloaded), model not found. From CLI 2.1.110 the
+// result carries api_error_status (with terminal_reason "api_error"),
+// which decides the class even when the text names no code.
 //
 // References:
 //
@@ -43,6 +45,8 @@
 //     https://docs.claude.com/en/docs/claude-code/settings
 //   - API error types (authentication_error, rate_limit_error, overloaded_error):
 //     https://docs.claude.com/en/api/errors
+//   - ResultMessage's api_error_status and terminal_reason:
+//     https://github.com/anthropics/claude-agent-sdk-python/blob/main/src/claude_agent_sdk/types.py
 package claudecode
 
 import (

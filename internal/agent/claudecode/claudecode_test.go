@@ -138,7 +138,21 @@ func TestFixtures(t *testing.T) {
 			details: map[string]any{"api_error_kind": "rate_limit", "assistant_messages": 1},
 		},
 		{
-			file: "overloaded_529.jsonl", exit: 1, infra: agent.InfraRateLimit, infraMsg: "overloaded_error",
+			file: "overloaded_529.jsonl", exit: 1, infra: agent.InfraProviderUnavailable, infraMsg: "overloaded_error",
+			usage: records.Usage{Turns: 1, Source: SourceResult},
+		},
+		{
+			// CLI ≥ 2.1.110: the status is in the result, not its text.
+			file: "api_error_status_529.jsonl", exit: 1, infra: agent.InfraProviderUnavailable, infraMsg: "API error status 529: Repeated server errors",
+			usage:   records.Usage{Turns: 1, Source: SourceResult},
+			details: map[string]any{"api_error_status": 529, "terminal_reason": "api_error"},
+		},
+		{
+			file: "api_error_status_429.jsonl", exit: 1, infra: agent.InfraRateLimit, infraMsg: "API error status 429",
+			usage: records.Usage{Turns: 1, Source: SourceResult},
+		},
+		{
+			file: "api_error_status_403.jsonl", exit: 1, infra: agent.InfraAuth, infraMsg: "API error status 403: Request not allowed",
 			usage: records.Usage{Turns: 1, Source: SourceResult},
 		},
 		{

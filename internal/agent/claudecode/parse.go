@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"math"
 	"regexp"
@@ -66,6 +67,7 @@ type event struct {
 	DurationMS        int64                 `json:"duration_ms"`
 	DurationAPIMS     int64                 `json:"duration_api_ms"`
 	TerminalReason    string                `json:"terminal_reason"`
+	ResultAPIStatus   int                   `json:"api_error_status"`
 	PermissionDenials []json.RawMessage     `json:"permission_denials"`
 }
 
@@ -146,6 +148,10 @@ type Result struct {
 	Text           string
 	Errors         []string
 	TerminalReason string
+	// APIErrorStatus is the HTTP status of the API failure that ended the
+	// run (api_error_status, CLI ≥ 2.1.110, with terminal_reason
+	// "api_error"); 0 when absent.
+	APIErrorStatus int
 	Denials        int
 }
 
@@ -260,6 +266,21 @@ func classify(text string) *agent.InfraError {
 	return nil
 }
 
+// statusInfra classifies an API failure by its HTTP status: 401/403 auth,
+// 429 rate limit, 5xx (529 is Anthropic's "overloaded") provider
+// unavailable; nil for any other status.
+func statusInfra(status int, msg string) *agent.InfraError {
+	switch {
+	case status == 401 || status == 403:
+		return &agent.InfraError{Kind: agent.InfraAuth, Msg: msg}
+	case status == 429:
+		return &agent.InfraError{Kind: agent.InfraRateLimit, Msg: msg}
+	case status >= 500 && status <= 599:
+		return &agent.InfraError{Kind: agent.InfraProviderUnavailable, Msg: msg}
+	}
+	return nil
+}
+
 // Infra classifies an API failure that ended the run: the last synthetic
 // API error message, or an is_error result's text. Only meaningful for a
 // run that ended by itself; nil when the run succeeded or stopped at a
@@ -267,6 +288,17 @@ func classify(text string) *agent.InfraError {
 func (s *Summary) Infra() *agent.InfraError {
 	if s.Result != nil && (!s.Result.IsError || s.LimitHit() != "") {
 		return nil
+	}
+	if r := s.Result; r != nil && r.APIErrorStatus != 0 {
+		// The CLI's own verdict (≥ 2.1.110) holds even when the text
+		// carries no code.
+		msg := fmt.Sprintf("API error status %d", r.APIErrorStatus)
+		if text := strings.TrimSpace(r.Text + "\n" + strings.Join(r.Errors, "\n")); text != "" {
+			msg += ": " + text
+		}
+		if ie := statusInfra(r.APIErrorStatus, msg); ie != nil {
+			return ie
+		}
 	}
 	if e := s.APIError; e != nil {
 		msg := e.Text
@@ -279,11 +311,8 @@ func (s *Summary) Infra() *agent.InfraError {
 		case "rate_limit":
 			return &agent.InfraError{Kind: agent.InfraRateLimit, Msg: msg}
 		}
-		switch e.Status {
-		case 401, 403:
-			return &agent.InfraError{Kind: agent.InfraAuth, Msg: msg}
-		case 429, 529:
-			return &agent.InfraError{Kind: agent.InfraRateLimit, Msg: msg}
+		if ie := statusInfra(e.Status, msg); ie != nil {
+			return ie
 		}
 		if ie := classify(msg); ie != nil {
 			ie.Msg = msg
@@ -353,6 +382,9 @@ func (s *Summary) Details(scrub func(string) string) map[string]any {
 	}
 	if r.TerminalReason != "" {
 		d["terminal_reason"] = r.TerminalReason
+	}
+	if r.APIErrorStatus != 0 {
+		d["api_error_status"] = r.APIErrorStatus
 	}
 	if r.Denials > 0 {
 		d["permission_denials"] = r.Denials
@@ -568,6 +600,7 @@ func (p *Parser) result(e *event) {
 		Text:           rawText(e.Result),
 		Errors:         rawStrings(e.Errors),
 		TerminalReason: e.TerminalReason,
+		APIErrorStatus: e.ResultAPIStatus,
 		Denials:        len(e.PermissionDenials),
 	}
 	if c, err := strconv.ParseFloat(string(e.TotalCostUSD), 64); err == nil && c >= 0 && !math.IsInf(c, 0) {

@@ -8,7 +8,20 @@
 // to read it from there, which keeps a large prompt out of the argv and out
 // of `ps`. --sandbox is left out when extra_args choose the sandbox
 // themselves (--sandbox/-s, --dangerously-bypass-approvals-and-sandbox,
-// --yolo, --full-auto), since Codex rejects a repeated flag.
+// --yolo), since Codex rejects a repeated flag. --full-auto does not count:
+// in codex-rs/exec/src/cli.rs it is a hidden, deprecated flag that only
+// warns, so without --sandbox the run would be read-only.
+//
+// The model (model:, default $LLM_MODEL) is LiteLLM-style; Codex takes
+// OpenAI's names, so "openai/gpt-5" is passed as --model gpt-5 and a name
+// without a provider as it is. Another provider ("anthropic/...") is
+// refused when the entry is loaded (bad input, before any run directory
+// exists) unless the entry chooses a model_provider: -c
+// model_provider=<id> (or --oss) in extra_args, or a model_provider key in
+// config_file (or in $CODEX_HOME/config.toml when env: sets CODEX_HOME),
+// as a profile may. Then "<id>/name" is passed as name and any other name
+// as it is (an OpenRouter-style "anthropic/claude-..."). The journal's
+// details keep both names (configured_model, mapped_model).
 //
 // CODEX_HOME is the rollout's fresh HOME/.codex (created, as Codex requires)
 // unless the entry's env: sets it: auth.json (home_files:
@@ -72,6 +85,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -123,19 +137,97 @@ const pollEvery = 250 * time.Millisecond
 var errMaxIterations = errors.New(records.LimitMaxIterations + " reached")
 
 // Adapter runs Codex for one agent entry.
-type Adapter struct{ a *config.Agent }
+type Adapter struct {
+	a *config.Agent
+	// model is --model: the entry's model in Codex's form (MapModel).
+	model string
+}
 
 // New returns the adapter of a codex entry.
 func New(a *config.Agent) (*Adapter, error) {
 	if _, ok := a.Env["CODEX_HOME"]; ok && agent.ConfigFile(a) != "" {
 		return nil, badinput.Errorf("agent %s (codex): config_file is copied to the rollout's own CODEX_HOME; it cannot be combined with env: CODEX_HOME (put the configuration in that directory instead)", a.Name)
 	}
-	return &Adapter{a: a}, nil
+	model, err := MapModel(a, entryConfig(a))
+	if err != nil {
+		return nil, err
+	}
+	return &Adapter{a: a, model: model}, nil
+}
+
+// entryConfig is the text of the config.toml the entry's rollouts get
+// (config_file, relative to the bench.yaml the entry was loaded from, or
+// $CODEX_HOME/config.toml); "" when there is none or it cannot be read
+// (doctor and the preflight report a missing config_file).
+func entryConfig(a *config.Agent) string {
+	f := agent.ConfigFile(a)
+	if f != "" && !filepath.IsAbs(f) {
+		if a.Pos.File == "" {
+			return ""
+		}
+		f = filepath.Join(filepath.Dir(a.Pos.File), f)
+	}
+	if h, ok := a.Env["CODEX_HOME"]; ok && f == "" && h != "" {
+		f = filepath.Join(h, "config.toml")
+	}
+	if f == "" {
+		return ""
+	}
+	data, err := os.ReadFile(f)
+	if err != nil {
+		return ""
+	}
+	return string(data)
+}
+
+// modelProviderRE finds model_provider keys in a config.toml (top level or
+// a profile's) or a -c override, with the provider id.
+var modelProviderRE = regexp.MustCompile(`(?m)^\s*model_provider\s*=\s*["']?([A-Za-z0-9_.-]*)`)
+
+// MapModel maps an entry's model to Codex's --model (see the package
+// comment); config is the text of the entry's config.toml.
+func MapModel(a *config.Agent, config string) (string, error) {
+	provider, name := agent.SplitModel(a.Model)
+	if provider == "" {
+		return a.Model, nil
+	}
+	var ids []string
+	chosen := agent.HasFlag(a.ExtraArgs, "--oss")
+	for i, arg := range a.ExtraArgs {
+		if arg == "--" {
+			break
+		}
+		v, isConfig := "", false
+		switch {
+		case (arg == "-c" || arg == "--config") && i+1 < len(a.ExtraArgs):
+			v, isConfig = a.ExtraArgs[i+1], true
+		case strings.HasPrefix(arg, "--config="):
+			v, isConfig = strings.TrimPrefix(arg, "--config="), true
+		case strings.HasPrefix(arg, "-c") && len(arg) > 2:
+			v, isConfig = strings.TrimPrefix(strings.TrimPrefix(arg, "-c"), "="), true
+		}
+		if m := modelProviderRE.FindStringSubmatch(v); isConfig && m != nil {
+			chosen, ids = true, append(ids, m[1])
+		}
+	}
+	for _, m := range modelProviderRE.FindAllStringSubmatch(config, -1) {
+		chosen, ids = true, append(ids, m[1])
+	}
+	switch {
+	case slices.Contains(ids, provider):
+		return name, nil
+	case chosen:
+		return a.Model, nil
+	case provider == "openai":
+		return name, nil
+	}
+	return "", badinput.Errorf("agent %s (codex): model %q is not an OpenAI model and Codex takes OpenAI names (openai/gpt-5 is passed as gpt-5); set the entry's model: to one, or choose a model_provider (-c model_provider=<id> in extra_args, or in config_file)", a.Name, a.Model)
 }
 
 // sandboxFlags choose Codex's sandbox; with one of them in extra_args,
-// perfbench passes no --sandbox.
-var sandboxFlags = []string{"--sandbox", "-s", "--dangerously-bypass-approvals-and-sandbox", "--yolo", "--full-auto"}
+// perfbench passes no --sandbox. --full-auto is not one (a deprecated
+// no-op upstream).
+var sandboxFlags = []string{"--sandbox", "-s", "--dangerously-bypass-approvals-and-sandbox", "--yolo"}
 
 func sandboxChosen(extra []string) bool {
 	for _, a := range extra {
@@ -157,8 +249,8 @@ func (ad *Adapter) Argv(workspace string) []string {
 		cli = DefaultCLI
 	}
 	argv := []string{cli, "exec", "--json", "--cd", workspace, "--skip-git-repo-check"}
-	if ad.a.Model != "" {
-		argv = append(argv, "--model", ad.a.Model)
+	if ad.model != "" {
+		argv = append(argv, "--model", ad.model)
 	}
 	if !sandboxChosen(ad.a.ExtraArgs) {
 		argv = append(argv, "--sandbox", Sandbox)
@@ -317,6 +409,10 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, sum Summary, ses
 	}
 	if model != "" {
 		out.SetDetail("model", scrub(model))
+	}
+	if ad.a.Model != "" {
+		out.SetDetail("configured_model", scrub(ad.a.Model))
+		out.SetDetail("mapped_model", scrub(ad.model))
 	}
 	if !sum.Tokens.IsZero() {
 		out.SetDetail("priced", priced)

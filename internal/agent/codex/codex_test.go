@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/perfbench/perfbench/internal/agent"
+	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
@@ -322,6 +324,9 @@ func TestArgv(t *testing.T) {
 		{"yolo", config.Agent{ExtraArgs: []string{"--yolo"}}, "codex exec --json --cd /ws --skip-git-repo-check --yolo -"},
 		{"-s=", config.Agent{ExtraArgs: []string{"-sread-only"}}, "codex exec --json --cd /ws --skip-git-repo-check -sread-only -"},
 		{"not a flag", config.Agent{ExtraArgs: []string{"--search"}}, "codex exec --json --cd /ws --skip-git-repo-check --sandbox workspace-write --search -"},
+		// --full-auto is a deprecated no-op upstream: the sandbox stays.
+		{"full-auto", config.Agent{ExtraArgs: []string{"--full-auto"}}, "codex exec --json --cd /ws --skip-git-repo-check --sandbox workspace-write --full-auto -"},
+		{"openai/", config.Agent{Model: "openai/gpt-5"}, "codex exec --json --cd /ws --skip-git-repo-check --model gpt-5 --sandbox workspace-write -"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ad, err := New(&tc.a)
@@ -645,4 +650,50 @@ func TestCopySessionLogFollowsNoLink(t *testing.T) {
 		t.Errorf("tail follows home/.codex to %q", tail.path)
 	}
 	tail.finish()
+}
+
+func TestMapModel(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "with.toml"), []byte("model = \"x\"\n[profiles.local]\nmodel_provider = \"ollama\"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "without.toml"), []byte("model_reasoning_effort = \"high\"\n"), 0o644)
+	cfg := func(name string) any { return &Options{ConfigFileOption: agent.ConfigFileOption{ConfigFile: name}} }
+	pos := config.Pos{File: filepath.Join(dir, "bench.yaml"), Line: 3}
+	for _, c := range []struct {
+		name   string
+		a      config.Agent
+		mapped string // "" with refused
+	}{
+		{"bare", config.Agent{Model: "gpt-5-codex"}, "gpt-5-codex"},
+		{"openai/", config.Agent{Model: "openai/gpt-5"}, "gpt-5"},
+		{"-c model_provider", config.Agent{Model: "openrouter/anthropic/claude-sonnet-4", ExtraArgs: []string{"-c", "model_provider=openrouter"}}, "anthropic/claude-sonnet-4"},
+		{"--config= other id", config.Agent{Model: "anthropic/claude-sonnet-4", ExtraArgs: []string{"--config=model_provider=\"openrouter\""}}, "anthropic/claude-sonnet-4"},
+		{"--oss", config.Agent{Model: "ollama/gpt-oss:20b", ExtraArgs: []string{"--oss"}}, "ollama/gpt-oss:20b"},
+		{"profile in config_file", config.Agent{Model: "ollama/qwen3", Pos: pos, Options: cfg("with.toml")}, "qwen3"},
+		{"refused", config.Agent{Model: "anthropic/claude-sonnet-4-20250514"}, ""},
+		{"config_file without model_provider", config.Agent{Model: "anthropic/claude-sonnet-4-20250514", Pos: pos, Options: cfg("without.toml")}, ""},
+		{"-c after --", config.Agent{Model: "anthropic/claude-x", ExtraArgs: []string{"--", "-c", "model_provider=x"}}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.a.Name = "cx"
+			ad, err := New(&c.a)
+			if c.mapped == "" {
+				want := `agent cx (codex): model "` + c.a.Model + `" is not an OpenAI model`
+				if !badinput.Is(err) || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("err %v, want one line of bad input starting %q", err, want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(ad.Argv("/ws"), " "); !strings.Contains(got, " --model "+c.mapped+" ") {
+				t.Errorf("argv %s, want --model %s", got, c.mapped)
+			}
+			out := &agent.Outcome{}
+			ad.finish(&agent.Rollout{Bench: &config.Bench{}, Secrets: secrets.FromEnv(nil, nil), Stderr: io.Discard}, out, Summary{}, "", "", false)
+			if out.Details["configured_model"] != c.a.Model || out.Details["mapped_model"] != c.mapped {
+				t.Errorf("details %v, want configured_model %s, mapped_model %s", out.Details, c.a.Model, c.mapped)
+			}
+		})
+	}
 }

@@ -2,7 +2,7 @@
 // mode, no confirmation at the end) under perfbench's process contract:
 //
 //	mini -t <task text> -y --exit-immediately [-m M] -l <max_budget_usd, 0 = none>
-//	    -o <out>/trajectory.json [-c <base config> -c agent.step_limit=N] [extra_args...]
+//	    -o <out>/trajectory.json -c <base config> [-c agent.step_limit=N] [extra_args...]
 //
 // `mini` takes the task only as text (-t/--task; without it, it prompts),
 // so the rendered task file's content is an argument: visible in the
@@ -13,9 +13,18 @@
 // watches the streamed cost. mini has no step-limit flag: max_iterations
 // becomes the config override agent.step_limit=N, which needs
 // mini-swe-agent 2 (several -c specs, key=value); as any -c replaces the
-// default config, the base config comes first: the entry's config_file
-// (copied into the output folder), else $MSWEA_MINI_CONFIG_PATH, else
-// mini.yaml. The environment gets MSWEA_CONFIGURED=true (no first-run
+// default config, the base config comes first, always as a path: the
+// entry's config_file (copied into the output folder), else
+// $MSWEA_MINI_CONFIG_PATH, else mini's builtin mini.yaml (what mini uses
+// without -c), found by asking the Python of the mini script
+// (<site-packages>/minisweagent/config/mini.yaml). A config spec that is a
+// bare name (-c mini.yaml) is looked up in the working directory first
+// (config.get_config_path), so it would load a mini.yaml of the
+// repository. When the builtin file cannot be found (runtime: container,
+// a mini that is not a Python script), no -c is passed, which leaves mini
+// its own absolute default; a step limit then needs the name mini.yaml,
+// and a workspace with a mini.yaml fails the rollout instead. The journal
+// records the base config (details.base_config). The environment gets MSWEA_CONFIGURED=true (no first-run
 // setup wizard), MSWEA_VISUAL_MODE_DEFAULT=false (the line-based
 // interface, not the full-screen one) and a wide COLUMNS, unless the
 // entry's env: sets them.
@@ -48,15 +57,21 @@
 package miniswe
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/proc"
 	"github.com/perfbench/perfbench/internal/records"
 )
 
@@ -110,44 +125,122 @@ func (ad *Adapter) Command(r *agent.Rollout) ([]string, error) {
 	if task == "" {
 		task = "<contents of " + r.TaskFile + ">"
 	}
-	return ad.argv(r, task), nil
+	builtin := ""
+	if ad.a.Runtime != agent.RuntimeContainer {
+		// --dry-run starts nothing: Run asks mini's Python.
+		builtin = BuiltinPlaceholder
+	}
+	return ad.argv(r, task, builtin), nil
 }
 
-func (ad *Adapter) argv(r *agent.Rollout, task string) []string {
+// BuiltinPlaceholder stands for the builtin config's path in --dry-run.
+const BuiltinPlaceholder = "<minisweagent>/config/mini.yaml"
+
+// argv is the command line; builtin is mini's builtin config ("" when
+// unknown).
+func (ad *Adapter) argv(r *agent.Rollout, task, builtin string) []string {
 	argv := []string{ad.cli(), "-t", task, "-y", "--exit-immediately"}
 	if ad.a.Model != "" {
 		argv = append(argv, "-m", ad.a.Model)
 	}
 	argv = append(argv, "-l", formatUSD(r.Limits.MaxBudgetUSD), "-o", filepath.Join(r.OutDir, TrajectoryFile))
-	for _, spec := range ad.configSpecs(r) {
+	for _, spec := range ad.configSpecs(r, builtin) {
 		argv = append(argv, "-c", spec)
 	}
 	return append(argv, ad.a.ExtraArgs...)
 }
 
 // configSpecs are the -c values: the base config, then the step limit.
-func (ad *Adapter) configSpecs(r *agent.Rollout) []string {
-	var specs []string
-	if agent.ConfigFile(ad.a) != "" {
-		specs = append(specs, filepath.Join(r.OutDir, ConfigCopy))
+func (ad *Adapter) configSpecs(r *agent.Rollout, builtin string) []string {
+	base := ad.baseConfig(r, builtin)
+	n := r.Limits.MaxIterations
+	if base == "" && n > 0 {
+		base = DefaultConfigSpec
 	}
-	if n := r.Limits.MaxIterations; n > 0 {
-		if len(specs) == 0 {
-			specs = append(specs, defaultSpec(r.Env))
-		}
+	var specs []string
+	if base != "" {
+		specs = append(specs, base)
+	}
+	if n > 0 {
 		specs = append(specs, "agent.step_limit="+strconv.Itoa(n))
 	}
 	return specs
 }
 
-// defaultSpec is the config mini uses without -c.
-func defaultSpec(env []string) string {
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "MSWEA_MINI_CONFIG_PATH="); ok && v != "" {
+// baseConfig is the config file mini would use without -c, as a path:
+// config_file's copy, $MSWEA_MINI_CONFIG_PATH, or the builtin mini.yaml;
+// "" when none is known.
+func (ad *Adapter) baseConfig(r *agent.Rollout, builtin string) string {
+	if agent.ConfigFile(ad.a) != "" {
+		return filepath.Join(r.OutDir, ConfigCopy)
+	}
+	if v := envValue(r.Env, "MSWEA_MINI_CONFIG_PATH"); v != "" {
+		return v
+	}
+	return builtin
+}
+
+func envValue(env []string, name string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], name+"="); ok {
 			return v
 		}
 	}
-	return DefaultConfigSpec
+	return ""
+}
+
+var pythonRE = regexp.MustCompile(`^python[0-9.]*$`)
+
+// findSpecScript prints the minisweagent package's directory without
+// importing it (which would print mini's banner and read its .env).
+const findSpecScript = `import importlib.util as u; print(u.find_spec("minisweagent").submodule_search_locations[0])`
+
+// BuiltinConfig finds mini's builtin mini.yaml on the host: the mini
+// script (cli, looked up in env's PATH) names its Python on its #! line,
+// which tells where the minisweagent package is.
+func BuiltinConfig(ctx context.Context, cli string, env []string) (string, error) {
+	path, err := proc.LookPath(cli, env)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	line, err := bufio.NewReader(io.LimitReader(f, 512)).ReadString('\n')
+	f.Close()
+	fields := strings.Fields(strings.TrimPrefix(line, "#!"))
+	if !strings.HasPrefix(line, "#!") || len(fields) == 0 || (err != nil && err != io.EOF) {
+		return "", fmt.Errorf("%s is not a script with a #! line", path)
+	}
+	python := fields[0]
+	if filepath.Base(python) == "env" && len(fields) > 1 {
+		if python, err = proc.LookPath(fields[1], env); err != nil {
+			return "", err
+		}
+	}
+	if !pythonRE.MatchString(filepath.Base(python)) {
+		return "", fmt.Errorf("%s runs %s, not a Python", path, python)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, "-c", findSpecScript)
+	cmd.Env = env
+	cmd.Dir = os.TempDir()
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("%s: finding the minisweagent package: %w", python, err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	dir := strings.TrimSpace(lines[len(lines)-1])
+	cfg := filepath.Join(dir, "config", DefaultConfigSpec)
+	if !filepath.IsAbs(dir) {
+		return "", fmt.Errorf("%s: the minisweagent package is at %q, not an absolute path", python, dir)
+	}
+	if fi, err := os.Stat(cfg); err != nil || !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("no builtin config %s", cfg)
+	}
+	return cfg, nil
 }
 
 // env is the rollout's environment with mini's headless settings.
@@ -169,7 +262,29 @@ func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, e
 		}
 		task = string(b)
 	}
-	argv := ad.argv(r, task)
+	rr := *r
+	rr.Env = ad.env(r)
+	var builtin string
+	var builtinErr error
+	if agent.ConfigFile(ad.a) == "" && envValue(r.Env, "MSWEA_MINI_CONFIG_PATH") == "" && ad.a.Runtime != agent.RuntimeContainer {
+		builtin, builtinErr = BuiltinConfig(ctx, ad.cli(), rr.Env)
+	}
+	argv := ad.argv(r, task, builtin)
+	specs := ad.configSpecs(r, builtin)
+	if len(specs) > 0 && specs[0] == DefaultConfigSpec {
+		// Looked up in the working directory first: a repository's own
+		// mini.yaml would replace mini's config.
+		if _, err := os.Lstat(filepath.Join(r.Workspace, DefaultConfigSpec)); err == nil {
+			why := "the path of mini's builtin config is unknown with runtime: container"
+			if builtinErr != nil {
+				why = "the path of mini's builtin config is unknown: " + builtinErr.Error()
+			}
+			return &agent.Outcome{
+				Command: r.Secrets.RedactArgv(argv), Failed: true,
+				Reason: fmt.Sprintf("the workspace has a %s, which mini would load in place of its own config for -c %s (%s); set config_file:", DefaultConfigSpec, DefaultConfigSpec, why),
+			}, nil
+		}
+	}
 	if len(task) >= MaxTaskBytes {
 		return &agent.Outcome{
 			Command: r.Secrets.RedactArgv(argv), Failed: true,
@@ -182,13 +297,17 @@ func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, e
 	model := ad.a.Model
 	st := NewStream(func(u records.Usage) records.Usage { return agent.PriceMissingCost(r.Bench, model, u) }, r.ReportUsage)
 	lw := &agent.LineWriter{W: r.Stdout, Fn: st.Line}
-	rr := *r
 	rr.Stdout = lw
-	rr.Env = ad.env(r)
 	out, err := agent.RunProcess(ctx, &rr, argv, nil)
 	lw.Close()
 	if err != nil {
 		return nil, err
+	}
+	if len(specs) > 0 && !strings.Contains(specs[0], "=") {
+		out.SetDetail("base_config", r.Secrets.ScrubString(specs[0]))
+	}
+	if builtinErr != nil {
+		out.SetDetail("builtin_config_error", r.Secrets.ScrubString(builtinErr.Error()))
 	}
 	ad.finish(r, out, st)
 	return out, nil

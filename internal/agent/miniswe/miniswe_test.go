@@ -20,18 +20,19 @@ func TestCommand(t *testing.T) {
 	ad, _ := New(&config.Agent{Name: "m", Type: Kind.Type, Model: "anthropic/claude-sonnet-4-5"})
 	got, _ := ad.Command(r)
 	want := []string{"mini", "-t", "Make bench.sh faster.\n", "-y", "--exit-immediately",
-		"-m", "anthropic/claude-sonnet-4-5", "-l", "0", "-o", "/r/out/trajectory.json"}
+		"-m", "anthropic/claude-sonnet-4-5", "-l", "0", "-o", "/r/out/trajectory.json", "-c", BuiltinPlaceholder}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("argv\n got %q\nwant %q", got, want)
 	}
 
 	// Limits: -l, and the step limit as a config override after the
-	// default config; extra_args last.
+	// default config, always a path (mini looks for a bare name in the
+	// working directory first); extra_args last.
 	r.Limits = records.Limits{MaxIterations: 40, MaxBudgetUSD: 2.5}
 	ad, _ = New(&config.Agent{Name: "m", Type: Kind.Type, CLI: "/opt/mini", ExtraArgs: []string{"--model-class", "anthropic"}})
 	got, _ = ad.Command(r)
 	want = []string{"/opt/mini", "-t", "Make bench.sh faster.\n", "-y", "--exit-immediately",
-		"-l", "2.5", "-o", "/r/out/trajectory.json", "-c", "mini.yaml", "-c", "agent.step_limit=40", "--model-class", "anthropic"}
+		"-l", "2.5", "-o", "/r/out/trajectory.json", "-c", BuiltinPlaceholder, "-c", "agent.step_limit=40", "--model-class", "anthropic"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("argv\n got %q\nwant %q", got, want)
 	}
@@ -61,6 +62,37 @@ func TestCommand(t *testing.T) {
 	got, _ = ad.Command(r)
 	if got[2] != "<contents of /r/task.txt>" {
 		t.Errorf("dry-run task %q", got[2])
+	}
+}
+
+// TestBuiltinConfig finds the builtin mini.yaml through the #! line of a
+// pip-installed mini script (directly and through env), as mini.py's
+// DEFAULT_CONFIG_FILE names it, and says why when it cannot.
+func TestBuiltinConfig(t *testing.T) {
+	dir := t.TempDir()
+	site := filepath.Join(dir, "site-packages", "minisweagent")
+	os.MkdirAll(filepath.Join(site, "config"), 0o755)
+	os.WriteFile(filepath.Join(site, "config", "mini.yaml"), []byte("agent: {}\n"), 0o644)
+	bin := filepath.Join(dir, "bin")
+	os.MkdirAll(bin, 0o755)
+	// The fake Python answers the package lookup (after a banner line, as
+	// an import would print) and nothing else.
+	os.WriteFile(filepath.Join(bin, "python3.12"), []byte("#!/bin/sh\n[ \"$1\" = -c ] || exit 9\ncase \"$2\" in *find_spec*) echo banner; echo "+site+";; *) exit 8;; esac\n"), 0o755)
+	os.WriteFile(filepath.Join(bin, "mini"), []byte("#!"+filepath.Join(bin, "python3.12")+"\nimport sys\n"), 0o755)
+	os.WriteFile(filepath.Join(bin, "mini-env"), []byte("#!/usr/bin/env python3.12\n"), 0o755)
+	os.WriteFile(filepath.Join(bin, "mini-bin"), []byte("\x7fELF"), 0o755)
+	os.WriteFile(filepath.Join(bin, "mini-sh"), []byte("#!/bin/sh\n"), 0o755)
+	env := []string{"PATH=" + bin + ":/usr/bin:/bin"}
+	want := filepath.Join(site, "config", "mini.yaml")
+	for _, cli := range []string{"mini", "mini-env"} {
+		if got, err := BuiltinConfig(context.Background(), cli, env); err != nil || got != want {
+			t.Errorf("%s: %q, %v; want %s", cli, got, err, want)
+		}
+	}
+	for cli, why := range map[string]string{"mini-bin": "not a script", "mini-sh": "not a Python", "mini-none": "not on PATH"} {
+		if got, err := BuiltinConfig(context.Background(), cli, env); err == nil || !strings.Contains(err.Error(), why) {
+			t.Errorf("%s: %q, %v; want an error saying %q", cli, got, err, why)
+		}
 	}
 }
 

@@ -3,7 +3,7 @@
 //
 //	trae-cli run --file <task file> --working-dir <workspace> --must-patch
 //	    --patch-path <out>/trae.patch --trajectory-file <out>/trajectory.json
-//	    [--max-steps N] [--config-file F] [--model M] [extra_args...]
+//	    [--max-steps N] [--config-file F] [--provider P] [--model M] [extra_args...]
 //
 // or, when cli: names a Python with trae_agent installed (its base name is
 // python, python3, python3.12, ...), `<python> -m trae_agent.cli run ...`
@@ -17,6 +17,14 @@
 // harness; TRAE has no cost limit, so max_budget_usd is enforced by the
 // harness from the usage this adapter reports while TRAE runs.
 //
+// The model (model:, default $LLM_MODEL) is LiteLLM-style
+// ("anthropic/claude-sonnet-4-20250514"); TRAE takes the provider apart
+// (--provider anthropic --model claude-sonnet-4-20250514), since its
+// --model alone only renames the model inside the config file's provider.
+// A provider TRAE does not know is refused when the entry is loaded
+// (unless extra_args pass --provider). The journal's details keep both
+// names (configured_model, mapped_model, mapped_provider).
+//
 // TRAE's TrajectoryRecorder rewrites the trajectory file after every LLM
 // call and every agent step. The adapter polls it (every 500 ms) while the
 // process runs and reports the cumulative usage (agent.Rollout.ReportUsage),
@@ -27,8 +35,9 @@
 // steps without completion." is the max_iterations limit.
 //
 // TRAE retries failed LLM calls itself (max_retries, default 10, sleeping
-// 3-30 s each) and prints "<Provider> API call failed: <error> will sleep
-// for N seconds and will retry." to stdout. The adapter watches for these
+// 3-30 s each) and prints "<Provider> API call failed: <error>. Will sleep
+// for N seconds and will retry." and the traceback to stdout (before
+// trae-agent 6fc646d: "<error> will sleep ..."). The adapter watches for these
 // lines: an authentication failure or an unknown model stops TRAE at once
 // (retrying cannot help) and makes the rollout an infrastructure failure;
 // a step that ended on an API error (401/403, 429, model not found,
@@ -58,6 +67,7 @@ package trae
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -114,6 +124,37 @@ func IsPython(cli string) bool { return pythonRE.MatchString(filepath.Base(cli))
 // Adapter runs TRAE Agent for one entry.
 type Adapter struct {
 	a *config.Agent
+	// provider and model are --provider and --model: the entry's
+	// LiteLLM-style model mapped to TRAE's form (see MapModel).
+	provider, model string
+}
+
+// providers maps LiteLLM provider prefixes to TRAE's model_provider names
+// (trae_agent/utils/llm_clients).
+var providers = map[string]string{
+	"anthropic": "anthropic", "openai": "openai", "azure": "azure", "ollama": "ollama",
+	"openrouter": "openrouter", "doubao": "doubao", "google": "google", "gemini": "google",
+}
+
+// MapModel maps an entry's model to TRAE's --provider and --model: TRAE
+// renames the model only inside the config file's provider, so
+// "anthropic/claude-x" becomes --provider anthropic --model claude-x. A
+// name without a provider, or an entry whose extra_args choose
+// --provider themselves, is passed as it is.
+func MapModel(a *config.Agent) (provider, model string, err error) {
+	if a.Model == "" || agent.HasFlag(a.ExtraArgs, "--provider", "-p") {
+		return "", a.Model, nil
+	}
+	p, m := agent.SplitModel(a.Model)
+	if p == "" {
+		return "", m, nil
+	}
+	tp, ok := providers[p]
+	if !ok {
+		known := slices.Sorted(maps.Keys(providers))
+		return "", "", badinput.Errorf("agent %s (trae): model %q: provider %q has no TRAE model_provider (known: %s); set model: to a TRAE model, or pass --provider in extra_args", a.Name, a.Model, p, strings.Join(known, ", "))
+	}
+	return tp, m, nil
 }
 
 // New is NewOn for a harness in this process's environment.
@@ -130,7 +171,11 @@ func NewOn(a *config.Agent, host agent.Host) (*Adapter, error) {
 			return nil, badinput.Errorf("agent %s (trae): set config_file: (TRAE's trae_config.yaml, relative to bench.yaml) or %s", a.Name, ConfigEnv)
 		}
 	}
-	return &Adapter{a: a}, nil
+	provider, model, err := MapModel(a)
+	if err != nil {
+		return nil, err
+	}
+	return &Adapter{a: a, provider: provider, model: model}, nil
 }
 
 // CLI is the executable: cli: or trae-cli; a relative path with a slash is
@@ -184,8 +229,11 @@ func (ad *Adapter) Command(r *agent.Rollout) ([]string, error) {
 	if f := ad.configArg(r); f != "" {
 		argv = append(argv, "--config-file", f)
 	}
-	if m := ad.a.Model; m != "" {
-		argv = append(argv, "--model", m)
+	if ad.provider != "" {
+		argv = append(argv, "--provider", ad.provider)
+	}
+	if ad.model != "" {
+		argv = append(argv, "--model", ad.model)
 	}
 	return append(argv, ad.a.ExtraArgs...), nil
 }
@@ -356,6 +404,13 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, w *watcher) {
 		out.SetDetail("api_retries", n)
 		out.SetDetail("last_api_error", scrub(textx.Brief(last, 500)))
 	}
+	if ad.a.Model != "" {
+		out.SetDetail("configured_model", ad.a.Model)
+		out.SetDetail("mapped_model", ad.model)
+		if ad.provider != "" {
+			out.SetDetail("mapped_provider", ad.provider)
+		}
+	}
 	if state == StateMaxSteps {
 		out.LimitsHit = append(out.LimitsHit, records.LimitMaxIterations)
 	}
@@ -404,8 +459,11 @@ type watcher struct {
 	stopped  *agent.InfraError
 }
 
-// retryLineRE matches TRAE's retry message (retry_utils.py).
-var retryLineRE = regexp.MustCompile(`API call failed: (.*) will sleep for \d+ seconds and will retry`)
+// retryLineRE matches TRAE's retry message (retry_utils.py): since
+// trae-agent 6fc646d "<error>. Will sleep for N seconds and will retry.",
+// followed by the traceback on the next lines; before it "<error> will
+// sleep ...".
+var retryLineRE = regexp.MustCompile(`API call failed: (.*?)\.? [Ww]ill sleep for \d+ seconds and will retry`)
 
 // line watches one output line for API failures; an authentication
 // failure or an unknown model stops TRAE.

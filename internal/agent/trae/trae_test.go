@@ -546,3 +546,72 @@ func TestRunContainerConfigCopy(t *testing.T) {
 		t.Errorf("not scrubbed: %s", got)
 	}
 }
+
+// TestRetryLineForms feeds both forms of retry_utils.py's message: the
+// current one (trae-agent ≥ 6fc646d, period, "Will", traceback after) and
+// the one before.
+func TestRetryLineForms(t *testing.T) {
+	stopped := 0
+	w := &watcher{stop: func() { stopped++ }}
+	for _, l := range strings.Split("Anthropic API call failed: Error code: 429 - {'type': 'error', 'error': {'type': 'rate_limit_error'}}. Will sleep for 17 seconds and will retry.\n"+
+		"Traceback (most recent call last):\n  File \"retry_utils.py\", line 30, in wrapper\nanthropic.RateLimitError: Error code: 401 - x", "\n") {
+		w.line([]byte(l))
+	}
+	if n, last := w.apiFailures(); n != 1 || last != "Error code: 429 - {'type': 'error', 'error': {'type': 'rate_limit_error'}}" {
+		t.Fatalf("current form: %d failures, last %q", n, last)
+	}
+	if stopped != 0 {
+		t.Fatalf("stopped on a rate limit (or on the traceback)")
+	}
+	w.line([]byte("OpenAI API call failed: Error code: 401 - {'error': {'code': 'invalid_api_key'}}. Will sleep for 3 seconds and will retry."))
+	if ie := w.stoppedFor(); stopped != 1 || ie == nil || ie.Kind != agent.InfraAuth {
+		t.Fatalf("current-form 401: stopped %d times for %v, want once for auth", stopped, ie)
+	}
+	w.line([]byte("Anthropic API call failed: Error code: 404 - model: x will sleep for 5 seconds and will retry."))
+	if n, last := w.apiFailures(); n != 3 || last != "Error code: 404 - model: x" {
+		t.Errorf("legacy form: %d failures, last %q", n, last)
+	}
+}
+
+func TestMapModel(t *testing.T) {
+	for _, c := range []struct {
+		model     string
+		extra     []string
+		provider  string
+		mapped    string
+		refusedAs string
+	}{
+		{model: ""},
+		{model: "claude-sonnet-4-20250514", mapped: "claude-sonnet-4-20250514"},
+		{model: "anthropic/claude-sonnet-4-20250514", provider: "anthropic", mapped: "claude-sonnet-4-20250514"},
+		{model: "openai/gpt-4o", provider: "openai", mapped: "gpt-4o"},
+		{model: "gemini/gemini-2.5-pro", provider: "google", mapped: "gemini-2.5-pro"},
+		{model: "openrouter/anthropic/claude-sonnet-4", provider: "openrouter", mapped: "anthropic/claude-sonnet-4"},
+		{model: "qwen/qwen3-coder", extra: []string{"--provider", "ollama"}, mapped: "qwen/qwen3-coder"},
+		{model: "bedrock/anthropic.claude-v2", refusedAs: `agent t (trae): model "bedrock/anthropic.claude-v2": provider "bedrock" has no TRAE model_provider`},
+	} {
+		a := &config.Agent{Name: "t", Type: "trae", Model: c.model, ExtraArgs: c.extra, Env: map[string]string{ConfigEnv: "/c.yaml"}}
+		ad, err := NewOn(a, agent.Host{})
+		if c.refusedAs != "" {
+			if !badinput.Is(err) || !strings.HasPrefix(err.Error(), c.refusedAs) {
+				t.Errorf("%s: err %v, want bad input %q", c.model, err, c.refusedAs)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", c.model, err)
+		}
+		argv, _ := ad.Command(&agent.Rollout{TaskFile: "/t", Workspace: "/w", OutDir: "/o"})
+		got := strings.Join(argv, " ")
+		want := ""
+		if c.provider != "" {
+			want += " --provider " + c.provider
+		}
+		if c.mapped != "" {
+			want += " --model " + c.mapped
+		}
+		if !strings.HasSuffix(got, "/o/trajectory.json"+want+strings.Join(append([]string{""}, c.extra...), " ")) {
+			t.Errorf("%s: argv %q, want it to end in %q", c.model, got, want)
+		}
+	}
+}

@@ -204,7 +204,9 @@ func (s *sim) check(args []string, stdin io.Reader) error {
 	if wd, _ := os.Getwd(); wd != ws {
 		return fmt.Errorf("working directory %q, want the workspace %q", wd, ws)
 	}
-	if _, ok := o.values["sandbox"]; !ok && !o.flags["yolo"] && !o.flags["full-auto"] {
+	// --full-auto chooses nothing: upstream it is a hidden, deprecated
+	// flag that only warns, and the sandbox stays read-only.
+	if _, ok := o.values["sandbox"]; !ok && !o.flags["yolo"] {
 		return errors.New("no sandbox chosen (--sandbox workspace-write expected)")
 	}
 	if len(o.positional) != 1 || o.positional[0] != "-" {

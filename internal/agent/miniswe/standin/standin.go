@@ -28,6 +28,9 @@
 // STANDIN_IGNORE_COST_LIMIT=1 ignores -l (so that the harness must stop
 // the agent). STANDIN_MODEL is the expected -m ("-" for none);
 // STANDIN_CONFIG the expected -c specs joined by "|" ("-" for none).
+// A relative config spec is read from the working directory first, as
+// mini's config.get_config_path does; mini.yaml not found there is the
+// builtin config.
 package standin
 
 import (
@@ -174,10 +177,12 @@ func (r *run) main(args []string) int {
 			}
 			continue
 		}
-		if s == "mini.yaml" {
+		// config.get_config_path: a relative spec is looked up in the
+		// working directory first, then in the builtin config folder.
+		data, err := os.ReadFile(s)
+		if err != nil && s == "mini.yaml" {
 			continue
 		}
-		data, err := os.ReadFile(s)
 		if err != nil {
 			fmt.Fprintf(r.stderr, "FileNotFoundError: Could not find config file for %s\n", s)
 			return 1

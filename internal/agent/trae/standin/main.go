@@ -6,8 +6,10 @@
 // "stand-in:" on a violation): --file is $BENCH_TASK_FILE, --working-dir is
 // $BENCH_WORKSPACE and the working directory, --must-patch is set, the
 // patch and trajectory paths are in $BENCH_OUT_DIR, the config file exists
-// (exit 1 with TRAE's own message otherwise), and --max-steps / --model
-// equal $TRAE_STANDIN_WANT_MAX_STEPS / $TRAE_STANDIN_WANT_MODEL when set
+// (exit 1 with TRAE's own message otherwise), and --max-steps / --model /
+// --provider
+// equal $TRAE_STANDIN_WANT_MAX_STEPS / $TRAE_STANDIN_WANT_MODEL /
+// $TRAE_STANDIN_WANT_PROVIDER when set
 // ("none": absent).
 //
 // It then behaves like TRAE: it rewrites the trajectory file (the format
@@ -27,8 +29,10 @@
 //	crash              a traceback on stderr, exit 1, trajectory never finalized
 //	leak               success, printing $ANTHROPIC_API_KEY and the config's api_key
 //
-// TRAE_STANDIN_PROVIDER (default anthropic) and TRAE_STANDIN_MODEL
-// (default claude-sonnet-4-20250514, --model wins) name the LLM;
+// TRAE_STANDIN_PROVIDER (default anthropic, --provider wins) and
+// TRAE_STANDIN_MODEL (default claude-sonnet-4-20250514, --model wins) name
+// the LLM; the retry lines have retry_utils.py's current form, or the one
+// before trae-agent 6fc646d with TRAE_STANDIN_RETRY_FORM=legacy;
 // TRAE_STANDIN_USAGE is "input,output,cache_read,cache_creation" tokens per
 // call (default 1000,200,3000,500; slow: 100000,10000,0,0).
 package main
@@ -186,6 +190,7 @@ func check(o *opts) int {
 		{out != "" && o.trajectoryFile == filepath.Join(out, "trajectory.json"), "--trajectory-file " + o.trajectoryFile + " is not $BENCH_OUT_DIR/trajectory.json"},
 		{want("TRAE_STANDIN_WANT_MAX_STEPS", o.maxSteps), "--max-steps " + o.maxSteps + ", want " + env("TRAE_STANDIN_WANT_MAX_STEPS")},
 		{want("TRAE_STANDIN_WANT_MODEL", o.model), "--model " + o.model + ", want " + env("TRAE_STANDIN_WANT_MODEL")},
+		{want("TRAE_STANDIN_WANT_PROVIDER", o.provider), "--provider " + o.provider + ", want " + env("TRAE_STANDIN_WANT_PROVIDER")},
 		{want("TRAE_STANDIN_WANT_CONFIG", o.configFile), "--config-file " + o.configFile + ", want " + env("TRAE_STANDIN_WANT_CONFIG")},
 		{env("PYTHONUNBUFFERED") == "1", "PYTHONUNBUFFERED is not 1"},
 	} {
@@ -361,6 +366,13 @@ func sleepEnv(def time.Duration) time.Duration {
 	return def
 }
 
+// traceback is what retry_utils.py prints after its retry line.
+const traceback = `Traceback (most recent call last):
+  File "/app/trae_agent/utils/llm_clients/retry_utils.py", line 34, in wrapper
+    return func(*args, **kwargs)
+anthropic.APIStatusError: see above
+`
+
 // apiError prints TRAE's retry lines for err, then records the failed
 // step (TRAE's step loop catches the exception) and ends like TRAE: the
 // trajectory finalized without success, exit status 0.
@@ -371,7 +383,13 @@ func (s *sim) apiError(err string) int {
 	}
 	s.step++
 	for i := 0; i < 2; i++ {
-		fmt.Printf("%s API call failed: %s will sleep for %d seconds and will retry.\n", service, err, 3+i)
+		if os.Getenv("TRAE_STANDIN_RETRY_FORM") == "legacy" {
+			// Before trae-agent 6fc646d.
+			fmt.Printf("%s API call failed: %s will sleep for %d seconds and will retry.\n", service, err, 3+i)
+		} else {
+			// retry_utils.py now: a period, "Will", then the traceback.
+			fmt.Printf("%s API call failed: %s. Will sleep for %d seconds and will retry.\n%s", service, err, 3+i, traceback)
+		}
 		time.Sleep(sleepEnv(50 * time.Millisecond))
 	}
 	s.agentStep(nil, err)
@@ -381,7 +399,10 @@ func (s *sim) apiError(err string) int {
 }
 
 func behave(o *opts) int {
-	provider := envOr("TRAE_STANDIN_PROVIDER", "anthropic")
+	provider := o.provider
+	if provider == "" {
+		provider = envOr("TRAE_STANDIN_PROVIDER", "anthropic")
+	}
 	model := o.model
 	if model == "" {
 		model = envOr("TRAE_STANDIN_MODEL", "claude-sonnet-4-20250514")
