@@ -173,6 +173,27 @@ func TestPriceUsage(t *testing.T) {
 	if want := 1*3 + 0.1*15; math.Abs(got-want) > 1e-9 {
 		t.Fatalf("PriceUsage(sonnet) = %v, want %v", got, want)
 	}
+	// Cache writes (inside InputTokens, like cache reads) cost 1.25 ×
+	// input for Anthropic's models unless cache_write says otherwise.
+	b.Prices["claude-sonnet-4-5"] = config.Price{Input: 3, Output: 15, CachedInput: 0.3}
+	b.Prices["glm-4.6"] = config.Price{Input: 0.6, Output: 2.2, CachedInput: 0.11, CacheWrite: 0.9}
+	cw := records.Usage{InputTokens: 1_000_000, CacheReadTokens: 500_000, CacheWriteTokens: 200_000, OutputTokens: 100_000}
+	for _, c := range []struct {
+		model string
+		want  float64
+	}{
+		// 0.3M uncached × 3 + 0.5M read × 0.3 + 0.2M written × 3.75 + 0.1M out × 15
+		{"anthropic/claude-sonnet-4-5", 0.9 + 0.15 + 0.75 + 1.5},
+		{"claude-sonnet-4-5", 0.9 + 0.15 + 0.75 + 1.5},
+		// gpt-5: writes at the input rate: 0.3M × 1.25 + 0.5M × 0.125 + 0.2M × 1.25 + 0.1M × 10
+		{"openai/gpt-5", 0.375 + 0.0625 + 0.25 + 1},
+		// an explicit cache_write: 0.3M × 0.6 + 0.5M × 0.11 + 0.2M × 0.9 + 0.1M × 2.2
+		{"zai/glm-4.6", 0.18 + 0.055 + 0.18 + 0.22},
+	} {
+		if got, ok := PriceUsage(b, c.model, cw); !ok || math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("PriceUsage(%s) with cache writes = %v, %v; want %v", c.model, got, ok, c.want)
+		}
+	}
 	if _, ok := PriceUsage(b, "unknown", u); ok {
 		t.Fatal("an unknown model must not be priced")
 	}
