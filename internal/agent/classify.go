@@ -60,7 +60,8 @@ func (e *InfraError) Error() string {
 // Billing comes before rate limits: OpenAI's out-of-credit answer is a
 // 429 too. An unavailable provider (500, 502, 503, 529, "overloaded")
 // comes last: a server error that says more (a rate limit, an unknown
-// model) is that.
+// model) is that. A 5xx status must not follow a comparison: a web
+// project's failing test asserts on its own status codes.
 var classifiers = []struct {
 	kind InfraKind
 	re   *regexp.Regexp
@@ -69,7 +70,7 @@ var classifiers = []struct {
 	{InfraAuth, regexp.MustCompile(`(?i)\b(401|403)\b[^\n]{0,40}(unauthori[sz]ed|forbidden|authenticat|api[ _-]?key|credential|expired|permission[ _]denied|invalid[ _-]?(token|key|bearer))|(unauthori[sz]ed|forbidden|authentication[_ ]error|permission[_ ]denied)[^\n]{0,40}\b(401|403)\b|authentication_?error|authenticationerror|permissiondeniederror|authentication[ _]failed|invalid[ _-]?(x-)?api[ _-]?key|incorrect api key|api key not valid|expiredtoken|security token included in the request is (expired|invalid)|(oauth |access |api |auth )?(token|credential|key|session)s? (has |have )?(expired|is expired|are expired)|expired (oauth |access |api )?(token|credential|api key|session)|please run /login|invalid_grant`)},
 	{InfraRateLimit, regexp.MustCompile(`(?i)(error|status|code|http)[^\n]{0,20}\b429\b|\b429\b[^\n]{0,30}(too many|rate|limit|requests)|rate[ _-]?limit(ed|_error|_exceeded| exceeded| reached| hit)|ratelimiterror|too many requests|resource[ _]exhausted|throttlingexception|\bthrottled\b`)},
 	{InfraModelNotFound, regexp.MustCompile("(?i)model[_ ]not[_ ]found|the model [`'\"][^`'\"\n]+[`'\"] does not exist|not_found_error[^\n]{0,80}model|notfounderror|unknown model|no such model|invalid model (name|id)|model [`'\"][^`'\"\n]+[`'\"] (is not (found|available|supported)|not found)")},
-	{InfraProviderUnavailable, regexp.MustCompile(`(?i)(error|status|code|http)[^\n]{0,20}\b(500|502|503|529)\b|\b(500|502|503|529)\b[^\n]{0,30}(overload|unavailable|gateway|internal server)|internal[_ ]?server[_ ]?error|service[_ ]?unavailable|bad[_ ]?gateway|overloaded_error|\boverloaded\b[^\n]{0,40}(retry|try again|error|api)|(api|server|model|service|exception|error)[^\n]{0,40}\boverloaded\b`)},
+	{InfraProviderUnavailable, regexp.MustCompile(`(?i)(error|status|code|http)[^\n=<>!]{0,20}\b(500|502|503|529)\b|\b(500|502|503|529)\b[^\n]{0,30}(overload|unavailable|gateway|internal server)|internal[_ ]?server[_ ]?error|service[_ ]?unavailable|bad[_ ]?gateway|overloaded_error|\boverloaded\b[^\n]{0,40}(retry|try again|error|api)|(api|server|model|service|exception|error)[^\n]{0,40}\boverloaded\b`)},
 }
 
 // Classify finds an infrastructure failure in an agent's output (the tail

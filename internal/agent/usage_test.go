@@ -55,6 +55,7 @@ func TestClassify(t *testing.T) {
 		{"ran 502 iterations, 503 samples", ""},
 		{`  File "/w/server.py", line 500, in handle`, ""},
 		{"the job queue is overloaded with 503 entries", ""},
+		{"E       assert response.status_code == 500", ""},
 		{`{"type":"turn.completed","usage":{"input_tokens":401,"cached_input_tokens":403,"output_tokens":88}}`, ""},
 		{"model checkpoint not found, training from scratch", ""},
 		{"", ""},
