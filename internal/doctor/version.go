@@ -52,6 +52,9 @@ func versionCheck(a *config.Agent, kind agent.Kind, probes agent.Probes) (Check,
 
 func checkVersion(ctx context.Context, r agent.Versions, p agent.VersionProbe, env map[string]string) Result {
 	checked := "checked: " + r.String()
+	if r.Unpinned != "" {
+		checked = "no checked range: " + r.Unpinned
+	}
 	if p.None != "" {
 		return Result{OK: true, Detail: p.None + " (" + checked + ")"}
 	}
