@@ -39,6 +39,9 @@ type Kind struct {
 	// replace the common ones (the image with runtime: container, the
 	// executable, config_file), which Probes offer for reuse.
 	Checks func(a *config.Agent, p Probes) []Check
+	// Checked are the upstream versions the adapter was checked against;
+	// doctor prints each entry's version and warns outside them.
+	Checked Versions
 }
 
 // Factory builds an adapter for a configured entry, run by the harness

@@ -79,8 +79,9 @@ func (l *LineWriter) Close() error {
 // PriceUsage prices token counts with bench.yaml's prices: table (USD per
 // million tokens), for agents that report tokens but no cost. The model is
 // looked up as given, then without a provider prefix ("openai/gpt-5" →
-// "gpt-5"). Cached input tokens are priced at cached_input when set
-// (they are counted inside InputTokens, as OpenAI reports them).
+// "gpt-5"). Cached input tokens are priced at cached_input when set, and
+// cache writes at Price.CacheWriteRate (both are counted inside
+// InputTokens, as every adapter reports them).
 func PriceUsage(b *config.Bench, model string, u records.Usage) (float64, bool) {
 	if b == nil || len(b.Prices) == 0 {
 		return 0, false
@@ -101,6 +102,8 @@ func PriceUsage(b *config.Bench, model string, u records.Usage) (float64, bool) 
 	} else {
 		cached = 0
 	}
-	cost := (in*p.Input + cached*p.CachedInput + float64(u.OutputTokens)*p.Output) / 1e6
+	write := min(float64(max(u.CacheWriteTokens, 0)), in)
+	in -= write
+	cost := (in*p.Input + cached*p.CachedInput + write*p.CacheWriteRate(model) + float64(u.OutputTokens)*p.Output) / 1e6
 	return cost, true
 }

@@ -24,9 +24,20 @@ func TestClassify(t *testing.T) {
 		{"ExpiredTokenException: The security token included in the request is expired", InfraAuth},
 		{"google.api_core.exceptions.InvalidArgument: 400 API key not valid. Please pass a valid API key.", InfraAuth},
 		{"stream error: 429 Too Many Requests", InfraRateLimit},
-		{`{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`, InfraRateLimit},
 		{"litellm.RateLimitError: rate limit exceeded", InfraRateLimit},
-		{"litellm.InternalServerError: AnthropicException - Overloaded", InfraRateLimit},
+		// An unavailable provider: 5xx, Anthropic's 529 overload.
+		{`{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`, InfraProviderUnavailable},
+		{`API Error: 529 {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_011"}`, InfraProviderUnavailable},
+		{"litellm.InternalServerError: AnthropicException - Overloaded", InfraProviderUnavailable},
+		{"Error code: 500 - {'type': 'error', 'error': {'type': 'api_error', 'message': 'Internal server error'}}", InfraProviderUnavailable},
+		{"unexpected status 502 Bad Gateway: upstream connect error", InfraProviderUnavailable},
+		{"Error code: 503 - upstream connect error or disconnect/reset before headers", InfraProviderUnavailable},
+		{"HTTP/1.1 503 from https://api.openai.com/v1/responses", InfraProviderUnavailable},
+		{"STATUS$ERROR_LLM_INTERNAL_SERVER_ERROR", InfraProviderUnavailable},
+		{"litellm.ServiceUnavailableError: OpenAIException - Service Unavailable", InfraProviderUnavailable},
+		{"The API provider's servers are down or overloaded.", InfraProviderUnavailable},
+		// A server error that says why is that class.
+		{"litellm.InternalServerError: rate limit exceeded, retry later", InfraRateLimit},
 		{"botocore.errorfactory.ThrottlingException: Too many tokens, please wait", InfraRateLimit},
 		{"You exceeded your current quota, please check your plan and billing details (insufficient_quota)", InfraBilling},
 		{"Your credit balance is too low to access the Anthropic API.", InfraBilling},
@@ -40,6 +51,11 @@ func TestClassify(t *testing.T) {
 		{`  File "/w/parser.py", line 429, in parse`, ""},
 		{"429 passed, 3 failed in 2.01s", ""},
 		{"benchmark took 529 ms", ""},
+		{"500 passed, 2 skipped in 3.10s", ""},
+		{"ran 502 iterations, 503 samples", ""},
+		{`  File "/w/server.py", line 500, in handle`, ""},
+		{"the job queue is overloaded with 503 entries", ""},
+		{"E       assert response.status_code == 500", ""},
 		{`{"type":"turn.completed","usage":{"input_tokens":401,"cached_input_tokens":403,"output_tokens":88}}`, ""},
 		{"model checkpoint not found, training from scratch", ""},
 		{"", ""},
@@ -157,6 +173,27 @@ func TestPriceUsage(t *testing.T) {
 	got, _ = PriceUsage(b, "sonnet", u)
 	if want := 1*3 + 0.1*15; math.Abs(got-want) > 1e-9 {
 		t.Fatalf("PriceUsage(sonnet) = %v, want %v", got, want)
+	}
+	// Cache writes (inside InputTokens, like cache reads) cost 1.25 ×
+	// input for Anthropic's models unless cache_write says otherwise.
+	b.Prices["claude-sonnet-4-5"] = config.Price{Input: 3, Output: 15, CachedInput: 0.3}
+	b.Prices["glm-4.6"] = config.Price{Input: 0.6, Output: 2.2, CachedInput: 0.11, CacheWrite: 0.9}
+	cw := records.Usage{InputTokens: 1_000_000, CacheReadTokens: 500_000, CacheWriteTokens: 200_000, OutputTokens: 100_000}
+	for _, c := range []struct {
+		model string
+		want  float64
+	}{
+		// 0.3M uncached × 3 + 0.5M read × 0.3 + 0.2M written × 3.75 + 0.1M out × 15
+		{"anthropic/claude-sonnet-4-5", 0.9 + 0.15 + 0.75 + 1.5},
+		{"claude-sonnet-4-5", 0.9 + 0.15 + 0.75 + 1.5},
+		// gpt-5: writes at the input rate: 0.3M × 1.25 + 0.5M × 0.125 + 0.2M × 1.25 + 0.1M × 10
+		{"openai/gpt-5", 0.375 + 0.0625 + 0.25 + 1},
+		// an explicit cache_write: 0.3M × 0.6 + 0.5M × 0.11 + 0.2M × 0.9 + 0.1M × 2.2
+		{"zai/glm-4.6", 0.18 + 0.055 + 0.18 + 0.22},
+	} {
+		if got, ok := PriceUsage(b, c.model, cw); !ok || math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("PriceUsage(%s) with cache writes = %v, %v; want %v", c.model, got, ok, c.want)
+		}
 	}
 	if _, ok := PriceUsage(b, "unknown", u); ok {
 		t.Fatal("an unknown model must not be priced")

@@ -28,7 +28,11 @@ container_image is present locally (and the runtime_image with
 sandbox_runtime: docker, with the docker socket), uvx or a Python with
 openhands for the host modes, and the LLM credentials: one request to the
 provider's model-list endpoint (or LLM_BASE_URL + /models), 10 s timeout.
-Prints ✓ or ✗ per check. prepare runs the same checks as a preflight
+For each agent on the host, its version (<cli> --version, 10 s timeout;
+OpenHands: its image's tag) against the versions its adapter was checked
+against (docs/agents/compatibility.md).
+Prints ✓ or ✗ per check, ! for a warning that does not fail (a version
+outside the checked range, or one that cannot be told). prepare runs the same checks as a preflight
 (where missing LLM credentials do not stop it); --dry-run runs none.`,
 		RunE: func(c *cobra.Command, args []string) error { return runDoctor(c.Context(), env, o) },
 	}

@@ -226,7 +226,7 @@ func checkLimits(d *decoder, b *Bench) error {
 		for _, price := range []struct {
 			name  string
 			value float64
-		}{{"input", p.Input}, {"output", p.Output}, {"cached_input", p.CachedInput}} {
+		}{{"input", p.Input}, {"output", p.Output}, {"cached_input", p.CachedInput}, {"cache_write", p.CacheWrite}} {
 			if f := "prices." + model + "." + price.name; price.value < 0 {
 				return d.errAtPos(d.valueAt(f), f, "must not be negative, got %s", formatFloat(price.value))
 			}

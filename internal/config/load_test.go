@@ -515,6 +515,8 @@ func TestErrors(t *testing.T) {
 			`bench.yaml:1:18: max_patch_bytes: must be from 1 to 1073741824 (1 GiB), got -1`},
 		{"huge patch limit", "bench", "max_patch_bytes: 2000000000000000000\n",
 			`bench.yaml:1:18: max_patch_bytes: must be from 1 to 1073741824 (1 GiB), got 2000000000000000000`},
+		{"negative cache write price", "bench", "prices:\n  claude-sonnet-4-5: {input: 3, output: 15, cache_write: -1}\n",
+			`bench.yaml:2:58: prices.claude-sonnet-4-5.cache_write: must not be negative, got -1`},
 		{"patch exclude not a list", "task", base + "patch: {exclude: build/}\n",
 			`tasks/x.yaml:3:18: patch.exclude: expected a list, got "build/"`},
 		{"empty patch exclude", "task", base + "patch:\n  exclude: [build/, '']\n",
@@ -603,6 +605,38 @@ func TestIsLocalRepo(t *testing.T) {
 	} {
 		if got := IsLocalRepo(url); got != want {
 			t.Errorf("IsLocalRepo(%q) = %v, want %v", url, got, want)
+		}
+	}
+}
+
+func TestPricesCacheWrite(t *testing.T) {
+	src := "prices:\n  claude-sonnet-4-5: {input: 3, output: 15, cached_input: 0.3, cache_write: 3.75}\n  gpt-5: {input: 1.25, output: 10}\n"
+	b, err := parseBench("bench.yaml", "/tmp", []byte(src), Vars{}, testKinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := b.Prices["claude-sonnet-4-5"]; p.CacheWrite != 3.75 || p.CachedInput != 0.3 {
+		t.Fatalf("claude-sonnet-4-5 = %+v", p)
+	}
+	// Without cache_write: Anthropic's models pay 1.25 × input, others
+	// the input rate; an explicit cache_write wins.
+	for _, c := range []struct {
+		model string
+		p     Price
+		want  float64
+	}{
+		{"anthropic/claude-sonnet-4-20250514", Price{Input: 3}, 3.75},
+		{"claude-sonnet-4-5", Price{Input: 3}, 3.75},
+		{"anthropic/some-alias", Price{Input: 2}, 2.5},
+		{"openrouter/anthropic/claude-opus-4-1", Price{Input: 15}, 18.75},
+		{"openai/gpt-5", Price{Input: 1.25}, 1.25},
+		{"gpt-5", Price{Input: 1.25}, 1.25},
+		{"deepseek/deepseek-chat", Price{Input: 0.27}, 0.27},
+		{"claude-sonnet-4-5", Price{Input: 3, CacheWrite: 6}, 6},
+		{"gpt-5", Price{Input: 1.25, CacheWrite: 2}, 2},
+	} {
+		if got := c.p.CacheWriteRate(c.model); got != c.want {
+			t.Errorf("CacheWriteRate(%q) of %+v = %v, want %v", c.model, c.p, got, c.want)
 		}
 	}
 }

@@ -294,11 +294,32 @@ type Experiment struct {
 	HintsEnabled *bool `yaml:"hints_enabled" json:"hints_enabled,omitempty"`
 }
 
-// Price is USD per million tokens.
+// Price is USD per million tokens. A zero CachedInput prices cache reads
+// as input; a zero CacheWrite prices cache writes at Anthropic's premium
+// for its models, else as input (see CacheWriteRate).
 type Price struct {
 	Input       float64 `yaml:"input" json:"input"`
 	Output      float64 `yaml:"output" json:"output"`
 	CachedInput float64 `yaml:"cached_input" json:"cached_input,omitempty"`
+	CacheWrite  float64 `yaml:"cache_write" json:"cache_write,omitempty"`
+}
+
+// AnthropicCacheWriteFactor is what Anthropic charges for writing a
+// prompt cache (five-minute cache), relative to the input rate.
+const AnthropicCacheWriteFactor = 1.25
+
+// CacheWriteRate is the price of a cache write token of model (the name
+// as configured or reported): cache_write when set, else 1.25 × input
+// for Anthropic's models ("anthropic/…", "claude-…"), else input.
+func (p Price) CacheWriteRate(model string) float64 {
+	if p.CacheWrite > 0 {
+		return p.CacheWrite
+	}
+	bare := model[strings.LastIndex(model, "/")+1:]
+	if strings.HasPrefix(model, "anthropic/") || strings.HasPrefix(bare, "claude-") {
+		return AnthropicCacheWriteFactor * p.Input
+	}
+	return p.Input
 }
 
 // Retry of infrastructure failures.

@@ -81,6 +81,9 @@ func agentChecks(in Input) []Check {
 				add(fromAgent(c))
 			}
 		}
+		if c, ok := versionCheck(a, kind, probes); ok {
+			add(c)
+		}
 	}
 	if llm {
 		client := in.HTTPClient
@@ -203,15 +206,25 @@ func checkPrice(a *config.Agent, b *config.Bench) Result {
 // checkExecutable finds a program as the agent's process would: a path
 // as is, a bare name on PATH.
 func checkExecutable(exe string, env map[string]string) Result {
+	p, err := lookPath(exe, env)
+	if err != nil {
+		return Result{Detail: err.Error()}
+	}
+	return Result{OK: true, Detail: p}
+}
+
+// lookPath finds exe as the agent's process would: a path as is, a bare
+// name on env's PATH (not the harness's).
+func lookPath(exe string, env map[string]string) (string, error) {
 	if strings.Contains(exe, "/") {
 		st, err := os.Stat(exe)
 		if err != nil {
-			return Result{Detail: err.Error()}
+			return "", err
 		}
 		if st.IsDir() || st.Mode()&0o111 == 0 {
-			return Result{Detail: exe + " is not an executable file"}
+			return "", errors.New(exe + " is not an executable file")
 		}
-		return Result{OK: true, Detail: exe}
+		return exe, nil
 	}
 	for _, dir := range filepath.SplitList(env["PATH"]) {
 		if dir == "" {
@@ -219,10 +232,10 @@ func checkExecutable(exe string, env map[string]string) Result {
 		}
 		p := filepath.Join(dir, exe)
 		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return Result{OK: true, Detail: p}
+			return p, nil
 		}
 	}
-	return Result{Detail: exe + " not found on PATH (install it, or set the entry's cli:)"}
+	return "", errors.New(exe + " not found on PATH (install it, or set the entry's cli:)")
 }
 
 // checkHomeFiles checks that the files copied into every fresh HOME exist;

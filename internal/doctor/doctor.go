@@ -5,7 +5,8 @@
 // home_files, prices for token-priced agents, the checks an agent kind
 // brings (OpenHands' modes, in its package) from the probes doctor offers
 // (the container engine, images present locally: perfbench never pulls),
-// and the LLM credentials (one request to the provider's model-list
+// each agent's version against the range its adapter was checked against
+// (a warning outside it), and the LLM credentials (one request to the provider's model-list
 // endpoint, or LLM_BASE_URL + /models).
 package doctor
 
@@ -39,6 +40,9 @@ type Result struct {
 	// NotConfigured marks a failure that only means "nothing to check"
 	// (no LLM credentials): doctor shows it, the preflight goes on.
 	NotConfigured bool `json:"not_configured,omitempty"`
+	// Warn marks a passing check that found something to look at (an
+	// agent version outside the range its adapter was checked against).
+	Warn bool `json:"warn,omitempty"`
 }
 
 // Check is one named check.
@@ -89,8 +93,8 @@ func Checks(in Input) []Check {
 	return append(checks, agentChecks(in)...)
 }
 
-// Run executes checks, printing ✓/✗ lines to w; it reports whether all
-// passed.
+// Run executes checks, printing ✓/✗ lines to w (! for a passing check
+// with a warning); it reports whether all passed.
 func Run(ctx context.Context, checks []Check, w io.Writer) ([]Result, bool) {
 	ok := true
 	var out []Result
@@ -100,6 +104,9 @@ func Run(ctx context.Context, checks []Check, w io.Writer) ([]Result, bool) {
 		cancel()
 		r.Name = c.Name
 		mark := "✓"
+		if r.Warn {
+			mark = "!"
+		}
 		if !r.OK {
 			mark = "✗"
 			ok = false

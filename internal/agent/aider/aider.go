@@ -74,6 +74,7 @@ var Kind = agent.Kind{
 	AgentKind:  config.AgentKind{Type: "aider", NewOptions: func() any { return new(agent.ConfigFileOption) }},
 	DefaultCLI: DefaultCLI,
 	New:        func(a *config.Agent, _ agent.Host) (agent.Adapter, error) { return New(a) },
+	Checked:    agent.Versions{Min: "0.86.0", Max: "0.86"},
 }
 
 // DefaultCLI is the executable when the entry sets no cli:.

@@ -231,10 +231,11 @@ func TestStreamErrorLines(t *testing.T) {
 	}{
 		{`litellm.NotFoundError: AnthropicException - {"type":"error","error":{"type":"not_found_error","message":"model: claude-nope"}}`, agent.InfraModelNotFound},
 		{`litellm.BadRequestError: LLM Provider NOT provided. Pass in the LLM provider you are trying to call. You passed model=claude-nope`, agent.InfraModelNotFound},
-		{`litellm.InternalServerError: AnthropicException - {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`, agent.InfraRateLimit},
+		{`litellm.InternalServerError: AnthropicException - {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`, agent.InfraProviderUnavailable},
+		{`litellm.InternalServerError: OpenAIException - The server had an error while processing your request.`, agent.InfraProviderUnavailable},
 		{`litellm.APIConnectionError: APIConnectionError: OpenAIException - Connection error.`, agent.InfraOther},
 		{`litellm.PermissionDeniedError: AnthropicException - {"type":"error","error":{"type":"permission_error"}}`, agent.InfraAuth},
-		{`The API provider's servers are down or overloaded.`, agent.InfraRateLimit},
+		{`The API provider's servers are down or overloaded.`, agent.InfraProviderUnavailable},
 		{`litellm.ContextWindowExceededError: the prompt is too long`, ""},
 		{`litellm.BadRequestError: messages: text content blocks must be non-empty`, ""},
 		{`I will mention litellm.AuthenticationError: in prose`, ""},

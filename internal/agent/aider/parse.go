@@ -48,7 +48,7 @@ var friendly = []struct {
 	{"The API provider is not able to authenticate you", agent.InfraAuth},
 	{"Permission was denied. Check your API key", agent.InfraAuth},
 	{"The API provider has rate limited you", agent.InfraRateLimit},
-	{"The API provider's servers are down or overloaded", agent.InfraRateLimit},
+	{"The API provider's servers are down or overloaded", agent.InfraProviderUnavailable},
 }
 
 // infraKind classifies a LiteLLM exception aider printed; ok is false for
@@ -61,7 +61,12 @@ func infraKind(name, line string) (agent.InfraKind, bool) {
 		return agent.InfraRateLimit, true
 	case "NotFoundError":
 		return agent.InfraModelNotFound, true
-	case "InternalServerError", "ServiceUnavailableError", "APIConnectionError", "BadGatewayError", "Timeout", "APIError":
+	case "InternalServerError", "ServiceUnavailableError", "BadGatewayError":
+		if c := agent.Classify(line); c != nil {
+			return c.Kind, true
+		}
+		return agent.InfraProviderUnavailable, true
+	case "APIConnectionError", "Timeout", "APIError":
 		if c := agent.Classify(line); c != nil {
 			return c.Kind, true
 		}

@@ -66,6 +66,7 @@ var Kind = agent.Kind{
 	AgentKind:  config.AgentKind{Type: "claude_code"},
 	DefaultCLI: DefaultCLI,
 	New:        func(a *config.Agent, _ agent.Host) (agent.Adapter, error) { return New(a) },
+	Checked:    agent.Versions{Min: "2.1.0", Max: "2.1"},
 }
 
 // DefaultCLI is the executable when the entry sets no cli:.

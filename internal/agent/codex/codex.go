@@ -109,6 +109,7 @@ var Kind = agent.Kind{
 	DefaultCLI:  DefaultCLI,
 	TokenPriced: true,
 	New:         func(a *config.Agent, _ agent.Host) (agent.Adapter, error) { return New(a) },
+	Checked:     agent.Versions{Unpinned: "codex-rs sources at no pinned commit"},
 }
 
 // Options are the keys of a codex entry besides the common ones.

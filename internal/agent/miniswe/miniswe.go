@@ -80,6 +80,9 @@ var Kind = agent.Kind{
 	AgentKind:  config.AgentKind{Type: "mini_swe_agent", NewOptions: func() any { return new(agent.ConfigFileOption) }},
 	DefaultCLI: DefaultCLI,
 	New:        func(a *config.Agent, _ agent.Host) (agent.Adapter, error) { return New(a) },
+	Checked: agent.Versions{Min: "2.4.0", Max: "2.4", Probe: func(*config.Agent, agent.Probes) agent.VersionProbe {
+		return agent.VersionProbe{None: "mini has no --version: not asked; each rollout records details.mini_version"}
+	}},
 }
 
 // DefaultCLI is the executable when the entry sets no cli:.

@@ -392,8 +392,11 @@ func (f Facts) Infra() *agent.InfraError {
 		kind = agent.InfraRateLimit
 	case "NotFoundError":
 		kind = agent.InfraModelNotFound
-	case "InternalServerError", "ServiceUnavailableError", "APIConnectionError", "BadGatewayError", "Timeout", "APIError":
+	case "InternalServerError", "ServiceUnavailableError", "BadGatewayError", "APIConnectionError", "Timeout", "APIError":
 		kind = agent.InfraOther
+		if status == "InternalServerError" || status == "ServiceUnavailableError" || status == "BadGatewayError" {
+			kind = agent.InfraProviderUnavailable
+		}
 		if c := agent.Classify(msg); c != nil {
 			kind = c.Kind
 		}

@@ -102,6 +102,7 @@ var Kind = agent.Kind{
 	New:            func(a *config.Agent, h agent.Host) (agent.Adapter, error) { return NewOn(a, h) },
 	ChoosesRuntime: true,
 	Checks:         checks,
+	Checked:        agent.Versions{Min: "0.54.0", Max: "0.62.0", Probe: versionProbe},
 }
 
 var sandboxRuntimes = []string{"local", "docker"}

@@ -92,6 +92,16 @@ var Kind = agent.Kind{
 	TokenPriced: true,
 	New:         func(a *config.Agent, h agent.Host) (agent.Adapter, error) { return NewOn(a, h) },
 	Executable:  func(a *config.Agent, b *config.Bench) string { return (&Adapter{a: a}).CLI(b) },
+	Checked:     agent.Versions{Min: "0.1.0", Max: "0.1", Probe: versionProbe},
+}
+
+// versionProbe asks a Python interpreter for trae_agent.cli's --version
+// (its own --version is Python's).
+func versionProbe(a *config.Agent, p agent.Probes) agent.VersionProbe {
+	if cli := (&Adapter{a: a}).CLI(p.Bench); IsPython(cli) && a.Runtime != agent.RuntimeContainer {
+		return agent.VersionProbe{Argv: []string{cli, "-m", "trae_agent.cli", "--version"}}
+	}
+	return agent.VersionProbe{}
 }
 
 // DefaultCLI is the executable when the entry sets no cli:.

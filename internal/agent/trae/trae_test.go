@@ -124,8 +124,9 @@ func TestParseFixtures(t *testing.T) {
 		pricedAs, lastErr string
 	}{
 		// Anthropic: cache reads and writes are added to input_tokens;
-		// (6500*3 + 8500*0.3 + 650*15) / 1e6.
-		{"success_anthropic.json", StateCompleted, 3, 15000, 650, 8500, 4000, 0, 0.0318, "claude-sonnet-4-20250514", ""},
+		// writes cost 1.25 × input:
+		// (2500*3 + 4000*3.75 + 8500*0.3 + 650*15) / 1e6.
+		{"success_anthropic.json", StateCompleted, 3, 15000, 650, 8500, 4000, 0, 0.0348, "claude-sonnet-4-20250514", ""},
 		// OpenAI: cached tokens are inside input_tokens;
 		// (6904*2 + 4096*0.5 + 1000*8) / 1e6.
 		{"maxsteps_openai.json", StateMaxSteps, 2, 11000, 1000, 4096, 0, 256, 0.023856, "gpt-4.1", ""},
@@ -198,11 +199,12 @@ func TestClassifyAPIError(t *testing.T) {
 		"Error code: 401 - {'type': 'error', 'error': {'type': 'authentication_error', 'message': 'invalid x-api-key'}}":                                                                           agent.InfraAuth,
 		"Error code: 401 - {'error': {'message': 'Incorrect API key provided: sk-abc***xyz.', 'type': 'invalid_request_error', 'param': None, 'code': 'invalid_api_key'}}":                         agent.InfraAuth,
 		"Error code: 429 - {'type': 'error', 'error': {'type': 'rate_limit_error', 'message': 'Number of request tokens has exceeded your per-minute rate limit'}}":                                agent.InfraRateLimit,
-		"Error code: 529 - {'type': 'error', 'error': {'type': 'overloaded_error', 'message': 'Overloaded'}}":                                                                                      agent.InfraRateLimit,
+		"Error code: 529 - {'type': 'error', 'error': {'type': 'overloaded_error', 'message': 'Overloaded'}}":                                                                                      agent.InfraProviderUnavailable,
 		"Error code: 404 - {'type': 'error', 'error': {'type': 'not_found_error', 'message': 'model: claude-x'}}":                                                                                  agent.InfraModelNotFound,
 		"Error code: 404 - {'error': {'message': 'The model `gpt-9` does not exist or you do not have access to it.', 'type': 'invalid_request_error', 'param': None, 'code': 'model_not_found'}}": agent.InfraModelNotFound,
 		"Connection error.":                        agent.InfraOther,
-		"Error code: 503 - upstream connect error": agent.InfraOther,
+		"Error code: 503 - upstream connect error": agent.InfraProviderUnavailable,
+		"Error code: 504 - gateway timeout":        agent.InfraOther,
 		"Message content is required":              "",
 		"list index out of range":                  "",
 	} {
@@ -377,9 +379,9 @@ func TestRunSuccess(t *testing.T) {
 		t.Fatalf("outcome %+v process %+v", out, out.Process)
 	}
 	// 3 calls of 1000 input + 3000 cache reads + 500 cache writes, 200
-	// output: (3*1500*3 + 3*3000*0.3 + 3*200*15) / 1e6.
+	// output: (3*1000*3 + 3*3000*0.3 + 3*500*3.75 + 3*200*15) / 1e6.
 	u := out.Usage
-	if u.Turns != 3 || u.InputTokens != 13500 || u.OutputTokens != 600 || u.CacheReadTokens != 9000 || !near(u.CostUSD, 0.0252) || u.Partial || u.Source != "trajectory" {
+	if u.Turns != 3 || u.InputTokens != 13500 || u.OutputTokens != 600 || u.CacheReadTokens != 9000 || !near(u.CostUSD, 0.026325) || u.Partial || u.Source != "trajectory" {
 		t.Errorf("usage %+v", u)
 	}
 	if out.Details["final_state"] != StateCompleted || out.Details["mode"] != "trae-cli" || out.Details["priced_as"] != "claude-sonnet-4-20250514" {
@@ -447,7 +449,8 @@ func TestRunBudgetStop(t *testing.T) {
 }
 
 // Killed mid-stream (here after two steps, while it hangs): the partial
-// usage is recorded.
+// usage is recorded. Each step: (1000*3 + 3000*0.3 + 500*3.75 + 200*15) / 1e6
+// (cache reads at cached_input, writes at 1.25 × input).
 func TestRunKilledMidStream(t *testing.T) {
 	res := runStandin(t, runOpts{
 		env: map[string]string{"TRAE_STANDIN": "hang"},
@@ -458,7 +461,7 @@ func TestRunKilledMidStream(t *testing.T) {
 		},
 	})
 	u := res.out.Usage
-	if !res.out.Process.Stopped || u.Turns != 2 || !u.Partial || !near(u.CostUSD, 2*0.0084) {
+	if !res.out.Process.Stopped || u.Turns != 2 || !u.Partial || !near(u.CostUSD, 2*0.008775) {
 		t.Errorf("process %+v usage %+v", res.out.Process, u)
 	}
 }

@@ -342,8 +342,9 @@ func (t *Trajectory) State() string {
 }
 
 // unavailableRE matches LLM provider failures that Classify does not
-// name: the provider could not be reached or failed on its side.
-var unavailableRE = regexp.MustCompile(`(?i)\bconnection error\b|APIConnectionError|APITimeoutError|request timed out|error code: 50[0234]\b|service unavailable|internal server error`)
+// name: the provider could not be reached (its 5xx answers Classify
+// names provider_unavailable).
+var unavailableRE = regexp.MustCompile(`(?i)\bconnection error\b|APIConnectionError|APITimeoutError|request timed out|error code: 504\b`)
 
 // classifyAPIError returns the infrastructure class of an LLM API error
 // message (a step error, a retry line), nil when it is none.

@@ -294,6 +294,10 @@ func checkEnvironment() string {
 
 func main() {
 	args := os.Args[1:]
+	if len(args) == 1 && args[0] == "--version" {
+		fmt.Println(version + " (Claude Code)")
+		return
+	}
 	if want, ok := os.LookupEnv("STANDIN_EXPECT_ARGS"); ok && strings.Join(args, " ") != want {
 		die(9, "argv mismatch\n have: %s\n want: %s", strings.Join(args, " "), want)
 	}
