@@ -2,7 +2,7 @@
 // describes, under perfbench's process contract:
 //
 //	python -m openhands.core.main -d <workspace> -f <task file> -i <iterations> [-b <USD>]
-//	    [-c <agent class>] [--config-file <toml>] [-l <llm config>]
+//	    [-c <agent class>] --config-file <toml> [-l <llm config>]
 //
 // in one of three modes, chosen by Resolve:
 //
@@ -24,9 +24,17 @@
 // LOG_ALL_EVENTS=true, SANDBOX_USER_ID, SANDBOX_VOLUMES (the workspace at
 // /workspace), MAX_ITERATIONS, MAX_BUDGET_PER_TASK, RUNTIME,
 // SAVE_TRAJECTORY_PATH and FILE_STORE=local + FILE_STORE_PATH (both in
-// openhands/ of the rollout's private output folder), and
-// SANDBOX_RUNTIME_CONTAINER_IMAGE. Credentials reach a container by name
-// only (`-e LLM_API_KEY`).
+// openhands/ of the rollout's private output folder),
+// SANDBOX_RUNTIME_CONTAINER_IMAGE, AGENT_ENABLE_BROWSING=false and
+// ENABLE_BROWSER=false unless the entry sets allow_browsing: true, and
+// SANDBOX_LOCAL_RUNTIME_URL=http://localhost with sandbox_runtime: local.
+// --config-file is always the entry's config_file or an empty file of the
+// harness's (OpenHands' default is config.toml in the workspace).
+// Credentials reach a container by name only (`-e LLM_API_KEY`).
+//
+// sandbox_runtime: local needs tmux in the image, which the app image
+// lacks: LocalDockerfile is the recipe of a derived image (`bench
+// openhands dockerfile`), and doctor checks the image for tmux.
 //
 // After the run, Parse reads the trajectory (SAVE_TRAJECTORY_PATH: a JSON
 // list of serialized events) and the event store (FILE_STORE_PATH/sessions/
@@ -57,6 +65,12 @@
 //   - Stuck detection (AgentStuckInLoopError): https://github.com/OpenHands/OpenHands/blob/main/openhands/controller/stuck.py
 //   - The app image's entrypoint (root-only setup, NO_SETUP, SANDBOX_USER_ID):
 //     https://github.com/OpenHands/OpenHands/blob/main/containers/app/entrypoint.sh
+//   - The app image (SANDBOX_LOCAL_RUNTIME_URL, no tmux in its final stage):
+//     https://github.com/OpenHands/OpenHands/blob/main/containers/app/Dockerfile
+//   - LocalRuntime (its tmux and browser checks, {local_runtime_url}:{port}):
+//     https://github.com/OpenHands/OpenHands/blob/main/openhands/runtime/impl/local/local_runtime.py
+//   - Provider errors (STATUS$ERROR_LLM_*): _react_to_exception in
+//     https://github.com/OpenHands/OpenHands/blob/main/openhands/controller/agent_controller.py
 package openhands
 
 import (
