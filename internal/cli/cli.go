@@ -151,7 +151,8 @@ the same optimization in a leak-proof workspace, and reports the results.
   bench prepare TASK.yaml    run the agent on every item (resumable)
   bench evaluate RUN_DIR     time baseline, human and agent behind a correctness gate
   bench report RUN_DIR       show a run
-  bench demo                 the whole pipeline on an embedded example`,
+  bench demo                 the whole pipeline on an embedded example
+  bench openhands dockerfile the OpenHands image sandbox_runtime: local needs`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       Version(),
