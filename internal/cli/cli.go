@@ -151,7 +151,8 @@ the same optimization in a leak-proof workspace, and reports the results.
   bench prepare TASK.yaml    run the agent on every item (resumable)
   bench evaluate RUN_DIR     time baseline, human and agent behind a correctness gate
   bench report RUN_DIR       show a run
-  bench demo                 the whole pipeline on an embedded example`,
+  bench demo                 the whole pipeline on an embedded example
+  bench openhands dockerfile the OpenHands image sandbox_runtime: local needs`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       Version(),
@@ -163,7 +164,7 @@ the same optimization in a leak-proof workspace, and reports the results.
 	root.CompletionOptions.DisableDefaultCmd = true
 	for _, c := range []*cobra.Command{
 		newInitCmd(env), newValidateCmd(env), newPlanCmd(env), newPrepareCmd(env), newEvaluateCmd(env), newTimedCmd(env),
-		newReportCmd(env), newReportAllCmd(env), newDoctorCmd(env), newDemoCmd(env), newVersionCmd(env),
+		newReportCmd(env), newReportAllCmd(env), newDoctorCmd(env), newDemoCmd(env), newOpenhandsCmd(env), newVersionCmd(env),
 	} {
 		c.Long = strings.TrimRight(c.Long, "\n") + "\n" + exitStatusHelp
 		c.Args = wrapArgs(c.Args)

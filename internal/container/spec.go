@@ -74,9 +74,12 @@ type Spec struct {
 	Name   string
 	Image  string
 	// Cmd is the command given after the image (the image's entrypoint,
-	// if any, still runs it).
-	Cmd    []string
-	Labels map[string]string
+	// if any, still runs it, unless Entrypoint replaces it).
+	Cmd []string
+	// Entrypoint, when set, replaces the image's (--entrypoint): a probe
+	// of what the image holds runs that program alone.
+	Entrypoint string
+	Labels     map[string]string
 	// User is "uid:gid"; GroupAdd adds supplementary groups (the docker
 	// socket's group for sandbox_runtime: docker).
 	User     string
@@ -231,6 +234,9 @@ func (s *Spec) RunArgv() []string {
 		} else {
 			add("-e", e.Name+"="+e.Value)
 		}
+	}
+	if s.Entrypoint != "" {
+		add("--entrypoint", s.Entrypoint)
 	}
 	add(s.Image)
 	return append(a, s.Cmd...)

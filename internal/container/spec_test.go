@@ -147,3 +147,13 @@ func TestOwnerLabels(t *testing.T) {
 		t.Error("a container without perfbench.run is not ours and never stale")
 	}
 }
+
+// A probe replaces the image's entrypoint: the program runs alone.
+func TestRunArgvEntrypoint(t *testing.T) {
+	s := container.FromConfig(config.Container{}, "none")
+	s.Image, s.Entrypoint, s.Cmd = "oh:1", "tmux", []string{"-V"}
+	got := strings.Join(s.RunArgv(), " ")
+	if !strings.HasSuffix(got, " --entrypoint tmux oh:1 -V") {
+		t.Errorf("argv %q", got)
+	}
+}

@@ -15,7 +15,8 @@ import (
 )
 
 // checks are `bench doctor`'s checks of an openhands entry: what its mode
-// needs (the engine and image in docker mode, uvx or a Python with
+// needs (the engine and image in docker mode, and tmux in that image with
+// sandbox_runtime: local, uvx or a Python with
 // openhands on the host, the runtime image and the docker socket with
 // sandbox_runtime: docker), its config_file, and the LLM credentials.
 func checks(a *config.Agent, p agent.Probes) []agent.Check {
@@ -38,6 +39,9 @@ func checks(a *config.Agent, p agent.Probes) []agent.Check {
 	}
 	if s.Mode == ModeDocker {
 		out = append(out, p.Image(s.Image))
+		if s.SandboxRuntime == "local" {
+			out = append(out, tmuxCheck(p, s.Image))
+		}
 	}
 	switch s.Mode {
 	case ModeUVX:

@@ -74,6 +74,19 @@ func (ad *Adapter) settings(r *agent.Rollout, p paths) []kv {
 		kv{"FILE_STORE", "local"},
 		kv{"FILE_STORE_PATH", p.fileStore},
 	)
+	if !agent.OptionsOf[Options](ad.a).AllowBrowsing {
+		// The agent's browser tool and the runtime's browser: with
+		// them the agent could read the upstream repository's later
+		// commits.
+		s = append(s, kv{"AGENT_ENABLE_BROWSING", "false"}, kv{"ENABLE_BROWSER", "false"})
+	}
+	if runtime == "local" {
+		// OpenHands reaches its action server at this URL and a port;
+		// the app image sets http://host.docker.internal, which does not
+		// resolve in our container (no --add-host). In local mode the
+		// server runs next to OpenHands.
+		s = append(s, kv{"SANDBOX_LOCAL_RUNTIME_URL", "http://localhost"})
+	}
 	if ad.a.Model != "" {
 		s = append(s, kv{"LLM_MODEL", ad.a.Model})
 	}

@@ -2,7 +2,7 @@
 // describes, under perfbench's process contract:
 //
 //	python -m openhands.core.main -d <workspace> -f <task file> -i <iterations> [-b <USD>]
-//	    [-c <agent class>] [--config-file <toml>] [-l <llm config>]
+//	    [-c <agent class>] --config-file <toml> [-l <llm config>]
 //
 // in one of three modes, chosen by Resolve:
 //
@@ -24,9 +24,17 @@
 // LOG_ALL_EVENTS=true, SANDBOX_USER_ID, SANDBOX_VOLUMES (the workspace at
 // /workspace), MAX_ITERATIONS, MAX_BUDGET_PER_TASK, RUNTIME,
 // SAVE_TRAJECTORY_PATH and FILE_STORE=local + FILE_STORE_PATH (both in
-// openhands/ of the rollout's private output folder), and
-// SANDBOX_RUNTIME_CONTAINER_IMAGE. Credentials reach a container by name
-// only (`-e LLM_API_KEY`).
+// openhands/ of the rollout's private output folder),
+// SANDBOX_RUNTIME_CONTAINER_IMAGE, AGENT_ENABLE_BROWSING=false and
+// ENABLE_BROWSER=false unless the entry sets allow_browsing: true, and
+// SANDBOX_LOCAL_RUNTIME_URL=http://localhost with sandbox_runtime: local.
+// --config-file is always the entry's config_file or an empty file of the
+// harness's (OpenHands' default is config.toml in the workspace).
+// Credentials reach a container by name only (`-e LLM_API_KEY`).
+//
+// sandbox_runtime: local needs tmux in the image, which the app image
+// lacks: LocalDockerfile is the recipe of a derived image (`bench
+// openhands dockerfile`), and doctor checks the image for tmux.
 //
 // After the run, Parse reads the trajectory (SAVE_TRAJECTORY_PATH: a JSON
 // list of serialized events) and the event store (FILE_STORE_PATH/sessions/
@@ -57,6 +65,12 @@
 //   - Stuck detection (AgentStuckInLoopError): https://github.com/OpenHands/OpenHands/blob/main/openhands/controller/stuck.py
 //   - The app image's entrypoint (root-only setup, NO_SETUP, SANDBOX_USER_ID):
 //     https://github.com/OpenHands/OpenHands/blob/main/containers/app/entrypoint.sh
+//   - The app image (SANDBOX_LOCAL_RUNTIME_URL, no tmux in its final stage):
+//     https://github.com/OpenHands/OpenHands/blob/main/containers/app/Dockerfile
+//   - LocalRuntime (its tmux and browser checks, {local_runtime_url}:{port}):
+//     https://github.com/OpenHands/OpenHands/blob/main/openhands/runtime/impl/local/local_runtime.py
+//   - Provider errors (STATUS$ERROR_LLM_*): _react_to_exception in
+//     https://github.com/OpenHands/OpenHands/blob/main/openhands/controller/agent_controller.py
 package openhands
 
 import (
@@ -77,6 +91,7 @@ import (
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/container"
+	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/proc"
 	"github.com/perfbench/perfbench/internal/records"
 )
@@ -123,6 +138,10 @@ type Options struct {
 	// OpenHandsHome is mounted as ~/.openhands; "" uses ~/.openhands,
 	// "off" disables the mount.
 	OpenHandsHome string `yaml:"openhands_home" json:"openhands_home,omitempty"`
+	// AllowBrowsing leaves OpenHands' browser on (AGENT_ENABLE_BROWSING,
+	// ENABLE_BROWSER); off by default, since with it the agent can fetch
+	// the upstream repository's later commits.
+	AllowBrowsing bool `yaml:"allow_browsing" json:"allow_browsing,omitempty"`
 }
 
 // Mode is how OpenHands is started.
@@ -289,9 +308,7 @@ func (ad *Adapter) headlessArgs(l records.Limits, workspace, taskFile, configFil
 	if o.AgentCls != "" {
 		args = append(args, "-c", o.AgentCls)
 	}
-	if configFile != "" {
-		args = append(args, "--config-file", configFile)
-	}
+	args = append(args, "--config-file", configFile)
 	if o.LLMConfig != "" {
 		args = append(args, "-l", o.LLMConfig)
 	}
@@ -302,6 +319,44 @@ func (ad *Adapter) headlessArgs(l records.Limits, workspace, taskFile, configFil
 // bench.yaml's directory); "" when not set.
 func (ad *Adapter) ConfigFile(b *config.Bench) string {
 	return agent.BenchPath(b, agent.ConfigFile(ad.a))
+}
+
+// EmptyConfigName is the harness's own config.toml, empty, in the
+// rollout's harness directory: --config-file is always passed, because
+// OpenHands' default is config.toml in its working directory, the
+// workspace, where a repository's own config.toml would be loaded.
+const EmptyConfigName = "openhands-config.toml"
+
+// emptyConfig is what the harness's config.toml says.
+const emptyConfig = "# perfbench: OpenHands is configured through its environment; this file\n# stands in for config.toml in the workspace, which must not be read.\n"
+
+// configPath is the host path given to --config-file: the entry's
+// config_file, else the harness's empty one (under "<harness>" in a dry
+// run, which has no harness directory).
+func (ad *Adapter) configPath(r *agent.Rollout) string {
+	if f := ad.ConfigFile(r.Bench); f != "" {
+		return f
+	}
+	dir := r.HarnessDir
+	if dir == "" {
+		dir = "<harness>"
+	}
+	return filepath.Join(dir, EmptyConfigName)
+}
+
+// writeEmptyConfig writes the harness's empty config.toml when the entry
+// has no config_file.
+func (ad *Adapter) writeEmptyConfig(r *agent.Rollout) error {
+	if ad.ConfigFile(r.Bench) != "" {
+		return nil
+	}
+	if r.HarnessDir == "" {
+		return errors.New("openhands: no harness directory for the empty config.toml")
+	}
+	if err := fsx.WriteFile(ad.configPath(r), []byte(emptyConfig), 0o644); err != nil {
+		return fmt.Errorf("openhands: %w", err)
+	}
+	return nil
 }
 
 // Command returns the argv of a rollout: the `docker run` line in docker
@@ -318,7 +373,7 @@ func (ad *Adapter) Command(r *agent.Rollout) ([]string, error) {
 }
 
 func (ad *Adapter) hostArgv(r *agent.Rollout) []string {
-	args := ad.headlessArgs(r.Limits, r.Workspace, r.TaskFile, ad.ConfigFile(r.Bench))
+	args := ad.headlessArgs(r.Limits, r.Workspace, r.TaskFile, ad.configPath(r))
 	if ad.s.Mode == ModeUVX {
 		return append([]string{ad.s.CLI, "--python", "3.12", "--from", "openhands-ai", "python"}, args...)
 	}
@@ -338,6 +393,9 @@ func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, e
 	ohDir := filepath.Join(r.OutDir, OutSubdir)
 	if err := os.MkdirAll(filepath.Join(ohDir, "file_store"), 0o755); err != nil {
 		return nil, fmt.Errorf("openhands: %w", err)
+	}
+	if err := ad.writeEmptyConfig(r); err != nil {
+		return nil, err
 	}
 	var out *agent.Outcome
 	var err error
@@ -389,6 +447,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, ohDir string, st
 	}
 	out.SetDetail("mode", string(ad.s.Mode))
 	out.SetDetail("sandbox_runtime", ad.s.SandboxRuntime)
+	out.SetDetail("allow_browsing", agent.OptionsOf[Options](ad.a).AllowBrowsing)
 	switch sum.FinalState {
 	case StateMaxIterations:
 		out.LimitsHit = append(out.LimitsHit, records.LimitMaxIterations)
@@ -396,8 +455,9 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, ohDir string, st
 		out.LimitsHit = append(out.LimitsHit, records.LimitMaxBudgetUSD)
 	}
 	if out.Infra == nil && endedByItself {
-		if why := sum.InfraError(); why != "" {
-			out.Infra = errors.New("OpenHands stopped on an LLM provider error: " + r.Secrets.ScrubString(why))
+		if ie := sum.Infra(); ie != nil {
+			ie.Msg = r.Secrets.ScrubString(ie.Msg)
+			out.Infra = ie
 		}
 	}
 }
@@ -439,11 +499,7 @@ func (ad *Adapter) Spec(r *agent.Rollout) (*container.Spec, error) {
 	if home := ad.OpenHandsHome(r.Bench); home != "" {
 		spec.Mounts = append(spec.Mounts, container.Mount{Source: home, Target: ContainerHome + "/.openhands"})
 	}
-	cfg := ""
-	if f := ad.ConfigFile(r.Bench); f != "" {
-		cfg = containerConfig
-		spec.Mounts = append(spec.Mounts, container.Mount{Source: f, Target: containerConfig, ReadOnly: true})
-	}
+	spec.Mounts = append(spec.Mounts, container.Mount{Source: ad.configPath(r), Target: containerConfig, ReadOnly: true})
 	if ad.s.SandboxRuntime == "docker" {
 		sock := SocketPath(r.Env, r.Bench.Container.Engine)
 		spec.Mounts = append(spec.Mounts, container.Mount{Source: sock, Target: containerSocket})
@@ -457,7 +513,7 @@ func (ad *Adapter) Spec(r *agent.Rollout) (*container.Spec, error) {
 		}
 	}
 	spec.Env = ad.containerEnv(r)
-	spec.Cmd = append([]string{"python"}, ad.headlessArgs(r.Limits, ContainerWorkspace, ContainerTaskFile, cfg)...)
+	spec.Cmd = append([]string{"python"}, ad.headlessArgs(r.Limits, ContainerWorkspace, ContainerTaskFile, containerConfig)...)
 	return &spec, nil
 }
 

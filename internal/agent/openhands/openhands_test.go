@@ -93,7 +93,12 @@ func TestHostArgv(t *testing.T) {
 	r := rollout(p)
 	r.Limits = records.Limits{}
 	argv, _ = ad.Command(r)
-	want = []string{"/venv/bin/python", "-m", "openhands.core.main", "-d", "/r/workspace", "-f", "/r/task.txt", "-i", "30"}
+	// Without config_file, the harness's empty config.toml: never the
+	// default, config.toml in the workspace.
+	r.HarnessDir = "/r/harness"
+	argv, _ = ad.Command(r)
+	want = []string{"/venv/bin/python", "-m", "openhands.core.main", "-d", "/r/workspace", "-f", "/r/task.txt", "-i", "30",
+		"--config-file", "/r/harness/" + EmptyConfigName}
 	if !reflect.DeepEqual(argv, want) {
 		t.Errorf("python argv\n got %q\nwant %q", argv, want)
 	}
@@ -116,6 +121,7 @@ func TestHostEnv(t *testing.T) {
 		"MAX_ITERATIONS": "12", "MAX_BUDGET_PER_TASK": "2.5", "FILE_STORE": "local",
 		"SAVE_TRAJECTORY_PATH": "/r/out/openhands/trajectory.json", "FILE_STORE_PATH": "/r/out/openhands/file_store",
 		"LLM_MODEL": "anthropic/claude-x", "LLM_API_KEY": "sk-abcdef123456", "PATH": "/bin",
+		"SANDBOX_LOCAL_RUNTIME_URL": "http://localhost", "AGENT_ENABLE_BROWSING": "false", "ENABLE_BROWSER": "false",
 	} {
 		if got[k] != v {
 			t.Errorf("%s=%q, want %q", k, got[k], v)
@@ -233,8 +239,8 @@ func TestParse(t *testing.T) {
 			if tc.calls > 0 && d["llm_calls"] != tc.calls {
 				t.Errorf("llm_calls %v, want %d", d["llm_calls"], tc.calls)
 			}
-			if (s.InfraError() != "") != tc.infra {
-				t.Errorf("infra error %q", s.InfraError())
+			if (s.Infra() != nil) != tc.infra {
+				t.Errorf("infra error %v", s.Infra())
 			}
 		})
 	}
@@ -253,6 +259,12 @@ func TestClassify(t *testing.T) {
 		{"error", "AuthenticationError: invalid x-api-key", StateAuthError},
 		{"error", "STATUS$ERROR_LLM_AUTHENTICATION", StateAuthError},
 		{"error", "ServiceUnavailableError: overloaded", StateLLMUnavailable},
+		// _react_to_exception's reason for litellm's InternalServerError
+		// when a status callback is set.
+		{"error", "STATUS$ERROR_LLM_INTERNAL_SERVER_ERROR", StateLLMUnavailable},
+		{"error", "STATUS$ERROR_LLM_SERVICE_UNAVAILABLE", StateLLMUnavailable},
+		{"error", "STATUS$ERROR_LLM_OUT_OF_CREDITS", StateAuthError},
+		{"error", "APIError: litellm.APIError: AnthropicException - Overloaded", StateLLMUnavailable},
 		{"error", "LLMContextWindowExceedError: too long", StateError},
 		{"rejected", "", StateRejected},
 		{"awaiting_user_input", "", StateAwaitingInput},

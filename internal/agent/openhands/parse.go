@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/textx"
@@ -61,6 +62,17 @@ type Event struct {
 	Content     string      `json:"content"`
 	Extras      eventExtras `json:"extras"`
 	LLMMetrics  *LLMMetrics `json:"llm_metrics"`
+	// ToolCallMetadata links an action made from a tool call (and its
+	// observation) to the LLM response it came from.
+	ToolCallMetadata *toolCallMetadata `json:"tool_call_metadata"`
+}
+
+// toolCallMetadata is an event's tool_call_metadata (ToolCallMetadata's
+// model_dump): model_response is litellm's ModelResponse, with its id.
+type toolCallMetadata struct {
+	ModelResponse *struct {
+		ID string `json:"id"`
+	} `json:"model_response"`
 }
 
 type eventExtras struct {
@@ -104,6 +116,11 @@ type Summary struct {
 	FirstErrors []string
 	// Metrics are the largest accumulated totals seen.
 	Metrics *LLMMetrics
+	// LLMCalls counts the LLM responses the events record: the distinct
+	// model_response ids of their tool_call_metadata, plus the agent's
+	// messages without one (a reply without tool calls). 0 when the
+	// events record none.
+	LLMCalls int
 }
 
 const maxErrorsKept = 5
@@ -260,6 +277,7 @@ func summarize(trajectory, events []Event) *Summary {
 		s.Sources = append(s.Sources, "events")
 	}
 	seen := map[int64]bool{}
+	responses := map[string]bool{}
 	steps := map[string]int{}
 	var lastStateEv *Event
 	var lastAgentAction string
@@ -285,6 +303,17 @@ func summarize(trajectory, events []Event) *Summary {
 				seen[*e.ID] = true
 			}
 			s.Events++
+			switch {
+			case e.ToolCallMetadata != nil && e.ToolCallMetadata.ModelResponse != nil && e.ToolCallMetadata.ModelResponse.ID != "":
+				// Several tool calls of one response, and their
+				// observations, carry the same response.
+				if id := e.ToolCallMetadata.ModelResponse.ID; !responses[id] {
+					responses[id] = true
+					s.LLMCalls++
+				}
+			case e.Source == "agent" && e.Action == "message" && e.ToolCallMetadata == nil:
+				s.LLMCalls++
+			}
 			if m := e.LLMMetrics; m != nil && (s.Metrics == nil || m.AccumulatedCost >= s.Metrics.AccumulatedCost) {
 				s.Metrics = m
 			}
@@ -359,7 +388,11 @@ func classify(state, reason string, events int) string {
 		case state == "rate_limited" || strings.Contains(r, "ratelimiterror") || strings.Contains(r, "rate_limited"):
 			return StateRateLimited
 		case strings.Contains(r, "serviceunavailable") || strings.Contains(r, "apiconnectionerror") ||
-			strings.Contains(r, "llm_service_unavailable") || strings.Contains(r, "internalservererror"):
+			strings.Contains(r, "llm_service_unavailable") || strings.Contains(r, "internalservererror") ||
+			// STATUS$ERROR_LLM_INTERNAL_SERVER_ERROR (litellm's
+			// InternalServerError, with a status callback)
+			strings.Contains(r, "internal_server_error") ||
+			strings.HasPrefix(r, "apierror") || strings.Contains(r, "overloaded"):
 			return StateLLMUnavailable
 		}
 		return StateError
@@ -367,15 +400,27 @@ func classify(state, reason string, events int) string {
 	return state
 }
 
-// InfraError returns why the run failed for reasons of the LLM provider
-// (credentials, rate limits, an unavailable service), "" otherwise: such
-// rollouts are infrastructure failures, redone on resume.
-func (s *Summary) InfraError() string {
+// Infra returns why the run failed for reasons of the LLM provider
+// (credentials or credit, rate limits, an unavailable service), nil
+// otherwise: such rollouts are infrastructure failures, redone on resume;
+// rate limits and an unavailable provider are retried at once with
+// backoff. Msg is not scrubbed.
+func (s *Summary) Infra() *agent.InfraError {
+	var kind agent.InfraKind
 	switch s.FinalState {
-	case StateAuthError, StateRateLimited, StateLLMUnavailable:
-		return s.FinalState + ": " + truncate(s.Reason, 300)
+	case StateAuthError:
+		kind = agent.InfraAuth
+		if r := strings.ToLower(s.Reason); strings.Contains(r, "out_of_credits") || strings.Contains(r, "exceededbudget") {
+			kind = agent.InfraBilling
+		}
+	case StateRateLimited:
+		kind = agent.InfraRateLimit
+	case StateLLMUnavailable:
+		kind = agent.InfraProviderUnavailable
+	default:
+		return nil
 	}
-	return ""
+	return &agent.InfraError{Kind: kind, Msg: "OpenHands stopped on an LLM provider error: " + s.FinalState + ": " + truncate(s.Reason, 300)}
 }
 
 // Usage converts the metrics; partial marks numbers read from a run that
@@ -418,8 +463,16 @@ func (s *Summary) Details(scrub func(string) string) map[string]any {
 		}
 		d["errors"] = first
 	}
-	if m := s.Metrics; m != nil && len(m.ResponseLatencies) > 0 {
-		d["llm_calls"] = len(m.ResponseLatencies)
+	// The metrics events carry are cleaned of their per-response lists
+	// (empty response_latencies) in the versions this adapter targets;
+	// they count where an older version kept them. Without either, the
+	// number is unknown: left out, never 0.
+	calls := s.LLMCalls
+	if m := s.Metrics; m != nil && len(m.ResponseLatencies) > calls {
+		calls = len(m.ResponseLatencies)
+	}
+	if calls > 0 {
+		d["llm_calls"] = calls
 	}
 	return d
 }

@@ -29,6 +29,11 @@ func TestScripts(t *testing.T) {
 		if err := scripttest.Setup(env); err != nil {
 			return err
 		}
+		if err := scripttest.SetImage(env, standin.BuildNoTmux); err != nil {
+			return err
+		}
+		// $IMAGE_NOTMUX: the stand-in without tmux, like the app image.
+		env.Setenv("IMAGE_NOTMUX", env.Getenv("IMAGE"))
 		return scripttest.SetImage(env, standin.Build)
 	}
 	p.Condition = func(cond string) (bool, error) {

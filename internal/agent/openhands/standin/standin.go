@@ -1,5 +1,6 @@
 // Package standin builds, for tests, a stand-in OpenHands image: FROM
-// scratch with a static Go program installed as /usr/bin/python that
+// scratch with a static Go program installed as /usr/bin/python (and as
+// /usr/bin/tmux, which BuildNoTmux's image lacks) that
 // accepts `-m openhands.core.main` and the headless flags (see
 // testdata/python/main.go for its modes). No registry is needed. The image
 // is built at most once per test process and tagged
@@ -30,10 +31,17 @@ var source []byte
 // Label marks every container of the stand-in image.
 const Label = "perfbench.test=standin"
 
-const dockerfile = `FROM scratch
+// dockerfile is the image: the stand-in as python and as tmux, and the
+// app image's SANDBOX_LOCAL_RUNTIME_URL (containers/app/Dockerfile).
+const dockerfile = dockerfileNoTmux + "COPY python /usr/bin/tmux\n"
+
+// dockerfileNoTmux is the image without tmux, like the official app
+// image's: sandbox_runtime: local fails in it.
+const dockerfileNoTmux = `FROM scratch
 LABEL perfbench.test=standin
 COPY python /usr/bin/python
 ENV PATH=/usr/bin
+ENV SANDBOX_LOCAL_RUNTIME_URL=http://host.docker.internal
 `
 
 const gomod = "module standin\n\ngo 1.22\n"
@@ -43,6 +51,11 @@ const Repo = "perfbench-test/openhands-standin"
 
 // Tag is the image's full tag: the repository and a hash of the source.
 func Tag() string { return scripttest.ImageTag(Repo, source, []byte(dockerfile), []byte(gomod)) }
+
+// TagNoTmux is the tag of the image without tmux.
+func TagNoTmux() string {
+	return scripttest.ImageTag(Repo, source, []byte(dockerfileNoTmux), []byte(gomod))
+}
 
 // Engine is the engine tests use.
 func Engine() *container.Engine { return scripttest.Engine() }
@@ -69,6 +82,12 @@ func RequireEngine(t testing.TB) {
 func Build() (string, error) {
 	tag := Tag()
 	return tag, scripttest.BuildImage(tag, dockerfile, buildPython)
+}
+
+// BuildNoTmux builds the image without tmux as Build does.
+func BuildNoTmux() (string, error) {
+	tag := TagNoTmux()
+	return tag, scripttest.BuildImage(tag, dockerfileNoTmux, buildPython)
 }
 
 // Require skips or fails t as RequireEngine does, builds the image and

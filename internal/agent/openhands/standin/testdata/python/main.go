@@ -4,13 +4,22 @@
 // headless flags, reports what a container test checks (uid, network
 // interfaces, environment variable names, the docker socket), edits the
 // workspace, and writes an event store and a trajectory with a cost the
-// way OpenHands does. STANDIN_MODE selects a scripted behaviour:
+// way OpenHands does (tool_call_metadata with the model response's id on
+// actions and their observations, llm_metrics cleaned of per-response
+// lists). Like OpenHands, it reads its --config-file (default config.toml
+// in its working directory: the stand-in fails when it would read the
+// workspace's), and
+// with RUNTIME=local it needs tmux on PATH and reaches its action server
+// at $SANDBOX_LOCAL_RUNTIME_URL:<port> (the image sets the app image's
+// http://host.docker.internal). Installed as tmux, it answers -V.
+// STANDIN_MODE selects a scripted behaviour:
 //
 //	normal    three steps, edits, finishes (the default)
 //	maxiter   runs -i steps and stops on the iteration limit
 //	budget    stops on the budget limit
 //	stuck     stops stuck in a loop
 //	autherror stops on an LLM authentication error, edits nothing
+//	internal  stops on STATUS$ERROR_LLM_INTERNAL_SERVER_ERROR, edits nothing
 //	leak      prints the values of LLM_API_KEY and OPENAI_API_KEY to stdout
 //	          and stderr and writes them into the trajectory and events
 //	slow      works until signalled; SIGINT stops it gracefully (state
@@ -29,7 +38,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"sort"
@@ -134,12 +145,16 @@ func (s *store) step(action string, args map[string]any) {
 	s.cost += 0.0125
 	s.in += 1000
 	s.out += 150
-	lat := make([]map[string]any, s.calls)
-	for i := range lat {
-		lat[i] = map[string]any{"model": "standin", "latency": 0.5, "response_id": fmt.Sprintf("r%d", i)}
+	meta := map[string]any{
+		"function_name": "execute_bash", "tool_call_id": fmt.Sprintf("toolu_%d", s.calls),
+		"model_response":          map[string]any{"id": fmt.Sprintf("chatcmpl-standin-%d", s.calls), "object": "chat.completion", "model": "standin", "choices": []any{}},
+		"total_calls_in_response": 1,
 	}
 	s.add(map[string]any{
 		"source": "agent", "action": action, "message": "step " + action, "args": args,
+		"tool_call_metadata": meta,
+		// As the controller attaches them: totals, per-response lists
+		// empty.
 		"llm_metrics": map[string]any{
 			"accumulated_cost": s.cost,
 			"accumulated_token_usage": map[string]any{
@@ -147,11 +162,11 @@ func (s *store) step(action string, args map[string]any) {
 				"cache_read_tokens": 10 * s.calls, "cache_write_tokens": 0, "context_window": 0, "per_turn_token": 1150,
 			},
 			"costs":              []any{},
-			"response_latencies": lat,
+			"response_latencies": []any{},
 			"token_usages":       []any{},
 		},
 	})
-	s.add(map[string]any{"source": "environment", "observation": "run", "content": "ok", "extras": map[string]any{"command": "true", "exit_code": 0}, "cause": s.next - 1})
+	s.add(map[string]any{"source": "environment", "observation": "run", "content": "ok", "extras": map[string]any{"command": "true", "exit_code": 0}, "cause": s.next - 1, "tool_call_metadata": meta})
 }
 
 func (s *store) state(state, reason string) {
@@ -211,7 +226,7 @@ func report(f flags) {
 	}
 	wd, _ := os.Getwd()
 	fmt.Printf("cwd=%s dir=%s file=%s iterations=%d budget=%g\n", wd, f.dir, f.file, f.iterations, f.budget)
-	for _, kv := range []string{"RUNTIME", "SANDBOX_VOLUMES", "SANDBOX_USER_ID", "MAX_ITERATIONS", "MAX_BUDGET_PER_TASK", "FILE_STORE", "LLM_MODEL", "SANDBOX_RUNTIME_CONTAINER_IMAGE"} {
+	for _, kv := range []string{"RUNTIME", "SANDBOX_VOLUMES", "SANDBOX_USER_ID", "MAX_ITERATIONS", "MAX_BUDGET_PER_TASK", "FILE_STORE", "LLM_MODEL", "SANDBOX_RUNTIME_CONTAINER_IMAGE", "SANDBOX_LOCAL_RUNTIME_URL", "AGENT_ENABLE_BROWSING", "ENABLE_BROWSER"} {
 		fmt.Printf("%s=%s\n", kv, os.Getenv(kv))
 	}
 }
@@ -237,9 +252,70 @@ func edit(dir string) {
 	os.WriteFile(filepath.Join(dir, "standin", "notes.md"), []byte("notes\n"), 0o644)
 }
 
+// loadConfig reads --config-file as OpenHands does (default config.toml
+// in the working directory). One in the workspace is the repository's:
+// the stand-in refuses it.
+func loadConfig(f flags) {
+	path := f.configFile
+	if path == "" {
+		path = "config.toml"
+	}
+	if !filepath.IsAbs(path) {
+		wd, _ := os.Getwd()
+		path = filepath.Join(wd, path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Printf("config: %s not found, toml values have not been applied\n", path)
+		return
+	}
+	if rel, err := filepath.Rel(f.dir, path); err == nil && !strings.HasPrefix(rel, "..") {
+		fmt.Fprintf(os.Stderr, "standin: loaded the workspace's config file %s\n", path)
+		os.Exit(3)
+	}
+	fmt.Printf("config: %s (%d bytes)\n", path, len(data))
+}
+
+// localRuntime does what LocalRuntime needs before the agent's first
+// step: tmux (its dependency check starts a session), and its action
+// server answering at SANDBOX_LOCAL_RUNTIME_URL:<port>.
+func localRuntime() {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		fmt.Fprintln(os.Stderr, "ValueError: tmux is not properly installed or available on the path.")
+		os.Exit(1)
+	}
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "action server:", err)
+		os.Exit(1)
+	}
+	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }))
+	url := fmt.Sprintf("%s:%d/alive", os.Getenv("SANDBOX_LOCAL_RUNTIME_URL"), ln.Addr().(*net.TCPAddr).Port)
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "RuntimeError: the action execution server did not answer at %s: %v\n", url, err)
+		os.Exit(1)
+	}
+	resp.Body.Close()
+	fmt.Printf("action server: %s ok\n", url)
+}
+
 func main() {
+	if filepath.Base(os.Args[0]) == "tmux" {
+		if len(os.Args) == 2 && os.Args[1] == "-V" {
+			fmt.Println("tmux 3.3a (perfbench stand-in)")
+			return
+		}
+		fmt.Fprintln(os.Stderr, "tmux stand-in: only -V")
+		os.Exit(1)
+	}
 	f := parse(os.Args[1:])
 	report(f)
+	loadConfig(f)
+	if os.Getenv("RUNTIME") == "local" {
+		localRuntime()
+	}
 	task, err := os.ReadFile(f.file)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "task:", err)
@@ -315,6 +391,11 @@ func main() {
 			fmt.Fprintln(os.Stderr, "escape:", err)
 			os.Exit(1)
 		}
+	case "internal":
+		s.add(map[string]any{"source": "environment", "observation": "error", "content": "litellm.InternalServerError: AnthropicException - Internal server error", "extras": map[string]any{"error_id": ""}})
+		s.state("error", "STATUS$ERROR_LLM_INTERNAL_SERVER_ERROR")
+		s.trajectory()
+		return
 	case "autherror":
 		s.calls++
 		s.add(map[string]any{"source": "environment", "observation": "error", "content": "litellm.AuthenticationError: invalid x-api-key", "extras": map[string]any{"error_id": ""}})
