@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/compare"
+	"github.com/perfbench/perfbench/internal/report"
+)
+
+// compareFormats are the formats of `bench compare`: the same table type as
+// report's, so help and errors are built the same way.
+var compareFormats = report.Formats[*compare.Board]{
+	{Name: "table", Doc: "one aligned table per task, one row per run, with the denominators and the interval method under it", Write: compare.WriteTable},
+	{Name: "json", Doc: "the same data for machines, with the bootstrap's resamples and seed", Write: compare.WriteJSON},
+	{Name: "md", Aliases: []string{"markdown"}, Doc: "one Markdown table per task", Write: compare.WriteMarkdown},
+	{Name: "csv", Doc: "one line per run, each metric as value, lo, hi and n", Write: compare.WriteCSV},
+}
+
+type compareOptions struct {
+	stateRoot string
+	benchCfg  string
+	format    string
+	out       string
+}
+
+func newCompareCmd(env *System) *cobra.Command {
+	o := &compareOptions{}
+	c := &cobra.Command{
+		Use:   "compare [RUN_DIR...] [--state-root state] [--format " + compareFormats.Choices() + "] [--out FILE]",
+		Short: "Compare runs: a leaderboard per task with 95% confidence intervals",
+		Long: `Compare runs: one row per run, grouped by task, with the patch and correct
+rates, opt_base@1 and Opt@1 (GSO), Opt@K and pass@k with samples, the speedup
+ratio SR (SWE-fficiency: harmonic mean of agent ÷ human speedup, a failure
+counting as 1.0), the verdicts, geometric-mean speedups, cost, tokens and
+wall time. Rates are over all plan items; missing, infra_error and
+unevaluated items are counted in their own column and count as failures.
+Intervals are percentile bootstraps over items (B = 2,000, seeded: the same
+files give the same numbers). Without RUN_DIR, every evaluated run under
+the state root. --out writes to a file (atomically) instead of stdout.
+
+` + compareFormats.Help(),
+		RunE: func(c *cobra.Command, args []string) error { return runCompare(env, o, args) },
+	}
+	c.Flags().StringVar(&o.stateRoot, "state-root", "", "state root (default paths.state_root of bench.yaml)")
+	c.Flags().StringVar(&o.benchCfg, "bench-cfg", "", "bench.yaml (default ./bench.yaml when present)")
+	c.Flags().StringVar(&o.format, "format", compareFormats.Default(), compareFormats.List())
+	c.Flags().StringVar(&o.out, "out", "", "write to this file instead of stdout")
+	return c
+}
+
+func runCompare(env *System, o *compareOptions, args []string) error {
+	if o.format == "html" {
+		return badinput.Errorf("--format html: not available for compare yet; expected %s", compareFormats.List())
+	}
+	render, err := lookupFormat(compareFormats, o.format)
+	if err != nil {
+		return err
+	}
+	dirs := make([]string, len(args))
+	for i, a := range args {
+		dirs[i] = env.path(a)
+		if err := report.ReadRunDir(dirs[i]); err != nil {
+			return err
+		}
+	}
+	var problems []string
+	if len(dirs) == 0 {
+		root := env.path(o.stateRoot)
+		if root == "" {
+			cfg, err := env.loadBench(o.benchCfg)
+			if err != nil {
+				return err
+			}
+			root = cfg.bench.Paths.StateRoot
+		}
+		var bad []error
+		dirs, bad, err = compare.StateRunDirs(root)
+		if err != nil {
+			return err
+		}
+		for _, e := range bad {
+			problems = append(problems, e.Error())
+		}
+	}
+	b, err := compare.Load(dirs, compare.Options{EvaluatedOnly: len(args) == 0})
+	if err != nil {
+		return badinput.Wrap(err)
+	}
+	b.Problems = append(problems, b.Problems...)
+	return emit(env, env.path(o.out), func(w io.Writer) error { return render(w, b) })
+}
