@@ -42,6 +42,7 @@ files give the same numbers). Without RUN_DIR, every evaluated run under
 the state root. --out writes to a file (atomically) instead of stdout.
 
 ` + compareFormats.Help(),
+		Args: cobra.ArbitraryArgs,
 		RunE: func(c *cobra.Command, args []string) error { return runCompare(env, o, args) },
 	}
 	c.Flags().StringVar(&o.stateRoot, "state-root", "", "state root (default paths.state_root of bench.yaml)")

@@ -44,7 +44,7 @@ func optPct(m *Metric) string {
 var columns = []column{
 	{"run", func(r Row) string { return r.RunID }},
 	{"agent", func(r Row) string { return r.Agent }},
-	{"model", func(r Row) string { return r.Model }},
+	{"model", func(r Row) string { return orDash(r.Model) }},
 	{"K", func(r Row) string { return strconv.Itoa(r.Samples) }},
 	{"items", func(r Row) string { return strconv.Itoa(r.Items) }},
 	{"evaluated", func(r Row) string { return strconv.Itoa(r.Evaluated) }},
@@ -76,6 +76,13 @@ var columns = []column{
 		return fmt.Sprintf("%d/%d/%d", r.InputTokens, r.OutputTokens, r.CacheReadTokens+r.CacheWriteTokens)
 	}},
 	{"wall", func(r Row) string { return fmt.Sprintf("%.0fs", r.WallSeconds) }},
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func heads() []string {
