@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -24,6 +26,7 @@ type compareOptions struct {
 	benchCfg  string
 	format    string
 	out       string
+	pairs     []string
 }
 
 func newCompareCmd(env *System) *cobra.Command {
@@ -35,7 +38,11 @@ func newCompareCmd(env *System) *cobra.Command {
 rates, opt_base@1 and Opt@1 (GSO), Opt@K and pass@k with samples, the speedup
 ratio SR (SWE-fficiency: harmonic mean of agent ÷ human speedup, a failure
 counting as 1.0), the verdicts, geometric-mean speedups, cost, tokens and
-wall time. Rates are over all plan items; missing, infra_error and
+wall time; then, for runs of the same plan, every pair (up to 10 runs, else
+those of --pairs): the differences in Opt@1 and SR on the items both
+evaluated, with paired bootstrap intervals, the exact McNemar p of Opt@1,
+the items each wins, and the items evaluated in one run only, named.
+Rates are over all plan items; missing, infra_error and
 unevaluated items are counted in their own column and count as failures.
 Intervals are percentile bootstraps over items (B = 2,000, seeded: the same
 files give the same numbers). Without RUN_DIR, every evaluated run under
@@ -49,6 +56,7 @@ the state root. --out writes to a file (atomically) instead of stdout.
 	c.Flags().StringVar(&o.benchCfg, "bench-cfg", "", "bench.yaml (default ./bench.yaml when present)")
 	c.Flags().StringVar(&o.format, "format", compareFormats.Default(), compareFormats.List())
 	c.Flags().StringVar(&o.out, "out", "", "write to this file instead of stdout")
+	c.Flags().StringArrayVar(&o.pairs, "pairs", nil, fmt.Sprintf("RUN_ID_A,RUN_ID_B: a pair to compare when a task has more than %d runs (repeatable)", compare.MaxAllPairs))
 	return c
 }
 
@@ -59,6 +67,14 @@ func runCompare(env *System, o *compareOptions, args []string) error {
 	render, err := lookupFormat(compareFormats, o.format)
 	if err != nil {
 		return err
+	}
+	var pairs [][2]string
+	for _, p := range o.pairs {
+		a, b, ok := strings.Cut(p, ",")
+		if !ok || a == "" || b == "" || strings.Contains(b, ",") {
+			return badinput.Errorf("--pairs %q: expected two run ids separated by a comma", p)
+		}
+		pairs = append(pairs, [2]string{a, b})
 	}
 	dirs := make([]string, len(args))
 	for i, a := range args {
@@ -86,7 +102,7 @@ func runCompare(env *System, o *compareOptions, args []string) error {
 			problems = append(problems, e.Error())
 		}
 	}
-	b, err := compare.Load(dirs, compare.Options{EvaluatedOnly: len(args) == 0})
+	b, err := compare.Load(dirs, compare.Options{EvaluatedOnly: len(args) == 0, Pairs: pairs})
 	if err != nil {
 		return badinput.Wrap(err)
 	}

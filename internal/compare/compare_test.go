@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -291,5 +292,50 @@ func TestEvaluatedOnly(t *testing.T) {
 		if r.Agent == "prepared" && (r.NotEvaluated != 6 || !r.Incomplete || r.PatchRate.Value != 1) {
 			t.Errorf("prepared run: want 6 not evaluated, patches counted: %+v", r)
 		}
+	}
+}
+
+func TestMcNemarExact(t *testing.T) {
+	for _, c := range []struct {
+		b, c int
+		want float64
+	}{{0, 0, 1}, {3, 3, 1}, {5, 0, 2.0 / 32}, {10, 2, 2 * (1 + 12 + 66) / 4096.0}, {0, 7, 2.0 / 128}} {
+		if got := McNemarExact(c.b, c.c); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("McNemar(%d, %d) = %v, want %v", c.b, c.c, got, c.want)
+		}
+	}
+}
+
+// A run compared with itself: every difference is 0 with a degenerate
+// interval, p = 1, no item won.
+func TestPairedIdentical(t *testing.T) {
+	b := loadFixture(t)
+	r := b.Tasks[0].Rows[1] // replay: speedups differ by item
+	p := comparePair(&r, &r, b.Bootstrap, 1)
+	if p.Opt1Diff.Value != 0 || p.Opt1Diff.Lo != 0 || p.Opt1Diff.Hi != 0 || p.SRDiff.Value != 0 || p.SRDiff.Lo != 0 || p.SRDiff.Hi != 0 {
+		t.Errorf("identical runs: want zero differences, got %+v", p)
+	}
+	if p.McNemarP != 1 || p.WinsA+p.WinsB != 0 || p.Shared != 5 {
+		t.Errorf("identical runs: want p = 1, no wins, 5 shared: %+v", p)
+	}
+}
+
+// Items evaluated in one run only are named, not silently dropped.
+func TestPairedNamesOneSided(t *testing.T) {
+	b := loadFixture(t)
+	var p *Pair
+	for i, q := range b.Tasks[0].Pairs {
+		if q.A == "demo-replay" && q.B == "demo-breaker" {
+			p = &b.Tasks[0].Pairs[i]
+		}
+	}
+	if p == nil {
+		t.Fatalf("no replay/breaker pair in %+v", b.Tasks[0].Pairs)
+	}
+	if p.Shared != 4 || !slices.Equal(p.OnlyA, []string{"c6"}) || !slices.Equal(p.OnlyB, []string{"c5"}) {
+		t.Errorf("want 4 shared, c6 only in replay, c5 only in breaker: %+v", p)
+	}
+	if p.Opt1Diff.Value != 0.75 || math.Abs(p.McNemarP-0.25) > 1e-12 {
+		t.Errorf("want ΔOpt@1 = 3/4 (c1, c2, c4) and McNemar p = 2/8: %+v", p)
 	}
 }

@@ -47,8 +47,9 @@ type Board struct {
 
 // Task is the rows of one task.
 type Task struct {
-	ID   string `json:"id"`
-	Rows []Row  `json:"rows"`
+	ID    string `json:"id"`
+	Rows  []Row  `json:"rows"`
+	Pairs []Pair `json:"pairs,omitempty"`
 }
 
 // Metric is one aggregate with its interval. N is its denominator: the
@@ -115,7 +116,16 @@ type Row struct {
 	CacheReadTokens  int64    `json:"cache_read_tokens"`
 	CacheWriteTokens int64    `json:"cache_write_tokens"`
 	WallSeconds      float64  `json:"wall_seconds"`
+
+	// What the paired comparison needs, per plan item.
+	plan    string
+	order   []string
+	perItem map[string]itemValues
 }
+
+// itemValues are one item's Opt@1 (the mean over its samples) and speedup
+// ratio (NaN when the human speedup was not measured).
+type itemValues struct{ opt1, sr float64 }
 
 // Options of Load.
 type Options struct {
@@ -124,6 +134,9 @@ type Options struct {
 	// EvaluatedOnly leaves out runs none of whose items has an eval.json
 	// (the default set of `bench compare`: every evaluated run).
 	EvaluatedOnly bool
+	// Pairs are the run ids to compare in pairs when a task has more than
+	// MaxAllPairs rows (with fewer, every pair is compared).
+	Pairs [][2]string
 }
 
 func (o Options) bootstrap() Bootstrap {
@@ -174,6 +187,9 @@ func Load(dirs []string, o Options) (*Board, error) {
 			i = len(b.Tasks) - 1
 		}
 		b.Tasks[i].Rows = append(b.Tasks[i].Rows, row)
+	}
+	for i := range b.Tasks {
+		b.Tasks[i].Pairs = pairs(b.Tasks[i].Rows, o.Pairs, b.Bootstrap)
 	}
 	return b, nil
 }
@@ -238,7 +254,8 @@ func readUnit(dir string, row *Row) (unit, []string) {
 
 func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 	k := max(run.Samples, 1)
-	row := Row{RunID: run.RunID, RunDir: dir, Agent: run.Agent.Name, Model: run.Agent.Model, Samples: k, Items: len(run.Items)}
+	row := Row{RunID: run.RunID, RunDir: dir, Agent: run.Agent.Name, Model: run.Agent.Model, Samples: k, Items: len(run.Items),
+		plan: run.PlanHash, perItem: map[string]itemValues{}}
 	var problems []string
 	n := len(run.Items)
 	patch, correct, optBase, opt1 := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
@@ -303,8 +320,16 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 			row.Evaluated++
 		}
 		allSpeed[i] = math.Exp(allSum / float64(k))
+		iv := itemValues{opt1: opt1[i], sr: math.NaN()}
 		if srN > 0 {
 			sr = append(sr, srSum/float64(srN))
+			iv.sr = srSum / float64(srN)
+		}
+		// Only items evaluated in every sample enter the pairs: the
+		// others are named there as present in one run only.
+		if item.eval == k {
+			row.perItem[id] = iv
+			row.order = append(row.order, id)
 		}
 		optK[i], _ = stats.PassAtK(k, cOpt, k)
 		passK[i], _ = stats.PassAtK(k, cPass, k)

@@ -85,6 +85,23 @@ func orDash(s string) string {
 	return s
 }
 
+var pairHeads = []string{"A", "B", "shared", "only A / only B", "ΔOpt@1", "McNemar p", "ΔSR", "items won A/B"}
+
+func pairCells(p Pair) []string {
+	only := "-"
+	if len(p.OnlyA)+len(p.OnlyB) > 0 {
+		only = fmt.Sprintf("%s / %s", orDash(strings.Join(p.OnlyA, ",")), orDash(strings.Join(p.OnlyB, ",")))
+	}
+	diff := func(m Metric, scale float64, unit string) string {
+		if !m.Valid {
+			return "-"
+		}
+		return fmt.Sprintf("%+.3g%s [%+.3g, %+.3g] n=%d", scale*m.Value, unit, scale*m.Lo, scale*m.Hi, m.N)
+	}
+	return []string{p.A, p.B, strconv.Itoa(p.Shared), only, diff(p.Opt1Diff, 100, "pp"),
+		strconv.FormatFloat(p.McNemarP, 'g', 3, 64), diff(p.SRDiff, 1, ""), fmt.Sprintf("%d/%d", p.WinsA, p.WinsB)}
+}
+
 func heads() []string {
 	h := make([]string, len(columns))
 	for i, c := range columns {
@@ -130,6 +147,17 @@ func WriteTable(w io.Writer, b *Board) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		if len(t.Pairs) > 0 {
+			fmt.Fprintln(w, "\npaired, A − B on the items both have:")
+			tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, strings.Join(pairHeads, "\t"))
+			for _, p := range t.Pairs {
+				fmt.Fprintln(tw, strings.Join(pairCells(p), "\t"))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+		}
 		fmt.Fprintln(w)
 	}
 	if len(b.Tasks) == 0 {
@@ -153,6 +181,16 @@ func WriteMarkdown(w io.Writer, b *Board) error {
 				c[i] = mdEscape(c[i])
 			}
 			fmt.Fprintf(w, "| %s |\n", strings.Join(c, " | "))
+		}
+		if len(t.Pairs) > 0 {
+			fmt.Fprintf(w, "\nPaired, A − B on the items both have:\n\n| %s |\n|%s\n", strings.Join(pairHeads, " | "), strings.Repeat("---|", len(pairHeads)))
+			for _, p := range t.Pairs {
+				c := pairCells(p)
+				for i := range c {
+					c[i] = mdEscape(c[i])
+				}
+				fmt.Fprintf(w, "| %s |\n", strings.Join(c, " | "))
+			}
 		}
 	}
 	fmt.Fprintln(w)
