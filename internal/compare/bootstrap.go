@@ -41,19 +41,48 @@ func GeoMean(xs []float64) float64 {
 // seed, so the same values give the same interval. No items give an
 // invalid Metric.
 func Estimate(xs []float64, stat Statistic, B int, seed uint64, confidence float64) Metric {
-	m := Metric{N: len(xs)}
-	if len(xs) == 0 {
+	resample := make([]float64, len(xs))
+	return bootstrap(len(xs), B, seed, confidence, func(pick func() int) float64 {
+		if pick == nil {
+			return stat(xs)
+		}
+		for i := range resample {
+			resample[i] = xs[pick()]
+		}
+		return stat(resample)
+	})
+}
+
+// EstimatePaired is stat(a) − stat(b) with its percentile bootstrap
+// interval, resampling the items (a[i], b[i]) together.
+func EstimatePaired(a, b []float64, stat Statistic, B int, seed uint64, confidence float64) Metric {
+	ra, rb := make([]float64, len(a)), make([]float64, len(a))
+	return bootstrap(len(a), B, seed, confidence, func(pick func() int) float64 {
+		if pick == nil {
+			return stat(a) - stat(b)
+		}
+		for i := range ra {
+			j := pick()
+			ra[i], rb[i] = a[j], b[j]
+		}
+		return stat(ra) - stat(rb)
+	})
+}
+
+// bootstrap is the percentile bootstrap of n items: estimate(nil) is the
+// point estimate, estimate(pick) that of one resample whose items pick
+// draws.
+func bootstrap(n, B int, seed uint64, confidence float64, estimate func(pick func() int) float64) Metric {
+	m := Metric{N: n}
+	if n == 0 {
 		return m
 	}
-	m.Value, m.Valid = stat(xs), true
+	m.Value, m.Valid = estimate(nil), true
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
-	resample := make([]float64, len(xs))
+	pick := func() int { return rng.IntN(n) }
 	vals := make([]float64, B)
 	for r := range vals {
-		for i := range resample {
-			resample[i] = xs[rng.IntN(len(xs))]
-		}
-		vals[r] = stat(resample)
+		vals[r] = estimate(pick)
 	}
 	slices.Sort(vals)
 	tail := int(math.Floor(float64(B) * (1 - confidence) / 2))

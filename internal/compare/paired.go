@@ -2,7 +2,6 @@ package compare
 
 import (
 	"math"
-	"math/rand/v2"
 	"slices"
 )
 
@@ -93,30 +92,6 @@ func comparePair(a, b *Row, bs Bootstrap, seed uint64) Pair {
 	p.SRDiff = EstimatePaired(sa, sb, HarmonicMean, bs.Resamples, seed+1, bs.Confidence)
 	p.McNemarP = McNemarExact(disAB, disBA)
 	return p
-}
-
-// EstimatePaired is stat(a) − stat(b) with its percentile bootstrap
-// interval, resampling the items (a[i], b[i]) together.
-func EstimatePaired(a, b []float64, stat Statistic, B int, seed uint64, confidence float64) Metric {
-	m := Metric{N: len(a)}
-	if len(a) == 0 {
-		return m
-	}
-	m.Value, m.Valid = stat(a)-stat(b), true
-	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
-	ra, rb := make([]float64, len(a)), make([]float64, len(a))
-	vals := make([]float64, B)
-	for r := range vals {
-		for i := range ra {
-			j := rng.IntN(len(a))
-			ra[i], rb[i] = a[j], b[j]
-		}
-		vals[r] = stat(ra) - stat(rb)
-	}
-	slices.Sort(vals)
-	tail := int(math.Floor(float64(B) * (1 - confidence) / 2))
-	m.Lo, m.Hi = vals[tail], vals[B-1-tail]
-	return m
 }
 
 // McNemarExact is the exact two-sided McNemar p-value for b and c
