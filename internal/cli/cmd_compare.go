@@ -83,7 +83,7 @@ func runCompare(env *System, o *compareOptions, args []string) error {
 			return err
 		}
 	}
-	var problems []string
+	var b *compare.Board
 	if len(dirs) == 0 {
 		root := env.path(o.stateRoot)
 		if root == "" {
@@ -93,19 +93,29 @@ func runCompare(env *System, o *compareOptions, args []string) error {
 			}
 			root = cfg.bench.Paths.StateRoot
 		}
-		var bad []error
-		dirs, bad, err = compare.StateRunDirs(root)
-		if err != nil {
+		if b, err = loadStateBoard(root, pairs); err != nil {
 			return err
 		}
-		for _, e := range bad {
-			problems = append(problems, e.Error())
-		}
-	}
-	b, err := compare.Load(dirs, compare.Options{EvaluatedOnly: len(args) == 0, Pairs: pairs})
-	if err != nil {
+	} else if b, err = compare.Load(dirs, compare.Options{Pairs: pairs}); err != nil {
+		// A named directory that is not a run is the caller's mistake.
 		return badinput.Wrap(err)
 	}
-	b.Problems = append(problems, b.Problems...)
 	return emit(env, env.path(o.out), func(w io.Writer) error { return render(w, b) })
+}
+
+// loadStateBoard is the leaderboard of every evaluated run under root, the
+// unreadable run.json files among its problems.
+func loadStateBoard(root string, pairs [][2]string) (*compare.Board, error) {
+	dirs, bad, err := compare.StateRunDirs(root)
+	if err != nil {
+		return nil, err
+	}
+	b, err := compare.Load(dirs, compare.Options{EvaluatedOnly: true, Pairs: pairs})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range bad {
+		b.Problems = append(b.Problems, e.Error())
+	}
+	return b, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/compare"
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/report"
 )
@@ -118,6 +119,25 @@ func runReportAll(env *System, o *reportAllOptions) error {
 	a, err := report.LoadAll(root)
 	if err != nil {
 		return err
+	}
+	if o.format == report.AllFormats.Default() {
+		// The terminal table ends with the leaderboard of the evaluated
+		// runs, as `bench compare` prints it.
+		board, err := loadStateBoard(root, nil)
+		if err != nil {
+			return err
+		}
+		table := render
+		render = func(w io.Writer, a *report.All) error {
+			if err := table(w, a); err != nil {
+				return err
+			}
+			if len(board.Tasks) == 0 {
+				return nil
+			}
+			fmt.Fprintln(w, "\nleaderboard of the evaluated runs (bench compare):")
+			return compare.WriteTable(w, board)
+		}
 	}
 	return emit(env, env.path(o.out), func(w io.Writer) error { return render(w, a) })
 }
