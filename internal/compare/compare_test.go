@@ -93,6 +93,9 @@ func writeRun(t *testing.T, root, id, agent string, items []fixtureItem) {
 				Patch: records.EvalPatch{Bytes: 120, Empty: !it.patch, Applied: it.patch},
 				Stats: threeWay(humanSpeedups[i], it.agent),
 			}
+			if it.agent > 0 {
+				ev.Samples = rounds(5, 1, 1/humanSpeedups[i], 1/it.agent)
+			}
 			if err := journal.WriteEval(itemDir, ev); err != nil {
 				t.Fatal(err)
 			}
@@ -337,5 +340,49 @@ func TestPairedNamesOneSided(t *testing.T) {
 	}
 	if p.Opt1Diff.Value != 0.75 || math.Abs(p.McNemarP-0.25) > 1e-12 {
 		t.Errorf("want ΔOpt@1 = 3/4 (c1, c2, c4) and McNemar p = 2/8: %+v", p)
+	}
+}
+
+// rounds are n timed rounds (after one warmup) of base, human and agent
+// times around the given medians, with a deterministic ±2% jitter.
+func rounds(n int, base, human, agent float64) []records.Sample {
+	var out []records.Sample
+	for r := range n + 1 {
+		j := 1 + 0.02*float64((r*7)%5-2)/2
+		for _, a := range []struct {
+			arm records.Arm
+			v   float64
+		}{{records.ArmBase, base}, {records.ArmHuman, human * j}, {records.ArmAgent, agent / j}} {
+			out = append(out, records.Sample{Arm: a.arm, Round: r, Warmup: r == 0, Value: a.v})
+		}
+	}
+	return out
+}
+
+func TestWithinItem(t *testing.T) {
+	o := stats.DefaultOptions()
+	for _, c := range []struct {
+		name               string
+		human, agent       float64 // times; the baseline takes 1
+		optBase, optCommit float64
+	}{
+		{"twice as fast as the human", 0.5, 0.25, 1, 1},
+		{"no change", 0.5, 1, 0, 0},
+		{"fast but far behind the human", 0.1, 0.5, 1, 0},
+	} {
+		ev := &records.Eval{Samples: rounds(10, 1, c.human, c.agent)}
+		odds, ok := withinItem(ev, o.Better, 2000, 3)
+		if !ok || odds.optBase != c.optBase || odds.optCommit != c.optCommit {
+			t.Errorf("%s: want P(opt_base) %v, P(opt_commit) %v, got %+v (ok %v)", c.name, c.optBase, c.optCommit, odds, ok)
+		}
+	}
+	// On the threshold, the resamples fall on both sides of it.
+	ev := &records.Eval{Samples: rounds(10, 1, 0.5, 1/1.2)}
+	odds, ok := withinItem(ev, o.Better, 2000, 3)
+	if !ok || odds.optBase <= 0.05 || odds.optBase >= 0.95 {
+		t.Errorf("agent at 1.2×: want P(opt_base) strictly between, got %+v", odds)
+	}
+	if _, ok := withinItem(&records.Eval{Samples: rounds(1, 1, 0.5, 0.5)}, o.Better, 2000, 3); ok {
+		t.Error("one round: want no odds")
 	}
 }

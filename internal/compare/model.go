@@ -117,10 +117,27 @@ type Row struct {
 	CacheWriteTokens int64    `json:"cache_write_tokens"`
 	WallSeconds      float64  `json:"wall_seconds"`
 
+	// PerItem are the plan items' probabilities of opt_base and
+	// opt_commit.
+	PerItem []ItemResult `json:"per_item"`
+
 	// What the paired comparison needs, per plan item.
 	plan    string
 	order   []string
 	perItem map[string]itemValues
+}
+
+// ItemResult is one plan item of a row: P(opt_base) and P(opt_commit),
+// the shares of the bootstrap resamples of its timed rounds (B, seeded)
+// that reach GSO's thresholds, averaged over its samples; a failed or
+// missing candidate gives 0. FromRounds is false when an item's raw samples
+// could not be resampled (fewer than two complete rounds): its flags, 0 or
+// 1, stand in.
+type ItemResult struct {
+	ID         string  `json:"id"`
+	POptBase   float64 `json:"p_opt_base"`
+	POptCommit float64 `json:"p_opt_commit"`
+	FromRounds bool    `json:"from_rounds"`
 }
 
 // itemValues are one item's Opt@1 (the mean over its samples) and speedup
@@ -201,9 +218,13 @@ type unit struct {
 	optBase, optCommit         bool
 	agentSpeedup, humanSpeedup float64 // 0 when not measured
 	verdict                    stats.Outcome
+	// odds are from the bootstrap of the item's rounds; fromRounds is
+	// false when its raw samples could not give them (then the flags).
+	odds       itemOdds
+	fromRounds bool
 }
 
-func readUnit(dir string, row *Row) (unit, []string) {
+func readUnit(dir string, row *Row, bs Bootstrap, seed uint64) (unit, []string) {
 	var u unit
 	var problems []string
 	j, jerr := journal.ReadJournal(dir)
@@ -247,6 +268,7 @@ func readUnit(dir string, row *Row) (unit, []string) {
 				u.agentSpeedup = st.AgentOverBase.Ratio
 			}
 			u.verdict = st.Verdict.Outcome
+			u.odds, u.fromRounds = withinItem(ev, st.Options.Better, bs.Resamples, seed)
 		}
 	}
 	return u, problems
@@ -264,11 +286,12 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 	var sr, correctSpeed []float64
 	for i, id := range run.Items {
 		var item struct{ missing, infra, notEval, eval int }
+		res := ItemResult{ID: id, FromRounds: true}
 		var cOpt, cPass int
 		var srSum, allSum float64
 		var srN int
 		for s := range k {
-			u, p := readUnit(filepath.Join(dir, journal.ItemDirName(id, s, k)), &row)
+			u, p := readUnit(filepath.Join(dir, journal.ItemDirName(id, s, k)), &row, bs, bs.Seed+uint64(7919*(i*k+s)))
 			problems = append(problems, p...)
 			switch {
 			case u.missing:
@@ -280,6 +303,12 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 			default:
 				item.eval++
 			}
+			if !u.fromRounds {
+				u.odds = itemOdds{b2f(u.optBase), b2f(u.optCommit)}
+			}
+			res.POptBase += u.odds.optBase / float64(k)
+			res.POptCommit += u.odds.optCommit / float64(k)
+			res.FromRounds = res.FromRounds && (u.fromRounds || !u.correct)
 			patch[i] += b2f(u.patch) / float64(k)
 			correct[i] += b2f(u.correct) / float64(k)
 			optBase[i] += b2f(u.optBase) / float64(k)
@@ -309,6 +338,7 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 		}
 		// An item counts once in the columns of incompleteness, by its
 		// worst sample.
+		row.PerItem = append(row.PerItem, res)
 		switch {
 		case item.missing > 0:
 			row.Missing++
