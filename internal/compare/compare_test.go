@@ -386,3 +386,13 @@ func TestWithinItem(t *testing.T) {
 		t.Error("one round: want no odds")
 	}
 }
+
+// BenchmarkWithinItem is the within-item bootstrap of one item of 20
+// rounds (B = 2,000): the cost per evaluated unit that compare pays.
+func BenchmarkWithinItem(b *testing.B) {
+	ev := &records.Eval{Samples: rounds(20, 1, 0.5, 0.6)}
+	o := stats.DefaultOptions()
+	for b.Loop() {
+		withinItem(ev, o.Better, DefaultResamples, 1)
+	}
+}

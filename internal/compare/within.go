@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"cmp"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -51,14 +52,21 @@ func withinItem(ev *records.Eval, better stats.Better, B int, seed uint64) (odds
 		return b / c
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x2545f4914f6cdd1d))
-	rb, rh, ra := make([]float64, n), make([]float64, n), make([]float64, n)
+	// A resample is kept as counts per order statistic of each arm, so
+	// its median is found in O(n) without sorting (as internal/stats does).
+	arms := [3]countedArm{newCountedArm(base), newCountedArm(human), newCountedArm(agent)}
 	var hitBase, hitCommit int
 	for range B {
-		for i := range n {
-			j := rng.IntN(n)
-			rb[i], rh[i], ra[i] = base[j], human[j], agent[j]
+		for a := range arms {
+			clear(arms[a].counts)
 		}
-		mb, mh, ma := median(rb), median(rh), median(ra)
+		for range n {
+			j := rng.IntN(n)
+			for a := range arms {
+				arms[a].counts[arms[a].rank[j]]++
+			}
+		}
+		mb, mh, ma := arms[0].median(n), arms[1].median(n), arms[2].median(n)
 		ab, hb := speed(mb, ma), speed(mb, mh)
 		if ab >= stats.OptBaseSpeedup {
 			hitBase++
@@ -70,12 +78,43 @@ func withinItem(ev *records.Eval, better stats.Better, B int, seed uint64) (odds
 	return itemOdds{float64(hitBase) / float64(B), float64(hitCommit) / float64(B)}, true
 }
 
-// median sorts xs in place and returns its median.
-func median(xs []float64) float64 {
-	slices.Sort(xs)
-	n := len(xs)
-	if n%2 == 1 {
-		return xs[n/2]
+// countedArm is one arm's values sorted, each round's position among them,
+// and a resample's count per position.
+type countedArm struct {
+	sorted []float64
+	rank   []int
+	counts []int
+}
+
+func newCountedArm(xs []float64) countedArm {
+	idx := make([]int, len(xs))
+	for i := range idx {
+		idx[i] = i
 	}
-	return (xs[n/2-1] + xs[n/2]) / 2
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(xs[a], xs[b]) })
+	c := countedArm{sorted: make([]float64, len(xs)), rank: make([]int, len(xs)), counts: make([]int, len(xs))}
+	for pos, i := range idx {
+		c.sorted[pos], c.rank[i] = xs[i], pos
+	}
+	return c
+}
+
+// median of the resample of n values the counts describe.
+func (c countedArm) median(n int) float64 {
+	lo, hi := (n-1)/2, n/2 // the middle order statistics (equal when n is odd)
+	seen := 0
+	var vlo float64
+	for pos, k := range c.counts {
+		if k == 0 {
+			continue
+		}
+		if seen <= lo && lo < seen+k {
+			vlo = c.sorted[pos]
+		}
+		if seen <= hi && hi < seen+k {
+			return (vlo + c.sorted[pos]) / 2
+		}
+		seen += k
+	}
+	return vlo
 }
