@@ -85,13 +85,9 @@ func runCompare(env *System, o *compareOptions, args []string) error {
 	}
 	var b *compare.Board
 	if len(dirs) == 0 {
-		root := env.path(o.stateRoot)
-		if root == "" {
-			cfg, err := env.loadBench(o.benchCfg)
-			if err != nil {
-				return err
-			}
-			root = cfg.bench.Paths.StateRoot
+		root, err := stateRoot(env, o.stateRoot, o.benchCfg)
+		if err != nil {
+			return err
 		}
 		if b, err = loadStateBoard(root, pairs); err != nil {
 			return err
@@ -118,4 +114,16 @@ func loadStateBoard(root string, pairs [][2]string) (*compare.Board, error) {
 		b.Problems = append(b.Problems, e.Error())
 	}
 	return b, nil
+}
+
+// stateRoot is --state-root, else paths.state_root of bench.yaml.
+func stateRoot(env *System, flag, benchCfg string) (string, error) {
+	if root := env.path(flag); root != "" {
+		return root, nil
+	}
+	cfg, err := env.loadBench(benchCfg)
+	if err != nil {
+		return "", err
+	}
+	return cfg.bench.Paths.StateRoot, nil
 }

@@ -104,13 +104,9 @@ to a file (atomically) instead of stdout.
 }
 
 func runReportAll(env *System, o *reportAllOptions) error {
-	root := env.path(o.stateRoot)
-	if root == "" {
-		cfg, err := env.loadBench(o.benchCfg)
-		if err != nil {
-			return err
-		}
-		root = cfg.bench.Paths.StateRoot
+	root, err := stateRoot(env, o.stateRoot, o.benchCfg)
+	if err != nil {
+		return err
 	}
 	render, err := lookupFormat(report.AllFormats, o.format)
 	if err != nil {
