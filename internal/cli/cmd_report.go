@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/compare"
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/report"
 )
@@ -103,13 +104,9 @@ to a file (atomically) instead of stdout.
 }
 
 func runReportAll(env *System, o *reportAllOptions) error {
-	root := env.path(o.stateRoot)
-	if root == "" {
-		cfg, err := env.loadBench(o.benchCfg)
-		if err != nil {
-			return err
-		}
-		root = cfg.bench.Paths.StateRoot
+	root, err := stateRoot(env, o.stateRoot, o.benchCfg)
+	if err != nil {
+		return err
 	}
 	render, err := lookupFormat(report.AllFormats, o.format)
 	if err != nil {
@@ -118,6 +115,25 @@ func runReportAll(env *System, o *reportAllOptions) error {
 	a, err := report.LoadAll(root)
 	if err != nil {
 		return err
+	}
+	if o.format == report.AllFormats.Default() {
+		// The terminal table ends with the leaderboard of the evaluated
+		// runs, as `bench compare` prints it.
+		board, err := loadStateBoard(root, nil)
+		if err != nil {
+			return err
+		}
+		table := render
+		render = func(w io.Writer, a *report.All) error {
+			if err := table(w, a); err != nil {
+				return err
+			}
+			if len(board.Tasks) == 0 {
+				return nil
+			}
+			fmt.Fprintln(w, "\nleaderboard of the evaluated runs (bench compare):")
+			return compare.WriteTable(w, board)
+		}
 	}
 	return emit(env, env.path(o.out), func(w io.Writer) error { return render(w, a) })
 }

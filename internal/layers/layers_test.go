@@ -51,6 +51,7 @@ var (
 	// wrote the files.
 	readers = []string{
 		"internal/report",
+		"internal/compare",
 		"internal/progress",
 	}
 	// top packages may import everything, and no leaf, stage or reader

@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/compare"
+	"github.com/perfbench/perfbench/internal/report"
+)
+
+// compareFormats are the formats of `bench compare`: the same table type as
+// report's, so help and errors are built the same way.
+var compareFormats = report.Formats[*compare.Board]{
+	{Name: "table", Doc: "one aligned table per task, one row per run, with the denominators and the interval method under it", Write: compare.WriteTable},
+	{Name: "json", Doc: "the same data for machines, with the bootstrap's resamples and seed", Write: compare.WriteJSON},
+	{Name: "md", Aliases: []string{"markdown"}, Doc: "one Markdown table per task", Write: compare.WriteMarkdown},
+	{Name: "csv", Doc: "one line per run, each metric as value, lo, hi and n", Write: compare.WriteCSV},
+}
+
+type compareOptions struct {
+	stateRoot string
+	benchCfg  string
+	format    string
+	out       string
+	pairs     []string
+}
+
+func newCompareCmd(env *System) *cobra.Command {
+	o := &compareOptions{}
+	c := &cobra.Command{
+		Use:   "compare [RUN_DIR...] [--state-root state] [--format " + compareFormats.Choices() + "] [--out FILE]",
+		Short: "Compare runs: a leaderboard per task with 95% confidence intervals",
+		Long: `Compare runs: one row per run, grouped by task, with the patch and correct
+rates, opt_base@1 and Opt@1 (GSO), Opt@K and pass@k with samples, the speedup
+ratio SR (SWE-fficiency: harmonic mean of agent ÷ human speedup, a failure
+counting as 1.0), the verdicts, geometric-mean speedups, cost, tokens and
+wall time; then, for runs of the same plan, every pair (up to 10 runs, else
+those of --pairs): the differences in Opt@1 and SR on the items both
+evaluated, with paired bootstrap intervals, the exact McNemar p of Opt@1,
+the items each wins, and the items evaluated in one run only, named.
+Rates are over all plan items; missing, infra_error and
+unevaluated items are counted in their own column and count as failures.
+Intervals are percentile bootstraps over items (B = 2,000, seeded: the same
+files give the same numbers). Without RUN_DIR, every evaluated run under
+the state root. --out writes to a file (atomically) instead of stdout.
+
+` + compareFormats.Help(),
+		Args: cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error { return runCompare(env, o, args) },
+	}
+	c.Flags().StringVar(&o.stateRoot, "state-root", "", "state root (default paths.state_root of bench.yaml)")
+	c.Flags().StringVar(&o.benchCfg, "bench-cfg", "", "bench.yaml (default ./bench.yaml when present)")
+	c.Flags().StringVar(&o.format, "format", compareFormats.Default(), compareFormats.List())
+	c.Flags().StringVar(&o.out, "out", "", "write to this file instead of stdout")
+	c.Flags().StringArrayVar(&o.pairs, "pairs", nil, fmt.Sprintf("RUN_ID_A,RUN_ID_B: a pair to compare when a task has more than %d runs (repeatable)", compare.MaxAllPairs))
+	return c
+}
+
+func runCompare(env *System, o *compareOptions, args []string) error {
+	if o.format == "html" {
+		return badinput.Errorf("--format html: not available for compare yet; expected %s", compareFormats.List())
+	}
+	render, err := lookupFormat(compareFormats, o.format)
+	if err != nil {
+		return err
+	}
+	var pairs [][2]string
+	for _, p := range o.pairs {
+		a, b, ok := strings.Cut(p, ",")
+		if !ok || a == "" || b == "" || strings.Contains(b, ",") {
+			return badinput.Errorf("--pairs %q: expected two run ids separated by a comma", p)
+		}
+		pairs = append(pairs, [2]string{a, b})
+	}
+	dirs := make([]string, len(args))
+	for i, a := range args {
+		dirs[i] = env.path(a)
+		if err := report.ReadRunDir(dirs[i]); err != nil {
+			return err
+		}
+	}
+	var b *compare.Board
+	if len(dirs) == 0 {
+		root, err := stateRoot(env, o.stateRoot, o.benchCfg)
+		if err != nil {
+			return err
+		}
+		if b, err = loadStateBoard(root, pairs); err != nil {
+			return err
+		}
+	} else if b, err = compare.Load(dirs, compare.Options{Pairs: pairs}); err != nil {
+		// A named directory that is not a run is the caller's mistake.
+		return badinput.Wrap(err)
+	}
+	return emit(env, env.path(o.out), func(w io.Writer) error { return render(w, b) })
+}
+
+// loadStateBoard is the leaderboard of every evaluated run under root, the
+// unreadable run.json files among its problems.
+func loadStateBoard(root string, pairs [][2]string) (*compare.Board, error) {
+	dirs, bad, err := compare.StateRunDirs(root)
+	if err != nil {
+		return nil, err
+	}
+	b, err := compare.Load(dirs, compare.Options{EvaluatedOnly: true, Pairs: pairs})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range bad {
+		b.Problems = append(b.Problems, e.Error())
+	}
+	return b, nil
+}
+
+// stateRoot is --state-root, else paths.state_root of bench.yaml.
+func stateRoot(env *System, flag, benchCfg string) (string, error) {
+	if root := env.path(flag); root != "" {
+		return root, nil
+	}
+	cfg, err := env.loadBench(benchCfg)
+	if err != nil {
+		return "", err
+	}
+	return cfg.bench.Paths.StateRoot, nil
+}

@@ -1,0 +1,91 @@
+package compare
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// Statistic aggregates one value per item.
+type Statistic func([]float64) float64
+
+// Mean is the arithmetic mean (a rate, for 0/1 values).
+func Mean(xs []float64) float64 {
+	s := 0.0
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
+// HarmonicMean is n / Σ 1/x (SWE-fficiency's aggregate of speedup ratios).
+func HarmonicMean(xs []float64) float64 {
+	s := 0.0
+	for _, x := range xs {
+		s += 1 / x
+	}
+	return float64(len(xs)) / s
+}
+
+// GeoMean is exp(mean(log x)).
+func GeoMean(xs []float64) float64 {
+	s := 0.0
+	for _, x := range xs {
+		s += math.Log(x)
+	}
+	return math.Exp(s / float64(len(xs)))
+}
+
+// Estimate is stat over xs with its percentile bootstrap interval: B
+// resamples of the items with replacement, from a PCG source seeded with
+// seed, so the same values give the same interval. No items give an
+// invalid Metric.
+func Estimate(xs []float64, stat Statistic, B int, seed uint64, confidence float64) Metric {
+	resample := make([]float64, len(xs))
+	return bootstrap(len(xs), B, seed, confidence, func(pick func() int) float64 {
+		if pick == nil {
+			return stat(xs)
+		}
+		for i := range resample {
+			resample[i] = xs[pick()]
+		}
+		return stat(resample)
+	})
+}
+
+// EstimatePaired is stat(a) − stat(b) with its percentile bootstrap
+// interval, resampling the items (a[i], b[i]) together.
+func EstimatePaired(a, b []float64, stat Statistic, B int, seed uint64, confidence float64) Metric {
+	ra, rb := make([]float64, len(a)), make([]float64, len(a))
+	return bootstrap(len(a), B, seed, confidence, func(pick func() int) float64 {
+		if pick == nil {
+			return stat(a) - stat(b)
+		}
+		for i := range ra {
+			j := pick()
+			ra[i], rb[i] = a[j], b[j]
+		}
+		return stat(ra) - stat(rb)
+	})
+}
+
+// bootstrap is the percentile bootstrap of n items: estimate(nil) is the
+// point estimate, estimate(pick) that of one resample whose items pick
+// draws.
+func bootstrap(n, B int, seed uint64, confidence float64, estimate func(pick func() int) float64) Metric {
+	m := Metric{N: n}
+	if n == 0 {
+		return m
+	}
+	m.Value, m.Valid = estimate(nil), true
+	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	pick := func() int { return rng.IntN(n) }
+	vals := make([]float64, B)
+	for r := range vals {
+		vals[r] = estimate(pick)
+	}
+	slices.Sort(vals)
+	tail := int(math.Floor(float64(B) * (1 - confidence) / 2))
+	m.Lo, m.Hi = vals[tail], vals[B-1-tail]
+	return m
+}

@@ -1,0 +1,398 @@
+package compare
+
+import (
+	"bytes"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/records"
+	"github.com/perfbench/perfbench/internal/stats"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+var fixtureItems = []string{"c1", "c2", "c3", "c4", "c5", "c6"}
+
+// humanSpeedups are the fixture's human speedups over the baseline, per item.
+var humanSpeedups = []float64{1.5, 2.0, 1.1, 3.0, 1.3, 4.2}
+
+func speedup(r float64) stats.Speedup {
+	return stats.Speedup{Ratio: r, Valid: true, Lo: r * 0.97, Hi: r * 1.03, CIValid: true, P: 0.001, Significant: true, NBase: 10, NCand: 10}
+}
+
+// threeWay is what evaluate would write for an agent speedup over the
+// baseline (0: not timed), judged and flagged by the stats package.
+func threeWay(human, agent float64) *stats.ThreeWay {
+	o := stats.DefaultOptions()
+	t := &stats.ThreeWay{Options: o, HumanOverBase: speedup(human)}
+	if agent > 0 {
+		t.AgentOverBase = speedup(agent)
+		t.AgentOverHuman = speedup(agent / human)
+		t.Verdict = stats.Judge(t.AgentOverHuman, o)
+		t.OptBase, t.OptCommit = stats.OptFlags(t.AgentOverBase, t.HumanOverBase)
+	}
+	return t
+}
+
+type fixtureItem struct {
+	rollout records.RolloutStatus // "" = no journal (missing)
+	patch   bool
+	eval    records.EvalStatus // "" = no eval.json
+	agent   float64            // agent speedup over the baseline
+	cost    float64
+}
+
+// writeRun writes a run as prepare and evaluate would: run.json, and per item
+// journal.json and eval.json through the journal package.
+func writeRun(t *testing.T, root, id, agent string, items []fixtureItem) {
+	t.Helper()
+	dir := filepath.Join(journal.RunsDir(root), id)
+	created := time.Date(2026, 1, 2, 3, 4, len(agent), 0, time.UTC)
+	run := &records.Run{
+		SchemaVersion: records.SchemaVersion, RunID: id, CreatedAt: created, UpdatedAt: created,
+		Task:  records.RunTask{ID: "demo", Name: "demo"},
+		Agent: records.RunAgent{Name: agent, Type: agent, Model: agent + "-model"},
+		Items: fixtureItems, Samples: 1,
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := journal.WriteRun(dir, run); err != nil {
+		t.Fatal(err)
+	}
+	for i, it := range items {
+		itemDir := filepath.Join(dir, journal.ItemDirName(fixtureItems[i], 0, 1))
+		if it.rollout == "" && it.eval == "" {
+			continue
+		}
+		if err := os.MkdirAll(itemDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if it.rollout != "" {
+			j := &records.Journal{
+				SchemaVersion: records.SchemaVersion, RunID: id, ItemID: fixtureItems[i], Status: it.rollout,
+				DurationSeconds: 10 * float64(i+1),
+				Usage:           records.Usage{CostUSD: it.cost, InputTokens: 1000, OutputTokens: 100, CacheReadTokens: 50},
+			}
+			if it.patch {
+				j.Patch = &records.PatchInfo{Bytes: 120, Files: []string{"a.go"}, Added: 3, Removed: 1, Applies: true}
+			}
+			if err := journal.WriteJournal(itemDir, j); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if it.eval != "" {
+			ev := &records.Eval{
+				SchemaVersion: records.EvalSchemaVersion, RunID: id, ItemID: fixtureItems[i], Status: it.eval,
+				Patch: records.EvalPatch{Bytes: 120, Empty: !it.patch, Applied: it.patch},
+				Stats: threeWay(humanSpeedups[i], it.agent),
+			}
+			if it.agent > 0 {
+				ev.Samples = rounds(5, 1, 1/humanSpeedups[i], 1/it.agent)
+			}
+			if err := journal.WriteEval(itemDir, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// fixture is a state root with 3 runs × 6 items: replay (the human's patch:
+// its speedups, c5's run ended in infra_error), noop (no patch: speedup 1.0),
+// a breaker (patches that fail the tests; c6 never rolled out).
+func fixture(t *testing.T) string {
+	root := t.TempDir()
+	var replay, noop, breaker []fixtureItem
+	for i, h := range humanSpeedups {
+		replay = append(replay, fixtureItem{records.RolloutSuccess, true, records.EvalSuccess, h * (0.98 + 0.01*float64(i)), 0.10})
+		noop = append(noop, fixtureItem{records.RolloutNoPatch, false, records.EvalSuccess, 1.0, 0})
+		breaker = append(breaker, fixtureItem{records.RolloutSuccess, true, records.EvalCorrectnessFailed, 0, 0.05})
+	}
+	replay[4] = fixtureItem{rollout: records.RolloutInfraError, cost: 0.01}
+	breaker[5] = fixtureItem{}
+	writeRun(t, root, "demo-replay", "replay", replay)
+	writeRun(t, root, "demo-noop", "noop", noop)
+	writeRun(t, root, "demo-breaker", "breaker", breaker)
+	return root
+}
+
+func loadFixture(t *testing.T) *Board {
+	t.Helper()
+	root := fixture(t)
+	t.Chdir(root)
+	dirs, bad, err := StateRunDirs(".")
+	if err != nil || len(bad) > 0 {
+		t.Fatal(err, bad)
+	}
+	b, err := Load(dirs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestGolden(t *testing.T) {
+	b := loadFixture(t)
+	for _, f := range []struct {
+		name  string
+		write func(*bytes.Buffer, *Board) error
+	}{
+		{"table", func(w *bytes.Buffer, b *Board) error { return WriteTable(w, b) }},
+		{"json", func(w *bytes.Buffer, b *Board) error { return WriteJSON(w, b) }},
+		{"md", func(w *bytes.Buffer, b *Board) error { return WriteMarkdown(w, b) }},
+		{"csv", func(w *bytes.Buffer, b *Board) error { return WriteCSV(w, b) }},
+	} {
+		t.Run(f.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := f.write(&buf, b); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join(testdataDir, "board."+f.name)
+			if *update {
+				if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if buf.String() != string(want) {
+				t.Errorf("%s differs from %s (rerun with -update to accept):\n%s", f.name, golden, buf.String())
+			}
+		})
+	}
+}
+
+var testdataDir = func() string { d, _ := filepath.Abs("testdata"); return d }()
+
+func TestFixtureCounts(t *testing.T) {
+	b := loadFixture(t)
+	if len(b.Tasks) != 1 || len(b.Tasks[0].Rows) != 3 {
+		t.Fatalf("want 1 task of 3 rows, got %+v", b.Tasks)
+	}
+	rows := map[string]Row{}
+	for _, r := range b.Tasks[0].Rows {
+		rows[r.Agent] = r
+	}
+	replay, noop, breaker := rows["replay"], rows["noop"], rows["breaker"]
+	if replay.InfraError != 1 || replay.Evaluated != 5 || !replay.Incomplete {
+		t.Errorf("replay: want 1 infra_error, 5 evaluated, incomplete: %+v", replay)
+	}
+	if breaker.Missing != 1 || breaker.Evaluated != 5 || !breaker.Incomplete {
+		t.Errorf("breaker: want 1 missing, 5 evaluated: %+v", breaker)
+	}
+	if noop.Incomplete || noop.Evaluated != 6 {
+		t.Errorf("noop: want complete: %+v", noop)
+	}
+	// Rates are over all 6 plan items, the infra_error counting as a failure.
+	if replay.CorrectRate.Value != 5.0/6 || replay.CorrectRate.N != 6 {
+		t.Errorf("replay correct rate: want 5/6 over 6, got %+v", replay.CorrectRate)
+	}
+	// noop's patch is empty: it is never correct, never a pass, and its
+	// speedup ratio is 1/human on every item.
+	if noop.PatchRate.Value != 0 || noop.CorrectRate.Value != 0 || noop.Opt1.Value != 0 {
+		t.Errorf("noop counted as a pass: %+v", noop)
+	}
+	inv := 0.0
+	for _, h := range humanSpeedups {
+		inv += h
+	}
+	if want := float64(len(humanSpeedups)) / inv; math.Abs(noop.SR.Value-want) > 1e-12 {
+		t.Errorf("noop SR: want %v, got %v", want, noop.SR.Value)
+	}
+	if breaker.SR.N != 5 || breaker.GeoMeanCorrect.Valid || breaker.GeoMeanAll.Value != 1 {
+		t.Errorf("breaker: want SR over 5 measured items, no correct geomean, geomean all 1: %+v", breaker)
+	}
+	// replay's speedups reach 0.98..1.03 of the human's: every item with a
+	// human speedup ≥ 1.2 is opt_commit except c1? (0.98 ≥ 0.95: yes).
+	if replay.Opt1.Value != 4.0/6 { // c1, c2, c4, c6 (c3's 1.1× is below 1.2; c5 infra_error)
+		t.Errorf("replay Opt@1: want 4/6, got %v", replay.Opt1.Value)
+	}
+	if replay.CostPerOpt1USD == nil || math.Abs(*replay.CostPerOpt1USD-0.51/4) > 1e-12 {
+		t.Errorf("replay cost per Opt@1: want %v, got %v", 0.51/4, replay.CostPerOpt1USD)
+	}
+}
+
+// The same files give the same numbers: the bootstrap is seeded.
+func TestDeterministic(t *testing.T) {
+	var a, b bytes.Buffer
+	if err := WriteJSON(&a, loadFixture(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJSON(&b, loadFixture(t)); err != nil {
+		t.Fatal(err)
+	}
+	if a.String() != b.String() {
+		t.Error("two loads of the same files differ")
+	}
+}
+
+func TestEstimateDegenerate(t *testing.T) {
+	xs := []float64{1.7, 1.7, 1.7, 1.7, 1.7}
+	for name, stat := range map[string]Statistic{"mean": Mean, "harmonic": HarmonicMean, "geomean": GeoMean} {
+		m := Estimate(xs, stat, 2000, 1, 0.95)
+		if math.Abs(m.Lo-1.7) > 1e-12 || math.Abs(m.Hi-1.7) > 1e-12 || math.Abs(m.Value-1.7) > 1e-12 {
+			t.Errorf("%s of equal items: want a degenerate interval at 1.7, got %+v", name, m)
+		}
+	}
+	if m := Estimate(nil, Mean, 2000, 1, 0.95); m.Valid {
+		t.Errorf("no items: want invalid, got %+v", m)
+	}
+}
+
+// wilson is the Wilson score interval of k successes in n at 95%.
+func wilson(k, n int) (lo, hi float64) {
+	const z = 1.959963984540054
+	p, nf := float64(k)/float64(n), float64(n)
+	c := (p + z*z/(2*nf)) / (1 + z*z/nf)
+	h := z / (1 + z*z/nf) * math.Sqrt(p*(1-p)/nf+z*z/(4*nf*nf))
+	return c - h, c + h
+}
+
+func TestEstimateRateNearWilson(t *testing.T) {
+	for _, c := range []struct{ k, n int }{{30, 100}, {50, 100}, {120, 200}} {
+		xs := make([]float64, c.n)
+		for i := range c.k {
+			xs[i] = 1
+		}
+		m := Estimate(xs, Mean, 2000, 7, 0.95)
+		lo, hi := wilson(c.k, c.n)
+		if math.Abs(m.Lo-lo) > 0.02 || math.Abs(m.Hi-hi) > 0.02 {
+			t.Errorf("%d of %d: bootstrap [%.3f, %.3f], Wilson [%.3f, %.3f]", c.k, c.n, m.Lo, m.Hi, lo, hi)
+		}
+	}
+}
+
+// The default set is every evaluated run: a run only prepared is left out,
+// and shown (as not evaluated) when asked for.
+func TestEvaluatedOnly(t *testing.T) {
+	root := fixture(t)
+	var prepared []fixtureItem
+	for range fixtureItems {
+		prepared = append(prepared, fixtureItem{rollout: records.RolloutSuccess, patch: true})
+	}
+	writeRun(t, root, "demo-prepared", "prepared", prepared)
+	dirs, _, err := StateRunDirs(root)
+	if err != nil || len(dirs) != 4 {
+		t.Fatalf("want 4 runs, got %v %v", dirs, err)
+	}
+	b, err := Load(dirs, Options{EvaluatedOnly: true})
+	if err != nil || len(b.Tasks[0].Rows) != 3 {
+		t.Fatalf("evaluated only: want 3 rows, got %+v %v", b, err)
+	}
+	b, err = Load(dirs, Options{})
+	if err != nil || len(b.Tasks[0].Rows) != 4 {
+		t.Fatalf("all: want 4 rows, got %+v %v", b, err)
+	}
+	for _, r := range b.Tasks[0].Rows {
+		if r.Agent == "prepared" && (r.NotEvaluated != 6 || !r.Incomplete || r.PatchRate.Value != 1) {
+			t.Errorf("prepared run: want 6 not evaluated, patches counted: %+v", r)
+		}
+	}
+}
+
+func TestMcNemarExact(t *testing.T) {
+	for _, c := range []struct {
+		b, c int
+		want float64
+	}{{0, 0, 1}, {3, 3, 1}, {5, 0, 2.0 / 32}, {10, 2, 2 * (1 + 12 + 66) / 4096.0}, {0, 7, 2.0 / 128}} {
+		if got := McNemarExact(c.b, c.c); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("McNemar(%d, %d) = %v, want %v", c.b, c.c, got, c.want)
+		}
+	}
+}
+
+// A run compared with itself: every difference is 0 with a degenerate
+// interval, p = 1, no item won.
+func TestPairedIdentical(t *testing.T) {
+	b := loadFixture(t)
+	r := b.Tasks[0].Rows[1] // replay: speedups differ by item
+	p := comparePair(&r, &r, b.Bootstrap, 1)
+	if p.Opt1Diff.Value != 0 || p.Opt1Diff.Lo != 0 || p.Opt1Diff.Hi != 0 || p.SRDiff.Value != 0 || p.SRDiff.Lo != 0 || p.SRDiff.Hi != 0 {
+		t.Errorf("identical runs: want zero differences, got %+v", p)
+	}
+	if p.McNemarP != 1 || p.WinsA+p.WinsB != 0 || p.Shared != 5 {
+		t.Errorf("identical runs: want p = 1, no wins, 5 shared: %+v", p)
+	}
+}
+
+// Items evaluated in one run only are named, not silently dropped.
+func TestPairedNamesOneSided(t *testing.T) {
+	b := loadFixture(t)
+	var p *Pair
+	for i, q := range b.Tasks[0].Pairs {
+		if q.A == "demo-replay" && q.B == "demo-breaker" {
+			p = &b.Tasks[0].Pairs[i]
+		}
+	}
+	if p == nil {
+		t.Fatalf("no replay/breaker pair in %+v", b.Tasks[0].Pairs)
+	}
+	if p.Shared != 4 || !slices.Equal(p.OnlyA, []string{"c6"}) || !slices.Equal(p.OnlyB, []string{"c5"}) {
+		t.Errorf("want 4 shared, c6 only in replay, c5 only in breaker: %+v", p)
+	}
+	if p.Opt1Diff.Value != 0.75 || math.Abs(p.McNemarP-0.25) > 1e-12 {
+		t.Errorf("want ΔOpt@1 = 3/4 (c1, c2, c4) and McNemar p = 2/8: %+v", p)
+	}
+}
+
+// rounds are n timed rounds (after one warmup) of base, human and agent
+// times around the given medians, with a deterministic ±2% jitter.
+func rounds(n int, base, human, agent float64) []records.Sample {
+	var out []records.Sample
+	for r := range n + 1 {
+		j := 1 + 0.02*float64((r*7)%5-2)/2
+		for _, a := range []struct {
+			arm records.Arm
+			v   float64
+		}{{records.ArmBase, base}, {records.ArmHuman, human * j}, {records.ArmAgent, agent / j}} {
+			out = append(out, records.Sample{Arm: a.arm, Round: r, Warmup: r == 0, Value: a.v})
+		}
+	}
+	return out
+}
+
+func TestWithinItem(t *testing.T) {
+	o := stats.DefaultOptions()
+	for _, c := range []struct {
+		name               string
+		human, agent       float64 // times; the baseline takes 1
+		optBase, optCommit float64
+	}{
+		{"twice as fast as the human", 0.5, 0.25, 1, 1},
+		{"no change", 0.5, 1, 0, 0},
+		{"fast but far behind the human", 0.1, 0.5, 1, 0},
+	} {
+		ev := &records.Eval{Samples: rounds(10, 1, c.human, c.agent)}
+		odds, ok := withinItem(ev, o.Better, 2000, 3)
+		if !ok || odds.optBase != c.optBase || odds.optCommit != c.optCommit {
+			t.Errorf("%s: want P(opt_base) %v, P(opt_commit) %v, got %+v (ok %v)", c.name, c.optBase, c.optCommit, odds, ok)
+		}
+	}
+	// On the threshold, the resamples fall on both sides of it.
+	ev := &records.Eval{Samples: rounds(10, 1, 0.5, 1/1.2)}
+	odds, ok := withinItem(ev, o.Better, 2000, 3)
+	if !ok || odds.optBase <= 0.05 || odds.optBase >= 0.95 {
+		t.Errorf("agent at 1.2×: want P(opt_base) strictly between, got %+v", odds)
+	}
+	if _, ok := withinItem(&records.Eval{Samples: rounds(1, 1, 0.5, 0.5)}, o.Better, 2000, 3); ok {
+		t.Error("one round: want no odds")
+	}
+}
+
+// BenchmarkWithinItem is the within-item bootstrap of one item of 20
+// rounds (B = 2,000): the cost per evaluated unit that compare pays.
+func BenchmarkWithinItem(b *testing.B) {
+	ev := &records.Eval{Samples: rounds(20, 1, 0.5, 0.6)}
+	o := stats.DefaultOptions()
+	for b.Loop() {
+		withinItem(ev, o.Better, DefaultResamples, 1)
+	}
+}
