@@ -314,7 +314,7 @@ func describe(r *records.Eval) string {
 	s := r.Stats
 	return fmt.Sprintf(": human %s, agent %s %s, %s", ratio(s.HumanOverBase.Ratio, s.HumanOverBase.Valid),
 		ratio(s.AgentOverBase.Ratio, s.AgentOverBase.Valid), ci(s.AgentOverBase.Lo, s.AgentOverBase.Hi, s.AgentOverBase.CIValid),
-		stats.VerdictText(s.Verdict.Outcome, s.Verdict.Significant))
+		stats.VerdictText(s.Verdict.Outcome, s.Verdict.Significant, s.Verdict.Label))
 }
 
 func ratio(v float64, ok bool) string {

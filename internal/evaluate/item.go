@@ -106,7 +106,7 @@ func (e *evaluator) evaluate(ctx context.Context, u Unit, spec *Spec) (*records.
 		if st.Noisy {
 			res.Flags = append(res.Flags, records.FlagNoisy)
 		}
-		if spec.Rounds < 10 {
+		if spec.Rounds < records.FewRounds {
 			res.Flags = append(res.Flags, records.FlagFewRounds)
 		}
 		if p := res.Environment.Pinning; !p.Applied {

@@ -32,13 +32,15 @@ type ItemEval struct {
 	HumanSpeedup   *Speedup `json:"human_speedup,omitempty"`
 	AgentSpeedup   *Speedup `json:"agent_speedup,omitempty"`
 	AgentOverHuman *Speedup `json:"agent_over_human,omitempty"`
-	// Verdict of agent vs human: win, match or loss ("" when not timed).
-	Verdict     string `json:"verdict,omitempty"`
-	Significant bool   `json:"significant"`
-	OptBase     bool   `json:"opt_base"`
-	OptCommit   bool   `json:"opt_commit"`
-	Noisy       bool   `json:"noisy"`
-	Pinned      bool   `json:"pinned"`
+	// Verdict of agent vs human: win, match, loss or inconclusive (""
+	// when not timed); VerdictLabel is its printed form.
+	Verdict      string `json:"verdict,omitempty"`
+	VerdictLabel string `json:"verdict_label,omitempty"`
+	Significant  bool   `json:"significant"`
+	OptBase      bool   `json:"opt_base"`
+	OptCommit    bool   `json:"opt_commit"`
+	Noisy        bool   `json:"noisy"`
+	Pinned       bool   `json:"pinned"`
 }
 
 // Speedup is a ratio with its confidence interval and Mann–Whitney p.
@@ -57,7 +59,14 @@ func speedupOf(s stats.Speedup) *Speedup {
 	return &Speedup{Ratio: s.Ratio, Valid: s.Valid, Lo: s.Lo, Hi: s.Hi, CIValid: s.CIValid, Method: s.Method, P: s.P, Significant: s.Significant}
 }
 
-// loadEval reads an item's eval.json: nil, nil when there is none.
+// verdictText is the verdict as printed ("" when not timed).
+func (ev *ItemEval) verdictText() string {
+	if ev.Verdict == "" {
+		return ""
+	}
+	return stats.VerdictText(stats.Outcome(ev.Verdict), ev.Significant, ev.VerdictLabel)
+}
+
 func loadEval(dir string) (*ItemEval, error) {
 	r, err := journal.ReadEval(dir)
 	if err != nil {
@@ -80,6 +89,7 @@ func loadEval(dir string) (*ItemEval, error) {
 		ev.AgentSpeedup = speedupOf(s.AgentOverBase)
 		ev.AgentOverHuman = speedupOf(s.AgentOverHuman)
 		ev.Verdict, ev.Significant = string(s.Verdict.Outcome), s.Verdict.Significant
+		ev.VerdictLabel = stats.VerdictText(s.Verdict.Outcome, s.Verdict.Significant, s.Verdict.Label)
 		ev.OptBase, ev.OptCommit, ev.Noisy = s.OptBase, s.OptCommit, s.Noisy
 	}
 	return ev, nil
@@ -106,9 +116,12 @@ type EvalSummary struct {
 	OptAt1     float64 `json:"opt_at_1"`
 	OptBaseAt1 float64 `json:"opt_base_at_1"`
 	// Verdicts of agent vs human among timed rows.
-	Win              int `json:"win"`
-	Match            int `json:"match"`
-	Loss             int `json:"loss"`
+	Win   int `json:"win"`
+	Match int `json:"match"`
+	Loss  int `json:"loss"`
+	// Inconclusive counts the timed rows whose samples could not decide
+	// (too few rounds, CI and test disagreeing, no speedup).
+	Inconclusive     int `json:"inconclusive"`
 	MatchSignificant int `json:"match_significant"`
 	// With several samples per item: pass@k (a sample passes when its
 	// evaluation is success) and Opt@K (opt_commit), by the unbiased
@@ -155,6 +168,8 @@ func summarize(items []Item, samples int) *EvalSummary {
 			}
 		case string(stats.Loss):
 			s.Loss++
+		case string(stats.Inconclusive):
+			s.Inconclusive++
 		}
 		c := per[it.ID]
 		if c == nil {
@@ -245,7 +260,7 @@ func evalLines(e *EvalSummary) []string {
 	lines := []string{
 		fmt.Sprintf("evaluated %d of %d: %s", e.Evaluated, e.Units, evalCountsLine(e.Counts)),
 		fmt.Sprintf("success rate %s, correctness rate %s (%d of %d candidates past the gate)", pct(e.SuccessRate), pct(e.CorrectnessRate), e.GatePassed, e.GateReached),
-		fmt.Sprintf("agent vs human: win %d, match %d (%d significant), loss %d; Opt@1 %s, opt_base@1 %s", e.Win, e.Match, e.MatchSignificant, e.Loss, pct(e.OptAt1), pct(e.OptBaseAt1)),
+		fmt.Sprintf("agent vs human: win %d, match %d (%d within the band), loss %d, inconclusive %d; Opt@1 %s, opt_base@1 %s", e.Win, e.Match, e.MatchSignificant, e.Loss, e.Inconclusive, pct(e.OptAt1), pct(e.OptBaseAt1)),
 	}
 	if len(e.PassAtK) > 0 {
 		lines = append(lines, "pass@k "+kvs(e.PassAtK)+"; Opt@K "+kvs(e.OptAtK)+"; opt_base@K "+kvs(e.OptBaseAtK))
@@ -278,7 +293,7 @@ func evalCells(ev *ItemEval) (status, human, agent, verdict string) {
 		}
 	}
 	if ev.Verdict != "" {
-		verdict = stats.VerdictText(stats.Outcome(ev.Verdict), ev.Significant)
+		verdict = ev.verdictText()
 	}
 	return status, human, agent, verdict
 }
