@@ -53,3 +53,12 @@ func TestSummarizeInconclusive(t *testing.T) {
 		t.Errorf("match cell %q", v)
 	}
 }
+
+// TestNoisySaysWhichArm: the noisy flag names the arm and its CV.
+func TestNoisySaysWhichArm(t *testing.T) {
+	it := Item{Eval: &ItemEval{Status: "success", Flags: []string{"noisy", "few_rounds"},
+		NoisyArms: []NoisyArm{{Arm: "human", CV: 0.143}}}}
+	if got, want := itemReason(it), "[noisy: human CV 14%, few_rounds]"; got != want {
+		t.Errorf("reason %q, want %q", got, want)
+	}
+}
