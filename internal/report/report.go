@@ -502,6 +502,27 @@ func WriteAllTable(w io.Writer, a *All) error {
 	return nil
 }
 
+// WriteAllMarkdown renders report-all as a Markdown document.
+func WriteAllMarkdown(w io.Writer, a *All) error {
+	fmt.Fprintf(w, "# Runs under %s\n\n", mdEscape(a.StateRoot))
+	if len(a.Runs) == 0 {
+		fmt.Fprintln(w, "No runs.")
+	} else {
+		fmt.Fprintf(w, "| run | task | agent | model | created | items | status | missing | cost |\n|---|---|---|---|---|---:|---|---:|---:|\n")
+		for _, r := range a.Runs {
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %d | %s | %d | %s |\n", mdEscape(r.RunID), mdEscape(r.Task), mdEscape(r.Agent),
+				mdEscape(orDash(r.Model)), r.CreatedAt, r.Total, mdEscape(CountsLine(r.Counts)), r.Missing, money(r.TotalCostUSD))
+		}
+	}
+	for i, p := range a.Problems {
+		if i == 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "- problem: %s\n", mdEscape(p))
+	}
+	return nil
+}
+
 func money(v float64) string {
 	if v == 0 {
 		return "-"
