@@ -43,7 +43,7 @@ repository holding the "pre" tree (no history, no trace of the human commit),
 a task file, a private output folder and a fresh HOME; the agent runs in its
 own process group under the wall-clock limit. The patch is captured against
 the workspace's commit, and the item ends with exactly one status:
-`+rolloutStatusList()+`
+` + rolloutStatusList() + `
 
 Results go to <state_root>/runs/<task>__<agent>__<model>__<UTC timestamp>/.
 By default prepare resumes the newest run with the same task, agent, model,
