@@ -420,6 +420,9 @@ func (it *itemRun) rounds(ctx context.Context, env *records.Environment, pin []i
 	first := map[records.Arm][]byte{}
 	var t0 time.Time
 	for r := 0; r < s.Warmup+s.Rounds; r++ {
+		if p := it.e.o.Progress; p != nil {
+			p.Round(it.u.Name, r+1, s.Warmup+s.Rounds)
+		}
 		warm := r < s.Warmup
 		idx := r
 		if !warm {
