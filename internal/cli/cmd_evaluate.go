@@ -12,8 +12,8 @@ import (
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/evaluate"
-	"github.com/perfbench/perfbench/internal/progress"
 	"github.com/perfbench/perfbench/internal/proc"
+	"github.com/perfbench/perfbench/internal/progress"
 	"github.com/perfbench/perfbench/internal/report"
 )
 
