@@ -160,7 +160,7 @@ type Summary struct {
 	Items  int
 	Status map[string]int
 	// Verdicts of agent vs human.
-	Win, Match, Loss int
+	Win, Match, Loss, Inconclusive int
 	// Significant counts p <= alpha per comparison; Faster counts
 	// significant with ratio > 1.
 	SigHumanBase, SigAgentBase, SigAgentHuman          int
@@ -214,6 +214,8 @@ func summary(args []string) {
 				s.Win++
 			case stats.Loss:
 				s.Loss++
+			case stats.Inconclusive:
+				s.Inconclusive++
 			default:
 				s.Match++
 			}
@@ -261,7 +263,7 @@ func summary(args []string) {
 	}
 	fmt.Printf("items=%d statuses=%v rounds=%d warmup=%d pinned=%d/%d cpu=%q cores=%d loadavg=%q\n",
 		s.Items, s.Status, s.Rounds, s.Warmup, s.Pinned, s.Items, s.CPUModel, s.Cores, s.LoadAvg)
-	fmt.Printf("verdict agent-vs-human: win=%d match=%d loss=%d\n", s.Win, s.Match, s.Loss)
+	fmt.Printf("verdict agent-vs-human: win=%d match=%d loss=%d inconclusive=%d\n", s.Win, s.Match, s.Loss, s.Inconclusive)
 	fmt.Printf("significant (p<=0.05): human/base=%d (faster %d) agent/base=%d (faster %d) agent/human=%d\n",
 		s.SigHumanBase, s.FasterHumanBase, s.SigAgentBase, s.FasterAgentBase, s.SigAgentHuman)
 	fmt.Printf("95%% CI contains 1: human/base=%d agent/base=%d agent/human=%d\n", s.HumanBaseCIHas1, s.AgentBaseCIHas1, s.AgentHumanCIHas1)

@@ -160,17 +160,17 @@ the same optimization in a leak-proof workspace, and reports the results.
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return badinput.Errorf("%s: %v (see %s --help)", c.CommandPath(), err, c.CommandPath())
 	})
-	root.SetHelpTemplate(root.HelpTemplate())
+	// EXIT STATUS comes after Usage and Flags, like a man page's section,
+	// for every command (subcommands inherit the root's template).
+	root.SetHelpTemplate(root.HelpTemplate() + exitStatusHelp + "\n")
 	root.CompletionOptions.DisableDefaultCmd = true
 	for _, c := range []*cobra.Command{
 		newInitCmd(env), newValidateCmd(env), newPlanCmd(env), newPrepareCmd(env), newEvaluateCmd(env), newTimedCmd(env),
 		newReportCmd(env), newReportAllCmd(env), newCompareCmd(env), newDoctorCmd(env), newDemoCmd(env), newOpenhandsCmd(env), newVersionCmd(env),
 	} {
-		c.Long = strings.TrimRight(c.Long, "\n") + "\n" + exitStatusHelp
 		c.Args = wrapArgs(c.Args)
 		root.AddCommand(c)
 	}
-	root.Long += "\n" + exitStatusHelp
 	return root
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/evaluate"
 	"github.com/perfbench/perfbench/internal/proc"
+	"github.com/perfbench/perfbench/internal/progress"
 	"github.com/perfbench/perfbench/internal/report"
 )
 
@@ -164,12 +165,20 @@ func runEvaluate(ctx context.Context, env *System, o *evaluateOptions, args []st
 		}
 		runner = evaluate.NewContainer(cfg.bench, image, path)
 	}
-	sum, err := evaluate.Run(ctx, evaluate.Options{
+	eo := evaluate.Options{
 		RunID: in.RunID, Task: in.Task, Bench: cfg.bench, RepoURL: in.Plan.RepoURL, Units: in.Units,
 		Regrade: o.regrade, MaxParallelSetup: o.maxParallelSetup, TimingSlots: o.timingSlots, LockDir: o.lockDir,
 		Runner:     runner,
 		ProcessEnv: env.Environ(), Now: env.Now, Log: env.Stderr,
-	})
+	}
+	closeBar := func() {}
+	if env.StderrTTY && !o.regrade {
+		// A live bar on a terminal; its log lines print above it.
+		bar := progress.NewEval(env.Stderr, env.Now)
+		eo.Progress, eo.Log, closeBar = bar, bar, bar.Close
+	}
+	sum, err := evaluate.Run(ctx, eo)
+	closeBar()
 	if err != nil {
 		return err
 	}

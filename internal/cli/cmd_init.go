@@ -3,7 +3,6 @@ package cli
 import (
 	"embed"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -59,8 +58,18 @@ func runInit(env *System, o *initOptions) error {
 		}
 		fmt.Fprintf(env.Stdout, "wrote %s\n", p)
 	}
-	if _, err := os.Stat(filepath.Join(dir, ".gitignore")); err != nil {
-		fmt.Fprintf(env.Stdout, "next: edit tasks/example.yaml, then `bench validate tasks/example.yaml`\n")
+	// The pipeline, in the order it runs; bench.yaml is found in the
+	// current directory, so the commands run from the one written.
+	where := ""
+	if o.out != "." {
+		where = " from " + dir
 	}
+	fmt.Fprintf(env.Stdout, `next: edit tasks/example.yaml (repository, workload, evaluation:) and commits.txt, then%s:
+  bench validate tasks/example.yaml
+  bench plan tasks/example.yaml --commits commits.txt
+  bench prepare tasks/example.yaml --from-plan state/plan.json
+  bench evaluate state/runs/<run_id>      (prepare prints the run id)
+  bench report state/runs/<run_id>
+`, where)
 	return nil
 }

@@ -44,7 +44,6 @@ container_image, as in prepare.`,
 	d.Flags().StringVar(&o.benchCfg, "bench-cfg", "", "bench.yaml (default ./bench.yaml when present)")
 	d.Flags().StringVar(&o.agent, "agent", "", "the openhands entry (default: agents.default, else the first openhands entry)")
 	d.Flags().StringVar(&o.from, "from", "", "the image to build from, instead of the entry's container_image")
-	d.Long = d.Long + "\n" + exitStatusHelp
 	c.AddCommand(d)
 	return c
 }

@@ -42,8 +42,8 @@ func newPrepareCmd(env *System) *cobra.Command {
 repository holding the "pre" tree (no history, no trace of the human commit),
 a task file, a private output folder and a fresh HOME; the agent runs in its
 own process group under the wall-clock limit. The patch is captured against
-the workspace's commit, and the item ends with exactly one status: success,
-no_patch, timeout, agent_error, target_violation, infra_error or interrupted.
+the workspace's commit, and the item ends with exactly one status:
+` + rolloutStatusList() + `
 
 Results go to <state_root>/runs/<task>__<agent>__<model>__<UTC timestamp>/.
 By default prepare resumes the newest run with the same task, agent, model,
@@ -63,7 +63,7 @@ commits. Preflight checks (as in 'bench doctor') run first unless
 	f.StringVar(&o.commits, "commits", "", "commits file (when no --from-plan)")
 	f.StringVar(&o.agent, "agent", "", "agent entry or type (default agents.default)")
 	f.IntVar(&o.maxWorkers, "max-workers", 1, "rollouts run at once")
-	f.BoolVar(&o.resume, "resume", true, "resume the newest matching run (the default)")
+	f.BoolVar(&o.resume, "resume", true, "resume the newest matching run (--resume=false or --new: a fresh run)")
 	f.BoolVar(&o.newRun, "new", false, "start a fresh run")
 	f.StringVar(&o.runID, "run-id", "", "use (or create) this run id")
 	f.IntVar(&o.samples, "samples", 1, "independent rollouts per item")
@@ -203,4 +203,28 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
+}
+
+// rolloutStatusList is the final rollout statuses in prose, from the
+// records package so that help never omits one.
+func rolloutStatusList() string {
+	names := make([]string, len(records.RolloutStatuses))
+	for i, s := range records.RolloutStatuses {
+		names[i] = string(s)
+	}
+	words := strings.Fields(strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1] + ".")
+	var b strings.Builder
+	n := 0
+	for _, w := range words {
+		if n > 0 && n+1+len(w) > 76 {
+			b.WriteString("\n")
+			n = 0
+		} else if n > 0 {
+			b.WriteByte(' ')
+			n++
+		}
+		b.WriteString(w)
+		n += len(w)
+	}
+	return b.String()
 }

@@ -14,18 +14,25 @@ import (
 )
 
 type reportOptions struct {
-	format string
-	out    string
+	format   string
+	out      string
+	long     bool
+	noLegend bool
 }
 
 func newReportCmd(env *System) *cobra.Command {
 	o := &reportOptions{}
 	c := &cobra.Command{
-		Use:   "report RUN_DIR [--format " + report.RunFormats.Choices() + "] [--out FILE]",
+		Use:   "report RUN_DIR [--format " + report.RunFormats.Choices() + "] [--out FILE] [--long] [--no-legend]",
 		Short: "Show a run: counts by status and one row per item",
 		Long: `Show a run: counts by status and, per item, the status, duration, patch
 lines and files changed, cost and reason, in one of the formats below.
---out writes to a file (atomically) instead of stdout.
+--out writes to a file (atomically) instead of stdout. Once evaluated, the
+table adds the human and agent speedups over the baseline, agent/human and
+the verdict, with a one-line legend of the verdict words under it
+(--no-legend drops it); --long adds the absolute medians of the three arms,
+the human speedup's and agent/human's 95% CIs, the Mann–Whitney p and the
+samples per arm (n base/agent of agent vs human).
 
 ` + report.RunFormats.Help(),
 		Args: cobra.ExactArgs(1),
@@ -33,6 +40,8 @@ lines and files changed, cost and reason, in one of the formats below.
 	}
 	c.Flags().StringVar(&o.format, "format", report.RunFormats.Default(), report.RunFormats.List())
 	c.Flags().StringVar(&o.out, "out", "", "write to this file instead of stdout")
+	c.Flags().BoolVar(&o.long, "long", false, "table: add absolute medians, CIs of every speedup, p and n")
+	c.Flags().BoolVar(&o.noLegend, "no-legend", false, "table: drop the legend line under the table")
 	return c
 }
 
@@ -49,6 +58,7 @@ func runReport(env *System, o *reportOptions, runDir string) error {
 	if err != nil {
 		return err
 	}
+	r.Display = report.Display{Long: o.long, NoLegend: o.noLegend}
 	return emit(env, out, func(w io.Writer) error { return render(w, r) })
 }
 

@@ -6,7 +6,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/evaluate"
 	"github.com/perfbench/perfbench/internal/plan"
+	"github.com/perfbench/perfbench/internal/records"
+	"github.com/perfbench/perfbench/internal/stats"
 	"github.com/perfbench/perfbench/internal/workspace"
 )
 
@@ -59,6 +62,7 @@ func runValidate(env *System, o *validateOptions, taskPath string) error {
 		}
 	}
 	fmt.Fprintf(env.Stdout, "ok: task %s (%s): %d commit pair(s) configured\n", task.ID, taskPath, n)
+	warnFewRounds(env, task)
 	b := cfg.bench
 	if b.Path != "" {
 		def := b.Agents.Default
@@ -68,4 +72,38 @@ func runValidate(env *System, o *validateOptions, taskPath string) error {
 		fmt.Fprintf(env.Stdout, "ok: %s: %d agent(s), default %s\n", b.Path, len(b.Agents.Entries), def)
 	}
 	return nil
+}
+
+// warnFewRounds warns, without failing, about every evaluation section
+// (the task's and the pairs' overrides) that times fewer than
+// records.FewRounds rounds: such samples rarely separate a loss from a
+// match, and below stats.MinRounds none can be significant, so every
+// verdict would be inconclusive.
+func warnFewRounds(env *System, task *config.Task) {
+	check := func(field string, rounds int, alpha float64, pos config.Pos) {
+		if rounds <= 0 || rounds >= records.FewRounds {
+			return
+		}
+		if alpha <= 0 {
+			alpha = evaluate.DefaultAlpha
+		}
+		why := fmt.Sprintf("the rank test has little power below %d rounds", records.FewRounds)
+		if p := stats.MinPValue(rounds, rounds); p > alpha {
+			why = fmt.Sprintf("with %d samples per arm the smallest possible Mann–Whitney p is %.3g > alpha %.3g, so every verdict will be inconclusive (at least %d rounds are needed to detect anything, %d recommended)",
+				rounds, p, alpha, stats.MinRounds(alpha), records.FewRounds)
+		}
+		fmt.Fprintf(env.Stderr, "warning: %s: %s: %d rounds: %s\n", pos, field, rounds, why)
+	}
+	ev := task.Evaluation
+	check("evaluation.rounds", ev.Rounds, ev.Alpha, ev.RoundsPos)
+	for i, p := range task.Repo.Pairs {
+		if p.Evaluation == nil {
+			continue
+		}
+		alpha := p.Evaluation.Alpha
+		if alpha == 0 {
+			alpha = ev.Alpha
+		}
+		check(fmt.Sprintf("repo.pairs[%d].evaluation.rounds", i), p.Evaluation.Rounds, alpha, p.Evaluation.RoundsPos)
+	}
 }

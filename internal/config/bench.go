@@ -337,5 +337,10 @@ func (b *Bench) Agent(name string) (*Agent, error) {
 	if len(entries) > 0 {
 		where = "entries: " + strings.Join(entries, ", ")
 	}
-	return nil, BadInputError{fmt.Errorf("unknown agent %s (%s; agent types: %s)", quoteShort(name), where, strings.Join(b.kinds.types(), ", "))}
+	types := b.kinds.types()
+	// A typo gets the same did-you-mean as a YAML field.
+	if best := closest(name, append(slices.Clone(entries), types...)); best != "" {
+		where = fmt.Sprintf("did you mean %q? %s", best, where)
+	}
+	return nil, BadInputError{fmt.Errorf("unknown agent %s (%s; agent types: %s)", quoteShort(name), where, strings.Join(types, ", "))}
 }

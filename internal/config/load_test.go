@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -304,9 +305,16 @@ func TestBenchAgentSelection(t *testing.T) {
 	if a, err := b.Agent("codex"); err != nil || a.Type != "codex" {
 		t.Errorf(`Agent("codex") = %v, %v`, a, err)
 	}
-	_, err = b.Agent("nope")
-	if err == nil || !isBadInput(err) || !strings.Contains(err.Error(), `unknown agent "nope" (entries: openhands, trae, codex_cli, claude_code; agent types: openhands,`) {
-		t.Errorf(`Agent("nope") err = %v`, err)
+	_, err = b.Agent("zzzzzz")
+	if err == nil || !isBadInput(err) || !strings.Contains(err.Error(), `unknown agent "zzzzzz" (entries: openhands, trae, codex_cli, claude_code; agent types: openhands,`) {
+		t.Errorf(`Agent("zzzzzz") err = %v`, err)
+	}
+	// A typo of an entry or a type gets a did-you-mean, as YAML fields do.
+	for typo, want := range map[string]string{"nop": "noop", "claude_cod": "claude_code", "codex-cli": "codex_cli"} {
+		_, err = b.Agent(typo)
+		if err == nil || !isBadInput(err) || !strings.Contains(err.Error(), fmt.Sprintf(`unknown agent %q (did you mean %q? entries:`, typo, want)) {
+			t.Errorf(`Agent(%q) err = %v, want did you mean %q`, typo, err, want)
+		}
 	}
 }
 

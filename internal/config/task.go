@@ -128,9 +128,11 @@ func (e *Evaluation) decodeNode(d *decoder, n *node, path string) error {
 		f := joinPath(path, name)
 		return f, d.valueAt(f)
 	}
-	if f, pos := field("rounds"); e.Rounds < 0 {
+	f, pos := field("rounds")
+	if e.Rounds < 0 {
 		return d.errAtPos(pos, f, "must be at least 0, got %d", e.Rounds)
 	}
+	e.RoundsPos = pos
 	if f, pos := field("warmup"); e.Warmup != nil && *e.Warmup < 0 {
 		return d.errAtPos(pos, f, "must be at least 0, got %d", *e.Warmup)
 	}

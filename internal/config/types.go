@@ -178,6 +178,8 @@ type Evaluation struct {
 	Band  float64 `yaml:"band" json:"band,omitempty"`
 	Alpha float64 `yaml:"alpha" json:"alpha,omitempty"`
 	Pos   Pos     `yaml:"-" json:"-"`
+	// RoundsPos is where rounds is set (for validate's warning).
+	RoundsPos Pos `yaml:"-" json:"-"`
 }
 
 // Metric is "wall" (the scalar form) or a regex/json extraction.

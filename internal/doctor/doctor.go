@@ -144,31 +144,42 @@ func checkGit(ctx context.Context) Result {
 	return Result{OK: true, Detail: v}
 }
 
+// checkWritable checks that dir, or the nearest existing directory above
+// it when dir does not exist yet, is writable, without creating anything:
+// a check must leave the disk as it found it (access(2), not a probe file).
 func checkWritable(name, dir string) Result {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	probe := existingAncestor(dir)
+	if fi, err := os.Stat(probe); err != nil {
 		return Result{Detail: err.Error()}
+	} else if !fi.IsDir() {
+		return Result{Detail: fmt.Sprintf("%s is not a directory", probe)}
 	}
-	f, err := os.CreateTemp(dir, ".doctor-*")
-	if err != nil {
-		return Result{Detail: fmt.Sprintf("%s is not writable: %v", dir, err)}
+	if err := unix.Access(probe, unix.W_OK|unix.X_OK); err != nil {
+		return Result{Detail: fmt.Sprintf("%s is not writable: %v", probe, err)}
 	}
-	f.Close()
-	os.Remove(f.Name())
+	if probe != dir {
+		return Result{OK: true, Detail: fmt.Sprintf("%s (does not exist yet; %s is writable)", dir, probe)}
+	}
 	return Result{OK: true, Detail: dir}
 }
 
-func checkFree(name, dir string, min uint64) Result {
+// existingAncestor is dir, or its nearest ancestor that exists.
+func existingAncestor(dir string) string {
 	probe := dir
 	for {
-		if _, err := os.Stat(probe); err == nil {
-			break
+		if _, err := os.Lstat(probe); err == nil {
+			return probe
 		}
 		parent := filepath.Dir(probe)
 		if parent == probe {
-			break
+			return probe
 		}
 		probe = parent
 	}
+}
+
+func checkFree(name, dir string, min uint64) Result {
+	probe := existingAncestor(dir)
 	var st unix.Statfs_t
 	if err := unix.Statfs(probe, &st); err != nil {
 		return Result{Detail: err.Error()}

@@ -64,6 +64,19 @@ type Options struct {
 	Now        func() time.Time
 	// Log receives progress lines and diagnostics (stderr).
 	Log io.Writer
+	// Progress, when set, is told of the items and their rounds (a live
+	// bar on a terminal; Log stays the plain lines).
+	Progress Progress
+}
+
+// Progress follows an evaluation: Start with the items to evaluate and
+// those already done (a resumed run continues its count), Round before
+// each round of an item (warm-up included, 1-based), Done after each item
+// whatever its result.
+type Progress interface {
+	Start(total, done int)
+	Round(item string, r, rounds int)
+	Done(item string)
 }
 
 // Summary is the outcome of Run.
@@ -209,6 +222,9 @@ func (e *evaluator) run(ctx context.Context) (*Summary, error) {
 		}
 	}
 	fmt.Fprintf(o.Log, "evaluating %d item(s), %d already done\n", len(todo), e.summary.Skipped)
+	if o.Progress != nil {
+		o.Progress.Start(len(todo)+e.summary.Skipped, e.summary.Skipped)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.MaxParallelSetup)
 	for _, i := range todo {
@@ -234,6 +250,9 @@ func (e *evaluator) one(ctx context.Context, i, total int) error {
 	u, spec := e.o.Units[i], e.specs[i]
 	if ctx.Err() != nil {
 		return nil
+	}
+	if e.o.Progress != nil {
+		defer e.o.Progress.Done(u.Name)
 	}
 	claim, ok, err := e.claim(u)
 	if !ok {
@@ -314,7 +333,7 @@ func describe(r *records.Eval) string {
 	s := r.Stats
 	return fmt.Sprintf(": human %s, agent %s %s, %s", ratio(s.HumanOverBase.Ratio, s.HumanOverBase.Valid),
 		ratio(s.AgentOverBase.Ratio, s.AgentOverBase.Valid), ci(s.AgentOverBase.Lo, s.AgentOverBase.Hi, s.AgentOverBase.CIValid),
-		stats.VerdictText(s.Verdict.Outcome, s.Verdict.Significant))
+		stats.VerdictText(s.Verdict.Outcome, s.Verdict.Significant, s.Verdict.Label))
 }
 
 func ratio(v float64, ok bool) string {

@@ -3,11 +3,14 @@ package evaluate
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -437,5 +440,39 @@ func TestLauncherResultFileInTempDir(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) > 0 {
 		t.Errorf("result file left behind: %v", ents)
+	}
+}
+
+// recordedProgress records what Run tells its Progress.
+type recordedProgress struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (p *recordedProgress) add(s string)          { p.mu.Lock(); p.events = append(p.events, s); p.mu.Unlock() }
+func (p *recordedProgress) Start(total, done int) { p.add(fmt.Sprintf("start %d/%d", done, total)) }
+func (p *recordedProgress) Round(item string, r, n int) {
+	p.add(fmt.Sprintf("%s round %d/%d", item, r, n))
+}
+func (p *recordedProgress) Done(item string) { p.add(item + " done") }
+
+// TestRunProgress: Progress sees the items, each round (warm-up included)
+// and each item's end; a resumed run starts from what is done.
+func TestRunProgress(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	u := f.unit(t, nil, f.patch(t, func(dir string) { writeFile(t, dir, "human.txt", "the human was here\n") }))
+	for _, want := range []string{
+		"start 0/1|fx-0000 round 1/4|fx-0000 round 2/4|fx-0000 round 3/4|fx-0000 round 4/4|fx-0000 done",
+		"start 1/1",
+	} {
+		p := &recordedProgress{}
+		if _, err := Run(ctx, Options{RunID: "r", Task: f.task, Bench: f.bench, RepoURL: f.repo, Units: []Unit{u},
+			Runner: launcher(t), LockDir: f.lockDir, ProcessEnv: os.Environ(), Log: io.Discard, Progress: p}); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(p.events, "|"); got != want {
+			t.Errorf("progress %q, want %q", got, want)
+		}
 	}
 }

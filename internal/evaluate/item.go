@@ -106,7 +106,7 @@ func (e *evaluator) evaluate(ctx context.Context, u Unit, spec *Spec) (*records.
 		if st.Noisy {
 			res.Flags = append(res.Flags, records.FlagNoisy)
 		}
-		if spec.Rounds < 10 {
+		if spec.Rounds < records.FewRounds {
 			res.Flags = append(res.Flags, records.FlagFewRounds)
 		}
 		if p := res.Environment.Pinning; !p.Applied {
@@ -420,6 +420,9 @@ func (it *itemRun) rounds(ctx context.Context, env *records.Environment, pin []i
 	first := map[records.Arm][]byte{}
 	var t0 time.Time
 	for r := 0; r < s.Warmup+s.Rounds; r++ {
+		if p := it.e.o.Progress; p != nil {
+			p.Round(it.u.Name, r+1, s.Warmup+s.Rounds)
+		}
 		warm := r < s.Warmup
 		idx := r
 		if !warm {

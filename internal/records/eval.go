@@ -63,6 +63,11 @@ func (s EvalStatus) AgentGate() (passed, reached bool) {
 	return false, true
 }
 
+// FewRounds is the number of timed rounds below which an evaluation is
+// flagged few_rounds and validate warns: the rank test then has little
+// power, and below 4 per arm it cannot reach p <= 0.05 at all.
+const FewRounds = 10
+
 // Flags of an item.
 const (
 	// FlagEmptyPatch: the patch was empty; the agent arm is the baseline.
@@ -73,7 +78,7 @@ const (
 	FlagNotPinned = "not_pinned"
 	// FlagNoisy: an arm's coefficient of variation is above 10%.
 	FlagNoisy = "noisy"
-	// FlagFewRounds: fewer than 10 timed rounds.
+	// FlagFewRounds: fewer than FewRounds timed rounds.
 	FlagFewRounds = "few_rounds"
 	// FlagContended: the workload's main process waited for its CPU more
 	// than evaluate.ContendedShare of the timed wall time (other tasks ran there).

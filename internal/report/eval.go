@@ -32,13 +32,27 @@ type ItemEval struct {
 	HumanSpeedup   *Speedup `json:"human_speedup,omitempty"`
 	AgentSpeedup   *Speedup `json:"agent_speedup,omitempty"`
 	AgentOverHuman *Speedup `json:"agent_over_human,omitempty"`
-	// Verdict of agent vs human: win, match or loss ("" when not timed).
-	Verdict     string `json:"verdict,omitempty"`
-	Significant bool   `json:"significant"`
-	OptBase     bool   `json:"opt_base"`
-	OptCommit   bool   `json:"opt_commit"`
-	Noisy       bool   `json:"noisy"`
-	Pinned      bool   `json:"pinned"`
+	// Verdict of agent vs human: win, match, loss or inconclusive (""
+	// when not timed); VerdictLabel is its printed form.
+	Verdict      string `json:"verdict,omitempty"`
+	VerdictLabel string `json:"verdict_label,omitempty"`
+	Significant  bool   `json:"significant"`
+	OptBase      bool   `json:"opt_base"`
+	OptCommit    bool   `json:"opt_commit"`
+	Noisy        bool   `json:"noisy"`
+	Pinned       bool   `json:"pinned"`
+	// NoisyArms are the arms whose CV is above the threshold, with it.
+	NoisyArms []NoisyArm `json:"noisy_arms,omitempty"`
+	// Alpha and Band are the verdict's significance level and band.
+	Alpha float64 `json:"alpha,omitempty"`
+	Band  float64 `json:"band,omitempty"`
+}
+
+// NoisyArm is one noisy arm: base, human or agent, and its coefficient of
+// variation.
+type NoisyArm struct {
+	Arm string  `json:"arm"`
+	CV  float64 `json:"cv"`
 }
 
 // Speedup is a ratio with its confidence interval and Mann–Whitney p.
@@ -51,13 +65,24 @@ type Speedup struct {
 	Method      string  `json:"method"`
 	P           float64 `json:"p"`
 	Significant bool    `json:"significant"`
+	// NBase and NCand are the samples compared.
+	NBase int `json:"n_base"`
+	NCand int `json:"n_cand"`
 }
 
 func speedupOf(s stats.Speedup) *Speedup {
-	return &Speedup{Ratio: s.Ratio, Valid: s.Valid, Lo: s.Lo, Hi: s.Hi, CIValid: s.CIValid, Method: s.Method, P: s.P, Significant: s.Significant}
+	return &Speedup{Ratio: s.Ratio, Valid: s.Valid, Lo: s.Lo, Hi: s.Hi, CIValid: s.CIValid, Method: s.Method, P: s.P, Significant: s.Significant,
+		NBase: s.NBase, NCand: s.NCand}
 }
 
-// loadEval reads an item's eval.json: nil, nil when there is none.
+// verdictText is the verdict as printed ("" when not timed).
+func (ev *ItemEval) verdictText() string {
+	if ev.Verdict == "" {
+		return ""
+	}
+	return stats.VerdictText(stats.Outcome(ev.Verdict), ev.Significant, ev.VerdictLabel)
+}
+
 func loadEval(dir string) (*ItemEval, error) {
 	r, err := journal.ReadEval(dir)
 	if err != nil {
@@ -80,7 +105,17 @@ func loadEval(dir string) (*ItemEval, error) {
 		ev.AgentSpeedup = speedupOf(s.AgentOverBase)
 		ev.AgentOverHuman = speedupOf(s.AgentOverHuman)
 		ev.Verdict, ev.Significant = string(s.Verdict.Outcome), s.Verdict.Significant
+		ev.VerdictLabel = stats.VerdictText(s.Verdict.Outcome, s.Verdict.Significant, s.Verdict.Label)
 		ev.OptBase, ev.OptCommit, ev.Noisy = s.OptBase, s.OptCommit, s.Noisy
+		ev.Alpha, ev.Band = s.Options.Alpha, s.Options.Band
+		for _, a := range []struct {
+			name string
+			sum  stats.ArmSummary
+		}{{"base", s.Base}, {"human", s.Human}, {"agent", s.Agent}} {
+			if a.sum.Noisy {
+				ev.NoisyArms = append(ev.NoisyArms, NoisyArm{Arm: a.name, CV: a.sum.CV})
+			}
+		}
 	}
 	return ev, nil
 }
@@ -106,9 +141,12 @@ type EvalSummary struct {
 	OptAt1     float64 `json:"opt_at_1"`
 	OptBaseAt1 float64 `json:"opt_base_at_1"`
 	// Verdicts of agent vs human among timed rows.
-	Win              int `json:"win"`
-	Match            int `json:"match"`
-	Loss             int `json:"loss"`
+	Win   int `json:"win"`
+	Match int `json:"match"`
+	Loss  int `json:"loss"`
+	// Inconclusive counts the timed rows whose samples could not decide
+	// (too few rounds, CI and test disagreeing, no speedup).
+	Inconclusive     int `json:"inconclusive"`
 	MatchSignificant int `json:"match_significant"`
 	// With several samples per item: pass@k (a sample passes when its
 	// evaluation is success) and Opt@K (opt_commit), by the unbiased
@@ -155,6 +193,8 @@ func summarize(items []Item, samples int) *EvalSummary {
 			}
 		case string(stats.Loss):
 			s.Loss++
+		case string(stats.Inconclusive):
+			s.Inconclusive++
 		}
 		c := per[it.ID]
 		if c == nil {
@@ -245,7 +285,7 @@ func evalLines(e *EvalSummary) []string {
 	lines := []string{
 		fmt.Sprintf("evaluated %d of %d: %s", e.Evaluated, e.Units, evalCountsLine(e.Counts)),
 		fmt.Sprintf("success rate %s, correctness rate %s (%d of %d candidates past the gate)", pct(e.SuccessRate), pct(e.CorrectnessRate), e.GatePassed, e.GateReached),
-		fmt.Sprintf("agent vs human: win %d, match %d (%d significant), loss %d; Opt@1 %s, opt_base@1 %s", e.Win, e.Match, e.MatchSignificant, e.Loss, pct(e.OptAt1), pct(e.OptBaseAt1)),
+		fmt.Sprintf("agent vs human: win %d, match %d (%d within the band), loss %d, inconclusive %d; Opt@1 %s, opt_base@1 %s", e.Win, e.Match, e.MatchSignificant, e.Loss, e.Inconclusive, pct(e.OptAt1), pct(e.OptBaseAt1)),
 	}
 	if len(e.PassAtK) > 0 {
 		lines = append(lines, "pass@k "+kvs(e.PassAtK)+"; Opt@K "+kvs(e.OptAtK)+"; opt_base@K "+kvs(e.OptBaseAtK))
@@ -272,15 +312,58 @@ func evalCells(ev *ItemEval) (status, human, agent, verdict string) {
 		human = ratioText(ev.HumanSpeedup)
 	}
 	if ev.AgentSpeedup != nil {
-		agent = ratioText(ev.AgentSpeedup)
-		if ev.AgentSpeedup.CIValid {
-			agent += fmt.Sprintf(" [%s, %s]", num(ev.AgentSpeedup.Lo), num(ev.AgentSpeedup.Hi))
-		}
+		agent = ratioText(ev.AgentSpeedup) + ciText(ev.AgentSpeedup)
 	}
 	if ev.Verdict != "" {
-		verdict = stats.VerdictText(stats.Outcome(ev.Verdict), ev.Significant)
+		verdict = ev.verdictText()
 	}
 	return status, human, agent, verdict
+}
+
+// ciText is " [lo, hi]" when the interval is valid, else "".
+func ciText(s *Speedup) string {
+	if s == nil || !s.CIValid {
+		return ""
+	}
+	return fmt.Sprintf(" [%s, %s]", num(s.Lo), num(s.Hi))
+}
+
+// longCells are the --long columns of a row: the absolute medians, the
+// human speedup with its CI, agent/human with its CI, its p and the
+// samples per arm.
+func longCells(ev *ItemEval) []string {
+	if ev == nil || ev.HumanSpeedup == nil {
+		return []string{"-", "-", "-", "-", "-", "-", "-"}
+	}
+	ah, p, n := "-", "-", "-"
+	if s := ev.AgentOverHuman; s != nil {
+		ah = ratioText(s) + ciText(s)
+		p = fmt.Sprintf("%.3g", s.P)
+		n = fmt.Sprintf("%d/%d", s.NBase, s.NCand)
+	}
+	return []string{median(ev.BaseMedian, ev), median(ev.HumanMedian, ev), median(ev.AgentMedian, ev),
+		ratioText(ev.HumanSpeedup) + ciText(ev.HumanSpeedup), ah, p, n}
+}
+
+// agentOverHuman is the agent/human ratio cell.
+func agentOverHuman(ev *ItemEval) string {
+	if ev == nil || ev.AgentOverHuman == nil {
+		return "-"
+	}
+	return ratioText(ev.AgentOverHuman)
+}
+
+// legend is the line under a table with verdicts, from the first
+// evaluated item's alpha and band.
+func legend(items []Item) string {
+	o := stats.DefaultOptions()
+	for _, it := range items {
+		if it.Eval != nil && it.Eval.Alpha > 0 {
+			o.Alpha, o.Band = it.Eval.Alpha, it.Eval.Band
+			break
+		}
+	}
+	return stats.Legend(o)
 }
 
 func ratioText(s *Speedup) string {
@@ -317,17 +400,22 @@ func WriteThreeWay(w io.Writer, runs []*Report) error {
 			status, human, agent, verdict := evalCells(ev)
 			ah := "-"
 			if ev.AgentOverHuman != nil {
-				ah = ratioText(ev.AgentOverHuman)
-				if ev.AgentOverHuman.CIValid {
-					ah += fmt.Sprintf(" [%s, %s]", num(ev.AgentOverHuman.Lo), num(ev.AgentOverHuman.Hi))
-				}
+				ah = ratioText(ev.AgentOverHuman) + ciText(ev.AgentOverHuman)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Agent, it.Dir, status,
 				median(ev.BaseMedian, ev), median(ev.HumanMedian, ev), median(ev.AgentMedian, ev),
 				human, agent, ah, verdict)
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var items []Item
+	for _, r := range runs {
+		items = append(items, r.Items...)
+	}
+	_, err := fmt.Fprintf(w, "\n%s\n", legend(items))
+	return err
 }
 
 func median(v float64, ev *ItemEval) string {

@@ -34,6 +34,7 @@ var RunFormats = Formats[*Report]{
 var AllFormats = Formats[*All]{
 	{Name: "table", Doc: "one row per run", Write: WriteAllTable},
 	{Name: "json", Doc: "the same data for machines", Write: writeJSON[*All]},
+	{Name: "md", Aliases: []string{"markdown"}, Doc: "a Markdown document, one row per run", Write: WriteAllMarkdown},
 	{Name: "html", Doc: "one self-contained page with a bar of the statuses per run", Write: WriteAllHTML},
 }
 

@@ -39,17 +39,21 @@ func TestFormatsDispatch(t *testing.T) {
 		"table": WriteTable, "json": writeJSON[*Report], "md": WriteMarkdown, "markdown": WriteMarkdown, "html": WriteHTML,
 	}, fixedReport())
 	dispatches(t, AllFormats, map[string]func(io.Writer, *All) error{
-		"table": WriteAllTable, "json": writeJSON[*All], "html": WriteAllHTML,
+		"table": WriteAllTable, "json": writeJSON[*All], "md": WriteAllMarkdown, "markdown": WriteAllMarkdown, "html": WriteAllHTML,
 	}, fixedAll())
 	for _, bad := range []string{"", "pdf", "HTML", "markdown "} {
 		if _, ok := RunFormats.Lookup(bad); ok {
 			t.Errorf("run format %q found", bad)
 		}
 	}
-	if _, ok := AllFormats.Lookup("md"); ok {
-		t.Error("report-all has no md format")
+	// report and report-all accept the same formats.
+	if got, want := AllFormats.Names(), RunFormats.Names(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("report-all formats %v, report formats %v", got, want)
 	}
-	if len(RunFormats) != 4 || len(AllFormats) != 3 {
+	if md := render(t, WriteAllMarkdown, fixedAll()); !strings.Contains(md, "| run | task | agent |") {
+		t.Errorf("report-all md:\n%s", md)
+	}
+	if len(RunFormats) != 4 || len(AllFormats) != 4 {
 		t.Errorf("formats: %v, %v", RunFormats.Names(), AllFormats.Names())
 	}
 }
@@ -58,7 +62,7 @@ func TestFormatsHelpText(t *testing.T) {
 	if got := RunFormats.List(); got != "table, json, md or html" {
 		t.Errorf("List = %q", got)
 	}
-	if got := AllFormats.Choices(); got != "table|json|html" {
+	if got := AllFormats.Choices(); got != "table|json|md|html" {
 		t.Errorf("Choices = %q", got)
 	}
 	if RunFormats.Default() != "table" || AllFormats.Default() != "table" {

@@ -143,7 +143,7 @@ func reportCards(r *Report) []card {
 			card{Label: "success rate", Value: pct(e.SuccessRate), Note: fmt.Sprintf("%d of %d evaluated", e.Counts[string(records.EvalSuccess)], e.Evaluated)},
 			card{Label: "correctness rate", Value: pct(e.CorrectnessRate), Note: fmt.Sprintf("%d of %d past the gate", e.GatePassed, e.GateReached)},
 			card{Label: "Opt@1", Value: pct(e.OptAt1), Note: "opt_base@1 " + pct(e.OptBaseAt1)},
-			card{Label: "win / match / loss", Value: fmt.Sprintf("%d / %d / %d", e.Win, e.Match, e.Loss), Note: fmt.Sprintf("%d significant match(es)", e.MatchSignificant)},
+			card{Label: "win / match / loss / inconclusive", Value: fmt.Sprintf("%d / %d / %d / %d", e.Win, e.Match, e.Loss, e.Inconclusive), Note: fmt.Sprintf("%d match(es) within the band", e.MatchSignificant)},
 		)
 	}
 	return cards
@@ -180,7 +180,7 @@ func reportFigures(r *Report) []fact {
 			fact{"evaluated", fmt.Sprintf("%d of %d: %s", e.Evaluated, e.Units, evalCountsLine(e.Counts))},
 			fact{"success rate", pct(e.SuccessRate)},
 			fact{"correctness rate", fmt.Sprintf("%s (%d of %d candidates past the gate)", pct(e.CorrectnessRate), e.GatePassed, e.GateReached)},
-			fact{"agent vs human", fmt.Sprintf("win %d, match %d (%d significant), loss %d", e.Win, e.Match, e.MatchSignificant, e.Loss)},
+			fact{"agent vs human", fmt.Sprintf("win %d, match %d (%d within the band), loss %d, inconclusive %d", e.Win, e.Match, e.MatchSignificant, e.Loss, e.Inconclusive)},
 			fact{"Opt@1", fmt.Sprintf("%s, opt_base@1 %s", pct(e.OptAt1), pct(e.OptBaseAt1))},
 		)
 		if len(e.PassAtK) > 0 {
@@ -385,7 +385,7 @@ func speedupChart(items []Item) chart {
 			c.Els = append(c.Els, circle(xOf(a.Ratio), y, 4.5, "agent "+verdictClass(ev.Verdict), tip))
 		}
 		if ev.Verdict != "" {
-			c.Els = append(c.Els, text(x1+12, y+4, "start", "verdict "+verdictClass(ev.Verdict), stats.VerdictText(stats.Outcome(ev.Verdict), ev.Significant), ""))
+			c.Els = append(c.Els, text(x1+12, y+4, "start", "verdict "+verdictClass(ev.Verdict), ev.verdictText(), ""))
 		}
 	}
 	return c
@@ -563,6 +563,8 @@ func verdictClass(v string) string {
 		return "v-match"
 	case string(stats.Loss):
 		return "v-loss"
+	case string(stats.Inconclusive):
+		return "v-inconclusive"
 	}
 	return "v-none"
 }

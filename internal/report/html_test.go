@@ -245,7 +245,7 @@ func TestHTMLSpeedupChart(t *testing.T) {
 		"not evaluated (rollout agent_error)",
 		`class="ref"`, ">1×</text>",
 		`class="agent v-win"`, `class="agent v-loss"`, `class="agent v-match"`,
-		">match (n.s.)</text>", ">match (significant)</text>", ">win</text>", ">loss</text>",
+		">match (no significant difference)</text>", ">match (within ±5%)</text>", ">win</text>", ">loss</text>",
 		"demo-0000-s0 agent/base 2.40x [2.20, 2.60]",
 	} {
 		if !strings.Contains(chart, want) {

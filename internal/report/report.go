@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -65,6 +66,17 @@ type Report struct {
 	// Problems are unreadable files met while loading (the report still
 	// shows everything else).
 	Problems []string `json:"problems,omitempty"`
+	// Display are the terminal table's options (not data).
+	Display Display `json:"-"`
+}
+
+// Display are options of the terminal table.
+type Display struct {
+	// Long adds the absolute medians, the human speedup's CI, agent/human
+	// with its CI, p and n.
+	Long bool
+	// NoLegend drops the legend line under the table.
+	NoLegend bool
 }
 
 // Item is one row: one sample of one plan item.
@@ -319,9 +331,12 @@ func WriteTable(w io.Writer, r *Report) error {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	if hasEval(r) {
-		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tEVAL\tHUMAN\tAGENT [95% CI]\tVERDICT\tREASON")
-	} else {
+	switch {
+	case hasEval(r) && r.Display.Long:
+		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tEVAL\tBASE\tHUMAN\tAGENT\tHUMAN/BASE [95% CI]\tAGENT/BASE [95% CI]\tAGENT/HUMAN [95% CI]\tP\tN\tVERDICT\tREASON")
+	case hasEval(r):
+		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tEVAL\tHUMAN\tAGENT [95% CI]\tAGENT/HUMAN\tVERDICT\tREASON")
+	default:
 		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tREASON")
 	}
 	for _, it := range r.Items {
@@ -329,12 +344,20 @@ func WriteTable(w io.Writer, r *Report) error {
 			it.LinesAdded, it.LinesRemoved, it.FilesChanged, money(it.CostUSD))
 		if hasEval(r) {
 			st, human, agent, verdict := evalCells(it.Eval)
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t", st, human, agent, verdict)
+			if r.Display.Long {
+				l := longCells(it.Eval)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t", st, l[0], l[1], l[2], l[3], agent, l[4], l[5], l[6], verdict)
+			} else {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t", st, human, agent, agentOverHuman(it.Eval), verdict)
+			}
 		}
 		fmt.Fprintf(tw, "%s\n", truncate(itemReason(it), 60))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if hasEval(r) && !r.Display.NoLegend {
+		fmt.Fprintf(w, "\n%s\n", legend(r.Items))
 	}
 	return writeFooter(w, r)
 }
@@ -362,7 +385,13 @@ func evalReason(it Item) string {
 		return "eval: " + it.Eval.Reason
 	}
 	if len(it.Eval.Flags) > 0 {
-		return strings.TrimSpace(it.Reason + " [" + strings.Join(it.Eval.Flags, ", ") + "]")
+		flags := slices.Clone(it.Eval.Flags)
+		for i, f := range flags {
+			if f == records.FlagNoisy && len(it.Eval.NoisyArms) > 0 {
+				flags[i] = noisyText(it.Eval.NoisyArms)
+			}
+		}
+		return strings.TrimSpace(it.Reason + " [" + strings.Join(flags, ", ") + "]")
 	}
 	return it.Reason
 }
@@ -473,6 +502,27 @@ func WriteAllTable(w io.Writer, a *All) error {
 	return nil
 }
 
+// WriteAllMarkdown renders report-all as a Markdown document.
+func WriteAllMarkdown(w io.Writer, a *All) error {
+	fmt.Fprintf(w, "# Runs under %s\n\n", mdEscape(a.StateRoot))
+	if len(a.Runs) == 0 {
+		fmt.Fprintln(w, "No runs.")
+	} else {
+		fmt.Fprintf(w, "| run | task | agent | model | created | items | status | missing | cost |\n|---|---|---|---|---|---:|---|---:|---:|\n")
+		for _, r := range a.Runs {
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %d | %s | %d | %s |\n", mdEscape(r.RunID), mdEscape(r.Task), mdEscape(r.Agent),
+				mdEscape(orDash(r.Model)), r.CreatedAt, r.Total, mdEscape(CountsLine(r.Counts)), r.Missing, money(r.TotalCostUSD))
+		}
+	}
+	for i, p := range a.Problems {
+		if i == 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "- problem: %s\n", mdEscape(p))
+	}
+	return nil
+}
+
 func money(v float64) string {
 	if v == 0 {
 		return "-"
@@ -507,4 +557,13 @@ func ReadRunDir(dir string) error {
 		return badinput.Wrap(fmt.Errorf("report: %w", err))
 	}
 	return nil
+}
+
+// noisyText is "noisy: human CV 14%, agent CV 12%".
+func noisyText(arms []NoisyArm) string {
+	parts := make([]string, len(arms))
+	for i, a := range arms {
+		parts[i] = fmt.Sprintf("%s CV %.0f%%", a.Arm, 100*a.CV)
+	}
+	return records.FlagNoisy + ": " + strings.Join(parts, ", ")
 }

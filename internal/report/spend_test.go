@@ -33,3 +33,32 @@ func TestSpendIsTheLedgersPlusALegacyRunSpend(t *testing.T) {
 		t.Fatalf("spend %v (problems %v), want 0.875", r.SpentUSD, r.Problems)
 	}
 }
+
+// TestSummarizeInconclusive: an inconclusive verdict is counted in its own
+// column, never as a match, and printed with its label.
+func TestSummarizeInconclusive(t *testing.T) {
+	items := []Item{
+		{ID: "a", Dir: "a-s0", Status: "success", Eval: &ItemEval{Status: "success", Verdict: "inconclusive", VerdictLabel: "inconclusive (n too small)"}},
+		{ID: "b", Dir: "b-s0", Status: "success", Eval: &ItemEval{Status: "success", Verdict: "match", Significant: true}},
+		{ID: "c", Dir: "c-s0", Status: "success", Eval: &ItemEval{Status: "success", Verdict: "loss", Significant: true}},
+	}
+	s := summarize(items, 1)
+	if s.Inconclusive != 1 || s.Match != 1 || s.Loss != 1 || s.MatchSignificant != 1 {
+		t.Errorf("counts: %+v", s)
+	}
+	if _, _, _, v := evalCells(items[0].Eval); v != "inconclusive (n too small)" {
+		t.Errorf("inconclusive cell %q", v)
+	}
+	if _, _, _, v := evalCells(items[1].Eval); v != "match (within ±5%)" {
+		t.Errorf("match cell %q", v)
+	}
+}
+
+// TestNoisySaysWhichArm: the noisy flag names the arm and its CV.
+func TestNoisySaysWhichArm(t *testing.T) {
+	it := Item{Eval: &ItemEval{Status: "success", Flags: []string{"noisy", "few_rounds"},
+		NoisyArms: []NoisyArm{{Arm: "human", CV: 0.143}}}}
+	if got, want := itemReason(it), "[noisy: human CV 14%, few_rounds]"; got != want {
+		t.Errorf("reason %q, want %q", got, want)
+	}
+}

@@ -99,13 +99,21 @@
 // Mann–Whitney difference is significant (p <= Alpha, default 0.05) and the
 // ratio of medians is above 1+Band (default Band 0.05, so > 1.05), "loss"
 // when it is significant and the ratio is below 1/(1+Band) (< 0.9524), and
-// "match" otherwise. The band is symmetric in log space: an agent 1.06×
-// faster than the human is a win exactly when a human 1.06× faster than the
-// agent would be a loss, whichever arm is called the reference. The
-// confidence interval is reported next to the verdict but not used by it.
-// Significant is reported in every case, so "match, significant" means a
-// real but small difference, and "match, not significant" means no
-// detectable one.
+// "match" when it is significant but within the band, or not significant
+// with samples that could have been. The band is symmetric in log space: an
+// agent 1.06× faster than the human is a win exactly when a human 1.06×
+// faster than the agent would be a loss, whichever arm is called the
+// reference.
+//
+// It is "inconclusive", never "match", when the samples cannot decide: the
+// speedup is not computable; the sample counts cannot reach p <= Alpha at
+// all ([MinPValue]: with 3 samples per arm the smallest two-sided p is
+// 2/C(6,3) = 0.1, so a 4× loss would otherwise read as a match); or the
+// confidence interval and the test disagree (significant but the CI
+// contains 1, or not significant but the CI excludes 1). Each verdict has
+// a Label worded so that it cannot be misread: "match (within ±5%)" for a
+// real but small difference, "match (no significant difference)",
+// "inconclusive (n too small)", "inconclusive (CI and test disagree)".
 //
 // # GSO flags
 //

@@ -402,7 +402,9 @@ func TestJudge(t *testing.T) {
 	}
 
 	// The band is symmetric in log space.
-	sig := func(r float64) Speedup { return Speedup{Ratio: r, Valid: true, P: 0.001, Significant: true} }
+	sig := func(r float64) Speedup {
+		return Speedup{Ratio: r, Valid: true, P: 0.001, Significant: true, NBase: 20, NCand: 20}
+	}
 	for _, c := range []struct {
 		r    float64
 		want Outcome
@@ -413,10 +415,10 @@ func TestJudge(t *testing.T) {
 			t.Errorf("ratio %v: %+v, want %s", c.r, v, c.want)
 		}
 	}
-	if v := Judge(Speedup{Ratio: 3, Valid: true, P: 0.2}, o); v.Outcome != Match || v.Significant {
+	if v := Judge(Speedup{Ratio: 3, Valid: true, P: 0.2, NBase: 20, NCand: 20}, o); v.Outcome != Match || v.Significant || v.Label != LabelMatchNS {
 		t.Errorf("not significant: %+v", v)
 	}
-	if v := Judge(Speedup{Ratio: 3, Valid: true, P: 0.05, Significant: true}, o); v.Outcome != Win {
+	if v := Judge(Speedup{Ratio: 3, Valid: true, P: 0.05, Significant: true, NBase: 20, NCand: 20}, o); v.Outcome != Win {
 		t.Errorf("p == alpha is significant (benchstat rule): %+v", v)
 	}
 	// CompareSpeedup itself applies p <= alpha: separated samples of 2
@@ -426,12 +428,73 @@ func TestJudge(t *testing.T) {
 	if sp := CompareSpeedup([]float64{4, 5}, []float64{1, 2, 3}, oa); sp.P != 0.2 || !sp.Significant {
 		t.Errorf("p == alpha in CompareSpeedup: %+v", sp)
 	}
-	if v := Judge(Speedup{P: 0.001, Significant: true}, o); v.Outcome != Match || !strings.Contains(v.Reason, "not computable") {
+	if v := Judge(Speedup{P: 0.001, Significant: true}, o); v.Outcome != Inconclusive || !strings.Contains(v.Reason, "not computable") {
 		t.Errorf("invalid speedup: %+v", v)
 	}
 	o.Band = 0.5
-	if v := Judge(sig(1.4), o); v.Outcome != Match {
+	if v := Judge(sig(1.4), o); v.Outcome != Match || v.Label != "match (within ±50%)" {
 		t.Errorf("band 0.5, ratio 1.4: %+v", v)
+	}
+}
+
+// TestJudgeTooFewRounds is the case of issue 12: rounds 3, a human commit
+// 4.2x faster than the baseline, a noop agent (its candidate is the
+// baseline). Agent/human is 0.24x with a tight CI, but 3 samples per arm
+// cannot reach p <= 0.05 (the smallest p is 2/C(6,3) = 0.1): the verdict
+// must be inconclusive, never match.
+func TestJudgeTooFewRounds(t *testing.T) {
+	o := DefaultOptions()
+	base := []float64{4.20, 4.25, 4.22}
+	human := []float64{1.00, 1.01, 1.005}
+	agent := []float64{4.21, 4.24, 4.23}
+	tw := Analyze(base, human, agent, o)
+	ah := tw.AgentOverHuman
+	if !ah.Valid || ah.Ratio > 0.25 || ah.Ratio < 0.23 || ah.Significant {
+		t.Fatalf("agent/human: %+v, want ~0.24, not significant", ah)
+	}
+	v := tw.Verdict
+	if v.Outcome != Inconclusive || v.Label != LabelTooFew || math.Abs(v.MinP-0.1) > 1e-9 ||
+		!strings.Contains(v.Reason, "smallest possible p is 0.1") {
+		t.Errorf("rounds 3: %+v, want inconclusive (n too small) with min p 0.1", v)
+	}
+	if got := VerdictText(v.Outcome, v.Significant, v.Label); got != LabelTooFew {
+		t.Errorf("printed %q", got)
+	}
+
+	// With enough rounds the same loss is a loss.
+	rng := rand.New(rand.NewPCG(3, 3))
+	tw = Analyze(noisy(rng, 12, 4.2, 0.01), noisy(rng, 12, 1, 0.01), noisy(rng, 12, 4.2, 0.01), o)
+	if tw.Verdict.Outcome != Loss {
+		t.Errorf("rounds 12: %+v, want loss", tw.Verdict)
+	}
+}
+
+func TestMinPValue(t *testing.T) {
+	for _, c := range []struct {
+		m, n int
+		want float64
+	}{
+		{3, 3, 0.1}, {4, 4, 2.0 / 70}, {2, 3, 0.2}, {0, 3, 1},
+	} {
+		if got := MinPValue(c.m, c.n); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("MinPValue(%d, %d) = %v, want %v", c.m, c.n, got, c.want)
+		}
+	}
+	if got := MinRounds(0.05); got != 4 {
+		t.Errorf("MinRounds(0.05) = %d, want 4", got)
+	}
+}
+
+// TestJudgeDisagreement: the CI and the test disagreeing is inconclusive.
+func TestJudgeDisagreement(t *testing.T) {
+	o := DefaultOptions()
+	sigHasOne := Speedup{Ratio: 1.3, Valid: true, P: 0.01, Significant: true, Lo: 0.9, Hi: 1.6, CIValid: true, NBase: 20, NCand: 20}
+	if v := Judge(sigHasOne, o); v.Outcome != Inconclusive || v.Label != LabelDisagree {
+		t.Errorf("significant, CI contains 1: %+v", v)
+	}
+	nsExcludesOne := Speedup{Ratio: 0.5, Valid: true, P: 0.2, Lo: 0.4, Hi: 0.6, CIValid: true, NBase: 20, NCand: 20}
+	if v := Judge(nsExcludesOne, o); v.Outcome != Inconclusive || v.Label != LabelDisagree {
+		t.Errorf("not significant, CI excludes 1: %+v", v)
 	}
 }
 
@@ -569,7 +632,7 @@ func TestDegenerateInputs(t *testing.T) {
 	}
 	// Specific expectations.
 	e := Analyze(nil, nil, nil, DefaultOptions())
-	if e.Verdict.Outcome != Match || e.Verdict.Significant || e.AgentOverHuman.Valid || e.OptBase || e.Base.N != 0 {
+	if e.Verdict.Outcome != Inconclusive || e.Verdict.Significant || e.AgentOverHuman.Valid || e.OptBase || e.Base.N != 0 {
 		t.Errorf("empty: %+v", e)
 	}
 	one := Summarize([]float64{5}, DefaultOptions())
