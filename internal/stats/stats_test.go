@@ -496,6 +496,16 @@ func TestJudgeDisagreement(t *testing.T) {
 	if v := Judge(nsExcludesOne, o); v.Outcome != Inconclusive || v.Label != LabelDisagree {
 		t.Errorf("not significant, CI excludes 1: %+v", v)
 	}
+	// Identical code (a replay of the human patch): the CI may just miss 1
+	// without the test agreeing, but wholly inside the band it is a match.
+	nsInBand := Speedup{Ratio: 1.004, Valid: true, P: 0.3, Lo: 1.001, Hi: 1.009, CIValid: true, NBase: 20, NCand: 20}
+	if v := Judge(nsInBand, o); v.Outcome != Match {
+		t.Errorf("not significant, CI excludes 1 but inside the band: %+v", v)
+	}
+	sigInBand := Speedup{Ratio: 1.01, Valid: true, P: 0.01, Significant: true, Lo: 0.999, Hi: 1.02, CIValid: true, NBase: 20, NCand: 20}
+	if v := Judge(sigInBand, o); v.Outcome != Match {
+		t.Errorf("significant, CI contains 1 but inside the band: %+v", v)
+	}
 }
 
 func TestOptFlags(t *testing.T) {

@@ -73,7 +73,7 @@ func VerdictText(o Outcome, significant bool, label string) string {
 func Legend(o Options) string {
 	o = o.normalize()
 	return fmt.Sprintf("verdict (agent vs human): win/loss = significant (Mann–Whitney p ≤ %.4g) and beyond ±%.4g%%; "+
-		"match = within ±%.4g%% or no significant difference; inconclusive = the samples cannot decide (too few rounds, or the CI and the test disagree)",
+		"match = within ±%.4g%% or no significant difference; inconclusive = the samples cannot decide (too few rounds, or the CI and the test disagree and the CI leaves the band)",
 		o.Alpha, 100*o.Band, 100*o.Band)
 }
 
@@ -116,8 +116,9 @@ func MinRounds(alpha float64) int {
 // [CompareSpeedup] with its Options.Alpha; o supplies the band.
 //   - inconclusive when the ratio is not Valid, when the sample counts
 //     cannot reach p <= alpha at all, or when the confidence interval (when
-//     valid) and the test disagree: significant but the CI contains 1, or
-//     not significant but the CI excludes 1;
+//     valid) and the test disagree — significant but the CI contains 1, or
+//     not significant but the CI excludes 1 — unless the CI lies wholly
+//     inside the band (then it is a match either way);
 //   - win when significant and Ratio > 1+Band, loss when significant and
 //     Ratio < 1/(1+Band);
 //   - match otherwise: significant but within the band, or no significant
@@ -132,6 +133,9 @@ func Judge(agentOverHuman Speedup, o Options) Verdict {
 	}
 	ciHasOne := s.CIValid && s.Lo <= 1 && 1 <= s.Hi
 	ciExcludesOne := s.CIValid && !ciHasOne
+	// A CI wholly inside the band is a match whatever the test says: the
+	// disagreement could not change the verdict.
+	ciInBand := s.CIValid && s.Lo >= loBand && s.Hi <= hiBand
 	switch {
 	case !s.Valid:
 		v.Outcome, v.Label = Inconclusive, LabelNotComputable
@@ -140,10 +144,10 @@ func Judge(agentOverHuman Speedup, o Options) Verdict {
 		v.Outcome, v.Label = Inconclusive, LabelTooFew
 		v.Reason = fmt.Sprintf("n too small: with %d and %d samples the smallest possible p is %.4g > alpha %.4g (need %d rounds)",
 			s.NBase, s.NCand, v.MinP, o.Alpha, MinRounds(o.Alpha))
-	case s.Significant && ciHasOne:
+	case s.Significant && ciHasOne && !ciInBand:
 		v.Outcome, v.Label = Inconclusive, LabelDisagree
 		v.Reason = fmt.Sprintf("significant (p=%.4g) but the CI [%.4g, %.4g] contains 1", s.P, s.Lo, s.Hi)
-	case !s.Significant && ciExcludesOne:
+	case !s.Significant && ciExcludesOne && !ciInBand:
 		v.Outcome, v.Label = Inconclusive, LabelDisagree
 		v.Reason = fmt.Sprintf("not significant (p=%.4g) but the CI [%.4g, %.4g] excludes 1", s.P, s.Lo, s.Hi)
 	case !s.Significant:
