@@ -1,7 +1,6 @@
 package compare
 
 import (
-	"cmp"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -66,7 +65,7 @@ func withinItem(ev *records.Eval, better stats.Better, B int, seed uint64) (odds
 				arms[a].counts[arms[a].rank[j]]++
 			}
 		}
-		mb, mh, ma := arms[0].median(n), arms[1].median(n), arms[2].median(n)
+		mb, mh, ma := arms[0].median(), arms[1].median(), arms[2].median()
 		ab, hb := speed(mb, ma), speed(mb, mh)
 		if ab >= stats.OptBaseSpeedup {
 			hitBase++
@@ -87,34 +86,9 @@ type countedArm struct {
 }
 
 func newCountedArm(xs []float64) countedArm {
-	idx := make([]int, len(xs))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(xs[a], xs[b]) })
-	c := countedArm{sorted: make([]float64, len(xs)), rank: make([]int, len(xs)), counts: make([]int, len(xs))}
-	for pos, i := range idx {
-		c.sorted[pos], c.rank[i] = xs[i], pos
-	}
-	return c
+	sorted, rank := stats.Ranks(xs)
+	return countedArm{sorted: sorted, rank: rank, counts: make([]int, len(xs))}
 }
 
-// median of the resample of n values the counts describe.
-func (c countedArm) median(n int) float64 {
-	lo, hi := (n-1)/2, n/2 // the middle order statistics (equal when n is odd)
-	seen := 0
-	var vlo float64
-	for pos, k := range c.counts {
-		if k == 0 {
-			continue
-		}
-		if seen <= lo && lo < seen+k {
-			vlo = c.sorted[pos]
-		}
-		if seen <= hi && hi < seen+k {
-			return (vlo + c.sorted[pos]) / 2
-		}
-		seen += k
-	}
-	return vlo
-}
+// median of the resample the counts describe.
+func (c countedArm) median() float64 { return stats.CountedMedian(c.sorted, c.counts) }

@@ -154,8 +154,8 @@ func bootstrapCI(num, den []float64, paired bool, o Options) Interval {
 	rng := rand.New(rand.NewPCG(o.Seed, 0xda3e39cb94b95bdb))
 	// A resample is kept as counts per order statistic of each arm, so
 	// its median is found in O(n) without sorting.
-	sn, rn := ranks(num)
-	sd, rd := ranks(den)
+	sn, rn := Ranks(num)
+	sd, rd := Ranks(den)
 	cn := make([]int, len(num))
 	cd := make([]int, len(den))
 	ratios := make([]float64, B)
@@ -176,7 +176,7 @@ func bootstrapCI(num, den []float64, paired bool, o Options) Interval {
 				cd[rd[rng.IntN(len(den))]]++
 			}
 		}
-		ratios[r] = countedMedian(sn, cn) / countedMedian(sd, cd)
+		ratios[r] = CountedMedian(sn, cn) / CountedMedian(sd, cd)
 		if !isFinite(ratios[r]) {
 			iv.Note = "resampled ratio overflows"
 			return iv
@@ -188,9 +188,9 @@ func bootstrapCI(num, den []float64, paired bool, o Options) Interval {
 	return iv
 }
 
-// ranks returns xs sorted and, for each i, the position of xs[i] in it
+// Ranks returns xs sorted and, for each i, the position of xs[i] in it
 // (tied values get distinct positions).
-func ranks(xs []float64) (sorted []float64, rank []int) {
+func Ranks(xs []float64) (sorted []float64, rank []int) {
 	idx := make([]int, len(xs))
 	for i := range idx {
 		idx[i] = i
@@ -205,9 +205,9 @@ func ranks(xs []float64) (sorted []float64, rank []int) {
 	return sorted, rank
 }
 
-// countedMedian is the median of the multiset holding counts[i] copies of
+// CountedMedian is the median of the multiset holding counts[i] copies of
 // sorted[i] (mean of the two middle values for an even size).
-func countedMedian(sorted []float64, counts []int) float64 {
+func CountedMedian(sorted []float64, counts []int) float64 {
 	total := 0
 	for _, c := range counts {
 		total += c

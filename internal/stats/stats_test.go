@@ -763,7 +763,7 @@ func TestCountedMedian(t *testing.T) {
 				xs[i] = math.Round(xs[i] * 4)
 			}
 		}
-		sorted, rank := ranks(xs)
+		sorted, rank := Ranks(xs)
 		if !slices.IsSorted(sorted) {
 			t.Fatal("ranks: not sorted")
 		}
@@ -780,7 +780,7 @@ func TestCountedMedian(t *testing.T) {
 		if m%2 == 0 {
 			want = sample[m/2-1]/2 + sample[m/2]/2
 		}
-		if got := countedMedian(sorted, counts); got != want {
+		if got := CountedMedian(sorted, counts); got != want {
 			t.Fatalf("countedMedian = %v, want %v (sample %v)", got, want, sample)
 		}
 	}
