@@ -138,9 +138,6 @@ func Types(kinds []Kind) []string {
 	return out
 }
 
-// New returns the adapter for an entry, built by its kind in kinds, on a
-// host with an empty environment.
-func New(kinds []Kind, a *config.Agent) (Adapter, error) { return NewOn(kinds, a, Host{}) }
 
 // NewOn returns the adapter for an entry, built by its kind in kinds, for
 // a harness running on host.

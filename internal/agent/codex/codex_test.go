@@ -352,7 +352,7 @@ func TestArgv(t *testing.T) {
 		t.Fatalf("codex_cli entry: %+v", a)
 	}
 	a, _ := b.Agent("codex_cli")
-	if ad, err := agent.New([]agent.Kind{Kind}, a); err != nil {
+	if ad, err := agent.NewOn([]agent.Kind{Kind}, a, agent.Host{}); err != nil {
 		t.Fatal(err)
 	} else if _, ok := ad.(*Adapter); !ok {
 		t.Fatalf("adapter %T", ad)

@@ -324,7 +324,7 @@ func TestRolloutRuntime(t *testing.T) {
 		{"uvx, docker sandbox", config.Agent{Type: Kind.Type, CLI: "uvx", Options: &Options{SandboxRuntime: "docker"}}, agent.RuntimeContainer},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ad, err := agent.New([]agent.Kind{Kind}, &tc.a)
+			ad, err := agent.NewOn([]agent.Kind{Kind}, &tc.a, agent.Host{})
 			if err != nil {
 				t.Fatal(err)
 			}
