@@ -56,7 +56,7 @@ var (
 	}
 	// top packages may import everything, and no leaf, stage or reader
 	// imports them: the CLI, its example, and the test support (stand-in
-	// agents, fixtures, the testscript driver).
+	// agents, fixtures, the testscript driver, the browser check).
 	top = []string{
 		"cmd/*",
 		"internal/cli",
@@ -65,6 +65,7 @@ var (
 		"internal/agent/*/standin",
 		"internal/evaluate/evaltest",
 		"internal/workspace/workspacetest",
+		"internal/browsertest",
 		"internal/layers",
 	}
 )
