@@ -317,21 +317,37 @@ type measures struct {
 }
 
 // measureJS waits two frames (so layout and late scripts have run), then
-// measures. widest names the element reaching furthest right, to say what
-// overflows.
+// measures. widest names the element reaching furthest right past the
+// window's edge outside any scrolling box, to say what overflows.
 const measureJS = `new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(() => {
-  const de = document.documentElement;
-  let widest = "", right = 0;
-  for (const el of document.body ? document.body.querySelectorAll("*") : []) {
-    const r = el.getBoundingClientRect().right;
-    if (r > right) { right = r; widest = el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.className && typeof el.className === "string" ? "." + el.className.trim().split(/\s+/).join(".") : "") + " (right edge " + Math.round(r) + "px)"; }
+  const de = document.documentElement, limit = window.innerWidth;
+  const clipped = el => {
+    for (let a = el.parentElement; a && a !== de; a = a.parentElement) {
+      if (getComputedStyle(a).overflowX !== "visible") return true;
+    }
+    return false;
+  };
+  const name = el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+    (typeof el.className === "string" && el.className.trim() ? "." + el.className.trim().split(/\s+/).join(".") : "");
+  let widest = "", right = limit;
+  const consider = (el, r, what) => {
+    if (r > right && !clipped(el)) { right = r; widest = name(el) + what + " (right edge " + Math.round(r) + " px)"; }
+  };
+  if (de.scrollWidth > limit && document.body) {
+    for (const el of document.body.querySelectorAll("*")) consider(el, el.getBoundingClientRect().right, "");
+    // Text that does not wrap overflows its element's box, not the box.
+    const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT), range = document.createRange();
+    for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+      range.selectNodeContents(n);
+      consider(n.parentElement, range.getBoundingClientRect().right, "'s text");
+    }
   }
   resolve({
     scrollWidth: de.scrollWidth,
-    innerWidth: window.innerWidth,
+    innerWidth: limit,
     scrollHeight: Math.max(de.scrollHeight, document.body ? document.body.scrollHeight : 0),
     brokenImages: [...document.images].filter(i => i.complete && i.naturalWidth === 0).map(i => i.getAttribute("src") || "(no src)"),
-    widest: widest,
+    widest: widest || "(not found)",
   });
 })))`
 

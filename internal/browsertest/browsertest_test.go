@@ -26,6 +26,8 @@ func TestInspectDetects(t *testing.T) {
 		"exception.html": `<!doctype html><html><body><h1>x</h1><script>undefinedFunction()</script></body></html>`,
 		"rejection.html": `<!doctype html><html><body><h1>x</h1><script>Promise.reject(new Error("nobody caught me"))</script></body></html>`,
 		"wide.html":      `<!doctype html><html><body style="margin:0"><h1>x</h1><div style="width:1600px;height:10px;background:#333"></div></body></html>`,
+		"longtext.html":  `<!doctype html><html><body><h1>x</h1><p>` + strings.Repeat("y", 400) + `</p></body></html>`,
+		"scrolled.html":  `<!doctype html><html><body><h1>x</h1><div style="overflow-x:auto"><div style="width:3000px;height:10px;background:#333"></div></div></body></html>`,
 		"white.html":     `<!doctype html><html><body style="background:#fff"><p style="color:#fff">invisible</p></body></html>`,
 		"image.html":     `<!doctype html><html><body><h1>x</h1><img src="missing.png" alt=""></body></html>`,
 		"sheet.html":     `<!doctype html><html><head><link rel="stylesheet" href="missing.css"></head><body><h1>x</h1></body></html>`,
@@ -55,6 +57,9 @@ func TestInspectDetects(t *testing.T) {
 		"exception.html": {KindException, "undefinedFunction"},
 		"rejection.html": {KindException, "nobody caught me"},
 		"wide.html":      {KindOverflow, "1600 px wide in a 1400 px window"},
+		"longtext.html":  `<!doctype html><html><body><h1>x</h1><p>` + strings.Repeat("y", 400) + `</p></body></html>`,
+		"scrolled.html":  `<!doctype html><html><body><h1>x</h1><div style="overflow-x:auto"><div style="width:3000px;height:10px;background:#333"></div></div></body></html>`,
+		"longtext.html":  {KindOverflow, "p's text"},
 		"white.html":     {KindBlank, ""},
 		"image.html":     {KindResource, "missing.png"},
 		"sheet.html":     {KindResource, "missing.css"},
@@ -67,8 +72,11 @@ func TestInspectDetects(t *testing.T) {
 			t.Errorf("%s: want a %q problem mentioning %q, got %v", page, w.kind, w.detail, byPage[page])
 		}
 	}
-	if got := byPage["fine.html"]; len(got) != 0 {
-		t.Errorf("fine.html: want no problem, got %v", got)
+	// A wide box inside a scrolling one does not widen the document.
+	for _, page := range []string{"fine.html", "scrolled.html"} {
+		if got := byPage[page]; len(got) != 0 {
+			t.Errorf("%s: want no problem, got %v", page, got)
+		}
 	}
 	// Each bad page is bad for its own reason only: the overflow page is
 	// not also blank, the blank one not also wide.
