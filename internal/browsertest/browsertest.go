@@ -54,7 +54,7 @@ const (
 	// whole document regardless.
 	windowHeight = 900
 	// pageTimeout bounds one page: load, settle, measure, screenshot.
-	pageTimeout = 20 * time.Second
+	pageTimeout = 30 * time.Second
 	// startTimeout bounds the browser's start.
 	startTimeout = 30 * time.Second
 	// maxShotHeight caps the screenshot: a very long page (an index of
