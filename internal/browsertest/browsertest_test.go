@@ -30,6 +30,7 @@ func TestInspectDetects(t *testing.T) {
 		"scrolled.html":  `<!doctype html><html><body><h1>x</h1><div style="overflow-x:auto"><div style="width:3000px;height:10px;background:#333"></div></div></body></html>`,
 		"white.html":     `<!doctype html><html><body style="background:#fff"><p style="color:#fff">invisible</p></body></html>`,
 		"image.html":     `<!doctype html><html><body><h1>x</h1><img src="missing.png" alt=""></body></html>`,
+		"external.html":  `<!doctype html><html><body><h1>x</h1><img src="https://example.com/logo.png" alt=""></body></html>`,
 		"sheet.html":     `<!doctype html><html><head><link rel="stylesheet" href="missing.css"></head><body><h1>x</h1></body></html>`,
 	}
 	var paths []string
@@ -60,6 +61,7 @@ func TestInspectDetects(t *testing.T) {
 		"longtext.html":  {KindOverflow, "p's text"},
 		"white.html":     {KindBlank, ""},
 		"image.html":     {KindResource, "missing.png"},
+		"external.html":  {KindResource, "https://example.com/logo.png: net::ERR_NAME_NOT_RESOLVED"},
 		"sheet.html":     {KindResource, "missing.css"},
 		"absent.html":    {KindLoad, "absent.html"},
 	}
