@@ -31,6 +31,7 @@ func TestInspectDetects(t *testing.T) {
 		"white.html":     `<!doctype html><html><body style="background:#fff"><p style="color:#fff">invisible</p></body></html>`,
 		"image.html":     `<!doctype html><html><body><h1>x</h1><img src="missing.png" alt=""></body></html>`,
 		"external.html":  `<!doctype html><html><body><h1>x</h1><img src="https://example.com/logo.png" alt=""></body></html>`,
+		"blocked.html":   `<!doctype html><html><head><meta http-equiv="Content-Security-Policy" content="script-src 'none'"></head><body><h1>x</h1><script>document.title = "ran"</script></body></html>`,
 		"sheet.html":     `<!doctype html><html><head><link rel="stylesheet" href="missing.css"></head><body><h1>x</h1></body></html>`,
 	}
 	var paths []string
@@ -62,6 +63,7 @@ func TestInspectDetects(t *testing.T) {
 		"white.html":     {KindBlank, ""},
 		"image.html":     {KindResource, "missing.png"},
 		"external.html":  {KindResource, "https://example.com/logo.png: net::ERR_NAME_NOT_RESOLVED"},
+		"blocked.html":   {KindConsole, "security: Executing inline script violates"},
 		"sheet.html":     {KindResource, "missing.css"},
 		"absent.html":    {KindLoad, "absent.html"},
 	}
