@@ -138,7 +138,6 @@ func Types(kinds []Kind) []string {
 	return out
 }
 
-
 // NewOn returns the adapter for an entry, built by its kind in kinds, for
 // a harness running on host.
 func NewOn(kinds []Kind, a *config.Agent, host Host) (Adapter, error) {
