@@ -637,13 +637,19 @@ func (it *itemRun) rounds(ctx context.Context, env *records.Environment, pin []i
 				return err
 			}
 			f.round, f.pos, f.warm, f.offset = r, pos, warm, f.started.Sub(t0).Seconds()
-			env.Pinning.Runs++
-			if f.result.Pinned {
-				env.Pinning.PinnedRuns++
-			} else if f.result.AffinityErr != "" && env.Pinning.Error == "" {
-				env.Pinning.Error = f.result.AffinityErr
-			}
 			v := decideRun(s, it.e.display(s.Workload), f)
+			if v.fail == nil || !it.g.itemLayout || a.cand == nil {
+				// The failed run of a candidate that leaves an item with
+				// samples is none of the compared runs: it does not make
+				// the item not_pinned (a run killed at its timeout has no
+				// launcher report).
+				env.Pinning.Runs++
+				if f.result.Pinned {
+					env.Pinning.PinnedRuns++
+				} else if f.result.AffinityErr != "" && env.Pinning.Error == "" {
+					env.Pinning.Error = f.result.AffinityErr
+				}
+			}
 			if v.log != nil {
 				l := *v.log
 				l.Sample = it.sampleOf(a)
