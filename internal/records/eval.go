@@ -114,8 +114,10 @@ type Eval struct {
 	Sample        int    `json:"sample"`
 	// PlanItemHash, PatchHash and ConfigHash tie the result to what was
 	// evaluated; resume redoes an item when one of them changed.
+	// PatchHash and Patch are empty in the item layout (each candidate
+	// has its own).
 	PlanItemHash string `json:"plan_item_hash"`
-	PatchHash    string `json:"patch_hash"`
+	PatchHash    string `json:"patch_hash,omitempty"`
 	ConfigHash   string `json:"config_hash"`
 
 	Status EvalStatus `json:"status"`
@@ -124,7 +126,7 @@ type Eval struct {
 
 	Config  EvalSpec  `json:"config"`
 	Commits Commits   `json:"commits"`
-	Patch   EvalPatch `json:"patch"`
+	Patch   EvalPatch `json:"patch,omitzero"`
 
 	Environment Environment `json:"environment"`
 	// Harness is the process that evaluated the item.
