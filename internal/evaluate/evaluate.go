@@ -73,12 +73,14 @@ type Options struct {
 }
 
 // Progress follows an evaluation: Start with the items to evaluate and
-// those already done (a resumed run continues its count), Round before
-// each round of an item (warm-up included, 1-based), Done after each item
+// those already done (a resumed run continues its count), Begin when an
+// item's work starts (workspaces, setup, correctness), Round before each
+// round of an item (warm-up included, 1-based), Done after each item
 // whatever its result. An item is a plan item: with samples its
 // candidates are timed together.
 type Progress interface {
 	Start(total, done int)
+	Begin(item string)
 	Round(item string, r, rounds int)
 	Done(item string)
 }
@@ -267,6 +269,9 @@ func (e *evaluator) one(ctx context.Context, g *group, total int) error {
 		return err
 	}
 	defer release()
+	if e.o.Progress != nil {
+		e.o.Progress.Begin(g.name)
+	}
 	if views := e.stored(g); views != nil {
 		// Another process evaluated it after this one made its list.
 		e.mu.Lock()
