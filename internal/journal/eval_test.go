@@ -26,7 +26,7 @@ func TestReadSampleEvalLayouts(t *testing.T) {
 	st := func(m float64) *stats.ThreeWay { return &stats.ThreeWay{Agent: stats.ArmSummary{Median: m}} }
 	// Item layout: samples 0 and 2, sample 1 broke the tests.
 	item := &records.Eval{ItemID: "t-0000", Status: records.EvalSuccess, Flags: []string{records.FlagFewRounds},
-		Samples: []records.Sample{{Arm: records.ArmBase, Value: 2}, {Arm: records.ArmHuman, Value: 1}, {Arm: records.ArmAgent, Value: 1.5}, {Arm: records.ArmAgent, Sample: 2, Value: 1.2}},
+		Samples:  []records.Sample{{Arm: records.ArmBase, Value: 2}, {Arm: records.ArmHuman, Value: 1}, {Arm: records.ArmAgent, Value: 1.5}, {Arm: records.ArmAgent, Sample: 2, Value: 1.2}},
 		Commands: []records.CommandLog{{Arm: records.ArmAgent, Sample: 1, Phase: "correctness"}, {Arm: records.ArmBase, Phase: "setup"}},
 		Candidates: []records.EvalCandidate{
 			{Sample: 0, PatchHash: "a", Status: records.EvalSuccess, Stats: st(1.5)},
