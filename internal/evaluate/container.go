@@ -506,6 +506,11 @@ func (s *containerItem) kill(arm records.Arm) {
 	_ = s.c.engine.RemoveOwn(ctx, name)
 }
 
+// Drop removes the container of an arm that left the item (a candidate
+// that failed), so that it neither holds memory nor moves to the timing
+// CPU with the others.
+func (s *containerItem) Drop(arm records.Arm) { s.kill(arm) }
+
 // Close removes the containers and gives back to the invoking user any
 // file a container left owned by someone else.
 func (s *containerItem) Close() error {

@@ -364,11 +364,15 @@ func TestContainerSamples(t *testing.T) {
 	hang := f.patch(t, func(dir string) { writeFile(t, dir, "hang", "") })
 	broken := f.patch(t, func(dir string) { writeFile(t, dir, "broken", "") })
 	units := f.sampleUnits(t, t.TempDir(), replay, hang, broken, nil)
-	sum, _, err := f.runAs(t, context.Background(), run, units, c)
+	rec := &droppingContainer{Container: c}
+	sum, _, err := f.runAs(t, context.Background(), run, units, rec)
 	if err != nil || sum.Evaluated != 4 || sum.Counts[records.EvalSuccess] != 2 || sum.Counts[records.EvalTimeout] != 1 || sum.Counts[records.EvalCorrectnessFailed] != 1 {
 		t.Fatalf("summary %+v, err %v", sum, err)
 	}
 	noContainersLeft(t, run)
+	if got := strings.Join(rec.dropped, ","); got != "agent.s2,agent.s1" {
+		t.Fatalf("dropped %s, want the breaker's container (before the rounds), then the hung one's", got)
+	}
 	r, err := journal.ReadEval(units[0].Dir)
 	if err != nil {
 		t.Fatal(err)
@@ -398,8 +402,34 @@ func TestContainerSamples(t *testing.T) {
 		t.Fatalf("agent samples by candidate %v", n)
 	}
 	if cpus, _ := allowedCPUs(); len(cpus) > 1 {
-		if p := r.Environment.Pinning; !p.Applied || p.Method != "cpuset+sched_setaffinity" {
+		// The breaker's container was removed when it failed: the others
+		// were moved to the timing CPU without it.
+		if p := r.Environment.Pinning; !p.Applied || p.Method != "cpuset+sched_setaffinity" || p.Error != "" {
 			t.Fatalf("pinning %+v", p)
 		}
 	}
+}
+
+// droppingContainer records the arms whose containers an item dropped.
+type droppingContainer struct {
+	*Container
+	dropped []string
+}
+
+func (d *droppingContainer) StartItem(ctx context.Context, it ItemEnv) (ItemSession, error) {
+	sess, err := d.Container.StartItem(ctx, it)
+	if err != nil {
+		return nil, err
+	}
+	return &droppingSession{ItemSession: sess, d: d}, nil
+}
+
+type droppingSession struct {
+	ItemSession
+	d *droppingContainer
+}
+
+func (s *droppingSession) Drop(arm records.Arm) {
+	s.d.dropped = append(s.d.dropped, string(arm))
+	s.ItemSession.(interface{ Drop(records.Arm) }).Drop(arm)
 }

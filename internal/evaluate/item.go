@@ -258,6 +258,10 @@ func (it *itemRun) failArm(a *arm, f *failure) {
 	}
 	if a.cand.fail == nil {
 		a.cand.fail = f
+		if d, ok := it.sess.(interface{ Drop(records.Arm) }); ok && it.g.itemLayout {
+			// Its container is of no more use; the others go on.
+			d.Drop(a.id)
+		}
 	}
 }
 
@@ -803,7 +807,7 @@ func (it *itemRun) equivalence(first map[*arm][]byte) {
 			if it.g.itemLayout {
 				who += fmt.Sprintf(" (sample %d)", c.u.Sample)
 			}
-			c.fail = &failure{arm: records.ArmAgent, kind: "equivalence", reason: who + " differs from the baseline's (" + q.Mode + "): " + c.equivDetail}
+			it.failArm(a, &failure{arm: records.ArmAgent, kind: "equivalence", reason: who + " differs from the baseline's (" + q.Mode + "): " + c.equivDetail})
 		}
 	}
 	if !er.HumanOK {
