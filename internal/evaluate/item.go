@@ -58,9 +58,9 @@ type candidate struct {
 	patch records.EvalPatch
 	// fail is why it left the item (it is out): its patch, setup,
 	// correctness, a workload run or its output.
-	fail                *failure
-	equivOK, equivTried bool
-	equivDetail         string
+	fail        *failure
+	equivOK     bool
+	equivDetail string
 }
 
 // out reports whether the arm is a candidate that has left the item.
@@ -792,7 +792,6 @@ func (it *itemRun) equivalence(first map[*arm][]byte) {
 		}
 		c := a.cand
 		var detail string
-		c.equivTried = true
 		c.equivOK, detail = Equivalent(q, base, out)
 		if c.equivOK {
 			continue
