@@ -5,8 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/plan"
@@ -230,4 +232,67 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestSamplesDropOut: with samples, a candidate whose patch does not
+// apply, and one whose output differs from the baseline's, each leave
+// with their own status while the other is timed to the end; a baseline
+// that fails fails every candidate, in one file.
+func TestSamplesDropOut(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	exact := &config.Equivalence{Mode: "exact"}
+	f.task.Evaluation.Equivalence = exact
+	replay := f.patch(t, func(dir string) { writeFile(t, dir, "human.txt", "the human was here\n") })
+	other := f.patch(t, func(dir string) { writeFile(t, dir, "work.sh", "echo result 43\necho time: 1.5 ms\n") })
+	bad := []byte("diff --git a/work.sh b/work.sh\n--- a/work.sh\n+++ b/work.sh\n@@ -1,2 +1,2 @@\n-echo nothing like this\n+echo x\n echo time: 1.5 ms\n")
+	units := f.sampleUnits(t, t.TempDir(), bad, other, replay)
+	if _, err := f.run(t, ctx, units, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	r, err := journal.ReadEval(units[0].Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []records.EvalStatus{records.EvalPatchFailed, records.EvalEquivalenceFailed, records.EvalSuccess}
+	for i, c := range r.Candidates {
+		if c.Status != want[i] {
+			t.Fatalf("candidate %d: %s (%s), want %s", i, c.Status, c.Reason, want[i])
+		}
+	}
+	if c := r.Candidate(1); c.EquivalenceOK || !strings.Contains(c.EquivalenceDetail, "result 43") || !strings.Contains(c.Reason, "(sample 1)") {
+		t.Fatalf("equivalence of sample 1: %+v", c)
+	}
+	if c := r.Candidate(0); c.Patch.Applied || len(c.Patch.FailingHunks) == 0 {
+		t.Fatalf("patch of sample 0: %+v", c.Patch)
+	}
+	if r.Equivalence == nil || !r.Equivalence.HumanOK || r.Equivalence.AgentOK {
+		t.Fatalf("equivalence %+v", r.Equivalence)
+	}
+	// Sample 1 ran round 0 (warm-up) only; sample 2 every round.
+	n := map[int]int{}
+	for _, s := range r.Samples {
+		if s.Arm == records.ArmAgent {
+			n[s.Sample]++
+		}
+	}
+	if rounds := r.Config.Warmup + r.Config.Rounds; n[0] != 0 || n[1] != 1 || n[2] != rounds {
+		t.Fatalf("agent samples by candidate %v", n)
+	}
+	v1, err := journal.ReadSampleEval(units[1].Dir)
+	if err != nil || v1.Equivalence.AgentOK || v1.Equivalence.Detail == "" || v1.Status != records.EvalEquivalenceFailed {
+		t.Fatalf("view of sample 1: %+v, %v", v1.Equivalence, err)
+	}
+
+	// The baseline failing is every candidate's status, and the item's.
+	f.task.Evaluation.Equivalence = nil
+	f.task.Workload = "test -f human.txt && sh work.sh"
+	sum, err := f.run(t, ctx, units, nil, false)
+	if err != nil || sum.Counts[records.EvalBaseFailed] != 2 || sum.Counts[records.EvalPatchFailed] != 1 || len(sum.TaskProblems) != 1 {
+		t.Fatalf("summary %+v, err %v", sum, err)
+	}
+	r, err = journal.ReadEval(units[0].Dir)
+	if err != nil || r.Status != records.EvalBaseFailed || r.Candidate(2).Status != records.EvalBaseFailed {
+		t.Fatalf("base failed: %+v, err %v", r, err)
+	}
 }

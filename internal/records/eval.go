@@ -155,7 +155,8 @@ type EvalCandidate struct {
 	PatchHash string `json:"patch_hash"`
 	// Status is the candidate's outcome (success: it passed the gate and
 	// was timed to the end); a candidate that fails leaves the rounds and
-	// the others continue.
+	// the others continue. One that did not fail by itself when the
+	// baseline or the human did has the item's status.
 	Status EvalStatus `json:"status"`
 	Reason string     `json:"reason,omitempty"`
 	// Flags are the candidate's own (empty_patch, applied_3way, noisy);
@@ -421,10 +422,10 @@ func (r *Eval) SampleView(k int) *Eval {
 	}
 	v := *r
 	v.Candidates = nil
+	// A candidate that did not fail by itself has the item's status
+	// (base_failed, human_failed) as its own.
 	v.Sample, v.PatchHash, v.Patch, v.Stats = k, c.PatchHash, c.Patch, c.Stats
-	if r.Status == EvalSuccess {
-		v.Status, v.Reason = c.Status, c.Reason
-	}
+	v.Status, v.Reason = c.Status, c.Reason
 	v.Flags = append([]string(nil), c.Flags...)
 	if v.Status == EvalSuccess {
 		v.Flags = append(v.Flags, r.Flags...)
