@@ -228,7 +228,7 @@ func readUnit(dir string, row *Row, bs Bootstrap, seed uint64) (unit, []string) 
 	var u unit
 	var problems []string
 	j, jerr := journal.ReadJournal(dir)
-	ev, everr := journal.ReadEval(dir)
+	ev, everr := journal.ReadSampleEval(dir)
 	if everr != nil && !fsx.IsNotExist(everr) {
 		problems = append(problems, everr.Error())
 		ev = nil

@@ -284,26 +284,31 @@ func (c *Container) Describe(env *records.Environment) {
 	env.Container = info
 }
 
-// StartItem starts the three containers of an item, each idle (the
-// launcher waiting for a signal) with its arm's workspace at /workspace,
-// the launcher, a result directory and a private home directory mounted.
+// StartItem starts the containers of an item, one per arm (the baseline,
+// the human commit and each candidate), each idle (the launcher waiting
+// for a signal) with its arm's workspace at /workspace, the launcher, a
+// result directory and a private home directory mounted.
 func (c *Container) StartItem(ctx context.Context, it ItemEnv) (ItemSession, error) {
 	if c.engine == nil || c.image == nil {
 		return nil, errors.New("container runner: Prepare was not called")
 	}
-	s := &containerItem{c: c, names: map[records.Arm]string{}, env: it.Env, cpuset: cpuList(it.CPUs),
+	arms := it.Arms
+	if arms == nil {
+		arms = records.Arms
+	}
+	s := &containerItem{c: c, names: map[records.Arm]string{}, order: arms, env: it.Env, cpuset: cpuList(it.CPUs),
 		out: filepath.Join(it.Private, "out"), dirs: []string{}}
 	if err := c.mkdir(s.out); err != nil {
 		return nil, err
 	}
 	s.dirs = append(s.dirs, s.out)
 	setHome := !slices.ContainsFunc(c.image.Env, func(kv string) bool { return strings.HasPrefix(kv, "HOME=") })
-	for _, arm := range records.Arms {
+	for _, arm := range arms {
 		if ctx.Err() != nil {
 			s.Close()
 			return nil, ctx.Err()
 		}
-		home := filepath.Join(it.Private, "home-"+armDir[arm])
+		home := filepath.Join(it.Private, "home-"+homeDir(arm))
 		if err := c.mkdir(home); err != nil {
 			s.Close()
 			return nil, err
@@ -343,6 +348,15 @@ func (c *Container) StartItem(ctx context.Context, it ItemEnv) (ItemSession, err
 	return s, nil
 }
 
+// homeDir names an arm's home directory on the host: its workspace's
+// letter for the three arms of one candidate, its id otherwise.
+func homeDir(arm records.Arm) string {
+	if d, ok := armDir[arm]; ok {
+		return d
+	}
+	return string(arm)
+}
+
 // mkdir makes a private directory the containers write to, owned by the
 // containers' user.
 func (c *Container) mkdir(dir string) error {
@@ -366,7 +380,7 @@ func (c *Container) runClient(ctx context.Context, env []string, argv ...string)
 	return out.Bytes(), err
 }
 
-// containerItem is the session of one item: its three containers.
+// containerItem is the session of one item: its containers, one per arm.
 type containerItem struct {
 	c      *Container
 	env    []string
@@ -376,6 +390,9 @@ type containerItem struct {
 	// ownership Close restores.
 	dirs []string
 	seq  atomic.Int64
+
+	// order are the arms' ids in round-0 order.
+	order []records.Arm
 
 	mu     sync.Mutex
 	names  map[records.Arm]string
@@ -387,15 +404,17 @@ func (s *containerItem) Name() string { return s.c.Name() }
 // Workspace is /workspace for every arm.
 func (s *containerItem) Workspace(records.Arm) string { return ContainerWorkspace }
 
-// Timing moves the three containers to the timing CPU.
+// Timing moves the item's containers to the timing CPU.
 func (s *containerItem) Timing(ctx context.Context, cpu int) (string, error) {
 	if cpu < 0 {
 		return "", nil
 	}
 	args := []string{s.c.engine.Bin, "update", "--cpuset-cpus", strconv.Itoa(cpu)}
 	s.mu.Lock()
-	for _, arm := range records.Arms {
-		args = append(args, s.names[arm])
+	for _, arm := range s.order {
+		if n := s.names[arm]; n != "" {
+			args = append(args, n)
+		}
 	}
 	s.mu.Unlock()
 	ectx, cancel := context.WithTimeout(ctx, engineTimeout)
@@ -471,15 +490,26 @@ func (s *containerItem) Run(ctx context.Context, c CommandSpec) (CommandResult, 
 	return res, nil
 }
 
-// kill kills an arm's container (and so everything running in it).
+// kill kills an arm's container (and so everything running in it). The
+// arm is out of the item then: with several candidates the others go on,
+// and Timing no longer names it.
 func (s *containerItem) kill(arm records.Arm) {
 	s.mu.Lock()
 	name := s.names[arm]
+	delete(s.names, arm)
 	s.mu.Unlock()
+	if name == "" {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), engineTimeout)
 	defer cancel()
 	_ = s.c.engine.RemoveOwn(ctx, name)
 }
+
+// Drop removes the container of an arm that left the item (a candidate
+// that failed), so that it neither holds memory nor moves to the timing
+// CPU with the others.
+func (s *containerItem) Drop(arm records.Arm) { s.kill(arm) }
 
 // Close removes the containers and gives back to the invoking user any
 // file a container left owned by someone else.
@@ -491,7 +521,7 @@ func (s *containerItem) Close() error {
 	}
 	s.closed = true
 	var names []string
-	for _, arm := range records.Arms {
+	for _, arm := range s.order {
 		if n := s.names[arm]; n != "" {
 			names = append(names, n)
 		}

@@ -349,3 +349,87 @@ func TestContainerPrepareRemovesStale(t *testing.T) {
 		t.Fatalf("the live harness's container was removed: %v\n%s", err, log.String())
 	}
 }
+
+// TestContainerSamples: an item with three candidates runs in five
+// containers (K + 2 arms), moved together to the timing CPU. A candidate
+// that hangs in the rounds has its own container killed at the timeout and
+// leaves; one that breaks the tests never reaches them; the others are
+// timed to the end, and no container is left.
+func TestContainerSamples(t *testing.T) {
+	f, c, run := containerFixture(t)
+	f.task.Evaluation.Timeout = records.Duration(3 * time.Second)
+	f.task.Workload = "if [ -f hang ]; then sleep 30; fi; sh work.sh"
+	f.task.Evaluation.Correctness = []string{"test ! -f broken"}
+	replay := f.patch(t, func(dir string) { writeFile(t, dir, "human.txt", "the human was here\n") })
+	hang := f.patch(t, func(dir string) { writeFile(t, dir, "hang", "") })
+	broken := f.patch(t, func(dir string) { writeFile(t, dir, "broken", "") })
+	units := f.sampleUnits(t, t.TempDir(), replay, hang, broken, nil)
+	rec := &droppingContainer{Container: c}
+	sum, _, err := f.runAs(t, context.Background(), run, units, rec)
+	if err != nil || sum.Evaluated != 4 || sum.Counts[records.EvalSuccess] != 2 || sum.Counts[records.EvalTimeout] != 1 || sum.Counts[records.EvalCorrectnessFailed] != 1 {
+		t.Fatalf("summary %+v, err %v", sum, err)
+	}
+	noContainersLeft(t, run)
+	if got := strings.Join(rec.dropped, ","); got != "agent.s2,agent.s1" {
+		t.Fatalf("dropped %s, want the breaker's container (before the rounds), then the hung one's", got)
+	}
+	r, err := journal.ReadEval(units[0].Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]records.EvalStatus{0: records.EvalSuccess, 1: records.EvalTimeout, 2: records.EvalCorrectnessFailed, 3: records.EvalSuccess}
+	for _, cand := range r.Candidates {
+		if cand.Status != want[cand.Sample] || (cand.Status == records.EvalSuccess) != (cand.Stats != nil) {
+			t.Fatalf("candidate %d: %s (stats %v), want %s", cand.Sample, cand.Status, cand.Stats != nil, want[cand.Sample])
+		}
+	}
+	setups := map[string]bool{}
+	for _, cl := range r.Commands {
+		if cl.Phase == "correctness" {
+			setups[string(cl.Arm)+"."+strconv.Itoa(cl.Sample)] = true
+		}
+	}
+	if len(setups) != 6 {
+		t.Fatalf("correctness ran on %v, want the baseline, the human and the four candidates", setups)
+	}
+	n := map[int]int{}
+	for _, s := range r.Samples {
+		if s.Arm == records.ArmAgent {
+			n[s.Sample]++
+		}
+	}
+	if rounds := r.Config.Warmup + r.Config.Rounds; n[0] != rounds || n[3] != rounds || n[1] != 0 || n[2] != 0 {
+		t.Fatalf("agent samples by candidate %v", n)
+	}
+	if cpus, _ := allowedCPUs(); len(cpus) > 1 {
+		// The breaker's container was removed when it failed: the others
+		// were moved to the timing CPU without it.
+		if p := r.Environment.Pinning; !p.Applied || p.Method != "cpuset+sched_setaffinity" || p.Error != "" {
+			t.Fatalf("pinning %+v", p)
+		}
+	}
+}
+
+// droppingContainer records the arms whose containers an item dropped.
+type droppingContainer struct {
+	*Container
+	dropped []string
+}
+
+func (d *droppingContainer) StartItem(ctx context.Context, it ItemEnv) (ItemSession, error) {
+	sess, err := d.Container.StartItem(ctx, it)
+	if err != nil {
+		return nil, err
+	}
+	return &droppingSession{ItemSession: sess, d: d}, nil
+}
+
+type droppingSession struct {
+	ItemSession
+	d *droppingContainer
+}
+
+func (s *droppingSession) Drop(arm records.Arm) {
+	s.d.dropped = append(s.d.dropped, string(arm))
+	s.ItemSession.(interface{ Drop(records.Arm) }).Drop(arm)
+}

@@ -33,6 +33,9 @@ type Unit struct {
 	Name string
 	// Patch is the agent's patch; empty means it changed nothing.
 	Patch []byte
+	// Samples is the run's number of samples per item (0 or 1: one).
+	// With several, the item's units are evaluated together (group).
+	Samples int
 }
 
 // Options configure an evaluation.
@@ -70,16 +73,20 @@ type Options struct {
 }
 
 // Progress follows an evaluation: Start with the items to evaluate and
-// those already done (a resumed run continues its count), Round before
-// each round of an item (warm-up included, 1-based), Done after each item
-// whatever its result.
+// those already done (a resumed run continues its count), Begin when an
+// item's work starts (workspaces, setup, correctness), Round before each
+// round of an item (warm-up included, 1-based), Done after each item
+// whatever its result. An item is a plan item: with samples its
+// candidates are timed together.
 type Progress interface {
 	Start(total, done int)
+	Begin(item string)
 	Round(item string, r, rounds int)
 	Done(item string)
 }
 
 // Summary is the outcome of Run.
+// Total, Skipped, Evaluated, Regraded and Counts count units (samples).
 type Summary struct {
 	Total     int
 	Skipped   int
@@ -103,6 +110,7 @@ type Summary struct {
 type evaluator struct {
 	o           Options
 	specs       []*Spec
+	groups      []*group
 	mirror      *workspace.Mirror
 	secrets     *secrets.Set
 	baseEnv     []string
@@ -165,6 +173,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 		e.specs = append(e.specs, spec)
 	}
+	e.groups = groupUnits(o.Units, e.specs)
 	if o.Regrade {
 		return e.regrade()
 	}
@@ -194,14 +203,16 @@ func (e *evaluator) run(ctx context.Context) (*Summary, error) {
 		fmt.Fprintf(o.Log, "warning: the harness cannot keep off the timing CPU: %v\n", err)
 	}
 
-	var todo []int
-	for i, u := range o.Units {
-		if r, err := journal.ReadEval(u.Dir); err == nil && e.matches(r, u, e.specs[i]) {
-			e.summary.Skipped++
-			e.summary.Counts[r.Status]++
+	var todo []*group
+	skipped := 0
+	for _, g := range e.groups {
+		if views := e.stored(g); views != nil {
+			skipped++
+			e.summary.Skipped += len(views)
+			e.count(views)
 			continue
 		}
-		todo = append(todo, i)
+		todo = append(todo, g)
 	}
 	if ir, ok := o.Runner.(ItemRunner); ok && len(todo) > 0 {
 		if err := ir.Prepare(ctx, PrepareInfo{RunID: o.RunID, Env: e.baseEnv, Log: o.Log}); err != nil {
@@ -221,17 +232,17 @@ func (e *evaluator) run(ctx context.Context) (*Summary, error) {
 			return nil, fmt.Errorf("repository %s: %w", o.RepoURL, err)
 		}
 	}
-	fmt.Fprintf(o.Log, "evaluating %d item(s), %d already done\n", len(todo), e.summary.Skipped)
+	fmt.Fprintf(o.Log, "evaluating %d item(s), %d already done\n", len(todo), skipped)
 	if o.Progress != nil {
-		o.Progress.Start(len(todo)+e.summary.Skipped, e.summary.Skipped)
+		o.Progress.Start(len(todo)+skipped, skipped)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.MaxParallelSetup)
-	for _, i := range todo {
+	for _, gr := range todo {
 		if gctx.Err() != nil {
 			break
 		}
-		g.Go(func() error { return e.one(gctx, i, len(todo)) })
+		g.Go(func() error { return e.one(gctx, gr, len(todo)) })
 	}
 	werr := g.Wait()
 	if n := len(e.summary.Held); n > 0 {
@@ -244,81 +255,82 @@ func (e *evaluator) run(ctx context.Context) (*Summary, error) {
 	return e.finish(), nil
 }
 
-// one evaluates unit i and records its result. It returns an error only
+// one evaluates a group and records its result. It returns an error only
 // when results cannot be written (the run must stop).
-func (e *evaluator) one(ctx context.Context, i, total int) error {
-	u, spec := e.o.Units[i], e.specs[i]
+func (e *evaluator) one(ctx context.Context, g *group, total int) error {
 	if ctx.Err() != nil {
 		return nil
 	}
 	if e.o.Progress != nil {
-		defer e.o.Progress.Done(u.Name)
+		defer e.o.Progress.Done(g.name)
 	}
-	claim, ok, err := e.claim(u)
+	release, ok, err := e.claimGroup(g)
 	if !ok {
 		return err
 	}
-	defer claim.Release()
-	if r, err := journal.ReadEval(u.Dir); err == nil && e.matches(r, u, spec) {
+	defer release()
+	if e.o.Progress != nil {
+		e.o.Progress.Begin(g.name)
+	}
+	if views := e.stored(g); views != nil {
 		// Another process evaluated it after this one made its list.
 		e.mu.Lock()
-		e.summary.Skipped++
-		e.summary.Counts[r.Status]++
+		e.summary.Skipped += len(views)
+		e.count(views)
 		e.mu.Unlock()
-		fmt.Fprintf(e.o.Log, "%s: skipped: evaluated by another process\n", u.Name)
+		fmt.Fprintf(e.o.Log, "%s: skipped: evaluated by another process\n", g.name)
 		return nil
 	}
 	t0 := e.o.Now()
-	res, err := e.evaluate(ctx, u, spec)
+	res, err := e.evaluate(ctx, g)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		e.mu.Lock()
-		e.summary.Failures = append(e.summary.Failures, u.Name+": "+err.Error())
+		e.summary.Failures = append(e.summary.Failures, g.name+": "+err.Error())
 		e.mu.Unlock()
-		fmt.Fprintf(e.o.Log, "%s: not evaluated: %v\n", u.Name, err)
+		fmt.Fprintf(e.o.Log, "%s: not evaluated: %v\n", g.name, err)
 		return nil
 	}
-	if err := os.MkdirAll(u.Dir, 0o755); err != nil {
-		return fmt.Errorf("item %s: %w", u.Name, err)
+	if err := os.MkdirAll(g.dir, 0o755); err != nil {
+		return fmt.Errorf("item %s: %w", g.name, err)
 	}
-	if err := journal.WriteEval(u.Dir, res); err != nil {
-		return fmt.Errorf("item %s: %w", u.Name, err)
+	if err := journal.WriteEval(g.dir, res); err != nil {
+		return fmt.Errorf("item %s: %w", g.name, err)
 	}
+	e.dropSuperseded(g)
+	views := e.views(g, res)
 	e.mu.Lock()
 	e.done++
 	n := e.done
-	e.summary.Evaluated++
-	e.summary.Counts[res.Status]++
+	e.summary.Evaluated += len(views)
+	e.count(views)
 	e.mu.Unlock()
-	fmt.Fprintf(e.o.Log, "[%d/%d] %s %s in %s%s\n", n, total, u.Name, res.Status,
-		e.o.Now().Sub(t0).Round(100*time.Millisecond), describe(res))
+	took := e.o.Now().Sub(t0).Round(100 * time.Millisecond)
+	if !g.itemLayout {
+		fmt.Fprintf(e.o.Log, "[%d/%d] %s %s in %s%s\n", n, total, g.name, res.Status, took, describe(res))
+		return nil
+	}
+	fmt.Fprintf(e.o.Log, "[%d/%d] %s: %d candidate(s) timed together in %s\n", n, total, g.name, len(views), took)
+	for j, v := range views {
+		fmt.Fprintf(e.o.Log, "  %s %s%s\n", e.o.Units[g.units[j]].Name, v.Status, describe(v))
+	}
 	return nil
 }
 
-// claim claims a unit's directory before any work in it. ok is false
-// when the unit is not this process's to do: another holds it (said on
-// the log and recorded in the summary), or err says why it cannot be
-// claimed.
-func (e *evaluator) claim(u Unit) (c *journal.Claim, ok bool, err error) {
-	c, err = journal.ClaimItem(u.Dir, "evaluate", e.o.Now())
-	var held *journal.HeldError
-	if errors.As(err, &held) {
-		e.mu.Lock()
-		if e.held == nil {
-			e.held = map[string]bool{}
+// views are a group's result as one evaluation per unit.
+func (e *evaluator) views(g *group, res *records.Eval) []*records.Eval {
+	if !g.itemLayout {
+		return []*records.Eval{res}
+	}
+	out := make([]*records.Eval, 0, len(g.units))
+	for _, i := range g.units {
+		if v := res.SampleView(e.o.Units[i].Sample); v != nil {
+			out = append(out, v)
 		}
-		e.held[u.Name] = true
-		e.summary.Held = append(e.summary.Held, u.Name+": held by "+held.Holder.Who())
-		e.mu.Unlock()
-		fmt.Fprintf(e.o.Log, "%s: skipped: held by %s\n", u.Name, held.Holder)
-		return nil, false, nil
 	}
-	if err != nil {
-		return nil, false, fmt.Errorf("item %s: %w", u.Name, err)
-	}
-	return c, true, nil
+	return out
 }
 
 // describe is ": human 2.01x, agent 1.98x [1.95, 2.02], match" or
@@ -359,53 +371,99 @@ func (e *evaluator) matches(r *records.Eval, u Unit, spec *Spec) bool {
 
 func (e *evaluator) finish() *Summary {
 	s := e.summary
-	for _, u := range e.o.Units {
-		if e.held[u.Name] {
-			// The other process's to report.
-			continue
-		}
-		r, err := journal.ReadEval(u.Dir)
-		if err != nil {
-			s.Missing = append(s.Missing, u.Name)
-			continue
-		}
-		if r.Status == records.EvalBaseFailed || r.Status == records.EvalHumanFailed {
-			s.TaskProblems = append(s.TaskProblems, fmt.Sprintf("%s: %s: %s", u.Name, r.Status, r.Reason))
+	for _, g := range e.groups {
+		problem := ""
+		for _, i := range g.units {
+			u := e.o.Units[i]
+			if e.held[u.Name] {
+				// The other process's to report.
+				continue
+			}
+			r, err := journal.ReadSampleEval(u.Dir)
+			if err != nil {
+				s.Missing = append(s.Missing, u.Name)
+				continue
+			}
+			if (r.Status == records.EvalBaseFailed || r.Status == records.EvalHumanFailed) && problem == "" {
+				// One problem per item: its candidates share the arm that failed.
+				problem = fmt.Sprintf("%s: %s: %s", g.name, r.Status, r.Reason)
+				s.TaskProblems = append(s.TaskProblems, problem)
+			}
 		}
 	}
 	return s
 }
 
-// regrade recomputes the statistics of every stored result.
+// regrade recomputes the statistics of every stored result, in the
+// layout it was written in.
 func (e *evaluator) regrade() (*Summary, error) {
-	s := e.summary
-	for i, u := range e.o.Units {
-		claim, ok, err := e.claim(u)
+	for _, g := range e.groups {
+		release, ok, err := e.claimGroup(g)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
 			continue
 		}
+		err = e.regradeGroup(g)
+		release()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return e.finish(), nil
+}
+
+// regradeGroup regrades one group: its item layout's file, or each of its
+// units' own (the one-candidate layout, and the per-sample layout of an
+// older harness).
+func (e *evaluator) regradeGroup(g *group) error {
+	s := e.summary
+	if g.itemLayout {
+		r, err := journal.ReadEval(g.dir)
+		if err != nil && !os.IsNotExist(err) {
+			return badinput.Wrap(err)
+		}
+		if r != nil && r.Candidates != nil {
+			spec := e.regradeSpec(g.spec, r)
+			for i := range r.Candidates {
+				c := &r.Candidates[i]
+				if c.Status == records.EvalSuccess {
+					st := AnalyzeSample(r.Samples, c.Sample, spec)
+					c.Stats = &st
+					c.Flags = withFlag(c.Flags, records.FlagNoisy, st.Noisy)
+				}
+			}
+			r.Config.Band, r.Config.Alpha = spec.Band, spec.Alpha
+			r.RegradedAt = e.o.Now().UTC()
+			if err := journal.WriteEval(g.dir, r); err != nil {
+				return err
+			}
+			for _, i := range g.units {
+				u := e.o.Units[i]
+				v := r.SampleView(u.Sample)
+				if v == nil {
+					s.Missing = append(s.Missing, u.Name)
+					continue
+				}
+				s.Regraded++
+				s.Counts[v.Status]++
+				fmt.Fprintf(e.o.Log, "%s %s (regraded)%s\n", u.Name, v.Status, describe(v))
+			}
+			return nil
+		}
+	}
+	for _, i := range g.units {
+		u := e.o.Units[i]
 		r, err := journal.ReadEval(u.Dir)
 		if err != nil {
-			claim.Release()
 			if !os.IsNotExist(err) {
-				return nil, badinput.Wrap(err)
+				return badinput.Wrap(err)
 			}
 			s.Missing = append(s.Missing, u.Name)
 			continue
 		}
-		spec := e.specs[i]
-		if spec == nil {
-			spec = &Spec{EvalSpec: r.Config}
-		} else {
-			// The measurement is what it was; only the statistics'
-			// settings come from the current configuration.
-			stored := Spec{EvalSpec: r.Config}
-			stored.Band, stored.Alpha = spec.Band, spec.Alpha
-			spec = &stored
-		}
+		spec := e.regradeSpec(e.specs[i], r)
 		if r.Status == records.EvalSuccess {
 			st := Analyze(r.Samples, spec)
 			r.Stats = &st
@@ -413,16 +471,25 @@ func (e *evaluator) regrade() (*Summary, error) {
 			r.Flags = withFlag(r.Flags, records.FlagNoisy, st.Noisy)
 		}
 		r.RegradedAt = e.o.Now().UTC()
-		err = journal.WriteEval(u.Dir, r)
-		claim.Release()
-		if err != nil {
-			return nil, err
+		if err := journal.WriteEval(u.Dir, r); err != nil {
+			return err
 		}
 		s.Regraded++
 		s.Counts[r.Status]++
 		fmt.Fprintf(e.o.Log, "%s %s (regraded)%s\n", u.Name, r.Status, describe(r))
 	}
-	return e.finish(), nil
+	return nil
+}
+
+// regradeSpec is the spec a stored result is regraded with: the
+// measurement is what it was; only the statistics' settings come from the
+// current configuration (spec, nil when it cannot be resolved now).
+func (e *evaluator) regradeSpec(spec *Spec, r *records.Eval) *Spec {
+	stored := Spec{EvalSpec: r.Config}
+	if spec != nil {
+		stored.Band, stored.Alpha = spec.Band, spec.Alpha
+	}
+	return &stored
 }
 
 func withFlag(flags []string, f string, on bool) []string {

@@ -454,7 +454,8 @@ func (p *recordedProgress) Start(total, done int) { p.add(fmt.Sprintf("start %d/
 func (p *recordedProgress) Round(item string, r, n int) {
 	p.add(fmt.Sprintf("%s round %d/%d", item, r, n))
 }
-func (p *recordedProgress) Done(item string) { p.add(item + " done") }
+func (p *recordedProgress) Done(item string)  { p.add(item + " done") }
+func (p *recordedProgress) Begin(item string) { p.add(item + " begin") }
 
 // TestRunProgress: Progress sees the items, each round (warm-up included)
 // and each item's end; a resumed run starts from what is done.
@@ -463,7 +464,7 @@ func TestRunProgress(t *testing.T) {
 	ctx := context.Background()
 	u := f.unit(t, nil, f.patch(t, func(dir string) { writeFile(t, dir, "human.txt", "the human was here\n") }))
 	for _, want := range []string{
-		"start 0/1|fx-0000 round 1/4|fx-0000 round 2/4|fx-0000 round 3/4|fx-0000 round 4/4|fx-0000 done",
+		"start 0/1|fx-0000 begin|fx-0000 round 1/4|fx-0000 round 2/4|fx-0000 round 3/4|fx-0000 round 4/4|fx-0000 done",
 		"start 1/1",
 	} {
 		p := &recordedProgress{}

@@ -143,7 +143,7 @@ func openRunDir(ctx context.Context, o *InputOptions) (*Input, error) {
 			if err != nil {
 				return nil, fmt.Errorf("item %s: %w", name, err)
 			}
-			in.Units = append(in.Units, Unit{Item: it, Sample: s, Dir: dir, Name: name, Patch: patch})
+			in.Units = append(in.Units, Unit{Item: it, Sample: s, Dir: dir, Name: name, Patch: patch, Samples: samples})
 		}
 	}
 	return in, nil

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,20 +30,54 @@ const (
 	maxCommandLog = 16 << 10
 )
 
-// workspace directory names: the same length for every arm, so that the
+// Workspace directory names: the same length for every arm, so that the
 // environment (BENCH_WORKSPACE, PWD) has the same size in each — stack
-// alignment depends on it and can shift timings by a few percent.
+// alignment depends on it and can shift timings by a few percent. With
+// samples each name gets a number of the same width (b0 h0 a0 a1 …).
 var armDir = map[records.Arm]string{records.ArmBase: "b", records.ArmHuman: "h", records.ArmAgent: "a"}
 
 var armName = map[records.Arm]string{records.ArmBase: "baseline", records.ArmHuman: "human commit", records.ArmAgent: "agent's candidate"}
 
-// itemRun evaluates one unit.
+// arm is one arm of an item: the baseline, the human commit, or one
+// candidate.
+type arm struct {
+	kind records.Arm
+	// id tells the arm apart for the runner (workspaces, containers): its
+	// kind, or "agent.s<k>" for the candidate of sample k in the item
+	// layout.
+	id records.Arm
+	// dir is its workspace's directory name, name how messages call it.
+	dir, name string
+	// cand is the candidate of an agent arm.
+	cand *candidate
+}
+
+// candidate is one agent's candidate of an item.
+type candidate struct {
+	u     Unit
+	patch records.EvalPatch
+	// fail is why it left the item (it is out): its patch, setup,
+	// correctness, a workload run or its output.
+	fail        *failure
+	equivOK     bool
+	equivDetail string
+}
+
+// out reports whether the arm is a candidate that has left the item.
+func (a *arm) out() bool { return a.cand != nil && a.cand.fail != nil }
+
+// itemRun evaluates one group: the baseline, the human commit and every
+// candidate.
 type itemRun struct {
 	e    *evaluator
-	u    Unit
+	g    *group
 	spec *Spec
 	res  *records.Eval
-	ws   map[records.Arm]string
+	arms []*arm
+	// ws are the workspaces by arm id.
+	ws map[records.Arm]string
+	// fail is the failure of the baseline or the human arm: it ends the
+	// item.
 	fail *failure
 	// runner runs the item's commands: the evaluator's Runner, or the
 	// session an ItemRunner started for the item (sess).
@@ -53,17 +88,42 @@ type itemRun struct {
 	priv string
 }
 
-// evaluate runs one unit and returns its result, or an error when the
+// newArms are a group's arms in the order of the first round: B H and
+// the candidates by sample.
+func newArms(g *group, units []Unit) []*arm {
+	width, suffix := 0, func(int) string { return "" }
+	if g.itemLayout {
+		width = len(strconv.Itoa(units[g.units[len(g.units)-1]].Sample))
+		suffix = func(n int) string { return fmt.Sprintf("%0*d", width, n) }
+	}
+	arms := []*arm{
+		{kind: records.ArmBase, id: records.ArmBase, dir: armDir[records.ArmBase] + suffix(0), name: armName[records.ArmBase]},
+		{kind: records.ArmHuman, id: records.ArmHuman, dir: armDir[records.ArmHuman] + suffix(0), name: armName[records.ArmHuman]},
+	}
+	for _, i := range g.units {
+		u := units[i]
+		a := &arm{kind: records.ArmAgent, id: records.ArmAgent, dir: armDir[records.ArmAgent] + suffix(u.Sample), name: armName[records.ArmAgent],
+			cand: &candidate{u: u, patch: records.EvalPatch{Bytes: len(u.Patch), Empty: isEmptyPatch(u.Patch)}}}
+		if g.itemLayout {
+			a.id = records.Arm(fmt.Sprintf("%s.s%d", records.ArmAgent, u.Sample))
+			a.name = fmt.Sprintf("%s of sample %d", armName[records.ArmAgent], u.Sample)
+		}
+		arms = append(arms, a)
+	}
+	return arms
+}
+
+// evaluate runs one group and returns its result, or an error when the
 // harness could not evaluate it (interrupted, git or disk failure): then
 // nothing is written.
-func (e *evaluator) evaluate(ctx context.Context, u Unit, spec *Spec) (*records.Eval, error) {
+func (e *evaluator) evaluate(ctx context.Context, g *group) (*records.Eval, error) {
 	start := e.o.Now()
+	u0, spec := e.o.Units[g.units[0]], g.spec
 	res := &records.Eval{
-		RunID: e.o.RunID, ItemID: u.Item.ID, Sample: u.Sample,
-		PlanItemHash: u.Item.Hash(), PatchHash: PatchHash(u.Patch), ConfigHash: spec.hash,
+		RunID: e.o.RunID, ItemID: u0.Item.ID,
+		PlanItemHash: u0.Item.Hash(), ConfigHash: spec.hash,
 		Config:    spec.EvalSpec,
-		Commits:   records.Commits{Pre: u.Item.Pre, Human: u.Item.Human},
-		Patch:     records.EvalPatch{Bytes: len(u.Patch), Empty: isEmptyPatch(u.Patch)},
+		Commits:   records.Commits{Pre: u0.Item.Pre, Human: u0.Item.Human},
 		Commands:  []records.CommandLog{},
 		Samples:   []records.Sample{},
 		StartedAt: start.UTC(),
@@ -73,7 +133,7 @@ func (e *evaluator) evaluate(ctx context.Context, u Unit, spec *Spec) (*records.
 	if ir, ok := e.o.Runner.(ItemRunner); ok {
 		ir.Describe(&res.Environment)
 	}
-	it := &itemRun{e: e, u: u, spec: spec, res: res, ws: map[records.Arm]string{}, runner: e.o.Runner}
+	it := &itemRun{e: e, g: g, spec: spec, res: res, arms: newArms(g, e.o.Units), ws: map[records.Arm]string{}, runner: e.o.Runner}
 	priv, err := fsx.MkdirOwned(e.root, privatePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("private directory: %w", err)
@@ -83,38 +143,16 @@ func (e *evaluator) evaluate(ctx context.Context, u Unit, spec *Spec) (*records.
 		done := busy()
 		defer done()
 		if err := fsx.RemoveOwned(priv); err != nil {
-			fmt.Fprintf(e.o.Log, "warning: %s: remove %s: %v\n", u.Name, priv, err)
+			fmt.Fprintf(e.o.Log, "warning: %s: remove %s: %v\n", g.name, priv, err)
 		}
 	}()
 	if err := it.run(ctx, priv); err != nil {
 		return nil, err
 	}
-	res.Status = statusOf(it.fail)
-	if it.fail != nil {
-		// Reasons quote commands' output; nothing secret may reach eval.json.
-		res.Reason = e.secrets.ScrubString(it.fail.reason)
-	}
-	if res.Patch.Empty {
-		res.Flags = append(res.Flags, records.FlagEmptyPatch)
-	}
-	if res.Patch.ThreeWay {
-		res.Flags = append(res.Flags, records.FlagThreeWay)
-	}
-	if res.Status == records.EvalSuccess {
-		st := Analyze(res.Samples, spec)
-		res.Stats = &st
-		if st.Noisy {
-			res.Flags = append(res.Flags, records.FlagNoisy)
-		}
-		if spec.Rounds < records.FewRounds {
-			res.Flags = append(res.Flags, records.FlagFewRounds)
-		}
-		if p := res.Environment.Pinning; !p.Applied {
-			res.Flags = append(res.Flags, records.FlagNotPinned)
-		}
-		if share, ok := Contention(res.Samples); ok && share > ContendedShare {
-			res.Flags = append(res.Flags, records.FlagContended)
-		}
+	if g.itemLayout {
+		it.itemResult()
+	} else {
+		it.oneResult()
 	}
 	end := e.o.Now()
 	res.EndedAt = end.UTC()
@@ -122,32 +160,180 @@ func (e *evaluator) evaluate(ctx context.Context, u Unit, spec *Spec) (*records.
 	return res, nil
 }
 
-// path is an arm's workspace as its commands see it.
-func (it *itemRun) path(arm records.Arm) string {
-	if it.sess != nil {
-		return it.sess.Workspace(arm)
+// oneResult fills the one-candidate layout: the candidate's status,
+// patch, flags and statistics at the top of the file.
+func (it *itemRun) oneResult() {
+	res, c := it.res, it.arms[2].cand
+	res.Sample, res.PatchHash, res.Patch = c.u.Sample, PatchHash(c.u.Patch), c.patch
+	f := it.fail
+	if f == nil {
+		f = c.fail
 	}
-	return it.ws[arm]
+	res.Status = statusOf(f)
+	if f != nil {
+		// Reasons quote commands' output; nothing secret may reach eval.json.
+		res.Reason = it.e.secrets.ScrubString(f.reason)
+	}
+	res.Flags = candidateFlags(c.patch)
+	if res.Status == records.EvalSuccess {
+		st := Analyze(res.Samples, it.spec)
+		res.Stats = &st
+		if st.Noisy {
+			res.Flags = append(res.Flags, records.FlagNoisy)
+		}
+		res.Flags = append(res.Flags, it.itemFlags()...)
+	}
+}
+
+// itemResult fills the item layout: the item's own status at the top,
+// each candidate's in Candidates, its statistics against the one baseline
+// and human.
+func (it *itemRun) itemResult() {
+	res := it.res
+	res.Status = statusOf(it.fail)
+	if it.fail != nil {
+		res.Reason = it.e.secrets.ScrubString(it.fail.reason)
+	}
+	res.Candidates = []records.EvalCandidate{}
+	timed := false
+	for _, a := range it.arms[2:] {
+		c := a.cand
+		ec := records.EvalCandidate{Sample: c.u.Sample, PatchHash: PatchHash(c.u.Patch), Patch: c.patch, Flags: candidateFlags(c.patch),
+			EquivalenceOK: c.equivOK, EquivalenceDetail: c.equivDetail}
+		switch {
+		case c.fail != nil:
+			ec.Status, ec.Reason = statusOf(c.fail), it.e.secrets.ScrubString(c.fail.reason)
+		case it.fail != nil:
+			ec.Status, ec.Reason = res.Status, res.Reason
+		default:
+			ec.Status = records.EvalSuccess
+			st := AnalyzeSample(res.Samples, c.u.Sample, it.spec)
+			ec.Stats = &st
+			if st.Noisy {
+				ec.Flags = append(ec.Flags, records.FlagNoisy)
+			}
+			timed = true
+		}
+		res.Candidates = append(res.Candidates, ec)
+	}
+	if timed {
+		res.Flags = it.itemFlags()
+	}
+}
+
+// candidateFlags are the flags of a candidate's patch.
+func candidateFlags(p records.EvalPatch) []string {
+	var flags []string
+	if p.Empty {
+		flags = append(flags, records.FlagEmptyPatch)
+	}
+	if p.ThreeWay {
+		flags = append(flags, records.FlagThreeWay)
+	}
+	return flags
+}
+
+// itemFlags are the flags of the item's timing.
+func (it *itemRun) itemFlags() []string {
+	var flags []string
+	res := it.res
+	if it.spec.Rounds < records.FewRounds {
+		flags = append(flags, records.FlagFewRounds)
+	}
+	if p := res.Environment.Pinning; !p.Applied {
+		flags = append(flags, records.FlagNotPinned)
+	}
+	if share, ok := Contention(res.Samples); ok && share > ContendedShare {
+		flags = append(flags, records.FlagContended)
+	}
+	return flags
+}
+
+// failArm records an arm's failure: the baseline's or the human's ends
+// the item, a candidate's takes it out (the others continue).
+func (it *itemRun) failArm(a *arm, f *failure) {
+	if a.cand == nil {
+		it.fail = f
+		return
+	}
+	if a.cand.fail == nil {
+		a.cand.fail = f
+		if d, ok := it.sess.(interface{ Drop(records.Arm) }); ok && it.g.itemLayout {
+			// Its container is of no more use; the others go on.
+			d.Drop(a.id)
+		}
+	}
+}
+
+// over reports whether the item ends: its baseline or human failed, or
+// no candidate is left.
+func (it *itemRun) over() bool {
+	if it.fail != nil {
+		return true
+	}
+	for _, a := range it.arms[2:] {
+		if !a.out() {
+			return false
+		}
+	}
+	return true
+}
+
+// live are the arms still in the item, in the order of the first round.
+func (it *itemRun) live() []*arm {
+	var out []*arm
+	for _, a := range it.arms {
+		if !a.out() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// sampleOf is the sample an arm's commands and runs are labelled with in
+// the item layout (0 otherwise).
+func (it *itemRun) sampleOf(a *arm) int {
+	if a.cand == nil || !it.g.itemLayout {
+		return 0
+	}
+	return a.cand.u.Sample
+}
+
+// path is an arm's workspace as its commands see it.
+func (it *itemRun) path(a *arm) string {
+	if it.sess != nil {
+		return it.sess.Workspace(a.id)
+	}
+	return it.ws[a.id]
 }
 
 func isEmptyPatch(p []byte) bool { return len(strings.TrimSpace(string(p))) == 0 }
 
 // run does the work; it returns an error only when the harness failed.
-// it.fail records the first failure of an arm.
+// it.fail records the first failure of the baseline or the human, each
+// candidate's its own.
 func (it *itemRun) run(ctx context.Context, priv string) error {
-	if err := it.workspaces(ctx, priv); err != nil || it.fail != nil {
+	if err := it.workspaces(ctx, priv); err != nil || it.over() {
 		return err
 	}
-	for _, arm := range records.Arms {
-		if err := it.copyFiles(arm); err != nil || it.fail != nil {
+	for _, a := range it.live() {
+		if err := it.copyFiles(a); err != nil || it.over() {
 			return err
 		}
 	}
 	if ir, ok := it.e.o.Runner.(ItemRunner); ok {
-		sess, err := ir.StartItem(ctx, ItemEnv{
-			RunID: it.e.o.RunID, Name: it.u.Name, ItemID: it.u.Item.ID, Sample: it.u.Sample,
+		u0 := it.e.o.Units[it.g.units[0]]
+		env := ItemEnv{
+			RunID: it.e.o.RunID, Name: it.g.name, ItemID: u0.Item.ID, Sample: u0.Sample,
 			Workspaces: it.ws, Private: priv, CPUs: it.e.untimedCPUs, Env: it.e.baseEnv,
-		})
+		}
+		if it.g.itemLayout {
+			env.Sample = 0
+		}
+		for _, a := range it.live() {
+			env.Arms = append(env.Arms, a.id)
+		}
+		sess, err := ir.StartItem(ctx, env)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -157,18 +343,22 @@ func (it *itemRun) run(ctx context.Context, priv string) error {
 		it.sess, it.runner = sess, sess
 		defer func() {
 			if err := sess.Close(); err != nil {
-				fmt.Fprintf(it.e.o.Log, "warning: %s: %v\n", it.u.Name, err)
+				fmt.Fprintf(it.e.o.Log, "warning: %s: %v\n", it.g.name, err)
 			}
 		}()
 	}
-	for _, arm := range records.Arms {
+	for _, a := range it.live() {
+	phases:
 		for _, phase := range []struct {
 			name string
 			cmds []string
 		}{{"setup", it.spec.Setup}, {"correctness", it.spec.Correctness}} {
 			for _, cmd := range phase.cmds {
-				if err := it.command(ctx, arm, phase.name, cmd); err != nil || it.fail != nil {
+				if err := it.command(ctx, a, phase.name, cmd); err != nil || it.over() {
 					return err
+				}
+				if a.out() {
+					break phases
 				}
 			}
 		}
@@ -176,64 +366,72 @@ func (it *itemRun) run(ctx context.Context, priv string) error {
 	return it.time(ctx)
 }
 
-// workspaces creates the three workspaces and applies the patch.
+// workspaces creates the workspaces of the arms and applies each
+// candidate's patch.
 func (it *itemRun) workspaces(ctx context.Context, priv string) error {
 	done := busy()
 	defer done()
 	m := it.e.mirror
-	trees := map[records.Arm]string{records.ArmBase: it.u.Item.Pre, records.ArmHuman: it.u.Item.Human, records.ArmAgent: it.u.Item.Pre}
-	wss := map[records.Arm]*workspace.Workspace{}
-	for _, arm := range records.Arms {
-		ws, err := workspace.Create(ctx, m, trees[arm], filepath.Join(priv, armDir[arm]))
+	item := it.e.o.Units[it.g.units[0]].Item
+	wss := map[*arm]*workspace.Workspace{}
+	for _, a := range it.arms {
+		tree := item.Pre
+		if a.kind == records.ArmHuman {
+			tree = item.Human
+		}
+		ws, err := workspace.Create(ctx, m, tree, filepath.Join(priv, a.dir))
 		if err != nil {
-			return fmt.Errorf("%s workspace: %w", arm, err)
+			return fmt.Errorf("%s workspace: %w", a.id, err)
 		}
-		wss[arm] = ws
-		it.ws[arm] = ws.Dir
+		wss[a] = ws
+		it.ws[a.id] = ws.Dir
 	}
-	if it.res.Patch.Empty {
-		return nil
-	}
-	// A plain check first, to tell a clean apply from one that needs the
-	// three-way fallback.
-	clean := workspace.CheckApply(ctx, m, it.u.Item.Pre, priv, bytes.NewReader(it.u.Patch)) == nil
-	if err := wss[records.ArmAgent].Apply(ctx, it.u.Patch); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
+	for _, a := range it.arms[2:] {
+		c := a.cand
+		if c.patch.Empty {
+			continue
 		}
-		stderr := gitStderr(err)
-		it.res.Patch.ApplyError = capString(it.e.secrets.ScrubString(strings.TrimSpace(stderr)), maxCommandLog)
-		it.res.Patch.FailingHunks = failingHunks(stderr, it.u.Patch)
-		for i := range it.res.Patch.FailingHunks {
-			h := &it.res.Patch.FailingHunks[i]
-			h.Text = it.e.secrets.ScrubString(h.Text)
+		// A plain check first, to tell a clean apply from one that needs the
+		// three-way fallback.
+		clean := workspace.CheckApply(ctx, m, item.Pre, priv, bytes.NewReader(c.u.Patch)) == nil
+		if err := wss[a].Apply(ctx, c.u.Patch); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			stderr := gitStderr(err)
+			c.patch.ApplyError = capString(it.e.secrets.ScrubString(strings.TrimSpace(stderr)), maxCommandLog)
+			c.patch.FailingHunks = failingHunks(stderr, c.u.Patch)
+			for i := range c.patch.FailingHunks {
+				h := &c.patch.FailingHunks[i]
+				h.Text = it.e.secrets.ScrubString(h.Text)
+			}
+			c.fail = &failure{arm: records.ArmAgent, kind: "patch", reason: "the patch does not apply to the pre tree: " + firstLine(stderr)}
+			continue
 		}
-		it.fail = &failure{arm: records.ArmAgent, kind: "patch", reason: "the patch does not apply to the pre tree: " + firstLine(stderr)}
-		return nil
+		c.patch.Applied = true
+		c.patch.ThreeWay = !clean
 	}
-	it.res.Patch.Applied = true
-	it.res.Patch.ThreeWay = !clean
 	return nil
 }
 
 // copyFiles copies evaluation.files into an arm's workspace, replacing
 // whatever the tree (or the agent) put there. The copy is confined to the
 // workspace (os.Root): a link the patch made cannot lead it out.
-func (it *itemRun) copyFiles(arm records.Arm) error {
+func (it *itemRun) copyFiles(a *arm) error {
 	if len(it.spec.FilesAbs) == 0 {
 		return nil
 	}
-	ws, err := os.OpenRoot(it.ws[arm])
+	ws, err := os.OpenRoot(it.ws[a.id])
 	if err != nil {
 		return fmt.Errorf("evaluation files: %w", err)
 	}
 	defer ws.Close()
 	for i, src := range it.spec.FilesAbs {
 		rel := fileTarget(it.e.o.Task.Dir, it.spec.Files[i], src)
-		dst := filepath.Join(it.ws[arm], rel)
-		if err := safeTarget(it.ws[arm], rel); err != nil {
-			it.fail = &failure{arm: arm, kind: "files", reason: fmt.Sprintf("evaluation file %s cannot be copied into the %s: %v", it.spec.Files[i], armName[arm], err)}
-			it.res.Commands = append(it.res.Commands, records.CommandLog{Arm: arm, Phase: "files", Command: "copy " + it.spec.Files[i], ExitCode: -1, Error: err.Error()})
+		dst := filepath.Join(it.ws[a.id], rel)
+		if err := safeTarget(it.ws[a.id], rel); err != nil {
+			it.failArm(a, &failure{arm: a.kind, kind: "files", reason: fmt.Sprintf("evaluation file %s cannot be copied into the %s: %v", it.spec.Files[i], a.name, err)})
+			it.res.Commands = append(it.res.Commands, records.CommandLog{Arm: a.kind, Sample: it.sampleOf(a), Phase: "files", Command: "copy " + it.spec.Files[i], ExitCode: -1, Error: err.Error()})
 			return nil
 		}
 		if err := fsx.RemoveAll(dst); err != nil {
@@ -317,14 +515,14 @@ func safeTarget(root, rel string) error {
 }
 
 // command runs one setup or correctness command on an arm.
-func (it *itemRun) command(ctx context.Context, arm records.Arm, phase, cmd string) error {
+func (it *itemRun) command(ctx context.Context, a *arm, phase, cmd string) error {
 	out := textx.NewTail(maxCommandLog)
 	sw := it.e.secrets.Writer(out)
 	timeout := it.spec.Timeout.D()
 	t0 := time.Now()
-	dir := it.path(arm)
+	dir := it.path(a)
 	cr, err := it.runner.Run(ctx, CommandSpec{
-		Script: expand(cmd, dir), Arm: arm, Dir: dir, Env: it.e.env(dir),
+		Script: expand(cmd, dir), Arm: a.id, Dir: dir, Env: it.e.env(dir),
 		Timeout: timeout, Stdout: sw, Stderr: sw, CPUs: it.e.untimedGate(), TempDir: it.priv,
 	})
 	sw.Close()
@@ -332,19 +530,19 @@ func (it *itemRun) command(ctx context.Context, arm records.Arm, phase, cmd stri
 		return ctx.Err()
 	}
 	log := records.CommandLog{
-		Arm: arm, Phase: phase, Command: it.e.display(cmd),
+		Arm: a.kind, Sample: it.sampleOf(a), Phase: phase, Command: it.e.display(cmd),
 		ExitCode: cr.ExitCode, Signal: cr.Signal, TimedOut: cr.TimedOut,
 		DurationSeconds: time.Since(t0).Seconds(), OK: err == nil && cr.OK(),
 		Output: out.String(), OutputBytes: out.Total(), OutputTruncated: out.Total() > int64(len(out.String())),
 	}
 	if err != nil {
 		// sh itself could not start: the machine's problem, not the arm's.
-		return fmt.Errorf("%s on the %s: %w", phase, armName[arm], err)
+		return fmt.Errorf("%s on the %s: %w", phase, a.name, err)
 	}
 	it.res.Commands = append(it.res.Commands, log)
 	if !log.OK {
-		it.fail = &failure{arm: arm, kind: phase, timedOut: cr.TimedOut,
-			reason: fmt.Sprintf("%s command `%s` failed on the %s: %s%s", phase, it.e.display(cmd), armName[arm], cr.Describe(timeout), lastLine(out.String()))}
+		it.failArm(a, &failure{arm: a.kind, kind: phase, timedOut: cr.TimedOut,
+			reason: fmt.Sprintf("%s command `%s` failed on the %s: %s%s", phase, it.e.display(cmd), a.name, cr.Describe(timeout), lastLine(out.String()))})
 	}
 	return nil
 }
@@ -413,54 +611,69 @@ func (it *itemRun) timingEnvironment(ctx context.Context, slot *timingSlot) (env
 	return env, pin, nil
 }
 
-// rounds runs the workload of every arm in every round: each run's facts
-// are gathered, then judged by decideRun; the first failure ends them.
+// rounds runs the workload of every arm in every round, in the rotated
+// order of the arms still in: each run's facts are gathered, then judged
+// by decideRun. A failure of the baseline or the human ends the rounds;
+// a candidate's takes it out of the following ones (the rotation is then
+// over the arms left), and the rounds end when no candidate is left.
 func (it *itemRun) rounds(ctx context.Context, env *records.Environment, pin []int) error {
 	s := it.spec
-	first := map[records.Arm][]byte{}
+	first := map[*arm][]byte{}
 	var t0 time.Time
 	for r := 0; r < s.Warmup+s.Rounds; r++ {
 		if p := it.e.o.Progress; p != nil {
-			p.Round(it.u.Name, r+1, s.Warmup+s.Rounds)
+			p.Round(it.g.name, r+1, s.Warmup+s.Rounds)
 		}
 		warm := r < s.Warmup
 		idx := r
 		if !warm {
 			idx = r - s.Warmup
 		}
-		for pos, arm := range Order(idx) {
+		for pos, a := range Rotate(it.live(), idx) {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			if t0.IsZero() {
 				t0 = time.Now()
 			}
-			f, err := it.timedRun(ctx, arm, pin)
+			f, err := it.timedRun(ctx, a, pin)
 			if err != nil {
 				return err
 			}
 			f.round, f.pos, f.warm, f.offset = r, pos, warm, f.started.Sub(t0).Seconds()
-			env.Pinning.Runs++
-			if f.result.Pinned {
-				env.Pinning.PinnedRuns++
-			} else if f.result.AffinityErr != "" && env.Pinning.Error == "" {
-				env.Pinning.Error = f.result.AffinityErr
-			}
 			v := decideRun(s, it.e.display(s.Workload), f)
+			if v.fail == nil || !it.g.itemLayout || a.cand == nil {
+				// The failed run of a candidate that leaves an item with
+				// samples is none of the compared runs: it does not make
+				// the item not_pinned (a run killed at its timeout has no
+				// launcher report).
+				env.Pinning.Runs++
+				if f.result.Pinned {
+					env.Pinning.PinnedRuns++
+				} else if f.result.AffinityErr != "" && env.Pinning.Error == "" {
+					env.Pinning.Error = f.result.AffinityErr
+				}
+			}
 			if v.log != nil {
-				it.res.Commands = append(it.res.Commands, *v.log)
+				l := *v.log
+				l.Sample = it.sampleOf(a)
+				it.res.Commands = append(it.res.Commands, l)
 			}
 			if v.fail != nil {
-				it.fail = v.fail
-				return nil
+				if it.failArm(a, v.fail); it.over() {
+					return nil
+				}
+				continue
 			}
-			it.res.Samples = append(it.res.Samples, *v.sample)
-			if _, ok := first[arm]; !ok {
-				first[arm] = append([]byte{}, f.stdout...)
+			sample := *v.sample
+			sample.Sample = it.sampleOf(a)
+			it.res.Samples = append(it.res.Samples, sample)
+			if _, ok := first[a]; !ok {
+				first[a] = append([]byte{}, f.stdout...)
 			}
 		}
 		if r == 0 && s.Equivalence != nil {
-			if it.equivalence(first); it.fail != nil {
+			if it.equivalence(first); it.over() {
 				return nil
 			}
 		}
@@ -470,7 +683,9 @@ func (it *itemRun) rounds(ctx context.Context, env *records.Environment, pin []i
 
 // runFacts are what one timed run of the workload gave.
 type runFacts struct {
-	arm        records.Arm
+	arm records.Arm
+	// name is the arm as messages call it ("" = armName[arm]).
+	name       string
 	round, pos int
 	warm       bool
 	// started is when the run started, offset its start in seconds
@@ -487,21 +702,21 @@ type runFacts struct {
 
 // timedRun runs the workload once on an arm; an error is the harness's
 // (interrupted, or the command could not start).
-func (it *itemRun) timedRun(ctx context.Context, arm records.Arm, pin []int) (runFacts, error) {
+func (it *itemRun) timedRun(ctx context.Context, a *arm, pin []int) (runFacts, error) {
 	s := it.spec
 	stdout := &headBuffer{max: maxStdout}
 	stderr := textx.NewTail(maxCommandLog)
-	f := runFacts{arm: arm, started: time.Now()}
-	dir := it.path(arm)
+	f := runFacts{arm: a.kind, name: a.name, started: time.Now()}
+	dir := it.path(a)
 	cr, err := it.runner.Run(ctx, CommandSpec{
-		Script: expand(s.Workload, dir), Arm: arm, Dir: dir, Env: it.e.env(dir),
+		Script: expand(s.Workload, dir), Arm: a.id, Dir: dir, Env: it.e.env(dir),
 		Timeout: s.Timeout.D(), Stdout: stdout, Stderr: stderr, CPUs: pin, Timed: true, TempDir: it.priv,
 	})
 	if ctx.Err() != nil {
 		return f, ctx.Err()
 	}
 	if err != nil {
-		return f, fmt.Errorf("workload on the %s: %w", armName[arm], err)
+		return f, fmt.Errorf("workload on the %s: %w", a.name, err)
 	}
 	f.result = cr
 	f.stdout = stdout.Bytes()
@@ -527,6 +742,10 @@ type runVerdict struct {
 // is the workload as shown (secrets redacted).
 func decideRun(s *Spec, command string, f runFacts) runVerdict {
 	cr := f.result
+	name := f.name
+	if name == "" {
+		name = armName[f.arm]
+	}
 	where := fmt.Sprintf("round %d", f.round)
 	if f.warm {
 		where = fmt.Sprintf("warm-up round %d", f.round)
@@ -540,12 +759,12 @@ func decideRun(s *Spec, command string, f runFacts) runVerdict {
 				OutputTruncated: f.stderrBytes > int64(len(f.stderr)),
 			},
 			fail: &failure{arm: f.arm, kind: "workload", timedOut: cr.TimedOut,
-				reason: fmt.Sprintf("the workload failed on the %s (%s): %s%s", armName[f.arm], where, cr.Describe(s.Timeout.D()), lastLine(f.stderr))},
+				reason: fmt.Sprintf("the workload failed on the %s (%s): %s%s", name, where, cr.Describe(s.Timeout.D()), lastLine(f.stderr))},
 		}
 	}
 	v, err := Extract(s.Metric, f.stdout, cr.Wall)
 	if err != nil {
-		return runVerdict{fail: &failure{arm: f.arm, kind: "metric", reason: fmt.Sprintf("no metric in the %s's output (%s): %v", armName[f.arm], where, err)}}
+		return runVerdict{fail: &failure{arm: f.arm, kind: "metric", reason: fmt.Sprintf("no metric in the %s's output (%s): %v", name, where, err)}}
 	}
 	return runVerdict{sample: &records.Sample{
 		Arm: f.arm, Round: f.round, Position: f.pos, Warmup: f.warm, Value: v,
@@ -555,23 +774,44 @@ func decideRun(s *Spec, command string, f runFacts) runVerdict {
 	}}
 }
 
-// equivalence compares the first output of the human and agent arms with
-// the baseline's.
-func (it *itemRun) equivalence(first map[records.Arm][]byte) {
+// equivalence compares the first output of the human arm and of every
+// candidate with the baseline's: the human's differing ends the item, a
+// candidate's takes it out.
+func (it *itemRun) equivalence(first map[*arm][]byte) {
 	q := *it.spec.Equivalence
-	sum := sha256.Sum256(first[records.ArmBase])
-	er := &records.EquivalenceResult{Mode: q.Mode, Tolerance: q.Tolerance, BaseOutputSHA256: hex.EncodeToString(sum[:])}
+	base := first[it.arms[0]]
+	sum := sha256.Sum256(base)
+	er := &records.EquivalenceResult{Mode: q.Mode, Tolerance: q.Tolerance, BaseOutputSHA256: hex.EncodeToString(sum[:]), AgentOK: true}
 	it.res.Equivalence = er
-	var hDetail, aDetail string
-	er.HumanOK, hDetail = Equivalent(q, first[records.ArmBase], first[records.ArmHuman])
-	er.AgentOK, aDetail = Equivalent(q, first[records.ArmBase], first[records.ArmAgent])
-	switch {
-	case !er.HumanOK:
+	var hDetail string
+	er.HumanOK, hDetail = Equivalent(q, base, first[it.arms[1]])
+	for _, a := range it.arms[2:] {
+		out, ok := first[a]
+		if !ok || a.out() {
+			continue
+		}
+		c := a.cand
+		var detail string
+		c.equivOK, detail = Equivalent(q, base, out)
+		if c.equivOK {
+			continue
+		}
+		er.AgentOK = false
+		c.equivDetail = it.e.secrets.ScrubString(detail)
+		if er.HumanOK {
+			if !it.g.itemLayout {
+				er.Detail = c.equivDetail
+			}
+			who := "the agent's workload output"
+			if it.g.itemLayout {
+				who += fmt.Sprintf(" (sample %d)", c.u.Sample)
+			}
+			it.failArm(a, &failure{arm: records.ArmAgent, kind: "equivalence", reason: who + " differs from the baseline's (" + q.Mode + "): " + c.equivDetail})
+		}
+	}
+	if !er.HumanOK {
 		er.Detail = it.e.secrets.ScrubString(hDetail)
 		it.fail = &failure{arm: records.ArmHuman, kind: "equivalence", reason: "the human commit's workload output differs from the baseline's (" + q.Mode + "): " + er.Detail}
-	case !er.AgentOK:
-		er.Detail = it.e.secrets.ScrubString(aDetail)
-		it.fail = &failure{arm: records.ArmAgent, kind: "equivalence", reason: "the agent's workload output differs from the baseline's (" + q.Mode + "): " + er.Detail}
 	}
 }
 

@@ -49,6 +49,18 @@ func Analyze(samples []records.Sample, spec *Spec) stats.ThreeWay {
 	return stats.Analyze(Timed(samples, records.ArmBase), Timed(samples, records.ArmHuman), Timed(samples, records.ArmAgent), spec.Options())
 }
 
+// AnalyzeSample is Analyze for the candidate of sample k of the item
+// layout, against the item's one baseline and human.
+func AnalyzeSample(samples []records.Sample, k int, spec *Spec) stats.ThreeWay {
+	var agent []float64
+	for _, s := range samples {
+		if s.Arm == records.ArmAgent && s.Sample == k && !s.Warmup {
+			agent = append(agent, s.Value)
+		}
+	}
+	return stats.Analyze(Timed(samples, records.ArmBase), Timed(samples, records.ArmHuman), agent, spec.Options())
+}
+
 // PatchHash identifies a patch's bytes.
 func PatchHash(patch []byte) string {
 	sum := sha256.Sum256(patch)

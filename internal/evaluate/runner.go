@@ -20,8 +20,8 @@ import (
 type CommandSpec struct {
 	// Script is run as `sh -c Script`.
 	Script string
-	// Arm is the candidate the command runs for: a container runner runs
-	// it in that arm's container.
+	// Arm is the arm the command runs for (its id, ItemEnv.Workspaces'
+	// key): a container runner runs it in that arm's container.
 	Arm records.Arm
 	// Dir is the working directory: the candidate's workspace (as the
 	// command sees it).
@@ -102,7 +102,7 @@ type Runner interface {
 }
 
 // An ItemRunner is a Runner that needs an environment per item: Container
-// starts one container per arm. The evaluator calls Prepare once before the
+// starts one container per arm (K + 2 with K candidates). The evaluator calls Prepare once before the
 // first item it evaluates (never for --regrade), then StartItem for every
 // item once its workspaces exist, runs every command of the item through
 // the returned session and closes it before the workspaces are removed.
@@ -134,8 +134,13 @@ type ItemEnv struct {
 	Name   string
 	ItemID string
 	Sample int
-	// Workspaces are the arms' workspaces on the host.
+	// Workspaces are the arms' workspaces on the host, by the arm's id:
+	// records.ArmBase, ArmHuman, and ArmAgent or, with samples, one
+	// "agent.s<k>" per candidate (CommandSpec.Arm is the same id).
 	Workspaces map[records.Arm]string
+	// Arms are the ids of the arms to set up, in round-0 order (nil: the
+	// three of records.Arms).
+	Arms []records.Arm
 	// Private is the item's private directory (0700, removed after the
 	// item): the runner may keep files there.
 	Private string

@@ -140,25 +140,6 @@ func WriteJournal(itemDir string, j *records.Journal) error {
 	return fsx.WriteJSON(filepath.Join(itemDir, JournalFile), j)
 }
 
-// ReadEval loads an item's eval.json.
-func ReadEval(itemDir string) (*records.Eval, error) {
-	var r records.Eval
-	path := filepath.Join(itemDir, EvalFile)
-	if err := fsx.ReadJSON(path, &r); err != nil {
-		return nil, err
-	}
-	if r.SchemaVersion != records.EvalSchemaVersion {
-		return nil, fmt.Errorf("%s: schema_version %d, expected %d", path, r.SchemaVersion, records.EvalSchemaVersion)
-	}
-	return &r, nil
-}
-
-// WriteEval stores an item's eval.json atomically.
-func WriteEval(itemDir string, r *records.Eval) error {
-	r.SchemaVersion = records.EvalSchemaVersion
-	return fsx.WriteJSON(filepath.Join(itemDir, EvalFile), r)
-}
-
 // Done reports whether the item directory holds a final result produced for
 // an item with this plan hash.
 func Done(itemDir, itemHash string) bool {

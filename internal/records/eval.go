@@ -6,8 +6,16 @@ import (
 	"github.com/perfbench/perfbench/internal/stats"
 )
 
-// EvalSchemaVersion of eval.json.
-const EvalSchemaVersion = 1
+// EvalSchemaVersion of eval.json. Version 2 added the item layout of a
+// run with samples (Candidates, Sample.Sample, CommandLog.Sample); a file
+// without candidates is, field for field, version 1's, which is still
+// read (EvalSchemaVersionPerSample).
+const EvalSchemaVersion = 2
+
+// EvalSchemaVersionPerSample is the version of the per-sample layout:
+// one eval.json in every sample's directory, each sample timed with its
+// own baseline and human rounds. It is read, never written.
+const EvalSchemaVersionPerSample = 1
 
 // EvalStatus is the single outcome of an item's evaluation: eval.json's
 // status.
@@ -85,7 +93,20 @@ const (
 	FlagContended = "contended"
 )
 
-// Eval is eval.json, the evaluation of one unit (item × sample).
+// Eval is eval.json. It has two layouts:
+//
+//   - one candidate (a run without samples, or a file of the per-sample
+//     layout of version 1): the top-level fields are the evaluation of
+//     that candidate, and Candidates is nil;
+//   - the item layout (a run with samples, K > 1): one file per item, in
+//     its sample-0 directory, whose baseline and human were timed once in
+//     the same rounds as every candidate. Candidates holds each
+//     candidate's patch, status and statistics; the top-level Status is
+//     the item's own (success, or base_failed / human_failed), PatchHash,
+//     Patch and Stats are empty, and the agent samples and commands carry
+//     the candidate's sample number.
+//
+// journal.ReadSampleEval turns either into the one-candidate view.
 type Eval struct {
 	SchemaVersion int    `json:"schema_version"`
 	RunID         string `json:"run_id,omitempty"`
@@ -93,8 +114,10 @@ type Eval struct {
 	Sample        int    `json:"sample"`
 	// PlanItemHash, PatchHash and ConfigHash tie the result to what was
 	// evaluated; resume redoes an item when one of them changed.
+	// PatchHash and Patch are empty in the item layout (each candidate
+	// has its own).
 	PlanItemHash string `json:"plan_item_hash"`
-	PatchHash    string `json:"patch_hash"`
+	PatchHash    string `json:"patch_hash,omitempty"`
 	ConfigHash   string `json:"config_hash"`
 
 	Status EvalStatus `json:"status"`
@@ -103,7 +126,7 @@ type Eval struct {
 
 	Config  EvalSpec  `json:"config"`
 	Commits Commits   `json:"commits"`
-	Patch   EvalPatch `json:"patch"`
+	Patch   EvalPatch `json:"patch,omitzero"`
 
 	Environment Environment `json:"environment"`
 	// Harness is the process that evaluated the item.
@@ -116,11 +139,47 @@ type Eval struct {
 	Samples []Sample `json:"samples"`
 	// Stats compares the timed samples; nil when the item was not timed.
 	Stats *stats.ThreeWay `json:"stats,omitempty"`
+	// Candidates are the agent's candidates of an item evaluated in the
+	// item layout, by sample; nil in the one-candidate layout.
+	Candidates []EvalCandidate `json:"candidates,omitempty"`
 
 	StartedAt       time.Time `json:"started_at"`
 	EndedAt         time.Time `json:"ended_at"`
 	DurationSeconds float64   `json:"duration_seconds"`
 	RegradedAt      time.Time `json:"regraded_at,omitzero"`
+}
+
+// EvalCandidate is one sample's candidate in the item layout.
+type EvalCandidate struct {
+	Sample    int    `json:"sample"`
+	PatchHash string `json:"patch_hash"`
+	// Status is the candidate's outcome (success: it passed the gate and
+	// was timed to the end); a candidate that fails leaves the rounds and
+	// the others continue. One that did not fail by itself when the
+	// baseline or the human did has the item's status.
+	Status EvalStatus `json:"status"`
+	Reason string     `json:"reason,omitempty"`
+	// Flags are the candidate's own (empty_patch, applied_3way, noisy);
+	// the item's (not_pinned, few_rounds, contended) are at the top.
+	Flags []string  `json:"flags,omitempty"`
+	Patch EvalPatch `json:"patch"`
+	// EquivalenceOK and EquivalenceDetail are its output's comparison
+	// with the baseline's (when the item has equivalence).
+	EquivalenceOK     bool   `json:"equivalence_ok,omitempty"`
+	EquivalenceDetail string `json:"equivalence_detail,omitempty"`
+	// Stats compares its timed samples with the item's baseline and
+	// human; nil when it was not timed to the end.
+	Stats *stats.ThreeWay `json:"stats,omitempty"`
+}
+
+// Candidate returns the candidate of sample k, or nil.
+func (r *Eval) Candidate(k int) *EvalCandidate {
+	for i := range r.Candidates {
+		if r.Candidates[i].Sample == k {
+			return &r.Candidates[i]
+		}
+	}
+	return nil
 }
 
 // Commits names the trees of the arms.
@@ -154,8 +213,11 @@ type Hunk struct {
 
 // CommandLog is one setup or correctness command run on one arm.
 type CommandLog struct {
-	Arm   Arm    `json:"arm"`
-	Phase string `json:"phase"` // files | setup | correctness
+	Arm Arm `json:"arm"`
+	// Sample is the candidate's sample of an agent command in the item
+	// layout.
+	Sample int    `json:"sample,omitempty"`
+	Phase  string `json:"phase"` // files | setup | correctness
 	// Command is the command as written in the task ({workspace} not
 	// expanded), with secret-looking values redacted.
 	Command         string  `json:"command"`
@@ -186,8 +248,11 @@ type EquivalenceResult struct {
 // Sample is one run of the workload.
 type Sample struct {
 	Arm Arm `json:"arm"`
+	// Sample is the candidate's sample of an agent run in the item layout.
+	Sample int `json:"sample,omitempty"`
 	// Round is 0-based over all rounds, warm-up rounds first; Position is
-	// the arm's place in the round's order (0, 1, 2).
+	// the arm's place in the round's order (0, 1, 2; up to K+1 with K
+	// candidates).
 	Round    int  `json:"round"`
 	Position int  `json:"position"`
 	Warmup   bool `json:"warmup"`
@@ -211,7 +276,8 @@ type Sample struct {
 	OffsetSeconds float64 `json:"offset_seconds"`
 }
 
-// Arm is one of the three candidates of an item.
+// Arm is one of the three kinds of arms of an item; with samples there
+// is one agent arm per candidate, told apart by Sample.Sample.
 type Arm string
 
 // The arms, in the order of the first round.
@@ -335,4 +401,56 @@ type Pinning struct {
 	// cpuset is the timing CPU alone, and the launcher pins itself too).
 	Method string `json:"method,omitempty"`
 	Error  string `json:"error,omitempty"`
+}
+
+// SampleView is the one-candidate evaluation of sample k of an item
+// evaluated in the item layout: the item's baseline and human samples and
+// commands with candidate k's as the agent arm, its patch, status, flags
+// and statistics, as a per-sample eval.json would say. It returns r itself
+// for a file of the one-candidate layout whose sample is k, and nil when
+// the file has no candidate k.
+func (r *Eval) SampleView(k int) *Eval {
+	if r.Candidates == nil {
+		if r.Sample != k {
+			return nil
+		}
+		return r
+	}
+	c := r.Candidate(k)
+	if c == nil {
+		return nil
+	}
+	v := *r
+	v.Candidates = nil
+	// A candidate that did not fail by itself has the item's status
+	// (base_failed, human_failed) as its own.
+	v.Sample, v.PatchHash, v.Patch, v.Stats = k, c.PatchHash, c.Patch, c.Stats
+	v.Status, v.Reason = c.Status, c.Reason
+	v.Flags = append([]string(nil), c.Flags...)
+	if v.Status == EvalSuccess {
+		v.Flags = append(v.Flags, r.Flags...)
+	}
+	v.Commands = make([]CommandLog, 0, len(r.Commands))
+	for _, l := range r.Commands {
+		if l.Arm != ArmAgent || l.Sample == k {
+			l.Sample = 0
+			v.Commands = append(v.Commands, l)
+		}
+	}
+	v.Samples = make([]Sample, 0, len(r.Samples))
+	for _, s := range r.Samples {
+		if s.Arm != ArmAgent || s.Sample == k {
+			s.Sample = 0
+			v.Samples = append(v.Samples, s)
+		}
+	}
+	if r.Equivalence != nil {
+		q := *r.Equivalence
+		q.AgentOK = c.EquivalenceOK
+		if q.HumanOK {
+			q.Detail = c.EquivalenceDetail
+		}
+		v.Equivalence = &q
+	}
+	return &v
 }

@@ -150,3 +150,34 @@ func TestGolden(t *testing.T) {
 	r.SchemaVersion = records.EvalSchemaVersion
 	golden(t, journal.EvalFile, &r, journal.ReadEval)
 }
+
+// TestGoldenEvalPerSample: an eval.json of version 1 (the per-sample
+// layout, before the item layout of samples) still reads, into the same
+// fields, and is its own sample's view.
+func TestGoldenEvalPerSample(t *testing.T) {
+	dir := t.TempDir()
+	old, err := os.ReadFile(filepath.Join("testdata", "eval.v1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, journal.EvalFile), old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := journal.ReadEval(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.SchemaVersion != records.EvalSchemaVersionPerSample || r.Candidates != nil {
+		t.Fatalf("schema_version %d, candidates %v", r.SchemaVersion, r.Candidates)
+	}
+	again, err := fsx.MarshalJSON(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again, old) {
+		t.Errorf("eval.v1.json read and written again differs:\n%s", again)
+	}
+	if v := r.SampleView(r.Sample); v != r {
+		t.Errorf("the view of its own sample is not the file")
+	}
+}

@@ -84,7 +84,7 @@ func (ev *ItemEval) verdictText() string {
 }
 
 func loadEval(dir string) (*ItemEval, error) {
-	r, err := journal.ReadEval(dir)
+	r, err := journal.ReadSampleEval(dir)
 	if err != nil {
 		if fsx.IsNotExist(err) {
 			return nil, nil

@@ -63,6 +63,8 @@ type Report struct {
 	Items        []Item         `json:"items"`
 	// Evaluation summarises the items' eval.json; nil before evaluate.
 	Evaluation *EvalSummary `json:"evaluation,omitempty"`
+	// SampleItems aggregate each plan item's samples (runs with samples).
+	SampleItems []SampleItem `json:"sample_items,omitempty"`
 	// Problems are unreadable files met while loading (the report still
 	// shows everything else).
 	Problems []string `json:"problems,omitempty"`
@@ -167,6 +169,7 @@ func Load(runDir string) (*Report, error) {
 		}
 	}
 	r.Evaluation = summarize(r.Items, samples)
+	r.SampleItems = sampleItems(r.Items, samples)
 	if r.SpentUSD < r.TotalCostUSD {
 		r.SpentUSD = r.TotalCostUSD
 	}
@@ -330,6 +333,9 @@ func WriteTable(w io.Writer, r *Report) error {
 		fmt.Fprintln(w, l)
 	}
 	fmt.Fprintln(w)
+	if r.Samples > 1 {
+		return writeSampleTable(w, r)
+	}
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	switch {
 	case hasEval(r) && r.Display.Long:

@@ -1,0 +1,124 @@
+package journal
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/records"
+)
+
+// ReadEval loads the eval.json of a directory as it is written, in
+// either layout (records.Eval): version 2, or version 1 (the per-sample
+// layout, whose fields version 2 kept).
+func ReadEval(itemDir string) (*records.Eval, error) {
+	var r records.Eval
+	path := filepath.Join(itemDir, EvalFile)
+	if err := fsx.ReadJSON(path, &r); err != nil {
+		return nil, err
+	}
+	if r.SchemaVersion != records.EvalSchemaVersion && r.SchemaVersion != records.EvalSchemaVersionPerSample {
+		return nil, fmt.Errorf("%s: schema_version %d, expected %d or %d", path, r.SchemaVersion, records.EvalSchemaVersion, records.EvalSchemaVersionPerSample)
+	}
+	return &r, nil
+}
+
+// WriteEval stores an item's eval.json atomically.
+func WriteEval(itemDir string, r *records.Eval) error {
+	r.SchemaVersion = records.EvalSchemaVersion
+	return fsx.WriteJSON(filepath.Join(itemDir, EvalFile), r)
+}
+
+// EvalDir is the directory of the eval.json of item itemID of a run with
+// samples samples: the item's directory, or with samples its sample-0
+// directory (the item layout keeps one file per item there).
+func EvalDir(runDir, itemID string, samples int) string {
+	return filepath.Join(runDir, ItemDirName(itemID, 0, samples))
+}
+
+// ReadItemEvals reads the evaluation of item itemID of the run in runDir
+// (samples per item) in either layout and returns one view per sample
+// (records.Eval.SampleView: that candidate as the agent arm, its
+// statistics, its status); a sample without an evaluation is nil. The
+// item layout's file in the sample-0 directory wins over per-sample files
+// (an older evaluation's, superseded).
+func ReadItemEvals(runDir, itemID string, samples int) ([]*records.Eval, error) {
+	samples = max(samples, 1)
+	out := make([]*records.Eval, samples)
+	item, err := ReadEval(EvalDir(runDir, itemID, samples))
+	if err != nil && !fsx.IsNotExist(err) {
+		return nil, err
+	}
+	if item != nil && item.Candidates != nil {
+		for k := range out {
+			out[k] = item.SampleView(k)
+		}
+		return out, nil
+	}
+	for k := range out {
+		r := item
+		if k > 0 {
+			if r, err = ReadEval(filepath.Join(runDir, ItemDirName(itemID, k, samples))); err != nil {
+				if fsx.IsNotExist(err) {
+					continue
+				}
+				return nil, err
+			}
+		}
+		if r != nil {
+			out[k] = r.SampleView(k)
+			if out[k] == nil && samples == 1 {
+				out[k] = r
+			}
+		}
+	}
+	return out, nil
+}
+
+// ReadSampleEval is ReadItemEvals for the one sample whose directory is
+// dir ("<item>" or "<item>.s<k>"): what a reader of one unit calls. No
+// evaluation of it is an error for which os.IsNotExist holds.
+func ReadSampleEval(dir string) (*records.Eval, error) {
+	id, k, samples := splitItemDirName(filepath.Base(dir))
+	runDir := filepath.Dir(dir)
+	notExist := &fs.PathError{Op: "open", Path: filepath.Join(dir, EvalFile), Err: os.ErrNotExist}
+	item, err := ReadEval(EvalDir(runDir, id, samples))
+	if err != nil && !fsx.IsNotExist(err) {
+		return nil, err
+	}
+	if item == nil || item.Candidates == nil {
+		if k > 0 {
+			if item, err = ReadEval(dir); err != nil {
+				return nil, err
+			}
+		}
+		if item == nil {
+			return nil, notExist
+		}
+		if samples == 1 {
+			return item, nil
+		}
+	}
+	if v := item.SampleView(k); v != nil {
+		return v, nil
+	}
+	return nil, notExist
+}
+
+// splitItemDirName parses ItemDirName's result: "<item>.s<k>" is sample k
+// of a run with samples (samples > k, 2 at least), anything else the
+// one-sample directory. Item ids end in -NNNN, so the suffix is never
+// theirs.
+func splitItemDirName(name string) (itemID string, sample, samples int) {
+	i := strings.LastIndex(name, ".s")
+	if i > 0 {
+		if k, err := strconv.Atoi(name[i+2:]); err == nil && k >= 0 && name[i+2:] == strconv.Itoa(k) {
+			return name[:i], k, max(k+1, 2)
+		}
+	}
+	return name, 0, 1
+}

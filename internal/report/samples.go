@@ -1,0 +1,195 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"text/tabwriter"
+
+	"github.com/perfbench/perfbench/internal/records"
+	"github.com/perfbench/perfbench/internal/stats"
+)
+
+// SampleItem aggregates the K samples of one plan item of a run with
+// samples: evaluate times them together, against one baseline and one
+// human, so their speedups are directly comparable.
+type SampleItem struct {
+	ID string `json:"id"`
+	// Samples are the item's rows; Evaluated those with an evaluation.
+	Samples   int `json:"samples"`
+	Evaluated int `json:"evaluated"`
+	// Passed counts the candidates whose evaluation is success with a
+	// non-empty patch (an empty patch is never a pass); Opt those with
+	// opt_commit, OptBase those with opt_base.
+	Passed  int `json:"passed"`
+	Opt     int `json:"opt"`
+	OptBase int `json:"opt_base"`
+	// HumanSpeedup is the human commit's speedup over the baseline (the
+	// first timed candidate's; HumanShared says every timed candidate had
+	// the same, i.e. they were timed together).
+	HumanSpeedup *Speedup `json:"human_speedup,omitempty"`
+	HumanShared  bool     `json:"human_shared"`
+	// MeanSpeedup is the mean agent/base speedup over the evaluated
+	// candidates, a candidate not timed (failed, or empty) counting as
+	// 1.0 (SWE-fficiency's convention); Best the largest speedup of a
+	// candidate that passed, with its sample (-1 when none passed).
+	MeanSpeedup float64 `json:"mean_speedup"`
+	Best        float64 `json:"best_speedup,omitempty"`
+	BestSample  int     `json:"best_sample"`
+	// PassAtK and OptAtK are the unbiased estimators over the item's
+	// evaluated samples, k = 1 .. Evaluated.
+	PassAtK []KValue `json:"pass_at_k,omitempty"`
+	OptAtK  []KValue `json:"opt_at_k,omitempty"`
+}
+
+// sampleItems aggregates the rows of a run with samples, one per plan
+// item in the items' order; nil without samples.
+func sampleItems(items []Item, samples int) []SampleItem {
+	if samples <= 1 {
+		return nil
+	}
+	var out []SampleItem
+	at := map[string]int{}
+	for _, it := range items {
+		i, ok := at[it.ID]
+		if !ok {
+			i = len(out)
+			at[it.ID] = i
+			out = append(out, SampleItem{ID: it.ID, BestSample: -1})
+		}
+		a := &out[i]
+		a.Samples++
+		ev := it.Eval
+		if ev == nil {
+			continue
+		}
+		a.Evaluated++
+		speedup := 1.0
+		if ev.AgentSpeedup != nil && ev.AgentSpeedup.Valid && ev.Status == string(records.EvalSuccess) {
+			speedup = ev.AgentSpeedup.Ratio
+		}
+		a.MeanSpeedup += speedup
+		if ev.Status == string(records.EvalSuccess) && !slices.Contains(ev.Flags, records.FlagEmptyPatch) {
+			a.Passed++
+			if a.BestSample < 0 || speedup > a.Best {
+				a.Best, a.BestSample = speedup, it.Sample
+			}
+		}
+		if ev.OptCommit {
+			a.Opt++
+		}
+		if ev.OptBase {
+			a.OptBase++
+		}
+		if h := ev.HumanSpeedup; h != nil && h.Valid {
+			if a.HumanSpeedup == nil {
+				a.HumanSpeedup, a.HumanShared = h, true
+			} else if h.Ratio != a.HumanSpeedup.Ratio {
+				a.HumanShared = false
+			}
+		}
+	}
+	for i := range out {
+		a := &out[i]
+		if a.Evaluated == 0 {
+			continue
+		}
+		a.MeanSpeedup /= float64(a.Evaluated)
+		for k := 1; k <= a.Evaluated; k++ {
+			if v, err := stats.PassAtK(a.Evaluated, a.Passed, k); err == nil {
+				a.PassAtK = append(a.PassAtK, KValue{k, v})
+			}
+			if v, err := stats.PassAtK(a.Evaluated, a.Opt, k); err == nil {
+				a.OptAtK = append(a.OptAtK, KValue{k, v})
+			}
+		}
+	}
+	return out
+}
+
+// writeSampleTable is WriteTable's table for a run with samples: one row
+// per plan item with its candidates aggregated (how many passed, the human
+// speedup they share, the mean and best agent speedups, pass@K and Opt@K
+// at K = the evaluated samples), and its samples beneath, each as the
+// table of a run without samples shows it.
+func writeSampleTable(w io.Writer, r *Report) error {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	eval := hasEval(r)
+	switch {
+	case eval && r.Display.Long:
+		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tEVAL\tBASE\tHUMAN\tAGENT\tHUMAN/BASE [95% CI]\tAGENT/BASE [95% CI]\tAGENT/HUMAN [95% CI]\tP\tN\tVERDICT\tREASON")
+	case eval:
+		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tEVAL\tHUMAN\tAGENT [95% CI]\tAGENT/HUMAN\tVERDICT\tREASON")
+	default:
+		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tREASON")
+	}
+	aggs := map[string]SampleItem{}
+	for _, a := range r.SampleItems {
+		aggs[a.ID] = a
+	}
+	seen := map[string]bool{}
+	for _, it := range r.Items {
+		if !seen[it.ID] {
+			seen[it.ID] = true
+			writeAggregateRow(tw, r, it.ID, aggs[it.ID])
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%.1fs\t+%d/-%d\t%d\t%s\t", it.Dir, it.Status, it.DurationSeconds,
+			it.LinesAdded, it.LinesRemoved, it.FilesChanged, money(it.CostUSD))
+		if eval {
+			st, human, agent, verdict := evalCells(it.Eval)
+			if r.Display.Long {
+				l := longCells(it.Eval)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t", st, l[0], l[1], l[2], l[3], agent, l[4], l[5], l[6], verdict)
+			} else {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t", st, human, agent, agentOverHuman(it.Eval), verdict)
+			}
+		}
+		fmt.Fprintf(tw, "%s\n", truncate(itemReason(it), 60))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if eval && !r.Display.NoLegend {
+		fmt.Fprintf(w, "\n%s\n", legend(r.Items))
+		fmt.Fprintf(w, "an item's row aggregates its samples: EVAL passed/evaluated, HUMAN the speedup they share, AGENT the mean (a failed candidate = 1.0) and the best, VERDICT pass@K and Opt@K at K evaluated\n")
+	}
+	return writeFooter(w, r)
+}
+
+// writeAggregateRow is an item's row above its samples.
+func writeAggregateRow(tw io.Writer, r *Report, id string, a SampleItem) {
+	var dur, cost float64
+	lines := 0
+	for _, it := range r.Items {
+		if it.ID == id {
+			dur += it.DurationSeconds
+			cost += it.CostUSD
+			lines++
+		}
+	}
+	fmt.Fprintf(tw, "%s\t%d samples\t%.1fs\t\t\t%s\t", id, lines, dur, money(cost))
+	if hasEval(r) {
+		ev, human, agent, verdict := "-", "-", "-", "-"
+		if a.Evaluated > 0 {
+			ev = fmt.Sprintf("%d/%d passed", a.Passed, a.Evaluated)
+			if a.HumanSpeedup != nil {
+				human = ratioText(a.HumanSpeedup)
+				if !a.HumanShared {
+					human += " (differs by sample)"
+				}
+			}
+			agent = "mean " + num(a.MeanSpeedup) + "x"
+			if a.BestSample >= 0 {
+				agent += fmt.Sprintf(", best %sx (s%d)", num(a.Best), a.BestSample)
+			}
+			k := len(a.PassAtK)
+			verdict = fmt.Sprintf("pass@%d %.2f, Opt@%d %.2f", k, a.PassAtK[k-1].Value, k, a.OptAtK[k-1].Value)
+		}
+		if r.Display.Long {
+			fmt.Fprintf(tw, "%s\t\t\t\t%s\t%s\t\t\t\t%s\t", ev, human, agent, verdict)
+		} else {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t\t%s\t", ev, human, agent, verdict)
+		}
+	}
+	fmt.Fprintln(tw)
+}
