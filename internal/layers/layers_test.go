@@ -68,6 +68,7 @@ var (
 		"internal/agent/*/standin",
 		"internal/evaluate/evaltest",
 		"internal/workspace/workspacetest",
+		"internal/site/sitetest",
 		"internal/layers",
 	}
 )

@@ -246,7 +246,11 @@ func unitFacts(r *siteRun, it *siteItem, u *siteUnit) []kv {
 			f = append(f, kv{"apply error", ev.Patch.ApplyError})
 		}
 		if st := ev.Stats; st != nil {
-			f = append(f, kv{"verdict (agent vs human)", stats.VerdictText(st.Verdict.Outcome, st.Verdict.Significant, st.Verdict.Label)},
+			verdict := "none: the agent's candidate was not timed"
+			if st.Verdict.Outcome != "" {
+				verdict = stats.VerdictText(st.Verdict.Outcome, st.Verdict.Significant, st.Verdict.Label)
+			}
+			f = append(f, kv{"verdict (agent vs human)", verdict},
 				kv{"GSO flags", fmt.Sprintf("opt_base %v, opt_commit %v", st.OptBase, st.OptCommit)})
 		}
 	} else {
@@ -327,6 +331,10 @@ func statRows(ev *records.Eval, st *stats.ThreeWay) ([]statRow, []speedRow) {
 		name string
 		s    stats.ArmSummary
 	}{{"base", st.Base}, {"human", st.Human}, {"agent", st.Agent}} {
+		if a.s.N == 0 {
+			rows = append(rows, statRow{Arm: a.name, N: "0", Median: "not timed", CI: "-", Mean: "-", CV: "-", MinMax: "-"})
+			continue
+		}
 		r := statRow{Arm: a.name, N: fmt.Sprintf("%d", a.s.N), Median: num(a.s.Median) + unit, Mean: num(a.s.Mean) + unit,
 			MinMax: num(a.s.Min) + " – " + num(a.s.Max), CI: "-", CV: "-"}
 		if a.s.CIValid {
@@ -345,10 +353,11 @@ func statRows(ev *records.Eval, st *stats.ThreeWay) ([]statRow, []speedRow) {
 		name string
 		s    stats.Speedup
 	}{{"human / base", st.HumanOverBase}, {"agent / base", st.AgentOverBase}, {"agent / human", st.AgentOverHuman}} {
-		r := speedRow{Name: s.name, Ratio: "-", CI: "-", P: num(s.s.P), N: fmt.Sprintf("%d vs %d", s.s.NBase, s.s.NCand), Significant: fmt.Sprintf("%v", s.s.Significant)}
-		if s.s.Valid {
-			r.Ratio = times(s.s.Ratio)
+		if !s.s.Valid {
+			sp = append(sp, speedRow{Name: s.name, Ratio: "not measured", CI: "-", P: "-", N: "-", Significant: "-"})
+			continue
 		}
+		r := speedRow{Name: s.name, Ratio: times(s.s.Ratio), CI: "-", P: num(s.s.P), N: fmt.Sprintf("%d vs %d", s.s.NBase, s.s.NCand), Significant: fmt.Sprintf("%v", s.s.Significant)}
 		if s.s.CIValid {
 			r.CI = "[" + num(s.s.Lo) + ", " + num(s.s.Hi) + "]"
 			if s.s.Method != "" {
