@@ -310,7 +310,7 @@ const (
 // the frontier: the runs no cheaper run matches in Opt@1.
 func paretoChart(t *siteTask, ti int) chart {
 	c := chart{ID: fmt.Sprintf("pareto-%d", ti+1), Label: "Cost against Opt@1, one point per run, the Pareto frontier drawn",
-		W: f1(padL + plotW + 200), H: f1(padT + plotH + padB)}
+		W: f1(padL + plotW + 200), H: chartHeight(len(t.runs))}
 	maxCost := 0.0
 	for _, r := range t.runs {
 		maxCost = math.Max(maxCost, r.row.CostUSD)
@@ -384,6 +384,11 @@ func paretoChart(t *siteTask, ti int) chart {
 	return c
 }
 
+// chartHeight fits the plot and the legend of n runs beside it.
+func chartHeight(n int) string {
+	return f1(math.Max(padT+plotH+padB, padT+40+16*float64(n)))
+}
+
 func cmpFloat(a, b float64) int {
 	switch {
 	case a < b:
@@ -398,7 +403,7 @@ func cmpFloat(a, b float64) int {
 // t from 0.5 to 1.5.
 func curveChart(t *siteTask, ti int) chart {
 	c := chart{ID: fmt.Sprintf("curves-%d", ti+1), Label: "Threshold curves: share of items whose agent speedup reaches t times the human's, one curve per run",
-		W: f1(padL + plotW + 200), H: f1(padT + plotH + padB)}
+		W: f1(padL + plotW + 200), H: chartHeight(len(t.runs))}
 	ts := Thresholds()
 	lo, hi := ts[0], ts[len(ts)-1]
 	xOf := func(v float64) float64 { return padL + plotW*(v-lo)/(hi-lo) }
