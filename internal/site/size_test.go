@@ -16,7 +16,9 @@ import (
 func syntheticSite(runs, items int) *siteData {
 	b := &compare.Board{Bootstrap: compare.Bootstrap{Resamples: 2000, Seed: 12, Confidence: 0.95}}
 	task := compare.Task{ID: "synthetic"}
-	metric := func(v float64) compare.Metric { return compare.Metric{Value: v, Lo: v * 0.9, Hi: v * 1.1, N: items, Valid: true} }
+	metric := func(v float64) compare.Metric {
+		return compare.Metric{Value: v, Lo: v * 0.9, Hi: v * 1.1, N: items, Valid: true}
+	}
 	for r := range runs {
 		task.Rows = append(task.Rows, compare.Row{
 			RunID: fmt.Sprintf("synthetic__agent-%02d__anthropic-claude-x__20261125T1841%02dZ", r, r), Agent: fmt.Sprintf("agent-%02d", r),

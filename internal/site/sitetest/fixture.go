@@ -142,7 +142,7 @@ func writeRun(root, id, agent string, items []item) error {
 			j := &records.Journal{
 				SchemaVersion: records.SchemaVersion, RunID: id, ItemID: Items[i], Status: it.rollout,
 				DurationSeconds: 10 * float64(i+1), Attempts: 1,
-				Usage: records.Usage{CostUSD: it.cost, InputTokens: 1000, OutputTokens: 100, CacheReadTokens: 50, Turns: 3},
+				Usage:  records.Usage{CostUSD: it.cost, InputTokens: 1000, OutputTokens: 100, CacheReadTokens: 50, Turns: 3},
 				Limits: records.Limits{Timeout: records.Duration(30 * time.Minute)},
 				Logs: records.Logs{Stdout: &records.LogFile{File: "command_stdout.txt", Bytes: 40, Kept: 40},
 					Stderr: &records.LogFile{File: "command_stderr.txt", Bytes: 40, Kept: 40}},
