@@ -357,3 +357,42 @@ func TestBoundedReads(t *testing.T) {
 		t.Error("a symbolic link was followed")
 	}
 }
+
+// With samples, a cell aggregates an item's samples and each sample has
+// its page, linked to the others.
+func TestSamples(t *testing.T) {
+	ps := pages(t, writeFixture(t, func(state string) {
+		if err := sitetest.SampledRun(state); err != nil {
+			t.Fatal(err)
+		}
+	}))
+	index := ps["index.html"]
+	if !regexp.MustCompile(`<td class="c-samples"><a href="runs/demo-sampled/c1.s0.html">1.5×</a> <small>1/2 correct</small></td>`).MatchString(index) {
+		t.Error("the sampled run's cell does not aggregate its samples")
+	}
+	s1 := ps["runs/demo-sampled/c1.s1.html"]
+	if !strings.Contains(s1, `<a href="c1.s0.html">sample 0</a>`) || !strings.Contains(s1, "<b>sample 1</b>") || !strings.Contains(s1, "correctness_failed") {
+		t.Error("a sample's page does not link to the other samples")
+	}
+}
+
+// report-all's page gets the same leaderboard, linking nowhere (it is one
+// file).
+func TestLeaderboardEmbed(t *testing.T) {
+	writeFixture(t, nil)
+	b, err := sitetest.Board("state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := site.Leaderboard(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := string(e.HTML)
+	if !strings.Contains(h, "<code>demo-replay</code>") || !strings.Contains(h, "ΔOpt@1") || strings.Contains(h, "href=") {
+		t.Errorf("leaderboard fragment: %s", h)
+	}
+	if e.CSS == "" || e.JS == "" {
+		t.Error("the fragment lacks its style or script")
+	}
+}

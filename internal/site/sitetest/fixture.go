@@ -100,13 +100,19 @@ type item struct {
 // plan.json, and per item task.txt, journal.json, the patch, the logs and
 // eval.json.
 func writeRun(root, id, agent string, items []item) error {
+	return writeSampledRun(root, id, agent, [][]item{items})
+}
+
+// writeSampledRun writes a run of len(samples) samples: samples[k][i] is
+// sample k of item i.
+func writeSampledRun(root, id, agent string, samples [][]item) error {
 	dir := filepath.Join(journal.RunsDir(root), id)
 	created := time.Date(2026, 1, 2, 3, 4, len(agent), 0, time.UTC)
 	run := &records.Run{
 		SchemaVersion: records.SchemaVersion, RunID: id, CreatedAt: created, UpdatedAt: created,
 		Task:  records.RunTask{ID: "demo", Name: "demo"},
 		Agent: records.RunAgent{Name: agent, Type: "command", Model: agent + "-model"},
-		Items: Items, Samples: 1, PlanHash: "fixture",
+		Items: Items, Samples: len(samples), PlanHash: "fixture",
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -126,8 +132,17 @@ func writeRun(root, id, agent string, items []item) error {
 	if err := os.WriteFile(filepath.Join(dir, "plan.json"), []byte(plan.String()), 0o644); err != nil {
 		return err
 	}
+	for k, items := range samples {
+		if err := writeItems(dir, id, items, k, len(samples)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeItems(dir, id string, items []item, sample, samples int) error {
 	for i, it := range items {
-		itemDir := filepath.Join(dir, journal.ItemDirName(Items[i], 0, 1))
+		itemDir := filepath.Join(dir, journal.ItemDirName(Items[i], sample, samples))
 		if it.rollout == "" && it.eval == "" {
 			continue
 		}
@@ -140,7 +155,7 @@ func writeRun(root, id, agent string, items []item) error {
 		}
 		if it.rollout != "" {
 			j := &records.Journal{
-				SchemaVersion: records.SchemaVersion, RunID: id, ItemID: Items[i], Status: it.rollout,
+				SchemaVersion: records.SchemaVersion, RunID: id, ItemID: Items[i], Sample: sample, Status: it.rollout,
 				DurationSeconds: 10 * float64(i+1), Attempts: 1,
 				Usage:  records.Usage{CostUSD: it.cost, InputTokens: 1000, OutputTokens: 100, CacheReadTokens: 50, Turns: 3},
 				Limits: records.Limits{Timeout: records.Duration(30 * time.Minute)},
@@ -173,7 +188,7 @@ func writeRun(root, id, agent string, items []item) error {
 		}
 		if it.eval != "" {
 			ev := &records.Eval{
-				SchemaVersion: records.EvalSchemaVersion, RunID: id, ItemID: Items[i], Status: it.eval,
+				SchemaVersion: records.EvalSchemaVersion, RunID: id, ItemID: Items[i], Sample: sample, Status: it.eval,
 				Patch:   records.EvalPatch{Bytes: 120, Empty: !it.patch, Applied: it.patch},
 				Stats:   threeWay(HumanSpeedups[i], it.agent),
 				Commits: records.Commits{Human: HumanSHA(i), Pre: preSHA(i)},
@@ -218,6 +233,17 @@ func StateRoot(root string) error {
 		}
 	}
 	return nil
+}
+
+// SampledRun adds to root a run of two samples per item: sample 0
+// replays the human patch, sample 1 breaks the tests.
+func SampledRun(root string) error {
+	var replay, breaker []item
+	for _, h := range HumanSpeedups {
+		replay = append(replay, item{records.RolloutSuccess, true, records.EvalSuccess, h, 0.10})
+		breaker = append(breaker, item{records.RolloutSuccess, true, records.EvalCorrectnessFailed, 0, 0.05})
+	}
+	return writeSampledRun(root, "demo-sampled", "sampled", [][]item{replay, breaker})
 }
 
 // Board is the leaderboard of the state root's runs, as bench compare

@@ -5,12 +5,9 @@ import (
 	"testing"
 )
 
+// WriteSite gives the browser test three pages that exist.
 func TestWriteSite(t *testing.T) {
-	dir := t.TempDir()
-	if d := os.Getenv("SITE_KEEP"); d != "" {
-		dir = d
-	}
-	p, err := WriteSite(dir)
+	p, err := WriteSite(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
