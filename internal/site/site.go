@@ -16,6 +16,7 @@ package site
 
 import (
 	"bytes"
+	"io"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -125,6 +126,18 @@ func writeInto(root string, b *compare.Board, o Options) error {
 		}
 	}
 	return fsx.WriteFile(filepath.Join(root, MarkerFile), []byte("written by bench compare --format html; replaced whole by the next\n"), 0o644)
+}
+
+// WriteIndex writes the site's index alone: the leaderboard, the matrix,
+// the charts and the definitions of b (its links lead to the pages Write
+// adds). For a quick look, or a test of the index at scale.
+func WriteIndex(w io.Writer, b *compare.Board, o Options) error {
+	var buf bytes.Buffer
+	if err := writeIndex(&buf, load(b, o)); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
 }
 
 type page struct {

@@ -6,7 +6,9 @@
 package sitetest
 
 import (
+	"bytes"
 	"crypto/sha1"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -282,4 +284,88 @@ func WriteSite(dir string) (Pages, error) {
 	}
 	run := filepath.Join(out, "runs", "demo-replay")
 	return Pages{Index: filepath.Join(out, "index.html"), Run: filepath.Join(run, "index.html"), Item: filepath.Join(run, "c1.html")}, nil
+}
+
+// WriteLargeIndex writes a synthetic state root of runs × items into
+// dir/state (every kind of cell: timed with each verdict, failed, missing,
+// infra_error; no raw samples, so that loading stays fast) and the site's
+// index of it into dir/index.html, whose path it returns: the index at
+// scale, for its size and for the browser.
+func WriteLargeIndex(dir string, runs, items int) (string, error) {
+	root := filepath.Join(dir, "state")
+	ids := make([]string, items)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("large-%04d", i)
+	}
+	verdicts := []stats.Outcome{stats.Win, stats.Match, stats.Loss, stats.Inconclusive}
+	write := func(path string, v any) error {
+		data, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(path, data, 0o644)
+	}
+	for r := range runs {
+		id := fmt.Sprintf("large__agent-%02d__anthropic-claude-x__20261125T1841%02dZ", r, r%60)
+		dir := filepath.Join(journal.RunsDir(root), id)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", err
+		}
+		run := &records.Run{SchemaVersion: records.SchemaVersion, RunID: id, Task: records.RunTask{ID: "large"},
+			Agent: records.RunAgent{Name: fmt.Sprintf("agent-%02d", r), Type: "command", Model: "anthropic/claude-x"},
+			Items: ids, Samples: 1, PlanHash: "large"}
+		if err := write(filepath.Join(dir, journal.RunFile), run); err != nil {
+			return "", err
+		}
+		for i, item := range ids {
+			kind := (i + r) % 10
+			if kind == 0 {
+				continue // missing
+			}
+			itemDir := filepath.Join(dir, item)
+			if err := os.MkdirAll(itemDir, 0o755); err != nil {
+				return "", err
+			}
+			j := &records.Journal{SchemaVersion: records.SchemaVersion, RunID: id, ItemID: item, Status: records.RolloutSuccess,
+				Usage: records.Usage{CostUSD: 0.01 * float64(r+1)}, Patch: &records.PatchInfo{Bytes: 100, Applies: true}}
+			if kind == 1 {
+				j.Status, j.Patch = records.RolloutInfraError, nil
+			}
+			if err := write(filepath.Join(itemDir, journal.JournalFile), j); err != nil {
+				return "", err
+			}
+			if kind == 1 {
+				continue
+			}
+			human := 1.2 + float64(i%30)/10
+			ev := &records.Eval{SchemaVersion: records.EvalSchemaVersion, RunID: id, ItemID: item, Status: records.EvalSuccess,
+				Patch: records.EvalPatch{Bytes: 100, Applied: true}, Commits: records.Commits{Human: fmt.Sprintf("%x", sha1.Sum([]byte(item)))}}
+			if kind == 2 {
+				ev.Status = records.EvalCorrectnessFailed
+				ev.Stats = threeWay(human, 0)
+			} else {
+				agent := 0.5 + float64((i*7+r)%40)/10
+				ev.Stats = threeWay(human, agent)
+				ev.Stats.Verdict = stats.Verdict{Outcome: verdicts[i%4]}
+			}
+			if err := write(filepath.Join(itemDir, journal.EvalFile), ev); err != nil {
+				return "", err
+			}
+		}
+	}
+	dirs, _, err := compare.StateRunDirs(root)
+	if err != nil {
+		return "", err
+	}
+	b, err := compare.Load(dirs, compare.Options{})
+	if err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	subject := func(sha string) string { return "perf: make the hot path faster (" + sha[:6] + ")" }
+	if err := site.WriteIndex(&buf, b, site.Options{Subject: subject}); err != nil {
+		return "", err
+	}
+	index := filepath.Join(dir, "index.html")
+	return index, os.WriteFile(index, buf.Bytes(), 0o644)
 }
