@@ -184,7 +184,7 @@ type indexTask struct {
 	Anchor  string
 	Runs    []matrixHead
 	Rows    []matrixRowView
-	States  []string // the states present, for the legend
+	States  []legendEntry // the states present, for the legend and the filter
 	Pareto  chart
 	Curves  chart
 	Legend  []legendEntry
@@ -239,9 +239,10 @@ func indexTaskView(s *siteData, t *siteTask, i int) indexTask {
 		}
 		it.Rows = append(it.Rows, rv)
 	}
+	var states []string
 	for _, st := range append(slices.Clone(verdictStates), StateNoPatch) {
 		if seen[st] {
-			it.States = append(it.States, st)
+			states = append(states, st)
 			delete(seen, st)
 		}
 	}
@@ -250,7 +251,9 @@ func indexTaskView(s *siteData, t *siteTask, i int) indexTask {
 		rest = append(rest, st)
 	}
 	slices.Sort(rest)
-	it.States = append(it.States, rest...)
+	for _, st := range append(states, rest...) {
+		it.States = append(it.States, legendEntry{Class: stateClass(st), Label: st})
+	}
 	it.Pareto = paretoChart(t, i)
 	it.Curves = curveChart(t, i)
 	return it
@@ -295,6 +298,9 @@ func stateClass(s string) string {
 		} else {
 			b.WriteByte('-')
 		}
+	}
+	if b.Len() == 0 {
+		return "unknown"
 	}
 	return b.String()
 }

@@ -148,6 +148,9 @@ func unitCell(u *siteUnit) Cell {
 			}
 		}
 	}
+	if c.State == "" {
+		c.State = "unknown"
+	}
 	return c
 }
 
