@@ -27,6 +27,7 @@ import (
 	"github.com/perfbench/perfbench/internal/compare"
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/report"
+	"golang.org/x/sys/unix"
 )
 
 // MarkerFile marks a directory as a site this package wrote: only such a
@@ -42,9 +43,10 @@ type Options struct {
 }
 
 // Write renders the site of b into dir. The pages are written into a
-// fresh directory next to dir, which then replaces dir in one step: a
-// re-run leaves no stale page, and a failed run leaves dir as it was. An
-// existing dir must be empty or a site written here (MarkerFile).
+// fresh directory next to dir, synced, which then replaces dir in one step
+// (fsx.ReplaceDir): the site's write is atomic as a whole, a re-run leaves
+// no stale page, and a failed run leaves dir as it was. An existing dir
+// must be empty or a site written here (MarkerFile).
 func Write(dir string, b *compare.Board, o Options) error {
 	if err := checkReplaceable(dir); err != nil {
 		return err
@@ -121,11 +123,31 @@ func writeInto(root string, b *compare.Board, o Options) error {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err
 		}
-		if err := fsx.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		// No file of root is seen before the swap: a plain write, and one
+		// sync of the file system below (an fsync per page made a site
+		// of 20,000 pages five times slower).
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 			return err
 		}
 	}
-	return fsx.WriteFile(filepath.Join(root, MarkerFile), []byte("written by bench compare --format html; replaced whole by the next\n"), 0o644)
+	if err := os.WriteFile(filepath.Join(root, MarkerFile), []byte("written by bench compare --format html; replaced whole by the next\n"), 0o644); err != nil {
+		return err
+	}
+	return syncFS(root)
+}
+
+// syncFS makes everything written under dir durable before it replaces
+// the old site: syncfs(2) on dir's file system.
+func syncFS(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
 }
 
 // WriteIndex writes the site's index alone: the leaderboard, the matrix,
