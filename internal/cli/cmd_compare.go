@@ -19,6 +19,7 @@ var compareFormats = report.Formats[*compare.Board]{
 	{Name: "json", Doc: "the same data for machines, with the bootstrap's resamples and seed", Write: compare.WriteJSON},
 	{Name: "md", Aliases: []string{"markdown"}, Doc: "one Markdown table per task", Write: compare.WriteMarkdown},
 	{Name: "csv", Doc: "one line per run, each metric as value, lo, hi and n", Write: compare.WriteCSV},
+	{Name: "html", Doc: compareHTMLDoc, Write: htmlNeedsDir}, // compare_html.go
 }
 
 type compareOptions struct {
@@ -32,7 +33,7 @@ type compareOptions struct {
 func newCompareCmd(env *System) *cobra.Command {
 	o := &compareOptions{}
 	c := &cobra.Command{
-		Use:   "compare [RUN_DIR...] [--state-root state] [--format " + compareFormats.Choices() + "] [--out FILE]",
+		Use:   "compare [RUN_DIR...] [--state-root state] [--format " + compareFormats.Choices() + "] [--out FILE|DIR]",
 		Short: "Compare runs: a leaderboard per task with 95% confidence intervals",
 		Long: `Compare runs: one row per run, grouped by task, with the patch and correct
 rates, opt_base@1 and Opt@1 (GSO), Opt@K and pass@k with samples, the speedup
@@ -46,7 +47,8 @@ Rates are over all plan items; missing, infra_error and
 unevaluated items are counted in their own column and count as failures.
 Intervals are percentile bootstraps over items (B = 2,000, seeded: the same
 files give the same numbers). Without RUN_DIR, every evaluated run under
-the state root. --out writes to a file (atomically) instead of stdout.
+the state root. --out writes to a file (atomically) instead of stdout; with
+--format html, it is the site's directory.
 
 ` + compareFormats.Help(),
 		Args: cobra.ArbitraryArgs,
@@ -55,14 +57,14 @@ the state root. --out writes to a file (atomically) instead of stdout.
 	c.Flags().StringVar(&o.stateRoot, "state-root", "", "state root (default paths.state_root of bench.yaml)")
 	c.Flags().StringVar(&o.benchCfg, "bench-cfg", "", "bench.yaml (default ./bench.yaml when present)")
 	c.Flags().StringVar(&o.format, "format", compareFormats.Default(), compareFormats.List())
-	c.Flags().StringVar(&o.out, "out", "", "write to this file instead of stdout")
+	c.Flags().StringVar(&o.out, "out", "", "write to this file instead of stdout (--format html: the site's directory)")
 	c.Flags().StringArrayVar(&o.pairs, "pairs", nil, fmt.Sprintf("RUN_ID_A,RUN_ID_B: a pair to compare when a task has more than %d runs (repeatable)", compare.MaxAllPairs))
 	return c
 }
 
 func runCompare(env *System, o *compareOptions, args []string) error {
-	if o.format == "html" {
-		return badinput.Errorf("--format html: not available for compare yet; expected %s", compareFormats.List())
+	if err := checkCompareHTML(o); err != nil {
+		return err
 	}
 	render, err := lookupFormat(compareFormats, o.format)
 	if err != nil {
@@ -95,6 +97,9 @@ func runCompare(env *System, o *compareOptions, args []string) error {
 	} else if b, err = compare.Load(dirs, compare.Options{Pairs: pairs}); err != nil {
 		// A named directory that is not a run is the caller's mistake.
 		return badinput.Wrap(err)
+	}
+	if o.format == "html" {
+		return writeCompareSite(env, o, b, env.path(o.out))
 	}
 	return emit(env, env.path(o.out), func(w io.Writer) error { return render(w, b) })
 }

@@ -126,6 +126,9 @@ func runReportAll(env *System, o *reportAllOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.format == "html" {
+		render = reportAllLeaderboard(root, render) // compare_html.go
+	}
 	if o.format == report.AllFormats.Default() {
 		// The terminal table ends with the leaderboard of the evaluated
 		// runs, as `bench compare` prints it.

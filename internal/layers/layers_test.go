@@ -47,12 +47,15 @@ var (
 		"internal/prepare",
 		"internal/evaluate",
 	}
-	// readers read the records: they import leaves only, whatever stage
-	// wrote the files.
+	// readers read the records, whatever stage wrote the files: they
+	// import leaves and earlier readers only (like stages, in order). The
+	// site composes the two views before it: report's run pages and
+	// compare's leaderboard.
 	readers = []string{
+		"internal/progress",
 		"internal/report",
 		"internal/compare",
-		"internal/progress",
+		"internal/site",
 	}
 	// top packages may import everything, and no leaf, stage or reader
 	// imports them: the CLI, its example, and the test support (stand-in
@@ -66,6 +69,7 @@ var (
 		"internal/evaluate/evaltest",
 		"internal/workspace/workspacetest",
 		"internal/browsertest",
+		"internal/site/sitetest",
 		"internal/layers",
 	}
 )
@@ -112,8 +116,8 @@ func newRule(leaves, stages, readers, top []string) *rule {
 	for i, e := range stages {
 		add(e, place{class: stage, rank: i, entry: e})
 	}
-	for _, e := range readers {
-		add(e, place{class: reader})
+	for i, e := range readers {
+		add(e, place{class: reader, rank: i, entry: e})
 	}
 	for _, e := range top {
 		add(e, place{class: topClass})
@@ -149,8 +153,10 @@ func (r *rule) violations(graph map[string][]string) []string {
 			switch from.class {
 			case topClass:
 				ok = true
-			case leaf, reader:
+			case leaf:
 				ok = to.class == leaf
+			case reader:
+				ok = to.class == leaf || to.class == reader && to.rank < from.rank
 			case stage:
 				ok = to.class == leaf || to.class == stage && to.rank < from.rank
 			}
@@ -175,7 +181,7 @@ func describe(p place) string {
 	case stage:
 		return fmt.Sprintf("stage %d, %s", p.rank, p.entry)
 	case reader:
-		return "a reader"
+		return fmt.Sprintf("reader %d, %s", p.rank, p.entry)
 	case topClass:
 		return "a top package"
 	}
@@ -226,7 +232,7 @@ func TestImportDirection(t *testing.T) {
 func TestRuleCatchesViolations(t *testing.T) {
 	r := newRule([]string{"internal/records", "internal/journal"},
 		[]string{"internal/config", "internal/agent", "internal/agent/*", "internal/prepare", "internal/evaluate"},
-		[]string{"internal/report"},
+		[]string{"internal/report", "internal/compare"},
 		[]string{"internal/cli", "internal/agent/*/standin"})
 	ok := map[string][]string{
 		"internal/records":         {},
@@ -238,6 +244,7 @@ func TestRuleCatchesViolations(t *testing.T) {
 		"internal/prepare":         {"internal/agent/x", "internal/journal"},
 		"internal/evaluate":        {"internal/journal", "internal/config"},
 		"internal/report":          {"internal/journal", "internal/records"},
+		"internal/compare":         {"internal/report", "internal/records"},
 		"internal/cli":             {"internal/report", "internal/evaluate", "internal/prepare"},
 	}
 	if v := r.violations(ok); len(v) > 0 {
@@ -249,7 +256,9 @@ func TestRuleCatchesViolations(t *testing.T) {
 		want string
 	}{
 		{"reader imports a stage", func(g map[string][]string) { g["internal/report"] = append(g["internal/report"], "internal/evaluate") },
-			"internal/report (a reader) imports internal/evaluate (stage 4"},
+			"internal/report (reader 0, internal/report) imports internal/evaluate (stage 4"},
+		{"reader imports a later reader", func(g map[string][]string) { g["internal/report"] = append(g["internal/report"], "internal/compare") },
+			"internal/report (reader 0, internal/report) imports internal/compare (reader 1"},
 		{"leaf imports a stage", func(g map[string][]string) { g["internal/journal"] = append(g["internal/journal"], "internal/agent") },
 			"internal/journal (a leaf) imports internal/agent (stage 1"},
 		{"stage imports a later stage", func(g map[string][]string) { g["internal/config"] = append(g["internal/config"], "internal/prepare") },

@@ -35,7 +35,8 @@ var AllFormats = Formats[*All]{
 	{Name: "table", Doc: "one row per run", Write: WriteAllTable},
 	{Name: "json", Doc: "the same data for machines", Write: writeJSON[*All]},
 	{Name: "md", Aliases: []string{"markdown"}, Doc: "a Markdown document, one row per run", Write: WriteAllMarkdown},
-	{Name: "html", Doc: "one self-contained page with a bar of the statuses per run", Write: WriteAllHTML},
+	{Name: "html", Doc: "one self-contained page with a bar of the statuses per run, ending with the leaderboard " +
+		"of the evaluated runs (bench compare's; a small inline script only sorts its tables)", Write: WriteAllHTML},
 }
 
 func writeJSON[D any](w io.Writer, d D) error { return WriteJSON(w, d) }

@@ -23,6 +23,11 @@ import (
 
 // htmlPage is what the report template renders.
 type htmlPage struct {
+	// ExtraCSS is more style for a page that embeds another package's
+	// HTML; Up links back to a site's index (both empty in the
+	// single-file page).
+	ExtraCSS template.CSS
+	Up       string
 	Title    string
 	Heading  string
 	Facts    []fact
@@ -65,6 +70,8 @@ type svgEl struct {
 }
 
 type htmlRow struct {
+	// Href links the item to its own page (in a site).
+	Href                                                       string
 	Dir, Status, StatusClass, Duration, Lines, Files, Cost     string
 	EvalStatus, EvalClass, Human, Agent, Verdict, VerdictClass string
 	Reason                                                     string
@@ -75,6 +82,45 @@ type htmlRow struct {
 // item (when any), then the per-item table of the Markdown rendering.
 func WriteHTML(w io.Writer, r *Report) error {
 	return htmlTemplates.ExecuteTemplate(w, "report.html", reportPage(r))
+}
+
+// Links are the relative links of a run page inside a site (bench compare
+// --format html): Up to the index, Item to each item's page ("" for none).
+type Links struct {
+	Up   string
+	Item func(dir string) string
+}
+
+// WriteHTMLLinked is WriteHTML with the links of a site: the same page,
+// with a way back to the index and each item linked to its own page.
+func WriteHTMLLinked(w io.Writer, r *Report, l Links) error {
+	p := reportPage(r)
+	p.Up = l.Up
+	if l.Item != nil {
+		for i := range p.Rows {
+			p.Rows[i].Href = l.Item(p.Rows[i].Dir)
+		}
+	}
+	return htmlTemplates.ExecuteTemplate(w, "report.html", p)
+}
+
+// Stylesheet is the pages' stylesheet (style.css), for the pages of a site
+// that extend it.
+func Stylesheet() template.CSS {
+	b, err := templateFiles.ReadFile("templates/style.css")
+	if err != nil {
+		panic(err) // embedded: cannot fail
+	}
+	return template.CSS(b)
+}
+
+// Embed is HTML rendered by another package for one of these pages
+// (report-all's leaderboard, rendered by package site), with the style and
+// script it needs. The script only adds to a page complete without it.
+type Embed struct {
+	CSS  template.CSS
+	HTML template.HTML
+	JS   template.JS
 }
 
 func reportPage(r *Report) *htmlPage {
@@ -571,6 +617,8 @@ func verdictClass(v string) string {
 
 // allPage is what the report-all template renders.
 type allPage struct {
+	ExtraCSS  template.CSS
+	Embed     *Embed
 	Title     string
 	StateRoot string
 	Runs      []allRow
@@ -585,7 +633,10 @@ type allRow struct {
 // WriteAllHTML renders report-all as one self-contained HTML page: one row
 // per run with a stacked bar of its statuses.
 func WriteAllHTML(w io.Writer, a *All) error {
-	p := &allPage{Title: "perfbench runs under " + a.StateRoot, StateRoot: a.StateRoot, Problems: a.Problems}
+	p := &allPage{Title: "perfbench runs under " + a.StateRoot, StateRoot: a.StateRoot, Problems: a.Problems, Embed: a.Leaderboard}
+	if a.Leaderboard != nil {
+		p.ExtraCSS = a.Leaderboard.CSS
+	}
 	for i, r := range a.Runs {
 		p.Runs = append(p.Runs, allRow{
 			RunID: r.RunID, Task: r.Task, Agent: r.Agent, Model: orDash(r.Model), Created: r.CreatedAt,

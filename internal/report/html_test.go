@@ -290,3 +290,43 @@ func TestLogTicks(t *testing.T) {
 		}
 	}
 }
+
+// In a site, the run page links back to the index and to each item's
+// page; nothing else changes.
+func TestHTMLLinked(t *testing.T) {
+	var b bytes.Buffer
+	err := WriteHTMLLinked(&b, fixedReport(), Links{Up: "../../index.html", Item: func(dir string) string {
+		if dir == "demo-0000-s0" {
+			return "demo-0000-s0.html"
+		}
+		return ""
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, want := range []string{`<nav><a href="../../index.html">← leaderboard</a></nav>`, `<td><a href="demo-0000-s0.html"><code>demo-0000-s0</code></a></td>`, `<td><code>demo-0000-s1</code></td>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("linked page lacks %q", want)
+		}
+	}
+	if strings.Count(page, "href=") != 2 {
+		t.Errorf("want 2 links, got %d", strings.Count(page, "href="))
+	}
+}
+
+// report-all's page embeds the leaderboard another package rendered, with
+// its style and script; without it the page has neither.
+func TestAllHTMLEmbed(t *testing.T) {
+	a := fixedAll()
+	a.Leaderboard = &Embed{CSS: ".lb{color:red}", HTML: `<table class="lb"><tr><td>row</td></tr></table>`, JS: "void 0;"}
+	page := renderAllHTML(t, a)
+	for _, want := range []string{"<style>\n.lb{color:red}</style>", `<section id="leaderboard">`, `<table class="lb"><tr><td>row</td></tr></table>`, "<script>void 0;</script>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if plain := renderAllHTML(t, fixedAll()); strings.Contains(plain, "leaderboard") || strings.Contains(plain, "<script") {
+		t.Error("a page without a leaderboard shows one")
+	}
+}

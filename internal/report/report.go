@@ -461,6 +461,9 @@ type All struct {
 	StateRoot     string       `json:"state_root"`
 	Runs          []RunSummary `json:"runs"`
 	Problems      []string     `json:"problems,omitempty"`
+	// Leaderboard is the HTML page's leaderboard of the evaluated runs,
+	// rendered by the caller (package site; nil: none).
+	Leaderboard *Embed `json:"-"`
 }
 
 // LoadAll reads every run under stateRoot.

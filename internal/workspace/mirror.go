@@ -126,6 +126,22 @@ func OpenMirror(ctx context.Context, workRoot, url string) (*Mirror, error) {
 	return m, nil
 }
 
+// FindMirror returns the mirror of url under workRoot/mirrors/ when one
+// exists, and never clones: for readers that only look commits up (the
+// subjects on bench compare's HTML site).
+func FindMirror(workRoot, url string) (*Mirror, bool) {
+	norm, err := normalizeURL(url)
+	if err != nil {
+		return nil, false
+	}
+	root, err := filepath.Abs(filepath.Join(workRoot, "mirrors"))
+	if err != nil {
+		return nil, false
+	}
+	m := &Mirror{Dir: filepath.Join(root, mirrorName(norm)), URL: norm}
+	return m, isMirror(m.Dir)
+}
+
 // CheckLocalRepo checks that path holds a repository git can clone, the way
 // git looks for one (path, path/.git, path.git; a file may be a bundle),
 // without running git.

@@ -1,0 +1,159 @@
+package site
+
+import (
+	"path"
+	"path/filepath"
+	"strconv"
+
+	"github.com/perfbench/perfbench/internal/compare"
+	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/records"
+)
+
+// siteData is everything the pages show: the board, and per run its
+// items' records.
+type siteData struct {
+	board *compare.Board
+	opts  Options
+	tasks []*siteTask
+	runs  []*siteRun
+}
+
+type siteTask struct {
+	task   *compare.Task
+	runs   []*siteRun
+	matrix matrix
+}
+
+type siteRun struct {
+	row     *compare.Row
+	task    string
+	slug    string // directory under runs/
+	page    string // runs/<slug>/index.html
+	samples int
+	items   []*siteItem
+	// unitByDir finds a unit by its item directory's name.
+	unitByDir map[string]*siteUnit
+	curve     []CurvePoint
+	problems  []string
+}
+
+// siteItem is one plan item of a run.
+type siteItem struct {
+	id         string
+	human, pre string // from the run's plan.json, else the evaluation's
+	units      []*siteUnit
+}
+
+// siteUnit is one sample of an item: its directory and records.
+type siteUnit struct {
+	dir    string // the item directory's name
+	path   string // the item directory
+	page   string // runs/<slug>/<file>.html
+	sample int
+	j      *records.Journal
+	ev     *records.Eval
+	// problems are the records that could not be read.
+	problems []string
+}
+
+// planFile is what the site reads of a run's own plan.json (the plan
+// package is a stage: its types are not a reader's).
+type planFile struct {
+	Items []struct {
+		ID    string `json:"id"`
+		Human string `json:"human"`
+		Pre   string `json:"pre"`
+	} `json:"items"`
+}
+
+// runPlanFile is the run's copy of its plan (prepare writes it).
+const runPlanFile = "plan.json"
+
+func load(b *compare.Board, o Options) *siteData {
+	s := &siteData{board: b, opts: o}
+	used := map[string]bool{}
+	for ti := range b.Tasks {
+		t := &siteTask{task: &b.Tasks[ti]}
+		for ri := range t.task.Rows {
+			r := loadRun(&t.task.Rows[ri], t.task.ID, len(s.runs), used)
+			t.runs = append(t.runs, r)
+			s.runs = append(s.runs, r)
+		}
+		t.matrix = buildMatrix(t.runs)
+		s.tasks = append(s.tasks, t)
+	}
+	return s
+}
+
+func loadRun(row *compare.Row, task string, n int, used map[string]bool) *siteRun {
+	slug := fileName(row.RunID, "run-", n+1)
+	for used[slug] {
+		n++
+		slug = "run-" + strconv.Itoa(n+1)
+	}
+	used[slug] = true
+	r := &siteRun{row: row, task: task, slug: slug, page: path.Join("runs", slug, "index.html"),
+		samples: max(row.Samples, 1), unitByDir: map[string]*siteUnit{}}
+	humans := map[string][2]string{}
+	var pf planFile
+	if err := fsx.ReadJSON(filepath.Join(row.RunDir, runPlanFile), &pf); err == nil {
+		for _, it := range pf.Items {
+			humans[it.ID] = [2]string{it.Human, it.Pre}
+		}
+	} else if !fsx.IsNotExist(err) {
+		r.problems = append(r.problems, err.Error())
+	}
+	run, err := journal.ReadRun(row.RunDir)
+	if err != nil {
+		r.problems = append(r.problems, err.Error())
+		return r
+	}
+	files := map[string]bool{"index": true}
+	for i, id := range run.Items {
+		it := &siteItem{id: id, human: humans[id][0], pre: humans[id][1]}
+		for k := range r.samples {
+			dir := journal.ItemDirName(id, k, r.samples)
+			file := fileName(dir, "item-", i*r.samples+k)
+			for files[file] {
+				file += "_"
+			}
+			files[file] = true
+			u := &siteUnit{dir: dir, path: filepath.Join(row.RunDir, dir), page: path.Join("runs", slug, file+".html"), sample: k}
+			readUnit(u)
+			if it.human == "" && u.ev != nil {
+				it.human, it.pre = u.ev.Commits.Human, u.ev.Commits.Pre
+			}
+			it.units = append(it.units, u)
+			r.unitByDir[dir] = u
+		}
+		r.items = append(r.items, it)
+	}
+	r.curve = thresholdCurve(r.items, row.Items)
+	return r
+}
+
+func readUnit(u *siteUnit) {
+	j, err := journal.ReadJournal(u.path)
+	if err != nil && !fsx.IsNotExist(err) {
+		u.problems = append(u.problems, err.Error())
+	}
+	u.j = j
+	ev, err := journal.ReadEval(u.path)
+	if err != nil && !fsx.IsNotExist(err) {
+		u.problems = append(u.problems, err.Error())
+	}
+	u.ev = ev
+}
+
+// correct is compare's definition: the evaluation is done and passed the
+// gate with a non-empty patch that applied.
+func (u *siteUnit) correct() bool {
+	ev := u.ev
+	if ev == nil || !ev.Status.Done() || ev.Patch.Empty || !ev.Patch.Applied {
+		return false
+	}
+	passed, _ := ev.Status.AgentGate()
+	return passed
+}
