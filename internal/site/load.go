@@ -140,7 +140,7 @@ func readUnit(u *siteUnit) {
 		u.problems = append(u.problems, err.Error())
 	}
 	u.j = j
-	ev, err := journal.ReadEval(u.path)
+	ev, err := journal.ReadSampleEval(u.path)
 	if err != nil && !fsx.IsNotExist(err) {
 		u.problems = append(u.problems, err.Error())
 	}
