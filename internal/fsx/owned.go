@@ -1,6 +1,7 @@
 package fsx
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // RemoveAll is os.RemoveAll that first makes directories writable when a
@@ -160,7 +162,7 @@ func sweepOne(root *os.Root, name string) (int, bool) {
 		return 0, false
 	}
 	pid := ownerPID(dir, name)
-	if pid <= 0 || processAlive(pid) || ownerLocked(dir) {
+	if pid <= 0 || processAlive(pid, fi.ModTime()) || ownerLocked(dir) {
 		return 0, false
 	}
 	if err := removeIn(root, dir, name); err != nil {
@@ -238,7 +240,64 @@ func ownerPID(dir *os.Root, name string) int {
 	return pid
 }
 
-func processAlive(pid int) bool {
-	_, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid)))
-	return err == nil
+// processAlive reports whether pid may still be the owner of a directory
+// last modified at mtime: it exists, and it did not start after that time.
+// A process that started later reuses the pid of a dead owner (pids wrap
+// around at pid_max, fast on a busy machine), and cannot have created the
+// directory. Where the start time is unreadable, an existing pid counts as
+// alive: keeping a stale directory is the safe mistake.
+func processAlive(pid int, mtime time.Time) bool {
+	if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid))); err != nil {
+		return false
+	}
+	start, ok := processStart(pid)
+	// One second of slack: the boot time in /proc/stat has whole seconds.
+	return !ok || !start.After(mtime.Add(time.Second))
+}
+
+// processStart is when pid started: /proc/<pid>/stat's starttime (clock
+// ticks since boot, USER_HZ = 100 in the kernel's ABI) after /proc/stat's
+// btime.
+func processStart(pid int) (time.Time, bool) {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return time.Time{}, false
+	}
+	// The command name (field 2) may hold spaces and parentheses: the
+	// fields that follow start after its last ')'.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return time.Time{}, false
+	}
+	fields := strings.Fields(string(stat[i+1:]))
+	const startField = 22 - 3 // field 22 of stat(5), counted from field 3
+	if len(fields) <= startField {
+		return time.Time{}, false
+	}
+	ticks, err := strconv.ParseUint(fields[startField], 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	boot, ok := bootTime()
+	if !ok {
+		return time.Time{}, false
+	}
+	return boot.Add(time.Duration(ticks) * (time.Second / 100)), true
+}
+
+func bootTime() (time.Time, bool) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}, false
+	}
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			sec, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return time.Time{}, false
+			}
+			return time.Unix(sec, 0), true
+		}
+	}
+	return time.Time{}, false
 }

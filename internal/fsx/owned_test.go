@@ -237,3 +237,26 @@ func TestSweepOwnedRespectsTheOwnerLock(t *testing.T) {
 		t.Fatalf("not removed once the lock is free: %+v", got)
 	}
 }
+
+// A pid counts as a directory's owner only if its process started before
+// the directory was last modified: a later process reuses a dead owner's
+// pid.
+func TestProcessAliveStartTime(t *testing.T) {
+	pid := os.Getpid()
+	start, ok := processStart(pid)
+	if !ok {
+		t.Skip("no /proc start times here")
+	}
+	if d := time.Since(start); d < 0 || d > time.Hour {
+		t.Fatalf("this process started %v ago, want a plausible start", d)
+	}
+	if !processAlive(pid, time.Now()) {
+		t.Error("this process is not alive for a directory modified now")
+	}
+	if processAlive(pid, start.Add(-time.Minute)) {
+		t.Error("this process owns a directory last modified a minute before it started")
+	}
+	if processAlive(1<<30, time.Now()) {
+		t.Error("a pid beyond pid_max is alive")
+	}
+}
