@@ -2,6 +2,8 @@ package compare
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"flag"
 	"math"
 	"os"
@@ -58,7 +60,7 @@ func writeRun(t *testing.T, root, id, agent string, items []fixtureItem) {
 		SchemaVersion: records.SchemaVersion, RunID: id, CreatedAt: created, UpdatedAt: created,
 		Task:  records.RunTask{ID: "demo", Name: "demo"},
 		Agent: records.RunAgent{Name: agent, Type: agent, Model: agent + "-model"},
-		Items: fixtureItems, Samples: 1,
+		Items: fixtureItems, Samples: 1, PlanHash: "fixtureplan",
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -115,11 +117,29 @@ func fixture(t *testing.T) string {
 		breaker = append(breaker, fixtureItem{records.RolloutSuccess, true, records.EvalCorrectnessFailed, 0, 0.05})
 	}
 	replay[4] = fixtureItem{rollout: records.RolloutInfraError, cost: 0.01}
+	writePlan(t, root)
 	breaker[5] = fixtureItem{}
 	writeRun(t, root, "demo-replay", "replay", replay)
 	writeRun(t, root, "demo-noop", "noop", noop)
 	writeRun(t, root, "demo-breaker", "breaker", breaker)
 	return root
+}
+
+// writePlan writes the state root's plan.json as `bench plan` does (the
+// fields compare reads: the plan hash, each item's id and human commit).
+func writePlan(t *testing.T, root string) {
+	t.Helper()
+	var items []map[string]string
+	for i, id := range fixtureItems {
+		items = append(items, map[string]string{"id": id, "human": fmt.Sprintf("%040x", 0xc0ffee00+i), "pre": fmt.Sprintf("%040x", 0xbeef00+i)})
+	}
+	data, err := json.Marshal(map[string]any{"schema_version": 1, "task_id": "demo", "plan_hash": "fixtureplan", "items": items, "resolved": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "plan.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func loadFixture(t *testing.T) *Board {
@@ -394,5 +414,42 @@ func BenchmarkWithinItem(b *testing.B) {
 	o := stats.DefaultOptions()
 	for b.Loop() {
 		withinItem(ev, o.Better, DefaultResamples, 1)
+	}
+}
+
+// The matrix has one line per plan item with its human commit, one cell
+// per run, and the failure statuses told apart.
+func TestMatrix(t *testing.T) {
+	b := loadFixture(t)
+	m := b.Tasks[0].Matrix
+	if len(m.Items) != 6 || len(m.Runs) != 3 {
+		t.Fatalf("want 6 items × 3 runs, got %+v", m)
+	}
+	col := map[string]int{}
+	for i, r := range m.Runs {
+		col[r] = i
+	}
+	want := map[string][]string{ // item → status in replay, noop, breaker
+		"c1": {CellOK, CellNoPatch, string(records.EvalCorrectnessFailed)},
+		"c5": {CellInfraError, CellNoPatch, string(records.EvalCorrectnessFailed)},
+		"c6": {CellOK, CellNoPatch, CellMissing},
+	}
+	for _, it := range m.Items {
+		if len(it.Human) != 40 || it.HumanShort != it.Human[:10] {
+			t.Errorf("%s: want the plan's human commit, got %q / %q", it.ID, it.Human, it.HumanShort)
+		}
+		w, ok := want[it.ID]
+		if !ok {
+			continue
+		}
+		for i, run := range []string{"demo-replay", "demo-noop", "demo-breaker"} {
+			if got := it.Cells[col[run]].Status; got != w[i] {
+				t.Errorf("%s in %s: want %s, got %s", it.ID, run, w[i], got)
+			}
+		}
+	}
+	c := m.Items[0].Cells[col["demo-replay"]]
+	if !c.CIValid || c.Speedup != 1.5*0.98 || c.Lo >= c.Speedup || c.Hi <= c.Speedup || c.Verdict == "" || !c.OptCommit {
+		t.Errorf("replay on c1: want its speedup with CI, verdict and opt_commit, got %+v", c)
 	}
 }

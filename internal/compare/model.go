@@ -50,6 +50,8 @@ type Task struct {
 	ID    string `json:"id"`
 	Rows  []Row  `json:"rows"`
 	Pairs []Pair `json:"pairs,omitempty"`
+	// Matrix is the item × run grid of the task's rows.
+	Matrix *Matrix `json:"matrix"`
 }
 
 // Metric is one aggregate with its interval. N is its denominator: the
@@ -125,6 +127,12 @@ type Row struct {
 	plan    string
 	order   []string
 	perItem map[string]itemValues
+	// What the matrix needs: the plan's items in order, a cell and the
+	// human commit and speedup per item.
+	planItems     []string
+	cells         map[string]Cell
+	commits       map[string]planCommit
+	humanSpeedups map[string]float64
 }
 
 // ItemResult is one plan item of a row: P(opt_base) and P(opt_commit),
@@ -207,6 +215,7 @@ func Load(dirs []string, o Options) (*Board, error) {
 	}
 	for i := range b.Tasks {
 		b.Tasks[i].Pairs = pairs(b.Tasks[i].Rows, o.Pairs, b.Bootstrap)
+		b.Tasks[i].Matrix = buildMatrix(b.Tasks[i].Rows)
 	}
 	return b, nil
 }
@@ -218,6 +227,10 @@ type unit struct {
 	optBase, optCommit         bool
 	agentSpeedup, humanSpeedup float64 // 0 when not measured
 	verdict                    stats.Outcome
+	verdictLabel               string
+	evalStatus                 records.EvalStatus
+	agentLo, agentHi           float64
+	agentCIValid               bool
 	// odds are from the bootstrap of the item's rounds; fromRounds is
 	// false when its raw samples could not give them (then the flags).
 	odds       itemOdds
@@ -253,6 +266,7 @@ func readUnit(dir string, row *Row, bs Bootstrap, seed uint64) (unit, []string) 
 		return u, problems
 	}
 	u.evaluated = true
+	u.evalStatus = ev.Status
 	// The evaluation's own apply is the authority when there is one (a
 	// predictions file has no journal).
 	u.patch = !ev.Patch.Empty && ev.Patch.Applied
@@ -266,8 +280,10 @@ func readUnit(dir string, row *Row, bs Bootstrap, seed uint64) (unit, []string) 
 			u.optBase, u.optCommit = st.OptBase, st.OptCommit
 			if st.AgentOverBase.Valid {
 				u.agentSpeedup = st.AgentOverBase.Ratio
+				u.agentLo, u.agentHi, u.agentCIValid = st.AgentOverBase.Lo, st.AgentOverBase.Hi, st.AgentOverBase.CIValid
 			}
 			u.verdict = st.Verdict.Outcome
+			u.verdictLabel = stats.VerdictText(st.Verdict.Outcome, st.Verdict.Significant, st.Verdict.Label)
 			u.odds, u.fromRounds = withinItem(ev, st.Options.Better, bs.Resamples, seed)
 		}
 	}
@@ -277,7 +293,8 @@ func readUnit(dir string, row *Row, bs Bootstrap, seed uint64) (unit, []string) 
 func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 	k := max(run.Samples, 1)
 	row := Row{RunID: run.RunID, RunDir: dir, Agent: run.Agent.Name, Model: run.Agent.Model, Samples: k, Items: len(run.Items),
-		plan: run.PlanHash, perItem: map[string]itemValues{}}
+		plan: run.PlanHash, perItem: map[string]itemValues{},
+		planItems: run.Items, cells: map[string]Cell{}, commits: planCommits(dir, run), humanSpeedups: map[string]float64{}}
 	var problems []string
 	n := len(run.Items)
 	patch, correct, optBase, opt1 := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
@@ -290,9 +307,14 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 		var cOpt, cPass int
 		var srSum, allSum float64
 		var srN int
+		unitCells := make([]Cell, 0, k)
 		for s := range k {
 			u, p := readUnit(filepath.Join(dir, journal.ItemDirName(id, s, k)), &row, bs, bs.Seed+uint64(7919*(i*k+s)))
 			problems = append(problems, p...)
+			unitCells = append(unitCells, unitCell(u))
+			if u.humanSpeedup > 0 && row.humanSpeedups[id] == 0 {
+				row.humanSpeedups[id] = u.humanSpeedup
+			}
 			switch {
 			case u.missing:
 				item.missing++
@@ -350,6 +372,7 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 			row.Evaluated++
 		}
 		allSpeed[i] = math.Exp(allSum / float64(k))
+		row.cells[id] = itemCell(unitCells, allSum/float64(k))
 		iv := itemValues{opt1: opt1[i], sr: math.NaN()}
 		if srN > 0 {
 			sr = append(sr, srSum/float64(srN))
