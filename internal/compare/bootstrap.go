@@ -89,3 +89,67 @@ func bootstrap(n, B int, seed uint64, confidence float64, estimate func(pick fun
 	m.Lo, m.Hi = vals[tail], vals[B-1-tail]
 	return m
 }
+
+// nested is one aggregate's entries for the two-level bootstrap: per entry
+// (an item) its term, its weight (nil: 1 each) and its B within-item
+// replicate terms (nil: the term does not vary within the item).
+type nested struct {
+	point  []float64
+	weight []float64
+	reps   [][]float32
+}
+
+func (s *nested) add(point, weight float64, reps []float32) {
+	s.point = append(s.point, point)
+	s.reps = append(s.reps, reps)
+	if s.weight != nil || weight != 1 {
+		for len(s.weight) < len(s.point)-1 {
+			s.weight = append(s.weight, 1)
+		}
+		s.weight = append(s.weight, weight)
+	}
+}
+
+// finish turns the sum of the drawn entries' terms and of their weights
+// into the statistic.
+type finish func(sum, weight float64) float64
+
+func meanOf(sum, w float64) float64     { return sum / w }
+func harmonicOf(sum, w float64) float64 { return w / sum }
+func geoOf(sum, w float64) float64      { return math.Exp(sum / w) }
+
+// estimateNested is the two-level percentile bootstrap: each of B
+// resamples draws the entries with replacement (the outer level, over
+// items) and takes, for every drawn entry, its replicate of the same
+// index b (the inner level, over the item's timed rounds, drawn once per
+// item beforehand). The point estimate is from the entries' own terms.
+func estimateNested(s nested, fin finish, B int, seed uint64, confidence float64) Metric {
+	n := len(s.point)
+	w := func(j int) float64 {
+		if s.weight == nil {
+			return 1
+		}
+		return s.weight[j]
+	}
+	r := -1 // the resample being drawn
+	return bootstrap(n, B, seed, confidence, func(pick func() int) float64 {
+		var sum, ws float64
+		if pick == nil {
+			for j, x := range s.point {
+				sum, ws = sum+x, ws+w(j)
+			}
+			return fin(sum, ws)
+		}
+		r++
+		for range n {
+			j := pick()
+			if reps := s.reps[j]; reps != nil {
+				sum += float64(reps[r])
+			} else {
+				sum += s.point[j]
+			}
+			ws += w(j)
+		}
+		return fin(sum, ws)
+	})
+}

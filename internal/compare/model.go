@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/journal"
@@ -27,6 +30,12 @@ const (
 	DefaultSeed       = 12
 	DefaultConfidence = 0.95
 )
+
+// OverItemsAndRounds is the two-level method (Bootstrap.Over): the items
+// are resampled, and within each drawn item its timed rounds. The rates
+// that are pure counts (patch, correct, pass@k) and the paired
+// differences are resampled over items only.
+const OverItemsAndRounds = "items, then rounds within items"
 
 // Bootstrap is how the intervals were computed (recorded in the JSON).
 type Bootstrap struct {
@@ -120,8 +129,14 @@ type Row struct {
 	WallSeconds      float64  `json:"wall_seconds"`
 
 	// PerItem are the plan items' probabilities of opt_base and
-	// opt_commit.
+	// opt_commit and their shares of the aggregates.
 	PerItem []ItemResult `json:"per_item"`
+	// Dominant are the items whose share of SR, Opt@1 or the geomean of
+	// all items exceeds DominantShare (empty when none does).
+	Dominant []Dominant `json:"dominant_items"`
+	// ThresholdCurve is, for t = 0.5, 0.55, …, 1.5, the share of plan
+	// items whose correct candidate reaches t × the human's speedup.
+	ThresholdCurve []ThresholdPoint `json:"threshold_curve"`
 
 	// What the paired comparison needs, per plan item.
 	plan    string
@@ -146,6 +161,14 @@ type ItemResult struct {
 	POptBase   float64 `json:"p_opt_base"`
 	POptCommit float64 `json:"p_opt_commit"`
 	FromRounds bool    `json:"from_rounds"`
+	// Shares of the aggregates: the item's term's share of the sum of
+	// the terms' magnitudes. Opt@1: its flag (mean over samples) among
+	// the successes; SR: its 1/(agent/human) among Σ 1/(agent/human) of
+	// the items with a measured human speedup (a low ratio weighs most
+	// in a harmonic mean); geomean all: its |log speedup| among Σ |log|.
+	ShareOpt1       float64 `json:"share_opt_at_1"`
+	ShareSR         float64 `json:"share_speedup_ratio"`
+	ShareGeoMeanAll float64 `json:"share_geomean_speedup_all"`
 }
 
 // itemValues are one item's Opt@1 (the mean over its samples) and speedup
@@ -165,7 +188,7 @@ type Options struct {
 }
 
 func (o Options) bootstrap() Bootstrap {
-	b := Bootstrap{Resamples: o.Resamples, Seed: o.Seed, Confidence: DefaultConfidence, Over: "items"}
+	b := Bootstrap{Resamples: o.Resamples, Seed: o.Seed, Confidence: DefaultConfidence, Over: OverItemsAndRounds}
 	if b.Resamples <= 0 {
 		b.Resamples = DefaultResamples
 	}
@@ -231,13 +254,16 @@ type unit struct {
 	evalStatus                 records.EvalStatus
 	agentLo, agentHi           float64
 	agentCIValid               bool
-	// odds are from the bootstrap of the item's rounds; fromRounds is
-	// false when its raw samples could not give them (then the flags).
-	odds       itemOdds
-	fromRounds bool
+	usage                      records.Usage
+	wallSeconds                float64
+	// withinAgent and withinHuman say which speedups the within-item
+	// bootstrap resampled (ab, hb); the others stand as measured.
+	withinAgent, withinHuman bool
 }
 
-func readUnit(dir string, row *Row, bs Bootstrap, seed uint64) (unit, []string) {
+// readUnit reads one sample's journal and eval.json and, into ab and hb
+// (B each), the within-item replicates of its speedups.
+func readUnit(dir string, seed uint64, ab, hb []float64) (unit, []string) {
 	var u unit
 	var problems []string
 	j, jerr := journal.ReadJournal(dir)
@@ -250,12 +276,7 @@ func readUnit(dir string, row *Row, bs Bootstrap, seed uint64) (unit, []string) 
 		problems = append(problems, jerr.Error())
 	}
 	if j != nil {
-		row.CostUSD += j.Usage.CostUSD
-		row.InputTokens += j.Usage.InputTokens
-		row.OutputTokens += j.Usage.OutputTokens
-		row.CacheReadTokens += j.Usage.CacheReadTokens
-		row.CacheWriteTokens += j.Usage.CacheWriteTokens
-		row.WallSeconds += j.DurationSeconds
+		u.usage, u.wallSeconds = j.Usage, j.DurationSeconds
 		u.infra = !j.Status.Final()
 		u.patch = j.Patch != nil && j.Patch.Bytes > 0 && j.Patch.Applies
 	} else if ev == nil {
@@ -284,11 +305,169 @@ func readUnit(dir string, row *Row, bs Bootstrap, seed uint64) (unit, []string) 
 			}
 			u.verdict = st.Verdict.Outcome
 			u.verdictLabel = stats.VerdictText(st.Verdict.Outcome, st.Verdict.Significant, st.Verdict.Label)
-			u.odds, u.fromRounds = withinItem(ev, st.Options.Better, bs.Resamples, seed)
+		}
+		if u.humanSpeedup > 0 {
+			b := st.Options.Better
+			if u.agentSpeedup > 0 && withinReplicates(ev, b, true, seed, ab, hb) {
+				u.withinAgent, u.withinHuman = true, true
+			} else {
+				u.withinHuman = withinReplicates(ev, b, false, seed, ab, hb)
+			}
 		}
 	}
 	return u, problems
 }
+
+// itemOut is one plan item of a row: its samples, and the within-item
+// replicate terms of the aggregates that vary with the timed rounds (nil
+// when none of its samples was resampled).
+type itemOut struct {
+	units    []unit
+	problems []string
+	// Replicates, one per bootstrap resample b, of: Opt@1 and opt_base@1
+	// (the mean of the flags over the samples), Opt@K, 1/SR (of the
+	// item's mean agent/human ratio), the mean log agent speedup (failures
+	// 1.0) and the sum of the log speedups of the correct samples.
+	opt1, optBase1, optK, invSR, logAll, logCorrect []float32
+	// pOptBase and pOptCommit are the item's odds (the share of the
+	// replicates reaching each flag), fromRounds whether every correct
+	// sample gave them from its rounds.
+	pOptBase, pOptCommit float64
+	fromRounds           bool
+}
+
+// readItem reads an item's k samples and folds their replicates.
+func readItem(dir, id string, i, k int, bs Bootstrap, ab, hb []float64) itemOut {
+	B := bs.Resamples
+	out := itemOut{units: make([]unit, k), fromRounds: true}
+	type sampleReps struct{ ab, hb []float64 }
+	reps := make([]sampleReps, k)
+	resampled := false
+	for s := range k {
+		sab, shb := ab[s*B:(s+1)*B], hb[s*B:(s+1)*B]
+		u, p := readUnit(filepath.Join(dir, journal.ItemDirName(id, s, k)), bs.Seed+uint64(7919*(i*k+s)), sab, shb)
+		out.units[s], out.problems = u, append(out.problems, p...)
+		if u.withinHuman {
+			resampled = true
+			reps[s].hb = shb
+		}
+		if u.withinAgent {
+			reps[s].ab = sab
+		}
+		out.fromRounds = out.fromRounds && (u.withinAgent || !u.correct || u.agentSpeedup == 0)
+		if !u.withinAgent {
+			out.pOptBase += b2f(u.optBase) / float64(k)
+			out.pOptCommit += b2f(u.optCommit) / float64(k)
+		}
+	}
+	if !resampled {
+		return out
+	}
+	out.opt1, out.optBase1, out.optK = make([]float32, B), make([]float32, B), make([]float32, B)
+	out.invSR, out.logAll, out.logCorrect = make([]float32, B), make([]float32, B), make([]float32, B)
+	kf := float64(k)
+	var hitBase, hitCommit int
+	for b := range B {
+		var opt1, optBase, ratio, logAll, logCorrect float64
+		var nOpt, nRatio int
+		for s, u := range out.units {
+			a := agentOrOne(u)
+			h := u.humanSpeedup
+			ob, oc := u.optBase, u.optCommit
+			if reps[s].ab != nil {
+				a = reps[s].ab[b]
+				ob, oc = optFlags(a, reps[s].hb[b])
+				hitBase += int(b2f(ob))
+				hitCommit += int(b2f(oc))
+			}
+			if reps[s].hb != nil {
+				h = reps[s].hb[b]
+			}
+			opt1 += b2f(oc) / kf
+			optBase += b2f(ob) / kf
+			nOpt += int(b2f(oc))
+			la := math.Log(a)
+			logAll += la / kf
+			if u.agentSpeedup > 0 {
+				logCorrect += la
+			}
+			if h > 0 {
+				ratio += a / h
+				nRatio++
+			}
+		}
+		out.opt1[b], out.optBase1[b] = float32(opt1), float32(optBase)
+		ok, _ := stats.PassAtK(k, nOpt, k)
+		out.optK[b] = float32(ok)
+		if nRatio > 0 {
+			out.invSR[b] = float32(float64(nRatio) / ratio)
+		}
+		out.logAll[b], out.logCorrect[b] = float32(logAll), float32(logCorrect)
+	}
+	out.pOptBase += float64(hitBase) / float64(B) / kf
+	out.pOptCommit += float64(hitCommit) / float64(B) / kf
+	return out
+}
+
+// agentOrOne is a sample's agent speedup over the baseline, 1.0 for a
+// failed or untimed candidate.
+func agentOrOne(u unit) float64 {
+	if u.agentSpeedup > 0 {
+		return u.agentSpeedup
+	}
+	return 1
+}
+
+// readItems reads a run's items on GOMAXPROCS workers. Each item's
+// replicates depend only on its own seed, so the result is the same
+// whatever the parallelism.
+func readItems(dir string, run *records.Run, k int, bs Bootstrap) []itemOut {
+	outs := make([]itemOut, len(run.Items))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), max(len(run.Items), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ab, hb := make([]float64, k*bs.Resamples), make([]float64, k*bs.Resamples)
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(run.Items) {
+					return
+				}
+				outs[i] = readItem(dir, run.Items[i], i, k, bs, ab, hb)
+			}
+		}()
+	}
+	wg.Wait()
+	return outs
+}
+
+// ThresholdPoint is one point of the threshold curve: the share of plan
+// items whose correct candidate's speedup over the baseline reaches T
+// times the human's (a failed, missing or untimed candidate does not).
+type ThresholdPoint struct {
+	T     float64 `json:"t"`
+	Share float64 `json:"share"`
+}
+
+// Dominant is an item whose share of an aggregate exceeds DominantShare.
+type Dominant struct {
+	Item      string  `json:"item"`
+	Aggregate string  `json:"aggregate"`
+	Share     float64 `json:"share"`
+}
+
+// DominantShare is the share of an aggregate above which an item is
+// flagged: one extreme item must not decide a ranking unseen.
+const DominantShare = 0.25
+
+// The aggregates whose shares are computed, by their JSON names.
+const (
+	aggSR     = "speedup_ratio"
+	aggOpt1   = "opt_at_1"
+	aggGeoAll = "geomean_speedup_all"
+)
 
 func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 	k := max(run.Samples, 1)
@@ -297,20 +476,28 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 		planItems: run.Items, cells: map[string]Cell{}, commits: planCommits(dir, run), humanSpeedups: map[string]float64{}}
 	var problems []string
 	n := len(run.Items)
-	patch, correct, optBase, opt1 := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
-	optK, passK := make([]float64, n), make([]float64, n)
-	allSpeed := make([]float64, n)
-	var sr, correctSpeed []float64
+	outs := readItems(dir, run, k, bs)
+	patch, correct, passK := make([]float64, n), make([]float64, n), make([]float64, n)
+	var opt1, optBase1, optK, sr, geoAll, geoCorrect nested
+	var srItems []int // the items entering SR, by index
+	thresholds := thresholdSteps()
+	reach := make([]float64, len(thresholds))
+	kf := float64(k)
 	for i, id := range run.Items {
+		out := &outs[i]
+		problems = append(problems, out.problems...)
 		var item struct{ missing, infra, notEval, eval int }
-		res := ItemResult{ID: id, FromRounds: true}
-		var cOpt, cPass int
-		var srSum, allSum float64
-		var srN int
+		res := ItemResult{ID: id, FromRounds: out.fromRounds, POptBase: out.pOptBase, POptCommit: out.pOptCommit}
+		var cOpt, cPass, nCorrect, srN int
+		var o1, ob1, ratio, logAll, logCorrect float64
 		unitCells := make([]Cell, 0, k)
-		for s := range k {
-			u, p := readUnit(filepath.Join(dir, journal.ItemDirName(id, s, k)), &row, bs, bs.Seed+uint64(7919*(i*k+s)))
-			problems = append(problems, p...)
+		for _, u := range out.units {
+			row.CostUSD += u.usage.CostUSD
+			row.InputTokens += u.usage.InputTokens
+			row.OutputTokens += u.usage.OutputTokens
+			row.CacheReadTokens += u.usage.CacheReadTokens
+			row.CacheWriteTokens += u.usage.CacheWriteTokens
+			row.WallSeconds += u.wallSeconds
 			unitCells = append(unitCells, unitCell(u))
 			if u.humanSpeedup > 0 && row.humanSpeedups[id] == 0 {
 				row.humanSpeedups[id] = u.humanSpeedup
@@ -325,27 +512,28 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 			default:
 				item.eval++
 			}
-			if !u.fromRounds {
-				u.odds = itemOdds{b2f(u.optBase), b2f(u.optCommit)}
-			}
-			res.POptBase += u.odds.optBase / float64(k)
-			res.POptCommit += u.odds.optCommit / float64(k)
-			res.FromRounds = res.FromRounds && (u.fromRounds || !u.correct)
-			patch[i] += b2f(u.patch) / float64(k)
-			correct[i] += b2f(u.correct) / float64(k)
-			optBase[i] += b2f(u.optBase) / float64(k)
-			opt1[i] += b2f(u.optCommit) / float64(k)
+			patch[i] += b2f(u.patch) / kf
+			correct[i] += b2f(u.correct) / kf
+			o1 += b2f(u.optCommit) / kf
+			ob1 += b2f(u.optBase) / kf
 			cOpt += int(b2f(u.optCommit))
 			cPass += int(b2f(u.correct))
-			agent := 1.0
+			a := agentOrOne(u)
+			logAll += math.Log(a) / kf
 			if u.agentSpeedup > 0 {
-				agent = u.agentSpeedup
-				correctSpeed = append(correctSpeed, agent)
+				logCorrect += math.Log(a)
+				nCorrect++
 			}
-			allSum += math.Log(agent)
 			if u.humanSpeedup > 0 {
-				srSum += agent / u.humanSpeedup
+				ratio += a / u.humanSpeedup
 				srN++
+				if u.agentSpeedup > 0 {
+					for t, th := range thresholds {
+						if u.agentSpeedup >= th*u.humanSpeedup*(1-1e-12) {
+							reach[t] += 1 / kf
+						}
+					}
+				}
 			}
 			switch u.verdict {
 			case stats.Win:
@@ -354,13 +542,13 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 				row.Match++
 			case stats.Loss:
 				row.Loss++
-			case "inconclusive":
+			case stats.Inconclusive:
 				row.Inconclusive++
 			}
 		}
+		row.PerItem = append(row.PerItem, res)
 		// An item counts once in the columns of incompleteness, by its
 		// worst sample.
-		row.PerItem = append(row.PerItem, res)
 		switch {
 		case item.missing > 0:
 			row.Missing++
@@ -371,12 +559,21 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 		default:
 			row.Evaluated++
 		}
-		allSpeed[i] = math.Exp(allSum / float64(k))
-		row.cells[id] = itemCell(unitCells, allSum/float64(k))
-		iv := itemValues{opt1: opt1[i], sr: math.NaN()}
+		row.cells[id] = itemCell(unitCells, logAll)
+		opt1.add(o1, 1, out.opt1)
+		optBase1.add(ob1, 1, out.optBase1)
+		ok, _ := stats.PassAtK(k, cOpt, k)
+		optK.add(ok, 1, out.optK)
+		passK[i], _ = stats.PassAtK(k, cPass, k)
+		geoAll.add(logAll, 1, out.logAll)
+		if nCorrect > 0 {
+			geoCorrect.add(logCorrect, float64(nCorrect), out.logCorrect)
+		}
+		iv := itemValues{opt1: o1, sr: math.NaN()}
 		if srN > 0 {
-			sr = append(sr, srSum/float64(srN))
-			iv.sr = srSum / float64(srN)
+			iv.sr = ratio / float64(srN)
+			sr.add(1/iv.sr, 1, out.invSR)
+			srItems = append(srItems, i)
 		}
 		// Only items evaluated in every sample enter the pairs: the
 		// others are named there as present in one run only.
@@ -384,24 +581,34 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 			row.perItem[id] = iv
 			row.order = append(row.order, id)
 		}
-		optK[i], _ = stats.PassAtK(k, cOpt, k)
-		passK[i], _ = stats.PassAtK(k, cPass, k)
 	}
 	row.Incomplete = row.Missing+row.InfraError+row.NotEvaluated > 0
 	seed := bs.Seed
 	next := func() uint64 { seed++; return seed }
-	row.PatchRate = Estimate(patch, Mean, bs.Resamples, next(), bs.Confidence)
-	row.CorrectRate = Estimate(correct, Mean, bs.Resamples, next(), bs.Confidence)
-	row.OptBase1 = Estimate(optBase, Mean, bs.Resamples, next(), bs.Confidence)
-	row.Opt1 = Estimate(opt1, Mean, bs.Resamples, next(), bs.Confidence)
-	if k > 1 {
-		ok := Estimate(optK, Mean, bs.Resamples, next(), bs.Confidence)
-		pk := Estimate(passK, Mean, bs.Resamples, next(), bs.Confidence)
-		row.OptK, row.PassK = &ok, &pk
+	estimates := []func(){}
+	// Each estimate has its own seed, drawn here in a fixed order, so
+	// running them concurrently changes nothing.
+	one := func(m *Metric, xs []float64, stat Statistic) {
+		s := next()
+		estimates = append(estimates, func() { *m = Estimate(xs, stat, bs.Resamples, s, bs.Confidence) })
 	}
-	row.SR = Estimate(sr, HarmonicMean, bs.Resamples, next(), bs.Confidence)
-	row.GeoMeanCorrect = Estimate(correctSpeed, GeoMean, bs.Resamples, next(), bs.Confidence)
-	row.GeoMeanAll = Estimate(allSpeed, GeoMean, bs.Resamples, next(), bs.Confidence)
+	two := func(m *Metric, xs nested, fin finish) {
+		s := next()
+		estimates = append(estimates, func() { *m = estimateNested(xs, fin, bs.Resamples, s, bs.Confidence) })
+	}
+	one(&row.PatchRate, patch, Mean)
+	one(&row.CorrectRate, correct, Mean)
+	two(&row.OptBase1, optBase1, meanOf)
+	two(&row.Opt1, opt1, meanOf)
+	if k > 1 {
+		row.OptK, row.PassK = &Metric{}, &Metric{}
+		two(row.OptK, optK, meanOf)
+		one(row.PassK, passK, Mean)
+	}
+	two(&row.SR, sr, harmonicOf)
+	two(&row.GeoMeanCorrect, geoCorrect, geoOf)
+	two(&row.GeoMeanAll, geoAll, geoOf)
+	parallel(estimates)
 	if n > 0 {
 		row.CostPerItemUSD = row.CostUSD / float64(n)
 	}
@@ -409,7 +616,77 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 		c := row.CostUSD / succ
 		row.CostPerOpt1USD = &c
 	}
+	row.ThresholdCurve = make([]ThresholdPoint, len(thresholds))
+	for t, th := range thresholds {
+		share := 0.0
+		if n > 0 {
+			share = reach[t] / float64(n)
+		}
+		row.ThresholdCurve[t] = ThresholdPoint{T: th, Share: share}
+	}
+	row.shares(opt1.point, sr.point, srItems, geoAll.point)
 	return row, problems
+}
+
+// shares fills each item's share of the aggregates (its term's share of
+// the sum of the terms' magnitudes) and flags the dominant items.
+func (row *Row) shares(opt1, invSR []float64, srItems []int, logAll []float64) {
+	frac := func(terms []float64) []float64 {
+		total := 0.0
+		for _, x := range terms {
+			total += math.Abs(x)
+		}
+		out := make([]float64, len(terms))
+		if total > 0 {
+			for i, x := range terms {
+				out[i] = math.Abs(x) / total
+			}
+		}
+		return out
+	}
+	so, sl := frac(opt1), frac(logAll)
+	ss := make([]float64, len(opt1))
+	for j, x := range frac(invSR) {
+		ss[srItems[j]] = x
+	}
+	row.Dominant = []Dominant{}
+	for i := range row.PerItem {
+		r := &row.PerItem[i]
+		r.ShareOpt1, r.ShareSR, r.ShareGeoMeanAll = so[i], ss[i], sl[i]
+		for _, a := range []struct {
+			name  string
+			share float64
+		}{{aggSR, ss[i]}, {aggOpt1, so[i]}, {aggGeoAll, sl[i]}} {
+			if a.share > DominantShare {
+				row.Dominant = append(row.Dominant, Dominant{Item: r.ID, Aggregate: a.name, Share: a.share})
+			}
+		}
+	}
+}
+
+// thresholdSteps are t = 0.5, 0.55, …, 1.5.
+func thresholdSteps() []float64 {
+	out := make([]float64, 0, 21)
+	for i := range 21 {
+		out = append(out, math.Round(100*(0.5+0.05*float64(i)))/100)
+	}
+	return out
+}
+
+// parallel runs fs on GOMAXPROCS goroutines and waits for them.
+func parallel(fs []func()) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(fs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < len(fs); i = int(next.Add(1)) - 1 {
+				fs[i]()
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func b2f(b bool) float64 {
