@@ -78,8 +78,21 @@ func bootstrap(n, B int, seed uint64, confidence float64, estimate func(pick fun
 		return m
 	}
 	m.Value, m.Valid = estimate(nil), true
-	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
-	pick := func() int { return rng.IntN(n) }
+	pcg := rand.NewPCG(seed, 0x9e3779b97f4a7c15)
+	// Two draws per 64 random bits, each by Lemire's multiply-shift (a
+	// bias below n/2³², far under the bootstrap's own error).
+	var spare uint64
+	var have bool
+	un := uint64(n)
+	pick := func() int {
+		if have {
+			have = false
+			return int((spare * un) >> 32)
+		}
+		x := pcg.Uint64()
+		spare, have = x>>32, true
+		return int((uint64(uint32(x)) * un) >> 32)
+	}
 	vals := make([]float64, B)
 	for r := range vals {
 		vals[r] = estimate(pick)
@@ -91,17 +104,21 @@ func bootstrap(n, B int, seed uint64, confidence float64, estimate func(pick fun
 }
 
 // nested is one aggregate's entries for the two-level bootstrap: per entry
-// (an item) its term, its weight (nil: 1 each) and its B within-item
-// replicate terms (nil: the term does not vary within the item).
+// (an item) its term, its weight (nil: 1 each) and the column holding its
+// within-item replicates in reps, which is laid out replicate-major (the
+// terms of every item for replicate b are reps[b*stride:(b+1)*stride]) so
+// that one outer resample reads one short contiguous stretch.
 type nested struct {
 	point  []float64
 	weight []float64
-	reps   [][]float32
+	cols   []int
+	reps   []float32
+	stride int
 }
 
-func (s *nested) add(point, weight float64, reps []float32) {
+func (s *nested) add(point, weight float64, col int) {
 	s.point = append(s.point, point)
-	s.reps = append(s.reps, reps)
+	s.cols = append(s.cols, col)
 	if s.weight != nil || weight != 1 {
 		for len(s.weight) < len(s.point)-1 {
 			s.weight = append(s.weight, 1)
@@ -125,30 +142,32 @@ func geoOf(sum, w float64) float64      { return math.Exp(sum / w) }
 // item beforehand). The point estimate is from the entries' own terms.
 func estimateNested(s nested, fin finish, B int, seed uint64, confidence float64) Metric {
 	n := len(s.point)
-	w := func(j int) float64 {
-		if s.weight == nil {
-			return 1
-		}
-		return s.weight[j]
-	}
 	r := -1 // the resample being drawn
 	return bootstrap(n, B, seed, confidence, func(pick func() int) float64 {
 		var sum, ws float64
 		if pick == nil {
 			for j, x := range s.point {
-				sum, ws = sum+x, ws+w(j)
+				sum += x
+				if s.weight != nil {
+					ws += s.weight[j]
+				}
+			}
+			if s.weight == nil {
+				ws = float64(n)
 			}
 			return fin(sum, ws)
 		}
 		r++
+		row := s.reps[r*s.stride : (r+1)*s.stride]
 		for range n {
 			j := pick()
-			if reps := s.reps[j]; reps != nil {
-				sum += float64(reps[r])
-			} else {
-				sum += s.point[j]
+			sum += float64(row[s.cols[j]])
+			if s.weight != nil {
+				ws += s.weight[j]
 			}
-			ws += w(j)
+		}
+		if s.weight == nil {
+			ws = float64(n)
 		}
 		return fin(sum, ws)
 	})

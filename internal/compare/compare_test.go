@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -451,5 +452,32 @@ func TestMatrix(t *testing.T) {
 	c := m.Items[0].Cells[col["demo-replay"]]
 	if !c.CIValid || c.Speedup != 1.5*0.98 || c.Lo >= c.Speedup || c.Hi <= c.Speedup || c.Verdict == "" || !c.OptCommit {
 		t.Errorf("replay on c1: want its speedup with CI, verdict and opt_commit, got %+v", c)
+	}
+}
+
+// The counted median of a resample is the median of the resample written
+// out and sorted, ties and even sizes included.
+func TestCountedArmMedian(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 2; n <= 9; n++ {
+		xs := make([]float64, n)
+		for i := range xs {
+			xs[i] = float64(rng.IntN(4)) // ties
+		}
+		arm := newCountedArm(xs)
+		for range 200 {
+			drawn := make([]int32, n)
+			var sample []float64
+			for range n {
+				j := rng.IntN(n)
+				drawn[j]++
+				sample = append(sample, xs[j])
+			}
+			slices.Sort(sample)
+			want := (sample[(n-1)/2] + sample[n/2]) / 2
+			if got := arm.median(drawn); got != want {
+				t.Fatalf("n=%d %v drawn %v: median %v, want %v", n, xs, drawn, got, want)
+			}
+		}
 	}
 }

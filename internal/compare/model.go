@@ -318,17 +318,78 @@ func readUnit(dir string, seed uint64, ab, hb []float64) (unit, []string) {
 	return u, problems
 }
 
-// itemOut is one plan item of a row: its samples, and the within-item
-// replicate terms of the aggregates that vary with the timed rounds (nil
-// when none of its samples was resampled).
+// itemTerms are one item's terms of the aggregates that vary with its
+// timed rounds: Opt@1 and opt_base@1 (the mean of the flags over the
+// samples), Opt@K, 1/SR of the item's mean agent/human ratio (when
+// nRatio > 0), the mean log agent speedup (failures 1.0) and the sum of the
+// log speedups of its nCorrect correct samples.
+type itemTerms struct {
+	opt1, optBase1, optK, invSR, logAll, logCorrect float64
+	nRatio, nCorrect                                int
+}
+
+// The aggregates with within-item replicates, as columns of repSet.
+const (
+	repOpt1 = iota
+	repOptBase1
+	repOptK
+	repInvSR
+	repLogAll
+	repLogCorrect
+	repCount
+)
+
+// repSet holds a row's within-item replicates: per aggregate, items × B
+// terms, written item-major (each item its own stretch, by its worker) and
+// turned replicate-major (see nested) once every item is read.
+type repSet struct {
+	terms [repCount][]float32
+	items int
+	B     int
+}
+
+func newRepSet(items, B int) *repSet {
+	r := &repSet{items: items, B: B}
+	for a := range r.terms {
+		r.terms[a] = make([]float32, items*B)
+	}
+	return r
+}
+
+func (r *repSet) set(b, item int, t itemTerms) {
+	at := item*r.B + b
+	r.terms[repOpt1][at] = float32(t.opt1)
+	r.terms[repOptBase1][at] = float32(t.optBase1)
+	r.terms[repOptK][at] = float32(t.optK)
+	r.terms[repInvSR][at] = float32(t.invSR)
+	r.terms[repLogAll][at] = float32(t.logAll)
+	r.terms[repLogCorrect][at] = float32(t.logCorrect)
+}
+
+// replicateMajor transposes every aggregate's terms from items × B to
+// B × items, in tiles that stay in cache.
+func (r *repSet) replicateMajor() {
+	const tile = 64
+	dst := make([]float32, r.items*r.B)
+	for a, src := range r.terms {
+		for i0 := 0; i0 < r.items; i0 += tile {
+			for b0 := 0; b0 < r.B; b0 += tile {
+				for i := i0; i < min(i0+tile, r.items); i++ {
+					for b := b0; b < min(b0+tile, r.B); b++ {
+						dst[b*r.items+i] = src[i*r.B+b]
+					}
+				}
+			}
+		}
+		r.terms[a], dst = dst, src
+	}
+}
+
+// itemOut is one plan item of a row: its samples and its terms.
 type itemOut struct {
 	units    []unit
 	problems []string
-	// Replicates, one per bootstrap resample b, of: Opt@1 and opt_base@1
-	// (the mean of the flags over the samples), Opt@K, 1/SR (of the
-	// item's mean agent/human ratio), the mean log agent speedup (failures
-	// 1.0) and the sum of the log speedups of the correct samples.
-	opt1, optBase1, optK, invSR, logAll, logCorrect []float32
+	terms    itemTerms
 	// pOptBase and pOptCommit are the item's odds (the share of the
 	// replicates reaching each flag), fromRounds whether every correct
 	// sample gave them from its rounds.
@@ -336,12 +397,55 @@ type itemOut struct {
 	fromRounds           bool
 }
 
-// readItem reads an item's k samples and folds their replicates.
-func readItem(dir, id string, i, k int, bs Bootstrap, ab, hb []float64) itemOut {
+// sampleReps are one sample's within-item replicates (nil: not resampled).
+type sampleReps struct{ ab, hb []float64 }
+
+// terms are the item's terms from replicate b of its samples, or from
+// their measured values when b < 0.
+func terms(units []unit, reps []sampleReps, b int) itemTerms {
+	var t itemTerms
+	kf := float64(len(units))
+	var ratio float64
+	var nOpt int
+	for s, u := range units {
+		a, h := agentOrOne(u), u.humanSpeedup
+		ob, oc := u.optBase, u.optCommit
+		if b >= 0 && reps[s].ab != nil {
+			a = reps[s].ab[b]
+			ob, oc = optFlags(a, reps[s].hb[b])
+		}
+		if b >= 0 && reps[s].hb != nil {
+			h = reps[s].hb[b]
+		}
+		t.opt1 += b2f(oc) / kf
+		t.optBase1 += b2f(ob) / kf
+		nOpt += int(b2f(oc))
+		la := math.Log(a)
+		t.logAll += la / kf
+		if u.agentSpeedup > 0 {
+			t.logCorrect += la
+			t.nCorrect++
+		}
+		if h > 0 {
+			ratio += a / h
+			t.nRatio++
+		}
+	}
+	// Opt@K with k = n samples: 1 − C(n−c, n)/C(n, n), that is 1 as soon
+	// as one sample reaches it.
+	t.optK = b2f(nOpt > 0)
+	if t.nRatio > 0 {
+		t.invSR = float64(t.nRatio) / ratio
+	}
+	return t
+}
+
+// readItem reads item i's k samples, writes its replicate terms into
+// column i of reps and returns its measured terms.
+func readItem(dir, id string, i, k int, bs Bootstrap, reps *repSet, ab, hb []float64) itemOut {
 	B := bs.Resamples
 	out := itemOut{units: make([]unit, k), fromRounds: true}
-	type sampleReps struct{ ab, hb []float64 }
-	reps := make([]sampleReps, k)
+	sr := make([]sampleReps, k)
 	resampled := false
 	for s := range k {
 		sab, shb := ab[s*B:(s+1)*B], hb[s*B:(s+1)*B]
@@ -349,63 +453,37 @@ func readItem(dir, id string, i, k int, bs Bootstrap, ab, hb []float64) itemOut 
 		out.units[s], out.problems = u, append(out.problems, p...)
 		if u.withinHuman {
 			resampled = true
-			reps[s].hb = shb
+			sr[s].hb = shb
 		}
 		if u.withinAgent {
-			reps[s].ab = sab
+			sr[s].ab = sab
 		}
 		out.fromRounds = out.fromRounds && (u.withinAgent || !u.correct || u.agentSpeedup == 0)
-		if !u.withinAgent {
-			out.pOptBase += b2f(u.optBase) / float64(k)
-			out.pOptCommit += b2f(u.optCommit) / float64(k)
-		}
 	}
-	if !resampled {
-		return out
-	}
-	out.opt1, out.optBase1, out.optK = make([]float32, B), make([]float32, B), make([]float32, B)
-	out.invSR, out.logAll, out.logCorrect = make([]float32, B), make([]float32, B), make([]float32, B)
+	out.terms = terms(out.units, sr, -1)
 	kf := float64(k)
-	var hitBase, hitCommit int
-	for b := range B {
-		var opt1, optBase, ratio, logAll, logCorrect float64
-		var nOpt, nRatio int
-		for s, u := range out.units {
-			a := agentOrOne(u)
-			h := u.humanSpeedup
-			ob, oc := u.optBase, u.optCommit
-			if reps[s].ab != nil {
-				a = reps[s].ab[b]
-				ob, oc = optFlags(a, reps[s].hb[b])
-				hitBase += int(b2f(ob))
-				hitCommit += int(b2f(oc))
-			}
-			if reps[s].hb != nil {
-				h = reps[s].hb[b]
-			}
-			opt1 += b2f(oc) / kf
-			optBase += b2f(ob) / kf
-			nOpt += int(b2f(oc))
-			la := math.Log(a)
-			logAll += la / kf
-			if u.agentSpeedup > 0 {
-				logCorrect += la
-			}
-			if h > 0 {
-				ratio += a / h
-				nRatio++
-			}
+	for s, u := range out.units {
+		if sr[s].ab == nil {
+			out.pOptBase += b2f(u.optBase) / kf
+			out.pOptCommit += b2f(u.optCommit) / kf
+			continue
 		}
-		out.opt1[b], out.optBase1[b] = float32(opt1), float32(optBase)
-		ok, _ := stats.PassAtK(k, nOpt, k)
-		out.optK[b] = float32(ok)
-		if nRatio > 0 {
-			out.invSR[b] = float32(float64(nRatio) / ratio)
+		var hitBase, hitCommit int
+		for b := range B {
+			ob, oc := optFlags(sr[s].ab[b], sr[s].hb[b])
+			hitBase += int(b2f(ob))
+			hitCommit += int(b2f(oc))
 		}
-		out.logAll[b], out.logCorrect[b] = float32(logAll), float32(logCorrect)
+		out.pOptBase += float64(hitBase) / float64(B) / kf
+		out.pOptCommit += float64(hitCommit) / float64(B) / kf
 	}
-	out.pOptBase += float64(hitBase) / float64(B) / kf
-	out.pOptCommit += float64(hitCommit) / float64(B) / kf
+	for b := range B {
+		t := out.terms
+		if resampled {
+			t = terms(out.units, sr, b)
+		}
+		reps.set(b, i, t)
+	}
 	return out
 }
 
@@ -421,8 +499,9 @@ func agentOrOne(u unit) float64 {
 // readItems reads a run's items on GOMAXPROCS workers. Each item's
 // replicates depend only on its own seed, so the result is the same
 // whatever the parallelism.
-func readItems(dir string, run *records.Run, k int, bs Bootstrap) []itemOut {
+func readItems(dir string, run *records.Run, k int, bs Bootstrap) ([]itemOut, *repSet) {
 	outs := make([]itemOut, len(run.Items))
+	reps := newRepSet(len(run.Items), bs.Resamples)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), max(len(run.Items), 1)) {
@@ -435,12 +514,13 @@ func readItems(dir string, run *records.Run, k int, bs Bootstrap) []itemOut {
 				if i >= len(run.Items) {
 					return
 				}
-				outs[i] = readItem(dir, run.Items[i], i, k, bs, ab, hb)
+				outs[i] = readItem(dir, run.Items[i], i, k, bs, reps, ab, hb)
 			}
 		}()
 	}
 	wg.Wait()
-	return outs
+	reps.replicateMajor()
+	return outs, reps
 }
 
 // ThresholdPoint is one point of the threshold curve: the share of plan
@@ -476,9 +556,12 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 		planItems: run.Items, cells: map[string]Cell{}, commits: planCommits(dir, run), humanSpeedups: map[string]float64{}}
 	var problems []string
 	n := len(run.Items)
-	outs := readItems(dir, run, k, bs)
+	outs, reps := readItems(dir, run, k, bs)
 	patch, correct, passK := make([]float64, n), make([]float64, n), make([]float64, n)
 	var opt1, optBase1, optK, sr, geoAll, geoCorrect nested
+	for a, s := range map[int]*nested{repOpt1: &opt1, repOptBase1: &optBase1, repOptK: &optK, repInvSR: &sr, repLogAll: &geoAll, repLogCorrect: &geoCorrect} {
+		s.reps, s.stride = reps.terms[a], n
+	}
 	var srItems []int // the items entering SR, by index
 	thresholds := thresholdSteps()
 	reach := make([]float64, len(thresholds))
@@ -488,8 +571,8 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 		problems = append(problems, out.problems...)
 		var item struct{ missing, infra, notEval, eval int }
 		res := ItemResult{ID: id, FromRounds: out.fromRounds, POptBase: out.pOptBase, POptCommit: out.pOptCommit}
-		var cOpt, cPass, nCorrect, srN int
-		var o1, ob1, ratio, logAll, logCorrect float64
+		var cPass int
+		t := out.terms
 		unitCells := make([]Cell, 0, k)
 		for _, u := range out.units {
 			row.CostUSD += u.usage.CostUSD
@@ -514,24 +597,11 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 			}
 			patch[i] += b2f(u.patch) / kf
 			correct[i] += b2f(u.correct) / kf
-			o1 += b2f(u.optCommit) / kf
-			ob1 += b2f(u.optBase) / kf
-			cOpt += int(b2f(u.optCommit))
 			cPass += int(b2f(u.correct))
-			a := agentOrOne(u)
-			logAll += math.Log(a) / kf
-			if u.agentSpeedup > 0 {
-				logCorrect += math.Log(a)
-				nCorrect++
-			}
-			if u.humanSpeedup > 0 {
-				ratio += a / u.humanSpeedup
-				srN++
-				if u.agentSpeedup > 0 {
-					for t, th := range thresholds {
-						if u.agentSpeedup >= th*u.humanSpeedup*(1-1e-12) {
-							reach[t] += 1 / kf
-						}
+			if u.humanSpeedup > 0 && u.agentSpeedup > 0 {
+				for t, th := range thresholds {
+					if u.agentSpeedup >= th*u.humanSpeedup*(1-1e-12) {
+						reach[t] += 1 / kf
 					}
 				}
 			}
@@ -559,20 +629,19 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 		default:
 			row.Evaluated++
 		}
-		row.cells[id] = itemCell(unitCells, logAll)
-		opt1.add(o1, 1, out.opt1)
-		optBase1.add(ob1, 1, out.optBase1)
-		ok, _ := stats.PassAtK(k, cOpt, k)
-		optK.add(ok, 1, out.optK)
+		row.cells[id] = itemCell(unitCells, t.logAll)
+		opt1.add(t.opt1, 1, i)
+		optBase1.add(t.optBase1, 1, i)
+		optK.add(t.optK, 1, i)
 		passK[i], _ = stats.PassAtK(k, cPass, k)
-		geoAll.add(logAll, 1, out.logAll)
-		if nCorrect > 0 {
-			geoCorrect.add(logCorrect, float64(nCorrect), out.logCorrect)
+		geoAll.add(t.logAll, 1, i)
+		if t.nCorrect > 0 {
+			geoCorrect.add(t.logCorrect, float64(t.nCorrect), i)
 		}
-		iv := itemValues{opt1: o1, sr: math.NaN()}
-		if srN > 0 {
-			iv.sr = ratio / float64(srN)
-			sr.add(1/iv.sr, 1, out.invSR)
+		iv := itemValues{opt1: t.opt1, sr: math.NaN()}
+		if t.nRatio > 0 {
+			iv.sr = 1 / t.invSR
+			sr.add(t.invSR, 1, i)
 			srItems = append(srItems, i)
 		}
 		// Only items evaluated in every sample enter the pairs: the

@@ -59,13 +59,14 @@ func withinReplicates(ev *records.Eval, better stats.Better, withAgent bool, see
 	}
 	pcg := rand.NewPCG(seed, 0x2545f4914f6cdd1d)
 	// A resample is kept as how often each round is drawn; each arm's
-	// median is then found from counts per order statistic in O(n),
-	// without sorting (as internal/stats does).
+	// median is then the value at which the counts, walked in the arm's
+	// sorted order, pass the middle: O(n) without sorting (as
+	// internal/stats does).
 	arms := []countedArm{newCountedArm(base), newCountedArm(human)}
 	if withAgent {
 		arms = append(arms, newCountedArm(agent))
 	}
-	drawn := make([]int, n)
+	drawn := make([]int32, n)
 	un := uint64(n)
 	for b := range hb {
 		clear(drawn)
@@ -78,13 +79,10 @@ func withinReplicates(ev *records.Eval, better stats.Better, withAgent bool, see
 				drawn[((x>>32)*un)>>32]++
 			}
 		}
-		for a := range arms {
-			arms[a].count(drawn)
-		}
-		mb := arms[0].median()
-		hb[b] = speed(mb, arms[1].median())
+		mb := arms[0].median(drawn)
+		hb[b] = speed(mb, arms[1].median(drawn))
 		if withAgent {
-			ab[b] = speed(mb, arms[2].median())
+			ab[b] = speed(mb, arms[2].median(drawn))
 		}
 	}
 	return true
@@ -130,25 +128,45 @@ func roundValues(ev *records.Eval, withAgent bool) (base, human, agent []float64
 	return base, human, agent
 }
 
-// countedArm is one arm's values sorted, each round's position among them,
-// and a resample's count per position.
+// countedArm is one arm's values sorted and, for each position in that
+// order, the round it came from.
 type countedArm struct {
 	sorted []float64
-	rank   []int
-	counts []int
+	round  []int
 }
 
 func newCountedArm(xs []float64) countedArm {
 	sorted, rank := stats.Ranks(xs)
-	return countedArm{sorted: sorted, rank: rank, counts: make([]int, len(xs))}
-}
-
-// count sets the counts per position from how often each round was drawn.
-func (c countedArm) count(drawn []int) {
-	for j, d := range drawn {
-		c.counts[c.rank[j]] = d
+	round := make([]int, len(xs))
+	for r, pos := range rank {
+		round[pos] = r
 	}
+	return countedArm{sorted: sorted, round: round}
 }
 
-// median of the resample the counts describe.
-func (c countedArm) median() float64 { return stats.CountedMedian(c.sorted, c.counts) }
+// median of the resample that holds drawn[r] copies of round r (as many
+// draws as rounds): the middle value, or the mean of the two middle ones.
+func (c countedArm) median(drawn []int32) float64 {
+	n := int32(len(c.sorted))
+	lo, hi := (n-1)/2, n/2 // 0-based middle positions
+	var seen int32
+	for pos, r := range c.round {
+		d := drawn[r]
+		if d == 0 {
+			continue
+		}
+		if seen+d > lo {
+			if lo == hi || seen+d > hi {
+				return c.sorted[pos]
+			}
+			// The lower middle is here, the upper at the next drawn value.
+			for next := pos + 1; ; next++ {
+				if drawn[c.round[next]] > 0 {
+					return c.sorted[pos]/2 + c.sorted[next]/2
+				}
+			}
+		}
+		seen += d
+	}
+	return c.sorted[n-1] // not reached: the draws number n
+}
