@@ -2,6 +2,7 @@ package compare
 
 import (
 	"bytes"
+	"crypto/sha1"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -131,8 +132,8 @@ func fixture(t *testing.T) string {
 func writePlan(t *testing.T, root string) {
 	t.Helper()
 	var items []map[string]string
-	for i, id := range fixtureItems {
-		items = append(items, map[string]string{"id": id, "human": fmt.Sprintf("%040x", 0xc0ffee00+i), "pre": fmt.Sprintf("%040x", 0xbeef00+i)})
+	for _, id := range fixtureItems {
+		items = append(items, map[string]string{"id": id, "human": fmt.Sprintf("%x", sha1.Sum([]byte("human"+id))), "pre": fmt.Sprintf("%x", sha1.Sum([]byte("pre"+id)))})
 	}
 	data, err := json.Marshal(map[string]any{"schema_version": 1, "task_id": "demo", "plan_hash": "fixtureplan", "items": items, "resolved": true})
 	if err != nil {
@@ -165,6 +166,16 @@ func TestGolden(t *testing.T) {
 		write func(*bytes.Buffer, *Board) error
 	}{
 		{"table", func(w *bytes.Buffer, b *Board) error { return WriteTable(w, b) }},
+		{"long.table", func(w *bytes.Buffer, b *Board) error {
+			b.View = View{Long: true, Matrix: true}
+			defer func() { b.View = View{} }()
+			return WriteTable(w, b)
+		}},
+		{"nolegend.table", func(w *bytes.Buffer, b *Board) error {
+			b.View = View{NoLegend: true}
+			defer func() { b.View = View{} }()
+			return WriteTable(w, b)
+		}},
 		{"json", func(w *bytes.Buffer, b *Board) error { return WriteJSON(w, b) }},
 		{"md", func(w *bytes.Buffer, b *Board) error { return WriteMarkdown(w, b) }},
 		{"csv", func(w *bytes.Buffer, b *Board) error { return WriteCSV(w, b) }},
@@ -478,6 +489,97 @@ func TestCountedArmMedian(t *testing.T) {
 			if got := arm.median(drawn); got != want {
 				t.Fatalf("n=%d %v drawn %v: median %v, want %v", n, xs, drawn, got, want)
 			}
+		}
+	}
+}
+
+// noisyRun writes a run of items whose agent and human times are the
+// same (speedups 1.5 and 1.5): item 0's rounds spread over a factor of
+// spread, the others' are steady.
+func noisyRun(t *testing.T, root, id string, items int, spread float64) string {
+	t.Helper()
+	dir := filepath.Join(journal.RunsDir(root), id)
+	ids := make([]string, items)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("n%d", i)
+	}
+	run := &records.Run{SchemaVersion: records.SchemaVersion, RunID: id, Task: records.RunTask{ID: "noisy"}, Agent: records.RunAgent{Name: id}, Items: ids, Samples: 1}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := journal.WriteRun(dir, run); err != nil {
+		t.Fatal(err)
+	}
+	for i, item := range ids {
+		itemDir := filepath.Join(dir, item)
+		if err := os.MkdirAll(itemDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var samples []records.Sample
+		for r := range 9 {
+			j := 1.0
+			if i == 0 {
+				j = math.Pow(spread, float64(r%3)-1) // 1/spread, 1, spread
+			}
+			jh := 1.0
+			if i == 0 {
+				jh = math.Pow(spread, float64((r/3)%3)-1)
+			}
+			samples = append(samples,
+				records.Sample{Arm: records.ArmBase, Round: r, Value: 1},
+				records.Sample{Arm: records.ArmHuman, Round: r, Value: jh / 1.5},
+				records.Sample{Arm: records.ArmAgent, Round: r, Value: j / 1.5})
+		}
+		ev := &records.Eval{RunID: id, ItemID: item, Status: records.EvalSuccess, Patch: records.EvalPatch{Bytes: 1, Applied: true},
+			Stats: threeWay(1.5, 1.5), Samples: samples}
+		if err := journal.WriteEval(itemDir, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// The inner level counts: an item whose rounds are noisy widens the
+// intervals of SR and the geomean, where resampling items alone (every
+// item's point value the same) gives a degenerate one.
+func TestTwoLevelWidens(t *testing.T) {
+	root := t.TempDir()
+	steady := noisyRun(t, root, "steady", 8, 1)
+	noisy := noisyRun(t, root, "noisy", 8, 3)
+	b, err := Load([]string{steady, noisy}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := b.Tasks[0].Rows
+	if b.Bootstrap.Over != OverItemsAndRounds {
+		t.Errorf("method not recorded: %+v", b.Bootstrap)
+	}
+	for _, r := range rows {
+		// The point values are the same in both runs: SR 1, geomean 1.5.
+		if math.Abs(r.SR.Value-1) > 1e-9 || math.Abs(r.GeoMeanAll.Value-1.5) > 1e-9 {
+			t.Fatalf("%s: want SR 1 and geomean 1.5, got %+v %+v", r.RunID, r.SR, r.GeoMeanAll)
+		}
+		width := r.SR.Hi - r.SR.Lo
+		switch r.RunID {
+		case "steady":
+			if width > 1e-6 || r.GeoMeanAll.Hi-r.GeoMeanAll.Lo > 1e-6 {
+				t.Errorf("steady rounds: want degenerate intervals, got SR %+v geomean %+v", r.SR, r.GeoMeanAll)
+			}
+		case "noisy":
+			if width < 0.1 || r.GeoMeanAll.Hi-r.GeoMeanAll.Lo < 0.1 {
+				t.Errorf("one noisy item: want SR and geomean intervals wider than 0.1, got SR %+v geomean %+v", r.SR, r.GeoMeanAll)
+			}
+			if p := r.PerItem[0]; !p.FromRounds || p.POptCommit <= 0.05 || p.POptCommit >= 0.95 {
+				t.Errorf("the noisy item: want P(opt_commit) strictly between, got %+v", p)
+			}
+		}
+		// Against the one-level bootstrap of the same point values.
+		pts := make([]float64, r.Items)
+		for i := range pts {
+			pts[i] = 1
+		}
+		if m := Estimate(pts, HarmonicMean, 2000, 1, 0.95); m.Hi-m.Lo != 0 {
+			t.Errorf("one level over equal items: want degenerate, got %+v", m)
 		}
 	}
 }

@@ -52,6 +52,8 @@ type Board struct {
 	Tasks         []Task    `json:"tasks"`
 	// Problems are unreadable files met while loading.
 	Problems []string `json:"problems,omitempty"`
+	// View is how the terminal table is drawn; not part of the data.
+	View View `json:"-"`
 }
 
 // Task is the rows of one task.
