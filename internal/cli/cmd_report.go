@@ -100,8 +100,10 @@ func newReportAllCmd(env *System) *cobra.Command {
 		Use:   "report-all [--state-root state] [--format " + report.AllFormats.Choices() + "] [--out FILE]",
 		Short: "Summarise every run under the state root",
 		Long: `Summarise every run under the state root, newest first: items, counts by
-status, missing items and spend, in one of the formats below. --out writes
-to a file (atomically) instead of stdout.
+status, missing items and spend, in one of the formats below; the table
+ends with, and the JSON carries under "leaderboard", the leaderboard of
+the evaluated runs as ` + "`bench compare`" + ` computes it. --out writes to a file
+(atomically) instead of stdout.
 
 ` + report.AllFormats.Help(),
 		RunE: func(c *cobra.Command, args []string) error { return runReportAll(env, o) },
@@ -126,7 +128,8 @@ func runReportAll(env *System, o *reportAllOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.format == report.AllFormats.Default() {
+	switch o.format {
+	case report.AllFormats.Default():
 		// The terminal table ends with the leaderboard of the evaluated
 		// runs, as `bench compare` prints it.
 		board, err := loadStateBoard(root, nil)
@@ -143,6 +146,20 @@ func runReportAll(env *System, o *reportAllOptions) error {
 			}
 			fmt.Fprintln(w, "\nleaderboard of the evaluated runs (bench compare):")
 			return compare.WriteTable(w, board)
+		}
+	case "json":
+		// The JSON carries the same leaderboard as `bench compare
+		// --format json` under "leaderboard" (report, a reader, cannot
+		// import compare: the document is put together here).
+		board, err := loadStateBoard(root, nil)
+		if err != nil {
+			return err
+		}
+		render = func(w io.Writer, a *report.All) error {
+			return report.WriteJSON(w, struct {
+				*report.All
+				Leaderboard *compare.Board `json:"leaderboard"`
+			}{a, board})
 		}
 	}
 	return emit(env, env.path(o.out), func(w io.Writer) error { return render(w, a) })

@@ -583,3 +583,44 @@ func TestTwoLevelWidens(t *testing.T) {
 		}
 	}
 }
+
+// The threshold curve and the shares on the fixture's replay, whose agent
+// reaches 0.98, 0.99, 1.00, 1.01, (infra_error), 1.03 × the human.
+func TestRobustness(t *testing.T) {
+	b := loadFixture(t)
+	var replay Row
+	for _, r := range b.Tasks[0].Rows {
+		if r.Agent == "replay" {
+			replay = r
+		}
+	}
+	curve := map[float64]float64{}
+	for _, p := range replay.ThresholdCurve {
+		curve[p.T] = p.Share
+	}
+	if len(replay.ThresholdCurve) != 21 || replay.ThresholdCurve[0].T != 0.5 || replay.ThresholdCurve[20].T != 1.5 {
+		t.Fatalf("want t = 0.5 … 1.5 in 21 steps, got %+v", replay.ThresholdCurve)
+	}
+	for th, want := range map[float64]float64{0.5: 5.0 / 6, 0.95: 5.0 / 6, 1: 3.0 / 6, 1.05: 0} {
+		if math.Abs(curve[th]-want) > 1e-12 {
+			t.Errorf("share reaching %v × human: want %v, got %v", th, want, curve[th])
+		}
+	}
+	// geomean all: c6's log 4.2·1.03 is the largest of the logs' sum.
+	logs, sum := map[string]float64{}, 0.0
+	for i, id := range fixtureItems {
+		if id != "c5" {
+			logs[id] = math.Log(humanSpeedups[i] * (0.98 + 0.01*float64(i)))
+			sum += logs[id]
+		}
+	}
+	for _, p := range replay.PerItem {
+		if math.Abs(p.ShareGeoMeanAll-logs[p.ID]/sum) > 1e-9 {
+			t.Errorf("%s: geomean share %v, want %v", p.ID, p.ShareGeoMeanAll, logs[p.ID]/sum)
+		}
+	}
+	if !slices.ContainsFunc(replay.Dominant, func(d Dominant) bool { return d.Item == "c6" && d.Aggregate == "geomean_speedup_all" }) ||
+		slices.ContainsFunc(replay.Dominant, func(d Dominant) bool { return d.Share <= DominantShare }) {
+		t.Errorf("want c6 flagged on the geomean and nothing at or under 25%%: %+v", replay.Dominant)
+	}
+}

@@ -21,7 +21,7 @@ import (
 )
 
 // SchemaVersion of the JSON leaderboard.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Bootstrap defaults: B resamples over items, a fixed seed, so that the same
 // files give the same numbers.
@@ -541,7 +541,9 @@ type Dominant struct {
 }
 
 // DominantShare is the share of an aggregate above which an item is
-// flagged: one extreme item must not decide a ranking unseen.
+// flagged: one extreme item must not decide a ranking unseen. Only
+// aggregates over more than 1/DominantShare items are checked (over fewer,
+// every item weighs that much on average).
 const DominantShare = 0.25
 
 // The aggregates whose shares are computed, by their JSON names.
@@ -703,11 +705,11 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 // the sum of the terms' magnitudes) and flags the dominant items.
 func (row *Row) shares(opt1, invSR []float64, srItems []int, logAll []float64) {
 	frac := func(terms []float64) []float64 {
+		out := make([]float64, len(terms))
 		total := 0.0
 		for _, x := range terms {
 			total += math.Abs(x)
 		}
-		out := make([]float64, len(terms))
 		if total > 0 {
 			for i, x := range terms {
 				out[i] = math.Abs(x) / total
@@ -727,8 +729,9 @@ func (row *Row) shares(opt1, invSR []float64, srItems []int, logAll []float64) {
 		for _, a := range []struct {
 			name  string
 			share float64
-		}{{aggSR, ss[i]}, {aggOpt1, so[i]}, {aggGeoAll, sl[i]}} {
-			if a.share > DominantShare {
+			n     int
+		}{{aggSR, ss[i], len(invSR)}, {aggOpt1, so[i], len(opt1)}, {aggGeoAll, sl[i], len(logAll)}} {
+			if a.share > DominantShare && float64(a.n) > 1/DominantShare {
 				row.Dominant = append(row.Dominant, Dominant{Item: r.ID, Aggregate: a.name, Share: a.share})
 			}
 		}

@@ -161,18 +161,23 @@ func legend(b *Board) string {
 const pairLegend = "legend: A − B on the items both evaluated; ΔOpt@1 in percentage points and ΔSR with paired bootstrap intervals over items; McNemar p exact, of Opt@1"
 
 // dominantLines are the warnings naming the items that weigh more than
-// DominantShare of an aggregate.
+// DominantShare of an aggregate, one line per run.
 func dominantLines(t Task) []string {
 	var out []string
 	for _, r := range t.Rows {
 		if len(r.Dominant) == 0 {
 			continue
 		}
-		parts := make([]string, len(r.Dominant))
-		for i, d := range r.Dominant {
-			parts[i] = fmt.Sprintf("%s %.0f%% of %s", d.Item, 100*d.Share, d.Aggregate)
+		var parts []string
+		for i := 0; i < len(r.Dominant); {
+			item := r.Dominant[i].Item
+			var shares []string
+			for ; i < len(r.Dominant) && r.Dominant[i].Item == item; i++ {
+				shares = append(shares, fmt.Sprintf("%.0f%% of %s", 100*r.Dominant[i].Share, r.Dominant[i].Aggregate))
+			}
+			parts = append(parts, fmt.Sprintf("%s (%s)", item, strings.Join(shares, ", ")))
 		}
-		out = append(out, fmt.Sprintf("warning: %s: one item weighs more than %.0f%% of an aggregate: %s", r.RunID, 100*DominantShare, strings.Join(parts, ", ")))
+		out = append(out, fmt.Sprintf("warning: %s: items weighing more than %.0f%% of an aggregate: %s", r.RunID, 100*DominantShare, strings.Join(parts, "; ")))
 	}
 	return out
 }
