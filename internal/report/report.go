@@ -27,7 +27,7 @@ import (
 )
 
 // SchemaVersion of the JSON report.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Report is one run.
 type Report struct {
@@ -166,7 +166,7 @@ func Load(runDir string) (*Report, error) {
 			r.Items = append(r.Items, it)
 		}
 	}
-	r.Evaluation = summarize(r.Items, samples)
+	r.Evaluation = summarize(r.Items, samples, len(r.Missing))
 	if r.SpentUSD < r.TotalCostUSD {
 		r.SpentUSD = r.TotalCostUSD
 	}
@@ -335,7 +335,7 @@ func WriteTable(w io.Writer, r *Report) error {
 	case hasEval(r) && r.Display.Long:
 		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tEVAL\tBASE\tHUMAN\tAGENT\tHUMAN/BASE [95% CI]\tAGENT/BASE [95% CI]\tAGENT/HUMAN [95% CI]\tP\tN\tVERDICT\tREASON")
 	case hasEval(r):
-		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tEVAL\tHUMAN\tAGENT [95% CI]\tAGENT/HUMAN\tVERDICT\tREASON")
+		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tEVAL\tHUMAN [95% CI]\tAGENT [95% CI]\tAGENT/HUMAN [95% CI]\tVERDICT\tREASON")
 	default:
 		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tREASON")
 	}
