@@ -31,4 +31,4 @@ done
 grep -E 'Elapsed \(wall clock\)|Maximum resident set size|User time|System time' "$work/time.txt"
 echo "board.json: $(wc -c <"$work/board.json") bytes"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-go test ./internal/compare -run '^$' -bench '^BenchmarkCompareScale$' -benchtime 1x -count=1 | grep Benchmark
+BENCH_SCALE_STATE="$work/state" go test ./internal/compare -run '^$' -bench '^BenchmarkCompareScale$' -benchtime 1x -count=1 | grep Benchmark

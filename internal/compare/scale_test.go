@@ -141,8 +141,18 @@ func noisyRounds(rng *rand.Rand, rounds int, human, agent float64, withAgent boo
 // interval included (B = 2,000) and the 45 pairs of 10 rows: issue 12's
 // target is under 10 s and 500 MB peak RSS (scripts/bench-compare-scale.sh
 // reports both).
+//
+// With $BENCH_SCALE_STATE naming a state root TestWriteScaleState wrote,
+// the benchmark reads it instead of writing its own.
 func BenchmarkCompareScale(b *testing.B) {
-	dirs := writeScaleRuns(b, b.TempDir(), scaleRuns, scaleItems, scaleRounds)
+	var dirs []string
+	if root := os.Getenv("BENCH_SCALE_STATE"); root != "" {
+		for r := range scaleRuns {
+			dirs = append(dirs, filepath.Join(journal.RunsDir(root), fmt.Sprintf("scale-run%02d", r)))
+		}
+	} else {
+		dirs = writeScaleRuns(b, b.TempDir(), scaleRuns, scaleItems, scaleRounds)
+	}
 	var asked [][2]string
 	for i := range 10 {
 		for j := i + 1; j < 10; j++ {

@@ -152,9 +152,8 @@ func (c countedArm) median(drawn []int32) float64 {
 	var seen int32
 	for pos, r := range c.round {
 		d := drawn[r]
-		if d == 0 {
-			continue
-		}
+		// An undrawn round adds nothing and cannot pass the middle:
+		// no branch for it.
 		if seen+d > lo {
 			if lo == hi || seen+d > hi {
 				return c.sorted[pos]

@@ -2,10 +2,11 @@
 // root) from the files on disk — run.json, the spend ledgers, each item's
 // journal.json and, after `bench evaluate`, its eval.json — and renders it
 // as a terminal table, JSON, Markdown or one self-contained HTML page with
-// charts (html.go). Evaluated runs gain per-item columns (human speedup, agent
-// speedup with its CI, verdict) and run-level figures (success and
-// correctness rates, Opt@1, win/match/loss counts, pass@k and Opt@K with
-// several samples). It never writes into the run directory.
+// charts (html.go). Evaluated runs gain per-item columns (human and agent
+// speedups and agent/human with their CIs, verdict) and run-level figures
+// (patch and correct rates as `bench compare` defines them, Opt@1,
+// win/match/loss/inconclusive counts, pass@k and Opt@K with several
+// samples). It never writes into the run directory.
 package report
 
 import (
