@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -263,6 +264,15 @@ func TestDeterministic(t *testing.T) {
 	}
 	if a.String() != b.String() {
 		t.Error("two loads of the same files differ")
+	}
+	// Nor does the number of workers reading the items change anything.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var c bytes.Buffer
+	if err := WriteJSON(&c, loadFixture(t)); err != nil {
+		t.Fatal(err)
+	}
+	if c.String() != a.String() {
+		t.Error("one worker and several give different numbers")
 	}
 }
 

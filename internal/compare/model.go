@@ -460,7 +460,7 @@ func readItem(dir, id string, i, k int, bs Bootstrap, reps *repSet, ab, hb []flo
 		if u.withinAgent {
 			sr[s].ab = sab
 		}
-		out.fromRounds = out.fromRounds && (u.withinAgent || !u.correct || u.agentSpeedup == 0)
+		out.fromRounds = out.fromRounds && (u.withinAgent || !u.correct)
 	}
 	out.terms = terms(out.units, sr, -1)
 	kf := float64(k)
