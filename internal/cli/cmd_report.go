@@ -92,6 +92,7 @@ type reportAllOptions struct {
 	benchCfg  string
 	format    string
 	out       string
+	noLegend  bool
 }
 
 func newReportAllCmd(env *System) *cobra.Command {
@@ -112,6 +113,7 @@ the evaluated runs as ` + "`bench compare`" + ` computes it. --out writes to a f
 	c.Flags().StringVar(&o.benchCfg, "bench-cfg", "", "bench.yaml (default ./bench.yaml when present)")
 	c.Flags().StringVar(&o.format, "format", report.AllFormats.Default(), report.AllFormats.List())
 	c.Flags().StringVar(&o.out, "out", "", "write to this file instead of stdout")
+	c.Flags().BoolVar(&o.noLegend, "no-legend", false, "table: drop the legend lines under the tables")
 	return c
 }
 
@@ -136,6 +138,7 @@ func runReportAll(env *System, o *reportAllOptions) error {
 		if err != nil {
 			return err
 		}
+		a.NoLegend, board.View.NoLegend = o.noLegend, o.noLegend
 		table := render
 		render = func(w io.Writer, a *report.All) error {
 			if err := table(w, a); err != nil {

@@ -456,7 +456,12 @@ type All struct {
 	StateRoot     string       `json:"state_root"`
 	Runs          []RunSummary `json:"runs"`
 	Problems      []string     `json:"problems,omitempty"`
+	// NoLegend drops the legend line under the table; not part of the data.
+	NoLegend bool `json:"-"`
 }
+
+// allLegend is the line under report-all's table.
+const allLegend = "legend: ITEMS = units of the plan (items × samples); STATUS = rollouts by final status; MISSING = units without a rollout record; COST = the rollouts' recorded spend"
 
 // LoadAll reads every run under stateRoot.
 func LoadAll(stateRoot string) (*All, error) {
@@ -495,6 +500,9 @@ func WriteAllTable(w io.Writer, a *All) error {
 		}
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+		if !a.NoLegend {
+			fmt.Fprintln(w, allLegend)
 		}
 	}
 	for _, p := range a.Problems {
