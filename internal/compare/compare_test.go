@@ -634,3 +634,67 @@ func TestRobustness(t *testing.T) {
 		t.Errorf("want c6 flagged on the geomean and nothing at or under 25%%: %+v", replay.Dominant)
 	}
 }
+
+// With two samples per item (the first reaching 2× on a 1.5× human
+// commit, the second failing the tests) Opt@K counts the item, Opt@1 half
+// of it; the matrix cell shows the worse sample's status. A run of
+// another plan's items gets not_in_plan cells.
+func TestSamplesAndOtherPlan(t *testing.T) {
+	root := t.TempDir()
+	write := func(id string, items []string, samples int) string {
+		dir := filepath.Join(journal.RunsDir(root), id)
+		run := &records.Run{SchemaVersion: records.SchemaVersion, RunID: id, Task: records.RunTask{ID: "k"}, Agent: records.RunAgent{Name: id}, Items: items, Samples: samples, PlanHash: "plan-" + id}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := journal.WriteRun(dir, run); err != nil {
+			t.Fatal(err)
+		}
+		for _, item := range items {
+			for s := range samples {
+				itemDir := filepath.Join(dir, journal.ItemDirName(item, s, samples))
+				if err := os.MkdirAll(itemDir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				ev := &records.Eval{RunID: id, ItemID: item, Status: records.EvalSuccess, Patch: records.EvalPatch{Bytes: 1, Applied: true},
+					Stats: threeWay(1.5, 2), Samples: rounds(6, 1, 1/1.5, 0.5)}
+				if s == 1 {
+					ev.Status, ev.Stats, ev.Samples = records.EvalCorrectnessFailed, threeWay(1.5, 0), nil
+				}
+				if err := journal.WriteEval(itemDir, ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return dir
+	}
+	k2 := write("k2", []string{"a", "b", "c", "d", "e"}, 2)
+	other := write("other", []string{"a", "z"}, 1)
+	b, err := Load([]string{k2, other}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := b.Tasks[0].Rows[0]
+	if r.OptK == nil || r.PassK == nil || r.OptK.Value != 1 || r.Opt1.Value != 0.5 || r.PassK.Value != 1 || r.CorrectRate.Value != 0.5 {
+		t.Errorf("want Opt@K 1, Opt@1 ½, pass@k 1, correct ½: %+v %+v %+v", r.OptK, r.Opt1, r.PassK)
+	}
+	if r.OptK.Lo != 1 || r.Opt1.Lo != 0.5 || r.Opt1.Hi != 0.5 {
+		t.Errorf("steady rounds: want degenerate intervals, got Opt@K %+v Opt@1 %+v", r.OptK, r.Opt1)
+	}
+	if len(b.Tasks[0].Pairs) != 0 {
+		t.Errorf("different plans: want no pairs, got %+v", b.Tasks[0].Pairs)
+	}
+	m := b.Tasks[0].Matrix
+	if len(m.Items) != 6 || m.Items[5].ID != "z" {
+		t.Fatalf("want the union of the plans' items, a…e then z: %+v", m.Items)
+	}
+	if c := m.Items[0].Cells[0]; c.Status != string(records.EvalCorrectnessFailed) || c.CIValid || c.Speedup != 0 || !c.OptCommit {
+		t.Errorf("a in k2: want the worse sample's status, no CI, opt_commit by half the samples: %+v", c)
+	}
+	if c := m.Items[1].Cells[1]; c.Status != CellNotInPlan {
+		t.Errorf("b in other: want not_in_plan, got %+v", c)
+	}
+	if c := m.Items[5].Cells[0]; c.Status != CellNotInPlan {
+		t.Errorf("z in k2: want not_in_plan, got %+v", c)
+	}
+}
