@@ -33,7 +33,7 @@ type compareOptions struct {
 func newCompareCmd(env *System) *cobra.Command {
 	o := &compareOptions{}
 	c := &cobra.Command{
-		Use:   "compare [RUN_DIR...] [--state-root state] [--format " + compareFormats.Choices() + "] [--out FILE]",
+		Use:   "compare [RUN_DIR...] [--state-root state] [--format " + compareFormats.Choices() + "] [--out FILE] [--long] [--matrix] [--no-legend]",
 		Short: "Compare runs: a leaderboard per task with 95% confidence intervals",
 		Long: `Compare runs: one row per run, grouped by task, with the patch and correct
 rates, opt_base@1 and Opt@1 (GSO), Opt@K and pass@k with samples, the speedup

@@ -372,19 +372,23 @@ func (r *repSet) set(b, item int, t itemTerms) {
 // B × items, in tiles that stay in cache.
 func (r *repSet) replicateMajor() {
 	const tile = 64
-	dst := make([]float32, r.items*r.B)
-	for a, src := range r.terms {
-		for i0 := 0; i0 < r.items; i0 += tile {
-			for b0 := 0; b0 < r.B; b0 += tile {
-				for i := i0; i < min(i0+tile, r.items); i++ {
-					for b := b0; b < min(b0+tile, r.B); b++ {
-						dst[b*r.items+i] = src[i*r.B+b]
+	var jobs []func()
+	for a := range r.terms {
+		jobs = append(jobs, func() {
+			src, dst := r.terms[a], make([]float32, r.items*r.B)
+			for i0 := 0; i0 < r.items; i0 += tile {
+				for b0 := 0; b0 < r.B; b0 += tile {
+					for i := i0; i < min(i0+tile, r.items); i++ {
+						for b := b0; b < min(b0+tile, r.B); b++ {
+							dst[b*r.items+i] = src[i*r.B+b]
+						}
 					}
 				}
 			}
-		}
-		r.terms[a], dst = dst, src
+			r.terms[a] = dst
+		})
 	}
+	parallel(jobs)
 }
 
 // itemOut is one plan item of a row: its samples and its terms.
