@@ -446,8 +446,9 @@ func terms(units []unit, reps []sampleReps, b int) itemTerms {
 	return t
 }
 
-// readItem reads item i's k samples, writes its replicate terms into
-// column i of reps and returns its measured terms.
+// readItem reads item i's k samples, writes its B replicate terms into
+// item i's stretch of reps (an item whose samples were not resampled
+// repeats its measured terms) and returns the measured ones.
 func readItem(dir, id string, i, k int, bs Bootstrap, reps *repSet, ab, hb []float64) itemOut {
 	B := bs.Resamples
 	out := itemOut{units: make([]unit, k), fromRounds: true}
