@@ -418,7 +418,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		fmt.Fprintf(w, "- %s\n", l)
 	}
 	if hasEval(r) {
-		fmt.Fprintf(w, "\n| item | status | duration | lines +/- | files | cost | eval | human | agent [95%% CI] | verdict | reason |\n|---|---|---:|---:|---:|---:|---|---:|---:|---|---|\n")
+		fmt.Fprintf(w, "\n| item | status | duration | lines +/- | files | cost | eval | human [95%% CI] | agent [95%% CI] | verdict | reason |\n|---|---|---:|---:|---:|---:|---|---:|---:|---|---|\n")
 	} else {
 		fmt.Fprintf(w, "\n| item | status | duration | lines +/- | files | cost | reason |\n|---|---|---:|---:|---:|---:|---|\n")
 	}
