@@ -350,10 +350,14 @@ type repSet struct {
 	B     int
 }
 
-func newRepSet(items, B int) *repSet {
+// newRepSet allocates the replicates of every aggregate but Opt@K with
+// one sample (it is Opt@1 then, and not estimated).
+func newRepSet(items, B, samples int) *repSet {
 	r := &repSet{items: items, B: B}
 	for a := range r.terms {
-		r.terms[a] = make([]float32, items*B)
+		if a != repOptK || samples > 1 {
+			r.terms[a] = make([]float32, items*B)
+		}
 	}
 	return r
 }
@@ -362,7 +366,9 @@ func (r *repSet) set(b, item int, t itemTerms) {
 	at := item*r.B + b
 	r.terms[repOpt1][at] = float32(t.opt1)
 	r.terms[repOptBase1][at] = float32(t.optBase1)
-	r.terms[repOptK][at] = float32(t.optK)
+	if r.terms[repOptK] != nil {
+		r.terms[repOptK][at] = float32(t.optK)
+	}
 	r.terms[repInvSR][at] = float32(t.invSR)
 	r.terms[repLogAll][at] = float32(t.logAll)
 	r.terms[repLogCorrect][at] = float32(t.logCorrect)
@@ -374,6 +380,9 @@ func (r *repSet) replicateMajor() {
 	const tile = 64
 	var jobs []func()
 	for a := range r.terms {
+		if r.terms[a] == nil {
+			continue
+		}
 		jobs = append(jobs, func() {
 			src, dst := r.terms[a], make([]float32, r.items*r.B)
 			for i0 := 0; i0 < r.items; i0 += tile {
@@ -409,6 +418,9 @@ type sampleReps struct{ ab, hb []float64 }
 // terms are the item's terms from replicate b of its samples, or from
 // their measured values when b < 0.
 func terms(units []unit, reps []sampleReps, b int) itemTerms {
+	if len(units) == 1 {
+		return term1(units[0], reps[0], b)
+	}
 	var t itemTerms
 	kf := float64(len(units))
 	var ratio float64
@@ -442,6 +454,28 @@ func terms(units []unit, reps []sampleReps, b int) itemTerms {
 	t.optK = b2f(nOpt > 0)
 	if t.nRatio > 0 {
 		t.invSR = float64(t.nRatio) / ratio
+	}
+	return t
+}
+
+// term1 is terms for one sample, without the loop (the common case, run
+// B times per item).
+func term1(u unit, r sampleReps, b int) itemTerms {
+	a, h := agentOrOne(u), u.humanSpeedup
+	ob, oc := u.optBase, u.optCommit
+	if b >= 0 && r.ab != nil {
+		a = r.ab[b]
+		ob, oc = optFlags(a, r.hb[b])
+	}
+	if b >= 0 && r.hb != nil {
+		h = r.hb[b]
+	}
+	t := itemTerms{opt1: b2f(oc), optBase1: b2f(ob), optK: b2f(oc), logAll: math.Log(a)}
+	if u.agentSpeedup > 0 {
+		t.logCorrect, t.nCorrect = t.logAll, 1
+	}
+	if h > 0 {
+		t.invSR, t.nRatio = h/a, 1
 	}
 	return t
 }
@@ -508,7 +542,7 @@ func agentOrOne(u unit) float64 {
 // whatever the parallelism.
 func readItems(dir string, run *records.Run, k int, bs Bootstrap) ([]itemOut, *repSet) {
 	outs := make([]itemOut, len(run.Items))
-	reps := newRepSet(len(run.Items), bs.Resamples)
+	reps := newRepSet(len(run.Items), bs.Resamples, k)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), max(len(run.Items), 1)) {
