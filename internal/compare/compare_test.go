@@ -572,12 +572,17 @@ func TestTwoLevelWidens(t *testing.T) {
 		width := r.SR.Hi - r.SR.Lo
 		switch r.RunID {
 		case "steady":
-			if width > 1e-6 || r.GeoMeanAll.Hi-r.GeoMeanAll.Lo > 1e-6 {
-				t.Errorf("steady rounds: want degenerate intervals, got SR %+v geomean %+v", r.SR, r.GeoMeanAll)
+			if width > 1e-6 || r.GeoMeanAll.Hi-r.GeoMeanAll.Lo > 1e-6 || r.Opt1.Lo != 1 {
+				t.Errorf("steady rounds: want degenerate intervals, got SR %+v geomean %+v Opt@1 %+v", r.SR, r.GeoMeanAll, r.Opt1)
 			}
 		case "noisy":
 			if width < 0.1 || r.GeoMeanAll.Hi-r.GeoMeanAll.Lo < 0.1 {
 				t.Errorf("one noisy item: want SR and geomean intervals wider than 0.1, got SR %+v geomean %+v", r.SR, r.GeoMeanAll)
+			}
+			// Its flag is recomputed in every replicate: Opt@1's interval
+			// opens below 1 though every item reaches it.
+			if r.Opt1.Value != 1 || r.Opt1.Lo >= 1 {
+				t.Errorf("one noisy item: want Opt@1 1 with an interval below it, got %+v", r.Opt1)
 			}
 			if p := r.PerItem[0]; !p.FromRounds || p.POptCommit <= 0.05 || p.POptCommit >= 0.95 {
 				t.Errorf("the noisy item: want P(opt_commit) strictly between, got %+v", p)
