@@ -15,8 +15,8 @@ import (
 // compareFormats are the formats of `bench compare`: the same table type as
 // report's, so help and errors are built the same way.
 var compareFormats = report.Formats[*compare.Board]{
-	{Name: "table", Doc: "one aligned table per task, one row per run, with the denominators and the interval method under it", Write: compare.WriteTable},
-	{Name: "json", Doc: "the same data for machines, with the bootstrap's resamples and seed", Write: compare.WriteJSON},
+	{Name: "table", Doc: "one aligned table per task, one row per run (the short set of columns; --long for all), a legend line under it (--no-legend drops it), warnings naming any item that weighs more than 25% of SR, Opt@1 or the geomean, the pairs, and with --matrix the item × run matrix", Write: compare.WriteTable},
+	{Name: "json", Doc: "the same data for machines, with the bootstrap's method, resamples and seed, per item P(opt) and shares, the threshold curve and the matrix", Write: compare.WriteJSON},
 	{Name: "md", Aliases: []string{"markdown"}, Doc: "one Markdown table per task", Write: compare.WriteMarkdown},
 	{Name: "csv", Doc: "one line per run, each metric as value, lo, hi and n", Write: compare.WriteCSV},
 	{Name: "html", Doc: compareHTMLDoc, Write: htmlNeedsDir}, // compare_html.go
@@ -28,12 +28,13 @@ type compareOptions struct {
 	format    string
 	out       string
 	pairs     []string
+	view      compare.View
 }
 
 func newCompareCmd(env *System) *cobra.Command {
 	o := &compareOptions{}
 	c := &cobra.Command{
-		Use:   "compare [RUN_DIR...] [--state-root state] [--format " + compareFormats.Choices() + "] [--out FILE|DIR]",
+		Use:   "compare [RUN_DIR...] [--state-root state] [--format " + compareFormats.Choices() + "] [--out FILE|DIR] [--long] [--matrix] [--no-legend]",
 		Short: "Compare runs: a leaderboard per task with 95% confidence intervals",
 		Long: `Compare runs: one row per run, grouped by task, with the patch and correct
 rates, opt_base@1 and Opt@1 (GSO), Opt@K and pass@k with samples, the speedup
@@ -45,9 +46,11 @@ evaluated, with paired bootstrap intervals, the exact McNemar p of Opt@1,
 the items each wins, and the items evaluated in one run only, named.
 Rates are over all plan items; missing, infra_error and
 unevaluated items are counted in their own column and count as failures.
-Intervals are percentile bootstraps over items (B = 2,000, seeded: the same
-files give the same numbers). Without RUN_DIR, every evaluated run under
-the state root. --out writes to a file (atomically) instead of stdout; with
+Intervals are percentile bootstraps over items and, within each item, over
+its timed rounds (two levels; B = 2,000, seeded: the same files give the
+same numbers); patch, correct, pass@k and the paired differences resample
+items only. Without RUN_DIR, every evaluated run under the state root.
+--out writes to a file (atomically) instead of stdout; with
 --format html, it is the site's directory.
 
 ` + compareFormats.Help(),
@@ -58,6 +61,9 @@ the state root. --out writes to a file (atomically) instead of stdout; with
 	c.Flags().StringVar(&o.benchCfg, "bench-cfg", "", "bench.yaml (default ./bench.yaml when present)")
 	c.Flags().StringVar(&o.format, "format", compareFormats.Default(), compareFormats.List())
 	c.Flags().StringVar(&o.out, "out", "", "write to this file instead of stdout (--format html: the site's directory)")
+	c.Flags().BoolVar(&o.view.Long, "long", false, "table: every column (opt_base@1, Opt@K, pass@k, geomeans, cost per item and per Opt@1, tokens, wall time), not only the short set")
+	c.Flags().BoolVar(&o.view.NoLegend, "no-legend", false, "table: drop the legend lines under the tables")
+	c.Flags().BoolVar(&o.view.Matrix, "matrix", false, "table: print the item × run matrix under each task's leaderboard (the JSON always has it)")
 	c.Flags().StringArrayVar(&o.pairs, "pairs", nil, fmt.Sprintf("RUN_ID_A,RUN_ID_B: a pair to compare when a task has more than %d runs (repeatable)", compare.MaxAllPairs))
 	return c
 }
@@ -98,6 +104,7 @@ func runCompare(env *System, o *compareOptions, args []string) error {
 		// A named directory that is not a run is the caller's mistake.
 		return badinput.Wrap(err)
 	}
+	b.View = o.view
 	if o.format == "html" {
 		return writeCompareSite(env, o, b, env.path(o.out))
 	}

@@ -92,6 +92,7 @@ type reportAllOptions struct {
 	benchCfg  string
 	format    string
 	out       string
+	noLegend  bool
 }
 
 func newReportAllCmd(env *System) *cobra.Command {
@@ -100,8 +101,10 @@ func newReportAllCmd(env *System) *cobra.Command {
 		Use:   "report-all [--state-root state] [--format " + report.AllFormats.Choices() + "] [--out FILE]",
 		Short: "Summarise every run under the state root",
 		Long: `Summarise every run under the state root, newest first: items, counts by
-status, missing items and spend, in one of the formats below. --out writes
-to a file (atomically) instead of stdout.
+status, missing items and spend, in one of the formats below; the table
+ends with, and the JSON carries under "leaderboard", the leaderboard of
+the evaluated runs as ` + "`bench compare`" + ` computes it. --out writes to a file
+(atomically) instead of stdout.
 
 ` + report.AllFormats.Help(),
 		RunE: func(c *cobra.Command, args []string) error { return runReportAll(env, o) },
@@ -110,6 +113,7 @@ to a file (atomically) instead of stdout.
 	c.Flags().StringVar(&o.benchCfg, "bench-cfg", "", "bench.yaml (default ./bench.yaml when present)")
 	c.Flags().StringVar(&o.format, "format", report.AllFormats.Default(), report.AllFormats.List())
 	c.Flags().StringVar(&o.out, "out", "", "write to this file instead of stdout")
+	c.Flags().BoolVar(&o.noLegend, "no-legend", false, "table: drop the legend lines under the tables")
 	return c
 }
 
@@ -126,16 +130,17 @@ func runReportAll(env *System, o *reportAllOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.format == "html" {
+	switch o.format {
+	case "html":
 		render = reportAllLeaderboard(root, render) // compare_html.go
-	}
-	if o.format == report.AllFormats.Default() {
+	case report.AllFormats.Default():
 		// The terminal table ends with the leaderboard of the evaluated
 		// runs, as `bench compare` prints it.
 		board, err := loadStateBoard(root, nil)
 		if err != nil {
 			return err
 		}
+		a.NoLegend, board.View.NoLegend = o.noLegend, o.noLegend
 		table := render
 		render = func(w io.Writer, a *report.All) error {
 			if err := table(w, a); err != nil {
@@ -146,6 +151,20 @@ func runReportAll(env *System, o *reportAllOptions) error {
 			}
 			fmt.Fprintln(w, "\nleaderboard of the evaluated runs (bench compare):")
 			return compare.WriteTable(w, board)
+		}
+	case "json":
+		// The JSON carries the same leaderboard as `bench compare
+		// --format json` under "leaderboard" (report, a reader, cannot
+		// import compare: the document is put together here).
+		board, err := loadStateBoard(root, nil)
+		if err != nil {
+			return err
+		}
+		render = func(w io.Writer, a *report.All) error {
+			return report.WriteJSON(w, struct {
+				*report.All
+				Leaderboard *compare.Board `json:"leaderboard"`
+			}{a, board})
 		}
 	}
 	return emit(env, env.path(o.out), func(w io.Writer) error { return render(w, a) })

@@ -78,8 +78,21 @@ func bootstrap(n, B int, seed uint64, confidence float64, estimate func(pick fun
 		return m
 	}
 	m.Value, m.Valid = estimate(nil), true
-	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
-	pick := func() int { return rng.IntN(n) }
+	pcg := rand.NewPCG(seed, 0x9e3779b97f4a7c15)
+	// Two draws per 64 random bits, each by Lemire's multiply-shift (a
+	// bias below n/2³², far under the bootstrap's own error).
+	var spare uint64
+	var have bool
+	un := uint64(n)
+	pick := func() int {
+		if have {
+			have = false
+			return int((spare * un) >> 32)
+		}
+		x := pcg.Uint64()
+		spare, have = x>>32, true
+		return int((uint64(uint32(x)) * un) >> 32)
+	}
 	vals := make([]float64, B)
 	for r := range vals {
 		vals[r] = estimate(pick)
@@ -88,4 +101,74 @@ func bootstrap(n, B int, seed uint64, confidence float64, estimate func(pick fun
 	tail := int(math.Floor(float64(B) * (1 - confidence) / 2))
 	m.Lo, m.Hi = vals[tail], vals[B-1-tail]
 	return m
+}
+
+// nested is one aggregate's entries for the two-level bootstrap: per entry
+// (an item) its term, its weight (nil: 1 each) and the column holding its
+// within-item replicates in reps, which is laid out replicate-major (the
+// terms of every item for replicate b are reps[b*stride:(b+1)*stride]) so
+// that one outer resample reads one short contiguous stretch.
+type nested struct {
+	point  []float64
+	weight []float64
+	cols   []int
+	reps   []float32
+	stride int
+}
+
+func (s *nested) add(point, weight float64, col int) {
+	s.point = append(s.point, point)
+	s.cols = append(s.cols, col)
+	if s.weight != nil || weight != 1 {
+		for len(s.weight) < len(s.point)-1 {
+			s.weight = append(s.weight, 1)
+		}
+		s.weight = append(s.weight, weight)
+	}
+}
+
+// finish turns the sum of the drawn entries' terms and of their weights
+// into the statistic.
+type finish func(sum, weight float64) float64
+
+func meanOf(sum, w float64) float64     { return sum / w }
+func harmonicOf(sum, w float64) float64 { return w / sum }
+func geoOf(sum, w float64) float64      { return math.Exp(sum / w) }
+
+// estimateNested is the two-level percentile bootstrap: each of B
+// resamples draws the entries with replacement (the outer level, over
+// items) and takes, for every drawn entry, its replicate of the same
+// index b (the inner level, over the item's timed rounds, drawn once per
+// item beforehand). The point estimate is from the entries' own terms.
+func estimateNested(s nested, fin finish, B int, seed uint64, confidence float64) Metric {
+	n := len(s.point)
+	r := -1 // the resample being drawn
+	return bootstrap(n, B, seed, confidence, func(pick func() int) float64 {
+		var sum, ws float64
+		if pick == nil {
+			for j, x := range s.point {
+				sum += x
+				if s.weight != nil {
+					ws += s.weight[j]
+				}
+			}
+			if s.weight == nil {
+				ws = float64(n)
+			}
+			return fin(sum, ws)
+		}
+		r++
+		row := s.reps[r*s.stride : (r+1)*s.stride]
+		for range n {
+			j := pick()
+			sum += float64(row[s.cols[j]])
+			if s.weight != nil {
+				ws += s.weight[j]
+			}
+		}
+		if s.weight == nil {
+			ws = float64(n)
+		}
+		return fin(sum, ws)
+	})
 }

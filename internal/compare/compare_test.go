@@ -2,10 +2,15 @@ package compare
 
 import (
 	"bytes"
+	"crypto/sha1"
+	"encoding/json"
 	"flag"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -58,7 +63,7 @@ func writeRun(t *testing.T, root, id, agent string, items []fixtureItem) {
 		SchemaVersion: records.SchemaVersion, RunID: id, CreatedAt: created, UpdatedAt: created,
 		Task:  records.RunTask{ID: "demo", Name: "demo"},
 		Agent: records.RunAgent{Name: agent, Type: agent, Model: agent + "-model"},
-		Items: fixtureItems, Samples: 1,
+		Items: fixtureItems, Samples: 1, PlanHash: "fixtureplan",
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -115,11 +120,29 @@ func fixture(t *testing.T) string {
 		breaker = append(breaker, fixtureItem{records.RolloutSuccess, true, records.EvalCorrectnessFailed, 0, 0.05})
 	}
 	replay[4] = fixtureItem{rollout: records.RolloutInfraError, cost: 0.01}
+	writePlan(t, root)
 	breaker[5] = fixtureItem{}
 	writeRun(t, root, "demo-replay", "replay", replay)
 	writeRun(t, root, "demo-noop", "noop", noop)
 	writeRun(t, root, "demo-breaker", "breaker", breaker)
 	return root
+}
+
+// writePlan writes the state root's plan.json as `bench plan` does (the
+// fields compare reads: the plan hash, each item's id and human commit).
+func writePlan(t *testing.T, root string) {
+	t.Helper()
+	var items []map[string]string
+	for _, id := range fixtureItems {
+		items = append(items, map[string]string{"id": id, "human": fmt.Sprintf("%x", sha1.Sum([]byte("human"+id))), "pre": fmt.Sprintf("%x", sha1.Sum([]byte("pre"+id)))})
+	}
+	data, err := json.Marshal(map[string]any{"schema_version": 1, "task_id": "demo", "plan_hash": "fixtureplan", "items": items, "resolved": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "plan.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func loadFixture(t *testing.T) *Board {
@@ -144,6 +167,16 @@ func TestGolden(t *testing.T) {
 		write func(*bytes.Buffer, *Board) error
 	}{
 		{"table", func(w *bytes.Buffer, b *Board) error { return WriteTable(w, b) }},
+		{"long.table", func(w *bytes.Buffer, b *Board) error {
+			b.View = View{Long: true, Matrix: true}
+			defer func() { b.View = View{} }()
+			return WriteTable(w, b)
+		}},
+		{"nolegend.table", func(w *bytes.Buffer, b *Board) error {
+			b.View = View{NoLegend: true}
+			defer func() { b.View = View{} }()
+			return WriteTable(w, b)
+		}},
 		{"json", func(w *bytes.Buffer, b *Board) error { return WriteJSON(w, b) }},
 		{"md", func(w *bytes.Buffer, b *Board) error { return WriteMarkdown(w, b) }},
 		{"csv", func(w *bytes.Buffer, b *Board) error { return WriteCSV(w, b) }},
@@ -231,6 +264,15 @@ func TestDeterministic(t *testing.T) {
 	}
 	if a.String() != b.String() {
 		t.Error("two loads of the same files differ")
+	}
+	// Nor does the number of workers reading the items change anything.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var c bytes.Buffer
+	if err := WriteJSON(&c, loadFixture(t)); err != nil {
+		t.Fatal(err)
+	}
+	if c.String() != a.String() {
+		t.Error("one worker and several give different numbers")
 	}
 }
 
@@ -394,5 +436,270 @@ func BenchmarkWithinItem(b *testing.B) {
 	o := stats.DefaultOptions()
 	for b.Loop() {
 		withinItem(ev, o.Better, DefaultResamples, 1)
+	}
+}
+
+// The matrix has one line per plan item with its human commit, one cell
+// per run, and the failure statuses told apart.
+func TestMatrix(t *testing.T) {
+	b := loadFixture(t)
+	m := b.Tasks[0].Matrix
+	if len(m.Items) != 6 || len(m.Runs) != 3 {
+		t.Fatalf("want 6 items × 3 runs, got %+v", m)
+	}
+	col := map[string]int{}
+	for i, r := range m.Runs {
+		col[r] = i
+	}
+	want := map[string][]string{ // item → status in replay, noop, breaker
+		"c1": {CellOK, CellNoPatch, string(records.EvalCorrectnessFailed)},
+		"c5": {CellInfraError, CellNoPatch, string(records.EvalCorrectnessFailed)},
+		"c6": {CellOK, CellNoPatch, CellMissing},
+	}
+	for _, it := range m.Items {
+		if len(it.Human) != 40 || it.HumanShort != it.Human[:10] {
+			t.Errorf("%s: want the plan's human commit, got %q / %q", it.ID, it.Human, it.HumanShort)
+		}
+		w, ok := want[it.ID]
+		if !ok {
+			continue
+		}
+		for i, run := range []string{"demo-replay", "demo-noop", "demo-breaker"} {
+			if got := it.Cells[col[run]].Status; got != w[i] {
+				t.Errorf("%s in %s: want %s, got %s", it.ID, run, w[i], got)
+			}
+		}
+	}
+	c := m.Items[0].Cells[col["demo-replay"]]
+	if !c.CIValid || c.Speedup != 1.5*0.98 || c.Lo >= c.Speedup || c.Hi <= c.Speedup || c.Verdict == "" || !c.OptCommit {
+		t.Errorf("replay on c1: want its speedup with CI, verdict and opt_commit, got %+v", c)
+	}
+}
+
+// The counted median of a resample is the median of the resample written
+// out and sorted, ties and even sizes included.
+func TestCountedArmMedian(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 2; n <= 9; n++ {
+		xs := make([]float64, n)
+		for i := range xs {
+			xs[i] = float64(rng.IntN(4)) // ties
+		}
+		arm := newCountedArm(xs)
+		for range 200 {
+			drawn := make([]int32, n)
+			var sample []float64
+			for range n {
+				j := rng.IntN(n)
+				drawn[j]++
+				sample = append(sample, xs[j])
+			}
+			slices.Sort(sample)
+			want := (sample[(n-1)/2] + sample[n/2]) / 2
+			if got := arm.median(drawn); got != want {
+				t.Fatalf("n=%d %v drawn %v: median %v, want %v", n, xs, drawn, got, want)
+			}
+		}
+	}
+}
+
+// noisyRun writes a run of items whose agent and human times are the
+// same (speedups 1.5 and 1.5): item 0's rounds spread over a factor of
+// spread, the others' are steady.
+func noisyRun(t *testing.T, root, id string, items int, spread float64) string {
+	t.Helper()
+	dir := filepath.Join(journal.RunsDir(root), id)
+	ids := make([]string, items)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("n%d", i)
+	}
+	run := &records.Run{SchemaVersion: records.SchemaVersion, RunID: id, Task: records.RunTask{ID: "noisy"}, Agent: records.RunAgent{Name: id}, Items: ids, Samples: 1}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := journal.WriteRun(dir, run); err != nil {
+		t.Fatal(err)
+	}
+	for i, item := range ids {
+		itemDir := filepath.Join(dir, item)
+		if err := os.MkdirAll(itemDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var samples []records.Sample
+		for r := range 9 {
+			j := 1.0
+			if i == 0 {
+				j = math.Pow(spread, float64(r%3)-1) // 1/spread, 1, spread
+			}
+			jh := 1.0
+			if i == 0 {
+				jh = math.Pow(spread, float64((r/3)%3)-1)
+			}
+			samples = append(samples,
+				records.Sample{Arm: records.ArmBase, Round: r, Value: 1},
+				records.Sample{Arm: records.ArmHuman, Round: r, Value: jh / 1.5},
+				records.Sample{Arm: records.ArmAgent, Round: r, Value: j / 1.5})
+		}
+		ev := &records.Eval{RunID: id, ItemID: item, Status: records.EvalSuccess, Patch: records.EvalPatch{Bytes: 1, Applied: true},
+			Stats: threeWay(1.5, 1.5), Samples: samples}
+		if err := journal.WriteEval(itemDir, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// The inner level counts: an item whose rounds are noisy widens the
+// intervals of SR and the geomean, where resampling items alone (every
+// item's point value the same) gives a degenerate one.
+func TestTwoLevelWidens(t *testing.T) {
+	root := t.TempDir()
+	steady := noisyRun(t, root, "steady", 8, 1)
+	noisy := noisyRun(t, root, "noisy", 8, 3)
+	b, err := Load([]string{steady, noisy}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := b.Tasks[0].Rows
+	if b.Bootstrap.Over != OverItemsAndRounds {
+		t.Errorf("method not recorded: %+v", b.Bootstrap)
+	}
+	for _, r := range rows {
+		// The point values are the same in both runs: SR 1, geomean 1.5.
+		if math.Abs(r.SR.Value-1) > 1e-9 || math.Abs(r.GeoMeanAll.Value-1.5) > 1e-9 {
+			t.Fatalf("%s: want SR 1 and geomean 1.5, got %+v %+v", r.RunID, r.SR, r.GeoMeanAll)
+		}
+		width := r.SR.Hi - r.SR.Lo
+		switch r.RunID {
+		case "steady":
+			if width > 1e-6 || r.GeoMeanAll.Hi-r.GeoMeanAll.Lo > 1e-6 || r.Opt1.Lo != 1 {
+				t.Errorf("steady rounds: want degenerate intervals, got SR %+v geomean %+v Opt@1 %+v", r.SR, r.GeoMeanAll, r.Opt1)
+			}
+		case "noisy":
+			if width < 0.1 || r.GeoMeanAll.Hi-r.GeoMeanAll.Lo < 0.1 {
+				t.Errorf("one noisy item: want SR and geomean intervals wider than 0.1, got SR %+v geomean %+v", r.SR, r.GeoMeanAll)
+			}
+			// Its flag is recomputed in every replicate: Opt@1's interval
+			// opens below 1 though every item reaches it.
+			if r.Opt1.Value != 1 || r.Opt1.Lo >= 1 {
+				t.Errorf("one noisy item: want Opt@1 1 with an interval below it, got %+v", r.Opt1)
+			}
+			if p := r.PerItem[0]; !p.FromRounds || p.POptCommit <= 0.05 || p.POptCommit >= 0.95 {
+				t.Errorf("the noisy item: want P(opt_commit) strictly between, got %+v", p)
+			}
+		}
+		// Against the one-level bootstrap of the same point values.
+		pts := make([]float64, r.Items)
+		for i := range pts {
+			pts[i] = 1
+		}
+		if m := Estimate(pts, HarmonicMean, 2000, 1, 0.95); m.Hi-m.Lo != 0 {
+			t.Errorf("one level over equal items: want degenerate, got %+v", m)
+		}
+	}
+}
+
+// The threshold curve and the shares on the fixture's replay, whose agent
+// reaches 0.98, 0.99, 1.00, 1.01, (infra_error), 1.03 × the human.
+func TestRobustness(t *testing.T) {
+	b := loadFixture(t)
+	var replay Row
+	for _, r := range b.Tasks[0].Rows {
+		if r.Agent == "replay" {
+			replay = r
+		}
+	}
+	curve := map[float64]float64{}
+	for _, p := range replay.ThresholdCurve {
+		curve[p.T] = p.Share
+	}
+	if len(replay.ThresholdCurve) != 21 || replay.ThresholdCurve[0].T != 0.5 || replay.ThresholdCurve[20].T != 1.5 {
+		t.Fatalf("want t = 0.5 … 1.5 in 21 steps, got %+v", replay.ThresholdCurve)
+	}
+	for th, want := range map[float64]float64{0.5: 5.0 / 6, 0.95: 5.0 / 6, 1: 3.0 / 6, 1.05: 0} {
+		if math.Abs(curve[th]-want) > 1e-12 {
+			t.Errorf("share reaching %v × human: want %v, got %v", th, want, curve[th])
+		}
+	}
+	// geomean all: c6's log 4.2·1.03 is the largest of the logs' sum.
+	logs, sum := map[string]float64{}, 0.0
+	for i, id := range fixtureItems {
+		if id != "c5" {
+			logs[id] = math.Log(humanSpeedups[i] * (0.98 + 0.01*float64(i)))
+			sum += logs[id]
+		}
+	}
+	for _, p := range replay.PerItem {
+		if math.Abs(p.ShareGeoMeanAll-logs[p.ID]/sum) > 1e-9 {
+			t.Errorf("%s: geomean share %v, want %v", p.ID, p.ShareGeoMeanAll, logs[p.ID]/sum)
+		}
+	}
+	if !slices.ContainsFunc(replay.Dominant, func(d Dominant) bool { return d.Item == "c6" && d.Aggregate == "geomean_speedup_all" }) ||
+		slices.ContainsFunc(replay.Dominant, func(d Dominant) bool { return d.Share <= DominantShare }) {
+		t.Errorf("want c6 flagged on the geomean and nothing at or under 25%%: %+v", replay.Dominant)
+	}
+}
+
+// With two samples per item (the first reaching 2× on a 1.5× human
+// commit, the second failing the tests) Opt@K counts the item, Opt@1 half
+// of it; the matrix cell shows the worse sample's status. A run of
+// another plan's items gets not_in_plan cells.
+func TestSamplesAndOtherPlan(t *testing.T) {
+	root := t.TempDir()
+	write := func(id string, items []string, samples int) string {
+		dir := filepath.Join(journal.RunsDir(root), id)
+		run := &records.Run{SchemaVersion: records.SchemaVersion, RunID: id, Task: records.RunTask{ID: "k"}, Agent: records.RunAgent{Name: id}, Items: items, Samples: samples, PlanHash: "plan-" + id}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := journal.WriteRun(dir, run); err != nil {
+			t.Fatal(err)
+		}
+		for _, item := range items {
+			for s := range samples {
+				itemDir := filepath.Join(dir, journal.ItemDirName(item, s, samples))
+				if err := os.MkdirAll(itemDir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				ev := &records.Eval{RunID: id, ItemID: item, Status: records.EvalSuccess, Patch: records.EvalPatch{Bytes: 1, Applied: true},
+					Stats: threeWay(1.5, 2), Samples: rounds(6, 1, 1/1.5, 0.5)}
+				if s == 1 {
+					ev.Status, ev.Stats, ev.Samples = records.EvalCorrectnessFailed, threeWay(1.5, 0), nil
+				}
+				if err := journal.WriteEval(itemDir, ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return dir
+	}
+	k2 := write("k2", []string{"a", "b", "c", "d", "e"}, 2)
+	other := write("other", []string{"a", "z"}, 1)
+	b, err := Load([]string{k2, other}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := b.Tasks[0].Rows[0]
+	if r.OptK == nil || r.PassK == nil || r.OptK.Value != 1 || r.Opt1.Value != 0.5 || r.PassK.Value != 1 || r.CorrectRate.Value != 0.5 {
+		t.Errorf("want Opt@K 1, Opt@1 ½, pass@k 1, correct ½: %+v %+v %+v", r.OptK, r.Opt1, r.PassK)
+	}
+	if r.OptK.Lo != 1 || r.Opt1.Lo != 0.5 || r.Opt1.Hi != 0.5 {
+		t.Errorf("steady rounds: want degenerate intervals, got Opt@K %+v Opt@1 %+v", r.OptK, r.Opt1)
+	}
+	if len(b.Tasks[0].Pairs) != 0 {
+		t.Errorf("different plans: want no pairs, got %+v", b.Tasks[0].Pairs)
+	}
+	m := b.Tasks[0].Matrix
+	if len(m.Items) != 6 || m.Items[5].ID != "z" {
+		t.Fatalf("want the union of the plans' items, a…e then z: %+v", m.Items)
+	}
+	if c := m.Items[0].Cells[0]; c.Status != string(records.EvalCorrectnessFailed) || c.CIValid || c.Speedup != 0 || !c.OptCommit {
+		t.Errorf("a in k2: want the worse sample's status, no CI, opt_commit by half the samples: %+v", c)
+	}
+	if c := m.Items[1].Cells[1]; c.Status != CellNotInPlan {
+		t.Errorf("b in other: want not_in_plan, got %+v", c)
+	}
+	if c := m.Items[5].Cells[0]; c.Status != CellNotInPlan {
+		t.Errorf("z in k2: want not_in_plan, got %+v", c)
 	}
 }

@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/journal"
@@ -18,7 +21,7 @@ import (
 )
 
 // SchemaVersion of the JSON leaderboard.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Bootstrap defaults: B resamples over items, a fixed seed, so that the same
 // files give the same numbers.
@@ -27,6 +30,12 @@ const (
 	DefaultSeed       = 12
 	DefaultConfidence = 0.95
 )
+
+// OverItemsAndRounds is the two-level method (Bootstrap.Over): the items
+// are resampled, and within each drawn item its timed rounds. The rates
+// that are pure counts (patch, correct, pass@k) and the paired
+// differences are resampled over items only.
+const OverItemsAndRounds = "items, then rounds within items"
 
 // Bootstrap is how the intervals were computed (recorded in the JSON).
 type Bootstrap struct {
@@ -43,6 +52,8 @@ type Board struct {
 	Tasks         []Task    `json:"tasks"`
 	// Problems are unreadable files met while loading.
 	Problems []string `json:"problems,omitempty"`
+	// View is how the terminal table is drawn; not part of the data.
+	View View `json:"-"`
 }
 
 // Task is the rows of one task.
@@ -50,6 +61,8 @@ type Task struct {
 	ID    string `json:"id"`
 	Rows  []Row  `json:"rows"`
 	Pairs []Pair `json:"pairs,omitempty"`
+	// Matrix is the item × run grid of the task's rows.
+	Matrix *Matrix `json:"matrix"`
 }
 
 // Metric is one aggregate with its interval. N is its denominator: the
@@ -118,13 +131,25 @@ type Row struct {
 	WallSeconds      float64  `json:"wall_seconds"`
 
 	// PerItem are the plan items' probabilities of opt_base and
-	// opt_commit.
+	// opt_commit and their shares of the aggregates.
 	PerItem []ItemResult `json:"per_item"`
+	// Dominant are the items whose share of SR, Opt@1 or the geomean of
+	// all items exceeds DominantShare (empty when none does).
+	Dominant []Dominant `json:"dominant_items"`
+	// ThresholdCurve is, for t = 0.5, 0.55, …, 1.5, the share of plan
+	// items whose correct candidate reaches t × the human's speedup.
+	ThresholdCurve []ThresholdPoint `json:"threshold_curve"`
 
 	// What the paired comparison needs, per plan item.
 	plan    string
 	order   []string
 	perItem map[string]itemValues
+	// What the matrix needs: the plan's items in order, a cell and the
+	// human commit and speedup per item.
+	planItems     []string
+	cells         map[string]Cell
+	commits       map[string]planCommit
+	humanSpeedups map[string]float64
 }
 
 // ItemResult is one plan item of a row: P(opt_base) and P(opt_commit),
@@ -138,6 +163,14 @@ type ItemResult struct {
 	POptBase   float64 `json:"p_opt_base"`
 	POptCommit float64 `json:"p_opt_commit"`
 	FromRounds bool    `json:"from_rounds"`
+	// Shares of the aggregates: the item's term's share of the sum of
+	// the terms' magnitudes. Opt@1: its flag (mean over samples) among
+	// the successes; SR: its 1/(agent/human) among Σ 1/(agent/human) of
+	// the items with a measured human speedup (a low ratio weighs most
+	// in a harmonic mean); geomean all: its |log speedup| among Σ |log|.
+	ShareOpt1       float64 `json:"share_opt_at_1"`
+	ShareSR         float64 `json:"share_speedup_ratio"`
+	ShareGeoMeanAll float64 `json:"share_geomean_speedup_all"`
 }
 
 // itemValues are one item's Opt@1 (the mean over its samples) and speedup
@@ -157,7 +190,7 @@ type Options struct {
 }
 
 func (o Options) bootstrap() Bootstrap {
-	b := Bootstrap{Resamples: o.Resamples, Seed: o.Seed, Confidence: DefaultConfidence, Over: "items"}
+	b := Bootstrap{Resamples: o.Resamples, Seed: o.Seed, Confidence: DefaultConfidence, Over: OverItemsAndRounds}
 	if b.Resamples <= 0 {
 		b.Resamples = DefaultResamples
 	}
@@ -207,6 +240,7 @@ func Load(dirs []string, o Options) (*Board, error) {
 	}
 	for i := range b.Tasks {
 		b.Tasks[i].Pairs = pairs(b.Tasks[i].Rows, o.Pairs, b.Bootstrap)
+		b.Tasks[i].Matrix = buildMatrix(b.Tasks[i].Rows)
 	}
 	return b, nil
 }
@@ -218,13 +252,20 @@ type unit struct {
 	optBase, optCommit         bool
 	agentSpeedup, humanSpeedup float64 // 0 when not measured
 	verdict                    stats.Outcome
-	// odds are from the bootstrap of the item's rounds; fromRounds is
-	// false when its raw samples could not give them (then the flags).
-	odds       itemOdds
-	fromRounds bool
+	verdictLabel               string
+	evalStatus                 records.EvalStatus
+	agentLo, agentHi           float64
+	agentCIValid               bool
+	usage                      records.Usage
+	wallSeconds                float64
+	// withinAgent and withinHuman say which speedups the within-item
+	// bootstrap resampled (ab, hb); the others stand as measured.
+	withinAgent, withinHuman bool
 }
 
-func readUnit(dir string, row *Row, bs Bootstrap, seed uint64) (unit, []string) {
+// readUnit reads one sample's journal and eval.json and, into ab and hb
+// (B each), the within-item replicates of its speedups.
+func readUnit(dir string, seed uint64, ab, hb []float64) (unit, []string) {
 	var u unit
 	var problems []string
 	j, jerr := journal.ReadJournal(dir)
@@ -237,12 +278,7 @@ func readUnit(dir string, row *Row, bs Bootstrap, seed uint64) (unit, []string) 
 		problems = append(problems, jerr.Error())
 	}
 	if j != nil {
-		row.CostUSD += j.Usage.CostUSD
-		row.InputTokens += j.Usage.InputTokens
-		row.OutputTokens += j.Usage.OutputTokens
-		row.CacheReadTokens += j.Usage.CacheReadTokens
-		row.CacheWriteTokens += j.Usage.CacheWriteTokens
-		row.WallSeconds += j.DurationSeconds
+		u.usage, u.wallSeconds = j.Usage, j.DurationSeconds
 		u.infra = !j.Status.Final()
 		u.patch = j.Patch != nil && j.Patch.Bytes > 0 && j.Patch.Applies
 	} else if ev == nil {
@@ -253,6 +289,7 @@ func readUnit(dir string, row *Row, bs Bootstrap, seed uint64) (unit, []string) 
 		return u, problems
 	}
 	u.evaluated = true
+	u.evalStatus = ev.Status
 	// The evaluation's own apply is the authority when there is one (a
 	// predictions file has no journal).
 	u.patch = !ev.Patch.Empty && ev.Patch.Applied
@@ -266,33 +303,331 @@ func readUnit(dir string, row *Row, bs Bootstrap, seed uint64) (unit, []string) 
 			u.optBase, u.optCommit = st.OptBase, st.OptCommit
 			if st.AgentOverBase.Valid {
 				u.agentSpeedup = st.AgentOverBase.Ratio
+				u.agentLo, u.agentHi, u.agentCIValid = st.AgentOverBase.Lo, st.AgentOverBase.Hi, st.AgentOverBase.CIValid
 			}
 			u.verdict = st.Verdict.Outcome
-			u.odds, u.fromRounds = withinItem(ev, st.Options.Better, bs.Resamples, seed)
+			u.verdictLabel = stats.VerdictText(st.Verdict.Outcome, st.Verdict.Significant, st.Verdict.Label)
+		}
+		if u.humanSpeedup > 0 {
+			b := st.Options.Better
+			if u.agentSpeedup > 0 && withinReplicates(ev, b, true, seed, ab, hb) {
+				u.withinAgent, u.withinHuman = true, true
+			} else {
+				u.withinHuman = withinReplicates(ev, b, false, seed, ab, hb)
+			}
 		}
 	}
 	return u, problems
 }
 
+// itemTerms are one item's terms of the aggregates that vary with its
+// timed rounds: Opt@1 and opt_base@1 (the mean of the flags over the
+// samples), Opt@K, 1/SR of the item's mean agent/human ratio (when
+// nRatio > 0), the mean log agent speedup (failures 1.0) and the sum of the
+// log speedups of its nCorrect correct samples.
+type itemTerms struct {
+	opt1, optBase1, optK, invSR, logAll, logCorrect float64
+	nRatio, nCorrect                                int
+}
+
+// The aggregates with within-item replicates, as columns of repSet.
+const (
+	repOpt1 = iota
+	repOptBase1
+	repOptK
+	repInvSR
+	repLogAll
+	repLogCorrect
+	repCount
+)
+
+// repSet holds a row's within-item replicates: per aggregate, items × B
+// terms, written item-major (each item its own stretch, by its worker) and
+// turned replicate-major (see nested) once every item is read.
+type repSet struct {
+	terms [repCount][]float32
+	items int
+	B     int
+}
+
+// newRepSet allocates the replicates of every aggregate but Opt@K with
+// one sample (it is Opt@1 then, and not estimated).
+func newRepSet(items, B, samples int) *repSet {
+	r := &repSet{items: items, B: B}
+	for a := range r.terms {
+		if a != repOptK || samples > 1 {
+			r.terms[a] = make([]float32, items*B)
+		}
+	}
+	return r
+}
+
+func (r *repSet) set(b, item int, t itemTerms) {
+	at := item*r.B + b
+	r.terms[repOpt1][at] = float32(t.opt1)
+	r.terms[repOptBase1][at] = float32(t.optBase1)
+	if r.terms[repOptK] != nil {
+		r.terms[repOptK][at] = float32(t.optK)
+	}
+	r.terms[repInvSR][at] = float32(t.invSR)
+	r.terms[repLogAll][at] = float32(t.logAll)
+	r.terms[repLogCorrect][at] = float32(t.logCorrect)
+}
+
+// replicateMajor transposes every aggregate's terms from items × B to
+// B × items, in tiles that stay in cache.
+func (r *repSet) replicateMajor() {
+	const tile = 64
+	var jobs []func()
+	for a := range r.terms {
+		if r.terms[a] == nil {
+			continue
+		}
+		jobs = append(jobs, func() {
+			src, dst := r.terms[a], make([]float32, r.items*r.B)
+			for i0 := 0; i0 < r.items; i0 += tile {
+				for b0 := 0; b0 < r.B; b0 += tile {
+					for i := i0; i < min(i0+tile, r.items); i++ {
+						for b := b0; b < min(b0+tile, r.B); b++ {
+							dst[b*r.items+i] = src[i*r.B+b]
+						}
+					}
+				}
+			}
+			r.terms[a] = dst
+		})
+	}
+	parallel(jobs)
+}
+
+// itemOut is one plan item of a row: its samples and its terms.
+type itemOut struct {
+	units    []unit
+	problems []string
+	terms    itemTerms
+	// pOptBase and pOptCommit are the item's odds (the share of the
+	// replicates reaching each flag), fromRounds whether every correct
+	// sample gave them from its rounds.
+	pOptBase, pOptCommit float64
+	fromRounds           bool
+}
+
+// sampleReps are one sample's within-item replicates (nil: not resampled).
+type sampleReps struct{ ab, hb []float64 }
+
+// terms are the item's terms from replicate b of its samples, or from
+// their measured values when b < 0.
+func terms(units []unit, reps []sampleReps, b int) itemTerms {
+	if len(units) == 1 {
+		return term1(units[0], reps[0], b)
+	}
+	var t itemTerms
+	kf := float64(len(units))
+	var ratio float64
+	var nOpt int
+	for s, u := range units {
+		a, h := agentOrOne(u), u.humanSpeedup
+		ob, oc := u.optBase, u.optCommit
+		if b >= 0 && reps[s].ab != nil {
+			a = reps[s].ab[b]
+			ob, oc = optFlags(a, reps[s].hb[b])
+		}
+		if b >= 0 && reps[s].hb != nil {
+			h = reps[s].hb[b]
+		}
+		t.opt1 += b2f(oc) / kf
+		t.optBase1 += b2f(ob) / kf
+		nOpt += int(b2f(oc))
+		la := math.Log(a)
+		t.logAll += la / kf
+		if u.agentSpeedup > 0 {
+			t.logCorrect += la
+			t.nCorrect++
+		}
+		if h > 0 {
+			ratio += a / h
+			t.nRatio++
+		}
+	}
+	// Opt@K with k = n samples: 1 − C(n−c, n)/C(n, n), that is 1 as soon
+	// as one sample reaches it.
+	t.optK = b2f(nOpt > 0)
+	if t.nRatio > 0 {
+		t.invSR = float64(t.nRatio) / ratio
+	}
+	return t
+}
+
+// term1 is terms for one sample, without the loop (the common case, run
+// B times per item).
+func term1(u unit, r sampleReps, b int) itemTerms {
+	a, h := agentOrOne(u), u.humanSpeedup
+	ob, oc := u.optBase, u.optCommit
+	if b >= 0 && r.ab != nil {
+		a = r.ab[b]
+		ob, oc = optFlags(a, r.hb[b])
+	}
+	if b >= 0 && r.hb != nil {
+		h = r.hb[b]
+	}
+	t := itemTerms{opt1: b2f(oc), optBase1: b2f(ob), optK: b2f(oc), logAll: math.Log(a)}
+	if u.agentSpeedup > 0 {
+		t.logCorrect, t.nCorrect = t.logAll, 1
+	}
+	if h > 0 {
+		t.invSR, t.nRatio = h/a, 1
+	}
+	return t
+}
+
+// readItem reads item i's k samples, writes its B replicate terms into
+// item i's stretch of reps (an item whose samples were not resampled
+// repeats its measured terms) and returns the measured ones.
+func readItem(dir, id string, i, k int, bs Bootstrap, reps *repSet, ab, hb []float64) itemOut {
+	B := bs.Resamples
+	out := itemOut{units: make([]unit, k), fromRounds: true}
+	sr := make([]sampleReps, k)
+	resampled := false
+	for s := range k {
+		sab, shb := ab[s*B:(s+1)*B], hb[s*B:(s+1)*B]
+		u, p := readUnit(filepath.Join(dir, journal.ItemDirName(id, s, k)), bs.Seed+uint64(7919*(i*k+s)), sab, shb)
+		out.units[s], out.problems = u, append(out.problems, p...)
+		if u.withinHuman {
+			resampled = true
+			sr[s].hb = shb
+		}
+		if u.withinAgent {
+			sr[s].ab = sab
+		}
+		out.fromRounds = out.fromRounds && (u.withinAgent || !u.correct)
+	}
+	out.terms = terms(out.units, sr, -1)
+	kf := float64(k)
+	for s, u := range out.units {
+		if sr[s].ab == nil {
+			out.pOptBase += b2f(u.optBase) / kf
+			out.pOptCommit += b2f(u.optCommit) / kf
+			continue
+		}
+		var hitBase, hitCommit int
+		for b := range B {
+			ob, oc := optFlags(sr[s].ab[b], sr[s].hb[b])
+			hitBase += int(b2f(ob))
+			hitCommit += int(b2f(oc))
+		}
+		out.pOptBase += float64(hitBase) / float64(B) / kf
+		out.pOptCommit += float64(hitCommit) / float64(B) / kf
+	}
+	for b := range B {
+		t := out.terms
+		if resampled {
+			t = terms(out.units, sr, b)
+		}
+		reps.set(b, i, t)
+	}
+	return out
+}
+
+// agentOrOne is a sample's agent speedup over the baseline, 1.0 for a
+// failed or untimed candidate.
+func agentOrOne(u unit) float64 {
+	if u.agentSpeedup > 0 {
+		return u.agentSpeedup
+	}
+	return 1
+}
+
+// readItems reads a run's items on GOMAXPROCS workers. Each item's
+// replicates depend only on its own seed, so the result is the same
+// whatever the parallelism.
+func readItems(dir string, run *records.Run, k int, bs Bootstrap) ([]itemOut, *repSet) {
+	outs := make([]itemOut, len(run.Items))
+	reps := newRepSet(len(run.Items), bs.Resamples, k)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), max(len(run.Items), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ab, hb := make([]float64, k*bs.Resamples), make([]float64, k*bs.Resamples)
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(run.Items) {
+					return
+				}
+				outs[i] = readItem(dir, run.Items[i], i, k, bs, reps, ab, hb)
+			}
+		}()
+	}
+	wg.Wait()
+	reps.replicateMajor()
+	return outs, reps
+}
+
+// ThresholdPoint is one point of the threshold curve: the share of plan
+// items whose correct candidate's speedup over the baseline reaches T
+// times the human's (a failed, missing or untimed candidate does not).
+type ThresholdPoint struct {
+	T     float64 `json:"t"`
+	Share float64 `json:"share"`
+}
+
+// Dominant is an item whose share of an aggregate exceeds DominantShare.
+type Dominant struct {
+	Item      string  `json:"item"`
+	Aggregate string  `json:"aggregate"`
+	Share     float64 `json:"share"`
+}
+
+// DominantShare is the share of an aggregate above which an item is
+// flagged: one extreme item must not decide a ranking unseen. Only
+// aggregates over more than 1/DominantShare items are checked (over fewer,
+// every item weighs that much on average).
+const DominantShare = 0.25
+
+// The aggregates whose shares are computed, by their JSON names.
+const (
+	aggSR     = "speedup_ratio"
+	aggOpt1   = "opt_at_1"
+	aggGeoAll = "geomean_speedup_all"
+)
+
 func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 	k := max(run.Samples, 1)
 	row := Row{RunID: run.RunID, RunDir: dir, Agent: run.Agent.Name, Model: run.Agent.Model, Samples: k, Items: len(run.Items),
-		plan: run.PlanHash, perItem: map[string]itemValues{}}
+		plan: run.PlanHash, perItem: map[string]itemValues{},
+		planItems: run.Items, cells: map[string]Cell{}, commits: planCommits(dir, run), humanSpeedups: map[string]float64{}}
 	var problems []string
 	n := len(run.Items)
-	patch, correct, optBase, opt1 := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
-	optK, passK := make([]float64, n), make([]float64, n)
-	allSpeed := make([]float64, n)
-	var sr, correctSpeed []float64
+	outs, reps := readItems(dir, run, k, bs)
+	patch, correct, passK := make([]float64, n), make([]float64, n), make([]float64, n)
+	var opt1, optBase1, optK, sr, geoAll, geoCorrect nested
+	for a, s := range map[int]*nested{repOpt1: &opt1, repOptBase1: &optBase1, repOptK: &optK, repInvSR: &sr, repLogAll: &geoAll, repLogCorrect: &geoCorrect} {
+		s.reps, s.stride = reps.terms[a], n
+	}
+	var srItems []int // the items entering SR, by index
+	thresholds := thresholdSteps()
+	reach := make([]float64, len(thresholds))
+	kf := float64(k)
 	for i, id := range run.Items {
+		out := &outs[i]
+		problems = append(problems, out.problems...)
 		var item struct{ missing, infra, notEval, eval int }
-		res := ItemResult{ID: id, FromRounds: true}
-		var cOpt, cPass int
-		var srSum, allSum float64
-		var srN int
-		for s := range k {
-			u, p := readUnit(filepath.Join(dir, journal.ItemDirName(id, s, k)), &row, bs, bs.Seed+uint64(7919*(i*k+s)))
-			problems = append(problems, p...)
+		res := ItemResult{ID: id, FromRounds: out.fromRounds, POptBase: out.pOptBase, POptCommit: out.pOptCommit}
+		var cPass int
+		t := out.terms
+		unitCells := make([]Cell, 0, k)
+		for _, u := range out.units {
+			row.CostUSD += u.usage.CostUSD
+			row.InputTokens += u.usage.InputTokens
+			row.OutputTokens += u.usage.OutputTokens
+			row.CacheReadTokens += u.usage.CacheReadTokens
+			row.CacheWriteTokens += u.usage.CacheWriteTokens
+			row.WallSeconds += u.wallSeconds
+			unitCells = append(unitCells, unitCell(u))
+			if u.humanSpeedup > 0 && row.humanSpeedups[id] == 0 {
+				row.humanSpeedups[id] = u.humanSpeedup
+			}
 			switch {
 			case u.missing:
 				item.missing++
@@ -303,27 +638,15 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 			default:
 				item.eval++
 			}
-			if !u.fromRounds {
-				u.odds = itemOdds{b2f(u.optBase), b2f(u.optCommit)}
-			}
-			res.POptBase += u.odds.optBase / float64(k)
-			res.POptCommit += u.odds.optCommit / float64(k)
-			res.FromRounds = res.FromRounds && (u.fromRounds || !u.correct)
-			patch[i] += b2f(u.patch) / float64(k)
-			correct[i] += b2f(u.correct) / float64(k)
-			optBase[i] += b2f(u.optBase) / float64(k)
-			opt1[i] += b2f(u.optCommit) / float64(k)
-			cOpt += int(b2f(u.optCommit))
+			patch[i] += b2f(u.patch) / kf
+			correct[i] += b2f(u.correct) / kf
 			cPass += int(b2f(u.correct))
-			agent := 1.0
-			if u.agentSpeedup > 0 {
-				agent = u.agentSpeedup
-				correctSpeed = append(correctSpeed, agent)
-			}
-			allSum += math.Log(agent)
-			if u.humanSpeedup > 0 {
-				srSum += agent / u.humanSpeedup
-				srN++
+			if u.humanSpeedup > 0 && u.agentSpeedup > 0 {
+				for t, th := range thresholds {
+					if u.agentSpeedup >= th*u.humanSpeedup*(1-1e-12) {
+						reach[t] += 1 / kf
+					}
+				}
 			}
 			switch u.verdict {
 			case stats.Win:
@@ -332,13 +655,13 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 				row.Match++
 			case stats.Loss:
 				row.Loss++
-			case "inconclusive":
+			case stats.Inconclusive:
 				row.Inconclusive++
 			}
 		}
+		row.PerItem = append(row.PerItem, res)
 		// An item counts once in the columns of incompleteness, by its
 		// worst sample.
-		row.PerItem = append(row.PerItem, res)
 		switch {
 		case item.missing > 0:
 			row.Missing++
@@ -349,11 +672,20 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 		default:
 			row.Evaluated++
 		}
-		allSpeed[i] = math.Exp(allSum / float64(k))
-		iv := itemValues{opt1: opt1[i], sr: math.NaN()}
-		if srN > 0 {
-			sr = append(sr, srSum/float64(srN))
-			iv.sr = srSum / float64(srN)
+		row.cells[id] = itemCell(unitCells, t.logAll)
+		opt1.add(t.opt1, 1, i)
+		optBase1.add(t.optBase1, 1, i)
+		optK.add(t.optK, 1, i)
+		passK[i], _ = stats.PassAtK(k, cPass, k)
+		geoAll.add(t.logAll, 1, i)
+		if t.nCorrect > 0 {
+			geoCorrect.add(t.logCorrect, float64(t.nCorrect), i)
+		}
+		iv := itemValues{opt1: t.opt1, sr: math.NaN()}
+		if t.nRatio > 0 {
+			iv.sr = 1 / t.invSR
+			sr.add(t.invSR, 1, i)
+			srItems = append(srItems, i)
 		}
 		// Only items evaluated in every sample enter the pairs: the
 		// others are named there as present in one run only.
@@ -361,24 +693,34 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 			row.perItem[id] = iv
 			row.order = append(row.order, id)
 		}
-		optK[i], _ = stats.PassAtK(k, cOpt, k)
-		passK[i], _ = stats.PassAtK(k, cPass, k)
 	}
 	row.Incomplete = row.Missing+row.InfraError+row.NotEvaluated > 0
 	seed := bs.Seed
 	next := func() uint64 { seed++; return seed }
-	row.PatchRate = Estimate(patch, Mean, bs.Resamples, next(), bs.Confidence)
-	row.CorrectRate = Estimate(correct, Mean, bs.Resamples, next(), bs.Confidence)
-	row.OptBase1 = Estimate(optBase, Mean, bs.Resamples, next(), bs.Confidence)
-	row.Opt1 = Estimate(opt1, Mean, bs.Resamples, next(), bs.Confidence)
-	if k > 1 {
-		ok := Estimate(optK, Mean, bs.Resamples, next(), bs.Confidence)
-		pk := Estimate(passK, Mean, bs.Resamples, next(), bs.Confidence)
-		row.OptK, row.PassK = &ok, &pk
+	estimates := []func(){}
+	// Each estimate has its own seed, drawn here in a fixed order, so
+	// running them concurrently changes nothing.
+	one := func(m *Metric, xs []float64, stat Statistic) {
+		s := next()
+		estimates = append(estimates, func() { *m = Estimate(xs, stat, bs.Resamples, s, bs.Confidence) })
 	}
-	row.SR = Estimate(sr, HarmonicMean, bs.Resamples, next(), bs.Confidence)
-	row.GeoMeanCorrect = Estimate(correctSpeed, GeoMean, bs.Resamples, next(), bs.Confidence)
-	row.GeoMeanAll = Estimate(allSpeed, GeoMean, bs.Resamples, next(), bs.Confidence)
+	two := func(m *Metric, xs nested, fin finish) {
+		s := next()
+		estimates = append(estimates, func() { *m = estimateNested(xs, fin, bs.Resamples, s, bs.Confidence) })
+	}
+	one(&row.PatchRate, patch, Mean)
+	one(&row.CorrectRate, correct, Mean)
+	two(&row.OptBase1, optBase1, meanOf)
+	two(&row.Opt1, opt1, meanOf)
+	if k > 1 {
+		row.OptK, row.PassK = &Metric{}, &Metric{}
+		two(row.OptK, optK, meanOf)
+		one(row.PassK, passK, Mean)
+	}
+	two(&row.SR, sr, harmonicOf)
+	two(&row.GeoMeanCorrect, geoCorrect, geoOf)
+	two(&row.GeoMeanAll, geoAll, geoOf)
+	parallel(estimates)
 	if n > 0 {
 		row.CostPerItemUSD = row.CostUSD / float64(n)
 	}
@@ -386,7 +728,78 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 		c := row.CostUSD / succ
 		row.CostPerOpt1USD = &c
 	}
+	row.ThresholdCurve = make([]ThresholdPoint, len(thresholds))
+	for t, th := range thresholds {
+		share := 0.0
+		if n > 0 {
+			share = reach[t] / float64(n)
+		}
+		row.ThresholdCurve[t] = ThresholdPoint{T: th, Share: share}
+	}
+	row.shares(opt1.point, sr.point, srItems, geoAll.point)
 	return row, problems
+}
+
+// shares fills each item's share of the aggregates (its term's share of
+// the sum of the terms' magnitudes) and flags the dominant items.
+func (row *Row) shares(opt1, invSR []float64, srItems []int, logAll []float64) {
+	frac := func(terms []float64) []float64 {
+		out := make([]float64, len(terms))
+		total := 0.0
+		for _, x := range terms {
+			total += math.Abs(x)
+		}
+		if total > 0 {
+			for i, x := range terms {
+				out[i] = math.Abs(x) / total
+			}
+		}
+		return out
+	}
+	so, sl := frac(opt1), frac(logAll)
+	ss := make([]float64, len(opt1))
+	for j, x := range frac(invSR) {
+		ss[srItems[j]] = x
+	}
+	row.Dominant = []Dominant{}
+	for i := range row.PerItem {
+		r := &row.PerItem[i]
+		r.ShareOpt1, r.ShareSR, r.ShareGeoMeanAll = so[i], ss[i], sl[i]
+		for _, a := range []struct {
+			name  string
+			share float64
+			n     int
+		}{{aggSR, ss[i], len(invSR)}, {aggOpt1, so[i], len(opt1)}, {aggGeoAll, sl[i], len(logAll)}} {
+			if a.share > DominantShare && float64(a.n) > 1/DominantShare {
+				row.Dominant = append(row.Dominant, Dominant{Item: r.ID, Aggregate: a.name, Share: a.share})
+			}
+		}
+	}
+}
+
+// thresholdSteps are t = 0.5, 0.55, …, 1.5.
+func thresholdSteps() []float64 {
+	out := make([]float64, 0, 21)
+	for i := range 21 {
+		out = append(out, math.Round(100*(0.5+0.05*float64(i)))/100)
+	}
+	return out
+}
+
+// parallel runs fs on GOMAXPROCS goroutines and waits for them.
+func parallel(fs []func()) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(fs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < len(fs); i = int(next.Add(1)) - 1 {
+				fs[i]()
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func b2f(b bool) float64 {

@@ -36,7 +36,10 @@ type Pair struct {
 }
 
 func pairs(rows []Row, asked [][2]string, bs Bootstrap) []Pair {
-	var out []Pair
+	// The pairs are chosen first, each with its seed, then computed
+	// concurrently: the numbers do not depend on the parallelism.
+	type job struct{ a, b *Row }
+	var chosen []job
 	for i := range rows {
 		for j := i + 1; j < len(rows); j++ {
 			a, b := &rows[i], &rows[j]
@@ -48,8 +51,17 @@ func pairs(rows []Row, asked [][2]string, bs Bootstrap) []Pair {
 			}) {
 				continue
 			}
-			out = append(out, comparePair(a, b, bs, bs.Seed+uint64(1000+len(out))))
+			chosen = append(chosen, job{a, b})
 		}
+	}
+	out := make([]Pair, len(chosen))
+	fs := make([]func(), len(chosen))
+	for i, j := range chosen {
+		fs[i] = func() { out[i] = comparePair(j.a, j.b, bs, bs.Seed+uint64(1000+i)) }
+	}
+	parallel(fs)
+	if len(out) == 0 {
+		return nil
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -39,8 +40,12 @@ func optPct(m *Metric) string {
 	return pct(*m)
 }
 
-// columns are the leaderboard's, in order; table, Markdown and CSV share
-// them.
+// shortColumns are the default terminal table's: who, how complete, and
+// the headline metrics.
+var shortColumns = []string{"run", "agent", "model", "items", "evaluated", "incomplete (missing/infra/not eval)", "correct", "Opt@1", "SR", "W/M/L/I", "cost"}
+
+// columns are the leaderboard's, in order: the long table and Markdown show
+// them all, the default table shortColumns.
 var columns = []column{
 	{"run", func(r Row) string { return r.RunID }},
 	{"agent", func(r Row) string { return r.Agent }},
@@ -102,29 +107,79 @@ func pairCells(p Pair) []string {
 		strconv.FormatFloat(p.McNemarP, 'g', 3, 64), diff(p.SRDiff, 1, ""), fmt.Sprintf("%d/%d", p.WinsA, p.WinsB)}
 }
 
-func heads() []string {
-	h := make([]string, len(columns))
-	for i, c := range columns {
+// View is how the terminal table is drawn (the other formats ignore it).
+type View struct {
+	// Long shows every column, not only the short set.
+	Long bool
+	// NoLegend drops the legend lines under the tables.
+	NoLegend bool
+	// Matrix prints the item × run matrix under each task's leaderboard.
+	Matrix bool
+}
+
+// columnsFor are the columns of a view: all of them, or the short set.
+func columnsFor(long bool) []column {
+	if long {
+		return columns
+	}
+	var out []column
+	for _, c := range columns {
+		if slices.Contains(shortColumns, c.head) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func heads(cols []column) []string {
+	h := make([]string, len(cols))
+	for i, c := range cols {
 		h[i] = c.head
 	}
 	return h
 }
 
-func cells(r Row) []string {
-	c := make([]string, len(columns))
-	for i, col := range columns {
+func cells(cols []column, r Row) []string {
+	c := make([]string, len(cols))
+	for i, col := range cols {
 		c[i] = col.cell(r)
 	}
 	return c
 }
 
-// footnote states the denominators and the interval method under every
-// human-facing table.
-func footnote(b *Board) string {
-	return fmt.Sprintf("rates are over all plan items (items): missing, infra_error and unevaluated items count as failures;\n"+
-		"SR over items with a measured human speedup (n=), a failed candidate counting as 1.0×; geomean correct over correct candidates;\n"+
-		"[..] = %.0f%% percentile bootstrap over items, B=%d, seed %d.",
-		100*b.Bootstrap.Confidence, b.Bootstrap.Resamples, b.Bootstrap.Seed)
+// legend is the one line under every leaderboard: the denominators, the
+// interval method and the verdict words.
+func legend(b *Board) string {
+	return fmt.Sprintf("legend: rates over all plan items (missing, infra_error, not evaluated = failure); "+
+		"SR = harmonic mean of agent÷human speedup over n items with a human speedup (failure = 1.0×); "+
+		"[lo, hi] = %.0f%% bootstrap over %s (B=%d, seed %d); "+
+		"W/M/L/I = agent vs human: win, match (within the band or no significant difference: not proven equal), loss, inconclusive (too few rounds, or CI and test disagree)",
+		100*b.Bootstrap.Confidence, b.Bootstrap.Over, b.Bootstrap.Resamples, b.Bootstrap.Seed)
+}
+
+// pairLegend is the one line under a table of pairs.
+const pairLegend = "legend: A − B on the items both evaluated; ΔOpt@1 in percentage points and ΔSR with paired bootstrap intervals over items; McNemar p exact, of Opt@1"
+
+// dominantLines are the warnings naming the items that weigh more than
+// DominantShare of an aggregate, one line per run.
+func dominantLines(t Task) []string {
+	var out []string
+	for _, r := range t.Rows {
+		if len(r.Dominant) == 0 {
+			continue
+		}
+		var parts []string
+		for i := 0; i < len(r.Dominant); {
+			item := r.Dominant[i].Item
+			var shares []string
+			for ; i < len(r.Dominant) && r.Dominant[i].Item == item; i++ {
+				shares = append(shares, fmt.Sprintf("%.0f%% of %s", 100*r.Dominant[i].Share, r.Dominant[i].Aggregate))
+			}
+			parts = append(parts, fmt.Sprintf("%s (%s)", item, strings.Join(shares, ", ")))
+		}
+		out = append(out, fmt.Sprintf("warning: %s: items weighing more than %.0f%% of an aggregate: %s", r.RunID, 100*DominantShare, strings.Join(parts, "; ")))
+	}
+	return out
 }
 
 // WriteJSON writes the board as indented JSON.
@@ -135,17 +190,26 @@ func WriteJSON(w io.Writer, b *Board) error {
 	return enc.Encode(b)
 }
 
-// WriteTable writes one aligned table per task, and the footnote.
+// WriteTable writes one aligned table per task as b.View says: the
+// leaderboard, its legend, the warnings of dominant items, the pairs and,
+// with View.Matrix, the item × run matrix.
 func WriteTable(w io.Writer, b *Board) error {
+	cols := columnsFor(b.View.Long)
 	for _, t := range b.Tasks {
 		fmt.Fprintf(w, "task %s\n", t.ID)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, strings.Join(heads(), "\t"))
+		fmt.Fprintln(tw, strings.Join(heads(cols), "\t"))
 		for _, r := range t.Rows {
-			fmt.Fprintln(tw, strings.Join(cells(r), "\t"))
+			fmt.Fprintln(tw, strings.Join(cells(cols, r), "\t"))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+		if !b.View.NoLegend {
+			fmt.Fprintln(w, legend(b))
+		}
+		for _, l := range dominantLines(t) {
+			fmt.Fprintln(w, l)
 		}
 		if len(t.Pairs) > 0 {
 			fmt.Fprintln(w, "\npaired, A − B on the items both have:")
@@ -157,6 +221,15 @@ func WriteTable(w io.Writer, b *Board) error {
 			if err := tw.Flush(); err != nil {
 				return err
 			}
+			if !b.View.NoLegend {
+				fmt.Fprintln(w, pairLegend)
+			}
+		}
+		if b.View.Matrix && t.Matrix != nil {
+			fmt.Fprintln(w)
+			if err := writeMatrix(w, t.Matrix, !b.View.NoLegend); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintln(w)
 	}
@@ -164,8 +237,67 @@ func WriteTable(w io.Writer, b *Board) error {
 		fmt.Fprintln(w, "no runs")
 	}
 	writeProblems(w, b)
-	_, err := fmt.Fprintln(w, footnote(b))
-	return err
+	return nil
+}
+
+// matrixLegend is the one line under the matrix.
+const matrixLegend = "legend: cell = the agent's speedup over the baseline [95% CI of eval.json] and its verdict vs the human, or why there is none (no_patch counts as 1×; missing, infra_error, not_evaluated, or the evaluation's failure)"
+
+// writeMatrix writes the item × run matrix: one line per plan item with
+// its human commit, one column per run.
+func writeMatrix(w io.Writer, m *Matrix, withLegend bool) error {
+	fmt.Fprintln(w, "items × runs:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	// The subject column only when the plan records subjects.
+	subjects := slices.ContainsFunc(m.Items, func(it MatrixItem) bool { return it.Subject != "" })
+	head := []string{"item", "human"}
+	if subjects {
+		head = append(head, "subject")
+	}
+	fmt.Fprintln(tw, strings.Join(append(append(head, "human×"), m.Runs...), "\t"))
+	for _, it := range m.Items {
+		human := "-"
+		if it.HumanSpeedup > 0 {
+			human = fmt.Sprintf("%.3g×", it.HumanSpeedup)
+		}
+		line := []string{it.ID, orDash(it.HumanShort)}
+		if subjects {
+			line = append(line, orDash(textx.Truncate(textx.OneLine(it.Subject), 40)))
+		}
+		line = append(line, human)
+		for _, c := range it.Cells {
+			line = append(line, cellText(c))
+		}
+		fmt.Fprintln(tw, strings.Join(line, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if withLegend {
+		fmt.Fprintln(w, matrixLegend)
+	}
+	return nil
+}
+
+// cellText is a matrix cell in a few words.
+func cellText(c Cell) string {
+	switch c.Status {
+	case CellOK:
+		s := "-"
+		if c.Speedup > 0 {
+			s = fmt.Sprintf("%.3g×", c.Speedup)
+			if c.CIValid {
+				s += fmt.Sprintf(" [%.3g, %.3g]", c.Lo, c.Hi)
+			}
+		}
+		if v := verdictShort(c); v != "" {
+			s += " " + v
+		}
+		return s
+	case CellNoPatch:
+		return "no_patch"
+	}
+	return c.Status
 }
 
 // WriteMarkdown writes one Markdown table per task.
@@ -173,10 +305,10 @@ func WriteMarkdown(w io.Writer, b *Board) error {
 	fmt.Fprintln(w, "# Leaderboard")
 	for _, t := range b.Tasks {
 		fmt.Fprintf(w, "\n## Task %s\n\n", mdEscape(t.ID))
-		fmt.Fprintf(w, "| %s |\n", strings.Join(heads(), " | "))
+		fmt.Fprintf(w, "| %s |\n", strings.Join(heads(columns), " | "))
 		fmt.Fprintf(w, "|%s\n", strings.Repeat("---|", len(columns)))
 		for _, r := range t.Rows {
-			c := cells(r)
+			c := cells(columns, r)
 			for i := range c {
 				c[i] = mdEscape(c[i])
 			}
@@ -192,10 +324,13 @@ func WriteMarkdown(w io.Writer, b *Board) error {
 				fmt.Fprintf(w, "| %s |\n", strings.Join(c, " | "))
 			}
 		}
+		if lines := dominantLines(t); len(lines) > 0 {
+			fmt.Fprintf(w, "\n%s\n", mdEscape(strings.Join(lines, "\n\n")))
+		}
 	}
 	fmt.Fprintln(w)
 	writeProblems(w, b)
-	_, err := fmt.Fprintln(w, strings.ReplaceAll(footnote(b), "\n", "\n\n"))
+	_, err := fmt.Fprintln(w, mdEscape(legend(b)))
 	return err
 }
 

@@ -24,6 +24,9 @@ type ItemEval struct {
 	Metric string `json:"metric"`
 	Better string `json:"better"`
 	Rounds int    `json:"rounds"`
+	// Patched is evaluate's view of the candidate: a non-empty patch that
+	// applied to the pre tree.
+	Patched bool `json:"patched"`
 	// Medians of the timed samples of each arm (when timed).
 	BaseMedian  float64 `json:"base_median,omitempty"`
 	HumanMedian float64 `json:"human_median,omitempty"`
@@ -94,7 +97,8 @@ func loadEval(dir string) (*ItemEval, error) {
 	ev := &ItemEval{
 		Status: string(r.Status), Reason: r.Reason, Flags: r.Flags,
 		Metric: r.Config.Metric.Kind, Better: r.Config.Metric.Better, Rounds: r.Config.Rounds,
-		Pinned: r.Environment.Pinning.Applied,
+		Pinned:  r.Environment.Pinning.Applied,
+		Patched: !r.Patch.Empty && r.Patch.Applied,
 	}
 	if r.Config.Metric.Kind != "wall" && r.Config.Metric.Unit != "" {
 		ev.Metric = r.Config.Metric.Unit
@@ -120,22 +124,30 @@ func loadEval(dir string) (*ItemEval, error) {
 	return ev, nil
 }
 
-// EvalSummary is the run-level view of the evaluation.
+// EvalSummary is the run-level view of the evaluation. Its rates are
+// those of `bench compare`, over every unit of the plan (items × samples:
+// Units), a unit without eval.json, missing or not evaluated counting as a
+// failure; an evaluation that finished is not a success.
 type EvalSummary struct {
-	// Evaluated counts the rows with an eval.json, out of Units.
+	// Evaluated counts the units with an eval.json, out of Units (every
+	// unit of the plan, missing ones included).
 	Evaluated int            `json:"evaluated"`
 	Units     int            `json:"units"`
 	Counts    map[string]int `json:"counts"`
-	// SuccessRate is success / evaluated: the agent's candidate passed
-	// every gate and all three arms were timed.
-	SuccessRate float64 `json:"success_rate"`
-	// CorrectnessRate is the share of rows whose agent candidate passed the
-	// correctness gate (patch applied, setup and correctness passed, output
-	// equivalent) among those where the gate was reached (baseline and
-	// human arm fine): GateReached.
-	CorrectnessRate float64 `json:"correctness_rate"`
-	GatePassed      int     `json:"gate_passed"`
-	GateReached     int     `json:"gate_reached"`
+	// PatchRate is Patched / Units: candidates whose patch is non-empty
+	// and applied (as evaluate applied it).
+	PatchRate float64 `json:"patch_rate"`
+	Patched   int     `json:"patched"`
+	// CorrectRate is Correct / Units: candidates with a non-empty patch
+	// that passed the correctness gate (setup, correctness and, when set,
+	// equivalence). An empty patch is never correct.
+	CorrectRate float64 `json:"correct_rate"`
+	Correct     int     `json:"correct"`
+	// GatePassed counts the candidates that passed the gate (an empty
+	// patch included) among the GateReached whose gate was reached
+	// (baseline and human fine).
+	GatePassed  int `json:"gate_passed"`
+	GateReached int `json:"gate_reached"`
 	// OptAt1 is Opt@1 over items (opt_commit: agent/base >= 1.2 and >= 0.95
 	// of human/base, as in GSO); OptBaseAt1 the same with opt_base.
 	OptAt1     float64 `json:"opt_at_1"`
@@ -148,8 +160,8 @@ type EvalSummary struct {
 	// (too few rounds, CI and test disagreeing, no speedup).
 	Inconclusive     int `json:"inconclusive"`
 	MatchSignificant int `json:"match_significant"`
-	// With several samples per item: pass@k (a sample passes when its
-	// evaluation is success) and Opt@K (opt_commit), by the unbiased
+	// With several samples per item: pass@k (a sample passes when it is
+	// correct: a non-empty patch past the gate) and Opt@K (opt_commit), by the unbiased
 	// estimator, for k = 1 .. the fewest evaluated samples of an item.
 	PassAtK    []KValue `json:"pass_at_k,omitempty"`
 	OptAtK     []KValue `json:"opt_at_k,omitempty"`
@@ -162,9 +174,10 @@ type KValue struct {
 	Value float64 `json:"value"`
 }
 
-// summarize computes the run-level figures; nil when nothing is evaluated.
-func summarize(items []Item, samples int) *EvalSummary {
-	s := &EvalSummary{Units: len(items), Counts: map[string]int{}}
+// summarize computes the run-level figures over the rows and the missing
+// units; nil when nothing is evaluated.
+func summarize(items []Item, samples, missing int) *EvalSummary {
+	s := &EvalSummary{Units: len(items) + missing, Counts: map[string]int{}}
 	type counts struct{ n, pass, opt, optBase int }
 	per := map[string]*counts{}
 	var order []string
@@ -182,6 +195,13 @@ func summarize(items []Item, samples int) *EvalSummary {
 			if ok {
 				s.GatePassed++
 			}
+		}
+		correct := ok && ev.Patched
+		if ev.Patched {
+			s.Patched++
+		}
+		if correct {
+			s.Correct++
 		}
 		switch ev.Verdict {
 		case string(stats.Win):
@@ -203,7 +223,7 @@ func summarize(items []Item, samples int) *EvalSummary {
 			order = append(order, it.ID)
 		}
 		c.n++
-		if st == records.EvalSuccess {
+		if correct {
 			c.pass++
 		}
 		if ev.OptCommit {
@@ -216,10 +236,8 @@ func summarize(items []Item, samples int) *EvalSummary {
 	if s.Evaluated == 0 {
 		return nil
 	}
-	s.SuccessRate = float64(s.Counts[string(records.EvalSuccess)]) / float64(s.Evaluated)
-	if s.GateReached > 0 {
-		s.CorrectnessRate = float64(s.GatePassed) / float64(s.GateReached)
-	}
+	s.PatchRate = float64(s.Patched) / float64(s.Units)
+	s.CorrectRate = float64(s.Correct) / float64(s.Units)
 	var pass, opt, optBase []stats.Count
 	minN := 0
 	for i, id := range order {
@@ -284,7 +302,7 @@ func evalLines(e *EvalSummary) []string {
 	}
 	lines := []string{
 		fmt.Sprintf("evaluated %d of %d: %s", e.Evaluated, e.Units, evalCountsLine(e.Counts)),
-		fmt.Sprintf("success rate %s, correctness rate %s (%d of %d candidates past the gate)", pct(e.SuccessRate), pct(e.CorrectnessRate), e.GatePassed, e.GateReached),
+		fmt.Sprintf("patch rate %s (%d of %d), correct rate %s (%d of %d: non-empty patch past the gate); gate passed %d of %d reached", pct(e.PatchRate), e.Patched, e.Units, pct(e.CorrectRate), e.Correct, e.Units, e.GatePassed, e.GateReached),
 		fmt.Sprintf("agent vs human: win %d, match %d (%d within the band), loss %d, inconclusive %d; Opt@1 %s, opt_base@1 %s", e.Win, e.Match, e.MatchSignificant, e.Loss, e.Inconclusive, pct(e.OptAt1), pct(e.OptBaseAt1)),
 	}
 	if len(e.PassAtK) > 0 {
@@ -309,7 +327,7 @@ func evalCells(ev *ItemEval) (status, human, agent, verdict string) {
 	}
 	status, human, agent, verdict = ev.Status, "-", "-", "-"
 	if ev.HumanSpeedup != nil {
-		human = ratioText(ev.HumanSpeedup)
+		human = ratioText(ev.HumanSpeedup) + ciText(ev.HumanSpeedup)
 	}
 	if ev.AgentSpeedup != nil {
 		agent = ratioText(ev.AgentSpeedup) + ciText(ev.AgentSpeedup)
@@ -345,12 +363,13 @@ func longCells(ev *ItemEval) []string {
 		ratioText(ev.HumanSpeedup) + ciText(ev.HumanSpeedup), ah, p, n}
 }
 
-// agentOverHuman is the agent/human ratio cell.
+// agentOverHuman is the agent/human ratio cell, with its CI: a loss at
+// 0.28× must not look like one at 0.97×.
 func agentOverHuman(ev *ItemEval) string {
 	if ev == nil || ev.AgentOverHuman == nil {
 		return "-"
 	}
-	return ratioText(ev.AgentOverHuman)
+	return ratioText(ev.AgentOverHuman) + ciText(ev.AgentOverHuman)
 }
 
 // legend is the line under a table with verdicts, from the first
@@ -390,7 +409,7 @@ func hasEval(r *Report) bool { return r.Evaluation != nil }
 // demo's replay and noop runs): one row per evaluated item.
 func WriteThreeWay(w io.Writer, runs []*Report) error {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "AGENT\tITEM\tEVAL\tBASE\tHUMAN\tAGENT\tHUMAN/BASE\tAGENT/BASE [95% CI]\tAGENT/HUMAN [95% CI]\tVERDICT")
+	fmt.Fprintln(tw, "AGENT\tITEM\tEVAL\tBASE\tHUMAN\tAGENT\tHUMAN/BASE [95% CI]\tAGENT/BASE [95% CI]\tAGENT/HUMAN [95% CI]\tVERDICT")
 	for _, r := range runs {
 		for _, it := range r.Items {
 			ev := it.Eval

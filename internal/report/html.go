@@ -186,8 +186,8 @@ func reportCards(r *Report) []card {
 	}
 	if e := r.Evaluation; e != nil {
 		cards = append(cards,
-			card{Label: "success rate", Value: pct(e.SuccessRate), Note: fmt.Sprintf("%d of %d evaluated", e.Counts[string(records.EvalSuccess)], e.Evaluated)},
-			card{Label: "correctness rate", Value: pct(e.CorrectnessRate), Note: fmt.Sprintf("%d of %d past the gate", e.GatePassed, e.GateReached)},
+			card{Label: "patch rate", Value: pct(e.PatchRate), Note: fmt.Sprintf("%d of %d: non-empty, applied", e.Patched, e.Units)},
+			card{Label: "correct rate", Value: pct(e.CorrectRate), Note: fmt.Sprintf("%d of %d: non-empty patch past the gate", e.Correct, e.Units)},
 			card{Label: "Opt@1", Value: pct(e.OptAt1), Note: "opt_base@1 " + pct(e.OptBaseAt1)},
 			card{Label: "win / match / loss / inconclusive", Value: fmt.Sprintf("%d / %d / %d / %d", e.Win, e.Match, e.Loss, e.Inconclusive), Note: fmt.Sprintf("%d match(es) within the band", e.MatchSignificant)},
 		)
@@ -224,8 +224,8 @@ func reportFigures(r *Report) []fact {
 	if e := r.Evaluation; e != nil {
 		f = append(f,
 			fact{"evaluated", fmt.Sprintf("%d of %d: %s", e.Evaluated, e.Units, evalCountsLine(e.Counts))},
-			fact{"success rate", pct(e.SuccessRate)},
-			fact{"correctness rate", fmt.Sprintf("%s (%d of %d candidates past the gate)", pct(e.CorrectnessRate), e.GatePassed, e.GateReached)},
+			fact{"patch rate", fmt.Sprintf("%s (%d of %d: non-empty patch, applied)", pct(e.PatchRate), e.Patched, e.Units)},
+			fact{"correct rate", fmt.Sprintf("%s (%d of %d: non-empty patch past the gate; gate passed %d of %d reached)", pct(e.CorrectRate), e.Correct, e.Units, e.GatePassed, e.GateReached)},
 			fact{"agent vs human", fmt.Sprintf("win %d, match %d (%d within the band), loss %d, inconclusive %d", e.Win, e.Match, e.MatchSignificant, e.Loss, e.Inconclusive)},
 			fact{"Opt@1", fmt.Sprintf("%s, opt_base@1 %s", pct(e.OptAt1), pct(e.OptBaseAt1))},
 		)

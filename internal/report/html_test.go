@@ -83,7 +83,7 @@ func fixedReport() *Report {
 		},
 		Evaluation: &EvalSummary{
 			Evaluated: 6, Units: 8, Counts: map[string]int{"success": 5, "correctness_failed": 1},
-			SuccessRate: 5.0 / 6, CorrectnessRate: 5.0 / 6, GatePassed: 5, GateReached: 6,
+			PatchRate: 5.0 / 6, Patched: 5, CorrectRate: 4.0 / 6, Correct: 4, GatePassed: 5, GateReached: 6,
 			OptAt1: 0.375, OptBaseAt1: 0.5, Win: 1, Match: 2, Loss: 2, MatchSignificant: 1,
 			PassAtK: []KValue{{1, 0.75}, {2, 1}}, OptAtK: []KValue{{1, 0.375}, {2, 0.5}}, OptBaseAtK: []KValue{{1, 0.5}, {2, 0.75}},
 		},

@@ -2,10 +2,11 @@
 // root) from the files on disk — run.json, the spend ledgers, each item's
 // journal.json and, after `bench evaluate`, its eval.json — and renders it
 // as a terminal table, JSON, Markdown or one self-contained HTML page with
-// charts (html.go). Evaluated runs gain per-item columns (human speedup, agent
-// speedup with its CI, verdict) and run-level figures (success and
-// correctness rates, Opt@1, win/match/loss counts, pass@k and Opt@K with
-// several samples). It never writes into the run directory.
+// charts (html.go). Evaluated runs gain per-item columns (human and agent
+// speedups and agent/human with their CIs, verdict) and run-level figures
+// (patch and correct rates as `bench compare` defines them, Opt@1,
+// win/match/loss/inconclusive counts, pass@k and Opt@K with several
+// samples). It never writes into the run directory.
 package report
 
 import (
@@ -27,7 +28,7 @@ import (
 )
 
 // SchemaVersion of the JSON report.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Report is one run.
 type Report struct {
@@ -168,7 +169,7 @@ func Load(runDir string) (*Report, error) {
 			r.Items = append(r.Items, it)
 		}
 	}
-	r.Evaluation = summarize(r.Items, samples)
+	r.Evaluation = summarize(r.Items, samples, len(r.Missing))
 	r.SampleItems = sampleItems(r.Items, samples)
 	if r.SpentUSD < r.TotalCostUSD {
 		r.SpentUSD = r.TotalCostUSD
@@ -341,7 +342,7 @@ func WriteTable(w io.Writer, r *Report) error {
 	case hasEval(r) && r.Display.Long:
 		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tEVAL\tBASE\tHUMAN\tAGENT\tHUMAN/BASE [95% CI]\tAGENT/BASE [95% CI]\tAGENT/HUMAN [95% CI]\tP\tN\tVERDICT\tREASON")
 	case hasEval(r):
-		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tEVAL\tHUMAN\tAGENT [95% CI]\tAGENT/HUMAN\tVERDICT\tREASON")
+		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tEVAL\tHUMAN [95% CI]\tAGENT [95% CI]\tAGENT/HUMAN [95% CI]\tVERDICT\tREASON")
 	default:
 		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tREASON")
 	}
@@ -423,7 +424,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		fmt.Fprintf(w, "- %s\n", l)
 	}
 	if hasEval(r) {
-		fmt.Fprintf(w, "\n| item | status | duration | lines +/- | files | cost | eval | human | agent [95%% CI] | verdict | reason |\n|---|---|---:|---:|---:|---:|---|---:|---:|---|---|\n")
+		fmt.Fprintf(w, "\n| item | status | duration | lines +/- | files | cost | eval | human [95%% CI] | agent [95%% CI] | verdict | reason |\n|---|---|---:|---:|---:|---:|---|---:|---:|---|---|\n")
 	} else {
 		fmt.Fprintf(w, "\n| item | status | duration | lines +/- | files | cost | reason |\n|---|---|---:|---:|---:|---:|---|\n")
 	}
@@ -464,7 +465,12 @@ type All struct {
 	// Leaderboard is the HTML page's leaderboard of the evaluated runs,
 	// rendered by the caller (package site; nil: none).
 	Leaderboard *Embed `json:"-"`
+	// NoLegend drops the legend line under the table; not part of the data.
+	NoLegend bool `json:"-"`
 }
+
+// allLegend is the line under report-all's table.
+const allLegend = "legend: ITEMS = units of the plan (items × samples); STATUS = rollouts by final status; MISSING = units without a rollout record; COST = the rollouts' recorded spend"
 
 // LoadAll reads every run under stateRoot.
 func LoadAll(stateRoot string) (*All, error) {
@@ -503,6 +509,9 @@ func WriteAllTable(w io.Writer, a *All) error {
 		}
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+		if !a.NoLegend {
+			fmt.Fprintln(w, allLegend)
 		}
 	}
 	for _, p := range a.Problems {

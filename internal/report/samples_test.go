@@ -49,7 +49,7 @@ func TestSampleItems(t *testing.T) {
 		t.Fatal("aggregates without samples")
 	}
 
-	r := &Report{RunID: "r", Samples: 3, Items: items, Evaluation: summarize(items, 3), SampleItems: got}
+	r := &Report{RunID: "r", Samples: 3, Items: items, Evaluation: summarize(items, 3, 0), SampleItems: got}
 	var buf bytes.Buffer
 	if err := WriteTable(&buf, r); err != nil {
 		t.Fatal(err)

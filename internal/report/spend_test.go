@@ -1,6 +1,8 @@
 package report
 
 import (
+	"fmt"
+	"math"
 	"testing"
 
 	"github.com/perfbench/perfbench/internal/journal"
@@ -42,7 +44,7 @@ func TestSummarizeInconclusive(t *testing.T) {
 		{ID: "b", Dir: "b-s0", Status: "success", Eval: &ItemEval{Status: "success", Verdict: "match", Significant: true}},
 		{ID: "c", Dir: "c-s0", Status: "success", Eval: &ItemEval{Status: "success", Verdict: "loss", Significant: true}},
 	}
-	s := summarize(items, 1)
+	s := summarize(items, 1, 0)
 	if s.Inconclusive != 1 || s.Match != 1 || s.Loss != 1 || s.MatchSignificant != 1 {
 		t.Errorf("counts: %+v", s)
 	}
@@ -60,5 +62,33 @@ func TestNoisySaysWhichArm(t *testing.T) {
 		NoisyArms: []NoisyArm{{Arm: "human", CV: 0.143}}}}
 	if got, want := itemReason(it), "[noisy: human CV 14%, few_rounds]"; got != want {
 		t.Errorf("reason %q, want %q", got, want)
+	}
+}
+
+// TestSummarizeRates: the rates are compare's, over every unit of the plan.
+// An evaluation that finished with an empty patch (a noop) is neither a
+// patch nor correct nor a pass, though it passed the gate; a missing unit
+// counts in the denominator.
+func TestSummarizeRates(t *testing.T) {
+	var items []Item
+	for s := range 2 {
+		items = append(items,
+			Item{ID: "noop", Dir: fmt.Sprintf("noop.s%d", s), Status: "no_patch", Eval: &ItemEval{Status: "success"}},
+			Item{ID: "good", Dir: fmt.Sprintf("good.s%d", s), Status: "success", Eval: &ItemEval{Status: "success", Patched: true}},
+			Item{ID: "bad", Dir: fmt.Sprintf("bad.s%d", s), Status: "success", Eval: &ItemEval{Status: "correctness_failed", Patched: true}})
+	}
+	s := summarize(items, 2, 2)
+	if s.Units != 8 || s.Patched != 4 || s.Correct != 2 || s.GatePassed != 4 || s.GateReached != 6 {
+		t.Fatalf("counts: %+v", s)
+	}
+	if s.PatchRate != 0.5 || s.CorrectRate != 0.25 {
+		t.Errorf("rates: patch %v, correct %v; want 0.5 and 0.25", s.PatchRate, s.CorrectRate)
+	}
+	// pass@1 over the three items with samples: good 2/2, noop 0, bad 0.
+	if len(s.PassAtK) == 0 || math.Abs(s.PassAtK[0].Value-1.0/3) > 1e-12 {
+		t.Errorf("pass@1: want 1/3 (an empty patch never passes), got %+v", s.PassAtK)
+	}
+	if l := evalLines(s)[1]; l != "patch rate 50% (4 of 8), correct rate 25% (2 of 8: non-empty patch past the gate); gate passed 4 of 6 reached" {
+		t.Errorf("rates line %q", l)
 	}
 }

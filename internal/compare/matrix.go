@@ -1,0 +1,242 @@
+package compare
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/perfbench/perfbench/internal/records"
+	"github.com/perfbench/perfbench/internal/stats"
+)
+
+// Matrix is the item × run grid of one task: one row per plan item (the
+// union of the task's runs' plans, in order of first appearance), one
+// column per run (Task.Rows' order). The terminal table and the HTML site
+// render the same data.
+type Matrix struct {
+	// Runs are the columns: the run ids, in Task.Rows' order.
+	Runs  []string     `json:"runs"`
+	Items []MatrixItem `json:"items"`
+}
+
+// MatrixItem is one plan item: the human commit it measures and one cell
+// per run.
+type MatrixItem struct {
+	ID string `json:"id"`
+	// Human is the human commit's full sha, HumanShort its first 10
+	// characters, Subject its message's first line; from the run's
+	// plan.json ("" when the plan does not record them).
+	Human      string `json:"human,omitempty"`
+	HumanShort string `json:"human_short,omitempty"`
+	Subject    string `json:"subject,omitempty"`
+	// HumanSpeedup is the human commit's speedup over the baseline, from
+	// the first run that measured it (0: not measured).
+	HumanSpeedup float64 `json:"human_speedup,omitempty"`
+	// Cells are one per run, aligned with Matrix.Runs.
+	Cells []Cell `json:"cells"`
+}
+
+// Cell states besides the evaluation's own failure statuses
+// (records.EvalStatus: patch_failed, correctness_failed, …).
+const (
+	// CellOK: a correct candidate, timed; Speedup is its agent/base.
+	CellOK = "ok"
+	// CellNoPatch: evaluated, but the patch is empty (speedup 1.0).
+	CellNoPatch = "no_patch"
+	// CellMissing: no rollout record.
+	CellMissing = "missing"
+	// CellInfraError: the rollout ended in infra_error or never finished.
+	CellInfraError = "infra_error"
+	// CellNotEvaluated: a final rollout without eval.json.
+	CellNotEvaluated = "not_evaluated"
+	// CellNotInPlan: the run's plan has no such item.
+	CellNotInPlan = "not_in_plan"
+)
+
+// Cell is one run's result on one item. With samples, Status is the worst
+// sample's (in the order of the constants above, an evaluation failure
+// between no_patch and missing), Speedup the geometric mean over the
+// samples (a failure counting as 1.0) and the interval is left out.
+type Cell struct {
+	Status string `json:"status"`
+	// Speedup is the agent's speedup over the baseline (Status ok), with
+	// its interval from eval.json when CIValid; 0 when not timed.
+	Speedup float64 `json:"speedup,omitempty"`
+	Lo      float64 `json:"lo,omitempty"`
+	Hi      float64 `json:"hi,omitempty"`
+	CIValid bool    `json:"ci_valid"`
+	// Verdict is the agent-versus-human outcome (win, match, loss,
+	// inconclusive) and VerdictLabel its printed words; "" when not judged.
+	Verdict      string `json:"verdict,omitempty"`
+	VerdictLabel string `json:"verdict_label,omitempty"`
+	// OptCommit says the item reached Opt@1 (with samples: at least half
+	// of them did).
+	OptCommit bool `json:"opt_commit"`
+}
+
+// cellRank orders the states from best to worst, to take an item's
+// worst sample.
+func cellRank(s string) int {
+	switch s {
+	case CellOK:
+		return 0
+	case CellNoPatch:
+		return 1
+	case CellMissing:
+		return 3
+	case CellInfraError:
+		return 4
+	case CellNotEvaluated:
+		return 5
+	case CellNotInPlan:
+		return 6
+	}
+	return 2 // an evaluation failure status
+}
+
+// unitCell is one sample's cell.
+func unitCell(u unit) Cell {
+	switch {
+	case u.missing:
+		return Cell{Status: CellMissing}
+	case u.infra:
+		return Cell{Status: CellInfraError}
+	case !u.evaluated:
+		return Cell{Status: CellNotEvaluated}
+	case !u.patch:
+		return Cell{Status: CellNoPatch}
+	case !u.correct:
+		return Cell{Status: string(u.evalStatus)}
+	}
+	c := Cell{Status: CellOK, OptCommit: u.optCommit, Verdict: string(u.verdict), VerdictLabel: u.verdictLabel}
+	if u.agentSpeedup > 0 {
+		c.Speedup, c.Lo, c.Hi, c.CIValid = u.agentSpeedup, u.agentLo, u.agentHi, u.agentCIValid
+	}
+	return c
+}
+
+// itemCell folds an item's samples into one cell.
+func itemCell(samples []Cell, logSpeedup float64) Cell {
+	if len(samples) == 1 {
+		return samples[0]
+	}
+	c := samples[0]
+	opt := 0
+	for _, s := range samples {
+		if cellRank(s.Status) > cellRank(c.Status) {
+			c.Status = s.Status
+		}
+		if s.Verdict != c.Verdict {
+			c.Verdict, c.VerdictLabel = "", ""
+		}
+		if s.OptCommit {
+			opt++
+		}
+	}
+	c.OptCommit = 2*opt >= len(samples)
+	c.Lo, c.Hi, c.CIValid = 0, 0, false
+	c.Speedup = expOrZero(logSpeedup, c.Status)
+	return c
+}
+
+func expOrZero(logSpeedup float64, status string) float64 {
+	if status != CellOK && status != CellNoPatch {
+		return 0
+	}
+	return math.Exp(logSpeedup)
+}
+
+// planCommits are the human commits of a run's plan items, read from the
+// plan.json the run recorded: run.json's plan_path, the run directory's
+// copy, or the state root's (the places evaluate looks). Only the fields
+// the matrix needs are read, so a reader does not depend on the plan
+// stage.
+func planCommits(runDir string, run *records.Run) map[string]planCommit {
+	for _, path := range []string{run.PlanPath, filepath.Join(runDir, "plan.json"), filepath.Join(filepath.Dir(filepath.Dir(filepath.Clean(runDir))), "plan.json")} {
+		if path == "" {
+			continue
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		var p struct {
+			Hash  string `json:"plan_hash"`
+			Items []struct {
+				ID      string `json:"id"`
+				Human   string `json:"human"`
+				Subject string `json:"subject"`
+			} `json:"items"`
+		}
+		if json.Unmarshal(data, &p) != nil || (run.PlanHash != "" && p.Hash != run.PlanHash) {
+			continue
+		}
+		out := map[string]planCommit{}
+		for _, it := range p.Items {
+			out[it.ID] = planCommit{human: it.Human, subject: it.Subject}
+		}
+		return out
+	}
+	return nil
+}
+
+type planCommit struct{ human, subject string }
+
+// shortSHA is the first 10 characters of a commit id.
+func shortSHA(sha string) string {
+	if len(sha) > 10 {
+		return sha[:10]
+	}
+	return sha
+}
+
+// buildMatrix lays out a task's rows as the item × run grid.
+func buildMatrix(rows []Row) *Matrix {
+	m := &Matrix{Runs: make([]string, len(rows)), Items: []MatrixItem{}}
+	index := map[string]int{}
+	for _, r := range rows {
+		for _, id := range r.planItems {
+			if _, ok := index[id]; !ok {
+				index[id] = len(m.Items)
+				m.Items = append(m.Items, MatrixItem{ID: id})
+			}
+		}
+	}
+	for i := range m.Items {
+		m.Items[i].Cells = make([]Cell, len(rows))
+	}
+	for col, r := range rows {
+		m.Runs[col] = r.RunID
+		for i := range m.Items {
+			it := &m.Items[i]
+			c, ok := r.cells[it.ID]
+			if !ok {
+				c = Cell{Status: CellNotInPlan}
+			}
+			it.Cells[col] = c
+			if pc, ok := r.commits[it.ID]; ok && it.Human == "" {
+				it.Human, it.HumanShort, it.Subject = pc.human, shortSHA(pc.human), pc.subject
+			}
+			if h := r.humanSpeedups[it.ID]; h > 0 && it.HumanSpeedup == 0 {
+				it.HumanSpeedup = h
+			}
+		}
+	}
+	return m
+}
+
+// verdictShort is a cell's verdict in a few letters for the terminal.
+func verdictShort(c Cell) string {
+	switch stats.Outcome(c.Verdict) {
+	case stats.Win:
+		return "win"
+	case stats.Loss:
+		return "loss"
+	case stats.Match:
+		return "match"
+	case stats.Inconclusive:
+		return "inconcl."
+	}
+	return ""
+}
