@@ -99,9 +99,9 @@ func ReadSampleEval(dir string) (*records.Eval, error) {
 		if item == nil {
 			return nil, notExist
 		}
-		if samples == 1 {
-			return item, nil
-		}
+		// A file of the one-candidate layout read here is dir's own:
+		// the sample it is.
+		return item, nil
 	}
 	if v := item.SampleView(k); v != nil {
 		return v, nil
