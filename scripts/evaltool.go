@@ -20,6 +20,12 @@
 //	evaltool summary [-json] RUN_DIR...
 //	    Reads every <item>/eval.json of the runs and prints the figures the
 //	    validation checks: statuses, verdicts, significance, CIs.
+//	evaltool peers [-json] [-aa RUN_DIR] [-power RUN_DIR]
+//	    Applies peers' rules and ours to the stored samples of an A/A run
+//	    (every arm the same tree) and a power run (human and agent truly
+//	    faster) and prints, per rule, the false "faster" calls on the
+//	    first and the calls found on the second, for human/base and
+//	    agent/base (see peerRules).
 package main
 
 import (
@@ -30,8 +36,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
+
+	"golang.org/x/perf/benchmath"
 
 	"github.com/perfbench/perfbench/internal/evaluate"
 	"github.com/perfbench/perfbench/internal/journal"
@@ -46,7 +55,7 @@ func main() {
 		return
 	}
 	if len(os.Args) < 2 {
-		fail("usage: evaltool spin N | predictions ... | summary RUN_DIR...")
+		fail("usage: evaltool spin N | calibrate ... | predictions ... | summary RUN_DIR... | peers [-aa RUN_DIR] [-power RUN_DIR]")
 	}
 	switch os.Args[1] {
 	case "spin":
@@ -57,6 +66,8 @@ func main() {
 		calibrate(os.Args[2:])
 	case "summary":
 		summary(os.Args[2:])
+	case "peers":
+		peers(os.Args[2:])
 	default:
 		fail("unknown command " + os.Args[1])
 	}
@@ -283,4 +294,287 @@ func median(xs []float64) float64 {
 		return ys[n/2]
 	}
 	return (ys[n/2-1] + ys[n/2]) / 2
+}
+
+// armSamples are an item's timed samples (warm-up excluded) per arm, in
+// round order, with the item's evaluation options.
+type armSamples struct {
+	base, human, agent []float64
+	opts               stats.Options
+	stored             *stats.ThreeWay
+	cv                 float64
+}
+
+// readArms reads the timed samples of every successful item of a run.
+func readArms(run string) (items []armSamples, load string, rounds int) {
+	var loads []float64 // 1-minute load averages before and after each item
+	files, _ := filepath.Glob(filepath.Join(run, "*", journal.EvalFile))
+	sort.Strings(files)
+	for _, f := range files {
+		r, err := journal.ReadEval(filepath.Dir(f))
+		if err != nil {
+			fail(err.Error())
+		}
+		if r.Status != records.EvalSuccess {
+			continue
+		}
+		o := stats.DefaultOptions()
+		o.Alpha, o.Band = r.Config.Alpha, r.Config.Band
+		if r.Config.Metric.Better == "higher" {
+			o.Better = stats.HigherIsBetter
+		}
+		it := armSamples{opts: o, stored: r.Stats}
+		timed := slices.Clone(r.Samples)
+		sort.SliceStable(timed, func(i, j int) bool { return timed[i].Round < timed[j].Round })
+		for _, sm := range timed {
+			if sm.Warmup {
+				continue
+			}
+			switch sm.Arm {
+			case records.ArmBase:
+				it.base = append(it.base, sm.Value)
+			case records.ArmHuman:
+				it.human = append(it.human, sm.Value)
+			case records.ArmAgent:
+				it.agent = append(it.agent, sm.Value)
+			}
+		}
+		it.cv = stats.Summarize(it.base, o).CV
+		rounds = max(rounds, len(it.base))
+		for _, l := range [][]float64{r.Environment.LoadAvgBefore, r.Environment.LoadAvgAfter} {
+			if len(l) == 3 {
+				loads = append(loads, l[0])
+			}
+		}
+		items = append(items, it)
+	}
+	if len(loads) > 0 {
+		load = fmt.Sprintf("%.1f–%.1f", slices.Min(loads), slices.Max(loads))
+	}
+	return items, load, rounds
+}
+
+// speedupOf is the candidate's improvement over the base for statistics
+// a (of the base) and b (of the candidate): above 1 is better.
+func speedupOf(base, cand float64, o stats.Options) float64 {
+	if o.Better == stats.HigherIsBetter {
+		return cand / base
+	}
+	return base / cand
+}
+
+func mean(xs []float64) float64 {
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
+func firstN(xs []float64, n int) []float64 { return xs[:min(n, len(xs))] }
+
+// iqrFilter keeps the values within [Q1 − 1.5·IQR, Q3 + 1.5·IQR]
+// (quartiles by linear interpolation), as SWE-Perf filters its 20 runs.
+func iqrFilter(xs []float64) []float64 {
+	s := slices.Sorted(slices.Values(xs))
+	q := func(p float64) float64 {
+		pos := p * float64(len(s)-1)
+		lo := int(math.Floor(pos))
+		if lo >= len(s)-1 {
+			return s[len(s)-1]
+		}
+		return s[lo] + (pos-float64(lo))*(s[lo+1]-s[lo])
+	}
+	q1, q3 := q(0.25), q(0.75)
+	lo, hi := q1-1.5*(q3-q1), q3+1.5*(q3-q1)
+	var out []float64
+	for _, x := range xs {
+		if x >= lo && x <= hi {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// oneSidedFasterP is the one-sided Mann–Whitney p that cand is better
+// than base: half benchmath's two-sided p when U points that way, else
+// 1 − half (the null distribution is symmetric).
+func oneSidedFasterP(base, cand []float64, o stats.Options) float64 {
+	if len(base) == 0 || len(cand) == 0 {
+		return 1
+	}
+	th := &benchmath.Thresholds{CompareAlpha: 0.1}
+	p := benchmath.AssumeNothing.Compare(benchmath.NewSample(slices.Clone(base), th), benchmath.NewSample(slices.Clone(cand), th)).P
+	if math.IsNaN(p) {
+		return 1
+	}
+	var u float64 // pairs in which the candidate is better
+	for _, b := range base {
+		for _, c := range cand {
+			switch {
+			case b == c:
+				u += 0.5
+			case (b > c) == (o.Better == stats.LowerIsBetter):
+				u++
+			}
+		}
+	}
+	if u > float64(len(base)*len(cand))/2 {
+		return p / 2
+	}
+	return 1 - p/2
+}
+
+// A peerRule calls a candidate faster than its base (cand and base are an
+// item's timed samples in round order); human is the human arm, for rules
+// that compare with it.
+type peerRule struct {
+	Name string
+	call func(it armSamples, base, cand []float64) bool
+	// agentOnly rules say nothing about the human arm.
+	agentOnly bool
+}
+
+var peerRules = []peerRule{
+	{"ours: Mann–Whitney p ≤ alpha and faster (all rounds)", func(it armSamples, base, cand []float64) bool {
+		sp := stats.CompareSpeedup(base, cand, it.opts)
+		return sp.Significant && sp.Ratio > 1
+	}, false},
+	{"ours: win rule (p ≤ alpha and beyond 1+band)", func(it armSamples, base, cand []float64) bool {
+		sp := stats.CompareSpeedup(base, cand, it.opts)
+		return sp.Significant && sp.Ratio > 1+it.opts.Band
+	}, false},
+	{"GSO: mean of first 5 runs > 1.05×", func(it armSamples, base, cand []float64) bool {
+		return speedupOf(mean(firstN(base, 5)), mean(firstN(cand, 5)), it.opts) > 1.05
+	}, false},
+	{"GSO: opt_base (mean of 5 ≥ 1.2×)", func(it armSamples, base, cand []float64) bool {
+		return speedupOf(mean(firstN(base, 5)), mean(firstN(cand, 5)), it.opts) >= stats.OptBaseSpeedup
+	}, false},
+	{"GSO: opt_commit (≥ 1.2× and ≥ 0.95 × human, mean of 5)", func(it armSamples, base, cand []float64) bool {
+		b5 := mean(firstN(base, 5))
+		s := speedupOf(b5, mean(firstN(cand, 5)), it.opts)
+		h := speedupOf(b5, mean(firstN(it.human, 5)), it.opts)
+		return s >= stats.OptBaseSpeedup && s >= stats.OptCommitFraction*h
+	}, true},
+	{"SWE-Perf: 20 runs, IQR filter, one-sided Mann–Whitney p < 0.1", func(it armSamples, base, cand []float64) bool {
+		return oneSidedFasterP(iqrFilter(firstN(base, 20)), iqrFilter(firstN(cand, 20)), it.opts) < 0.1
+	}, false},
+}
+
+// PeerRow is one rule's counts: calls on the A/A set (false) and on the
+// power set (found), for human/base and agent/base; -1 when the rule does
+// not apply.
+type PeerRow struct {
+	Rule                   string
+	AAHuman, AAAgent       int
+	PowerHuman, PowerAgent int
+}
+
+// Peers is the output of evaltool peers.
+type Peers struct {
+	AAItems, PowerItems   int
+	AARounds, PowerRounds int
+	AALoad, PowerLoad     string
+	AAMedianCV            float64
+	PowerMedianCV         float64
+	// OursAAFalse and OursPower are the first rule's human/base counts,
+	// for the validation's threshold.
+	OursAAFalse, OursPower int
+	// MDE over the A/A items (base and agent series pooled, the items'
+	// rounds): medians of the simulated and the normal figures and of the
+	// rounds needed for a 10% speedup.
+	MDESimulated, MDENormal        float64
+	RoundsFor10, RoundsFor10Normal float64
+	// StoredMismatch counts items whose stored human/base statistics
+	// differ from the ones recomputed here with stats.Analyze.
+	StoredMismatch int
+	Rows           []PeerRow
+}
+
+func peers(args []string) {
+	fs := flag.NewFlagSet("peers", flag.ExitOnError)
+	aaRun := fs.String("aa", "", "the A/A run directory")
+	powerRun := fs.String("power", "", "the power run directory")
+	asJSON := fs.Bool("json", false, "print JSON")
+	fs.Parse(args)
+	if *aaRun == "" && *powerRun == "" {
+		fail("peers needs -aa RUN_DIR and/or -power RUN_DIR")
+	}
+	var out Peers
+	var aa, pw []armSamples
+	if *aaRun != "" {
+		aa, out.AALoad, out.AARounds = readArms(*aaRun)
+	}
+	if *powerRun != "" {
+		pw, out.PowerLoad, out.PowerRounds = readArms(*powerRun)
+	}
+	out.AAItems, out.PowerItems = len(aa), len(pw)
+	cvs := func(items []armSamples) float64 {
+		var xs []float64
+		for _, it := range items {
+			xs = append(xs, it.cv)
+		}
+		return median(xs)
+	}
+	out.AAMedianCV, out.PowerMedianCV = cvs(aa), cvs(pw)
+	// Ours recomputed with stats.Analyze must be what evaluate stored.
+	for _, it := range append(slices.Clone(aa), pw...) {
+		re := stats.Analyze(it.base, it.human, it.agent, it.opts)
+		if it.stored == nil || re.HumanOverBase.P != it.stored.HumanOverBase.P || re.HumanOverBase.Ratio != it.stored.HumanOverBase.Ratio ||
+			re.AgentOverBase.Significant != it.stored.AgentOverBase.Significant {
+			out.StoredMismatch++
+		}
+	}
+	var sim, nor, r10, r10n []float64
+	for _, it := range aa {
+		m := stats.MinDetectableEffect([][]float64{it.base, it.agent}, stats.MDEConfig{Rounds: len(it.base)}, it.opts)
+		sim, nor = append(sim, m.Simulated), append(nor, m.Normal)
+		r10, r10n = append(r10, float64(m.RoundsForTarget)), append(r10n, float64(m.RoundsForTargetNormal))
+	}
+	out.MDESimulated, out.MDENormal, out.RoundsFor10, out.RoundsFor10Normal = median(sim), median(nor), median(r10), median(r10n)
+	count := func(items []armSamples, r peerRule, agent bool) int {
+		if r.agentOnly && !agent {
+			return -1
+		}
+		n := 0
+		for _, it := range items {
+			cand := it.human
+			if agent {
+				cand = it.agent
+			}
+			if r.call(it, it.base, cand) {
+				n++
+			}
+		}
+		return n
+	}
+	for _, r := range peerRules {
+		out.Rows = append(out.Rows, PeerRow{Rule: r.Name,
+			AAHuman: count(aa, r, false), AAAgent: count(aa, r, true),
+			PowerHuman: count(pw, r, false), PowerAgent: count(pw, r, true)})
+	}
+	out.OursAAFalse, out.OursPower = out.Rows[0].AAHuman, out.Rows[0].PowerHuman
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(out)
+		return
+	}
+	cell := func(n, of int) string {
+		if n < 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%d/%d", n, of)
+	}
+	fmt.Printf("A/A set: %d items, %d rounds, base CV median %.2f%%, load %s; power set: %d items, %d rounds, base CV median %.2f%%, load %s\n",
+		out.AAItems, out.AARounds, 100*out.AAMedianCV, out.AALoad, out.PowerItems, out.PowerRounds, 100*out.PowerMedianCV, out.PowerLoad)
+	fmt.Printf("| rule | A/A false \"faster\" human/base | agent/base | power found human/base | agent/base |\n|---|---|---|---|---|\n")
+	for _, r := range out.Rows {
+		fmt.Printf("| %s | %s | %s | %s | %s |\n", r.Rule, cell(r.AAHuman, out.AAItems), cell(r.AAAgent, out.AAItems), cell(r.PowerHuman, out.PowerItems), cell(r.PowerAgent, out.PowerItems))
+	}
+	if out.AAItems > 0 {
+		fmt.Printf("A/A minimum detectable effect at %d rounds (win rule, 80%% of repeats; median over items): simulated %.4g×, normal approximation %.4g×; rounds for a 10%% speedup: %.0f (normal %.0f)\n",
+			out.AARounds, out.MDESimulated, out.MDENormal, out.RoundsFor10, out.RoundsFor10Normal)
+	}
+	fmt.Printf("stored statistics differing from stats.Analyze on the same samples: %d items\n", out.StoredMismatch)
 }

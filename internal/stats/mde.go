@@ -283,26 +283,61 @@ func winThreshold(b, c []float64, k int, pairs []float64, o Options) float64 {
 	slices.Sort(b)
 	slices.Sort(c)
 	band := (1 + o.Band) * improvement(sortedMedian(b), sortedMedian(c), o.Better)
+	// Most often the test is already passed at the band's threshold:
+	// counting the pair ratios <= band on the sorted arms (O(R)) then
+	// settles it without the O(R²) selection.
+	below := 0
+	if o.Better == HigherIsBetter {
+		i := 0
+		for _, y := range c { // b_i/y <= band
+			for i < len(b) && b[i] <= band*y {
+				i++
+			}
+			below += i
+		}
+	} else {
+		j := 0
+		for _, x := range b { // c_j/x <= band
+			for j < len(c) && c[j] <= band*x {
+				j++
+			}
+			below += j
+		}
+	}
+	if below >= k {
+		return band
+	}
 	p := pairs[:0]
 	for _, x := range b {
 		for _, y := range c {
-			p = append(p, improvement(x, y, o.Better))
+			if r := improvement(x, y, o.Better); r > band {
+				p = append(p, r)
+			}
 		}
 	}
-	return math.Max(band, selectKth(p, k-1))
+	return selectKth(p, max(k-1-(len(b)*len(c)-len(p)), 0))
 }
 
-// powerAt is the share of repeats in which the rule calls a true speedup
-// s a win with R rounds.
-func (g *smoothedBootstrap) powerAt(R int, s float64, cfg MDEConfig, o Options) float64 {
+// reaches reports whether the rule calls a true speedup s a win with R
+// rounds in at least cfg.Power of the repeats. It stops as soon as the
+// answer is certain (enough wins, or too many misses), which gives the
+// answer a full run would give.
+func (g *smoothedBootstrap) reaches(R int, s float64, cfg MDEConfig, o Options) bool {
 	k := uCritical(R, R, o.Alpha)
 	if k > R*R {
-		return 0
+		return false
 	}
+	need := int(math.Ceil(cfg.Power * float64(cfg.Repeats)))
 	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(R)^0x9e3779b97f4a7c15))
 	b, c := make([]float64, R), make([]float64, R)
 	wins := 0
-	for range cfg.Repeats {
+	for rep := range cfg.Repeats {
+		switch {
+		case wins >= need:
+			return true
+		case rep-wins > cfg.Repeats-need:
+			return false
+		}
 		g.draw(rng, b)
 		g.draw(rng, c)
 		// The candidate with the speedup applied, as a lower-is-better
@@ -341,14 +376,14 @@ func (g *smoothedBootstrap) powerAt(R int, s float64, cfg MDEConfig, o Options) 
 			wins++
 		}
 	}
-	return float64(wins) / float64(cfg.Repeats)
+	return wins >= need
 }
 
 // roundsFor is the smallest number of rounds (up to cfg.MaxRounds) with
 // which the rule calls a true speedup s a win in cfg.Power of the repeats,
 // or 0.
 func (g *smoothedBootstrap) roundsFor(s float64, cfg MDEConfig, o Options) int {
-	return searchRounds(MinRounds(o.Alpha), cfg.MaxRounds, func(R int) bool { return g.powerAt(R, s, cfg, o) >= cfg.Power })
+	return searchRounds(MinRounds(o.Alpha), cfg.MaxRounds, func(R int) bool { return g.reaches(R, s, cfg, o) })
 }
 
 // searchRounds is the smallest R in [lo, hi] with ok(R), found by doubling
