@@ -482,7 +482,8 @@ type Peers struct {
 	OursAAFalse, OursPower int
 	// MDE over the A/A items (base and agent series pooled, the items'
 	// rounds): medians of the simulated and the normal figures and of the
-	// rounds needed for a 10% speedup.
+	// rounds needed for a 10% speedup (math.MaxInt32 when more than the
+	// search's cap).
 	MDESimulated, MDENormal        float64
 	RoundsFor10, RoundsFor10Normal float64
 	// StoredMismatch counts items whose stored human/base statistics
@@ -529,7 +530,16 @@ func peers(args []string) {
 	for _, it := range aa {
 		m := stats.MinDetectableEffect([][]float64{it.base, it.agent}, stats.MDEConfig{Rounds: len(it.base)}, it.opts)
 		sim, nor = append(sim, m.Simulated), append(nor, m.Normal)
-		r10, r10n = append(r10, float64(m.RoundsForTarget)), append(r10n, float64(m.RoundsForTargetNormal))
+		// Not reached within MaxRounds (0) counts as more than any.
+		for _, p := range []struct {
+			to *[]float64
+			r  int
+		}{{&r10, m.RoundsForTarget}, {&r10n, m.RoundsForTargetNormal}} {
+			if p.r == 0 {
+				p.r = math.MaxInt32
+			}
+			*p.to = append(*p.to, float64(p.r))
+		}
 	}
 	out.MDESimulated, out.MDENormal, out.RoundsFor10, out.RoundsFor10Normal = median(sim), median(nor), median(r10), median(r10n)
 	count := func(items []armSamples, r peerRule, agent bool) int {
@@ -573,8 +583,14 @@ func peers(args []string) {
 		fmt.Printf("| %s | %s | %s | %s | %s |\n", r.Rule, cell(r.AAHuman, out.AAItems), cell(r.AAAgent, out.AAItems), cell(r.PowerHuman, out.PowerItems), cell(r.PowerAgent, out.PowerItems))
 	}
 	if out.AAItems > 0 {
-		fmt.Printf("A/A minimum detectable effect at %d rounds (win rule, 80%% of repeats; median over items): simulated %.4g×, normal approximation %.4g×; rounds for a 10%% speedup: %.0f (normal %.0f)\n",
-			out.AARounds, out.MDESimulated, out.MDENormal, out.RoundsFor10, out.RoundsFor10Normal)
+		rounds := func(r float64) string {
+			if r >= math.MaxInt32 {
+				return fmt.Sprintf("more than %d", stats.DefaultMDEMaxRounds)
+			}
+			return fmt.Sprintf("%.0f", r)
+		}
+		fmt.Printf("A/A minimum detectable effect at %d rounds (win rule, 80%% of repeats; median over items): simulated %.4g×, normal approximation %.4g×; rounds for a 10%% speedup: %s (normal %s)\n",
+			out.AARounds, out.MDESimulated, out.MDENormal, rounds(out.RoundsFor10), rounds(out.RoundsFor10Normal))
 	}
 	fmt.Printf("stored statistics differing from stats.Analyze on the same samples: %d items\n", out.StoredMismatch)
 }
