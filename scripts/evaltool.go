@@ -25,7 +25,8 @@
 //	    (every arm the same tree) and a power run (human and agent truly
 //	    faster) and prints, per rule, the false "faster" calls on the
 //	    first and the calls found on the second, for human/base and
-//	    agent/base (see peerRules).
+//	    agent/base (see peerRules; one of ours reads the CPU times of the
+//	    same runs), and the A/A items' minimum detectable effect.
 package main
 
 import (
@@ -300,9 +301,12 @@ func median(xs []float64) float64 {
 // round order, with the item's evaluation options.
 type armSamples struct {
 	base, human, agent []float64
-	opts               stats.Options
-	stored             *stats.ThreeWay
-	cv                 float64
+	// cpuBase, cpuHuman, cpuAgent are the user+system seconds of the same
+	// runs; nil when a run's CPU times are unknown.
+	cpuBase, cpuHuman, cpuAgent []float64
+	opts                        stats.Options
+	stored                      *stats.ThreeWay
+	cv, cpuCV                   float64
 }
 
 // readArms reads the timed samples of every successful item of a run.
@@ -326,20 +330,29 @@ func readArms(run string) (items []armSamples, load string, rounds int) {
 		it := armSamples{opts: o, stored: r.Stats}
 		timed := slices.Clone(r.Samples)
 		sort.SliceStable(timed, func(i, j int) bool { return timed[i].Round < timed[j].Round })
+		cpuKnown := true
 		for _, sm := range timed {
 			if sm.Warmup {
 				continue
 			}
+			cpuKnown = cpuKnown && sm.CPUTimes
+			cpu := sm.UserSeconds + sm.SysSeconds
 			switch sm.Arm {
 			case records.ArmBase:
-				it.base = append(it.base, sm.Value)
+				it.base, it.cpuBase = append(it.base, sm.Value), append(it.cpuBase, cpu)
 			case records.ArmHuman:
-				it.human = append(it.human, sm.Value)
+				it.human, it.cpuHuman = append(it.human, sm.Value), append(it.cpuHuman, cpu)
 			case records.ArmAgent:
-				it.agent = append(it.agent, sm.Value)
+				it.agent, it.cpuAgent = append(it.agent, sm.Value), append(it.cpuAgent, cpu)
 			}
 		}
+		if !cpuKnown || r.Config.Metric.Kind != "wall" {
+			it.cpuBase, it.cpuHuman, it.cpuAgent = nil, nil, nil
+		}
 		it.cv = stats.Summarize(it.base, o).CV
+		if it.cpuBase != nil {
+			it.cpuCV = stats.Summarize(it.cpuBase, o).CV
+		}
 		rounds = max(rounds, len(it.base))
 		for _, l := range [][]float64{r.Environment.LoadAvgBefore, r.Environment.LoadAvgAfter} {
 			if len(l) == 3 {
@@ -433,32 +446,38 @@ type peerRule struct {
 	call func(it armSamples, base, cand []float64) bool
 	// agentOnly rules say nothing about the human arm.
 	agentOnly bool
+	// cpu rules read the CPU times of the same runs instead of the metric.
+	cpu bool
 }
 
 var peerRules = []peerRule{
 	{"ours: Mann–Whitney p ≤ alpha and faster (all rounds)", func(it armSamples, base, cand []float64) bool {
 		sp := stats.CompareSpeedup(base, cand, it.opts)
 		return sp.Significant && sp.Ratio > 1
-	}, false},
+	}, false, false},
+	{"ours on CPU time (user+system of the same runs): p ≤ alpha and faster", func(it armSamples, base, cand []float64) bool {
+		sp := stats.CompareSpeedup(base, cand, it.opts)
+		return sp.Significant && sp.Ratio > 1
+	}, false, true},
 	{"ours: win rule (p ≤ alpha and beyond 1+band)", func(it armSamples, base, cand []float64) bool {
 		sp := stats.CompareSpeedup(base, cand, it.opts)
 		return sp.Significant && sp.Ratio > 1+it.opts.Band
-	}, false},
+	}, false, false},
 	{"GSO: mean of first 5 runs > 1.05×", func(it armSamples, base, cand []float64) bool {
 		return speedupOf(mean(firstN(base, 5)), mean(firstN(cand, 5)), it.opts) > 1.05
-	}, false},
+	}, false, false},
 	{"GSO: opt_base (mean of 5 ≥ 1.2×)", func(it armSamples, base, cand []float64) bool {
 		return speedupOf(mean(firstN(base, 5)), mean(firstN(cand, 5)), it.opts) >= stats.OptBaseSpeedup
-	}, false},
+	}, false, false},
 	{"GSO: opt_commit (≥ 1.2× and ≥ 0.95 × human, mean of 5)", func(it armSamples, base, cand []float64) bool {
 		b5 := mean(firstN(base, 5))
 		s := speedupOf(b5, mean(firstN(cand, 5)), it.opts)
 		h := speedupOf(b5, mean(firstN(it.human, 5)), it.opts)
 		return s >= stats.OptBaseSpeedup && s >= stats.OptCommitFraction*h
-	}, true},
+	}, true, false},
 	{"SWE-Perf: 20 runs, IQR filter, one-sided Mann–Whitney p < 0.1", func(it armSamples, base, cand []float64) bool {
 		return oneSidedFasterP(iqrFilter(firstN(base, 20)), iqrFilter(firstN(cand, 20)), it.opts) < 0.1
-	}, false},
+	}, false, false},
 }
 
 // PeerRow is one rule's counts: calls on the A/A set (false) and on the
@@ -477,6 +496,8 @@ type Peers struct {
 	AALoad, PowerLoad     string
 	AAMedianCV            float64
 	PowerMedianCV         float64
+	// The same for the CPU times of the base arm's runs.
+	AAMedianCPUCV, PowerMedianCPUCV float64
 	// OursAAFalse and OursPower are the first rule's human/base counts,
 	// for the validation's threshold.
 	OursAAFalse, OursPower int
@@ -518,6 +539,16 @@ func peers(args []string) {
 		return median(xs)
 	}
 	out.AAMedianCV, out.PowerMedianCV = cvs(aa), cvs(pw)
+	cpuCVs := func(items []armSamples) float64 {
+		var xs []float64
+		for _, it := range items {
+			if it.cpuBase != nil {
+				xs = append(xs, it.cpuCV)
+			}
+		}
+		return median(xs)
+	}
+	out.AAMedianCPUCV, out.PowerMedianCPUCV = cpuCVs(aa), cpuCVs(pw)
 	// Ours recomputed with stats.Analyze must be what evaluate stored.
 	for _, it := range append(slices.Clone(aa), pw...) {
 		re := stats.Analyze(it.base, it.human, it.agent, it.opts)
@@ -548,11 +579,20 @@ func peers(args []string) {
 		}
 		n := 0
 		for _, it := range items {
-			cand := it.human
+			base, cand := it.base, it.human
 			if agent {
 				cand = it.agent
 			}
-			if r.call(it, it.base, cand) {
+			if r.cpu {
+				if it.cpuBase == nil {
+					return -1 // not every run has its CPU times
+				}
+				base, cand = it.cpuBase, it.cpuHuman
+				if agent {
+					cand = it.cpuAgent
+				}
+			}
+			if r.call(it, base, cand) {
 				n++
 			}
 		}
@@ -576,8 +616,8 @@ func peers(args []string) {
 		}
 		return fmt.Sprintf("%d/%d", n, of)
 	}
-	fmt.Printf("A/A set: %d items, %d rounds, base CV median %.2f%%, load %s; power set: %d items, %d rounds, base CV median %.2f%%, load %s\n",
-		out.AAItems, out.AARounds, 100*out.AAMedianCV, out.AALoad, out.PowerItems, out.PowerRounds, 100*out.PowerMedianCV, out.PowerLoad)
+	fmt.Printf("A/A set: %d items, %d rounds, base CV median %.2f%% (CPU time %.2f%%), load %s; power set: %d items, %d rounds, base CV median %.2f%% (CPU time %.2f%%), load %s\n",
+		out.AAItems, out.AARounds, 100*out.AAMedianCV, 100*out.AAMedianCPUCV, out.AALoad, out.PowerItems, out.PowerRounds, 100*out.PowerMedianCV, 100*out.PowerMedianCPUCV, out.PowerLoad)
 	fmt.Printf("| rule | A/A false \"faster\" human/base | agent/base | power found human/base | agent/base |\n|---|---|---|---|---|\n")
 	for _, r := range out.Rows {
 		fmt.Printf("| %s | %s | %s | %s | %s |\n", r.Rule, cell(r.AAHuman, out.AAItems), cell(r.AAAgent, out.AAItems), cell(r.PowerHuman, out.PowerItems), cell(r.PowerAgent, out.PowerItems))
