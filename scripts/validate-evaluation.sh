@@ -21,7 +21,8 @@
 #              samples of the aa and power sets (run first unless they ran
 #              earlier in the same invocation): GSO (mean of 5 runs, 1.05×
 #              "faster", 1.2× / 0.95 opt), SWE-Perf (20 runs, IQR filter,
-#              one-sided Mann–Whitney p < 0.1) and ours; prints the false
+#              one-sided Mann–Whitney p < 0.1) and ours (on the metric and
+#              on the CPU time of the same runs); prints the false
 #              "faster" calls on A/A and the calls found on the power set.
 #              Expect ours <= 5% false and >= 90% found.
 #
