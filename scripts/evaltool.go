@@ -20,6 +20,13 @@
 //	evaltool summary [-json] RUN_DIR...
 //	    Reads every <item>/eval.json of the runs and prints the figures the
 //	    validation checks: statuses, verdicts, significance, CIs.
+//	evaltool peers [-json] [-aa RUN_DIR] [-power RUN_DIR]
+//	    Applies peers' rules and ours to the stored samples of an A/A run
+//	    (every arm the same tree) and a power run (human and agent truly
+//	    faster) and prints, per rule, the false "faster" calls on the
+//	    first and the calls found on the second, for human/base and
+//	    agent/base (see peerRules; one of ours reads the CPU times of the
+//	    same runs), and the A/A items' minimum detectable effect.
 package main
 
 import (
@@ -30,8 +37,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
+
+	"golang.org/x/perf/benchmath"
 
 	"github.com/perfbench/perfbench/internal/evaluate"
 	"github.com/perfbench/perfbench/internal/journal"
@@ -46,7 +56,7 @@ func main() {
 		return
 	}
 	if len(os.Args) < 2 {
-		fail("usage: evaltool spin N | predictions ... | summary RUN_DIR...")
+		fail("usage: evaltool spin N | calibrate ... | predictions ... | summary RUN_DIR... | peers [-aa RUN_DIR] [-power RUN_DIR]")
 	}
 	switch os.Args[1] {
 	case "spin":
@@ -57,6 +67,8 @@ func main() {
 		calibrate(os.Args[2:])
 	case "summary":
 		summary(os.Args[2:])
+	case "peers":
+		peers(os.Args[2:])
 	default:
 		fail("unknown command " + os.Args[1])
 	}
@@ -283,4 +295,342 @@ func median(xs []float64) float64 {
 		return ys[n/2]
 	}
 	return (ys[n/2-1] + ys[n/2]) / 2
+}
+
+// armSamples are an item's timed samples (warm-up excluded) per arm, in
+// round order, with the item's evaluation options.
+type armSamples struct {
+	base, human, agent []float64
+	// cpuBase, cpuHuman, cpuAgent are the user+system seconds of the same
+	// runs; nil when a run's CPU times are unknown.
+	cpuBase, cpuHuman, cpuAgent []float64
+	opts                        stats.Options
+	stored                      *stats.ThreeWay
+	cv, cpuCV                   float64
+}
+
+// readArms reads the timed samples of every successful item of a run.
+func readArms(run string) (items []armSamples, load string, rounds int) {
+	var loads []float64 // 1-minute load averages before and after each item
+	files, _ := filepath.Glob(filepath.Join(run, "*", journal.EvalFile))
+	sort.Strings(files)
+	for _, f := range files {
+		r, err := journal.ReadEval(filepath.Dir(f))
+		if err != nil {
+			fail(err.Error())
+		}
+		if r.Status != records.EvalSuccess {
+			continue
+		}
+		o := stats.DefaultOptions()
+		o.Alpha, o.Band = r.Config.Alpha, r.Config.Band
+		if r.Config.Metric.Better == "higher" {
+			o.Better = stats.HigherIsBetter
+		}
+		it := armSamples{opts: o, stored: r.Stats}
+		timed := slices.Clone(r.Samples)
+		sort.SliceStable(timed, func(i, j int) bool { return timed[i].Round < timed[j].Round })
+		cpuKnown := true
+		for _, sm := range timed {
+			if sm.Warmup {
+				continue
+			}
+			cpuKnown = cpuKnown && sm.CPUTimes
+			cpu := sm.UserSeconds + sm.SysSeconds
+			switch sm.Arm {
+			case records.ArmBase:
+				it.base, it.cpuBase = append(it.base, sm.Value), append(it.cpuBase, cpu)
+			case records.ArmHuman:
+				it.human, it.cpuHuman = append(it.human, sm.Value), append(it.cpuHuman, cpu)
+			case records.ArmAgent:
+				it.agent, it.cpuAgent = append(it.agent, sm.Value), append(it.cpuAgent, cpu)
+			}
+		}
+		if !cpuKnown || r.Config.Metric.Kind != "wall" {
+			it.cpuBase, it.cpuHuman, it.cpuAgent = nil, nil, nil
+		}
+		it.cv = stats.Summarize(it.base, o).CV
+		if it.cpuBase != nil {
+			it.cpuCV = stats.Summarize(it.cpuBase, o).CV
+		}
+		rounds = max(rounds, len(it.base))
+		for _, l := range [][]float64{r.Environment.LoadAvgBefore, r.Environment.LoadAvgAfter} {
+			if len(l) == 3 {
+				loads = append(loads, l[0])
+			}
+		}
+		items = append(items, it)
+	}
+	if len(loads) > 0 {
+		load = fmt.Sprintf("%.1f–%.1f", slices.Min(loads), slices.Max(loads))
+	}
+	return items, load, rounds
+}
+
+// speedupOf is the candidate's improvement over the base for statistics
+// a (of the base) and b (of the candidate): above 1 is better.
+func speedupOf(base, cand float64, o stats.Options) float64 {
+	if o.Better == stats.HigherIsBetter {
+		return cand / base
+	}
+	return base / cand
+}
+
+func mean(xs []float64) float64 {
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
+func firstN(xs []float64, n int) []float64 { return xs[:min(n, len(xs))] }
+
+// iqrFilter keeps the values within [Q1 − 1.5·IQR, Q3 + 1.5·IQR]
+// (quartiles by linear interpolation), as SWE-Perf filters its 20 runs.
+func iqrFilter(xs []float64) []float64 {
+	s := slices.Sorted(slices.Values(xs))
+	q := func(p float64) float64 {
+		pos := p * float64(len(s)-1)
+		lo := int(math.Floor(pos))
+		if lo >= len(s)-1 {
+			return s[len(s)-1]
+		}
+		return s[lo] + (pos-float64(lo))*(s[lo+1]-s[lo])
+	}
+	q1, q3 := q(0.25), q(0.75)
+	lo, hi := q1-1.5*(q3-q1), q3+1.5*(q3-q1)
+	var out []float64
+	for _, x := range xs {
+		if x >= lo && x <= hi {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// oneSidedFasterP is the one-sided Mann–Whitney p that cand is better
+// than base: half benchmath's two-sided p when U points that way, else
+// 1 − half (the null distribution is symmetric).
+func oneSidedFasterP(base, cand []float64, o stats.Options) float64 {
+	if len(base) == 0 || len(cand) == 0 {
+		return 1
+	}
+	th := &benchmath.Thresholds{CompareAlpha: 0.1}
+	p := benchmath.AssumeNothing.Compare(benchmath.NewSample(slices.Clone(base), th), benchmath.NewSample(slices.Clone(cand), th)).P
+	if math.IsNaN(p) {
+		return 1
+	}
+	var u float64 // pairs in which the candidate is better
+	for _, b := range base {
+		for _, c := range cand {
+			switch {
+			case b == c:
+				u += 0.5
+			case (b > c) == (o.Better == stats.LowerIsBetter):
+				u++
+			}
+		}
+	}
+	if u > float64(len(base)*len(cand))/2 {
+		return p / 2
+	}
+	return 1 - p/2
+}
+
+// A peerRule calls a candidate faster than its base (cand and base are an
+// item's timed samples in round order); human is the human arm, for rules
+// that compare with it.
+type peerRule struct {
+	Name string
+	call func(it armSamples, base, cand []float64) bool
+	// agentOnly rules say nothing about the human arm.
+	agentOnly bool
+	// cpu rules read the CPU times of the same runs instead of the metric.
+	cpu bool
+}
+
+var peerRules = []peerRule{
+	{"ours: Mann–Whitney p ≤ alpha and faster (all rounds)", func(it armSamples, base, cand []float64) bool {
+		sp := stats.CompareSpeedup(base, cand, it.opts)
+		return sp.Significant && sp.Ratio > 1
+	}, false, false},
+	{"ours on CPU time (user+system of the same runs): p ≤ alpha and faster", func(it armSamples, base, cand []float64) bool {
+		sp := stats.CompareSpeedup(base, cand, it.opts)
+		return sp.Significant && sp.Ratio > 1
+	}, false, true},
+	{"ours: win rule (p ≤ alpha and beyond 1+band)", func(it armSamples, base, cand []float64) bool {
+		sp := stats.CompareSpeedup(base, cand, it.opts)
+		return sp.Significant && sp.Ratio > 1+it.opts.Band
+	}, false, false},
+	{"GSO: mean of first 5 runs > 1.05×", func(it armSamples, base, cand []float64) bool {
+		return speedupOf(mean(firstN(base, 5)), mean(firstN(cand, 5)), it.opts) > 1.05
+	}, false, false},
+	{"GSO: opt_base (mean of 5 ≥ 1.2×)", func(it armSamples, base, cand []float64) bool {
+		return speedupOf(mean(firstN(base, 5)), mean(firstN(cand, 5)), it.opts) >= stats.OptBaseSpeedup
+	}, false, false},
+	{"GSO: opt_commit (≥ 1.2× and ≥ 0.95 × human, mean of 5)", func(it armSamples, base, cand []float64) bool {
+		b5 := mean(firstN(base, 5))
+		s := speedupOf(b5, mean(firstN(cand, 5)), it.opts)
+		h := speedupOf(b5, mean(firstN(it.human, 5)), it.opts)
+		return s >= stats.OptBaseSpeedup && s >= stats.OptCommitFraction*h
+	}, true, false},
+	{"SWE-Perf: 20 runs, IQR filter, one-sided Mann–Whitney p < 0.1", func(it armSamples, base, cand []float64) bool {
+		return oneSidedFasterP(iqrFilter(firstN(base, 20)), iqrFilter(firstN(cand, 20)), it.opts) < 0.1
+	}, false, false},
+}
+
+// PeerRow is one rule's counts: calls on the A/A set (false) and on the
+// power set (found), for human/base and agent/base; -1 when the rule does
+// not apply.
+type PeerRow struct {
+	Rule                   string
+	AAHuman, AAAgent       int
+	PowerHuman, PowerAgent int
+}
+
+// Peers is the output of evaltool peers.
+type Peers struct {
+	AAItems, PowerItems   int
+	AARounds, PowerRounds int
+	AALoad, PowerLoad     string
+	AAMedianCV            float64
+	PowerMedianCV         float64
+	// The same for the CPU times of the base arm's runs.
+	AAMedianCPUCV, PowerMedianCPUCV float64
+	// OursAAFalse and OursPower are the first rule's human/base counts,
+	// for the validation's threshold.
+	OursAAFalse, OursPower int
+	// MDE over the A/A items (base and agent series pooled, the items'
+	// rounds): medians of the simulated and the normal figures and of the
+	// rounds needed for a 10% speedup (math.MaxInt32 when more than the
+	// search's cap).
+	MDESimulated, MDENormal        float64
+	RoundsFor10, RoundsFor10Normal float64
+	// StoredMismatch counts items whose stored human/base statistics
+	// differ from the ones recomputed here with stats.Analyze.
+	StoredMismatch int
+	Rows           []PeerRow
+}
+
+func peers(args []string) {
+	fs := flag.NewFlagSet("peers", flag.ExitOnError)
+	aaRun := fs.String("aa", "", "the A/A run directory")
+	powerRun := fs.String("power", "", "the power run directory")
+	asJSON := fs.Bool("json", false, "print JSON")
+	fs.Parse(args)
+	if *aaRun == "" && *powerRun == "" {
+		fail("peers needs -aa RUN_DIR and/or -power RUN_DIR")
+	}
+	var out Peers
+	var aa, pw []armSamples
+	if *aaRun != "" {
+		aa, out.AALoad, out.AARounds = readArms(*aaRun)
+	}
+	if *powerRun != "" {
+		pw, out.PowerLoad, out.PowerRounds = readArms(*powerRun)
+	}
+	out.AAItems, out.PowerItems = len(aa), len(pw)
+	cvs := func(items []armSamples) float64 {
+		var xs []float64
+		for _, it := range items {
+			xs = append(xs, it.cv)
+		}
+		return median(xs)
+	}
+	out.AAMedianCV, out.PowerMedianCV = cvs(aa), cvs(pw)
+	cpuCVs := func(items []armSamples) float64 {
+		var xs []float64
+		for _, it := range items {
+			if it.cpuBase != nil {
+				xs = append(xs, it.cpuCV)
+			}
+		}
+		return median(xs)
+	}
+	out.AAMedianCPUCV, out.PowerMedianCPUCV = cpuCVs(aa), cpuCVs(pw)
+	// Ours recomputed with stats.Analyze must be what evaluate stored.
+	for _, it := range append(slices.Clone(aa), pw...) {
+		re := stats.Analyze(it.base, it.human, it.agent, it.opts)
+		if it.stored == nil || re.HumanOverBase.P != it.stored.HumanOverBase.P || re.HumanOverBase.Ratio != it.stored.HumanOverBase.Ratio ||
+			re.AgentOverBase.Significant != it.stored.AgentOverBase.Significant {
+			out.StoredMismatch++
+		}
+	}
+	var sim, nor, r10, r10n []float64
+	for _, it := range aa {
+		m := stats.MinDetectableEffect([][]float64{it.base, it.agent}, stats.MDEConfig{Rounds: len(it.base)}, it.opts)
+		sim, nor = append(sim, m.Simulated), append(nor, m.Normal)
+		// Not reached within MaxRounds (0) counts as more than any.
+		for _, p := range []struct {
+			to *[]float64
+			r  int
+		}{{&r10, m.RoundsForTarget}, {&r10n, m.RoundsForTargetNormal}} {
+			if p.r == 0 {
+				p.r = math.MaxInt32
+			}
+			*p.to = append(*p.to, float64(p.r))
+		}
+	}
+	out.MDESimulated, out.MDENormal, out.RoundsFor10, out.RoundsFor10Normal = median(sim), median(nor), median(r10), median(r10n)
+	count := func(items []armSamples, r peerRule, agent bool) int {
+		if r.agentOnly && !agent {
+			return -1
+		}
+		n := 0
+		for _, it := range items {
+			base, cand := it.base, it.human
+			if agent {
+				cand = it.agent
+			}
+			if r.cpu {
+				if it.cpuBase == nil {
+					return -1 // not every run has its CPU times
+				}
+				base, cand = it.cpuBase, it.cpuHuman
+				if agent {
+					cand = it.cpuAgent
+				}
+			}
+			if r.call(it, base, cand) {
+				n++
+			}
+		}
+		return n
+	}
+	for _, r := range peerRules {
+		out.Rows = append(out.Rows, PeerRow{Rule: r.Name,
+			AAHuman: count(aa, r, false), AAAgent: count(aa, r, true),
+			PowerHuman: count(pw, r, false), PowerAgent: count(pw, r, true)})
+	}
+	out.OursAAFalse, out.OursPower = out.Rows[0].AAHuman, out.Rows[0].PowerHuman
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(out)
+		return
+	}
+	cell := func(n, of int) string {
+		if n < 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%d/%d", n, of)
+	}
+	fmt.Printf("A/A set: %d items, %d rounds, base CV median %.2f%% (CPU time %.2f%%), load %s; power set: %d items, %d rounds, base CV median %.2f%% (CPU time %.2f%%), load %s\n",
+		out.AAItems, out.AARounds, 100*out.AAMedianCV, 100*out.AAMedianCPUCV, out.AALoad, out.PowerItems, out.PowerRounds, 100*out.PowerMedianCV, 100*out.PowerMedianCPUCV, out.PowerLoad)
+	fmt.Printf("| rule | A/A false \"faster\" human/base | agent/base | power found human/base | agent/base |\n|---|---|---|---|---|\n")
+	for _, r := range out.Rows {
+		fmt.Printf("| %s | %s | %s | %s | %s |\n", r.Rule, cell(r.AAHuman, out.AAItems), cell(r.AAAgent, out.AAItems), cell(r.PowerHuman, out.PowerItems), cell(r.PowerAgent, out.PowerItems))
+	}
+	if out.AAItems > 0 {
+		rounds := func(r float64) string {
+			if r >= math.MaxInt32 {
+				return fmt.Sprintf("more than %d", stats.DefaultMDEMaxRounds)
+			}
+			return fmt.Sprintf("%.0f", r)
+		}
+		fmt.Printf("A/A minimum detectable effect at %d rounds (win rule, 80%% of repeats; median over items): simulated %.4g×, normal approximation %.4g×; rounds for a 10%% speedup: %s (normal %s)\n",
+			out.AARounds, out.MDESimulated, out.MDENormal, rounds(out.RoundsFor10), rounds(out.RoundsFor10Normal))
+	}
+	fmt.Printf("stored statistics differing from stats.Analyze on the same samples: %d items\n", out.StoredMismatch)
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Validation of `bench evaluate` (docs/evaluation.md records the results).
 #
-#   scripts/validate-evaluation.sh [known2x|aa|power|negatives|all]...
+#   scripts/validate-evaluation.sh [known2x|aa|power|negatives|peers|all]...
 #
 #   known2x    generated repository whose human commit halves a controlled
 #              CPU spin; prepare with replay and noop, evaluate with the
@@ -17,7 +17,17 @@
 #   negatives  a patch that breaks the tests, one that changes the output,
 #              one that does not apply, one that is fine: expect
 #              correctness_failed, equivalence_failed, patch_failed, success.
+#   peers      peers' rules side by side with ours on the same stored
+#              samples of the aa and power sets (run first unless they ran
+#              earlier in the same invocation): GSO (mean of 5 runs, 1.05×
+#              "faster", 1.2× / 0.95 opt), SWE-Perf (20 runs, IQR filter,
+#              one-sided Mann–Whitney p < 0.1) and ours (on the metric and
+#              on the CPU time of the same runs); prints the false
+#              "faster" calls on A/A and the calls found on the power set.
+#              Expect ours <= 5% false and >= 90% found.
 #
+# AA_ITEMS (default 100) and POWER_ITEMS (default 50) set the sizes of the
+# aa and power sets, for a slow machine.
 # Each check prints its figures and "PASS"/"FAIL"; the exit status is 1 when
 # a check fails. WORK_DIR keeps the generated files (default a temp dir,
 # removed at the end unless KEEP=1). Run it on an otherwise idle machine:
@@ -39,6 +49,10 @@ SPIN="$WORK/bin/spin"
 ln -sf evaltool "$SPIN"
 export SPIN
 FAILED=0
+AA_ITEMS=${AA_ITEMS:-100}
+POWER_ITEMS=${POWER_ITEMS:-50}
+AA_DONE=0
+POWER_DONE=0
 
 say() { printf '%s\n' "$*"; }
 check() { # check NAME CONDITION-DESCRIPTION test-args...
@@ -134,18 +148,19 @@ known2x() {
 aa() {
 	d="$WORK/aa"
 	mkdir -p "$d"
-	mkrepo "$d/repo" 1000000 1000000 100
+	mkrepo "$d/repo" 1000000 1000000 "$AA_ITEMS"
 	mktask "$d" aa
 	(cd "$d" &&
 		"$BENCH" plan task.yaml --commits commits.txt >/dev/null 2>&1 &&
 		"$TOOL" predictions -plan state/plan.json -repo repo -mode empty > preds.jsonl &&
 		"$BENCH" evaluate --quiet --predictions preds.jsonl --plan state/plan.json --out state/runs/aa 2>/dev/null)
-	say "== A/A (100 items, every arm the same workload) =="
+	say "== A/A ($AA_ITEMS items, every arm the same workload) =="
 	"$TOOL" summary "$d/state/runs/aa" | tee "$d/aa.txt"
 	"$TOOL" summary -json "$d/state/runs/aa" > "$d/aa.json"
 	n=$(field Items "$d/aa.json")
 	false=$(( $(field Win "$d/aa.json") + $(field Loss "$d/aa.json") ))
 	check aa "false win/loss $false of $n (must be <= 5%)" test $((false * 100)) -le $((5 * n))
+	AA_DONE=1
 }
 
 power() {
@@ -155,13 +170,13 @@ power() {
 	mkdir -p "$d/calib"
 	cp "$d/repo/bench.sh" "$d/calib/"
 	fast=$("$TOOL" calibrate -n 12000000 -speedup 1.05 -dir "$d/calib" -bench "$BENCH" -cpu $(($(nproc) - 1)))
-	mkrepo "$d/repo" 12000000 "$fast" 50
+	mkrepo "$d/repo" 12000000 "$fast" "$POWER_ITEMS"
 	mktask "$d" pw "${ROUNDS:-}"
 	(cd "$d" &&
 		"$BENCH" plan task.yaml --commits commits.txt >/dev/null 2>&1 &&
 		"$TOOL" predictions -plan state/plan.json -repo repo -mode replay > preds.jsonl &&
 		"$BENCH" evaluate --quiet --predictions preds.jsonl --plan state/plan.json --out state/runs/pw 2>/dev/null)
-	say "== power: candidate 5% faster (50 items, rounds ${ROUNDS:-default}) =="
+	say "== power: candidate 5% faster ($POWER_ITEMS items, rounds ${ROUNDS:-default}) =="
 	"$TOOL" summary "$d/state/runs/pw" | tee "$d/power.txt"
 	"$TOOL" summary -json "$d/state/runs/pw" > "$d/power.json"
 	n=$(field Items "$d/power.json")
@@ -169,6 +184,22 @@ power() {
 	ab=$(field FasterAgentBase "$d/power.json")
 	check power "5% speedup significant: human/base $hb/$n, agent/base $ab/$n (each must be >= 90%)" \
 		test $((hb * 100)) -ge $((90 * n)) -a $((ab * 100)) -ge $((90 * n))
+	POWER_DONE=1
+}
+
+peers() {
+	[ "$AA_DONE" = 1 ] || aa
+	[ "$POWER_DONE" = 1 ] || power
+	say "== peers' rules and ours on the same stored samples =="
+	"$TOOL" peers -aa "$WORK/aa/state/runs/aa" -power "$WORK/power/state/runs/pw" | tee "$WORK/peers.txt"
+	"$TOOL" peers -json -aa "$WORK/aa/state/runs/aa" -power "$WORK/power/state/runs/pw" > "$WORK/peers.json"
+	na=$(field AAItems "$WORK/peers.json")
+	np=$(field PowerItems "$WORK/peers.json")
+	fa=$(field OursAAFalse "$WORK/peers.json")
+	fp=$(field OursPower "$WORK/peers.json")
+	mm=$(field StoredMismatch "$WORK/peers.json")
+	check peers "ours: false \"faster\" $fa/$na (<= 5%), found $fp/$np (>= 90%), stored stats = recomputed ($mm differ)" \
+		test $((fa * 100)) -le $((5 * na)) -a $((fp * 100)) -ge $((90 * np)) -a "$mm" = 0
 }
 
 negatives() {
@@ -200,7 +231,8 @@ for c in "$@"; do
 	aa) aa ;;
 	power) power ;;
 	negatives) negatives ;;
-	all) negatives; known2x; aa; power ;;
+	peers) peers ;;
+	all) negatives; known2x; aa; power; peers ;;
 	*) say "unknown check $c"; exit 2 ;;
 	esac
 done

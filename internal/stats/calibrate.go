@@ -1,0 +1,239 @@
+package stats
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Calibration classes and the recommended metric are groundwork for
+// `bench calibrate`, which times each item's human commit against its
+// baseline in several separate sessions: pure functions over the
+// speedups those sessions produce (see [Classify] and [RecommendMetric]).
+
+// Class says whether an item's human speedup can be measured reproducibly.
+type Class string
+
+// Calibration classes, in the order [Classify] tests them.
+const (
+	// ClassBroken: setup, correctness or the workload failed (an input of
+	// Classify), or a session produced no computable speedup.
+	ClassBroken Class = "broken"
+	// ClassUnstable: the sessions disagree — one finds the human commit
+	// faster and another slower, or some session finds it faster beyond
+	// the band while another does not, or the pooled interval straddles
+	// the band's edge.
+	ClassUnstable Class = "unstable"
+	// ClassNoSpeedup: the human commit is not measurably faster beyond the
+	// band: no session finds it faster by more than the band and the
+	// pooled interval lies below 1+band (an A/A-like item, a speedup too
+	// small for the band, or a slowdown).
+	ClassNoSpeedup Class = "no_speedup"
+	// ClassStable: every session's interval lies above 1 and the pooled
+	// interval above 1+band: the speedup reproduces and can be scored.
+	ClassStable Class = "stable"
+)
+
+// SessionSide is what one session's human-over-base speedup says.
+type SessionSide string
+
+// Sides of a session.
+const (
+	// SideFaster: the CI lies above 1.
+	SideFaster SessionSide = "faster"
+	// SideSlower: the CI lies below 1.
+	SideSlower SessionSide = "slower"
+	// SideUnclear: the CI contains 1 or could not be computed.
+	SideUnclear SessionSide = "unclear"
+)
+
+// sideOf is the side of a speedup's confidence interval.
+func sideOf(s Speedup) SessionSide {
+	switch {
+	case s.CIValid && s.Lo > 1:
+		return SideFaster
+	case s.CIValid && s.Hi < 1:
+		return SideSlower
+	}
+	return SideUnclear
+}
+
+// Classification is the calibration class of one item with the facts it
+// rests on, as calibration.json would hold it.
+type Classification struct {
+	Class Class `json:"class"`
+	// Reason is one line explaining the class.
+	Reason string `json:"reason"`
+	// Sides is each session's side, in session order.
+	Sides []SessionSide `json:"sides"`
+	// Agree is the issue's "sessions agree": every session's CI excludes 1
+	// on the same side and the pooled CI excludes the band
+	// [1/(1+band), 1+band]. A stable item always agrees; an item that is
+	// consistently slower agrees too (and is no_speedup).
+	Agree bool `json:"agree"`
+	// Band is the band used (Options.Band).
+	Band float64 `json:"band"`
+}
+
+// Classify classifies an item from its sessions' human-over-base speedups
+// (one per session, each computed by [CompareSpeedup] from that session's
+// samples), the pooled speedup (from all sessions' samples together) and
+// broken, set when setup, correctness or the workload failed in any
+// session (reason says which). o supplies the band. A session "shows a
+// speedup" when its CI lies above 1 and its ratio above 1+band. In order:
+//
+//   - broken: broken is set, there is no session, or a session's or the
+//     pooled speedup is not computable (not Valid);
+//   - unstable: one session is faster and another slower;
+//   - no_speedup: no session shows a speedup and the pooled CI is valid
+//     and lies at or below 1+band;
+//   - stable: every session is faster and the pooled CI lies above
+//     1+band;
+//   - unstable otherwise: some session shows a speedup that another does
+//     not confirm, the pooled CI straddles 1+band, or the pooled CI could
+//     not be computed.
+func Classify(sessions []Speedup, pooled Speedup, broken bool, reason string, o Options) Classification {
+	o = o.normalize()
+	hiBand, loBand := 1+o.Band, 1/(1+o.Band)
+	c := Classification{Band: o.Band, Sides: make([]SessionSide, len(sessions))}
+	faster, slower, showing := 0, 0, 0
+	invalid := -1
+	for i, s := range sessions {
+		c.Sides[i] = sideOf(s)
+		switch c.Sides[i] {
+		case SideFaster:
+			faster++
+			if s.Ratio > hiBand {
+				showing++
+			}
+		case SideSlower:
+			slower++
+		}
+		if !s.Valid && invalid < 0 {
+			invalid = i
+		}
+	}
+	pooledOut := pooled.CIValid && (pooled.Lo > hiBand || pooled.Hi < loBand)
+	c.Agree = len(sessions) > 0 && (faster == len(sessions) || slower == len(sessions)) && pooledOut
+	iv := func(s Speedup) string {
+		if !s.CIValid {
+			return fmt.Sprintf("%.4g (no CI)", s.Ratio)
+		}
+		return fmt.Sprintf("%.4g [%.4g, %.4g]", s.Ratio, s.Lo, s.Hi)
+	}
+	n := len(sessions)
+	switch {
+	case broken:
+		c.Class, c.Reason = ClassBroken, reason
+		if c.Reason == "" {
+			c.Reason = "setup, correctness or the workload failed"
+		}
+	case n == 0:
+		c.Class, c.Reason = ClassBroken, "no timed session"
+	case invalid >= 0:
+		c.Class, c.Reason = ClassBroken, fmt.Sprintf("session %d: speedup not computable", invalid+1)
+	case !pooled.Valid:
+		c.Class, c.Reason = ClassBroken, "pooled speedup not computable"
+	case faster > 0 && slower > 0:
+		c.Class = ClassUnstable
+		c.Reason = fmt.Sprintf("sessions disagree: faster in %d, slower in %d of %d", faster, slower, n)
+	case showing == 0 && pooled.CIValid && pooled.Hi <= hiBand:
+		c.Class = ClassNoSpeedup
+		c.Reason = fmt.Sprintf("no session faster beyond %.4g; pooled %s", hiBand, iv(pooled))
+	case faster == n && pooled.CIValid && pooled.Lo > hiBand:
+		c.Class = ClassStable
+		c.Reason = fmt.Sprintf("faster in %d of %d sessions; pooled %s above %.4g", n, n, iv(pooled), hiBand)
+	case !pooled.CIValid:
+		c.Class, c.Reason = ClassUnstable, "pooled CI not computable"
+	case faster < n:
+		c.Class = ClassUnstable
+		c.Reason = fmt.Sprintf("faster in %d of %d sessions (beyond the band in %d); pooled %s", faster, n, showing, iv(pooled))
+	default:
+		c.Class = ClassUnstable
+		c.Reason = fmt.Sprintf("faster in every session (beyond the band in %d), but the pooled %s is not above %.4g", showing, iv(pooled), hiBand)
+	}
+	return c
+}
+
+// Bounds of the CPU-over-wall ratio within which a workload counts as
+// single-threaded and never waiting (CPU time ≈ wall time).
+const (
+	CPUWallLow  = 0.9
+	CPUWallHigh = 1.1
+)
+
+// Metric names [RecommendMetric] chooses between.
+const (
+	MetricWall = "wall"
+	MetricCPU  = "cpu"
+)
+
+// MetricAdvice is the metric recommended for an item, as calibration.json
+// would hold it.
+type MetricAdvice struct {
+	// Metric is MetricCPU or MetricWall.
+	Metric string `json:"metric"`
+	// CPUOverWall is the 90th percentile of the baseline's per-run
+	// (user+system)/wall ratios; 0 when unknown.
+	CPUOverWall float64 `json:"cpu_over_wall"`
+	// SingleThreaded is CPUOverWall within [CPUWallLow, CPUWallHigh].
+	SingleThreaded bool `json:"single_threaded"`
+	// Agree says the wall and CPU human-over-base speedups agree: not
+	// significant in opposite directions, and within the band of each
+	// other (|ln(cpu/wall)| <= ln(1+band)).
+	Agree  bool   `json:"agree"`
+	Reason string `json:"reason"`
+}
+
+// RecommendMetric recommends the metric of an item: CPU time (user +
+// system of the workload's process tree) only when the baseline is
+// single-threaded — its CPU time is close to its wall time — and both
+// metrics agree on the human commit; wall time otherwise. CPU time is
+// wrong for a patch that gains by parallelism (more CPU, less wall) or by
+// waiting less (I/O, sleeps): the two checks catch those, the first on the
+// baseline, the second on the human commit.
+//
+// baseWall and baseCPU are the baseline's timed runs, in the same order
+// (run i's wall and user+system seconds); humanWall and humanCPU are the
+// human-over-base speedups on each metric. The ratio is the 90th
+// percentile of the per-run ratios, not their median: on a loaded machine
+// some runs wait for their CPU, which inflates their wall time only, and
+// the least-disturbed runs show the workload's own ratio.
+func RecommendMetric(baseWall, baseCPU []float64, humanWall, humanCPU Speedup, o Options) MetricAdvice {
+	o = o.normalize()
+	a := MetricAdvice{Metric: MetricWall}
+	var ratios []float64
+	if len(baseWall) == len(baseCPU) {
+		for i, w := range baseWall {
+			r := baseCPU[i] / w
+			if w > 0 && baseCPU[i] > 0 && isFinite(r) {
+				ratios = append(ratios, r)
+			}
+		}
+	}
+	if len(ratios) == 0 {
+		a.Reason = "no CPU times for the baseline's runs"
+		return a
+	}
+	slices.Sort(ratios)
+	a.CPUOverWall = quantileSorted(ratios, 0.9)
+	a.SingleThreaded = a.CPUOverWall >= CPUWallLow && a.CPUOverWall <= CPUWallHigh
+	opposite := humanWall.Significant && humanCPU.Significant && (humanWall.Ratio > 1) != (humanCPU.Ratio > 1)
+	a.Agree = humanWall.Valid && humanCPU.Valid && !opposite &&
+		math.Abs(math.Log(humanCPU.Ratio/humanWall.Ratio)) <= math.Log1p(o.Band)
+	switch {
+	case a.CPUOverWall > CPUWallHigh:
+		a.Reason = fmt.Sprintf("baseline uses more CPU than wall time (cpu/wall %.3g > %.3g): parallel", a.CPUOverWall, CPUWallHigh)
+	case a.CPUOverWall < CPUWallLow:
+		a.Reason = fmt.Sprintf("baseline waits (cpu/wall %.3g < %.3g): I/O, sleeps or children not counted", a.CPUOverWall, CPUWallLow)
+	case !humanWall.Valid || !humanCPU.Valid:
+		a.Reason = "human speedup not computable on both metrics"
+	case !a.Agree:
+		a.Reason = fmt.Sprintf("wall and CPU disagree on the human commit (%.4g vs %.4g)", humanWall.Ratio, humanCPU.Ratio)
+	default:
+		a.Metric = MetricCPU
+		a.Reason = fmt.Sprintf("single-threaded baseline (cpu/wall %.3g) and both metrics agree on the human commit (%.4g vs %.4g)",
+			a.CPUOverWall, humanWall.Ratio, humanCPU.Ratio)
+	}
+	return a
+}
