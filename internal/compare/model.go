@@ -248,7 +248,9 @@ func Load(dirs []string, o Options) (*Board, error) {
 // unit is what one sample of one item says.
 type unit struct {
 	missing, infra, evaluated  bool
-	patch, correct             bool
+	patch, emptyPatch, correct bool
+	// human is the human commit eval.json names ("" without one).
+	human                      string
 	optBase, optCommit         bool
 	agentSpeedup, humanSpeedup float64 // 0 when not measured
 	verdict                    stats.Outcome
@@ -293,6 +295,8 @@ func readUnit(dir string, seed uint64, ab, hb []float64) (unit, []string) {
 	// The evaluation's own apply is the authority when there is one (a
 	// predictions file has no journal).
 	u.patch = !ev.Patch.Empty && ev.Patch.Applied
+	u.emptyPatch = ev.Patch.Empty
+	u.human = ev.Commits.Human
 	passed, _ := ev.Status.AgentGate()
 	u.correct = passed && u.patch
 	if st := ev.Stats; st != nil {
@@ -627,6 +631,12 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 			unitCells = append(unitCells, unitCell(u))
 			if u.humanSpeedup > 0 && row.humanSpeedups[id] == 0 {
 				row.humanSpeedups[id] = u.humanSpeedup
+			}
+			// A run without its plan.json (predictions) still names
+			// the human commit in eval.json.
+			if pc := row.commits[id]; pc.human == "" && u.human != "" {
+				pc.human = u.human
+				row.commits[id] = pc
 			}
 			switch {
 			case u.missing:
