@@ -105,8 +105,9 @@ func runCompare(env *System, o *compareOptions, args []string) error {
 		return badinput.Wrap(err)
 	}
 	b.View = o.view
+	fillSubjects(env, o.benchCfg, b)
 	if o.format == "html" {
-		return writeCompareSite(env, o, b, env.path(o.out))
+		return writeCompareSite(env, b, env.path(o.out))
 	}
 	return emit(env, env.path(o.out), func(w io.Writer) error { return render(w, b) })
 }

@@ -610,7 +610,7 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 		s.reps, s.stride = reps.terms[a], n
 	}
 	var srItems []int // the items entering SR, by index
-	thresholds := thresholdSteps()
+	thresholds := ThresholdSteps()
 	reach := make([]float64, len(thresholds))
 	kf := float64(k)
 	for i, id := range run.Items {
@@ -787,8 +787,8 @@ func (row *Row) shares(opt1, invSR []float64, srItems []int, logAll []float64) {
 	}
 }
 
-// thresholdSteps are t = 0.5, 0.55, …, 1.5.
-func thresholdSteps() []float64 {
+// ThresholdSteps are the t of Row.ThresholdCurve: 0.5, 0.55, …, 1.5.
+func ThresholdSteps() []float64 {
 	out := make([]float64, 0, 21)
 	for i := range 21 {
 		out = append(out, math.Round(100*(0.5+0.05*float64(i)))/100)
