@@ -449,7 +449,8 @@ func (s *containerItem) Run(ctx context.Context, c CommandSpec) (CommandResult, 
 	hostFile := filepath.Join(s.out, file)
 	defer os.Remove(hostFile)
 	argv := []string{s.c.engine.Bin, "exec", "--workdir", ContainerWorkspace, name,
-		containerLauncher, TimedCommand, "--cpu", strconv.Itoa(cpu), "--result", containerOut + "/" + file, "--", "sh", "-c", c.Script}
+		containerLauncher, TimedCommand, "--cpu", strconv.Itoa(cpu), "--result", containerOut + "/" + file}
+	argv = append(argv, countArgs(c.Count, "sh", "-c", c.Script)...)
 
 	clientCtx, stopClient := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopClient()
@@ -484,6 +485,7 @@ func (s *containerItem) Run(ctx context.Context, c CommandSpec) (CommandResult, 
 	res.Wall, res.User, res.Sys, res.CPUTimes = nanos(tr.WallNanos), nanos(tr.UserNanos), nanos(tr.SysNanos), true
 	res.Pinned, res.AffinityErr = tr.Pinned, tr.AffinityErr
 	res.RunDelay, res.RunDelayKnown = nanos(tr.RunDelayNanos), tr.RunDelayKnown
+	res.Instructions, res.CountMethod, res.CountError = tr.Instructions, tr.CountMethod, tr.CountError
 	if !res.TimedOut && !res.Stopped {
 		res.ExitCode, res.Signal = tr.ExitCode, tr.Signal
 	}

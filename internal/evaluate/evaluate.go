@@ -432,6 +432,9 @@ func (e *evaluator) regradeGroup(g *group) error {
 					st := AnalyzeSample(r.Samples, c.Sample, spec)
 					c.Stats = &st
 					c.Flags = withFlag(c.Flags, records.FlagNoisy, st.Noisy)
+					var disagree bool
+					c.Secondary, disagree = Secondary(r, c.Sample, &st, spec, r.Environment.InstructionsMethod, storedCountErr(c.Secondary))
+					c.Flags = withFlag(c.Flags, records.FlagMetricsDisagree, disagree)
 				}
 			}
 			r.Config.Band, r.Config.Alpha = spec.Band, spec.Alpha
@@ -469,6 +472,9 @@ func (e *evaluator) regradeGroup(g *group) error {
 			r.Stats = &st
 			r.Config.Band, r.Config.Alpha = spec.Band, spec.Alpha
 			r.Flags = withFlag(r.Flags, records.FlagNoisy, st.Noisy)
+			var disagree bool
+			r.Secondary, disagree = Secondary(r, -1, &st, spec, r.Environment.InstructionsMethod, storedCountErr(r.Secondary))
+			r.Flags = withFlag(r.Flags, records.FlagMetricsDisagree, disagree)
 		}
 		r.RegradedAt = e.o.Now().UTC()
 		if err := journal.WriteEval(u.Dir, r); err != nil {
