@@ -119,7 +119,11 @@ func ResolveSpec(task *config.Task, it plan.Item) (*Spec, error) {
 	}
 	secondary, err := secondaryMetrics(s.Metric.Kind, e.SecondaryMetrics, e.SecondaryMetricsSet)
 	if err != nil {
-		return nil, badinput.Errorf("item %s: evaluation.secondary_metrics (%s): %v", it.ID, e.SecondaryMetricsPos, err)
+		where := ""
+		if p := e.SecondaryMetricsPos.String(); p != "" {
+			where = p + ": "
+		}
+		return nil, badinput.Errorf("%sitem %s: evaluation.secondary_metrics: %v", where, it.ID, err)
 	}
 	s.SecondaryMetrics = secondary
 	if s.Metric.Kind == "regex" {
