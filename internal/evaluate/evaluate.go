@@ -214,8 +214,13 @@ func (e *evaluator) run(ctx context.Context) (*Summary, error) {
 		}
 		todo = append(todo, g)
 	}
+	if _, ok := o.Runner.(ItemRunner); !ok && countsInstructions(todo) {
+		if err := hostCounter(); err != nil {
+			return nil, err
+		}
+	}
 	if ir, ok := o.Runner.(ItemRunner); ok && len(todo) > 0 {
-		if err := ir.Prepare(ctx, PrepareInfo{RunID: o.RunID, Env: e.baseEnv, Log: o.Log}); err != nil {
+		if err := ir.Prepare(ctx, PrepareInfo{RunID: o.RunID, Env: e.baseEnv, Log: o.Log, Counter: countsInstructions(todo)}); err != nil {
 			if ctx.Err() != nil {
 				e.summary.Interrupted = true
 				return e.finish(), nil

@@ -135,6 +135,9 @@ type PrepareInfo struct {
 	// Env is the environment of the engine's client.
 	Env []string
 	Log io.Writer
+	// Counter is set when an item counts instructions: the counter tool
+	// (perf or valgrind) must be where the commands run.
+	Counter bool
 }
 
 // ItemEnv is the item an ItemRunner sets up.

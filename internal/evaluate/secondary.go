@@ -3,9 +3,12 @@ package evaluate
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"slices"
 	"time"
 
+	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/stats"
 	"github.com/perfbench/perfbench/internal/textx"
@@ -157,4 +160,35 @@ func storedCountErr(prev []records.SecondaryStats) string {
 		}
 	}
 	return ""
+}
+
+// CounterProbe is a shell command that succeeds where an instruction
+// counter tool is on the PATH (doctor and the container preflight run it).
+const CounterProbe = "command -v valgrind >/dev/null 2>&1 || command -v perf >/dev/null 2>&1"
+
+// countsInstructions reports whether a group of todo counts instructions.
+func countsInstructions(todo []*group) bool {
+	for _, g := range todo {
+		if g.spec != nil && (g.spec.Metric.Kind == records.MetricInstructions || slices.Contains(g.spec.SecondaryMetrics, records.MetricInstructions)) {
+			return true
+		}
+	}
+	return false
+}
+
+// hostCounter checks that this machine can count instructions: perf with
+// the kernel's counter, or valgrind.
+func hostCounter() error {
+	if _, err := exec.LookPath("valgrind"); err == nil {
+		return nil
+	}
+	dir, err := os.MkdirTemp("", "perfbench-perf-probe-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if ok, why := probePerf(dir); !ok {
+		return badinput.Errorf("the instructions metric needs perf with the kernel's instructions counter or valgrind: no valgrind in PATH, and %s (install valgrind: apt-get install valgrind)", why)
+	}
+	return nil
 }
