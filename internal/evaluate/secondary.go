@@ -176,19 +176,29 @@ func countsInstructions(todo []*group) bool {
 	return false
 }
 
-// hostCounter checks that this machine can count instructions: perf with
-// the kernel's counter, or valgrind.
-func hostCounter() error {
-	if _, err := exec.LookPath("valgrind"); err == nil {
-		return nil
-	}
+// HostCounter says how this machine counts instructions: perf when the
+// kernel exposes the counter, else cachegrind when valgrind is installed;
+// ok is false when neither, and detail says why (or what was found).
+func HostCounter() (method, detail string, ok bool) {
 	dir, err := os.MkdirTemp("", "perfbench-perf-probe-")
 	if err != nil {
-		return err
+		return "", err.Error(), false
 	}
 	defer os.RemoveAll(dir)
-	if ok, why := probePerf(dir); !ok {
-		return badinput.Errorf("the instructions metric needs perf with the kernel's instructions counter or valgrind: no valgrind in PATH, and %s (install valgrind: apt-get install valgrind)", why)
+	perfOK, why := probePerf(dir)
+	if perfOK {
+		return records.CounterPerf, "perf stat counts the instructions counter", true
+	}
+	if p, err := exec.LookPath("valgrind"); err == nil {
+		return records.CounterCachegrind, fmt.Sprintf("valgrind (%s) with cachegrind; perf: %s", p, why), true
+	}
+	return "", fmt.Sprintf("no valgrind in PATH, and perf: %s (apt-get install valgrind)", why), false
+}
+
+// hostCounter checks that this machine can count instructions.
+func hostCounter() error {
+	if _, detail, ok := HostCounter(); !ok {
+		return badinput.Errorf("the instructions metric needs perf with the kernel's instructions counter or valgrind: %s", detail)
 	}
 	return nil
 }
