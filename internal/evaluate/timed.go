@@ -51,6 +51,10 @@ type timedResult struct {
 // delays never reach the measurement. Its exit status is the child's
 // (128+signal when it was killed).
 //
+// With --count METHOD (auto, perf, cachegrind) ARGV runs under the
+// instruction counter, which writes into a directory next to FILE, and
+// the count of the whole process tree is reported with the times.
+//
 // `bench __timed --idle` waits for SIGTERM, SIGINT or SIGHUP and exits 0:
 // the main process of an evaluation container, which needs no program of
 // the image to stay up while commands run in it with `exec`.
