@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/plan"
@@ -221,5 +222,19 @@ func TestResolveSecondaryMetrics(t *testing.T) {
 	hi, _ := in.Hash()
 	if hn != hc || hi == hc || strings.TrimSpace(hn) == "" {
 		t.Fatalf("hashes: none %s, cpu %s, instructions %s", hn, hc, hi)
+	}
+}
+
+// Without valgrind and without a perf counter, counting instructions is
+// bad input before anything runs.
+func TestInstructionsNeedCounter(t *testing.T) {
+	f := newFixture(t)
+	f.task.Evaluation = config.Evaluation{SecondaryMetrics: []string{records.MetricInstructions}, SecondaryMetricsSet: true}
+	u := f.unit(t, nil, nil)
+	t.Setenv("PATH", t.TempDir())
+	r := &countingRunner{Host: *launcher(t)}
+	_, err := f.run(t, context.Background(), []Unit{u}, r, false)
+	if err == nil || !badinput.Is(err) || !strings.Contains(err.Error(), "the instructions metric needs perf with the kernel's instructions counter or valgrind: no valgrind in PATH, and perf: no perf in PATH") || r.n.Load() != 0 {
+		t.Fatalf("err %v, %d commands", err, r.n.Load())
 	}
 }
