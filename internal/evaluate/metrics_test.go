@@ -3,9 +3,11 @@ package evaluate
 import (
 	"context"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
@@ -236,5 +238,28 @@ func TestInstructionsNeedCounter(t *testing.T) {
 	_, err := f.run(t, context.Background(), []Unit{u}, r, false)
 	if err == nil || !badinput.Is(err) || !strings.Contains(err.Error(), "the instructions metric needs perf with the kernel's instructions counter or valgrind: no valgrind in PATH, and perf: no perf in PATH") || r.n.Load() != 0 {
 		t.Fatalf("err %v, %d commands", err, r.n.Load())
+	}
+}
+
+// The launcher's CPU time is the whole tree's: a workload whose only work
+// is in a grandchild (and in a waited-for background child) has the CPU
+// time of that work, which no machine does faster than a lower bound
+// (load only adds to it); the shells alone use about 1 ms.
+func TestCPUTimeCoversProcessTree(t *testing.T) {
+	script := `sh -c '` + strings.ReplaceAll(spinChild(100000), "'", `'"'"'`) + `' & wait; ` + spinChild(100000)
+	res, err := launcher(t).Run(context.Background(), CommandSpec{Script: script, Env: os.Environ(), Timed: true, TempDir: t.TempDir(), Timeout: time.Minute})
+	if err != nil || !res.OK() || !res.CPUTimes {
+		t.Fatalf("%+v %v", res, err)
+	}
+	one, err := launcher(t).Run(context.Background(), CommandSpec{Script: "exit 0", Env: os.Environ(), Timed: true, TempDir: t.TempDir(), Timeout: time.Minute})
+	if err != nil || !one.CPUTimes {
+		t.Fatalf("%+v %v", one, err)
+	}
+	cpu := (res.User + res.Sys).Seconds()
+	if v, _ := RunValue(records.Metric{Kind: records.MetricCPU}, nil, res); v != cpu {
+		t.Fatalf("cpu metric %v, user + sys %v", v, cpu)
+	}
+	if cpu < 0.02 || cpu < 10*(one.User+one.Sys).Seconds() {
+		t.Fatalf("two spinning descendants: %.4fs of CPU time; an empty shell: %.4fs", cpu, (one.User + one.Sys).Seconds())
 	}
 }
