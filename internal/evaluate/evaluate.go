@@ -442,7 +442,7 @@ func (e *evaluator) regradeGroup(g *group) error {
 					c.Flags = withFlag(c.Flags, records.FlagMetricsDisagree, disagree)
 				}
 			}
-			r.Config.Band, r.Config.Alpha = spec.Band, spec.Alpha
+			r.Config.Band, r.Config.Alpha, r.Config.SecondaryMetrics = spec.Band, spec.Alpha, spec.SecondaryMetrics
 			r.RegradedAt = e.o.Now().UTC()
 			if err := journal.WriteEval(g.dir, r); err != nil {
 				return err
@@ -475,7 +475,7 @@ func (e *evaluator) regradeGroup(g *group) error {
 		if r.Status == records.EvalSuccess {
 			st := Analyze(r.Samples, spec)
 			r.Stats = &st
-			r.Config.Band, r.Config.Alpha = spec.Band, spec.Alpha
+			r.Config.Band, r.Config.Alpha, r.Config.SecondaryMetrics = spec.Band, spec.Alpha, spec.SecondaryMetrics
 			r.Flags = withFlag(r.Flags, records.FlagNoisy, st.Noisy)
 			var disagree bool
 			r.Secondary, disagree = Secondary(r, -1, &st, spec, r.Environment.InstructionsMethod, storedCountErr(r.Secondary))
@@ -499,6 +499,7 @@ func (e *evaluator) regradeSpec(spec *Spec, r *records.Eval) *Spec {
 	stored := Spec{EvalSpec: r.Config}
 	if spec != nil {
 		stored.Band, stored.Alpha = spec.Band, spec.Alpha
+		stored.SecondaryMetrics = regradeSecondary(spec.SecondaryMetrics, r.Config.SecondaryMetrics, r.Config.Metric.Kind)
 	}
 	return &stored
 }

@@ -263,3 +263,34 @@ func TestCPUTimeCoversProcessTree(t *testing.T) {
 		t.Fatalf("two spinning descendants: %.4fs of CPU time; an empty shell: %.4fs", cpu, (one.User + one.Sys).Seconds())
 	}
 }
+
+// A file of an older harness (no secondary metrics) gains CPU time's
+// statistics at a regrade, from the samples it has; instructions, which
+// it never counted, are not made up.
+func TestRegradeAddsSecondaryCPU(t *testing.T) {
+	f := newFixture(t)
+	zero := 0
+	f.task.Evaluation = config.Evaluation{Rounds: 4, Warmup: &zero}
+	u := f.unit(t, nil, nil)
+	ctx := context.Background()
+	if _, err := f.run(t, ctx, []Unit{u}, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	res, err := journal.ReadEval(u.Dir)
+	if err != nil || len(res.Secondary) != 1 {
+		t.Fatalf("%v: secondary %+v", err, res)
+	}
+	res.Secondary, res.Config.SecondaryMetrics = nil, nil
+	if err := journal.WriteEval(u.Dir, res); err != nil {
+		t.Fatal(err)
+	}
+	f.task.Evaluation.SecondaryMetrics, f.task.Evaluation.SecondaryMetricsSet = []string{records.MetricCPU, records.MetricInstructions}, true
+	r := &countingRunner{Host: *launcher(t)}
+	if sum, err := f.run(t, ctx, []Unit{u}, r, true); err != nil || sum.Regraded != 1 || r.n.Load() != 0 {
+		t.Fatalf("regrade: %+v %v, %d commands", sum, err, r.n.Load())
+	}
+	res, _ = journal.ReadEval(u.Dir)
+	if !slices.Equal(res.Config.SecondaryMetrics, []string{records.MetricCPU}) || len(res.Secondary) != 1 || res.Secondary[0].Stats == nil || res.Secondary[0].Stats.Base.N != 4 {
+		t.Fatalf("regraded: config %v, secondary %+v", res.Config.SecondaryMetrics, res.Secondary)
+	}
+}

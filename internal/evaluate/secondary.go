@@ -89,7 +89,7 @@ func (it *itemRun) secondaryRounds(ctx context.Context, env *records.Environment
 	return nil
 }
 
-// Secondary computes the statistics of the secondary metrics of
+// Secondary computes the statistics of spec's secondary metrics for
 // candidate k (k < 0: the one-candidate layout, whose agent samples are
 // all the candidate's) like the metric's, and whether one disagrees with
 // primary, the metric's statistics. method and countErr describe the
@@ -98,7 +98,7 @@ func Secondary(r *records.Eval, k int, primary *stats.ThreeWay, spec *Spec, meth
 	o := spec.Options()
 	// Times and counts are all lower-is-better, whatever the metric is.
 	o.Better = stats.LowerIsBetter
-	for _, m := range r.Config.SecondaryMetrics {
+	for _, m := range spec.SecondaryMetrics {
 		ss := records.SecondaryStats{Metric: m}
 		samples, value := r.Samples, func(s records.Sample) (float64, bool) { return s.WallSeconds, true }
 		switch m {
@@ -149,6 +149,24 @@ func armValues(samples []records.Sample, arm records.Arm, k int, value func(reco
 		vals = append(vals, v)
 	}
 	return vals, true
+}
+
+// regradeSecondary are the secondary metrics a regrade computes: the
+// configuration's wall and cpu (the stored samples have both, also in a
+// file of an older harness) and instructions only when they were counted
+// (they need runs of their own), never the stored metric itself, and
+// nothing beside a stored instructions metric (its runs were counted).
+func regradeSecondary(now, stored []string, metric string) []string {
+	var out []string
+	for _, m := range now {
+		if m == metric || metric == records.MetricInstructions {
+			continue
+		}
+		if m != records.MetricInstructions || slices.Contains(stored, m) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // storedCountErr is why a stored result has no instruction counts, for
