@@ -145,7 +145,7 @@ func (e *Evaluation) decodeNode(d *decoder, n *node, path string) error {
 	if f, pos := field("alpha"); d.isSet(f) && (e.Alpha <= 0 || e.Alpha >= 1) {
 		return d.errAtPos(pos, f, "must be in (0, 1), got %s", formatFloat(e.Alpha))
 	}
-	return nil
+	return e.checkPlaceholders(d, path)
 }
 
 // decodeNode reads and checks a task's patch section: each exclude entry

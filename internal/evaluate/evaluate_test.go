@@ -149,7 +149,8 @@ func TestRunSuccessResumeRegrade(t *testing.T) {
 			t.Fatalf("sample %d: value %v wall %v", i, s.Value, s.WallSeconds)
 		}
 	}
-	if res.Stats.Base.N != 3 || res.Commands[0].Phase != "correctness" || len(res.Commands) != 3 {
+	// Correctness before timing, and again after it (recheck).
+	if res.Stats.Base.N != 3 || res.Commands[0].Phase != "correctness" || len(res.Commands) != 6 || res.Commands[5].Phase != "recheck" {
 		t.Fatalf("stats n %d, commands %+v", res.Stats.Base.N, res.Commands)
 	}
 	env := res.Environment

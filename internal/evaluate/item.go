@@ -86,6 +86,12 @@ type itemRun struct {
 	// priv is the item's private directory (owner-marked): every
 	// temporary file of the item lives there.
 	priv string
+	// round is the round being timed ({round} of the workload).
+	round int
+	// watch follows what the timed runs write; fileHashes are the
+	// evaluation files as copied into each arm (protocol.go).
+	watch      *watcher
+	fileHashes map[*arm]map[string]string
 }
 
 // newArms are a group's arms in the order of the first round: B H and
@@ -139,6 +145,7 @@ func (e *evaluator) evaluate(ctx context.Context, g *group) (*records.Eval, erro
 		return nil, fmt.Errorf("private directory: %w", err)
 	}
 	it.priv = priv
+	it.recordSeeds()
 	defer func() {
 		done := busy()
 		defer done()
@@ -182,6 +189,9 @@ func (it *itemRun) oneResult() {
 			res.Flags = append(res.Flags, records.FlagNoisy)
 		}
 		res.Flags = append(res.Flags, it.itemFlags()...)
+		var flags []string
+		res.Protocol, flags = it.protocolChecks(it.arms[2])
+		res.Flags = append(res.Flags, flags...)
 	}
 }
 
@@ -212,6 +222,9 @@ func (it *itemRun) itemResult() {
 			if st.Noisy {
 				ec.Flags = append(ec.Flags, records.FlagNoisy)
 			}
+			var flags []string
+			ec.Protocol, flags = it.protocolChecks(a)
+			ec.Flags = append(ec.Flags, flags...)
 			timed = true
 		}
 		res.Candidates = append(res.Candidates, ec)
@@ -316,6 +329,9 @@ func (it *itemRun) run(ctx context.Context, priv string) error {
 	if err := it.workspaces(ctx, priv); err != nil || it.over() {
 		return err
 	}
+	if err := it.makeTmpDirs(); err != nil {
+		return err
+	}
 	for _, a := range it.live() {
 		if err := it.copyFiles(a); err != nil || it.over() {
 			return err
@@ -363,7 +379,18 @@ func (it *itemRun) run(ctx context.Context, priv string) error {
 			}
 		}
 	}
-	return it.time(ctx)
+	if it.checkFiles("during setup and correctness"); it.over() {
+		return nil
+	}
+	it.startWatch()
+	if err := it.time(ctx); err != nil || it.over() {
+		return err
+	}
+	it.finishWatch()
+	if it.checkFiles("during the timed runs"); it.over() {
+		return nil
+	}
+	return it.recheck(ctx)
 }
 
 // workspaces creates the workspaces of the arms and applies each
@@ -441,6 +468,7 @@ func (it *itemRun) copyFiles(a *arm) error {
 			return fmt.Errorf("evaluation file %s: %w", it.spec.Files[i], err)
 		}
 	}
+	it.hashFiles(a)
 	return nil
 }
 
@@ -522,7 +550,7 @@ func (it *itemRun) command(ctx context.Context, a *arm, phase, cmd string) error
 	t0 := time.Now()
 	dir := it.path(a)
 	cr, err := it.runner.Run(ctx, CommandSpec{
-		Script: expand(cmd, dir), Arm: a.id, Dir: dir, Env: it.e.env(dir),
+		Script: it.expandCmd(cmd, dir, 0), Arm: a.id, Dir: dir, Env: it.armEnv(a, dir),
 		Timeout: timeout, Stdout: sw, Stderr: sw, CPUs: it.e.untimedGate(), TempDir: it.priv,
 	})
 	sw.Close()
@@ -625,6 +653,7 @@ func (it *itemRun) rounds(ctx context.Context, env *records.Environment, pin []i
 			p.Round(it.g.name, r+1, s.Warmup+s.Rounds)
 		}
 		warm := r < s.Warmup
+		it.round = r
 		idx := r
 		if !warm {
 			idx = r - s.Warmup
@@ -640,6 +669,7 @@ func (it *itemRun) rounds(ctx context.Context, env *records.Environment, pin []i
 			if err != nil {
 				return err
 			}
+			it.afterRun(a)
 			f.round, f.pos, f.warm, f.offset = r, pos, warm, f.started.Sub(t0).Seconds()
 			v := decideRun(s, it.e.display(s.Workload), f)
 			if v.fail == nil || !it.g.itemLayout || a.cand == nil {
@@ -709,7 +739,7 @@ func (it *itemRun) timedRun(ctx context.Context, a *arm, pin []int) (runFacts, e
 	f := runFacts{arm: a.kind, name: a.name, started: time.Now()}
 	dir := it.path(a)
 	cr, err := it.runner.Run(ctx, CommandSpec{
-		Script: expand(s.Workload, dir), Arm: a.id, Dir: dir, Env: it.e.env(dir),
+		Script: it.expandCmd(s.Workload, dir, it.round), Arm: a.id, Dir: dir, Env: it.armEnv(a, dir),
 		Timeout: s.Timeout.D(), Stdout: stdout, Stderr: stderr, CPUs: pin, Timed: true, TempDir: it.priv,
 	})
 	if ctx.Err() != nil {

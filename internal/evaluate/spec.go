@@ -80,6 +80,9 @@ func ResolveSpec(task *config.Task, it plan.Item) (*Spec, error) {
 		if o.Alpha > 0 {
 			e.Alpha = o.Alpha
 		}
+		if o.Recheck != nil {
+			e.Recheck = o.Recheck
+		}
 	}
 	s := &Spec{EvalSpec: records.EvalSpec{
 		Setup: e.Setup, Workload: e.Workload, Correctness: e.Correctness,
@@ -129,6 +132,8 @@ func ResolveSpec(task *config.Task, it plan.Item) (*Spec, error) {
 	if s.Alpha <= 0 {
 		s.Alpha = DefaultAlpha
 	}
+	// On by default when there is something to recheck.
+	s.Recheck = len(s.Correctness) > 0 && (e.Recheck == nil || *e.Recheck)
 	for _, f := range s.Files {
 		p := f
 		if !filepath.IsAbs(p) {
@@ -228,9 +233,4 @@ func fileTarget(taskDir, written, abs string) string {
 		return rel
 	}
 	return filepath.Base(abs)
-}
-
-// expand replaces {workspace} in a command.
-func expand(cmd, workspace string) string {
-	return strings.ReplaceAll(cmd, "{workspace}", workspace)
 }
