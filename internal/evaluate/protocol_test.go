@@ -260,3 +260,33 @@ func TestBenchmarkFileModified(t *testing.T) {
 		t.Errorf("status %s (%s)", r.Status, r.Reason)
 	}
 }
+
+// In a container the arm's workspace and its HOME are host directories,
+// so their manifests see what the timed runs wrote; the container's /tmp
+// is its own and is not watched.
+func TestContainerTimingWrites(t *testing.T) {
+	f, c, run := containerFixture(t)
+	cheat := f.patch(t, func(d string) {
+		writeFile(t, d, "work.sh", `[ -f "$HOME/answer" ] || { sleep 0.4; echo 42 > "$HOME/answer"; echo 42 > .answer; }
+echo result $(cat "$HOME/answer")
+echo time: 1.5 ms
+`)
+	})
+	u := f.unit(t, &config.Evaluation{Workload: "sh work.sh; echo {round} {seed} > round.txt"}, cheat)
+	sum, _, err := f.runAs(t, context.Background(), run, []Unit{u}, c)
+	if err != nil || sum.Counts[records.EvalSuccess] != 1 {
+		t.Fatalf("summary %+v, err %v", sum, err)
+	}
+	noContainersLeft(t, run)
+	r, err := journal.ReadEval(u.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"home/answer", "workspace/.answer"}
+	if p := r.Protocol; p == nil || !slices.Equal(p.TimingWrites, want) || len(p.Watched) != 2 || p.Watched[0].Shared || p.Watched[1].Shared {
+		t.Fatalf("protocol %+v, want writes %v in the workspace and the arm's own home", r.Protocol, want)
+	}
+	if !slices.Contains(r.Flags, records.FlagWritesDuringTiming) || !slices.Contains(r.Flags, records.FlagWarmCache) || len(r.RoundSeeds) != 4 {
+		t.Errorf("flags %v, seeds %v", r.Flags, r.RoundSeeds)
+	}
+}
