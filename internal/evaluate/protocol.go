@@ -184,6 +184,12 @@ type watcher struct {
 	last      []manifest
 	writes    map[*arm]map[string]bool
 	truncated map[string]bool
+	// seq and alone are the command tracker's state at the last shared
+	// manifest; unattributed counts the runs whose shared changes were
+	// not attributed because other commands of the harness ran meanwhile.
+	seq          uint64
+	alone        bool
+	unattributed int
 }
 
 // startWatch takes the manifests the timed runs are compared with: after
@@ -215,9 +221,16 @@ func (it *itemRun) startWatch() {
 			m := takeManifest(w.shared[0].root, w.skip)
 			w.last = []manifest{m}
 			w.truncated["home"] = m.truncated
+			w.mark()
 		}
 	}
 	it.watch = w
+}
+
+// mark records the command tracker's state after a shared manifest.
+func (w *watcher) mark() {
+	seq, inflight := activity.state()
+	w.seq, w.alone = seq, inflight == 0
 }
 
 // afterRun attributes what changed in the shared directories since the
@@ -227,14 +240,24 @@ func (it *itemRun) afterRun(a *arm) {
 	if w == nil || len(w.shared) == 0 {
 		return
 	}
+	// Only the run's own start and end since the last manifest, and no
+	// other command of this harness (another item's setup, with
+	// --max-parallel-setup) running across it: else what changed in the
+	// shared directory is not the run's alone.
+	seq, inflight := activity.state()
+	alone := w.alone && inflight == 0 && seq-w.seq <= 2
+	if !alone {
+		w.unattributed++
+	}
 	for i, d := range w.shared {
 		m := takeManifest(d.root, w.skip)
-		if out := w.writes[a]; out != nil {
+		if out := w.writes[a]; out != nil && alone {
 			changed(w.last[i], m, d.name+"/", out)
 		}
 		w.last[i] = m
 		w.truncated[d.name] = w.truncated[d.name] || m.truncated
 	}
+	w.mark()
 }
 
 // finishWatch compares every arm's own directories with their state
@@ -282,7 +305,11 @@ func (w *watcher) watched() []records.WatchedDir {
 	for _, name := range []string{"workspace", "home", "tmp"} {
 		shared := len(w.shared) > 0 && w.shared[0].name == name
 		if seen[name] || shared {
-			out = append(out, records.WatchedDir{Name: name, Shared: shared, Truncated: w.truncated[name]})
+			wd := records.WatchedDir{Name: name, Shared: shared, Truncated: w.truncated[name]}
+			if shared {
+				wd.UnattributedRuns = w.unattributed
+			}
+			out = append(out, wd)
 		}
 	}
 	return out

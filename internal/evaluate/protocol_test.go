@@ -225,6 +225,16 @@ echo time: 1.5 ms
 	if len(p.Watched) != 3 || !p.Watched[1].Shared {
 		t.Errorf("watched %+v", p.Watched)
 	}
+	// Another command of the harness running meanwhile (another item's
+	// setup): what changes in the shared HOME is nobody's.
+	os.RemoveAll(filepath.Join(f.home, ".cache"))
+	tok := activity.begin()
+	r = f.evalOne(t, eval, cheat)
+	activity.end(tok)
+	if p := r.Protocol; p == nil || slices.Contains(p.TimingWrites, "home/.cache/cheat/answer") || !slices.Contains(p.TimingWrites, "workspace/.cache/answer") ||
+		len(p.Watched) != 3 || p.Watched[1].UnattributedRuns != 12 {
+		t.Errorf("with another command running: protocol %+v", r.Protocol)
+	}
 	// The baseline against itself: none of the flags.
 	r = f.evalOne(t, eval, nil)
 	for _, fl := range []string{records.FlagWritesDuringTiming, records.FlagWarmCache, records.FlagSetupGrew} {

@@ -139,6 +139,10 @@ type WatchedDir struct {
 	// its changes are attributed to the arm whose run was being timed.
 	Shared    bool `json:"shared,omitempty"`
 	Truncated bool `json:"truncated,omitempty"`
+	// UnattributedRuns counts the timed runs whose changes to a shared
+	// directory were attributed to no arm: other commands of the harness
+	// (another item's setup) ran at the same time.
+	UnattributedRuns int `json:"unattributed_runs,omitempty"`
 }
 
 // Eval is eval.json. It has two layouts:
