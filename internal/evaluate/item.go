@@ -383,9 +383,13 @@ func (it *itemRun) run(ctx context.Context, priv string) error {
 		return nil
 	}
 	it.startWatch()
-	if err := it.time(ctx); err != nil || it.over() {
-		return err
-	}
+	return it.time(ctx)
+}
+
+// afterTiming compares what the timed runs wrote, checks the evaluation
+// files and runs correctness again. It runs before the timing CPU is
+// released: in containers the arms are still on it.
+func (it *itemRun) afterTiming(ctx context.Context) error {
 	it.finishWatch()
 	if it.checkFiles("during the timed runs"); it.over() {
 		return nil
@@ -596,7 +600,10 @@ func (it *itemRun) time(ctx context.Context) error {
 		p.Applied = p.Requested && p.Runs > 0 && p.PinnedRuns == p.Runs
 		it.res.Environment = env
 	}()
-	return it.rounds(ctx, &env, pin)
+	if err := it.rounds(ctx, &env, pin); err != nil || it.over() {
+		return err
+	}
+	return it.afterTiming(ctx)
 }
 
 // timingEnvironment describes where the rounds run, and pins them (pin:
