@@ -235,9 +235,11 @@ echo time: 1.5 ms
 		len(p.Watched) != 3 || p.Watched[1].UnattributedRuns != 12 {
 		t.Errorf("with another command running: protocol %+v", r.Protocol)
 	}
-	// The baseline against itself: none of the flags.
+	// The baseline against itself: neither writes nor a grown setup (a
+	// warm-cache flag can come from one slow first run on a loaded
+	// machine, so it is not asserted here).
 	r = f.evalOne(t, eval, nil)
-	for _, fl := range []string{records.FlagWritesDuringTiming, records.FlagWarmCache, records.FlagSetupGrew} {
+	for _, fl := range []string{records.FlagWritesDuringTiming, records.FlagSetupGrew} {
 		if slices.Contains(r.Flags, fl) {
 			t.Errorf("empty patch flagged %s: %v (%+v)", fl, r.Flags, r.Protocol)
 		}
