@@ -1,7 +1,7 @@
 #!/bin/sh
 # Validation of `bench evaluate` (docs/evaluation.md records the results).
 #
-#   scripts/validate-evaluation.sh [known2x|aa|power|negatives|peers|all]...
+#   scripts/validate-evaluation.sh [known2x|aa|power|negatives|gaming|peers|all]...
 #
 #   known2x    generated repository whose human commit halves a controlled
 #              CPU spin; prepare with replay and noop, evaluate with the
@@ -17,6 +17,12 @@
 #   negatives  a patch that breaks the tests, one that changes the output,
 #              one that does not apply, one that is fine: expect
 #              correctness_failed, equivalence_failed, patch_failed, success.
+#   gaming     candidates that game the timing (issue 13, section 3): one
+#              caches its answer on disk across runs (its first run is the
+#              slow one), one breaks its tests only while timed, one edits
+#              the hidden benchmark file. Expect writes_during_timing and
+#              warm_cache_suspected; correctness_failed "failed after
+#              timing"; correctness_failed "benchmark file modified".
 #   peers      peers' rules side by side with ours on the same stored
 #              samples of the aa and power sets (run first unless they ran
 #              earlier in the same invocation): GSO (mean of 5 runs, 1.05×
@@ -223,6 +229,54 @@ negatives() {
 	check negatives-apply "a patch that does not apply: $(st neg-0003)" test "$(st neg-0003)" = patch_failed
 }
 
+gaming() {
+	d="$WORK/gaming"
+	mkdir -p "$d"
+	mkrepo "$d/repo" 3000000 1500000 3
+	# The hidden benchmark runs the tree's bench.sh with a fresh seed.
+	printf 'exec sh bench.sh "$1"\n' > "$d/hidden.sh"
+	cat > "$d/task.yaml" <<EOF
+id: gm
+repo:
+  url: ./repo
+workload: "sh bench.sh"
+evaluation:
+  files: ["hidden.sh"]
+  workload: "sh hidden.sh {seed}"
+  correctness: ["sh test.sh"]
+  equivalence: exact
+  rounds: 10
+EOF
+	# Trick 0 answers from a file its first timed run wrote; trick 1 leaves
+	# a mark that its tests refuse; trick 2 rewrites the benchmark.
+	printf '#!/bin/sh\n[ -n "$1" ] && [ -f .answer ] && exec cat .answer\n"$SPIN" "$(cat spin.conf)" > .answer.new && mv .answer.new .answer && cat .answer\n' > "$d/cand0.sh"
+	printf '#!/bin/sh\n[ -n "$1" ] && touch .timed\nexec "$SPIN" "$(cat spin.conf)"\n' > "$d/cand1.sh"
+	printf '#!/bin/sh\ntest ! -f .timed && grep -Eq "^[0-9]+$" spin.conf\n' > "$d/test1.sh"
+	printf '#!/bin/sh\n[ -n "$1" ] && echo "exec cat /dev/null" > hidden.sh\nexec "$SPIN" "$(cat spin.conf)"\n' > "$d/cand2.sh"
+	cat > "$d/bench.yaml" <<EOF
+paths:
+  state_root: ./state
+  work_root: ./.work
+agents:
+  trickster:
+    type: command
+    command: ["sh", "-c", "n=\$(cat $d/n 2>/dev/null || echo 0); echo \$((n+1)) > $d/n; cp $d/cand\$n.sh bench.sh; if [ \$n = 1 ]; then cp $d/test1.sh test.sh; fi"]
+    timeout: 5m
+EOF
+	(cd "$d" && "$BENCH" prepare task.yaml --commits commits.txt --agent trickster --max-workers 1 --run-id gm >/dev/null 2>&1 &&
+		"$BENCH" evaluate state/runs/gm 2>/dev/null | tee report.txt)
+	ev() { cat "$d/state/runs/gm/$1/eval.json"; }
+	st() { ev "$1" | sed -n 's/^  "status": "\([a-z_]*\)".*/\1/p'; }
+	reason() { ev "$1" | sed -n 's/^  "reason": "\(.*\)",*$/\1/p'; }
+	flags() { ev "$1" | sed -n '/^  "flags": \[/,/^  \]/p' | sed -n 's/^    "\([a-z_0-9]*\)",*$/\1/p' | tr '\n' ' '; }
+	check gaming-cache "a candidate that caches its answer across runs: $(st gm-0000) [$(flags gm-0000)]" \
+		sh -c 'case "$1" in *writes_during_timing*warm_cache_suspected*) test "$2" = success ;; *) false ;; esac' _ "$(flags gm-0000)" "$(st gm-0000)"
+	check gaming-recheck "a candidate that fails only after timing: $(st gm-0001) ($(reason gm-0001 | cut -c1-60))" \
+		sh -c 'test "$1" = correctness_failed && case "$2" in "failed after timing"*) ;; *) false ;; esac' _ "$(st gm-0001)" "$(reason gm-0001)"
+	check gaming-hidden "a candidate that edits the hidden benchmark: $(st gm-0002) ($(reason gm-0002))" \
+		sh -c 'test "$1" = correctness_failed && case "$2" in "benchmark file modified"*) ;; *) false ;; esac' _ "$(st gm-0002)" "$(reason gm-0002)"
+}
+
 say "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), load $(cut -d' ' -f1-3 /proc/loadavg)"
 [ $# -gt 0 ] || set -- all
 for c in "$@"; do
@@ -231,8 +285,9 @@ for c in "$@"; do
 	aa) aa ;;
 	power) power ;;
 	negatives) negatives ;;
+	gaming) gaming ;;
 	peers) peers ;;
-	all) negatives; known2x; aa; power; peers ;;
+	all) negatives; gaming; known2x; aa; power; peers ;;
 	*) say "unknown check $c"; exit 2 ;;
 	esac
 done

@@ -145,7 +145,10 @@ func (e *Evaluation) decodeNode(d *decoder, n *node, path string) error {
 	if f, pos := field("alpha"); d.isSet(f) && (e.Alpha <= 0 || e.Alpha >= 1) {
 		return d.errAtPos(pos, f, "must be in (0, 1), got %s", formatFloat(e.Alpha))
 	}
-	return e.checkSecondary(d, path)
+	if err := e.checkSecondary(d, path); err != nil {
+		return err
+	}
+	return e.checkPlaceholders(d, path)
 }
 
 // checkSecondary checks secondary_metrics: known kinds, each once, not

@@ -183,7 +183,10 @@ type Evaluation struct {
 	// is a match even when significant.
 	Band  float64 `yaml:"band" json:"band,omitempty"`
 	Alpha float64 `yaml:"alpha" json:"alpha,omitempty"`
-	Pos   Pos     `yaml:"-" json:"-"`
+	// Recheck runs the correctness commands again after the last timed
+	// round (nil: on when correctness is set).
+	Recheck *bool `yaml:"recheck" json:"recheck,omitempty"`
+	Pos     Pos   `yaml:"-" json:"-"`
 	// RoundsPos is where rounds is set (for validate's warning).
 	RoundsPos Pos `yaml:"-" json:"-"`
 }

@@ -321,7 +321,7 @@ func (c *Container) StartItem(ctx context.Context, it ItemEnv) (ItemSession, err
 		arms = records.Arms
 	}
 	s := &containerItem{c: c, names: map[records.Arm]string{}, order: arms, env: it.Env, cpuset: cpuList(it.CPUs),
-		out: filepath.Join(it.Private, "out"), dirs: []string{}}
+		out: filepath.Join(it.Private, "out"), dirs: []string{}, homes: map[records.Arm]string{}}
 	if err := c.mkdir(s.out); err != nil {
 		return nil, err
 	}
@@ -349,6 +349,7 @@ func (c *Container) StartItem(ctx context.Context, it ItemEnv) (ItemSession, err
 		spec.Env = []container.EnvVar{{Name: "BENCH_WORKSPACE", Value: ContainerWorkspace}}
 		if setHome {
 			spec.Env = append(spec.Env, container.EnvVar{Name: "HOME", Value: containerHome})
+			s.homes[arm] = home
 		}
 		for _, k := range c.PassEnv {
 			spec.Env = append(spec.Env, container.EnvVar{Name: k, ByName: true})
@@ -417,6 +418,9 @@ type containerItem struct {
 
 	// order are the arms' ids in round-0 order.
 	order []records.Arm
+	// homes are the arms' HOME directories on the host, when HOME is
+	// ours (the image does not set it).
+	homes map[records.Arm]string
 
 	mu     sync.Mutex
 	names  map[records.Arm]string
@@ -424,6 +428,10 @@ type containerItem struct {
 }
 
 func (s *containerItem) Name() string { return s.c.Name() }
+
+// HostHome is the host directory mounted as an arm's HOME, "" when the
+// image sets its own HOME (then it is inside the container).
+func (s *containerItem) HostHome(arm records.Arm) string { return s.homes[arm] }
 
 // Workspace is /workspace for every arm.
 func (s *containerItem) Workspace(records.Arm) string { return ContainerWorkspace }

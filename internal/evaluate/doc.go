@@ -41,7 +41,17 @@
 //     when evaluation.equivalence is set (exact, or numeric with a
 //     tolerance), else the item is equivalence_failed (human_failed for the
 //     human arm).
-//  5. Statistics: stats.Analyze on the timed (non-warm-up) samples: medians
+//  5. The timing protocol's checks (protocol.go): {round} and {seed}
+//     give every round fresh inputs; with evaluation.recheck, correctness
+//     runs again after the last round (a candidate failing then is
+//     correctness_failed, "failed after timing"); manifests of the arms'
+//     workspaces, TMPDIRs and HOMEs before and after the timed runs flag a
+//     candidate whose runs wrote files the baseline's did not
+//     (writes_during_timing); a first run much slower than the median
+//     (warm_cache_suspected) and a grown setup (setup_grew) are flagged;
+//     a candidate that changed an evaluation file is correctness_failed
+//     ("benchmark file modified").
+//  6. Statistics: stats.Analyze on the timed (non-warm-up) samples: medians
 //     with 95% CIs, speedups with paired-bootstrap CIs and Mann–Whitney
 //     p-values, the verdict of agent vs human, opt_base / opt_commit, noise.
 //

@@ -52,6 +52,7 @@ type fixture struct {
 	task             *config.Task
 	bench            *config.Bench
 	lockDir          string
+	home             string
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -76,6 +77,7 @@ func newFixture(t *testing.T) *fixture {
 	// The machine-wide default: tests never time on the CPU of a real
 	// evaluation running on this machine at the same moment.
 	f.lockDir = DefaultLockDir()
+	f.home = t.TempDir()
 	return f
 }
 
@@ -103,9 +105,22 @@ func (f *fixture) run(t *testing.T, ctx context.Context, units []Unit, runner Ru
 	}
 	var log bytes.Buffer
 	s, err := Run(ctx, Options{RunID: "r", Task: f.task, Bench: f.bench, RepoURL: f.repo, Units: units,
-		Regrade: regrade, Runner: runner, LockDir: f.lockDir, ProcessEnv: os.Environ(), Log: &log})
+		Regrade: regrade, Runner: runner, LockDir: f.lockDir, ProcessEnv: f.env(t), Log: &log})
 	t.Logf("log:\n%s", log.String())
 	return s, err
+}
+
+// env is the harness's environment with a HOME of the test's own (the
+// timed runs' writes there are watched; the machine's HOME has other
+// processes' writes).
+func (f *fixture) env(t *testing.T) []string {
+	env := []string{"HOME=" + f.home}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "HOME=") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // countingRunner counts the commands run.
@@ -149,7 +164,8 @@ func TestRunSuccessResumeRegrade(t *testing.T) {
 			t.Fatalf("sample %d: value %v wall %v", i, s.Value, s.WallSeconds)
 		}
 	}
-	if res.Stats.Base.N != 3 || res.Commands[0].Phase != "correctness" || len(res.Commands) != 3 {
+	// Correctness before timing, and again after it (recheck).
+	if res.Stats.Base.N != 3 || res.Commands[0].Phase != "correctness" || len(res.Commands) != 6 || res.Commands[5].Phase != "recheck" {
 		t.Fatalf("stats n %d, commands %+v", res.Stats.Base.N, res.Commands)
 	}
 	env := res.Environment

@@ -89,6 +89,12 @@ type itemRun struct {
 	// counter is the instruction counter the item's first counted run
 	// used; countErr why the secondary instruction counts stopped.
 	counter, countErr string
+	// round is the round being timed ({round} of the workload).
+	round int
+	// watch follows what the timed runs write; fileHashes are the
+	// evaluation files as copied into each arm (protocol.go).
+	watch      *watcher
+	fileHashes map[*arm]map[string]string
 }
 
 // newArms are a group's arms in the order of the first round: B H and
@@ -142,6 +148,7 @@ func (e *evaluator) evaluate(ctx context.Context, g *group) (*records.Eval, erro
 		return nil, fmt.Errorf("private directory: %w", err)
 	}
 	it.priv = priv
+	it.recordSeeds()
 	defer func() {
 		done := busy()
 		defer done()
@@ -190,6 +197,9 @@ func (it *itemRun) oneResult() {
 		if disagree {
 			res.Flags = append(res.Flags, records.FlagMetricsDisagree)
 		}
+		var flags []string
+		res.Protocol, flags = it.protocolChecks(it.arms[2])
+		res.Flags = append(res.Flags, flags...)
 	}
 }
 
@@ -225,6 +235,9 @@ func (it *itemRun) itemResult() {
 			if disagree {
 				ec.Flags = append(ec.Flags, records.FlagMetricsDisagree)
 			}
+			var flags []string
+			ec.Protocol, flags = it.protocolChecks(a)
+			ec.Flags = append(ec.Flags, flags...)
 			timed = true
 		}
 		res.Candidates = append(res.Candidates, ec)
@@ -329,6 +342,9 @@ func (it *itemRun) run(ctx context.Context, priv string) error {
 	if err := it.workspaces(ctx, priv); err != nil || it.over() {
 		return err
 	}
+	if err := it.makeTmpDirs(); err != nil {
+		return err
+	}
 	for _, a := range it.live() {
 		if err := it.copyFiles(a); err != nil || it.over() {
 			return err
@@ -376,7 +392,22 @@ func (it *itemRun) run(ctx context.Context, priv string) error {
 			}
 		}
 	}
+	if it.checkFiles("during setup and correctness"); it.over() {
+		return nil
+	}
+	it.startWatch()
 	return it.time(ctx)
+}
+
+// afterTiming compares what the timed runs wrote, checks the evaluation
+// files and runs correctness again. It runs before the timing CPU is
+// released: in containers the arms are still on it.
+func (it *itemRun) afterTiming(ctx context.Context) error {
+	it.finishWatch()
+	if it.checkFiles("during the timed runs"); it.over() {
+		return nil
+	}
+	return it.recheck(ctx)
 }
 
 // workspaces creates the workspaces of the arms and applies each
@@ -454,6 +485,7 @@ func (it *itemRun) copyFiles(a *arm) error {
 			return fmt.Errorf("evaluation file %s: %w", it.spec.Files[i], err)
 		}
 	}
+	it.hashFiles(a)
 	return nil
 }
 
@@ -535,7 +567,7 @@ func (it *itemRun) command(ctx context.Context, a *arm, phase, cmd string) error
 	t0 := time.Now()
 	dir := it.path(a)
 	cr, err := it.runner.Run(ctx, CommandSpec{
-		Script: expand(cmd, dir), Arm: a.id, Dir: dir, Env: it.e.env(dir),
+		Script: it.expandCmd(cmd, dir, 0), Arm: a.id, Dir: dir, Env: it.armEnv(a, dir),
 		Timeout: timeout, Stdout: sw, Stderr: sw, CPUs: it.e.untimedGate(), TempDir: it.priv,
 	})
 	sw.Close()
@@ -581,7 +613,12 @@ func (it *itemRun) time(ctx context.Context) error {
 		p.Applied = p.Requested && p.Runs > 0 && p.PinnedRuns == p.Runs
 		it.res.Environment = env
 	}()
-	if err := it.rounds(ctx, &env, pin); err != nil {
+	if err := it.rounds(ctx, &env, pin); err != nil || it.over() {
+		return err
+	}
+	// The recheck and the evaluation files' hashes follow the timed
+	// rounds; the counted runs (instructions) come after, untimed.
+	if err := it.afterTiming(ctx); err != nil {
 		return err
 	}
 	return it.secondaryRounds(ctx, &env, pin)
@@ -641,6 +678,7 @@ func (it *itemRun) rounds(ctx context.Context, env *records.Environment, pin []i
 			p.Round(it.g.name, r+1, s.Warmup+s.Rounds)
 		}
 		warm := r < s.Warmup
+		it.round = r
 		idx := r
 		if !warm {
 			idx = r - s.Warmup
@@ -657,6 +695,7 @@ func (it *itemRun) rounds(ctx context.Context, env *records.Environment, pin []i
 				return err
 			}
 			it.noteCounter(f.result, env)
+			it.afterRun(a)
 			f.round, f.pos, f.warm, f.offset = r, pos, warm, f.started.Sub(t0).Seconds()
 			v := decideRun(s, it.e.display(s.Workload), f)
 			if v.fail == nil || !it.g.itemLayout || a.cand == nil {
@@ -726,7 +765,7 @@ func (it *itemRun) timedRun(ctx context.Context, a *arm, pin []int) (runFacts, e
 	f := runFacts{arm: a.kind, name: a.name, started: time.Now()}
 	dir := it.path(a)
 	cr, err := it.runner.Run(ctx, CommandSpec{
-		Script: expand(s.Workload, dir), Arm: a.id, Dir: dir, Env: it.e.env(dir),
+		Script: it.expandCmd(s.Workload, dir, it.round), Arm: a.id, Dir: dir, Env: it.armEnv(a, dir),
 		Timeout: s.Timeout.D(), Stdout: stdout, Stderr: stderr, CPUs: pin, Timed: true, TempDir: it.priv,
 		Count: it.countFor(s.Metric.Kind),
 	})

@@ -382,6 +382,13 @@ func (t *tracker) end(tok token) bool {
 	return alone
 }
 
+// state is the tracker's sequence number and the commands in flight.
+func (t *tracker) state() (seq uint64, inflight int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.seq, t.inflight
+}
+
 // busy marks other child-process work of this package (git commands that
 // build workspaces) for the tracker.
 func busy() func() {

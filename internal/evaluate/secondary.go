@@ -60,7 +60,7 @@ func (it *itemRun) secondaryRounds(ctx context.Context, env *records.Environment
 			dir := it.path(a)
 			t0 := time.Now()
 			cr, err := it.runner.Run(ctx, CommandSpec{
-				Script: expand(s.Workload, dir), Arm: a.id, Dir: dir, Env: it.e.env(dir),
+				Script: it.expandCmd(s.Workload, dir, r), Arm: a.id, Dir: dir, Env: it.armEnv(a, dir),
 				Timeout: s.Timeout.D(), CPUs: pin, Timed: true, TempDir: it.priv,
 				Count: it.countFor(records.MetricInstructions),
 			})

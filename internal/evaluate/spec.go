@@ -84,6 +84,9 @@ func ResolveSpec(task *config.Task, it plan.Item) (*Spec, error) {
 		if o.SecondaryMetricsSet {
 			e.SecondaryMetrics, e.SecondaryMetricsSet = o.SecondaryMetrics, true
 		}
+		if o.Recheck != nil {
+			e.Recheck = o.Recheck
+		}
 	}
 	s := &Spec{EvalSpec: records.EvalSpec{
 		Setup: e.Setup, Workload: e.Workload, Correctness: e.Correctness,
@@ -147,6 +150,8 @@ func ResolveSpec(task *config.Task, it plan.Item) (*Spec, error) {
 	if s.Alpha <= 0 {
 		s.Alpha = DefaultAlpha
 	}
+	// On by default when there is something to recheck.
+	s.Recheck = len(s.Correctness) > 0 && (e.Recheck == nil || *e.Recheck)
 	for _, f := range s.Files {
 		p := f
 		if !filepath.IsAbs(p) {
@@ -252,11 +257,6 @@ func fileTarget(taskDir, written, abs string) string {
 		return rel
 	}
 	return filepath.Base(abs)
-}
-
-// expand replaces {workspace} in a command.
-func expand(cmd, workspace string) string {
-	return strings.ReplaceAll(cmd, "{workspace}", workspace)
 }
 
 // secondaryMetrics are the secondary metrics of an item with the given

@@ -95,6 +95,16 @@ const (
 	// CPU time, or either and instructions) disagree on the candidate:
 	// one says faster, the other slower, both significant.
 	FlagMetricsDisagree = "metrics_disagree"
+	// FlagWritesDuringTiming: the candidate's timed runs created or changed
+	// files (workspace, HOME, TMPDIR) that the baseline's did not: a cache
+	// it builds for itself across runs (ProtocolChecks.TimingWrites).
+	FlagWritesDuringTiming = "writes_during_timing"
+	// FlagWarmCache: the candidate's first run was slower than its timed
+	// median by a factor more than twice the baseline's same factor.
+	FlagWarmCache = "warm_cache_suspected"
+	// FlagSetupGrew: the candidate's setup took more than twice the
+	// baseline's and at least a second longer (work moved into setup).
+	FlagSetupGrew = "setup_grew"
 )
 
 // Metric kinds beside regex and json: the workload's wall time, the user
@@ -111,6 +121,48 @@ const (
 	CounterPerf       = "perf"
 	CounterCachegrind = "cachegrind"
 )
+
+// ProtocolChecks are what the timing protocol's checks measured on one
+// candidate (docs/evaluation.md, "A timing protocol an agent cannot
+// game"): the figures behind writes_during_timing, warm_cache_suspected
+// and setup_grew.
+type ProtocolChecks struct {
+	// SetupSeconds is the candidate's setup time (its setup commands),
+	// BaseSetupSeconds the baseline's.
+	SetupSeconds     float64 `json:"setup_seconds"`
+	BaseSetupSeconds float64 `json:"base_setup_seconds"`
+	// FirstRunFactor is the candidate's first run (its first warm-up)
+	// over its timed median, in the metric's direction (above 1: the
+	// first run was slower); BaseFirstRunFactor the baseline's. 0 when
+	// not computable.
+	FirstRunFactor     float64 `json:"first_run_factor,omitempty"`
+	BaseFirstRunFactor float64 `json:"base_first_run_factor,omitempty"`
+	// TimingWrites are the files ("workspace/…", "home/…", "tmp/…") that
+	// the candidate's timed runs created or changed and the baseline's did
+	// not, the first MaxTimingWrites of TimingWritesTotal.
+	TimingWrites      []string `json:"timing_writes,omitempty"`
+	TimingWritesTotal int      `json:"timing_writes_total,omitempty"`
+	// Watched are the directories whose manifests were compared; a
+	// manifest cut at its entry cap is marked truncated.
+	Watched []WatchedDir `json:"watched,omitempty"`
+}
+
+// MaxTimingWrites caps ProtocolChecks.TimingWrites.
+const MaxTimingWrites = 20
+
+// WatchedDir is one directory whose manifests were taken.
+type WatchedDir struct {
+	// Name is workspace, home or tmp.
+	Name string `json:"name"`
+	// Shared is set for a directory all arms write (the host's HOME):
+	// its changes are attributed to the arm whose run was being timed.
+	Shared    bool `json:"shared,omitempty"`
+	Truncated bool `json:"truncated,omitempty"`
+	// UnattributedRuns counts the timed runs whose changes to a shared
+	// directory were attributed to no arm: other commands of the harness
+	// (another item's setup) ran at the same time.
+	UnattributedRuns int `json:"unattributed_runs,omitempty"`
+}
 
 // Eval is eval.json. It has two layouts:
 //
@@ -169,6 +221,13 @@ type Eval struct {
 	// Candidates are the agent's candidates of an item evaluated in the
 	// item layout, by sample; nil in the one-candidate layout.
 	Candidates []EvalCandidate `json:"candidates,omitempty"`
+	// Protocol is the timing protocol's findings on the candidate (the
+	// one-candidate layout; in the item layout each candidate has its own).
+	Protocol *ProtocolChecks `json:"protocol,omitempty"`
+	// RoundSeeds are the {seed} of every round (warm-up rounds first),
+	// when the commands use {round} or {seed}; setup and correctness had
+	// round 0's.
+	RoundSeeds []int64 `json:"round_seeds,omitempty"`
 
 	StartedAt       time.Time `json:"started_at"`
 	EndedAt         time.Time `json:"ended_at"`
@@ -199,6 +258,8 @@ type EvalCandidate struct {
 	Stats *stats.ThreeWay `json:"stats,omitempty"`
 	// Secondary are its statistics on the secondary metrics.
 	Secondary []SecondaryStats `json:"secondary,omitempty"`
+	// Protocol is the timing protocol's findings on it.
+	Protocol *ProtocolChecks `json:"protocol,omitempty"`
 }
 
 // SecondaryStats are the statistics of one secondary metric, computed
@@ -263,7 +324,7 @@ type CommandLog struct {
 	// Sample is the candidate's sample of an agent command in the item
 	// layout.
 	Sample int    `json:"sample,omitempty"`
-	Phase  string `json:"phase"` // files | setup | correctness
+	Phase  string `json:"phase"` // files | setup | correctness | recheck
 	// Command is the command as written in the task ({workspace} not
 	// expanded), with secret-looking values redacted.
 	Command         string  `json:"command"`
@@ -361,6 +422,8 @@ type EvalSpec struct {
 	// SecondaryMetrics are recorded beside Metric (wall, cpu,
 	// instructions); absent in files of older harnesses.
 	SecondaryMetrics []string `json:"secondary_metrics,omitempty"`
+	// Recheck runs correctness again after the last timed round.
+	Recheck bool `json:"recheck,omitempty"`
 }
 
 // Metric is what is measured: "wall" or a regex/json extraction (the
@@ -480,7 +543,7 @@ func (r *Eval) SampleView(k int) *Eval {
 	v.Candidates = nil
 	// A candidate that did not fail by itself has the item's status
 	// (base_failed, human_failed) as its own.
-	v.Sample, v.PatchHash, v.Patch, v.Stats, v.Secondary = k, c.PatchHash, c.Patch, c.Stats, c.Secondary
+	v.Sample, v.PatchHash, v.Patch, v.Stats, v.Secondary, v.Protocol = k, c.PatchHash, c.Patch, c.Stats, c.Secondary, c.Protocol
 	v.Status, v.Reason = c.Status, c.Reason
 	v.Flags = append([]string(nil), c.Flags...)
 	if v.Status == EvalSuccess {

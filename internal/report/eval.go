@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -49,6 +50,12 @@ type ItemEval struct {
 	// Alpha and Band are the verdict's significance level and band.
 	Alpha float64 `json:"alpha,omitempty"`
 	Band  float64 `json:"band,omitempty"`
+	// SetupSeconds and BaseSetupSeconds are the candidate's and the
+	// baseline's setup times; TimingWrites the files the candidate's timed
+	// runs wrote and the baseline's did not (eval.json's protocol).
+	SetupSeconds     float64  `json:"setup_seconds,omitempty"`
+	BaseSetupSeconds float64  `json:"base_setup_seconds,omitempty"`
+	TimingWrites     []string `json:"timing_writes,omitempty"`
 }
 
 // NoisyArm is one noisy arm: base, human or agent, and its coefficient of
@@ -99,6 +106,9 @@ func loadEval(dir string) (*ItemEval, error) {
 		Metric: r.Config.Metric.Kind, Better: r.Config.Metric.Better, Rounds: r.Config.Rounds,
 		Pinned:  r.Environment.Pinning.Applied,
 		Patched: !r.Patch.Empty && r.Patch.Applied,
+	}
+	if p := r.Protocol; p != nil {
+		ev.SetupSeconds, ev.BaseSetupSeconds, ev.TimingWrites = p.SetupSeconds, p.BaseSetupSeconds, p.TimingWrites
 	}
 	if r.Config.Metric.Kind != "wall" && r.Config.Metric.Unit != "" {
 		ev.Metric = r.Config.Metric.Unit
@@ -382,8 +392,22 @@ func legend(items []Item) string {
 			break
 		}
 	}
-	return stats.Legend(o)
+	l := stats.Legend(o)
+	for _, it := range items {
+		if it.Eval != nil && slices.ContainsFunc(it.Eval.Flags, func(f string) bool { return slices.Contains(protocolFlags, f) }) {
+			return l + "\n" + protocolLegend
+		}
+	}
+	return l
 }
+
+// protocolFlags are the timing protocol's flags, which the legend
+// explains when an item has one.
+var protocolFlags = []string{records.FlagWritesDuringTiming, records.FlagWarmCache, records.FlagSetupGrew}
+
+const protocolLegend = "flags: writes_during_timing = the agent's timed runs wrote files the baseline's did not (a cache across runs); " +
+	"warm_cache_suspected = its first run was slower than its median by more than twice the baseline's factor; " +
+	"setup_grew = its setup took more than twice the baseline's and at least 1 s longer (baseline → agent)"
 
 func ratioText(s *Speedup) string {
 	if !s.Valid {

@@ -397,6 +397,9 @@ func evalReason(it Item) string {
 			if f == records.FlagNoisy && len(it.Eval.NoisyArms) > 0 {
 				flags[i] = noisyText(it.Eval.NoisyArms)
 			}
+			if f == records.FlagSetupGrew {
+				flags[i] = fmt.Sprintf("setup_grew: %.1fs → %.1fs", it.Eval.BaseSetupSeconds, it.Eval.SetupSeconds)
+			}
 		}
 		return strings.TrimSpace(it.Reason + " [" + strings.Join(flags, ", ") + "]")
 	}

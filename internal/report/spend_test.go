@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/perfbench/perfbench/internal/journal"
@@ -90,5 +91,18 @@ func TestSummarizeRates(t *testing.T) {
 	}
 	if l := evalLines(s)[1]; l != "patch rate 50% (4 of 8), correct rate 25% (2 of 8: non-empty patch past the gate); gate passed 4 of 6 reached" {
 		t.Errorf("rates line %q", l)
+	}
+}
+
+func TestProtocolFlagsInReason(t *testing.T) {
+	it := Item{Eval: &ItemEval{Status: "success", Flags: []string{"writes_during_timing", "setup_grew"}, SetupSeconds: 2.5, BaseSetupSeconds: 0.1}}
+	if got, want := itemReason(it), "[writes_during_timing, setup_grew: 0.1s → 2.5s]"; got != want {
+		t.Errorf("reason %q, want %q", got, want)
+	}
+	if l := legend([]Item{it}); !strings.Contains(l, "setup_grew = ") || !strings.Contains(l, "writes_during_timing = ") {
+		t.Errorf("legend %q", l)
+	}
+	if l := legend([]Item{{Eval: &ItemEval{Status: "success", Flags: []string{"noisy"}}}}); strings.Contains(l, "setup_grew") {
+		t.Errorf("legend explains flags no item has: %q", l)
 	}
 }

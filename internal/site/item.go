@@ -305,13 +305,16 @@ func usageFacts(j *records.Journal) (usage, limits []kv, retries []string) {
 
 // flagMeaning explains each evaluation flag.
 var flagMeaning = map[string]string{
-	records.FlagEmptyPatch:      "the patch was empty: the agent arm is the baseline",
-	records.FlagThreeWay:        "the patch applied only with git apply --3way",
-	records.FlagNotPinned:       "some timed run was not pinned to a CPU: timings may be noisier",
-	records.FlagNoisy:           "an arm's coefficient of variation is above the threshold (10%): see CV below",
-	records.FlagFewRounds:       fmt.Sprintf("fewer than %d timed rounds: the rank test has little power, and below 4 per arm it cannot reach p ≤ 0.05", records.FewRounds),
-	records.FlagContended:       "the workload waited for its CPU during a large share of the timed wall time: other tasks ran there",
-	records.FlagMetricsDisagree: "the metric and a secondary metric (wall vs CPU time, or instructions) disagree: one finds the candidate significantly faster, the other significantly slower (a gain by parallelism or by waiting less, or more waiting)",
+	records.FlagEmptyPatch:         "the patch was empty: the agent arm is the baseline",
+	records.FlagThreeWay:           "the patch applied only with git apply --3way",
+	records.FlagNotPinned:          "some timed run was not pinned to a CPU: timings may be noisier",
+	records.FlagNoisy:              "an arm's coefficient of variation is above the threshold (10%): see CV below",
+	records.FlagFewRounds:          fmt.Sprintf("fewer than %d timed rounds: the rank test has little power, and below 4 per arm it cannot reach p ≤ 0.05", records.FewRounds),
+	records.FlagContended:          "the workload waited for its CPU during a large share of the timed wall time: other tasks ran there",
+	records.FlagMetricsDisagree:    "the metric and a secondary metric (wall vs CPU time, or instructions) disagree: one finds the candidate significantly faster, the other significantly slower (a gain by parallelism or by waiting less, or more waiting)",
+	records.FlagWritesDuringTiming: "the agent's timed runs created or changed files (workspace, HOME, TMPDIR) that the baseline's did not: a cache across runs (eval.json protocol.timing_writes)",
+	records.FlagWarmCache:          "the agent's first run was slower than its timed median by more than twice the baseline's factor: a first run that pays for what later runs reuse",
+	records.FlagSetupGrew:          "the agent's setup took more than twice the baseline's and at least 1 s longer: work moved into setup (eval.json protocol.setup_seconds)",
 }
 
 func flagFacts(ev *records.Eval) []kv {

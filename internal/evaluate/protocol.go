@@ -1,0 +1,547 @@
+package evaluate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/records"
+)
+
+// The timing protocol's checks against an agent that games the timing
+// (docs/evaluation.md, "A timing protocol an agent cannot game"): fresh
+// inputs per round ({round}, {seed}), correctness again after timing,
+// manifests of what timed runs write, the warm-cache and setup-growth
+// flags, and the evaluation files' hashes.
+
+// Thresholds of the protocol's flags.
+const (
+	// warmCacheFactor: a candidate is warm_cache_suspected when its first
+	// run over its timed median exceeds this multiple of the baseline's.
+	warmCacheFactor = 2
+	// setupGrowFactor and setupGrowMin: setup_grew when the candidate's
+	// setup takes more than this multiple of the baseline's and at least
+	// this many seconds longer.
+	setupGrowFactor = 2
+	setupGrowMin    = 1.0
+	// maxManifestEntries caps the entries of one directory's manifest
+	// (a HOME with a module cache holds hundreds of thousands).
+	maxManifestEntries = 20000
+)
+
+// usesRounds reports whether the spec's commands use {round} or {seed}.
+func usesRounds(s *Spec) bool {
+	cmds := append(append([]string{s.Workload}, s.Setup...), s.Correctness...)
+	return config.UsesPlaceholder("round", cmds...) || config.UsesPlaceholder("seed", cmds...)
+}
+
+// RoundSeed is the {seed} of a round of an item: derived from the plan
+// item's hash and the round (0-based, warm-up rounds first), so the same
+// for every arm of the round, different from round to round, and the same
+// when the item is evaluated again. It is in [0, 2³¹), which any seed
+// parameter accepts.
+func RoundSeed(itemHash string, round int) int64 {
+	sum := sha256.Sum256([]byte("perfbench-seed\x00" + itemHash + "\x00" + strconv.Itoa(round)))
+	return int64(binary.BigEndian.Uint32(sum[:4]) >> 1)
+}
+
+// expandCmd replaces {workspace}, {round} and {seed} in a command of
+// round r (setup and correctness have r = 0).
+func (it *itemRun) expandCmd(cmd, workspace string, r int) string {
+	seed := RoundSeed(it.res.PlanItemHash, r)
+	return strings.NewReplacer("{workspace}", workspace, "{round}", strconv.Itoa(r), "{seed}", strconv.FormatInt(seed, 10)).Replace(cmd)
+}
+
+// recordSeeds records the seed of every round when the commands use them.
+func (it *itemRun) recordSeeds() {
+	if !usesRounds(it.spec) {
+		return
+	}
+	for r := 0; r < it.spec.Warmup+it.spec.Rounds; r++ {
+		it.res.RoundSeeds = append(it.res.RoundSeeds, RoundSeed(it.res.PlanItemHash, r))
+	}
+}
+
+// tmpDir is an arm's own TMPDIR on the host, kept across the item's
+// commands; its name has the length of every other arm's (the
+// environment's size must not differ between arms).
+func (it *itemRun) tmpDir(a *arm) string { return filepath.Join(it.priv, "tmp-"+a.dir) }
+
+// makeTmpDirs creates the arms' TMPDIRs (host only: in a container the
+// image's /tmp is the container's own).
+func (it *itemRun) makeTmpDirs() error {
+	if _, ok := it.e.o.Runner.(ItemRunner); ok {
+		return nil
+	}
+	for _, a := range it.arms {
+		if err := os.Mkdir(it.tmpDir(a), 0o700); err != nil {
+			return fmt.Errorf("TMPDIR of the %s: %w", a.name, err)
+		}
+	}
+	return nil
+}
+
+// armEnv is the environment of an arm's command on the host: the
+// evaluator's, with the arm's own TMPDIR.
+func (it *itemRun) armEnv(a *arm, dir string) []string {
+	env := it.e.env(dir)
+	if it.sess != nil {
+		return env
+	}
+	env = slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "TMPDIR=") })
+	return append(env, "TMPDIR="+it.tmpDir(a))
+}
+
+// Manifests.
+
+// fileState is what a manifest keeps of one entry.
+type fileState struct {
+	size  int64
+	mtime int64
+	mode  fs.FileMode
+}
+
+// manifest maps paths relative to a directory to their state.
+type manifest struct {
+	files     map[string]fileState
+	truncated bool
+}
+
+// takeManifest lists root's entries (not following links), without the
+// contents of .git directories and of the directories in skip, and at
+// most maxManifestEntries of them in lexical order. A missing root is an
+// empty manifest.
+func takeManifest(root string, skip []string) manifest {
+	m := manifest{files: map[string]fileState{}}
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			// Unreadable parts are left out: they are not watched.
+			if d != nil && d.IsDir() && p != root {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if p == root {
+			return nil
+		}
+		if d.IsDir() && (d.Name() == ".git" || slices.Contains(skip, p)) {
+			return fs.SkipDir
+		}
+		if len(m.files) >= maxManifestEntries {
+			m.truncated = true
+			return fs.SkipAll
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		m.files[filepath.ToSlash(rel)] = fileState{size: info.Size(), mtime: info.ModTime().UnixNano(), mode: info.Mode()}
+		return nil
+	})
+	return m
+}
+
+// changed adds to out the non-directory entries of after that are new
+// in it or differ from before (size, modification time or type).
+// Directories are left out: a file created in one is listed itself.
+func changed(before, after manifest, prefix string, out map[string]bool) {
+	for p, st := range after.files {
+		if st.mode.IsDir() {
+			continue
+		}
+		if old, ok := before.files[p]; !ok || old != st {
+			out[prefix+p] = true
+		}
+	}
+}
+
+// watchDir is one directory whose manifests are compared.
+type watchDir struct {
+	name, root string
+	// shared: every arm writes it (the host's HOME), so its changes are
+	// attributed run by run.
+	shared bool
+}
+
+// watcher attributes the writes of timed runs to arms.
+type watcher struct {
+	skip      []string
+	perArm    map[*arm][]watchDir
+	start     map[*arm][]manifest
+	shared    []watchDir
+	last      []manifest
+	writes    map[*arm]map[string]bool
+	truncated map[string]bool
+	// seq and alone are the command tracker's state at the last shared
+	// manifest; unattributed counts the runs whose shared changes were
+	// not attributed because other commands of the harness ran meanwhile.
+	seq          uint64
+	alone        bool
+	unattributed int
+}
+
+// startWatch takes the manifests the timed runs are compared with: after
+// every arm's setup and correctness, before the first timed run.
+func (it *itemRun) startWatch() {
+	w := &watcher{perArm: map[*arm][]watchDir{}, start: map[*arm][]manifest{}, writes: map[*arm]map[string]bool{}, truncated: map[string]bool{}}
+	// The harness's own directories are not the arms' writes.
+	w.skip = []string{it.e.root, it.priv, it.e.o.Bench.Paths.StateRoot, it.e.o.Bench.Paths.WorkRoot}
+	homes, _ := it.sess.(interface{ HostHome(records.Arm) string })
+	for _, a := range it.live() {
+		dirs := []watchDir{{name: "workspace", root: it.ws[a.id]}}
+		switch {
+		case it.sess == nil:
+			dirs = append(dirs, watchDir{name: "tmp", root: it.tmpDir(a)})
+		case homes != nil && homes.HostHome(a.id) != "":
+			dirs = append(dirs, watchDir{name: "home", root: homes.HostHome(a.id)})
+		}
+		w.perArm[a] = dirs
+		for _, d := range dirs {
+			m := takeManifest(d.root, w.skip)
+			w.start[a] = append(w.start[a], m)
+			w.truncated[d.name] = w.truncated[d.name] || m.truncated
+		}
+		w.writes[a] = map[string]bool{}
+	}
+	if it.sess == nil {
+		if home := envValue(it.e.baseEnv, "HOME"); home != "" && filepath.IsAbs(home) && filepath.Clean(home) != "/" {
+			w.shared = []watchDir{{name: "home", root: filepath.Clean(home), shared: true}}
+			m := takeManifest(w.shared[0].root, w.skip)
+			w.last = []manifest{m}
+			w.truncated["home"] = m.truncated
+			w.mark()
+		}
+	}
+	it.watch = w
+}
+
+// mark records the command tracker's state after a shared manifest.
+func (w *watcher) mark() {
+	seq, inflight := activity.state()
+	w.seq, w.alone = seq, inflight == 0
+}
+
+// afterRun attributes what changed in the shared directories since the
+// previous run to the arm that just ran.
+func (it *itemRun) afterRun(a *arm) {
+	w := it.watch
+	if w == nil || len(w.shared) == 0 {
+		return
+	}
+	// Only the run's own start and end since the last manifest, and no
+	// other command of this harness (another item's setup, with
+	// --max-parallel-setup) running across it: else what changed in the
+	// shared directory is not the run's alone.
+	seq, inflight := activity.state()
+	alone := w.alone && inflight == 0 && seq-w.seq <= 2
+	if !alone {
+		w.unattributed++
+	}
+	for i, d := range w.shared {
+		m := takeManifest(d.root, w.skip)
+		if out := w.writes[a]; out != nil && alone {
+			changed(w.last[i], m, d.name+"/", out)
+		}
+		w.last[i] = m
+		w.truncated[d.name] = w.truncated[d.name] || m.truncated
+	}
+	w.mark()
+}
+
+// finishWatch compares every arm's own directories with their state
+// before timing.
+func (it *itemRun) finishWatch() {
+	w := it.watch
+	if w == nil {
+		return
+	}
+	for _, a := range it.live() {
+		for i, d := range w.perArm[a] {
+			m := takeManifest(d.root, w.skip)
+			changed(w.start[a][i], m, d.name+"/", w.writes[a])
+			w.truncated[d.name] = w.truncated[d.name] || m.truncated
+		}
+	}
+}
+
+// timingWrites are the files a candidate's timed runs created or changed
+// and the baseline's did not, sorted.
+func (it *itemRun) timingWrites(a *arm) []string {
+	w := it.watch
+	if w == nil {
+		return nil
+	}
+	base := w.writes[it.arms[0]]
+	var out []string
+	for p := range w.writes[a] {
+		if !base[p] {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (w *watcher) watched() []records.WatchedDir {
+	var out []records.WatchedDir
+	seen := map[string]bool{}
+	for _, dirs := range w.perArm {
+		for _, d := range dirs {
+			seen[d.name] = true
+		}
+	}
+	for _, name := range []string{"workspace", "home", "tmp"} {
+		shared := len(w.shared) > 0 && w.shared[0].name == name
+		if seen[name] || shared {
+			wd := records.WatchedDir{Name: name, Shared: shared, Truncated: w.truncated[name]}
+			if shared {
+				wd.UnattributedRuns = w.unattributed
+			}
+			out = append(out, wd)
+		}
+	}
+	return out
+}
+
+func envValue(env []string, name string) string {
+	v := ""
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
+			v = val
+		}
+	}
+	return v
+}
+
+// Correctness after timing.
+
+// recheck runs the correctness commands again on every arm still in,
+// after the last timed round: a candidate that fails now (it passed
+// before) changed something while it was timed and is correctness_failed
+// (timeout when the limit stopped it); the baseline or the human commit
+// failing is base_failed / human_failed, with the same reason.
+func (it *itemRun) recheck(ctx context.Context) error {
+	if !it.spec.Recheck {
+		return nil
+	}
+	for _, a := range it.live() {
+		for _, cmd := range it.spec.Correctness {
+			if err := it.command(ctx, a, "recheck", cmd); err != nil {
+				return err
+			}
+			f := it.fail
+			if a.cand != nil {
+				f = a.cand.fail
+			}
+			if f != nil && f.kind == "recheck" {
+				f.kind = "correctness"
+				f.reason = "failed after timing: correctness" + strings.TrimPrefix(f.reason, "recheck")
+			}
+			if it.over() {
+				return nil
+			}
+			if a.out() {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// Evaluation files.
+
+// hashFiles records the hashes of the evaluation files as copied into an
+// arm's workspace (each file of a copied directory; files added to it
+// later are not the task's).
+func (it *itemRun) hashFiles(a *arm) {
+	if len(it.spec.FilesAbs) == 0 {
+		return
+	}
+	if it.fileHashes == nil {
+		it.fileHashes = map[*arm]map[string]string{}
+	}
+	hs := map[string]string{}
+	ws := it.ws[a.id]
+	for i, src := range it.spec.FilesAbs {
+		rel := fileTarget(it.e.o.Task.Dir, it.spec.Files[i], src)
+		_ = filepath.WalkDir(filepath.Join(ws, rel), func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			r, _ := filepath.Rel(ws, p)
+			hs[filepath.ToSlash(r)] = hashEntry(p)
+			return nil
+		})
+	}
+	it.fileHashes[a] = hs
+}
+
+// hashEntry is the type and content (or link target) of a file, "" when
+// it is gone.
+func hashEntry(p string) string {
+	info, err := os.Lstat(p)
+	if err != nil {
+		return ""
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%v\x00", info.Mode().Type())
+	switch {
+	case info.Mode()&fs.ModeSymlink != 0:
+		l, _ := os.Readlink(p)
+		io.WriteString(h, l)
+	case info.Mode().IsRegular():
+		f, err := os.Open(p)
+		if err != nil {
+			return "unreadable"
+		}
+		_, _ = io.Copy(h, f)
+		f.Close()
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// checkFiles takes out every candidate that changed an evaluation file
+// (when says when: during setup and correctness, during the timed runs):
+// correctness_failed, "benchmark file modified". A file the baseline
+// changed the same way (the task's own setup rewrites it) is no
+// candidate's doing.
+func (it *itemRun) checkFiles(when string) {
+	base := it.arms[0]
+	for _, a := range it.live() {
+		if a.cand == nil {
+			continue
+		}
+		var modified []string
+		for p, h := range it.fileHashes[a] {
+			now := hashEntry(filepath.Join(it.ws[a.id], filepath.FromSlash(p)))
+			if now == h {
+				continue
+			}
+			if bh, ok := it.fileHashes[base][p]; ok && bh != hashEntry(filepath.Join(it.ws[base.id], filepath.FromSlash(p))) &&
+				now == hashEntry(filepath.Join(it.ws[base.id], filepath.FromSlash(p))) {
+				continue
+			}
+			modified = append(modified, p)
+		}
+		if len(modified) == 0 {
+			continue
+		}
+		sort.Strings(modified)
+		it.failArm(a, &failure{arm: records.ArmAgent, kind: "files",
+			reason: fmt.Sprintf("benchmark file modified %s: %s", when, strings.Join(modified, ", "))})
+	}
+}
+
+// The flags.
+
+// protocolChecks are a timed candidate's protocol figures and flags.
+func (it *itemRun) protocolChecks(a *arm) (*records.ProtocolChecks, []string) {
+	res, base := it.res, it.arms[0]
+	k := it.sampleOf(a)
+	p := &records.ProtocolChecks{
+		SetupSeconds:     setupSeconds(res.Commands, records.ArmAgent, k),
+		BaseSetupSeconds: setupSeconds(res.Commands, records.ArmBase, 0),
+	}
+	lowerBetter := it.spec.Metric.Better != "higher"
+	p.FirstRunFactor = FirstRunFactor(armSamples(res.Samples, records.ArmAgent, k), lowerBetter)
+	p.BaseFirstRunFactor = FirstRunFactor(armSamples(res.Samples, base.kind, 0), lowerBetter)
+	var flags []string
+	if writes := it.timingWrites(a); len(writes) > 0 {
+		p.TimingWritesTotal = len(writes)
+		p.TimingWrites = writes[:min(len(writes), records.MaxTimingWrites)]
+		flags = append(flags, records.FlagWritesDuringTiming)
+	}
+	if it.watch != nil {
+		p.Watched = it.watch.watched()
+	}
+	if WarmCacheSuspected(p.FirstRunFactor, p.BaseFirstRunFactor) {
+		flags = append(flags, records.FlagWarmCache)
+	}
+	if SetupGrew(p.SetupSeconds, p.BaseSetupSeconds) {
+		flags = append(flags, records.FlagSetupGrew)
+	}
+	return p, flags
+}
+
+// setupSeconds is the time of an arm's setup commands.
+func setupSeconds(cmds []records.CommandLog, arm records.Arm, sample int) float64 {
+	var t float64
+	for _, c := range cmds {
+		if c.Arm == arm && c.Sample == sample && c.Phase == "setup" {
+			t += c.DurationSeconds
+		}
+	}
+	return t
+}
+
+// armSamples are the samples of one arm (sample k of the agent's).
+func armSamples(samples []records.Sample, arm records.Arm, k int) []records.Sample {
+	var out []records.Sample
+	for _, s := range samples {
+		if s.Arm == arm && (arm != records.ArmAgent || s.Sample == k) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// FirstRunFactor is an arm's first run (its first warm-up, or its first
+// timed run without warm-up) over the median of its timed runs, so that
+// above 1 means the first run was the slower: first/median for a metric
+// where lower is better, median/first otherwise. 0 when not computable.
+func FirstRunFactor(samples []records.Sample, lowerBetter bool) float64 {
+	if len(samples) == 0 {
+		return 0
+	}
+	var timed []float64
+	for _, s := range samples {
+		if !s.Warmup {
+			timed = append(timed, s.Value)
+		}
+	}
+	if len(timed) == 0 {
+		return 0
+	}
+	med, first := median(timed), samples[0].Value
+	if med <= 0 || first <= 0 {
+		return 0
+	}
+	if lowerBetter {
+		return first / med
+	}
+	return med / first
+}
+
+// WarmCacheSuspected: the candidate's first-run factor is more than twice
+// the baseline's (and the first run was the slower).
+func WarmCacheSuspected(cand, base float64) bool {
+	return cand > 1 && base > 0 && cand > warmCacheFactor*base
+}
+
+// SetupGrew: the candidate's setup took more than twice the baseline's
+// and at least a second longer.
+func SetupGrew(cand, base float64) bool {
+	return cand > setupGrowFactor*base && cand-base >= setupGrowMin
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}

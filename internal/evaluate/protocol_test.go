@@ -1,0 +1,304 @@
+package evaluate
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/records"
+	"github.com/perfbench/perfbench/internal/workspace/workspacetest"
+)
+
+func TestRoundSeed(t *testing.T) {
+	seen := map[int64]bool{}
+	for r := 0; r < 50; r++ {
+		s := RoundSeed("abc", r)
+		if s < 0 || s >= 1<<31 {
+			t.Fatalf("round %d: seed %d out of [0, 2^31)", r, s)
+		}
+		if s != RoundSeed("abc", r) {
+			t.Fatalf("round %d: seed not deterministic", r)
+		}
+		seen[s] = true
+	}
+	if len(seen) != 50 {
+		t.Errorf("%d distinct seeds in 50 rounds", len(seen))
+	}
+	if RoundSeed("abc", 0) == RoundSeed("abd", 0) {
+		t.Errorf("two items share round 0's seed")
+	}
+}
+
+func TestFirstRunFactorAndThresholds(t *testing.T) {
+	samples := []records.Sample{{Value: 3, Warmup: true}, {Value: 1.1, Warmup: true}, {Value: 1}, {Value: 1.2}, {Value: 0.9}}
+	if f := FirstRunFactor(samples, true); f != 3 {
+		t.Errorf("lower is better: factor %v, want 3", f)
+	}
+	if f := FirstRunFactor(samples, false); f != 1.0/3 {
+		t.Errorf("higher is better: factor %v, want 1/3", f)
+	}
+	if FirstRunFactor(nil, true) != 0 || FirstRunFactor(samples[:2], true) != 0 {
+		t.Errorf("no timed runs must give 0")
+	}
+	for _, c := range []struct {
+		cand, base float64
+		want       bool
+	}{{2.5, 1.2, true}, {2.3, 1.2, false}, {0.9, 0.4, false}, {3, 0, false}} {
+		if got := WarmCacheSuspected(c.cand, c.base); got != c.want {
+			t.Errorf("WarmCacheSuspected(%v, %v) = %v", c.cand, c.base, got)
+		}
+	}
+	for _, c := range []struct {
+		cand, base float64
+		want       bool
+	}{{1.5, 0.1, true}, {0.9, 0.1, false}, {3, 1.6, false}, {5, 2, true}, {2.5, 1.5, false}} {
+		if got := SetupGrew(c.cand, c.base); got != c.want {
+			t.Errorf("SetupGrew(%v, %v) = %v", c.cand, c.base, got)
+		}
+	}
+}
+
+func TestManifestChanges(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "a.txt", "a")
+	writeFile(t, root, "sub/b.txt", "b")
+	writeFile(t, root, ".git/objects/x", "x")
+	before := takeManifest(root, nil)
+	if _, ok := before.files[".git/objects/x"]; ok || len(before.files) != 3 {
+		t.Fatalf("manifest %v: .git internals must be skipped", before.files)
+	}
+	writeFile(t, root, "sub/c.txt", "c")
+	writeFile(t, root, "a.txt", "aa")
+	writeFile(t, root, ".git/objects/y", "y")
+	out := map[string]bool{}
+	changed(before, takeManifest(root, nil), "workspace/", out)
+	if len(out) != 2 || !out["workspace/sub/c.txt"] || !out["workspace/a.txt"] {
+		t.Errorf("changes %v", out)
+	}
+	if m := takeManifest(filepath.Join(root, "missing"), nil); len(m.files) != 0 {
+		t.Errorf("a missing directory must be empty")
+	}
+	if m := takeManifest(root, []string{filepath.Join(root, "sub")}); len(m.files) != 1 {
+		t.Errorf("skipped directory listed: %v", m.files)
+	}
+}
+
+// evalOne evaluates one unit and returns its eval.json.
+func (f *fixture) evalOne(t *testing.T, eval *config.Evaluation, patch []byte) *records.Eval {
+	t.Helper()
+	u := f.unit(t, eval, patch)
+	if _, err := f.run(t, context.Background(), []Unit{u}, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	r, err := journal.ReadEval(u.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestRoundAndSeedPlaceholders(t *testing.T) {
+	f := newFixture(t)
+	log := filepath.Join(t.TempDir(), "log")
+	two := 2
+	eval := &config.Evaluation{Warmup: &two,
+		Setup:    []string{"echo setup {round} {seed} >> " + log},
+		Workload: "echo $(basename {workspace}) {round} {seed} >> " + log + "; sh work.sh"}
+	r := f.evalOne(t, eval, nil)
+	if r.Status != records.EvalSuccess {
+		t.Fatalf("status %s: %s", r.Status, r.Reason)
+	}
+	if len(r.RoundSeeds) != 5 {
+		t.Fatalf("round seeds %v, want 5 (2 warm-up + 3)", r.RoundSeeds)
+	}
+	data, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 3+15 {
+		t.Fatalf("%d lines: %q", len(lines), lines)
+	}
+	seed0 := strconv.FormatInt(r.RoundSeeds[0], 10)
+	for _, l := range lines[:3] {
+		if l != "setup 0 "+seed0 {
+			t.Errorf("setup line %q, want round 0's seed %s", l, seed0)
+		}
+	}
+	byRound := map[string]map[string]bool{}
+	for _, l := range lines[3:] {
+		fs := strings.Fields(l)
+		round, err := strconv.Atoi(fs[1])
+		if err != nil || fs[2] != strconv.FormatInt(r.RoundSeeds[round], 10) {
+			t.Fatalf("line %q: seed is not round %s's (%v)", l, fs[1], r.RoundSeeds)
+		}
+		if byRound[fs[1]] == nil {
+			byRound[fs[1]] = map[string]bool{}
+		}
+		byRound[fs[1]][fs[0]] = true
+	}
+	if len(byRound) != 5 {
+		t.Errorf("rounds %v", byRound)
+	}
+	for round, arms := range byRound {
+		if len(arms) != 3 {
+			t.Errorf("round %s ran on %v", round, arms)
+		}
+	}
+	if len(slices.Compact(slices.Sorted(slices.Values(r.RoundSeeds)))) != 5 {
+		t.Errorf("seeds repeat: %v", r.RoundSeeds)
+	}
+}
+
+func TestRecheck(t *testing.T) {
+	f := newFixture(t)
+	// The candidate breaks its own tests while it is timed.
+	breaks := f.patch(t, func(d string) {
+		writeFile(t, d, "work.sh", "echo result 42\necho time: 1.5 ms\ntouch broken.flag\n")
+		writeFile(t, d, "test.sh", "test ! -f broken.flag\n")
+	})
+	r := f.evalOne(t, nil, breaks)
+	if r.Status != records.EvalCorrectnessFailed || !strings.HasPrefix(r.Reason, "failed after timing: correctness command `sh test.sh` failed on the agent's candidate: exit status 1") {
+		t.Fatalf("status %s (%s)", r.Status, r.Reason)
+	}
+	if last := r.Commands[len(r.Commands)-1]; last.Phase != "recheck" || last.OK || last.Arm != records.ArmAgent {
+		t.Errorf("last command %+v", last)
+	}
+	off := false
+	if r := f.evalOne(t, &config.Evaluation{Recheck: &off}, breaks); r.Status != records.EvalSuccess || r.Config.Recheck {
+		t.Errorf("recheck: false: status %s (%s)", r.Status, r.Reason)
+	}
+	// A workload that changes the state the tests check fails the
+	// baseline's recheck: the task's problem.
+	r = f.evalOne(t, &config.Evaluation{Workload: "sh work.sh; touch state.flag", Correctness: []string{"test ! -f state.flag"}}, nil)
+	if r.Status != records.EvalBaseFailed || !strings.HasPrefix(r.Reason, "failed after timing: correctness command `test ! -f state.flag` failed on the baseline") {
+		t.Errorf("status %s (%s)", r.Status, r.Reason)
+	}
+}
+
+func TestTimingWritesWarmCacheSetupGrew(t *testing.T) {
+	f := newFixture(t)
+	writeFile(t, f.repo, "setup.sh", "exit 0\n")
+	f.pre = workspacetest.Commit(t, f.repo, "setup")
+	writeFile(t, f.repo, "human.txt", "the human was here again\n")
+	f.human = workspacetest.Commit(t, f.repo, "human again")
+	// The candidate caches its answer in the workspace, in HOME and in
+	// TMPDIR; its first run is the slow one; its setup does work.
+	cheat := f.patch(t, func(d string) {
+		writeFile(t, d, "work.sh", `if [ ! -f .cache/answer ]; then
+  sleep 0.4
+  mkdir -p .cache "$HOME/.cache/cheat" && echo 42 > .cache/answer && echo 42 > "$HOME/.cache/cheat/answer" && echo 42 > "$TMPDIR/answer"
+fi
+echo result $(cat .cache/answer)
+echo time: 1.5 ms
+`)
+		writeFile(t, d, "setup.sh", "sleep 1.3\n")
+	})
+	// Every arm writes out.txt on every run: not the candidate's own.
+	eval := &config.Evaluation{Setup: []string{"sh setup.sh"}, Workload: "sh work.sh > out.txt; cat out.txt"}
+	r := f.evalOne(t, eval, cheat)
+	if r.Status != records.EvalSuccess {
+		t.Fatalf("status %s (%s)", r.Status, r.Reason)
+	}
+	for _, fl := range []string{records.FlagWritesDuringTiming, records.FlagWarmCache, records.FlagSetupGrew} {
+		if !slices.Contains(r.Flags, fl) {
+			t.Errorf("flag %s missing: %v", fl, r.Flags)
+		}
+	}
+	p := r.Protocol
+	if p == nil {
+		t.Fatal("no protocol checks")
+	}
+	want := []string{"home/.cache/cheat/answer", "tmp/answer", "workspace/.cache/answer"}
+	if !slices.Equal(p.TimingWrites, want) || p.TimingWritesTotal != 3 {
+		t.Errorf("timing writes %v (%d), want %v", p.TimingWrites, p.TimingWritesTotal, want)
+	}
+	if p.SetupSeconds < 1.3 || p.BaseSetupSeconds > p.SetupSeconds-1 || p.FirstRunFactor <= 2*p.BaseFirstRunFactor {
+		t.Errorf("protocol figures %+v", p)
+	}
+	if len(p.Watched) != 3 || !p.Watched[1].Shared {
+		t.Errorf("watched %+v", p.Watched)
+	}
+	// Another command of the harness running meanwhile (another item's
+	// setup): what changes in the shared HOME is nobody's.
+	os.RemoveAll(filepath.Join(f.home, ".cache"))
+	tok := activity.begin()
+	r = f.evalOne(t, eval, cheat)
+	activity.end(tok)
+	if p := r.Protocol; p == nil || slices.Contains(p.TimingWrites, "home/.cache/cheat/answer") || !slices.Contains(p.TimingWrites, "workspace/.cache/answer") ||
+		len(p.Watched) != 3 || p.Watched[1].UnattributedRuns != 12 {
+		t.Errorf("with another command running: protocol %+v", r.Protocol)
+	}
+	// The baseline against itself: neither writes nor a grown setup (a
+	// warm-cache flag can come from one slow first run on a loaded
+	// machine, so it is not asserted here).
+	r = f.evalOne(t, eval, nil)
+	for _, fl := range []string{records.FlagWritesDuringTiming, records.FlagSetupGrew} {
+		if slices.Contains(r.Flags, fl) {
+			t.Errorf("empty patch flagged %s: %v (%+v)", fl, r.Flags, r.Protocol)
+		}
+	}
+}
+
+func TestBenchmarkFileModified(t *testing.T) {
+	f := newFixture(t)
+	writeFile(t, f.task.Dir, "hidden/check.sh", "echo hidden ok\n")
+	writeFile(t, f.task.Dir, "hidden/data.txt", "data\n")
+	eval := &config.Evaluation{Files: []string{"hidden"}, Workload: "sh work.sh && sh hidden/check.sh"}
+	during := f.patch(t, func(d string) {
+		writeFile(t, d, "work.sh", "echo result 42\necho time: 1.5 ms\necho 'echo faster' > hidden/check.sh\n")
+	})
+	r := f.evalOne(t, eval, during)
+	if r.Status != records.EvalCorrectnessFailed || r.Reason != "benchmark file modified during the timed runs: hidden/check.sh" {
+		t.Errorf("status %s (%s)", r.Status, r.Reason)
+	}
+	inSetup := f.patch(t, func(d string) { writeFile(t, d, "test.sh", "rm hidden/data.txt\n") })
+	r = f.evalOne(t, eval, inSetup)
+	if r.Status != records.EvalCorrectnessFailed || r.Reason != "benchmark file modified during setup and correctness: hidden/data.txt" {
+		t.Errorf("status %s (%s)", r.Status, r.Reason)
+	}
+	// Files added to a copied directory (caches, build output) and the
+	// task's own setup rewriting a file in every arm are no candidate's
+	// doing.
+	own := &config.Evaluation{Files: []string{"hidden"}, Setup: []string{"echo configured >> hidden/data.txt"},
+		Workload: "sh work.sh && mkdir -p hidden/__pycache__ && touch hidden/__pycache__/x.pyc"}
+	if r := f.evalOne(t, own, nil); r.Status != records.EvalSuccess {
+		t.Errorf("status %s (%s)", r.Status, r.Reason)
+	}
+}
+
+// In a container the arm's workspace and its HOME are host directories,
+// so their manifests see what the timed runs wrote; the container's /tmp
+// is its own and is not watched.
+func TestContainerTimingWrites(t *testing.T) {
+	f, c, run := containerFixture(t)
+	cheat := f.patch(t, func(d string) {
+		writeFile(t, d, "work.sh", `[ -f "$HOME/answer" ] || { sleep 0.4; echo 42 > "$HOME/answer"; echo 42 > .answer; }
+echo result $(cat "$HOME/answer")
+echo time: 1.5 ms
+`)
+	})
+	u := f.unit(t, &config.Evaluation{Workload: "sh work.sh; echo {round} {seed} > round.txt"}, cheat)
+	sum, _, err := f.runAs(t, context.Background(), run, []Unit{u}, c)
+	if err != nil || sum.Counts[records.EvalSuccess] != 1 {
+		t.Fatalf("summary %+v, err %v", sum, err)
+	}
+	noContainersLeft(t, run)
+	r, err := journal.ReadEval(u.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"home/answer", "workspace/.answer"}
+	if p := r.Protocol; p == nil || !slices.Equal(p.TimingWrites, want) || len(p.Watched) != 2 || p.Watched[0].Shared || p.Watched[1].Shared {
+		t.Fatalf("protocol %+v, want writes %v in the workspace and the arm's own home", r.Protocol, want)
+	}
+	if !slices.Contains(r.Flags, records.FlagWritesDuringTiming) || !slices.Contains(r.Flags, records.FlagWarmCache) || len(r.RoundSeeds) != 4 {
+		t.Errorf("flags %v, seeds %v", r.Flags, r.RoundSeeds)
+	}
+}
