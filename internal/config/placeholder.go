@@ -1,7 +1,9 @@
 package config
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // EvalPlaceholders are the placeholders evaluate replaces in the
@@ -54,17 +56,22 @@ func isIdentByte(c byte, first bool) bool {
 	return false
 }
 
-// checkPlaceholders refuses an unknown {name} in the section's commands.
+// checkPlaceholders refuses a {name} in the section's commands that looks
+// like a mistyped placeholder ({sed}, {Round}): evaluate would leave it as
+// it is, and the workload would run with the same input every round. Any
+// other {name} is left alone, as text of the command's own language (a
+// Python f-string's {x}, a JSON literal).
 func (e *Evaluation) checkPlaceholders(d *decoder, path string) error {
 	check := func(field, cmd string) error {
 		for _, p := range FindPlaceholders(cmd) {
-			known := false
-			for _, k := range EvalPlaceholders {
-				known = known || p.Name == k
+			if slices.Contains(EvalPlaceholders, p.Name) {
+				continue
 			}
-			if !known {
-				return d.errAtPos(d.valueAt(field), field, "unknown placeholder {%s} (known: {workspace}, {round}, {seed}); for a literal {%s} write {''%s}, which sh reads as {%s}", p.Name, p.Name, p.Name, p.Name)
+			best := nearPlaceholder(p.Name)
+			if best == "" {
+				continue
 			}
+			return d.errAtPos(d.valueAt(field), field, "unknown placeholder {%s} (did you mean {%s}? known: {workspace}, {round}, {seed}); for a literal {%s} write {''%s}, which sh reads as {%s}", p.Name, best, p.Name, p.Name, p.Name)
 		}
 		return nil
 	}
@@ -94,4 +101,16 @@ func UsesPlaceholder(name string, cmds ...string) bool {
 		}
 	}
 	return false
+}
+
+// nearPlaceholder is the placeholder name is a likely typo of (another
+// case, or at most two edits from a name of three letters or more), else "".
+func nearPlaceholder(name string) string {
+	lower := strings.ToLower(name)
+	for _, k := range EvalPlaceholders {
+		if lower == k || len(name) >= 3 && editDistance(lower, k) <= 2 {
+			return k
+		}
+	}
+	return ""
 }

@@ -38,6 +38,9 @@ func TestEvaluationPlaceholders(t *testing.T) {
 		base + "evaluation:\n  workload: \"echo $${PATH} {{.ID}} {''x}\"\n",
 		// The agent-facing workload is not an evaluation command.
 		base + "workload: python -c 'print(f\"{x}\")'\n",
+		// Braces of the command's own language that are no near-miss of
+		// a placeholder stay as they are.
+		base + "evaluation:\n  correctness: [\"python -c 'x=1; print(f\\\"{x}\\\")'\"]\n",
 	}
 	for _, src := range ok {
 		if _, err := parseTask("t.yaml", []byte(src), Vars{}); err != nil {
@@ -46,11 +49,11 @@ func TestEvaluationPlaceholders(t *testing.T) {
 	}
 	bad := []struct{ src, want string }{
 		{base + "evaluation:\n  workload: sh run.sh {sed}\n",
-			`t.yaml:4:13: evaluation.workload: unknown placeholder {sed} (known: {workspace}, {round}, {seed}); for a literal {sed} write {''sed}, which sh reads as {sed}`},
+			`t.yaml:4:13: evaluation.workload: unknown placeholder {sed} (did you mean {seed}? known: {workspace}, {round}, {seed}); for a literal {sed} write {''sed}, which sh reads as {sed}`},
 		{base + "evaluation:\n  setup:\n    - make\n    - gen {Round}\n",
 			`t.yaml:6:7: evaluation.setup[1]: unknown placeholder {Round}`},
-		{base + "evaluation:\n  correctness: [\"python -c 'print(f\\\"{x}\\\")'\"]\n",
-			`t.yaml:4:17: evaluation.correctness[0]: unknown placeholder {x}`},
+		{base + "evaluation:\n  correctness: [\"python -c 'print(f\\\"{seeds}\\\")'\"]\n",
+			`t.yaml:4:17: evaluation.correctness[0]: unknown placeholder {seeds} (did you mean {seed}?`},
 		{"id: x\nrepo:\n  url: u\n  pairs:\n    - human: abc\n      evaluation: {workload: 'run {sede}'}\n",
 			`unknown placeholder {sede}`},
 	}
