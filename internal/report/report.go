@@ -128,15 +128,18 @@ func Load(runDir string) (*Report, error) {
 	for _, err := range bad {
 		r.Problems = append(r.Problems, err.Error())
 	}
-	for _, id := range run.Items {
+	// units are what the run figures count: every unit of the plan.
+	units := make([][]records.Unit, len(run.Items))
+	for i, id := range run.Items {
 		for s := 0; s < samples; s++ {
 			name := journal.ItemDirName(id, s, samples)
 			r.Total++
-			ev, everr := loadEval(filepath.Join(runDir, name))
+			ev, raw, everr := loadEval(filepath.Join(runDir, name))
 			if everr != nil {
 				r.Problems = append(r.Problems, everr.Error())
 			}
 			j, err := journal.ReadJournal(filepath.Join(runDir, name))
+			units[i] = append(units[i], records.UnitOf(j, raw))
 			if err != nil {
 				if !fsx.IsNotExist(err) {
 					r.Problems = append(r.Problems, err.Error())
@@ -169,7 +172,7 @@ func Load(runDir string) (*Report, error) {
 			r.Items = append(r.Items, it)
 		}
 	}
-	r.Evaluation = summarize(r.Items, samples, len(r.Missing))
+	r.Evaluation = summarize(r.Items, r.Total, records.RunFigures(units, samples))
 	r.SampleItems = sampleItems(r.Items, samples)
 	if r.SpentUSD < r.TotalCostUSD {
 		r.SpentUSD = r.TotalCostUSD

@@ -147,13 +147,6 @@ func readUnit(u *siteUnit) {
 	u.ev = ev
 }
 
-// correct is compare's definition: the evaluation is done and passed the
-// gate with a non-empty patch that applied.
-func (u *siteUnit) correct() bool {
-	ev := u.ev
-	if ev == nil || !ev.Status.Done() || ev.Patch.Empty || !ev.Patch.Applied {
-		return false
-	}
-	passed, _ := ev.Status.AgentGate()
-	return passed
-}
+// correct is the run figures' definition (records.Eval.Correct): the
+// evaluation passed the gate with a non-empty patch that applied.
+func (u *siteUnit) correct() bool { return u.ev.Correct() }

@@ -59,3 +59,29 @@ func Truncate(s string, n int) string {
 	}
 	return s[:n] + Ellipsis
 }
+
+// StripControl drops the terminal control characters of s: C0 but tab
+// and newline (ESC, BEL, CR, ...), DEL and C1 (U+0080–U+009F), so that
+// text another program controls (an agent's, a command's output) cannot
+// move the cursor, recolour or retitle the terminal it is printed on. An
+// escape sequence loses its ESC and stays readable ("[31m"). Invalid
+// UTF-8 is kept as it is.
+func StripControl(s string) string {
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 || !isControl(r) {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool {
+	return (r < 0x20 && r != '\t' && r != '\n') || r == 0x7f || (r >= 0x80 && r <= 0x9f)
+}

@@ -21,6 +21,23 @@ func TestOneLine(t *testing.T) {
 	}
 }
 
+func TestStripControl(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                                  "",
+		"plain, tab\there\nnext":            "plain, tab\there\nnext",
+		"\x1b[31mred\x1b[0m\x07":             "[31mred[0m",
+		"\x1b]0;title\x07ok":                 "]0;titleok",
+		"over\rwrite\x00\x08\x7f":            "overwrite",
+		"c1 \u009b2J csi, \u0085nel":         "c1 2J csi, nel",
+		"keeps é, ✓ and \u00a0":              "keeps é, ✓ and \u00a0",
+		string([]byte{'a', 0xff, 0x1b, 'b'}): string([]byte{'a', 0xff, 'b'}),
+	} {
+		if got := StripControl(in); got != want {
+			t.Errorf("StripControl(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestFirstLine(t *testing.T) {
 	for in, want := range map[string]string{
 		"":                       "",
