@@ -8,6 +8,10 @@ import "github.com/perfbench/perfbench/internal/stats"
 // of the plan (a missing or unevaluated one is a failure), and the flags
 // and verdicts of correct candidates only.
 
+// VerdictCountsOver says what the counts of win/match/loss/inconclusive
+// are over, for every legend that shows them.
+const VerdictCountsOver = "over correct candidates only: a non-empty patch past the gate; an empty or failed candidate is in none"
+
 // Patched reports whether the candidate's patch is non-empty and applied,
 // as evaluate applied it.
 func (r *Eval) Patched() bool { return r != nil && !r.Patch.Empty && r.Patch.Applied }

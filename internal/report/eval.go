@@ -44,10 +44,10 @@ type ItemEval struct {
 	Significant  bool   `json:"significant"`
 	// OptBase and OptCommit are the flags as the figures count them: a
 	// correct candidate's (records.Eval.CountsOpt).
-	OptBase      bool   `json:"opt_base"`
-	OptCommit    bool   `json:"opt_commit"`
-	Noisy        bool   `json:"noisy"`
-	Pinned       bool   `json:"pinned"`
+	OptBase   bool `json:"opt_base"`
+	OptCommit bool `json:"opt_commit"`
+	Noisy     bool `json:"noisy"`
+	Pinned    bool `json:"pinned"`
 	// NoisyArms are the arms whose CV is above the threshold, with it.
 	NoisyArms []NoisyArm `json:"noisy_arms,omitempty"`
 	// Alpha and Band are the verdict's significance level and band.
@@ -260,7 +260,7 @@ func evalLines(e *EvalSummary) []string {
 	lines := []string{
 		fmt.Sprintf("evaluated %d of %d: %s", e.Evaluated, e.Units, evalCountsLine(e.Counts)),
 		fmt.Sprintf("patch rate %s (%d of %d), correct rate %s (%d of %d: non-empty patch past the gate); gate passed %d of %d reached", pct(e.PatchRate), e.Patched, e.Units, pct(e.CorrectRate), e.Correct, e.Units, e.GatePassed, e.GateReached),
-		fmt.Sprintf("agent vs human: win %d, match %d (%d within the band), loss %d, inconclusive %d; Opt@1 %s, opt_base@1 %s", e.Win, e.Match, e.MatchSignificant, e.Loss, e.Inconclusive, pct(e.OptAt1), pct(e.OptBaseAt1)),
+		fmt.Sprintf("agent vs human, of correct candidates: win %d, match %d (%d within the band), loss %d, inconclusive %d; Opt@1 %s, opt_base@1 %s", e.Win, e.Match, e.MatchSignificant, e.Loss, e.Inconclusive, pct(e.OptAt1), pct(e.OptBaseAt1)),
 	}
 	if len(e.PassAtK) > 0 {
 		lines = append(lines, "pass@k "+kvs(e.PassAtK)+"; Opt@K "+kvs(e.OptAtK)+"; opt_base@K "+kvs(e.OptBaseAtK))
@@ -339,7 +339,7 @@ func legend(items []Item) string {
 			break
 		}
 	}
-	return stats.Legend(o)
+	return stats.Legend(o) + "; counts of win/match/loss/inconclusive are " + records.VerdictCountsOver
 }
 
 func ratioText(s *Speedup) string {

@@ -158,8 +158,14 @@ func writeSampleTable(w io.Writer, r *Report) error {
 	return writeFooter(w, r)
 }
 
-// writeAggregateRow is an item's row above its samples.
-func writeAggregateRow(tw io.Writer, r *Report, id string, a SampleItem) {
+// aggregateCells are an item's row above its samples, as text: the
+// terminal's and the HTML page's.
+type aggregateCells struct {
+	status, duration, cost      string
+	eval, human, agent, verdict string
+}
+
+func aggregateRow(r *Report, id string, a SampleItem) aggregateCells {
 	var dur, cost float64
 	lines := 0
 	for _, it := range r.Items {
@@ -169,28 +175,39 @@ func writeAggregateRow(tw io.Writer, r *Report, id string, a SampleItem) {
 			lines++
 		}
 	}
-	fmt.Fprintf(tw, "%s\t%d samples\t%.1fs\t\t\t%s\t", id, lines, dur, money(cost))
-	if hasEval(r) {
-		ev, human, agent, verdict := "-", "-", "-", "-"
-		if a.Evaluated > 0 {
-			ev = aggregateEval(a)
-			if a.HumanSpeedup != nil {
-				human = ratioText(a.HumanSpeedup)
-				if !a.HumanShared {
-					human += " (differs by sample)"
-				}
+	status := fmt.Sprintf("%d samples", lines)
+	if lines < r.Samples {
+		status = fmt.Sprintf("%d of %d samples", lines, r.Samples)
+	}
+	c := aggregateCells{status: status, duration: fmt.Sprintf("%.1fs", dur), cost: money(cost),
+		eval: "-", human: "-", agent: "-", verdict: "-"}
+	if a.Evaluated > 0 {
+		c.eval = aggregateEval(a)
+		if a.HumanSpeedup != nil {
+			c.human = ratioText(a.HumanSpeedup)
+			if !a.HumanShared {
+				c.human += " (differs by sample)"
 			}
-			agent = "mean " + num(a.MeanSpeedup) + "x"
-			if a.BestSample >= 0 {
-				agent += fmt.Sprintf(", best %sx (s%d)", num(a.Best), a.BestSample)
-			}
-			k := len(a.PassAtK)
-			verdict = fmt.Sprintf("pass@%d %.2f, Opt@%d %.2f", k, a.PassAtK[k-1].Value, k, a.OptAtK[k-1].Value)
 		}
+		c.agent = "mean " + num(a.MeanSpeedup) + "x"
+		if a.BestSample >= 0 {
+			c.agent += fmt.Sprintf(", best %sx (s%d)", num(a.Best), a.BestSample)
+		}
+		k := len(a.PassAtK)
+		c.verdict = fmt.Sprintf("pass@%d %.2f, Opt@%d %.2f", k, a.PassAtK[k-1].Value, k, a.OptAtK[k-1].Value)
+	}
+	return c
+}
+
+// writeAggregateRow is an item's row above its samples.
+func writeAggregateRow(tw io.Writer, r *Report, id string, a SampleItem) {
+	c := aggregateRow(r, id, a)
+	fmt.Fprintf(tw, "%s\t%s\t%s\t\t\t%s\t", id, c.status, c.duration, c.cost)
+	if hasEval(r) {
 		if r.Display.Long {
-			fmt.Fprintf(tw, "%s\t\t\t\t%s\t%s\t\t\t\t%s\t", ev, human, agent, verdict)
+			fmt.Fprintf(tw, "%s\t\t\t\t%s\t%s\t\t\t\t%s\t", c.eval, c.human, c.agent, c.verdict)
 		} else {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t\t%s\t", ev, human, agent, verdict)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t\t%s\t", c.eval, c.human, c.agent, c.verdict)
 		}
 	}
 	fmt.Fprintln(tw)

@@ -23,8 +23,8 @@ func TestOneLine(t *testing.T) {
 
 func TestStripControl(t *testing.T) {
 	for in, want := range map[string]string{
-		"":                                  "",
-		"plain, tab\there\nnext":            "plain, tab\there\nnext",
+		"":                                   "",
+		"plain, tab\there\nnext":             "plain, tab\there\nnext",
 		"\x1b[31mred\x1b[0m\x07":             "[31mred[0m",
 		"\x1b]0;title\x07ok":                 "]0;titleok",
 		"over\rwrite\x00\x08\x7f":            "overwrite",
