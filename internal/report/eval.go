@@ -12,6 +12,7 @@ import (
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/stats"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // ItemEval is one item's evaluation, from its eval.json.
@@ -365,6 +366,7 @@ func hasEval(r *Report) bool { return r.Evaluation != nil }
 // WriteThreeWay renders the three-way comparison of several runs (e.g. the
 // demo's replay and noop runs): one row per evaluated item.
 func WriteThreeWay(w io.Writer, runs []*Report) error {
+	w = textx.ControlFree(w)
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "AGENT\tITEM\tEVAL\tBASE\tHUMAN\tAGENT\tHUMAN/BASE [95% CI]\tAGENT/BASE [95% CI]\tAGENT/HUMAN [95% CI]\tVERDICT")
 	for _, r := range runs {

@@ -327,6 +327,9 @@ func WriteJSON(w io.Writer, r any) error {
 // human and agent speedups over the baseline (the agent's with its 95% CI)
 // and the verdict of agent vs human.
 func WriteTable(w io.Writer, r *Report) error {
+	// Reasons quote commands' output: no control character of theirs
+	// reaches the terminal.
+	w = textx.ControlFree(w)
 	fmt.Fprintf(w, "run %s\n", r.RunID)
 	fmt.Fprintf(w, "task %s, agent %s (%s), model %s\n", r.Task, r.Agent, r.AgentType, orDash(r.Model))
 	fmt.Fprintf(w, "items %d: %s\n", r.Total, CountsLine(r.Counts))
@@ -502,6 +505,7 @@ func LoadAll(stateRoot string) (*All, error) {
 
 // WriteAllTable renders report-all for a terminal.
 func WriteAllTable(w io.Writer, a *All) error {
+	w = textx.ControlFree(w)
 	if len(a.Runs) == 0 {
 		fmt.Fprintf(w, "no runs under %s\n", a.StateRoot)
 	} else {

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/perfbench/perfbench/internal/journal"
@@ -86,5 +87,21 @@ func TestSummarizeRates(t *testing.T) {
 	}
 	if l := evalLines(s)[1]; l != "patch rate 50% (4 of 8), correct rate 25% (2 of 8: non-empty patch past the gate); gate passed 4 of 6 reached" {
 		t.Errorf("rates line %q", l)
+	}
+}
+
+// TestTableStripsControlCharacters: an evaluation's reason quoting a
+// command's output (agent-controlled) reaches the terminal without its
+// escape sequences or bell.
+func TestTableStripsControlCharacters(t *testing.T) {
+	r := &Report{RunID: "r", Samples: 1, Total: 1, Counts: map[string]int{"success": 1},
+		Items: []Item{{ID: "a", Dir: "a", Status: "success", Eval: &ItemEval{Status: "correctness_failed", Reason: "tests failed: \x1b[31mred\x1b]0;pwned\x07"}}},
+		Evaluation: &EvalSummary{Evaluated: 1, Units: 1, Counts: map[string]int{"correctness_failed": 1}}}
+	var b strings.Builder
+	if err := WriteTable(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); strings.ContainsAny(out, "\x1b\x07") || !strings.Contains(out, "[31mred]0;pwned") {
+		t.Errorf("table:\n%q", out)
 	}
 }

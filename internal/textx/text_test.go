@@ -31,10 +31,19 @@ func TestStripControl(t *testing.T) {
 		"c1 \u009b2J csi, \u0085nel":         "c1 2J csi, nel",
 		"keeps é, ✓ and \u00a0":              "keeps é, ✓ and \u00a0",
 		string([]byte{'a', 0xff, 0x1b, 'b'}): string([]byte{'a', 0xff, 'b'}),
+		string([]byte{'a', 0x9b, '2', 'J'}):  "a2J",
 	} {
 		if got := StripControl(in); got != want {
 			t.Errorf("StripControl(%q) = %q, want %q", in, got, want)
 		}
+	}
+	var b strings.Builder
+	w := ControlFree(&b)
+	if n, err := fmt.Fprintf(w, "reason: %s\tok\n", "\x1b[2Jboom\x07"); err != nil || n != len("reason: \x1b[2Jboom\x07\tok\n") {
+		t.Fatalf("ControlFree: %d, %v", n, err)
+	}
+	if b.String() != "reason: [2Jboom\tok\n" {
+		t.Errorf("ControlFree wrote %q", b.String())
 	}
 }
 
