@@ -70,32 +70,32 @@ var columns = []column{
 	{"W/M/L/I", func(r Row) string { return fmt.Sprintf("%d/%d/%d/%d", r.Win, r.Match, r.Loss, r.Inconclusive) }},
 	{"geomean correct", func(r Row) string { return ratio(r.GeoMeanCorrect) }},
 	{"geomean all", func(r Row) string { return ratio(r.GeoMeanAll) }},
-	{"cost", func(r Row) string { return money(r.CostUSD) }},
-	{"cost/item", func(r Row) string { return money(r.CostPerItemUSD) }},
+	{"cost", func(r Row) string { return CostText(r.CostUSD) }},
+	{"cost/item", func(r Row) string { return CostText(r.CostPerItemUSD) }},
 	{"cost/Opt@1", func(r Row) string {
 		if r.CostPerOpt1USD == nil {
 			return "-"
 		}
-		return money(*r.CostPerOpt1USD)
+		return CostText(*r.CostPerOpt1USD)
 	}},
 	{"tokens in/out/cache", func(r Row) string {
 		return fmt.Sprintf("%d/%d/%d", r.InputTokens, r.OutputTokens, r.CacheReadTokens+r.CacheWriteTokens)
 	}},
-	{"wall", func(r Row) string { return wall(r.WallSeconds) }},
+	{"wall", func(r Row) string { return WallText(r.WallSeconds) }},
 }
 
-// money is an amount in cents, "-" when none is recorded (an agent that
-// reports no cost), as bench report prints it.
-func money(v float64) string {
+// CostText is an amount in cents, "-" when none is recorded (an agent
+// that reports no cost), as bench report prints it; the site's too.
+func CostText(v float64) string {
 	if v == 0 {
 		return "-"
 	}
 	return textx.USDCents(v)
 }
 
-// wall is a duration in seconds: two significant digits under 10 s
+// WallText is a duration in seconds: two significant digits under 10 s
 // ("0.14s", "2.5s"), whole seconds above; "-" when none is recorded.
-func wall(s float64) string {
+func WallText(s float64) string {
 	switch {
 	case s <= 0:
 		return "-"

@@ -95,7 +95,7 @@ func TestSummarizeRates(t *testing.T) {
 // escape sequences or bell.
 func TestTableStripsControlCharacters(t *testing.T) {
 	r := &Report{RunID: "r", Samples: 1, Total: 1, Counts: map[string]int{"success": 1},
-		Items: []Item{{ID: "a", Dir: "a", Status: "success", Eval: &ItemEval{Status: "correctness_failed", Reason: "tests failed: \x1b[31mred\x1b]0;pwned\x07"}}},
+		Items:      []Item{{ID: "a", Dir: "a", Status: "success", Eval: &ItemEval{Status: "correctness_failed", Reason: "tests failed: \x1b[31mred\x1b]0;pwned\x07"}}},
 		Evaluation: &EvalSummary{Evaluated: 1, Units: 1, Counts: map[string]int{"correctness_failed": 1}}}
 	var b strings.Builder
 	if err := WriteTable(&b, r); err != nil {
