@@ -72,7 +72,11 @@ var lbColumns = []lbColumn{
 	{"geomean correct", "def-geomean", func(r compare.Row) lbCell { return ratioCell(r.GeoMeanCorrect) }},
 	{"geomean all", "def-geomean", func(r compare.Row) lbCell { return ratioCell(r.GeoMeanAll) }},
 	{"cost", "def-cost", func(r compare.Row) lbCell {
-		c := lbCell{Text: compare.CostText(r.CostUSD), Sub: compare.CostText(r.CostPerItemUSD) + "/item"}
+		c := lbCell{Text: compare.CostText(r.CostUSD)}
+		if r.CostUSD == 0 {
+			return c
+		}
+		c.Sub = compare.CostText(r.CostPerItemUSD) + "/item"
 		if r.CostPerOpt1USD != nil {
 			c.Sub += ", " + compare.CostText(*r.CostPerOpt1USD) + "/Opt@1"
 		}
