@@ -149,7 +149,7 @@ func TestOneDefinitionOfTheRunFigures(t *testing.T) {
 	}
 
 	out := filepath.Join(t.TempDir(), "site")
-	if err := Write(out, b, Options{}); err != nil {
+	if err := Write(out, b); err != nil {
 		t.Fatal(err)
 	}
 	index, err := os.ReadFile(filepath.Join(out, "index.html"))

@@ -175,9 +175,7 @@ func writeItemPage(buf *bytes.Buffer, s *siteData, r *siteRun, it *siteItem, u *
 		Item: it.id, Dir: u.dir, Sample: u.sample, Samples: r.samples, Human: it.human, Pre: it.pre,
 		CSS: report.Stylesheet() + "\n" + siteCSS(), Problems: u.problems,
 	}
-	if s.opts.Subject != nil && it.human != "" {
-		v.Subject = s.opts.Subject(it.human)
-	}
+	v.Subject = it.subject
 	if len(it.units) > 1 {
 		for _, o := range it.units {
 			v.Siblings = append(v.Siblings, sibling{Label: fmt.Sprintf("sample %d", o.sample), Page: path.Base(o.page), Current: o == u})
@@ -219,8 +217,11 @@ func unitFacts(r *siteRun, it *siteItem, u *siteUnit) []kv {
 	if r.samples > 1 {
 		f = append(f, kv{"sample", fmt.Sprintf("%d of %d", u.sample, r.samples)})
 	}
-	c := unitCell(u)
-	f = append(f, kv{"outcome", c.State})
+	outcome := cellState(it.cell, r.samples)
+	if r.samples > 1 {
+		outcome = fmt.Sprintf("%s over the %d samples (%d correct)", outcome, r.samples, it.cell.Correct)
+	}
+	f = append(f, kv{"outcome", outcome})
 	if j := u.j; j != nil {
 		l := string(j.Status)
 		if j.Reason != "" {
