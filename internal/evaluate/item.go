@@ -820,7 +820,7 @@ func (it *itemRun) equivalence(first map[*arm][]byte) {
 func firstLine(s string) string {
 	for _, l := range strings.Split(s, "\n") {
 		if l = strings.TrimSpace(l); l != "" {
-			return textx.Truncate(l, 200)
+			return textx.Truncate(textx.StripControl(l), 200)
 		}
 	}
 	return ""
