@@ -305,12 +305,13 @@ func usageFacts(j *records.Journal) (usage, limits []kv, retries []string) {
 
 // flagMeaning explains each evaluation flag.
 var flagMeaning = map[string]string{
-	records.FlagEmptyPatch: "the patch was empty: the agent arm is the baseline",
-	records.FlagThreeWay:   "the patch applied only with git apply --3way",
-	records.FlagNotPinned:  "some timed run was not pinned to a CPU: timings may be noisier",
-	records.FlagNoisy:      "an arm's coefficient of variation is above the threshold (10%): see CV below",
-	records.FlagFewRounds:  fmt.Sprintf("fewer than %d timed rounds: the rank test has little power, and below 4 per arm it cannot reach p ≤ 0.05", records.FewRounds),
-	records.FlagContended:  "the workload waited for its CPU during a large share of the timed wall time: other tasks ran there",
+	records.FlagEmptyPatch:      "the patch was empty: the agent arm is the baseline",
+	records.FlagThreeWay:        "the patch applied only with git apply --3way",
+	records.FlagNotPinned:       "some timed run was not pinned to a CPU: timings may be noisier",
+	records.FlagNoisy:           "an arm's coefficient of variation is above the threshold (10%): see CV below",
+	records.FlagFewRounds:       fmt.Sprintf("fewer than %d timed rounds: the rank test has little power, and below 4 per arm it cannot reach p ≤ 0.05", records.FewRounds),
+	records.FlagContended:       "the workload waited for its CPU during a large share of the timed wall time: other tasks ran there",
+	records.FlagMetricsDisagree: "the metric and a secondary metric (wall vs CPU time, or instructions) disagree: one finds the candidate significantly faster, the other significantly slower (a gain by parallelism or by waiting less, or more waiting)",
 }
 
 func flagFacts(ev *records.Eval) []kv {
