@@ -96,6 +96,6 @@ func runDemo(ctx context.Context, env *System, o *demoOptions) error {
 	if err := report.WriteThreeWay(env.Stdout, reports); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "\nnext: bench report-all --state-root %s\n", filepath.Join(dir, "state"))
+	fmt.Fprintf(env.Stdout, "\nnext: bench compare --state-root %s (the leaderboard; --format html --out DIR for the site)\n", filepath.Join(dir, "state"))
 	return nil
 }

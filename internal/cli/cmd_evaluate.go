@@ -47,9 +47,19 @@ sample and the statistics (medians with 95% CIs, speedups with bootstrap
 CIs and Mann–Whitney p-values, the verdict of agent vs human, opt_base,
 opt_commit), goes to <item>/eval.json, and the run's report is printed.
 
+With samples (prepare --samples K), an item's K candidates are timed
+together: one baseline and one human workspace and K candidate workspaces,
+K + 2 arms per round in rotating positions 0..K+1, so every candidate is
+compared with the same baseline and human. The item's one eval.json, in
+its sample-0 directory <item>.s0/eval.json, holds every arm's samples and
+each candidate's status and statistics; a candidate whose patch does not
+apply or fails the gate leaves the rounds and the others continue. An item
+is skipped when run again only if every candidate's patch is unchanged.
+
 Statuses: success, base_failed, human_failed, patch_failed,
 correctness_failed, equivalence_failed, timeout. An empty patch is timed as
-the baseline and flagged empty_patch.
+the baseline and flagged empty_patch; it is never correct, and never
+opt_base or opt_commit.
 
 With the task's environment.image, setup, correctness and the workload of
 every arm run in containers of that image (one per arm, the same limits

@@ -70,6 +70,7 @@ func runInit(env *System, o *initOptions) error {
   bench prepare tasks/example.yaml --from-plan state/plan.json
   bench evaluate state/runs/<run_id>      (prepare prints the run id)
   bench report state/runs/<run_id>
+  bench compare                           (every evaluated run: the leaderboard)
 `, where)
 	return nil
 }

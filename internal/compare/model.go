@@ -279,10 +279,14 @@ func readUnit(dir string, seed uint64, ab, hb []float64) (unit, []string) {
 	if jerr != nil && !fsx.IsNotExist(jerr) {
 		problems = append(problems, jerr.Error())
 	}
+	// The run figures' definition (records.UnitOf): the evaluation's own
+	// apply is the authority when there is one (a predictions file has no
+	// journal), the flags and verdict a correct candidate's.
+	f := records.UnitOf(j, ev)
+	u.patch = f.Patch
 	if j != nil {
 		u.usage, u.wallSeconds = j.Usage, j.DurationSeconds
 		u.infra = !j.Status.Final()
-		u.patch = j.Patch != nil && j.Patch.Bytes > 0 && j.Patch.Applies
 	} else if ev == nil {
 		u.missing = true
 		return u, problems
@@ -292,24 +296,18 @@ func readUnit(dir string, seed uint64, ab, hb []float64) (unit, []string) {
 	}
 	u.evaluated = true
 	u.evalStatus = ev.Status
-	// The evaluation's own apply is the authority when there is one (a
-	// predictions file has no journal).
-	u.patch = !ev.Patch.Empty && ev.Patch.Applied
+	u.correct, u.optBase, u.optCommit, u.verdict = f.Correct, f.OptBase, f.OptCommit, f.Verdict
 	u.emptyPatch = ev.Patch.Empty
 	u.human = ev.Commits.Human
-	passed, _ := ev.Status.AgentGate()
-	u.correct = passed && u.patch
 	if st := ev.Stats; st != nil {
 		if st.HumanOverBase.Valid {
 			u.humanSpeedup = st.HumanOverBase.Ratio
 		}
 		if u.correct {
-			u.optBase, u.optCommit = st.OptBase, st.OptCommit
 			if st.AgentOverBase.Valid {
 				u.agentSpeedup = st.AgentOverBase.Ratio
 				u.agentLo, u.agentHi, u.agentCIValid = st.AgentOverBase.Lo, st.AgentOverBase.Hi, st.AgentOverBase.CIValid
 			}
-			u.verdict = st.Verdict.Outcome
 			u.verdictLabel = stats.VerdictText(st.Verdict.Outcome, st.Verdict.Significant, st.Verdict.Label)
 		}
 		if u.humanSpeedup > 0 {

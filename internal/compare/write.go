@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/textx"
 )
 
@@ -69,18 +70,39 @@ var columns = []column{
 	{"W/M/L/I", func(r Row) string { return fmt.Sprintf("%d/%d/%d/%d", r.Win, r.Match, r.Loss, r.Inconclusive) }},
 	{"geomean correct", func(r Row) string { return ratio(r.GeoMeanCorrect) }},
 	{"geomean all", func(r Row) string { return ratio(r.GeoMeanAll) }},
-	{"cost", func(r Row) string { return textx.USDCents(r.CostUSD) }},
-	{"cost/item", func(r Row) string { return textx.USDShort(r.CostPerItemUSD) }},
+	{"cost", func(r Row) string { return CostText(r.CostUSD) }},
+	{"cost/item", func(r Row) string { return CostText(r.CostPerItemUSD) }},
 	{"cost/Opt@1", func(r Row) string {
 		if r.CostPerOpt1USD == nil {
 			return "-"
 		}
-		return textx.USDShort(*r.CostPerOpt1USD)
+		return CostText(*r.CostPerOpt1USD)
 	}},
 	{"tokens in/out/cache", func(r Row) string {
 		return fmt.Sprintf("%d/%d/%d", r.InputTokens, r.OutputTokens, r.CacheReadTokens+r.CacheWriteTokens)
 	}},
-	{"wall", func(r Row) string { return fmt.Sprintf("%.0fs", r.WallSeconds) }},
+	{"wall", func(r Row) string { return WallText(r.WallSeconds) }},
+}
+
+// CostText is an amount in cents, "-" when none is recorded (an agent
+// that reports no cost), as bench report prints it; the site's too.
+func CostText(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return textx.USDCents(v)
+}
+
+// WallText is a duration in seconds: two significant digits under 10 s
+// ("0.14s", "2.5s"), whole seconds above; "-" when none is recorded.
+func WallText(s float64) string {
+	switch {
+	case s <= 0:
+		return "-"
+	case s < 10:
+		return fmt.Sprintf("%.2gs", s)
+	}
+	return fmt.Sprintf("%.0fs", s)
 }
 
 func orDash(s string) string {
@@ -153,7 +175,8 @@ func legend(b *Board) string {
 	return fmt.Sprintf("legend: rates over all plan items (missing, infra_error, not evaluated = failure); "+
 		"SR = harmonic mean of agent÷human speedup over n items with a human speedup (failure = 1.0×); "+
 		"[lo, hi] = %.0f%% bootstrap over %s (B=%d, seed %d); "+
-		"W/M/L/I = agent vs human: win, match (within the band or no significant difference: not proven equal), loss, inconclusive (too few rounds, or CI and test disagree)",
+		"W/M/L/I = agent vs human: win, match (within the band or no significant difference: not proven equal), loss, inconclusive (too few rounds, or CI and test disagree), "+records.VerdictCountsOver+"; "+
+		"cost - = none recorded",
 		100*b.Bootstrap.Confidence, b.Bootstrap.Over, b.Bootstrap.Resamples, b.Bootstrap.Seed)
 }
 
@@ -195,6 +218,9 @@ func WriteJSON(w io.Writer, b *Board) error {
 // leaderboard, its legend, the warnings of dominant items, the pairs and,
 // with View.Matrix, the item × run matrix.
 func WriteTable(w io.Writer, b *Board) error {
+	// Names, subjects and problems come from files: no control character
+	// of theirs reaches the terminal.
+	w = textx.ControlFree(w)
 	cols := columnsFor(b.View.Long)
 	for _, t := range b.Tasks {
 		fmt.Fprintf(w, "task %s\n", t.ID)

@@ -435,6 +435,7 @@ func (e *evaluator) regradeGroup(g *group) error {
 				c := &r.Candidates[i]
 				if c.Status == records.EvalSuccess {
 					st := AnalyzeSample(r.Samples, c.Sample, spec)
+					records.GateOptFlags(&st, c.Patch)
 					c.Stats = &st
 					c.Flags = withFlag(c.Flags, records.FlagNoisy, st.Noisy)
 					var disagree bool
@@ -474,6 +475,7 @@ func (e *evaluator) regradeGroup(g *group) error {
 		spec := e.regradeSpec(e.specs[i], r)
 		if r.Status == records.EvalSuccess {
 			st := Analyze(r.Samples, spec)
+			records.GateOptFlags(&st, r.Patch)
 			r.Stats = &st
 			r.Config.Band, r.Config.Alpha, r.Config.SecondaryMetrics = spec.Band, spec.Alpha, spec.SecondaryMetrics
 			r.Flags = withFlag(r.Flags, records.FlagNoisy, st.Noisy)

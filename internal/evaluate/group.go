@@ -84,7 +84,9 @@ func (e *evaluator) stored(g *group) []*records.Eval {
 	}
 	for _, i := range g.units {
 		r, err := journal.ReadEval(us[i].Dir)
-		if err != nil || r.Candidates != nil || r.Sample != us[i].Sample || !e.matches(r, us[i], g.spec) {
+		// A file in a sample's own directory is that sample's, as
+		// journal.ReadSampleEval reads it.
+		if err != nil || r.Candidates != nil || !e.matches(r, us[i], g.spec) {
 			return nil
 		}
 		views = append(views, r)

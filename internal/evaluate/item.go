@@ -187,6 +187,7 @@ func (it *itemRun) oneResult() {
 	res.Flags = candidateFlags(c.patch)
 	if res.Status == records.EvalSuccess {
 		st := Analyze(res.Samples, it.spec)
+		records.GateOptFlags(&st, res.Patch)
 		res.Stats = &st
 		if st.Noisy {
 			res.Flags = append(res.Flags, records.FlagNoisy)
@@ -226,6 +227,7 @@ func (it *itemRun) itemResult() {
 		default:
 			ec.Status = records.EvalSuccess
 			st := AnalyzeSample(res.Samples, c.u.Sample, it.spec)
+			records.GateOptFlags(&st, ec.Patch)
 			ec.Stats = &st
 			if st.Noisy {
 				ec.Flags = append(ec.Flags, records.FlagNoisy)
@@ -875,7 +877,7 @@ func (it *itemRun) equivalence(first map[*arm][]byte) {
 func firstLine(s string) string {
 	for _, l := range strings.Split(s, "\n") {
 		if l = strings.TrimSpace(l); l != "" {
-			return textx.Truncate(l, 200)
+			return textx.Truncate(textx.StripControl(l), 200)
 		}
 	}
 	return ""
@@ -886,7 +888,7 @@ func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	for i := len(lines) - 1; i >= 0; i-- {
 		if l := strings.TrimSpace(lines[i]); l != "" {
-			return ": " + textx.Truncate(l, 200)
+			return ": " + textx.Truncate(textx.StripControl(l), 200)
 		}
 	}
 	return ""

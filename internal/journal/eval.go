@@ -40,47 +40,13 @@ func EvalDir(runDir, itemID string, samples int) string {
 	return filepath.Join(runDir, ItemDirName(itemID, 0, samples))
 }
 
-// ReadItemEvals reads the evaluation of item itemID of the run in runDir
-// (samples per item) in either layout and returns one view per sample
-// (records.Eval.SampleView: that candidate as the agent arm, its
-// statistics, its status); a sample without an evaluation is nil. The
-// item layout's file in the sample-0 directory wins over per-sample files
-// (an older evaluation's, superseded).
-func ReadItemEvals(runDir, itemID string, samples int) ([]*records.Eval, error) {
-	samples = max(samples, 1)
-	out := make([]*records.Eval, samples)
-	item, err := ReadEval(EvalDir(runDir, itemID, samples))
-	if err != nil && !fsx.IsNotExist(err) {
-		return nil, err
-	}
-	if item != nil && item.Candidates != nil {
-		for k := range out {
-			out[k] = item.SampleView(k)
-		}
-		return out, nil
-	}
-	for k := range out {
-		r := item
-		if k > 0 {
-			if r, err = ReadEval(filepath.Join(runDir, ItemDirName(itemID, k, samples))); err != nil {
-				if fsx.IsNotExist(err) {
-					continue
-				}
-				return nil, err
-			}
-		}
-		if r != nil {
-			out[k] = r.SampleView(k)
-			if out[k] == nil && samples == 1 {
-				out[k] = r
-			}
-		}
-	}
-	return out, nil
-}
-
-// ReadSampleEval is ReadItemEvals for the one sample whose directory is
-// dir ("<item>" or "<item>.s<k>"): what a reader of one unit calls. No
+// ReadSampleEval reads the evaluation of the one sample whose directory is
+// dir ("<item>" or "<item>.s<k>") in either layout: the view of that
+// candidate (records.Eval.SampleView) from the item layout's file in the
+// sample-0 directory, which wins over per-sample files (an older
+// evaluation's, superseded); else dir's own file of the one-candidate
+// layout, which is that sample's whatever its sample field says (as
+// evaluate's resume takes it). It is the one reader of evaluations. No
 // evaluation of it is an error for which os.IsNotExist holds.
 func ReadSampleEval(dir string) (*records.Eval, error) {
 	id, k, samples := splitItemDirName(filepath.Base(dir))

@@ -38,15 +38,13 @@ func TestReadSampleEvalLayouts(t *testing.T) {
 	}
 	mk("t-0000.s1")
 	mk("t-0000.s2")
-	views, err := ReadItemEvals(run, "t-0000", 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range views {
-		one, err := ReadSampleEval(filepath.Join(run, ItemDirName("t-0000", k, 3)))
-		if err != nil || one.Sample != k || one.Status != v.Status || one.PatchHash != v.PatchHash {
-			t.Fatalf("sample %d: %+v, err %v; ReadItemEvals said %+v", k, one, err, v)
+	views := make([]*records.Eval, 3)
+	for k := range views {
+		v, err := ReadSampleEval(filepath.Join(run, ItemDirName("t-0000", k, 3)))
+		if err != nil || v.Sample != k || v.Status != item.Candidates[k].Status || v.PatchHash != item.Candidates[k].PatchHash {
+			t.Fatalf("sample %d: %+v, err %v", k, v, err)
 		}
+		views[k] = v
 	}
 	v2 := views[2]
 	if v2.Candidates != nil || v2.Stats.Agent.Median != 1.2 || len(v2.Samples) != 3 || v2.Samples[2].Value != 1.2 || v2.Samples[2].Sample != 0 {
@@ -68,12 +66,10 @@ func TestReadSampleEvalLayouts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	views, err = ReadItemEvals(run, "t-0001", 2)
-	if err != nil || views[0].PatchHash != "x" || views[1].PatchHash != "y" {
-		t.Fatalf("per-sample layout: %v, %v", views, err)
-	}
-	if v, err := ReadSampleEval(filepath.Join(run, "t-0001.s1")); err != nil || v.PatchHash != "y" {
-		t.Fatalf("per-sample layout, sample 1: %+v, %v", v, err)
+	for k, want := range []string{"x", "y"} {
+		if v, err := ReadSampleEval(filepath.Join(run, ItemDirName("t-0001", k, 2))); err != nil || v.PatchHash != want {
+			t.Fatalf("per-sample layout, sample %d: %+v, %v", k, v, err)
+		}
 	}
 
 	// No samples.

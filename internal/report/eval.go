@@ -13,6 +13,7 @@ import (
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/stats"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // ItemEval is one item's evaluation, from its eval.json.
@@ -26,8 +27,10 @@ type ItemEval struct {
 	Better string `json:"better"`
 	Rounds int    `json:"rounds"`
 	// Patched is evaluate's view of the candidate: a non-empty patch that
-	// applied to the pre tree.
+	// applied to the pre tree; Correct one that also passed the gate
+	// (records.Eval.Correct).
 	Patched bool `json:"patched"`
+	Correct bool `json:"correct"`
 	// Medians of the timed samples of each arm (when timed).
 	BaseMedian  float64 `json:"base_median,omitempty"`
 	HumanMedian float64 `json:"human_median,omitempty"`
@@ -41,10 +44,12 @@ type ItemEval struct {
 	Verdict      string `json:"verdict,omitempty"`
 	VerdictLabel string `json:"verdict_label,omitempty"`
 	Significant  bool   `json:"significant"`
-	OptBase      bool   `json:"opt_base"`
-	OptCommit    bool   `json:"opt_commit"`
-	Noisy        bool   `json:"noisy"`
-	Pinned       bool   `json:"pinned"`
+	// OptBase and OptCommit are the flags as the figures count them: a
+	// correct candidate's (records.Eval.CountsOpt).
+	OptBase   bool `json:"opt_base"`
+	OptCommit bool `json:"opt_commit"`
+	Noisy     bool `json:"noisy"`
+	Pinned    bool `json:"pinned"`
 	// NoisyArms are the arms whose CV is above the threshold, with it.
 	NoisyArms []NoisyArm `json:"noisy_arms,omitempty"`
 	// Alpha and Band are the verdict's significance level and band.
@@ -93,19 +98,21 @@ func (ev *ItemEval) verdictText() string {
 	return stats.VerdictText(stats.Outcome(ev.Verdict), ev.Significant, ev.VerdictLabel)
 }
 
-func loadEval(dir string) (*ItemEval, error) {
+// loadEval reads a unit's evaluation: the row's view, and the record it
+// came from (nil, nil when not evaluated).
+func loadEval(dir string) (*ItemEval, *records.Eval, error) {
 	r, err := journal.ReadSampleEval(dir)
 	if err != nil {
 		if fsx.IsNotExist(err) {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	ev := &ItemEval{
 		Status: string(r.Status), Reason: r.Reason, Flags: r.Flags,
 		Metric: r.Config.Metric.Kind, Better: r.Config.Metric.Better, Rounds: r.Config.Rounds,
 		Pinned:  r.Environment.Pinning.Applied,
-		Patched: !r.Patch.Empty && r.Patch.Applied,
+		Patched: r.Patched(), Correct: r.Correct(),
 	}
 	if p := r.Protocol; p != nil {
 		ev.SetupSeconds, ev.BaseSetupSeconds, ev.TimingWrites = p.SetupSeconds, p.BaseSetupSeconds, p.TimingWrites
@@ -120,7 +127,8 @@ func loadEval(dir string) (*ItemEval, error) {
 		ev.AgentOverHuman = speedupOf(s.AgentOverHuman)
 		ev.Verdict, ev.Significant = string(s.Verdict.Outcome), s.Verdict.Significant
 		ev.VerdictLabel = stats.VerdictText(s.Verdict.Outcome, s.Verdict.Significant, s.Verdict.Label)
-		ev.OptBase, ev.OptCommit, ev.Noisy = s.OptBase, s.OptCommit, s.Noisy
+		ev.Noisy = s.Noisy
+		ev.OptBase, ev.OptCommit = r.CountsOpt()
 		ev.Alpha, ev.Band = s.Options.Alpha, s.Options.Band
 		for _, a := range []struct {
 			name string
@@ -131,13 +139,15 @@ func loadEval(dir string) (*ItemEval, error) {
 			}
 		}
 	}
-	return ev, nil
+	return ev, r, nil
 }
 
-// EvalSummary is the run-level view of the evaluation. Its rates are
-// those of `bench compare`, over every unit of the plan (items × samples:
-// Units), a unit without eval.json, missing or not evaluated counting as a
-// failure; an evaluation that finished is not a success.
+// EvalSummary is the run-level view of the evaluation. Its figures are
+// records.RunFigures', the ones `bench compare` and the site show: rates
+// over every unit of the plan (items × samples: Units), a unit without
+// eval.json, missing or not evaluated counting as a failure; the flags
+// and verdicts of correct candidates only. An evaluation that finished is
+// not a success.
 type EvalSummary struct {
 	// Evaluated counts the units with an eval.json, out of Units (every
 	// unit of the plan, missing ones included).
@@ -145,7 +155,8 @@ type EvalSummary struct {
 	Units     int            `json:"units"`
 	Counts    map[string]int `json:"counts"`
 	// PatchRate is Patched / Units: candidates whose patch is non-empty
-	// and applied (as evaluate applied it).
+	// and applies (as evaluate applied it; the rollout's view for a unit
+	// not evaluated).
 	PatchRate float64 `json:"patch_rate"`
 	Patched   int     `json:"patched"`
 	// CorrectRate is Correct / Units: candidates with a non-empty patch
@@ -158,21 +169,24 @@ type EvalSummary struct {
 	// (baseline and human fine).
 	GatePassed  int `json:"gate_passed"`
 	GateReached int `json:"gate_reached"`
-	// OptAt1 is Opt@1 over items (opt_commit: agent/base >= 1.2 and >= 0.95
-	// of human/base, as in GSO); OptBaseAt1 the same with opt_base.
+	// OptAt1 is Opt@1 over plan items (opt_commit of a correct candidate:
+	// agent/base >= 1.2 and >= 0.95 of human/base, as in GSO), the mean of
+	// each item's share of samples with the flag; OptBaseAt1 the same with
+	// opt_base.
 	OptAt1     float64 `json:"opt_at_1"`
 	OptBaseAt1 float64 `json:"opt_base_at_1"`
-	// Verdicts of agent vs human among timed rows.
+	// Verdicts of agent vs human of the correct candidates.
 	Win   int `json:"win"`
 	Match int `json:"match"`
 	Loss  int `json:"loss"`
-	// Inconclusive counts the timed rows whose samples could not decide
-	// (too few rounds, CI and test disagreeing, no speedup).
+	// Inconclusive counts the correct candidates whose samples could not
+	// decide (too few rounds, CI and test disagreeing, no speedup).
 	Inconclusive     int `json:"inconclusive"`
 	MatchSignificant int `json:"match_significant"`
 	// With several samples per item: pass@k (a sample passes when it is
-	// correct: a non-empty patch past the gate) and Opt@K (opt_commit), by the unbiased
-	// estimator, for k = 1 .. the fewest evaluated samples of an item.
+	// correct: a non-empty patch past the gate), Opt@K and opt_base@K, by
+	// the unbiased estimator over the plan's samples (a missing one a
+	// failure), for k = 1 .. the samples per item.
 	PassAtK    []KValue `json:"pass_at_k,omitempty"`
 	OptAtK     []KValue `json:"opt_at_k,omitempty"`
 	OptBaseAtK []KValue `json:"opt_base_at_k,omitempty"`
@@ -184,13 +198,11 @@ type KValue struct {
 	Value float64 `json:"value"`
 }
 
-// summarize computes the run-level figures over the rows and the missing
-// units; nil when nothing is evaluated.
-func summarize(items []Item, samples, missing int) *EvalSummary {
-	s := &EvalSummary{Units: len(items) + missing, Counts: map[string]int{}}
-	type counts struct{ n, pass, opt, optBase int }
-	per := map[string]*counts{}
-	var order []string
+// summarize is the run-level view: the status counts and gate of the rows
+// with an evaluation, and the run figures f of every unit of the plan
+// (units of them); nil when nothing is evaluated.
+func summarize(items []Item, units int, f records.Figures) *EvalSummary {
+	s := &EvalSummary{Units: units, Counts: map[string]int{}}
 	for _, it := range items {
 		ev := it.Eval
 		if ev == nil {
@@ -198,82 +210,28 @@ func summarize(items []Item, samples, missing int) *EvalSummary {
 		}
 		s.Evaluated++
 		s.Counts[ev.Status]++
-		st := records.EvalStatus(ev.Status)
-		ok, reached := st.AgentGate()
+		ok, reached := records.EvalStatus(ev.Status).AgentGate()
 		if reached {
 			s.GateReached++
 			if ok {
 				s.GatePassed++
 			}
 		}
-		correct := ok && ev.Patched
-		if ev.Patched {
-			s.Patched++
-		}
-		if correct {
-			s.Correct++
-		}
-		switch ev.Verdict {
-		case string(stats.Win):
-			s.Win++
-		case string(stats.Match):
-			s.Match++
-			if ev.Significant {
-				s.MatchSignificant++
-			}
-		case string(stats.Loss):
-			s.Loss++
-		case string(stats.Inconclusive):
-			s.Inconclusive++
-		}
-		c := per[it.ID]
-		if c == nil {
-			c = &counts{}
-			per[it.ID] = c
-			order = append(order, it.ID)
-		}
-		c.n++
-		if correct {
-			c.pass++
-		}
-		if ev.OptCommit {
-			c.opt++
-		}
-		if ev.OptBase {
-			c.optBase++
-		}
 	}
 	if s.Evaluated == 0 {
 		return nil
 	}
-	s.PatchRate = float64(s.Patched) / float64(s.Units)
-	s.CorrectRate = float64(s.Correct) / float64(s.Units)
-	var pass, opt, optBase []stats.Count
-	minN := 0
-	for i, id := range order {
-		c := per[id]
-		pass = append(pass, stats.Count{N: c.n, C: c.pass})
-		opt = append(opt, stats.Count{N: c.n, C: c.opt})
-		optBase = append(optBase, stats.Count{N: c.n, C: c.optBase})
-		if i == 0 || c.n < minN {
-			minN = c.n
+	s.Patched, s.Correct, s.PatchRate, s.CorrectRate = f.Patched, f.Correct, f.PatchRate, f.CorrectRate
+	s.OptAt1, s.OptBaseAt1 = f.OptAt1, f.OptBaseAt1
+	s.Win, s.Match, s.MatchSignificant, s.Loss, s.Inconclusive = f.Win, f.Match, f.MatchSignificant, f.Loss, f.Inconclusive
+	kv := func(v []float64) []KValue {
+		var out []KValue
+		for i, x := range v {
+			out = append(out, KValue{i + 1, x})
 		}
+		return out
 	}
-	s.OptAt1, _ = stats.MeanAtK(opt, 1)
-	s.OptBaseAt1, _ = stats.MeanAtK(optBase, 1)
-	if samples > 1 {
-		for k := 1; k <= minN; k++ {
-			if v, err := stats.MeanAtK(pass, k); err == nil {
-				s.PassAtK = append(s.PassAtK, KValue{k, v})
-			}
-			if v, err := stats.MeanAtK(opt, k); err == nil {
-				s.OptAtK = append(s.OptAtK, KValue{k, v})
-			}
-			if v, err := stats.MeanAtK(optBase, k); err == nil {
-				s.OptBaseAtK = append(s.OptBaseAtK, KValue{k, v})
-			}
-		}
-	}
+	s.PassAtK, s.OptAtK, s.OptBaseAtK = kv(f.PassAtK), kv(f.OptAtK), kv(f.OptBaseAtK)
 	return s
 }
 
@@ -313,7 +271,7 @@ func evalLines(e *EvalSummary) []string {
 	lines := []string{
 		fmt.Sprintf("evaluated %d of %d: %s", e.Evaluated, e.Units, evalCountsLine(e.Counts)),
 		fmt.Sprintf("patch rate %s (%d of %d), correct rate %s (%d of %d: non-empty patch past the gate); gate passed %d of %d reached", pct(e.PatchRate), e.Patched, e.Units, pct(e.CorrectRate), e.Correct, e.Units, e.GatePassed, e.GateReached),
-		fmt.Sprintf("agent vs human: win %d, match %d (%d within the band), loss %d, inconclusive %d; Opt@1 %s, opt_base@1 %s", e.Win, e.Match, e.MatchSignificant, e.Loss, e.Inconclusive, pct(e.OptAt1), pct(e.OptBaseAt1)),
+		fmt.Sprintf("agent vs human, of correct candidates: win %d, match %d (%d within the band), loss %d, inconclusive %d; Opt@1 %s, opt_base@1 %s", e.Win, e.Match, e.MatchSignificant, e.Loss, e.Inconclusive, pct(e.OptAt1), pct(e.OptBaseAt1)),
 	}
 	if len(e.PassAtK) > 0 {
 		lines = append(lines, "pass@k "+kvs(e.PassAtK)+"; Opt@K "+kvs(e.OptAtK)+"; opt_base@K "+kvs(e.OptBaseAtK))
@@ -392,7 +350,7 @@ func legend(items []Item) string {
 			break
 		}
 	}
-	l := stats.Legend(o)
+	l := stats.Legend(o) + "; counts of win/match/loss/inconclusive are " + records.VerdictCountsOver
 	for _, it := range items {
 		if it.Eval != nil && slices.ContainsFunc(it.Eval.Flags, func(f string) bool { return slices.Contains(protocolFlags, f) }) {
 			return l + "\n" + protocolLegend
@@ -432,6 +390,7 @@ func hasEval(r *Report) bool { return r.Evaluation != nil }
 // WriteThreeWay renders the three-way comparison of several runs (e.g. the
 // demo's replay and noop runs): one row per evaluated item.
 func WriteThreeWay(w io.Writer, runs []*Report) error {
+	w = textx.ControlFree(w)
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "AGENT\tITEM\tEVAL\tBASE\tHUMAN\tAGENT\tHUMAN/BASE [95% CI]\tAGENT/BASE [95% CI]\tAGENT/HUMAN [95% CI]\tVERDICT")
 	for _, r := range runs {

@@ -36,6 +36,8 @@ type htmlPage struct {
 	Charts   []chart
 	Eval     bool
 	Rows     []htmlRow
+	// Legend explains the table's columns and the counts.
+	Legend   []string
 	Missing  string
 	Problems []string
 }
@@ -71,7 +73,11 @@ type svgEl struct {
 
 type htmlRow struct {
 	// Href links the item to its own page (in a site).
-	Href                                                       string
+	Href string
+	// Aggregate is an item's row above its samples (a run with samples),
+	// Sample one of the rows beneath.
+	Aggregate, Sample                                          bool
+	AgentHuman                                                 string
 	Dir, Status, StatusClass, Duration, Lines, Files, Cost     string
 	EvalStatus, EvalClass, Human, Agent, Verdict, VerdictClass string
 	Reason                                                     string
@@ -98,7 +104,9 @@ func WriteHTMLLinked(w io.Writer, r *Report, l Links) error {
 	p.Up = l.Up
 	if l.Item != nil {
 		for i := range p.Rows {
-			p.Rows[i].Href = l.Item(p.Rows[i].Dir)
+			if !p.Rows[i].Aggregate {
+				p.Rows[i].Href = l.Item(p.Rows[i].Dir)
+			}
 		}
 	}
 	return htmlTemplates.ExecuteTemplate(w, "report.html", p)
@@ -148,9 +156,22 @@ func reportPage(r *Report) *htmlPage {
 	if c, ok := costChart(r.Items); ok {
 		p.Charts = append(p.Charts, c)
 	}
+	aggs := map[string]SampleItem{}
+	for _, a := range r.SampleItems {
+		aggs[a.ID] = a
+	}
+	seen := map[string]bool{}
 	for _, it := range r.Items {
+		if r.Samples > 1 && !seen[it.ID] {
+			// The item's samples aggregated, as in the terminal table.
+			seen[it.ID] = true
+			c := aggregateRow(r, it.ID, aggs[it.ID])
+			p.Rows = append(p.Rows, htmlRow{Aggregate: true, Dir: it.ID, Status: c.status, Duration: c.duration, Cost: c.cost,
+				EvalStatus: c.eval, Human: c.human, Agent: c.agent, AgentHuman: "", Verdict: c.verdict})
+		}
 		row := htmlRow{
-			Dir: it.Dir, Status: it.Status, StatusClass: statusClass(it.Status),
+			Sample: r.Samples > 1,
+			Dir:    it.Dir, Status: it.Status, StatusClass: statusClass(it.Status),
 			Duration: fmt.Sprintf("%.1fs", it.DurationSeconds),
 			Lines:    fmt.Sprintf("+%d/-%d", it.LinesAdded, it.LinesRemoved),
 			Files:    strconv.Itoa(it.FilesChanged), Cost: money(it.CostUSD),
@@ -158,6 +179,7 @@ func reportPage(r *Report) *htmlPage {
 		}
 		if p.Eval {
 			row.EvalStatus, row.Human, row.Agent, row.Verdict = evalCells(it.Eval)
+			row.AgentHuman = agentOverHuman(it.Eval)
 			if it.Eval != nil {
 				row.EvalClass = evalClass(it.Eval.Status)
 				row.VerdictClass = verdictClass(it.Eval.Verdict)
@@ -167,6 +189,12 @@ func reportPage(r *Report) *htmlPage {
 	}
 	if len(r.Missing) > 0 {
 		p.Missing = fmt.Sprintf("%d: %s", len(r.Missing), strings.Join(r.Missing, ", "))
+	}
+	if p.Eval {
+		p.Legend = append(p.Legend, legend(r.Items))
+		if r.Samples > 1 {
+			p.Legend = append(p.Legend, sampleLegend)
+		}
 	}
 	return p
 }
@@ -189,7 +217,7 @@ func reportCards(r *Report) []card {
 			card{Label: "patch rate", Value: pct(e.PatchRate), Note: fmt.Sprintf("%d of %d: non-empty, applied", e.Patched, e.Units)},
 			card{Label: "correct rate", Value: pct(e.CorrectRate), Note: fmt.Sprintf("%d of %d: non-empty patch past the gate", e.Correct, e.Units)},
 			card{Label: "Opt@1", Value: pct(e.OptAt1), Note: "opt_base@1 " + pct(e.OptBaseAt1)},
-			card{Label: "win / match / loss / inconclusive", Value: fmt.Sprintf("%d / %d / %d / %d", e.Win, e.Match, e.Loss, e.Inconclusive), Note: fmt.Sprintf("%d match(es) within the band", e.MatchSignificant)},
+			card{Label: "win / match / loss / inconclusive", Value: fmt.Sprintf("%d / %d / %d / %d", e.Win, e.Match, e.Loss, e.Inconclusive), Note: fmt.Sprintf("of correct candidates; %d match(es) within the band", e.MatchSignificant)},
 		)
 	}
 	return cards
@@ -226,7 +254,7 @@ func reportFigures(r *Report) []fact {
 			fact{"evaluated", fmt.Sprintf("%d of %d: %s", e.Evaluated, e.Units, evalCountsLine(e.Counts))},
 			fact{"patch rate", fmt.Sprintf("%s (%d of %d: non-empty patch, applied)", pct(e.PatchRate), e.Patched, e.Units)},
 			fact{"correct rate", fmt.Sprintf("%s (%d of %d: non-empty patch past the gate; gate passed %d of %d reached)", pct(e.CorrectRate), e.Correct, e.Units, e.GatePassed, e.GateReached)},
-			fact{"agent vs human", fmt.Sprintf("win %d, match %d (%d within the band), loss %d, inconclusive %d", e.Win, e.Match, e.MatchSignificant, e.Loss, e.Inconclusive)},
+			fact{"agent vs human", fmt.Sprintf("win %d, match %d (%d within the band), loss %d, inconclusive %d; %s", e.Win, e.Match, e.MatchSignificant, e.Loss, e.Inconclusive, records.VerdictCountsOver)},
 			fact{"Opt@1", fmt.Sprintf("%s, opt_base@1 %s", pct(e.OptAt1), pct(e.OptBaseAt1))},
 		)
 		if len(e.PassAtK) > 0 {

@@ -51,10 +51,10 @@ func fixedReport() *Report {
 			BaseMedian: 2, HumanMedian: 2 / human, AgentMedian: 2 / agent,
 			HumanSpeedup: sp(human, human*0.95, human*1.05, true), AgentSpeedup: sp(agent, lo, hi, sig),
 			AgentOverHuman: sp(agent/human, 0, 0, sig), Verdict: verdict, Significant: sig,
-			OptBase: agent >= 1.2, OptCommit: agent >= 1.2 && agent >= 0.95*human,
+			Patched: true, Correct: true, OptBase: agent >= 1.2, OptCommit: agent >= 1.2 && agent >= 0.95*human,
 		}
 	}
-	return &Report{
+	r := &Report{
 		SchemaVersion: SchemaVersion, RunID: "demo__openhands__anthropic-claude-x__20261125T184117Z", RunDir: "state/runs/x",
 		Task: "demo", Agent: "openhands", AgentType: "openhands", Model: "anthropic/claude-x", Samples: 2, Total: 8,
 		Counts:       map[string]int{"success": 4, "agent_error": 1, "timeout": 1, "external": 1, "weird&status": 1},
@@ -89,6 +89,8 @@ func fixedReport() *Report {
 		},
 		Problems: []string{"demo-0006-s0/journal.json: unexpected end of JSON input"},
 	}
+	r.SampleItems = sampleItems(r.Items, r.Samples)
+	return r
 }
 
 // plainReport is a run before evaluate, without cost.

@@ -128,15 +128,18 @@ func Load(runDir string) (*Report, error) {
 	for _, err := range bad {
 		r.Problems = append(r.Problems, err.Error())
 	}
-	for _, id := range run.Items {
+	// units are what the run figures count: every unit of the plan.
+	units := make([][]records.Unit, len(run.Items))
+	for i, id := range run.Items {
 		for s := 0; s < samples; s++ {
 			name := journal.ItemDirName(id, s, samples)
 			r.Total++
-			ev, everr := loadEval(filepath.Join(runDir, name))
+			ev, raw, everr := loadEval(filepath.Join(runDir, name))
 			if everr != nil {
 				r.Problems = append(r.Problems, everr.Error())
 			}
 			j, err := journal.ReadJournal(filepath.Join(runDir, name))
+			units[i] = append(units[i], records.UnitOf(j, raw))
 			if err != nil {
 				if !fsx.IsNotExist(err) {
 					r.Problems = append(r.Problems, err.Error())
@@ -169,7 +172,7 @@ func Load(runDir string) (*Report, error) {
 			r.Items = append(r.Items, it)
 		}
 	}
-	r.Evaluation = summarize(r.Items, samples, len(r.Missing))
+	r.Evaluation = summarize(r.Items, r.Total, records.RunFigures(units, samples))
 	r.SampleItems = sampleItems(r.Items, samples)
 	if r.SpentUSD < r.TotalCostUSD {
 		r.SpentUSD = r.TotalCostUSD
@@ -324,6 +327,9 @@ func WriteJSON(w io.Writer, r any) error {
 // human and agent speedups over the baseline (the agent's with its 95% CI)
 // and the verdict of agent vs human.
 func WriteTable(w io.Writer, r *Report) error {
+	// Reasons quote commands' output: no control character of theirs
+	// reaches the terminal.
+	w = textx.ControlFree(w)
 	fmt.Fprintf(w, "run %s\n", r.RunID)
 	fmt.Fprintf(w, "task %s, agent %s (%s), model %s\n", r.Task, r.Agent, r.AgentType, orDash(r.Model))
 	fmt.Fprintf(w, "items %d: %s\n", r.Total, CountsLine(r.Counts))
@@ -502,6 +508,7 @@ func LoadAll(stateRoot string) (*All, error) {
 
 // WriteAllTable renders report-all for a terminal.
 func WriteAllTable(w io.Writer, a *All) error {
+	w = textx.ControlFree(w)
 	if len(a.Runs) == 0 {
 		fmt.Fprintf(w, "no runs under %s\n", a.StateRoot)
 	} else {

@@ -3,10 +3,8 @@ package report
 import (
 	"fmt"
 	"io"
-	"slices"
 	"text/tabwriter"
 
-	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/stats"
 )
 
@@ -15,12 +13,13 @@ import (
 // human, so their speedups are directly comparable.
 type SampleItem struct {
 	ID string `json:"id"`
-	// Samples are the item's rows; Evaluated those with an evaluation.
+	// Samples are the item's units in the plan; Evaluated those with an
+	// evaluation.
 	Samples   int `json:"samples"`
 	Evaluated int `json:"evaluated"`
-	// Passed counts the candidates whose evaluation is success with a
-	// non-empty patch (an empty patch is never a pass); Opt those with
-	// opt_commit, OptBase those with opt_base.
+	// Passed counts the correct candidates (a non-empty patch past the
+	// gate: an empty patch is never a pass); Opt those of them with
+	// opt_commit, OptBase with opt_base (records.Eval.CountsOpt).
 	Passed  int `json:"passed"`
 	Opt     int `json:"opt"`
 	OptBase int `json:"opt_base"`
@@ -29,15 +28,17 @@ type SampleItem struct {
 	// the same, i.e. they were timed together).
 	HumanSpeedup *Speedup `json:"human_speedup,omitempty"`
 	HumanShared  bool     `json:"human_shared"`
-	// MeanSpeedup is the mean agent/base speedup over the evaluated
-	// candidates, a candidate not timed (failed, or empty) counting as
-	// 1.0 (SWE-fficiency's convention); Best the largest speedup of a
-	// candidate that passed, with its sample (-1 when none passed).
+	// MeanSpeedup is the mean agent/base speedup over the item's samples,
+	// a candidate not correct (failed, empty, missing or not evaluated)
+	// counting as 1.0 (SWE-fficiency's convention); Best the largest
+	// speedup of a candidate that passed, with its sample (-1 when none
+	// passed).
 	MeanSpeedup float64 `json:"mean_speedup"`
 	Best        float64 `json:"best_speedup,omitempty"`
 	BestSample  int     `json:"best_sample"`
 	// PassAtK and OptAtK are the unbiased estimators over the item's
-	// evaluated samples, k = 1 .. Evaluated.
+	// samples (a missing one a failure, as in the run's figures),
+	// k = 1 .. Samples.
 	PassAtK []KValue `json:"pass_at_k,omitempty"`
 	OptAtK  []KValue `json:"opt_at_k,omitempty"`
 }
@@ -55,21 +56,20 @@ func sampleItems(items []Item, samples int) []SampleItem {
 		if !ok {
 			i = len(out)
 			at[it.ID] = i
-			out = append(out, SampleItem{ID: it.ID, BestSample: -1})
+			out = append(out, SampleItem{ID: it.ID, Samples: samples, BestSample: -1})
 		}
 		a := &out[i]
-		a.Samples++
 		ev := it.Eval
 		if ev == nil {
 			continue
 		}
 		a.Evaluated++
 		speedup := 1.0
-		if ev.AgentSpeedup != nil && ev.AgentSpeedup.Valid && ev.Status == string(records.EvalSuccess) {
+		if ev.AgentSpeedup != nil && ev.AgentSpeedup.Valid && ev.Correct {
 			speedup = ev.AgentSpeedup.Ratio
 		}
-		a.MeanSpeedup += speedup
-		if ev.Status == string(records.EvalSuccess) && !slices.Contains(ev.Flags, records.FlagEmptyPatch) {
+		a.MeanSpeedup += speedup - 1
+		if ev.Correct {
 			a.Passed++
 			if a.BestSample < 0 || speedup > a.Best {
 				a.Best, a.BestSample = speedup, it.Sample
@@ -94,12 +94,14 @@ func sampleItems(items []Item, samples int) []SampleItem {
 		if a.Evaluated == 0 {
 			continue
 		}
-		a.MeanSpeedup /= float64(a.Evaluated)
-		for k := 1; k <= a.Evaluated; k++ {
-			if v, err := stats.PassAtK(a.Evaluated, a.Passed, k); err == nil {
+		// Summed as excess over 1.0, so the samples without a speedup
+		// add nothing.
+		a.MeanSpeedup = 1 + a.MeanSpeedup/float64(a.Samples)
+		for k := 1; k <= a.Samples; k++ {
+			if v, err := stats.PassAtK(a.Samples, a.Passed, k); err == nil {
 				a.PassAtK = append(a.PassAtK, KValue{k, v})
 			}
-			if v, err := stats.PassAtK(a.Evaluated, a.Opt, k); err == nil {
+			if v, err := stats.PassAtK(a.Samples, a.Opt, k); err == nil {
 				a.OptAtK = append(a.OptAtK, KValue{k, v})
 			}
 		}
@@ -151,13 +153,19 @@ func writeSampleTable(w io.Writer, r *Report) error {
 	}
 	if eval && !r.Display.NoLegend {
 		fmt.Fprintf(w, "\n%s\n", legend(r.Items))
-		fmt.Fprintf(w, "an item's row aggregates its samples: EVAL passed/evaluated, HUMAN the speedup they share, AGENT the mean (a failed candidate = 1.0) and the best, VERDICT pass@K and Opt@K at K evaluated\n")
+		fmt.Fprintln(w, sampleLegend)
 	}
 	return writeFooter(w, r)
 }
 
-// writeAggregateRow is an item's row above its samples.
-func writeAggregateRow(tw io.Writer, r *Report, id string, a SampleItem) {
+// aggregateCells are an item's row above its samples, as text: the
+// terminal's and the HTML page's.
+type aggregateCells struct {
+	status, duration, cost      string
+	eval, human, agent, verdict string
+}
+
+func aggregateRow(r *Report, id string, a SampleItem) aggregateCells {
 	var dur, cost float64
 	lines := 0
 	for _, it := range r.Items {
@@ -167,29 +175,53 @@ func writeAggregateRow(tw io.Writer, r *Report, id string, a SampleItem) {
 			lines++
 		}
 	}
-	fmt.Fprintf(tw, "%s\t%d samples\t%.1fs\t\t\t%s\t", id, lines, dur, money(cost))
-	if hasEval(r) {
-		ev, human, agent, verdict := "-", "-", "-", "-"
-		if a.Evaluated > 0 {
-			ev = fmt.Sprintf("%d/%d passed", a.Passed, a.Evaluated)
-			if a.HumanSpeedup != nil {
-				human = ratioText(a.HumanSpeedup)
-				if !a.HumanShared {
-					human += " (differs by sample)"
-				}
+	status := fmt.Sprintf("%d samples", lines)
+	if lines < r.Samples {
+		status = fmt.Sprintf("%d of %d samples", lines, r.Samples)
+	}
+	c := aggregateCells{status: status, duration: fmt.Sprintf("%.1fs", dur), cost: money(cost),
+		eval: "-", human: "-", agent: "-", verdict: "-"}
+	if a.Evaluated > 0 {
+		c.eval = aggregateEval(a)
+		if a.HumanSpeedup != nil {
+			c.human = ratioText(a.HumanSpeedup)
+			if !a.HumanShared {
+				c.human += " (differs by sample)"
 			}
-			agent = "mean " + num(a.MeanSpeedup) + "x"
-			if a.BestSample >= 0 {
-				agent += fmt.Sprintf(", best %sx (s%d)", num(a.Best), a.BestSample)
-			}
-			k := len(a.PassAtK)
-			verdict = fmt.Sprintf("pass@%d %.2f, Opt@%d %.2f", k, a.PassAtK[k-1].Value, k, a.OptAtK[k-1].Value)
 		}
+		c.agent = "mean " + num(a.MeanSpeedup) + "x"
+		if a.BestSample >= 0 {
+			c.agent += fmt.Sprintf(", best %sx (s%d)", num(a.Best), a.BestSample)
+		}
+		k := len(a.PassAtK)
+		c.verdict = fmt.Sprintf("pass@%d %.2f, Opt@%d %.2f", k, a.PassAtK[k-1].Value, k, a.OptAtK[k-1].Value)
+	}
+	return c
+}
+
+// writeAggregateRow is an item's row above its samples.
+func writeAggregateRow(tw io.Writer, r *Report, id string, a SampleItem) {
+	c := aggregateRow(r, id, a)
+	fmt.Fprintf(tw, "%s\t%s\t%s\t\t\t%s\t", id, c.status, c.duration, c.cost)
+	if hasEval(r) {
 		if r.Display.Long {
-			fmt.Fprintf(tw, "%s\t\t\t\t%s\t%s\t\t\t\t%s\t", ev, human, agent, verdict)
+			fmt.Fprintf(tw, "%s\t\t\t\t%s\t%s\t\t\t\t%s\t", c.eval, c.human, c.agent, c.verdict)
 		} else {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t\t%s\t", ev, human, agent, verdict)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t\t%s\t", c.eval, c.human, c.agent, c.verdict)
 		}
 	}
 	fmt.Fprintln(tw)
+}
+
+// sampleLegend explains an item's row above its samples.
+const sampleLegend = "an item's row aggregates its samples: EVAL correct/samples, HUMAN the speedup they share, AGENT the mean (a candidate not correct, or missing = 1.0) and the best, VERDICT pass@K and Opt@K over the K samples (a missing one fails)"
+
+// aggregateEval is "1/3 passed", with the evaluated count when some
+// sample is not evaluated.
+func aggregateEval(a SampleItem) string {
+	s := fmt.Sprintf("%d/%d passed", a.Passed, a.Samples)
+	if a.Evaluated < a.Samples {
+		s += fmt.Sprintf(" (%d evaluated)", a.Evaluated)
+	}
+	return s
 }

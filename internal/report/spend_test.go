@@ -37,17 +37,13 @@ func TestSpendIsTheLedgersPlusALegacyRunSpend(t *testing.T) {
 	}
 }
 
-// TestSummarizeInconclusive: an inconclusive verdict is counted in its own
-// column, never as a match, and printed with its label.
-func TestSummarizeInconclusive(t *testing.T) {
+// TestInconclusiveCell: an inconclusive verdict is printed with its
+// label, never as a match (records' TestRunFigures counts it in its own
+// column).
+func TestInconclusiveCell(t *testing.T) {
 	items := []Item{
 		{ID: "a", Dir: "a-s0", Status: "success", Eval: &ItemEval{Status: "success", Verdict: "inconclusive", VerdictLabel: "inconclusive (n too small)"}},
 		{ID: "b", Dir: "b-s0", Status: "success", Eval: &ItemEval{Status: "success", Verdict: "match", Significant: true}},
-		{ID: "c", Dir: "c-s0", Status: "success", Eval: &ItemEval{Status: "success", Verdict: "loss", Significant: true}},
-	}
-	s := summarize(items, 1, 0)
-	if s.Inconclusive != 1 || s.Match != 1 || s.Loss != 1 || s.MatchSignificant != 1 {
-		t.Errorf("counts: %+v", s)
 	}
 	if _, _, _, v := evalCells(items[0].Eval); v != "inconclusive (n too small)" {
 		t.Errorf("inconclusive cell %q", v)
@@ -66,28 +62,28 @@ func TestNoisySaysWhichArm(t *testing.T) {
 	}
 }
 
-// TestSummarizeRates: the rates are compare's, over every unit of the plan.
-// An evaluation that finished with an empty patch (a noop) is neither a
-// patch nor correct nor a pass, though it passed the gate; a missing unit
-// counts in the denominator.
+// TestSummarizeRates: the run figures are records.RunFigures' (the units
+// of the plan, missing ones included); the gate counts are the rows'.
 func TestSummarizeRates(t *testing.T) {
 	var items []Item
 	for s := range 2 {
 		items = append(items,
 			Item{ID: "noop", Dir: fmt.Sprintf("noop.s%d", s), Status: "no_patch", Eval: &ItemEval{Status: "success"}},
-			Item{ID: "good", Dir: fmt.Sprintf("good.s%d", s), Status: "success", Eval: &ItemEval{Status: "success", Patched: true}},
+			Item{ID: "good", Dir: fmt.Sprintf("good.s%d", s), Status: "success", Eval: &ItemEval{Status: "success", Patched: true, Correct: true}},
 			Item{ID: "bad", Dir: fmt.Sprintf("bad.s%d", s), Status: "success", Eval: &ItemEval{Status: "correctness_failed", Patched: true}})
 	}
-	s := summarize(items, 2, 2)
+	ok := records.Unit{Patch: true, Correct: true}
+	units := [][]records.Unit{{{}, {}}, {ok, ok}, {{Patch: true}, {Patch: true}}, {}}
+	s := summarize(items, 8, records.RunFigures(units, 2))
 	if s.Units != 8 || s.Patched != 4 || s.Correct != 2 || s.GatePassed != 4 || s.GateReached != 6 {
 		t.Fatalf("counts: %+v", s)
 	}
 	if s.PatchRate != 0.5 || s.CorrectRate != 0.25 {
 		t.Errorf("rates: patch %v, correct %v; want 0.5 and 0.25", s.PatchRate, s.CorrectRate)
 	}
-	// pass@1 over the three items with samples: good 2/2, noop 0, bad 0.
-	if len(s.PassAtK) == 0 || math.Abs(s.PassAtK[0].Value-1.0/3) > 1e-12 {
-		t.Errorf("pass@1: want 1/3 (an empty patch never passes), got %+v", s.PassAtK)
+	// pass@1 over the four plan items: good 2/2, the others 0.
+	if len(s.PassAtK) != 2 || math.Abs(s.PassAtK[0].Value-1.0/4) > 1e-12 {
+		t.Errorf("pass@1: want 1/4 (an empty patch never passes, a missing item fails), got %+v", s.PassAtK)
 	}
 	if l := evalLines(s)[1]; l != "patch rate 50% (4 of 8), correct rate 25% (2 of 8: non-empty patch past the gate); gate passed 4 of 6 reached" {
 		t.Errorf("rates line %q", l)
@@ -104,5 +100,21 @@ func TestProtocolFlagsInReason(t *testing.T) {
 	}
 	if l := legend([]Item{{Eval: &ItemEval{Status: "success", Flags: []string{"noisy"}}}}); strings.Contains(l, "setup_grew") {
 		t.Errorf("legend explains flags no item has: %q", l)
+	}
+}
+
+// TestTableStripsControlCharacters: an evaluation's reason quoting a
+// command's output (agent-controlled) reaches the terminal without its
+// escape sequences or bell.
+func TestTableStripsControlCharacters(t *testing.T) {
+	r := &Report{RunID: "r", Samples: 1, Total: 1, Counts: map[string]int{"success": 1},
+		Items:      []Item{{ID: "a", Dir: "a", Status: "success", Eval: &ItemEval{Status: "correctness_failed", Reason: "tests failed: \x1b[31mred\x1b]0;pwned\x07"}}},
+		Evaluation: &EvalSummary{Evaluated: 1, Units: 1, Counts: map[string]int{"correctness_failed": 1}}}
+	var b strings.Builder
+	if err := WriteTable(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); strings.ContainsAny(out, "\x1b\x07") || !strings.Contains(out, "[31mred]0;pwned") {
+		t.Errorf("table:\n%q", out)
 	}
 }

@@ -72,16 +72,20 @@ var lbColumns = []lbColumn{
 	{"geomean correct", "def-geomean", func(r compare.Row) lbCell { return ratioCell(r.GeoMeanCorrect) }},
 	{"geomean all", "def-geomean", func(r compare.Row) lbCell { return ratioCell(r.GeoMeanAll) }},
 	{"cost", "def-cost", func(r compare.Row) lbCell {
-		c := lbCell{Text: textx.USDCents(r.CostUSD), Sub: textx.USDShort(r.CostPerItemUSD) + "/item"}
+		c := lbCell{Text: compare.CostText(r.CostUSD)}
+		if r.CostUSD == 0 {
+			return c
+		}
+		c.Sub = compare.CostText(r.CostPerItemUSD) + "/item"
 		if r.CostPerOpt1USD != nil {
-			c.Sub += ", " + textx.USDShort(*r.CostPerOpt1USD) + "/Opt@1"
+			c.Sub += ", " + compare.CostText(*r.CostPerOpt1USD) + "/Opt@1"
 		}
 		return c
 	}},
 	{"tokens in / out / cache", "def-cost", func(r compare.Row) lbCell {
 		return lbCell{Text: fmt.Sprintf("%d / %d / %d", r.InputTokens, r.OutputTokens, r.CacheReadTokens+r.CacheWriteTokens)}
 	}},
-	{"wall", "def-cost", func(r compare.Row) lbCell { return lbCell{Text: fmt.Sprintf("%.0fs", r.WallSeconds)} }},
+	{"wall", "def-cost", func(r compare.Row) lbCell { return lbCell{Text: compare.WallText(r.WallSeconds)} }},
 }
 
 // The leaderboard's view: per task its rows and pairs.

@@ -252,7 +252,7 @@ func unitFacts(r *siteRun, it *siteItem, u *siteUnit) []kv {
 				verdict = stats.VerdictText(st.Verdict.Outcome, st.Verdict.Significant, st.Verdict.Label)
 			}
 			f = append(f, kv{"verdict (agent vs human)", verdict},
-				kv{"GSO flags", fmt.Sprintf("opt_base %v, opt_commit %v", st.OptBase, st.OptCommit)})
+				kv{"GSO flags", optFlagsText(ev)})
 		}
 	} else {
 		f = append(f, kv{"evaluation", "no eval.json"})
@@ -490,4 +490,16 @@ func writeProblemPage(buf *bytes.Buffer, title, problem string) error {
 		Title, Problem string
 		CSS            template.CSS
 	}{title, problem, report.Stylesheet() + "\n" + siteCSS()})
+}
+
+// optFlagsText is the GSO flags as the figures count them
+// (records.Eval.CountsOpt): a candidate that is not correct has none,
+// whatever an older eval.json says.
+func optFlagsText(ev *records.Eval) string {
+	ob, oc := ev.CountsOpt()
+	s := fmt.Sprintf("opt_base %v, opt_commit %v", ob, oc)
+	if !ev.Correct() {
+		s += " (not a correct candidate: an empty or failed patch counts for neither)"
+	}
+	return s
 }

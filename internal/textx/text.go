@@ -5,6 +5,7 @@
 package textx
 
 import (
+	"io"
 	"strings"
 	"unicode/utf8"
 )
@@ -58,4 +59,49 @@ func Truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + Ellipsis
+}
+
+// StripControl drops the terminal control characters of s: C0 but tab
+// and newline (ESC, BEL, CR, ...), DEL and C1 (U+0080–U+009F), so that
+// text another program controls (an agent's, a command's output) cannot
+// move the cursor, recolour or retitle the terminal it is printed on. An
+// escape sequence loses its ESC and stays readable ("[31m"). Invalid
+// UTF-8 is kept as it is, but for the bytes 0x80–0x9F, which a terminal in
+// 8-bit mode reads as C1.
+func StripControl(s string) string {
+	if !strings.ContainsFunc(s, isControl) && utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			r = rune(s[i])
+		}
+		if !isControl(r) {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool {
+	return (r < 0x20 && r != '\t' && r != '\n') || r == 0x7f || (r >= 0x80 && r <= 0x9f)
+}
+
+// ControlFree is a writer that writes StripControl of every write to w:
+// what a terminal writer prints through when it shows text from files (a
+// reason quoting a command's output, a status, a problem). It reports
+// the whole of p written when w took all that was left of it.
+func ControlFree(w io.Writer) io.Writer { return controlFree{w} }
+
+type controlFree struct{ w io.Writer }
+
+func (c controlFree) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(c.w, StripControl(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

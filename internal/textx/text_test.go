@@ -21,6 +21,32 @@ func TestOneLine(t *testing.T) {
 	}
 }
 
+func TestStripControl(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                                   "",
+		"plain, tab\there\nnext":             "plain, tab\there\nnext",
+		"\x1b[31mred\x1b[0m\x07":             "[31mred[0m",
+		"\x1b]0;title\x07ok":                 "]0;titleok",
+		"over\rwrite\x00\x08\x7f":            "overwrite",
+		"c1 \u009b2J csi, \u0085nel":         "c1 2J csi, nel",
+		"keeps é, ✓ and \u00a0":              "keeps é, ✓ and \u00a0",
+		string([]byte{'a', 0xff, 0x1b, 'b'}): string([]byte{'a', 0xff, 'b'}),
+		string([]byte{'a', 0x9b, '2', 'J'}):  "a2J",
+	} {
+		if got := StripControl(in); got != want {
+			t.Errorf("StripControl(%q) = %q, want %q", in, got, want)
+		}
+	}
+	var b strings.Builder
+	w := ControlFree(&b)
+	if n, err := fmt.Fprintf(w, "reason: %s\tok\n", "\x1b[2Jboom\x07"); err != nil || n != len("reason: \x1b[2Jboom\x07\tok\n") {
+		t.Fatalf("ControlFree: %d, %v", n, err)
+	}
+	if b.String() != "reason: [2Jboom\tok\n" {
+		t.Errorf("ControlFree wrote %q", b.String())
+	}
+}
+
 func TestFirstLine(t *testing.T) {
 	for in, want := range map[string]string{
 		"":                       "",
