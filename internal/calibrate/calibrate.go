@@ -1,0 +1,260 @@
+// Package calibrate is `bench calibrate`: before any agent runs, it times
+// each plan item's baseline against itself (A/A: a second workspace of
+// the pre tree) and its human commit against the baseline, in several
+// separate sessions, with the evaluation's own protocol (evaluate.Run:
+// setup, correctness, pinned interleaved rounds), and says which items
+// can be measured (stable), which cannot be reproduced (unstable), which
+// show no speedup, and which are broken — with each item's noise, its
+// minimum detectable effect and the rounds a 10% speedup needs. The
+// result is calibration.json next to the plan; evaluate's report and
+// compare read it.
+package calibrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/evaluate"
+	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/plan"
+	"github.com/perfbench/perfbench/internal/records"
+)
+
+// DefaultSessions is the number of sessions without --sessions.
+const DefaultSessions = 3
+
+// Shard is part I of N of the plan's items (1 <= I <= N); the zero value
+// is every item.
+type Shard struct{ I, N int }
+
+// ParseShard parses "I/N"; a bad value is bad input.
+func ParseShard(s string) (Shard, error) {
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(strings.TrimSpace(a))
+	n, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 1 || i > n {
+		return Shard{}, badinput.Errorf("--shard %q: expected I/N with 1 <= I <= N (e.g. 1/2)", s)
+	}
+	return Shard{I: i, N: n}, nil
+}
+
+// Has says whether the item at index idx of the plan is in the shard:
+// items are dealt round-robin, so each shard gets a share of every part
+// of the plan.
+func (s Shard) Has(idx int) bool { return s.N <= 1 || idx%s.N == s.I-1 }
+
+// Options configure a calibration.
+type Options struct {
+	Task  *config.Task
+	Bench *config.Bench
+	Plan  *plan.Plan
+	// Path is calibration.json (journal.CalibrationPath of the plan).
+	Path string
+	// Sessions per item (DefaultSessions when 0) and the timed rounds of
+	// each (the configured rounds when 0).
+	Sessions int
+	Rounds   int
+	Shard    Shard
+	// Runner, ProcessEnv, LockDir and MaxParallelSetup are evaluate's.
+	Runner           evaluate.Runner
+	ProcessEnv       []string
+	LockDir          string
+	MaxParallelSetup int
+	Now              func() time.Time
+	Log              io.Writer
+	// Progress, when set, gives the live progress of one session (a bar
+	// on a terminal) and the writer its log lines go to while it runs;
+	// done closes it.
+	Progress func(session, sessions int) (p evaluate.Progress, log io.Writer, done func())
+}
+
+// Result is what Run calibrated: the shard's items, in plan order, and
+// how many were timed now (the others were calibrated already).
+type Result struct {
+	Items []records.CalibrationItem
+	Timed int
+	// Calibration is the whole file as written (every shard's items).
+	Calibration *records.Calibration
+}
+
+// todo is one item to calibrate.
+type todo struct {
+	item  plan.Item
+	entry records.CalibrationItem
+	// run is the item as timed: its rounds set to the calibration's.
+	run plan.Item
+}
+
+// Run calibrates the shard's items that calibration.json does not hold
+// for their current hashes, rounds and sessions, then analyses and writes
+// every item of the shard. Sessions run one after the other, each a fresh
+// evaluation (evaluate.Run) of all the items still to time, in fresh
+// workspaces: what one session's state (caches, a warm page cache of its
+// own workspaces, the machine's mood) does to the timing, the next one
+// does not inherit from it.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.Sessions == 0 {
+		o.Sessions = DefaultSessions
+	}
+	if o.Sessions < 1 {
+		return nil, badinput.Errorf("--sessions must be at least 1, got %d", o.Sessions)
+	}
+	if o.Rounds < 0 {
+		return nil, badinput.Errorf("--rounds must be at least 1, got %d", o.Rounds)
+	}
+	old, err := journal.ReadCalibration(o.Path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, badinput.Wrap(err)
+	}
+	var all []*todo
+	var timing []*todo
+	for idx, it := range o.Plan.Items {
+		if !o.Shard.Has(idx) {
+			continue
+		}
+		t, err := newTodo(o, it)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, t)
+		if prev := old.Lookup(t.entry.PlanItemHash, t.entry.ConfigHash); prev != nil && prev.Rounds == t.entry.Rounds && len(prev.Sessions) >= o.Sessions {
+			t.entry.Sessions = prev.Sessions[:o.Sessions]
+			continue
+		}
+		timing = append(timing, t)
+	}
+	if len(all) == 0 {
+		return nil, badinput.Errorf("shard %d/%d of plan %s has no item", o.Shard.I, o.Shard.N, o.Plan.TaskID)
+	}
+	fmt.Fprintf(o.Log, "calibrating %d item(s) in %d session(s), %d already calibrated\n", len(timing), o.Sessions, len(all)-len(timing))
+	for s := 1; s <= o.Sessions && len(timing) > 0; s++ {
+		if err := session(ctx, o, s, timing); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{Timed: len(timing)}
+	for _, t := range all {
+		Analyze(&t.entry)
+		res.Items = append(res.Items, t.entry)
+	}
+	res.Calibration, err = journal.UpdateCalibration(ctx, o.Path, func(c *records.Calibration) error {
+		c.TaskID = o.Plan.TaskID
+		c.UpdatedAt = o.Now().UTC()
+		for _, it := range res.Items {
+			journal.PutCalibrationItem(c, it)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", o.Path, err)
+	}
+	return res, nil
+}
+
+// newTodo is an item's key and settings: the hashes are those its
+// evaluation will have (the configured rounds), the timing uses o.Rounds.
+func newTodo(o Options, it plan.Item) (*todo, error) {
+	spec, err := evaluate.ResolveSpec(o.Task, it)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := spec.Hash()
+	if err != nil {
+		return nil, badinput.Errorf("item %s: %v", it.ID, err)
+	}
+	t := &todo{item: it, run: it}
+	rounds := spec.Rounds
+	if o.Rounds > 0 && o.Rounds != spec.Rounds {
+		rounds = o.Rounds
+		ev := config.Evaluation{}
+		if it.Evaluation != nil {
+			ev = *it.Evaluation
+		}
+		ev.Rounds = rounds
+		t.run.Evaluation = &ev
+	}
+	so := spec.Options()
+	t.entry = records.CalibrationItem{
+		ItemID: it.ID, PlanItemHash: it.Hash(), ConfigHash: hash,
+		Rounds: rounds, ConfiguredRounds: spec.Rounds,
+		Metric: spec.Metric.Kind, Band: so.Band, Alpha: so.Alpha, Better: spec.Metric.Better,
+	}
+	return t, nil
+}
+
+// session times every item of ts once, as one evaluation in fresh
+// directories, and appends the session to each item's entry.
+func session(ctx context.Context, o Options, s int, ts []*todo) error {
+	if err := os.MkdirAll(filepath.Dir(o.Path), 0o755); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(filepath.Dir(o.Path), ".calibrate-")
+	if err != nil {
+		return fmt.Errorf("session %d: %w", s, err)
+	}
+	defer os.RemoveAll(dir)
+	units := make([]evaluate.Unit, len(ts))
+	for i, t := range ts {
+		// The candidate is the A/A arm: an empty patch, timed in its own
+		// workspace of the pre tree like any candidate.
+		units[i] = evaluate.Unit{Item: t.run, Dir: filepath.Join(dir, t.item.ID), Name: t.item.ID}
+	}
+	eo := evaluate.Options{
+		RunID: fmt.Sprintf("calibrate-%s-s%d", o.Plan.TaskID, s), Task: o.Task, Bench: o.Bench, RepoURL: o.Plan.RepoURL,
+		Units: units, MaxParallelSetup: o.MaxParallelSetup, LockDir: o.LockDir, Runner: o.Runner,
+		ProcessEnv: o.ProcessEnv, Now: o.Now, Log: o.Log,
+	}
+	fmt.Fprintf(o.Log, "session %d/%d\n", s, o.Sessions)
+	done := func() {}
+	if o.Progress != nil {
+		eo.Progress, eo.Log, done = o.Progress(s, o.Sessions)
+	}
+	start := o.Now()
+	sum, err := evaluate.Run(ctx, eo)
+	done()
+	if err != nil {
+		return fmt.Errorf("session %d: %w", s, err)
+	}
+	if sum.Interrupted || ctx.Err() != nil {
+		return context.Canceled
+	}
+	for i, t := range ts {
+		cs := records.CalibrationSession{Session: s, StartedAt: start.UTC()}
+		r, err := journal.ReadEval(units[i].Dir)
+		switch {
+		case err != nil:
+			cs.Status, cs.Reason = records.EvalBaseFailed, "not evaluated: "+harnessFailure(sum, t.item.ID)
+		default:
+			cs.Status, cs.Reason = r.Status, r.Reason
+			cs.Samples, cs.Environment = r.Samples, r.Environment
+			cs.Seconds = r.DurationSeconds
+		}
+		t.entry.Sessions = append(t.entry.Sessions, cs)
+	}
+	return nil
+}
+
+// harnessFailure is evaluate's reason for not evaluating an item.
+func harnessFailure(sum *evaluate.Summary, id string) string {
+	for _, f := range sum.Failures {
+		if strings.HasPrefix(f, id+": ") {
+			return strings.TrimPrefix(f, id+": ")
+		}
+	}
+	return "no eval.json"
+}
