@@ -49,6 +49,11 @@ type ItemEval struct {
 	// Alpha and Band are the verdict's significance level and band.
 	Alpha float64 `json:"alpha,omitempty"`
 	Band  float64 `json:"band,omitempty"`
+	// Calibration is the item's class in calibration.json (stable,
+	// unstable, no_speedup, broken); "" when not calibrated.
+	Calibration string `json:"calibration,omitempty"`
+
+	planItemHash, configHash string
 }
 
 // NoisyArm is one noisy arm: base, human or agent, and its coefficient of
@@ -97,8 +102,9 @@ func loadEval(dir string) (*ItemEval, error) {
 	ev := &ItemEval{
 		Status: string(r.Status), Reason: r.Reason, Flags: r.Flags,
 		Metric: r.Config.Metric.Kind, Better: r.Config.Metric.Better, Rounds: r.Config.Rounds,
-		Pinned:  r.Environment.Pinning.Applied,
-		Patched: !r.Patch.Empty && r.Patch.Applied,
+		Pinned:       r.Environment.Pinning.Applied,
+		Patched:      !r.Patch.Empty && r.Patch.Applied,
+		planItemHash: r.PlanItemHash, configHash: r.ConfigHash,
 	}
 	if r.Config.Metric.Kind != "wall" && r.Config.Metric.Unit != "" {
 		ev.Metric = r.Config.Metric.Unit

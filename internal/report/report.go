@@ -169,6 +169,7 @@ func Load(runDir string) (*Report, error) {
 			r.Items = append(r.Items, it)
 		}
 	}
+	applyCalibration(r, runDir, run)
 	r.Evaluation = summarize(r.Items, samples, len(r.Missing))
 	r.SampleItems = sampleItems(r.Items, samples)
 	if r.SpentUSD < r.TotalCostUSD {
@@ -391,8 +392,7 @@ func evalReason(it Item) string {
 	if it.Eval.Status != "success" && it.Eval.Reason != "" {
 		return "eval: " + it.Eval.Reason
 	}
-	if len(it.Eval.Flags) > 0 {
-		flags := slices.Clone(it.Eval.Flags)
+	if flags := append(slices.Clone(it.Eval.Flags), calibrationFlag(it.Eval)...); len(flags) > 0 {
 		for i, f := range flags {
 			if f == records.FlagNoisy && len(it.Eval.NoisyArms) > 0 {
 				flags[i] = noisyText(it.Eval.NoisyArms)
