@@ -16,7 +16,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -71,6 +73,13 @@ type Options struct {
 	MaxParallelSetup int
 	Now              func() time.Time
 	Log              io.Writer
+	// Exec, when set, runs each session in its own process: this
+	// binary's argv up to and including the calibrate command, the task
+	// and the flags every session shares (bench.yaml, lock dir); the
+	// session's own flags are appended (RunSession is the child's side).
+	Exec []string
+	// ExecDir is the child's working directory (default: this process's).
+	ExecDir string
 	// Progress, when set, gives the live progress of one session (a bar
 	// on a terminal) and the writer its log lines go to while it runs;
 	// done closes it.
@@ -98,9 +107,12 @@ type todo struct {
 // for their current hashes, rounds and sessions, then analyses and writes
 // every item of the shard. Sessions run one after the other, each a fresh
 // evaluation (evaluate.Run) of all the items still to time, in fresh
-// workspaces: what one session's state (caches, a warm page cache of its
-// own workspaces, the machine's mood) does to the timing, the next one
-// does not inherit from it.
+// workspaces and, with o.Exec, in its own process: what one session's
+// state (caches, a warm page cache of its own workspaces, the process's
+// memory layout, the machine's mood) does to the timing, the next one does
+// not inherit from it. Every item is timed in every session before the
+// next session starts, so the sessions of an item are spread over the
+// whole calibration.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -197,8 +209,9 @@ func newTodo(o Options, it plan.Item) (*todo, error) {
 	return t, nil
 }
 
-// session times every item of ts once, as one evaluation in fresh
-// directories, and appends the session to each item's entry.
+// session times every item of ts once, as one evaluation in a fresh
+// directory (in a separate process when o.Exec is set), and appends the
+// session to each item's entry.
 func session(ctx context.Context, o Options, s int, ts []*todo) error {
 	if err := os.MkdirAll(filepath.Dir(o.Path), 0o755); err != nil {
 		return err
@@ -208,6 +221,36 @@ func session(ctx context.Context, o Options, s int, ts []*todo) error {
 		return fmt.Errorf("session %d: %w", s, err)
 	}
 	defer os.RemoveAll(dir)
+	fmt.Fprintf(o.Log, "session %d/%d\n", s, o.Sessions)
+	start := o.Now()
+	var sum *evaluate.Summary
+	if len(o.Exec) > 0 {
+		err = execSession(ctx, o, s, dir, ts)
+	} else {
+		sum, err = evaluateSession(ctx, o, s, dir, ts)
+	}
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		cs := records.CalibrationSession{Session: s, StartedAt: start.UTC()}
+		r, err := journal.ReadEval(filepath.Join(dir, t.item.ID))
+		switch {
+		case err != nil:
+			cs.Status, cs.Reason = records.EvalBaseFailed, "not evaluated: "+harnessFailure(sum, t.item.ID)
+		default:
+			cs.Status, cs.Reason = r.Status, r.Reason
+			cs.Samples, cs.Environment = r.Samples, r.Environment
+			cs.Seconds, cs.Harness = r.DurationSeconds, r.Harness
+		}
+		t.entry.Sessions = append(t.entry.Sessions, cs)
+	}
+	return nil
+}
+
+// evaluateSession is one session's evaluation, in this process: each item
+// of ts evaluated into dir/<item id>/eval.json.
+func evaluateSession(ctx context.Context, o Options, s int, dir string, ts []*todo) (*evaluate.Summary, error) {
 	units := make([]evaluate.Unit, len(ts))
 	for i, t := range ts {
 		// The candidate is the A/A arm: an empty patch, timed in its own
@@ -219,38 +262,95 @@ func session(ctx context.Context, o Options, s int, ts []*todo) error {
 		Units: units, MaxParallelSetup: o.MaxParallelSetup, LockDir: o.LockDir, Runner: o.Runner,
 		ProcessEnv: o.ProcessEnv, Now: o.Now, Log: o.Log,
 	}
-	fmt.Fprintf(o.Log, "session %d/%d\n", s, o.Sessions)
 	done := func() {}
 	if o.Progress != nil {
 		eo.Progress, eo.Log, done = o.Progress(s, o.Sessions)
 	}
-	start := o.Now()
 	sum, err := evaluate.Run(ctx, eo)
 	done()
 	if err != nil {
-		return fmt.Errorf("session %d: %w", s, err)
+		return nil, fmt.Errorf("session %d: %w", s, err)
 	}
 	if sum.Interrupted || ctx.Err() != nil {
+		return nil, context.Canceled
+	}
+	return sum, nil
+}
+
+// execSession runs one session in a child process: o.Exec with the
+// session's flags (see [RunSession]), the plan written into the session's
+// directory. Its output goes to o.Log (the terminal itself when o.Log is
+// one, so the child draws its own progress). An interruption is passed on
+// as SIGINT, so the child stops its workloads and cleans up.
+func execSession(ctx context.Context, o Options, s int, dir string, ts []*todo) error {
+	planPath := filepath.Join(dir, "plan.json")
+	if err := plan.Write(planPath, o.Plan); err != nil {
+		return fmt.Errorf("session %d: %w", s, err)
+	}
+	ids := make([]string, len(ts))
+	for i, t := range ts {
+		ids[i] = t.item.ID
+	}
+	args := append(slices.Clone(o.Exec[1:]),
+		"--from-plan", planPath, "--session", strconv.Itoa(s), "--sessions", strconv.Itoa(o.Sessions),
+		"--session-dir", dir, "--items", strings.Join(ids, ","))
+	if o.Rounds > 0 {
+		args = append(args, "--rounds", strconv.Itoa(o.Rounds))
+	}
+	cmd := exec.CommandContext(ctx, o.Exec[0], args...)
+	cmd.Env, cmd.Dir = o.ProcessEnv, o.ExecDir
+	cmd.Stdout, cmd.Stderr = o.Log, o.Log
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = time.Minute
+	err := cmd.Run()
+	if ctx.Err() != nil {
 		return context.Canceled
 	}
-	for i, t := range ts {
-		cs := records.CalibrationSession{Session: s, StartedAt: start.UTC()}
-		r, err := journal.ReadEval(units[i].Dir)
-		switch {
-		case err != nil:
-			cs.Status, cs.Reason = records.EvalBaseFailed, "not evaluated: "+harnessFailure(sum, t.item.ID)
-		default:
-			cs.Status, cs.Reason = r.Status, r.Reason
-			cs.Samples, cs.Environment = r.Samples, r.Environment
-			cs.Seconds = r.DurationSeconds
-		}
-		t.entry.Sessions = append(t.entry.Sessions, cs)
+	if err != nil {
+		return fmt.Errorf("session %d: %s: %w", s, o.Exec[0], err)
 	}
 	return nil
 }
 
-// harnessFailure is evaluate's reason for not evaluating an item.
+// RunSession is the child's side of a session run in its own process:
+// it evaluates the items named (by id, with o's rounds) into dir, where
+// the parent reads their eval.json. o.Sessions is the parent's, for the
+// progress.
+func RunSession(ctx context.Context, o Options, s int, dir string, ids []string) error {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	var ts []*todo
+	for _, id := range ids {
+		i := slices.IndexFunc(o.Plan.Items, func(it plan.Item) bool { return it.ID == id })
+		if i < 0 {
+			return badinput.Errorf("--items: %s is not an item of plan %s", id, o.Plan.TaskID)
+		}
+		t, err := newTodo(o, o.Plan.Items[i])
+		if err != nil {
+			return err
+		}
+		ts = append(ts, t)
+	}
+	sum, err := evaluateSession(ctx, o, s, dir, ts)
+	if err != nil {
+		return err
+	}
+	for _, f := range sum.Failures {
+		fmt.Fprintf(o.Log, "not evaluated: %s\n", f)
+	}
+	return nil
+}
+
+// harnessFailure is evaluate's reason for not evaluating an item (sum is
+// nil when the session ran in another process: its log said why).
 func harnessFailure(sum *evaluate.Summary, id string) string {
+	if sum == nil {
+		return "no eval.json (see the session's log)"
+	}
 	for _, f := range sum.Failures {
 		if strings.HasPrefix(f, id+": ") {
 			return strings.TrimPrefix(f, id+": ")

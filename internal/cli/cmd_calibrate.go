@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +27,11 @@ type calibrateOptions struct {
 	rounds   int
 	shard    string
 	lockDir  string
+	// The hidden flags of a session run in its own process
+	// (calibrate.RunSession).
+	session    int
+	sessionDir string
+	items      string
 }
 
 func newCalibrateCmd(env *System) *cobra.Command {
@@ -72,6 +78,12 @@ split); shards may run at once and write the same calibration.json.`,
 	f.IntVar(&o.rounds, "rounds", 0, "timed rounds per session (default: the task's evaluation.rounds)")
 	f.StringVar(&o.shard, "shard", "", "calibrate part I of N of the items (I/N)")
 	f.StringVar(&o.lockDir, "lock-dir", "", "directory of the machine-wide timing locks (default /tmp/perfbench-timing)")
+	f.IntVar(&o.session, "session", 0, "run only this session, into --session-dir (internal)")
+	f.StringVar(&o.sessionDir, "session-dir", "", "the session's directory (internal)")
+	f.StringVar(&o.items, "items", "", "the session's item ids, comma-separated (internal)")
+	for _, name := range []string{"session", "session-dir", "items"} {
+		_ = f.MarkHidden(name)
+	}
 	return c
 }
 
@@ -94,7 +106,11 @@ func runCalibrate(ctx context.Context, env *System, o *calibrateOptions, taskPat
 	if err != nil {
 		return err
 	}
-	task, err := env.loadTask(cfg, env.path(taskPath))
+	absTask := env.path(taskPath)
+	if cwd, err := env.wd(); err == nil {
+		absTask = absIn(cwd, absTask)
+	}
+	task, err := env.loadTask(cfg, absTask)
 	if err != nil {
 		return err
 	}
@@ -128,6 +144,23 @@ func runCalibrate(ctx context.Context, env *System, o *calibrateOptions, taskPat
 		Sessions: o.sessions, Rounds: o.rounds, Shard: shard,
 		Runner: &evaluate.Host{Launcher: launcherArgv(env)}, ProcessEnv: env.Environ(), LockDir: o.lockDir,
 		Now: env.Now, Log: env.Stderr,
+	}
+	if o.session > 0 {
+		if o.sessionDir == "" || o.items == "" {
+			return badinput.Errorf("--session needs --session-dir and --items")
+		}
+		return calibrate.RunSession(ctx, co, o.session, env.path(o.sessionDir), strings.Split(o.items, ","))
+	}
+	if launcher := launcherArgv(env); launcher != nil {
+		// Each session in its own process: this binary again.
+		co.Exec = []string{launcher[0], "calibrate", absTask}
+		if cfg.bench.Path != "" {
+			co.Exec = append(co.Exec, "--bench-cfg", env.path(cfg.bench.Path))
+		}
+		if o.lockDir != "" {
+			co.Exec = append(co.Exec, "--lock-dir", o.lockDir)
+		}
+		co.ExecDir, _ = env.wd()
 	}
 	if env.StderrTTY {
 		co.Progress = func(s, n int) (evaluate.Progress, io.Writer, func()) {

@@ -63,6 +63,9 @@ type CalibrationSession struct {
 	// human, and agent for the A/A arm.
 	Samples     []Sample    `json:"samples"`
 	Environment Environment `json:"environment"`
+	// Harness is the process that evaluated the session (each session is
+	// its own when the binary can re-execute itself).
+	Harness Harness `json:"harness,omitzero"`
 }
 
 // CalibrationAnalysis is what the sessions' samples say, recomputed from
