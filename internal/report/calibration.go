@@ -1,8 +1,6 @@
 package report
 
 import (
-	"fmt"
-
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/stats"
@@ -34,10 +32,10 @@ func applyCalibration(r *Report, runDir string, run *records.Run) {
 
 // calibrationFlag is the flag of an item calibrated as anything but
 // stable: its human speedup cannot be measured reproducibly, so its
-// verdict says little.
+// verdict says little. First among the flags: the table cuts the end.
 func calibrationFlag(ev *ItemEval) []string {
 	if ev.Calibration == "" || ev.Calibration == string(stats.ClassStable) {
 		return nil
 	}
-	return []string{fmt.Sprintf("not calibrated stable (%s)", ev.Calibration)}
+	return []string{"calibration: " + ev.Calibration}
 }

@@ -15,7 +15,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -392,7 +391,7 @@ func evalReason(it Item) string {
 	if it.Eval.Status != "success" && it.Eval.Reason != "" {
 		return "eval: " + it.Eval.Reason
 	}
-	if flags := append(slices.Clone(it.Eval.Flags), calibrationFlag(it.Eval)...); len(flags) > 0 {
+	if flags := append(calibrationFlag(it.Eval), it.Eval.Flags...); len(flags) > 0 {
 		for i, f := range flags {
 			if f == records.FlagNoisy && len(it.Eval.NoisyArms) > 0 {
 				flags[i] = noisyText(it.Eval.NoisyArms)
