@@ -144,38 +144,84 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 		all = append(all, t)
-		if prev := old.Lookup(t.entry.PlanItemHash, t.entry.ConfigHash); prev != nil && prev.Rounds == t.entry.Rounds && len(prev.Sessions) >= o.Sessions {
-			t.entry.Sessions = prev.Sessions[:o.Sessions]
-			continue
+		if prev := stored(old, t.entry); prev != nil {
+			// Calibrated already, or interrupted after some sessions: those
+			// count (the first o.Sessions of them).
+			t.entry.Sessions = prev.Sessions[:min(len(prev.Sessions), o.Sessions)]
 		}
-		timing = append(timing, t)
+		if len(t.entry.Sessions) < o.Sessions {
+			timing = append(timing, t)
+		}
 	}
 	if len(all) == 0 {
 		return nil, badinput.Errorf("shard %d/%d of plan %s has no item", o.Shard.I, o.Shard.N, o.Plan.TaskID)
 	}
 	fmt.Fprintf(o.Log, "calibrating %d item(s) in %d session(s), %d already calibrated\n", len(timing), o.Sessions, len(all)-len(timing))
-	for s := 1; s <= o.Sessions && len(timing) > 0; s++ {
-		if err := session(ctx, o, s, timing); err != nil {
+	for s := 1; s <= o.Sessions; s++ {
+		var due []*todo
+		for _, t := range timing {
+			if len(t.entry.Sessions) < s {
+				due = append(due, t)
+			}
+		}
+		if len(due) == 0 {
+			continue
+		}
+		if err := session(ctx, o, s, due); err != nil {
 			return nil, err
+		}
+		if s < o.Sessions {
+			// Kept as partial entries: an interrupted calibration
+			// continues from here.
+			if _, err := write(ctx, o, due); err != nil {
+				return nil, err
+			}
 		}
 	}
 	res := &Result{Timed: len(timing)}
+	if res.Calibration, err = write(ctx, o, all); err != nil {
+		return nil, err
+	}
 	for _, t := range all {
-		Analyze(&t.entry)
 		res.Items = append(res.Items, t.entry)
 	}
-	res.Calibration, err = journal.UpdateCalibration(ctx, o.Path, func(c *records.Calibration) error {
+	return res, nil
+}
+
+// stored is calibration.json's entry for an item with the entry's hashes
+// and rounds, partial or not; nil when there is none.
+func stored(c *records.Calibration, e records.CalibrationItem) *records.CalibrationItem {
+	if c == nil {
+		return nil
+	}
+	for i := range c.Items {
+		it := &c.Items[i]
+		if it.ItemID == e.ItemID && it.PlanItemHash == e.PlanItemHash && it.ConfigHash == e.ConfigHash && it.Rounds == e.Rounds {
+			return it
+		}
+	}
+	return nil
+}
+
+// write analyses the items and merges them into calibration.json under
+// its lock; an item with fewer than o.Sessions sessions is partial.
+func write(ctx context.Context, o Options, ts []*todo) (*records.Calibration, error) {
+	for _, t := range ts {
+		t.entry.Partial = len(t.entry.Sessions) < o.Sessions
+		Analyze(&t.entry)
+	}
+	c, err := journal.UpdateCalibration(ctx, o.Path, func(c *records.Calibration) error {
 		c.TaskID = o.Plan.TaskID
 		c.UpdatedAt = o.Now().UTC()
-		for _, it := range res.Items {
-			journal.PutCalibrationItem(c, it)
+		for _, t := range ts {
+			journal.PutCalibrationItem(c, t.entry)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("write %s: %w", o.Path, err)
 	}
-	return res, nil
+	return c, nil
 }
 
 // newTodo is an item's key and settings: the hashes are those its

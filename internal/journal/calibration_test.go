@@ -70,6 +70,10 @@ func TestCalibrationLookupInvalidation(t *testing.T) {
 	if len(c.Items) != 1 || c.Lookup("p1", "c1") != nil || c.Lookup("p1", "c2").Class != stats.ClassNoSpeedup {
 		t.Fatalf("put did not replace the stale entry: %+v", c.Items)
 	}
+	c.Items[0].Partial = true
+	if c.Lookup("p1", "c2") != nil {
+		t.Fatal("a partial entry (an interrupted calibration) matched")
+	}
 	var nilCal *records.Calibration
 	if nilCal.Lookup("p1", "c1") != nil {
 		t.Fatal("nil calibration matched")

@@ -42,6 +42,10 @@ type CalibrationItem struct {
 	Alpha    float64              `json:"alpha"`
 	Better   string               `json:"better"`
 	Sessions []CalibrationSession `json:"sessions"`
+	// Partial is set while sessions are missing (calibrate was
+	// interrupted: the next one continues from the sessions stored);
+	// readers ignore a partial entry.
+	Partial  bool                 `json:"partial,omitempty"`
 	Analysis *CalibrationAnalysis `json:"analysis,omitempty"`
 	Class    stats.Class          `json:"class"`
 	Reason   string               `json:"reason"`
@@ -86,14 +90,14 @@ type CalibrationAnalysis struct {
 }
 
 // Lookup is the entry calibrated for an item with these hashes; nil when
-// there is none or it is stale.
+// there is none, it is stale or partial.
 func (c *Calibration) Lookup(planItemHash, configHash string) *CalibrationItem {
 	if c == nil {
 		return nil
 	}
 	for i := range c.Items {
 		it := &c.Items[i]
-		if it.PlanItemHash == planItemHash && it.ConfigHash == configHash {
+		if it.PlanItemHash == planItemHash && it.ConfigHash == configHash && !it.Partial {
 			return it
 		}
 	}
