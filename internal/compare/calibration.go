@@ -46,7 +46,7 @@ func loadCalibration(dir string, run *records.Run, stableOnly bool) (*RowCalibra
 		ev, err := journal.ReadSampleEval(filepath.Join(dir, journal.ItemDirName(id, 0, k)))
 		var c *records.CalibrationItem
 		if err == nil {
-			c = cal.Lookup(ev.PlanItemHash, ev.ConfigHash)
+			c = cal.Lookup(id, ev.PlanItemHash, ev.ConfigHash)
 		}
 		if c == nil {
 			// Not evaluated, or evaluated with another item or evaluation

@@ -60,22 +60,22 @@ func TestUpdateCalibrationShardsMerge(t *testing.T) {
 func TestCalibrationLookupInvalidation(t *testing.T) {
 	c := &records.Calibration{}
 	journal.PutCalibrationItem(c, records.CalibrationItem{ItemID: "a", PlanItemHash: "p1", ConfigHash: "c1", Class: stats.ClassStable})
-	if it := c.Lookup("p1", "c1"); it == nil || !it.Stable() {
+	if it := c.Lookup("a", "p1", "c1"); it == nil || !it.Stable() {
 		t.Fatalf("lookup p1/c1 = %+v", it)
 	}
-	if c.Lookup("p1", "c2") != nil || c.Lookup("p2", "c1") != nil {
+	if c.Lookup("a", "p1", "c2") != nil || c.Lookup("a", "p2", "c1") != nil {
 		t.Fatal("a changed plan item or config hash still matches")
 	}
 	journal.PutCalibrationItem(c, records.CalibrationItem{ItemID: "a", PlanItemHash: "p1", ConfigHash: "c2", Class: stats.ClassNoSpeedup})
-	if len(c.Items) != 1 || c.Lookup("p1", "c1") != nil || c.Lookup("p1", "c2").Class != stats.ClassNoSpeedup {
+	if len(c.Items) != 1 || c.Lookup("a", "p1", "c1") != nil || c.Lookup("a", "p1", "c2").Class != stats.ClassNoSpeedup {
 		t.Fatalf("put did not replace the stale entry: %+v", c.Items)
 	}
 	c.Items[0].Partial = true
-	if c.Lookup("p1", "c2") != nil {
+	if c.Lookup("a", "p1", "c2") != nil {
 		t.Fatal("a partial entry (an interrupted calibration) matched")
 	}
 	var nilCal *records.Calibration
-	if nilCal.Lookup("p1", "c1") != nil {
+	if nilCal.Lookup("a", "p1", "c1") != nil {
 		t.Fatal("nil calibration matched")
 	}
 }

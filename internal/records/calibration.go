@@ -89,15 +89,15 @@ type CalibrationAnalysis struct {
 	Metric *stats.MetricAdvice `json:"metric,omitempty"`
 }
 
-// Lookup is the entry calibrated for an item with these hashes; nil when
+// Lookup is the entry calibrated for the item with these hashes; nil when
 // there is none, it is stale or partial.
-func (c *Calibration) Lookup(planItemHash, configHash string) *CalibrationItem {
+func (c *Calibration) Lookup(itemID, planItemHash, configHash string) *CalibrationItem {
 	if c == nil {
 		return nil
 	}
 	for i := range c.Items {
 		it := &c.Items[i]
-		if it.PlanItemHash == planItemHash && it.ConfigHash == configHash && !it.Partial {
+		if it.ItemID == itemID && it.PlanItemHash == planItemHash && it.ConfigHash == configHash && !it.Partial {
 			return it
 		}
 	}

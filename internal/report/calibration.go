@@ -24,7 +24,7 @@ func applyCalibration(r *Report, runDir string, run *records.Run) {
 		if ev == nil {
 			continue
 		}
-		if c := cal.Lookup(ev.planItemHash, ev.configHash); c != nil {
+		if c := cal.Lookup(r.Items[i].ID, ev.planItemHash, ev.configHash); c != nil {
 			ev.Calibration = string(c.Class)
 		}
 	}
