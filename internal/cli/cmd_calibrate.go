@@ -42,13 +42,14 @@ func newCalibrateCmd(env *System) *cobra.Command {
 		Long: `Calibrate a task before spending anything on agents: for every plan item,
 time the baseline against itself (A/A: two workspaces of the pre tree) and
 the human commit against the baseline, in S sessions run one after the
-other, each a fresh evaluation in fresh workspaces with the evaluation's own
-protocol (setup, correctness, pinned interleaved rounds; R rounds, default
+other, each a fresh evaluation in fresh workspaces and its own process
+(this binary re-executed), with the evaluation's own protocol (setup, correctness, pinned interleaved rounds; R rounds, default
 the task's). The raw samples go to calibration.json next to the plan
 (--from-plan's, else <state_root>/plan.json's place), keyed by the plan
 item's hash and the evaluation config's hash: an item or an evaluation
 section that changed is timed again, others are reused (and re-analysed
-with the current band and alpha).
+with the current band and alpha); after each session the items are kept as
+partial, so an interrupted calibration continues where it stopped.
 
 Per item it prints the human speedup with its 95% CI in each session and
 pooled, and whether the sessions agree; the A/A spread (CV), the minimum
