@@ -15,7 +15,7 @@ import (
 // compareFormats are the formats of `bench compare`: the same table type as
 // report's, so help and errors are built the same way.
 var compareFormats = report.Formats[*compare.Board]{
-	{Name: "table", Doc: "one aligned table per task, one row per run (the short set of columns; --long for all), a legend line under it (--no-legend drops it), warnings naming any item that weighs more than 25% of SR, Opt@1 or the geomean, the pairs, and with --matrix the item × run matrix", Write: compare.WriteTable},
+	{Name: "table", Doc: "one aligned table per task, one row per run (the short set of columns; --long for all), a legend line under it (--no-legend drops it), warnings naming any item that weighs more than 25% of SR, Opt@1 or the geomean, the pairs, and with --matrix the item × run matrix (each human commit with its short sha and subject, from the mirrors prepare left)", Write: compare.WriteTable},
 	{Name: "json", Doc: "the same data for machines, with the bootstrap's method, resamples and seed, per item P(opt) and shares, the threshold curve and the matrix", Write: compare.WriteJSON},
 	{Name: "md", Aliases: []string{"markdown"}, Doc: "one Markdown table per task", Write: compare.WriteMarkdown},
 	{Name: "csv", Doc: "one line per run, each metric as value, lo, hi and n", Write: compare.WriteCSV},
@@ -108,8 +108,9 @@ func runCompare(env *System, o *compareOptions, args []string) error {
 		return badinput.Wrap(err)
 	}
 	b.View = o.view
+	fillSubjects(env, o.benchCfg, b)
 	if o.format == "html" {
-		return writeCompareSite(env, o, b, env.path(o.out))
+		return writeCompareSite(env, b, env.path(o.out))
 	}
 	return emit(env, env.path(o.out), func(w io.Writer) error { return render(w, b) })
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/doctor"
+	"github.com/perfbench/perfbench/internal/evaluate"
 )
 
 type doctorOptions struct {
@@ -60,7 +61,8 @@ func runDoctor(ctx context.Context, env *System, o *doctorOptions) error {
 		}
 		fmt.Fprintf(env.Stdout, "✓ agent: %s (type %s); --agent NAME checks another entry\n", a.Name, a.Type)
 	}
-	if _, ok := doctor.Run(ctx, doctor.Checks(env.doctorInput(cfg.bench, a)), env.Stdout); !ok {
+	checks := append(doctor.Checks(env.doctorInput(cfg.bench, a)), counterCheck())
+	if _, ok := doctor.Run(ctx, checks, env.Stdout); !ok {
 		return errFailed
 	}
 	return nil
@@ -83,4 +85,18 @@ func (e *System) doctorInput(b *config.Bench, a *config.Agent) doctor.Input {
 		list = append(list, k+"="+v)
 	}
 	return doctor.Input{Bench: b, Agent: a, Kinds: e.kinds(), Env: list, LookupEnv: e.LookupEnv}
+}
+
+// counterCheck says how instructions are counted on this machine (metric
+// or secondary_metrics instructions); none is a warning, since only
+// such tasks need one. An evaluation image's counter is checked by
+// evaluate's preflight, in the image.
+func counterCheck() doctor.Check {
+	return doctor.Check{Name: "instruction counter", Run: func(context.Context) doctor.Result {
+		method, detail, ok := evaluate.HostCounter()
+		if !ok {
+			return doctor.Result{OK: true, Warn: true, Detail: "none: " + detail}
+		}
+		return doctor.Result{OK: true, Detail: method + ": " + detail}
+	}}
 }

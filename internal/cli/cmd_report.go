@@ -140,6 +140,7 @@ func runReportAll(env *System, o *reportAllOptions) error {
 		if err != nil {
 			return err
 		}
+		fillSubjects(env, o.benchCfg, board)
 		a.NoLegend, board.View.NoLegend = o.noLegend, o.noLegend
 		table := render
 		render = func(w io.Writer, a *report.All) error {
@@ -160,6 +161,7 @@ func runReportAll(env *System, o *reportAllOptions) error {
 		if err != nil {
 			return err
 		}
+		fillSubjects(env, o.benchCfg, board)
 		render = func(w io.Writer, a *report.All) error {
 			return report.WriteJSON(w, struct {
 				*report.All

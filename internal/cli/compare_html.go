@@ -38,13 +38,18 @@ func checkCompareHTML(o *compareOptions) error {
 }
 
 // writeCompareSite writes the board's site into dir.
-func writeCompareSite(env *System, o *compareOptions, b *compare.Board, dir string) error {
-	opts := site.Options{Subject: commitSubjects(env, o.benchCfg, b)}
-	if err := site.Write(dir, b, opts); err != nil {
+func writeCompareSite(env *System, b *compare.Board, dir string) error {
+	if err := site.Write(dir, b); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stderr, "wrote %s\n", filepath.Join(dir, "index.html"))
 	return nil
+}
+
+// fillSubjects gives the board's matrix the human commits' subjects, for
+// every format of compare and report-all.
+func fillSubjects(env *System, benchCfg string, b *compare.Board) {
+	b.FillSubjects(commitSubjects(env, benchCfg, b))
 }
 
 // commitSubjects looks the human commits' subjects up in the mirrors that

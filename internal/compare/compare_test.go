@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -693,13 +694,69 @@ func TestSamplesAndOtherPlan(t *testing.T) {
 	if len(m.Items) != 6 || m.Items[5].ID != "z" {
 		t.Fatalf("want the union of the plans' items, a…e then z: %+v", m.Items)
 	}
-	if c := m.Items[0].Cells[0]; c.Status != string(records.EvalCorrectnessFailed) || c.CIValid || c.Speedup != 0 || !c.OptCommit {
-		t.Errorf("a in k2: want the worse sample's status, no CI, opt_commit by half the samples: %+v", c)
+	if c := m.Items[0].Cells[0]; c.Status != string(records.EvalCorrectnessFailed) || c.CIValid || c.Speedup != 0 || !c.OptCommit || c.Correct != 1 {
+		t.Errorf("a in k2: want the worse sample's status, no CI, opt_commit by half the samples, 1 correct: %+v", c)
 	}
 	if c := m.Items[1].Cells[1]; c.Status != CellNotInPlan {
 		t.Errorf("b in other: want not_in_plan, got %+v", c)
 	}
 	if c := m.Items[5].Cells[0]; c.Status != CellNotInPlan {
 		t.Errorf("z in k2: want not_in_plan, got %+v", c)
+	}
+}
+
+// A run without plan.json: the matrix takes the human commit from
+// eval.json, a patch that did not apply is patch_failed (not no_patch),
+// and FillSubjects names the commits the plan did not.
+func TestMatrixWithoutPlan(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(journal.RunsDir(root), "p")
+	run := &records.Run{SchemaVersion: records.SchemaVersion, RunID: "p", Task: records.RunTask{ID: "k"}, Agent: records.RunAgent{Name: "a"}, Items: []string{"applied", "rejected", "empty"}, Samples: 1}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := journal.WriteRun(dir, run); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []*records.Eval{
+		{ItemID: "applied", Status: records.EvalSuccess, Patch: records.EvalPatch{Bytes: 1, Applied: true}, Stats: threeWay(1.5, 2)},
+		{ItemID: "rejected", Status: records.EvalPatchFailed, Patch: records.EvalPatch{Bytes: 1}},
+		{ItemID: "empty", Status: records.EvalSuccess, Patch: records.EvalPatch{Empty: true}, Stats: threeWay(1.5, 0)},
+	} {
+		ev.RunID, ev.Commits.Human = "p", strings.Repeat(ev.ItemID[:1], 40)
+		itemDir := filepath.Join(dir, journal.ItemDirName(ev.ItemID, 0, 1))
+		if err := os.MkdirAll(itemDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := journal.WriteEval(itemDir, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := Load([]string{dir}, Options{Resamples: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := b.Tasks[0].Matrix
+	for i, want := range []string{CellOK, string(records.EvalPatchFailed), CellNoPatch} {
+		it := m.Items[i]
+		if it.Cells[0].Status != want {
+			t.Errorf("%s: want %s, got %+v", it.ID, want, it.Cells[0])
+		}
+		if it.Human != strings.Repeat(it.ID[:1], 40) || it.HumanShort != it.Human[:10] || it.Subject != "" {
+			t.Errorf("%s: want eval.json's human commit and no subject, got %+v", it.ID, it)
+		}
+	}
+	b.FillSubjects(func(sha string) string {
+		if sha[0] == 'r' {
+			return ""
+		}
+		return "subject of " + sha[:3]
+	})
+	if s := m.Items[0].Subject + "|" + m.Items[1].Subject + "|" + m.Items[2].Subject; s != "subject of aaa||subject of eee" {
+		t.Errorf("subjects: %q", s)
+	}
+	b.FillSubjects(func(string) string { return "again" })
+	if m.Items[0].Subject != "subject of aaa" {
+		t.Errorf("a subject already known must stay: %q", m.Items[0].Subject)
 	}
 }

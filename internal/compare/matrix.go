@@ -25,8 +25,9 @@ type Matrix struct {
 type MatrixItem struct {
 	ID string `json:"id"`
 	// Human is the human commit's full sha, HumanShort its first 10
-	// characters, Subject its message's first line; from the run's
-	// plan.json ("" when the plan does not record them).
+	// characters: from the run's plan.json, else from an eval.json of the
+	// item. Subject is its message's first line: from plan.json when it
+	// records one, else what Board.FillSubjects found ("" when unknown).
 	Human      string `json:"human,omitempty"`
 	HumanShort string `json:"human_short,omitempty"`
 	Subject    string `json:"subject,omitempty"`
@@ -60,7 +61,8 @@ const (
 // Cell is one run's result on one item. With samples, Status is the worst
 // sample's (in the order of the constants above, an evaluation failure
 // between no_patch and missing), Speedup the geometric mean over the
-// samples (a failure counting as 1.0) and the interval is left out.
+// samples (a failure counting as 1.0), given only when every sample is ok
+// or no_patch, and the interval is left out; Correct says how many passed.
 type Cell struct {
 	Status string `json:"status"`
 	// Speedup is the agent's speedup over the baseline (Status ok), with
@@ -76,6 +78,9 @@ type Cell struct {
 	// OptCommit says the item reached Opt@1 (with samples: at least half
 	// of them did).
 	OptCommit bool `json:"opt_commit"`
+	// Correct is how many of the item's samples are correct (a
+	// non-empty patch that passed the gate): 0 or 1 with one sample.
+	Correct int `json:"correct"`
 }
 
 // cellRank orders the states from best to worst, to take an item's
@@ -107,12 +112,14 @@ func unitCell(u unit) Cell {
 		return Cell{Status: CellInfraError}
 	case !u.evaluated:
 		return Cell{Status: CellNotEvaluated}
-	case !u.patch:
+	case u.emptyPatch:
 		return Cell{Status: CellNoPatch}
 	case !u.correct:
+		// A patch that did not apply is the evaluation's patch_failed,
+		// not an empty patch.
 		return Cell{Status: string(u.evalStatus)}
 	}
-	c := Cell{Status: CellOK, OptCommit: u.optCommit, Verdict: string(u.verdict), VerdictLabel: u.verdictLabel}
+	c := Cell{Status: CellOK, OptCommit: u.optCommit, Verdict: string(u.verdict), VerdictLabel: u.verdictLabel, Correct: 1}
 	if u.agentSpeedup > 0 {
 		c.Speedup, c.Lo, c.Hi, c.CIValid = u.agentSpeedup, u.agentLo, u.agentHi, u.agentCIValid
 	}
@@ -125,8 +132,9 @@ func itemCell(samples []Cell, logSpeedup float64) Cell {
 		return samples[0]
 	}
 	c := samples[0]
-	opt := 0
+	opt, correct := 0, 0
 	for _, s := range samples {
+		correct += s.Correct
 		if cellRank(s.Status) > cellRank(c.Status) {
 			c.Status = s.Status
 		}
@@ -138,6 +146,7 @@ func itemCell(samples []Cell, logSpeedup float64) Cell {
 		}
 	}
 	c.OptCommit = 2*opt >= len(samples)
+	c.Correct = correct
 	c.Lo, c.Hi, c.CIValid = 0, 0, false
 	c.Speedup = expOrZero(logSpeedup, c.Status)
 	return c
@@ -181,10 +190,30 @@ func planCommits(runDir string, run *records.Run) map[string]planCommit {
 		}
 		return out
 	}
-	return nil
+	return map[string]planCommit{}
 }
 
 type planCommit struct{ human, subject string }
+
+// FillSubjects gives every matrix item whose human commit is known and
+// whose plan recorded no subject the subject subject(sha) returns ("":
+// unknown). The CLI looks them up in the mirrors prepare left; the board
+// itself reads records only.
+func (b *Board) FillSubjects(subject func(sha string) string) {
+	if subject == nil {
+		return
+	}
+	for _, t := range b.Tasks {
+		if t.Matrix == nil {
+			continue
+		}
+		for i := range t.Matrix.Items {
+			if it := &t.Matrix.Items[i]; it.Subject == "" && it.Human != "" {
+				it.Subject = subject(it.Human)
+			}
+		}
+	}
+}
 
 // shortSHA is the first 10 characters of a commit id.
 func shortSHA(sha string) string {

@@ -257,7 +257,9 @@ func Load(dirs []string, o Options) (*Board, error) {
 // unit is what one sample of one item says.
 type unit struct {
 	missing, infra, evaluated  bool
-	patch, correct             bool
+	patch, emptyPatch, correct bool
+	// human is the human commit eval.json names ("" without one).
+	human                      string
 	optBase, optCommit         bool
 	agentSpeedup, humanSpeedup float64 // 0 when not measured
 	verdict                    stats.Outcome
@@ -302,6 +304,8 @@ func readUnit(dir string, seed uint64, ab, hb []float64) (unit, []string) {
 	// The evaluation's own apply is the authority when there is one (a
 	// predictions file has no journal).
 	u.patch = !ev.Patch.Empty && ev.Patch.Applied
+	u.emptyPatch = ev.Patch.Empty
+	u.human = ev.Commits.Human
 	passed, _ := ev.Status.AgentGate()
 	u.correct = passed && u.patch
 	if st := ev.Stats; st != nil {
@@ -615,7 +619,7 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 		s.reps, s.stride = reps.terms[a], n
 	}
 	var srItems []int // the items entering SR, by index
-	thresholds := thresholdSteps()
+	thresholds := ThresholdSteps()
 	reach := make([]float64, len(thresholds))
 	kf := float64(k)
 	for i, id := range run.Items {
@@ -636,6 +640,12 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 			unitCells = append(unitCells, unitCell(u))
 			if u.humanSpeedup > 0 && row.humanSpeedups[id] == 0 {
 				row.humanSpeedups[id] = u.humanSpeedup
+			}
+			// A run without its plan.json (predictions) still names
+			// the human commit in eval.json.
+			if pc := row.commits[id]; pc.human == "" && u.human != "" {
+				pc.human = u.human
+				row.commits[id] = pc
 			}
 			switch {
 			case u.missing:
@@ -786,8 +796,8 @@ func (row *Row) shares(opt1, invSR []float64, srItems []int, logAll []float64) {
 	}
 }
 
-// thresholdSteps are t = 0.5, 0.55, …, 1.5.
-func thresholdSteps() []float64 {
+// ThresholdSteps are the t of Row.ThresholdCurve: 0.5, 0.55, …, 1.5.
+func ThresholdSteps() []float64 {
 	out := make([]float64, 0, 21)
 	for i := range 21 {
 		out = append(out, math.Round(100*(0.5+0.05*float64(i)))/100)

@@ -160,9 +160,10 @@ func legend(b *Board) string {
 // pairLegend is the one line under a table of pairs.
 const pairLegend = "legend: A − B on the items both evaluated; ΔOpt@1 in percentage points and ΔSR with paired bootstrap intervals over items; McNemar p exact, of Opt@1"
 
-// dominantLines are the warnings naming the items that weigh more than
-// DominantShare of an aggregate, one line per run.
-func dominantLines(t Task) []string {
+// DominantWarnings are the warnings naming the items that weigh more than
+// DominantShare of an aggregate, one line per run: the terminal table, the
+// Markdown and the HTML site print the same lines.
+func DominantWarnings(t Task) []string {
 	var out []string
 	for _, r := range t.Rows {
 		if len(r.Dominant) == 0 {
@@ -208,7 +209,7 @@ func WriteTable(w io.Writer, b *Board) error {
 		if !b.View.NoLegend {
 			fmt.Fprintln(w, legend(b))
 		}
-		for _, l := range dominantLines(t) {
+		for _, l := range DominantWarnings(t) {
 			fmt.Fprintln(w, l)
 		}
 		writeCalibrationLines(w, t)
@@ -325,7 +326,7 @@ func WriteMarkdown(w io.Writer, b *Board) error {
 				fmt.Fprintf(w, "| %s |\n", strings.Join(c, " | "))
 			}
 		}
-		if lines := dominantLines(t); len(lines) > 0 {
+		if lines := DominantWarnings(t); len(lines) > 0 {
 			fmt.Fprintf(w, "\n%s\n", mdEscape(strings.Join(lines, "\n\n")))
 		}
 	}

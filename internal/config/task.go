@@ -145,6 +145,33 @@ func (e *Evaluation) decodeNode(d *decoder, n *node, path string) error {
 	if f, pos := field("alpha"); d.isSet(f) && (e.Alpha <= 0 || e.Alpha >= 1) {
 		return d.errAtPos(pos, f, "must be in (0, 1), got %s", formatFloat(e.Alpha))
 	}
+	return e.checkSecondary(d, path)
+}
+
+// checkSecondary checks secondary_metrics: known kinds, each once, not
+// the section's own metric, and no timing metric beside instructions (its
+// runs are under the counter, slowed ~50× by valgrind).
+func (e *Evaluation) checkSecondary(d *decoder, path string) error {
+	f := joinPath(path, "secondary_metrics")
+	if !d.isSet(f) {
+		return nil
+	}
+	e.SecondaryMetricsSet = true
+	e.SecondaryMetricsPos = d.valueAt(f)
+	for i, k := range e.SecondaryMetrics {
+		fi := f + "[" + strconv.Itoa(i) + "]"
+		pos := d.valueAt(fi)
+		switch {
+		case !slices.Contains(MetricKinds, k):
+			return d.errAtPos(pos, fi, "expected one of %s, got %s", strings.Join(MetricKinds, ", "), quoteShort(k))
+		case slices.Index(e.SecondaryMetrics, k) < i:
+			return d.errAtPos(pos, fi, "%s is listed twice", k)
+		case e.Metric != nil && e.Metric.Kind == k:
+			return d.errAtPos(pos, fi, "%s is already evaluation.metric", k)
+		case e.Metric != nil && e.Metric.Kind == "instructions":
+			return d.errAtPos(pos, fi, "%s cannot be recorded beside metric instructions (its runs are under the instruction counter); use metric: %s with secondary_metrics: [instructions]", k, k)
+		}
+	}
 	return nil
 }
 
@@ -173,9 +200,14 @@ func (p *PatchCapture) decodeNode(d *decoder, n *node, path string) error {
 
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
-// decodeNode reads "wall" or {regex|json, unit, better}.
+// MetricKinds are the scalar forms of evaluation.metric, and what
+// evaluation.secondary_metrics may list.
+var MetricKinds = []string{"wall", "cpu", "instructions"}
+
+// decodeNode reads "wall", "cpu", "instructions" or {regex|json, unit,
+// better}.
 func (m *Metric) decodeNode(d *decoder, n *node, path string) error {
-	const want = "wall or a mapping with regex or json"
+	const want = "wall, cpu, instructions or a mapping with regex or json"
 	switch n.kind {
 	case nullNode:
 		return nil
@@ -184,10 +216,10 @@ func (m *Metric) decodeNode(d *decoder, n *node, path string) error {
 		if err != nil {
 			return err
 		}
-		if s != "wall" {
+		if !slices.Contains(MetricKinds, s) {
 			return d.typeError(n, path, want, quoteShort(s))
 		}
-		*m = Metric{Kind: "wall", Better: "lower"}
+		*m = Metric{Kind: s, Better: "lower"}
 		return nil
 	case mapNode:
 		return m.decodeMapping(d, n, path)

@@ -164,15 +164,21 @@ func (h Hints) Any() bool { return h.CommitMessage || h.Diffstat || h.Diff || h.
 // Evaluation configures three-way timing. Pointers and zero values
 // mean "not set", so that a pair can override single fields.
 type Evaluation struct {
-	Setup       []string         `yaml:"setup" json:"setup,omitempty"`
-	Workload    string           `yaml:"workload" json:"workload,omitempty"`
-	Metric      *Metric          `yaml:"metric" json:"metric,omitempty"`
-	Correctness []string         `yaml:"correctness" json:"correctness,omitempty"`
-	Equivalence *Equivalence     `yaml:"equivalence" json:"equivalence,omitempty"`
-	Files       []string         `yaml:"files" json:"files,omitempty"`
-	Rounds      int              `yaml:"rounds" json:"rounds,omitempty"`
-	Warmup      *int             `yaml:"warmup" json:"warmup,omitempty"`
-	Timeout     records.Duration `yaml:"timeout" json:"timeout,omitempty"`
+	Setup    []string `yaml:"setup" json:"setup,omitempty"`
+	Workload string   `yaml:"workload" json:"workload,omitempty"`
+	Metric   *Metric  `yaml:"metric" json:"metric,omitempty"`
+	// SecondaryMetrics are recorded beside Metric (wall, cpu,
+	// instructions); SecondaryMetricsSet is set when the key is written
+	// (an empty list turns the default cpu off).
+	SecondaryMetrics    []string         `yaml:"secondary_metrics" json:"secondary_metrics,omitempty"`
+	SecondaryMetricsSet bool             `yaml:"-" json:"-"`
+	SecondaryMetricsPos Pos              `yaml:"-" json:"-"`
+	Correctness         []string         `yaml:"correctness" json:"correctness,omitempty"`
+	Equivalence         *Equivalence     `yaml:"equivalence" json:"equivalence,omitempty"`
+	Files               []string         `yaml:"files" json:"files,omitempty"`
+	Rounds              int              `yaml:"rounds" json:"rounds,omitempty"`
+	Warmup              *int             `yaml:"warmup" json:"warmup,omitempty"`
+	Timeout             records.Duration `yaml:"timeout" json:"timeout,omitempty"`
 	// Band is the relative band (default 0.05) inside which agent vs human
 	// is a match even when significant.
 	Band  float64 `yaml:"band" json:"band,omitempty"`
@@ -182,9 +188,10 @@ type Evaluation struct {
 	RoundsPos Pos `yaml:"-" json:"-"`
 }
 
-// Metric is "wall" (the scalar form) or a regex/json extraction.
+// Metric is "wall", "cpu" or "instructions" (the scalar forms) or a
+// regex/json extraction.
 type Metric struct {
-	Kind   string `yaml:"-" json:"kind"` // wall | regex | json
+	Kind   string `yaml:"-" json:"kind"` // wall | cpu | instructions | regex | json
 	Regex  string `yaml:"regex" json:"regex,omitempty"`
 	JSON   string `yaml:"json" json:"json,omitempty"`
 	Unit   string `yaml:"unit" json:"unit,omitempty"`

@@ -182,6 +182,14 @@ func (c *Container) Prepare(ctx context.Context, p PrepareInfo) error {
 		}
 		return err
 	}
+	if p.Counter {
+		if err := c.probeCounter(ectx, p); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+	}
 	fmt.Fprintf(log, "evaluating in image %s (%s) with %s %s, as user %s\n", c.Image, shortID(img.ID), c.engine.Bin, v, c.User)
 	return nil
 }
@@ -221,6 +229,22 @@ func (c *Container) probe(ctx context.Context, p PrepareInfo) error {
 		return badinput.Errorf("environment.image %s has no sh on its PATH: evaluation commands run as `sh -c COMMAND` (add a shell to the image)%s", c.Image, lastLine(string(out)))
 	}
 	return fmt.Errorf("environment.image %s: the timing launcher does not run in the image (%v)%s", c.Image, err, lastLine(string(out)))
+}
+
+// probeCounter checks that the image has an instruction counter (perf or
+// valgrind) on its PATH: metric or secondary_metrics instructions counts
+// in the arm's container, with the image's tools.
+func (c *Container) probeCounter(ctx context.Context, p PrepareInfo) error {
+	spec := c.spec(p.RunID, "eval-check", "eval-check", 0, "counter")
+	spec.Mounts = []container.Mount{{Source: c.Launcher, Target: containerLauncher, ReadOnly: true}}
+	spec.Workdir = "/"
+	spec.Cmd = []string{TimedCommand, "--cpu", "-1", "--result", "/dev/null", "--", "sh", "-c", CounterProbe}
+	out, err := c.runClient(ctx, p.Env, runArgv(&spec, false, "", containerLauncher)...)
+	if err == nil {
+		return nil
+	}
+	_ = c.engine.RemoveOwn(context.WithoutCancel(ctx), spec.Name)
+	return badinput.Errorf("environment.image %s has neither perf nor valgrind on its PATH: the instructions metric counts in the image (install valgrind in it)%s", c.Image, lastLine(string(out)))
 }
 
 // spec is the container of one arm (or of the probe): the configured
@@ -449,7 +473,8 @@ func (s *containerItem) Run(ctx context.Context, c CommandSpec) (CommandResult, 
 	hostFile := filepath.Join(s.out, file)
 	defer os.Remove(hostFile)
 	argv := []string{s.c.engine.Bin, "exec", "--workdir", ContainerWorkspace, name,
-		containerLauncher, TimedCommand, "--cpu", strconv.Itoa(cpu), "--result", containerOut + "/" + file, "--", "sh", "-c", c.Script}
+		containerLauncher, TimedCommand, "--cpu", strconv.Itoa(cpu), "--result", containerOut + "/" + file}
+	argv = append(argv, countArgs(c.Count, "sh", "-c", c.Script)...)
 
 	clientCtx, stopClient := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopClient()
@@ -484,6 +509,7 @@ func (s *containerItem) Run(ctx context.Context, c CommandSpec) (CommandResult, 
 	res.Wall, res.User, res.Sys, res.CPUTimes = nanos(tr.WallNanos), nanos(tr.UserNanos), nanos(tr.SysNanos), true
 	res.Pinned, res.AffinityErr = tr.Pinned, tr.AffinityErr
 	res.RunDelay, res.RunDelayKnown = nanos(tr.RunDelayNanos), tr.RunDelayKnown
+	res.Instructions, res.CountMethod, res.CountError = tr.Instructions, tr.CountMethod, tr.CountError
 	if !res.TimedOut && !res.Stopped {
 		res.ExitCode, res.Signal = tr.ExitCode, tr.Signal
 	}

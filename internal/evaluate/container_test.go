@@ -433,3 +433,22 @@ func (s *droppingSession) Drop(arm records.Arm) {
 	s.d.dropped = append(s.d.dropped, string(arm))
 	s.ItemSession.(interface{ Drop(records.Arm) }).Drop(arm)
 }
+
+// TestContainerPrepareNeedsCounter: counting instructions in an image
+// without perf or valgrind is bad input at the preflight; the same image
+// passes when nothing is counted.
+func TestContainerPrepareNeedsCounter(t *testing.T) {
+	image, launcher := evaltest.Require(t)
+	ctx := context.Background()
+	run := fmt.Sprintf("evaltest-%d-%d", os.Getpid(), time.Now().UnixNano())
+	b := &config.Bench{Container: config.Container{Engine: "docker", Network: "none", EvalNetwork: "none"}}
+	c := NewContainer(b, image, launcher)
+	if err := c.Prepare(ctx, PrepareInfo{RunID: run, Env: os.Environ()}); err != nil {
+		t.Fatalf("without counting: %v", err)
+	}
+	err := c.Prepare(ctx, PrepareInfo{RunID: run, Env: os.Environ(), Counter: true})
+	if err == nil || !badinput.Is(err) || !strings.Contains(err.Error(), "environment.image "+image+" has neither perf nor valgrind on its PATH") {
+		t.Fatalf("counting in busybox: %v", err)
+	}
+	noContainersLeft(t, run)
+}

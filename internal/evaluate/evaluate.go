@@ -214,8 +214,13 @@ func (e *evaluator) run(ctx context.Context) (*Summary, error) {
 		}
 		todo = append(todo, g)
 	}
+	if _, ok := o.Runner.(ItemRunner); !ok && countsInstructions(todo) {
+		if err := hostCounter(); err != nil {
+			return nil, err
+		}
+	}
 	if ir, ok := o.Runner.(ItemRunner); ok && len(todo) > 0 {
-		if err := ir.Prepare(ctx, PrepareInfo{RunID: o.RunID, Env: e.baseEnv, Log: o.Log}); err != nil {
+		if err := ir.Prepare(ctx, PrepareInfo{RunID: o.RunID, Env: e.baseEnv, Log: o.Log, Counter: countsInstructions(todo)}); err != nil {
 			if ctx.Err() != nil {
 				e.summary.Interrupted = true
 				return e.finish(), nil
@@ -432,9 +437,12 @@ func (e *evaluator) regradeGroup(g *group) error {
 					st := AnalyzeSample(r.Samples, c.Sample, spec)
 					c.Stats = &st
 					c.Flags = withFlag(c.Flags, records.FlagNoisy, st.Noisy)
+					var disagree bool
+					c.Secondary, disagree = Secondary(r, c.Sample, &st, spec, r.Environment.InstructionsMethod, storedCountErr(c.Secondary))
+					c.Flags = withFlag(c.Flags, records.FlagMetricsDisagree, disagree)
 				}
 			}
-			r.Config.Band, r.Config.Alpha = spec.Band, spec.Alpha
+			r.Config.Band, r.Config.Alpha, r.Config.SecondaryMetrics = spec.Band, spec.Alpha, spec.SecondaryMetrics
 			r.RegradedAt = e.o.Now().UTC()
 			if err := journal.WriteEval(g.dir, r); err != nil {
 				return err
@@ -467,8 +475,11 @@ func (e *evaluator) regradeGroup(g *group) error {
 		if r.Status == records.EvalSuccess {
 			st := Analyze(r.Samples, spec)
 			r.Stats = &st
-			r.Config.Band, r.Config.Alpha = spec.Band, spec.Alpha
+			r.Config.Band, r.Config.Alpha, r.Config.SecondaryMetrics = spec.Band, spec.Alpha, spec.SecondaryMetrics
 			r.Flags = withFlag(r.Flags, records.FlagNoisy, st.Noisy)
+			var disagree bool
+			r.Secondary, disagree = Secondary(r, -1, &st, spec, r.Environment.InstructionsMethod, storedCountErr(r.Secondary))
+			r.Flags = withFlag(r.Flags, records.FlagMetricsDisagree, disagree)
 		}
 		r.RegradedAt = e.o.Now().UTC()
 		if err := journal.WriteEval(u.Dir, r); err != nil {
@@ -488,6 +499,7 @@ func (e *evaluator) regradeSpec(spec *Spec, r *records.Eval) *Spec {
 	stored := Spec{EvalSpec: r.Config}
 	if spec != nil {
 		stored.Band, stored.Alpha = spec.Band, spec.Alpha
+		stored.SecondaryMetrics = regradeSecondary(spec.SecondaryMetrics, r.Config.SecondaryMetrics, r.Config.Metric.Kind)
 	}
 	return &stored
 }

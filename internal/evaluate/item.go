@@ -86,6 +86,9 @@ type itemRun struct {
 	// priv is the item's private directory (owner-marked): every
 	// temporary file of the item lives there.
 	priv string
+	// counter is the instruction counter the item's first counted run
+	// used; countErr why the secondary instruction counts stopped.
+	counter, countErr string
 }
 
 // newArms are a group's arms in the order of the first round: B H and
@@ -182,6 +185,11 @@ func (it *itemRun) oneResult() {
 			res.Flags = append(res.Flags, records.FlagNoisy)
 		}
 		res.Flags = append(res.Flags, it.itemFlags()...)
+		var disagree bool
+		res.Secondary, disagree = Secondary(res, -1, &st, it.spec, res.Environment.InstructionsMethod, it.countErr)
+		if disagree {
+			res.Flags = append(res.Flags, records.FlagMetricsDisagree)
+		}
 	}
 }
 
@@ -211,6 +219,11 @@ func (it *itemRun) itemResult() {
 			ec.Stats = &st
 			if st.Noisy {
 				ec.Flags = append(ec.Flags, records.FlagNoisy)
+			}
+			var disagree bool
+			ec.Secondary, disagree = Secondary(res, c.u.Sample, &st, it.spec, res.Environment.InstructionsMethod, it.countErr)
+			if disagree {
+				ec.Flags = append(ec.Flags, records.FlagMetricsDisagree)
 			}
 			timed = true
 		}
@@ -568,7 +581,10 @@ func (it *itemRun) time(ctx context.Context) error {
 		p.Applied = p.Requested && p.Runs > 0 && p.PinnedRuns == p.Runs
 		it.res.Environment = env
 	}()
-	return it.rounds(ctx, &env, pin)
+	if err := it.rounds(ctx, &env, pin); err != nil {
+		return err
+	}
+	return it.secondaryRounds(ctx, &env, pin)
 }
 
 // timingEnvironment describes where the rounds run, and pins them (pin:
@@ -640,6 +656,7 @@ func (it *itemRun) rounds(ctx context.Context, env *records.Environment, pin []i
 			if err != nil {
 				return err
 			}
+			it.noteCounter(f.result, env)
 			f.round, f.pos, f.warm, f.offset = r, pos, warm, f.started.Sub(t0).Seconds()
 			v := decideRun(s, it.e.display(s.Workload), f)
 			if v.fail == nil || !it.g.itemLayout || a.cand == nil {
@@ -711,6 +728,7 @@ func (it *itemRun) timedRun(ctx context.Context, a *arm, pin []int) (runFacts, e
 	cr, err := it.runner.Run(ctx, CommandSpec{
 		Script: expand(s.Workload, dir), Arm: a.id, Dir: dir, Env: it.e.env(dir),
 		Timeout: s.Timeout.D(), Stdout: stdout, Stderr: stderr, CPUs: pin, Timed: true, TempDir: it.priv,
+		Count: it.countFor(s.Metric.Kind),
 	})
 	if ctx.Err() != nil {
 		return f, ctx.Err()
@@ -762,7 +780,7 @@ func decideRun(s *Spec, command string, f runFacts) runVerdict {
 				reason: fmt.Sprintf("the workload failed on the %s (%s): %s%s", name, where, cr.Describe(s.Timeout.D()), lastLine(f.stderr))},
 		}
 	}
-	v, err := Extract(s.Metric, f.stdout, cr.Wall)
+	v, err := RunValue(s.Metric, f.stdout, cr)
 	if err != nil {
 		return runVerdict{fail: &failure{arm: f.arm, kind: "metric", reason: fmt.Sprintf("no metric in the %s's output (%s): %v", name, where, err)}}
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -14,6 +15,34 @@ import (
 	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/textx"
 )
+
+// RunValue returns the metric of one run from its result: the user +
+// system CPU time of its process tree for "cpu" (which the runner must
+// have measured), its instruction count for "instructions", else
+// Extract's.
+func RunValue(m records.Metric, stdout []byte, cr CommandResult) (float64, error) {
+	switch m.Kind {
+	case records.MetricCPU:
+		if !cr.CPUTimes {
+			return 0, errors.New("the CPU time of the run was not measured")
+		}
+		return (cr.User + cr.Sys).Seconds(), nil
+	case records.MetricInstructions:
+		return instructionsOf(cr)
+	}
+	return Extract(m, stdout, cr.Wall)
+}
+
+// instructionsOf is a counted run's instruction count.
+func instructionsOf(cr CommandResult) (float64, error) {
+	switch {
+	case cr.CountError != "":
+		return 0, fmt.Errorf("instructions not counted (%s): %s", cr.CountMethod, cr.CountError)
+	case cr.Instructions == 0:
+		return 0, fmt.Errorf("no instruction count (%s)", cr.CountMethod)
+	}
+	return float64(cr.Instructions), nil
+}
 
 // Extract returns the metric of one run: the wall time in seconds for
 // "wall", else the number found in stdout. For "regex" it is the first

@@ -2,6 +2,7 @@ package evaluate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -44,6 +45,10 @@ type CommandSpec struct {
 	// TempDir holds the runner's own temporary files: the item's private
 	// directory, which a later run removes if this one is killed.
 	TempDir string
+	// Count runs the command under an instruction counter (CounterAuto,
+	// records.CounterPerf or records.CounterCachegrind) through the
+	// launcher; "" runs it as is.
+	Count string
 }
 
 // CommandResult is how a command ended and what it cost.
@@ -69,6 +74,12 @@ type CommandResult struct {
 	// AffinityErr says why it was not.
 	Pinned      bool
 	AffinityErr string
+	// Instructions is the instruction count of a CommandSpec.Count run
+	// of the whole process tree, by CountMethod; CountError says why
+	// there is none.
+	Instructions uint64
+	CountMethod  string
+	CountError   string
 }
 
 // OK reports whether the command ended by itself with status 0.
@@ -124,6 +135,9 @@ type PrepareInfo struct {
 	// Env is the environment of the engine's client.
 	Env []string
 	Log io.Writer
+	// Counter is set when an item counts instructions: the counter tool
+	// (perf or valgrind) must be where the commands run.
+	Counter bool
 }
 
 // ItemEnv is the item an ItemRunner sets up.
@@ -199,8 +213,11 @@ func (*Host) Name() string { return "host" }
 // getrusage(RUSAGE_CHILDREN) around the run, reported only when no other
 // command of this process started or ended meanwhile.
 func (h *Host) Run(ctx context.Context, c CommandSpec) (CommandResult, error) {
-	if c.Timed && len(h.Launcher) > 0 {
+	if (c.Timed || c.Count != "") && len(h.Launcher) > 0 {
 		return h.runLaunched(ctx, c)
+	}
+	if c.Count != "" {
+		return CommandResult{}, errors.New("counting instructions needs the launcher")
 	}
 	spec := h.spec(c)
 	var res CommandResult
@@ -262,8 +279,8 @@ func (h *Host) runLaunched(ctx context.Context, c CommandSpec) (CommandResult, e
 		cpu = c.CPUs[0]
 	}
 	spec := h.spec(c)
-	spec.Argv = append(append([]string(nil), h.Launcher...),
-		"--cpu", strconv.Itoa(cpu), "--result", path, "--", "sh", "-c", c.Script)
+	spec.Argv = append(append(append([]string(nil), h.Launcher...),
+		"--cpu", strconv.Itoa(cpu), "--result", path), countArgs(c.Count, "sh", "-c", c.Script)...)
 	tok := activity.begin()
 	pr, err := proc.Run(ctx, spec)
 	activity.end(tok)
@@ -286,10 +303,21 @@ func (h *Host) runLaunched(ctx context.Context, c CommandSpec) (CommandResult, e
 	res.Wall, res.User, res.Sys, res.CPUTimes = nanos(tr.WallNanos), nanos(tr.UserNanos), nanos(tr.SysNanos), true
 	res.Pinned, res.AffinityErr = tr.Pinned, tr.AffinityErr
 	res.RunDelay, res.RunDelayKnown = nanos(tr.RunDelayNanos), tr.RunDelayKnown
+	res.Instructions, res.CountMethod, res.CountError = tr.Instructions, tr.CountMethod, tr.CountError
 	if !pr.TimedOut && !pr.Stopped {
 		res.ExitCode, res.Signal = tr.ExitCode, tr.Signal
 	}
 	return res, nil
+}
+
+// countArgs are the launcher's arguments from --count on: the counter,
+// then "--" and argv.
+func countArgs(count string, argv ...string) []string {
+	var out []string
+	if count != "" {
+		out = append(out, "--count", count)
+	}
+	return append(append(out, "--"), argv...)
 }
 
 // gatePrefix holds the shell until the gate opens, then gives it the

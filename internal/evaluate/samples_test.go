@@ -153,6 +153,15 @@ func TestSamplesTimedTogether(t *testing.T) {
 	if len(Timed(v2.Samples, records.ArmAgent)) != res.Config.Rounds {
 		t.Fatalf("view of s2 has %d agent samples", len(Timed(v2.Samples, records.ArmAgent)))
 	}
+	// CPU time is recorded beside wall time per candidate, each against
+	// its own agent samples, and the views carry it.
+	for _, v := range []*records.Eval{v0, v2} {
+		c := res.Candidate(v.Sample)
+		if len(c.Secondary) != 1 || c.Secondary[0].Metric != records.MetricCPU || c.Secondary[0].Stats == nil ||
+			c.Secondary[0].Stats.Agent.N != res.Config.Rounds || len(v.Secondary) != 1 || v.Secondary[0].Stats.Agent.Median != c.Secondary[0].Stats.Agent.Median {
+			t.Fatalf("sample %d: secondary %+v, view's %+v", v.Sample, c.Secondary, v.Secondary)
+		}
+	}
 
 	// Resume: nothing runs again.
 	before := r.n.Load()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,6 +81,9 @@ func ResolveSpec(task *config.Task, it plan.Item) (*Spec, error) {
 		if o.Alpha > 0 {
 			e.Alpha = o.Alpha
 		}
+		if o.SecondaryMetricsSet {
+			e.SecondaryMetrics, e.SecondaryMetricsSet = o.SecondaryMetrics, true
+		}
 	}
 	s := &Spec{EvalSpec: records.EvalSpec{
 		Setup: e.Setup, Workload: e.Workload, Correctness: e.Correctness,
@@ -105,9 +109,23 @@ func ResolveSpec(task *config.Task, it plan.Item) (*Spec, error) {
 	if s.Metric.Better == "" {
 		s.Metric.Better = "lower"
 	}
-	if s.Metric.Kind == "wall" && s.Metric.Unit == "" {
-		s.Metric.Unit = "s"
+	if s.Metric.Unit == "" {
+		switch s.Metric.Kind {
+		case records.MetricWall, records.MetricCPU:
+			s.Metric.Unit = "s"
+		case records.MetricInstructions:
+			s.Metric.Unit = "instructions"
+		}
 	}
+	secondary, err := secondaryMetrics(s.Metric.Kind, e.SecondaryMetrics, e.SecondaryMetricsSet)
+	if err != nil {
+		where := ""
+		if p := e.SecondaryMetricsPos.String(); p != "" {
+			where = p + ": "
+		}
+		return nil, badinput.Errorf("%sitem %s: evaluation.secondary_metrics: %v", where, it.ID, err)
+	}
+	s.SecondaryMetrics = secondary
 	if s.Metric.Kind == "regex" {
 		if _, err := regexp.Compile(s.Metric.Regex); err != nil {
 			return nil, badinput.Errorf("item %s: evaluation.metric.regex: %v", it.ID, err)
@@ -167,6 +185,12 @@ func (s *Spec) Hash() (string, error) {
 	h := sha256.New()
 	m := *s
 	m.Band, m.Alpha = 0, 0
+	// Wall and CPU time come from the metric's own runs: only
+	// instructions, which needs runs of its own, changes the measurement.
+	m.SecondaryMetrics = nil
+	if slices.Contains(s.SecondaryMetrics, records.MetricInstructions) {
+		m.SecondaryMetrics = []string{records.MetricInstructions}
+	}
 	data, err := json.Marshal(m)
 	if err != nil {
 		return "", err
@@ -233,4 +257,30 @@ func fileTarget(taskDir, written, abs string) string {
 // expand replaces {workspace} in a command.
 func expand(cmd, workspace string) string {
 	return strings.ReplaceAll(cmd, "{workspace}", workspace)
+}
+
+// secondaryMetrics are the secondary metrics of an item with the given
+// metric: the list as set (the task's, or the pair's override), or by
+// default CPU time beside wall time and wall time beside CPU time (the
+// same runs give both). The list is checked again once merged: the
+// task's list may name the pair's metric.
+func secondaryMetrics(metric string, list []string, set bool) ([]string, error) {
+	if !set {
+		switch metric {
+		case records.MetricWall:
+			return []string{records.MetricCPU}, nil
+		case records.MetricCPU:
+			return []string{records.MetricWall}, nil
+		}
+		return nil, nil
+	}
+	for _, k := range list {
+		switch {
+		case k == metric:
+			return nil, fmt.Errorf("%s is the metric", k)
+		case metric == records.MetricInstructions:
+			return nil, fmt.Errorf("%s cannot be recorded beside metric instructions (its runs are under the instruction counter)", k)
+		}
+	}
+	return slices.Clone(list), nil
 }

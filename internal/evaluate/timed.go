@@ -2,14 +2,17 @@ package evaluate
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // TimedCommand is the hidden subcommand that runs one timed process (see
@@ -30,6 +33,11 @@ type timedResult struct {
 	Pinned        bool   `json:"pinned"`
 	AffinityErr   string `json:"affinity_error,omitempty"`
 	Error         string `json:"error,omitempty"`
+	// Instructions is the count of a run with --count, by CountMethod;
+	// CountError says why there is none.
+	Instructions uint64 `json:"instructions,omitempty"`
+	CountMethod  string `json:"count_method,omitempty"`
+	CountError   string `json:"count_error,omitempty"`
 }
 
 // TimedMain is `bench __timed --cpu N --result FILE -- ARGV...`: the
@@ -43,6 +51,10 @@ type timedResult struct {
 // delays never reach the measurement. Its exit status is the child's
 // (128+signal when it was killed).
 //
+// With --count METHOD (auto, perf, cachegrind) ARGV runs under the
+// instruction counter, which writes into a directory next to FILE, and
+// the count of the whole process tree is reported with the times.
+//
 // `bench __timed --idle` waits for SIGTERM, SIGINT or SIGHUP and exits 0:
 // the main process of an evaluation container, which needs no program of
 // the image to stay up while commands run in it with `exec`.
@@ -51,12 +63,17 @@ func TimedMain(args []string) int {
 		idle()
 		return 0
 	}
-	cpu, result, argv, err := parseTimedArgs(args)
+	cpu, result, count, argv, err := parseTimedArgs(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench %s: %v\n", TimedCommand, err)
 		return 2
 	}
-	res := runTimed(cpu, argv)
+	var res timedResult
+	if count != "" {
+		res = runCounted(cpu, count, filepath.Dir(result), argv)
+	} else {
+		res = runTimed(cpu, argv)
+	}
 	if data, err := json.Marshal(res); err == nil {
 		_ = os.WriteFile(result, data, 0o600)
 	}
@@ -77,35 +94,83 @@ func idle() {
 	<-ch
 }
 
-func parseTimedArgs(args []string) (cpu int, result string, argv []string, err error) {
+const timedUsage = "usage: " + TimedCommand + " --cpu N --result FILE [--count auto|perf|cachegrind] -- ARGV..."
+
+func parseTimedArgs(args []string) (cpu int, result, count string, argv []string, err error) {
 	cpu = -1
 	for i := 0; i < len(args); i++ {
 		switch args[i] {
 		case "--cpu":
 			if i+1 >= len(args) {
-				return 0, "", nil, fmt.Errorf("--cpu needs a value")
+				return 0, "", "", nil, fmt.Errorf("--cpu needs a value")
 			}
 			if cpu, err = strconv.Atoi(args[i+1]); err != nil {
-				return 0, "", nil, fmt.Errorf("--cpu: %w", err)
+				return 0, "", "", nil, fmt.Errorf("--cpu: %w", err)
 			}
 			i++
 		case "--result":
 			if i+1 >= len(args) {
-				return 0, "", nil, fmt.Errorf("--result needs a value")
+				return 0, "", "", nil, fmt.Errorf("--result needs a value")
 			}
 			result = args[i+1]
+			i++
+		case "--count":
+			if i+1 >= len(args) {
+				return 0, "", "", nil, fmt.Errorf("--count needs a value")
+			}
+			count = args[i+1]
+			if count != CounterAuto && count != records.CounterPerf && count != records.CounterCachegrind {
+				return 0, "", "", nil, fmt.Errorf("--count: expected auto, perf or cachegrind, got %q", count)
+			}
 			i++
 		case "--":
 			argv = args[i+1:]
 			i = len(args)
 		default:
-			return 0, "", nil, fmt.Errorf("unexpected argument %q (usage: %s --cpu N --result FILE -- ARGV...)", args[i], TimedCommand)
+			return 0, "", "", nil, fmt.Errorf("unexpected argument %q (%s)", args[i], timedUsage)
 		}
 	}
 	if result == "" || len(argv) == 0 {
-		return 0, "", nil, fmt.Errorf("usage: %s --cpu N --result FILE -- ARGV...", TimedCommand)
+		return 0, "", "", nil, errors.New(timedUsage)
 	}
-	return cpu, result, argv, nil
+	return cpu, result, count, argv, nil
+}
+
+// runCounted runs argv under the instruction counter (method, or the
+// one auto picks) in a directory of its own under dir, and reports the
+// count with the run.
+func runCounted(cpu int, method, dir string, argv []string) timedResult {
+	out, err := os.MkdirTemp(dir, "count-")
+	if err != nil {
+		return timedResult{Error: fmt.Sprintf("counter directory: %v", err)}
+	}
+	defer os.RemoveAll(out)
+	var why string
+	if method == CounterAuto {
+		method = records.CounterCachegrind
+		if ok, reason := probePerf(out); ok {
+			method = records.CounterPerf
+		} else {
+			why = " (perf: " + reason + ")"
+		}
+	}
+	res := runTimed(cpu, counterArgv(method, out, argv))
+	res.CountMethod = method
+	if res.Error != "" {
+		res.Error += why
+		return res
+	}
+	if res.ExitCode != 0 || res.Signal != "" {
+		res.CountError = "the run failed"
+		return res
+	}
+	n, err := readCount(method, out)
+	if err != nil {
+		res.CountError = err.Error() + why
+		return res
+	}
+	res.Instructions = n
+	return res
 }
 
 // readTimed reads a launcher's result file. In a container the workload

@@ -91,6 +91,25 @@ const (
 	// FlagContended: the workload's main process waited for its CPU more
 	// than evaluate.ContendedShare of the timed wall time (other tasks ran there).
 	FlagContended = "contended"
+	// FlagMetricsDisagree: the metric and a secondary metric (wall and
+	// CPU time, or either and instructions) disagree on the candidate:
+	// one says faster, the other slower, both significant.
+	FlagMetricsDisagree = "metrics_disagree"
+)
+
+// Metric kinds beside regex and json: the workload's wall time, the user
+// + system CPU time of its process tree, and the instructions its process
+// tree retired.
+const (
+	MetricWall         = "wall"
+	MetricCPU          = "cpu"
+	MetricInstructions = "instructions"
+)
+
+// Instruction counters (Environment.InstructionsMethod).
+const (
+	CounterPerf       = "perf"
+	CounterCachegrind = "cachegrind"
 )
 
 // Eval is eval.json. It has two layouts:
@@ -139,6 +158,14 @@ type Eval struct {
 	Samples []Sample `json:"samples"`
 	// Stats compares the timed samples; nil when the item was not timed.
 	Stats *stats.ThreeWay `json:"stats,omitempty"`
+	// Secondary are the statistics of config.secondary_metrics in the
+	// one-candidate layout (each candidate has its own in the item
+	// layout); the verdict is Stats', never these.
+	Secondary []SecondaryStats `json:"secondary,omitempty"`
+	// SecondarySamples are the runs made for a secondary metric that
+	// needs runs of its own (instructions: every run is under the
+	// counter), in the order they ran; Value is the metric.
+	SecondarySamples []Sample `json:"secondary_samples,omitempty"`
 	// Candidates are the agent's candidates of an item evaluated in the
 	// item layout, by sample; nil in the one-candidate layout.
 	Candidates []EvalCandidate `json:"candidates,omitempty"`
@@ -170,6 +197,25 @@ type EvalCandidate struct {
 	// Stats compares its timed samples with the item's baseline and
 	// human; nil when it was not timed to the end.
 	Stats *stats.ThreeWay `json:"stats,omitempty"`
+	// Secondary are its statistics on the secondary metrics.
+	Secondary []SecondaryStats `json:"secondary,omitempty"`
+}
+
+// SecondaryStats are the statistics of one secondary metric, computed
+// like the metric's: from the same samples for wall and cpu, from
+// SecondarySamples for instructions.
+type SecondaryStats struct {
+	// Metric is wall, cpu or instructions.
+	Metric string `json:"metric"`
+	// Method is the instruction counter (perf, cachegrind).
+	Method string `json:"method,omitempty"`
+	// Stats is nil when the metric could not be measured; Error says why.
+	Stats *stats.ThreeWay `json:"stats,omitempty"`
+	Error string          `json:"error,omitempty"`
+	// Disagrees is set when this metric and the item's metric both find
+	// the candidate significantly different from the baseline, in
+	// opposite directions.
+	Disagrees bool `json:"disagrees,omitempty"`
 }
 
 // Candidate returns the candidate of sample k, or nil.
@@ -256,8 +302,12 @@ type Sample struct {
 	Round    int  `json:"round"`
 	Position int  `json:"position"`
 	Warmup   bool `json:"warmup"`
-	// Value is the metric (seconds for wall).
-	Value       float64 `json:"value"`
+	// Value is the metric (seconds for wall and cpu, a count for
+	// instructions).
+	Value float64 `json:"value"`
+	// Metric names what Value is in Eval.SecondarySamples
+	// (instructions); empty in Samples, whose Value is config.metric.
+	Metric      string  `json:"metric,omitempty"`
 	WallSeconds float64 `json:"wall_seconds"`
 	// UserSeconds and SysSeconds are the CPU times of the process tree;
 	// CPUTimes is false when they could not be attributed to this run.
@@ -308,6 +358,9 @@ type EvalSpec struct {
 	Alpha   float64  `json:"alpha"`
 	// Image is environment.image ("" = the host).
 	Image string `json:"image,omitempty"`
+	// SecondaryMetrics are recorded beside Metric (wall, cpu,
+	// instructions); absent in files of older harnesses.
+	SecondaryMetrics []string `json:"secondary_metrics,omitempty"`
 }
 
 // Metric is what is measured: "wall" or a regex/json extraction (the
@@ -355,6 +408,9 @@ type Environment struct {
 	// Container describes the containers the commands ran in (runner
 	// "container", evaluation.environment.image); nil on the host.
 	Container *ContainerInfo `json:"container,omitempty"`
+	// InstructionsMethod is how instructions were counted (perf or
+	// cachegrind), when they were.
+	InstructionsMethod string `json:"instructions_method,omitempty"`
 }
 
 // ContainerInfo is the container environment of an item: the same image
@@ -424,7 +480,7 @@ func (r *Eval) SampleView(k int) *Eval {
 	v.Candidates = nil
 	// A candidate that did not fail by itself has the item's status
 	// (base_failed, human_failed) as its own.
-	v.Sample, v.PatchHash, v.Patch, v.Stats = k, c.PatchHash, c.Patch, c.Stats
+	v.Sample, v.PatchHash, v.Patch, v.Stats, v.Secondary = k, c.PatchHash, c.Patch, c.Stats, c.Secondary
 	v.Status, v.Reason = c.Status, c.Reason
 	v.Flags = append([]string(nil), c.Flags...)
 	if v.Status == EvalSuccess {
@@ -442,6 +498,15 @@ func (r *Eval) SampleView(k int) *Eval {
 		if s.Arm != ArmAgent || s.Sample == k {
 			s.Sample = 0
 			v.Samples = append(v.Samples, s)
+		}
+	}
+	if r.SecondarySamples != nil {
+		v.SecondarySamples = make([]Sample, 0, len(r.SecondarySamples))
+		for _, s := range r.SecondarySamples {
+			if s.Arm != ArmAgent || s.Sample == k {
+				s.Sample = 0
+				v.SecondarySamples = append(v.SecondarySamples, s)
+			}
 		}
 	}
 	if r.Equivalence != nil {

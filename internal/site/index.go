@@ -98,6 +98,9 @@ type lbTask struct {
 	ID    string
 	Rows  []lbRow
 	Pairs []lbPair
+	// Warnings name the items weighing more than compare.DominantShare
+	// of an aggregate, as the terminal table prints them.
+	Warnings []string
 }
 
 type lbRow struct {
@@ -123,7 +126,7 @@ func leaderboardView(b *compare.Board, href func(runID string) string, defs bool
 			"SR over the items with a measured human speedup (n), a failed candidate counting as 1.0×; geomean correct over correct candidates. "+
 			"[..] is the %.0f%% percentile bootstrap over items, B = %d, seed %d.", 100*b.Bootstrap.Confidence, b.Bootstrap.Resamples, b.Bootstrap.Seed)}
 	for _, t := range b.Tasks {
-		lt := lbTask{ID: t.ID}
+		lt := lbTask{ID: t.ID, Warnings: compare.DominantWarnings(t)}
 		for _, r := range t.Rows {
 			row := lbRow{RunID: r.RunID, Agent: r.Agent, Model: orDash(r.Model), Incomplete: r.Incomplete}
 			if href != nil {
@@ -195,6 +198,7 @@ type matrixHead struct{ Page, RunID, Agent, Model string }
 
 type matrixRowView struct {
 	ID, Short, Full, Subject string
+	Human                    string // the human commit's speedup over the baseline
 	Cells                    []matrixCellView
 }
 
@@ -205,7 +209,7 @@ type matrixCellView struct {
 type legendEntry struct{ Class, Label string }
 
 func writeIndex(buf *bytes.Buffer, s *siteData) error {
-	v := indexView{Title: "perfbench leaderboard", CSS: report.Stylesheet() + "\n" + siteCSS(), JS: siteJS()}
+	v := indexView{Title: "perfbench leaderboard", CSS: report.Stylesheet() + "\n" + siteCSS(), JS: siteJS(), Thresholds: thresholdsText()}
 	pages := map[string]string{}
 	for _, r := range s.runs {
 		pages[r.row.RunID] = r.page
@@ -215,32 +219,38 @@ func writeIndex(buf *bytes.Buffer, s *siteData) error {
 	}
 	v.Leaderboard = leaderboardView(s.board, func(id string) string { return pages[id] }, true)
 	for i, t := range s.tasks {
-		v.Tasks = append(v.Tasks, indexTaskView(s, t, i))
+		v.Tasks = append(v.Tasks, indexTaskView(t, i))
 	}
 	return siteTemplates.ExecuteTemplate(buf, "index.html", v)
 }
 
-func indexTaskView(s *siteData, t *siteTask, i int) indexTask {
+func indexTaskView(t *siteTask, i int) indexTask {
 	it := indexTask{ID: t.task.ID, Anchor: "task-" + strconv.Itoa(i+1)}
 	for c, r := range t.runs {
 		it.Runs = append(it.Runs, matrixHead{Page: r.page, RunID: r.row.RunID, Agent: r.row.Agent, Model: orDash(r.row.Model)})
 		it.Legend = append(it.Legend, legendEntry{paletteClass(c), r.row.Agent + " · " + orDash(r.row.Model)})
 	}
 	seen := map[string]bool{}
-	for _, row := range t.matrix.rows {
-		rv := matrixRowView{ID: row.id, Full: row.human, Short: shortSHA(row.human)}
-		if s.opts.Subject != nil && row.human != "" {
-			rv.Subject = textx.Brief(s.opts.Subject(row.human), 100)
+	if m := t.task.Matrix; m != nil {
+		for _, mi := range m.Items {
+			rv := matrixRowView{ID: mi.ID, Full: mi.Human, Short: mi.HumanShort, Subject: textx.Brief(mi.Subject, 100), Human: "-"}
+			if mi.HumanSpeedup > 0 {
+				rv.Human = times(mi.HumanSpeedup)
+			}
+			for col, c := range mi.Cells {
+				if col >= len(t.runs) {
+					break
+				}
+				r := t.runs[col]
+				cv := cellView(c, r.samples, r.itemByID[mi.ID].page())
+				seen[strings.TrimPrefix(cv.Class, "c-")] = true
+				rv.Cells = append(rv.Cells, cv)
+			}
+			it.Rows = append(it.Rows, rv)
 		}
-		for _, c := range row.cells {
-			cv := cellView(c)
-			seen[c.State] = true
-			rv.Cells = append(rv.Cells, cv)
-		}
-		it.Rows = append(it.Rows, rv)
 	}
 	var states []string
-	for _, st := range append(slices.Clone(verdictStates), StateNoPatch) {
+	for _, st := range leadingStates {
 		if seen[st] {
 			states = append(states, st)
 			delete(seen, st)
@@ -252,41 +262,11 @@ func indexTaskView(s *siteData, t *siteTask, i int) indexTask {
 	}
 	slices.Sort(rest)
 	for _, st := range append(states, rest...) {
-		it.States = append(it.States, legendEntry{Class: stateClass(st), Label: st})
+		it.States = append(it.States, legendEntry{Class: st, Label: st})
 	}
 	it.Pareto = paretoChart(t, i)
 	it.Curves = curveChart(t, i)
 	return it
-}
-
-func shortSHA(s string) string {
-	if len(s) > 10 {
-		return s[:10]
-	}
-	return s
-}
-
-// cellView is one matrix cell as shown: the speedup with its CI and the
-// verdict, or the state; the class colours it and the filter reads it.
-func cellView(c Cell) matrixCellView {
-	v := matrixCellView{Class: "c-" + stateClass(c.State), Page: c.Page}
-	switch {
-	case c.Samples > 1 && c.Timed:
-		v.Text = times(c.Speedup)
-		v.Sub = fmt.Sprintf("%d/%d correct", c.Correct, c.Samples)
-	case c.Samples > 1:
-		v.Text = c.State
-		v.Sub = fmt.Sprintf("0/%d correct", c.Samples)
-	case c.Timed:
-		v.Text = times(c.Speedup)
-		if c.CI {
-			v.Sub = "[" + num(c.Lo) + ", " + num(c.Hi) + "] "
-		}
-		v.Sub += c.State
-	default:
-		v.Text = c.State
-	}
-	return v
 }
 
 // stateClass is a state as a CSS class name.
@@ -410,7 +390,7 @@ func cmpFloat(a, b float64) int {
 func curveChart(t *siteTask, ti int) chart {
 	c := chart{ID: fmt.Sprintf("curves-%d", ti+1), Label: "Threshold curves: share of items whose agent speedup reaches t times the human's, one curve per run",
 		W: f1(padL + plotW + 200), H: chartHeight(len(t.runs))}
-	ts := Thresholds()
+	ts := compare.ThresholdSteps()
 	lo, hi := ts[0], ts[len(ts)-1]
 	xOf := func(v float64) float64 { return padL + plotW*(v-lo)/(hi-lo) }
 	yOf := func(v float64) float64 { return padT + plotH*(1-v) }
@@ -424,13 +404,18 @@ func curveChart(t *siteTask, ti int) chart {
 		line(xOf(1), padT, xOf(1), padT+plotH, "ref"), line(xOf(0.95), padT, xOf(0.95), padT+plotH, "ref2"),
 		text(padL+plotW/2, padT+plotH+34, "middle", "axis-label", "t: agent speedup ÷ human speedup at least (dashed: 1× and Opt@1's 0.95×)"))
 	for i, r := range t.runs {
-		xs, ys := make([]float64, len(r.curve)), make([]float64, len(r.curve))
-		for j, p := range r.curve {
+		curve := r.row.ThresholdCurve
+		xs, ys := make([]float64, len(curve)), make([]float64, len(curve))
+		var at []string
+		for j, p := range curve {
 			xs[j], ys[j] = xOf(p.T), yOf(p.Share)
+			if p.T == lo || p.T == 1 || p.T == hi {
+				at = append(at, fmt.Sprintf("%.0f%% at %g×", 100*p.Share, p.T))
+			}
 		}
 		tip := r.row.RunID
-		if len(r.curve) > 0 {
-			tip += fmt.Sprintf(": %.0f%% at 0.5×, %.0f%% at 1×, %.0f%% at 1.5×", 100*r.curve[0].Share, 100*r.curve[10].Share, 100*r.curve[len(r.curve)-1].Share)
+		if len(at) > 0 {
+			tip += ": " + strings.Join(at, ", ")
 		}
 		c.Els = append(c.Els, polyline(xs, ys, "curve "+paletteClass(i), tip))
 		c.Els = append(c.Els, text(padL+plotW+12, padT+10+float64(i)*16, "start", "lbl "+paletteClass(i), "— "+textx.Truncate(r.row.Agent+" · "+orDash(r.row.Model), 28)))
@@ -440,6 +425,6 @@ func curveChart(t *siteTask, ti int) chart {
 
 // thresholdsText lists the curve's t for the definitions.
 func thresholdsText() string {
-	ts := Thresholds()
+	ts := compare.ThresholdSteps()
 	return fmt.Sprintf("%g to %g by %g", ts[0], ts[len(ts)-1], math.Round((ts[1]-ts[0])*100)/100)
 }

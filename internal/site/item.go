@@ -175,9 +175,7 @@ func writeItemPage(buf *bytes.Buffer, s *siteData, r *siteRun, it *siteItem, u *
 		Item: it.id, Dir: u.dir, Sample: u.sample, Samples: r.samples, Human: it.human, Pre: it.pre,
 		CSS: report.Stylesheet() + "\n" + siteCSS(), Problems: u.problems,
 	}
-	if s.opts.Subject != nil && it.human != "" {
-		v.Subject = s.opts.Subject(it.human)
-	}
+	v.Subject = it.subject
 	if len(it.units) > 1 {
 		for _, o := range it.units {
 			v.Siblings = append(v.Siblings, sibling{Label: fmt.Sprintf("sample %d", o.sample), Page: path.Base(o.page), Current: o == u})
@@ -219,8 +217,11 @@ func unitFacts(r *siteRun, it *siteItem, u *siteUnit) []kv {
 	if r.samples > 1 {
 		f = append(f, kv{"sample", fmt.Sprintf("%d of %d", u.sample, r.samples)})
 	}
-	c := unitCell(u)
-	f = append(f, kv{"outcome", c.State})
+	outcome := cellState(it.cell, r.samples)
+	if r.samples > 1 {
+		outcome = fmt.Sprintf("%s over the %d samples (%d correct)", outcome, r.samples, it.cell.Correct)
+	}
+	f = append(f, kv{"outcome", outcome})
 	if j := u.j; j != nil {
 		l := string(j.Status)
 		if j.Reason != "" {
@@ -304,12 +305,13 @@ func usageFacts(j *records.Journal) (usage, limits []kv, retries []string) {
 
 // flagMeaning explains each evaluation flag.
 var flagMeaning = map[string]string{
-	records.FlagEmptyPatch: "the patch was empty: the agent arm is the baseline",
-	records.FlagThreeWay:   "the patch applied only with git apply --3way",
-	records.FlagNotPinned:  "some timed run was not pinned to a CPU: timings may be noisier",
-	records.FlagNoisy:      "an arm's coefficient of variation is above the threshold (10%): see CV below",
-	records.FlagFewRounds:  fmt.Sprintf("fewer than %d timed rounds: the rank test has little power, and below 4 per arm it cannot reach p ≤ 0.05", records.FewRounds),
-	records.FlagContended:  "the workload waited for its CPU during a large share of the timed wall time: other tasks ran there",
+	records.FlagEmptyPatch:      "the patch was empty: the agent arm is the baseline",
+	records.FlagThreeWay:        "the patch applied only with git apply --3way",
+	records.FlagNotPinned:       "some timed run was not pinned to a CPU: timings may be noisier",
+	records.FlagNoisy:           "an arm's coefficient of variation is above the threshold (10%): see CV below",
+	records.FlagFewRounds:       fmt.Sprintf("fewer than %d timed rounds: the rank test has little power, and below 4 per arm it cannot reach p ≤ 0.05", records.FewRounds),
+	records.FlagContended:       "the workload waited for its CPU during a large share of the timed wall time: other tasks ran there",
+	records.FlagMetricsDisagree: "the metric and a secondary metric (wall vs CPU time, or instructions) disagree: one finds the candidate significantly faster, the other significantly slower (a gain by parallelism or by waiting less, or more waiting)",
 }
 
 func flagFacts(ev *records.Eval) []kv {

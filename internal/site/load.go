@@ -15,15 +15,13 @@ import (
 // items' records.
 type siteData struct {
 	board *compare.Board
-	opts  Options
 	tasks []*siteTask
 	runs  []*siteRun
 }
 
 type siteTask struct {
-	task   *compare.Task
-	runs   []*siteRun
-	matrix matrix
+	task *compare.Task
+	runs []*siteRun // aligned with task.Rows and task.Matrix.Runs
 }
 
 type siteRun struct {
@@ -33,9 +31,10 @@ type siteRun struct {
 	page    string // runs/<slug>/index.html
 	samples int
 	items   []*siteItem
-	// unitByDir finds a unit by its item directory's name.
+	// unitByDir finds a unit by its item directory's name, itemByID an
+	// item by its id.
 	unitByDir map[string]*siteUnit
-	curve     []CurvePoint
+	itemByID  map[string]*siteItem
 	problems  []string
 }
 
@@ -44,6 +43,18 @@ type siteItem struct {
 	id         string
 	human, pre string // from the run's plan.json, else the evaluation's
 	units      []*siteUnit
+	// cell is the item's cell of compare's matrix, subject its human
+	// commit's subject there.
+	cell    compare.Cell
+	subject string
+}
+
+// page is the item's page: its first sample's.
+func (it *siteItem) page() string {
+	if it == nil || len(it.units) == 0 {
+		return ""
+	}
+	return it.units[0].page
 }
 
 // siteUnit is one sample of an item: its directory and records.
@@ -71,8 +82,8 @@ type planFile struct {
 // runPlanFile is the run's copy of its plan (prepare writes it).
 const runPlanFile = "plan.json"
 
-func load(b *compare.Board, o Options) *siteData {
-	s := &siteData{board: b, opts: o}
+func load(b *compare.Board) *siteData {
+	s := &siteData{board: b}
 	used := map[string]bool{}
 	for ti := range b.Tasks {
 		t := &siteTask{task: &b.Tasks[ti]}
@@ -81,7 +92,7 @@ func load(b *compare.Board, o Options) *siteData {
 			t.runs = append(t.runs, r)
 			s.runs = append(s.runs, r)
 		}
-		t.matrix = buildMatrix(t.runs)
+		t.attachMatrix()
 		s.tasks = append(s.tasks, t)
 	}
 	return s
@@ -95,7 +106,7 @@ func loadRun(row *compare.Row, task string, n int, used map[string]bool) *siteRu
 	}
 	used[slug] = true
 	r := &siteRun{row: row, task: task, slug: slug, page: path.Join("runs", slug, "index.html"),
-		samples: max(row.Samples, 1), unitByDir: map[string]*siteUnit{}}
+		samples: max(row.Samples, 1), unitByDir: map[string]*siteUnit{}, itemByID: map[string]*siteItem{}}
 	humans := map[string][2]string{}
 	var pf planFile
 	if err := fsx.ReadJSON(filepath.Join(row.RunDir, runPlanFile), &pf); err == nil {
@@ -129,9 +140,29 @@ func loadRun(row *compare.Row, task string, n int, used map[string]bool) *siteRu
 			r.unitByDir[dir] = u
 		}
 		r.items = append(r.items, it)
+		r.itemByID[id] = it
 	}
-	r.curve = thresholdCurve(r.items, row.Items)
 	return r
+}
+
+// attachMatrix gives each run's items their cells and subjects from the
+// task's matrix, whose columns are the task's rows.
+func (t *siteTask) attachMatrix() {
+	m := t.task.Matrix
+	if m == nil {
+		return
+	}
+	for i := range m.Items {
+		mi := &m.Items[i]
+		for col, c := range mi.Cells {
+			if col >= len(t.runs) {
+				break
+			}
+			if it := t.runs[col].itemByID[mi.ID]; it != nil {
+				it.cell, it.subject = c, mi.Subject
+			}
+		}
+	}
 }
 
 func readUnit(u *siteUnit) {
@@ -145,15 +176,4 @@ func readUnit(u *siteUnit) {
 		u.problems = append(u.problems, err.Error())
 	}
 	u.ev = ev
-}
-
-// correct is compare's definition: the evaluation is done and passed the
-// gate with a non-empty patch that applied.
-func (u *siteUnit) correct() bool {
-	ev := u.ev
-	if ev == nil || !ev.Status.Done() || ev.Patch.Empty || !ev.Patch.Applied {
-		return false
-	}
-	passed, _ := ev.Status.AgentGate()
-	return passed
 }

@@ -34,20 +34,14 @@ import (
 // directory (or an empty one) is replaced by a new site.
 const MarkerFile = ".perfbench-site"
 
-// Options of Write.
-type Options struct {
-	// Subject returns the subject line of a human commit, "" when unknown
-	// (nil: no subjects). Reports are never shown to agents, so the
-	// commit may be named here.
-	Subject func(sha string) string
-}
-
 // Write renders the site of b into dir. The pages are written into a
 // fresh directory next to dir, synced, which then replaces dir in one step
 // (fsx.ReplaceDir): the site's write is atomic as a whole, a re-run leaves
 // no stale page, and a failed run leaves dir as it was. An existing dir
-// must be empty or a site written here (MarkerFile).
-func Write(dir string, b *compare.Board, o Options) error {
+// must be empty or a site written here (MarkerFile). The human commits'
+// subjects are the board's matrix's (Board.FillSubjects): reports are
+// never shown to agents, so the commits may be named.
+func Write(dir string, b *compare.Board) error {
 	if err := checkReplaceable(dir); err != nil {
 		return err
 	}
@@ -63,7 +57,7 @@ func Write(dir string, b *compare.Board, o Options) error {
 		_ = fsx.RemoveAll(fresh)
 		return err
 	}
-	if err := writeInto(fresh, b, o); err != nil {
+	if err := writeInto(fresh, b); err != nil {
 		_ = fsx.RemoveAll(fresh)
 		return err
 	}
@@ -101,8 +95,8 @@ func checkReplaceable(dir string) error {
 }
 
 // writeInto writes every page of the site into root.
-func writeInto(root string, b *compare.Board, o Options) error {
-	s := load(b, o)
+func writeInto(root string, b *compare.Board) error {
+	s := load(b)
 	var pages []page
 	pages = append(pages, page{"index.html", func(buf *bytes.Buffer) error { return writeIndex(buf, s) }})
 	for _, r := range s.runs {
@@ -153,9 +147,9 @@ func syncFS(dir string) error {
 // WriteIndex writes the site's index alone: the leaderboard, the matrix,
 // the charts and the definitions of b (its links lead to the pages Write
 // adds). For a quick look, or a test of the index at scale.
-func WriteIndex(w io.Writer, b *compare.Board, o Options) error {
+func WriteIndex(w io.Writer, b *compare.Board) error {
 	var buf bytes.Buffer
-	if err := writeIndex(&buf, load(b, o)); err != nil {
+	if err := writeIndex(&buf, load(b)); err != nil {
 		return err
 	}
 	_, err := w.Write(buf.Bytes())

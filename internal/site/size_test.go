@@ -27,43 +27,52 @@ func syntheticSite(runs, items int) *siteData {
 			GeoMeanCorrect: metric(1.4), GeoMeanAll: metric(1.1), CostUSD: float64(r) * 1.5,
 		})
 	}
+	verdicts := []stats.Outcome{stats.Win, stats.Match, stats.Loss, stats.Inconclusive}
+	task.Matrix = &compare.Matrix{}
+	for i := range items {
+		human := fmt.Sprintf("%040x", i*7919)
+		mi := compare.MatrixItem{ID: fmt.Sprintf("synthetic-%04d", i), Human: human, HumanShort: human[:10], HumanSpeedup: 2,
+			Subject: "perf: make the hot path of the parser faster (" + human[:6] + ")"}
+		for r := range runs {
+			var c compare.Cell
+			switch (i + r) % 10 {
+			case 0:
+				c.Status = compare.CellMissing
+			case 1:
+				c.Status = compare.CellInfraError
+			case 2:
+				c.Status = string(records.EvalCorrectnessFailed)
+			default:
+				a := 0.5 + float64((i*7+r)%40)/10
+				c = compare.Cell{Status: compare.CellOK, Speedup: a, Lo: a * 0.95, Hi: a * 1.05, CIValid: true, Verdict: string(verdicts[i%4]), Correct: 1}
+			}
+			mi.Cells = append(mi.Cells, c)
+		}
+		task.Matrix.Items = append(task.Matrix.Items, mi)
+	}
+	for r := range task.Rows {
+		task.Matrix.Runs = append(task.Matrix.Runs, task.Rows[r].RunID)
+		for _, t := range compare.ThresholdSteps() {
+			task.Rows[r].ThresholdCurve = append(task.Rows[r].ThresholdCurve, compare.ThresholdPoint{T: t, Share: 0.7 / t})
+		}
+	}
 	b.Tasks = []compare.Task{task}
 	s := &siteData{board: b}
 	st := &siteTask{task: &b.Tasks[0]}
-	verdicts := []stats.Outcome{stats.Win, stats.Match, stats.Loss, stats.Inconclusive}
 	for r := range runs {
-		run := &siteRun{row: &b.Tasks[0].Rows[r], task: "synthetic", slug: b.Tasks[0].Rows[r].RunID, samples: 1}
+		run := &siteRun{row: &b.Tasks[0].Rows[r], task: "synthetic", slug: b.Tasks[0].Rows[r].RunID, samples: 1, itemByID: map[string]*siteItem{}}
 		run.page = "runs/" + run.slug + "/index.html"
-		for i := range items {
-			id := fmt.Sprintf("synthetic-%04d", i)
-			u := &siteUnit{dir: id, page: "runs/" + run.slug + "/" + id + ".html"}
-			switch (i + r) % 10 {
-			case 0:
-				// missing: no records
-			case 1:
-				u.j = &records.Journal{Status: records.RolloutInfraError}
-			case 2:
-				u.j = &records.Journal{Status: records.RolloutSuccess}
-				u.ev = &records.Eval{Status: records.EvalCorrectnessFailed, Patch: records.EvalPatch{Applied: true}}
-			default:
-				a := 0.5 + float64((i*7+r)%40)/10
-				u.j = &records.Journal{Status: records.RolloutSuccess}
-				u.ev = &records.Eval{Status: records.EvalSuccess, Patch: records.EvalPatch{Applied: true}, Stats: &stats.ThreeWay{
-					HumanOverBase: stats.Speedup{Ratio: 2, Valid: true},
-					AgentOverBase: stats.Speedup{Ratio: a, Valid: true, Lo: a * 0.95, Hi: a * 1.05, CIValid: true},
-					Verdict:       stats.Verdict{Outcome: verdicts[i%4]},
-				}}
-			}
-			human := fmt.Sprintf("%040x", i*7919)
-			run.items = append(run.items, &siteItem{id: id, human: human, units: []*siteUnit{u}})
+		for _, mi := range task.Matrix.Items {
+			u := &siteUnit{dir: mi.ID, page: "runs/" + run.slug + "/" + mi.ID + ".html"}
+			it := &siteItem{id: mi.ID, human: mi.Human, units: []*siteUnit{u}}
+			run.items = append(run.items, it)
+			run.itemByID[mi.ID] = it
 		}
-		run.curve = thresholdCurve(run.items, items)
 		st.runs = append(st.runs, run)
 		s.runs = append(s.runs, run)
 	}
-	st.matrix = buildMatrix(st.runs)
+	st.attachMatrix()
 	s.tasks = []*siteTask{st}
-	s.opts.Subject = func(sha string) string { return "perf: make the hot path of the parser faster (" + sha[:6] + ")" }
 	return s
 }
 

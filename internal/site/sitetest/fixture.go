@@ -279,7 +279,8 @@ func WriteSite(dir string) (Pages, error) {
 		return Pages{}, err
 	}
 	out := filepath.Join(dir, "site")
-	if err := site.Write(out, b, site.Options{Subject: Subject}); err != nil {
+	b.FillSubjects(Subject)
+	if err := site.Write(out, b); err != nil {
 		return Pages{}, err
 	}
 	run := filepath.Join(out, "runs", "demo-replay")
@@ -362,8 +363,8 @@ func WriteLargeIndex(dir string, runs, items int) (string, error) {
 		return "", err
 	}
 	var buf bytes.Buffer
-	subject := func(sha string) string { return "perf: make the hot path faster (" + sha[:6] + ")" }
-	if err := site.WriteIndex(&buf, b, site.Options{Subject: subject}); err != nil {
+	b.FillSubjects(func(sha string) string { return "perf: make the hot path faster (" + sha[:6] + ")" })
+	if err := site.WriteIndex(&buf, b); err != nil {
 		return "", err
 	}
 	index := filepath.Join(dir, "index.html")

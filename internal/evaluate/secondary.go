@@ -1,0 +1,222 @@
+package evaluate
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"time"
+
+	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/records"
+	"github.com/perfbench/perfbench/internal/stats"
+	"github.com/perfbench/perfbench/internal/textx"
+)
+
+// InstructionRounds is how many rounds of counted runs a secondary
+// instructions metric gets (fewer when the evaluation has fewer rounds):
+// one run per arm per round, in the rotated order, after the timed
+// rounds. Counts vary by well under 1% between runs, so 5 rounds find a
+// 5% change, while valgrind slows each run ~50×.
+const InstructionRounds = 5
+
+// countFor is the CommandSpec.Count of a run measuring metric: the
+// counter of the item once a run picked it, so that every count of an
+// item comes from one method.
+func (it *itemRun) countFor(metric string) string {
+	if metric != records.MetricInstructions {
+		return ""
+	}
+	if it.counter == "" {
+		return CounterAuto
+	}
+	return it.counter
+}
+
+// noteCounter keeps the counter a counted run used.
+func (it *itemRun) noteCounter(cr CommandResult, env *records.Environment) {
+	if cr.CountMethod != "" && cr.CountError == "" && cr.OK() {
+		it.counter = cr.CountMethod
+		env.InstructionsMethod = cr.CountMethod
+	}
+}
+
+// secondaryRounds counts the instructions of every arm still in, in runs
+// of their own, when secondary_metrics has instructions. A failed count
+// does not fail the arm (the verdict is the metric's): it ends the
+// counted rounds, and the secondary statistics say why.
+func (it *itemRun) secondaryRounds(ctx context.Context, env *records.Environment, pin []int) error {
+	s := it.spec
+	if !slices.Contains(s.SecondaryMetrics, records.MetricInstructions) || it.over() {
+		return nil
+	}
+	n := min(InstructionRounds, s.Rounds)
+	for r := 0; r < n; r++ {
+		for pos, a := range Rotate(it.live(), r) {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			dir := it.path(a)
+			t0 := time.Now()
+			cr, err := it.runner.Run(ctx, CommandSpec{
+				Script: expand(s.Workload, dir), Arm: a.id, Dir: dir, Env: it.e.env(dir),
+				Timeout: s.Timeout.D(), CPUs: pin, Timed: true, TempDir: it.priv,
+				Count: it.countFor(records.MetricInstructions),
+			})
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err != nil {
+				return fmt.Errorf("counted workload on the %s: %w", a.name, err)
+			}
+			it.noteCounter(cr, env)
+			v, verr := instructionsOf(cr)
+			if !cr.OK() {
+				verr = fmt.Errorf("the workload failed under the counter on the %s: %s", a.name, cr.Describe(s.Timeout.D()))
+			}
+			if verr != nil {
+				it.countErr = textx.Truncate(it.e.secrets.ScrubString(fmt.Sprintf("round %d: %v", r, verr)), 300)
+				return nil
+			}
+			it.res.SecondarySamples = append(it.res.SecondarySamples, records.Sample{
+				Arm: a.kind, Sample: it.sampleOf(a), Round: r, Position: pos, Metric: records.MetricInstructions,
+				Value: v, WallSeconds: cr.Wall.Seconds(), UserSeconds: cr.User.Seconds(), SysSeconds: cr.Sys.Seconds(),
+				CPUTimes: cr.CPUTimes, Pinned: cr.Pinned, ExitCode: cr.ExitCode, OffsetSeconds: time.Since(t0).Seconds(),
+			})
+		}
+	}
+	return nil
+}
+
+// Secondary computes the statistics of spec's secondary metrics for
+// candidate k (k < 0: the one-candidate layout, whose agent samples are
+// all the candidate's) like the metric's, and whether one disagrees with
+// primary, the metric's statistics. method and countErr describe the
+// instruction counts (the environment's method, why they are missing).
+func Secondary(r *records.Eval, k int, primary *stats.ThreeWay, spec *Spec, method, countErr string) (out []records.SecondaryStats, disagree bool) {
+	o := spec.Options()
+	// Times and counts are all lower-is-better, whatever the metric is.
+	o.Better = stats.LowerIsBetter
+	for _, m := range spec.SecondaryMetrics {
+		ss := records.SecondaryStats{Metric: m}
+		samples, value := r.Samples, func(s records.Sample) (float64, bool) { return s.WallSeconds, true }
+		switch m {
+		case records.MetricCPU:
+			value = func(s records.Sample) (float64, bool) { return s.UserSeconds + s.SysSeconds, s.CPUTimes }
+		case records.MetricInstructions:
+			ss.Method = method
+			samples, value = r.SecondarySamples, func(s records.Sample) (float64, bool) { return s.Value, s.Metric == m }
+		}
+		base, okB := armValues(samples, records.ArmBase, -1, value)
+		human, okH := armValues(samples, records.ArmHuman, -1, value)
+		agent, okA := armValues(samples, records.ArmAgent, k, value)
+		switch {
+		case m == records.MetricInstructions && countErr != "":
+			ss.Error = countErr
+		case !okB || !okH || !okA:
+			ss.Error = m + " not measured for every run"
+		case len(base) == 0 || len(agent) == 0:
+			ss.Error = "no runs"
+		default:
+			st := stats.Analyze(base, human, agent, o)
+			ss.Stats = &st
+			ss.Disagrees = primary != nil && opposite(primary.AgentOverBase, st.AgentOverBase)
+			disagree = disagree || ss.Disagrees
+		}
+		out = append(out, ss)
+	}
+	return out, disagree
+}
+
+// opposite reports whether two speedups are both significant and on
+// opposite sides of 1.
+func opposite(a, b stats.Speedup) bool {
+	return a.Valid && b.Valid && a.Significant && b.Significant && (a.Ratio-1)*(b.Ratio-1) < 0
+}
+
+// armValues are the values of an arm's timed samples (k ≥ 0: the agent
+// samples of candidate k only); ok is false when one has none.
+func armValues(samples []records.Sample, arm records.Arm, k int, value func(records.Sample) (float64, bool)) (vals []float64, ok bool) {
+	for _, s := range samples {
+		if s.Arm != arm || s.Warmup || (k >= 0 && s.Sample != k) {
+			continue
+		}
+		v, has := value(s)
+		if !has {
+			return nil, false
+		}
+		vals = append(vals, v)
+	}
+	return vals, true
+}
+
+// regradeSecondary are the secondary metrics a regrade computes: the
+// configuration's wall and cpu (the stored samples have both, also in a
+// file of an older harness) and instructions only when they were counted
+// (they need runs of their own), never the stored metric itself, and
+// nothing beside a stored instructions metric (its runs were counted).
+func regradeSecondary(now, stored []string, metric string) []string {
+	var out []string
+	for _, m := range now {
+		if m == metric || metric == records.MetricInstructions {
+			continue
+		}
+		if m != records.MetricInstructions || slices.Contains(stored, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// storedCountErr is why a stored result has no instruction counts, for
+// a regrade.
+func storedCountErr(prev []records.SecondaryStats) string {
+	for _, s := range prev {
+		if s.Metric == records.MetricInstructions {
+			return s.Error
+		}
+	}
+	return ""
+}
+
+// CounterProbe is a shell command that succeeds where an instruction
+// counter tool is on the PATH (doctor and the container preflight run it).
+const CounterProbe = "command -v valgrind >/dev/null 2>&1 || command -v perf >/dev/null 2>&1"
+
+// countsInstructions reports whether a group of todo counts instructions.
+func countsInstructions(todo []*group) bool {
+	for _, g := range todo {
+		if g.spec != nil && (g.spec.Metric.Kind == records.MetricInstructions || slices.Contains(g.spec.SecondaryMetrics, records.MetricInstructions)) {
+			return true
+		}
+	}
+	return false
+}
+
+// HostCounter says how this machine counts instructions: perf when the
+// kernel exposes the counter, else cachegrind when valgrind is installed;
+// ok is false when neither, and detail says why (or what was found).
+func HostCounter() (method, detail string, ok bool) {
+	dir, err := os.MkdirTemp("", "perfbench-perf-probe-")
+	if err != nil {
+		return "", err.Error(), false
+	}
+	defer os.RemoveAll(dir)
+	perfOK, why := probePerf(dir)
+	if perfOK {
+		return records.CounterPerf, "perf stat counts the instructions counter", true
+	}
+	if p, err := exec.LookPath("valgrind"); err == nil {
+		return records.CounterCachegrind, fmt.Sprintf("valgrind (%s) with cachegrind; perf: %s", p, why), true
+	}
+	return "", fmt.Sprintf("no valgrind in PATH, and perf: %s (apt-get install valgrind)", why), false
+}
+
+// hostCounter checks that this machine can count instructions.
+func hostCounter() error {
+	if _, detail, ok := HostCounter(); !ok {
+		return badinput.Errorf("the instructions metric needs perf with the kernel's instructions counter or valgrind: %s", detail)
+	}
+	return nil
+}
