@@ -165,7 +165,7 @@ the same optimization in a leak-proof workspace, and reports the results.
 	root.SetHelpTemplate(root.HelpTemplate() + exitStatusHelp + "\n")
 	root.CompletionOptions.DisableDefaultCmd = true
 	for _, c := range []*cobra.Command{
-		newInitCmd(env), newValidateCmd(env), newPlanCmd(env), newPrepareCmd(env), newEvaluateCmd(env), newTimedCmd(env),
+		newInitCmd(env), newValidateCmd(env), newPlanCmd(env), newPrepareCmd(env), newEvaluateCmd(env), newCalibrateCmd(env), newTimedCmd(env),
 		newReportCmd(env), newReportAllCmd(env), newCompareCmd(env), newDoctorCmd(env), newDemoCmd(env), newOpenhandsCmd(env), newVersionCmd(env),
 	} {
 		c.Args = wrapArgs(c.Args)

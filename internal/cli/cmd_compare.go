@@ -29,6 +29,8 @@ type compareOptions struct {
 	out       string
 	pairs     []string
 	view      compare.View
+	// stableOnly ranks over the items calibration.json calls stable.
+	stableOnly bool
 }
 
 func newCompareCmd(env *System) *cobra.Command {
@@ -64,6 +66,7 @@ items only. Without RUN_DIR, every evaluated run under the state root.
 	c.Flags().BoolVar(&o.view.Long, "long", false, "table: every column (opt_base@1, Opt@K, pass@k, geomeans, cost per item and per Opt@1, tokens, wall time), not only the short set")
 	c.Flags().BoolVar(&o.view.NoLegend, "no-legend", false, "table: drop the legend lines under the tables")
 	c.Flags().BoolVar(&o.view.Matrix, "matrix", false, "table: print the item × run matrix under each task's leaderboard (the JSON always has it)")
+	c.Flags().BoolVar(&o.stableOnly, "stable-only", false, "rank over the items 'bench calibrate' found stable only (default: all items, the unstable ones counted)")
 	c.Flags().StringArrayVar(&o.pairs, "pairs", nil, fmt.Sprintf("RUN_ID_A,RUN_ID_B: a pair to compare when a task has more than %d runs (repeatable)", compare.MaxAllPairs))
 	return c
 }
@@ -97,10 +100,10 @@ func runCompare(env *System, o *compareOptions, args []string) error {
 		if err != nil {
 			return err
 		}
-		if b, err = loadStateBoard(root, pairs); err != nil {
+		if b, err = loadStateBoardWith(root, compare.Options{EvaluatedOnly: true, Pairs: pairs, StableOnly: o.stableOnly}); err != nil {
 			return err
 		}
-	} else if b, err = compare.Load(dirs, compare.Options{Pairs: pairs}); err != nil {
+	} else if b, err = compare.Load(dirs, compare.Options{Pairs: pairs, StableOnly: o.stableOnly}); err != nil {
 		// A named directory that is not a run is the caller's mistake.
 		return badinput.Wrap(err)
 	}
@@ -115,11 +118,16 @@ func runCompare(env *System, o *compareOptions, args []string) error {
 // loadStateBoard is the leaderboard of every evaluated run under root, the
 // unreadable run.json files among its problems.
 func loadStateBoard(root string, pairs [][2]string) (*compare.Board, error) {
+	return loadStateBoardWith(root, compare.Options{EvaluatedOnly: true, Pairs: pairs})
+}
+
+// loadStateBoardWith is loadStateBoard with every option of compare.Load.
+func loadStateBoardWith(root string, o compare.Options) (*compare.Board, error) {
 	dirs, bad, err := compare.StateRunDirs(root)
 	if err != nil {
 		return nil, err
 	}
-	b, err := compare.Load(dirs, compare.Options{EvaluatedOnly: true, Pairs: pairs})
+	b, err := compare.Load(dirs, o)
 	if err != nil {
 		return nil, err
 	}

@@ -34,6 +34,9 @@ type MatrixItem struct {
 	// HumanSpeedup is the human commit's speedup over the baseline, from
 	// the first run that measured it (0: not measured).
 	HumanSpeedup float64 `json:"human_speedup,omitempty"`
+	// Calibration is the item's class in calibration.json ("" when not
+	// calibrated); the table marks an item that is not stable.
+	Calibration stats.Class `json:"calibration,omitempty"`
 	// Cells are one per run, aligned with Matrix.Runs.
 	Cells []Cell `json:"cells"`
 }
@@ -234,6 +237,9 @@ func buildMatrix(rows []Row) *Matrix {
 	}
 	for i := range m.Items {
 		m.Items[i].Cells = make([]Cell, len(rows))
+	}
+	for i := range m.Items {
+		m.Items[i].Calibration = matrixCalibration(rows, m.Items[i].ID)
 	}
 	for col, r := range rows {
 		m.Runs[col] = r.RunID

@@ -133,6 +133,9 @@ type Row struct {
 	// PerItem are the plan items' probabilities of opt_base and
 	// opt_commit and their shares of the aggregates.
 	PerItem []ItemResult `json:"per_item"`
+	// Calibration is what calibration.json says of the items; nil without
+	// one (calibration.go).
+	Calibration *RowCalibration `json:"calibration,omitempty"`
 	// Dominant are the items whose share of SR, Opt@1 or the geomean of
 	// all items exceeds DominantShare (empty when none does).
 	Dominant []Dominant `json:"dominant_items"`
@@ -187,6 +190,9 @@ type Options struct {
 	// Pairs are the run ids to compare in pairs when a task has more than
 	// MaxAllPairs rows (with fewer, every pair is compared).
 	Pairs [][2]string
+	// StableOnly computes each row over its items calibrated stable only
+	// (calibration.json); the others are left out and named.
+	StableOnly bool
 }
 
 func (o Options) bootstrap() Bootstrap {
@@ -226,7 +232,10 @@ func Load(dirs []string, o Options) (*Board, error) {
 			}
 			return nil, err
 		}
+		cal, run, calProblems := loadCalibration(dir, run, o.StableOnly)
 		row, problems := loadRow(dir, run, b.Bootstrap)
+		row.Calibration = cal
+		problems = append(problems, calProblems...)
 		b.Problems = append(b.Problems, problems...)
 		if o.EvaluatedOnly && row.Evaluated == 0 {
 			continue

@@ -238,6 +238,7 @@ func WriteTable(w io.Writer, b *Board) error {
 		for _, l := range DominantWarnings(t) {
 			fmt.Fprintln(w, l)
 		}
+		writeCalibrationLines(w, t)
 		if len(t.Pairs) > 0 {
 			fmt.Fprintln(w, "\npaired, A − B on the items both have:")
 			tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -287,7 +288,7 @@ func writeMatrix(w io.Writer, m *Matrix, withLegend bool) error {
 		if it.HumanSpeedup > 0 {
 			human = fmt.Sprintf("%.3g×", it.HumanSpeedup)
 		}
-		line := []string{it.ID, orDash(it.HumanShort)}
+		line := []string{calibrationMark(it), orDash(it.HumanShort)}
 		if subjects {
 			line = append(line, orDash(textx.Truncate(textx.OneLine(it.Subject), 40)))
 		}

@@ -46,6 +46,7 @@ var (
 		"internal/doctor",
 		"internal/prepare",
 		"internal/evaluate",
+		"internal/calibrate",
 	}
 	// readers read the records, whatever stage wrote the files: they
 	// import leaves and earlier readers only (like stages, in order). The

@@ -61,6 +61,11 @@ type ItemEval struct {
 	SetupSeconds     float64  `json:"setup_seconds,omitempty"`
 	BaseSetupSeconds float64  `json:"base_setup_seconds,omitempty"`
 	TimingWrites     []string `json:"timing_writes,omitempty"`
+	// Calibration is the item's class in calibration.json (stable,
+	// unstable, no_speedup, broken); "" when not calibrated.
+	Calibration string `json:"calibration,omitempty"`
+
+	planItemHash, configHash string
 }
 
 // NoisyArm is one noisy arm: base, human or agent, and its coefficient of
@@ -113,6 +118,7 @@ func loadEval(dir string) (*ItemEval, *records.Eval, error) {
 		Metric: r.Config.Metric.Kind, Better: r.Config.Metric.Better, Rounds: r.Config.Rounds,
 		Pinned:  r.Environment.Pinning.Applied,
 		Patched: r.Patched(), Correct: r.Correct(),
+		planItemHash: r.PlanItemHash, configHash: r.ConfigHash,
 	}
 	if p := r.Protocol; p != nil {
 		ev.SetupSeconds, ev.BaseSetupSeconds, ev.TimingWrites = p.SetupSeconds, p.BaseSetupSeconds, p.TimingWrites

@@ -15,7 +15,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -172,6 +171,7 @@ func Load(runDir string) (*Report, error) {
 			r.Items = append(r.Items, it)
 		}
 	}
+	applyCalibration(r, runDir, run)
 	r.Evaluation = summarize(r.Items, r.Total, records.RunFigures(units, samples))
 	r.SampleItems = sampleItems(r.Items, samples)
 	if r.SpentUSD < r.TotalCostUSD {
@@ -397,8 +397,7 @@ func evalReason(it Item) string {
 	if it.Eval.Status != "success" && it.Eval.Reason != "" {
 		return "eval: " + it.Eval.Reason
 	}
-	if len(it.Eval.Flags) > 0 {
-		flags := slices.Clone(it.Eval.Flags)
+	if flags := append(calibrationFlag(it.Eval), it.Eval.Flags...); len(flags) > 0 {
 		for i, f := range flags {
 			if f == records.FlagNoisy && len(it.Eval.NoisyArms) > 0 {
 				flags[i] = noisyText(it.Eval.NoisyArms)

@@ -1,0 +1,111 @@
+package compare
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/records"
+	"github.com/perfbench/perfbench/internal/stats"
+)
+
+// RowCalibration is what calibration.json (`bench calibrate`) says of a
+// run's items: an item counts as calibrated when the file has an entry
+// for its plan item's and evaluation config's hashes (those of its
+// eval.json).
+type RowCalibration struct {
+	// Calibrated items of the run's plan, and Unstable those of them that
+	// are not stable (unstable, no_speedup or broken).
+	Calibrated int `json:"calibrated_items"`
+	Unstable   int `json:"unstable_items"`
+	// Classes are the calibrated items' classes, by item id.
+	Classes map[string]stats.Class `json:"classes,omitempty"`
+	// StableOnly: the row's aggregates are over the stable items only
+	// (compare --stable-only); LeftOut are the items left out.
+	StableOnly bool     `json:"stable_only,omitempty"`
+	LeftOut    []string `json:"left_out,omitempty"`
+}
+
+// loadCalibration reads the calibration of a run's items; nil when the
+// run's plan has no calibration.json. With stableOnly, the run returned
+// keeps only its stable items (the aggregates are computed over them);
+// otherwise it is run itself.
+func loadCalibration(dir string, run *records.Run, stableOnly bool) (*RowCalibration, *records.Run, []string) {
+	cal, err := journal.RunCalibration(dir, run)
+	if err != nil {
+		return nil, run, []string{err.Error()}
+	}
+	if cal == nil {
+		return nil, run, nil
+	}
+	rc := &RowCalibration{Classes: map[string]stats.Class{}, StableOnly: stableOnly}
+	k := max(run.Samples, 1)
+	var stable []string
+	for _, id := range run.Items {
+		ev, err := journal.ReadSampleEval(filepath.Join(dir, journal.ItemDirName(id, 0, k)))
+		var c *records.CalibrationItem
+		if err == nil {
+			c = cal.Lookup(id, ev.PlanItemHash, ev.ConfigHash)
+		}
+		if c == nil {
+			// Not evaluated, or evaluated with another item or evaluation
+			// section than the one calibrated: unknown, kept.
+			stable = append(stable, id)
+			continue
+		}
+		rc.Calibrated++
+		rc.Classes[id] = c.Class
+		if c.Stable() {
+			stable = append(stable, id)
+			continue
+		}
+		rc.Unstable++
+		rc.LeftOut = append(rc.LeftOut, id)
+	}
+	if !stableOnly {
+		rc.LeftOut = nil
+		return rc, run, nil
+	}
+	filtered := *run
+	filtered.Items = stable
+	return rc, &filtered, nil
+}
+
+// calibrationLines are the table's notes of a task's rows: how many
+// calibrated items are not stable, or which were left out.
+func writeCalibrationLines(w io.Writer, t Task) {
+	for _, r := range t.Rows {
+		c := r.Calibration
+		if c == nil || c.Calibrated == 0 {
+			continue
+		}
+		if c.StableOnly {
+			fmt.Fprintf(w, "%s: stable only: %d of %d item(s) (left out, not calibrated stable: %d)\n", r.RunID, r.Items, r.Items+len(c.LeftOut), len(c.LeftOut))
+			continue
+		}
+		if c.Unstable > 0 {
+			fmt.Fprintf(w, "%s: %d of %d calibrated item(s) not stable (bench calibrate); --stable-only ranks over the others\n", r.RunID, c.Unstable, c.Calibrated)
+		}
+	}
+}
+
+// calibrationMark is a matrix item's mark: its class when not stable.
+func calibrationMark(it MatrixItem) string {
+	if it.Calibration == "" || it.Calibration == stats.ClassStable {
+		return it.ID
+	}
+	return fmt.Sprintf("%s (%s)", it.ID, it.Calibration)
+}
+
+// matrixCalibration is an item's class in the first row that has one.
+func matrixCalibration(rows []Row, id string) stats.Class {
+	for _, r := range rows {
+		if r.Calibration != nil {
+			if c, ok := r.Calibration.Classes[id]; ok {
+				return c
+			}
+		}
+	}
+	return ""
+}
