@@ -355,14 +355,67 @@ func TestMcNemarExact(t *testing.T) {
 // A run compared with itself: every difference is 0 with a degenerate
 // interval, p = 1, no item won.
 func TestPairedIdentical(t *testing.T) {
-	b := loadFixture(t)
-	r := b.Tasks[0].Rows[1] // replay: speedups differ by item
-	p := comparePair(&r, &r, b.Bootstrap, 1)
+	root := t.TempDir()
+	writePlan(t, root)
+	var replay []fixtureItem
+	for i, h := range humanSpeedups {
+		replay = append(replay, fixtureItem{records.RolloutSuccess, true, records.EvalSuccess, h * (0.98 + 0.01*float64(i)), 0.10})
+	}
+	// Two runs written separately from the same items: two rows, not
+	// one row compared with itself.
+	writeRun(t, root, "replay-a", "replay", replay)
+	writeRun(t, root, "replay-b", "replay", replay)
+	b, err := Load([]string{filepath.Join(journal.RunsDir(root), "replay-a"), filepath.Join(journal.RunsDir(root), "replay-b")}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := b.Tasks[0].Pairs[0]
 	if p.Opt1Diff.Value != 0 || p.Opt1Diff.Lo != 0 || p.Opt1Diff.Hi != 0 || p.SRDiff.Value != 0 || p.SRDiff.Lo != 0 || p.SRDiff.Hi != 0 {
 		t.Errorf("identical runs: want zero differences, got %+v", p)
 	}
-	if p.McNemarP != 1 || p.WinsA+p.WinsB != 0 || p.Shared != 5 {
-		t.Errorf("identical runs: want p = 1, no wins, 5 shared: %+v", p)
+	if p.McNemarP != 1 || p.WinsA+p.WinsB != 0 || p.Shared != 6 {
+		t.Errorf("identical runs: want p = 1, no wins, 6 shared: %+v", p)
+	}
+}
+
+// Two noop runs whose human timings differ (noise): every item fails in
+// both, so each is a tie and ΔSR is exactly 0, whichever run timed the
+// human faster.
+func TestPairedNoopsTie(t *testing.T) {
+	root := t.TempDir()
+	writePlan(t, root)
+	var noop []fixtureItem
+	for range humanSpeedups {
+		noop = append(noop, fixtureItem{records.RolloutNoPatch, false, records.EvalSuccess, 1.0, 0})
+	}
+	writeRun(t, root, "noop-a", "noop", noop)
+	writeRun(t, root, "noop-b", "noop", noop)
+	dirB := filepath.Join(journal.RunsDir(root), "noop-b")
+	for i, id := range fixtureItems {
+		itemDir := filepath.Join(dirB, id)
+		ev, err := journal.ReadEval(itemDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.Stats.HumanOverBase = speedup(humanSpeedups[i] * (1.05 + 0.02*float64(i)))
+		if err := journal.WriteEval(itemDir, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := Load([]string{filepath.Join(journal.RunsDir(root), "noop-a"), dirB}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := b.Tasks[0].Rows
+	if rows[0].SR.Value == rows[1].SR.Value {
+		t.Fatalf("the runs' own SR must differ (their human timings do): %v", rows[0].SR)
+	}
+	p := b.Tasks[0].Pairs[0]
+	if p.SRDiff.Value != 0 || p.SRDiff.Lo != 0 || p.SRDiff.Hi != 0 || p.SRDiff.N != 6 {
+		t.Errorf("two noops: want ΔSR exactly 0 with a degenerate interval over 6 items, got %+v", p.SRDiff)
+	}
+	if p.WinsA != 0 || p.WinsB != 0 || p.McNemarP != 1 || p.Opt1Diff.Value != 0 {
+		t.Errorf("two noops: want items won 0/0, McNemar p 1, ΔOpt@1 0: %+v", p)
 	}
 }
 

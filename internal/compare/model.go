@@ -7,6 +7,7 @@ package compare
 
 import (
 	"fmt"
+	"io/fs"
 	"math"
 	"path/filepath"
 	"runtime"
@@ -173,9 +174,13 @@ type ItemResult struct {
 	ShareGeoMeanAll float64 `json:"share_geomean_speedup_all"`
 }
 
-// itemValues are one item's Opt@1 (the mean over its samples) and speedup
-// ratio (NaN when the human speedup was not measured).
-type itemValues struct{ opt1, sr float64 }
+// itemValues are what the paired comparison needs of one item: its Opt@1
+// (the mean over its samples), the mean agent speedup over the baseline of
+// its samples with a measured human speedup (a failure counting as 1.0)
+// and the geometric mean of those human speedups (0: not measured). The
+// pair divides both runs' agent speedups by one human speedup per item,
+// so that the two runs' own timing noise of the human does not decide.
+type itemValues struct{ opt1, agent, human float64 }
 
 // Options of Load.
 type Options struct {
@@ -265,13 +270,23 @@ type unit struct {
 	withinAgent, withinHuman bool
 }
 
-// readUnit reads one sample's journal and eval.json and, into ab and hb
-// (B each), the within-item replicates of its speedups.
-func readUnit(dir string, seed uint64, ab, hb []float64) (unit, []string) {
+// readUnit reads one sample's journal and eval.json (item, when not nil,
+// is the item layout's file, whose view of sample is taken instead)
+// and, into ab and hb (B each), the within-item replicates of its
+// speedups.
+func readUnit(dir string, item *records.Eval, sample int, seed uint64, ab, hb []float64) (unit, []string) {
 	var u unit
 	var problems []string
 	j, jerr := journal.ReadJournal(dir)
-	ev, everr := journal.ReadSampleEval(dir)
+	var ev *records.Eval
+	var everr error
+	if item != nil {
+		if ev = item.SampleView(sample); ev == nil {
+			everr = fs.ErrNotExist
+		}
+	} else {
+		ev, everr = journal.ReadSampleEval(dir)
+	}
 	if everr != nil && !fsx.IsNotExist(everr) {
 		problems = append(problems, everr.Error())
 		ev = nil
@@ -332,6 +347,9 @@ func readUnit(dir string, seed uint64, ab, hb []float64) (unit, []string) {
 type itemTerms struct {
 	opt1, optBase1, optK, invSR, logAll, logCorrect float64
 	nRatio, nCorrect                                int
+	// agentSum and logHuman are Σ agent speedup and Σ log human speedup
+	// over the nRatio samples with a measured human speedup.
+	agentSum, logHuman float64
 }
 
 // The aggregates with within-item replicates, as columns of repSet.
@@ -451,6 +469,8 @@ func terms(units []unit, reps []sampleReps, b int) itemTerms {
 		if h > 0 {
 			ratio += a / h
 			t.nRatio++
+			t.agentSum += a
+			t.logHuman += math.Log(h)
 		}
 	}
 	// Opt@K with k = n samples: 1 − C(n−c, n)/C(n, n), that is 1 as soon
@@ -480,6 +500,7 @@ func term1(u unit, r sampleReps, b int) itemTerms {
 	}
 	if h > 0 {
 		t.invSR, t.nRatio = h/a, 1
+		t.agentSum, t.logHuman = a, math.Log(h)
 	}
 	return t
 }
@@ -492,9 +513,27 @@ func readItem(dir, id string, i, k int, bs Bootstrap, reps *repSet, ab, hb []flo
 	out := itemOut{units: make([]unit, k), fromRounds: true}
 	sr := make([]sampleReps, k)
 	resampled := false
+	// In the item layout every candidate was timed in the same rounds as
+	// the item's one baseline and human: each replicate resamples the
+	// same rounds for all of them (one seed for the item), so that the
+	// candidates of one replicate share its base and human medians.
+	var item *records.Eval
+	if k > 1 {
+		ev, err := journal.ReadEval(journal.EvalDir(dir, id, k))
+		if err != nil && !fsx.IsNotExist(err) {
+			out.problems = append(out.problems, err.Error())
+		}
+		if ev != nil && ev.Candidates != nil {
+			item = ev
+		}
+	}
 	for s := range k {
 		sab, shb := ab[s*B:(s+1)*B], hb[s*B:(s+1)*B]
-		u, p := readUnit(filepath.Join(dir, journal.ItemDirName(id, s, k)), bs.Seed+uint64(7919*(i*k+s)), sab, shb)
+		seed := bs.Seed + uint64(7919*(i*k+s))
+		if item != nil {
+			seed = bs.Seed + uint64(7919*(i*k))
+		}
+		u, p := readUnit(filepath.Join(dir, journal.ItemDirName(id, s, k)), item, s, seed, sab, shb)
 		out.units[s], out.problems = u, append(out.problems, p...)
 		if u.withinHuman {
 			resampled = true
@@ -691,9 +730,10 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 		if t.nCorrect > 0 {
 			geoCorrect.add(t.logCorrect, float64(t.nCorrect), i)
 		}
-		iv := itemValues{opt1: t.opt1, sr: math.NaN()}
+		iv := itemValues{opt1: t.opt1}
 		if t.nRatio > 0 {
-			iv.sr = 1 / t.invSR
+			nr := float64(t.nRatio)
+			iv.agent, iv.human = t.agentSum/nr, math.Exp(t.logHuman/nr)
 			sr.add(t.invSR, 1, i)
 			srItems = append(srItems, i)
 		}
