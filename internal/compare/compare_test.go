@@ -696,10 +696,13 @@ func TestRobustness(t *testing.T) {
 
 // With two samples per item (the first reaching 2× on a 1.5× human
 // commit, the second failing the tests) Opt@K counts the item, Opt@1 half
-// of it; the matrix cell shows the worse sample's status. A run of
-// another plan's items gets not_in_plan cells.
+// of it; the matrix cell shows the worse sample's status. The matrix's
+// rows are human commits: another plan's a (a different commit, its ids
+// being positional) is a row of its own, its z (k2's b commit) shares b's
+// row, whose human× is the median of the two runs' with their range.
 func TestSamplesAndOtherPlan(t *testing.T) {
 	root := t.TempDir()
+	commits := map[string]string{"k2/a": "aaaa", "k2/b": "bbbb", "k2/c": "cccc", "k2/d": "dddd", "k2/e": "eeee", "other/a": "ffff", "other/z": "bbbb"}
 	write := func(id string, items []string, samples int) string {
 		dir := filepath.Join(journal.RunsDir(root), id)
 		run := &records.Run{SchemaVersion: records.SchemaVersion, RunID: id, Task: records.RunTask{ID: "k"}, Agent: records.RunAgent{Name: id}, Items: items, Samples: samples, PlanHash: "plan-" + id}
@@ -717,6 +720,10 @@ func TestSamplesAndOtherPlan(t *testing.T) {
 				}
 				ev := &records.Eval{RunID: id, ItemID: item, Status: records.EvalSuccess, Patch: records.EvalPatch{Bytes: 1, Applied: true},
 					Stats: threeWay(1.5, 2), Samples: rounds(6, 1, 1/1.5, 0.5)}
+				ev.Commits.Human = commits[id+"/"+item]
+				if id == "other" {
+					ev.Stats = threeWay(2, 2)
+				}
 				if s == 1 {
 					ev.Status, ev.Stats, ev.Samples = records.EvalCorrectnessFailed, threeWay(1.5, 0), nil
 				}
@@ -744,17 +751,27 @@ func TestSamplesAndOtherPlan(t *testing.T) {
 		t.Errorf("different plans: want no pairs, got %+v", b.Tasks[0].Pairs)
 	}
 	m := b.Tasks[0].Matrix
-	if len(m.Items) != 6 || m.Items[5].ID != "z" {
-		t.Fatalf("want the union of the plans' items, a…e then z: %+v", m.Items)
+	var ids []string
+	for _, it := range m.Items {
+		ids = append(ids, it.ID+"="+it.Human)
+	}
+	if got := strings.Join(ids, " "); got != "a=aaaa b=bbbb c=cccc d=dddd e=eeee a=ffff" {
+		t.Fatalf("want one row per human commit, k2's items then other's a: %s", got)
+	}
+	if it := m.Items[1]; it.Cells[1].Status != CellOK || it.HumanSpeedup != 1.75 || it.HumanMin != 1.5 || it.HumanMax != 2 {
+		t.Errorf("b (other's z): want other's cell, human× the median 1.75 of 1.5 and 2 with the range: %+v", it)
+	}
+	if it := m.Items[0]; it.HumanSpeedup != 1.5 || it.HumanMin != 0 || it.Cells[1].Status != CellNotInPlan {
+		t.Errorf("k2's a: want only k2's human×, not_in_plan for other: %+v", it)
+	}
+	if it := m.Items[5]; it.Cells[0].Status != CellNotInPlan || it.Cells[1].Status != CellOK {
+		t.Errorf("other's a: want its own row: %+v", it)
 	}
 	if c := m.Items[0].Cells[0]; c.Status != string(records.EvalCorrectnessFailed) || c.CIValid || c.Speedup != 0 || !c.OptCommit || c.Correct != 1 {
 		t.Errorf("a in k2: want the worse sample's status, no CI, opt_commit by half the samples, 1 correct: %+v", c)
 	}
-	if c := m.Items[1].Cells[1]; c.Status != CellNotInPlan {
-		t.Errorf("b in other: want not_in_plan, got %+v", c)
-	}
-	if c := m.Items[5].Cells[0]; c.Status != CellNotInPlan {
-		t.Errorf("z in k2: want not_in_plan, got %+v", c)
+	if c := m.Items[2].Cells[1]; c.Status != CellNotInPlan {
+		t.Errorf("c in other: want not_in_plan, got %+v", c)
 	}
 }
 

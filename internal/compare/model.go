@@ -151,6 +151,8 @@ type Row struct {
 	cells         map[string]Cell
 	commits       map[string]planCommit
 	humanSpeedups map[string]float64
+	// band is the verdict band of the run's evaluations.
+	band float64
 }
 
 // ItemResult is one plan item of a row: P(opt_base) and P(opt_commit),
@@ -268,6 +270,8 @@ type unit struct {
 	// withinAgent and withinHuman say which speedups the within-item
 	// bootstrap resampled (ab, hb); the others stand as measured.
 	withinAgent, withinHuman bool
+	// band is the evaluation's verdict band.
+	band float64
 }
 
 // readUnit reads one sample's journal and eval.json (item, when not nil,
@@ -327,6 +331,7 @@ func readUnit(dir string, item *records.Eval, sample int, seed uint64, ab, hb []
 			u.verdict = st.Verdict.Outcome
 			u.verdictLabel = stats.VerdictText(st.Verdict.Outcome, st.Verdict.Significant, st.Verdict.Label)
 		}
+		u.band = st.Options.Band
 		if u.humanSpeedup > 0 {
 			b := st.Options.Better
 			if u.agentSpeedup > 0 && withinReplicates(ev, b, true, seed, ab, hb) {
@@ -668,6 +673,7 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 			row.CacheWriteTokens += u.usage.CacheWriteTokens
 			row.WallSeconds += u.wallSeconds
 			unitCells = append(unitCells, unitCell(u))
+			row.band = max(row.band, u.band)
 			if u.humanSpeedup > 0 && row.humanSpeedups[id] == 0 {
 				row.humanSpeedups[id] = u.humanSpeedup
 			}

@@ -242,7 +242,17 @@ func WriteTable(w io.Writer, b *Board) error {
 }
 
 // matrixLegend is the one line under the matrix.
-const matrixLegend = "legend: cell = the agent's speedup over the baseline [95% CI of eval.json] and its verdict vs the human, or why there is none (no_patch counts as 1×; missing, infra_error, not_evaluated, or the evaluation's failure)"
+const matrixLegend = "legend: one row per human commit; human× = the human's speedup over the baseline, the median over the runs that timed it (min–max when they differ by more than the band); cell = the agent's speedup over the baseline [95% CI of eval.json] and its verdict vs the human, or why there is none (no_patch counts as 1×; not_in_plan, missing, infra_error, not_evaluated, or the evaluation's failure)"
+
+// HumanText is a matrix item's human× in a few characters: the median,
+// and the runs' range when they differ by more than the band.
+func HumanText(it MatrixItem) string {
+	s := fmt.Sprintf("%.3g×", it.HumanSpeedup)
+	if it.HumanMax > 0 {
+		s += fmt.Sprintf(" (%.3g–%.3g)", it.HumanMin, it.HumanMax)
+	}
+	return s
+}
 
 // writeMatrix writes the item × run matrix: one line per plan item with
 // its human commit, one column per run.
@@ -259,7 +269,7 @@ func writeMatrix(w io.Writer, m *Matrix, withLegend bool) error {
 	for _, it := range m.Items {
 		human := "-"
 		if it.HumanSpeedup > 0 {
-			human = fmt.Sprintf("%.3g×", it.HumanSpeedup)
+			human = HumanText(it)
 		}
 		line := []string{it.ID, orDash(it.HumanShort)}
 		if subjects {

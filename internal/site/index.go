@@ -235,14 +235,14 @@ func indexTaskView(t *siteTask, i int) indexTask {
 		for _, mi := range m.Items {
 			rv := matrixRowView{ID: mi.ID, Full: mi.Human, Short: mi.HumanShort, Subject: textx.Brief(mi.Subject, 100), Human: "-"}
 			if mi.HumanSpeedup > 0 {
-				rv.Human = times(mi.HumanSpeedup)
+				rv.Human = compare.HumanText(mi)
 			}
 			for col, c := range mi.Cells {
 				if col >= len(t.runs) {
 					break
 				}
 				r := t.runs[col]
-				cv := cellView(c, r.samples, r.itemByID[mi.ID].page())
+				cv := cellView(c, r.samples, r.itemByID[mi.ItemID(c)].page())
 				seen[strings.TrimPrefix(cv.Class, "c-")] = true
 				rv.Cells = append(rv.Cells, cv)
 			}
