@@ -233,10 +233,12 @@ func shortSHA(sha string) string {
 // matrixKey is the matrix row of item id of row r: its human commit
 // when known (two plans' items are one row only when they measure the
 // same commit; ids are positional, <task>-NNNN, and mean different commits
-// in different plans), else the plan and the id.
-func matrixKey(r *Row, id string) string {
-	if pc := r.commits[id]; pc.human != "" {
-		return "commit " + pc.human
+// in different plans), else the plan and the id. known are the commits of
+// the task's (plan, id) pairs that some run knows: a run that never
+// evaluated an item (missing, infra_error) shares the row of one that did.
+func matrixKey(r *Row, id string, known map[[2]string]string) string {
+	if h := known[[2]string{r.plan, id}]; h != "" {
+		return "commit " + h
 	}
 	return "plan " + r.plan + " item " + id
 }
@@ -249,12 +251,20 @@ func buildMatrix(rows []Row) *Matrix {
 	keys := make([]map[int]string, len(rows))
 	humans := map[int][]float64{}
 	band := 0.0
+	known := map[[2]string]string{}
+	for col := range rows {
+		for id, pc := range rows[col].commits {
+			if pc.human != "" {
+				known[[2]string{rows[col].plan, id}] = pc.human
+			}
+		}
+	}
 	for col := range rows {
 		r := &rows[col]
 		keys[col] = map[int]string{}
 		band = max(band, r.band)
 		for _, id := range r.planItems {
-			k := matrixKey(r, id)
+			k := matrixKey(r, id, known)
 			i, ok := index[k]
 			if _, taken := keys[col][i]; ok && taken {
 				// Two items of one plan on the same commit: their own rows.
@@ -286,7 +296,7 @@ func buildMatrix(rows []Row) *Matrix {
 			if id != it.ID {
 				it.Cells[col].Item = id
 			}
-			if pc, ok := r.commits[id]; ok && it.Human == "" {
+			if pc, ok := r.commits[id]; ok && pc.human != "" && it.Human == "" {
 				it.Human, it.HumanShort, it.Subject = pc.human, shortSHA(pc.human), pc.subject
 			}
 			if h := r.humanSpeedups[id]; h > 0 {

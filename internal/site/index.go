@@ -25,6 +25,12 @@ type lbColumn struct {
 	cell      func(compare.Row) lbCell
 }
 
+// Headline says the column is one of the first screen's (the browser test
+// checks they are in view at 1400 px).
+func (c lbColumn) Headline() bool { return slices.Contains(headlineColumns, c.Head) }
+
+var headlineColumns = []string{"correct", "Opt@1", "SR", "W / M / L / I", "cost"}
+
 func rate(m compare.Metric) lbCell {
 	if !m.Valid {
 		return lbCell{Text: "-", Sub: fmt.Sprintf("n=%d", m.N)}
@@ -48,7 +54,22 @@ func ratioCell(m compare.Metric) lbCell {
 
 // lbColumns are the leaderboard's columns after the run, agent and model;
 // the same metrics as compare's table, each with its CI and denominator.
+// The headline ones come first, so that at 1400 px they are on the first
+// screen without scrolling the table sideways; the rest follow.
 var lbColumns = []lbColumn{
+	{"correct", "def-correct", func(r compare.Row) lbCell { return rate(r.CorrectRate) }},
+	{"Opt@1", "def-opt1", func(r compare.Row) lbCell { return rate(r.Opt1) }},
+	{"SR", "def-sr", func(r compare.Row) lbCell { return ratioCell(r.SR) }},
+	{"W / M / L / I", "def-verdict", func(r compare.Row) lbCell {
+		return lbCell{Text: fmt.Sprintf("%d / %d / %d / %d", r.Win, r.Match, r.Loss, r.Inconclusive)}
+	}},
+	{"cost", "def-cost", func(r compare.Row) lbCell {
+		c := lbCell{Text: textx.USDCents(r.CostUSD), Sub: textx.USDShort(r.CostPerItemUSD) + "/item"}
+		if r.CostPerOpt1USD != nil {
+			c.Sub += ", " + textx.USDShort(*r.CostPerOpt1USD) + "/Opt@1"
+		}
+		return c
+	}},
 	{"K", "def-samples", func(r compare.Row) lbCell { return lbCell{Text: strconv.Itoa(r.Samples)} }},
 	{"items", "def-items", func(r compare.Row) lbCell { return lbCell{Text: strconv.Itoa(r.Items)} }},
 	{"evaluated", "def-items", func(r compare.Row) lbCell { return lbCell{Text: strconv.Itoa(r.Evaluated)} }},
@@ -60,24 +81,11 @@ var lbColumns = []lbColumn{
 		return lbCell{strconv.Itoa(n), fmt.Sprintf("missing %d, infra_error %d, not evaluated %d", r.Missing, r.InfraError, r.NotEvaluated)}
 	}},
 	{"patch", "def-patch", func(r compare.Row) lbCell { return rate(r.PatchRate) }},
-	{"correct", "def-correct", func(r compare.Row) lbCell { return rate(r.CorrectRate) }},
 	{"opt_base@1", "def-optbase", func(r compare.Row) lbCell { return rate(r.OptBase1) }},
-	{"Opt@1", "def-opt1", func(r compare.Row) lbCell { return rate(r.Opt1) }},
 	{"Opt@K", "def-optk", func(r compare.Row) lbCell { return optRate(r.OptK) }},
 	{"pass@k", "def-passk", func(r compare.Row) lbCell { return optRate(r.PassK) }},
-	{"SR", "def-sr", func(r compare.Row) lbCell { return ratioCell(r.SR) }},
-	{"win / match / loss / inconcl.", "def-verdict", func(r compare.Row) lbCell {
-		return lbCell{Text: fmt.Sprintf("%d / %d / %d / %d", r.Win, r.Match, r.Loss, r.Inconclusive)}
-	}},
 	{"geomean correct", "def-geomean", func(r compare.Row) lbCell { return ratioCell(r.GeoMeanCorrect) }},
 	{"geomean all", "def-geomean", func(r compare.Row) lbCell { return ratioCell(r.GeoMeanAll) }},
-	{"cost", "def-cost", func(r compare.Row) lbCell {
-		c := lbCell{Text: textx.USDCents(r.CostUSD), Sub: textx.USDShort(r.CostPerItemUSD) + "/item"}
-		if r.CostPerOpt1USD != nil {
-			c.Sub += ", " + textx.USDShort(*r.CostPerOpt1USD) + "/Opt@1"
-		}
-		return c
-	}},
 	{"tokens in / out / cache", "def-cost", func(r compare.Row) lbCell {
 		return lbCell{Text: fmt.Sprintf("%d / %d / %d", r.InputTokens, r.OutputTokens, r.CacheReadTokens+r.CacheWriteTokens)}
 	}},
@@ -124,7 +132,8 @@ func leaderboardView(b *compare.Board, href func(runID string) string, defs bool
 	v := lbView{Heads: lbColumns, Defs: defs, Problems: b.Problems,
 		Foot: fmt.Sprintf("Rates are over all plan items (items): missing, infra_error and unevaluated items count as failures, and are counted under incomplete. "+
 			"SR over the items with a measured human speedup (n), a failed candidate counting as 1.0×; geomean correct over correct candidates. "+
-			"[..] is the %.0f%% percentile bootstrap over items, B = %d, seed %d.", 100*b.Bootstrap.Confidence, b.Bootstrap.Resamples, b.Bootstrap.Seed)}
+			"[..] is the %.0f%% percentile bootstrap in two levels, over items and then over the timed rounds within each item (opt_base@1, Opt@1, Opt@K, SR, geomeans), "+
+			"or over items only (patch, correct, pass@k and the paired differences); B = %d, seed %d.", 100*b.Bootstrap.Confidence, b.Bootstrap.Resamples, b.Bootstrap.Seed)}
 	for _, t := range b.Tasks {
 		lt := lbTask{ID: t.ID, Warnings: compare.DominantWarnings(t)}
 		for _, r := range t.Rows {
