@@ -62,6 +62,10 @@ type Task struct {
 	ID    string `json:"id"`
 	Rows  []Row  `json:"rows"`
 	Pairs []Pair `json:"pairs,omitempty"`
+	// PairsOmitted says, when the task has more than MaxAllPairs rows of
+	// one plan and --pairs asked for none of them, that the pairs were
+	// left out and how to ask for them ("" otherwise).
+	PairsOmitted string `json:"pairs_omitted,omitempty"`
 	// Matrix is the item × run grid of the task's rows.
 	Matrix *Matrix `json:"matrix"`
 }
@@ -247,9 +251,23 @@ func Load(dirs []string, o Options) (*Board, error) {
 	}
 	for i := range b.Tasks {
 		b.Tasks[i].Pairs = pairs(b.Tasks[i].Rows, o.Pairs, b.Bootstrap)
+		if n := len(b.Tasks[i].Rows); n > MaxAllPairs && len(b.Tasks[i].Pairs) == 0 {
+			b.Tasks[i].PairsOmitted = fmt.Sprintf("pairs omitted: %d runs are more than %d; ask for a pair with --pairs RUN_ID_A,RUN_ID_B (repeatable)", n, MaxAllPairs)
+		}
 		b.Tasks[i].Matrix = buildMatrix(b.Tasks[i].Rows)
 	}
 	return b, nil
+}
+
+// RunIDs are the run ids of the board's rows, in order.
+func (b *Board) RunIDs() []string {
+	var out []string
+	for _, t := range b.Tasks {
+		for _, r := range t.Rows {
+			out = append(out, r.RunID)
+		}
+	}
+	return out
 }
 
 // unit is what one sample of one item says.

@@ -151,7 +151,7 @@ func cells(cols []column, r Row) []string {
 // interval method and the verdict words.
 func legend(b *Board) string {
 	return fmt.Sprintf("legend: rates over all plan items (missing, infra_error, not evaluated = failure); "+
-		"SR = harmonic mean of agent÷human speedup over n items with a human speedup (failure = 1.0×); "+
+		"SR = harmonic mean of agent÷human speedup over n items with a human speedup (failure = 1.0×; missing and infra_error items leave SR, n says how many entered); "+
 		"[lo, hi] = %.0f%% bootstrap over %s (B=%d, seed %d); "+
 		"W/M/L/I = agent vs human: win, match (within the band or no significant difference: not proven equal), loss, inconclusive (too few rounds, or CI and test disagree)",
 		100*b.Bootstrap.Confidence, b.Bootstrap.Over, b.Bootstrap.Resamples, b.Bootstrap.Seed)
@@ -225,6 +225,9 @@ func WriteTable(w io.Writer, b *Board) error {
 			if !b.View.NoLegend {
 				fmt.Fprintln(w, pairLegend)
 			}
+		}
+		if t.PairsOmitted != "" {
+			fmt.Fprintln(w, "\n"+t.PairsOmitted)
 		}
 		if b.View.Matrix && t.Matrix != nil {
 			fmt.Fprintln(w)
@@ -334,6 +337,9 @@ func WriteMarkdown(w io.Writer, b *Board) error {
 				}
 				fmt.Fprintf(w, "| %s |\n", strings.Join(c, " | "))
 			}
+		}
+		if t.PairsOmitted != "" {
+			fmt.Fprintf(w, "\n%s\n", mdEscape(t.PairsOmitted))
 		}
 		if lines := DominantWarnings(t); len(lines) > 0 {
 			fmt.Fprintf(w, "\n%s\n", mdEscape(strings.Join(lines, "\n\n")))
