@@ -567,6 +567,9 @@ func readItem(dir, id string, i, k int, bs Bootstrap, reps *repSet, ab, hb []flo
 		}
 		out.fromRounds = out.fromRounds && (u.withinAgent || !u.correct)
 	}
+	if item != nil {
+		shareHuman(out.units, sr)
+	}
 	out.terms = terms(out.units, sr, -1)
 	kf := float64(k)
 	for s, u := range out.units {
@@ -592,6 +595,23 @@ func readItem(dir, id string, i, k int, bs Bootstrap, reps *repSet, ab, hb []flo
 		reps.set(b, i, t)
 	}
 	return out
+}
+
+// shareHuman gives the item layout's candidates that were not timed to
+// the end (no statistics of their own: a failed gate) the item's human
+// speedup and its replicates, which every candidate shares: a failed
+// candidate then enters SR as speedup 1.0, as in the one-candidate layout.
+func shareHuman(units []unit, sr []sampleReps) {
+	from := slices.IndexFunc(units, func(u unit) bool { return u.humanSpeedup > 0 })
+	if from < 0 {
+		return
+	}
+	for s := range units {
+		if u := &units[s]; u.evaluated && u.humanSpeedup == 0 {
+			u.humanSpeedup, u.withinHuman = units[from].humanSpeedup, units[from].withinHuman
+			sr[s].hb = sr[from].hb
+		}
+	}
 }
 
 // agentOrOne is a sample's agent speedup over the baseline, 1.0 for a
