@@ -131,7 +131,7 @@ func diffCell(m compare.Metric, scale float64, unit string) string {
 func leaderboardView(b *compare.Board, href func(runID string) string, defs bool) lbView {
 	v := lbView{Heads: lbColumns, Defs: defs, Problems: b.Problems,
 		Foot: fmt.Sprintf("Rates are over all plan items (items): missing, infra_error and unevaluated items count as failures, and are counted under incomplete. "+
-			"SR over the items with a measured human speedup (n), a failed candidate counting as 1.0×; geomean correct over correct candidates. "+
+			"SR over the items with a measured human speedup (n), a failed candidate counting as 1.0×; missing and infra_error items leave SR (n says how many entered); geomean correct over correct candidates. "+
 			"[..] is the %.0f%% percentile bootstrap in two levels, over items and then over the timed rounds within each item (opt_base@1, Opt@1, Opt@K, SR, geomeans), "+
 			"or over items only (patch, correct, pass@k and the paired differences); B = %d, seed %d.", 100*b.Bootstrap.Confidence, b.Bootstrap.Resamples, b.Bootstrap.Seed)}
 	for _, t := range b.Tasks {
