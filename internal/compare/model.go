@@ -371,7 +371,8 @@ type itemTerms struct {
 	opt1, optBase1, optK, invSR, logAll, logCorrect float64
 	nRatio, nCorrect                                int
 	// agentSum and logHuman are Σ agent speedup and Σ log human speedup
-	// over the nRatio samples with a measured human speedup.
+	// over the nRatio samples with a measured human speedup (of the
+	// measured terms only: 0 in the replicates).
 	agentSum, logHuman float64
 }
 
@@ -492,8 +493,10 @@ func terms(units []unit, reps []sampleReps, b int) itemTerms {
 		if h > 0 {
 			ratio += a / h
 			t.nRatio++
-			t.agentSum += a
-			t.logHuman += math.Log(h)
+			if b < 0 { // the pairs need only the measured values
+				t.agentSum += a
+				t.logHuman += math.Log(h)
+			}
 		}
 	}
 	// Opt@K with k = n samples: 1 − C(n−c, n)/C(n, n), that is 1 as soon
@@ -523,7 +526,9 @@ func term1(u unit, r sampleReps, b int) itemTerms {
 	}
 	if h > 0 {
 		t.invSR, t.nRatio = h/a, 1
-		t.agentSum, t.logHuman = a, math.Log(h)
+		if b < 0 { // the pairs need only the measured values
+			t.agentSum, t.logHuman = a, math.Log(h)
+		}
 	}
 	return t
 }
