@@ -148,7 +148,7 @@ func estimateNested(s nested, fin finish, B int, seed uint64, confidence float64
 	n := len(s.point)
 	r := -1 // the resample being drawn
 	// times[j] is how often entry j was drawn in the current resample.
-	times := make([]int32, n)
+	times := make([]uint32, n)
 	return bootstrap(n, B, seed, confidence, func(pick func() int) float64 {
 		var sum, ws float64
 		if pick == nil {
@@ -167,9 +167,14 @@ func estimateNested(s nested, fin finish, B int, seed uint64, confidence float64
 		clear(times)
 		for range n {
 			j := pick()
-			rep := (r + int(times[j])) % B
-			times[j]++
+			// The entry's k-th draw in this resample takes replicate
+			// r+k, wrapping (rarely taken: no branch on k itself).
+			rep := r + int(times[j])
+			for rep >= B {
+				rep -= B
+			}
 			sum += float64(s.reps[rep*s.stride+s.cols[j]])
+			times[j]++
 			if s.weight != nil {
 				ws += s.weight[j]
 			}
