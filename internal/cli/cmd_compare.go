@@ -46,15 +46,20 @@ counting as 1.0), the verdicts, geometric-mean speedups, cost, tokens and
 wall time; then, for runs of the same plan, every pair (up to 10 runs, else
 those of --pairs): the differences in Opt@1 and SR on the items both
 evaluated, with paired bootstrap intervals, the exact McNemar p of Opt@1,
-the items each wins, and the items evaluated in one run only, named.
+the items each wins (both runs' terms of an item divided by one human
+speedup, the geometric mean of theirs, so two failures tie), and the items
+evaluated in one run only, named; beyond 10 runs a line says the pairs
+were omitted, and a --pairs run id not compared is an error.
 Rates are over all plan items; missing, infra_error and
 unevaluated items are counted in their own column and count as failures.
 Intervals are percentile bootstraps over items and, within each item, over
 its timed rounds (two levels; B = 2,000, seeded: the same files give the
 same numbers); patch, correct, pass@k and the paired differences resample
 items only. Without RUN_DIR, every evaluated run under the state root.
---out writes to a file (atomically) instead of stdout; with
---format html, it is the site's directory.
+A RUN_DIR named twice is compared once. --long, --matrix and --no-legend
+apply to the table only. --out writes to a file (atomically) instead of
+stdout; with --format html, it is the site's directory (its .git, CNAME and
+.nojekyll kept; a link or the working directory refused).
 
 ` + compareFormats.Help(),
 		Args: cobra.ArbitraryArgs,
