@@ -76,6 +76,9 @@ const (
 	KindResource  = "failed resource"
 	KindOverflow  = "wider than the window"
 	KindBlank     = "all white"
+	// KindOutOfView: an element marked data-headline is past the
+	// window's right edge (hidden behind a sideways scroll).
+	KindOutOfView = "headline out of view"
 	KindLoad      = "not loaded"
 )
 
@@ -319,6 +322,9 @@ type measures struct {
 	ScrollHeight int64    `json:"scrollHeight"`
 	BrokenImages []string `json:"brokenImages"`
 	Widest       string   `json:"widest"`
+	// OutOfView are the elements marked data-headline (what must be on
+	// the first screen) whose right edge is past the window's.
+	OutOfView []string `json:"outOfView"`
 }
 
 // measureJS waits two frames (so layout and late scripts have run), then
@@ -353,6 +359,7 @@ const measureJS = `new Promise(resolve => requestAnimationFrame(() => requestAni
     scrollHeight: Math.max(de.scrollHeight, document.body ? document.body.scrollHeight : 0),
     brokenImages: [...document.images].filter(i => i.complete && i.naturalWidth === 0).map(i => i.getAttribute("src") || "(no src)"),
     widest: widest || "(not found)",
+    outOfView: [...document.querySelectorAll("[data-headline]")].filter(el => el.getBoundingClientRect().right > limit).map(el => name(el) + " " + JSON.stringify(el.textContent.trim().slice(0, 40)) + " (right edge " + Math.round(el.getBoundingClientRect().right) + " px)"),
   });
 })))`
 
@@ -379,6 +386,9 @@ func inspectPage(browserCtx context.Context, pg string, width int) []Problem {
 	if m.ScrollWidth > m.InnerWidth {
 		problems = append(problems, Problem{Page: pg, Kind: KindOverflow,
 			Detail: fmt.Sprintf("document is %d px wide in a %d px window; widest: %s", m.ScrollWidth, m.InnerWidth, m.Widest)})
+	}
+	for _, el := range m.OutOfView {
+		problems = append(problems, Problem{Page: pg, Kind: KindOutOfView, Detail: el})
 	}
 	if blank, err := allWhite(shot); err != nil {
 		problems = append(problems, Problem{Page: pg, Kind: KindLoad, Detail: "screenshot: " + err.Error()})

@@ -3,6 +3,9 @@ package cli
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -45,15 +48,20 @@ counting as 1.0), the verdicts, geometric-mean speedups, cost, tokens and
 wall time; then, for runs of the same plan, every pair (up to 10 runs, else
 those of --pairs): the differences in Opt@1 and SR on the items both
 evaluated, with paired bootstrap intervals, the exact McNemar p of Opt@1,
-the items each wins, and the items evaluated in one run only, named.
+the items each wins (both runs' terms of an item divided by one human
+speedup, the geometric mean of theirs, so two failures tie), and the items
+evaluated in one run only, named; beyond 10 runs a line says the pairs
+were omitted, and a --pairs run id not compared is an error.
 Rates are over all plan items; missing, infra_error and
 unevaluated items are counted in their own column and count as failures.
 Intervals are percentile bootstraps over items and, within each item, over
 its timed rounds (two levels; B = 2,000, seeded: the same files give the
 same numbers); patch, correct, pass@k and the paired differences resample
 items only. Without RUN_DIR, every evaluated run under the state root.
---out writes to a file (atomically) instead of stdout; with
---format html, it is the site's directory.
+A RUN_DIR named twice is compared once. --long, --matrix and --no-legend
+apply to the table only. --out writes to a file (atomically) instead of
+stdout; with --format html, it is the site's directory (its .git, CNAME and
+.nojekyll kept; a link or the working directory refused).
 
 ` + compareFormats.Help(),
 		Args: cobra.ArbitraryArgs,
@@ -87,12 +95,12 @@ func runCompare(env *System, o *compareOptions, args []string) error {
 		}
 		pairs = append(pairs, [2]string{a, b})
 	}
-	dirs := make([]string, len(args))
-	for i, a := range args {
-		dirs[i] = env.path(a)
-		if err := report.ReadRunDir(dirs[i]); err != nil {
-			return err
-		}
+	if o.format != "table" && (o.view.Long || o.view.Matrix || o.view.NoLegend) {
+		return badinput.Errorf("--long, --matrix and --no-legend apply to --format table only (json always has the matrix; md and csv have every column), not to --format %s", o.format)
+	}
+	dirs, err := runDirArgs(env, args)
+	if err != nil {
+		return err
 	}
 	var b *compare.Board
 	if len(dirs) == 0 {
@@ -107,12 +115,57 @@ func runCompare(env *System, o *compareOptions, args []string) error {
 		// A named directory that is not a run is the caller's mistake.
 		return badinput.Wrap(err)
 	}
+	if err := checkPairs(b, pairs); err != nil {
+		return err
+	}
 	b.View = o.view
 	fillSubjects(env, o.benchCfg, b)
 	if o.format == "html" {
 		return writeCompareSite(env, b, env.path(o.out))
 	}
 	return emit(env, env.path(o.out), func(w io.Writer) error { return render(w, b) })
+}
+
+// runDirArgs are the RUN_DIR arguments, each checked to exist, a
+// directory named twice (the same after cleaning and resolving links)
+// kept once with a note on stderr: a run is never paired with itself.
+func runDirArgs(env *System, args []string) ([]string, error) {
+	var dirs []string
+	seen := map[string]string{}
+	for _, a := range args {
+		dir := env.path(a)
+		if _, err := os.Stat(dir); os.IsNotExist(err) {
+			return nil, badinput.Errorf("%s: no such run directory", a)
+		} else if err != nil {
+			return nil, badinput.Wrap(fmt.Errorf("run directory %s: %w", a, err))
+		}
+		key := filepath.Clean(dir)
+		if r, err := filepath.EvalSymlinks(dir); err == nil {
+			if abs, err := filepath.Abs(r); err == nil {
+				key = abs
+			}
+		}
+		if first, ok := seen[key]; ok {
+			fmt.Fprintf(env.Stderr, "note: %s is %s, named twice: compared once\n", a, first)
+			continue
+		}
+		seen[key] = a
+		dirs = append(dirs, dir)
+	}
+	return dirs, nil
+}
+
+// checkPairs refuses a --pairs run id that is none of the board's rows.
+func checkPairs(b *compare.Board, pairs [][2]string) error {
+	ids := b.RunIDs()
+	for _, p := range pairs {
+		for _, id := range p {
+			if !slices.Contains(ids, id) {
+				return badinput.Errorf("--pairs %s,%s: no run %q among the compared runs (%s)", p[0], p[1], id, strings.Join(ids, ", "))
+			}
+		}
+	}
+	return nil
 }
 
 // loadStateBoard is the leaderboard of every evaluated run under root, the

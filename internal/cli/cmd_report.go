@@ -102,7 +102,7 @@ func newReportAllCmd(env *System) *cobra.Command {
 		Short: "Summarise every run under the state root",
 		Long: `Summarise every run under the state root, newest first: items, counts by
 status, missing items and spend, in one of the formats below; the table
-ends with, and the JSON carries under "leaderboard", the leaderboard of
+and the Markdown end with, and the JSON carries under "leaderboard", the leaderboard of
 the evaluated runs as ` + "`bench compare`" + ` computes it. --out writes to a file
 (atomically) instead of stdout.
 
@@ -152,6 +152,24 @@ func runReportAll(env *System, o *reportAllOptions) error {
 			}
 			fmt.Fprintln(w, "\nleaderboard of the evaluated runs (bench compare):")
 			return compare.WriteTable(w, board)
+		}
+	case "md", "markdown":
+		// Markdown ends with compare's Markdown leaderboard, as the
+		// table ends with its table.
+		board, err := loadStateBoard(root, nil)
+		if err != nil {
+			return err
+		}
+		md := render
+		render = func(w io.Writer, a *report.All) error {
+			if err := md(w, a); err != nil {
+				return err
+			}
+			if len(board.Tasks) == 0 {
+				return nil
+			}
+			fmt.Fprintln(w)
+			return compare.WriteMarkdown(w, board)
 		}
 	case "json":
 		// The JSON carries the same leaderboard as `bench compare

@@ -137,12 +137,18 @@ func geoOf(sum, w float64) float64      { return math.Exp(sum / w) }
 
 // estimateNested is the two-level percentile bootstrap: each of B
 // resamples draws the entries with replacement (the outer level, over
-// items) and takes, for every drawn entry, its replicate of the same
-// index b (the inner level, over the item's timed rounds, drawn once per
-// item beforehand). The point estimate is from the entries' own terms.
+// items) and takes, for every drawn entry, one of its replicates (the
+// inner level, over the item's timed rounds, B of them drawn per item
+// beforehand): resample b's first draw of an entry takes replicate b, its
+// second draw replicate b+1, and so on (mod B), so that an entry drawn
+// twice in one resample gets two independent inner resamples, as a
+// two-level bootstrap draws them, while one resample still reads a few
+// contiguous stretches of reps.
 func estimateNested(s nested, fin finish, B int, seed uint64, confidence float64) Metric {
 	n := len(s.point)
 	r := -1 // the resample being drawn
+	// times[j] is how often entry j was drawn in the current resample.
+	times := make([]uint32, n)
 	return bootstrap(n, B, seed, confidence, func(pick func() int) float64 {
 		var sum, ws float64
 		if pick == nil {
@@ -158,10 +164,17 @@ func estimateNested(s nested, fin finish, B int, seed uint64, confidence float64
 			return fin(sum, ws)
 		}
 		r++
-		row := s.reps[r*s.stride : (r+1)*s.stride]
+		clear(times)
 		for range n {
 			j := pick()
-			sum += float64(row[s.cols[j]])
+			// The entry's k-th draw in this resample takes replicate
+			// r+k, wrapping (rarely taken: no branch on k itself).
+			rep := r + int(times[j])
+			for rep >= B {
+				rep -= B
+			}
+			sum += float64(s.reps[rep*s.stride+s.cols[j]])
+			times[j]++
 			if s.weight != nil {
 				ws += s.weight[j]
 			}

@@ -109,9 +109,80 @@ func writeRun(t *testing.T, root, id, agent string, items []fixtureItem) {
 	}
 }
 
+// sampleAgents are the item-layout fixture's candidates per item, as
+// multiples of the human speedup (0: fails the tests).
+var sampleAgents = []float64{1.02, 0.6, 0}
+
+// writeItemLayoutRun writes a run with 3 samples per item as evaluate's
+// K > 1 layout does: a journal per sample directory and one eval.json per
+// item (journal.EvalDir) holding the candidates, the baseline and human
+// timed once in the same rounds as every candidate. The third candidate
+// fails the tests and is out of the rounds; item c6 was never evaluated.
+func writeItemLayoutRun(t *testing.T, root, id string) {
+	t.Helper()
+	const k = 3
+	dir := filepath.Join(journal.RunsDir(root), id)
+	created := time.Date(2026, 1, 2, 3, 5, 0, 0, time.UTC)
+	run := &records.Run{
+		SchemaVersion: records.SchemaVersion, RunID: id, CreatedAt: created, UpdatedAt: created,
+		Task:  records.RunTask{ID: "demo", Name: "demo"},
+		Agent: records.RunAgent{Name: "sampler", Type: "sampler", Model: "sampler-model"},
+		Items: fixtureItems, Samples: k, PlanHash: "fixtureplan",
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := journal.WriteRun(dir, run); err != nil {
+		t.Fatal(err)
+	}
+	for i, item := range fixtureItems {
+		h := humanSpeedups[i]
+		for s := range k {
+			sdir := filepath.Join(dir, journal.ItemDirName(item, s, k))
+			if err := os.MkdirAll(sdir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			j := &records.Journal{SchemaVersion: records.SchemaVersion, RunID: id, ItemID: item, Sample: s, Status: records.RolloutSuccess,
+				DurationSeconds: 5, Usage: records.Usage{CostUSD: 0.02, InputTokens: 500, OutputTokens: 50},
+				Patch: &records.PatchInfo{Bytes: 80, Files: []string{"a.go"}, Added: 2, Removed: 1, Applies: true}}
+			if err := journal.WriteJournal(sdir, j); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if item == "c6" {
+			continue
+		}
+		ev := &records.Eval{SchemaVersion: records.EvalSchemaVersion, RunID: id, ItemID: item, Status: records.EvalSuccess}
+		for r := range 7 {
+			jh := 1 + 0.02*float64((r*7)%5-2)/2
+			ev.Samples = append(ev.Samples,
+				records.Sample{Arm: records.ArmBase, Round: r, Position: r % (k + 2), Warmup: r == 0, Value: 1},
+				records.Sample{Arm: records.ArmHuman, Round: r, Position: (r + 1) % (k + 2), Warmup: r == 0, Value: jh / h})
+			for s, m := range sampleAgents {
+				if m > 0 {
+					ja := 1 + 0.02*float64((r*3+s)%5-2)/2
+					ev.Samples = append(ev.Samples, records.Sample{Arm: records.ArmAgent, Sample: s, Round: r, Position: (r + 2 + s) % (k + 2), Warmup: r == 0, Value: ja / (h * m)})
+				}
+			}
+		}
+		for s, m := range sampleAgents {
+			c := records.EvalCandidate{Sample: s, PatchHash: fmt.Sprintf("p%d", s), Status: records.EvalSuccess,
+				Patch: records.EvalPatch{Bytes: 80, Applied: true}, Stats: threeWay(h, h*m)}
+			if m == 0 {
+				c.Status, c.Stats = records.EvalCorrectnessFailed, nil
+			}
+			ev.Candidates = append(ev.Candidates, c)
+		}
+		if err := journal.WriteEval(journal.EvalDir(dir, item, k), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // fixture is a state root with 3 runs × 6 items: replay (the human's patch:
 // its speedups, c5's run ended in infra_error), noop (no patch: speedup 1.0),
-// a breaker (patches that fail the tests; c6 never rolled out).
+// a breaker (patches that fail the tests; c6 never rolled out); and a run
+// of 3 samples per item in the item layout (writeItemLayoutRun).
 func fixture(t *testing.T) string {
 	root := t.TempDir()
 	var replay, noop, breaker []fixtureItem
@@ -126,6 +197,7 @@ func fixture(t *testing.T) string {
 	writeRun(t, root, "demo-replay", "replay", replay)
 	writeRun(t, root, "demo-noop", "noop", noop)
 	writeRun(t, root, "demo-breaker", "breaker", breaker)
+	writeItemLayoutRun(t, root, "demo-samples")
 	return root
 }
 
@@ -208,8 +280,8 @@ var testdataDir = func() string { d, _ := filepath.Abs("testdata"); return d }()
 
 func TestFixtureCounts(t *testing.T) {
 	b := loadFixture(t)
-	if len(b.Tasks) != 1 || len(b.Tasks[0].Rows) != 3 {
-		t.Fatalf("want 1 task of 3 rows, got %+v", b.Tasks)
+	if len(b.Tasks) != 1 || len(b.Tasks[0].Rows) != 4 {
+		t.Fatalf("want 1 task of 4 rows, got %+v", b.Tasks)
 	}
 	rows := map[string]Row{}
 	for _, r := range b.Tasks[0].Rows {
@@ -323,16 +395,16 @@ func TestEvaluatedOnly(t *testing.T) {
 	}
 	writeRun(t, root, "demo-prepared", "prepared", prepared)
 	dirs, _, err := StateRunDirs(root)
-	if err != nil || len(dirs) != 4 {
-		t.Fatalf("want 4 runs, got %v %v", dirs, err)
+	if err != nil || len(dirs) != 5 {
+		t.Fatalf("want 5 runs, got %v %v", dirs, err)
 	}
 	b, err := Load(dirs, Options{EvaluatedOnly: true})
-	if err != nil || len(b.Tasks[0].Rows) != 3 {
-		t.Fatalf("evaluated only: want 3 rows, got %+v %v", b, err)
+	if err != nil || len(b.Tasks[0].Rows) != 4 {
+		t.Fatalf("evaluated only: want 4 rows, got %+v %v", b, err)
 	}
 	b, err = Load(dirs, Options{})
-	if err != nil || len(b.Tasks[0].Rows) != 4 {
-		t.Fatalf("all: want 4 rows, got %+v %v", b, err)
+	if err != nil || len(b.Tasks[0].Rows) != 5 {
+		t.Fatalf("all: want 5 rows, got %+v %v", b, err)
 	}
 	for _, r := range b.Tasks[0].Rows {
 		if r.Agent == "prepared" && (r.NotEvaluated != 6 || !r.Incomplete || r.PatchRate.Value != 1) {
@@ -355,14 +427,67 @@ func TestMcNemarExact(t *testing.T) {
 // A run compared with itself: every difference is 0 with a degenerate
 // interval, p = 1, no item won.
 func TestPairedIdentical(t *testing.T) {
-	b := loadFixture(t)
-	r := b.Tasks[0].Rows[1] // replay: speedups differ by item
-	p := comparePair(&r, &r, b.Bootstrap, 1)
+	root := t.TempDir()
+	writePlan(t, root)
+	var replay []fixtureItem
+	for i, h := range humanSpeedups {
+		replay = append(replay, fixtureItem{records.RolloutSuccess, true, records.EvalSuccess, h * (0.98 + 0.01*float64(i)), 0.10})
+	}
+	// Two runs written separately from the same items: two rows, not
+	// one row compared with itself.
+	writeRun(t, root, "replay-a", "replay", replay)
+	writeRun(t, root, "replay-b", "replay", replay)
+	b, err := Load([]string{filepath.Join(journal.RunsDir(root), "replay-a"), filepath.Join(journal.RunsDir(root), "replay-b")}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := b.Tasks[0].Pairs[0]
 	if p.Opt1Diff.Value != 0 || p.Opt1Diff.Lo != 0 || p.Opt1Diff.Hi != 0 || p.SRDiff.Value != 0 || p.SRDiff.Lo != 0 || p.SRDiff.Hi != 0 {
 		t.Errorf("identical runs: want zero differences, got %+v", p)
 	}
-	if p.McNemarP != 1 || p.WinsA+p.WinsB != 0 || p.Shared != 5 {
-		t.Errorf("identical runs: want p = 1, no wins, 5 shared: %+v", p)
+	if p.McNemarP != 1 || p.WinsA+p.WinsB != 0 || p.Shared != 6 {
+		t.Errorf("identical runs: want p = 1, no wins, 6 shared: %+v", p)
+	}
+}
+
+// Two noop runs whose human timings differ (noise): every item fails in
+// both, so each is a tie and ΔSR is exactly 0, whichever run timed the
+// human faster.
+func TestPairedNoopsTie(t *testing.T) {
+	root := t.TempDir()
+	writePlan(t, root)
+	var noop []fixtureItem
+	for range humanSpeedups {
+		noop = append(noop, fixtureItem{records.RolloutNoPatch, false, records.EvalSuccess, 1.0, 0})
+	}
+	writeRun(t, root, "noop-a", "noop", noop)
+	writeRun(t, root, "noop-b", "noop", noop)
+	dirB := filepath.Join(journal.RunsDir(root), "noop-b")
+	for i, id := range fixtureItems {
+		itemDir := filepath.Join(dirB, id)
+		ev, err := journal.ReadEval(itemDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.Stats.HumanOverBase = speedup(humanSpeedups[i] * (1.05 + 0.02*float64(i)))
+		if err := journal.WriteEval(itemDir, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := Load([]string{filepath.Join(journal.RunsDir(root), "noop-a"), dirB}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := b.Tasks[0].Rows
+	if rows[0].SR.Value == rows[1].SR.Value {
+		t.Fatalf("the runs' own SR must differ (their human timings do): %v", rows[0].SR)
+	}
+	p := b.Tasks[0].Pairs[0]
+	if p.SRDiff.Value != 0 || p.SRDiff.Lo != 0 || p.SRDiff.Hi != 0 || p.SRDiff.N != 6 {
+		t.Errorf("two noops: want ΔSR exactly 0 with a degenerate interval over 6 items, got %+v", p.SRDiff)
+	}
+	if p.WinsA != 0 || p.WinsB != 0 || p.McNemarP != 1 || p.Opt1Diff.Value != 0 {
+		t.Errorf("two noops: want items won 0/0, McNemar p 1, ΔOpt@1 0: %+v", p)
 	}
 }
 
@@ -445,8 +570,8 @@ func BenchmarkWithinItem(b *testing.B) {
 func TestMatrix(t *testing.T) {
 	b := loadFixture(t)
 	m := b.Tasks[0].Matrix
-	if len(m.Items) != 6 || len(m.Runs) != 3 {
-		t.Fatalf("want 6 items × 3 runs, got %+v", m)
+	if len(m.Items) != 6 || len(m.Runs) != 4 {
+		t.Fatalf("want 6 items × 4 runs, got %+v", m)
 	}
 	col := map[string]int{}
 	for i, r := range m.Runs {
@@ -474,6 +599,91 @@ func TestMatrix(t *testing.T) {
 	c := m.Items[0].Cells[col["demo-replay"]]
 	if !c.CIValid || c.Speedup != 1.5*0.98 || c.Lo >= c.Speedup || c.Hi <= c.Speedup || c.Verdict == "" || !c.OptCommit {
 		t.Errorf("replay on c1: want its speedup with CI, verdict and opt_commit, got %+v", c)
+	}
+}
+
+// The item layout (evaluate's K > 1 eval.json with candidates): each
+// candidate is read as its sample; the rates count samples, Opt@K the
+// items one candidate reaches; within an item every candidate's replicate
+// resamples the same rounds, so its human speedups are the same.
+func TestItemLayout(t *testing.T) {
+	b := loadFixture(t)
+	var r Row
+	for _, x := range b.Tasks[0].Rows {
+		if x.RunID == "demo-samples" {
+			r = x
+		}
+	}
+	if r.Samples != 3 || r.Evaluated != 5 || r.NotEvaluated != 1 || !r.Incomplete {
+		t.Fatalf("want K 3, 5 evaluated, c6 not evaluated: %+v", r)
+	}
+	// Candidate 0 reaches 1.02 × the human (opt_commit where the human is
+	// ≥ 1.2/1.02: c1, c2, c4, c5), candidate 1 0.6 ×, candidate 2 fails.
+	if math.Abs(r.CorrectRate.Value-10.0/18) > 1e-12 || math.Abs(r.Opt1.Value-4.0/18) > 1e-12 || r.OptK == nil || math.Abs(r.OptK.Value-4.0/6) > 1e-12 {
+		t.Errorf("want correct 10/18, Opt@1 4/18, Opt@K 4/6: %+v %+v %+v", r.CorrectRate, r.Opt1, r.OptK)
+	}
+	if r.Win+r.Match+r.Loss+r.Inconclusive != 10 {
+		t.Errorf("want a verdict per correct candidate (10): %d/%d/%d/%d", r.Win, r.Match, r.Loss, r.Inconclusive)
+	}
+	dir := filepath.Join(".", journal.RunsDir("."), "demo-samples")
+	const B = 200
+	bs := Bootstrap{Resamples: B, Seed: 5, Confidence: 0.95}
+	ab, hb := make([]float64, 3*B), make([]float64, 3*B)
+	out := readItem(dir, "c2", 0, 3, bs, newRepSet(1, B, 3), ab, hb)
+	// The failed candidate has no statistics of its own: it takes the
+	// item's human speedup, to enter SR as 1.0.
+	if u := out.units[2]; !u.withinHuman || u.humanSpeedup != 2 || u.correct {
+		t.Errorf("failed candidate: want the item's human speedup: %+v", u)
+	}
+	if !out.units[0].withinAgent || !out.units[1].withinAgent {
+		t.Fatalf("want the correct candidates resampled: %+v", out.units)
+	}
+	distinct := map[float64]bool{}
+	for i := range B {
+		if hb[i] != hb[B+i] {
+			t.Fatalf("replicate %d: candidates' human speedups differ: %v %v", i, hb[i], hb[B+i])
+		}
+		distinct[hb[i]] = true
+	}
+	if len(distinct) < 3 {
+		t.Errorf("the human's replicates do not vary: %v", distinct)
+	}
+}
+
+// Beyond MaxAllPairs rows without --pairs, the pairs are omitted and the
+// board says so; a pair asked for is compared.
+func TestPairsOmitted(t *testing.T) {
+	root := t.TempDir()
+	var noop []fixtureItem
+	for range fixtureItems {
+		noop = append(noop, fixtureItem{records.RolloutNoPatch, false, records.EvalSuccess, 1.0, 0})
+	}
+	var dirs []string
+	for i := range MaxAllPairs + 1 {
+		id := fmt.Sprintf("noop-%02d", i)
+		writeRun(t, root, id, "noop", noop)
+		dirs = append(dirs, filepath.Join(journal.RunsDir(root), id))
+	}
+	b, err := Load(dirs, Options{Resamples: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk := b.Tasks[0]; len(tk.Pairs) != 0 || !strings.Contains(tk.PairsOmitted, "--pairs RUN_ID_A,RUN_ID_B") {
+		t.Errorf("want no pairs and a note: %d %q", len(tk.Pairs), tk.PairsOmitted)
+	}
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "\npairs omitted: 11 runs are more than 10;") {
+		t.Errorf("table: no note of the omitted pairs:\n%s", buf.String())
+	}
+	b, err = Load(dirs, Options{Resamples: 50, Pairs: [][2]string{{"noop-03", "noop-07"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk := b.Tasks[0]; len(tk.Pairs) != 1 || tk.PairsOmitted != "" {
+		t.Errorf("want the one pair asked for, no note: %+v %q", tk.Pairs, tk.PairsOmitted)
 	}
 }
 
@@ -643,10 +853,13 @@ func TestRobustness(t *testing.T) {
 
 // With two samples per item (the first reaching 2× on a 1.5× human
 // commit, the second failing the tests) Opt@K counts the item, Opt@1 half
-// of it; the matrix cell shows the worse sample's status. A run of
-// another plan's items gets not_in_plan cells.
+// of it; the matrix cell shows the worse sample's status. The matrix's
+// rows are human commits: another plan's a (a different commit, its ids
+// being positional) is a row of its own, its z (k2's b commit) shares b's
+// row, whose human× is the median of the two runs' with their range.
 func TestSamplesAndOtherPlan(t *testing.T) {
 	root := t.TempDir()
+	commits := map[string]string{"k2/a": "aaaa", "k2/b": "bbbb", "k2/c": "cccc", "k2/d": "dddd", "k2/e": "eeee", "other/a": "ffff", "other/z": "bbbb"}
 	write := func(id string, items []string, samples int) string {
 		dir := filepath.Join(journal.RunsDir(root), id)
 		run := &records.Run{SchemaVersion: records.SchemaVersion, RunID: id, Task: records.RunTask{ID: "k"}, Agent: records.RunAgent{Name: id}, Items: items, Samples: samples, PlanHash: "plan-" + id}
@@ -664,6 +877,10 @@ func TestSamplesAndOtherPlan(t *testing.T) {
 				}
 				ev := &records.Eval{RunID: id, ItemID: item, Status: records.EvalSuccess, Patch: records.EvalPatch{Bytes: 1, Applied: true},
 					Stats: threeWay(1.5, 2), Samples: rounds(6, 1, 1/1.5, 0.5)}
+				ev.Commits.Human = commits[id+"/"+item]
+				if id == "other" {
+					ev.Stats = threeWay(2, 2)
+				}
 				if s == 1 {
 					ev.Status, ev.Stats, ev.Samples = records.EvalCorrectnessFailed, threeWay(1.5, 0), nil
 				}
@@ -691,17 +908,27 @@ func TestSamplesAndOtherPlan(t *testing.T) {
 		t.Errorf("different plans: want no pairs, got %+v", b.Tasks[0].Pairs)
 	}
 	m := b.Tasks[0].Matrix
-	if len(m.Items) != 6 || m.Items[5].ID != "z" {
-		t.Fatalf("want the union of the plans' items, a…e then z: %+v", m.Items)
+	var ids []string
+	for _, it := range m.Items {
+		ids = append(ids, it.ID+"="+it.Human)
+	}
+	if got := strings.Join(ids, " "); got != "a=aaaa b=bbbb c=cccc d=dddd e=eeee a=ffff" {
+		t.Fatalf("want one row per human commit, k2's items then other's a: %s", got)
+	}
+	if it := m.Items[1]; it.Cells[1].Status != CellOK || it.HumanSpeedup != 1.75 || it.HumanMin != 1.5 || it.HumanMax != 2 {
+		t.Errorf("b (other's z): want other's cell, human× the median 1.75 of 1.5 and 2 with the range: %+v", it)
+	}
+	if it := m.Items[0]; it.HumanSpeedup != 1.5 || it.HumanMin != 0 || it.Cells[1].Status != CellNotInPlan {
+		t.Errorf("k2's a: want only k2's human×, not_in_plan for other: %+v", it)
+	}
+	if it := m.Items[5]; it.Cells[0].Status != CellNotInPlan || it.Cells[1].Status != CellOK {
+		t.Errorf("other's a: want its own row: %+v", it)
 	}
 	if c := m.Items[0].Cells[0]; c.Status != string(records.EvalCorrectnessFailed) || c.CIValid || c.Speedup != 0 || !c.OptCommit || c.Correct != 1 {
 		t.Errorf("a in k2: want the worse sample's status, no CI, opt_commit by half the samples, 1 correct: %+v", c)
 	}
-	if c := m.Items[1].Cells[1]; c.Status != CellNotInPlan {
-		t.Errorf("b in other: want not_in_plan, got %+v", c)
-	}
-	if c := m.Items[5].Cells[0]; c.Status != CellNotInPlan {
-		t.Errorf("z in k2: want not_in_plan, got %+v", c)
+	if c := m.Items[2].Cells[1]; c.Status != CellNotInPlan {
+		t.Errorf("c in other: want not_in_plan, got %+v", c)
 	}
 }
 

@@ -5,13 +5,15 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/stats"
 )
 
-// Matrix is the item × run grid of one task: one row per plan item (the
-// union of the task's runs' plans, in order of first appearance), one
+// Matrix is the item × run grid of one task: one row per human commit (the
+// union of the task's runs' plan items, in order of first appearance; an
+// item whose commit is unknown is keyed by its plan and id), one
 // column per run (Task.Rows' order). The terminal table and the HTML site
 // render the same data.
 type Matrix struct {
@@ -31,12 +33,17 @@ type MatrixItem struct {
 	Human      string `json:"human,omitempty"`
 	HumanShort string `json:"human_short,omitempty"`
 	Subject    string `json:"subject,omitempty"`
-	// HumanSpeedup is the human commit's speedup over the baseline, from
-	// the first run that measured it (0: not measured).
+	// HumanSpeedup is the human commit's speedup over the baseline: the
+	// median over the runs that measured it (0: none did). HumanMin and
+	// HumanMax are the range of those runs' measurements, given only when
+	// they differ by more than the verdict band (each run times the
+	// human itself; their noise differs).
 	HumanSpeedup float64 `json:"human_speedup,omitempty"`
 	// Calibration is the item's class in calibration.json ("" when not
 	// calibrated); the table marks an item that is not stable.
 	Calibration stats.Class `json:"calibration,omitempty"`
+	HumanMin     float64 `json:"human_speedup_min,omitempty"`
+	HumanMax     float64 `json:"human_speedup_max,omitempty"`
 	// Cells are one per run, aligned with Matrix.Runs.
 	Cells []Cell `json:"cells"`
 }
@@ -65,6 +72,9 @@ const (
 // or no_patch, and the interval is left out; Correct says how many passed.
 type Cell struct {
 	Status string `json:"status"`
+	// Item is the run's own id of the plan item, when it is not the
+	// matrix row's ID (another plan's item on the same human commit).
+	Item string `json:"item,omitempty"`
 	// Speedup is the agent's speedup over the baseline (Status ok), with
 	// its interval from eval.json when CIValid; 0 when not timed.
 	Speedup float64 `json:"speedup,omitempty"`
@@ -223,16 +233,53 @@ func shortSHA(sha string) string {
 	return sha
 }
 
+// matrixKey is the matrix row of item id of row r: its human commit
+// when known (two plans' items are one row only when they measure the
+// same commit; ids are positional, <task>-NNNN, and mean different commits
+// in different plans), else the plan and the id. known are the commits of
+// the task's (plan, id) pairs that some run knows: a run that never
+// evaluated an item (missing, infra_error) shares the row of one that did.
+func matrixKey(r *Row, id string, known map[[2]string]string) string {
+	if h := known[[2]string{r.plan, id}]; h != "" {
+		return "commit " + h
+	}
+	return "plan " + r.plan + " item " + id
+}
+
 // buildMatrix lays out a task's rows as the item × run grid.
 func buildMatrix(rows []Row) *Matrix {
 	m := &Matrix{Runs: make([]string, len(rows)), Items: []MatrixItem{}}
 	index := map[string]int{}
-	for _, r := range rows {
+	// keys[col][i] is the plan item of rows[col] in matrix row i.
+	keys := make([]map[int]string, len(rows))
+	humans := map[int][]float64{}
+	band := 0.0
+	known := map[[2]string]string{}
+	for col := range rows {
+		for id, pc := range rows[col].commits {
+			if pc.human != "" {
+				known[[2]string{rows[col].plan, id}] = pc.human
+			}
+		}
+	}
+	for col := range rows {
+		r := &rows[col]
+		keys[col] = map[int]string{}
+		band = max(band, r.band)
 		for _, id := range r.planItems {
-			if _, ok := index[id]; !ok {
-				index[id] = len(m.Items)
+			k := matrixKey(r, id, known)
+			i, ok := index[k]
+			if _, taken := keys[col][i]; ok && taken {
+				// Two items of one plan on the same commit: their own rows.
+				k = "plan " + r.plan + " item " + id
+				i, ok = index[k]
+			}
+			if !ok {
+				i = len(m.Items)
+				index[k] = i
 				m.Items = append(m.Items, MatrixItem{ID: id})
 			}
+			keys[col][i] = id
 		}
 	}
 	for i := range m.Items {
@@ -241,24 +288,46 @@ func buildMatrix(rows []Row) *Matrix {
 	for i := range m.Items {
 		m.Items[i].Calibration = matrixCalibration(rows, m.Items[i].ID)
 	}
-	for col, r := range rows {
+	for col := range rows {
+		r := &rows[col]
 		m.Runs[col] = r.RunID
 		for i := range m.Items {
 			it := &m.Items[i]
-			c, ok := r.cells[it.ID]
+			id, ok := keys[col][i]
 			if !ok {
-				c = Cell{Status: CellNotInPlan}
+				it.Cells[col] = Cell{Status: CellNotInPlan}
+				continue
 			}
-			it.Cells[col] = c
-			if pc, ok := r.commits[it.ID]; ok && it.Human == "" {
+			it.Cells[col] = r.cells[id]
+			if id != it.ID {
+				it.Cells[col].Item = id
+			}
+			if pc, ok := r.commits[id]; ok && pc.human != "" && it.Human == "" {
 				it.Human, it.HumanShort, it.Subject = pc.human, shortSHA(pc.human), pc.subject
 			}
-			if h := r.humanSpeedups[it.ID]; h > 0 && it.HumanSpeedup == 0 {
-				it.HumanSpeedup = h
+			if h := r.humanSpeedups[id]; h > 0 {
+				humans[i] = append(humans[i], h)
 			}
 		}
 	}
+	for i, hs := range humans {
+		it := &m.Items[i]
+		slices.Sort(hs)
+		it.HumanSpeedup = medianSorted(hs)
+		if lo, hi := hs[0], hs[len(hs)-1]; hi > lo*(1+band) {
+			it.HumanMin, it.HumanMax = lo, hi
+		}
+	}
 	return m
+}
+
+// medianSorted is the median of sorted, non-empty xs.
+func medianSorted(xs []float64) float64 {
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return xs[n/2-1]/2 + xs[n/2]/2
 }
 
 // verdictShort is a cell's verdict in a few letters for the terminal.
@@ -274,4 +343,12 @@ func verdictShort(c Cell) string {
 		return "inconcl."
 	}
 	return ""
+}
+
+// ItemID is the run's id of the plan item of cell c in matrix row it.
+func (it MatrixItem) ItemID(c Cell) string {
+	if c.Item != "" {
+		return c.Item
+	}
+	return it.ID
 }

@@ -7,6 +7,7 @@ package compare
 
 import (
 	"fmt"
+	"io/fs"
 	"math"
 	"path/filepath"
 	"runtime"
@@ -61,6 +62,10 @@ type Task struct {
 	ID    string `json:"id"`
 	Rows  []Row  `json:"rows"`
 	Pairs []Pair `json:"pairs,omitempty"`
+	// PairsOmitted says, when the task has more than MaxAllPairs rows of
+	// one plan and --pairs asked for none of them, that the pairs were
+	// left out and how to ask for them ("" otherwise).
+	PairsOmitted string `json:"pairs_omitted,omitempty"`
 	// Matrix is the item × run grid of the task's rows.
 	Matrix *Matrix `json:"matrix"`
 }
@@ -153,6 +158,8 @@ type Row struct {
 	cells         map[string]Cell
 	commits       map[string]planCommit
 	humanSpeedups map[string]float64
+	// band is the verdict band of the run's evaluations.
+	band float64
 }
 
 // ItemResult is one plan item of a row: P(opt_base) and P(opt_commit),
@@ -176,9 +183,13 @@ type ItemResult struct {
 	ShareGeoMeanAll float64 `json:"share_geomean_speedup_all"`
 }
 
-// itemValues are one item's Opt@1 (the mean over its samples) and speedup
-// ratio (NaN when the human speedup was not measured).
-type itemValues struct{ opt1, sr float64 }
+// itemValues are what the paired comparison needs of one item: its Opt@1
+// (the mean over its samples), the mean agent speedup over the baseline of
+// its samples with a measured human speedup (a failure counting as 1.0)
+// and the geometric mean of those human speedups (0: not measured). The
+// pair divides both runs' agent speedups by one human speedup per item,
+// so that the two runs' own timing noise of the human does not decide.
+type itemValues struct{ opt1, agent, human float64 }
 
 // Options of Load.
 type Options struct {
@@ -249,9 +260,23 @@ func Load(dirs []string, o Options) (*Board, error) {
 	}
 	for i := range b.Tasks {
 		b.Tasks[i].Pairs = pairs(b.Tasks[i].Rows, o.Pairs, b.Bootstrap)
+		if n := len(b.Tasks[i].Rows); n > MaxAllPairs && len(b.Tasks[i].Pairs) == 0 {
+			b.Tasks[i].PairsOmitted = fmt.Sprintf("pairs omitted: %d runs are more than %d; ask for a pair with --pairs RUN_ID_A,RUN_ID_B (repeatable)", n, MaxAllPairs)
+		}
 		b.Tasks[i].Matrix = buildMatrix(b.Tasks[i].Rows)
 	}
 	return b, nil
+}
+
+// RunIDs are the run ids of the board's rows, in order.
+func (b *Board) RunIDs() []string {
+	var out []string
+	for _, t := range b.Tasks {
+		for _, r := range t.Rows {
+			out = append(out, r.RunID)
+		}
+	}
+	return out
 }
 
 // unit is what one sample of one item says.
@@ -272,15 +297,27 @@ type unit struct {
 	// withinAgent and withinHuman say which speedups the within-item
 	// bootstrap resampled (ab, hb); the others stand as measured.
 	withinAgent, withinHuman bool
+	// band is the evaluation's verdict band.
+	band float64
 }
 
-// readUnit reads one sample's journal and eval.json and, into ab and hb
-// (B each), the within-item replicates of its speedups.
-func readUnit(dir string, seed uint64, ab, hb []float64) (unit, []string) {
+// readUnit reads one sample's journal and eval.json (item, when not nil,
+// is the item layout's file, whose view of sample is taken instead)
+// and, into ab and hb (B each), the within-item replicates of its
+// speedups.
+func readUnit(dir string, item *records.Eval, sample int, seed uint64, ab, hb []float64) (unit, []string) {
 	var u unit
 	var problems []string
 	j, jerr := journal.ReadJournal(dir)
-	ev, everr := journal.ReadSampleEval(dir)
+	var ev *records.Eval
+	var everr error
+	if item != nil {
+		if ev = item.SampleView(sample); ev == nil {
+			everr = fs.ErrNotExist
+		}
+	} else {
+		ev, everr = journal.ReadSampleEval(dir)
+	}
 	if everr != nil && !fsx.IsNotExist(everr) {
 		problems = append(problems, everr.Error())
 		ev = nil
@@ -319,6 +356,7 @@ func readUnit(dir string, seed uint64, ab, hb []float64) (unit, []string) {
 			}
 			u.verdictLabel = stats.VerdictText(st.Verdict.Outcome, st.Verdict.Significant, st.Verdict.Label)
 		}
+		u.band = st.Options.Band
 		if u.humanSpeedup > 0 {
 			b := st.Options.Better
 			if u.agentSpeedup > 0 && withinReplicates(ev, b, true, seed, ab, hb) {
@@ -339,6 +377,10 @@ func readUnit(dir string, seed uint64, ab, hb []float64) (unit, []string) {
 type itemTerms struct {
 	opt1, optBase1, optK, invSR, logAll, logCorrect float64
 	nRatio, nCorrect                                int
+	// agentSum and logHuman are Σ agent speedup and Σ log human speedup
+	// over the nRatio samples with a measured human speedup (of the
+	// measured terms only: 0 in the replicates).
+	agentSum, logHuman float64
 }
 
 // The aggregates with within-item replicates, as columns of repSet.
@@ -458,6 +500,10 @@ func terms(units []unit, reps []sampleReps, b int) itemTerms {
 		if h > 0 {
 			ratio += a / h
 			t.nRatio++
+			if b < 0 { // the pairs need only the measured values
+				t.agentSum += a
+				t.logHuman += math.Log(h)
+			}
 		}
 	}
 	// Opt@K with k = n samples: 1 − C(n−c, n)/C(n, n), that is 1 as soon
@@ -487,6 +533,9 @@ func term1(u unit, r sampleReps, b int) itemTerms {
 	}
 	if h > 0 {
 		t.invSR, t.nRatio = h/a, 1
+		if b < 0 { // the pairs need only the measured values
+			t.agentSum, t.logHuman = a, math.Log(h)
+		}
 	}
 	return t
 }
@@ -499,9 +548,27 @@ func readItem(dir, id string, i, k int, bs Bootstrap, reps *repSet, ab, hb []flo
 	out := itemOut{units: make([]unit, k), fromRounds: true}
 	sr := make([]sampleReps, k)
 	resampled := false
+	// In the item layout every candidate was timed in the same rounds as
+	// the item's one baseline and human: each replicate resamples the
+	// same rounds for all of them (one seed for the item), so that the
+	// candidates of one replicate share its base and human medians.
+	var item *records.Eval
+	if k > 1 {
+		ev, err := journal.ReadEval(journal.EvalDir(dir, id, k))
+		if err != nil && !fsx.IsNotExist(err) {
+			out.problems = append(out.problems, err.Error())
+		}
+		if ev != nil && ev.Candidates != nil {
+			item = ev
+		}
+	}
 	for s := range k {
 		sab, shb := ab[s*B:(s+1)*B], hb[s*B:(s+1)*B]
-		u, p := readUnit(filepath.Join(dir, journal.ItemDirName(id, s, k)), bs.Seed+uint64(7919*(i*k+s)), sab, shb)
+		seed := bs.Seed + uint64(7919*(i*k+s))
+		if item != nil {
+			seed = bs.Seed + uint64(7919*(i*k))
+		}
+		u, p := readUnit(filepath.Join(dir, journal.ItemDirName(id, s, k)), item, s, seed, sab, shb)
 		out.units[s], out.problems = u, append(out.problems, p...)
 		if u.withinHuman {
 			resampled = true
@@ -511,6 +578,9 @@ func readItem(dir, id string, i, k int, bs Bootstrap, reps *repSet, ab, hb []flo
 			sr[s].ab = sab
 		}
 		out.fromRounds = out.fromRounds && (u.withinAgent || !u.correct)
+	}
+	if item != nil {
+		shareHuman(out.units, sr)
 	}
 	out.terms = terms(out.units, sr, -1)
 	kf := float64(k)
@@ -537,6 +607,23 @@ func readItem(dir, id string, i, k int, bs Bootstrap, reps *repSet, ab, hb []flo
 		reps.set(b, i, t)
 	}
 	return out
+}
+
+// shareHuman gives the item layout's candidates that were not timed to
+// the end (no statistics of their own: a failed gate) the item's human
+// speedup and its replicates, which every candidate shares: a failed
+// candidate then enters SR as speedup 1.0, as in the one-candidate layout.
+func shareHuman(units []unit, sr []sampleReps) {
+	from := slices.IndexFunc(units, func(u unit) bool { return u.humanSpeedup > 0 })
+	if from < 0 {
+		return
+	}
+	for s := range units {
+		if u := &units[s]; u.evaluated && u.humanSpeedup == 0 {
+			u.humanSpeedup, u.withinHuman = units[from].humanSpeedup, units[from].withinHuman
+			sr[s].hb = sr[from].hb
+		}
+	}
 }
 
 // agentOrOne is a sample's agent speedup over the baseline, 1.0 for a
@@ -636,6 +723,7 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 			row.CacheWriteTokens += u.usage.CacheWriteTokens
 			row.WallSeconds += u.wallSeconds
 			unitCells = append(unitCells, unitCell(u))
+			row.band = max(row.band, u.band)
 			if u.humanSpeedup > 0 && row.humanSpeedups[id] == 0 {
 				row.humanSpeedups[id] = u.humanSpeedup
 			}
@@ -698,9 +786,10 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 		if t.nCorrect > 0 {
 			geoCorrect.add(t.logCorrect, float64(t.nCorrect), i)
 		}
-		iv := itemValues{opt1: t.opt1, sr: math.NaN()}
+		iv := itemValues{opt1: t.opt1}
 		if t.nRatio > 0 {
-			iv.sr = 1 / t.invSR
+			nr := float64(t.nRatio)
+			iv.agent, iv.human = t.agentSum/nr, math.Exp(t.logHuman/nr)
 			sr.add(t.invSR, 1, i)
 			srItems = append(srItems, i)
 		}

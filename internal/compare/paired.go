@@ -27,10 +27,12 @@ type Pair struct {
 	Opt1Diff Metric  `json:"opt_at_1_diff"`
 	McNemarP float64 `json:"mcnemar_p"`
 	// SRDiff is SR(A) − SR(B) on the shared items where both measured a
-	// human speedup.
+	// human speedup, each item's two terms divided by the same human
+	// speedup: the geometric mean of the two runs' measurements of it.
 	SRDiff Metric `json:"speedup_ratio_diff"`
-	// WinsA and WinsB count the shared items where one run's speedup
-	// ratio is higher than the other's.
+	// WinsA and WinsB count the shared items (with a human speedup in
+	// both) where one run's agent speedup is higher than the other's;
+	// two failures (each counting as 1.0) are a tie.
 	WinsA int `json:"wins_a"`
 	WinsB int `json:"wins_b"`
 }
@@ -85,12 +87,15 @@ func comparePair(a, b *Row, bs Bootstrap, seed uint64) Pair {
 		case rb && !ra:
 			disBA++
 		}
-		if !math.IsNaN(x.sr) && !math.IsNaN(y.sr) {
-			sa, sb = append(sa, x.sr), append(sb, y.sr)
+		if x.human > 0 && y.human > 0 {
+			// One human speedup for both terms: a failure in both runs
+			// is then the same term, and the difference is the agents'.
+			h := math.Sqrt(x.human * y.human)
+			sa, sb = append(sa, x.agent/h), append(sb, y.agent/h)
 			switch {
-			case x.sr > y.sr:
+			case x.agent > y.agent:
 				p.WinsA++
-			case y.sr > x.sr:
+			case y.agent > x.agent:
 				p.WinsB++
 			}
 		}

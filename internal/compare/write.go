@@ -173,7 +173,7 @@ func cells(cols []column, r Row) []string {
 // interval method and the verdict words.
 func legend(b *Board) string {
 	return fmt.Sprintf("legend: rates over all plan items (missing, infra_error, not evaluated = failure); "+
-		"SR = harmonic mean of agent÷human speedup over n items with a human speedup (failure = 1.0×); "+
+		"SR = harmonic mean of agent÷human speedup over n items with a human speedup (failure = 1.0×; missing and infra_error items leave SR, n says how many entered); "+
 		"[lo, hi] = %.0f%% bootstrap over %s (B=%d, seed %d); "+
 		"W/M/L/I = agent vs human: win, match (within the band or no significant difference: not proven equal), loss, inconclusive (too few rounds, or CI and test disagree), "+records.VerdictCountsOver+"; "+
 		"cost - = none recorded",
@@ -253,6 +253,9 @@ func WriteTable(w io.Writer, b *Board) error {
 				fmt.Fprintln(w, pairLegend)
 			}
 		}
+		if t.PairsOmitted != "" {
+			fmt.Fprintln(w, "\n"+t.PairsOmitted)
+		}
 		if b.View.Matrix && t.Matrix != nil {
 			fmt.Fprintln(w)
 			if err := writeMatrix(w, t.Matrix, !b.View.NoLegend); err != nil {
@@ -269,7 +272,17 @@ func WriteTable(w io.Writer, b *Board) error {
 }
 
 // matrixLegend is the one line under the matrix.
-const matrixLegend = "legend: cell = the agent's speedup over the baseline [95% CI of eval.json] and its verdict vs the human, or why there is none (no_patch counts as 1×; missing, infra_error, not_evaluated, or the evaluation's failure)"
+const matrixLegend = "legend: one row per human commit; human× = the human's speedup over the baseline, the median over the runs that timed it (min–max when they differ by more than the band); cell = the agent's speedup over the baseline [95% CI of eval.json] and its verdict vs the human, or why there is none (no_patch counts as 1×; not_in_plan, missing, infra_error, not_evaluated, or the evaluation's failure)"
+
+// HumanText is a matrix item's human× in a few characters: the median,
+// and the runs' range when they differ by more than the band.
+func HumanText(it MatrixItem) string {
+	s := fmt.Sprintf("%.3g×", it.HumanSpeedup)
+	if it.HumanMax > 0 {
+		s += fmt.Sprintf(" (%.3g–%.3g)", it.HumanMin, it.HumanMax)
+	}
+	return s
+}
 
 // writeMatrix writes the item × run matrix: one line per plan item with
 // its human commit, one column per run.
@@ -286,7 +299,7 @@ func writeMatrix(w io.Writer, m *Matrix, withLegend bool) error {
 	for _, it := range m.Items {
 		human := "-"
 		if it.HumanSpeedup > 0 {
-			human = fmt.Sprintf("%.3g×", it.HumanSpeedup)
+			human = HumanText(it)
 		}
 		line := []string{calibrationMark(it), orDash(it.HumanShort)}
 		if subjects {
@@ -351,6 +364,9 @@ func WriteMarkdown(w io.Writer, b *Board) error {
 				}
 				fmt.Fprintf(w, "| %s |\n", strings.Join(c, " | "))
 			}
+		}
+		if t.PairsOmitted != "" {
+			fmt.Fprintf(w, "\n%s\n", mdEscape(t.PairsOmitted))
 		}
 		if lines := DominantWarnings(t); len(lines) > 0 {
 			fmt.Fprintf(w, "\n%s\n", mdEscape(strings.Join(lines, "\n\n")))

@@ -8,8 +8,8 @@ import (
 	"github.com/perfbench/perfbench/internal/site/sitetest"
 )
 
-// TestSiteInBrowser opens the fixture site's index, a run page and an item
-// page, and the index of 1,000 items × 20 runs, in headless Chromium at
+// TestSiteInBrowser opens the fixture site's index, a run page, an item
+// page and a sample page of the item layout, and the index of 1,000 items × 20 runs, in headless Chromium at
 // 1400 px: no console error or exception, no failed resource, nothing wider
 // than the window, not a blank page. It skips without a browser unless
 // BENCH_REQUIRE_BROWSER is set.
@@ -30,5 +30,5 @@ func TestSiteInBrowser(t *testing.T) {
 	if st.Size() > 5<<20 {
 		t.Errorf("index of 1,000 items × 20 runs is %d bytes, want under 5 MB", st.Size())
 	}
-	browsertest.Check(t, []string{p.Index, p.Run, p.Item, large}, browsertest.Width)
+	browsertest.Check(t, []string{p.Index, p.Run, p.Item, p.Sample, large}, browsertest.Width)
 }

@@ -231,7 +231,7 @@ func TestOneDefinitionOfTheRunFigures(t *testing.T) {
 		if got := col("patch"); got != pc(w.patch) {
 			t.Errorf("%s: index patch %s, want %s", id, got, pc(w.patch))
 		}
-		if got := col("win / match / loss / inconcl."); got != wm {
+		if got := col("W / M / L / I"); got != wm {
 			t.Errorf("%s: index W/M/L/I %s, want %s", id, got, wm)
 		}
 	}

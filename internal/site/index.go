@@ -25,6 +25,12 @@ type lbColumn struct {
 	cell      func(compare.Row) lbCell
 }
 
+// Headline says the column is one of the first screen's (the browser test
+// checks they are in view at 1400 px).
+func (c lbColumn) Headline() bool { return slices.Contains(headlineColumns, c.Head) }
+
+var headlineColumns = []string{"correct", "Opt@1", "SR", "W / M / L / I", "cost"}
+
 func rate(m compare.Metric) lbCell {
 	if !m.Valid {
 		return lbCell{Text: "-", Sub: fmt.Sprintf("n=%d", m.N)}
@@ -48,29 +54,15 @@ func ratioCell(m compare.Metric) lbCell {
 
 // lbColumns are the leaderboard's columns after the run, agent and model;
 // the same metrics as compare's table, each with its CI and denominator.
+// The headline ones come first, so that at 1400 px they are on the first
+// screen without scrolling the table sideways; the rest follow.
 var lbColumns = []lbColumn{
-	{"K", "def-samples", func(r compare.Row) lbCell { return lbCell{Text: strconv.Itoa(r.Samples)} }},
-	{"items", "def-items", func(r compare.Row) lbCell { return lbCell{Text: strconv.Itoa(r.Items)} }},
-	{"evaluated", "def-items", func(r compare.Row) lbCell { return lbCell{Text: strconv.Itoa(r.Evaluated)} }},
-	{"incomplete", "def-incomplete", func(r compare.Row) lbCell {
-		n := r.Missing + r.InfraError + r.NotEvaluated
-		if n == 0 {
-			return lbCell{Text: "0"}
-		}
-		return lbCell{strconv.Itoa(n), fmt.Sprintf("missing %d, infra_error %d, not evaluated %d", r.Missing, r.InfraError, r.NotEvaluated)}
-	}},
-	{"patch", "def-patch", func(r compare.Row) lbCell { return rate(r.PatchRate) }},
 	{"correct", "def-correct", func(r compare.Row) lbCell { return rate(r.CorrectRate) }},
-	{"opt_base@1", "def-optbase", func(r compare.Row) lbCell { return rate(r.OptBase1) }},
 	{"Opt@1", "def-opt1", func(r compare.Row) lbCell { return rate(r.Opt1) }},
-	{"Opt@K", "def-optk", func(r compare.Row) lbCell { return optRate(r.OptK) }},
-	{"pass@k", "def-passk", func(r compare.Row) lbCell { return optRate(r.PassK) }},
 	{"SR", "def-sr", func(r compare.Row) lbCell { return ratioCell(r.SR) }},
-	{"win / match / loss / inconcl.", "def-verdict", func(r compare.Row) lbCell {
+	{"W / M / L / I", "def-verdict", func(r compare.Row) lbCell {
 		return lbCell{Text: fmt.Sprintf("%d / %d / %d / %d", r.Win, r.Match, r.Loss, r.Inconclusive)}
 	}},
-	{"geomean correct", "def-geomean", func(r compare.Row) lbCell { return ratioCell(r.GeoMeanCorrect) }},
-	{"geomean all", "def-geomean", func(r compare.Row) lbCell { return ratioCell(r.GeoMeanAll) }},
 	{"cost", "def-cost", func(r compare.Row) lbCell {
 		c := lbCell{Text: compare.CostText(r.CostUSD)}
 		if r.CostUSD == 0 {
@@ -82,6 +74,22 @@ var lbColumns = []lbColumn{
 		}
 		return c
 	}},
+	{"K", "def-samples", func(r compare.Row) lbCell { return lbCell{Text: strconv.Itoa(r.Samples)} }},
+	{"items", "def-items", func(r compare.Row) lbCell { return lbCell{Text: strconv.Itoa(r.Items)} }},
+	{"evaluated", "def-items", func(r compare.Row) lbCell { return lbCell{Text: strconv.Itoa(r.Evaluated)} }},
+	{"incomplete", "def-incomplete", func(r compare.Row) lbCell {
+		n := r.Missing + r.InfraError + r.NotEvaluated
+		if n == 0 {
+			return lbCell{Text: "0"}
+		}
+		return lbCell{strconv.Itoa(n), fmt.Sprintf("missing %d, infra_error %d, not evaluated %d", r.Missing, r.InfraError, r.NotEvaluated)}
+	}},
+	{"patch", "def-patch", func(r compare.Row) lbCell { return rate(r.PatchRate) }},
+	{"opt_base@1", "def-optbase", func(r compare.Row) lbCell { return rate(r.OptBase1) }},
+	{"Opt@K", "def-optk", func(r compare.Row) lbCell { return optRate(r.OptK) }},
+	{"pass@k", "def-passk", func(r compare.Row) lbCell { return optRate(r.PassK) }},
+	{"geomean correct", "def-geomean", func(r compare.Row) lbCell { return ratioCell(r.GeoMeanCorrect) }},
+	{"geomean all", "def-geomean", func(r compare.Row) lbCell { return ratioCell(r.GeoMeanAll) }},
 	{"tokens in / out / cache", "def-cost", func(r compare.Row) lbCell {
 		return lbCell{Text: fmt.Sprintf("%d / %d / %d", r.InputTokens, r.OutputTokens, r.CacheReadTokens+r.CacheWriteTokens)}
 	}},
@@ -127,8 +135,9 @@ func diffCell(m compare.Metric, scale float64, unit string) string {
 func leaderboardView(b *compare.Board, href func(runID string) string, defs bool) lbView {
 	v := lbView{Heads: lbColumns, Defs: defs, Problems: b.Problems,
 		Foot: fmt.Sprintf("Rates are over all plan items (items): missing, infra_error and unevaluated items count as failures, and are counted under incomplete. "+
-			"SR over the items with a measured human speedup (n), a failed candidate counting as 1.0×; geomean correct over correct candidates. "+
-			"[..] is the %.0f%% percentile bootstrap over items, B = %d, seed %d.", 100*b.Bootstrap.Confidence, b.Bootstrap.Resamples, b.Bootstrap.Seed)}
+			"SR over the items with a measured human speedup (n), a failed candidate counting as 1.0×; missing and infra_error items leave SR (n says how many entered); geomean correct over correct candidates. "+
+			"[..] is the %.0f%% percentile bootstrap in two levels, over items and then over the timed rounds within each item (opt_base@1, Opt@1, Opt@K, SR, geomeans), "+
+			"or over items only (patch, correct, pass@k and the paired differences); B = %d, seed %d.", 100*b.Bootstrap.Confidence, b.Bootstrap.Resamples, b.Bootstrap.Seed)}
 	for _, t := range b.Tasks {
 		lt := lbTask{ID: t.ID, Warnings: compare.DominantWarnings(t)}
 		for _, r := range t.Rows {
@@ -239,14 +248,14 @@ func indexTaskView(t *siteTask, i int) indexTask {
 		for _, mi := range m.Items {
 			rv := matrixRowView{ID: mi.ID, Full: mi.Human, Short: mi.HumanShort, Subject: textx.Brief(mi.Subject, 100), Human: "-"}
 			if mi.HumanSpeedup > 0 {
-				rv.Human = times(mi.HumanSpeedup)
+				rv.Human = compare.HumanText(mi)
 			}
 			for col, c := range mi.Cells {
 				if col >= len(t.runs) {
 					break
 				}
 				r := t.runs[col]
-				cv := cellView(c, r.samples, r.itemByID[mi.ID].page())
+				cv := cellView(c, r.samples, r.itemByID[mi.ItemID(c)].page())
 				seen[strings.TrimPrefix(cv.Class, "c-")] = true
 				rv.Cells = append(rv.Cells, cv)
 			}

@@ -1,6 +1,7 @@
 package site
 
 import (
+	"math"
 	"testing"
 
 	"github.com/perfbench/perfbench/internal/compare"
@@ -37,5 +38,19 @@ func TestCellView(t *testing.T) {
 	}
 	if got := cellView(compare.Cell{Status: compare.CellNotInPlan}, 3, ""); got != (matrixCellView{Class: "c-not_in_plan", Text: "not_in_plan"}) {
 		t.Errorf("not in the plan: %+v", got)
+	}
+}
+
+// An axis crossing zero has a tick "0", never "-0".
+func TestTicksNoNegativeZero(t *testing.T) {
+	for _, c := range [][2]float64{{-0.3, 0.2}, {-1e-9, 1}, {-2.5, 2.5}} {
+		for _, tk := range niceTicks(c[0], c[1], 6) {
+			if s := num(tk); s == "-0" || math.Signbit(tk) && tk == 0 {
+				t.Errorf("ticks of [%v, %v]: %q", c[0], c[1], s)
+			}
+		}
+	}
+	if num(math.Copysign(0, -1)) != "0" {
+		t.Error(`num(-0) is not "0"`)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/compare"
@@ -38,7 +39,8 @@ const MarkerFile = ".perfbench-site"
 // fresh directory next to dir, synced, which then replaces dir in one step
 // (fsx.ReplaceDir): the site's write is atomic as a whole, a re-run leaves
 // no stale page, and a failed run leaves dir as it was. An existing dir
-// must be empty or a site written here (MarkerFile). The human commits'
+// must be empty or a site written here (MarkerFile); its KeptFiles (.git,
+// CNAME, .nojekyll) are moved into the new site, anything else is replaced. The human commits'
 // subjects are the board's matrix's (Board.FillSubjects): reports are
 // never shown to agents, so the commits may be named.
 func Write(dir string, b *compare.Board) error {
@@ -61,11 +63,43 @@ func Write(dir string, b *compare.Board) error {
 		_ = fsx.RemoveAll(fresh)
 		return err
 	}
-	if err := fsx.ReplaceDir(fresh, filepath.Clean(dir)); err != nil {
+	moved, err := carryOver(filepath.Clean(dir), fresh)
+	if err == nil {
+		err = fsx.ReplaceDir(fresh, filepath.Clean(dir))
+	}
+	if err != nil {
+		putBack(moved, filepath.Clean(dir), fresh)
 		_ = fsx.RemoveAll(fresh)
 		return err
 	}
 	return nil
+}
+
+// KeptFiles are the entries of a replaced site directory that the new site
+// keeps: what publishing it from a git branch (GitHub Pages) puts there.
+var KeptFiles = []string{".git", "CNAME", ".nojekyll"}
+
+// carryOver moves dir's KeptFiles into fresh (renames within one parent)
+// and returns the names moved.
+func carryOver(dir, fresh string) ([]string, error) {
+	var moved []string
+	for _, name := range KeptFiles {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err != nil {
+			continue
+		}
+		if err := os.Rename(filepath.Join(dir, name), filepath.Join(fresh, name)); err != nil {
+			return moved, fmt.Errorf("keeping %s of %s: %w", name, dir, err)
+		}
+		moved = append(moved, name)
+	}
+	return moved, nil
+}
+
+// putBack undoes carryOver after a failed replacement.
+func putBack(moved []string, dir, fresh string) {
+	for _, name := range moved {
+		_ = os.Rename(filepath.Join(fresh, name), filepath.Join(dir, name))
+	}
 }
 
 // checkReplaceable refuses to replace a directory that is not a site: a
@@ -78,8 +112,14 @@ func checkReplaceable(dir string) error {
 	if err != nil {
 		return err
 	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		return badinput.Errorf("--out %s: is a symbolic link: give the directory itself (the site replaces its directory whole, which would replace the link, not what it points to)", dir)
+	}
 	if !fi.IsDir() {
 		return badinput.Errorf("--out %s: exists and is not a directory", dir)
+	}
+	if holdsWorkingDir(dir) {
+		return badinput.Errorf("--out %s: is the current directory or holds it: the site replaces its directory whole; run bench compare from outside it", dir)
 	}
 	if fsx.Exists(filepath.Join(dir, MarkerFile)) {
 		return nil
@@ -92,6 +132,23 @@ func checkReplaceable(dir string) error {
 		return badinput.Errorf("--out %s: not empty and not a site written by bench compare (no %s): refusing to replace it", dir, MarkerFile)
 	}
 	return nil
+}
+
+// holdsWorkingDir says dir is the working directory or one of its
+// parents (after resolving links).
+func holdsWorkingDir(dir string) bool {
+	wd, err := os.Getwd()
+	if err != nil {
+		return false
+	}
+	d, err1 := filepath.EvalSymlinks(dir)
+	w, err2 := filepath.EvalSymlinks(wd)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	d, _ = filepath.Abs(d)
+	rel, err := filepath.Rel(d, w)
+	return err == nil && (rel == "." || (rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))))
 }
 
 // writeInto writes every page of the site into root.

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/url"
@@ -107,8 +108,15 @@ func TestPagesWritten(t *testing.T) {
 			}
 		}
 	}
-	if len(ps) != 1+3+3*6 {
-		t.Errorf("%d pages, want 22", len(ps))
+	for _, it := range sitetest.Items {
+		for k := range 3 {
+			if _, ok := ps[fmt.Sprintf("runs/demo-items/%s.s%d.html", it, k)]; !ok {
+				t.Errorf("no page for sample %d of item %s of the item-layout run", k, it)
+			}
+		}
+	}
+	if len(ps) != 1+4+3*6+3*6 {
+		t.Errorf("%d pages, want 41", len(ps))
 	}
 	run := ps["runs/demo-replay/index.html"]
 	if !strings.Contains(run, `<a href="c1.html"><code>c1</code></a>`) || !strings.Contains(run, `<a href="../../index.html">`) {
@@ -375,6 +383,30 @@ func TestSamples(t *testing.T) {
 	s1 := ps["runs/demo-sampled/c1.s1.html"]
 	if !strings.Contains(s1, `<a href="c1.s0.html">sample 0</a>`) || !strings.Contains(s1, "<b>sample 1</b>") || !strings.Contains(s1, "correctness_failed over the 2 samples (1 correct)") {
 		t.Error("a sample's page does not link to the other samples")
+	}
+}
+
+// The item layout (one eval.json per item holding the K candidates): the
+// cell aggregates the candidates, each sample's page shows its own
+// candidate against the item's one baseline and human.
+func TestItemLayoutPages(t *testing.T) {
+	ps := pages(t, writeFixture(t, nil))
+	index := ps["index.html"]
+	if !strings.Contains(index, `<td class="c-correctness_failed"><a href="runs/demo-items/c1.s0.html">correctness_failed</a> <small>1/3 correct</small></td>`) {
+		t.Error("the item-layout run's cell does not aggregate its candidates")
+	}
+	if !strings.Contains(index, `<a href="runs/demo-items/c6.s0.html">not_evaluated</a>`) {
+		t.Error("c6 of the item-layout run is not shown as not evaluated")
+	}
+	s0, s1, s2 := ps["runs/demo-items/c1.s0.html"], ps["runs/demo-items/c1.s1.html"], ps["runs/demo-items/c1.s2.html"]
+	if !strings.Contains(s0, "Raw samples per arm") || !strings.Contains(s0, "<b>sample 0</b>") {
+		t.Error("sample 0's page lacks its raw samples")
+	}
+	if !strings.Contains(s1, "correctness command exited with status 1") || strings.Contains(s1, "<script>alert") {
+		t.Error("sample 1's page lacks its own failure (escaped)")
+	}
+	if !strings.Contains(s2, "empty_patch") {
+		t.Error("sample 2's page does not say its patch was empty")
 	}
 }
 

@@ -81,13 +81,22 @@ func niceTicks(lo, hi float64, n int) []float64 {
 	}
 	var out []float64
 	for v := math.Ceil(lo/step) * step; v <= hi+step*1e-9; v += step {
-		out = append(out, math.Round(v/step)*step)
+		t := math.Round(v/step) * step
+		if t == 0 {
+			t = 0 // not -0, which prints "-0"
+		}
+		out = append(out, t)
 	}
 	return out
 }
 
 // num is a value with 3 significant digits.
-func num(v float64) string { return strconv.FormatFloat(v, 'g', 3, 64) }
+func num(v float64) string {
+	if v == 0 {
+		return "0" // also for -0
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
+}
 
 // times is "1.23×".
 func times(v float64) string { return fmt.Sprintf("%.3g×", v) }

@@ -216,7 +216,8 @@ func writeItems(dir, id string, items []item, sample, samples int) error {
 // StateRoot writes the fixture's state root into root: 3 runs × 6 items,
 // replay (the human's patch: its speedups; c5 ended in infra_error), noop
 // (no patch) and a breaker (patches failing the tests; c6 never rolled
-// out).
+// out); and a run of 3 samples per item in evaluate's item layout
+// (ItemLayoutRun).
 func StateRoot(root string) error {
 	var replay, noop, breaker []item
 	for i, h := range HumanSpeedups {
@@ -234,7 +235,7 @@ func StateRoot(root string) error {
 			return err
 		}
 	}
-	return nil
+	return ItemLayoutRun(root)
 }
 
 // SampledRun adds to root a run of two samples per item: sample 0
@@ -246,6 +247,58 @@ func SampledRun(root string) error {
 		breaker = append(breaker, item{records.RolloutSuccess, true, records.EvalCorrectnessFailed, 0, 0.05})
 	}
 	return writeSampledRun(root, "demo-sampled", "sampled", [][]item{replay, breaker})
+}
+
+// ItemLayoutRun adds to root a run of three samples per item as evaluate
+// writes it with K > 1 (the item layout): a journal per sample directory
+// and one eval.json per item (journal.EvalDir) whose baseline and human
+// were timed once, in the same rounds as the candidates: candidate 0
+// reaches 1.02 × the human, candidate 1 breaks the tests (out of the
+// rounds), candidate 2 is an empty patch. Item c6 is not evaluated.
+func ItemLayoutRun(root string) error {
+	const k = 3
+	id := "demo-items"
+	var replay, breaker, noop []item
+	for range HumanSpeedups {
+		replay = append(replay, item{rollout: records.RolloutSuccess, patch: true, cost: 0.10})
+		breaker = append(breaker, item{rollout: records.RolloutSuccess, patch: true, cost: 0.05})
+		noop = append(noop, item{rollout: records.RolloutNoPatch})
+	}
+	if err := writeSampledRun(root, id, "items", [][]item{replay, breaker, noop}); err != nil {
+		return err
+	}
+	dir := filepath.Join(journal.RunsDir(root), id)
+	for i, h := range HumanSpeedups {
+		if Items[i] == "c6" {
+			continue
+		}
+		ev := &records.Eval{SchemaVersion: records.EvalSchemaVersion, RunID: id, ItemID: Items[i], Status: records.EvalSuccess,
+			Commits: records.Commits{Human: HumanSHA(i), Pre: preSHA(i)}, Config: records.EvalSpec{Workload: "./bench.sh", Rounds: 5}}
+		ev.Config.Metric.Kind, ev.Config.Metric.Better = "wall", "lower"
+		agent := h * 1.02
+		for r := range 6 {
+			j := 1 + 0.02*float64((r*7)%5-2)/2
+			// K + 2 = 5 arms per round, the positions rotated; the
+			// breaker left before the timed rounds.
+			ev.Samples = append(ev.Samples,
+				records.Sample{Arm: records.ArmBase, Round: r, Position: r % 4, Warmup: r == 0, Value: 1, WallSeconds: 1},
+				records.Sample{Arm: records.ArmHuman, Round: r, Position: (r + 1) % 4, Warmup: r == 0, Value: j / h, WallSeconds: j / h},
+				records.Sample{Arm: records.ArmAgent, Sample: 0, Round: r, Position: (r + 2) % 4, Warmup: r == 0, Value: 1 / (agent * j), WallSeconds: 1 / (agent * j)},
+				records.Sample{Arm: records.ArmAgent, Sample: 2, Round: r, Position: (r + 3) % 4, Warmup: r == 0, Value: j, WallSeconds: j})
+		}
+		empty := threeWay(h, 1)
+		empty.OptBase, empty.OptCommit = false, false
+		ev.Candidates = []records.EvalCandidate{
+			{Sample: 0, PatchHash: "p0", Status: records.EvalSuccess, Patch: records.EvalPatch{Bytes: 120, Applied: true}, Stats: threeWay(h, agent)},
+			{Sample: 1, PatchHash: "p1", Status: records.EvalCorrectnessFailed, Reason: "correctness command exited with status 1", Patch: records.EvalPatch{Bytes: 120, Applied: true}},
+			{Sample: 2, PatchHash: "p2", Status: records.EvalSuccess, Flags: []string{records.FlagEmptyPatch}, Patch: records.EvalPatch{Empty: true}, Stats: empty},
+		}
+		ev.Commands = []records.CommandLog{{Arm: records.ArmAgent, Sample: 1, Phase: "correctness", Command: "go test ./...", ExitCode: 1, Output: "FAIL " + Hostile}}
+		if err := journal.WriteEval(journal.EvalDir(dir, Items[i], k), ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Board is the leaderboard of the state root's runs, as bench compare
@@ -264,6 +317,8 @@ func Board(root string) (*compare.Board, error) {
 // Pages are the paths of three pages of a written site.
 type Pages struct {
 	Index, Run, Item string
+	// Sample is the page of sample 0 of item c1 of the item-layout run.
+	Sample string
 }
 
 // WriteSite writes the fixture's state root into dir/state and its site
@@ -284,7 +339,8 @@ func WriteSite(dir string) (Pages, error) {
 		return Pages{}, err
 	}
 	run := filepath.Join(out, "runs", "demo-replay")
-	return Pages{Index: filepath.Join(out, "index.html"), Run: filepath.Join(run, "index.html"), Item: filepath.Join(run, "c1.html")}, nil
+	return Pages{Index: filepath.Join(out, "index.html"), Run: filepath.Join(run, "index.html"), Item: filepath.Join(run, "c1.html"),
+		Sample: filepath.Join(out, "runs", "demo-items", "c1.s0.html")}, nil
 }
 
 // WriteLargeIndex writes a synthetic state root of runs × items into
