@@ -42,8 +42,8 @@ type MatrixItem struct {
 	// Calibration is the item's class in calibration.json ("" when not
 	// calibrated); the table marks an item that is not stable.
 	Calibration stats.Class `json:"calibration,omitempty"`
-	HumanMin     float64 `json:"human_speedup_min,omitempty"`
-	HumanMax     float64 `json:"human_speedup_max,omitempty"`
+	HumanMin    float64     `json:"human_speedup_min,omitempty"`
+	HumanMax    float64     `json:"human_speedup_max,omitempty"`
 	// Cells are one per run, aligned with Matrix.Runs.
 	Cells []Cell `json:"cells"`
 }
