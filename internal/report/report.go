@@ -353,18 +353,7 @@ func WriteTable(w io.Writer, r *Report) error {
 		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tREASON")
 	}
 	for _, it := range r.Items {
-		fmt.Fprintf(tw, "%s\t%s\t%.1fs\t+%d/-%d\t%d\t%s\t", it.Dir, it.Status, it.DurationSeconds,
-			it.LinesAdded, it.LinesRemoved, it.FilesChanged, money(it.CostUSD))
-		if hasEval(r) {
-			st, human, agent, verdict := evalCells(it.Eval)
-			if r.Display.Long {
-				l := longCells(it.Eval)
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t", st, l[0], l[1], l[2], l[3], agent, l[4], l[5], l[6], verdict)
-			} else {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t", st, human, agent, agentOverHuman(it.Eval), verdict)
-			}
-		}
-		fmt.Fprintf(tw, "%s\n", truncate(itemReason(it), 60))
+		writeItemRow(tw, r, it, "", hasEval(r))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -593,4 +582,20 @@ func noisyText(arms []NoisyArm) string {
 		parts[i] = fmt.Sprintf("%s CV %.0f%%", a.Arm, 100*a.CV)
 	}
 	return records.FlagNoisy + ": " + strings.Join(parts, ", ")
+}
+
+// writeItemRow is one item's (or sample's, indented) line of the table.
+func writeItemRow(tw io.Writer, r *Report, it Item, indent string, eval bool) {
+	fmt.Fprintf(tw, "%s%s\t%s\t%.1fs\t+%d/-%d\t%d\t%s\t", indent, it.Dir, it.Status, it.DurationSeconds,
+		it.LinesAdded, it.LinesRemoved, it.FilesChanged, money(it.CostUSD))
+	if eval {
+		st, human, agent, verdict := evalCells(it.Eval)
+		if r.Display.Long {
+			l := longCells(it.Eval)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t", st, l[0], l[1], l[2], l[3], agent, l[4], l[5], l[6], verdict)
+		} else {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t", st, human, agent, agentOverHuman(it.Eval), verdict)
+		}
+	}
+	fmt.Fprintf(tw, "%s\n", truncate(itemReason(it), 60))
 }

@@ -135,18 +135,7 @@ func writeSampleTable(w io.Writer, r *Report) error {
 			seen[it.ID] = true
 			writeAggregateRow(tw, r, it.ID, aggs[it.ID])
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%.1fs\t+%d/-%d\t%d\t%s\t", it.Dir, it.Status, it.DurationSeconds,
-			it.LinesAdded, it.LinesRemoved, it.FilesChanged, money(it.CostUSD))
-		if eval {
-			st, human, agent, verdict := evalCells(it.Eval)
-			if r.Display.Long {
-				l := longCells(it.Eval)
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t", st, l[0], l[1], l[2], l[3], agent, l[4], l[5], l[6], verdict)
-			} else {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t", st, human, agent, agentOverHuman(it.Eval), verdict)
-			}
-		}
-		fmt.Fprintf(tw, "%s\n", truncate(itemReason(it), 60))
+		writeItemRow(tw, r, it, "  ", eval)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
