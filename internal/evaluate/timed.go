@@ -54,7 +54,10 @@ type timedResult struct {
 // time again and writes both to FILE as JSON. The Go runtime's start-up
 // happens before the first timestamp; both timestamps are taken on the
 // pinned CPU, which nothing else uses, so the harness's own scheduling
-// delays never reach the measurement. Its exit status is the child's
+// delays never reach the measurement. The launcher is a child subreaper:
+// after the child exits it reaps every descendant left (killing those
+// still running) and adds their CPU times, so work in a detached process
+// is counted too. Its exit status is the child's
 // (128+signal when it was killed).
 //
 // With --count METHOD (auto, perf, cachegrind) ARGV runs under the
