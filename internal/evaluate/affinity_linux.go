@@ -213,6 +213,7 @@ func reapDescendants() (adopted, killed int, user, sys int64) {
 			adopted++
 			if signalled[pid] {
 				killed++
+				delete(signalled, pid) // the pid may be reused by a new child
 			}
 			user += ru.Utime.Nano()
 			sys += ru.Stime.Nano()
@@ -238,6 +239,7 @@ func reapDescendants() (adopted, killed int, user, sys int64) {
 		adopted++
 		if signalled[pid] {
 			killed++
+			delete(signalled, pid)
 		}
 		user += ru.Utime.Nano()
 		sys += ru.Stime.Nano()
