@@ -54,22 +54,20 @@ func TestLauncherCountsDetachedChild(t *testing.T) {
 
 // A descendant still running when the main process exits — here one in a
 // session of its own, out of reach of the process group kill — is killed
-// and reaped by the launcher, its CPU time counted; wall time stays the
-// main process's.
+// and reaped by the launcher, its CPU time counted: the main process
+// exits once the leftover has done a fixed spin (whose CPU time load does
+// not change), which the shells alone are far below.
 func TestLauncherKillsLeftoverDescendants(t *testing.T) {
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "pid")
-	script := `setsid sh -c 'echo $$ > ` + pidFile + `; while :; do :; done' </dev/null >/dev/null 2>&1 &
-while [ ! -s ` + pidFile + ` ]; do :; done; sleep 0.2`
+	script := `setsid sh -c 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; echo $$ > ` + pidFile + `.tmp; mv ` + pidFile + `.tmp ` + pidFile + `; while :; do :; done' </dev/null >/dev/null 2>&1 &
+while [ ! -s ` + pidFile + ` ]; do sleep 0.01; done`
 	r := runLauncher(t, script)
 	if r.Killed < 1 || r.Adopted < r.Killed {
 		t.Fatalf("adopted %d, killed %d", r.Adopted, r.Killed)
 	}
-	if cpu := time.Duration(r.UserNanos + r.SysNanos); cpu < 100*time.Millisecond {
+	if cpu := time.Duration(r.UserNanos + r.SysNanos); cpu < 30*time.Millisecond {
 		t.Fatalf("the leftover spin's CPU time is not counted: %v", cpu)
-	}
-	if wall := time.Duration(r.WallNanos); wall > 20*time.Second {
-		t.Fatalf("wall %v", wall)
 	}
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
