@@ -452,3 +452,30 @@ func TestContainerPrepareNeedsCounter(t *testing.T) {
 	}
 	noContainersLeft(t, run)
 }
+
+// In the arm's container the launcher adopts a detached child too (it is
+// not the container's init): a workload whose spin runs in a detached
+// grandchild has the spin's CPU time, not only its shells'.
+func TestContainerCountsDetachedChild(t *testing.T) {
+	f, c, run := containerFixture(t)
+	zero := 0
+	f.task.Workload = `( (i=0; while [ $i -lt 40000 ]; do i=$((i+1)); done) & ) | cat`
+	f.task.Evaluation = config.Evaluation{Rounds: 3, Warmup: &zero, Metric: &config.Metric{Kind: records.MetricCPU}}
+	u := f.unit(t, nil, nil)
+	sum, _, err := f.runAs(t, context.Background(), run, []Unit{u}, c)
+	if err != nil || sum.Counts[records.EvalSuccess] != 1 {
+		t.Fatalf("summary %+v, err %v", sum, err)
+	}
+	r, err := journal.ReadEval(u.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range r.Samples {
+		// The spin is almost all of the wall time; without the subreaper
+		// the CPU time was a few percent of it (the shells and cat).
+		if cpu := s.UserSeconds + s.SysSeconds; !s.CPUTimes || cpu < 0.3*s.WallSeconds {
+			t.Fatalf("sample %+v: CPU %.4fs of %.4fs wall", s, cpu, s.WallSeconds)
+		}
+	}
+	noContainersLeft(t, run)
+}

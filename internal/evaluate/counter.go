@@ -26,7 +26,10 @@ import (
 // perf counts the hardware counter of the whole process tree (perf stat
 // inherits the counter into every child); cachegrind simulates the
 // program and writes one output file per process (--trace-children=yes,
-// %p in the file name), which are summed.
+// %p in the file name), which are summed. Cachegrind writes a process's
+// file only when it exits: what an image runs before it execs another
+// program is lost, whatever the file name (docs/evaluation.md, "Known
+// gap").
 
 // CounterAuto makes the launcher pick perf when the kernel exposes the
 // instructions counter to this process, cachegrind otherwise.

@@ -14,6 +14,7 @@ import (
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/plan"
 	"github.com/perfbench/perfbench/internal/records"
+	"github.com/perfbench/perfbench/internal/stats"
 )
 
 // metricsWorkload spins in a child shell (n iterations, half with the file
@@ -292,5 +293,63 @@ func TestRegradeAddsSecondaryCPU(t *testing.T) {
 	res, _ = journal.ReadEval(u.Dir)
 	if !slices.Equal(res.Config.SecondaryMetrics, []string{records.MetricCPU}) || len(res.Secondary) != 1 || res.Secondary[0].Stats == nil || res.Secondary[0].Stats.Base.N != 4 {
 		t.Fatalf("regraded: config %v, secondary %+v", res.Config.SecondaryMetrics, res.Secondary)
+	}
+}
+
+// A constructed case of each rule: opposite signs; a gain beyond the band
+// that the other time metric falls short of by more than the band (its CI
+// apart); and the cases that must not fire: both agree, intervals
+// overlapping (noise near the band's edge), ratios apart by less than the
+// band, a primary gain within the band, and the magnitude rule between a
+// time and instructions.
+func TestDisagreesRule(t *testing.T) {
+	sp := func(ratio, lo, hi float64, sig bool) stats.Speedup {
+		return stats.Speedup{Ratio: ratio, Lo: lo, Hi: hi, Valid: true, CIValid: true, Significant: sig}
+	}
+	const band = 0.05
+	wall, cpu, ins := records.MetricWall, records.MetricCPU, records.MetricInstructions
+	cases := []struct {
+		name      string
+		metric, m string
+		p, s      stats.Speedup
+		want      bool
+	}{
+		{"opposite", wall, cpu, sp(1.3, 1.2, 1.4, true), sp(0.8, 0.75, 0.85, true), true},
+		{"opposite with instructions", wall, ins, sp(1.3, 1.2, 1.4, true), sp(0.8, 0.75, 0.85, true), true},
+		{"wall gain, cpu none", wall, cpu, sp(1.8, 1.6, 2.0, true), sp(1.01, 0.98, 1.04, false), true},
+		{"cpu gain, wall within band", cpu, wall, sp(1.5, 1.4, 1.6, true), sp(1.03, 1.01, 1.05, true), true},
+		{"cpu far below wall", wall, cpu, sp(15.6, 15.1, 16.0, true), sp(1.09, 1.06, 1.12, true), true},
+		{"both confirm", wall, cpu, sp(1.8, 1.6, 2.0, true), sp(1.75, 1.6, 1.9, true), false},
+		{"apart by less than the band", cpu, wall, sp(1.5, 1.49, 1.51, true), sp(1.45, 1.44, 1.46, true), false},
+		{"intervals overlap", wall, cpu, sp(1.08, 1.06, 1.10, true), sp(1.04, 1.01, 1.07, true), false},
+		{"primary within band", wall, cpu, sp(1.04, 1.02, 1.06, true), sp(1.0, 0.98, 1.02, false), false},
+		{"primary not significant", wall, cpu, sp(1.2, 0.9, 1.5, false), sp(1.0, 0.98, 1.02, false), false},
+		{"instructions unconfirmed", wall, ins, sp(1.8, 1.6, 2.0, true), sp(1.0, 1.0, 1.0, false), false},
+	}
+	for _, c := range cases {
+		if got := disagrees(c.metric, c.m, c.p, c.s, band); got != c.want {
+			t.Errorf("%s: disagrees %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// Real runs: a candidate that is simply faster (it spins half as long) is
+// faster on both metrics and not flagged; one that gains on wall time by
+// waiting less (no sleep, the same spin) is a wall-time gain far beyond
+// what CPU time finds (that one only saves the sleep process's start):
+// metrics_disagree.
+func TestMetricsDisagreeUnconfirmedGain(t *testing.T) {
+	zero := 0
+	eval := config.Evaluation{Rounds: 6, Warmup: &zero}
+	honest := evaluateOne(t, metricsWorkload("40000"), eval, "half")
+	cpu := secondaryOf(t, honest, records.MetricCPU)
+	if !honest.Stats.AgentOverBase.Significant || honest.Stats.AgentOverBase.Ratio < 1.3 || cpu.Disagrees || slices.Contains(honest.Flags, records.FlagMetricsDisagree) {
+		t.Fatalf("honest: wall %+v, cpu %+v, flags %v", honest.Stats.AgentOverBase, cpu.Stats.AgentOverBase, honest.Flags)
+	}
+	waits := `sh -c "i=0; while [ \$i -lt 20000 ]; do i=\$((i+1)); done"; [ -f nowait ] || sleep 0.3; echo done`
+	res := evaluateOne(t, waits, eval, "nowait")
+	cpu = secondaryOf(t, res, records.MetricCPU)
+	if !res.Stats.AgentOverBase.Significant || res.Stats.AgentOverBase.Ratio < 1.5 || !cpu.Disagrees || !slices.Contains(res.Flags, records.FlagMetricsDisagree) {
+		t.Fatalf("waiting less: wall %+v, cpu %+v, flags %v", res.Stats.AgentOverBase, cpu.Stats.AgentOverBase, res.Flags)
 	}
 }

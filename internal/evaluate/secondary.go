@@ -121,12 +121,43 @@ func Secondary(r *records.Eval, k int, primary *stats.ThreeWay, spec *Spec, meth
 		default:
 			st := stats.Analyze(base, human, agent, o)
 			ss.Stats = &st
-			ss.Disagrees = primary != nil && opposite(primary.AgentOverBase, st.AgentOverBase)
+			ss.Disagrees = primary != nil && disagrees(spec.Metric.Kind, m, primary.AgentOverBase, st.AgentOverBase, o.Band)
 			disagree = disagree || ss.Disagrees
 		}
 		out = append(out, ss)
 	}
 	return out, disagree
+}
+
+// disagrees reports whether secondary metric m's speedup s contradicts
+// the speedup p of the item's metric (of kind metric): both significant
+// and on opposite sides of 1 (any two metrics), or — between wall and CPU
+// time, which come from the same runs — p a significant gain beyond the
+// band that s does not bear out (see unconfirmed).
+func disagrees(metric, m string, p, s stats.Speedup, band float64) bool {
+	if opposite(p, s) {
+		return true
+	}
+	wallCPU := (metric == records.MetricWall && m == records.MetricCPU) || (metric == records.MetricCPU && m == records.MetricWall)
+	return wallCPU && unconfirmed(p, s, band)
+}
+
+// unconfirmed reports whether p is a significant gain beyond the band
+// (ratio above 1+band) that s falls short of by more than the band (its
+// ratio below p's / (1+band): no gain, a gain within the band, or a much
+// smaller one) with the two confidence intervals apart (s's wholly below
+// p's). The disjoint intervals keep noise from firing it: an honest
+// candidate that is simply faster has about the same ratio on both
+// metrics, and two ratios a band apart are often just noise with few
+// rounds; a gain by parallelism or by waiting less (wall faster, CPU time
+// not), or by work CPU time does not see (a server started in setup),
+// leaves s far below p.
+func unconfirmed(p, s stats.Speedup, band float64) bool {
+	hi := 1 + band
+	if !p.Valid || !p.Significant || p.Ratio <= hi || !p.CIValid || !s.Valid || !s.CIValid {
+		return false
+	}
+	return s.Ratio*hi < p.Ratio && s.Hi < p.Lo
 }
 
 // opposite reports whether two speedups are both significant and on

@@ -28,11 +28,17 @@ type timedResult struct {
 	Signal    string `json:"signal,omitempty"`
 	// RunDelayNanos is how long the child (the workload's main process,
 	// not its descendants) was runnable but waiting for a CPU.
-	RunDelayNanos int64  `json:"run_delay_ns"`
-	RunDelayKnown bool   `json:"run_delay_known"`
-	Pinned        bool   `json:"pinned"`
-	AffinityErr   string `json:"affinity_error,omitempty"`
-	Error         string `json:"error,omitempty"`
+	RunDelayNanos int64 `json:"run_delay_ns"`
+	RunDelayKnown bool  `json:"run_delay_known"`
+	// Adopted is how many processes of the workload the launcher reaped
+	// after its main process (orphans it adopted as a child subreaper);
+	// Killed how many of them were still running and were killed. Their
+	// CPU times are in UserNanos and SysNanos.
+	Adopted     int    `json:"adopted,omitempty"`
+	Killed      int    `json:"killed,omitempty"`
+	Pinned      bool   `json:"pinned"`
+	AffinityErr string `json:"affinity_error,omitempty"`
+	Error       string `json:"error,omitempty"`
 	// Instructions is the count of a run with --count, by CountMethod;
 	// CountError says why there is none.
 	Instructions uint64 `json:"instructions,omitempty"`
@@ -48,7 +54,10 @@ type timedResult struct {
 // time again and writes both to FILE as JSON. The Go runtime's start-up
 // happens before the first timestamp; both timestamps are taken on the
 // pinned CPU, which nothing else uses, so the harness's own scheduling
-// delays never reach the measurement. Its exit status is the child's
+// delays never reach the measurement. The launcher is a child subreaper:
+// after the child exits it reaps every descendant left (killing those
+// still running) and adds their CPU times, so work in a detached process
+// is counted too. Its exit status is the child's
 // (128+signal when it was killed).
 //
 // With --count METHOD (auto, perf, cachegrind) ARGV runs under the

@@ -93,7 +93,10 @@ const (
 	FlagContended = "contended"
 	// FlagMetricsDisagree: the metric and a secondary metric (wall and
 	// CPU time, or either and instructions) disagree on the candidate:
-	// one says faster, the other slower, both significant.
+	// one says faster, the other slower, both significant; or, between
+	// wall and CPU time, the metric finds a significant gain beyond the
+	// band and the other a gain smaller by more than the band (or none),
+	// their confidence intervals apart.
 	FlagMetricsDisagree = "metrics_disagree"
 	// FlagWritesDuringTiming: the candidate's timed runs created or changed
 	// files (workspace, HOME, TMPDIR) that the baseline's did not: a cache
@@ -275,7 +278,9 @@ type SecondaryStats struct {
 	Error string          `json:"error,omitempty"`
 	// Disagrees is set when this metric and the item's metric both find
 	// the candidate significantly different from the baseline, in
-	// opposite directions.
+	// opposite directions, or (wall vs CPU time) when this metric falls
+	// short of the item's metric's significant gain beyond the band (see
+	// FlagMetricsDisagree).
 	Disagrees bool `json:"disagrees,omitempty"`
 }
 
