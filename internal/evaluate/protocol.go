@@ -28,7 +28,9 @@ import (
 // Thresholds of the protocol's flags.
 const (
 	// warmCacheFactor: a candidate is warm_cache_suspected when its first
-	// run over its timed median exceeds this multiple of the baseline's.
+	// run over its timed median exceeds this multiple of the baseline's
+	// (floored at 1), and its first run's excess over that median exceeds
+	// this multiple of the baseline's excess.
 	warmCacheFactor = 2
 	// setupGrowFactor and setupGrowMin: setup_grew when the candidate's
 	// setup takes more than this multiple of the baseline's and at least
@@ -457,6 +459,8 @@ func (it *itemRun) protocolChecks(a *arm) (*records.ProtocolChecks, []string) {
 	lowerBetter := it.spec.Metric.Better != "higher"
 	p.FirstRunFactor = FirstRunFactor(armSamples(res.Samples, records.ArmAgent, k), lowerBetter)
 	p.BaseFirstRunFactor = FirstRunFactor(armSamples(res.Samples, base.kind, 0), lowerBetter)
+	p.FirstRunExcess = FirstRunExcess(armSamples(res.Samples, records.ArmAgent, k), lowerBetter)
+	p.BaseFirstRunExcess = FirstRunExcess(armSamples(res.Samples, base.kind, 0), lowerBetter)
 	var flags []string
 	if writes := it.timingWrites(a); len(writes) > 0 {
 		p.TimingWritesTotal = len(writes)
@@ -466,7 +470,7 @@ func (it *itemRun) protocolChecks(a *arm) (*records.ProtocolChecks, []string) {
 	if it.watch != nil {
 		p.Watched = it.watch.watched()
 	}
-	if WarmCacheSuspected(p.FirstRunFactor, p.BaseFirstRunFactor) {
+	if WarmCacheSuspected(p.FirstRunFactor, p.BaseFirstRunFactor, p.FirstRunExcess, p.BaseFirstRunExcess) {
 		flags = append(flags, records.FlagWarmCache)
 	}
 	if SetupGrew(p.SetupSeconds, p.BaseSetupSeconds) {
@@ -497,13 +501,12 @@ func armSamples(samples []records.Sample, arm records.Arm, k int) []records.Samp
 	return out
 }
 
-// FirstRunFactor is an arm's first run (its first warm-up, or its first
-// timed run without warm-up) over the median of its timed runs, so that
-// above 1 means the first run was the slower: first/median for a metric
-// where lower is better, median/first otherwise. 0 when not computable.
-func FirstRunFactor(samples []records.Sample, lowerBetter bool) float64 {
+// firstAndMedian are an arm's first run (its first warm-up, or its first
+// timed run without warm-up) and the median of its timed runs; ok is
+// false when either is missing or not positive.
+func firstAndMedian(samples []records.Sample) (first, med float64, ok bool) {
 	if len(samples) == 0 {
-		return 0
+		return 0, 0, false
 	}
 	var timed []float64
 	for _, s := range samples {
@@ -512,10 +515,19 @@ func FirstRunFactor(samples []records.Sample, lowerBetter bool) float64 {
 		}
 	}
 	if len(timed) == 0 {
-		return 0
+		return 0, 0, false
 	}
-	med, first := median(timed), samples[0].Value
-	if med <= 0 || first <= 0 {
+	med, first = median(timed), samples[0].Value
+	return first, med, med > 0 && first > 0
+}
+
+// FirstRunFactor is an arm's first run over the median of its timed runs,
+// so that above 1 means the first run was the slower: first/median for a
+// metric where lower is better, median/first otherwise. 0 when not
+// computable.
+func FirstRunFactor(samples []records.Sample, lowerBetter bool) float64 {
+	first, med, ok := firstAndMedian(samples)
+	if !ok {
 		return 0
 	}
 	if lowerBetter {
@@ -524,10 +536,34 @@ func FirstRunFactor(samples []records.Sample, lowerBetter bool) float64 {
 	return med / first
 }
 
-// WarmCacheSuspected: the candidate's first-run factor is more than twice
-// the baseline's (and the first run was the slower).
-func WarmCacheSuspected(cand, base float64) bool {
-	return cand > 1 && base > 0 && cand > warmCacheFactor*base
+// FirstRunExcess is how much worse an arm's first run was than the median
+// of its timed runs, in the metric's unit (first − median where lower is
+// better, median − first otherwise; negative when the first run was the
+// better). 0 when not computable.
+func FirstRunExcess(samples []records.Sample, lowerBetter bool) float64 {
+	first, med, ok := firstAndMedian(samples)
+	if !ok {
+		return 0
+	}
+	if lowerBetter {
+		return first - med
+	}
+	return med - first
+}
+
+// WarmCacheSuspected: the candidate's first run was the slower, its
+// first-run factor is more than twice the baseline's — floored at 1, so
+// that a baseline whose first run happened to be fast does not turn
+// every ordinary cold start into a flag — and its first run's excess over
+// its median is more than twice the baseline's (floored at 0): a
+// candidate that is simply faster keeps the baseline's fixed cold-start
+// cost, which inflates its factor but not its excess, while a cache built
+// by the first run makes that run pay the work the others skip.
+func WarmCacheSuspected(candFactor, baseFactor, candExcess, baseExcess float64) bool {
+	if candFactor <= 1 || baseFactor <= 0 || candExcess <= 0 {
+		return false
+	}
+	return candFactor > warmCacheFactor*max(baseFactor, 1) && candExcess > warmCacheFactor*max(baseExcess, 0)
 }
 
 // SetupGrew: the candidate's setup took more than twice the baseline's

@@ -2,6 +2,7 @@ package evaluate
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,12 +47,33 @@ func TestFirstRunFactorAndThresholds(t *testing.T) {
 	if FirstRunFactor(nil, true) != 0 || FirstRunFactor(samples[:2], true) != 0 {
 		t.Errorf("no timed runs must give 0")
 	}
+	if e := FirstRunExcess(samples, true); math.Abs(e-2) > 1e-12 {
+		t.Errorf("lower is better: excess %v, want 2", e)
+	}
+	if e := FirstRunExcess(samples, false); math.Abs(e+2) > 1e-12 {
+		t.Errorf("higher is better: excess %v, want -2", e)
+	}
 	for _, c := range []struct {
-		cand, base float64
-		want       bool
-	}{{2.5, 1.2, true}, {2.3, 1.2, false}, {0.9, 0.4, false}, {3, 0, false}} {
-		if got := WarmCacheSuspected(c.cand, c.base); got != c.want {
-			t.Errorf("WarmCacheSuspected(%v, %v) = %v", c.cand, c.base, got)
+		name                       string
+		candF, baseF, candE, baseE float64
+		want                       bool
+	}{
+		{"cache built by the first run", 2.5, 1.2, 1.5, 0.2, true},
+		{"factor within twice the baseline's", 2.3, 1.2, 1.3, 0.2, false},
+		{"first run not the slower", 0.9, 0.4, -0.1, -0.6, false},
+		{"baseline factor not computable", 3, 0, 2, 0, false},
+		// The review's case: the baseline's first run was fast (0.24), so
+		// without the floor any slower first run (1.1) was flagged.
+		{"fast baseline first run, ordinary cold start", 1.1, 0.2427, 0.1, -0.7, false},
+		{"fast baseline first run, real cache", 5, 0.2427, 4, -0.7, true},
+		// 0.1 s cold-start cost, baseline 1.0 s, candidate 20x faster:
+		// factor 3 but the same absolute excess.
+		{"faster candidate, same cold-start cost", 3, 1.1, 0.1, 0.1, false},
+		{"excess not twice the baseline's", 3, 1.1, 0.19, 0.1, false},
+		{"excess over twice the baseline's", 3, 1.1, 0.5, 0.1, true},
+	} {
+		if got := WarmCacheSuspected(c.candF, c.baseF, c.candE, c.baseE); got != c.want {
+			t.Errorf("%s: WarmCacheSuspected(%v, %v, %v, %v) = %v", c.name, c.candF, c.baseF, c.candE, c.baseE, got)
 		}
 	}
 	for _, c := range []struct {

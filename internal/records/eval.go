@@ -137,6 +137,11 @@ type ProtocolChecks struct {
 	// not computable.
 	FirstRunFactor     float64 `json:"first_run_factor,omitempty"`
 	BaseFirstRunFactor float64 `json:"base_first_run_factor,omitempty"`
+	// FirstRunExcess is the candidate's first run minus its timed median,
+	// in the metric's unit and direction (above 0: the first run was
+	// slower); BaseFirstRunExcess the baseline's.
+	FirstRunExcess     float64 `json:"first_run_excess,omitempty"`
+	BaseFirstRunExcess float64 `json:"base_first_run_excess,omitempty"`
 	// TimingWrites are the files ("workspace/…", "home/…", "tmp/…") that
 	// the candidate's timed runs created or changed and the baseline's did
 	// not, the first MaxTimingWrites of TimingWritesTotal.
