@@ -49,7 +49,8 @@ func usesRounds(s *Spec) bool {
 }
 
 // RoundSeed is the {seed} of a round of an item: derived from the plan
-// item's hash and the round (0-based, warm-up rounds first), so the same
+// item's hash and the round (0-based, warm-up rounds first; untimedRound
+// for the commands run outside the rounds), so the same
 // for every arm of the round, different from round to round, and the same
 // when the item is evaluated again. It is in [0, 2³¹), which any seed
 // parameter accepts.
@@ -58,8 +59,14 @@ func RoundSeed(itemHash string, round int) int64 {
 	return int64(binary.BigEndian.Uint32(sum[:4]) >> 1)
 }
 
+// untimedRound is the {round} of setup, correctness and the recheck: no
+// timed round's, so that what they compute from {round} or {seed} is not
+// the input of a timed round (with warmup 0, round 0's would be computed
+// untimed during correctness, then timed warm).
+const untimedRound = -1
+
 // expandCmd replaces {workspace}, {round} and {seed} in a command of
-// round r (setup and correctness have r = 0).
+// round r (untimedRound for setup, correctness and the recheck).
 func (it *itemRun) expandCmd(cmd, workspace string, r int) string {
 	seed := RoundSeed(it.res.PlanItemHash, r)
 	return strings.NewReplacer("{workspace}", workspace, "{round}", strconv.Itoa(r), "{seed}", strconv.FormatInt(seed, 10)).Replace(cmd)

@@ -147,10 +147,14 @@ func TestRoundAndSeedPlaceholders(t *testing.T) {
 	if len(lines) != 3+15 {
 		t.Fatalf("%d lines: %q", len(lines), lines)
 	}
-	seed0 := strconv.FormatInt(r.RoundSeeds[0], 10)
+	// Setup gets a round and seed no timed round uses.
+	untimed := RoundSeed(r.PlanItemHash, -1)
+	if slices.Contains(r.RoundSeeds, untimed) {
+		t.Fatalf("setup's seed %d is a timed round's: %v", untimed, r.RoundSeeds)
+	}
 	for _, l := range lines[:3] {
-		if l != "setup 0 "+seed0 {
-			t.Errorf("setup line %q, want round 0's seed %s", l, seed0)
+		if l != "setup -1 "+strconv.FormatInt(untimed, 10) {
+			t.Errorf("setup line %q, want round -1 and seed %d", l, untimed)
 		}
 	}
 	byRound := map[string]map[string]bool{}
