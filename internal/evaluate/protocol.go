@@ -125,12 +125,17 @@ type fileState struct {
 type manifest struct {
 	files     map[string]fileState
 	truncated bool
+	// last is the last path listed, in the walk's order.
+	last string
 }
 
-// takeManifest lists root's entries (not following links), without the
-// contents of .git directories and of the directories in skip, and at
-// most maxManifestEntries of them in lexical order. A missing root is an
-// empty manifest.
+// takeManifest lists root's entries (not following links), without git's
+// object stores (an "objects" directory inside a directory named .git: its
+// files are named by their content, and they are the bulk of a repository)
+// and the directories in skip, and at most maxManifestEntries of them in
+// the walk's order. The rest of a .git directory is listed, at any depth:
+// a cache kept in .git/ or in a data/.git/ is a cache. A missing root is
+// an empty manifest.
 func takeManifest(root string, skip []string) manifest {
 	m := manifest{files: map[string]fileState{}}
 	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -144,7 +149,7 @@ func takeManifest(root string, skip []string) manifest {
 		if p == root {
 			return nil
 		}
-		if d.IsDir() && (d.Name() == ".git" || slices.Contains(skip, p)) {
+		if d.IsDir() && ((d.Name() == "objects" && filepath.Base(filepath.Dir(p)) == ".git") || slices.Contains(skip, p)) {
 			return fs.SkipDir
 		}
 		if len(m.files) >= maxManifestEntries {
@@ -156,18 +161,47 @@ func takeManifest(root string, skip []string) manifest {
 			return nil
 		}
 		rel, _ := filepath.Rel(root, p)
-		m.files[filepath.ToSlash(rel)] = fileState{size: info.Size(), mtime: info.ModTime().UnixNano(), mode: info.Mode()}
+		rel = filepath.ToSlash(rel)
+		m.files[rel] = fileState{size: info.Size(), mtime: info.ModTime().UnixNano(), mode: info.Mode()}
+		if m.last == "" || walkLess(m.last, rel) {
+			m.last = rel
+		}
 		return nil
 	})
 	return m
 }
 
+// walkLess orders paths as the walk visits them: component by component.
+func walkLess(a, b string) bool {
+	as, bs := strings.Split(a, "/"), strings.Split(b, "/")
+	for i := 0; i < len(as) && i < len(bs); i++ {
+		if as[i] != bs[i] {
+			return as[i] < bs[i]
+		}
+	}
+	return len(as) < len(bs)
+}
+
 // changed adds to out the non-directory entries of after that are new
 // in it or differ from before (size, modification time or type).
-// Directories are left out: a file created in one is listed itself.
+// Directories are left out: a file created in one is listed itself. When
+// a manifest stopped at its cap, only the part both cover is compared:
+// an entry past the other's end is not new, just newly in the window.
 func changed(before, after manifest, prefix string, out map[string]bool) {
+	bound := ""
+	switch {
+	case before.truncated && after.truncated:
+		bound = before.last
+		if walkLess(after.last, bound) {
+			bound = after.last
+		}
+	case before.truncated:
+		bound = before.last
+	case after.truncated:
+		bound = after.last
+	}
 	for p, st := range after.files {
-		if st.mode.IsDir() {
+		if st.mode.IsDir() || (bound != "" && walkLess(bound, p)) {
 			continue
 		}
 		if old, ok := before.files[p]; !ok || old != st {
@@ -227,9 +261,36 @@ func (it *itemRun) startWatch() {
 	if it.sess == nil {
 		if home := envValue(it.e.baseEnv, "HOME"); home != "" && filepath.IsAbs(home) && filepath.Clean(home) != "/" {
 			w.shared = []watchDir{{name: "home", root: filepath.Clean(home), shared: true}}
-			m := takeManifest(w.shared[0].root, w.skip)
-			w.last = []manifest{m}
-			w.truncated["home"] = m.truncated
+		}
+		tmps := it.e.o.SharedTmpDirs
+		if tmps == nil {
+			tmps = DefaultSharedTmpDirs
+		}
+		seen := map[string]bool{}
+		for _, d := range tmps {
+			real, err := filepath.EvalSymlinks(d)
+			if fi, serr := os.Stat(real); err != nil || serr != nil || !fi.IsDir() || seen[real] {
+				continue
+			}
+			seen[real] = true
+			w.shared = append(w.shared, watchDir{name: filepath.Clean(d), root: real, shared: true})
+		}
+		// A watched directory inside another (HOME under /tmp) is listed
+		// once, as itself.
+		for _, d := range w.shared {
+			w.skip = append(w.skip, d.root)
+		}
+		for _, dirs := range w.perArm {
+			for _, d := range dirs {
+				w.skip = append(w.skip, d.root)
+			}
+		}
+		for _, d := range w.shared {
+			m := takeManifest(d.root, w.skip)
+			w.last = append(w.last, m)
+			w.truncated[d.name] = m.truncated
+		}
+		if len(w.shared) > 0 {
 			w.mark()
 		}
 	}
@@ -311,17 +372,32 @@ func (w *watcher) watched() []records.WatchedDir {
 			seen[d.name] = true
 		}
 	}
-	for _, name := range []string{"workspace", "home", "tmp"} {
-		shared := len(w.shared) > 0 && w.shared[0].name == name
-		if seen[name] || shared {
-			wd := records.WatchedDir{Name: name, Shared: shared, Truncated: w.truncated[name]}
-			if shared {
+	shared := map[string]bool{}
+	names := []string{"workspace", "home", "tmp"}
+	for _, d := range w.shared {
+		shared[d.name] = true
+		if !slices.Contains(names, d.name) {
+			names = append(names, d.name)
+		}
+	}
+	for _, name := range names {
+		if seen[name] || shared[name] {
+			wd := records.WatchedDir{Name: name, Shared: shared[name], Truncated: w.truncated[name]}
+			if shared[name] {
 				wd.UnattributedRuns = w.unattributed
 			}
 			out = append(out, wd)
 		}
 	}
 	return out
+}
+
+// informationalWrite reports whether a timing write is listed without
+// flagging: Python's bytecode cache, which the interpreter writes for
+// any module it imports (a helper module the candidate adds), not a cache
+// of the workload's answers.
+func informationalWrite(p string) bool {
+	return strings.HasSuffix(p, ".pyc") && (strings.HasPrefix(p, "__pycache__/") || strings.Contains(p, "/__pycache__/"))
 }
 
 func envValue(env []string, name string) string {
@@ -469,13 +545,25 @@ func (it *itemRun) protocolChecks(a *arm) (*records.ProtocolChecks, []string) {
 	p.FirstRunExcess = FirstRunExcess(armSamples(res.Samples, records.ArmAgent, k), lowerBetter)
 	p.BaseFirstRunExcess = FirstRunExcess(armSamples(res.Samples, base.kind, 0), lowerBetter)
 	var flags []string
-	if writes := it.timingWrites(a); len(writes) > 0 {
+	var writes, info []string
+	for _, w := range it.timingWrites(a) {
+		if informationalWrite(w) {
+			info = append(info, w)
+		} else {
+			writes = append(writes, w)
+		}
+	}
+	p.InformationalWrites = info[:min(len(info), records.MaxTimingWrites)]
+	if len(writes) > 0 {
 		p.TimingWritesTotal = len(writes)
 		p.TimingWrites = writes[:min(len(writes), records.MaxTimingWrites)]
 		flags = append(flags, records.FlagWritesDuringTiming)
 	}
 	if it.watch != nil {
 		p.Watched = it.watch.watched()
+		if slices.ContainsFunc(p.Watched, func(d records.WatchedDir) bool { return d.Truncated }) {
+			flags = append(flags, records.FlagWatchTruncated)
+		}
 	}
 	if WarmCacheSuspected(p.FirstRunFactor, p.BaseFirstRunFactor, p.FirstRunExcess, p.BaseFirstRunExcess) {
 		flags = append(flags, records.FlagWarmCache)
