@@ -118,12 +118,30 @@ func runCompare(env *System, o *compareOptions, args []string) error {
 	if err := checkPairs(b, pairs); err != nil {
 		return err
 	}
+	if o.stableOnly && !anyCalibration(b) {
+		// A warning, not an error: the board is still right, only
+		// unfiltered, and a script comparing runs keeps working before the
+		// first calibration.
+		fmt.Fprintln(env.Stderr, "warning: --stable-only: no compared run's plan has a calibration.json (run 'bench calibrate'); ranking all items")
+	}
 	b.View = o.view
 	fillSubjects(env, o.benchCfg, b)
 	if o.format == "html" {
 		return writeCompareSite(env, b, env.path(o.out))
 	}
 	return emit(env, env.path(o.out), func(w io.Writer) error { return render(w, b) })
+}
+
+// anyCalibration reports whether some row of the board has a calibration.
+func anyCalibration(b *compare.Board) bool {
+	for _, t := range b.Tasks {
+		for _, r := range t.Rows {
+			if r.Calibration != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // runDirArgs are the RUN_DIR arguments, each checked to exist, a
