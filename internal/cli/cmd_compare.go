@@ -74,7 +74,7 @@ stdout; with --format html, it is the site's directory (its .git, CNAME and
 	c.Flags().BoolVar(&o.view.Long, "long", false, "table: every column (opt_base@1, Opt@K, pass@k, geomeans, cost per item and per Opt@1, tokens, wall time), not only the short set")
 	c.Flags().BoolVar(&o.view.NoLegend, "no-legend", false, "table: drop the legend lines under the tables")
 	c.Flags().BoolVar(&o.view.Matrix, "matrix", false, "table: print the item × run matrix under each task's leaderboard (the JSON always has it)")
-	c.Flags().BoolVar(&o.stableOnly, "stable-only", false, "rank over the items 'bench calibrate' found stable only (default: all items, the unstable ones counted)")
+	c.Flags().BoolVar(&o.stableOnly, "stable-only", false, "rank over the items 'bench calibrate' found stable only (default: all items, the unstable ones counted; a warning when no run has a calibration.json)")
 	c.Flags().StringArrayVar(&o.pairs, "pairs", nil, fmt.Sprintf("RUN_ID_A,RUN_ID_B: a pair to compare when a task has more than %d runs (repeatable)", compare.MaxAllPairs))
 	return c
 }
