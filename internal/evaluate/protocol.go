@@ -265,6 +265,9 @@ func (it *itemRun) startWatch() {
 		tmps := it.e.o.SharedTmpDirs
 		if tmps == nil {
 			tmps = DefaultSharedTmpDirs
+			if v, ok := lookupEnv(it.e.o.ProcessEnv, WatchTmpEnv); ok {
+				tmps = filepath.SplitList(v)
+			}
 		}
 		seen := map[string]bool{}
 		for _, d := range tmps {
@@ -398,6 +401,22 @@ func (w *watcher) watched() []records.WatchedDir {
 // of the workload's answers.
 func informationalWrite(p string) bool {
 	return strings.HasSuffix(p, ".pyc") && (strings.HasPrefix(p, "__pycache__/") || strings.Contains(p, "/__pycache__/"))
+}
+
+// WatchTmpEnv, when set in the harness's environment, replaces
+// DefaultSharedTmpDirs: a list of directories (colon-separated; empty:
+// none). The test suites set it empty: the machine's /tmp is every other
+// test's too.
+const WatchTmpEnv = "BENCH_WATCH_TMP"
+
+func lookupEnv(env []string, name string) (string, bool) {
+	v, found := "", false
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
+			v, found = val, true
+		}
+	}
+	return v, found
 }
 
 func envValue(env []string, name string) string {
