@@ -29,6 +29,7 @@ import (
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/plan"
 	"github.com/perfbench/perfbench/internal/records"
+	"github.com/perfbench/perfbench/internal/stats"
 )
 
 // DefaultSessions is the number of sessions without --sessions.
@@ -247,6 +248,11 @@ func newTodo(o Options, it plan.Item) (*todo, error) {
 		t.run.Evaluation = &ev
 	}
 	so := spec.Options()
+	if need := stats.MinRounds(so.Alpha); rounds < need {
+		// The verdict rule needs the Mann–Whitney test significant: with
+		// fewer rounds no session can show a speedup, whatever it is.
+		return nil, badinput.Errorf("item %s: %d rounds can never reach p <= %g in the Mann–Whitney test; calibrate needs at least %d (--rounds or evaluation.rounds)", it.ID, rounds, so.Alpha, need)
+	}
 	t.entry = records.CalibrationItem{
 		ItemID: it.ID, PlanItemHash: it.Hash(), ConfigHash: hash,
 		Rounds: rounds, ConfiguredRounds: spec.Rounds,

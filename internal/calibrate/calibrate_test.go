@@ -1,9 +1,12 @@
 package calibrate
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
+	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/plan"
 	"github.com/perfbench/perfbench/internal/records"
@@ -80,6 +83,21 @@ func fakeSession(rng *rand.Rand, n int, speedup, spread float64) records.Calibra
 		}
 	}
 	return s
+}
+
+func TestRoundsBelowMinimum(t *testing.T) {
+	task := &config.Task{ID: "k", Dir: t.TempDir(), Evaluation: config.Evaluation{Workload: "sh bench.sh", Rounds: 7}}
+	it := plan.Item{ID: "k-0000", Pre: "p", Human: "h"}
+	need := stats.MinRounds(0.05)
+	for _, rounds := range []int{1, 2, need - 1} {
+		_, err := newTodo(Options{Task: task, Rounds: rounds}, it)
+		if err == nil || !badinput.Is(err) || !strings.Contains(err.Error(), fmt.Sprintf("calibrate needs at least %d", need)) {
+			t.Errorf("--rounds %d: %v", rounds, err)
+		}
+	}
+	if _, err := newTodo(Options{Task: task, Rounds: need}, it); err != nil {
+		t.Errorf("--rounds %d: %v", need, err)
+	}
 }
 
 func TestAnalyzeClasses(t *testing.T) {

@@ -57,14 +57,18 @@ detectable effect at the configured rounds (the smallest true speedup the
 verdict rule calls a win in 80% of repeats) and the rounds a 10% speedup
 needs; the metric to use (cpu or wall); and a class:
 
-  stable      every session finds the human commit faster and the pooled
-              CI lies above 1+band: its speedup reproduces and can be scored
-  unstable    the sessions disagree
+  stable      every session finds the human commit faster (CI above 1 and
+              Mann–Whitney significant at alpha) and the pooled CI lies
+              above 1+band: its speedup reproduces and can be scored
+  unstable    the sessions disagree, or a session is not significant
   no_speedup  the human commit is not measurably faster than the band
   broken      setup, correctness or the workload fails
 
 evaluate's report and compare flag the items that are not stable;
-compare --stable-only ranks over the stable ones only.
+compare --stable-only ranks over the stable ones only (with a warning
+when no compared run has a calibration.json). R below the fewest rounds
+with which the Mann–Whitney test can reach p <= alpha (4 at 0.05) is bad
+input (exit 2).
 
 --shard I/N calibrates every N-th item from the I-th (sessions are never
 split); shards may run at once and write the same calibration.json.`,

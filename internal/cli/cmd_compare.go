@@ -74,7 +74,7 @@ stdout; with --format html, it is the site's directory (its .git, CNAME and
 	c.Flags().BoolVar(&o.view.Long, "long", false, "table: every column (opt_base@1, Opt@K, pass@k, geomeans, cost per item and per Opt@1, tokens, wall time), not only the short set")
 	c.Flags().BoolVar(&o.view.NoLegend, "no-legend", false, "table: drop the legend lines under the tables")
 	c.Flags().BoolVar(&o.view.Matrix, "matrix", false, "table: print the item × run matrix under each task's leaderboard (the JSON always has it)")
-	c.Flags().BoolVar(&o.stableOnly, "stable-only", false, "rank over the items 'bench calibrate' found stable only (default: all items, the unstable ones counted)")
+	c.Flags().BoolVar(&o.stableOnly, "stable-only", false, "rank over the items 'bench calibrate' found stable only (default: all items, the unstable ones counted; a warning when no run has a calibration.json)")
 	c.Flags().StringArrayVar(&o.pairs, "pairs", nil, fmt.Sprintf("RUN_ID_A,RUN_ID_B: a pair to compare when a task has more than %d runs (repeatable)", compare.MaxAllPairs))
 	return c
 }
@@ -118,12 +118,30 @@ func runCompare(env *System, o *compareOptions, args []string) error {
 	if err := checkPairs(b, pairs); err != nil {
 		return err
 	}
+	if o.stableOnly && !anyCalibration(b) {
+		// A warning, not an error: the board is still right, only
+		// unfiltered, and a script comparing runs keeps working before the
+		// first calibration.
+		fmt.Fprintln(env.Stderr, "warning: --stable-only: no compared run's plan has a calibration.json (run 'bench calibrate'); ranking all items")
+	}
 	b.View = o.view
 	fillSubjects(env, o.benchCfg, b)
 	if o.format == "html" {
 		return writeCompareSite(env, b, env.path(o.out))
 	}
 	return emit(env, env.path(o.out), func(w io.Writer) error { return render(w, b) })
+}
+
+// anyCalibration reports whether some row of the board has a calibration.
+func anyCalibration(b *compare.Board) bool {
+	for _, t := range b.Tasks {
+		for _, r := range t.Rows {
+			if r.Calibration != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // runDirArgs are the RUN_DIR arguments, each checked to exist, a

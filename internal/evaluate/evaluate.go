@@ -70,7 +70,15 @@ type Options struct {
 	// Progress, when set, is told of the items and their rounds (a live
 	// bar on a terminal; Log stays the plain lines).
 	Progress Progress
+	// SharedTmpDirs are the host's temporary directories every arm shares,
+	// watched on the host like its HOME (nil: DefaultSharedTmpDirs; an
+	// empty list watches none).
+	SharedTmpDirs []string
 }
+
+// DefaultSharedTmpDirs are the host directories a candidate could keep a
+// cache in outside its workspace, HOME and TMPDIR.
+var DefaultSharedTmpDirs = []string{"/tmp", "/var/tmp", "/dev/shm"}
 
 // Progress follows an evaluation: Start with the items to evaluate and
 // those already done (a resumed run continues its count), Begin when an

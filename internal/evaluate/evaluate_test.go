@@ -53,6 +53,9 @@ type fixture struct {
 	bench            *config.Bench
 	lockDir          string
 	home             string
+	// sharedTmp stand for the host's /tmp, /var/tmp and /dev/shm: the
+	// machine's are written by every other process.
+	sharedTmp []string
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -78,6 +81,7 @@ func newFixture(t *testing.T) *fixture {
 	// evaluation running on this machine at the same moment.
 	f.lockDir = DefaultLockDir()
 	f.home = t.TempDir()
+	f.sharedTmp = []string{t.TempDir()}
 	return f
 }
 
@@ -105,7 +109,7 @@ func (f *fixture) run(t *testing.T, ctx context.Context, units []Unit, runner Ru
 	}
 	var log bytes.Buffer
 	s, err := Run(ctx, Options{RunID: "r", Task: f.task, Bench: f.bench, RepoURL: f.repo, Units: units,
-		Regrade: regrade, Runner: runner, LockDir: f.lockDir, ProcessEnv: f.env(t), Log: &log})
+		Regrade: regrade, Runner: runner, LockDir: f.lockDir, ProcessEnv: f.env(t), Log: &log, SharedTmpDirs: f.sharedTmp})
 	t.Logf("log:\n%s", log.String())
 	return s, err
 }

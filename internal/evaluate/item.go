@@ -569,7 +569,7 @@ func (it *itemRun) command(ctx context.Context, a *arm, phase, cmd string) error
 	t0 := time.Now()
 	dir := it.path(a)
 	cr, err := it.runner.Run(ctx, CommandSpec{
-		Script: it.expandCmd(cmd, dir, 0), Arm: a.id, Dir: dir, Env: it.armEnv(a, dir),
+		Script: it.expandCmd(cmd, dir, untimedRound), Arm: a.id, Dir: dir, Env: it.armEnv(a, dir),
 		Timeout: timeout, Stdout: sw, Stderr: sw, CPUs: it.e.untimedGate(), TempDir: it.priv,
 	})
 	sw.Close()

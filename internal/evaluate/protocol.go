@@ -28,7 +28,9 @@ import (
 // Thresholds of the protocol's flags.
 const (
 	// warmCacheFactor: a candidate is warm_cache_suspected when its first
-	// run over its timed median exceeds this multiple of the baseline's.
+	// run over its timed median exceeds this multiple of the baseline's
+	// (floored at 1), and its first run's excess over that median exceeds
+	// this multiple of the baseline's excess.
 	warmCacheFactor = 2
 	// setupGrowFactor and setupGrowMin: setup_grew when the candidate's
 	// setup takes more than this multiple of the baseline's and at least
@@ -47,7 +49,8 @@ func usesRounds(s *Spec) bool {
 }
 
 // RoundSeed is the {seed} of a round of an item: derived from the plan
-// item's hash and the round (0-based, warm-up rounds first), so the same
+// item's hash and the round (0-based, warm-up rounds first; untimedRound
+// for the commands run outside the rounds), so the same
 // for every arm of the round, different from round to round, and the same
 // when the item is evaluated again. It is in [0, 2³¹), which any seed
 // parameter accepts.
@@ -56,8 +59,14 @@ func RoundSeed(itemHash string, round int) int64 {
 	return int64(binary.BigEndian.Uint32(sum[:4]) >> 1)
 }
 
+// untimedRound is the {round} of setup, correctness and the recheck: no
+// timed round's, so that what they compute from {round} or {seed} is not
+// the input of a timed round (with warmup 0, round 0's would be computed
+// untimed during correctness, then timed warm).
+const untimedRound = -1
+
 // expandCmd replaces {workspace}, {round} and {seed} in a command of
-// round r (setup and correctness have r = 0).
+// round r (untimedRound for setup, correctness and the recheck).
 func (it *itemRun) expandCmd(cmd, workspace string, r int) string {
 	seed := RoundSeed(it.res.PlanItemHash, r)
 	return strings.NewReplacer("{workspace}", workspace, "{round}", strconv.Itoa(r), "{seed}", strconv.FormatInt(seed, 10)).Replace(cmd)
@@ -116,12 +125,17 @@ type fileState struct {
 type manifest struct {
 	files     map[string]fileState
 	truncated bool
+	// last is the last path listed, in the walk's order.
+	last string
 }
 
-// takeManifest lists root's entries (not following links), without the
-// contents of .git directories and of the directories in skip, and at
-// most maxManifestEntries of them in lexical order. A missing root is an
-// empty manifest.
+// takeManifest lists root's entries (not following links), without git's
+// object stores (an "objects" directory inside a directory named .git: its
+// files are named by their content, and they are the bulk of a repository)
+// and the directories in skip, and at most maxManifestEntries of them in
+// the walk's order. The rest of a .git directory is listed, at any depth:
+// a cache kept in .git/ or in a data/.git/ is a cache. A missing root is
+// an empty manifest.
 func takeManifest(root string, skip []string) manifest {
 	m := manifest{files: map[string]fileState{}}
 	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -135,7 +149,7 @@ func takeManifest(root string, skip []string) manifest {
 		if p == root {
 			return nil
 		}
-		if d.IsDir() && (d.Name() == ".git" || slices.Contains(skip, p)) {
+		if d.IsDir() && ((d.Name() == "objects" && filepath.Base(filepath.Dir(p)) == ".git") || slices.Contains(skip, p)) {
 			return fs.SkipDir
 		}
 		if len(m.files) >= maxManifestEntries {
@@ -147,18 +161,47 @@ func takeManifest(root string, skip []string) manifest {
 			return nil
 		}
 		rel, _ := filepath.Rel(root, p)
-		m.files[filepath.ToSlash(rel)] = fileState{size: info.Size(), mtime: info.ModTime().UnixNano(), mode: info.Mode()}
+		rel = filepath.ToSlash(rel)
+		m.files[rel] = fileState{size: info.Size(), mtime: info.ModTime().UnixNano(), mode: info.Mode()}
+		if m.last == "" || walkLess(m.last, rel) {
+			m.last = rel
+		}
 		return nil
 	})
 	return m
 }
 
+// walkLess orders paths as the walk visits them: component by component.
+func walkLess(a, b string) bool {
+	as, bs := strings.Split(a, "/"), strings.Split(b, "/")
+	for i := 0; i < len(as) && i < len(bs); i++ {
+		if as[i] != bs[i] {
+			return as[i] < bs[i]
+		}
+	}
+	return len(as) < len(bs)
+}
+
 // changed adds to out the non-directory entries of after that are new
 // in it or differ from before (size, modification time or type).
-// Directories are left out: a file created in one is listed itself.
+// Directories are left out: a file created in one is listed itself. When
+// a manifest stopped at its cap, only the part both cover is compared:
+// an entry past the other's end is not new, just newly in the window.
 func changed(before, after manifest, prefix string, out map[string]bool) {
+	bound := ""
+	switch {
+	case before.truncated && after.truncated:
+		bound = before.last
+		if walkLess(after.last, bound) {
+			bound = after.last
+		}
+	case before.truncated:
+		bound = before.last
+	case after.truncated:
+		bound = after.last
+	}
 	for p, st := range after.files {
-		if st.mode.IsDir() {
+		if st.mode.IsDir() || (bound != "" && walkLess(bound, p)) {
 			continue
 		}
 		if old, ok := before.files[p]; !ok || old != st {
@@ -218,9 +261,39 @@ func (it *itemRun) startWatch() {
 	if it.sess == nil {
 		if home := envValue(it.e.baseEnv, "HOME"); home != "" && filepath.IsAbs(home) && filepath.Clean(home) != "/" {
 			w.shared = []watchDir{{name: "home", root: filepath.Clean(home), shared: true}}
-			m := takeManifest(w.shared[0].root, w.skip)
-			w.last = []manifest{m}
-			w.truncated["home"] = m.truncated
+		}
+		tmps := it.e.o.SharedTmpDirs
+		if tmps == nil {
+			tmps = DefaultSharedTmpDirs
+			if v, ok := lookupEnv(it.e.o.ProcessEnv, WatchTmpEnv); ok {
+				tmps = filepath.SplitList(v)
+			}
+		}
+		seen := map[string]bool{}
+		for _, d := range tmps {
+			real, err := filepath.EvalSymlinks(d)
+			if fi, serr := os.Stat(real); err != nil || serr != nil || !fi.IsDir() || seen[real] {
+				continue
+			}
+			seen[real] = true
+			w.shared = append(w.shared, watchDir{name: filepath.Clean(d), root: real, shared: true})
+		}
+		// A watched directory inside another (HOME under /tmp) is listed
+		// once, as itself.
+		for _, d := range w.shared {
+			w.skip = append(w.skip, d.root)
+		}
+		for _, dirs := range w.perArm {
+			for _, d := range dirs {
+				w.skip = append(w.skip, d.root)
+			}
+		}
+		for _, d := range w.shared {
+			m := takeManifest(d.root, w.skip)
+			w.last = append(w.last, m)
+			w.truncated[d.name] = m.truncated
+		}
+		if len(w.shared) > 0 {
 			w.mark()
 		}
 	}
@@ -302,17 +375,48 @@ func (w *watcher) watched() []records.WatchedDir {
 			seen[d.name] = true
 		}
 	}
-	for _, name := range []string{"workspace", "home", "tmp"} {
-		shared := len(w.shared) > 0 && w.shared[0].name == name
-		if seen[name] || shared {
-			wd := records.WatchedDir{Name: name, Shared: shared, Truncated: w.truncated[name]}
-			if shared {
+	shared := map[string]bool{}
+	names := []string{"workspace", "home", "tmp"}
+	for _, d := range w.shared {
+		shared[d.name] = true
+		if !slices.Contains(names, d.name) {
+			names = append(names, d.name)
+		}
+	}
+	for _, name := range names {
+		if seen[name] || shared[name] {
+			wd := records.WatchedDir{Name: name, Shared: shared[name], Truncated: w.truncated[name]}
+			if shared[name] {
 				wd.UnattributedRuns = w.unattributed
 			}
 			out = append(out, wd)
 		}
 	}
 	return out
+}
+
+// informationalWrite reports whether a timing write is listed without
+// flagging: Python's bytecode cache, which the interpreter writes for
+// any module it imports (a helper module the candidate adds), not a cache
+// of the workload's answers.
+func informationalWrite(p string) bool {
+	return strings.HasSuffix(p, ".pyc") && (strings.HasPrefix(p, "__pycache__/") || strings.Contains(p, "/__pycache__/"))
+}
+
+// WatchTmpEnv, when set in the harness's environment, replaces
+// DefaultSharedTmpDirs: a list of directories (colon-separated; empty:
+// none). The test suites set it empty: the machine's /tmp is every other
+// test's too.
+const WatchTmpEnv = "BENCH_WATCH_TMP"
+
+func lookupEnv(env []string, name string) (string, bool) {
+	v, found := "", false
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
+			v, found = val, true
+		}
+	}
+	return v, found
 }
 
 func envValue(env []string, name string) string {
@@ -457,16 +561,30 @@ func (it *itemRun) protocolChecks(a *arm) (*records.ProtocolChecks, []string) {
 	lowerBetter := it.spec.Metric.Better != "higher"
 	p.FirstRunFactor = FirstRunFactor(armSamples(res.Samples, records.ArmAgent, k), lowerBetter)
 	p.BaseFirstRunFactor = FirstRunFactor(armSamples(res.Samples, base.kind, 0), lowerBetter)
+	p.FirstRunExcess = FirstRunExcess(armSamples(res.Samples, records.ArmAgent, k), lowerBetter)
+	p.BaseFirstRunExcess = FirstRunExcess(armSamples(res.Samples, base.kind, 0), lowerBetter)
 	var flags []string
-	if writes := it.timingWrites(a); len(writes) > 0 {
+	var writes, info []string
+	for _, w := range it.timingWrites(a) {
+		if informationalWrite(w) {
+			info = append(info, w)
+		} else {
+			writes = append(writes, w)
+		}
+	}
+	p.InformationalWrites = info[:min(len(info), records.MaxTimingWrites)]
+	if len(writes) > 0 {
 		p.TimingWritesTotal = len(writes)
 		p.TimingWrites = writes[:min(len(writes), records.MaxTimingWrites)]
 		flags = append(flags, records.FlagWritesDuringTiming)
 	}
 	if it.watch != nil {
 		p.Watched = it.watch.watched()
+		if slices.ContainsFunc(p.Watched, func(d records.WatchedDir) bool { return d.Truncated }) {
+			flags = append(flags, records.FlagWatchTruncated)
+		}
 	}
-	if WarmCacheSuspected(p.FirstRunFactor, p.BaseFirstRunFactor) {
+	if WarmCacheSuspected(p.FirstRunFactor, p.BaseFirstRunFactor, p.FirstRunExcess, p.BaseFirstRunExcess) {
 		flags = append(flags, records.FlagWarmCache)
 	}
 	if SetupGrew(p.SetupSeconds, p.BaseSetupSeconds) {
@@ -497,13 +615,12 @@ func armSamples(samples []records.Sample, arm records.Arm, k int) []records.Samp
 	return out
 }
 
-// FirstRunFactor is an arm's first run (its first warm-up, or its first
-// timed run without warm-up) over the median of its timed runs, so that
-// above 1 means the first run was the slower: first/median for a metric
-// where lower is better, median/first otherwise. 0 when not computable.
-func FirstRunFactor(samples []records.Sample, lowerBetter bool) float64 {
+// firstAndMedian are an arm's first run (its first warm-up, or its first
+// timed run without warm-up) and the median of its timed runs; ok is
+// false when either is missing or not positive.
+func firstAndMedian(samples []records.Sample) (first, med float64, ok bool) {
 	if len(samples) == 0 {
-		return 0
+		return 0, 0, false
 	}
 	var timed []float64
 	for _, s := range samples {
@@ -512,10 +629,19 @@ func FirstRunFactor(samples []records.Sample, lowerBetter bool) float64 {
 		}
 	}
 	if len(timed) == 0 {
-		return 0
+		return 0, 0, false
 	}
-	med, first := median(timed), samples[0].Value
-	if med <= 0 || first <= 0 {
+	med, first = median(timed), samples[0].Value
+	return first, med, med > 0 && first > 0
+}
+
+// FirstRunFactor is an arm's first run over the median of its timed runs,
+// so that above 1 means the first run was the slower: first/median for a
+// metric where lower is better, median/first otherwise. 0 when not
+// computable.
+func FirstRunFactor(samples []records.Sample, lowerBetter bool) float64 {
+	first, med, ok := firstAndMedian(samples)
+	if !ok {
 		return 0
 	}
 	if lowerBetter {
@@ -524,10 +650,34 @@ func FirstRunFactor(samples []records.Sample, lowerBetter bool) float64 {
 	return med / first
 }
 
-// WarmCacheSuspected: the candidate's first-run factor is more than twice
-// the baseline's (and the first run was the slower).
-func WarmCacheSuspected(cand, base float64) bool {
-	return cand > 1 && base > 0 && cand > warmCacheFactor*base
+// FirstRunExcess is how much worse an arm's first run was than the median
+// of its timed runs, in the metric's unit (first − median where lower is
+// better, median − first otherwise; negative when the first run was the
+// better). 0 when not computable.
+func FirstRunExcess(samples []records.Sample, lowerBetter bool) float64 {
+	first, med, ok := firstAndMedian(samples)
+	if !ok {
+		return 0
+	}
+	if lowerBetter {
+		return first - med
+	}
+	return med - first
+}
+
+// WarmCacheSuspected: the candidate's first run was the slower, its
+// first-run factor is more than twice the baseline's — floored at 1, so
+// that a baseline whose first run happened to be fast does not turn
+// every ordinary cold start into a flag — and its first run's excess over
+// its median is more than twice the baseline's (floored at 0): a
+// candidate that is simply faster keeps the baseline's fixed cold-start
+// cost, which inflates its factor but not its excess, while a cache built
+// by the first run makes that run pay the work the others skip.
+func WarmCacheSuspected(candFactor, baseFactor, candExcess, baseExcess float64) bool {
+	if candFactor <= 1 || baseFactor <= 0 || candExcess <= 0 {
+		return false
+	}
+	return candFactor > warmCacheFactor*max(baseFactor, 1) && candExcess > warmCacheFactor*max(baseExcess, 0)
 }
 
 // SetupGrew: the candidate's setup took more than twice the baseline's

@@ -2,7 +2,9 @@ package evaluate
 
 import (
 	"context"
+	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -46,12 +48,33 @@ func TestFirstRunFactorAndThresholds(t *testing.T) {
 	if FirstRunFactor(nil, true) != 0 || FirstRunFactor(samples[:2], true) != 0 {
 		t.Errorf("no timed runs must give 0")
 	}
+	if e := FirstRunExcess(samples, true); math.Abs(e-2) > 1e-12 {
+		t.Errorf("lower is better: excess %v, want 2", e)
+	}
+	if e := FirstRunExcess(samples, false); math.Abs(e+2) > 1e-12 {
+		t.Errorf("higher is better: excess %v, want -2", e)
+	}
 	for _, c := range []struct {
-		cand, base float64
-		want       bool
-	}{{2.5, 1.2, true}, {2.3, 1.2, false}, {0.9, 0.4, false}, {3, 0, false}} {
-		if got := WarmCacheSuspected(c.cand, c.base); got != c.want {
-			t.Errorf("WarmCacheSuspected(%v, %v) = %v", c.cand, c.base, got)
+		name                       string
+		candF, baseF, candE, baseE float64
+		want                       bool
+	}{
+		{"cache built by the first run", 2.5, 1.2, 1.5, 0.2, true},
+		{"factor within twice the baseline's", 2.3, 1.2, 1.3, 0.2, false},
+		{"first run not the slower", 0.9, 0.4, -0.1, -0.6, false},
+		{"baseline factor not computable", 3, 0, 2, 0, false},
+		// The review's case: the baseline's first run was fast (0.24), so
+		// without the floor any slower first run (1.1) was flagged.
+		{"fast baseline first run, ordinary cold start", 1.1, 0.2427, 0.1, -0.7, false},
+		{"fast baseline first run, real cache", 5, 0.2427, 4, -0.7, true},
+		// 0.1 s cold-start cost, baseline 1.0 s, candidate 20x faster:
+		// factor 3 but the same absolute excess.
+		{"faster candidate, same cold-start cost", 3, 1.1, 0.1, 0.1, false},
+		{"excess not twice the baseline's", 3, 1.1, 0.19, 0.1, false},
+		{"excess over twice the baseline's", 3, 1.1, 0.5, 0.1, true},
+	} {
+		if got := WarmCacheSuspected(c.candF, c.baseF, c.candE, c.baseE); got != c.want {
+			t.Errorf("%s: WarmCacheSuspected(%v, %v, %v, %v) = %v", c.name, c.candF, c.baseF, c.candE, c.baseE, got)
 		}
 	}
 	for _, c := range []struct {
@@ -69,23 +92,53 @@ func TestManifestChanges(t *testing.T) {
 	writeFile(t, root, "a.txt", "a")
 	writeFile(t, root, "sub/b.txt", "b")
 	writeFile(t, root, ".git/objects/x", "x")
+	writeFile(t, root, ".git/HEAD", "ref")
 	before := takeManifest(root, nil)
-	if _, ok := before.files[".git/objects/x"]; ok || len(before.files) != 3 {
-		t.Fatalf("manifest %v: .git internals must be skipped", before.files)
+	if _, ok := before.files[".git/objects/x"]; ok || len(before.files) != 5 {
+		t.Fatalf("manifest %v: git's object store must be skipped, the rest listed", before.files)
 	}
 	writeFile(t, root, "sub/c.txt", "c")
 	writeFile(t, root, "a.txt", "aa")
 	writeFile(t, root, ".git/objects/y", "y")
+	writeFile(t, root, ".git/answer", "42")
+	writeFile(t, root, "data/.git/answer", "42")
 	out := map[string]bool{}
 	changed(before, takeManifest(root, nil), "workspace/", out)
-	if len(out) != 2 || !out["workspace/sub/c.txt"] || !out["workspace/a.txt"] {
+	if len(out) != 4 || !out["workspace/sub/c.txt"] || !out["workspace/a.txt"] || !out["workspace/.git/answer"] || !out["workspace/data/.git/answer"] {
 		t.Errorf("changes %v", out)
 	}
 	if m := takeManifest(filepath.Join(root, "missing"), nil); len(m.files) != 0 {
 		t.Errorf("a missing directory must be empty")
 	}
-	if m := takeManifest(root, []string{filepath.Join(root, "sub")}); len(m.files) != 1 {
+	if m := takeManifest(root, []string{filepath.Join(root, "sub")}); m.files["sub/b.txt"] != (fileState{}) || m.files["a.txt"] == (fileState{}) {
 		t.Errorf("skipped directory listed: %v", m.files)
+	}
+}
+
+func TestManifestTruncatedWindow(t *testing.T) {
+	files := func(paths ...string) map[string]fileState {
+		m := map[string]fileState{}
+		for _, p := range paths {
+			m[p] = fileState{size: 1}
+		}
+		return m
+	}
+	// An entry early in the walk went away, so one more fits at the end:
+	// it is not new, only newly inside the cap.
+	before := manifest{files: files("a", "b", "c"), truncated: true, last: "c"}
+	after := manifest{files: files("b", "c", "d"), truncated: true, last: "d"}
+	out := map[string]bool{}
+	changed(before, after, "", out)
+	if len(out) != 0 {
+		t.Errorf("changes %v past the window", out)
+	}
+	after = manifest{files: files("a", "b", "b2"), truncated: true, last: "b2"}
+	changed(before, after, "", out)
+	if len(out) != 1 || !out["b2"] {
+		t.Errorf("changes %v, want b2", out)
+	}
+	if !walkLess("a/b", "a.txt") || walkLess("a.txt", "a/b") != false || !walkLess("a", "a/b") {
+		t.Errorf("walk order: a's children come before a.txt")
 	}
 }
 
@@ -125,10 +178,14 @@ func TestRoundAndSeedPlaceholders(t *testing.T) {
 	if len(lines) != 3+15 {
 		t.Fatalf("%d lines: %q", len(lines), lines)
 	}
-	seed0 := strconv.FormatInt(r.RoundSeeds[0], 10)
+	// Setup gets a round and seed no timed round uses.
+	untimed := RoundSeed(r.PlanItemHash, -1)
+	if slices.Contains(r.RoundSeeds, untimed) {
+		t.Fatalf("setup's seed %d is a timed round's: %v", untimed, r.RoundSeeds)
+	}
 	for _, l := range lines[:3] {
-		if l != "setup 0 "+seed0 {
-			t.Errorf("setup line %q, want round 0's seed %s", l, seed0)
+		if l != "setup -1 "+strconv.FormatInt(untimed, 10) {
+			t.Errorf("setup line %q, want round -1 and seed %d", l, untimed)
 		}
 	}
 	byRound := map[string]map[string]bool{}
@@ -222,7 +279,7 @@ echo time: 1.5 ms
 	if p.SetupSeconds < 1.3 || p.BaseSetupSeconds > p.SetupSeconds-1 || p.FirstRunFactor <= 2*p.BaseFirstRunFactor {
 		t.Errorf("protocol figures %+v", p)
 	}
-	if len(p.Watched) != 3 || !p.Watched[1].Shared {
+	if len(p.Watched) != 4 || !p.Watched[1].Shared || !p.Watched[3].Shared {
 		t.Errorf("watched %+v", p.Watched)
 	}
 	// Another command of the harness running meanwhile (another item's
@@ -232,7 +289,7 @@ echo time: 1.5 ms
 	r = f.evalOne(t, eval, cheat)
 	activity.end(tok)
 	if p := r.Protocol; p == nil || slices.Contains(p.TimingWrites, "home/.cache/cheat/answer") || !slices.Contains(p.TimingWrites, "workspace/.cache/answer") ||
-		len(p.Watched) != 3 || p.Watched[1].UnattributedRuns != 12 {
+		len(p.Watched) != 4 || p.Watched[1].UnattributedRuns != 12 {
 		t.Errorf("with another command running: protocol %+v", r.Protocol)
 	}
 	// The baseline against itself: neither writes nor a grown setup (a
@@ -242,6 +299,85 @@ echo time: 1.5 ms
 	for _, fl := range []string{records.FlagWritesDuringTiming, records.FlagSetupGrew} {
 		if slices.Contains(r.Flags, fl) {
 			t.Errorf("empty patch flagged %s: %v (%+v)", fl, r.Flags, r.Protocol)
+		}
+	}
+}
+
+func TestTimingWritesSharedTmpAndGit(t *testing.T) {
+	f := newFixture(t)
+	shm := ""
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		d, err := os.MkdirTemp("/dev/shm", "perfbench-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(d) })
+		shm = d
+		f.sharedTmp = append(f.sharedTmp, "/dev/shm")
+	}
+	hostTmp := f.sharedTmp[0]
+	// The candidate caches its answer in the host's shared temporary
+	// directories and in a .git directory of its workspace that is not
+	// the repository's.
+	cheat := f.patch(t, func(d string) {
+		writeFile(t, d, "work.sh", `mkdir -p data/.git && echo 42 > data/.git/answer
+echo 42 > `+hostTmp+`/answer
+if [ -n "`+shm+`" ]; then echo 42 > "`+shm+`/answer"; fi
+echo result 42
+echo time: 1.5 ms
+`)
+	})
+	r := f.evalOne(t, &config.Evaluation{}, cheat)
+	if r.Status != records.EvalSuccess {
+		t.Fatalf("status %s (%s)", r.Status, r.Reason)
+	}
+	want := []string{hostTmp + "/answer", "workspace/data/.git/answer"}
+	if shm != "" {
+		want = append(want, shm+"/answer")
+	}
+	slices.Sort(want)
+	if p := r.Protocol; p == nil || !slices.Equal(p.TimingWrites, want) || !slices.Contains(r.Flags, records.FlagWritesDuringTiming) {
+		t.Fatalf("flags %v, protocol %+v, want writes %v", r.Flags, r.Protocol, want)
+	}
+	names := []string{}
+	for _, d := range r.Protocol.Watched {
+		if d.Shared {
+			names = append(names, d.Name)
+		}
+	}
+	if !slices.Contains(names, hostTmp) || !slices.Contains(names, "home") || (shm != "" && !slices.Contains(names, "/dev/shm")) {
+		t.Errorf("shared watched %v", names)
+	}
+	// An honest Python candidate: its helper module's bytecode is listed,
+	// not flagged (the machine may set PYTHONDONTWRITEBYTECODE).
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not installed: the __pycache__ case needs it")
+	}
+	py := f.patch(t, func(d string) {
+		writeFile(t, d, "helper.py", "ANSWER = 42\n")
+		writeFile(t, d, "work.sh", "env -u PYTHONDONTWRITEBYTECODE python3 -c 'import helper; print(\"result\", helper.ANSWER)'\necho time: 1.5 ms\n")
+	})
+	r = f.evalOne(t, &config.Evaluation{}, py)
+	if r.Status != records.EvalSuccess {
+		t.Fatalf("python: status %s (%s)", r.Status, r.Reason)
+	}
+	if p := r.Protocol; p == nil || slices.Contains(r.Flags, records.FlagWritesDuringTiming) || len(p.InformationalWrites) != 1 ||
+		!strings.HasPrefix(p.InformationalWrites[0], "workspace/__pycache__/helper.") || !strings.HasSuffix(p.InformationalWrites[0], ".pyc") {
+		t.Errorf("python: flags %v, protocol %+v", r.Flags, r.Protocol)
+	}
+}
+
+func TestInformationalWrite(t *testing.T) {
+	for p, want := range map[string]bool{
+		"workspace/__pycache__/helper.cpython-311.pyc":    true,
+		"workspace/pkg/__pycache__/mod.cpython-311.pyc":   true,
+		"home/.cache/__pycache__/x.pyc":                   true,
+		"workspace/__pycache__/answer":                    false,
+		"workspace/helper.pyc":                            false,
+		"workspace/not__pycache__/helper.cpython-311.pyc": false,
+	} {
+		if got := informationalWrite(p); got != want {
+			t.Errorf("informationalWrite(%q) = %v", p, got)
 		}
 	}
 }

@@ -108,6 +108,9 @@ const (
 	// FlagSetupGrew: the candidate's setup took more than twice the
 	// baseline's and at least a second longer (work moved into setup).
 	FlagSetupGrew = "setup_grew"
+	// FlagWatchTruncated: a manifest of a watched directory stopped at its
+	// entry cap, so writes past it were not seen (ProtocolChecks.Watched).
+	FlagWatchTruncated = "watch_truncated"
 )
 
 // Metric kinds beside regex and json: the workload's wall time, the user
@@ -140,11 +143,20 @@ type ProtocolChecks struct {
 	// not computable.
 	FirstRunFactor     float64 `json:"first_run_factor,omitempty"`
 	BaseFirstRunFactor float64 `json:"base_first_run_factor,omitempty"`
+	// FirstRunExcess is the candidate's first run minus its timed median,
+	// in the metric's unit and direction (above 0: the first run was
+	// slower); BaseFirstRunExcess the baseline's.
+	FirstRunExcess     float64 `json:"first_run_excess,omitempty"`
+	BaseFirstRunExcess float64 `json:"base_first_run_excess,omitempty"`
 	// TimingWrites are the files ("workspace/…", "home/…", "tmp/…") that
 	// the candidate's timed runs created or changed and the baseline's did
 	// not, the first MaxTimingWrites of TimingWritesTotal.
 	TimingWrites      []string `json:"timing_writes,omitempty"`
 	TimingWritesTotal int      `json:"timing_writes_total,omitempty"`
+	// InformationalWrites are such files that do not flag the candidate:
+	// Python's bytecode cache (__pycache__/*.pyc), which the interpreter
+	// writes for any module the candidate adds; the first MaxTimingWrites.
+	InformationalWrites []string `json:"informational_writes,omitempty"`
 	// Watched are the directories whose manifests were compared; a
 	// manifest cut at its entry cap is marked truncated.
 	Watched []WatchedDir `json:"watched,omitempty"`
@@ -155,7 +167,8 @@ const MaxTimingWrites = 20
 
 // WatchedDir is one directory whose manifests were taken.
 type WatchedDir struct {
-	// Name is workspace, home or tmp.
+	// Name is workspace, home or tmp, or the path of a host temporary
+	// directory every arm shares (/tmp, /var/tmp, /dev/shm).
 	Name string `json:"name"`
 	// Shared is set for a directory all arms write (the host's HOME):
 	// its changes are attributed to the arm whose run was being timed.

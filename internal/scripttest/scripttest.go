@@ -55,6 +55,9 @@ func Setup(env *testscript.Env) error {
 	env.Setenv("XDG_CACHE_HOME", filepath.Join(home, ".cache"))
 	env.Setenv("GIT_CONFIG_NOSYSTEM", "1")
 	env.Setenv("NO_COLOR", "1")
+	// The machine's /tmp is every other test's too: evaluate watches none
+	// of the host's shared temporary directories here.
+	env.Setenv("BENCH_WATCH_TMP", "")
 	env.Setenv("LLM_MODEL", "")
 	for _, k := range engineVars {
 		if v, ok := os.LookupEnv(k); ok {

@@ -87,8 +87,11 @@ type Classification struct {
 //   - unstable: one session is faster and another slower;
 //   - no_speedup: no session shows a speedup and the pooled CI is valid
 //     and lies at or below 1+band;
-//   - stable: every session is faster and the pooled CI lies above
-//     1+band;
+//   - unstable: every session is faster and the pooled CI lies above
+//     1+band, but some session's Mann–Whitney test is not significant
+//     (Speedup.Significant, at o's alpha): the verdict rule needs both;
+//   - stable: every session is faster, significant, and the pooled CI
+//     lies above 1+band;
 //   - unstable otherwise: some session shows a speedup that another does
 //     not confirm, the pooled CI straddles 1+band, or the pooled CI could
 //     not be computed.
@@ -96,7 +99,7 @@ func Classify(sessions []Speedup, pooled Speedup, broken bool, reason string, o 
 	o = o.normalize()
 	hiBand, loBand := 1+o.Band, 1/(1+o.Band)
 	c := Classification{Band: o.Band, Sides: make([]SessionSide, len(sessions))}
-	faster, slower, showing := 0, 0, 0
+	faster, slower, showing, significant := 0, 0, 0, 0
 	invalid := -1
 	for i, s := range sessions {
 		c.Sides[i] = sideOf(s)
@@ -105,6 +108,9 @@ func Classify(sessions []Speedup, pooled Speedup, broken bool, reason string, o 
 			faster++
 			if s.Ratio > hiBand {
 				showing++
+			}
+			if s.Significant {
+				significant++
 			}
 		case SideSlower:
 			slower++
@@ -140,6 +146,11 @@ func Classify(sessions []Speedup, pooled Speedup, broken bool, reason string, o 
 	case showing == 0 && pooled.CIValid && pooled.Hi <= hiBand:
 		c.Class = ClassNoSpeedup
 		c.Reason = fmt.Sprintf("no session faster beyond %.4g; pooled %s", hiBand, iv(pooled))
+	case faster == n && significant < n && pooled.CIValid && pooled.Lo > hiBand:
+		// The verdict rule calls a win only when the test is significant
+		// too: a CI above 1 without it (too few rounds) is not a win.
+		c.Class = ClassUnstable
+		c.Reason = fmt.Sprintf("faster in %d of %d sessions, but the Mann–Whitney test is significant (p <= %g) in only %d; pooled %s", n, n, o.Alpha, significant, iv(pooled))
 	case faster == n && pooled.CIValid && pooled.Lo > hiBand:
 		c.Class = ClassStable
 		c.Reason = fmt.Sprintf("faster in %d of %d sessions; pooled %s above %.4g", n, n, iv(pooled), hiBand)

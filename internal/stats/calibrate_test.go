@@ -11,6 +11,13 @@ func sp(ratio, lo, hi float64) Speedup {
 	return Speedup{Ratio: ratio, Valid: true, Lo: lo, Hi: hi, CIValid: true, Significant: lo > 1 || hi < 1, NBase: 20, NCand: 20}
 }
 
+// notSignificant is s with a Mann–Whitney p above any alpha (too few
+// rounds), its CI unchanged.
+func notSignificant(s Speedup) Speedup {
+	s.P, s.Significant = 0.2, false
+	return s
+}
+
 func TestClassifyConstructed(t *testing.T) {
 	o := DefaultOptions()
 	noCI := Speedup{Ratio: 1.1, Valid: true}
@@ -30,6 +37,7 @@ func TestClassifyConstructed(t *testing.T) {
 		{"slower everywhere", []Speedup{sp(0.8, 0.78, 0.82), sp(0.8, 0.78, 0.82)}, sp(0.8, 0.79, 0.81), false, ClassNoSpeedup, true, ""},
 		{"speedup in one session of three", []Speedup{sp(1.1, 1.08, 1.12), sp(1.0, 0.99, 1.01), sp(1.0, 0.99, 1.01)}, sp(1.03, 1.0, 1.06), false, ClassUnstable, false, "faster in 1 of 3 sessions (beyond the band in 1)"},
 		{"faster and slower", []Speedup{sp(1.1, 1.08, 1.12), sp(0.9, 0.88, 0.92)}, sp(1.0, 0.95, 1.05), false, ClassUnstable, false, "sessions disagree: faster in 1, slower in 1 of 2"},
+		{"CI above 1 but the test not significant in one session", []Speedup{sp(1.1, 1.08, 1.12), notSignificant(sp(1.1, 1.02, 1.2))}, sp(1.1, 1.09, 1.11), false, ClassUnstable, true, "significant (p <= 0.05) in only 1"},
 		{"pooled straddles the band", []Speedup{sp(1.06, 1.02, 1.1), sp(1.06, 1.02, 1.1)}, sp(1.06, 1.04, 1.08), false, ClassUnstable, false, "not above 1.05"},
 		{"one session unclear though the pooled CI clears the band", []Speedup{sp(1.2, 1.1, 1.3), sp(1.2, 0.9, 1.5)}, sp(1.2, 1.1, 1.3), false, ClassUnstable, false, "faster in 1 of 2"},
 		{"pooled CI not computable", []Speedup{sp(1.2, 1.1, 1.3)}, noCI, false, ClassUnstable, false, "pooled CI not computable"},
@@ -74,6 +82,16 @@ func TestClassifySimulatedSessions(t *testing.T) {
 	}
 	if c := classify(1.1, 1.1, 1.1); c != ClassStable {
 		t.Errorf("10%% x3: %s", c)
+	}
+	// Two rounds a session: the test can never be significant at 0.05, so
+	// not stable however clear the CI looks (the review's --rounds 2 case).
+	b, h := noisy(rng, 2, 1, 0.001), noisy(rng, 2, 1/1.3, 0.001)
+	two := CompareSpeedup(b, h, o)
+	if two.Significant {
+		t.Fatalf("2 rounds significant: %+v", two)
+	}
+	if c := Classify([]Speedup{two}, two, false, "", o); c.Class == ClassStable {
+		t.Errorf("2 rounds: %+v", c)
 	}
 	if c := classify(1, 1, 1); c != ClassNoSpeedup {
 		t.Errorf("A/A: %s", c)
