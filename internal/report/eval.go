@@ -367,13 +367,14 @@ func legend(items []Item) string {
 
 // protocolFlags are the timing protocol's flags, which the legend
 // explains when an item has one.
-var protocolFlags = []string{records.FlagWritesDuringTiming, records.FlagWarmCache, records.FlagSetupGrew, records.FlagMetricsDisagree}
+var protocolFlags = []string{records.FlagWritesDuringTiming, records.FlagWarmCache, records.FlagSetupGrew, records.FlagMetricsDisagree, records.FlagWatchTruncated}
 
 const protocolLegend = "flags: writes_during_timing = the agent's timed runs wrote files the baseline's did not (a cache across runs); " +
-	"warm_cache_suspected = its first run was slower than its median by more than twice the baseline's factor; " +
+	"warm_cache_suspected = its first run was slower than its median by more than twice the baseline's factor (floored at 1) and by more than twice the baseline's excess in time; " +
 	"setup_grew = its setup took more than twice the baseline's and at least 1 s longer (baseline → agent); " +
 	"metrics_disagree = wall and CPU time (or instructions) disagree: significantly faster on one and slower on the other, " +
-	"or the metric's significant gain beyond the band is larger than wall/CPU time's by more than the band, their CIs apart"
+	"or the metric's significant gain beyond the band is larger than wall/CPU time's by more than the band, their CIs apart; " +
+	"watch_truncated = a watched directory's listing stopped at 20,000 entries: writes beyond it were not seen"
 
 func ratioText(s *Speedup) string {
 	if !s.Valid {

@@ -313,7 +313,8 @@ var flagMeaning = map[string]string{
 	records.FlagContended:          "the workload waited for its CPU during a large share of the timed wall time: other tasks ran there",
 	records.FlagMetricsDisagree:    "the metric and a secondary metric (wall vs CPU time, or instructions) disagree: one finds the candidate significantly faster, the other significantly slower; or the metric finds a significant gain beyond the band and the other (wall vs CPU time) a gain smaller by more than the band or none, their confidence intervals apart (a gain by parallelism or by waiting less, or work the metric does not see)",
 	records.FlagWritesDuringTiming: "the agent's timed runs created or changed files (workspace, HOME, TMPDIR) that the baseline's did not: a cache across runs (eval.json protocol.timing_writes)",
-	records.FlagWarmCache:          "the agent's first run was slower than its timed median by more than twice the baseline's factor: a first run that pays for what later runs reuse",
+	records.FlagWarmCache:          "the agent's first run was slower than its timed median by more than twice the baseline's factor (floored at 1), and by more than twice the baseline's excess in time: a first run that pays for what later runs reuse",
+	records.FlagWatchTruncated:     "a watched directory's listing (workspace, HOME, TMPDIR, the host's /tmp, /var/tmp, /dev/shm) stopped at its 20,000-entry cap: writes beyond it were not seen (eval.json protocol.watched)",
 	records.FlagSetupGrew:          "the agent's setup took more than twice the baseline's and at least 1 s longer: work moved into setup (eval.json protocol.setup_seconds)",
 }
 
