@@ -258,7 +258,7 @@ func WriteTable(w io.Writer, b *Board) error {
 		}
 		if b.View.Matrix && t.Matrix != nil {
 			fmt.Fprintln(w)
-			if err := writeMatrix(w, t.Matrix, !b.View.NoLegend); err != nil {
+			if err := writeMatrix(w, t.Matrix, t.Rows, !b.View.NoLegend); err != nil {
 				return err
 			}
 		}
@@ -272,7 +272,7 @@ func WriteTable(w io.Writer, b *Board) error {
 }
 
 // matrixLegend is the one line under the matrix.
-const matrixLegend = "legend: one row per human commit; human× = the human's speedup over the baseline, the median over the runs that timed it (min–max when they differ by more than the band); cell = the agent's speedup over the baseline [95% CI of eval.json] and its verdict vs the human, or why there is none (no_patch counts as 1×; not_in_plan, missing, infra_error, not_evaluated, or the evaluation's failure)"
+const matrixLegend = "legend: one row per human commit; human× = the human's speedup over the baseline, the median over the runs that timed it (min–max when they differ by more than the band); cell = the agent's speedup over the baseline [95% CI of eval.json] and its verdict vs the human, or why there is none (no_patch counts as 1×; not_in_plan, missing, infra_error, not_evaluated, or the evaluation's failure); with samples, the worst sample's status and (k/K correct)"
 
 // HumanText is a matrix item's human× in a few characters: the median,
 // and the runs' range when they differ by more than the band.
@@ -286,7 +286,7 @@ func HumanText(it MatrixItem) string {
 
 // writeMatrix writes the item × run matrix: one line per plan item with
 // its human commit, one column per run.
-func writeMatrix(w io.Writer, m *Matrix, withLegend bool) error {
+func writeMatrix(w io.Writer, m *Matrix, rows []Row, withLegend bool) error {
 	fmt.Fprintln(w, "items × runs:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	// The subject column only when the plan records subjects.
@@ -306,8 +306,14 @@ func writeMatrix(w io.Writer, m *Matrix, withLegend bool) error {
 			line = append(line, orDash(textx.Truncate(textx.OneLine(it.Subject), 40)))
 		}
 		line = append(line, human)
-		for _, c := range it.Cells {
-			line = append(line, cellText(c))
+		for col, c := range it.Cells {
+			text := cellText(c)
+			// With samples, how many of the item's were correct (the
+			// cell shows the worst sample's status).
+			if col < len(rows) && rows[col].Samples > 1 && c.Status != CellNotInPlan && c.Status != CellMissing {
+				text += fmt.Sprintf(" (%d/%d correct)", c.Correct, rows[col].Samples)
+			}
+			line = append(line, text)
 		}
 		fmt.Fprintln(tw, strings.Join(line, "\t"))
 	}
