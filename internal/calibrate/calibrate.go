@@ -26,6 +26,7 @@ import (
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/evaluate"
+	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/plan"
 	"github.com/perfbench/perfbench/internal/records"
@@ -157,6 +158,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if len(all) == 0 {
 		return nil, badinput.Errorf("shard %d/%d of plan %s has no item", o.Shard.I, o.Shard.N, o.Plan.TaskID)
 	}
+	sweepSessions(o)
 	fmt.Fprintf(o.Log, "calibrating %d item(s) in %d session(s), %d already calibrated\n", len(timing), o.Sessions, len(all)-len(timing))
 	for s := 1; s <= o.Sessions; s++ {
 		var due []*todo
@@ -268,11 +270,13 @@ func session(ctx context.Context, o Options, s int, ts []*todo) error {
 	if err := os.MkdirAll(filepath.Dir(o.Path), 0o755); err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp(filepath.Dir(o.Path), ".calibrate-")
+	// Owner-marked, so that a later calibrate sweeps what one killed with
+	// -9 left (sweepSessions).
+	dir, err := fsx.MkdirOwned(filepath.Dir(o.Path), sessionPrefix)
 	if err != nil {
 		return fmt.Errorf("session %d: %w", s, err)
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = fsx.RemoveOwned(dir) }()
 	fmt.Fprintf(o.Log, "session %d/%d\n", s, o.Sessions)
 	start := o.Now()
 	var sum *evaluate.Summary
@@ -409,4 +413,15 @@ func harnessFailure(sum *evaluate.Summary, id string) string {
 		}
 	}
 	return "no eval.json"
+}
+
+// sessionPrefix names a session's directory next to calibration.json.
+const sessionPrefix = ".calibrate-"
+
+// sweepSessions removes the session directories of calibrations that
+// died (kill -9): their owner is gone and holds no lock.
+func sweepSessions(o Options) {
+	for _, st := range fsx.SweepOwned(filepath.Dir(o.Path), sessionPrefix+"*") {
+		fmt.Fprintf(o.Log, "removed a stale session directory of pid %d: %s\n", st.PID, st.Dir)
+	}
 }
