@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/perfbench/perfbench/internal/procfs"
 )
 
 // allowedCPUs returns the CPUs this process may run on, ascending.
@@ -249,30 +251,11 @@ func reapDescendants() (adopted, killed int, user, sys int64) {
 // childrenOf lists the processes whose parent is pid, from /proc (the
 // pid namespace's: the container's inside one).
 func childrenOf(pid int) []int {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
+	all, _ := procfs.PIDs()
 	var out []int
-	for _, e := range ents {
-		c, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) >= 2 {
-			if pp, err := strconv.Atoi(f[1]); err == nil && pp == pid {
-				out = append(out, c)
-			}
+	for _, c := range all {
+		if st, ok := procfs.ReadStat(c); ok && st.PPID == pid {
+			out = append(out, c)
 		}
 	}
 	return out

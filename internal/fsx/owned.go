@@ -1,7 +1,6 @@
 package fsx
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"io/fs"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/perfbench/perfbench/internal/procfs"
 )
 
 // RemoveAll is os.RemoveAll that first makes directories writable when a
@@ -255,49 +256,5 @@ func processAlive(pid int, mtime time.Time) bool {
 	return !ok || !start.After(mtime.Add(time.Second))
 }
 
-// processStart is when pid started: /proc/<pid>/stat's starttime (clock
-// ticks since boot, USER_HZ = 100 in the kernel's ABI) after /proc/stat's
-// btime.
-func processStart(pid int) (time.Time, bool) {
-	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return time.Time{}, false
-	}
-	// The command name (field 2) may hold spaces and parentheses: the
-	// fields that follow start after its last ')'.
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return time.Time{}, false
-	}
-	fields := strings.Fields(string(stat[i+1:]))
-	const startField = 22 - 3 // field 22 of stat(5), counted from field 3
-	if len(fields) <= startField {
-		return time.Time{}, false
-	}
-	ticks, err := strconv.ParseUint(fields[startField], 10, 64)
-	if err != nil {
-		return time.Time{}, false
-	}
-	boot, ok := bootTime()
-	if !ok {
-		return time.Time{}, false
-	}
-	return boot.Add(time.Duration(ticks) * (time.Second / 100)), true
-}
-
-func bootTime() (time.Time, bool) {
-	data, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return time.Time{}, false
-	}
-	for line := range strings.Lines(string(data)) {
-		if v, ok := strings.CutPrefix(line, "btime "); ok {
-			sec, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				return time.Time{}, false
-			}
-			return time.Unix(sec, 0), true
-		}
-	}
-	return time.Time{}, false
-}
+// processStart is when pid started (procfs.StartTime).
+func processStart(pid int) (time.Time, bool) { return procfs.StartTime(pid) }

@@ -27,6 +27,7 @@ var (
 		"internal/secrets",
 		"internal/badinput",
 		"internal/textx",
+		"internal/procfs",
 	}
 	// stages in the order data flows: a stage imports leaves and earlier
 	// stages only. The tools (git, processes) come first; the rollout is
