@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/proc"
 	"github.com/perfbench/perfbench/internal/records"
 )
 
@@ -259,13 +260,13 @@ func (it *itemRun) startWatch() {
 		w.writes[a] = map[string]bool{}
 	}
 	if it.sess == nil {
-		if home := envValue(it.e.baseEnv, "HOME"); home != "" && filepath.IsAbs(home) && filepath.Clean(home) != "/" {
+		if home, _ := proc.LookupEnv(it.e.baseEnv, "HOME"); home != "" && filepath.IsAbs(home) && filepath.Clean(home) != "/" {
 			w.shared = []watchDir{{name: "home", root: filepath.Clean(home), shared: true}}
 		}
 		tmps := it.e.o.SharedTmpDirs
 		if tmps == nil {
 			tmps = DefaultSharedTmpDirs
-			if v, ok := lookupEnv(it.e.o.ProcessEnv, WatchTmpEnv); ok {
+			if v, ok := proc.LookupEnv(it.e.o.ProcessEnv, WatchTmpEnv); ok {
 				tmps = filepath.SplitList(v)
 			}
 		}
@@ -408,26 +409,6 @@ func informationalWrite(p string) bool {
 // none). The test suites set it empty: the machine's /tmp is every other
 // test's too.
 const WatchTmpEnv = "BENCH_WATCH_TMP"
-
-func lookupEnv(env []string, name string) (string, bool) {
-	v, found := "", false
-	for _, kv := range env {
-		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
-			v, found = val, true
-		}
-	}
-	return v, found
-}
-
-func envValue(env []string, name string) string {
-	v := ""
-	for _, kv := range env {
-		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
-			v = val
-		}
-	}
-	return v
-}
 
 // Correctness after timing.
 

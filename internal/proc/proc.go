@@ -124,7 +124,7 @@ func lookPath(name string, env []string) (string, error) {
 	if strings.Contains(name, "/") {
 		return name, nil
 	}
-	pathEnv, ok := lookupEnv(env, "PATH")
+	pathEnv, ok := LookupEnv(env, "PATH")
 	if !ok {
 		pathEnv = os.Getenv("PATH")
 	}
@@ -145,9 +145,9 @@ func lookPath(name string, env []string) (string, error) {
 	return "", &NotFoundError{Name: name, Path: pathEnv}
 }
 
-// lookupEnv returns the last value of name in env, as the kernel's execve
+// LookupEnv returns the last value of name in env, as the kernel's execve
 // and os/exec's de-duplication make the last one win.
-func lookupEnv(env []string, name string) (string, bool) {
+func LookupEnv(env []string, name string) (string, bool) {
 	for i := len(env) - 1; i >= 0; i-- {
 		if k, v, ok := strings.Cut(env[i], "="); ok && k == name {
 			return v, true
