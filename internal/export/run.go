@@ -101,4 +101,3 @@ func convertItem(runDir, runID, dir string) (data []byte, skip string, err error
 	}
 	return append(data, '\n'), "", nil
 }
-

@@ -49,7 +49,9 @@ type field struct {
 	schema string
 }
 
-func req(k kind, schema ...string) field { return field{typ: k, required: true, schema: strings.Join(schema, "")} }
+func req(k kind, schema ...string) field {
+	return field{typ: k, required: true, schema: strings.Join(schema, "")}
+}
 func opt(k kind, schema ...string) field { return field{typ: k, schema: strings.Join(schema, "")} }
 
 // schemas are the RFC's tables (section II), one per object: every field
