@@ -253,3 +253,41 @@ func toValidUTF8(s string) string {
 	}
 	return string(b)
 }
+
+// CheckBounds reports the first way t breaks the bounds Append keeps: for
+// the converters' tests and fuzzing.
+func (t *Trajectory) CheckBounds() error {
+	if len(t.Steps) > MaxTrajectorySteps {
+		return fmt.Errorf("%d steps, at most %d", len(t.Steps), MaxTrajectorySteps)
+	}
+	if len(t.Warnings) > 20 {
+		return fmt.Errorf("%d warnings", len(t.Warnings))
+	}
+	for i, s := range t.Steps {
+		if s.Index != i {
+			return fmt.Errorf("step %d has index %d", i, s.Index)
+		}
+		switch s.Kind {
+		case StepMessage, StepToolCall, StepToolResult, StepError:
+		default:
+			return fmt.Errorf("step %d: kind %q", i, s.Kind)
+		}
+		for _, f := range []struct {
+			name string
+			v    string
+			max  int
+		}{
+			{"role", s.Role, MaxStepToolBytes}, {"tool", s.Tool, MaxStepToolBytes}, {"call_id", s.CallID, MaxStepToolBytes},
+			{"command", s.Command, MaxStepCommandBytes}, {"input", s.Input, MaxStepTextBytes},
+			{"text", s.Text, MaxStepTextBytes}, {"output", s.Output, MaxStepOutputBytes},
+		} {
+			if len(f.v) > f.max {
+				return fmt.Errorf("step %d: %s of %d bytes, at most %d", i, f.name, len(f.v), f.max)
+			}
+			if !utf8.ValidString(f.v) {
+				return fmt.Errorf("step %d: %s is not UTF-8", i, f.name)
+			}
+		}
+	}
+	return nil
+}
