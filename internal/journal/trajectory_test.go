@@ -38,8 +38,8 @@ func TestTrajectoryRoundTrip(t *testing.T) {
 func TestReadTrajectorySaysWhere(t *testing.T) {
 	dir := t.TempDir()
 	for data, want := range map[string]string{
-		"{\n  \"schema_version\": 1,\n  \"steps\": [ oops ]\n}": "line 3, column 14",
-		"{\n  \"schema_version\": 1,\n  \"structured\": \"yes\"\n}":  "line 3, column 21: field structured: string, expected bool",
+		"{\n  \"schema_version\": 1,\n  \"steps\": [ oops ]\n}":     "line 3, column 14",
+		"{\n  \"schema_version\": 1,\n  \"structured\": \"yes\"\n}": "line 3, column 21: field structured: string, expected bool",
 	} {
 		if err := os.WriteFile(filepath.Join(dir, journal.TrajectoryFile), []byte(data), 0o644); err != nil {
 			t.Fatal(err)
