@@ -1,8 +1,8 @@
 // Package journal owns the files of a run under state/runs/<run_id>/:
 // where the run manifest (run.json), each item's journal.json,
 // diff_targets.json, eval.json and trajectory.json, and predictions.jsonl
-// are, and how they
-// are read and written; the per-process spend ledgers, the claims and
+// are, and how they are read and written; the per-process spend ledgers,
+// the claims and
 // locks that keep two processes off one item, the run-id format, and the
 // rules that decide which items a resumed run still has to do. What the
 // files say is package records'. Every document carries schema_version
