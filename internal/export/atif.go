@@ -151,7 +151,7 @@ func ToATIF(t *records.Trajectory, it Item) *ATIF {
 		notes = append(notes, fmt.Sprintf("%d steps past perfbench's limit of %d were not recorded", t.StepsDropped, records.MaxTrajectorySteps))
 	}
 	if c.truncated > 0 {
-		notes = append(notes, fmt.Sprintf("%d steps hold excerpts (head and tail) of longer texts", c.truncated))
+		notes = append(notes, fmt.Sprintf("steps holding excerpts (head and tail) of longer texts: %d", c.truncated))
 	}
 	doc.Notes = strings.Join(notes, "; ")
 	fm := &ATIFFinalMetrics{TotalSteps: len(doc.Steps)}

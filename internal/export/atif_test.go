@@ -113,7 +113,7 @@ func TestToATIFNotes(t *testing.T) {
 	tr := traj(records.Step{Kind: records.StepMessage, Role: records.RoleAgent, Text: strings.Repeat("x", 10000)})
 	tr.Structured, tr.StepsDropped = false, 3
 	doc, _ := atif(t, tr)
-	for _, want := range []string{"unstructured", "3 steps past", "1 steps hold excerpts"} {
+	for _, want := range []string{"unstructured", "3 steps past", "excerpts (head and tail) of longer texts: 1"} {
 		if !strings.Contains(doc.Notes, want) {
 			t.Errorf("notes %q lack %q", doc.Notes, want)
 		}
@@ -177,4 +177,39 @@ func TestExportATIFBadInput(t *testing.T) {
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("output written before the bad trajectory was found: %v", err)
 	}
+}
+
+// FuzzToATIF: whatever trajectory.json holds (the export reads files a
+// user may have edited, not only what Append bounded), the document is
+// valid ATIF.
+func FuzzToATIF(f *testing.F) {
+	tr := traj(
+		records.Step{Kind: records.StepToolCall, CallID: "a", Input: `{"x":1}`},
+		records.Step{Kind: records.StepToolResult, CallID: "a", Output: "o"},
+		records.Step{Kind: records.StepError, Role: records.RoleUser, Text: "e", Time: t0},
+	)
+	seed, _ := json.Marshal(tr)
+	f.Add(seed)
+	f.Add([]byte(`{"steps":[{"kind":"tool_call","call_id":"a"},{"kind":"tool_call","call_id":"a"},{"kind":"tool_result","call_id":"a"},{"kind":"??","role":"??"}]}`))
+	f.Add([]byte(`{"steps":[{"kind":"tool_call","input":"[1]","tokens":{"input":-5}}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var tr records.Trajectory
+		if json.Unmarshal(data, &tr) != nil {
+			return
+		}
+		doc := export.ToATIF(&tr, export.Item{RunID: "r", Dir: "d"})
+		if doc == nil {
+			if len(tr.Steps) > 0 {
+				t.Fatal("no document for steps")
+			}
+			return
+		}
+		out, err := json.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, err := range atiftest.Validate(out) {
+			t.Error(err)
+		}
+	})
 }
