@@ -108,8 +108,8 @@ func runPrepare(ctx context.Context, env *System, o *prepareOptions, taskPath st
 	if !o.dryRun {
 		// Before any run directory: a run_as that cannot be honoured is
 		// the user's error, not an item's infra_error.
-		if err := agent.CheckRunAs(a); err != nil {
-			return badinput.Wrap(err)
+		if err := isolateRunAs(env, cfg, task, a); err != nil {
+			return err
 		}
 	}
 	opts := prepare.Options{
