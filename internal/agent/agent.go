@@ -10,8 +10,10 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -222,6 +224,9 @@ func RunProcess(ctx context.Context, r *Rollout, argv []string, stdin io.Reader)
 		out.SetDetail("run_as", user.String())
 	}
 	res, err := proc.Run(ctx, spec)
+	if err != nil && spec.User != nil && errors.Is(err, fs.ErrPermission) {
+		err = fmt.Errorf("%w (run_as %d:%d: the executable and every directory above it must be open to that user)", err, spec.User.UID, spec.User.GID)
+	}
 	if err != nil {
 		out.Failed = true
 		out.Reason = err.Error()

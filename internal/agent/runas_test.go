@@ -65,7 +65,8 @@ func TestRunProcessRunAs(t *testing.T) {
 	r.Stdout, r.Stderr = &stderr, &stderr
 	script := `id -u > "$BENCH_OUT_DIR/uid" && cat "$BENCH_TASK_FILE" > /dev/null && echo hi > new &&
 		ln -s "$1" "$BENCH_OUT_DIR/evil" && mkdir "$HOME/d" && echo x > "$TMPDIR/t" &&
-		! ls "$(dirname "$BENCH_WORKSPACE")" 2>/dev/null && ! cat "$1" > /dev/null 2>&1 || exit 1`
+		! ls "$(dirname "$BENCH_WORKSPACE")" 2>/dev/null && ! cat "$1" > /dev/null 2>&1 &&
+		cp /bin/sh suid && chmod 6755 suid || exit 1`
 	out, err := RunProcess(context.Background(), r, []string{"sh", "-c", script, "sh", outside}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +90,26 @@ func TestRunProcessRunAs(t *testing.T) {
 	}
 	if fi, err := os.Stat(priv); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("rollout directory mode %v %v, want 0700", fi.Mode(), err)
+	}
+	// Taken back as root's, the agent's set-id program is set-id no more.
+	if fi, err := os.Lstat(filepath.Join(r.Workspace, "suid")); err != nil || fi.Mode()&(os.ModeSetuid|os.ModeSetgid) != 0 {
+		t.Errorf("agent's set-id program after the rollout: %v %v", fi.Mode(), err)
+	}
+
+	// An executable the user cannot reach is the agent's failure, saying why.
+	hidden := filepath.Join(base, "hidden")
+	if err := os.Mkdir(hidden, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := CopyFile("/bin/sh", filepath.Join(hidden, "agent"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err = RunProcess(context.Background(), r, []string{filepath.Join(hidden, "agent"), "-c", "true"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !out.Failed || !strings.Contains(out.Reason, "permission denied (run_as 65534:65534: the executable and every directory above it must be open to that user)") {
+		t.Errorf("unreachable executable: failed %v, reason %q", out.Failed, out.Reason)
 	}
 }
 

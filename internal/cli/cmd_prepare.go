@@ -214,6 +214,9 @@ func dryRun(ctx context.Context, env *System, o prepare.Options) error {
 	fmt.Fprintf(env.Stdout, "limits: %s %s, %s %d, %s %g, %s %s\n",
 		records.LimitTimeout, dr.Limits.Timeout, records.LimitMaxIterations, dr.Limits.MaxIterations,
 		records.LimitMaxBudgetUSD, dr.Limits.MaxBudgetUSD, records.LimitKillGrace, dr.Limits.KillGrace)
+	if r := agent.RunsAs(a); r != nil {
+		fmt.Fprintf(env.Stdout, "run as: %s (the agent's user; bench must be root)\n", r)
+	}
 	fmt.Fprintf(env.Stdout, "state: %s\n", o.Bench.Paths.StateRoot)
 	fmt.Fprintf(env.Stdout, "run id: %s (a new run; a resumed run keeps its own)\n", dr.RunID)
 	for _, c := range dr.Commands {
