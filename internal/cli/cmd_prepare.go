@@ -72,7 +72,7 @@ commits. Preflight checks (as in 'bench doctor') run first unless
 	f.BoolVar(&o.dryRun, "dry-run", false, "print what would run; start nothing")
 	f.BoolVar(&o.skipPreflight, "skip-preflight", false, "do not run the preflight checks")
 	f.BoolVar(&o.keepWorkspaces, "keep-workspaces", false, "keep each workspace after its patch is captured")
-	f.StringVar(&o.runAs, "run-as", "", "UID[:GID] a host-runtime agent runs as (bench as root; overrides run_as:)")
+	f.StringVar(&o.runAs, "run-as", "", "UID[:GID] a host-runtime agent runs as (bench as root; overrides run_as:, ignored for runtime: container)")
 	return c
 }
 
