@@ -225,7 +225,7 @@ func RunProcess(ctx context.Context, r *Rollout, argv []string, stdin io.Reader)
 	}
 	res, err := proc.Run(ctx, spec)
 	if err != nil && spec.User != nil && errors.Is(err, fs.ErrPermission) {
-		err = fmt.Errorf("%w (run_as %d:%d: the executable and every directory above it must be open to that user)", err, spec.User.UID, spec.User.GID)
+		err = fmt.Errorf("%w (run_as %d:%d: that user must reach the executable and the workspace)", err, spec.User.UID, spec.User.GID)
 	}
 	if err != nil {
 		out.Failed = true

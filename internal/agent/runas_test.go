@@ -108,7 +108,7 @@ func TestRunProcessRunAs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !out.Failed || !strings.Contains(out.Reason, "permission denied (run_as 65534:65534: the executable and every directory above it must be open to that user)") {
+	if !out.Failed || !strings.Contains(out.Reason, "permission denied (run_as 65534:65534: that user must reach the executable and the workspace)") {
 		t.Errorf("unreachable executable: failed %v, reason %q", out.Failed, out.Reason)
 	}
 }
