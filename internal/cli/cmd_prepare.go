@@ -108,7 +108,7 @@ func runPrepare(ctx context.Context, env *System, o *prepareOptions, taskPath st
 	if !o.dryRun {
 		// Before any run directory: a run_as that cannot be honoured is
 		// the user's error, not an item's infra_error.
-		if err := isolateRunAs(env, cfg, task, a); err != nil {
+		if err := isolateRunAs(env, cfg, task, a, o.maxWorkers); err != nil {
 			return err
 		}
 	}
