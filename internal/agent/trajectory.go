@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -95,10 +94,4 @@ func ShellCommand(argv []string) string {
 		}
 	}
 	return strings.Join(argv, " ")
-}
-
-// FileExists reports whether path is a regular file, not following a link.
-func FileExists(path string) bool {
-	fi, err := os.Lstat(path)
-	return err == nil && fi.Mode().IsRegular()
 }
