@@ -119,9 +119,6 @@ func runCalibrate(ctx context.Context, env *System, o *calibrateOptions, taskPat
 	if err != nil {
 		return err
 	}
-	if task.Environment.Image != "" {
-		return badinput.Errorf("calibrate: %s has environment.image: calibration in containers is not supported yet", task.Path)
-	}
 	planPath := o.fromPlan
 	if planPath == "" && o.commits == "" {
 		if p := filepath.Join(cfg.bench.Paths.StateRoot, "plan.json"); fileExists(p) {
@@ -147,7 +144,7 @@ func runCalibrate(ctx context.Context, env *System, o *calibrateOptions, taskPat
 	co := calibrate.Options{
 		Task: task, Bench: cfg.bench, Plan: pl, Path: journal.CalibrationPath(planPath),
 		Sessions: o.sessions, Rounds: o.rounds, Shard: shard,
-		Runner: &evaluate.Host{Launcher: launcherArgv(env)}, ProcessEnv: env.Environ(), LockDir: o.lockDir,
+		Runner: evalRunner(env, cfg.bench, task), ProcessEnv: env.Environ(), LockDir: o.lockDir,
 		Now: env.Now, Log: env.Stderr,
 	}
 	if o.session > 0 {

@@ -151,30 +151,7 @@ func runEvaluate(ctx context.Context, env *System, o *evaluateOptions, args []st
 	if !o.regrade && in.Runtime == agent.RuntimeContainer && in.Task.Environment.Image == "" {
 		fmt.Fprintf(env.Stderr, "warning: run %s's rollouts ran in a container, but %s has no environment.image: the agent's patched code runs on this host, unsandboxed (set environment.image, or environment.require_image: true to refuse)\n", in.RunID, in.Task.Path)
 	}
-	launcher := launcherArgv(env)
-	var runner evaluate.Runner = &evaluate.Host{Launcher: launcher}
-	if image := in.Task.Environment.Image; image != "" {
-		// In containers the launcher is mounted into the image: it must be
-		// statically linked (bench built with CGO_ENABLED=0), or another
-		// bench binary that is (BENCH_LAUNCHER).
-		path := ""
-		if len(launcher) > 0 {
-			path = launcher[0]
-		}
-		if p, ok := env.LookupEnv("BENCH_LAUNCHER"); ok && p != "" {
-			path = p
-		}
-		if path != "" {
-			// Mounted by absolute path, the link's target itself.
-			if cwd, err := env.wd(); err == nil {
-				path = absIn(cwd, path)
-			}
-			if resolved, err := filepath.EvalSymlinks(path); err == nil {
-				path = resolved
-			}
-		}
-		runner = evaluate.NewContainer(cfg.bench, image, path)
-	}
+	runner := evalRunner(env, cfg.bench, in.Task)
 	eo := evaluate.Options{
 		RunID: in.RunID, Task: in.Task, Bench: cfg.bench, RepoURL: in.Plan.RepoURL, Units: in.Units,
 		Regrade: o.regrade, MaxParallelSetup: o.maxParallelSetup, TimingSlots: o.timingSlots, LockDir: o.lockDir,
@@ -211,6 +188,37 @@ func runEvaluate(ctx context.Context, env *System, o *evaluateOptions, args []st
 		return badinput.Errorf("%d item(s) fail without the agent's patch (fix the task or the machine): %s", len(sum.TaskProblems), strings.Join(sum.TaskProblems, "; "))
 	}
 	return nil
+}
+
+// evalRunner is where an evaluation of task runs its commands: on this
+// host, or in containers of environment.image (evaluate and calibrate
+// share it, so a calibration times what the evaluation will).
+func evalRunner(env *System, b *config.Bench, task *config.Task) evaluate.Runner {
+	launcher := launcherArgv(env)
+	var runner evaluate.Runner = &evaluate.Host{Launcher: launcher}
+	if image := task.Environment.Image; image != "" {
+		// In containers the launcher is mounted into the image: it must be
+		// statically linked (bench built with CGO_ENABLED=0), or another
+		// bench binary that is (BENCH_LAUNCHER).
+		path := ""
+		if len(launcher) > 0 {
+			path = launcher[0]
+		}
+		if p, ok := env.LookupEnv("BENCH_LAUNCHER"); ok && p != "" {
+			path = p
+		}
+		if path != "" {
+			// Mounted by absolute path, the link's target itself.
+			if cwd, err := env.wd(); err == nil {
+				path = absIn(cwd, path)
+			}
+			if resolved, err := filepath.EvalSymlinks(path); err == nil {
+				path = resolved
+			}
+		}
+		runner = evaluate.NewContainer(b, image, path)
+	}
+	return runner
 }
 
 // newTimedCmd is the hidden launcher of timed runs (evaluate.TimedMain).
