@@ -12,6 +12,7 @@ import (
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/evaluate"
+	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/proc"
 	"github.com/perfbench/perfbench/internal/progress"
 	"github.com/perfbench/perfbench/internal/report"
@@ -157,6 +158,11 @@ func runEvaluate(ctx context.Context, env *System, o *evaluateOptions, args []st
 		Regrade: o.regrade, MaxParallelSetup: o.maxParallelSetup, TimingSlots: o.timingSlots, LockDir: o.lockDir,
 		Runner:     runner,
 		ProcessEnv: env.Environ(), Now: env.Now, Log: env.Stderr,
+	}
+	if run, err := journal.ReadRun(in.RunDir); err == nil {
+		// The result lines name the calibration class; the report says
+		// why a calibration.json that cannot be read is left out.
+		eo.Calibration, _ = journal.RunCalibration(in.RunDir, run)
 	}
 	closeBar := func() {}
 	if env.StderrTTY && !o.regrade {
