@@ -23,7 +23,7 @@ func Analyze(it *records.CalibrationItem) {
 	if it.Better == "higher" {
 		o.Better = stats.HigherIsBetter
 	}
-	a := &records.CalibrationAnalysis{}
+	a := &records.CalibrationAnalysis{Band: it.Band, Alpha: it.Alpha}
 	broken, reason := false, ""
 	var allBase, allHuman, baseWall, baseCPU, allBaseCPU, allHumanCPU []float64
 	cpuKnown := it.Metric == "wall"

@@ -340,15 +340,16 @@ func (e *evaluator) one(ctx context.Context, g *group, total int) error {
 // calibration.json holds for this version of the item and of its
 // evaluation section (matched like the reports match it), else "".
 func (e *evaluator) calibrationNote(g *group, res *records.Eval) string {
-	c := e.o.Calibration.Lookup(e.o.Units[g.units[0]].Item.ID, res.PlanItemHash, res.ConfigHash)
-	if c == nil {
+	class, c := e.o.Calibration.ClassFor(e.o.Units[g.units[0]].Item.ID, res.PlanItemHash, res.ConfigHash, res.Config.Band, res.Config.Alpha)
+	switch class {
+	case "":
 		return ""
+	case stats.ClassStable:
+		return "; calibration: stable"
+	case records.CalibrationStale:
+		return fmt.Sprintf("; calibration: stale (analysed at band %g, alpha %g: run bench calibrate again, it re-analyses the stored samples)", c.Band, c.Alpha)
 	}
-	note := "; calibration: " + string(c.Class)
-	if c.Class != stats.ClassStable {
-		note += " (not stable: the verdict says little)"
-	}
-	return note
+	return "; calibration: " + string(class) + " (not stable: the verdict says little)"
 }
 
 // views are a group's result as one evaluation per unit.

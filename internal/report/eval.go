@@ -62,10 +62,14 @@ type ItemEval struct {
 	BaseSetupSeconds float64  `json:"base_setup_seconds,omitempty"`
 	TimingWrites     []string `json:"timing_writes,omitempty"`
 	// Calibration is the item's class in calibration.json (stable,
-	// unstable, no_speedup, broken); "" when not calibrated.
+	// unstable, no_speedup, broken; stale when it was analysed with
+	// another band or alpha); "" when not calibrated.
 	Calibration string `json:"calibration,omitempty"`
 
 	planItemHash, configHash string
+	// band and alpha of the evaluation's statistics, to match a
+	// calibration analysed with the same.
+	band, alpha float64
 }
 
 // NoisyArm is one noisy arm: base, human or agent, and its coefficient of
@@ -119,6 +123,7 @@ func loadEval(dir string) (*ItemEval, *records.Eval, error) {
 		Pinned:  r.Environment.Pinning.Applied,
 		Patched: r.Patched(), Correct: r.Correct(),
 		planItemHash: r.PlanItemHash, configHash: r.ConfigHash,
+		band: r.Config.Band, alpha: r.Config.Alpha,
 	}
 	if p := r.Protocol; p != nil {
 		ev.SetupSeconds, ev.BaseSetupSeconds, ev.TimingWrites = p.SetupSeconds, p.BaseSetupSeconds, p.TimingWrites

@@ -226,7 +226,11 @@ func unitFacts(r *siteRun, it *siteItem, u *siteUnit) []kv {
 		// As report and compare flag it: a verdict on an item whose human
 		// speedup does not reproduce says little.
 		text := string(c)
-		if c != stats.ClassStable {
+		switch c {
+		case stats.ClassStable:
+		case records.CalibrationStale:
+			text += " — calibrated with another band or alpha than this evaluation's: its class is not used until bench calibrate re-analyses the stored samples"
+		default:
 			text += " — not stable (bench calibrate): the human speedup cannot be measured reproducibly here, so the verdict says little"
 		}
 		f = append(f, kv{"calibration", text})
