@@ -100,8 +100,11 @@ type CalibrationAnalysis struct {
 	// MDE is computed from the base and A/A samples of every session, each
 	// scaled by its session's baseline median (a drift between sessions is
 	// not noise within one evaluation), at ConfiguredRounds.
-	MDE    stats.MDE           `json:"mde"`
-	Metric *stats.MetricAdvice `json:"metric,omitempty"`
+	MDE stats.MDE `json:"mde"`
+	// Caveats say when the MDE says little: nothing can be significant at
+	// the configured rounds, or too few A/A samples for the simulation.
+	Caveats []string            `json:"caveats,omitempty"`
+	Metric  *stats.MetricAdvice `json:"metric,omitempty"`
 	// Band and Alpha are the settings this analysis used (the entry's,
 	// the evaluation's when calibrate last ran): readers compare them
 	// with their eval.json's (CalibrationItem.AnalysedWith).
