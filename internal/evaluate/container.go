@@ -21,6 +21,7 @@ import (
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/container"
+	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/proc"
 	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
@@ -231,20 +232,42 @@ func (c *Container) probe(ctx context.Context, p PrepareInfo) error {
 	return fmt.Errorf("environment.image %s: the timing launcher does not run in the image (%v)%s", c.Image, err, lastLine(string(out)))
 }
 
-// probeCounter checks that the image has an instruction counter (perf or
-// valgrind) on its PATH: metric or secondary_metrics instructions counts
-// in the arm's container, with the image's tools.
+// probeCounter checks that the image can count instructions: the
+// launcher counts `true` in the image as it will count the workload
+// (--count auto: perf when perf stat counts the instructions counter
+// there, else cachegrind), so a perf that is installed but cannot count
+// (no counter in a VM, the engine's seccomp profile, perf_event_paranoid)
+// with no valgrind beside it fails here, not in every timed run.
 func (c *Container) probeCounter(ctx context.Context, p PrepareInfo) error {
-	spec := c.spec(p.RunID, "eval-check", "eval-check", 0, "counter")
-	spec.Mounts = []container.Mount{{Source: c.Launcher, Target: containerLauncher, ReadOnly: true}}
-	spec.Workdir = "/"
-	spec.Cmd = []string{TimedCommand, "--cpu", "-1", "--result", "/dev/null", "--", "sh", "-c", CounterProbe}
-	out, err := c.runClient(ctx, p.Env, runArgv(&spec, false, "", containerLauncher)...)
-	if err == nil {
-		return nil
+	dir, err := fsx.MkdirOwned(os.TempDir(), "perfbench-counter-probe-")
+	if err != nil {
+		return fmt.Errorf("counter probe: %w", err)
 	}
-	_ = c.engine.RemoveOwn(context.WithoutCancel(ctx), spec.Name)
-	return badinput.Errorf("environment.image %s has neither perf nor valgrind on its PATH: the instructions metric counts in the image (install valgrind in it)%s", c.Image, lastLine(string(out)))
+	defer func() { _ = fsx.RemoveOwned(dir) }()
+	out := filepath.Join(dir, "out")
+	if err := c.mkdir(out); err != nil {
+		return fmt.Errorf("counter probe: %w", err)
+	}
+	spec := c.spec(p.RunID, "eval-check", "eval-check", 0, "counter")
+	spec.Mounts = []container.Mount{{Source: c.Launcher, Target: containerLauncher, ReadOnly: true}, {Source: out, Target: containerOut}}
+	spec.Workdir = "/"
+	spec.Cmd = []string{TimedCommand, "--cpu", "-1", "--result", containerOut + "/probe.json", "--count", CounterAuto, "--", "true"}
+	stdout, err := c.runClient(ctx, p.Env, runArgv(&spec, false, "", containerLauncher)...)
+	if err != nil {
+		_ = c.engine.RemoveOwn(context.WithoutCancel(ctx), spec.Name)
+	}
+	res, rerr := readTimed(filepath.Join(out, "probe.json"))
+	switch {
+	case rerr == nil && err == nil && res.CountError == "" && res.Instructions > 0:
+		return nil
+	case rerr == nil && res.Error != "":
+		return badinput.Errorf("environment.image %s cannot count instructions: %s (the instructions metric counts in the image: install valgrind in it)", c.Image, textx.Truncate(res.Error, 300))
+	case rerr == nil && res.CountError != "":
+		return badinput.Errorf("environment.image %s cannot count instructions: %s (the instructions metric counts in the image: install valgrind in it)", c.Image, textx.Truncate(res.CountError, 300))
+	case rerr == nil:
+		return badinput.Errorf("environment.image %s cannot count instructions: counting `true` gave no count (the instructions metric counts in the image: install valgrind in it)%s", c.Image, lastLine(string(stdout)))
+	}
+	return fmt.Errorf("environment.image %s: the counter probe did not run (%v)%s", c.Image, err, lastLine(string(stdout)))
 }
 
 // spec is the container of one arm (or of the probe): the configured
