@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -545,6 +546,66 @@ func (s *containerItem) Run(ctx context.Context, c CommandSpec) (CommandResult, 
 		res.ExitCode, res.Signal = tr.ExitCode, tr.Signal
 	}
 	return res, nil
+}
+
+// maxManifestOutput bounds what a manifest listing may print: the
+// entries are capped (maxManifestEntries per directory), but not the
+// length of the names a candidate chose.
+const maxManifestOutput = 64 << 20
+
+// Manifests lists directories inside an arm's container with the launcher
+// (`__timed --manifest`), read from the exec's stdout: its temporary
+// directories are the container's own, invisible from the host.
+func (s *containerItem) Manifests(ctx context.Context, arm records.Arm, dirs []string) ([]manifest, error) {
+	s.mu.Lock()
+	name, closed := s.names[arm], s.closed
+	s.mu.Unlock()
+	if name == "" || closed {
+		return nil, fmt.Errorf("no container for the %s arm", arm)
+	}
+	ectx, cancel := context.WithTimeout(ctx, engineTimeout)
+	defer cancel()
+	argv := append([]string{"exec", "--workdir", "/", name, containerLauncher, TimedCommand, "--manifest", "--"}, dirs...)
+	cmd := exec.CommandContext(ectx, s.c.engine.Bin, argv...)
+	cmd.Env = s.env
+	cmd.WaitDelay = 5 * time.Second
+	stdout := &cappedBuffer{max: maxManifestOutput}
+	stderr := textx.NewTail(2048)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%s exec %s: %v%s", s.c.engine.Bin, name, err, lastLine(stderr.String()))
+	}
+	if stdout.over {
+		return nil, fmt.Errorf("the listing is larger than %d bytes", maxManifestOutput)
+	}
+	var js []manifestJSON
+	if err := json.Unmarshal(stdout.buf.Bytes(), &js); err != nil {
+		return nil, fmt.Errorf("the listing: %w", err)
+	}
+	if len(js) != len(dirs) {
+		return nil, fmt.Errorf("the listing has %d directories, %d asked", len(js), len(dirs))
+	}
+	out := make([]manifest, len(js))
+	for i, j := range js {
+		out[i] = j.manifest()
+	}
+	return out, nil
+}
+
+// cappedBuffer keeps at most max bytes and notes that more came.
+type cappedBuffer struct {
+	buf  bytes.Buffer
+	max  int
+	over bool
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.buf.Len(); len(p) > room {
+		b.over = true
+		b.buf.Write(p[:max(room, 0)])
+		return len(p), nil
+	}
+	return b.buf.Write(p)
 }
 
 // kill kills an arm's container (and so everything running in it). The
