@@ -1,11 +1,14 @@
 package evaluate
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -476,5 +479,40 @@ echo time: 1.5 ms
 	}
 	if !slices.Contains(r.Flags, records.FlagWritesDuringTiming) || slices.Contains(r.Flags, records.FlagWatchTruncated) {
 		t.Errorf("flags %v", r.Flags)
+	}
+}
+
+// The launcher's --manifest prints what takeManifest lists, and the
+// harness reads back the same manifest (sizes, times, modes, the cap's
+// state); a missing directory is an empty one.
+func TestManifestMainRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "a/b.txt", "x")
+	writeFile(t, dir, "c", "yy")
+	var out bytes.Buffer
+	if code := ManifestMain([]string{dir, filepath.Join(dir, "nosuch")}, &out); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var js []manifestJSON
+	if err := json.Unmarshal(out.Bytes(), &js); err != nil || len(js) != 2 || js[0].Root != dir {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	want := takeManifest(dir, nil)
+	if got := js[0].manifest(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("round trip:\n%+v\n%+v", got, want)
+	}
+	if got := js[1].manifest(); len(got.files) != 0 || got.truncated {
+		t.Fatalf("missing directory: %+v", got)
+	}
+	// An unavailable listing compares with nothing.
+	w := map[string]bool{}
+	changed(manifest{unavailable: true}, want, "x/", w)
+	changed(manifest{files: map[string]fileState{}}, manifest{unavailable: true}, "x/", w)
+	if len(w) != 0 {
+		t.Fatalf("writes from an unavailable listing: %v", w)
+	}
+	b := &cappedBuffer{max: 4}
+	if n, err := b.Write([]byte("abcdef")); n != 6 || err != nil || !b.over || b.buf.String() != "abcd" {
+		t.Fatalf("capped: %d %v %+v", n, err, b)
 	}
 }
