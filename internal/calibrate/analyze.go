@@ -3,6 +3,7 @@ package calibrate
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/perfbench/perfbench/internal/evaluate"
 	"github.com/perfbench/perfbench/internal/records"
@@ -11,6 +12,12 @@ import (
 
 // TargetSpeedup is the speedup for which the rounds needed are reported.
 const TargetSpeedup = stats.DefaultMDETarget
+
+// MinAASamples is the fewest pooled A/A samples (and at least two arms of
+// the configured rounds) below which the MDE gets a caveat: the smoothed
+// bootstrap draws from the samples' spread, which a handful of runs
+// estimates poorly.
+const MinAASamples = 10
 
 // Analyze recomputes an entry's analysis and class from its sessions'
 // samples and settings: the human speedup per session and pooled, the
@@ -23,10 +30,14 @@ func Analyze(it *records.CalibrationItem) {
 	if it.Better == "higher" {
 		o.Better = stats.HigherIsBetter
 	}
-	a := &records.CalibrationAnalysis{}
+	a := &records.CalibrationAnalysis{Band: it.Band, Alpha: it.Alpha}
 	broken, reason := false, ""
-	var allBase, allHuman, baseWall, baseCPU, allBaseCPU, allHumanCPU []float64
-	cpuKnown := it.Metric == "wall"
+	var allBase, allHuman []float64
+	// The wall and CPU times of the base and human runs, whatever the
+	// metric (the launcher records both for every run): the metric
+	// advice is computed for every task.
+	var baseWall, baseCPU, humanWall, humanCPU []float64
+	cpuKnown := true
 	var aaSeries [][]float64
 	for _, s := range it.Sessions {
 		if s.Status != records.EvalSuccess {
@@ -51,25 +62,38 @@ func Analyze(it *records.CalibrationItem) {
 			if x.Warmup || (x.Arm != records.ArmBase && x.Arm != records.ArmHuman) {
 				continue
 			}
-			if !x.CPUTimes {
+			if !x.CPUTimes || x.WallSeconds <= 0 {
 				cpuKnown = false
 			}
 			cpu := x.UserSeconds + x.SysSeconds
 			if x.Arm == records.ArmBase {
 				baseWall, baseCPU = append(baseWall, x.WallSeconds), append(baseCPU, cpu)
-				allBaseCPU = append(allBaseCPU, cpu)
 			} else {
-				allHumanCPU = append(allHumanCPU, cpu)
+				humanWall, humanCPU = append(humanWall, x.WallSeconds), append(humanCPU, cpu)
 			}
 		}
 	}
 	a.Pooled = stats.CompareSpeedup(allBase, allHuman, o)
 	a.Classification = stats.Classify(a.Human, a.Pooled, broken, reason, o)
 	a.MDE = stats.MinDetectableEffect(aaSeries, stats.MDEConfig{Rounds: it.ConfiguredRounds, Target: TargetSpeedup}, o)
-	if cpuKnown && len(baseWall) > 0 && !broken {
-		cpuOpts := o
-		cpuOpts.Better = stats.LowerIsBetter
-		m := stats.RecommendMetric(baseWall, baseCPU, a.Pooled, stats.CompareSpeedup(allBaseCPU, allHumanCPU, cpuOpts), o)
+	if n := stats.MinRounds(o.Alpha); it.ConfiguredRounds < n {
+		a.Caveats = append(a.Caveats, fmt.Sprintf("nothing can be significant at the configured %d rounds: the Mann–Whitney test needs at least %d per arm for p <= %g (raise evaluation.rounds)", it.ConfiguredRounds, n, o.Alpha))
+	}
+	for _, w := range a.MDE.Warnings {
+		// The simulation's own (samples dropped, a target in the band);
+		// its rounds warning is the caveat above.
+		if it.ConfiguredRounds >= stats.MinRounds(o.Alpha) || !strings.Contains(w, "nothing can be significant") {
+			a.Caveats = append(a.Caveats, "MDE: "+w)
+		}
+	}
+	if need := max(MinAASamples, 2*it.ConfiguredRounds); a.MDE.N < need {
+		a.Caveats = append(a.Caveats, fmt.Sprintf("only %d A/A samples (fewer than %d: two arms of the configured rounds, at least %d): the simulated MDE rests on a rough spread (more sessions or --rounds)", a.MDE.N, need, MinAASamples))
+	}
+	if cpuKnown && len(baseWall) > 0 && len(humanWall) > 0 && !broken {
+		timeOpts := o
+		timeOpts.Better = stats.LowerIsBetter
+		m := stats.RecommendMetric(baseWall, baseCPU, stats.CompareSpeedup(baseWall, humanWall, timeOpts), stats.CompareSpeedup(baseCPU, humanCPU, timeOpts), o)
+		m.For(it.Metric)
 		a.Metric = &m
 	}
 	it.Analysis = a

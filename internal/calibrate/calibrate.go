@@ -362,6 +362,12 @@ func execSession(ctx context.Context, o Options, s int, dir string, ts []*todo) 
 	if ctx.Err() != nil {
 		return context.Canceled
 	}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == 2 {
+		// The child said why (its log is ours); bad input stays bad
+		// input (exit status 2), e.g. an image that is not present.
+		return badinput.Errorf("session %d: stopped on bad input (above)", s)
+	}
 	if err != nil {
 		return fmt.Errorf("session %d: %s: %w", s, o.Exec[0], err)
 	}

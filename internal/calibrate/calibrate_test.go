@@ -140,3 +140,105 @@ func TestAnalyzeClasses(t *testing.T) {
 		t.Fatalf("a failed session: %s (%s)", broken.Class, broken.Reason)
 	}
 }
+
+// The metric advice is computed for every metric from the runs' wall and
+// CPU times: a wall or CPU task is told the time metric to use, an
+// instructions task keeps instructions only for CPU-bound work, a task
+// whose workload reports its own figure keeps it. The text says what to
+// change when the advice is not the task's metric.
+func TestAnalyzeMetricAdviceEveryMetric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	item := func(metric string, cpuShare float64) records.CalibrationItem {
+		it := records.CalibrationItem{ItemID: "m", Rounds: 10, ConfiguredRounds: 10, Metric: metric, Band: 0.05, Alpha: 0.05, Better: "lower"}
+		for i := range 2 {
+			s := fakeSession(rng, 10, 1.5, 0.01)
+			s.Session = i + 1
+			for j := range s.Samples {
+				s.Samples[j].UserSeconds = cpuShare * s.Samples[j].WallSeconds
+			}
+			it.Sessions = append(it.Sessions, s)
+		}
+		return it
+	}
+	for _, tc := range []struct {
+		metric   string
+		cpuShare float64
+		use      string
+		text     string
+	}{
+		{"wall", 0.98, "cpu", "metric: cpu (single-threaded baseline (cpu/wall 0.98) and both metrics agree on the human commit (1.4"},
+		{"wall", 0.3, "wall", "metric: wall (baseline waits (cpu/wall 0.3 < 0.9): I/O, sleeps or children not counted)\n"},
+		{"cpu", 0.98, "cpu", "metric: cpu (single-threaded baseline"},
+		{"cpu", 1.9, "wall", "metric: wall (baseline uses more CPU than wall time (cpu/wall 1.9 > 1.1): parallel); the task uses cpu: consider evaluation.metric: wall\n"},
+		{"instructions", 0.98, "instructions", "metric: instructions (the task's; CPU-bound work: single-threaded baseline"},
+		{"instructions", 0.3, "wall", "metric: wall (baseline waits (cpu/wall 0.3 < 0.9): I/O, sleeps or children not counted); the task uses instructions: consider evaluation.metric: wall\n"},
+		{"regex", 0.98, "regex", "metric: regex (the task's: the workload's own figure); of the time metrics cpu would suit its runs (single-threaded"},
+	} {
+		it := item(tc.metric, tc.cpuShare)
+		Analyze(&it)
+		m := it.Analysis.Metric
+		if m == nil || m.Use != tc.use || m.Configured != tc.metric {
+			t.Errorf("%s, cpu/wall %g: advice %+v, want %s", tc.metric, tc.cpuShare, m, tc.use)
+			continue
+		}
+		var b strings.Builder
+		if err := WriteText(&b, []records.CalibrationItem{it}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), "  "+tc.text) {
+			t.Errorf("%s, cpu/wall %g: no %q in\n%s", tc.metric, tc.cpuShare, tc.text, b.String())
+		}
+	}
+	// Without CPU times for the runs: no advice.
+	it := item("wall", 0.98)
+	it.Sessions[1].Samples[0].CPUTimes = false
+	Analyze(&it)
+	if it.Analysis.Metric != nil {
+		t.Errorf("advice without CPU times: %+v", it.Analysis.Metric)
+	}
+}
+
+// The caveats: nothing can be significant at the configured rounds (the
+// Mann–Whitney test's smallest p is above alpha), and too few A/A samples
+// for the simulation; neither for enough of both.
+func TestAnalyzeCaveats(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	item := func(configured, rounds, sessions int) records.CalibrationItem {
+		it := records.CalibrationItem{ItemID: "c", Rounds: rounds, ConfiguredRounds: configured, Metric: "wall", Band: 0.05, Alpha: 0.05, Better: "lower"}
+		for i := range sessions {
+			s := fakeSession(rng, rounds, 1.5, 0.01)
+			s.Session = i + 1
+			it.Sessions = append(it.Sessions, s)
+		}
+		return it
+	}
+	text := func(it records.CalibrationItem) string {
+		var b strings.Builder
+		if err := WriteText(&b, []records.CalibrationItem{it}); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	ok := item(10, 10, 3)
+	Analyze(&ok)
+	if len(ok.Analysis.Caveats) != 0 || strings.Contains(text(ok), "caveat") {
+		t.Errorf("60 A/A samples at 10 rounds: caveats %q", ok.Analysis.Caveats)
+	}
+	// Calibrated at 10 rounds, evaluated at 3: the MDE at 3 is nothing.
+	low := item(3, 10, 3)
+	Analyze(&low)
+	want := "  caveat: nothing can be significant at the configured 3 rounds: the Mann–Whitney test needs at least 4 per arm for p <= 0.05 (raise evaluation.rounds)\n"
+	if got := text(low); !strings.Contains(got, want) || strings.Count(got, "nothing can be significant") != 1 {
+		t.Errorf("3 configured rounds:\n%s", got)
+	}
+	if low.Analysis.MDE.SimulatedValid {
+		t.Errorf("an MDE at 3 rounds: %+v", low.Analysis.MDE)
+	}
+	// One session of 4 rounds: 8 A/A samples for a 10-round evaluation.
+	few := item(10, 4, 1)
+	Analyze(&few)
+	want = "  caveat: only 8 A/A samples (fewer than 20: two arms of the configured rounds, at least 10): the simulated MDE rests on a rough spread (more sessions or --rounds)\n"
+	if got := text(few); !strings.Contains(got, want) {
+		t.Errorf("8 A/A samples:\n%s", got)
+	}
+}

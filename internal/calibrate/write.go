@@ -46,8 +46,11 @@ func WriteText(w io.Writer, items []records.CalibrationItem) error {
 		}
 		fmt.Fprintf(&b, "  A/A: CV %.2f%% (%d samples); MDE at %d rounds %s (normal approximation %s); rounds for a %.2fx speedup: %s\n",
 			100*m.CV, m.N, m.Rounds, mde, normal, m.Target, need)
+		for _, c := range a.Caveats {
+			fmt.Fprintf(&b, "  caveat: %s\n", c)
+		}
 		if a.Metric != nil {
-			fmt.Fprintf(&b, "  metric: %s (%s)\n", a.Metric.Metric, a.Metric.Reason)
+			fmt.Fprintf(&b, "  metric: %s\n", metricAdvice(a.Metric))
 		}
 	}
 	fmt.Fprintf(&b, "%d item(s):", len(items))
@@ -70,4 +73,23 @@ func interval(s stats.Speedup) string {
 		return fmt.Sprintf("%.3fx [-]", s.Ratio)
 	}
 	return fmt.Sprintf("%.3fx [%.3f, %.3f]", s.Ratio, s.Lo, s.Hi)
+}
+
+// metricAdvice is the metric line: the metric to use for the task and
+// why, and what to change when it is not the task's.
+func metricAdvice(m *stats.MetricAdvice) string {
+	use, configured := m.Use, m.Configured
+	if use == "" {
+		// An analysis of an older harness: the wall/CPU choice only.
+		use, configured = m.Metric, m.Metric
+	}
+	switch {
+	case use == configured && use == stats.MetricInstructions:
+		return fmt.Sprintf("instructions (the task's; CPU-bound work: %s)", m.Reason)
+	case use == configured && use != m.Metric:
+		return fmt.Sprintf("%s (the task's: the workload's own figure); of the time metrics %s would suit its runs (%s)", use, m.Metric, m.Reason)
+	case use == configured:
+		return fmt.Sprintf("%s (%s)", use, m.Reason)
+	}
+	return fmt.Sprintf("%s (%s); the task uses %s: consider evaluation.metric: %s", use, m.Reason, configured, use)
 }

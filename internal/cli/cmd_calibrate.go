@@ -48,14 +48,21 @@ the task's). The raw samples go to calibration.json next to the plan
 (--from-plan's, else <state_root>/plan.json's place), keyed by the plan
 item's hash and the evaluation config's hash: an item or an evaluation
 section that changed is timed again, others are reused (and re-analysed
-with the current band and alpha); after each session the items are kept as
+with the current band and alpha, which change no measurement: readers see
+an entry analysed with another band or alpha than their eval.json's as
+stale until calibrate runs again); after each session the items are kept as
 partial, so an interrupted calibration continues where it stopped.
 
 Per item it prints the human speedup with its 95% CI in each session and
 pooled, and whether the sessions agree; the A/A spread (CV), the minimum
 detectable effect at the configured rounds (the smallest true speedup the
 verdict rule calls a win in 80% of repeats) and the rounds a 10% speedup
-needs; the metric to use (cpu or wall); and a class:
+needs, with a caveat when the MDE says little (nothing can be significant
+at the configured rounds, or too few A/A samples for the simulation); the
+metric to use, for every task (cpu only when the baseline is
+single-threaded and wall and CPU time agree on the human commit, else
+wall; an instructions task keeps instructions where cpu would do; a
+workload's own metric is kept); and a class:
 
   stable      every session finds the human commit faster (CI above 1 and
               Mann–Whitney significant at alpha) and the pooled CI lies
@@ -71,7 +78,9 @@ with which the Mann–Whitney test can reach p <= alpha (4 at 0.05) is bad
 input (exit 2).
 
 --shard I/N calibrates every N-th item from the I-th (sessions are never
-split); shards may run at once and write the same calibration.json.`,
+split); shards may run at once and write the same calibration.json.
+With environment.image the sessions time in containers of the image, as
+evaluate does.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error { return runCalibrate(c.Context(), env, o, args[0]) },
 	}
@@ -119,9 +128,6 @@ func runCalibrate(ctx context.Context, env *System, o *calibrateOptions, taskPat
 	if err != nil {
 		return err
 	}
-	if task.Environment.Image != "" {
-		return badinput.Errorf("calibrate: %s has environment.image: calibration in containers is not supported yet", task.Path)
-	}
 	planPath := o.fromPlan
 	if planPath == "" && o.commits == "" {
 		if p := filepath.Join(cfg.bench.Paths.StateRoot, "plan.json"); fileExists(p) {
@@ -147,7 +153,7 @@ func runCalibrate(ctx context.Context, env *System, o *calibrateOptions, taskPat
 	co := calibrate.Options{
 		Task: task, Bench: cfg.bench, Plan: pl, Path: journal.CalibrationPath(planPath),
 		Sessions: o.sessions, Rounds: o.rounds, Shard: shard,
-		Runner: &evaluate.Host{Launcher: launcherArgv(env)}, ProcessEnv: env.Environ(), LockDir: o.lockDir,
+		Runner: evalRunner(env, cfg.bench, task), ProcessEnv: env.Environ(), LockDir: o.lockDir,
 		Now: env.Now, Log: env.Stderr,
 	}
 	if o.session > 0 {

@@ -12,6 +12,7 @@ import (
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/evaluate"
+	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/proc"
 	"github.com/perfbench/perfbench/internal/progress"
 	"github.com/perfbench/perfbench/internal/report"
@@ -151,35 +152,17 @@ func runEvaluate(ctx context.Context, env *System, o *evaluateOptions, args []st
 	if !o.regrade && in.Runtime == agent.RuntimeContainer && in.Task.Environment.Image == "" {
 		fmt.Fprintf(env.Stderr, "warning: run %s's rollouts ran in a container, but %s has no environment.image: the agent's patched code runs on this host, unsandboxed (set environment.image, or environment.require_image: true to refuse)\n", in.RunID, in.Task.Path)
 	}
-	launcher := launcherArgv(env)
-	var runner evaluate.Runner = &evaluate.Host{Launcher: launcher}
-	if image := in.Task.Environment.Image; image != "" {
-		// In containers the launcher is mounted into the image: it must be
-		// statically linked (bench built with CGO_ENABLED=0), or another
-		// bench binary that is (BENCH_LAUNCHER).
-		path := ""
-		if len(launcher) > 0 {
-			path = launcher[0]
-		}
-		if p, ok := env.LookupEnv("BENCH_LAUNCHER"); ok && p != "" {
-			path = p
-		}
-		if path != "" {
-			// Mounted by absolute path, the link's target itself.
-			if cwd, err := env.wd(); err == nil {
-				path = absIn(cwd, path)
-			}
-			if resolved, err := filepath.EvalSymlinks(path); err == nil {
-				path = resolved
-			}
-		}
-		runner = evaluate.NewContainer(cfg.bench, image, path)
-	}
+	runner := evalRunner(env, cfg.bench, in.Task)
 	eo := evaluate.Options{
 		RunID: in.RunID, Task: in.Task, Bench: cfg.bench, RepoURL: in.Plan.RepoURL, Units: in.Units,
 		Regrade: o.regrade, MaxParallelSetup: o.maxParallelSetup, TimingSlots: o.timingSlots, LockDir: o.lockDir,
 		Runner:     runner,
 		ProcessEnv: env.Environ(), Now: env.Now, Log: env.Stderr,
+	}
+	if run, err := journal.ReadRun(in.RunDir); err == nil {
+		// The result lines name the calibration class; the report says
+		// why a calibration.json that cannot be read is left out.
+		eo.Calibration, _ = journal.RunCalibration(in.RunDir, run)
 	}
 	closeBar := func() {}
 	if env.StderrTTY && !o.regrade {
@@ -211,6 +194,37 @@ func runEvaluate(ctx context.Context, env *System, o *evaluateOptions, args []st
 		return badinput.Errorf("%d item(s) fail without the agent's patch (fix the task or the machine): %s", len(sum.TaskProblems), strings.Join(sum.TaskProblems, "; "))
 	}
 	return nil
+}
+
+// evalRunner is where an evaluation of task runs its commands: on this
+// host, or in containers of environment.image (evaluate and calibrate
+// share it, so a calibration times what the evaluation will).
+func evalRunner(env *System, b *config.Bench, task *config.Task) evaluate.Runner {
+	launcher := launcherArgv(env)
+	var runner evaluate.Runner = &evaluate.Host{Launcher: launcher}
+	if image := task.Environment.Image; image != "" {
+		// In containers the launcher is mounted into the image: it must be
+		// statically linked (bench built with CGO_ENABLED=0), or another
+		// bench binary that is (BENCH_LAUNCHER).
+		path := ""
+		if len(launcher) > 0 {
+			path = launcher[0]
+		}
+		if p, ok := env.LookupEnv("BENCH_LAUNCHER"); ok && p != "" {
+			path = p
+		}
+		if path != "" {
+			// Mounted by absolute path, the link's target itself.
+			if cwd, err := env.wd(); err == nil {
+				path = absIn(cwd, path)
+			}
+			if resolved, err := filepath.EvalSymlinks(path); err == nil {
+				path = resolved
+			}
+		}
+		runner = evaluate.NewContainer(b, image, path)
+	}
+	return runner
 }
 
 // newTimedCmd is the hidden launcher of timed runs (evaluate.TimedMain).

@@ -19,6 +19,10 @@ type RowCalibration struct {
 	// are not stable (unstable, no_speedup or broken).
 	Calibrated int `json:"calibrated_items"`
 	Unstable   int `json:"unstable_items"`
+	// Stale items have an entry analysed with another band or alpha than
+	// their evaluation's (records.CalibrationStale): not counted as
+	// calibrated, kept by StableOnly, until calibrate re-analyses them.
+	Stale int `json:"stale_items,omitempty"`
 	// Classes are the calibrated items' classes, by item id.
 	Classes map[string]stats.Class `json:"classes,omitempty"`
 	// StableOnly: the row's aggregates are over the stable items only
@@ -44,19 +48,24 @@ func loadCalibration(dir string, run *records.Run, stableOnly bool) (*RowCalibra
 	var stable []string
 	for _, id := range run.Items {
 		ev, err := journal.ReadSampleEval(filepath.Join(dir, journal.ItemDirName(id, 0, k)))
-		var c *records.CalibrationItem
+		var class stats.Class
 		if err == nil {
-			c = cal.Lookup(id, ev.PlanItemHash, ev.ConfigHash)
+			class, _ = cal.ClassFor(id, ev.PlanItemHash, ev.ConfigHash, ev.Config.Band, ev.Config.Alpha)
 		}
-		if c == nil {
+		if class == "" || class == records.CalibrationStale {
 			// Not evaluated, or evaluated with another item or evaluation
-			// section than the one calibrated: unknown, kept.
+			// section than the one calibrated: unknown, kept. Stale (the
+			// class of another band or alpha): unknown too, but named.
+			if class != "" {
+				rc.Stale++
+				rc.Classes[id] = class
+			}
 			stable = append(stable, id)
 			continue
 		}
 		rc.Calibrated++
-		rc.Classes[id] = c.Class
-		if c.Stable() {
+		rc.Classes[id] = class
+		if class == stats.ClassStable {
 			stable = append(stable, id)
 			continue
 		}
@@ -77,6 +86,9 @@ func loadCalibration(dir string, run *records.Run, stableOnly bool) (*RowCalibra
 func writeCalibrationLines(w io.Writer, t Task) {
 	for _, r := range t.Rows {
 		c := r.Calibration
+		if c != nil && c.Stale > 0 {
+			fmt.Fprintf(w, "%s: %d item(s) calibrated with another band or alpha than evaluated: stale, counted as not calibrated (run bench calibrate again: it re-analyses the stored samples, timing nothing)\n", r.RunID, c.Stale)
+		}
 		if c == nil || c.Calibrated == 0 {
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/container"
+	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/proc"
 	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
@@ -231,20 +233,42 @@ func (c *Container) probe(ctx context.Context, p PrepareInfo) error {
 	return fmt.Errorf("environment.image %s: the timing launcher does not run in the image (%v)%s", c.Image, err, lastLine(string(out)))
 }
 
-// probeCounter checks that the image has an instruction counter (perf or
-// valgrind) on its PATH: metric or secondary_metrics instructions counts
-// in the arm's container, with the image's tools.
+// probeCounter checks that the image can count instructions: the
+// launcher counts `true` in the image as it will count the workload
+// (--count auto: perf when perf stat counts the instructions counter
+// there, else cachegrind), so a perf that is installed but cannot count
+// (no counter in a VM, the engine's seccomp profile, perf_event_paranoid)
+// with no valgrind beside it fails here, not in every timed run.
 func (c *Container) probeCounter(ctx context.Context, p PrepareInfo) error {
-	spec := c.spec(p.RunID, "eval-check", "eval-check", 0, "counter")
-	spec.Mounts = []container.Mount{{Source: c.Launcher, Target: containerLauncher, ReadOnly: true}}
-	spec.Workdir = "/"
-	spec.Cmd = []string{TimedCommand, "--cpu", "-1", "--result", "/dev/null", "--", "sh", "-c", CounterProbe}
-	out, err := c.runClient(ctx, p.Env, runArgv(&spec, false, "", containerLauncher)...)
-	if err == nil {
-		return nil
+	dir, err := fsx.MkdirOwned(os.TempDir(), "perfbench-counter-probe-")
+	if err != nil {
+		return fmt.Errorf("counter probe: %w", err)
 	}
-	_ = c.engine.RemoveOwn(context.WithoutCancel(ctx), spec.Name)
-	return badinput.Errorf("environment.image %s has neither perf nor valgrind on its PATH: the instructions metric counts in the image (install valgrind in it)%s", c.Image, lastLine(string(out)))
+	defer func() { _ = fsx.RemoveOwned(dir) }()
+	out := filepath.Join(dir, "out")
+	if err := c.mkdir(out); err != nil {
+		return fmt.Errorf("counter probe: %w", err)
+	}
+	spec := c.spec(p.RunID, "eval-check", "eval-check", 0, "counter")
+	spec.Mounts = []container.Mount{{Source: c.Launcher, Target: containerLauncher, ReadOnly: true}, {Source: out, Target: containerOut}}
+	spec.Workdir = "/"
+	spec.Cmd = []string{TimedCommand, "--cpu", "-1", "--result", containerOut + "/probe.json", "--count", CounterAuto, "--", "true"}
+	stdout, err := c.runClient(ctx, p.Env, runArgv(&spec, false, "", containerLauncher)...)
+	if err != nil {
+		_ = c.engine.RemoveOwn(context.WithoutCancel(ctx), spec.Name)
+	}
+	res, rerr := readTimed(filepath.Join(out, "probe.json"))
+	switch {
+	case rerr == nil && err == nil && res.CountError == "" && res.Instructions > 0:
+		return nil
+	case rerr == nil && res.Error != "":
+		return badinput.Errorf("environment.image %s cannot count instructions: %s (the instructions metric counts in the image: install valgrind in it)", c.Image, textx.Truncate(res.Error, 300))
+	case rerr == nil && res.CountError != "":
+		return badinput.Errorf("environment.image %s cannot count instructions: %s (the instructions metric counts in the image: install valgrind in it)", c.Image, textx.Truncate(res.CountError, 300))
+	case rerr == nil:
+		return badinput.Errorf("environment.image %s cannot count instructions: counting `true` gave no count (the instructions metric counts in the image: install valgrind in it)%s", c.Image, lastLine(string(stdout)))
+	}
+	return fmt.Errorf("environment.image %s: the counter probe did not run (%v)%s", c.Image, err, lastLine(string(stdout)))
 }
 
 // spec is the container of one arm (or of the probe): the configured
@@ -522,6 +546,66 @@ func (s *containerItem) Run(ctx context.Context, c CommandSpec) (CommandResult, 
 		res.ExitCode, res.Signal = tr.ExitCode, tr.Signal
 	}
 	return res, nil
+}
+
+// maxManifestOutput bounds what a manifest listing may print: the
+// entries are capped (maxManifestEntries per directory), but not the
+// length of the names a candidate chose.
+const maxManifestOutput = 64 << 20
+
+// Manifests lists directories inside an arm's container with the launcher
+// (`__timed --manifest`), read from the exec's stdout: its temporary
+// directories are the container's own, invisible from the host.
+func (s *containerItem) Manifests(ctx context.Context, arm records.Arm, dirs []string) ([]manifest, error) {
+	s.mu.Lock()
+	name, closed := s.names[arm], s.closed
+	s.mu.Unlock()
+	if name == "" || closed {
+		return nil, fmt.Errorf("no container for the %s arm", arm)
+	}
+	ectx, cancel := context.WithTimeout(ctx, engineTimeout)
+	defer cancel()
+	argv := append([]string{"exec", "--workdir", "/", name, containerLauncher, TimedCommand, "--manifest", "--"}, dirs...)
+	cmd := exec.CommandContext(ectx, s.c.engine.Bin, argv...)
+	cmd.Env = s.env
+	cmd.WaitDelay = 5 * time.Second
+	stdout := &cappedBuffer{max: maxManifestOutput}
+	stderr := textx.NewTail(2048)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%s exec %s: %v%s", s.c.engine.Bin, name, err, lastLine(stderr.String()))
+	}
+	if stdout.over {
+		return nil, fmt.Errorf("the listing is larger than %d bytes", maxManifestOutput)
+	}
+	var js []manifestJSON
+	if err := json.Unmarshal(stdout.buf.Bytes(), &js); err != nil {
+		return nil, fmt.Errorf("the listing: %w", err)
+	}
+	if len(js) != len(dirs) {
+		return nil, fmt.Errorf("the listing has %d directories, %d asked", len(js), len(dirs))
+	}
+	out := make([]manifest, len(js))
+	for i, j := range js {
+		out[i] = j.manifest()
+	}
+	return out, nil
+}
+
+// cappedBuffer keeps at most max bytes and notes that more came.
+type cappedBuffer struct {
+	buf  bytes.Buffer
+	max  int
+	over bool
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.buf.Len(); len(p) > room {
+		b.over = true
+		b.buf.Write(p[:max(room, 0)])
+		return len(p), nil
+	}
+	return b.buf.Write(p)
 }
 
 // kill kills an arm's container (and so everything running in it). The

@@ -447,7 +447,7 @@ func TestContainerPrepareNeedsCounter(t *testing.T) {
 		t.Fatalf("without counting: %v", err)
 	}
 	err := c.Prepare(ctx, PrepareInfo{RunID: run, Env: os.Environ(), Counter: true})
-	if err == nil || !badinput.Is(err) || !strings.Contains(err.Error(), "environment.image "+image+" has neither perf nor valgrind on its PATH") {
+	if err == nil || !badinput.Is(err) || !strings.Contains(err.Error(), "environment.image "+image+" cannot count instructions: ") {
 		t.Fatalf("counting in busybox: %v", err)
 	}
 	noContainersLeft(t, run)
@@ -476,6 +476,48 @@ func TestContainerCountsDetachedChild(t *testing.T) {
 		if cpu := s.UserSeconds + s.SysSeconds; !s.CPUTimes || cpu < 0.3*s.WallSeconds {
 			t.Fatalf("sample %+v: CPU %.4fs of %.4fs wall", s, cpu, s.WallSeconds)
 		}
+	}
+	noContainersLeft(t, run)
+}
+
+// fakePerf is a perf that is installed but cannot count: perf stat
+// writes <not supported> for the counter (a VM without the PMU, or the
+// engine's seccomp profile).
+const fakePerf = `#!/bin/sh
+while [ $# -gt 0 ]; do
+  if [ "$1" = -o ]; then out=$2; fi
+  if [ "$1" = -- ]; then shift; break; fi
+  shift
+done
+printf '<not supported>,,instructions,,0,100.00,,\n' > "$out"
+"$@"
+`
+
+// TestContainerPrepareCounterCannotCount: an image with a perf that
+// cannot count and no valgrind fails the preflight (a probe that only
+// looked for perf on the PATH passed it), naming perf's answer.
+func TestContainerPrepareCounterCannotCount(t *testing.T) {
+	image, launcher := evaltest.Require(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "perf"), []byte(fakePerf), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+image+"\nCOPY perf /bin/perf\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tag := fmt.Sprintf("perfbench-test/eval-fakeperf:%d-%d", os.Getpid(), time.Now().UnixNano())
+	if out, err := exec.CommandContext(ctx, "docker", "build", "-q", "--label", evaltest.Label, "-t", tag, dir).CombinedOutput(); err != nil {
+		t.Fatalf("docker build: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", tag).Run() })
+	run := fmt.Sprintf("evaltest-%d-%d", os.Getpid(), time.Now().UnixNano())
+	b := &config.Bench{Container: config.Container{Engine: "docker", Network: "none", EvalNetwork: "none"}}
+	c := NewContainer(b, tag, launcher)
+	err := c.Prepare(ctx, PrepareInfo{RunID: run, Env: os.Environ(), Counter: true})
+	if err == nil || !badinput.Is(err) || !strings.Contains(err.Error(), "environment.image "+tag+" cannot count instructions: ") ||
+		!strings.Contains(err.Error(), "perf cannot count instructions here: <not supported>") {
+		t.Fatalf("counting in an image whose perf cannot count: %v", err)
 	}
 	noContainersLeft(t, run)
 }

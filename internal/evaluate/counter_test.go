@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/records"
 )
 
@@ -240,5 +241,44 @@ func TestCounterAutoAndFailure(t *testing.T) {
 	}
 	if code := TimedMain([]string{"--cpu", "-1", "--result", filepath.Join(t.TempDir(), "r"), "--count", "cycles", "--", "true"}); code != 2 {
 		t.Fatalf("bad --count: exit %d", code)
+	}
+}
+
+// A perf on the PATH that cannot count (perf stat answers <not
+// supported>, or fails) with no valgrind beside it is no counter: the
+// host preflight (hostCounter) and doctor (HostCounter) refuse it, and a
+// perf that can count passes.
+func TestHostCounterPerfCannotCount(t *testing.T) {
+	if b, err := os.ReadFile("/proc/sys/kernel/perf_event_paranoid"); err == nil {
+		if v, _ := strconv.Atoi(strings.TrimSpace(string(b))); v > 2 && os.Geteuid() != 0 {
+			// The probe stops at the setting, before running perf.
+			t.Skipf("kernel.perf_event_paranoid is %d: perf is never run", v)
+		}
+	}
+	for _, tc := range []struct {
+		name, script string
+		ok           bool
+		why          string
+	}{
+		{"not supported", fakePerf, false, "perf cannot count instructions here: <not supported>"},
+		{"fails", "#!/bin/sh\necho 'Error: perf_event_open failed' >&2\nexit 1\n", false, "perf stat failed: exit status 1"},
+		{"counts", strings.Replace(fakePerf, "<not supported>", "12345", 1), true, "perf stat counts"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "perf"), []byte(tc.script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			// perf and nothing else: no valgrind.
+			t.Setenv("PATH", dir)
+			method, detail, ok := HostCounter()
+			if ok != tc.ok || !strings.Contains(detail, tc.why) {
+				t.Fatalf("HostCounter = %q, %q, %v; want ok %v and %q", method, detail, ok, tc.ok, tc.why)
+			}
+			err := hostCounter()
+			if tc.ok != (err == nil) || (err != nil && (!badinput.Is(err) || !strings.Contains(err.Error(), "no valgrind in PATH, and perf: "+tc.why))) {
+				t.Fatalf("preflight: %v", err)
+			}
+		})
 	}
 }

@@ -74,6 +74,10 @@ type Options struct {
 	// watched on the host like its HOME (nil: DefaultSharedTmpDirs; an
 	// empty list watches none).
 	SharedTmpDirs []string
+	// Calibration, when set, is the plan's calibration.json: each item's
+	// result line says its class (a verdict on an item whose human speedup
+	// does not reproduce says little).
+	Calibration *records.Calibration
 }
 
 // DefaultSharedTmpDirs are the host directories a candidate could keep a
@@ -322,14 +326,30 @@ func (e *evaluator) one(ctx context.Context, g *group, total int) error {
 	e.mu.Unlock()
 	took := e.o.Now().Sub(t0).Round(100 * time.Millisecond)
 	if !g.itemLayout {
-		fmt.Fprintf(e.o.Log, "[%d/%d] %s %s in %s%s\n", n, total, g.name, res.Status, took, describe(res))
+		fmt.Fprintf(e.o.Log, "[%d/%d] %s %s in %s%s%s\n", n, total, g.name, res.Status, took, describe(res), e.calibrationNote(g, res))
 		return nil
 	}
-	fmt.Fprintf(e.o.Log, "[%d/%d] %s: %d candidate(s) timed together in %s\n", n, total, g.name, len(views), took)
+	fmt.Fprintf(e.o.Log, "[%d/%d] %s: %d candidate(s) timed together in %s%s\n", n, total, g.name, len(views), took, e.calibrationNote(g, res))
 	for j, v := range views {
 		fmt.Fprintf(e.o.Log, "  %s %s%s\n", e.o.Units[g.units[j]].Name, v.Status, describe(v))
 	}
 	return nil
+}
+
+// calibrationNote is "; calibration: <class>" for an item that
+// calibration.json holds for this version of the item and of its
+// evaluation section (matched like the reports match it), else "".
+func (e *evaluator) calibrationNote(g *group, res *records.Eval) string {
+	class, c := e.o.Calibration.ClassFor(e.o.Units[g.units[0]].Item.ID, res.PlanItemHash, res.ConfigHash, res.Config.Band, res.Config.Alpha)
+	switch class {
+	case "":
+		return ""
+	case stats.ClassStable:
+		return "; calibration: stable"
+	case records.CalibrationStale:
+		return fmt.Sprintf("; calibration: stale (analysed at band %g, alpha %g: run bench calibrate again, it re-analyses the stored samples)", c.Band, c.Alpha)
+	}
+	return "; calibration: " + string(class) + " (not stable: the verdict says little)"
 }
 
 // views are a group's result as one evaluation per unit.

@@ -397,7 +397,7 @@ func (it *itemRun) run(ctx context.Context, priv string) error {
 	if it.checkFiles("during setup and correctness"); it.over() {
 		return nil
 	}
-	it.startWatch()
+	it.startWatch(ctx)
 	return it.time(ctx)
 }
 
@@ -405,7 +405,7 @@ func (it *itemRun) run(ctx context.Context, priv string) error {
 // files and runs correctness again. It runs before the timing CPU is
 // released: in containers the arms are still on it.
 func (it *itemRun) afterTiming(ctx context.Context) error {
-	it.finishWatch()
+	it.finishWatch(ctx)
 	if it.checkFiles("during the timed runs"); it.over() {
 		return nil
 	}

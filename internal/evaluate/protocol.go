@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -128,6 +129,61 @@ type manifest struct {
 	truncated bool
 	// last is the last path listed, in the walk's order.
 	last string
+	// unavailable: the listing could not be taken (an arm's container
+	// that did not answer); nothing is compared with it.
+	unavailable bool
+}
+
+// ContainerTmpDirs are the temporary directories of an arm's container:
+// its own for the whole item (the container lives from setup to the
+// recheck), so a cache kept there would persist across the arm's timed
+// runs. They are listed inside the container (the launcher's --manifest).
+var ContainerTmpDirs = []string{"/tmp", "/var/tmp", "/dev/shm"}
+
+// manifestLister lists directories where an arm's commands run, inside
+// its container (containerItem), in the order asked.
+type manifestLister interface {
+	Manifests(ctx context.Context, arm records.Arm, dirs []string) ([]manifest, error)
+}
+
+// manifestJSON is a manifest as the launcher's --manifest prints it.
+type manifestJSON struct {
+	Root string `json:"root"`
+	// Files are size, modification time (ns) and mode, by relative path.
+	Files     map[string][3]int64 `json:"files"`
+	Truncated bool                `json:"truncated,omitempty"`
+	Last      string              `json:"last,omitempty"`
+}
+
+func (m manifest) toJSON(root string) manifestJSON {
+	j := manifestJSON{Root: root, Files: make(map[string][3]int64, len(m.files)), Truncated: m.truncated, Last: m.last}
+	for p, st := range m.files {
+		j.Files[p] = [3]int64{st.size, st.mtime, int64(st.mode)}
+	}
+	return j
+}
+
+func (j manifestJSON) manifest() manifest {
+	m := manifest{files: make(map[string]fileState, len(j.Files)), truncated: j.Truncated, last: j.Last}
+	for p, v := range j.Files {
+		m.files[p] = fileState{size: v[0], mtime: v[1], mode: fs.FileMode(v[2])}
+	}
+	return m
+}
+
+// ManifestMain is `bench __timed --manifest -- DIR...`, run in an arm's
+// container: it lists each directory as takeManifest does and prints the
+// manifests as JSON on stdout (not in a file of the mounted out
+// directory, which the arm's own processes can write).
+func ManifestMain(dirs []string, w io.Writer) int {
+	out := make([]manifestJSON, 0, len(dirs))
+	for _, d := range dirs {
+		out = append(out, takeManifest(d, nil).toJSON(d))
+	}
+	if err := json.NewEncoder(w).Encode(out); err != nil {
+		return 1
+	}
+	return 0
 }
 
 // takeManifest lists root's entries (not following links), without git's
@@ -189,6 +245,9 @@ func walkLess(a, b string) bool {
 // a manifest stopped at its cap, only the part both cover is compared:
 // an entry past the other's end is not new, just newly in the window.
 func changed(before, after manifest, prefix string, out map[string]bool) {
+	if before.unavailable || after.unavailable {
+		return
+	}
 	bound := ""
 	switch {
 	case before.truncated && after.truncated:
@@ -217,6 +276,9 @@ type watchDir struct {
 	// shared: every arm writes it (the host's HOME), so its changes are
 	// attributed run by run.
 	shared bool
+	// inArm: root is a path inside the arm's container, listed there
+	// (manifestLister).
+	inArm bool
 }
 
 // watcher attributes the writes of timed runs to arms.
@@ -238,7 +300,7 @@ type watcher struct {
 
 // startWatch takes the manifests the timed runs are compared with: after
 // every arm's setup and correctness, before the first timed run.
-func (it *itemRun) startWatch() {
+func (it *itemRun) startWatch(ctx context.Context) {
 	w := &watcher{perArm: map[*arm][]watchDir{}, start: map[*arm][]manifest{}, writes: map[*arm]map[string]bool{}, truncated: map[string]bool{}}
 	// The harness's own directories are not the arms' writes.
 	w.skip = []string{it.e.root, it.priv, it.e.o.Bench.Paths.StateRoot, it.e.o.Bench.Paths.WorkRoot}
@@ -251,12 +313,13 @@ func (it *itemRun) startWatch() {
 		case homes != nil && homes.HostHome(a.id) != "":
 			dirs = append(dirs, watchDir{name: "home", root: homes.HostHome(a.id)})
 		}
-		w.perArm[a] = dirs
-		for _, d := range dirs {
-			m := takeManifest(d.root, w.skip)
-			w.start[a] = append(w.start[a], m)
-			w.truncated[d.name] = w.truncated[d.name] || m.truncated
+		if _, ok := it.sess.(manifestLister); ok {
+			for _, d := range ContainerTmpDirs {
+				dirs = append(dirs, watchDir{name: d, root: d, inArm: true})
+			}
 		}
+		w.perArm[a] = dirs
+		w.start[a] = it.armManifests(ctx, a, dirs, w)
 		w.writes[a] = map[string]bool{}
 	}
 	if it.sess == nil {
@@ -336,18 +399,61 @@ func (it *itemRun) afterRun(a *arm) {
 
 // finishWatch compares every arm's own directories with their state
 // before timing.
-func (it *itemRun) finishWatch() {
+func (it *itemRun) finishWatch(ctx context.Context) {
 	w := it.watch
 	if w == nil {
 		return
 	}
 	for _, a := range it.live() {
+		after := it.armManifests(ctx, a, w.perArm[a], w)
 		for i, d := range w.perArm[a] {
-			m := takeManifest(d.root, w.skip)
-			changed(w.start[a][i], m, d.name+"/", w.writes[a])
-			w.truncated[d.name] = w.truncated[d.name] || m.truncated
+			changed(w.start[a][i], after[i], d.name+"/", w.writes[a])
 		}
 	}
+}
+
+// armManifests lists an arm's own directories: on the host, or inside
+// its container (one exec for all of them). A listing that cannot be
+// taken is unavailable (and counts as truncated: its writes were not
+// seen).
+func (it *itemRun) armManifests(ctx context.Context, a *arm, dirs []watchDir, w *watcher) []manifest {
+	out := make([]manifest, len(dirs))
+	var inArm []string
+	for i, d := range dirs {
+		if d.inArm {
+			inArm = append(inArm, d.root)
+			continue
+		}
+		out[i] = takeManifest(d.root, w.skip)
+	}
+	if len(inArm) > 0 {
+		lister, _ := it.sess.(manifestLister)
+		var got []manifest
+		var err error
+		if lister != nil {
+			got, err = lister.Manifests(ctx, a.id, inArm)
+		}
+		if lister == nil || err != nil || len(got) != len(inArm) {
+			if err != nil && it.e.o.Log != nil {
+				fmt.Fprintf(it.e.o.Log, "%s: %s arm: the container's temporary directories were not listed: %v\n", it.g.name, a.id, err)
+			}
+			got = make([]manifest, len(inArm))
+			for i := range got {
+				got[i] = manifest{unavailable: true, truncated: true}
+			}
+		}
+		j := 0
+		for i, d := range dirs {
+			if d.inArm {
+				out[i] = got[j]
+				j++
+			}
+		}
+	}
+	for i, d := range dirs {
+		w.truncated[d.name] = w.truncated[d.name] || out[i].truncated
+	}
+	return out
 }
 
 // timingWrites are the files a candidate's timed runs created or changed
@@ -378,6 +484,13 @@ func (w *watcher) watched() []records.WatchedDir {
 	}
 	shared := map[string]bool{}
 	names := []string{"workspace", "home", "tmp"}
+	// An arm's directories beyond these (its container's /tmp, /var/tmp,
+	// /dev/shm), in the order they are watched.
+	for _, d := range ContainerTmpDirs {
+		if seen[d] {
+			names = append(names, d)
+		}
+	}
 	for _, d := range w.shared {
 		shared[d.name] = true
 		if !slices.Contains(names, d.name) {

@@ -1,11 +1,14 @@
 package evaluate
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -410,8 +413,8 @@ func TestBenchmarkFileModified(t *testing.T) {
 }
 
 // In a container the arm's workspace and its HOME are host directories,
-// so their manifests see what the timed runs wrote; the container's /tmp
-// is its own and is not watched.
+// so their manifests see what the timed runs wrote; the container's /tmp,
+// /var/tmp and /dev/shm are its own and are listed inside it.
 func TestContainerTimingWrites(t *testing.T) {
 	f, c, run := containerFixture(t)
 	cheat := f.patch(t, func(d string) {
@@ -431,10 +434,85 @@ echo time: 1.5 ms
 		t.Fatal(err)
 	}
 	want := []string{"home/answer", "workspace/.answer"}
-	if p := r.Protocol; p == nil || !slices.Equal(p.TimingWrites, want) || len(p.Watched) != 2 || p.Watched[0].Shared || p.Watched[1].Shared {
+	if p := r.Protocol; p == nil || !slices.Equal(p.TimingWrites, want) || !slices.Equal(watchedNames(p.Watched), []string{"workspace", "home", "/tmp", "/var/tmp", "/dev/shm"}) ||
+		slices.ContainsFunc(p.Watched, func(w records.WatchedDir) bool { return w.Shared || w.Truncated }) {
 		t.Fatalf("protocol %+v, want writes %v in the workspace and the arm's own home", r.Protocol, want)
 	}
 	if !slices.Contains(r.Flags, records.FlagWritesDuringTiming) || !slices.Contains(r.Flags, records.FlagWarmCache) || len(r.RoundSeeds) != 4 {
 		t.Errorf("flags %v, seeds %v", r.Flags, r.RoundSeeds)
+	}
+}
+
+func watchedNames(ws []records.WatchedDir) []string {
+	var out []string
+	for _, w := range ws {
+		out = append(out, w.Name)
+	}
+	return out
+}
+
+// A candidate that keeps its answer in its container's /tmp (or
+// /dev/shm) across the timed runs: the container lives for the whole item,
+// so the cache would persist; the listing inside the container catches
+// it, and the baseline's own container writes nothing there.
+func TestContainerTmpCache(t *testing.T) {
+	f, c, run := containerFixture(t)
+	cheat := f.patch(t, func(d string) {
+		writeFile(t, d, "work.sh", `[ -f /tmp/answer ] || { sleep 0.4; echo 42 > /tmp/answer; echo 42 > /dev/shm/answer; }
+echo result $(cat /tmp/answer)
+echo time: 1.5 ms
+`)
+	})
+	u := f.unit(t, &config.Evaluation{Workload: "sh work.sh"}, cheat)
+	sum, _, err := f.runAs(t, context.Background(), run, []Unit{u}, c)
+	if err != nil || sum.Counts[records.EvalSuccess] != 1 {
+		t.Fatalf("summary %+v, err %v", sum, err)
+	}
+	noContainersLeft(t, run)
+	r, err := journal.ReadEval(u.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/dev/shm/answer", "/tmp/answer"}
+	if p := r.Protocol; p == nil || !slices.Equal(p.TimingWrites, want) {
+		t.Fatalf("protocol %+v, want writes %v in the container's own temporary directories", r.Protocol, want)
+	}
+	if !slices.Contains(r.Flags, records.FlagWritesDuringTiming) || slices.Contains(r.Flags, records.FlagWatchTruncated) {
+		t.Errorf("flags %v", r.Flags)
+	}
+}
+
+// The launcher's --manifest prints what takeManifest lists, and the
+// harness reads back the same manifest (sizes, times, modes, the cap's
+// state); a missing directory is an empty one.
+func TestManifestMainRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "a/b.txt", "x")
+	writeFile(t, dir, "c", "yy")
+	var out bytes.Buffer
+	if code := ManifestMain([]string{dir, filepath.Join(dir, "nosuch")}, &out); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var js []manifestJSON
+	if err := json.Unmarshal(out.Bytes(), &js); err != nil || len(js) != 2 || js[0].Root != dir {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	want := takeManifest(dir, nil)
+	if got := js[0].manifest(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("round trip:\n%+v\n%+v", got, want)
+	}
+	if got := js[1].manifest(); len(got.files) != 0 || got.truncated {
+		t.Fatalf("missing directory: %+v", got)
+	}
+	// An unavailable listing compares with nothing.
+	w := map[string]bool{}
+	changed(manifest{unavailable: true}, want, "x/", w)
+	changed(manifest{files: map[string]fileState{}}, manifest{unavailable: true}, "x/", w)
+	if len(w) != 0 {
+		t.Fatalf("writes from an unavailable listing: %v", w)
+	}
+	b := &cappedBuffer{max: 4}
+	if n, err := b.Write([]byte("abcdef")); n != 6 || err != nil || !b.over || b.buf.String() != "abcd" {
+		t.Fatalf("capped: %d %v %+v", n, err, b)
 	}
 }

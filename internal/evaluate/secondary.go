@@ -211,10 +211,6 @@ func storedCountErr(prev []records.SecondaryStats) string {
 	return ""
 }
 
-// CounterProbe is a shell command that succeeds where an instruction
-// counter tool is on the PATH (doctor and the container preflight run it).
-const CounterProbe = "command -v valgrind >/dev/null 2>&1 || command -v perf >/dev/null 2>&1"
-
 // countsInstructions reports whether a group of todo counts instructions.
 func countsInstructions(todo []*group) bool {
 	for _, g := range todo {

@@ -64,6 +64,10 @@ type timedResult struct {
 // instruction counter, which writes into a directory next to FILE, and
 // the count of the whole process tree is reported with the times.
 //
+// `bench __timed --manifest -- DIR...` prints the manifests of the
+// directories (ManifestMain): an arm container's own /tmp, listed inside
+// it.
+//
 // `bench __timed --idle` waits for SIGTERM, SIGINT or SIGHUP and exits 0:
 // the main process of an evaluation container, which needs no program of
 // the image to stay up while commands run in it with `exec`.
@@ -71,6 +75,9 @@ func TimedMain(args []string) int {
 	if len(args) == 1 && args[0] == "--idle" {
 		idle()
 		return 0
+	}
+	if len(args) >= 2 && args[0] == "--manifest" && args[1] == "--" {
+		return ManifestMain(args[2:], os.Stdout)
 	}
 	cpu, result, count, argv, err := parseTimedArgs(args)
 	if err != nil {

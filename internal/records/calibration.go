@@ -51,6 +51,21 @@ type CalibrationItem struct {
 	Reason   string               `json:"reason"`
 }
 
+// CalibrationStale is the class readers give an entry whose analysis used
+// another band or alpha than the evaluation it is matched to: its raw
+// samples are still those of this evaluation (band and alpha change no
+// measurement, so they are not in the key), but its class was decided by
+// another rule. `bench calibrate` re-analyses the stored samples with the
+// current settings without timing anything; until then the item counts
+// as not calibrated (kept by --stable-only) and is flagged stale.
+const CalibrationStale stats.Class = "stale"
+
+// AnalysedWith says whether the entry's class was decided with this band
+// and alpha (the evaluation's, eval.json's config).
+func (c *CalibrationItem) AnalysedWith(band, alpha float64) bool {
+	return c.Band == band && c.Alpha == alpha
+}
+
 // Stable says whether the item is calibrated stable.
 func (c *CalibrationItem) Stable() bool { return c.Class == stats.ClassStable }
 
@@ -85,8 +100,16 @@ type CalibrationAnalysis struct {
 	// MDE is computed from the base and A/A samples of every session, each
 	// scaled by its session's baseline median (a drift between sessions is
 	// not noise within one evaluation), at ConfiguredRounds.
-	MDE    stats.MDE           `json:"mde"`
-	Metric *stats.MetricAdvice `json:"metric,omitempty"`
+	MDE stats.MDE `json:"mde"`
+	// Caveats say when the MDE says little: nothing can be significant at
+	// the configured rounds, or too few A/A samples for the simulation.
+	Caveats []string            `json:"caveats,omitempty"`
+	Metric  *stats.MetricAdvice `json:"metric,omitempty"`
+	// Band and Alpha are the settings this analysis used (the entry's,
+	// the evaluation's when calibrate last ran): readers compare them
+	// with their eval.json's (CalibrationItem.AnalysedWith).
+	Band  float64 `json:"band"`
+	Alpha float64 `json:"alpha"`
 }
 
 // Lookup is the entry calibrated for the item with these hashes; nil when
@@ -102,4 +125,19 @@ func (c *Calibration) Lookup(itemID, planItemHash, configHash string) *Calibrati
 		}
 	}
 	return nil
+}
+
+// ClassFor is the class of the item as an evaluation with these hashes,
+// band and alpha should see it: the entry's class, CalibrationStale when
+// the entry was analysed with another band or alpha, "" when there is no
+// entry (see Lookup). The entry is returned with it (nil for "").
+func (c *Calibration) ClassFor(itemID, planItemHash, configHash string, band, alpha float64) (stats.Class, *CalibrationItem) {
+	it := c.Lookup(itemID, planItemHash, configHash)
+	switch {
+	case it == nil:
+		return "", nil
+	case !it.AnalysedWith(band, alpha):
+		return CalibrationStale, it
+	}
+	return it.Class, it
 }

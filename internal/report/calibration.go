@@ -9,7 +9,8 @@ import (
 // applyCalibration sets each evaluated item's calibration class from the
 // calibration.json of the run's plan (`bench calibrate`), matched by the
 // plan item's and the evaluation config's hashes: an entry for another
-// version of the item or of the evaluation section does not count.
+// version of the item or of the evaluation section does not count, and
+// one analysed with another band or alpha is "stale".
 func applyCalibration(r *Report, runDir string, run *records.Run) {
 	cal, err := journal.RunCalibration(runDir, run)
 	if err != nil {
@@ -24,8 +25,8 @@ func applyCalibration(r *Report, runDir string, run *records.Run) {
 		if ev == nil {
 			continue
 		}
-		if c := cal.Lookup(r.Items[i].ID, ev.planItemHash, ev.configHash); c != nil {
-			ev.Calibration = string(c.Class)
+		if c, _ := cal.ClassFor(r.Items[i].ID, ev.planItemHash, ev.configHash, ev.band, ev.alpha); c != "" {
+			ev.Calibration = string(c)
 		}
 	}
 }

@@ -61,11 +61,36 @@ type ItemEval struct {
 	SetupSeconds     float64  `json:"setup_seconds,omitempty"`
 	BaseSetupSeconds float64  `json:"base_setup_seconds,omitempty"`
 	TimingWrites     []string `json:"timing_writes,omitempty"`
+	// Secondary are the item's statistics on its secondary metrics (CPU
+	// time beside wall time by default, instructions), each with whether
+	// it disagrees with the metric; MetricsDisagree is the item's
+	// metrics_disagree flag.
+	Secondary       []SecondaryEval `json:"secondary,omitempty"`
+	MetricsDisagree bool            `json:"metrics_disagree,omitempty"`
 	// Calibration is the item's class in calibration.json (stable,
-	// unstable, no_speedup, broken); "" when not calibrated.
+	// unstable, no_speedup, broken; stale when it was analysed with
+	// another band or alpha); "" when not calibrated.
 	Calibration string `json:"calibration,omitempty"`
 
 	planItemHash, configHash string
+	// band and alpha of the evaluation's statistics, to match a
+	// calibration analysed with the same.
+	band, alpha float64
+}
+
+// SecondaryEval is an item's figures on one secondary metric
+// (eval.json's secondary): the speedups over the baseline on that
+// metric, or why it could not be measured.
+type SecondaryEval struct {
+	Metric string `json:"metric"`
+	// Method is the instruction counter (perf, cachegrind).
+	Method         string   `json:"method,omitempty"`
+	HumanSpeedup   *Speedup `json:"human_speedup,omitempty"`
+	AgentSpeedup   *Speedup `json:"agent_speedup,omitempty"`
+	AgentOverHuman *Speedup `json:"agent_over_human,omitempty"`
+	Error          string   `json:"error,omitempty"`
+	// Disagrees: this metric and the item's disagree (metrics_disagree).
+	Disagrees bool `json:"disagrees,omitempty"`
 }
 
 // NoisyArm is one noisy arm: base, human or agent, and its coefficient of
@@ -119,9 +144,18 @@ func loadEval(dir string) (*ItemEval, *records.Eval, error) {
 		Pinned:  r.Environment.Pinning.Applied,
 		Patched: r.Patched(), Correct: r.Correct(),
 		planItemHash: r.PlanItemHash, configHash: r.ConfigHash,
+		band: r.Config.Band, alpha: r.Config.Alpha,
 	}
 	if p := r.Protocol; p != nil {
 		ev.SetupSeconds, ev.BaseSetupSeconds, ev.TimingWrites = p.SetupSeconds, p.BaseSetupSeconds, p.TimingWrites
+	}
+	ev.MetricsDisagree = slices.Contains(r.Flags, records.FlagMetricsDisagree)
+	for _, sec := range r.Secondary {
+		se := SecondaryEval{Metric: sec.Metric, Method: sec.Method, Error: sec.Error, Disagrees: sec.Disagrees}
+		if st := sec.Stats; st != nil {
+			se.HumanSpeedup, se.AgentSpeedup, se.AgentOverHuman = speedupOf(st.HumanOverBase), speedupOf(st.AgentOverBase), speedupOf(st.AgentOverHuman)
+		}
+		ev.Secondary = append(ev.Secondary, se)
 	}
 	if r.Config.Metric.Kind != "wall" && r.Config.Metric.Unit != "" {
 		ev.Metric = r.Config.Metric.Unit
@@ -310,6 +344,34 @@ func evalCells(ev *ItemEval) (status, human, agent, verdict string) {
 		verdict = ev.verdictText()
 	}
 	return status, human, agent, verdict
+}
+
+// secondaryCell is the secondary metrics' column of a row: per metric
+// the agent's speedup over the baseline on it, with its CI ("cpu 1.50x
+// [1.45, 1.56]"), marked when it disagrees with the metric; "-" when
+// there is none.
+func secondaryCell(ev *ItemEval) string {
+	if ev == nil || len(ev.Secondary) == 0 {
+		return "-"
+	}
+	parts := make([]string, 0, len(ev.Secondary))
+	for _, s := range ev.Secondary {
+		t := s.Metric + " -"
+		if s.AgentSpeedup != nil {
+			t = s.Metric + " " + ratioText(s.AgentSpeedup) + ciText(s.AgentSpeedup)
+		}
+		if s.Disagrees {
+			t += " (disagrees)"
+		}
+		parts = append(parts, t)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// hasSecondary says whether some item of r has secondary metrics: the
+// tables get their column then.
+func hasSecondary(r *Report) bool {
+	return slices.ContainsFunc(r.Items, func(it Item) bool { return it.Eval != nil && len(it.Eval.Secondary) > 0 })
 }
 
 // ciText is " [lo, hi]" when the interval is valid, else "".

@@ -35,7 +35,9 @@ type htmlPage struct {
 	Figures  []fact
 	Charts   []chart
 	Eval     bool
-	Rows     []htmlRow
+	// Secondary: some item has secondary metrics (their column).
+	Secondary bool
+	Rows      []htmlRow
 	// Legend explains the table's columns and the counts.
 	Legend   []string
 	Missing  string
@@ -80,7 +82,9 @@ type htmlRow struct {
 	AgentHuman                                                 string
 	Dir, Status, StatusClass, Duration, Lines, Files, Cost     string
 	EvalStatus, EvalClass, Human, Agent, Verdict, VerdictClass string
-	Reason                                                     string
+	// Secondary is the secondary metrics' cell (secondaryCell).
+	Secondary string
+	Reason    string
 }
 
 // WriteHTML renders the report as one self-contained HTML page with
@@ -135,7 +139,7 @@ func reportPage(r *Report) *htmlPage {
 	p := &htmlPage{
 		Title:   "perfbench run " + r.RunID,
 		Heading: r.RunID,
-		Eval:    hasEval(r),
+		Eval:    hasEval(r), Secondary: hasEval(r) && hasSecondary(r),
 		Facts: []fact{
 			{"task", r.Task},
 			{"agent", r.Agent + " (" + r.AgentType + ")"},
@@ -180,6 +184,7 @@ func reportPage(r *Report) *htmlPage {
 		if p.Eval {
 			row.EvalStatus, row.Human, row.Agent, row.Verdict = evalCells(it.Eval)
 			row.AgentHuman = agentOverHuman(it.Eval)
+			row.Secondary = secondaryCell(it.Eval)
 			if it.Eval != nil {
 				row.EvalClass = evalClass(it.Eval.Status)
 				row.VerdictClass = verdictClass(it.Eval.Verdict)

@@ -346,9 +346,9 @@ func WriteTable(w io.Writer, r *Report) error {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	switch {
 	case hasEval(r) && r.Display.Long:
-		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tEVAL\tBASE\tHUMAN\tAGENT\tHUMAN/BASE [95% CI]\tAGENT/BASE [95% CI]\tAGENT/HUMAN [95% CI]\tP\tN\tVERDICT\tREASON")
+		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tEVAL\tBASE\tHUMAN\tAGENT\tHUMAN/BASE [95% CI]\tAGENT/BASE [95% CI]\tAGENT/HUMAN [95% CI]\tP\tN\tVERDICT\t"+secondaryHead(r)+"REASON")
 	case hasEval(r):
-		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tEVAL\tHUMAN [95% CI]\tAGENT [95% CI]\tAGENT/HUMAN [95% CI]\tVERDICT\tREASON")
+		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tEVAL\tHUMAN [95% CI]\tAGENT [95% CI]\tAGENT/HUMAN [95% CI]\tVERDICT\t"+secondaryHead(r)+"REASON")
 	default:
 		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tREASON")
 	}
@@ -362,6 +362,15 @@ func WriteTable(w io.Writer, r *Report) error {
 		fmt.Fprintf(w, "\n%s\n", legend(r.Items))
 	}
 	return writeFooter(w, r)
+}
+
+// secondaryHead is the secondary metrics' column header ("" without
+// any), tab included.
+func secondaryHead(r *Report) string {
+	if !hasSecondary(r) {
+		return ""
+	}
+	return "SECONDARY AGENT/BASE [95% CI]\t"
 }
 
 // itemReason is the rollout's reason, or the evaluation's when the
@@ -420,9 +429,13 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	for _, l := range evalLines(r.Evaluation) {
 		fmt.Fprintf(w, "- %s\n", l)
 	}
-	if hasEval(r) {
+	sec := hasSecondary(r)
+	switch {
+	case hasEval(r) && sec:
+		fmt.Fprintf(w, "\n| item | status | duration | lines +/- | files | cost | eval | human [95%% CI] | agent [95%% CI] | verdict | secondary agent/base [95%% CI] | reason |\n|---|---|---:|---:|---:|---:|---|---:|---:|---|---|---|\n")
+	case hasEval(r):
 		fmt.Fprintf(w, "\n| item | status | duration | lines +/- | files | cost | eval | human [95%% CI] | agent [95%% CI] | verdict | reason |\n|---|---|---:|---:|---:|---:|---|---:|---:|---|---|\n")
-	} else {
+	default:
 		fmt.Fprintf(w, "\n| item | status | duration | lines +/- | files | cost | reason |\n|---|---|---:|---:|---:|---:|---|\n")
 	}
 	for _, it := range r.Items {
@@ -431,6 +444,9 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		if hasEval(r) {
 			st, human, agent, verdict := evalCells(it.Eval)
 			fmt.Fprintf(w, " %s | %s | %s | %s |", st, human, agent, verdict)
+			if sec {
+				fmt.Fprintf(w, " %s |", mdEscape(secondaryCell(it.Eval)))
+			}
 		}
 		fmt.Fprintf(w, " %s |\n", mdEscape(itemReason(it)))
 	}
@@ -595,6 +611,9 @@ func writeItemRow(tw io.Writer, r *Report, it Item, indent string, eval bool) {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t", st, l[0], l[1], l[2], l[3], agent, l[4], l[5], l[6], verdict)
 		} else {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t", st, human, agent, agentOverHuman(it.Eval), verdict)
+		}
+		if hasSecondary(r) {
+			fmt.Fprintf(tw, "%s\t", secondaryCell(it.Eval))
 		}
 	}
 	fmt.Fprintf(tw, "%s\n", truncate(itemReason(it), 60))

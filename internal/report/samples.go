@@ -119,9 +119,9 @@ func writeSampleTable(w io.Writer, r *Report) error {
 	eval := hasEval(r)
 	switch {
 	case eval && r.Display.Long:
-		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tEVAL\tBASE\tHUMAN\tAGENT\tHUMAN/BASE [95% CI]\tAGENT/BASE [95% CI]\tAGENT/HUMAN [95% CI]\tP\tN\tVERDICT\tREASON")
+		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tEVAL\tBASE\tHUMAN\tAGENT\tHUMAN/BASE [95% CI]\tAGENT/BASE [95% CI]\tAGENT/HUMAN [95% CI]\tP\tN\tVERDICT\t"+secondaryHead(r)+"REASON")
 	case eval:
-		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tEVAL\tHUMAN\tAGENT [95% CI]\tAGENT/HUMAN\tVERDICT\tREASON")
+		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tEVAL\tHUMAN\tAGENT [95% CI]\tAGENT/HUMAN\tVERDICT\t"+secondaryHead(r)+"REASON")
 	default:
 		fmt.Fprintln(tw, "ITEM\tSTATUS\tDURATION\tLINES +/-\tFILES\tCOST\tREASON")
 	}

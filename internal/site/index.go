@@ -11,6 +11,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/compare"
 	"github.com/perfbench/perfbench/internal/report"
+	"github.com/perfbench/perfbench/internal/stats"
 	"github.com/perfbench/perfbench/internal/textx"
 )
 
@@ -213,6 +214,9 @@ type matrixRowView struct {
 	ID, Short, Full, Subject string
 	Human                    string // the human commit's speedup over the baseline
 	Cells                    []matrixCellView
+	// Calibration is the item's class when `bench calibrate` found it
+	// not stable ("" otherwise), as compare's matrix marks it.
+	Calibration string
 }
 
 type matrixCellView struct {
@@ -249,6 +253,9 @@ func indexTaskView(t *siteTask, i int) indexTask {
 			rv := matrixRowView{ID: mi.ID, Full: mi.Human, Short: mi.HumanShort, Subject: textx.Brief(mi.Subject, 100), Human: "-"}
 			if mi.HumanSpeedup > 0 {
 				rv.Human = compare.HumanText(mi)
+			}
+			if mi.Calibration != "" && mi.Calibration != stats.ClassStable {
+				rv.Calibration = string(mi.Calibration)
 			}
 			for col, c := range mi.Cells {
 				if col >= len(t.runs) {

@@ -222,6 +222,19 @@ func unitFacts(r *siteRun, it *siteItem, u *siteUnit) []kv {
 		outcome = fmt.Sprintf("%s over the %d samples (%d correct)", outcome, r.samples, it.cell.Correct)
 	}
 	f = append(f, kv{"outcome", outcome})
+	if c := it.calibration; c != "" {
+		// As report and compare flag it: a verdict on an item whose human
+		// speedup does not reproduce says little.
+		text := string(c)
+		switch c {
+		case stats.ClassStable:
+		case records.CalibrationStale:
+			text += " — calibrated with another band or alpha than this evaluation's: its class is not used until bench calibrate re-analyses the stored samples"
+		default:
+			text += " — not stable (bench calibrate): the human speedup cannot be measured reproducibly here, so the verdict says little"
+		}
+		f = append(f, kv{"calibration", text})
+	}
 	if j := u.j; j != nil {
 		l := string(j.Status)
 		if j.Reason != "" {

@@ -9,6 +9,7 @@ import (
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/records"
+	"github.com/perfbench/perfbench/internal/stats"
 )
 
 // siteData is everything the pages show: the board, and per run its
@@ -47,6 +48,9 @@ type siteItem struct {
 	// commit's subject there.
 	cell    compare.Cell
 	subject string
+	// calibration is the item's class in calibration.json (`bench
+	// calibrate`), "" when not calibrated.
+	calibration stats.Class
 }
 
 // page is the item's page: its first sample's.
@@ -160,6 +164,9 @@ func (t *siteTask) attachMatrix() {
 			}
 			if it := t.runs[col].itemByID[mi.ID]; it != nil {
 				it.cell, it.subject = c, mi.Subject
+				if rc := t.runs[col].row.Calibration; rc != nil {
+					it.calibration = rc.Classes[mi.ID]
+				}
 			}
 		}
 	}

@@ -173,10 +173,12 @@ const (
 	CPUWallHigh = 1.1
 )
 
-// Metric names [RecommendMetric] chooses between.
+// Metric names [RecommendMetric] chooses between, and instructions, which
+// [MetricAdvice.For] advises on as well.
 const (
-	MetricWall = "wall"
-	MetricCPU  = "cpu"
+	MetricWall         = "wall"
+	MetricCPU          = "cpu"
+	MetricInstructions = "instructions"
 )
 
 // MetricAdvice is the metric recommended for an item, as calibration.json
@@ -194,6 +196,31 @@ type MetricAdvice struct {
 	// other (|ln(cpu/wall)| <= ln(1+band)).
 	Agree  bool   `json:"agree"`
 	Reason string `json:"reason"`
+	// Configured is the task's metric and Use the one advised for it
+	// ([MetricAdvice.For]); empty in files of older harnesses.
+	Configured string `json:"configured,omitempty"`
+	Use        string `json:"use,omitempty"`
+}
+
+// For sets the advice for a task whose metric is configured: for wall or
+// CPU time, Metric (CPU time only when the baseline is single-threaded
+// and both metrics agree on the human commit). Instruction counts stand
+// in for CPU time (they see what CPU time sees, without its noise): kept
+// when Metric is CPU time, else wall time — work that is parallel or
+// waits is as wrong for instructions as for CPU time. A metric the
+// workload reports itself (regex, json) is kept: it is the task's own
+// figure, and Metric says only which time metric would suit the runs.
+func (a *MetricAdvice) For(configured string) {
+	a.Configured, a.Use = configured, a.Metric
+	switch configured {
+	case MetricWall, MetricCPU:
+	case MetricInstructions:
+		if a.Metric == MetricCPU {
+			a.Use = MetricInstructions
+		}
+	default:
+		a.Use = configured
+	}
 }
 
 // RecommendMetric recommends the metric of an item: CPU time (user +

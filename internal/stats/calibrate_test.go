@@ -141,3 +141,24 @@ func TestRecommendMetric(t *testing.T) {
 		jsonFinite(t, c.name, got)
 	}
 }
+
+// For: wall and CPU tasks get the wall/CPU choice, instructions is kept
+// only where CPU time would be, a workload's own figure is kept.
+func TestMetricAdviceFor(t *testing.T) {
+	for _, tc := range []struct{ metric, configured, use string }{
+		{MetricCPU, MetricWall, MetricCPU},
+		{MetricWall, MetricWall, MetricWall},
+		{MetricWall, MetricCPU, MetricWall},
+		{MetricCPU, MetricCPU, MetricCPU},
+		{MetricCPU, MetricInstructions, MetricInstructions},
+		{MetricWall, MetricInstructions, MetricWall},
+		{MetricWall, "regex", "regex"},
+		{MetricCPU, "json", "json"},
+	} {
+		a := MetricAdvice{Metric: tc.metric}
+		a.For(tc.configured)
+		if a.Use != tc.use || a.Configured != tc.configured || a.Metric != tc.metric {
+			t.Errorf("%s advice for a %s task: %+v, want %s", tc.metric, tc.configured, a, tc.use)
+		}
+	}
+}

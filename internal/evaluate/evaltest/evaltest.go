@@ -239,7 +239,11 @@ func buildLauncher() (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	dst := filepath.Join(dir, "bench")
+	// One binary per checkout: test processes of other worktrees of the
+	// repository (other code) on this machine must not replace ours.
+	wd, _ := os.Getwd()
+	sum := sha256.Sum256([]byte(wd))
+	dst := filepath.Join(dir, "bench-"+hex.EncodeToString(sum[:6]))
 	tmp := fmt.Sprintf("%s.%d.tmp", dst, os.Getpid())
 	defer os.Remove(tmp)
 	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
