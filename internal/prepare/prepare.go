@@ -140,7 +140,11 @@ type runner struct {
 	counts map[records.RolloutStatus]int
 
 	spend *spend
-	retry config.Retry
+	// budget is the cap this process enforces (the run's, or its
+	// shard's), budgetName its name in messages.
+	budget     float64
+	budgetName string
+	retry      config.Retry
 	// stopRun ends the whole run with a cause (consecutive auth failures).
 	stopRun context.CancelCauseFunc
 	// authFails counts consecutive auth failures (guarded by mu).
@@ -396,7 +400,8 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	total := len(items) * opts.Samples
 	sessionStart := r.ledger.SpentUSD
-	budget, budgetName := r.budgetCap()
+	r.budget, r.budgetName = r.budgetCap()
+	budget, budgetName := r.budget, r.budgetName
 	r.spend = newSpend(sessionStart, budget, r.otherSpend, func(total, mine float64) {
 		opts.Progress.Spend(total)
 		r.writeLedger(mine, false)
