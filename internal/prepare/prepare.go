@@ -104,6 +104,9 @@ type Summary struct {
 	SpentUSD   float64
 	SessionUSD float64
 	Stopped    string
+	// Shard is the process's shard ("I/N", "" unsharded): then SpentUSD
+	// is the shard's spend (its processes' ledgers), not the run's.
+	Shard string
 	// Held are the units skipped because another process held them (and
 	// had not finished them by the end).
 	Held []Held
@@ -428,7 +431,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	werr := g.Wait()
 	opts.Progress.Close()
 
-	sum := &Summary{RunID: r.run.RunID, RunDir: r.runDir, Total: total, Skipped: skipped, Counts: map[records.RolloutStatus]int{}}
+	sum := &Summary{RunID: r.run.RunID, RunDir: r.runDir, Total: total, Skipped: skipped, Counts: map[records.RolloutStatus]int{}, Shard: opts.Shard.String()}
 	for _, it := range items {
 		for s := 0; s < opts.Samples; s++ {
 			dir := filepath.Join(r.runDir, journal.ItemDirName(it.ID, s, opts.Samples))
