@@ -166,7 +166,7 @@ the same optimization in a leak-proof workspace, and reports the results.
 	root.CompletionOptions.DisableDefaultCmd = true
 	for _, c := range []*cobra.Command{
 		newInitCmd(env), newValidateCmd(env), newPlanCmd(env), newPrepareCmd(env), newEvaluateCmd(env), newCalibrateCmd(env), newTimedCmd(env),
-		newReportCmd(env), newReportAllCmd(env), newCompareCmd(env), newDoctorCmd(env), newDemoCmd(env), newOpenhandsCmd(env), newVersionCmd(env),
+		newReportCmd(env), newReportAllCmd(env), newCompareCmd(env), newDoctorCmd(env), newK8sCmd(env), newDemoCmd(env), newOpenhandsCmd(env), newVersionCmd(env),
 	} {
 		c.Args = wrapArgs(c.Args)
 		root.AddCommand(c)

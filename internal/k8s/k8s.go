@@ -494,25 +494,30 @@ func Marshal(ms []Manifest) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// ApplyOrder is how to apply the manifests of file: Jobs have no
-// dependencies on one another, so each step is applied once the one
-// before it has finished (a Job's Complete or Failed condition: a failed
-// shard leaves its items to the next submission, as resume does).
+// ApplyOrder is how to apply the manifests, saved as file: Jobs do not
+// depend on one another, so each step is applied once the one before it
+// has finished. The init Job must succeed; the shards' Jobs may end
+// Failed (a shard out of retries, or the deadline) and the next step
+// still runs on what the others finished, as Slurm's afterany: the
+// failed shard's items are left to the next submission, as resume does.
 func ApplyOrder(s *Spec, ms []Manifest, file string) string {
-	ns := ""
+	kc := "kubectl"
 	if s.Namespace != "" {
-		ns = " -n " + s.Namespace
+		kc += " -n " + s.Namespace
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "run %s: %d shard(s); Jobs do not wait for one another, apply them in this order:\n", s.RunID, s.Shards)
+	fmt.Fprintf(&b, "run %s, %d shard(s): save the manifests (stdout) as %s and apply them step by step (Jobs do not wait for one another):\n", s.RunID, s.Shards, file)
 	for _, m := range ms {
-		fmt.Fprintf(&b, "  kubectl%s apply -f %s -l %s=%s\n", ns, file, LabelComponent, m.Step)
-		if m.Kind != "Job" {
-			continue
+		fmt.Fprintf(&b, "  %s apply -f %s -l %s=%s\n", kc, file, LabelComponent, m.Step)
+		switch {
+		case m.Kind != "Job":
+		case m.Step == StepInit:
+			fmt.Fprintf(&b, "  %s wait --for=condition=complete --timeout=30m job/%s\n", kc, m.Name)
+		default:
+			fmt.Fprintf(&b, "  until %s get job %s -o jsonpath='{.status.conditions[?(@.status==\"True\")].type}' | grep -qwE 'Complete|Failed'; do sleep 30; done\n", kc, m.Name)
 		}
-		fmt.Fprintf(&b, "  until kubectl%s get job %s -o jsonpath='{.status.conditions[?(@.status==\"True\")].type}' | grep -qwE 'Complete|Failed'; do sleep 30; done\n", ns, m.Name)
 	}
-	fmt.Fprintf(&b, "follow: kubectl%s get jobs,pods -l %s=%s\n", ns, LabelInstance, s.Base)
+	fmt.Fprintf(&b, "follow: %s get jobs,pods -l %s=%s\n", kc, LabelInstance, s.Base)
 	return b.String()
 }
 

@@ -384,3 +384,26 @@ func TestSecretEnv(t *testing.T) {
 		t.Errorf("SecretEnv = %q, want %q", got, want)
 	}
 }
+
+// TestApplyOrder: every manifest is applied by its step, in order, and
+// the init Job is waited for before the shards start.
+func TestApplyOrder(t *testing.T) {
+	s := spec(true)
+	ms, err := Render(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ApplyOrder(s, ms, "m.yaml")
+	last := -1
+	for _, step := range []Step{StepVolume, StepInit, StepPrepare, StepEvaluate, StepMerge} {
+		i := strings.Index(got, "kubectl -n bench apply -f m.yaml -l "+LabelComponent+"="+string(step)+"\n")
+		if i <= last {
+			t.Errorf("step %s applied at %d, after %d:\n%s", step, i, last, got)
+		}
+		last = i
+	}
+	wait := strings.Index(got, "wait --for=condition=complete --timeout=30m job/"+s.Base+"-init")
+	if wait < 0 || wait > strings.Index(got, "component=prepare") {
+		t.Errorf("the init Job is not waited for before the shards:\n%s", got)
+	}
+}
