@@ -167,6 +167,9 @@ func runK8sRender(ctx context.Context, env *System, o *k8sRenderOptions, taskPat
 	if rollouts == "" {
 		rollouts = "/tmp"
 	}
+	if r, err := filepath.Rel(project, rollouts); err == nil && r != ".." && !strings.HasPrefix(r, "../") {
+		return badinput.Errorf("paths.rollout_root %s is inside the project directory %s, the claim every node shares: on a cluster it must be node-local (leave it unset: the pod's /tmp)", rollouts, project)
+	}
 	s := &k8s.Spec{
 		Namespace: o.namespace, Image: o.image, ProjectDir: project, RolloutRoot: rollouts,
 		Agent: o.agent, Samples: o.samples, Shards: o.shards, RunAs: o.runAs,
