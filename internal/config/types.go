@@ -236,6 +236,10 @@ type Bench struct {
 	Prices map[string]Price `yaml:"prices" json:"prices,omitempty"`
 	// MaxTotalBudgetUSD caps the spend of a whole run.
 	MaxTotalBudgetUSD float64 `yaml:"max_total_budget_usd" json:"max_total_budget_usd,omitempty"`
+	// ShardBudgetUSD caps the spend of each shard of a run (prepare
+	// --shard I/N, across the shard's processes); 0: max_total_budget_usd
+	// split evenly, cap/N.
+	ShardBudgetUSD float64 `yaml:"shard_budget_usd" json:"shard_budget_usd,omitempty"`
 	// Secrets names extra environment variables whose values are scrubbed
 	// from every captured log, on top of names containing KEY, TOKEN,
 	// SECRET or PASSWORD.
