@@ -10,6 +10,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/doctor"
 	"github.com/perfbench/perfbench/internal/prepare"
 	"github.com/perfbench/perfbench/internal/progress"
@@ -34,6 +35,7 @@ type prepareOptions struct {
 	keepWorkspaces bool
 	initRun        bool
 	shard          string
+	runAs          string
 }
 
 func newPrepareCmd(env *System) *cobra.Command {
@@ -85,6 +87,7 @@ commits. Preflight checks (as in 'bench doctor') run first unless
 	f.BoolVar(&o.keepWorkspaces, "keep-workspaces", false, "keep each workspace after its patch is captured")
 	f.BoolVar(&o.initRun, "init-run", false, "create the run --run-id (before its shards start), run no rollout, print its directory")
 	f.StringVar(&o.shard, "shard", "", "prepare part I of N of the existing run --run-id (0 <= I < N)")
+	f.StringVar(&o.runAs, "run-as", "", "UID[:GID] a host-runtime agent runs as (bench as root; overrides run_as:, ignored for runtime: container)")
 	return c
 }
 
@@ -130,8 +133,18 @@ func runPrepare(ctx context.Context, env *System, o *prepareOptions, taskPath st
 	if err != nil {
 		return err
 	}
+	if a, err = withRunAs(a, o.runAs); err != nil {
+		return err
+	}
 	if a, err = prepare.ResolveAgent(env.kinds(), task, a, agent.Host{Env: env.Environ()}); err != nil {
 		return err
+	}
+	if !o.dryRun {
+		// Before any run directory: a run_as that cannot be honoured is
+		// the user's error, not an item's infra_error.
+		if err := isolateRunAs(env, cfg, task, a, o.maxWorkers); err != nil {
+			return err
+		}
 	}
 	opts := prepare.Options{
 		Task: task, Bench: cfg.bench, Agent: a, Kinds: env.kinds(), PlanPath: o.fromPlan, Commits: o.commits,
@@ -180,6 +193,21 @@ func runPrepare(ctx context.Context, env *System, o *prepareOptions, taskPath st
 		return &exitError{code: ExitFailure, err: fmt.Errorf("%d item(s) ended in infra_error; run prepare again to retry them", sum.Counts[records.RolloutInfraError])}
 	}
 	return nil
+}
+
+// withRunAs applies --run-as to a host-runtime entry (a container runs
+// as the invoking user already); the entry itself is left as loaded.
+func withRunAs(a *config.Agent, flag string) (*config.Agent, error) {
+	if flag == "" || a.Runtime != agent.RuntimeHost {
+		return a, nil
+	}
+	r, err := config.ParseRunAs(flag)
+	if err != nil {
+		return nil, badinput.Errorf("--run-as: %v", err)
+	}
+	c := *a
+	c.RunAs = r
+	return &c, nil
 }
 
 func printSummary(env *System, s *prepare.Summary) {
@@ -234,6 +262,9 @@ func dryRun(ctx context.Context, env *System, o prepare.Options) error {
 	fmt.Fprintf(env.Stdout, "limits: %s %s, %s %d, %s %g, %s %s\n",
 		records.LimitTimeout, dr.Limits.Timeout, records.LimitMaxIterations, dr.Limits.MaxIterations,
 		records.LimitMaxBudgetUSD, dr.Limits.MaxBudgetUSD, records.LimitKillGrace, dr.Limits.KillGrace)
+	if r := agent.RunsAs(a); r != nil {
+		fmt.Fprintf(env.Stdout, "run as: %s (the agent's user; bench must be root)\n", r)
+	}
 	fmt.Fprintf(env.Stdout, "state: %s\n", o.Bench.Paths.StateRoot)
 	fmt.Fprintf(env.Stdout, "run id: %s (a new run; a resumed run keeps its own)\n", dr.RunID)
 	for _, c := range dr.Commands {

@@ -390,6 +390,11 @@ type Agent struct {
 	HomeFiles []string `json:"home_files,omitempty"`
 	// Runtime is host (default) or container.
 	Runtime string `json:"runtime,omitempty"`
+	// RunAs is the user a host-runtime agent runs as when bench is root
+	// (run_as: UID[:GID]); nil: bench's own user. It is part of the agent
+	// configuration's hash (it changes what the agent can read), and
+	// absent from the JSON of an entry without it, so their hashes stay.
+	RunAs *RunAs `json:"run_as,omitempty"`
 	// Image is the image for runtime: container.
 	Image string `json:"image,omitempty"`
 	// ExtraArgs are appended to the agent's argv.

@@ -59,6 +59,15 @@ func TestSeedAgentConfigHashUnchanged(t *testing.T) {
 	if h, _ := prepare.AgentConfigHash(a, set); h != "5b56c2e833b8f97c" {
 		t.Errorf("every openhands key: hash %s, want 5b56c2e833b8f97c", h)
 	}
+	// run_as changes what the agent can read, so it is another
+	// configuration; it follows runtime.
+	c := *b.Agents.Lookup("claude_code")
+	c.RunAs = &config.RunAs{UID: 65534, GID: 65534}
+	h, red := prepare.AgentConfigHash(&c, set)
+	data, _ := json.Marshal(red)
+	if wantJSON := `{"name":"claude_code","type":"claude_code","cli":"claude","model":"sonnet","limits":{"timeout":"2h0m0s","kill_grace":"10s"},"runtime":"host","run_as":"65534:65534"}`; h != "7d6f1a87a85664ca" || string(data) != wantJSON {
+		t.Errorf("claude_code with run_as: hash %s\n got %s\nwant %s", h, data, wantJSON)
+	}
 }
 
 // The real kinds give the messages the loader's own tests pin with
@@ -73,7 +82,7 @@ func TestRealKindsMessages(t *testing.T) {
 		{"agents:\n  openhands:\n    args:\n      itterations: 30\n",
 			`bench.yaml:4:7: agents.openhands.args: unknown field "itterations" (did you mean "iterations"? expected one of: model, profile, timeout, time_budget_minutes, max_iterations, iterations, max_steps, max_turns, max_budget_usd, max_budget_per_task, kill_grace)`},
 		{"agents:\n  openhands:\n    clii: x\n",
-			`bench.yaml:3:5: agents.openhands: unknown field "clii" (did you mean "cli"? expected one of: type, cli, model, command, env, home_files, runtime, image, extra_args, container_image, runtime_image, config_file, llm_config, agent_cls, sandbox_runtime, openhands_home, allow_browsing, profile, timeout, time_budget_minutes, max_iterations, iterations, max_steps, max_turns, max_budget_usd, max_budget_per_task, kill_grace, args)`},
+			`bench.yaml:3:5: agents.openhands: unknown field "clii" (did you mean "cli"? expected one of: type, cli, model, command, env, home_files, runtime, run_as, image, extra_args, container_image, runtime_image, config_file, llm_config, agent_cls, sandbox_runtime, openhands_home, allow_browsing, profile, timeout, time_budget_minutes, max_iterations, iterations, max_steps, max_turns, max_budget_usd, max_budget_per_task, kill_grace, args)`},
 		{"agents:\n  mine:\n    type: command\n",
 			`bench.yaml:2:3: agents.mine.command: required for type command (the argv to run, e.g. [./my-agent, "{workspace}"])`},
 		{"agents:\n  openhands:\n    sandbox_runtime: podman\n",
