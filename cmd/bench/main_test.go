@@ -44,6 +44,7 @@ func TestScripts(t *testing.T) {
 			"jsonvalid":  cmdJSONValid,
 			"waitlines":  cmdWaitLines,
 			"lines":      cmdLines,
+			"k8sjob":     cmdK8sJob,
 		},
 	})
 }
