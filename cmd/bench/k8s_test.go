@@ -17,16 +17,20 @@ import (
 // pod's completion index for $(JOB_COMPLETION_INDEX), in the working
 // directory the pod has (which must be the script's). It proves the
 // rendered arguments are ones bench accepts and that the steps, in
-// order, make a run.
+// order, make a run. EXTRA arguments are appended to each command: what
+// the pod has of its own and the test machine shares (evaluate's timing
+// locks live in the pod's private /tmp; here, --lock-dir keeps them from
+// other tests' evaluations).
 //
-//	k8sjob FILE STEP [INDEX]
+//	k8sjob FILE STEP [INDEX [EXTRA...]]
 func cmdK8sJob(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) < 2 || len(args) > 3 {
-		ts.Fatalf("usage: k8sjob FILE STEP [INDEX]")
+	if len(args) < 2 {
+		ts.Fatalf("usage: k8sjob FILE STEP [INDEX [EXTRA...]]")
 	}
 	index := "0"
-	if len(args) == 3 {
-		index = args[2]
+	var extra []string
+	if len(args) >= 3 {
+		index, extra = args[2], args[3:]
 	}
 	data, err := os.ReadFile(ts.MkAbs(args[0]))
 	ts.Check(err)
@@ -55,6 +59,7 @@ func cmdK8sJob(ts *testscript.TestScript, neg bool, args []string) {
 		for i, a := range c.Args {
 			argv[i] = strings.ReplaceAll(a, "$("+k8s.IndexEnv+")", index)
 		}
+		argv = append(argv, extra...)
 		ts.Logf("%s: bench %s", c.Name, strings.Join(argv, " "))
 		if failed = ts.Exec("bench", argv...); failed != nil {
 			break
