@@ -291,9 +291,9 @@ func Render(s *Spec) ([]Manifest, error) {
 	if s.CreatePVC {
 		out = append(out, Manifest{StepVolume, "PersistentVolumeClaim", s.PVC, s.claim()})
 	}
-	init := s.job(StepInit, s.prepareArgs("--init-run"), corev1.ResourceRequirements{}, s.SecretEnv)
-	init.Spec.BackoffLimit = ptr(int32(1))
-	out = append(out, Manifest{StepInit, "Job", init.Name, init})
+	initJob := s.job(StepInit, s.prepareArgs("--init-run"), corev1.ResourceRequirements{}, s.SecretEnv)
+	initJob.Spec.BackoffLimit = ptr(int32(1))
+	out = append(out, Manifest{StepInit, "Job", initJob.Name, initJob})
 
 	prep := s.job(StepPrepare, s.prepareArgs("--shard", s.shardArg()), s.prepareResources(), s.SecretEnv)
 	s.indexed(prep)
