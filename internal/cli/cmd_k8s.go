@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +28,7 @@ type k8sRenderOptions struct {
 	pvcSize, storageClass            string
 	runAs, evalCPUs, evalMemory      string
 	secretEnv                        []string
+	out                              string
 	evaluate                         bool
 }
 
@@ -49,7 +51,7 @@ func newK8sRenderCmd(env *System) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "render TASK.yaml --from-plan P --bench-cfg B --shards N [--agent A] [--samples K] [--image IMG] [--namespace NS] [--pvc NAME] [--secret NAME] [--run-id ID] [--evaluate]",
 		Short: "Print the Kubernetes manifests of a run sharded N ways",
-		Long: `Print (on stdout, as YAML documents) the manifests of one run on a
+		Long: `Print (on stdout, as YAML documents, or to --out FILE) the manifests of one run on a
 Kubernetes cluster, and (on stderr) the order to apply them in:
 
   volume    a ReadWriteMany PersistentVolumeClaim holding the project
@@ -96,6 +98,7 @@ every ${VAR} bench.yaml and the task file reference, secrets: and
 	f.BoolVar(&o.evaluate, "evaluate", false, "also render the evaluation and merge Jobs")
 	f.StringVar(&o.evalCPUs, "eval-cpus", "", "whole CPUs of each evaluation pod (default container.cpus rounded up, else 2)")
 	f.StringVar(&o.evalMemory, "eval-memory", "", "memory of each evaluation pod (default container.memory, else 4Gi)")
+	f.StringVar(&o.out, "out", "", "write the manifests to this file (atomically) instead of stdout; the apply order names it")
 	return c
 }
 
@@ -268,12 +271,19 @@ func runK8sRender(ctx context.Context, env *System, o *k8sRenderOptions, taskPat
 	if err != nil {
 		return err
 	}
-	if _, err := env.Stdout.Write(out); err != nil {
+	file := s.Base + ".yaml"
+	if o.out != "" {
+		file = o.out
+	}
+	if err := emit(env, env.path(o.out), func(w io.Writer) error { _, err := w.Write(out); return err }); err != nil {
 		return err
 	}
 	if o.shards > len(p.Items) {
 		fmt.Fprintf(env.Stderr, "note: %d shards for %d item(s): some shards have nothing to do\n", o.shards, len(p.Items))
 	}
-	fmt.Fprint(env.Stderr, k8s.ApplyOrder(s, ms, s.Base+".yaml"))
+	if o.out == "" {
+		fmt.Fprintf(env.Stderr, "save the manifests (stdout) as %s, or render with --out FILE\n", file)
+	}
+	fmt.Fprint(env.Stderr, k8s.ApplyOrder(s, ms, file))
 	return ctx.Err()
 }

@@ -506,7 +506,7 @@ func ApplyOrder(s *Spec, ms []Manifest, file string) string {
 		kc += " -n " + s.Namespace
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "run %s, %d shard(s): save the manifests (stdout) as %s and apply them step by step (Jobs do not wait for one another):\n", s.RunID, s.Shards, file)
+	fmt.Fprintf(&b, "run %s, %d shard(s): apply the manifests (%s) step by step; Jobs do not wait for one another:\n", s.RunID, s.Shards, file)
 	for _, m := range ms {
 		fmt.Fprintf(&b, "  %s apply -f %s -l %s=%s\n", kc, file, LabelComponent, m.Step)
 		switch {
