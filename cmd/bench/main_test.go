@@ -46,6 +46,7 @@ func TestScripts(t *testing.T) {
 			"waitlines":  cmdWaitLines,
 			"lines":      cmdLines,
 			"atifcheck":  atiftest.Cmd,
+			"k8sjob":     cmdK8sJob,
 		},
 	})
 }

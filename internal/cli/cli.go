@@ -169,6 +169,7 @@ the same optimization in a leak-proof workspace, and reports the results.
 	for _, c := range []*cobra.Command{
 		newInitCmd(env), newValidateCmd(env), newPlanCmd(env), newPrepareCmd(env), newEvaluateCmd(env), newCalibrateCmd(env), newTimedCmd(env),
 		newMergeCmd(env),
+		newK8sCmd(env),
 		newReportCmd(env), newReportAllCmd(env), newCompareCmd(env), newDoctorCmd(env), newDemoCmd(env), newOpenhandsCmd(env), newExportCmd(env), newVersionCmd(env),
 	} {
 		c.Args = wrapArgs(c.Args)

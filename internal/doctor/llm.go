@@ -58,6 +58,28 @@ var providerKeys = []struct{ provider, env string }{
 	{"gemini", "GEMINI_API_KEY"},
 }
 
+// CredentialNames are the variables the LLM credentials check reads for
+// model: LLM_API_KEY, LLM_BASE_URL and LLM_MODEL, and its provider's key
+// and base URL (every provider's when the model names none). A cluster's
+// pods take them from a Secret by these names (bench k8s render).
+func CredentialNames(model string) []string {
+	names := []string{"LLM_API_KEY", "LLM_BASE_URL", "LLM_MODEL"}
+	byProvider := map[string][]string{
+		"anthropic":  {"ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"},
+		"openai":     {"OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE"},
+		"openrouter": {"OPENROUTER_API_KEY", "OPENROUTER_API_BASE"},
+		"gemini":     {"GEMINI_API_KEY", "GOOGLE_API_KEY"},
+		"bedrock":    {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"},
+	}
+	if p := providerOf(model); p != "" {
+		return append(names, byProvider[p]...)
+	}
+	for _, p := range []string{"anthropic", "openai", "openrouter", "gemini", "bedrock"} {
+		names = append(names, byProvider[p]...)
+	}
+	return names
+}
+
 // endpoint builds the request that verifies key for provider. base
 // overrides the provider's default URL (OPENAI_BASE_URL, ...).
 func endpoint(provider, what, key, base string) credential {

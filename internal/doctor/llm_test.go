@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -136,5 +137,20 @@ func TestCredentialsSelection(t *testing.T) {
 		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
 			t.Errorf("credentials(%v, %q) = %v, want %v", tc.env, tc.model, got, tc.want)
 		}
+	}
+}
+
+// TestCredentialNames: the names a cluster's Secret must provide cover
+// every key the check reads, narrowed to the model's provider.
+func TestCredentialNames(t *testing.T) {
+	all := CredentialNames("")
+	for _, pk := range providerKeys {
+		if !slices.Contains(all, pk.env) {
+			t.Errorf("CredentialNames(\"\") lacks %s", pk.env)
+		}
+	}
+	claude := CredentialNames("claude-sonnet-4")
+	if !slices.Contains(claude, "ANTHROPIC_API_KEY") || !slices.Contains(claude, "LLM_API_KEY") || slices.Contains(claude, "OPENAI_API_KEY") {
+		t.Errorf("CredentialNames(claude) = %v", claude)
 	}
 }

@@ -49,6 +49,7 @@ var (
 		"internal/prepare",
 		"internal/evaluate",
 		"internal/calibrate",
+		"internal/k8s",
 	}
 	// readers read the records, whatever stage wrote the files: they
 	// import leaves and earlier readers only (like stages, in order). The
