@@ -123,7 +123,11 @@ func isTestPath(p string) bool {
 	b := path.Base(lp)
 	for _, dir := range strings.Split(path.Dir(lp), "/") {
 		switch dir {
-		case "test", "tests", "testing", "testdata", "__tests__", "spec", "specs", "t":
+		case "test", "tests", "testing", "testdata", "__tests__", "spec", "specs", "t", "fixtures", "mocks", "testutil", "standin":
+			return true
+		}
+		if strings.HasSuffix(dir, "test") || strings.HasSuffix(dir, "tests") {
+			// Test-support packages (evaltest, workspacetest).
 			return true
 		}
 	}
@@ -136,9 +140,13 @@ func isBenchPath(p string) bool {
 	lp := strings.ToLower(p)
 	for _, dir := range strings.Split(path.Dir(lp), "/") {
 		switch dir {
-		case "bench", "benches", "benchmark", "benchmarks", "asv_bench", "perf":
+		case "benches", "benchmark", "benchmarks", "asv_bench":
 			return true
 		}
+	}
+	if strings.HasPrefix(lp, "bench/") {
+		// A top-level bench/ (cmd/bench is a program of that name).
+		return true
 	}
 	b := path.Base(lp)
 	return strings.HasPrefix(b, "bench_") || strings.HasPrefix(b, "benchmark") || strings.HasSuffix(b, "_bench.py") || strings.HasPrefix(b, "bench.")
@@ -283,7 +291,7 @@ var (
 	reMemoPy        = regexp.MustCompile(`^\s*@\s*(functools\.)?(lru_cache|cache|cached|memoize|memoized)\b|^\s*@\s*\w+\.(memoize|cache)\b|\bjoblib\.Memory\(`)
 	reMemoOther     = regexp.MustCompile(`\bmemoize(One)?\(|_\.memoize\b|#\[\s*(cached|memoize)\b`)
 	reOnceKeyed     = regexp.MustCompile(`map\[[^\]]+\]\*?sync\.Once\b|map\[[^\]]+\]func\(\)\s*\S+\s*//\s*OnceValue|sync\.OnceValues?\(.*\)\s*\)?\s*$`)
-	reBenchEnv      = regexp.MustCompile(`(environ|getenv|Getenv|LookupEnv|process\.env|env::var|ENV)\W{0,6}BENCH_`)
+	reBenchEnv      = regexp.MustCompile(`(environ(\.get)?|getenv|Getenv|LookupEnv|process\.env|env::var(_os)?|ENV(\.fetch)?)\W{0,4}BENCH_`)
 	reArgv          = regexp.MustCompile(`\bsys\.argv\b|\bos\.Args\b|\bprocess\.argv\b|std::env::args\b|\bargv\s*\[`)
 	reCompare       = regexp.MustCompile(`==|!=|\bin\b|\.contains\(|strings\.Contains|\.includes\(|startswith|endswith|HasPrefix|HasSuffix|strcmp|strstr|\bmatch\b|\bcase\b|\bif\b`)
 	reProcName      = regexp.MustCompile(`psutil\.Process\(|/proc/self/(comm|cmdline|exe|status)|\bos\.Executable\(\)|program_invocation(_short)?_name|getprogname\(|process\.title|setproctitle|sys\.argv\[0\]|os\.Args\[0\]|process\.argv\[[01]\]|current_exe\(\)`)
@@ -291,7 +299,7 @@ var (
 	reTimerJS       = regexp.MustCompile(`\b(performance\.now|Date\.now|process\.hrtime(\.bigint)?|console\.time(End)?)\s*=[^=]|\bDate\s*=[^=]`)
 	reTimerGo       = regexp.MustCompile(`//go:linkname\s+\S+\s+(runtime\.nanotime\d?|runtime\.walltime|time\.now|time\.Now|time\.Since|time\.runtimeNano)\b`)
 	reTimerC        = regexp.MustCompile(`^\s*(extern\s+"C"\s+)?(static\s+)?(int|clock_t|time_t|long|double)\s+\**\s*(clock_gettime|gettimeofday|clock|time|__rdtsc)\s*\([^;]*$|#\s*define\s+(clock_gettime|gettimeofday|clock|__rdtsc|rdtsc)\b|dlsym\([^)]*"(clock_gettime|gettimeofday)"`)
-	reTimerAny      = regexp.MustCompile(`\blibfaketime\b|\bfaketime\b|FAKETIME|LD_PRELOAD`)
+	reTimerAny      = regexp.MustCompile(`libfaketime|^\s*(export\s+)?(LD_PRELOAD|FAKETIME)=\S|\[\s*['"](LD_PRELOAD|FAKETIME)['"]\s*\]\s*=[^=]|setenv\(\s*['"](LD_PRELOAD|FAKETIME)['"]|(^|[;&|]\s*)faketime\s`)
 	reCacheLocation = regexp.MustCompile(`~/\.cache|\.cache/|expanduser\(|Path\.home\(\)|environ(\.get)?\W{1,3}(HOME|TMPDIR|XDG_CACHE_HOME)|getenv\W{1,3}(HOME|TMPDIR|XDG_CACHE_HOME)|gettempdir\(|['"]/tmp/|['"]/dev/shm/|os\.TempDir\(\)|os\.UserCacheDir\(\)|os\.UserHomeDir\(\)|env::temp_dir|home_dir\(\)|os\.tmpdir\(\)|os\.homedir\(\)`)
 	reCacheWrite    = regexp.MustCompile(`open\([^)]*['"][wa]b?\+?['"]|pickle\.dump|json\.dump\(|np\.save|numpy\.save|\.write_text\(|\.write_bytes\(|os\.WriteFile|os\.Create\(|writeFileSync|fs::write|File::create|fopen\([^)]*"[wa]|shelve\.open|joblib\.dump|torch\.save|marshal\.dump|\.tofile\(`)
 	reCacheRead     = regexp.MustCompile(`os\.path\.(exists|isfile)\(|\.exists\(\)|\.is_file\(\)|os\.Stat\(|pickle\.load|json\.load\(|np\.load|numpy\.load|os\.ReadFile|existsSync|readFileSync|fs::read|File::open|fopen\([^)]*"r|access\(|shelve\.open|joblib\.load|torch\.load|marshal\.load|\.read_text\(|\.read_bytes\(|np\.fromfile`)
@@ -320,8 +328,18 @@ func (s *hackScan) lineRules(f *FileDiff, h *Hunk, lg lang) {
 			continue
 		}
 		t := l.Text
+		if lg == langGo && reTimerGo.MatchString(t) {
+			// A directive, written as a comment.
+			s.add(HackTimerTamper, f, h, i)
+		}
 		if isComment(strings.TrimSpace(t), lg) {
 			continue
+		}
+		// Go's string literals hold names, not clocks or process checks
+		// (a harness's tables of variables, a linter's patterns).
+		code := t
+		if lg == langGo {
+			code = reQuoted.ReplaceAllString(t, `""`)
 		}
 		switch lg {
 		case langPython:
@@ -346,15 +364,12 @@ func (s *hackScan) lineRules(f *FileDiff, h *Hunk, lg lang) {
 			if reOnceKeyed.MatchString(t) && strings.Contains(t, "map[") {
 				s.add(HackOnceKeyed, f, h, i)
 			}
-			if reTimerGo.MatchString(t) {
-				s.add(HackTimerTamper, f, h, i)
-			}
 		case langC:
 			if reTimerC.MatchString(t) {
 				s.add(HackTimerTamper, f, h, i)
 			}
 		}
-		if reTimerAny.MatchString(t) {
+		if reTimerAny.MatchString(code) {
 			s.add(HackTimerTamper, f, h, i)
 		}
 		if reBenchEnv.MatchString(t) {
@@ -363,7 +378,7 @@ func (s *hackScan) lineRules(f *FileDiff, h *Hunk, lg lang) {
 		if reArgv.MatchString(t) && reCompare.MatchString(t) {
 			s.add(HackArgvCheck, f, h, i)
 		}
-		if reProcName.MatchString(t) {
+		if reProcName.MatchString(code) {
 			s.add(HackProcessName, f, h, i)
 		}
 		if s.lits.matches(t) {
@@ -534,11 +549,12 @@ func indent(t string) int {
 }
 
 // fileRules are judged over a file's added lines together: a cache
-// defined at module level and filled in a function, a file written and
-// read back under HOME or a temporary directory.
+// defined at module level and filled in a function; and, within one hunk,
+// a file under HOME or a temporary directory that is written and read
+// back, named a cache (every program writes temporary files; one that
+// keeps results for the next process calls them a cache).
 func (s *hackScan) fileRules(f *FileDiff, lg lang) {
 	type pos struct{ h, i int }
-	var loc, write, read *pos
 	defs := map[string]pos{}
 	var fills []struct {
 		name string
@@ -546,20 +562,22 @@ func (s *hackScan) fileRules(f *FileDiff, lg lang) {
 	}
 	for hi := range f.Hunks {
 		h := &f.Hunks[hi]
+		loc, write, read, named := -1, false, false, false
 		for i, l := range h.Lines {
 			if l.Kind != '+' || isComment(strings.TrimSpace(l.Text), lg) {
 				continue
 			}
 			p := pos{hi, i}
-			if loc == nil && reCacheLocation.MatchString(l.Text) {
-				loc = &p
+			code := l.Text
+			if lg == langGo {
+				code = reQuoted.ReplaceAllString(code, `""`)
 			}
-			if write == nil && reCacheWrite.MatchString(l.Text) {
-				write = &p
+			if loc < 0 && reCacheLocation.MatchString(code) {
+				loc = i
 			}
-			if read == nil && reCacheRead.MatchString(l.Text) {
-				read = &p
-			}
+			write = write || reCacheWrite.MatchString(code)
+			read = read || reCacheRead.MatchString(code)
+			named = named || strings.Contains(strings.ToLower(code), "cache")
 			if name, ok := moduleMapDef(l.Text, lg); ok {
 				defs[name] = p
 			}
@@ -572,9 +590,9 @@ func (s *hackScan) fileRules(f *FileDiff, lg lang) {
 				}
 			}
 		}
-	}
-	if loc != nil && write != nil && read != nil {
-		s.add(HackDiskCache, f, &f.Hunks[loc.h], loc.i)
+		if loc >= 0 && write && read && named {
+			s.add(HackDiskCache, f, h, loc)
+		}
 	}
 	for _, fl := range fills {
 		if d, ok := defs[fl.name]; ok {
