@@ -87,6 +87,11 @@ type Outcome struct {
 	// LimitsHit names limits that ended the rollout ("timeout",
 	// "max_iterations", "max_budget_usd").
 	LimitsHit []string
+	// Trajectory is what the agent did, converted by its adapter from
+	// what the agent left (see trajectory.go); nil when the adapter has
+	// no structure to read, and the harness records the raw stdout as an
+	// unstructured trajectory instead.
+	Trajectory *records.Trajectory
 }
 
 // Adapter runs one kind of agent.

@@ -151,6 +151,7 @@ the same optimization in a leak-proof workspace, and reports the results.
   bench prepare TASK.yaml    run the agent on every item (resumable)
   bench evaluate RUN_DIR     time baseline, human and agent behind a correctness gate
   bench report RUN_DIR       show a run
+  bench export atif RUN_DIR  write the run's trajectories in Harbor's ATIF
   bench demo                 the whole pipeline on an embedded example
   bench openhands dockerfile the OpenHands image sandbox_runtime: local needs`,
 		SilenceUsage:  true,
@@ -166,7 +167,7 @@ the same optimization in a leak-proof workspace, and reports the results.
 	root.CompletionOptions.DisableDefaultCmd = true
 	for _, c := range []*cobra.Command{
 		newInitCmd(env), newValidateCmd(env), newPlanCmd(env), newPrepareCmd(env), newEvaluateCmd(env), newCalibrateCmd(env), newTimedCmd(env),
-		newReportCmd(env), newReportAllCmd(env), newCompareCmd(env), newDoctorCmd(env), newDemoCmd(env), newOpenhandsCmd(env), newVersionCmd(env),
+		newReportCmd(env), newReportAllCmd(env), newCompareCmd(env), newDoctorCmd(env), newDemoCmd(env), newOpenhandsCmd(env), newExportCmd(env), newVersionCmd(env),
 	} {
 		c.Args = wrapArgs(c.Args)
 		root.AddCommand(c)

@@ -220,3 +220,30 @@ func FindResumable(stateRoot string, key RunKey) (*records.Run, error) {
 	}
 	return nil, nil
 }
+
+// TrajectoryFile is an item's trajectory.json (records.Trajectory).
+const TrajectoryFile = "trajectory.json"
+
+// ReadTrajectory loads an item's trajectory.json. No trajectory (an item
+// of a run that predates them, or whose adapter wrote none) is an error
+// for which os.IsNotExist holds.
+func ReadTrajectory(itemDir string) (*records.Trajectory, error) {
+	var t records.Trajectory
+	path := filepath.Join(itemDir, TrajectoryFile)
+	if err := fsx.ReadJSON(path, &t); err != nil {
+		return nil, err
+	}
+	if t.SchemaVersion != records.TrajectorySchemaVersion {
+		return nil, fmt.Errorf("%s: schema_version %d, expected %d", path, t.SchemaVersion, records.TrajectorySchemaVersion)
+	}
+	return &t, nil
+}
+
+// WriteTrajectory stores an item's trajectory.json atomically.
+func WriteTrajectory(itemDir string, t *records.Trajectory) error {
+	t.SchemaVersion = records.TrajectorySchemaVersion
+	if t.Steps == nil {
+		t.Steps = []records.Step{}
+	}
+	return fsx.WriteJSON(filepath.Join(itemDir, TrajectoryFile), t)
+}

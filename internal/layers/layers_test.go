@@ -57,6 +57,7 @@ var (
 		"internal/progress",
 		"internal/report",
 		"internal/compare",
+		"internal/export",
 		"internal/site",
 	}
 	// top packages may import everything, and no leaf, stage or reader
@@ -72,6 +73,7 @@ var (
 		"internal/workspace/workspacetest",
 		"internal/browsertest",
 		"internal/site/sitetest",
+		"internal/export/atiftest",
 		"internal/layers",
 	}
 )

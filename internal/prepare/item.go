@@ -396,6 +396,9 @@ func (it *itemRun) runAgent(ctx context.Context, a *attempt) facts {
 		it.classify(out)
 		it.recordOutcome(out)
 	}
+	if err := it.writeTrajectory(out, a.stdout.name); err != nil {
+		f.logErr = errors.Join(f.logErr, err)
+	}
 	return f
 }
 

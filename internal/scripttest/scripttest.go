@@ -27,6 +27,7 @@ import (
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/cli"
 	"github.com/perfbench/perfbench/internal/container"
+	"github.com/perfbench/perfbench/internal/export/atiftest"
 )
 
 // Bench is the `bench` command for testscript.Main: the real CLI, with
@@ -120,6 +121,9 @@ func Cmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) 
 		"waitfor":    WaitFor,
 		"containers": Containers,
 		"asuser":     AsUser,
+		// atifcheck DIR [MIN_STEPS]: the exported ATIF documents hold
+		// to the RFC's rules.
+		"atifcheck": atiftest.Cmd,
 	}
 }
 

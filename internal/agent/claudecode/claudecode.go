@@ -54,6 +54,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
@@ -126,7 +127,8 @@ func (ad *Adapter) Command(r *agent.Rollout) ([]string, error) {
 // turns the stream's summary into the outcome.
 func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, error) {
 	p := NewParser(r.Bench, Model(ad.a), r.ReportUsage)
-	stdout := &agent.LineWriter{W: r.Stdout, Fn: p.Line}
+	tj := NewTrajectory(r.NewTrajectory(TrajectorySource), time.Now)
+	stdout := &agent.LineWriter{W: r.Stdout, Fn: func(l []byte) { p.Line(l); tj.Line(l) }}
 	stderr := &agent.LineWriter{W: r.Stderr, Fn: p.StderrLine}
 	rr := *r
 	rr.Stdout, rr.Stderr = stdout, stderr
@@ -138,6 +140,7 @@ func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, e
 		return nil, err
 	}
 	Finish(out, p.Summary(), r.Secrets.ScrubString)
+	out.Trajectory = tj.Result()
 	return out, nil
 }
 

@@ -1,0 +1,104 @@
+package agent
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/records"
+)
+
+// NewTrajectory starts the trajectory an adapter converts its agent's
+// output into (Outcome.Trajectory): structured, naming the rollout's
+// agent, and scrubbing every text it is given of the rollout's secrets
+// before it is bounded. source says what is converted.
+func (r *Rollout) NewTrajectory(source string) *records.Trajectory {
+	t := &records.Trajectory{Structured: true, Source: source}
+	if r.Agent != nil {
+		t.Agent = records.RunAgentRef{Name: r.Agent.Name, Type: r.Agent.Type, Model: r.Agent.Model}
+	}
+	if r.Secrets != nil {
+		t.SetScrub(r.Secrets.ScrubString)
+	}
+	return t
+}
+
+// maxTrajectoryLine bounds a line of an agent's file read by ReadLines:
+// a longer one is skipped, as LineWriter skips it in a stream.
+const maxTrajectoryLine = 16 << 20
+
+// ReadLines calls fn with each line of the agent's file at path (without
+// following a link: the agent wrote it), skipping lines over 16 MiB. It
+// is how adapters read JSONL logs after the rollout for their trajectory.
+func ReadLines(path string, fn func(line []byte)) error {
+	f, err := fsx.OpenNoFollow(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 64<<10)
+	var buf []byte
+	skip := false
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if !skip {
+			buf = append(buf, chunk...)
+			if len(buf) > maxTrajectoryLine {
+				buf, skip = buf[:0], true
+			}
+		}
+		if err == nil {
+			if !skip {
+				fn(bytes.TrimRight(buf, "\r\n"))
+			}
+			buf, skip = buf[:0], false
+			continue
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			if len(buf) > 0 && !skip {
+				fn(bytes.TrimRight(buf, "\r\n"))
+			}
+			return nil
+		}
+		return err
+	}
+}
+
+// ParseTime reads the timestamps agents write: RFC 3339, or ISO 8601
+// without a zone (OpenHands' datetime.isoformat(), taken as UTC); the
+// zero time for anything else.
+func ParseTime(s string) time.Time {
+	s = strings.TrimSpace(s)
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
+}
+
+// ShellCommand is the command line of a shell tool's argv (["bash",
+// "-lc", "make"] → "make"), or the argv joined with spaces.
+func ShellCommand(argv []string) string {
+	if len(argv) == 3 && (argv[1] == "-lc" || argv[1] == "-c") {
+		switch base := argv[0][strings.LastIndexByte(argv[0], '/')+1:]; base {
+		case "bash", "sh", "zsh", "dash":
+			return argv[2]
+		}
+	}
+	return strings.Join(argv, " ")
+}
+
+// FileExists reports whether path is a regular file, not following a link.
+func FileExists(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.Mode().IsRegular()
+}

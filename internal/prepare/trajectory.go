@@ -1,0 +1,79 @@
+package prepare
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/perfbench/perfbench/internal/agent"
+	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/records"
+)
+
+// writeTrajectory writes the item's trajectory.json from the outcome:
+// the adapter's conversion, or, when it gives none (a command agent),
+// an unstructured trajectory holding an excerpt of the captured stdout,
+// which tells the scans to read the raw logs. Secrets are scrubbed once
+// more (the adapter scrubbed what went through Append; this covers what
+// it set directly). Without an outcome (a harness failure) no
+// trajectory of an earlier attempt is left behind.
+func (it *itemRun) writeTrajectory(out *agent.Outcome, stdoutName string) error {
+	path := filepath.Join(it.u.dir, journal.TrajectoryFile)
+	if out == nil {
+		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("trajectory: %w", err)
+		}
+		return nil
+	}
+	t := out.Trajectory
+	if t == nil {
+		t = &records.Trajectory{Structured: false, Source: stdoutName}
+		t.SetScrub(it.secrets.ScrubString)
+		if text, err := logExcerpt(filepath.Join(it.u.dir, stdoutName)); err != nil && !os.IsNotExist(err) {
+			t.Warn("reading %s: %v", stdoutName, err)
+		} else if text != "" {
+			t.Append(records.Step{Kind: records.StepMessage, Role: records.RoleAgent, Text: text})
+		}
+	}
+	t.Agent = it.j.Agent
+	u := it.j.Usage
+	t.Usage = &u
+	t.Scrub(it.secrets.ScrubString)
+	if err := journal.WriteTrajectory(it.u.dir, t); err != nil {
+		return fmt.Errorf("trajectory: %w", err)
+	}
+	return nil
+}
+
+// logExcerpt is the head and the tail of a captured log, as much as a
+// step's text holds: the log may be large, and only its ends are read.
+func logExcerpt(path string) (string, error) {
+	f, err := fsx.OpenNoFollow(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	n := int64(records.MaxStepTextBytes)
+	if fi.Size() <= 2*n {
+		b, err := io.ReadAll(io.LimitReader(f, 2*n))
+		return string(b), err
+	}
+	head := make([]byte, n)
+	if _, err := io.ReadFull(f, head); err != nil {
+		return "", err
+	}
+	tail := make([]byte, n)
+	if _, err := f.ReadAt(tail, fi.Size()-n); err != nil && err != io.EOF {
+		return "", err
+	}
+	// Excerpt keeps the head and the tail of the joined text and marks
+	// the gap; the sizes say how much of the log is not shown.
+	text, _ := records.Excerpt(string(head)+fmt.Sprintf("\n[... %d bytes of %s not read ...]\n", fi.Size()-2*n, filepath.Base(path))+string(tail), records.MaxStepTextBytes)
+	return text, nil
+}
