@@ -18,7 +18,9 @@ func (t treeStrings) ContainsFixed(_ context.Context, s string) (bool, error) {
 }
 
 func TestSuspectLines(t *testing.T) {
-	long := func(i int) string { return "    result_value_" + strings.Repeat("x", 30) + "_" + string(rune('a'+i)) + " = compute(arguments)" }
+	long := func(i int) string {
+		return "    result_value_" + strings.Repeat("x", 30) + "_" + string(rune('a'+i)) + " = compute(arguments)"
+	}
 	human := diffOf("m.py", "+"+long(0), "+"+long(1), "+"+long(2), "+"+long(3), "+short = 1")
 	agent := diffOf("m.py", "+"+long(0), "+"+long(1), "+"+long(2), "+short = 1", "+"+long(9))
 	pre := treeStrings{"unrelated"}
