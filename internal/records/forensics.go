@@ -1,5 +1,7 @@
 package records
 
+import "strings"
+
 // Forensics is what the harness found in a rollout's trajectory and patch
 // (package forensics): attempts to reach the answer and reward-hack
 // heuristics. Findings never change a status by themselves; a task's
@@ -51,4 +53,73 @@ type RewardHack struct {
 // excludes with --exclude-flagged: a leak attempt or a reward hack.
 func (f *Forensics) Flagged() bool {
 	return f != nil && (len(f.LeakAttempts) > 0 || len(f.RewardHacks) > 0)
+}
+
+// ForensicFlags are what a unit's journal and evaluation found, as the
+// reports and the leaderboard show and count it: one definition for
+// report, compare and --exclude-flagged.
+type ForensicFlags struct {
+	// Leaks are the leak-attempt rules, each once, in order of first
+	// appearance.
+	Leaks         []string `json:"leak_attempts,omitempty"`
+	LeakSuspected bool     `json:"leak_suspected,omitempty"`
+	// Hacks are the reward-hack rules as "rule (severity)", each once:
+	// the rollout's and the evaluation's findings together.
+	Hacks []string `json:"reward_hacks,omitempty"`
+}
+
+// ForensicFlagsOf gathers the flags of a unit's journal and evaluation
+// (either may be nil).
+func ForensicFlagsOf(j *Journal, ev *Eval) ForensicFlags {
+	var f ForensicFlags
+	addHack := func(h RewardHack) {
+		s := h.Rule + " (" + h.Severity + ")"
+		for _, x := range f.Hacks {
+			if x == s {
+				return
+			}
+		}
+		f.Hacks = append(f.Hacks, s)
+	}
+	if j != nil && j.Forensics != nil {
+		for _, a := range j.Forensics.LeakAttempts {
+			seen := false
+			for _, x := range f.Leaks {
+				seen = seen || x == a.Rule
+			}
+			if !seen {
+				f.Leaks = append(f.Leaks, a.Rule)
+			}
+		}
+		f.LeakSuspected = j.Forensics.LeakSuspected
+		for _, h := range j.Forensics.RewardHacks {
+			addHack(h)
+		}
+	}
+	if ev != nil {
+		for _, h := range ev.Patch.RewardHacks {
+			addHack(h)
+		}
+	}
+	return f
+}
+
+// Any reports whether anything was found: what --exclude-flagged drops.
+func (f ForensicFlags) Any() bool { return len(f.Leaks) > 0 || len(f.Hacks) > 0 || f.LeakSuspected }
+
+// String is the flags on one line: "leak attempts: git_history,
+// git_remote (leak_suspected); reward hacks: memo_decorator (medium)".
+func (f ForensicFlags) String() string {
+	var parts []string
+	if len(f.Leaks) > 0 {
+		l := "leak attempts: " + strings.Join(f.Leaks, ", ")
+		if f.LeakSuspected {
+			l += " (leak_suspected)"
+		}
+		parts = append(parts, l)
+	}
+	if len(f.Hacks) > 0 {
+		parts = append(parts, "reward hacks: "+strings.Join(f.Hacks, ", "))
+	}
+	return strings.Join(parts, "; ")
 }
