@@ -17,6 +17,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/perfbench/perfbench/internal/evaluate/evaltest"
+	"github.com/perfbench/perfbench/internal/export/atiftest"
 	"github.com/perfbench/perfbench/internal/scripttest"
 )
 
@@ -44,6 +45,7 @@ func TestScripts(t *testing.T) {
 			"jsonvalid":  cmdJSONValid,
 			"waitlines":  cmdWaitLines,
 			"lines":      cmdLines,
+			"atifcheck":  atiftest.Cmd,
 		},
 	})
 }

@@ -30,7 +30,12 @@ func (it *itemRun) writeTrajectory(out *agent.Outcome, stdoutName string) error 
 	t := out.Trajectory
 	if t == nil {
 		t = &records.Trajectory{Structured: false, Source: stdoutName}
+	}
+	if !t.Structured && len(t.Steps) == 0 {
+		// An adapter that could not read its agent's files says why
+		// (Warnings); the stdout excerpt is what there is.
 		t.SetScrub(it.secrets.ScrubString)
+		t.Source = stdoutName
 		if text, err := logExcerpt(filepath.Join(it.u.dir, stdoutName)); err != nil && !os.IsNotExist(err) {
 			t.Warn("reading %s: %v", stdoutName, err)
 		} else if text != "" {

@@ -159,6 +159,7 @@ func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, e
 		return nil, err
 	}
 	ad.finish(r, out, st, before)
+	out.Trajectory = trajectory(r)
 	return out, nil
 }
 

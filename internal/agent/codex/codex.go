@@ -337,7 +337,8 @@ func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, e
 			r.ReportUsage(u)
 		}
 	}
-	lw := &agent.LineWriter{W: r.Stdout, Fn: func(l []byte) { report(st.StdoutLine(l)) }}
+	tj := NewExecTrajectory(r.NewTrajectory(SourceExecJSON), time.Now)
+	lw := &agent.LineWriter{W: r.Stdout, Fn: func(l []byte) { report(st.StdoutLine(l)); tj.Line(l) }}
 	rr.Stdout = lw
 	tail := &sessionTail{
 		base: filepath.Dir(r.Home), root: filepath.Join(home, "sessions"), private: private, threadID: st.ThreadID,
@@ -368,6 +369,7 @@ func (ad *Adapter) Run(ctx context.Context, r *agent.Rollout) (*agent.Outcome, e
 	}
 	limitStop := errors.Is(context.Cause(ictx), errMaxIterations) && ctx.Err() == nil
 	ad.finish(r, out, st.Summary(), tail.root, logPath, limitStop)
+	out.Trajectory = trajectory(r, tj, logPath)
 	return out, nil
 }
 

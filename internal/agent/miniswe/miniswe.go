@@ -340,6 +340,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, st *Stream) {
 		out.SetDetail("trajectory_error", r.Secrets.ScrubString(terr.Error()))
 		u = sum.Usage
 	}
+	out.Trajectory = trajectory(r, t, terr)
 	u = agent.PriceMissingCost(r.Bench, ad.a.Model, u)
 	if u.Source != "" {
 		u.Partial = !endedByItself

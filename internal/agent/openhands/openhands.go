@@ -445,6 +445,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, ohDir string, st
 	for k, v := range sum.Details(r.Secrets.ScrubString) {
 		out.SetDetail(k, v)
 	}
+	out.Trajectory = ConvertEvents(ohDir, r.NewTrajectory(TrajectorySource))
 	out.SetDetail("mode", string(ad.s.Mode))
 	out.SetDetail("sandbox_runtime", ad.s.SandboxRuntime)
 	out.SetDetail("allow_browsing", agent.OptionsOf[Options](ad.a).AllowBrowsing)

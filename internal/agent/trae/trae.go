@@ -362,6 +362,7 @@ func (ad *Adapter) finish(r *agent.Rollout, out *agent.Outcome, w *watcher) {
 	if perr != nil && !os.IsNotExist(perr) {
 		out.SetDetail("trajectory_error", scrub(perr.Error()))
 	}
+	out.Trajectory = trajectory(r, w.path)
 	endedByItself := out.Process != nil && !out.Process.TimedOut && !out.Process.Stopped
 	u, reasoning, pricedAs := t.Usage(r.Bench, ad.a.Model)
 	if t != nil && (!endedByItself || t.EndTime == "") {
