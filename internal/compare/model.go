@@ -125,6 +125,9 @@ type Row struct {
 	// (ExcludedFlagged is then set).
 	Flagged         int  `json:"flagged"`
 	ExcludedFlagged bool `json:"excluded_flagged,omitempty"`
+	// Localization is the mean over the units with a patch of their
+	// localization scores (forensics.Localize); nil when none has one.
+	Localization *RowLocalization `json:"localization,omitempty"`
 
 	// Verdicts of agent versus human over the evaluated, correct samples.
 	Win          int `json:"win"`
@@ -166,6 +169,33 @@ type Row struct {
 	humanSpeedups map[string]float64
 	// band is the verdict band of the run's evaluations.
 	band float64
+}
+
+// RowLocalization is a run's localization: the means over its units
+// with a score of precision, recall and F1, of the files and of the
+// functions. NotBlind is set when a unit's prompt named the target files.
+type RowLocalization struct {
+	Units     int             `json:"units"`
+	Files     records.Overlap `json:"files"`
+	Functions records.Overlap `json:"functions"`
+	NotBlind  bool            `json:"not_blind,omitempty"`
+}
+
+func (l *RowLocalization) add(o *records.Localization) {
+	l.Units++
+	for _, p := range []struct{ sum, v *records.Overlap }{{&l.Files, &o.Files}, {&l.Functions, &o.Functions}} {
+		p.sum.Precision += p.v.Precision
+		p.sum.Recall += p.v.Recall
+		p.sum.F1 += p.v.F1
+	}
+	l.NotBlind = l.NotBlind || !o.Blind
+}
+
+func (l *RowLocalization) mean() {
+	n := float64(l.Units)
+	for _, o := range []*records.Overlap{&l.Files, &l.Functions} {
+		o.Precision, o.Recall, o.F1 = o.Precision/n, o.Recall/n, o.F1/n
+	}
 }
 
 // ItemResult is one plan item of a row: P(opt_base) and P(opt_commit),
@@ -314,6 +344,8 @@ type unit struct {
 	// flagged: the forensic scans flagged it (records.ForensicFlags);
 	// excluded: --exclude-flagged made it a failed candidate.
 	flagged, excluded bool
+	// loc is the rollout's localization score (nil: none recorded).
+	loc *records.Localization
 }
 
 // readUnit reads one sample's journal and eval.json (item, when not nil,
@@ -345,6 +377,9 @@ func readUnit(dir string, item *records.Eval, sample int, seed uint64, ab, hb []
 	// journal), the flags and verdict a correct candidate's.
 	f := records.UnitOf(j, ev)
 	u.flagged = records.ForensicFlagsOf(j, ev).Any()
+	if j != nil && j.Forensics != nil {
+		u.loc = j.Forensics.Localization
+	}
 	if u.flagged && excludeFlagged {
 		// Ranked without it: a failed candidate (its patch stays a patch).
 		u.excluded = true
@@ -741,6 +776,12 @@ func loadRow(dir string, run *records.Run, bs Bootstrap, excludeFlagged bool) (R
 		t := out.terms
 		unitCells := make([]Cell, 0, k)
 		for _, u := range out.units {
+			if u.loc != nil {
+				if row.Localization == nil {
+					row.Localization = &RowLocalization{}
+				}
+				row.Localization.add(u.loc)
+			}
 			if u.flagged {
 				row.Flagged++
 				row.ExcludedFlagged = row.ExcludedFlagged || u.excluded
@@ -856,6 +897,9 @@ func loadRow(dir string, run *records.Run, bs Bootstrap, excludeFlagged bool) (R
 	two(&row.GeoMeanCorrect, geoCorrect, geoOf)
 	two(&row.GeoMeanAll, geoAll, geoOf)
 	parallel(estimates)
+	if row.Localization != nil {
+		row.Localization.mean()
+	}
 	if n > 0 {
 		row.CostPerItemUSD = row.CostUSD / float64(n)
 	}

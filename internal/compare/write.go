@@ -77,6 +77,18 @@ var columns = []column{
 		}
 		return strconv.Itoa(r.Flagged)
 	}},
+	{"localization F1 files/functions", func(r Row) string {
+		l := r.Localization
+		if l == nil {
+			return "-"
+		}
+		s := fmt.Sprintf("%.2f/%.2f n=%d", l.Files.F1, l.Functions.F1, l.Units)
+		if l.NotBlind {
+			// hints.target_files named the files: not blind.
+			s += " (not blind)"
+		}
+		return s
+	}},
 	{"geomean correct", func(r Row) string { return ratio(r.GeoMeanCorrect) }},
 	{"geomean all", func(r Row) string { return ratio(r.GeoMeanAll) }},
 	{"cost", func(r Row) string { return CostText(r.CostUSD) }},

@@ -34,6 +34,11 @@ type Rollout struct {
 	Pre       TreeSearcher
 	Leak      LeakContext
 	Hack      PatchContext
+	// Prompt is task.txt; Hints is set when any hint is on (the prompt
+	// overlap is then measured), TargetFiles when hints.target_files is
+	// (the localization score is then not blind).
+	Prompt             string
+	Hints, TargetFiles bool
 }
 
 // Log is one raw log.
@@ -47,6 +52,25 @@ type Log struct {
 // returned with it).
 func Scan(ctx context.Context, r Rollout) (*records.Forensics, error) {
 	f := &records.Forensics{}
+	var human []byte
+	humanRead := false
+	humanDiff := func() ([]byte, error) {
+		if !humanRead && r.HumanDiff != nil {
+			var err error
+			if human, err = r.HumanDiff(ctx); err != nil {
+				return nil, fmt.Errorf("forensics: human diff: %w", err)
+			}
+			humanRead = true
+		}
+		return human, nil
+	}
+	if r.Hints && r.HumanDiff != nil {
+		h, err := humanDiff()
+		if err != nil {
+			return f, err
+		}
+		f.PromptOverlap = PromptOverlapOf(h, r.Prompt)
+	}
 	if r.Replay {
 		f.Exempt = ExemptReplay
 		return f, nil
@@ -63,14 +87,18 @@ func Scan(ctx context.Context, r Rollout) (*records.Forensics, error) {
 	}
 	f.LeakAttempts = ScanLeaks(steps, r.Leak)
 	f.RewardHacks = ScanPatch(r.Patch, r.Hack)
-	if len(f.LeakAttempts) == 0 || len(r.Patch) == 0 || r.HumanDiff == nil || r.Pre == nil {
+	if len(r.Patch) == 0 || r.HumanDiff == nil {
 		return f, nil
 	}
-	human, err := r.HumanDiff(ctx)
+	h, err := humanDiff()
 	if err != nil {
-		return f, fmt.Errorf("forensics: human diff: %w", err)
+		return f, err
 	}
-	lines, err := SuspectLines(ctx, r.Patch, human, r.Pre)
+	f.Localization = Localize(r.Patch, h, !r.TargetFiles)
+	if len(f.LeakAttempts) == 0 || r.Pre == nil {
+		return f, nil
+	}
+	lines, err := SuspectLines(ctx, r.Patch, h, r.Pre)
 	if err != nil {
 		return f, fmt.Errorf("forensics: pre tree: %w", err)
 	}

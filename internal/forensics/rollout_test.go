@@ -50,10 +50,13 @@ func TestScanLeakSuspected(t *testing.T) {
 	if err != nil || !f.LeakSuspected || len(f.SuspectLines) != 3 {
 		t.Fatalf("Scan = %+v, %v", f, err)
 	}
-	// No attempt: no suspicion, and the human diff is not even read.
-	r.Logs, asked = nil, 0
-	if f, _ := Scan(context.Background(), r); f.LeakSuspected || asked != 0 {
-		t.Errorf("without an attempt: %+v (human diff read %d times)", f, asked)
+	if asked != 1 || f.Localization == nil || f.Localization.Files.F1 != 1 {
+		t.Errorf("human diff read %d times, localization %+v", asked, f.Localization)
+	}
+	// No attempt: no suspicion.
+	r.Logs = nil
+	if f, _ := Scan(context.Background(), r); f.LeakSuspected {
+		t.Errorf("without an attempt: %+v", f)
 	}
 	// Two lines are not enough.
 	r.Logs, r.Patch = logs, []byte(diffOf("m.py", long[:2]...))

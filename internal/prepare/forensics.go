@@ -32,7 +32,9 @@ func (it *itemRun) scanForensics(ctx context.Context) {
 		HumanDiff: func(ctx context.Context) ([]byte, error) {
 			return it.mirror.Diff(ctx, it.u.item.Pre, it.u.item.Human)
 		},
-		Pre: preTree{g: &gitx.Git{Dir: it.mirror.Dir}, rev: it.u.item.Pre},
+		Pre:    preTree{g: &gitx.Git{Dir: it.mirror.Dir}, rev: it.u.item.Pre},
+		Prompt: it.prompt,
+		Hints:  it.j.Hints != (records.HintsShown{}), TargetFiles: it.j.Hints.TargetFiles,
 	}
 	if t, err := journal.ReadTrajectory(it.u.dir); err == nil {
 		r.Trajectory = t

@@ -21,6 +21,11 @@ type Forensics struct {
 	// human diff).
 	Exempt      string       `json:"exempt,omitempty"`
 	RewardHacks []RewardHack `json:"reward_hacks,omitempty"`
+	// Localization compares the patch's files and functions with the
+	// human diff's; PromptOverlap the prompt with the human diff (when a
+	// hint is on).
+	Localization  *Localization  `json:"localization,omitempty"`
+	PromptOverlap *PromptOverlap `json:"prompt_overlap,omitempty"`
 }
 
 // LeakAttempt is one action of the agent that tried to reach the answer:
@@ -122,4 +127,32 @@ func (f ForensicFlags) String() string {
 		parts = append(parts, "reward hacks: "+strings.Join(f.Hacks, ", "))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// Localization is how well the agent's patch found the places the human
+// changed (forensics.Localize).
+type Localization struct {
+	Files     Overlap `json:"files"`
+	Functions Overlap `json:"functions"`
+	// Blind is false when the prompt named the target files
+	// (hints.target_files): the score then measures little.
+	Blind bool `json:"blind"`
+}
+
+// Overlap compares the agent's set of places with the human's.
+type Overlap struct {
+	Agent     int     `json:"agent"`
+	Human     int     `json:"human"`
+	Both      int     `json:"both"`
+	Precision float64 `json:"precision"`
+	Recall    float64 `json:"recall"`
+	F1        float64 `json:"f1"`
+}
+
+// PromptOverlap is the share of the human diff's added lines that appear
+// in task.txt, measured when any hint is on.
+type PromptOverlap struct {
+	Lines    int     `json:"lines"`
+	InPrompt int     `json:"in_prompt"`
+	Share    float64 `json:"share"`
 }

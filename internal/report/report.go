@@ -20,6 +20,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/forensics"
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/records"
@@ -108,6 +109,11 @@ type Item struct {
 	// Forensics are the leak-attempt and reward-hack flags of its
 	// journal and evaluation.
 	Forensics records.ForensicFlags `json:"forensics,omitzero"`
+	// Localization compares the patch's files and functions with the
+	// human's; PromptOverlap is the share of the human diff in task.txt
+	// (with a hint on).
+	Localization  *records.Localization  `json:"localization,omitempty"`
+	PromptOverlap *records.PromptOverlap `json:"prompt_overlap,omitempty"`
 	// Eval is the item's evaluation (eval.json); nil when not evaluated.
 	Eval *ItemEval `json:"evaluation,omitempty"`
 }
@@ -169,6 +175,9 @@ func Load(runDir string) (*Report, error) {
 				DurationSeconds: j.DurationSeconds, Eval: ev, SecretInPatch: j.SecretInPatch,
 				CostUSD: j.Usage.CostUSD, InputTokens: j.Usage.InputTokens, OutputTokens: j.Usage.OutputTokens, Turns: j.Usage.Turns,
 				Forensics: records.ForensicFlagsOf(j, raw),
+			}
+			if j.Forensics != nil {
+				it.Localization, it.PromptOverlap = j.Forensics.Localization, j.Forensics.PromptOverlap
 			}
 			r.countForensics(it.Forensics)
 			if j.Patch != nil {
@@ -299,6 +308,15 @@ func runLines(r *Report) []string {
 		if len(it.SecretInPatch) > 0 {
 			leaked = append(leaked, it.Dir+" ("+strings.Join(it.SecretInPatch, ", ")+")")
 		}
+	}
+	var overlapping []string
+	for _, it := range r.Items {
+		if o := it.PromptOverlap; o != nil && o.Share > forensics.PromptOverlapWarn {
+			overlapping = append(overlapping, fmt.Sprintf("%s (%.0f%%)", it.Dir, 100*o.Share))
+		}
+	}
+	if len(overlapping) > 0 {
+		out = append(out, fmt.Sprintf("WARNING: the prompt shows more than %.0f%% of the human diff's added lines (hints on): %s", 100*forensics.PromptOverlapWarn, strings.Join(overlapping, ", ")))
 	}
 	if r.Flagged > 0 {
 		out = append(out, fmt.Sprintf("forensics: %d item(s) flagged: %d with leak attempts (%d leak_suspected), %d with reward-hack flags (flags never change a status; see each item)",
