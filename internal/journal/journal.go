@@ -1,7 +1,8 @@
 // Package journal owns the files of a run under state/runs/<run_id>/:
 // where the run manifest (run.json), each item's journal.json,
-// diff_targets.json and eval.json, and predictions.jsonl are, and how they
-// are read and written; the per-process spend ledgers, the claims and
+// diff_targets.json, eval.json and trajectory.json, and predictions.jsonl
+// are, and how they are read and written; the per-process spend ledgers,
+// the claims and
 // locks that keep two processes off one item, the run-id format, and the
 // rules that decide which items a resumed run still has to do. What the
 // files say is package records'. Every document carries schema_version
@@ -11,6 +12,9 @@
 package journal
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -230,8 +234,12 @@ const TrajectoryFile = "trajectory.json"
 func ReadTrajectory(itemDir string) (*records.Trajectory, error) {
 	var t records.Trajectory
 	path := filepath.Join(itemDir, TrajectoryFile)
-	if err := fsx.ReadJSON(path, &t); err != nil {
+	data, err := os.ReadFile(path)
+	if err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal(data, &t); err != nil {
+		return nil, fmt.Errorf("%s: %s", path, jsonErrorAt(data, err))
 	}
 	if t.SchemaVersion != records.TrajectorySchemaVersion {
 		return nil, fmt.Errorf("%s: schema_version %d, expected %d", path, t.SchemaVersion, records.TrajectorySchemaVersion)
@@ -246,4 +254,28 @@ func WriteTrajectory(itemDir string, t *records.Trajectory) error {
 		t.Steps = []records.Step{}
 	}
 	return fsx.WriteJSON(filepath.Join(itemDir, TrajectoryFile), t)
+}
+
+// jsonErrorAt says where in data a decoding error is: the line and
+// column of a syntax error, the field of a value of the wrong type.
+func jsonErrorAt(data []byte, err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		line, col := lineCol(data, se.Offset)
+		return fmt.Sprintf("line %d, column %d: %v", line, col, se)
+	case errors.As(err, &te):
+		line, col := lineCol(data, te.Offset)
+		return fmt.Sprintf("line %d, column %d: field %s: %s, expected %s", line, col, te.Field, te.Value, te.Type)
+	}
+	return err.Error()
+}
+
+func lineCol(data []byte, off int64) (line, col int) {
+	off = min(max(off, 0), int64(len(data)))
+	before := data[:off]
+	line = bytes.Count(before, []byte{'\n'}) + 1
+	col = int(off) - (bytes.LastIndexByte(before, '\n') + 1)
+	return line, max(col, 1)
 }

@@ -3,6 +3,7 @@ package journal_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/perfbench/perfbench/internal/journal"
@@ -31,5 +32,21 @@ func TestTrajectoryRoundTrip(t *testing.T) {
 	}
 	if _, err := journal.ReadTrajectory(dir); err == nil {
 		t.Fatal("schema_version 99 read")
+	}
+}
+
+func TestReadTrajectorySaysWhere(t *testing.T) {
+	dir := t.TempDir()
+	for data, want := range map[string]string{
+		"{\n  \"schema_version\": 1,\n  \"steps\": [ oops ]\n}":     "line 3, column 14",
+		"{\n  \"schema_version\": 1,\n  \"structured\": \"yes\"\n}": "line 3, column 21: field structured: string, expected bool",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, journal.TrajectoryFile), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := journal.ReadTrajectory(dir)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), journal.TrajectoryFile) {
+			t.Errorf("%q: %v, want %q", data, err, want)
+		}
 	}
 }

@@ -64,21 +64,24 @@ func logExcerpt(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	n := int64(records.MaxStepTextBytes)
-	if fi.Size() <= 2*n {
-		b, err := io.ReadAll(io.LimitReader(f, 2*n))
-		return string(b), err
+	// Room for the marker, and for a rune cut at either end becoming
+	// U+FFFD, so that Excerpt need not cut the marker away.
+	const slack = 128
+	headN, tailN := int64(records.MaxStepTextBytes*2/3-slack), int64(records.MaxStepTextBytes/3-slack)
+	if fi.Size() <= headN+tailN {
+		b, err := io.ReadAll(io.LimitReader(f, headN+tailN))
+		text, _ := records.Excerpt(string(b), records.MaxStepTextBytes)
+		return text, err
 	}
-	head := make([]byte, n)
+	head := make([]byte, headN)
 	if _, err := io.ReadFull(f, head); err != nil {
 		return "", err
 	}
-	tail := make([]byte, n)
-	if _, err := f.ReadAt(tail, fi.Size()-n); err != nil && err != io.EOF {
+	tail := make([]byte, tailN)
+	if _, err := f.ReadAt(tail, fi.Size()-tailN); err != nil && err != io.EOF {
 		return "", err
 	}
-	// Excerpt keeps the head and the tail of the joined text and marks
-	// the gap; the sizes say how much of the log is not shown.
-	text, _ := records.Excerpt(string(head)+fmt.Sprintf("\n[... %d bytes of %s not read ...]\n", fi.Size()-2*n, filepath.Base(path))+string(tail), records.MaxStepTextBytes)
+	text := string(head) + fmt.Sprintf("\n[... %d bytes of %s not read ...]\n", fi.Size()-headN-tailN, filepath.Base(path)) + string(tail)
+	text, _ = records.Excerpt(text, records.MaxStepTextBytes)
 	return text, nil
 }

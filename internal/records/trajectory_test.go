@@ -1,6 +1,7 @@
 package records_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -53,5 +54,14 @@ func TestAppendNumbersBoundsScrubsAndDrops(t *testing.T) {
 	}
 	if len(tr.Steps) != records.MaxTrajectorySteps || tr.StepsDropped != 2 {
 		t.Fatalf("%d steps, %d dropped", len(tr.Steps), tr.StepsDropped)
+	}
+}
+
+func TestScrubReachesEveryText(t *testing.T) {
+	tr := records.Trajectory{SessionID: "SECRET", AgentVersion: "SECRET", Source: "SECRET", Warnings: []string{"SECRET"}, Agent: records.RunAgentRef{Name: "SECRET", Model: "SECRET"}}
+	tr.Append(records.Step{Role: "SECRET", Tool: "SECRET", CallID: "SECRET", Command: "SECRET", Input: "SECRET", Text: "SECRET", Output: "SECRET"})
+	tr.Scrub(func(s string) string { return strings.ReplaceAll(s, "SECRET", "x") })
+	if strings.Contains(fmt.Sprintf("%+v", tr), "SECRET") {
+		t.Fatalf("left unscrubbed: %+v", tr)
 	}
 }

@@ -34,7 +34,7 @@ var (
 // history has one timestamp, at the start of each session, given to that
 // session's first step.
 func ConvertHistory(data []byte, t *records.Trajectory) {
-	h := &history{t: t}
+	h := &history{t: t, lastReply: -1}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, 16<<20)
 	for sc.Scan() {
@@ -52,7 +52,8 @@ type history struct {
 	kind  byte
 	lines []string
 	at    time.Time
-	// lastReply is the index of the last reply step, for its tokens.
+	// lastReply is the index of the last reply step, for its tokens (-1:
+	// none yet).
 	lastReply int
 	calls     int
 }
@@ -148,7 +149,7 @@ func (h *history) quote(text string) {
 // tokens gives a usage report's counts to the reply before it.
 func (h *history) tokens(text string) {
 	m := tokensRE.FindStringSubmatch(text)
-	if h.lastReply >= len(h.t.Steps) || h.t.Steps[h.lastReply].Role != records.RoleAgent {
+	if h.lastReply < 0 || h.lastReply >= len(h.t.Steps) || h.t.Steps[h.lastReply].Kind != records.StepMessage {
 		return
 	}
 	n := func(s string) int64 {

@@ -64,6 +64,17 @@ func TestConvertHistory(t *testing.T) {
 	checkATIF(t, tr)
 }
 
+// A usage report before any reply belongs to no step.
+func TestConvertHistoryTokensWithoutReply(t *testing.T) {
+	tr := &records.Trajectory{}
+	ConvertHistory([]byte("> Applied edit to x  \n> Tokens: 1k sent, 2 received.  \n"), tr)
+	for _, s := range tr.Steps {
+		if s.Tokens != nil {
+			t.Fatalf("tokens on %+v", s)
+		}
+	}
+}
+
 func checkATIF(t *testing.T, tr *records.Trajectory) {
 	t.Helper()
 	tr.SchemaVersion = records.TrajectorySchemaVersion
@@ -88,6 +99,7 @@ func FuzzConvertHistory(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(data)
+	f.Add([]byte("> Applied edit to x\n> Tokens: 1k sent, 2 received.\n"))
 	f.Add([]byte("> Running \n> Tokens: 1e309k sent, 1 received.\n####\n>\n# aider chat started at 9999-99-99 99:99:99\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tr := &records.Trajectory{Structured: true}
