@@ -419,9 +419,17 @@ func WriteTable(w io.Writer, r *Report) error {
 // contended, ...) follow in brackets.
 func itemReason(it Item) string {
 	rest := evalReason(it)
-	// First, so that truncating the reason never hides them.
 	if it.Forensics.Any() {
-		rest = strings.TrimSuffix("FLAGGED: "+it.Forensics.String()+"; "+rest, "; ")
+		flags := "FLAGGED: " + it.Forensics.String()
+		if it.Eval != nil && it.Eval.Status != string(records.EvalSuccess) {
+			// Why the evaluation failed comes first: a failed candidate
+			// counts for nothing, flagged or not.
+			rest = strings.TrimPrefix(rest+"; "+flags, "; ")
+		} else {
+			// First on a success, so that truncating the reason never
+			// hides them.
+			rest = strings.TrimSuffix(flags+"; "+rest, "; ")
+		}
 	}
 	if len(it.SecretInPatch) > 0 {
 		w := "WARNING: secrets in patch (" + strings.Join(it.SecretInPatch, ", ") + ")"
