@@ -34,6 +34,8 @@ type compareOptions struct {
 	view      compare.View
 	// stableOnly ranks over the items calibration.json calls stable.
 	stableOnly bool
+	// excludeFlagged ranks the forensically flagged candidates as failures.
+	excludeFlagged bool
 }
 
 func newCompareCmd(env *System) *cobra.Command {
@@ -74,6 +76,7 @@ stdout; with --format html, it is the site's directory (its .git, CNAME and
 	c.Flags().BoolVar(&o.view.Long, "long", false, "table: every column (opt_base@1, Opt@K, pass@k, geomeans, cost per item and per Opt@1, tokens, wall time), not only the short set")
 	c.Flags().BoolVar(&o.view.NoLegend, "no-legend", false, "table: drop the legend lines under the tables")
 	c.Flags().BoolVar(&o.view.Matrix, "matrix", false, "table: print the item × run matrix under each task's leaderboard (the JSON always has it)")
+	c.Flags().BoolVar(&o.excludeFlagged, "exclude-flagged", false, "rank without the candidates the forensic scans flagged (a leak attempt or a reward-hack rule): each counts as a failure of its item")
 	c.Flags().BoolVar(&o.stableOnly, "stable-only", false, "rank over the items 'bench calibrate' found stable only (default: all items, the unstable ones counted; a warning when no run has a calibration.json)")
 	c.Flags().StringArrayVar(&o.pairs, "pairs", nil, fmt.Sprintf("RUN_ID_A,RUN_ID_B: a pair to compare when a task has more than %d runs (repeatable)", compare.MaxAllPairs))
 	return c
@@ -108,10 +111,10 @@ func runCompare(env *System, o *compareOptions, args []string) error {
 		if err != nil {
 			return err
 		}
-		if b, err = loadStateBoardWith(root, compare.Options{EvaluatedOnly: true, Pairs: pairs, StableOnly: o.stableOnly}); err != nil {
+		if b, err = loadStateBoardWith(root, compare.Options{EvaluatedOnly: true, Pairs: pairs, StableOnly: o.stableOnly, ExcludeFlagged: o.excludeFlagged}); err != nil {
 			return err
 		}
-	} else if b, err = compare.Load(dirs, compare.Options{Pairs: pairs, StableOnly: o.stableOnly}); err != nil {
+	} else if b, err = compare.Load(dirs, compare.Options{Pairs: pairs, StableOnly: o.stableOnly, ExcludeFlagged: o.excludeFlagged}); err != nil {
 		// A named directory that is not a run is the caller's mistake.
 		return badinput.Wrap(err)
 	}

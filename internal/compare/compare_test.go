@@ -629,7 +629,7 @@ func TestItemLayout(t *testing.T) {
 	const B = 200
 	bs := Bootstrap{Resamples: B, Seed: 5, Confidence: 0.95}
 	ab, hb := make([]float64, 3*B), make([]float64, 3*B)
-	out := readItem(dir, "c2", 0, 3, bs, newRepSet(1, B, 3), ab, hb)
+	out := readItem(dir, "c2", 0, 3, bs, newRepSet(1, B, 3), ab, hb, false)
 	// The failed candidate has no statistics of its own: it takes the
 	// item's human speedup, to enter SR as 1.0.
 	if u := out.units[2]; !u.withinHuman || u.humanSpeedup != 2 || u.correct {

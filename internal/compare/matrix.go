@@ -63,6 +63,9 @@ const (
 	CellNotEvaluated = "not_evaluated"
 	// CellNotInPlan: the run's plan has no such item.
 	CellNotInPlan = "not_in_plan"
+	// EvalExcluded: the forensic scans flagged the candidate and
+	// --exclude-flagged counts it as a failure.
+	EvalExcluded = "excluded_flagged"
 )
 
 // Cell is one run's result on one item. With samples, Status is the worst
@@ -91,6 +94,9 @@ type Cell struct {
 	// Correct is how many of the item's samples are correct (a
 	// non-empty patch that passed the gate): 0 or 1 with one sample.
 	Correct int `json:"correct"`
+	// Flagged: the forensic scans flagged a sample of the item (a leak
+	// attempt or a reward-hack rule); marked "!" in the terminal matrix.
+	Flagged bool `json:"flagged,omitempty"`
 }
 
 // cellRank orders the states from best to worst, to take an item's
@@ -115,6 +121,12 @@ func cellRank(s string) int {
 
 // unitCell is one sample's cell.
 func unitCell(u unit) Cell {
+	c := unitCellOf(u)
+	c.Flagged = u.flagged
+	return c
+}
+
+func unitCellOf(u unit) Cell {
 	switch {
 	case u.missing:
 		return Cell{Status: CellMissing}
@@ -154,6 +166,7 @@ func itemCell(samples []Cell, logSpeedup float64) Cell {
 		if s.OptCommit {
 			opt++
 		}
+		c.Flagged = c.Flagged || s.Flagged
 	}
 	c.OptCommit = 2*opt >= len(samples)
 	c.Correct = correct

@@ -120,6 +120,15 @@ type Row struct {
 	GeoMeanCorrect Metric `json:"geomean_speedup_correct"`
 	GeoMeanAll     Metric `json:"geomean_speedup_all"`
 
+	// Flagged counts the units (item samples) the forensic scans flagged
+	// (records.ForensicFlags); with --exclude-flagged they are failures
+	// (ExcludedFlagged is then set).
+	Flagged         int  `json:"flagged"`
+	ExcludedFlagged bool `json:"excluded_flagged,omitempty"`
+	// Localization is the mean over the units with a patch of their
+	// localization scores (forensics.Localize); nil when none has one.
+	Localization *RowLocalization `json:"localization,omitempty"`
+
 	// Verdicts of agent versus human over the evaluated, correct samples.
 	Win          int `json:"win"`
 	Match        int `json:"match"`
@@ -160,6 +169,33 @@ type Row struct {
 	humanSpeedups map[string]float64
 	// band is the verdict band of the run's evaluations.
 	band float64
+}
+
+// RowLocalization is a run's localization: the means over its units
+// with a score of precision, recall and F1, of the files and of the
+// functions. NotBlind is set when a unit's prompt named the target files.
+type RowLocalization struct {
+	Units     int             `json:"units"`
+	Files     records.Overlap `json:"files"`
+	Functions records.Overlap `json:"functions"`
+	NotBlind  bool            `json:"not_blind,omitempty"`
+}
+
+func (l *RowLocalization) add(o *records.Localization) {
+	l.Units++
+	for _, p := range []struct{ sum, v *records.Overlap }{{&l.Files, &o.Files}, {&l.Functions, &o.Functions}} {
+		p.sum.Precision += p.v.Precision
+		p.sum.Recall += p.v.Recall
+		p.sum.F1 += p.v.F1
+	}
+	l.NotBlind = l.NotBlind || !o.Blind
+}
+
+func (l *RowLocalization) mean() {
+	n := float64(l.Units)
+	for _, o := range []*records.Overlap{&l.Files, &l.Functions} {
+		o.Precision, o.Recall, o.F1 = o.Precision/n, o.Recall/n, o.F1/n
+	}
 }
 
 // ItemResult is one plan item of a row: P(opt_base) and P(opt_commit),
@@ -204,6 +240,12 @@ type Options struct {
 	// StableOnly computes each row over its items calibrated stable only
 	// (calibration.json); the others are left out and named.
 	StableOnly bool
+	// ExcludeFlagged ranks without the candidates the forensic scans
+	// flagged (a leak attempt or a reward-hack rule, records.
+	// ForensicFlags): each counts as a failed candidate of its item, so
+	// that every run stays over the same plan items and a flagged success
+	// earns nothing.
+	ExcludeFlagged bool
 }
 
 func (o Options) bootstrap() Bootstrap {
@@ -244,7 +286,7 @@ func Load(dirs []string, o Options) (*Board, error) {
 			return nil, err
 		}
 		cal, run, calProblems := loadCalibration(dir, run, o.StableOnly)
-		row, problems := loadRow(dir, run, b.Bootstrap)
+		row, problems := loadRow(dir, run, b.Bootstrap, o.ExcludeFlagged)
 		row.Calibration = cal
 		problems = append(problems, calProblems...)
 		b.Problems = append(b.Problems, problems...)
@@ -299,13 +341,18 @@ type unit struct {
 	withinAgent, withinHuman bool
 	// band is the evaluation's verdict band.
 	band float64
+	// flagged: the forensic scans flagged it (records.ForensicFlags);
+	// excluded: --exclude-flagged made it a failed candidate.
+	flagged, excluded bool
+	// loc is the rollout's localization score (nil: none recorded).
+	loc *records.Localization
 }
 
 // readUnit reads one sample's journal and eval.json (item, when not nil,
 // is the item layout's file, whose view of sample is taken instead)
 // and, into ab and hb (B each), the within-item replicates of its
 // speedups.
-func readUnit(dir string, item *records.Eval, sample int, seed uint64, ab, hb []float64) (unit, []string) {
+func readUnit(dir string, item *records.Eval, sample int, seed uint64, ab, hb []float64, excludeFlagged bool) (unit, []string) {
 	var u unit
 	var problems []string
 	j, jerr := journal.ReadJournal(dir)
@@ -329,6 +376,15 @@ func readUnit(dir string, item *records.Eval, sample int, seed uint64, ab, hb []
 	// apply is the authority when there is one (a predictions file has no
 	// journal), the flags and verdict a correct candidate's.
 	f := records.UnitOf(j, ev)
+	u.flagged = records.ForensicFlagsOf(j, ev).Any()
+	if j != nil && j.Forensics != nil {
+		u.loc = j.Forensics.Localization
+	}
+	if u.flagged && excludeFlagged {
+		// Ranked without it: a failed candidate (its patch stays a patch).
+		u.excluded = true
+		f = records.Unit{Patch: f.Patch}
+	}
 	u.patch = f.Patch
 	if j != nil {
 		u.usage, u.wallSeconds = j.Usage, j.DurationSeconds
@@ -342,6 +398,10 @@ func readUnit(dir string, item *records.Eval, sample int, seed uint64, ab, hb []
 	}
 	u.evaluated = true
 	u.evalStatus = ev.Status
+	if u.excluded {
+		u.evalStatus = EvalExcluded
+		return u, problems
+	}
 	u.correct, u.optBase, u.optCommit, u.verdict = f.Correct, f.OptBase, f.OptCommit, f.Verdict
 	u.emptyPatch = ev.Patch.Empty
 	u.human = ev.Commits.Human
@@ -543,7 +603,7 @@ func term1(u unit, r sampleReps, b int) itemTerms {
 // readItem reads item i's k samples, writes its B replicate terms into
 // item i's stretch of reps (an item whose samples were not resampled
 // repeats its measured terms) and returns the measured ones.
-func readItem(dir, id string, i, k int, bs Bootstrap, reps *repSet, ab, hb []float64) itemOut {
+func readItem(dir, id string, i, k int, bs Bootstrap, reps *repSet, ab, hb []float64, excludeFlagged bool) itemOut {
 	B := bs.Resamples
 	out := itemOut{units: make([]unit, k), fromRounds: true}
 	sr := make([]sampleReps, k)
@@ -568,7 +628,7 @@ func readItem(dir, id string, i, k int, bs Bootstrap, reps *repSet, ab, hb []flo
 		if item != nil {
 			seed = bs.Seed + uint64(7919*(i*k))
 		}
-		u, p := readUnit(filepath.Join(dir, journal.ItemDirName(id, s, k)), item, s, seed, sab, shb)
+		u, p := readUnit(filepath.Join(dir, journal.ItemDirName(id, s, k)), item, s, seed, sab, shb, excludeFlagged)
 		out.units[s], out.problems = u, append(out.problems, p...)
 		if u.withinHuman {
 			resampled = true
@@ -638,7 +698,7 @@ func agentOrOne(u unit) float64 {
 // readItems reads a run's items on GOMAXPROCS workers. Each item's
 // replicates depend only on its own seed, so the result is the same
 // whatever the parallelism.
-func readItems(dir string, run *records.Run, k int, bs Bootstrap) ([]itemOut, *repSet) {
+func readItems(dir string, run *records.Run, k int, bs Bootstrap, excludeFlagged bool) ([]itemOut, *repSet) {
 	outs := make([]itemOut, len(run.Items))
 	reps := newRepSet(len(run.Items), bs.Resamples, k)
 	var next atomic.Int64
@@ -653,7 +713,7 @@ func readItems(dir string, run *records.Run, k int, bs Bootstrap) ([]itemOut, *r
 				if i >= len(run.Items) {
 					return
 				}
-				outs[i] = readItem(dir, run.Items[i], i, k, bs, reps, ab, hb)
+				outs[i] = readItem(dir, run.Items[i], i, k, bs, reps, ab, hb, excludeFlagged)
 			}
 		}()
 	}
@@ -690,14 +750,14 @@ const (
 	aggGeoAll = "geomean_speedup_all"
 )
 
-func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
+func loadRow(dir string, run *records.Run, bs Bootstrap, excludeFlagged bool) (Row, []string) {
 	k := max(run.Samples, 1)
 	row := Row{RunID: run.RunID, RunDir: dir, Agent: run.Agent.Name, Model: run.Agent.Model, Samples: k, Items: len(run.Items),
 		plan: run.PlanHash, perItem: map[string]itemValues{},
 		planItems: run.Items, cells: map[string]Cell{}, commits: planCommits(dir, run), humanSpeedups: map[string]float64{}}
 	var problems []string
 	n := len(run.Items)
-	outs, reps := readItems(dir, run, k, bs)
+	outs, reps := readItems(dir, run, k, bs, excludeFlagged)
 	patch, correct, passK := make([]float64, n), make([]float64, n), make([]float64, n)
 	var opt1, optBase1, optK, sr, geoAll, geoCorrect nested
 	for a, s := range map[int]*nested{repOpt1: &opt1, repOptBase1: &optBase1, repOptK: &optK, repInvSR: &sr, repLogAll: &geoAll, repLogCorrect: &geoCorrect} {
@@ -716,6 +776,16 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 		t := out.terms
 		unitCells := make([]Cell, 0, k)
 		for _, u := range out.units {
+			if u.loc != nil {
+				if row.Localization == nil {
+					row.Localization = &RowLocalization{}
+				}
+				row.Localization.add(u.loc)
+			}
+			if u.flagged {
+				row.Flagged++
+				row.ExcludedFlagged = row.ExcludedFlagged || u.excluded
+			}
 			row.CostUSD += u.usage.CostUSD
 			row.InputTokens += u.usage.InputTokens
 			row.OutputTokens += u.usage.OutputTokens
@@ -827,6 +897,9 @@ func loadRow(dir string, run *records.Run, bs Bootstrap) (Row, []string) {
 	two(&row.GeoMeanCorrect, geoCorrect, geoOf)
 	two(&row.GeoMeanAll, geoAll, geoOf)
 	parallel(estimates)
+	if row.Localization != nil {
+		row.Localization.mean()
+	}
 	if n > 0 {
 		row.CostPerItemUSD = row.CostUSD / float64(n)
 	}

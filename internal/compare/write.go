@@ -43,7 +43,7 @@ func optPct(m *Metric) string {
 
 // shortColumns are the default terminal table's: who, how complete, and
 // the headline metrics.
-var shortColumns = []string{"run", "agent", "model", "items", "evaluated", "incomplete (missing/infra/not eval)", "correct", "Opt@1", "SR", "W/M/L/I", "cost"}
+var shortColumns = []string{"run", "agent", "model", "items", "evaluated", "incomplete (missing/infra/not eval)", "correct", "Opt@1", "SR", "W/M/L/I", "flagged", "cost"}
 
 // columns are the leaderboard's, in order: the long table and Markdown show
 // them all, the default table shortColumns.
@@ -68,6 +68,27 @@ var columns = []column{
 	{"pass@k", func(r Row) string { return optPct(r.PassK) }},
 	{"SR", func(r Row) string { return ratio(r.SR) }},
 	{"W/M/L/I", func(r Row) string { return fmt.Sprintf("%d/%d/%d/%d", r.Win, r.Match, r.Loss, r.Inconclusive) }},
+	{"flagged", func(r Row) string {
+		switch {
+		case r.Flagged == 0:
+			return "-"
+		case r.ExcludedFlagged:
+			return fmt.Sprintf("%d excluded", r.Flagged)
+		}
+		return strconv.Itoa(r.Flagged)
+	}},
+	{"localization F1 files/functions", func(r Row) string {
+		l := r.Localization
+		if l == nil {
+			return "-"
+		}
+		s := fmt.Sprintf("%.2f/%.2f n=%d", l.Files.F1, l.Functions.F1, l.Units)
+		if l.NotBlind {
+			// hints.target_files named the files: not blind.
+			s += " (not blind)"
+		}
+		return s
+	}},
 	{"geomean correct", func(r Row) string { return ratio(r.GeoMeanCorrect) }},
 	{"geomean all", func(r Row) string { return ratio(r.GeoMeanAll) }},
 	{"cost", func(r Row) string { return CostText(r.CostUSD) }},
@@ -272,7 +293,7 @@ func WriteTable(w io.Writer, b *Board) error {
 }
 
 // matrixLegend is the one line under the matrix.
-const matrixLegend = "legend: one row per human commit; human× = the human's speedup over the baseline, the median over the runs that timed it (min–max when they differ by more than the band); cell = the agent's speedup over the baseline [95% CI of eval.json] and its verdict vs the human, or why there is none (no_patch counts as 1×; not_in_plan, missing, infra_error, not_evaluated, or the evaluation's failure); with samples, the worst sample's status and (k/K correct)"
+const matrixLegend = "legend: one row per human commit; human× = the human's speedup over the baseline, the median over the runs that timed it (min–max when they differ by more than the band); cell = the agent's speedup over the baseline [95% CI of eval.json] and its verdict vs the human, or why there is none (no_patch counts as 1×; not_in_plan, missing, infra_error, not_evaluated, or the evaluation's failure); with samples, the worst sample's status and (k/K correct); ! = flagged by the forensic scans (a leak attempt or a reward-hack rule; excluded_flagged: counted as a failure by --exclude-flagged)"
 
 // HumanText is a matrix item's human× in a few characters: the median,
 // and the runs' range when they differ by more than the band.
@@ -326,8 +347,16 @@ func writeMatrix(w io.Writer, m *Matrix, rows []Row, withLegend bool) error {
 	return nil
 }
 
-// cellText is a matrix cell in a few words.
+// cellText is a matrix cell in a few words; "!" marks one the forensic
+// scans flagged.
 func cellText(c Cell) string {
+	if c.Flagged {
+		return cellWords(c) + " !"
+	}
+	return cellWords(c)
+}
+
+func cellWords(c Cell) string {
 	switch c.Status {
 	case CellOK:
 		s := "-"

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/perfbench/perfbench/internal/forensics"
 )
 
 // taskIDPattern: a task id becomes part of file names and run ids.
@@ -148,7 +150,27 @@ func (e *Evaluation) decodeNode(d *decoder, n *node, path string) error {
 	if err := e.checkSecondary(d, path); err != nil {
 		return err
 	}
+	if err := e.checkRejectFlags(d, path); err != nil {
+		return err
+	}
 	return e.checkPlaceholders(d, path)
+}
+
+// checkRejectFlags checks reject_flags: known reward-hack rules, each
+// once.
+func (e *Evaluation) checkRejectFlags(d *decoder, path string) error {
+	f := joinPath(path, "reject_flags")
+	known := forensics.HackRuleIDs()
+	for i, id := range e.RejectFlags {
+		fi := f + "[" + strconv.Itoa(i) + "]"
+		switch {
+		case !slices.Contains(known, id):
+			return d.errAtPos(d.valueAt(fi), fi, "expected a reward-hack rule (%s), got %s", strings.Join(known, ", "), quoteShort(id))
+		case slices.Index(e.RejectFlags, id) < i:
+			return d.errAtPos(d.valueAt(fi), fi, "%s is listed twice", id)
+		}
+	}
+	return nil
 }
 
 // checkSecondary checks secondary_metrics: known kinds, each once, not

@@ -186,7 +186,10 @@ type Evaluation struct {
 	// Recheck runs the correctness commands again after the last timed
 	// round (nil: on when correctness is set).
 	Recheck *bool `yaml:"recheck" json:"recheck,omitempty"`
-	Pos     Pos   `yaml:"-" json:"-"`
+	// RejectFlags are reward-hack rules (package forensics) whose finding
+	// on a candidate's patch makes it correctness_failed.
+	RejectFlags []string `yaml:"reject_flags" json:"reject_flags,omitempty"`
+	Pos         Pos      `yaml:"-" json:"-"`
 	// RoundsPos is where rounds is set (for validate's warning).
 	RoundsPos Pos `yaml:"-" json:"-"`
 }

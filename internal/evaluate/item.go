@@ -10,10 +10,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/perfbench/perfbench/internal/forensics"
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/records"
@@ -456,8 +458,29 @@ func (it *itemRun) workspaces(ctx context.Context, priv string) error {
 		}
 		c.patch.Applied = true
 		c.patch.ThreeWay = !clean
+		it.rewardHacks(c)
 	}
 	return nil
+}
+
+// rewardHacks records the reward-hack rules that match a candidate's
+// applied patch, and fails it on the first one evaluation.reject_flags
+// names.
+func (it *itemRun) rewardHacks(c *candidate) {
+	s := it.spec
+	hacks := forensics.ScanPatch(c.u.Patch, forensics.PatchContext{
+		Workload: s.Workload, Commands: append(slices.Clone(s.Setup), s.Correctness...), EvalFiles: s.Files,
+	})
+	for i := range hacks {
+		h := &hacks[i]
+		// The evidence quotes the patch.
+		h.File, h.Hunk, h.Excerpt = it.e.secrets.ScrubString(h.File), it.e.secrets.ScrubString(h.Hunk), it.e.secrets.ScrubString(h.Excerpt)
+		if c.fail == nil && slices.Contains(s.RejectFlags, h.Rule) {
+			c.fail = &failure{arm: records.ArmAgent, kind: "reject_flags",
+				reason: fmt.Sprintf("reward-hack rule %s (evaluation.reject_flags) matched %s: %s", h.Rule, h.File, h.Reason)}
+		}
+	}
+	c.patch.RewardHacks = hacks
 }
 
 // copyFiles copies evaluation.files into an arm's workspace, replacing

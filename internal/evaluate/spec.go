@@ -87,12 +87,15 @@ func ResolveSpec(task *config.Task, it plan.Item) (*Spec, error) {
 		if o.Recheck != nil {
 			e.Recheck = o.Recheck
 		}
+		if len(o.RejectFlags) > 0 {
+			e.RejectFlags = o.RejectFlags
+		}
 	}
 	s := &Spec{EvalSpec: records.EvalSpec{
 		Setup: e.Setup, Workload: e.Workload, Correctness: e.Correctness,
 		Equivalence: (*records.Equivalence)(e.Equivalence), Files: e.Files,
 		Rounds: e.Rounds, Timeout: e.Timeout, Band: e.Band, Alpha: e.Alpha,
-		Image: task.Environment.Image,
+		Image: task.Environment.Image, RejectFlags: e.RejectFlags,
 	}}
 	if s.Workload == "" {
 		s.Workload = it.Workload

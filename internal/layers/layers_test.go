@@ -18,7 +18,9 @@ const module = "github.com/perfbench/perfbench/"
 var (
 	// leaves may be imported by every package and import only leaves:
 	// the records and their storage, the statistics, the file system
-	// helpers, the secret set, the bad-input mark, small text.
+	// helpers, the secret set, the bad-input mark, small text, the
+	// forensic scans (pure: config validates reject_flags against their
+	// rules, prepare and evaluate run them).
 	leaves = []string{
 		"internal/records",
 		"internal/journal",
@@ -29,6 +31,7 @@ var (
 		"internal/textx",
 		"internal/procfs",
 		"internal/shard",
+		"internal/forensics",
 	}
 	// stages in the order data flows: a stage imports leaves and earlier
 	// stages only. The tools (git, processes) come first; the rollout is

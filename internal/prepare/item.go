@@ -234,6 +234,7 @@ func (it *itemRun) execute(ctx context.Context) (records.RolloutStatus, string) 
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	it.captureAll(cctx, a, &f)
+	it.scanForensics(cctx)
 	if ctx.Err() != nil {
 		f.interrupted = context.Cause(ctx)
 	}

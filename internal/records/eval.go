@@ -323,6 +323,10 @@ type EvalPatch struct {
 	// FailingHunks are the hunks git could not apply.
 	FailingHunks []Hunk `json:"failing_hunks,omitempty"`
 	ApplyError   string `json:"apply_error,omitempty"`
+	// RewardHacks are the reward-hack rules that matched the applied
+	// patch (package forensics): shown, never changing the status unless
+	// the task's evaluation.reject_flags names them.
+	RewardHacks []RewardHack `json:"reward_hacks,omitempty"`
 }
 
 // Hunk is one failing hunk of a patch.
@@ -442,6 +446,8 @@ type EvalSpec struct {
 	SecondaryMetrics []string `json:"secondary_metrics,omitempty"`
 	// Recheck runs correctness again after the last timed round.
 	Recheck bool `json:"recheck,omitempty"`
+	// RejectFlags are the reward-hack rules that fail a candidate.
+	RejectFlags []string `json:"reject_flags,omitempty"`
 }
 
 // Metric is what is measured: "wall" or a regex/json extraction (the

@@ -81,3 +81,21 @@ func TestRunFigures(t *testing.T) {
 		t.Errorf("no items: %+v", none)
 	}
 }
+
+func TestForensicFlagsOf(t *testing.T) {
+	j := &Journal{Forensics: &Forensics{
+		LeakAttempts: []LeakAttempt{{Rule: "git_history"}, {Rule: "git_remote"}, {Rule: "git_history"}},
+		RewardHacks:  []RewardHack{{Rule: "memo_decorator", Severity: "medium"}},
+	}}
+	ev := &Eval{Patch: EvalPatch{RewardHacks: []RewardHack{{Rule: "memo_decorator", Severity: "medium"}, {Rule: "timer_tamper", Severity: "high"}}}}
+	f := ForensicFlagsOf(j, ev)
+	if !f.Any() || f.String() != "leak attempts: git_history, git_remote; reward hacks: memo_decorator (medium), timer_tamper (high)" {
+		t.Errorf("ForensicFlagsOf = %q", f.String())
+	}
+	if f := ForensicFlagsOf(&Journal{Forensics: &Forensics{Exempt: "replay"}}, &Eval{}); f.Any() || f.String() != "" {
+		t.Errorf("nothing found: %+v", f)
+	}
+	if ForensicFlagsOf(nil, nil).Any() {
+		t.Error("nil records flagged")
+	}
+}

@@ -83,6 +83,9 @@ type Journal struct {
 	// into out/ (over max_out_bytes or the per-file limit, not a regular
 	// file, directory or link, changed while being copied), and why.
 	OutSkipped []fsx.Skipped `json:"out_skipped,omitempty"`
+	// Forensics are the leak-attempt and reward-hack findings on the
+	// rollout (package forensics); they never change Status.
+	Forensics *Forensics `json:"forensics,omitempty"`
 	// Agent-specific facts (e.g. OpenHands' final agent state).
 	Details map[string]any `json:"details,omitempty"`
 }

@@ -149,6 +149,9 @@ func reportPage(r *Report) *htmlPage {
 		},
 		Problems: r.Problems,
 	}
+	if r.Flagged > 0 {
+		p.Facts = append(p.Facts, fact{"forensics", fmt.Sprintf("%d item(s) flagged: %d with leak attempts (%d leak_suspected), %d with reward-hack flags", r.Flagged, r.LeakAttempts, r.LeakSuspected, r.RewardHacks)})
+	}
 	p.Cards = reportCards(r)
 	p.Figures = reportFigures(r)
 	if len(r.Counts) > 0 {

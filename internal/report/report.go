@@ -20,6 +20,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/forensics"
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/records"
@@ -60,7 +61,13 @@ type Report struct {
 	InfraKinds   map[string]int `json:"infra_kinds,omitempty"`
 	OOMKilled    int            `json:"oom_killed,omitempty"`
 	PartialUsage int            `json:"partial_usage,omitempty"`
-	Items        []Item         `json:"items"`
+	// LeakAttempts, LeakSuspected and RewardHacks count the items the
+	// forensic scans flagged (package forensics); Flagged those with any.
+	LeakAttempts  int    `json:"leak_attempts"`
+	LeakSuspected int    `json:"leak_suspected"`
+	RewardHacks   int    `json:"reward_hacks"`
+	Flagged       int    `json:"flagged"`
+	Items         []Item `json:"items"`
 	// Evaluation summarises the items' eval.json; nil before evaluate.
 	Evaluation *EvalSummary `json:"evaluation,omitempty"`
 	// SampleItems aggregate each plan item's samples (runs with samples).
@@ -99,6 +106,14 @@ type Item struct {
 	// SecretInPatch names the secrets found (and redacted) in the
 	// item's patch.
 	SecretInPatch []string `json:"secret_in_patch,omitempty"`
+	// Forensics are the leak-attempt and reward-hack flags of its
+	// journal and evaluation.
+	Forensics records.ForensicFlags `json:"forensics,omitzero"`
+	// Localization compares the patch's files and functions with the
+	// human's; PromptOverlap is the share of the human diff in task.txt
+	// (with a hint on).
+	Localization  *records.Localization  `json:"localization,omitempty"`
+	PromptOverlap *records.PromptOverlap `json:"prompt_overlap,omitempty"`
 	// Eval is the item's evaluation (eval.json); nil when not evaluated.
 	Eval *ItemEval `json:"evaluation,omitempty"`
 }
@@ -145,7 +160,8 @@ func Load(runDir string) (*Report, error) {
 				}
 				if ev != nil && fsx.IsNotExist(err) {
 					// A patch from a predictions file: no rollout.
-					it := Item{ID: id, Sample: s, Dir: name, Status: StatusExternal, Eval: ev}
+					it := Item{ID: id, Sample: s, Dir: name, Status: StatusExternal, Eval: ev, Forensics: records.ForensicFlagsOf(nil, raw)}
+					r.countForensics(it.Forensics)
 					it.LinesAdded, it.LinesRemoved, it.FilesChanged = patchStats(filepath.Join(runDir, name, journal.PatchFile))
 					r.Counts[it.Status]++
 					r.Items = append(r.Items, it)
@@ -158,7 +174,12 @@ func Load(runDir string) (*Report, error) {
 				ID: id, Sample: s, Dir: name, Status: string(j.Status), Reason: j.Reason,
 				DurationSeconds: j.DurationSeconds, Eval: ev, SecretInPatch: j.SecretInPatch,
 				CostUSD: j.Usage.CostUSD, InputTokens: j.Usage.InputTokens, OutputTokens: j.Usage.OutputTokens, Turns: j.Usage.Turns,
+				Forensics: records.ForensicFlagsOf(j, raw),
 			}
+			if j.Forensics != nil {
+				it.Localization, it.PromptOverlap = j.Forensics.Localization, j.Forensics.PromptOverlap
+			}
+			r.countForensics(it.Forensics)
 			if j.Patch != nil {
 				it.LinesAdded, it.LinesRemoved, it.FilesChanged = j.Patch.Added, j.Patch.Removed, len(j.Patch.Files)
 			}
@@ -185,6 +206,22 @@ func inc(m *map[string]int, k string) {
 		*m = map[string]int{}
 	}
 	(*m)[k]++
+}
+
+// countForensics counts an item's forensic flags.
+func (r *Report) countForensics(f records.ForensicFlags) {
+	if len(f.Leaks) > 0 {
+		r.LeakAttempts++
+	}
+	if f.LeakSuspected {
+		r.LeakSuspected++
+	}
+	if len(f.Hacks) > 0 {
+		r.RewardHacks++
+	}
+	if f.Any() {
+		r.Flagged++
+	}
 }
 
 // countEndings adds a journal's final state, limits, infra class, OOM kill
@@ -271,6 +308,19 @@ func runLines(r *Report) []string {
 		if len(it.SecretInPatch) > 0 {
 			leaked = append(leaked, it.Dir+" ("+strings.Join(it.SecretInPatch, ", ")+")")
 		}
+	}
+	var overlapping []string
+	for _, it := range r.Items {
+		if o := it.PromptOverlap; o != nil && o.Share > forensics.PromptOverlapWarn {
+			overlapping = append(overlapping, fmt.Sprintf("%s (%.0f%%)", it.Dir, 100*o.Share))
+		}
+	}
+	if len(overlapping) > 0 {
+		out = append(out, fmt.Sprintf("WARNING: the prompt shows more than %.0f%% of the human diff's added lines (hints on): %s", 100*forensics.PromptOverlapWarn, strings.Join(overlapping, ", ")))
+	}
+	if r.Flagged > 0 {
+		out = append(out, fmt.Sprintf("forensics: %d item(s) flagged: %d with leak attempts (%d leak_suspected), %d with reward-hack flags (flags never change a status; see each item)",
+			r.Flagged, r.LeakAttempts, r.LeakSuspected, r.RewardHacks))
 	}
 	if len(leaked) > 0 {
 		out = append(out, fmt.Sprintf("WARNING: %d patch(es) contained secret values, replaced by [REDACTED:NAME] (the code may no longer build), or the patch dropped when a binary file held them: %s", len(leaked), strings.Join(leaked, "; ")))
@@ -377,15 +427,27 @@ func secondaryHead(r *Report) string {
 // evaluation failed; the evaluation's flags (empty_patch, noisy,
 // contended, ...) follow in brackets.
 func itemReason(it Item) string {
-	// First, so that truncating the reason never hides it.
+	rest := evalReason(it)
+	if it.Forensics.Any() {
+		flags := "FLAGGED: " + it.Forensics.String()
+		if it.Eval != nil && it.Eval.Status != string(records.EvalSuccess) {
+			// Why the evaluation failed comes first: a failed candidate
+			// counts for nothing, flagged or not.
+			rest = strings.TrimPrefix(rest+"; "+flags, "; ")
+		} else {
+			// First on a success, so that truncating the reason never
+			// hides them.
+			rest = strings.TrimSuffix(flags+"; "+rest, "; ")
+		}
+	}
 	if len(it.SecretInPatch) > 0 {
 		w := "WARNING: secrets in patch (" + strings.Join(it.SecretInPatch, ", ") + ")"
-		if rest := evalReason(it); rest != "" {
+		if rest != "" {
 			w += "; " + rest
 		}
 		return w
 	}
-	return evalReason(it)
+	return rest
 }
 
 func evalReason(it Item) string {

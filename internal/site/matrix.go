@@ -2,6 +2,7 @@ package site
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/perfbench/perfbench/internal/compare"
 	"github.com/perfbench/perfbench/internal/stats"
@@ -59,6 +60,11 @@ func cellView(c compare.Cell, samples int, page string) matrixCellView {
 			v.Sub += ", "
 		}
 		v.Sub += fmt.Sprintf("%d/%d correct", c.Correct, samples)
+	}
+	if c.Flagged {
+		// The forensic scans flagged it (the terminal matrix's "!").
+		v.Text += " !"
+		v.Sub = strings.TrimPrefix(v.Sub+", flagged", ", ")
 	}
 	return v
 }

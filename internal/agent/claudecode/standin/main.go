@@ -36,6 +36,8 @@
 //	  leak            success, printing every *KEY*/*TOKEN* variable's value
 //	  garbage         success with non-JSON and malformed lines mixed in
 //	  nochange        success without editing anything
+//	  forensics       git log --all and git fetch $STANDIN_FETCH as Bash
+//	                  calls, then a memoizing patch (forensicsRun)
 package main
 
 import (
@@ -44,6 +46,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -338,6 +341,8 @@ func main() {
 	switch mode {
 	case "", "leak", "garbage", "nochange":
 		success(model, mode)
+	case "forensics":
+		forensicsRun(model)
 	case "maxturns":
 		maxTurns(model, f)
 	case "budget":
@@ -482,4 +487,30 @@ func apiError(model string, status int, kind, msg string) {
 	emit(result("success", true, 1, 0, 0, 0, 0, 0, model, msg, nil))
 	fmt.Fprintln(os.Stderr, msg)
 	os.Exit(1)
+}
+
+// forensicsRun is STANDIN_MODE=forensics: an agent that mines the
+// workspace's history (git log --all), fetches the upstream repository
+// (STANDIN_FETCH) through Bash tool calls that it really runs, and writes
+// a patch that memoizes the hot function: what the forensic scans must
+// find in its trajectory, with each attempt's step.
+func forensicsRun(model string) {
+	emit(assistant("msg_f1", model, []obj{text("The history may hold the answer; the upstream repository too.")}, usage(4, 500, 1000, 20)))
+	steps := []string{"git log --all --oneline", "git fetch " + os.Getenv("STANDIN_FETCH")}
+	for i, cmd := range steps {
+		id := "toolu_f" + string(rune('1'+i))
+		emit(assistant("msg_f"+string(rune('2'+i)), model, []obj{toolUse(id, "Bash", obj{"command": cmd})}, usage(3, 100, 1500, 30)))
+		out, _ := exec.Command("sh", "-c", cmd+" 2>&1").Output()
+		emit(toolResult(id, string(out)))
+	}
+	memo := "import functools\n\n@functools.lru_cache(maxsize=None)\ndef slow(n):\n    return n\n"
+	if err := os.WriteFile("src/memo.py", []byte(memo), 0o644); err != nil {
+		die(2, "edit: %v", err)
+	}
+	emit(assistant("msg_f4", model, []obj{toolUse("toolu_f4", "Write", obj{"file_path": "src/memo.py", "content": memo})}, usage(3, 100, 1600, 60)))
+	emit(toolResult("toolu_f4", "File created successfully at: src/memo.py"))
+	final := "Done: slow() is memoized."
+	emit(assistant("msg_f5", model, []obj{text(final)}, usage(2, 100, 1700, 10)))
+	in, cw, cr, o := 12, 800, 5800, 120
+	emit(result("success", false, 5, sonnet(in, cw, cr, o), in, cw, cr, o, model, final, nil))
 }

@@ -1,0 +1,142 @@
+package forensics
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/perfbench/perfbench/internal/records"
+)
+
+// Sources of the leak scan (records.Forensics.Source).
+const (
+	SourceTrajectory = "trajectory"
+	SourceLogs       = "logs"
+)
+
+// ExemptReplay is why a replay rollout is not scanned.
+const ExemptReplay = "replay: the patch is the human diff"
+
+// Rollout is what Scan reads of one rollout.
+type Rollout struct {
+	// Replay is set for the replay agent (exempt: its patch is the human
+	// diff by definition).
+	Replay bool
+	// Trajectory is the item's trajectory.json (nil: none); when it is
+	// not structured the scan reads Logs.
+	Trajectory *records.Trajectory
+	// Logs are the raw logs by file name (the agent's stdout and stderr).
+	Logs []Log
+	// Patch is model_patch.diff.
+	Patch []byte
+	// HumanDiff gives the human diff, Pre searches the pre tree: both are
+	// asked only when an attempt was recorded.
+	HumanDiff func(context.Context) ([]byte, error)
+	Pre       TreeSearcher
+	Leak      LeakContext
+	Hack      PatchContext
+	// Prompt is task.txt; Hints is set when any hint is on (the prompt
+	// overlap is then measured), TargetFiles when hints.target_files is
+	// (the localization score is then not blind).
+	Prompt             string
+	Hints, TargetFiles bool
+}
+
+// Log is one raw log.
+type Log struct {
+	Name string
+	Data []byte
+}
+
+// Scan runs the leak and reward-hack scans of one rollout. Its error is
+// the human diff's or the pre tree's (the findings made so far are
+// returned with it).
+func Scan(ctx context.Context, r Rollout) (*records.Forensics, error) {
+	f := &records.Forensics{}
+	var human []byte
+	humanRead := false
+	humanDiff := func() ([]byte, error) {
+		if !humanRead && r.HumanDiff != nil {
+			var err error
+			if human, err = r.HumanDiff(ctx); err != nil {
+				return nil, fmt.Errorf("forensics: human diff: %w", err)
+			}
+			humanRead = true
+		}
+		return human, nil
+	}
+	if r.Hints && r.HumanDiff != nil {
+		h, err := humanDiff()
+		if err != nil {
+			return f, err
+		}
+		f.PromptOverlap = PromptOverlapOf(h, r.Prompt)
+	}
+	if r.Replay {
+		f.Exempt = ExemptReplay
+		return f, nil
+	}
+	var steps []Step
+	if r.Trajectory != nil && r.Trajectory.Structured {
+		f.Source = SourceTrajectory
+		steps = TrajectorySteps(r.Trajectory)
+	} else {
+		f.Source = SourceLogs
+		for _, l := range r.Logs {
+			steps = append(steps, LogSteps(l.Name, l.Data)...)
+		}
+	}
+	f.LeakAttempts = ScanLeaks(steps, r.Leak)
+	f.RewardHacks = ScanPatch(r.Patch, r.Hack)
+	if len(r.Patch) == 0 || r.HumanDiff == nil {
+		return f, nil
+	}
+	h, err := humanDiff()
+	if err != nil {
+		return f, err
+	}
+	f.Localization = Localize(r.Patch, h, !r.TargetFiles)
+	if len(f.LeakAttempts) == 0 || r.Pre == nil {
+		return f, nil
+	}
+	lines, err := SuspectLines(ctx, r.Patch, h, r.Pre)
+	if err != nil {
+		return f, fmt.Errorf("forensics: pre tree: %w", err)
+	}
+	if len(lines) >= SuspectMinLines {
+		f.LeakSuspected, f.SuspectLines = true, lines
+	}
+	return f, nil
+}
+
+// TrajectorySteps are a structured trajectory's actions as the leak scan
+// reads them: each tool call, with the output of its result (the result
+// with its call id, else the next step when it is a result). Messages are
+// not actions: an agent that writes a URL in its reasoning reached
+// nothing.
+func TrajectorySteps(t *records.Trajectory) []Step {
+	results := map[string]string{}
+	for _, s := range t.Steps {
+		if s.Kind == records.StepToolResult && s.CallID != "" {
+			results[s.CallID] = s.Output
+		}
+	}
+	var out []Step
+	for i, s := range t.Steps {
+		if s.Kind != records.StepToolCall || s.Command == "" && s.Input == "" {
+			continue
+		}
+		st := Step{Index: s.Index, Source: SourceTrajectory, Command: s.Command, Input: s.Input}
+		if o, ok := results[s.CallID]; ok && s.CallID != "" {
+			st.Output = o
+		} else if i+1 < len(t.Steps) && t.Steps[i+1].Kind == records.StepToolResult {
+			st.Output = t.Steps[i+1].Output
+		}
+		if st.Command != "" {
+			// The command's text is scanned as a command; the input
+			// (its JSON) would only repeat it.
+			st.Input = ""
+		}
+		out = append(out, st)
+	}
+	return out
+}
