@@ -6,10 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/container"
+	"github.com/perfbench/perfbench/internal/proc"
 )
 
 // RunsAs is the user entry a's host-runtime rollouts switch to, nil when
@@ -166,5 +168,38 @@ func Reachable(user *config.RunAs, path string) bool {
 		if d == filepath.Dir(d) {
 			return true
 		}
+	}
+}
+
+// running counts this process's rollouts running as each run_as uid.
+var running struct {
+	sync.Mutex
+	n map[int]int
+}
+
+// enterUser counts a rollout that runs as uid; the func it returns ends
+// it and, when it was the last one running as uid, kills every process
+// of uid: a process that left the agent's group (setsid, a daemon)
+// escapes the group's sweep, and could write in the rollout while it is
+// taken back and captured (from its working directory, through
+// directories it made writable to all), or load the machine while the
+// evaluation times. Rollouts running at once as the same user keep each
+// other's processes alive until the last ends (the README's limit of
+// --max-workers with run_as).
+func enterUser(uid int) (leave func() error) {
+	running.Lock()
+	if running.n == nil {
+		running.n = map[int]int{}
+	}
+	running.n[uid]++
+	running.Unlock()
+	return func() error {
+		running.Lock()
+		defer running.Unlock()
+		if running.n[uid]--; running.n[uid] > 0 {
+			return nil
+		}
+		delete(running.n, uid)
+		return proc.KillUser(uid)
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/proc"
 	"github.com/perfbench/perfbench/internal/secrets"
 )
 
@@ -28,6 +30,7 @@ func TestRunProcessRunAs(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: run_as switches users only when bench is root")
 	}
+	// A uid of this test's own: the rollout kills every process of it.
 	base := t.TempDir()
 	// The agent must reach its workspace: t.TempDir's directories are 0700.
 	for _, d := range []string{filepath.Dir(base), base} {
@@ -44,7 +47,7 @@ func TestRunProcessRunAs(t *testing.T) {
 	}
 	priv := filepath.Join(base, "priv")
 	r := &Rollout{
-		Agent:     &config.Agent{Name: "a", Type: "command", Runtime: RuntimeHost, RunAs: &config.RunAs{UID: 65534, GID: 65534}},
+		Agent:     &config.Agent{Name: "a", Type: "command", Runtime: RuntimeHost, RunAs: &config.RunAs{UID: 61022, GID: 61022}},
 		Workspace: filepath.Join(priv, "workspace"), TaskFile: filepath.Join(priv, "task.txt"),
 		OutDir: filepath.Join(priv, "out"), Home: filepath.Join(priv, "home"),
 		Secrets: secrets.FromEnv(nil, nil),
@@ -74,10 +77,10 @@ func TestRunProcessRunAs(t *testing.T) {
 	if out.Failed || out.Process == nil || out.Process.ExitCode != 0 {
 		t.Fatalf("agent failed: %+v %+v\n%s", out, out.Process, stderr.String())
 	}
-	if got := out.Details["run_as"]; got != "65534:65534" {
+	if got := out.Details["run_as"]; got != "61022:61022" {
 		t.Errorf("details run_as %v", got)
 	}
-	if b, _ := os.ReadFile(filepath.Join(r.OutDir, "uid")); string(b) != "65534\n" {
+	if b, _ := os.ReadFile(filepath.Join(r.OutDir, "uid")); string(b) != "61022\n" {
 		t.Errorf("agent's uid %q", b)
 	}
 	if ownerOf(t, outside) != 12345 {
@@ -108,7 +111,7 @@ func TestRunProcessRunAs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !out.Failed || !strings.Contains(out.Reason, "permission denied (run_as 65534:65534: that user must reach the executable and the workspace)") {
+	if !out.Failed || !strings.Contains(out.Reason, "permission denied (run_as 61022:61022: that user must reach the executable and the workspace)") {
 		t.Errorf("unreachable executable: failed %v, reason %q", out.Failed, out.Reason)
 	}
 }
@@ -188,5 +191,82 @@ func TestProtectAndReach(t *testing.T) {
 	}
 	if err := CheckTraversable(user, base); err != nil {
 		t.Errorf("rollouts under %s: %v", base, err)
+	}
+}
+
+// runAsRollout is a rollout in a fresh private directory under base (made
+// reachable), as uid:gid.
+func runAsRollout(t *testing.T, uid, gid int) *Rollout {
+	t.Helper()
+	base := t.TempDir()
+	for _, d := range []string{filepath.Dir(base), base} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	priv := filepath.Join(base, "priv")
+	r := &Rollout{
+		Agent:     &config.Agent{Name: "a", Type: "command", Runtime: RuntimeHost, RunAs: &config.RunAs{UID: uid, GID: gid}},
+		Workspace: filepath.Join(priv, "workspace"), TaskFile: filepath.Join(priv, "task.txt"),
+		OutDir: filepath.Join(priv, "out"), Home: filepath.Join(priv, "home"),
+		Secrets: secrets.FromEnv(nil, nil),
+	}
+	for _, d := range []string{priv, r.Workspace, r.OutDir, r.Home, rolloutTmp(r)} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Env = BaseEnv(EnvInput{Process: []string{"PATH=" + os.Getenv("PATH")}, Workspace: r.Workspace, TaskFile: r.TaskFile, OutDir: r.OutDir, Home: r.Home})
+	return r
+}
+
+// livePidsOf lists the processes (not zombies) whose real or effective
+// uid is uid.
+func livePidsOf(t *testing.T, uid int) []int {
+	t.Helper()
+	pids, err := proc.UserProcesses(uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pids
+}
+
+// A process of the agent's that left its group (setsid, daemonized) is
+// killed before the rollout is taken back: it could otherwise go on
+// writing in the workspace (from its working directory, through
+// directories it made world-writable) while the harness captures it, and
+// outlive the rollout into the evaluation's timing.
+func TestRunAsKillsEscapedProcesses(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: run_as switches users only when bench is root")
+	}
+	// A uid of this test's own, so no other test's processes are killed.
+	const uid = 61017
+	r := runAsRollout(t, uid, uid)
+	var stderr strings.Builder
+	r.Stdout, r.Stderr = &stderr, &stderr
+	script := `chmod 777 . && setsid sh -c 'while :; do echo late > late; sleep 0.05; done' </dev/null >/dev/null 2>&1 &
+		sleep 0.3; exit 0`
+	out, err := RunProcess(context.Background(), r, []string{"sh", "-c", script}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Failed || out.Process == nil || out.Process.ExitCode != 0 {
+		t.Fatalf("agent failed: %+v %+v\n%s", out, out.Process, stderr.String())
+	}
+	late := filepath.Join(r.Workspace, "late")
+	if err := os.Remove(late); err != nil {
+		t.Fatalf("the escaped process never wrote: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	pids := livePidsOf(t, uid)
+	for _, p := range pids {
+		syscall.Kill(p, syscall.SIGKILL)
+	}
+	if len(pids) > 0 {
+		t.Errorf("processes of uid %d outlive the rollout: %v", uid, pids)
+	}
+	if _, err := os.Lstat(late); err == nil {
+		t.Errorf("the agent wrote %s after its rollout was taken back", late)
 	}
 }

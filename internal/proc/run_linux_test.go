@@ -534,6 +534,8 @@ func TestRunAsUser(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: only root can start a process as another user")
 	}
+	// Not 65534: a run_as rollout of another package's tests kills every
+	// process of its uid.
 	var out bytes.Buffer
 	res, err := Run(context.Background(), Spec{
 		Argv:    []string{"sh", "-c", `id -u; id -g; id -G; sh -c 'id -u; sleep 60' & wait`},
@@ -542,13 +544,13 @@ func TestRunAsUser(t *testing.T) {
 		Stdout:  &out,
 		Timeout: 2 * time.Second,
 		Grace:   200 * time.Millisecond,
-		User:    &User{UID: 65534, GID: 65533},
+		User:    &User{UID: 61020, GID: 61021},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Fields(out.String()); len(got) != 4 || got[0] != "65534" || got[1] != "65533" || got[2] != "65533" || got[3] != "65534" {
-		t.Errorf("ids %q, want uid 65534, gid 65533, groups [65533], child uid 65534", out.String())
+	if got := strings.Fields(out.String()); len(got) != 4 || got[0] != "61020" || got[1] != "61021" || got[2] != "61021" || got[3] != "61020" {
+		t.Errorf("ids %q, want uid 61020, gid 61021, groups [61021], child uid 61020", out.String())
 	}
 	if !res.TimedOut {
 		t.Errorf("not timed out: %+v", res)
