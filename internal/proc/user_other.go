@@ -8,4 +8,6 @@ import "errors"
 func KillUser(uid int) error { return errors.New("kill a user's processes: needs linux") }
 
 // UserProcesses is only implemented on Linux, like Run.
-func UserProcesses(uid int) ([]int, error) { return nil, errors.New("list a user's processes: needs linux") }
+func UserProcesses(uid int) ([]int, error) {
+	return nil, errors.New("list a user's processes: needs linux")
+}
