@@ -72,7 +72,10 @@ func Protect(user *config.RunAs, paths ...string) error {
 
 // CheckTraversable reports the first of dir and its ancestors that user
 // cannot search, where its rollouts would live: the agent could not even
-// reach its workspace.
+// reach its workspace; or that user owns, or can write without a sticky
+// bit: its agents could then rename a rollout's directory (root's) and
+// leave a link in its place, which the harness's next steps by path
+// would follow (the give would chown the link's target's home/).
 func CheckTraversable(user *config.RunAs, dir string) error {
 	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
 		st, err := statOf(p)
@@ -82,6 +85,10 @@ func CheckTraversable(user *config.RunAs, dir string) error {
 		if !permits(st, user, 0o1) {
 			return fmt.Errorf("run_as: uid %d cannot reach the rollouts under %s: %s is mode %#o (owner uid %d): choose a paths.rollout_root every user can traverse",
 				user.UID, dir, p, fs.FileMode(st.Mode)&fs.ModePerm, st.Uid)
+		}
+		if int(st.Uid) == user.UID || (permits(st, user, 0o2) && st.Mode&syscall.S_ISVTX == 0) {
+			return fmt.Errorf("run_as: uid %d could rename the rollouts' directories under %s: %s is mode %#o (owner uid %d): choose a paths.rollout_root that user can traverse but not write (a sticky bit, as the system temp dir has, will do)",
+				user.UID, dir, p, st.Mode&0o7777, st.Uid)
 		}
 		if p == filepath.Dir(p) {
 			return nil
@@ -122,7 +129,12 @@ func rolloutTmp(r *Rollout) string { return filepath.Join(filepath.Dir(r.Home), 
 // workspace for a link before the capture).
 func giveRollout(r *Rollout, user *config.RunAs) error {
 	root := filepath.Dir(r.Workspace)
-	if err := os.Chmod(root, 0o711); err != nil {
+	// Also checked before the run (prepare): nothing above root may be
+	// the user's to rename, or every step below could follow its link.
+	if err := CheckTraversable(user, filepath.Dir(root)); err != nil {
+		return err
+	}
+	if err := chmodDir(root, 0o711); err != nil {
 		return fmt.Errorf("run_as: %w", err)
 	}
 	if _, err := container.RestoreOwnership(user.UID, user.GID, r.Workspace, r.OutDir, r.Home, rolloutTmp(r)); err != nil {
@@ -149,7 +161,21 @@ func reclaimRollout(r *Rollout) error {
 	if err == nil && own.Foreign > 0 {
 		err = fmt.Errorf("%d entries (such as %s) are still another user's", own.Foreign, own.Example)
 	}
-	return errors.Join(err, os.Chmod(root, 0o700))
+	return errors.Join(err, chmodDir(root, 0o700))
+}
+
+// chmodDir changes the mode of the directory dir itself, never of what a
+// link in its place points to.
+func chmodDir(dir string, mode os.FileMode) error {
+	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Fchmod(fd, uint32(mode.Perm())); err != nil {
+		return &fs.PathError{Op: "chmod", Path: dir, Err: err}
+	}
+	return nil
 }
 
 // Reachable tells whether user could read path: search every ancestor

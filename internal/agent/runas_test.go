@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -192,6 +193,36 @@ func TestProtectAndReach(t *testing.T) {
 	if err := CheckTraversable(user, base); err != nil {
 		t.Errorf("rollouts under %s: %v", base, err)
 	}
+	// A rollout root (or an ancestor) the user can write without a sticky
+	// bit, or owns, lets its agents rename a rollout's directory (root's)
+	// and leave a link in its place, which the harness's next steps by
+	// path then follow (the give would chown the link's target/home).
+	open := filepath.Join(base, "open")
+	if err := os.Mkdir(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		mode  os.FileMode
+		owner int
+		ok    bool
+	}{
+		{0o777, 0, false},
+		{0o777 | os.ModeSticky, 0, true},
+		{0o755, 65534, false},
+		{0o755 | os.ModeSticky, 65534, false},
+		{0o775, 0, true}, // group 0's, and the user is not in it
+	} {
+		if err := os.Chown(open, tc.owner, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(open, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		err := CheckTraversable(user, filepath.Join(open))
+		if tc.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "could rename")) {
+			t.Errorf("rollouts under a %v directory of uid %d: %v", tc.mode, tc.owner, err)
+		}
+	}
 }
 
 // runAsRollout is a rollout in a fresh private directory under base (made
@@ -268,5 +299,52 @@ func TestRunAsKillsEscapedProcesses(t *testing.T) {
 	}
 	if _, err := os.Lstat(late); err == nil {
 		t.Errorf("the agent wrote %s after its rollout was taken back", late)
+	}
+}
+
+// An agent's process (a rollout running at once as the same user) that
+// can write the directory holding the rollouts renames another rollout's
+// directory and leaves a link to / in its place: the give must not then
+// chown /home (here: a victim directory's home/) to the agent's user.
+func TestRunAsRolloutRootWritable(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: run_as switches users only when bench is root")
+	}
+	const uid = 61023
+	r := runAsRollout(t, uid, uid)
+	priv := filepath.Dir(r.Workspace)
+	if err := os.Chmod(filepath.Dir(priv), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(t.TempDir(), "victim")
+	secret := filepath.Join(victim, "home", "secret")
+	if err := os.MkdirAll(filepath.Dir(secret), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(victim, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(secret, []byte("root's\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	swap := exec.Command("sh", "-c", `mv "$1" "$1.moved" && ln -s "$2" "$1"`, "sh", priv, victim)
+	swap.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}}
+	if b, err := swap.CombinedOutput(); err != nil {
+		t.Fatalf("the swap: %v %s", err, b)
+	}
+	var stderr strings.Builder
+	r.Stdout, r.Stderr = &stderr, &stderr
+	_, err := RunProcess(context.Background(), r, []string{"sh", "-c", "cat \"$HOME/secret\""}, nil)
+	if u := ownerOf(t, secret); u != 0 {
+		t.Errorf("the link's target was given to uid %d", u)
+	}
+	if fi, err := os.Stat(victim); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("the link's target's mode changed: %v %v", fi.Mode(), err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "could rename the rollouts' directories") {
+		t.Errorf("rollout under a directory the agent can write: %v", err)
+	}
+	if strings.Contains(stderr.String(), "root's") {
+		t.Errorf("the agent read the victim's file: %s", stderr.String())
 	}
 }
