@@ -137,7 +137,9 @@ func giveRollout(r *Rollout, user *config.RunAs) error {
 	if err := chmodDir(root, 0o711); err != nil {
 		return fmt.Errorf("run_as: %w", err)
 	}
-	if _, err := container.RestoreOwnership(user.UID, user.GID, r.Workspace, r.OutDir, r.Home, rolloutTmp(r)); err != nil {
+	// Hard-linked files are not given: their other name may be a file of
+	// root's anywhere on the file system.
+	if _, err := container.GiveOwnership(user.UID, user.GID, r.Workspace, r.OutDir, r.Home, rolloutTmp(r)); err != nil {
 		return fmt.Errorf("run_as: give the rollout to uid %d: %w", user.UID, err)
 	}
 	if r.TaskFile != "" {

@@ -348,3 +348,29 @@ func TestRunAsRolloutRootWritable(t *testing.T) {
 		t.Errorf("the agent read the victim's file: %s", stderr.String())
 	}
 }
+
+// A hard link in the rollout at the give (left by a process of the same
+// user racing it, a rollout running at once, or by anything else) is not
+// given: the inode is also a file elsewhere, perhaps root's.
+func TestRunAsGiveSkipsHardLinks(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: run_as switches users only when bench is root")
+	}
+	const uid = 61024
+	r := runAsRollout(t, uid, uid)
+	outside := filepath.Join(filepath.Dir(filepath.Dir(r.Workspace)), "outside")
+	if err := os.WriteFile(outside, []byte("root's\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(outside, filepath.Join(r.Workspace, "linked")); err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	r.Stdout, r.Stderr = &stderr, &stderr
+	if _, err := RunProcess(context.Background(), r, []string{"sh", "-c", "echo pwned >> linked"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(outside); string(b) != "root's\n" {
+		t.Errorf("the agent wrote a file outside its rollout through a hard link: %q", b)
+	}
+}
