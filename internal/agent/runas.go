@@ -205,9 +205,10 @@ var running struct {
 	n map[int]int
 }
 
-// enterUser counts a rollout that runs as uid; the func it returns ends
-// it and, when it was the last one running as uid, kills every process
-// of uid: a process that left the agent's group (setsid, a daemon)
+// enterUser counts a rollout that runs as uid, first killing every
+// process of uid when no other rollout runs as it; the func it returns
+// ends it and, when it was the last one running as uid, kills every
+// process of uid again: a process that left the agent's group (setsid, a daemon)
 // escapes the group's sweep, and could write in the rollout while it is
 // taken back and captured (from its working directory, through
 // directories it made writable to all), or load the machine while the
@@ -219,6 +220,12 @@ func enterUser(uid int) (leave func() error) {
 	if running.n == nil {
 		running.n = map[int]int{}
 	}
+	var before error
+	if running.n[uid] == 0 {
+		// What a bench killed mid-rollout left running would race this
+		// give as it races a take-back.
+		before = proc.KillUser(uid)
+	}
 	running.n[uid]++
 	running.Unlock()
 	return func() error {
@@ -228,6 +235,6 @@ func enterUser(uid int) (leave func() error) {
 			return nil
 		}
 		delete(running.n, uid)
-		return proc.KillUser(uid)
+		return errors.Join(before, proc.KillUser(uid))
 	}
 }

@@ -374,3 +374,28 @@ func TestRunAsGiveSkipsHardLinks(t *testing.T) {
 		t.Errorf("the agent wrote a file outside its rollout through a hard link: %q", b)
 	}
 }
+
+// A process of the user's already running when a rollout starts (left by
+// a bench killed mid-rollout) is killed before the give.
+func TestRunAsKillsLeftoversBeforeTheGive(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: run_as switches users only when bench is root")
+	}
+	const uid = 61025
+	r := runAsRollout(t, uid, uid)
+	left := exec.Command("sh", "-c", `while :; do [ -e "$1/go" ] && echo alive > "$1/leftover"; sleep 0.02; done`, "sh", r.Workspace)
+	left.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}}
+	if err := left.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { left.Process.Kill(); left.Wait() })
+	var stderr strings.Builder
+	r.Stdout, r.Stderr = &stderr, &stderr
+	out, err := RunProcess(context.Background(), r, []string{"sh", "-c", `touch go; sleep 0.3; ! [ -e leftover ]`}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Process == nil || out.Process.ExitCode != 0 {
+		t.Errorf("a process of the user's from before ran during the rollout: %+v\n%s", out.Process, stderr.String())
+	}
+}
