@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/badinput"
@@ -42,7 +43,7 @@ func isolateRunAs(env *System, cfg *configs, task *config.Task, a *config.Agent,
 	if err := agent.Protect(user, append(roots, dots...)...); err != nil {
 		return badinput.Wrap(err)
 	}
-	if config.IsLocalRepo(task.Repo.URL) && agent.Reachable(user, task.Repo.URL) {
+	if p, ok := localRepoPath(task.Repo.URL); ok && agent.Reachable(user, p) {
 		return badinput.Errorf("%s: repo.url: run_as: uid %d can read the repository %s, history and human commits included: make it unreadable to that user (chmod 700 on it or a parent), or give a URL",
 			task.Repo.URLPos, user.UID, task.Repo.URL)
 	}
@@ -54,4 +55,23 @@ func isolateRunAs(env *System, cfg *configs, task *config.Task, a *config.Agent,
 		return err
 	}
 	return badinput.Wrap(agent.CheckTraversable(user, root))
+}
+
+// localRepoPath is the local path git clones url from: a path by git's
+// rule, or a file:// URL (a colon first, yet git reads the path all the
+// same), made absolute so that every ancestor is checked.
+func localRepoPath(url string) (string, bool) {
+	p := url
+	if !config.IsLocalRepo(url) {
+		rest, ok := strings.CutPrefix(strings.ToLower(url), "file://")
+		if !ok {
+			return "", false
+		}
+		p = url[len(url)-len(rest):]
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p, true
+	}
+	return abs, true
 }
