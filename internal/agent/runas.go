@@ -72,12 +72,11 @@ func Protect(user *config.RunAs, paths ...string) error {
 
 // CheckTraversable reports the first of dir and its ancestors that user
 // cannot search, where its rollouts would live: the agent could not even
-// reach its workspace; or that user owns, or can write without a sticky
-// bit: its agents could then rename a rollout's directory (root's) and
-// leave a link in its place, which the harness's next steps by path
-// would follow (the give would chown the link's target's home/).
+// reach its workspace; or one the user could rename entries of
+// (CheckUnmovable).
 func CheckTraversable(user *config.RunAs, dir string) error {
-	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+	real := realPath(dir)
+	for p := real; ; p = filepath.Dir(p) {
 		st, err := statOf(p)
 		if err != nil {
 			return fmt.Errorf("run_as: %w", err)
@@ -86,14 +85,46 @@ func CheckTraversable(user *config.RunAs, dir string) error {
 			return fmt.Errorf("run_as: uid %d cannot reach the rollouts under %s: %s is mode %#o (owner uid %d): choose a paths.rollout_root every user can traverse",
 				user.UID, dir, p, fs.FileMode(st.Mode)&fs.ModePerm, st.Uid)
 		}
+		if p == filepath.Dir(p) {
+			break
+		}
+	}
+	return CheckUnmovable(user, "the rollouts' directories under "+dir, "paths.rollout_root", real)
+}
+
+// CheckUnmovable reports the first of dir and its ancestors (links
+// resolved) that user owns, or can write without a sticky bit: its
+// processes could rename what is in it, root's as well, and leave a link
+// or a directory of their own in its place, which the harness's next
+// steps by path would follow (a rollout's give would chown the link's
+// target's home/; a state_root or work_root of the agent's would receive
+// the runs and the mirror). what names what moves, field the setting.
+func CheckUnmovable(user *config.RunAs, what, field, dir string) error {
+	for p := realPath(dir); ; p = filepath.Dir(p) {
+		st, err := statOf(p)
+		if err != nil {
+			return fmt.Errorf("run_as: %w", err)
+		}
 		if int(st.Uid) == user.UID || (permits(st, user, 0o2) && st.Mode&syscall.S_ISVTX == 0) {
-			return fmt.Errorf("run_as: uid %d could rename the rollouts' directories under %s: %s is mode %#o (owner uid %d): choose a paths.rollout_root that user can traverse but not write (a sticky bit, as the system temp dir has, will do)",
-				user.UID, dir, p, st.Mode&0o7777, st.Uid)
+			return fmt.Errorf("run_as: uid %d could rename %s: %s is mode %#o (owner uid %d): choose a %s whose directories that user can neither write nor own (a sticky bit, as the system temp dir has, will do)",
+				user.UID, what, p, st.Mode&0o7777, st.Uid, field)
 		}
 		if p == filepath.Dir(p) {
 			return nil
 		}
 	}
+}
+
+// realPath is p absolute with its links resolved (as far as it exists),
+// so that the directories checked are those the path goes through.
+func realPath(p string) string {
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	return filepath.Clean(p)
 }
 
 func statOf(p string) (*syscall.Stat_t, error) {

@@ -222,6 +222,20 @@ func TestProtectAndReach(t *testing.T) {
 		if tc.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "could rename")) {
 			t.Errorf("rollouts under a %v directory of uid %d: %v", tc.mode, tc.owner, err)
 		}
+		// A state_root there, or reached through a link to there.
+		stateIn := filepath.Join(open, "state")
+		os.Mkdir(stateIn, 0o700)
+		link := filepath.Join(base, "state-link")
+		os.Remove(link)
+		if err := os.Symlink(stateIn, link); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{stateIn, link} {
+			err := CheckUnmovable(user, "paths.state_root "+p, "paths.state_root", p)
+			if tc.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "uid 65534 could rename paths.state_root "+p+": "+open+" is mode")) {
+				t.Errorf("state_root %s under a %v directory of uid %d: %v", p, tc.mode, tc.owner, err)
+			}
+		}
 	}
 }
 

@@ -43,6 +43,11 @@ func isolateRunAs(env *System, cfg *configs, task *config.Task, a *config.Agent,
 	if err := agent.Protect(user, append(roots, dots...)...); err != nil {
 		return badinput.Wrap(err)
 	}
+	for i, field := range []string{"paths.state_root", "paths.work_root"} {
+		if err := agent.CheckUnmovable(user, field+" "+roots[i], field, roots[i]); err != nil {
+			return badinput.Wrap(err)
+		}
+	}
 	if p, ok := localRepoPath(task.Repo.URL); ok && agent.Reachable(user, p) {
 		return badinput.Errorf("%s: repo.url: run_as: uid %d can read the repository %s, history and human commits included: make it unreadable to that user (chmod 700 on it or a parent), or give a URL",
 			task.Repo.URLPos, user.UID, task.Repo.URL)
