@@ -1,14 +1,17 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/fsx"
 )
 
 // isolateRunAs readies the harness's files for an agent that runs as
@@ -59,7 +62,44 @@ func isolateRunAs(env *System, cfg *configs, task *config.Task, a *config.Agent,
 	if err != nil {
 		return err
 	}
-	return badinput.Wrap(agent.CheckTraversable(user, root))
+	if err := agent.CheckTraversable(user, root); err != nil {
+		return badinput.Wrap(err)
+	}
+	return lockRunAsUser(user.UID)
+}
+
+// runAsLockDir holds a lock file per run_as uid, in a directory of
+// root's only (never the temp dir, where the agents write).
+var runAsLockDir = "/run/perfbench"
+
+// runAsLocks are the locks this process holds, until it exits.
+var runAsLocks = map[int]*fsx.Lock{}
+
+// lockRunAsUser claims uid for this bench process until it exits: every
+// process of a run_as uid is killed around its rollouts, so two bench
+// processes sharing one (two shards on a node) would kill each other's
+// agents, as well as read each other's workspaces.
+func lockRunAsUser(uid int) error {
+	if runAsLocks[uid] != nil {
+		return nil
+	}
+	if err := os.MkdirAll(runAsLockDir, 0o700); err != nil {
+		return fmt.Errorf("run_as: %w", err)
+	}
+	if fi, err := os.Lstat(runAsLockDir); err != nil {
+		return fmt.Errorf("run_as: %w", err)
+	} else if st, ok := fi.Sys().(*syscall.Stat_t); !ok || !fi.IsDir() || int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("run_as: %s must be a directory of bench's user that no one else can write (it is %v)", runAsLockDir, fi.Mode())
+	}
+	l, err := fsx.TryLock(filepath.Join(runAsLockDir, fmt.Sprintf("run_as-%d.lock", uid)))
+	if errors.Is(err, fsx.ErrLocked) {
+		return badinput.Errorf("run_as: uid %d is in use by another bench process (its agents' processes are killed around each rollout): give each bench running at once a uid of its own", uid)
+	}
+	if err != nil {
+		return fmt.Errorf("run_as: %w", err)
+	}
+	runAsLocks[uid] = l
+	return nil
 }
 
 // localRepoPath is the local path git clones url from: a path by git's
