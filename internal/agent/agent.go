@@ -215,10 +215,15 @@ func RunProcess(ctx context.Context, r *Rollout, argv []string, stdin io.Reader)
 		Grace:   r.Limits.KillGrace.D(),
 	}
 	if user := RunsAs(r.Agent); user != nil {
-		// proc.Run returns once the group is swept: nothing of the
-		// agent's runs in the group while its files are taken back (also
-		// those a failed give already gave).
+		// proc.Run returns once the group is swept, and what left the
+		// group is killed by its uid (unless another rollout runs as
+		// that user): nothing of the agent's runs while its files are
+		// taken back (also those a failed give already gave).
+		leave := enterUser(user.UID)
 		defer func() {
+			if err := leave(); err != nil {
+				fmt.Fprintf(r.Stderr, "perfbench: run_as: %v\n", err)
+			}
 			if err := reclaimRollout(r); err != nil {
 				fmt.Fprintf(r.Stderr, "perfbench: run_as: take the rollout back: %v\n", err)
 			}

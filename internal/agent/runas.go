@@ -6,10 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/container"
+	"github.com/perfbench/perfbench/internal/proc"
 )
 
 // RunsAs is the user entry a's host-runtime rollouts switch to, nil when
@@ -70,9 +72,11 @@ func Protect(user *config.RunAs, paths ...string) error {
 
 // CheckTraversable reports the first of dir and its ancestors that user
 // cannot search, where its rollouts would live: the agent could not even
-// reach its workspace.
+// reach its workspace; or one the user could rename entries of
+// (CheckUnmovable).
 func CheckTraversable(user *config.RunAs, dir string) error {
-	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+	real := realPath(dir)
+	for p := real; ; p = filepath.Dir(p) {
 		st, err := statOf(p)
 		if err != nil {
 			return fmt.Errorf("run_as: %w", err)
@@ -82,9 +86,45 @@ func CheckTraversable(user *config.RunAs, dir string) error {
 				user.UID, dir, p, fs.FileMode(st.Mode)&fs.ModePerm, st.Uid)
 		}
 		if p == filepath.Dir(p) {
+			break
+		}
+	}
+	return CheckUnmovable(user, "the rollouts' directories under "+dir, "paths.rollout_root", real)
+}
+
+// CheckUnmovable reports the first of dir and its ancestors (links
+// resolved) that user owns, or can write without a sticky bit: its
+// processes could rename what is in it, root's as well, and leave a link
+// or a directory of their own in its place, which the harness's next
+// steps by path would follow (a rollout's give would chown the link's
+// target's home/; a state_root or work_root of the agent's would receive
+// the runs and the mirror). what names what moves, field the setting.
+func CheckUnmovable(user *config.RunAs, what, field, dir string) error {
+	for p := realPath(dir); ; p = filepath.Dir(p) {
+		st, err := statOf(p)
+		if err != nil {
+			return fmt.Errorf("run_as: %w", err)
+		}
+		if int(st.Uid) == user.UID || (permits(st, user, 0o2) && st.Mode&syscall.S_ISVTX == 0) {
+			return fmt.Errorf("run_as: uid %d could rename %s: %s is mode %#o (owner uid %d): choose a %s whose directories that user can neither write nor own (a sticky bit, as the system temp dir has, will do)",
+				user.UID, what, p, st.Mode&0o7777, st.Uid, field)
+		}
+		if p == filepath.Dir(p) {
 			return nil
 		}
 	}
+}
+
+// realPath is p absolute with its links resolved (as far as it exists),
+// so that the directories checked are those the path goes through.
+func realPath(p string) string {
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	return filepath.Clean(p)
 }
 
 func statOf(p string) (*syscall.Stat_t, error) {
@@ -120,10 +160,17 @@ func rolloutTmp(r *Rollout) string { return filepath.Join(filepath.Dir(r.Home), 
 // workspace for a link before the capture).
 func giveRollout(r *Rollout, user *config.RunAs) error {
 	root := filepath.Dir(r.Workspace)
-	if err := os.Chmod(root, 0o711); err != nil {
+	// Also checked before the run (prepare): nothing above root may be
+	// the user's to rename, or every step below could follow its link.
+	if err := CheckTraversable(user, filepath.Dir(root)); err != nil {
+		return err
+	}
+	if err := chmodDir(root, 0o711); err != nil {
 		return fmt.Errorf("run_as: %w", err)
 	}
-	if _, err := container.RestoreOwnership(user.UID, user.GID, r.Workspace, r.OutDir, r.Home, rolloutTmp(r)); err != nil {
+	// Hard-linked files are not given: their other name may be a file of
+	// root's anywhere on the file system.
+	if _, err := container.GiveOwnership(user.UID, user.GID, r.Workspace, r.OutDir, r.Home, rolloutTmp(r)); err != nil {
 		return fmt.Errorf("run_as: give the rollout to uid %d: %w", user.UID, err)
 	}
 	if r.TaskFile != "" {
@@ -147,7 +194,21 @@ func reclaimRollout(r *Rollout) error {
 	if err == nil && own.Foreign > 0 {
 		err = fmt.Errorf("%d entries (such as %s) are still another user's", own.Foreign, own.Example)
 	}
-	return errors.Join(err, os.Chmod(root, 0o700))
+	return errors.Join(err, chmodDir(root, 0o700))
+}
+
+// chmodDir changes the mode of the directory dir itself, never of what a
+// link in its place points to.
+func chmodDir(dir string, mode os.FileMode) error {
+	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Fchmod(fd, uint32(mode.Perm())); err != nil {
+		return &fs.PathError{Op: "chmod", Path: dir, Err: err}
+	}
+	return nil
 }
 
 // Reachable tells whether user could read path: search every ancestor
@@ -166,5 +227,45 @@ func Reachable(user *config.RunAs, path string) bool {
 		if d == filepath.Dir(d) {
 			return true
 		}
+	}
+}
+
+// running counts this process's rollouts running as each run_as uid.
+var running struct {
+	sync.Mutex
+	n map[int]int
+}
+
+// enterUser counts a rollout that runs as uid, first killing every
+// process of uid when no other rollout runs as it; the func it returns
+// ends it and, when it was the last one running as uid, kills every
+// process of uid again: a process that left the agent's group (setsid, a daemon)
+// escapes the group's sweep, and could write in the rollout while it is
+// taken back and captured (from its working directory, through
+// directories it made writable to all), or load the machine while the
+// evaluation times. Rollouts running at once as the same user keep each
+// other's processes alive until the last ends (the README's limit of
+// --max-workers with run_as).
+func enterUser(uid int) (leave func() error) {
+	running.Lock()
+	if running.n == nil {
+		running.n = map[int]int{}
+	}
+	var before error
+	if running.n[uid] == 0 {
+		// What a bench killed mid-rollout left running would race this
+		// give as it races a take-back.
+		before = proc.KillUser(uid)
+	}
+	running.n[uid]++
+	running.Unlock()
+	return func() error {
+		running.Lock()
+		defer running.Unlock()
+		if running.n[uid]--; running.n[uid] > 0 {
+			return nil
+		}
+		delete(running.n, uid)
+		return errors.Join(before, proc.KillUser(uid))
 	}
 }

@@ -1,13 +1,17 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/fsx"
 )
 
 // isolateRunAs readies the harness's files for an agent that runs as
@@ -42,7 +46,12 @@ func isolateRunAs(env *System, cfg *configs, task *config.Task, a *config.Agent,
 	if err := agent.Protect(user, append(roots, dots...)...); err != nil {
 		return badinput.Wrap(err)
 	}
-	if config.IsLocalRepo(task.Repo.URL) && agent.Reachable(user, task.Repo.URL) {
+	for i, field := range []string{"paths.state_root", "paths.work_root"} {
+		if err := agent.CheckUnmovable(user, field+" "+roots[i], field, roots[i]); err != nil {
+			return badinput.Wrap(err)
+		}
+	}
+	if p, ok := localRepoPath(task.Repo.URL); ok && agent.Reachable(user, p) {
 		return badinput.Errorf("%s: repo.url: run_as: uid %d can read the repository %s, history and human commits included: make it unreadable to that user (chmod 700 on it or a parent), or give a URL",
 			task.Repo.URLPos, user.UID, task.Repo.URL)
 	}
@@ -53,5 +62,61 @@ func isolateRunAs(env *System, cfg *configs, task *config.Task, a *config.Agent,
 	if err != nil {
 		return err
 	}
-	return badinput.Wrap(agent.CheckTraversable(user, root))
+	if err := agent.CheckTraversable(user, root); err != nil {
+		return badinput.Wrap(err)
+	}
+	return lockRunAsUser(user.UID)
+}
+
+// runAsLockDir holds a lock file per run_as uid, in a directory of
+// root's only (never the temp dir, where the agents write).
+var runAsLockDir = "/run/perfbench"
+
+// runAsLocks are the locks this process holds, until it exits.
+var runAsLocks = map[int]*fsx.Lock{}
+
+// lockRunAsUser claims uid for this bench process until it exits: every
+// process of a run_as uid is killed around its rollouts, so two bench
+// processes sharing one (two shards on a node) would kill each other's
+// agents, as well as read each other's workspaces.
+func lockRunAsUser(uid int) error {
+	if runAsLocks[uid] != nil {
+		return nil
+	}
+	if err := os.MkdirAll(runAsLockDir, 0o700); err != nil {
+		return fmt.Errorf("run_as: %w", err)
+	}
+	if fi, err := os.Lstat(runAsLockDir); err != nil {
+		return fmt.Errorf("run_as: %w", err)
+	} else if st, ok := fi.Sys().(*syscall.Stat_t); !ok || !fi.IsDir() || int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("run_as: %s must be a directory of bench's user that no one else can write (it is %v)", runAsLockDir, fi.Mode())
+	}
+	l, err := fsx.TryLock(filepath.Join(runAsLockDir, fmt.Sprintf("run_as-%d.lock", uid)))
+	if errors.Is(err, fsx.ErrLocked) {
+		return badinput.Errorf("run_as: uid %d is in use by another bench process (its agents' processes are killed around each rollout): give each bench running at once a uid of its own", uid)
+	}
+	if err != nil {
+		return fmt.Errorf("run_as: %w", err)
+	}
+	runAsLocks[uid] = l
+	return nil
+}
+
+// localRepoPath is the local path git clones url from: a path by git's
+// rule, or a file:// URL (a colon first, yet git reads the path all the
+// same), made absolute so that every ancestor is checked.
+func localRepoPath(url string) (string, bool) {
+	p := url
+	if !config.IsLocalRepo(url) {
+		rest, ok := strings.CutPrefix(strings.ToLower(url), "file://")
+		if !ok {
+			return "", false
+		}
+		p = url[len(url)-len(rest):]
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p, true
+	}
+	return abs, true
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"syscall"
 
 	"github.com/perfbench/perfbench/internal/fsx"
 )
@@ -19,6 +18,9 @@ type Ownership struct {
 	Foreign int
 	// Example is one foreign path, for the message.
 	Example string
+	// Linked non-directories with other hard links were left as they are
+	// (GiveOwnership only).
+	Linked int
 }
 
 // beforeLchown, when set (by tests), runs just before an entry is given
@@ -38,6 +40,19 @@ var beforeLchown func(dir, rel string)
 // by a process still running) never takes the walk out of dir. Without
 // the privilege to chown, foreign entries are counted, not fixed.
 func RestoreOwnership(uid, gid int, dirs ...string) (Ownership, error) {
+	return chownTrees(uid, gid, false, dirs)
+}
+
+// GiveOwnership is RestoreOwnership for handing trees of the harness's to
+// an unprivileged user (run_as) before it runs: a non-directory with more
+// than one hard link is left as it is and counted as Linked, since its
+// other name may be anywhere on the file system (a file of root's that a
+// process of the user's, racing the give, linked in).
+func GiveOwnership(uid, gid int, dirs ...string) (Ownership, error) {
+	return chownTrees(uid, gid, true, dirs)
+}
+
+func chownTrees(uid, gid int, skipLinked bool, dirs []string) (Ownership, error) {
 	var o Ownership
 	var errs []error
 	for _, dir := range dirs {
@@ -58,22 +73,20 @@ func RestoreOwnership(uid, gid int, dirs ...string) (Ownership, error) {
 				}
 				return nil
 			}
-			info, err := d.Info()
-			if err != nil {
+			fixed, linked, err := chownEntry(root, dir, p, uid, gid, skipLinked)
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				return nil // gone since it was listed
+			case linked:
+				o.Linked++
 				return nil
-			}
-			st, ok := info.Sys().(*syscall.Stat_t)
-			if !ok || int(st.Uid) == uid {
-				return nil
-			}
-			if beforeLchown != nil {
-				beforeLchown(dir, p)
-			}
-			if err := root.Lchown(p, uid, gid); err != nil {
+			case err != nil:
 				o.Foreign++
 				if o.Example == "" {
 					o.Example = filepath.Join(dir, p)
 				}
+				return nil
+			case !fixed:
 				return nil
 			}
 			o.Fixed++

@@ -73,6 +73,12 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 		// An empty Groups clears the supplementary groups (setgroups(0)):
 		// root's would give the agent what its uid is kept from.
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: []uint32{}}
+		// A session of its own (its process group too: pgid = pid, as
+		// the sweep expects): in bench's session the agent could open
+		// bench's controlling terminal as /dev/tty, root's shell's when
+		// bench runs in one, read it or push input into it (TIOCSTI)
+		// that the shell runs as root once bench exits.
+		cmd.SysProcAttr.Setpgid, cmd.SysProcAttr.Setsid = false, true
 	}
 	var pl plumbing
 	if err := pl.setup(cmd, spec); err != nil {

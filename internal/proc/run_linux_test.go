@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // hangGuard bounds how long a Run may take in a test. It only catches a
@@ -534,6 +535,8 @@ func TestRunAsUser(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: only root can start a process as another user")
 	}
+	// Not 65534: a run_as rollout of another package's tests kills every
+	// process of its uid.
 	var out bytes.Buffer
 	res, err := Run(context.Background(), Spec{
 		Argv:    []string{"sh", "-c", `id -u; id -g; id -G; sh -c 'id -u; sleep 60' & wait`},
@@ -542,15 +545,82 @@ func TestRunAsUser(t *testing.T) {
 		Stdout:  &out,
 		Timeout: 2 * time.Second,
 		Grace:   200 * time.Millisecond,
-		User:    &User{UID: 65534, GID: 65533},
+		User:    &User{UID: 61020, GID: 61021},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Fields(out.String()); len(got) != 4 || got[0] != "65534" || got[1] != "65533" || got[2] != "65533" || got[3] != "65534" {
-		t.Errorf("ids %q, want uid 65534, gid 65533, groups [65533], child uid 65534", out.String())
+	if got := strings.Fields(out.String()); len(got) != 4 || got[0] != "61020" || got[1] != "61021" || got[2] != "61021" || got[3] != "61020" {
+		t.Errorf("ids %q, want uid 61020, gid 61021, groups [61021], child uid 61020", out.String())
 	}
 	if !res.TimedOut {
 		t.Errorf("not timed out: %+v", res)
+	}
+}
+
+// With User the group starts in a session of its own: an agent sharing
+// bench's session could open bench's controlling terminal as /dev/tty
+// (root's, when bench is started from a root shell), read what is typed
+// there, or push input into it (TIOCSTI) that the shell runs as root
+// once bench exits.
+func TestRunAsUserHasNoTerminal(t *testing.T) {
+	if os.Getenv("PROC_TTY_HELPER") != "" {
+		ttyHelper()
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: only root can start a process as another user")
+	}
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	defer ptmx.Close()
+	var n uint32
+	unlock := int32(0)
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, ptmx.Fd(), 0x40045431, uintptr(unsafe.Pointer(&unlock))); e != 0 { // TIOCSPTLCK
+		t.Fatal(e)
+	}
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, ptmx.Fd(), 0x80045430, uintptr(unsafe.Pointer(&n))); e != 0 { // TIOCGPTN
+		t.Fatal(e)
+	}
+	pts, err := os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pts.Close()
+	// The harness, in a session whose controlling terminal is the pty.
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRunAsUserHasNoTerminal$")
+	cmd.Env = append(os.Environ(), "PROC_TTY_HELPER=1")
+	cmd.Stdin = pts
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "harness has a terminal") {
+		t.Fatalf("the helper has no controlling terminal, the test proves nothing:\n%s", out)
+	}
+	if strings.Contains(string(out), "agent opened /dev/tty") || !strings.Contains(string(out), "agent has no terminal") {
+		t.Errorf("the agent reached the harness's terminal:\n%s", out)
+	}
+}
+
+func ttyHelper() {
+	if f, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
+		f.Close()
+		fmt.Println("harness has a terminal")
+	}
+	var out bytes.Buffer
+	_, err := Run(context.Background(), Spec{
+		Argv:   []string{"sh", "-c", `if (exec 3<>/dev/tty) 2>/dev/null; then echo "agent opened /dev/tty"; else echo "agent has no terminal"; fi`},
+		Env:    []string{"PATH=" + os.Getenv("PATH")},
+		Dir:    "/",
+		Stdout: &out,
+		User:   &User{UID: 61026, GID: 61026},
+	})
+	fmt.Print(out.String())
+	if err != nil {
+		fmt.Println("run:", err)
 	}
 }
