@@ -63,6 +63,10 @@ func acquireTiming(ctx context.Context, dir string, candidates []int, log io.Wri
 	}
 	// Shared by every user of the machine, like /tmp itself. Best effort:
 	// only the owner may change it.
+	// Checked before the chmod, which would follow a planted link.
+	if err := checkLockDir(dir, log); err != nil {
+		return nil, err
+	}
 	_ = os.Chmod(dir, 0o777|os.ModeSticky)
 	type cand struct {
 		cpu  int
@@ -79,9 +83,15 @@ func acquireTiming(ctx context.Context, dir string, candidates []int, log io.Wri
 	delay := 20 * time.Millisecond
 	for {
 		for _, c := range cands {
-			f, err := os.OpenFile(c.path, os.O_RDWR|os.O_CREATE, 0o666)
+			// O_NOFOLLOW: a link planted in the shared directory must not
+			// make the harness create or truncate a file elsewhere.
+			f, err := os.OpenFile(c.path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o666)
 			if err != nil {
 				return nil, fmt.Errorf("timing lock: %w", err)
+			}
+			if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+				f.Close()
+				return nil, fmt.Errorf("timing lock %s: not a regular file", c.path)
 			}
 			_ = f.Chmod(0o666)
 			err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
@@ -109,6 +119,24 @@ func acquireTiming(ctx context.Context, dir string, candidates []int, log io.Wri
 		}
 		delay = min(delay*2, 500*time.Millisecond)
 	}
+}
+
+// checkLockDir refuses a lock directory that is a link or not a directory,
+// and warns when another unprivileged user owns it: that user (an agent's
+// run_as user, say, that created it first) could remove the lock files and
+// so let two evaluations time at once.
+func checkLockDir(dir string, log io.Writer) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("timing lock: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("timing lock: %s is not a directory", dir)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 && int(st.Uid) != os.Getuid() && log != nil {
+		fmt.Fprintf(log, "warning: the timing lock directory %s belongs to uid %d, who can break the exclusion of timed runs; remove it or set a lock directory of your own\n", dir, st.Uid)
+	}
+	return nil
 }
 
 // release drops the lock. The file stays: removing a flock file lets two
