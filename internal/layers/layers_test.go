@@ -48,6 +48,7 @@ var (
 		"internal/prepare",
 		"internal/evaluate",
 		"internal/calibrate",
+		"internal/slurm",
 	}
 	// readers read the records, whatever stage wrote the files: they
 	// import leaves and earlier readers only (like stages, in order). The
@@ -72,6 +73,7 @@ var (
 		"internal/workspace/workspacetest",
 		"internal/browsertest",
 		"internal/site/sitetest",
+		"internal/slurm/slurmtest",
 		"internal/layers",
 	}
 )
