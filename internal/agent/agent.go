@@ -197,7 +197,7 @@ func RunProcess(ctx context.Context, r *Rollout, argv []string, stdin io.Reader)
 		return runInContainer(ctx, r, argv, stdin)
 	}
 	out := &Outcome{Command: r.Secrets.RedactArgv(argv)}
-	res, err := proc.Run(ctx, proc.Spec{
+	spec := proc.Spec{
 		Argv:    argv,
 		Dir:     r.Workspace,
 		Env:     r.Env,
@@ -206,7 +206,22 @@ func RunProcess(ctx context.Context, r *Rollout, argv []string, stdin io.Reader)
 		Stderr:  r.Stderr,
 		Timeout: r.Limits.Timeout.D(),
 		Grace:   r.Limits.KillGrace.D(),
-	})
+	}
+	if user := RunsAs(r.Agent); user != nil {
+		if err := giveRollout(r, user); err != nil {
+			return nil, err
+		}
+		// proc.Run returns once the group is swept: nothing of the
+		// agent's runs in the group while its files are taken back.
+		defer func() {
+			if err := reclaimRollout(r); err != nil {
+				fmt.Fprintf(r.Stderr, "perfbench: run_as: take the rollout back: %v\n", err)
+			}
+		}()
+		spec.User = &proc.User{UID: user.UID, GID: user.GID}
+		out.SetDetail("run_as", user.String())
+	}
+	res, err := proc.Run(ctx, spec)
 	if err != nil {
 		out.Failed = true
 		out.Reason = err.Error()

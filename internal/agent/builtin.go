@@ -89,7 +89,7 @@ func (c *command) Run(ctx context.Context, r *Rollout) (*Outcome, error) {
 		out.Usage = u
 	case !errors.Is(err, os.ErrNotExist):
 		fmt.Fprintf(r.Stderr, "perfbench: %v\n", err)
-		out.Details = map[string]any{"metrics_error": err.Error()}
+		out.SetDetail("metrics_error", err.Error())
 	}
 	return out, nil
 }

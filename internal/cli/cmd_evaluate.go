@@ -15,6 +15,7 @@ import (
 	"github.com/perfbench/perfbench/internal/proc"
 	"github.com/perfbench/perfbench/internal/progress"
 	"github.com/perfbench/perfbench/internal/report"
+	"github.com/perfbench/perfbench/internal/shard"
 )
 
 type evaluateOptions struct {
@@ -29,6 +30,7 @@ type evaluateOptions struct {
 	timingSlots      int
 	lockDir          string
 	quiet            bool
+	shard            string
 }
 
 func newEvaluateCmd(env *System) *cobra.Command {
@@ -89,6 +91,10 @@ the plan is --plan, else run.json's plan_path, else <state_root>/plan.json,
 else the one rebuilt from --commits or the task's own commits; its hash
 must be the run's.
 
+--shard I/N evaluates only the items of shard I of N (the same partition
+as prepare --shard: by a stable hash of the item id); shards write only
+their items' eval.json, so N of them may run on N machines at once.
+
 Exit status 2 also when an item's baseline or human commit fails (the task
 or the machine needs fixing); those items are recorded as base_failed or
 human_failed and every other item is still evaluated.`,
@@ -107,6 +113,7 @@ human_failed and every other item is still evaluated.`,
 	f.IntVar(&o.timingSlots, "timing-slots", 1, "evaluations that may time at once on this machine, each on its own CPU")
 	f.StringVar(&o.lockDir, "lock-dir", "", "directory of the machine-wide timing locks (default /tmp/perfbench-timing)")
 	f.BoolVar(&o.quiet, "quiet", false, "do not print the report at the end")
+	f.StringVar(&o.shard, "shard", "", "evaluate part I of N of the run's items (0 <= I < N), as prepare --shard takes them")
 	return c
 }
 
@@ -124,6 +131,15 @@ func runEvaluate(ctx context.Context, env *System, o *evaluateOptions, args []st
 		return badinput.Errorf("--max-parallel-setup must be at least 1")
 	case o.timingSlots < 1:
 		return badinput.Errorf("--timing-slots must be at least 1")
+	case o.shard != "" && o.predictions != "":
+		return badinput.Errorf("--shard goes with RUN_DIR, not --predictions")
+	}
+	var sh shard.Spec
+	if o.shard != "" {
+		var err error
+		if sh, err = shard.Parse(o.shard); err != nil {
+			return err
+		}
 	}
 	for _, p := range []*string{&o.task, &o.planPath, &o.commits, &o.predictions, &o.out, &o.lockDir} {
 		*p = env.path(*p)
@@ -139,7 +155,7 @@ func runEvaluate(ctx context.Context, env *System, o *evaluateOptions, args []st
 		Bench:    cfg.bench,
 		LoadTask: func(path string) (*config.Task, error) { return env.loadTask(cfg, path) },
 		RunDir:   firstArg(args), Predictions: o.predictions, PlanPath: o.planPath, Out: o.out,
-		TaskPath: o.task, Commits: o.commits, Regrade: o.regrade,
+		TaskPath: o.task, Commits: o.commits, Regrade: o.regrade, Shard: sh,
 		BenchVersion: Version(), Now: env.Now, Log: env.Stderr,
 	})
 	if err != nil {

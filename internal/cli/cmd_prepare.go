@@ -10,11 +10,13 @@ import (
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/doctor"
 	"github.com/perfbench/perfbench/internal/prepare"
 	"github.com/perfbench/perfbench/internal/progress"
 	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
+	"github.com/perfbench/perfbench/internal/shard"
 	"github.com/perfbench/perfbench/internal/textx"
 )
 
@@ -31,6 +33,9 @@ type prepareOptions struct {
 	dryRun         bool
 	skipPreflight  bool
 	keepWorkspaces bool
+	runAs          string
+	initRun        bool
+	shard          string
 }
 
 func newPrepareCmd(env *System) *cobra.Command {
@@ -49,6 +54,16 @@ Results go to <state_root>/runs/<task>__<agent>__<model>__<UTC timestamp>/.
 By default prepare resumes the newest run with the same task, agent, model,
 plan and agent configuration: finished items are skipped, infra_error and
 interrupted ones are redone. --new starts a fresh run; --run-id picks one.
+
+Shards of one run (on many machines sharing the state root): first
+--run-id ID --init-run creates the run (run.json, its plan) once, runs no
+rollout and prints the run directory; then each of N processes runs
+--run-id ID --shard I/N (0 <= I < N, as $SLURM_ARRAY_TASK_ID and
+$(JOB_COMPLETION_INDEX) count) and prepares the items whose id hashes to
+shard I (every sample of an item with the item), resuming like any
+prepare. Shards never write run.json or predictions*.jsonl: 'bench merge
+RUN_DIR' rebuilds them once the shards are done. A shard's spend cap is
+bench.yaml's shard_budget_usd, else max_total_budget_usd / N.
 
 Without --from-plan the plan is built from --commits or the task's own
 commits. Preflight checks (as in 'bench doctor') run first unless
@@ -70,6 +85,9 @@ commits. Preflight checks (as in 'bench doctor') run first unless
 	f.BoolVar(&o.dryRun, "dry-run", false, "print what would run; start nothing")
 	f.BoolVar(&o.skipPreflight, "skip-preflight", false, "do not run the preflight checks")
 	f.BoolVar(&o.keepWorkspaces, "keep-workspaces", false, "keep each workspace after its patch is captured")
+	f.StringVar(&o.runAs, "run-as", "", "UID[:GID] a host-runtime agent runs as (bench as root; overrides run_as:)")
+	f.BoolVar(&o.initRun, "init-run", false, "create the run --run-id (before its shards start), run no rollout, print its directory")
+	f.StringVar(&o.shard, "shard", "", "prepare part I of N of the existing run --run-id (0 <= I < N)")
 	return c
 }
 
@@ -82,6 +100,25 @@ func runPrepare(ctx context.Context, env *System, o *prepareOptions, taskPath st
 	}
 	if o.newRun && o.runID != "" {
 		return badinput.Errorf("--new and --run-id exclude each other")
+	}
+	var sh shard.Spec
+	if c := o.shard; c != "" || o.initRun {
+		switch {
+		case o.runID == "" && o.initRun:
+			return badinput.Errorf("--init-run needs --run-id (the id its shards will name)")
+		case o.runID == "":
+			return badinput.Errorf("--shard needs --run-id of a run created with --init-run")
+		case o.initRun && c != "":
+			return badinput.Errorf("--init-run and --shard exclude each other (create the run once, then start its shards)")
+		case o.dryRun:
+			return badinput.Errorf("--dry-run goes with neither --init-run nor --shard")
+		}
+		if c != "" {
+			var err error
+			if sh, err = shard.Parse(c); err != nil {
+				return err
+			}
+		}
 	}
 	o.fromPlan, o.commits = env.path(o.fromPlan), env.path(o.commits)
 	cfg, err := env.loadBench(o.benchCfg)
@@ -96,18 +133,39 @@ func runPrepare(ctx context.Context, env *System, o *prepareOptions, taskPath st
 	if err != nil {
 		return err
 	}
+	if a, err = withRunAs(a, o.runAs); err != nil {
+		return err
+	}
 	if a, err = prepare.ResolveAgent(env.kinds(), task, a, agent.Host{Env: env.Environ()}); err != nil {
 		return err
+	}
+	if !o.dryRun {
+		// Before any run directory: a run_as that cannot be honoured is
+		// the user's error, not an item's infra_error.
+		if err := isolateRunAs(env, cfg, task, a); err != nil {
+			return err
+		}
 	}
 	opts := prepare.Options{
 		Task: task, Bench: cfg.bench, Agent: a, Kinds: env.kinds(), PlanPath: o.fromPlan, Commits: o.commits,
 		MaxWorkers: o.maxWorkers, Samples: o.samples, New: o.newRun, RunID: o.runID,
-		KeepWorkspaces: o.keepWorkspaces,
-		ProcessEnv:     env.Environ(), BenchVersion: Version(), Now: env.Now,
+		KeepWorkspaces: o.keepWorkspaces, InitRun: o.initRun, Shard: sh,
+		ProcessEnv: env.Environ(), BenchVersion: Version(), Now: env.Now,
 		Log: env.Stderr,
 	}
 	if o.dryRun {
 		return dryRun(ctx, env, opts)
+	}
+	if o.initRun {
+		// No rollout runs here (often a login node without the agent):
+		// no preflight. The last line is the run directory, for scripts.
+		sum, err := prepare.Run(ctx, opts)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "run %s: %d item(s) × %d sample(s); start its shards with --run-id %s --shard I/N\n", sum.RunID, sum.Total/o.samples, o.samples, sum.RunID)
+		fmt.Fprintln(env.Stdout, sum.RunDir)
+		return nil
 	}
 	if !o.skipPreflight && cfg.bench.PreflightEnabled() {
 		if err := doctor.Preflight(ctx, doctor.Checks(env.doctorInput(cfg.bench, a))); err != nil {
@@ -135,6 +193,21 @@ func runPrepare(ctx context.Context, env *System, o *prepareOptions, taskPath st
 		return &exitError{code: ExitFailure, err: fmt.Errorf("%d item(s) ended in infra_error; run prepare again to retry them", sum.Counts[records.RolloutInfraError])}
 	}
 	return nil
+}
+
+// withRunAs applies --run-as to a host-runtime entry (a container runs
+// as the invoking user already); the entry itself is left as loaded.
+func withRunAs(a *config.Agent, flag string) (*config.Agent, error) {
+	if flag == "" || a.Runtime != agent.RuntimeHost {
+		return a, nil
+	}
+	r, err := config.ParseRunAs(flag)
+	if err != nil {
+		return nil, badinput.Errorf("--run-as: %v", err)
+	}
+	c := *a
+	c.RunAs = r
+	return &c, nil
 }
 
 func printSummary(env *System, s *prepare.Summary) {

@@ -36,7 +36,7 @@ func TestOneLineAddsAnAgent(t *testing.T) {
 		t.Errorf("dry run: %d\n%s%s", code, out, stderr)
 	}
 	code, _, stderr = run(true, "validate", "t.yaml", "--bench-cfg", "typo.yaml")
-	want := `typo.yaml:4:5: agents.e: unknown field "greating" (did you mean "greeting"? expected one of: type, cli, model, command, env, home_files, runtime, image, extra_args, container_image, runtime_image, config_file, llm_config, agent_cls, sandbox_runtime, openhands_home, allow_browsing, profile, greeting, timeout,`
+	want := `typo.yaml:4:5: agents.e: unknown field "greating" (did you mean "greeting"? expected one of: type, cli, model, command, env, home_files, runtime, run_as, image, extra_args, container_image, runtime_image, config_file, llm_config, agent_cls, sandbox_runtime, openhands_home, allow_browsing, profile, greeting, timeout,`
 	if code != ExitBadInput || !strings.Contains(stderr, want) {
 		t.Errorf("misspelt key: %d %s", code, stderr)
 	}

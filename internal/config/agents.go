@@ -22,6 +22,7 @@ type agentEntry struct {
 	Env       map[string]string `yaml:"env"`
 	HomeFiles []string          `yaml:"home_files"`
 	Runtime   string            `yaml:"runtime"`
+	RunAs     string            `yaml:"run_as"`
 	Image     string            `yaml:"image"`
 	ExtraArgs []string          `yaml:"extra_args"`
 }
@@ -153,6 +154,9 @@ func decodeAgent(d *decoder, key, n *node, path string) (*Agent, error) {
 	a.Runtime, a.Image, a.ExtraArgs = e.Runtime, e.Image, e.ExtraArgs
 	a.Model = cmpOr(e.Model, args.Model)
 	if err := setType(d, a, e.Type, path); err != nil {
+		return nil, err
+	}
+	if a.RunAs, err = decodeRunAs(d, a, e.RunAs, path); err != nil {
 		return nil, err
 	}
 	if a.Limits, err = foldLimits(d, tail.limitSpellings, argLimits, spelled); err != nil {
@@ -320,6 +324,26 @@ func checkAgent(d *decoder, kind *AgentKind, a *Agent, path string) error {
 		return kind.Check(&EntryCheck{Agent: a, d: d, path: path})
 	}
 	return nil
+}
+
+// decodeRunAs parses run_as:, which only the host runtime honours: a
+// container already runs as the invoking user, apart from the host.
+func decodeRunAs(d *decoder, a *Agent, s, path string) (*RunAs, error) {
+	if s == "" {
+		return nil, nil
+	}
+	f := joinPath(path, "run_as")
+	if !slices.Contains(runtimes, a.Runtime) && a.Runtime != "" {
+		return nil, nil // checkAgent reports the runtime
+	}
+	if a.Runtime != "" && a.Runtime != "host" {
+		return nil, d.errAtPos(d.valueAt(f), f, "only valid with runtime: host (this entry has runtime: %s)", quoteShort(a.Runtime))
+	}
+	r, err := ParseRunAs(s)
+	if err != nil {
+		return nil, d.errAtPos(d.valueAt(f), f, "%v", err)
+	}
+	return r, nil
 }
 
 // applyAgentDefaults fills what an entry (or a synthesized one) leaves

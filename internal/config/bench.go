@@ -221,6 +221,9 @@ func checkLimits(d *decoder, b *Bench) error {
 	if b.MaxTotalBudgetUSD < 0 {
 		return d.errAtPos(d.valueAt("max_total_budget_usd"), "max_total_budget_usd", "must not be negative, got %s", formatFloat(b.MaxTotalBudgetUSD))
 	}
+	if b.ShardBudgetUSD < 0 {
+		return d.errAtPos(d.valueAt("shard_budget_usd"), "shard_budget_usd", "must not be negative, got %s", formatFloat(b.ShardBudgetUSD))
+	}
 	for _, model := range slices.Sorted(maps.Keys(b.Prices)) {
 		p := b.Prices[model]
 		for _, price := range []struct {

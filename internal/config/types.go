@@ -241,6 +241,10 @@ type Bench struct {
 	// agent can read the shared state root and the mirror's history. The
 	// run records it (records.Run) and every report shows it.
 	AllowUnisolated bool `yaml:"allow_unisolated" json:"allow_unisolated,omitempty"`
+	// ShardBudgetUSD caps the spend of each shard of a run (prepare
+	// --shard I/N, across the shard's processes); 0: max_total_budget_usd
+	// split evenly, cap/N.
+	ShardBudgetUSD float64 `yaml:"shard_budget_usd" json:"shard_budget_usd,omitempty"`
 	// Secrets names extra environment variables whose values are scrubbed
 	// from every captured log, on top of names containing KEY, TOKEN,
 	// SECRET or PASSWORD.
@@ -391,6 +395,11 @@ type Agent struct {
 	HomeFiles []string `json:"home_files,omitempty"`
 	// Runtime is host (default) or container.
 	Runtime string `json:"runtime,omitempty"`
+	// RunAs is the user a host-runtime agent runs as when bench is root
+	// (run_as: UID[:GID]); nil: bench's own user. It is part of the agent
+	// configuration's hash (it changes what the agent can read), and
+	// absent from the JSON of an entry without it, so their hashes stay.
+	RunAs *RunAs `json:"run_as,omitempty"`
 	// Image is the image for runtime: container.
 	Image string `json:"image,omitempty"`
 	// ExtraArgs are appended to the agent's argv.

@@ -18,6 +18,7 @@ import (
 	"github.com/perfbench/perfbench/internal/plan"
 	"github.com/perfbench/perfbench/internal/prepare"
 	"github.com/perfbench/perfbench/internal/records"
+	"github.com/perfbench/perfbench/internal/shard"
 	"github.com/perfbench/perfbench/internal/workspace"
 )
 
@@ -42,6 +43,10 @@ type InputOptions struct {
 	// Commits is the commits file a run's plan is rebuilt from.
 	Commits string
 	Regrade bool
+	// Shard, when set, is the part of the run this process evaluates
+	// (evaluate --shard I/N): the units of the items in it, by the item's
+	// id as prepare's shards take them.
+	Shard shard.Spec
 
 	BenchVersion string
 	Now          func() time.Time
@@ -75,6 +80,10 @@ func Open(ctx context.Context, o InputOptions) (*Input, error) {
 		o.Log = io.Discard
 	}
 	if o.Predictions != "" {
+		if o.Shard.N > 0 {
+			// It would create the run directory: run-level, not a shard's.
+			return nil, badinput.Errorf("--shard goes with RUN_DIR, not --predictions")
+		}
 		return openPredictions(ctx, &o)
 	}
 	return openRunDir(ctx, &o)
@@ -121,6 +130,9 @@ func openRunDir(ctx context.Context, o *InputOptions) (*Input, error) {
 		it, ok := items[id]
 		if !ok {
 			return nil, badinput.Errorf("run %s lists item %s, which its plan does not have", run.RunID, id)
+		}
+		if !o.Shard.Has(id) {
+			continue
 		}
 		for s := 0; s < samples; s++ {
 			name := journal.ItemDirName(id, s, samples)

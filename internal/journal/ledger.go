@@ -29,6 +29,9 @@ type Ledger struct {
 	// SpentUSD is what the process's rollouts cost, in-flight ones as far
 	// as they reported (so a kill -9 loses no spend).
 	SpentUSD float64 `json:"spent_usd"`
+	// Shard is the process's part of the run ("I/N", prepare --shard);
+	// a shard's budget counts its own processes' ledgers.
+	Shard string `json:"shard,omitempty"`
 }
 
 const ledgerGlob = "ledger.*.json"

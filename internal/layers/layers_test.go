@@ -28,6 +28,7 @@ var (
 		"internal/badinput",
 		"internal/textx",
 		"internal/procfs",
+		"internal/shard",
 	}
 	// stages in the order data flows: a stage imports leaves and earlier
 	// stages only. The tools (git, processes) come first; the rollout is

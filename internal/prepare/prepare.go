@@ -31,6 +31,7 @@ import (
 	"github.com/perfbench/perfbench/internal/plan"
 	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
+	"github.com/perfbench/perfbench/internal/shard"
 	"github.com/perfbench/perfbench/internal/workspace"
 )
 
@@ -71,6 +72,13 @@ type Options struct {
 	New            bool
 	RunID          string
 	KeepWorkspaces bool
+	// InitRun creates the run RunID (run.json, its plan, everything
+	// run-level) and runs no rollout: the shards of the run start after it.
+	InitRun bool
+	// Shard, when set (N >= 1), is this process's part of the existing run
+	// RunID: only its items are prepared, and nothing run-level (run.json,
+	// predictions) is written; `bench merge` does that.
+	Shard shard.Spec
 
 	// ProcessEnv is the harness's environment (os.Environ()).
 	ProcessEnv   []string
@@ -230,20 +238,72 @@ func (r *runner) writeLedger(mine float64, force bool) {
 // spent stays in their own ledgers.
 func (r *runner) openLedger() {
 	r.ledger = journal.NewLedger(r.opts.Now().UTC())
+	r.ledger.Shard = r.opts.Shard.String()
 }
 
-// otherSpend is the rest of the run's spend: the other ledgers and a
-// legacy run.json spend.
+// otherSpend is the rest of the spend the cap applies to: for a run, the
+// other ledgers and a legacy run.json spend; for a shard, the ledgers of
+// the shard's other processes (earlier sessions of it).
 func (r *runner) otherSpend() float64 {
 	ledgers, _ := journal.ReadLedgers(r.runDir)
 	own := journal.LedgerPath(r.runDir, r.ledger)
 	total := r.run.SpentUSD
+	if r.opts.sharded() {
+		total = 0
+	}
 	for p, l := range ledgers {
-		if p != own {
+		if p != own && (!r.opts.sharded() || l.Shard == r.ledger.Shard) {
 			total += l.SpentUSD
 		}
 	}
 	return total
+}
+
+// sharded reports whether this process is one shard of a run.
+func (o *Options) sharded() bool { return o.Shard.N > 0 }
+
+// items are the plan items this process prepares: its shard's (every
+// sample of an item is in the item's shard).
+func (r *runner) items() []plan.Item {
+	var out []plan.Item
+	for _, it := range r.opts.Plan.Items {
+		if r.opts.Shard.Has(it.ID) {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// ShardBudget is the spend cap of one shard of N: bench.yaml's
+// shard_budget_usd, else max_total_budget_usd split evenly (0: none).
+func ShardBudget(b *config.Bench, n int) float64 {
+	if b.ShardBudgetUSD > 0 {
+		return b.ShardBudgetUSD
+	}
+	return b.MaxTotalBudgetUSD / float64(max(n, 1))
+}
+
+// budgetCap is the cap this process enforces and its name in messages:
+// the run's max_total_budget_usd, or the shard's budget.
+func (r *runner) budgetCap() (float64, string) {
+	b, o := r.opts.Bench, r.opts
+	if !o.sharded() {
+		return b.MaxTotalBudgetUSD, "the run's " + records.LimitMaxTotalBudgetUSD
+	}
+	if b.ShardBudgetUSD > 0 {
+		return b.ShardBudgetUSD, "shard " + o.Shard.String() + "'s shard_budget_usd"
+	}
+	return ShardBudget(b, o.Shard.N), fmt.Sprintf("shard %s's share (1/%d) of %s", o.Shard, o.Shard.N, records.LimitMaxTotalBudgetUSD)
+}
+
+// initSummary is the summary of --init-run: the run exists, nothing ran.
+func (r *runner) initSummary(ctx context.Context) (*Summary, error) {
+	if _, err := journal.UpdateRun(ctx, r.runDir, func(run *records.Run) {
+		run.MaxTotalBudgetUSD = r.opts.Bench.MaxTotalBudgetUSD
+	}); err != nil {
+		return nil, err
+	}
+	return &Summary{RunID: r.run.RunID, RunDir: r.runDir, Total: len(r.opts.Plan.Items) * r.opts.Samples, Counts: map[records.RolloutStatus]int{}}, nil
 }
 
 // Run prepares every unfinished unit of the plan.
@@ -265,6 +325,12 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	if opts.Kinds == nil {
 		opts.Kinds = agent.Builtins()
+	}
+	if (opts.InitRun || opts.sharded()) && opts.RunID == "" {
+		return nil, badinput.Errorf("--init-run and --shard need --run-id")
+	}
+	if opts.InitRun && opts.sharded() {
+		return nil, badinput.Errorf("--init-run and --shard exclude each other (create the run once, then start its shards)")
 	}
 	if opts.Plan == nil {
 		p, err := findPlan(ctx, &opts)
@@ -295,11 +361,18 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err := r.openRun(ctx); err != nil {
 		return nil, err
 	}
-	if err := r.recordRuntime(ctx, agent.RolloutRuntime(opts.Agent, adapter)); err != nil {
-		return nil, err
+	// Where rollouts run and their images are the run's: recorded by the
+	// run's creator (or an unsharded session), never by a shard.
+	if !opts.sharded() {
+		if err := r.recordRuntime(ctx, agent.RolloutRuntime(opts.Agent, adapter)); err != nil {
+			return nil, err
+		}
+		if hasContainers {
+			r.recordImages(ctx, ca)
+		}
 	}
-	if hasContainers {
-		r.recordImages(ctx, ca)
+	if opts.InitRun {
+		return r.initSummary(ctx)
 	}
 	mirror, err := workspace.OpenMirror(ctx, opts.Bench.Paths.WorkRoot, opts.Plan.RepoURL)
 	if err != nil {
@@ -308,9 +381,10 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	r.mirror = mirror
 
 	r.openLedger()
+	items := r.items()
 	var todo []unit
 	skipped := 0
-	for _, it := range opts.Plan.Items {
+	for _, it := range items {
 		for s := 0; s < opts.Samples; s++ {
 			u := unit{item: it, sample: s, dir: filepath.Join(r.runDir, journal.ItemDirName(it.ID, s, opts.Samples))}
 			if journal.Done(u.dir, it.Hash()) {
@@ -320,14 +394,15 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 			todo = append(todo, u)
 		}
 	}
-	total := len(opts.Plan.Items) * opts.Samples
+	total := len(items) * opts.Samples
 	sessionStart := r.ledger.SpentUSD
-	r.spend = newSpend(sessionStart, opts.Bench.MaxTotalBudgetUSD, r.otherSpend, func(total, mine float64) {
+	budget, budgetName := r.budgetCap()
+	r.spend = newSpend(sessionStart, budget, r.otherSpend, func(total, mine float64) {
 		opts.Progress.Spend(total)
 		r.writeLedger(mine, false)
 	})
 	if r.spend.Reached() && len(todo) > 0 {
-		fmt.Fprintf(r.log, "the run's %s of %s is already spent (%s): no item starts\n", records.LimitMaxTotalBudgetUSD, usd(opts.Bench.MaxTotalBudgetUSD), usd(r.spend.Total()))
+		fmt.Fprintf(r.log, "%s of %s is already spent (%s): no item starts\n", budgetName, usd(budget), usd(r.spend.Total()))
 	}
 	opts.Progress.Start(r.run.RunID, total, skipped)
 	if spent := r.spend.Total(); spent > 0 {
@@ -349,7 +424,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	opts.Progress.Close()
 
 	sum := &Summary{RunID: r.run.RunID, RunDir: r.runDir, Total: total, Skipped: skipped, Counts: map[records.RolloutStatus]int{}}
-	for _, it := range opts.Plan.Items {
+	for _, it := range items {
 		for s := 0; s < opts.Samples; s++ {
 			dir := filepath.Join(r.runDir, journal.ItemDirName(it.ID, s, opts.Samples))
 			name := filepath.Base(dir)
@@ -374,8 +449,10 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	// another process's hold of the run's lock.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	if perr := r.writePredictions(fctx); perr != nil && werr == nil {
-		werr = perr
+	if !opts.sharded() {
+		if perr := r.writePredictions(fctx); perr != nil && werr == nil {
+			werr = perr
+		}
 	}
 	sum.Interrupted = ctx.Err() != nil
 	r.spend.refresh(true)
@@ -383,15 +460,17 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	sum.SessionUSD = sum.SpentUSD - r.spend.Others() - sessionStart
 	if cause := context.Cause(runCtx); !sum.Interrupted && cause != nil && !errors.Is(cause, context.Canceled) {
 		sum.Stopped = cause.Error()
-	} else if r.spend.Reached() && opts.Bench.MaxTotalBudgetUSD > 0 && len(sum.Missing) > 0 {
-		sum.Stopped = fmt.Sprintf("the run's %s of %s is reached (spent %s)", records.LimitMaxTotalBudgetUSD, usd(opts.Bench.MaxTotalBudgetUSD), usd(sum.SpentUSD))
+	} else if r.spend.Reached() && budget > 0 && len(sum.Missing) > 0 {
+		sum.Stopped = fmt.Sprintf("%s of %s is reached (spent %s)", budgetName, usd(budget), usd(sum.SpentUSD))
 	}
-	if _, err := journal.UpdateRun(fctx, r.runDir, func(run *records.Run) {
-		run.Stopped = sum.Stopped
-		run.MaxTotalBudgetUSD = opts.Bench.MaxTotalBudgetUSD
-		run.UpdatedAt = opts.Now().UTC()
-	}); err != nil && werr == nil {
-		werr = err
+	if !opts.sharded() {
+		if _, err := journal.UpdateRun(fctx, r.runDir, func(run *records.Run) {
+			run.Stopped = sum.Stopped
+			run.MaxTotalBudgetUSD = opts.Bench.MaxTotalBudgetUSD
+			run.UpdatedAt = opts.Now().UTC()
+		}); err != nil && werr == nil {
+			werr = err
+		}
 	}
 	if werr != nil && !errors.Is(werr, context.Canceled) {
 		return sum, werr
@@ -541,7 +620,15 @@ func (r *runner) openRun(ctx context.Context) error {
 			if run.Task.ID != o.Task.ID {
 				return badinput.Errorf("--run-id %s belongs to task %s, not %s", o.RunID, run.Task.ID, o.Task.ID)
 			}
+			if o.InitRun || o.sharded() {
+				// Every shard must prepare the run the way it was created.
+				if err := sameRun(run, key); err != nil {
+					return err
+				}
+			}
 			existing = run
+		} else if o.sharded() {
+			return badinput.Errorf("--shard: run %s does not exist in %s; create it first with the same prepare command and --init-run instead of --shard", o.RunID, journal.RunsDir(root))
 		}
 	case !o.New:
 		run, err := journal.FindResumable(root, key)
@@ -553,8 +640,12 @@ func (r *runner) openRun(ctx context.Context) error {
 	if existing != nil {
 		r.run = existing
 		r.runDir = filepath.Join(journal.RunsDir(root), existing.RunID)
-		fmt.Fprintf(r.log, "resuming run %s\n", existing.RunID)
-		if !fsx.Exists(filepath.Join(r.runDir, "plan.json")) {
+		if o.InitRun {
+			fmt.Fprintf(r.log, "run %s exists with this configuration\n", existing.RunID)
+		} else {
+			fmt.Fprintf(r.log, "resuming run %s\n", existing.RunID)
+		}
+		if !o.sharded() && !fsx.Exists(filepath.Join(r.runDir, "plan.json")) {
 			return r.writeRunPlan()
 		}
 		return nil
@@ -600,6 +691,24 @@ func (r *runner) openRun(ctx context.Context) error {
 	return journal.WriteRun(r.runDir, r.run)
 }
 
+// sameRun refuses a run made with another plan, agent configuration or
+// number of samples than key's: a shard, or a repeated --init-run, must
+// not mix its rollouts into another configuration's run.
+func sameRun(run *records.Run, key journal.RunKey) error {
+	for _, d := range []struct{ what, have, want string }{
+		{"plan hash", run.PlanHash, key.PlanHash},
+		{"agent", run.Agent.Name, key.AgentName},
+		{"model", run.Agent.Model, key.Model},
+		{"agent configuration hash", run.Agent.ConfigHash, key.AgentConfigHash},
+		{"samples", fmt.Sprint(max(run.Samples, 1)), fmt.Sprint(key.Samples)},
+	} {
+		if d.have != d.want {
+			return badinput.Errorf("--run-id %s was created with %s %q, not %q: give the same --from-plan, --agent, --samples and bench.yaml as --init-run", run.RunID, d.what, d.have, d.want)
+		}
+	}
+	return nil
+}
+
 // Provenance is what a new run records of the harness and the machine
 // that made it.
 func Provenance(ctx context.Context, benchVersion string) records.Provenance {
@@ -641,45 +750,63 @@ func (r *runner) writePredictions(ctx context.Context) error {
 		return fmt.Errorf("predictions: %w", err)
 	}
 	defer lock.Unlock()
-	o := r.opts
-	name := o.Agent.Model
-	if name == "" {
-		name = o.Agent.Name
+	_, err = writePredictionsLocked(r.runDir, r.opts.Plan.Items, r.opts.Samples, predictionsModel(r.opts.Agent.Model, r.opts.Agent.Name))
+	return err
+}
+
+// predictionsModel is the model_name_or_path of a run's rows.
+func predictionsModel(model, agentName string) string {
+	if model == "" {
+		return agentName
 	}
-	for s := 0; s < o.Samples; s++ {
-		paths := []string{journal.PredictionsPath(r.runDir, s, o.Samples)}
-		if s == 0 && o.Samples > 1 {
-			paths = append(paths, filepath.Join(r.runDir, journal.PredictionsFile))
+	return model
+}
+
+// writePredictionsLocked writes every sample's predictions file (with
+// samples, predictions.jsonl is sample 0's too) from the journals, the
+// run's lock held; it returns the finished units.
+func writePredictionsLocked(runDir string, items []plan.Item, samples int, name string) (int, error) {
+	finished := 0
+	for s := 0; s < samples; s++ {
+		paths := []string{journal.PredictionsPath(runDir, s, samples)}
+		if s == 0 && samples > 1 {
+			paths = append(paths, filepath.Join(runDir, journal.PredictionsFile))
 		}
-		for _, path := range paths {
-			if err := r.writePredictionsFile(path, s, name); err != nil {
-				return err
+		for k, path := range paths {
+			n, err := writePredictionsFile(runDir, path, items, s, samples, name)
+			if err != nil {
+				return finished, err
+			}
+			if k == 0 {
+				finished += n
 			}
 		}
 	}
-	return nil
+	return finished, nil
 }
 
 // writePredictionsFile writes the predictions of sample s to path, one
-// row at a time, each patch streamed from its model_patch.diff.
-func (r *runner) writePredictionsFile(path string, s int, name string) error {
-	o := r.opts
+// row at a time, each patch streamed from its model_patch.diff; it
+// returns the rows written.
+func writePredictionsFile(runDir, path string, items []plan.Item, s, samples int, name string) (int, error) {
 	w, err := journal.CreatePredictions(path)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer w.Close()
-	for _, it := range o.Plan.Items {
-		dir := filepath.Join(r.runDir, journal.ItemDirName(it.ID, s, o.Samples))
+	n := 0
+	for _, it := range items {
+		dir := filepath.Join(runDir, journal.ItemDirName(it.ID, s, samples))
 		j, err := journal.ReadJournal(dir)
 		if err != nil || !j.Status.Final() || j.PlanItemHash != it.Hash() {
 			continue
 		}
 		if err := addPrediction(w, it.ID, name, filepath.Join(dir, journal.PatchFile)); err != nil {
-			return err
+			return n, err
 		}
+		n++
 	}
-	return w.Commit()
+	return n, w.Commit()
 }
 
 // addPrediction adds one row whose patch is the file at patchPath (empty

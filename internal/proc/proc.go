@@ -67,7 +67,14 @@ type Spec struct {
 	// harness that crashed can find the group again. It must not block: the
 	// timeout is already running.
 	OnStart func(pid int)
+	// User, when set, is the uid and gid the process (and so its group)
+	// runs as, with no supplementary groups: run_as, for a harness running
+	// as root. Nil: the harness's own user.
+	User *User
 }
+
+// User is a numeric uid and gid to run a process as.
+type User struct{ UID, GID int }
 
 // Result is how the process ended.
 type Result struct {

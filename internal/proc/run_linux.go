@@ -69,6 +69,11 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 		Env:         env,
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
+	if u := spec.User; u != nil {
+		// An empty Groups clears the supplementary groups (setgroups(0)):
+		// root's would give the agent what its uid is kept from.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: []uint32{}}
+	}
 	var pl plumbing
 	if err := pl.setup(cmd, spec); err != nil {
 		return res, fmt.Errorf("start %s: %w", name, err)

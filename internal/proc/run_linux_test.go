@@ -527,3 +527,30 @@ func TestRunNoGoroutineLeak(t *testing.T) {
 	buf := make([]byte, 1<<20)
 	t.Fatalf("goroutines: %d before, %d after\n%s", before, after, buf[:runtime.Stack(buf, true)])
 }
+
+// With User the leader and what it starts run as that uid and gid, with
+// no supplementary groups, and a timeout still stops the whole group.
+func TestRunAsUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: only root can start a process as another user")
+	}
+	var out bytes.Buffer
+	res, err := Run(context.Background(), Spec{
+		Argv:    []string{"sh", "-c", `id -u; id -g; id -G; sh -c 'id -u; sleep 60' & wait`},
+		Env:     []string{"PATH=" + os.Getenv("PATH")},
+		Dir:     "/",
+		Stdout:  &out,
+		Timeout: 2 * time.Second,
+		Grace:   200 * time.Millisecond,
+		User:    &User{UID: 65534, GID: 65533},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Fields(out.String()); len(got) != 4 || got[0] != "65534" || got[1] != "65533" || got[2] != "65533" || got[3] != "65534" {
+		t.Errorf("ids %q, want uid 65534, gid 65533, groups [65533], child uid 65534", out.String())
+	}
+	if !res.TimedOut {
+		t.Errorf("not timed out: %+v", res)
+	}
+}
