@@ -166,6 +166,9 @@ func conf(dir, node, hw, sock string, ports []int) string {
 		"AccountingStorageType=accounting_storage/none",
 		"JobCompType=jobcomp/none",
 		"ReturnToService=2",
+		// Pending jobs (a dependency just met) are looked at every
+		// second, not every minute.
+		"SchedulerParameters=sched_interval=1,bf_interval=1",
 		"MinJobAge=600",
 		"StateSaveLocation=" + filepath.Join(dir, "state"),
 		"SlurmdSpoolDir=" + filepath.Join(dir, "spool"),
