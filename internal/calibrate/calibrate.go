@@ -30,31 +30,12 @@ import (
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/plan"
 	"github.com/perfbench/perfbench/internal/records"
+	"github.com/perfbench/perfbench/internal/shard"
 	"github.com/perfbench/perfbench/internal/stats"
 )
 
 // DefaultSessions is the number of sessions without --sessions.
 const DefaultSessions = 3
-
-// Shard is part I of N of the plan's items (1 <= I <= N); the zero value
-// is every item.
-type Shard struct{ I, N int }
-
-// ParseShard parses "I/N"; a bad value is bad input.
-func ParseShard(s string) (Shard, error) {
-	a, b, ok := strings.Cut(s, "/")
-	i, err1 := strconv.Atoi(strings.TrimSpace(a))
-	n, err2 := strconv.Atoi(strings.TrimSpace(b))
-	if !ok || err1 != nil || err2 != nil || n < 1 || i < 1 || i > n {
-		return Shard{}, badinput.Errorf("--shard %q: expected I/N with 1 <= I <= N (e.g. 1/2)", s)
-	}
-	return Shard{I: i, N: n}, nil
-}
-
-// Has says whether the item at index idx of the plan is in the shard:
-// items are dealt round-robin, so each shard gets a share of every part
-// of the plan.
-func (s Shard) Has(idx int) bool { return s.N <= 1 || idx%s.N == s.I-1 }
 
 // Options configure a calibration.
 type Options struct {
@@ -67,7 +48,9 @@ type Options struct {
 	// each (the configured rounds when 0).
 	Sessions int
 	Rounds   int
-	Shard    Shard
+	// Shard is the part of the plan this calibration times (--shard:
+	// the items whose id hashes to it, as prepare --shard takes them).
+	Shard shard.Spec
 	// Runner, ProcessEnv, LockDir and MaxParallelSetup are evaluate's.
 	Runner           evaluate.Runner
 	ProcessEnv       []string
@@ -137,8 +120,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	var all []*todo
 	var timing []*todo
-	for idx, it := range o.Plan.Items {
-		if !o.Shard.Has(idx) {
+	for _, it := range o.Plan.Items {
+		if !o.Shard.Has(it.ID) {
 			continue
 		}
 		t, err := newTodo(o, it)
@@ -156,7 +139,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	if len(all) == 0 {
-		return nil, badinput.Errorf("shard %d/%d of plan %s has no item", o.Shard.I, o.Shard.N, o.Plan.TaskID)
+		return nil, badinput.Errorf("shard %s of plan %s has no item", o.Shard, o.Plan.TaskID)
 	}
 	sweepSessions(o)
 	fmt.Fprintf(o.Log, "calibrating %d item(s) in %d session(s), %d already calibrated\n", len(timing), o.Sessions, len(all)-len(timing))

@@ -13,33 +13,6 @@ import (
 	"github.com/perfbench/perfbench/internal/stats"
 )
 
-func TestParseShard(t *testing.T) {
-	for _, ok := range []string{"1/1", "1/2", "2/2", " 3 / 4 "} {
-		if _, err := ParseShard(ok); err != nil {
-			t.Errorf("ParseShard(%q): %v", ok, err)
-		}
-	}
-	for _, bad := range []string{"", "1", "0/2", "3/2", "-1/2", "1/0", "a/b", "1/2/3"} {
-		if _, err := ParseShard(bad); err == nil {
-			t.Errorf("ParseShard(%q): no error", bad)
-		}
-	}
-	// Every item is in exactly one shard.
-	for n := 1; n <= 4; n++ {
-		for idx := range 10 {
-			in := 0
-			for i := 1; i <= n; i++ {
-				if (Shard{I: i, N: n}).Has(idx) {
-					in++
-				}
-			}
-			if in != 1 {
-				t.Fatalf("item %d is in %d of %d shards", idx, in, n)
-			}
-		}
-	}
-}
-
 // The key is the evaluation's: a changed evaluation section changes it,
 // the calibration's own --rounds does not.
 func TestKeyInvalidation(t *testing.T) {

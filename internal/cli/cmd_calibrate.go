@@ -17,6 +17,7 @@ import (
 	"github.com/perfbench/perfbench/internal/plan"
 	"github.com/perfbench/perfbench/internal/prepare"
 	"github.com/perfbench/perfbench/internal/progress"
+	"github.com/perfbench/perfbench/internal/shard"
 )
 
 type calibrateOptions struct {
@@ -70,8 +71,9 @@ when no compared run has a calibration.json). R below the fewest rounds
 with which the Mann–Whitney test can reach p <= alpha (4 at 0.05) is bad
 input (exit 2).
 
---shard I/N calibrates every N-th item from the I-th (sessions are never
-split); shards may run at once and write the same calibration.json.`,
+--shard I/N calibrates the items whose id hashes to shard I of N
+(0 <= I < N; the partition of prepare --shard; sessions are never split);
+shards may run at once and write the same calibration.json.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error { return runCalibrate(c.Context(), env, o, args[0]) },
 	}
@@ -81,7 +83,7 @@ split); shards may run at once and write the same calibration.json.`,
 	f.StringVar(&o.commits, "commits", "", "commits file (when there is no plan)")
 	f.IntVar(&o.sessions, "sessions", calibrate.DefaultSessions, "separate sessions per item")
 	f.IntVar(&o.rounds, "rounds", 0, "timed rounds per session (default: the task's evaluation.rounds)")
-	f.StringVar(&o.shard, "shard", "", "calibrate part I of N of the items (I/N)")
+	f.StringVar(&o.shard, "shard", "", "calibrate part I of N of the items (0 <= I < N)")
 	f.StringVar(&o.lockDir, "lock-dir", "", "directory of the machine-wide timing locks (default /tmp/perfbench-timing)")
 	f.IntVar(&o.session, "session", 0, "run only this session, into --session-dir (internal)")
 	f.StringVar(&o.sessionDir, "session-dir", "", "the session's directory (internal)")
@@ -99,10 +101,10 @@ func runCalibrate(ctx context.Context, env *System, o *calibrateOptions, taskPat
 	if o.rounds < 0 {
 		return badinput.Errorf("--rounds must be at least 1, got %d", o.rounds)
 	}
-	var shard calibrate.Shard
+	var sh shard.Spec
 	if o.shard != "" {
 		var err error
-		if shard, err = calibrate.ParseShard(o.shard); err != nil {
+		if sh, err = shard.Parse(o.shard); err != nil {
 			return err
 		}
 	}
@@ -146,7 +148,7 @@ func runCalibrate(ctx context.Context, env *System, o *calibrateOptions, taskPat
 	}
 	co := calibrate.Options{
 		Task: task, Bench: cfg.bench, Plan: pl, Path: journal.CalibrationPath(planPath),
-		Sessions: o.sessions, Rounds: o.rounds, Shard: shard,
+		Sessions: o.sessions, Rounds: o.rounds, Shard: sh,
 		Runner: &evaluate.Host{Launcher: launcherArgv(env)}, ProcessEnv: env.Environ(), LockDir: o.lockDir,
 		Now: env.Now, Log: env.Stderr,
 	}

@@ -223,6 +223,9 @@ func printSummary(env *System, s *prepare.Summary) {
 	fmt.Fprintf(env.Stdout, "run %s: %d item(s): %s\n", s.RunID, s.Total, strings.Join(parts, ", "))
 	if s.SpentUSD > 0 {
 		line := "spent " + textx.USD(s.SpentUSD)
+		if s.Shard != "" {
+			line = "shard " + s.Shard + " spent " + textx.USD(s.SpentUSD)
+		}
 		if d := s.SpentUSD - s.SessionUSD; d > 1e-9 && s.SessionUSD > 0 {
 			line += " (" + textx.USD(s.SessionUSD) + " by this process)"
 		}

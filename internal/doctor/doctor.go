@@ -89,6 +89,9 @@ func Checks(in Input) []Check {
 		{Name: "free disk in work_root", Preflight: true, Run: func(context.Context) Result {
 			return checkFree("free disk in work_root", b.Paths.WorkRoot, MinFreeBytes)
 		}},
+		{Name: "rollout_root node-local", Run: func(context.Context) Result {
+			return checkNodeLocal(rolloutRoot(b, in.LookupEnv), b.Paths.StateRoot)
+		}},
 	}
 	return append(checks, agentChecks(in)...)
 }
@@ -203,4 +206,60 @@ func human(b uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(b)/float64(div), "KMGTPE"[exp])
+}
+
+// rolloutRoot is where private workspaces go (config.Bench.PrivateRoot's
+// choice, without creating it): paths.rollout_root, else $TMPDIR, else
+// /tmp.
+func rolloutRoot(b *config.Bench, lookup func(string) (string, bool)) string {
+	if b.Paths.RolloutRoot != "" {
+		return b.Paths.RolloutRoot
+	}
+	if lookup != nil {
+		if v, ok := lookup("TMPDIR"); ok && v != "" {
+			return v
+		}
+	}
+	return "/tmp"
+}
+
+// networkFS names the network and cluster file systems by their statfs
+// magic numbers.
+var networkFS = map[int64]string{
+	0x6969:     "nfs",
+	0xff534d42: "cifs",
+	0xfe534d42: "smb2",
+	0x0bd00bd0: "lustre",
+	0x47504653: "gpfs",
+	0x00c36400: "ceph",
+	0x19830326: "beegfs",
+}
+
+// checkNodeLocal warns when the rollout root shares a file system with
+// the state root (the same st_dev), or is on a network file system. On
+// one machine that is harmless; on a cluster the state root is the shared
+// storage every node writes, and the rollout root must be node-local:
+// each node's sweep of stale private directories judges owners by pid,
+// which only means something on the node that made them (owner files
+// name their host, and no sweep touches another host's), and workspaces
+// on shared storage would put every agent's build over the network.
+func checkNodeLocal(rollout, state string) Result {
+	rp, sp := existingAncestor(rollout), existingAncestor(state)
+	var rs, ss unix.Stat_t
+	if err := unix.Stat(rp, &rs); err != nil {
+		return Result{OK: true, Warn: true, Detail: fmt.Sprintf("cannot stat paths.rollout_root %s: %v", rollout, err)}
+	}
+	if err := unix.Stat(sp, &ss); err != nil {
+		return Result{OK: true, Warn: true, Detail: fmt.Sprintf("cannot stat state_root %s: %v", state, err)}
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(rp, &fs); err == nil {
+		if name, ok := networkFS[int64(fs.Type)]; ok {
+			return Result{OK: true, Warn: true, Detail: fmt.Sprintf("paths.rollout_root %s is on a network file system (%s): on a cluster it must be node-local storage (a local disk or tmpfs), not shared", rollout, name)}
+		}
+	}
+	if rs.Dev == ss.Dev {
+		return Result{OK: true, Warn: true, Detail: fmt.Sprintf("paths.rollout_root %s is on the same file system as state_root %s (device %d): fine on one machine, but on a cluster, where state_root is shared storage, rollout_root must be node-local (a local disk or tmpfs), so that one node's sweep never judges another node's directories and workspaces stay off the network", rollout, state, rs.Dev)}
+	}
+	return Result{OK: true, Detail: fmt.Sprintf("%s (its own file system, not state_root's)", rollout)}
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/perfbench/perfbench/internal/config"
 )
@@ -16,7 +19,7 @@ func TestChecksCreateNothing(t *testing.T) {
 	root := t.TempDir()
 	state, work := filepath.Join(root, "state"), filepath.Join(root, ".work", "deep")
 	b := &config.Bench{Paths: config.Paths{StateRoot: state, WorkRoot: work}}
-	for _, c := range Checks(Input{Bench: b})[:4] {
+	for _, c := range Checks(Input{Bench: b})[:5] {
 		r := c.Run(context.Background())
 		if c.Name != "git" && !r.OK {
 			t.Errorf("%s: %+v", c.Name, r)
@@ -50,5 +53,33 @@ func TestCheckWritableNotADirectory(t *testing.T) {
 	}
 	if r := checkWritable("x", filepath.Join(f, "state")); r.OK {
 		t.Errorf("below a file: %+v", r)
+	}
+}
+
+// doctor warns when rollout_root shares state_root's file system (st_dev):
+// on a cluster it must be node-local. A rollout root on another file
+// system passes without a warning.
+func TestCheckNodeLocal(t *testing.T) {
+	root := t.TempDir()
+	state, rollout := filepath.Join(root, "state"), filepath.Join(root, "not", "yet")
+	r := checkNodeLocal(rollout, state)
+	if !r.OK || !r.Warn || !strings.Contains(r.Detail, "is on the same file system as state_root") || !strings.Contains(r.Detail, "must be node-local") {
+		t.Errorf("same file system: %+v", r)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Errorf("the check created %v", entries)
+	}
+	var a, b unix.Stat_t
+	if unix.Stat("/dev/shm", &a) != nil || unix.Stat(root, &b) != nil || a.Dev == b.Dev {
+		t.Skip("no /dev/shm on another file system than the test's temp dir")
+	}
+	if r := checkNodeLocal("/dev/shm", state); !r.OK || r.Warn {
+		t.Errorf("another file system: %+v", r)
+	}
+	// The default rollout root is $TMPDIR's (as the config chooses it).
+	cfg := &config.Bench{Paths: config.Paths{StateRoot: state}}
+	got := rolloutRoot(cfg, func(k string) (string, bool) { return "/dev/shm", k == "TMPDIR" })
+	if got != "/dev/shm" {
+		t.Errorf("rollout root %q, want $TMPDIR's", got)
 	}
 }

@@ -34,8 +34,27 @@ func RemoveAll(dir string) error {
 // harness's, so that a later run can remove what a harness killed with -9
 // left behind. Its owner holds an flock on it while the directory is in
 // use: liveness does not depend on seeing the owner's pid (another pid
-// namespace, another container sharing the directory).
+// namespace, another container sharing the directory). It holds the
+// owner's pid and, on a second line, its host: a pid means nothing on
+// another machine, so no sweep removes another host's directory (a
+// rollout root on storage that several nodes share).
 const OwnerFile = ".perfbench-owner"
+
+// unmarkedGrace is how long a directory without an owner file is left
+// alone: it may be one being created (its owner file not yet written),
+// perhaps by another host, whose pid in its name means nothing here.
+const unmarkedGrace = time.Minute
+
+// hostname is this machine's name as owner files record it.
+var hostname = sync.OnceValue(func() string {
+	h, _ := os.Hostname()
+	return strings.TrimSpace(h)
+})
+
+// ownerContent is what MkdirOwned writes into the owner file.
+func ownerContent() []byte {
+	return []byte(strconv.Itoa(os.Getpid()) + "\n" + hostname() + "\n")
+}
 
 // KeptFile marks a private directory kept on purpose (--keep-workspaces):
 // no sweep removes it.
@@ -57,7 +76,7 @@ func MkdirOwned(root, prefix string) (string, error) {
 		return "", err
 	}
 	path := filepath.Join(dir, OwnerFile)
-	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(path, ownerContent(), 0o600); err != nil {
 		_ = RemoveAll(dir)
 		return "", err
 	}
@@ -120,7 +139,9 @@ type Stale struct {
 // harness is gone: the pid in the name MkdirOwned gave it (else, for
 // older directories, the one in its owner file) is not running here, and
 // no process holds the owner file's lock. Directories kept on purpose
-// (KeptFile), naming no owner, or not this user's are never touched.
+// (KeptFile), naming no owner, not this user's, or whose owner file names
+// another host are never touched; one without an owner file only once it
+// is older than unmarkedGrace (its owner may be writing it).
 //
 // root is often a folder every user can write (/tmp): a candidate must be
 // a real directory (not a link to one), owned by this user, and it is
@@ -162,7 +183,14 @@ func sweepOne(root *os.Root, name string) (int, bool) {
 	if _, err := dir.Lstat(KeptFile); err == nil {
 		return 0, false
 	}
-	pid := ownerPID(dir, name)
+	owner := readOwner(dir)
+	if owner.host != "" && owner.host != hostname() {
+		return 0, false // another machine's: its pids are not ours to judge
+	}
+	if !owner.marked && time.Since(fi.ModTime()) < unmarkedGrace {
+		return 0, false
+	}
+	pid := ownerPID(name, owner)
 	if pid <= 0 || processAlive(pid, fi.ModTime()) || ownerLocked(dir) {
 		return 0, false
 	}
@@ -217,10 +245,41 @@ func removeIn(root, dir *os.Root, name string) error {
 	return root.RemoveAll(name)
 }
 
+// owner is what a directory's owner file says.
+type owner struct {
+	// marked: the file exists and names a pid.
+	marked bool
+	pid    int
+	// host is the owner's host; "" in files of older versions (then the
+	// directory is taken to be this host's, as they were).
+	host string
+}
+
+// readOwner reads the owner file (without following a link, at most a
+// few hundred bytes): "<pid>\n<host>\n", or "<pid>\n" from older versions.
+func readOwner(dir *os.Root) owner {
+	f, err := OpenFileIn(dir, OwnerFile)
+	if err != nil {
+		return owner{}
+	}
+	defer f.Close()
+	data, _ := io.ReadAll(io.LimitReader(f, 320))
+	lines := strings.SplitN(string(data), "\n", 3)
+	pid, err := strconv.Atoi(strings.TrimSpace(lines[0]))
+	if err != nil || pid <= 0 {
+		return owner{}
+	}
+	o := owner{marked: true, pid: pid}
+	if len(lines) > 1 {
+		o.host = strings.TrimSpace(lines[1])
+	}
+	return o
+}
+
 // ownerPID is the pid in the directory's name (<prefix><pid>-<random>),
-// else, for directories of older versions, the one in its owner file (read
-// without following a link, at most a few bytes), else 0.
-func ownerPID(dir *os.Root, name string) int {
+// else, for directories of older versions, the one in its owner file,
+// else 0.
+func ownerPID(name string, o owner) int {
 	if fields := strings.Split(name, "-"); len(fields) >= 3 {
 		if _, err := strconv.ParseUint(fields[len(fields)-1], 10, 64); err == nil {
 			if pid, err := strconv.Atoi(fields[len(fields)-2]); err == nil {
@@ -228,17 +287,7 @@ func ownerPID(dir *os.Root, name string) int {
 			}
 		}
 	}
-	f, err := OpenFileIn(dir, OwnerFile)
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	data, _ := io.ReadAll(io.LimitReader(f, 32))
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
-		return 0
-	}
-	return pid
+	return o.pid
 }
 
 // processAlive reports whether pid may still be the owner of a directory

@@ -47,6 +47,15 @@ func TestSweepOwned(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(empty, OwnerFile), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Both were left a while ago: a fresh directory without an owner
+	// file may be one being created (by another host, perhaps).
+	old := time.Now().Add(-2 * unmarkedGrace)
+	for _, d := range []string{unmarked, empty} {
+		if err := os.Chtimes(d, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh := mk("perfbench-999999996-321", "")
 	liveUnmarked := mk(fmt.Sprintf("perfbench-%d-789", os.Getpid()), "")
 	oldStyle := mk("perfbench-123456", "") // an older version's kept directory
 	made, err := MkdirOwned(root, "perfbench-")
@@ -68,7 +77,7 @@ func TestSweepOwned(t *testing.T) {
 			t.Errorf("SweepOwned removed %+v, want %v", st, want)
 		}
 	}
-	for _, d := range []string{live, kept, other, liveUnmarked, oldStyle, made, keptMade} {
+	for _, d := range []string{live, kept, other, liveUnmarked, oldStyle, made, keptMade, fresh} {
 		if _, err := os.Stat(d); err != nil {
 			t.Errorf("%s was removed", d)
 		}
@@ -78,7 +87,7 @@ func TestSweepOwned(t *testing.T) {
 			t.Errorf("%s still exists", d)
 		}
 	}
-	for _, d := range []string{live, kept, other, liveUnmarked, oldStyle, made, keptMade} {
+	for _, d := range []string{live, kept, other, liveUnmarked, oldStyle, made, keptMade, fresh} {
 		if err := RemoveAll(d); err != nil {
 			t.Errorf("RemoveAll(%s): %v", d, err)
 		}
@@ -258,5 +267,56 @@ func TestProcessAliveStartTime(t *testing.T) {
 	}
 	if processAlive(1<<30, time.Now()) {
 		t.Error("a pid beyond pid_max is alive")
+	}
+}
+
+// The owner file names the host: no sweep removes a directory of another
+// host (a rollout root several nodes share), whose pid means nothing
+// here, even when no process of that pid runs here and nobody here holds
+// its lock; this host's dead owner's directory goes.
+func TestSweepOwnedLeavesOtherHosts(t *testing.T) {
+	root := t.TempDir()
+	old := time.Now().Add(-2 * unmarkedGrace)
+	mk := func(name, content string) string {
+		d := filepath.Join(root, name)
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, OwnerFile), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(d, old, old); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	other := mk("perfbench-999999999-1", "999999999\nnode-17.cluster\n")
+	mine := mk("perfbench-999999999-2", "999999999\n"+hostname()+"\n")
+	legacy := mk("perfbench-999999999-3", "999999999\n")
+	got := SweepOwned(root, "perfbench-*")
+	if len(got) != 2 {
+		t.Fatalf("SweepOwned = %+v, want %s and %s", got, mine, legacy)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another host's directory was removed: %v", err)
+	}
+	for _, d := range []string{mine, legacy} {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s still exists", d)
+		}
+	}
+
+	// MkdirOwned records this host next to the pid.
+	d, err := MkdirOwned(root, "perfbench-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer RemoveOwned(d)
+	data, err := os.ReadFile(filepath.Join(d, OwnerFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%d\n%s\n", os.Getpid(), hostname()); string(data) != want || hostname() == "" {
+		t.Errorf("owner file %q, want %q", data, want)
 	}
 }

@@ -41,6 +41,9 @@ type facts struct {
 	costUSD, priorCost float64
 	limits             records.Limits
 	maxTotalBudgetUSD  float64
+	// budgetName names the cap in the reason ("": the run's
+	// max_total_budget_usd; a shard's share or shard_budget_usd).
+	budgetName string
 }
 
 // verdict is an attempt's ending: its status and reason, the kind of an
@@ -85,7 +88,7 @@ func decide(f facts) verdict {
 		// Not the agent's failure: the harness cut it short. It stays
 		// to do, for a resume with a larger budget.
 		return verdict{status: records.RolloutInterrupted, limitHit: records.LimitMaxTotalBudgetUSD,
-			reason: fmt.Sprintf("stopped: the run's %s of %s is reached", records.LimitMaxTotalBudgetUSD, usd(f.maxTotalBudgetUSD))}
+			reason: fmt.Sprintf("stopped: %s of %s is reached", budgetName(f.budgetName), usd(f.maxTotalBudgetUSD))}
 	case slices.Contains(f.limitsHit, records.LimitMaxBudgetUSD):
 		return verdict{status: records.RolloutBudgetExceeded, reason: fmt.Sprintf("the agent stopped at its budget (spent %s)", usd(f.costUSD))}
 	case out.Process != nil && out.Process.TimedOut:
@@ -115,3 +118,11 @@ func infraVerdict(what string, err error) verdict {
 
 // noPatch reports whether an attempt left no change.
 func noPatch(p *records.PatchInfo) bool { return p == nil || p.Bytes == 0 }
+
+// budgetName is the name of the cap that stopped a rollout.
+func budgetName(name string) string {
+	if name == "" {
+		return "the run's " + records.LimitMaxTotalBudgetUSD
+	}
+	return name
+}

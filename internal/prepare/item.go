@@ -339,7 +339,7 @@ func (it *itemRun) setup(ctx context.Context, a *attempt) *verdict {
 		a.stdout.Close()
 		a.stderr.Close()
 		return &verdict{status: records.RolloutInterrupted, limitHit: records.LimitMaxTotalBudgetUSD,
-			reason: fmt.Sprintf("not started: the run's %s of %s is reached", records.LimitMaxTotalBudgetUSD, usd(it.opts.Bench.MaxTotalBudgetUSD))}
+			reason: fmt.Sprintf("not started: %s of %s is reached", budgetName(it.budgetName), usd(it.budget))}
 	}
 	return nil
 }
@@ -421,7 +421,7 @@ func (it *itemRun) captureAll(ctx context.Context, a *attempt, f *facts) {
 	f.costUSD = it.j.Usage.CostUSD
 	f.priorCost = it.priorCost
 	f.limits = it.limits
-	f.maxTotalBudgetUSD = o.Bench.MaxTotalBudgetUSD
+	f.maxTotalBudgetUSD, f.budgetName = it.budget, it.budgetName
 	if f.out != nil && noPatch(f.patch) && !f.out.ResultRead {
 		f.noPatchInfra = it.logInfra(false)
 	}

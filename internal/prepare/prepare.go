@@ -104,6 +104,9 @@ type Summary struct {
 	SpentUSD   float64
 	SessionUSD float64
 	Stopped    string
+	// Shard is the process's shard ("I/N", "" unsharded): then SpentUSD
+	// is the shard's spend (its processes' ledgers), not the run's.
+	Shard string
 	// Held are the units skipped because another process held them (and
 	// had not finished them by the end).
 	Held []Held
@@ -140,7 +143,11 @@ type runner struct {
 	counts map[records.RolloutStatus]int
 
 	spend *spend
-	retry config.Retry
+	// budget is the cap this process enforces (the run's, or its
+	// shard's), budgetName its name in messages.
+	budget     float64
+	budgetName string
+	retry      config.Retry
 	// stopRun ends the whole run with a cause (consecutive auth failures).
 	stopRun context.CancelCauseFunc
 	// authFails counts consecutive auth failures (guarded by mu).
@@ -396,7 +403,8 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	total := len(items) * opts.Samples
 	sessionStart := r.ledger.SpentUSD
-	budget, budgetName := r.budgetCap()
+	r.budget, r.budgetName = r.budgetCap()
+	budget, budgetName := r.budget, r.budgetName
 	r.spend = newSpend(sessionStart, budget, r.otherSpend, func(total, mine float64) {
 		opts.Progress.Spend(total)
 		r.writeLedger(mine, false)
@@ -423,7 +431,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	werr := g.Wait()
 	opts.Progress.Close()
 
-	sum := &Summary{RunID: r.run.RunID, RunDir: r.runDir, Total: total, Skipped: skipped, Counts: map[records.RolloutStatus]int{}}
+	sum := &Summary{RunID: r.run.RunID, RunDir: r.runDir, Total: total, Skipped: skipped, Counts: map[records.RolloutStatus]int{}, Shard: opts.Shard.String()}
 	for _, it := range items {
 		for s := 0; s < opts.Samples; s++ {
 			dir := filepath.Join(r.runDir, journal.ItemDirName(it.ID, s, opts.Samples))
