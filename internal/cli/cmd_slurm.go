@@ -175,7 +175,11 @@ func runSlurmSubmit(ctx context.Context, env *System, o *slurmSubmitOptions, tas
 	if a, err = prepare.ResolveAgent(env.kinds(), task, a, agent.Host{Env: env.Environ()}); err != nil {
 		return err
 	}
-	if err := checkIsolated(cfg.bench, a); err != nil {
+	adapter, err := agent.NewOn(env.kinds(), a, agent.Host{Env: env.Environ()})
+	if err != nil {
+		return err
+	}
+	if err := checkIsolated(cfg.bench, a, agent.RolloutRuntime(a, adapter)); err != nil {
 		return err
 	}
 	planPath := absIn(cwd, o.fromPlan)
@@ -319,9 +323,11 @@ func dryDeps(jobs []slurm.Job, i int) []string {
 }
 
 // checkIsolated refuses an agent that a cluster node would run with the
-// harness's own rights: neither in a container nor as another user.
-func checkIsolated(b *config.Bench, a *config.Agent) error {
-	if a.Runtime == agent.RuntimeContainer || a.RunAs != nil || b.AllowUnisolated {
+// harness's own rights: neither in a container (runtime, as run.json
+// records it: runtime: container, or an adapter sandboxing itself) nor as
+// another user (run_as).
+func checkIsolated(b *config.Bench, a *config.Agent, runtime string) error {
+	if runtime == agent.RuntimeContainer || a.RunAs != nil || b.AllowUnisolated {
 		return nil
 	}
 	where := "bench.yaml"
