@@ -10,8 +10,10 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -208,20 +210,24 @@ func RunProcess(ctx context.Context, r *Rollout, argv []string, stdin io.Reader)
 		Grace:   r.Limits.KillGrace.D(),
 	}
 	if user := RunsAs(r.Agent); user != nil {
-		if err := giveRollout(r, user); err != nil {
-			return nil, err
-		}
 		// proc.Run returns once the group is swept: nothing of the
-		// agent's runs in the group while its files are taken back.
+		// agent's runs in the group while its files are taken back (also
+		// those a failed give already gave).
 		defer func() {
 			if err := reclaimRollout(r); err != nil {
 				fmt.Fprintf(r.Stderr, "perfbench: run_as: take the rollout back: %v\n", err)
 			}
 		}()
+		if err := giveRollout(r, user); err != nil {
+			return nil, err
+		}
 		spec.User = &proc.User{UID: user.UID, GID: user.GID}
 		out.SetDetail("run_as", user.String())
 	}
 	res, err := proc.Run(ctx, spec)
+	if err != nil && spec.User != nil && errors.Is(err, fs.ErrPermission) {
+		err = fmt.Errorf("%w (run_as %d:%d: that user must reach the executable and the workspace)", err, spec.User.UID, spec.User.GID)
+	}
 	if err != nil {
 		out.Failed = true
 		out.Reason = err.Error()

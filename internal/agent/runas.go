@@ -135,9 +135,12 @@ func giveRollout(r *Rollout, user *config.RunAs) error {
 }
 
 // reclaimRollout gives the rollout's directory back to bench's user once
-// the agent's group is gone: the capture's git refuses a repository owned
-// by another user, and a process of the agent's that escaped the group
-// can write nothing more there. Links are not followed (RestoreOwnership).
+// the agent's group is gone: what the harness does next (the capture, the
+// copy of the output folder, --keep-workspaces) works on its own files as
+// without run_as, and a process of the agent's that escaped the group can
+// write nothing more there. Links are not followed (RestoreOwnership),
+// and the kernel clears set-user-ID and set-group-ID bits on chown, also
+// root's, so the agent cannot leave a program that would run as root.
 func reclaimRollout(r *Rollout) error {
 	root := filepath.Dir(r.Workspace)
 	own, err := container.RestoreOwnership(os.Geteuid(), os.Getegid(), root)

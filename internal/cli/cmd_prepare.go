@@ -85,7 +85,7 @@ commits. Preflight checks (as in 'bench doctor') run first unless
 	f.BoolVar(&o.dryRun, "dry-run", false, "print what would run; start nothing")
 	f.BoolVar(&o.skipPreflight, "skip-preflight", false, "do not run the preflight checks")
 	f.BoolVar(&o.keepWorkspaces, "keep-workspaces", false, "keep each workspace after its patch is captured")
-	f.StringVar(&o.runAs, "run-as", "", "UID[:GID] a host-runtime agent runs as (bench as root; overrides run_as:)")
+	f.StringVar(&o.runAs, "run-as", "", "UID[:GID] a host-runtime agent runs as (bench as root; overrides run_as:, ignored for runtime: container)")
 	f.BoolVar(&o.initRun, "init-run", false, "create the run --run-id (before its shards start), run no rollout, print its directory")
 	f.StringVar(&o.shard, "shard", "", "prepare part I of N of the existing run --run-id (0 <= I < N)")
 	return c
@@ -142,7 +142,7 @@ func runPrepare(ctx context.Context, env *System, o *prepareOptions, taskPath st
 	if !o.dryRun {
 		// Before any run directory: a run_as that cannot be honoured is
 		// the user's error, not an item's infra_error.
-		if err := isolateRunAs(env, cfg, task, a); err != nil {
+		if err := isolateRunAs(env, cfg, task, a, o.maxWorkers); err != nil {
 			return err
 		}
 	}
@@ -262,6 +262,9 @@ func dryRun(ctx context.Context, env *System, o prepare.Options) error {
 	fmt.Fprintf(env.Stdout, "limits: %s %s, %s %d, %s %g, %s %s\n",
 		records.LimitTimeout, dr.Limits.Timeout, records.LimitMaxIterations, dr.Limits.MaxIterations,
 		records.LimitMaxBudgetUSD, dr.Limits.MaxBudgetUSD, records.LimitKillGrace, dr.Limits.KillGrace)
+	if r := agent.RunsAs(a); r != nil {
+		fmt.Fprintf(env.Stdout, "run as: %s (the agent's user; bench must be root)\n", r)
+	}
 	fmt.Fprintf(env.Stdout, "state: %s\n", o.Bench.Paths.StateRoot)
 	fmt.Fprintf(env.Stdout, "run id: %s (a new run; a resumed run keeps its own)\n", dr.RunID)
 	for _, c := range dr.Commands {

@@ -16,7 +16,7 @@ import (
 // history) become 0700 and the .env files 0600, bench's user's; a local
 // repository the agent's user could read is refused, and so is a rollout
 // root that user cannot reach.
-func isolateRunAs(env *System, cfg *configs, task *config.Task, a *config.Agent) error {
+func isolateRunAs(env *System, cfg *configs, task *config.Task, a *config.Agent, workers int) error {
 	if err := agent.CheckRunAs(a); err != nil {
 		return badinput.Wrap(err)
 	}
@@ -45,6 +45,9 @@ func isolateRunAs(env *System, cfg *configs, task *config.Task, a *config.Agent)
 	if config.IsLocalRepo(task.Repo.URL) && agent.Reachable(user, task.Repo.URL) {
 		return badinput.Errorf("%s: repo.url: run_as: uid %d can read the repository %s, history and human commits included: make it unreadable to that user (chmod 700 on it or a parent), or give a URL",
 			task.Repo.URLPos, user.UID, task.Repo.URL)
+	}
+	if workers > 1 {
+		fmt.Fprintf(env.Stderr, "warning: run_as with --max-workers %d: the rollouts running at once are all uid %d and could read each other's workspaces\n", workers, user.UID)
 	}
 	root, err := b.PrivateRoot()
 	if err != nil {

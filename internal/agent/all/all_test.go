@@ -59,6 +59,15 @@ func TestSeedAgentConfigHashUnchanged(t *testing.T) {
 	if h, _ := prepare.AgentConfigHash(a, set); h != "5b56c2e833b8f97c" {
 		t.Errorf("every openhands key: hash %s, want 5b56c2e833b8f97c", h)
 	}
+	// run_as changes what the agent can read, so it is another
+	// configuration; it follows runtime.
+	c := *b.Agents.Lookup("claude_code")
+	c.RunAs = &config.RunAs{UID: 65534, GID: 65534}
+	h, red := prepare.AgentConfigHash(&c, set)
+	data, _ := json.Marshal(red)
+	if wantJSON := `{"name":"claude_code","type":"claude_code","cli":"claude","model":"sonnet","limits":{"timeout":"2h0m0s","kill_grace":"10s"},"runtime":"host","run_as":"65534:65534"}`; h != "7d6f1a87a85664ca" || string(data) != wantJSON {
+		t.Errorf("claude_code with run_as: hash %s\n got %s\nwant %s", h, data, wantJSON)
+	}
 }
 
 // The real kinds give the messages the loader's own tests pin with
