@@ -93,12 +93,16 @@ func Start(t testing.TB) *Cluster {
 // node is idle. On an error the cluster returned (when not nil) holds
 // what was started, for Stop.
 func StartCluster(ctx context.Context) (*Cluster, error) {
+	sweep()
 	// A short directory: munge's socket path must fit a sockaddr_un.
-	dir, err := os.MkdirTemp("", "slurm-")
+	dir, err := os.MkdirTemp("", dirPrefix)
 	if err != nil {
 		return nil, err
 	}
 	c := &Cluster{Dir: dir, Conf: filepath.Join(dir, "slurm.conf")}
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return c, err
+	}
 	for _, d := range []string{"munge", "state", "spool"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
 			return c, err
@@ -141,6 +145,31 @@ func StartCluster(ctx context.Context) (*Cluster, error) {
 		return c, fmt.Errorf("%w (log: %s)", err, tailFile(filepath.Join(dir, "slurmd.log")))
 	}
 	return c, c.waitIdle(ctx)
+}
+
+const (
+	dirPrefix = "slurm-"
+	// ownerFile holds the pid of the test process that started a cluster.
+	ownerFile = "owner"
+)
+
+// sweep stops the clusters of test processes that died without stopping
+// theirs (a killed go test): their daemons by the pid files, their
+// directories removed.
+func sweep() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, ownerFile))
+		if err != nil {
+			continue
+		}
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err != nil || alive(pid) {
+			continue
+		}
+		c := &Cluster{Dir: d, Conf: filepath.Join(d, "slurm.conf"), pids: []string{
+			filepath.Join(d, "munge", "munged.pid"), filepath.Join(d, "slurmctld.pid"), filepath.Join(d, "slurmd.pid")}}
+		_ = c.Stop()
+	}
 }
 
 // conf is the cluster's slurm.conf: one node with the machine's CPUs and

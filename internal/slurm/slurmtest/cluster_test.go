@@ -3,7 +3,9 @@ package slurmtest_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -66,5 +68,50 @@ func TestClusterRunsRenderedJobs(t *testing.T) {
 	}
 	if strings.Contains(got, "very-secret-value") {
 		t.Errorf("a secret reached the job:\n%s", got)
+	}
+}
+
+// A cluster whose test process died is stopped by the next start: its
+// daemons end and its directory goes.
+func TestSweepStopsAnOrphanedCluster(t *testing.T) {
+	if ok, why := slurmtest.Available(); !ok {
+		if slurmtest.Required() {
+			t.Fatal(why)
+		}
+		t.Skip(why)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	orphan, err := slurmtest.StartCluster(ctx)
+	if orphan != nil {
+		defer orphan.Stop()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := os.ReadFile(filepath.Join(orphan.Dir, "slurmctld.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its owner is now a process that has ended.
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(orphan.Dir, "owner"), []byte(strconv.Itoa(dead.Process.Pid)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := slurmtest.Start(t)
+	if _, err := os.Stat(orphan.Dir); !os.IsNotExist(err) {
+		t.Errorf("orphan's directory %s: %v", orphan.Dir, err)
+	}
+	if _, err := os.Stat("/proc/" + strings.TrimSpace(string(pid))); err == nil {
+		st, _ := os.ReadFile("/proc/" + strings.TrimSpace(string(pid)) + "/stat")
+		if !strings.Contains(string(st), ") Z ") {
+			t.Errorf("orphan's slurmctld %s still runs", pid)
+		}
+	}
+	if c.Dir == orphan.Dir {
+		t.Fatal("same directory")
 	}
 }
