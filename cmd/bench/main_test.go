@@ -19,6 +19,7 @@ import (
 	"github.com/perfbench/perfbench/internal/evaluate/evaltest"
 	"github.com/perfbench/perfbench/internal/export/atiftest"
 	"github.com/perfbench/perfbench/internal/scripttest"
+	"github.com/perfbench/perfbench/internal/slurm/slurmtest"
 )
 
 var update = flag.Bool("update", false, "update golden files in testdata/script")
@@ -37,16 +38,19 @@ func TestScripts(t *testing.T) {
 		Setup:               scripttest.Setup,
 		Condition:           condition,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"containers": scripttest.Containers,
-			"waitfor":    scripttest.WaitFor,
-			"evalimage":  cmdEvalImage,
-			"genrepo":    cmdGenrepo,
-			"nopids":     cmdNopids,
-			"jsonvalid":  cmdJSONValid,
-			"waitlines":  cmdWaitLines,
-			"lines":      cmdLines,
-			"atifcheck":  atiftest.Cmd,
-			"k8sjob":     cmdK8sJob,
+			"containers":   scripttest.Containers,
+			"waitfor":      scripttest.WaitFor,
+			"evalimage":    cmdEvalImage,
+			"genrepo":      cmdGenrepo,
+			"nopids":       cmdNopids,
+			"jsonvalid":    cmdJSONValid,
+			"waitlines":    cmdWaitLines,
+			"lines":        cmdLines,
+			"slurmcluster": cmdSlurmCluster,
+			"slurmwait":    cmdSlurmWait,
+			"slurmcheck":   cmdSlurmCheck,
+			"atifcheck":    atiftest.Cmd,
+			"k8sjob":       cmdK8sJob,
 		},
 	})
 }
@@ -270,6 +274,13 @@ func cmdLines(ts *testscript.TestScript, neg bool, args []string) {
 func condition(cond string) (bool, error) {
 	if cond == "busybox" {
 		return evaltest.BusyboxAvailable()
+	}
+	if cond == "slurm" {
+		ok, why := slurmtest.Available()
+		if !ok && slurmtest.Required() {
+			return false, fmt.Errorf("slurm: %s (and %s=1)", why, slurmtest.RequireEnv)
+		}
+		return ok, nil
 	}
 	return scripttest.Condition(cond)
 }

@@ -151,6 +151,7 @@ the same optimization in a leak-proof workspace, and reports the results.
   bench prepare TASK.yaml    run the agent on every item (resumable)
   bench evaluate RUN_DIR     time baseline, human and agent behind a correctness gate
   bench merge RUN_DIR        rebuild a sharded run's predictions from its journals
+  bench slurm submit TASK    create a run and submit its shards as Slurm jobs
   bench report RUN_DIR       show a run
   bench export atif RUN_DIR  write the run's trajectories in Harbor's ATIF
   bench demo                 the whole pipeline on an embedded example
@@ -169,7 +170,7 @@ the same optimization in a leak-proof workspace, and reports the results.
 	for _, c := range []*cobra.Command{
 		newInitCmd(env), newValidateCmd(env), newPlanCmd(env), newPrepareCmd(env), newEvaluateCmd(env), newCalibrateCmd(env), newTimedCmd(env),
 		newMergeCmd(env),
-		newK8sCmd(env),
+		newK8sCmd(env), newSlurmCmd(env),
 		newReportCmd(env), newReportAllCmd(env), newCompareCmd(env), newDoctorCmd(env), newDemoCmd(env), newOpenhandsCmd(env), newExportCmd(env), newVersionCmd(env),
 	} {
 		c.Args = wrapArgs(c.Args)

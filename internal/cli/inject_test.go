@@ -32,7 +32,7 @@ func injectedEnv(dir string, vars []string) (*System, *bytes.Buffer, *bytes.Buff
 // use the injected ones instead.
 const poison = "nonexistent-poison"
 
-// validate, plan, doctor and prepare --dry-run read the working directory
+// validate, plan, doctor, prepare --dry-run and slurm submit --dry-run read the working directory
 // (./bench.yaml, .env, relative arguments, default roots), the environment
 // (${VAR} in bench.yaml, PATH, HOME, an adapter's mode switches) and the
 // invoking user's home only from their Env: the test process's, poisoned,
@@ -47,7 +47,8 @@ func TestCommandsReadOnlyTheirEnv(t *testing.T) {
 	}
 	write(t, proj, "task.yaml", "id: injected\nrepo:\n  url: "+repo+"\n  human_commit: "+human+"\n")
 	write(t, proj, ".env", "STATE_NAME=state-from-dot\n")
-	write(t, proj, "bench.yaml", `paths:
+	write(t, proj, "bench.yaml", `allow_unisolated: true
+paths:
   state_root: ./${STATE_NAME}
   work_root: ./work
 agents:
@@ -95,6 +96,14 @@ agents:
 			// injected environment.
 			" injected-image ",
 			"source=" + filepath.Join(home, ".openhands") + ","}},
+		// After plan: the job scripts name the injected directory, its
+		// bench.yaml and state root, and export the injected names.
+		{[]string{"slurm", "submit", "task.yaml", "--from-plan", filepath.Join(state, "plan.json"), "--agent", "cc", "--shards", "2", "--bench-bin", "/opt/bench", "--dry-run"}, []string{
+			"#SBATCH --chdir=" + proj + "\n",
+			"#SBATCH --export=NONE,HOME,PATH\n",
+			" --bench-cfg " + filepath.Join(proj, "bench.yaml") + " ",
+			"/opt/bench merge " + filepath.Join(state, "runs", "injected__cc__none__20261125T184117Z") + "\n",
+		}},
 	} {
 		env, stdout, stderr := injectedEnv(proj, vars)
 		code := Main(context.Background(), tc.args, env)

@@ -239,6 +239,11 @@ type Bench struct {
 	Prices map[string]Price `yaml:"prices" json:"prices,omitempty"`
 	// MaxTotalBudgetUSD caps the spend of a whole run.
 	MaxTotalBudgetUSD float64 `yaml:"max_total_budget_usd" json:"max_total_budget_usd,omitempty"`
+	// AllowUnisolated lets `bench slurm submit` run agents that are
+	// neither in a container nor under run_as: off one machine such an
+	// agent can read the shared state root and the mirror's history. The
+	// run records it (records.Run) and every report shows it.
+	AllowUnisolated bool `yaml:"allow_unisolated" json:"allow_unisolated,omitempty"`
 	// ShardBudgetUSD caps the spend of each shard of a run (prepare
 	// --shard I/N, across the shard's processes); 0: max_total_budget_usd
 	// split evenly, cap/N.

@@ -7,13 +7,16 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/perfbench/perfbench/internal/proc"
 	"github.com/perfbench/perfbench/internal/records"
 )
 
-// hostEnvironment reads what can be read about this machine.
-func hostEnvironment(runner string, timingCPU int) records.Environment {
+// hostEnvironment reads what can be read about this machine, and the
+// Slurm job of processEnv.
+func hostEnvironment(runner string, timingCPU int, processEnv []string) records.Environment {
 	e := records.Environment{Runner: runner, OS: runtime.GOOS + "/" + runtime.GOARCH, Cores: runtime.NumCPU(), GoVersion: runtime.Version()}
 	e.Hostname, _ = os.Hostname()
+	e.Slurm = slurmJob(processEnv)
 	e.Kernel = kernelRelease()
 	e.CPUModel = cpuModel()
 	e.AllowedCPUs, _ = allowedCPUs()
@@ -25,6 +28,19 @@ func hostEnvironment(runner string, timingCPU int) records.Environment {
 		e.Governor = strings.TrimSpace(string(b))
 	}
 	return e
+}
+
+// slurmJob is the Slurm job of the environment, nil outside one: which
+// job and array task timed an item, beside the host and CPU model.
+func slurmJob(env []string) *records.SlurmJob {
+	id, ok := proc.LookupEnv(env, "SLURM_JOB_ID")
+	if !ok || id == "" {
+		return nil
+	}
+	j := &records.SlurmJob{JobID: id}
+	j.ArrayJobID, _ = proc.LookupEnv(env, "SLURM_ARRAY_JOB_ID")
+	j.ArrayTaskID, _ = proc.LookupEnv(env, "SLURM_ARRAY_TASK_ID")
+	return j
 }
 
 func kernelRelease() string {

@@ -140,7 +140,7 @@ func (e *evaluator) evaluate(ctx context.Context, g *group) (*records.Eval, erro
 		StartedAt: start.UTC(),
 		Harness:   journal.Self(),
 	}
-	res.Environment = hostEnvironment(e.o.Runner.Name(), -1)
+	res.Environment = hostEnvironment(e.o.Runner.Name(), -1, e.o.ProcessEnv)
 	if ir, ok := e.o.Runner.(ItemRunner); ok {
 		ir.Describe(&res.Environment)
 	}
@@ -652,7 +652,7 @@ func (it *itemRun) time(ctx context.Context) error {
 // timingEnvironment describes where the rounds run, and pins them (pin:
 // the CPUs of a timed run).
 func (it *itemRun) timingEnvironment(ctx context.Context, slot *timingSlot) (env records.Environment, pin []int, err error) {
-	env = hostEnvironment(it.e.o.Runner.Name(), slot.cpu)
+	env = hostEnvironment(it.e.o.Runner.Name(), slot.cpu, it.e.o.ProcessEnv)
 	env.TimingLock = slot.path
 	env.HarnessCPUs = it.e.untimedCPUs
 	env.LoadAvgBefore = loadAvg()

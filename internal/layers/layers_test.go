@@ -53,6 +53,7 @@ var (
 		"internal/evaluate",
 		"internal/calibrate",
 		"internal/k8s",
+		"internal/slurm",
 	}
 	// readers read the records, whatever stage wrote the files: they
 	// import leaves and earlier readers only (like stages, in order). The
@@ -79,6 +80,7 @@ var (
 		"internal/browsertest",
 		"internal/site/sitetest",
 		"internal/export/atiftest",
+		"internal/slurm/slurmtest",
 		"internal/layers",
 	}
 )

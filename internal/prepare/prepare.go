@@ -686,6 +686,8 @@ func (r *runner) openRun(ctx context.Context) error {
 		Samples:       o.Samples,
 		Limits:        r.limits,
 		Provenance:    Provenance(ctx, o.BenchVersion),
+		// Recorded, so that every report says the run was not leak-proof.
+		AllowUnisolated: o.Bench.AllowUnisolated,
 	}
 	r.runDir = filepath.Join(journal.RunsDir(root), id)
 	if err := os.MkdirAll(r.runDir, 0o755); err != nil {

@@ -498,6 +498,17 @@ type Environment struct {
 	// InstructionsMethod is how instructions were counted (perf or
 	// cachegrind), when they were.
 	InstructionsMethod string `json:"instructions_method,omitempty"`
+	// Slurm is the Slurm job the evaluation ran in (bench slurm submit),
+	// nil outside one.
+	Slurm *SlurmJob `json:"slurm,omitempty"`
+}
+
+// SlurmJob names a Slurm job and, in a job array, its task: the
+// variables Slurm sets in the job's environment.
+type SlurmJob struct {
+	JobID       string `json:"job_id"`                  // SLURM_JOB_ID
+	ArrayJobID  string `json:"array_job_id,omitempty"`  // SLURM_ARRAY_JOB_ID
+	ArrayTaskID string `json:"array_task_id,omitempty"` // SLURM_ARRAY_TASK_ID
 }
 
 // ContainerInfo is the container environment of an item: the same image

@@ -42,6 +42,10 @@ type Run struct {
 	// Stopped says why the last session stopped early (the run budget, a
 	// series of authentication failures); "" when it did not.
 	Stopped string `json:"stopped,omitempty"`
+	// AllowUnisolated is bench.yaml's allow_unisolated when the run was
+	// created: agents on a cluster's hosts without a container or run_as,
+	// which could read the shared state root. Reports show it.
+	AllowUnisolated bool `json:"allow_unisolated,omitempty"`
 }
 
 // RunTask identifies the task of a run.

@@ -257,6 +257,9 @@ func reportFigures(r *Report) []fact {
 	if r.Stopped != "" {
 		f = append(f, fact{"stopped early", r.Stopped})
 	}
+	if r.AllowUnisolated {
+		f = append(f, fact{"isolation", UnisolatedNote})
+	}
 	if e := r.Evaluation; e != nil {
 		f = append(f,
 			fact{"evaluated", fmt.Sprintf("%d of %d: %s", e.Evaluated, e.Units, evalCountsLine(e.Counts))},

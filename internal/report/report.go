@@ -30,6 +30,10 @@ import (
 // SchemaVersion of the JSON report.
 const SchemaVersion = 2
 
+// UnisolatedNote is what every format says of a run created with
+// allow_unisolated: true.
+const UnisolatedNote = "allow_unisolated: agents ran on cluster hosts without a container or run_as, where they could read the shared state root and the repository mirror (not leak-proof)"
+
 // Report is one run.
 type Report struct {
 	SchemaVersion int            `json:"schema_version"`
@@ -51,6 +55,9 @@ type Report struct {
 	MaxTotalBudgetUSD float64 `json:"max_total_budget_usd,omitempty"`
 	// Stopped says why the last prepare stopped early.
 	Stopped string `json:"stopped,omitempty"`
+	// AllowUnisolated: the run let agents run off one machine without a
+	// container or run_as (bench.yaml's allow_unisolated).
+	AllowUnisolated bool `json:"allow_unisolated,omitempty"`
 	// Counts of what ended the rollouts: the agents' final states
 	// (details.final_state, e.g. OpenHands' finished / max_iterations /
 	// stuck_in_loop), the limits hit (timeout, max_iterations,
@@ -135,7 +142,7 @@ func Load(runDir string) (*Report, error) {
 		SchemaVersion: SchemaVersion, RunID: run.RunID, RunDir: runDir,
 		Task: run.Task.ID, Agent: run.Agent.Name, AgentType: run.Agent.Type, Model: run.Agent.Model,
 		Samples: samples, Counts: map[string]int{}, Missing: []string{}, Items: []Item{},
-		MaxTotalBudgetUSD: run.MaxTotalBudgetUSD, Stopped: run.Stopped,
+		MaxTotalBudgetUSD: run.MaxTotalBudgetUSD, Stopped: run.Stopped, AllowUnisolated: run.AllowUnisolated,
 	}
 	spent, bad := journal.Spent(runDir, run)
 	r.SpentUSD = spent
@@ -302,6 +309,9 @@ func runLines(r *Report) []string {
 	}
 	if r.Stopped != "" {
 		out = append(out, "stopped early: "+r.Stopped)
+	}
+	if r.AllowUnisolated {
+		out = append(out, "isolation: "+UnisolatedNote)
 	}
 	var leaked []string
 	for _, it := range r.Items {
