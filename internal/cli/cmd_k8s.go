@@ -75,8 +75,8 @@ runtime, as --run-as's user (bench runs as root in the pod to do that).
 Credentials come from the Secret by name (secretKeyRef), never as values:
 the names are the model's credential variables, every variable of .env,
 every ${VAR} bench.yaml and the task file reference, secrets: and
---secret-env. Make the Secret from the .env:
-  kubectl create secret generic perfbench-secrets --from-env-file=.env`,
+--secret-env. Make the Secret from the .env, in the Jobs' namespace:
+  kubectl -n NS create secret generic perfbench-secrets --from-env-file=.env`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error { return runK8sRender(c.Context(), env, o, args[0]) },
 	}

@@ -507,6 +507,9 @@ func ApplyOrder(s *Spec, ms []Manifest, file string) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "run %s, %d shard(s): apply the manifests (%s) step by step; Jobs do not wait for one another:\n", s.RunID, s.Shards, file)
+	// In the Jobs' namespace: the pods' secretKeyRefs are optional, so a
+	// Secret made in another one leaves every credential silently unset.
+	fmt.Fprintf(&b, "  %s create secret generic %s --from-env-file=.env   # once, if it does not exist\n", kc, s.Secret)
 	for _, m := range ms {
 		fmt.Fprintf(&b, "  %s apply -f %s -l %s=%s\n", kc, file, LabelComponent, m.Step)
 		switch {

@@ -402,6 +402,13 @@ func TestApplyOrder(t *testing.T) {
 		}
 		last = i
 	}
+	// The Secret the pods read is made in their namespace (a Secret in
+	// another one leaves every optional credential unset), before the
+	// first pod starts.
+	secret := strings.Index(got, "kubectl -n bench create secret generic "+s.Secret+" --from-env-file=.env")
+	if secret < 0 || secret > strings.Index(got, "component=init") {
+		t.Errorf("no Secret made in the Jobs' namespace before the init Job:\n%s", got)
+	}
 	wait := strings.Index(got, "wait --for=condition=complete --timeout=30m job/"+s.Base+"-init")
 	if wait < 0 || wait > strings.Index(got, "component=prepare") {
 		t.Errorf("the init Job is not waited for before the shards:\n%s", got)

@@ -86,6 +86,11 @@ func Merge(ctx context.Context, runDir string, now func() time.Time) (*MergeSumm
 		return nil, err
 	}
 	run.UpdatedAt = now().UTC()
+	if len(sum.Missing) == 0 {
+		// Every unit is finished: no session's early stop stands (as an
+		// unsharded prepare that finishes the run clears it).
+		run.Stopped = ""
+	}
 	if err := journal.WriteRun(runDir, run); err != nil {
 		return nil, err
 	}

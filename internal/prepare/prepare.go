@@ -250,20 +250,50 @@ func (r *runner) openLedger() {
 
 // otherSpend is the rest of the spend the cap applies to: for a run, the
 // other ledgers and a legacy run.json spend; for a shard, the ledgers of
-// the shard's other processes (earlier sessions of it).
+// the shard's other processes (earlier sessions of it), never its sibling
+// shards'. With the even split of max_total_budget_usd, a shard also
+// bears 1/N of the spend made outside this N's shards (an unsharded
+// session, shards of another N, a legacy run.json spend): each share is
+// then (max_total_budget_usd - that spend) / N, so the run's total stays
+// under the cap however it was split before. shard_budget_usd is a
+// shard's own cap, which that spend does not touch.
 func (r *runner) otherSpend() float64 {
 	ledgers, _ := journal.ReadLedgers(r.runDir)
 	own := journal.LedgerPath(r.runDir, r.ledger)
-	total := r.run.SpentUSD
-	if r.opts.sharded() {
-		total = 0
+	if !r.opts.sharded() {
+		total := r.run.SpentUSD
+		for p, l := range ledgers {
+			if p != own {
+				total += l.SpentUSD
+			}
+		}
+		return total
 	}
+	mine, outside := 0.0, r.run.SpentUSD
 	for p, l := range ledgers {
-		if p != own && (!r.opts.sharded() || l.Shard == r.ledger.Shard) {
-			total += l.SpentUSD
+		switch {
+		case p == own:
+		case l.Shard == r.ledger.Shard:
+			mine += l.SpentUSD
+		case siblingShard(l.Shard, r.opts.Shard.N):
+		default:
+			outside += l.SpentUSD
 		}
 	}
-	return total
+	if b := r.opts.Bench; b == nil || b.ShardBudgetUSD > 0 || b.MaxTotalBudgetUSD <= 0 {
+		return mine
+	}
+	return mine + outside/float64(r.opts.Shard.N)
+}
+
+// siblingShard reports whether a ledger's shard ("I/N") is one of n
+// shards, as this process's is.
+func siblingShard(s string, n int) bool {
+	if s == "" {
+		return false
+	}
+	sp, err := shard.Parse(s)
+	return err == nil && sp.N == n
 }
 
 // sharded reports whether this process is one shard of a run.

@@ -77,3 +77,45 @@ func TestBudgetNameInReason(t *testing.T) {
 		t.Errorf("reason %q", v.reason)
 	}
 }
+
+// Spend made outside this N's shards (an unsharded session before the
+// shards, shards of another N, a legacy run.json spend) comes off every
+// shard's share of max_total_budget_usd equally: the run's total stays
+// under the cap. Before, a shard counted only its own ledgers, so a run
+// that had spent $6 of $9 unsharded could spend $9 more in 3 shards, and
+// `--shard 0/1` after a 3-way split started from $0 again.
+func TestShardShareCountsSpendOutsideTheShards(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	for i, l := range []struct {
+		shard string
+		usd   float64
+	}{{"", 4}, {"1/3", 0.5}, {"0/3", 5}, {"0/2", 1}} {
+		led := journal.NewLedger(now)
+		led.PID = 100 + i
+		led.Shard, led.SpentUSD = l.shard, l.usd
+		if err := journal.WriteLedger(dir, led); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Outside 3-way shards: $4 unsharded, $1 of a 2-way split, $1 legacy.
+	for _, c := range []struct {
+		sh       shard.Spec
+		perShard float64
+		want     float64
+	}{
+		{sh: shard.Spec{I: 1, N: 3}, want: 0.5 + 6.0/3},
+		{sh: shard.Spec{I: 2, N: 3}, want: 6.0 / 3},
+		// shard_budget_usd is each shard's own: the outside spend is not its.
+		{sh: shard.Spec{I: 1, N: 3}, perShard: 2, want: 0.5},
+		// A whole-run shard after the 3-way one: everything else counts.
+		{sh: shard.Spec{I: 0, N: 1}, want: 4 + 0.5 + 5 + 1 + 1},
+	} {
+		b := &config.Bench{MaxTotalBudgetUSD: 9, ShardBudgetUSD: c.perShard}
+		r := &runner{opts: Options{Shard: c.sh, Bench: b, Now: time.Now}, run: &records.Run{SpentUSD: 1}, runDir: dir}
+		r.openLedger()
+		if got := r.otherSpend(); got < c.want-1e-9 || got > c.want+1e-9 {
+			t.Errorf("shard %q, shard_budget_usd %g: others' spend %g, want %g", c.sh, c.perShard, got, c.want)
+		}
+	}
+}
