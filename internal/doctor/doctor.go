@@ -235,14 +235,15 @@ var networkFS = map[int64]string{
 	0x19830326: "beegfs",
 }
 
-// checkNodeLocal warns when the rollout root shares a file system with
-// the state root (the same st_dev), or is on a network file system. On
-// one machine that is harmless; on a cluster the state root is the shared
-// storage every node writes, and the rollout root must be node-local:
-// each node's sweep of stale private directories judges owners by pid,
-// which only means something on the node that made them (owner files
-// name their host, and no sweep touches another host's), and workspaces
-// on shared storage would put every agent's build over the network.
+// checkNodeLocal warns when the rollout root is on a network file system,
+// or on the same file system (st_dev) as a state root that is on one. On
+// a cluster the state root is the shared storage every node writes, and
+// the rollout root must be node-local: each node's sweep of stale private
+// directories judges owners by pid, which only means something on the
+// node that made them (owner files name their host, and no sweep touches
+// another host's), and workspaces on shared storage would put every
+// agent's build over the network. Both on one local disk is the ordinary
+// single-machine set-up, and not warned about.
 func checkNodeLocal(rollout, state string) Result {
 	rp, sp := existingAncestor(rollout), existingAncestor(state)
 	var rs, ss unix.Stat_t
@@ -252,14 +253,27 @@ func checkNodeLocal(rollout, state string) Result {
 	if err := unix.Stat(sp, &ss); err != nil {
 		return Result{OK: true, Warn: true, Detail: fmt.Sprintf("cannot stat state_root %s: %v", state, err)}
 	}
+	return nodeLocalVerdict(rollout, state, rs.Dev == ss.Dev, fsName(rp), fsName(sp))
+}
+
+// fsName is the network file system a path is on, or "" for a local one.
+func fsName(path string) string {
 	var fs unix.Statfs_t
-	if err := unix.Statfs(rp, &fs); err == nil {
-		if name, ok := networkFS[int64(fs.Type)]; ok {
-			return Result{OK: true, Warn: true, Detail: fmt.Sprintf("paths.rollout_root %s is on a network file system (%s): on a cluster it must be node-local storage (a local disk or tmpfs), not shared", rollout, name)}
-		}
+	if err := unix.Statfs(path, &fs); err != nil {
+		return ""
 	}
-	if rs.Dev == ss.Dev {
-		return Result{OK: true, Warn: true, Detail: fmt.Sprintf("paths.rollout_root %s is on the same file system as state_root %s (device %d): fine on one machine, but on a cluster, where state_root is shared storage, rollout_root must be node-local (a local disk or tmpfs), so that one node's sweep never judges another node's directories and workspaces stay off the network", rollout, state, rs.Dev)}
+	return networkFS[int64(fs.Type)]
+}
+
+// nodeLocalVerdict is checkNodeLocal's decision, given the facts.
+func nodeLocalVerdict(rollout, state string, sameFS bool, rolloutNet, stateNet string) Result {
+	switch {
+	case rolloutNet != "":
+		return Result{OK: true, Warn: true, Detail: fmt.Sprintf("paths.rollout_root %s is on a network file system (%s): on a cluster it must be node-local storage (a local disk or tmpfs), not shared", rollout, rolloutNet)}
+	case sameFS && stateNet != "":
+		return Result{OK: true, Warn: true, Detail: fmt.Sprintf("paths.rollout_root %s is on the same file system as the shared state_root %s (%s): it must be node-local (a local disk or tmpfs), so that one node's sweep never judges another node's directories and workspaces stay off the network", rollout, state, stateNet)}
+	case sameFS:
+		return Result{OK: true, Detail: fmt.Sprintf("%s (on state_root's local file system: fine on one machine; on a cluster keep it node-local when state_root is shared)", rollout)}
 	}
 	return Result{OK: true, Detail: fmt.Sprintf("%s (its own file system, not state_root's)", rollout)}
 }

@@ -63,8 +63,17 @@ func TestCheckNodeLocal(t *testing.T) {
 	root := t.TempDir()
 	state, rollout := filepath.Join(root, "state"), filepath.Join(root, "not", "yet")
 	r := checkNodeLocal(rollout, state)
-	if !r.OK || !r.Warn || !strings.Contains(r.Detail, "is on the same file system as state_root") || !strings.Contains(r.Detail, "must be node-local") {
-		t.Errorf("same file system: %+v", r)
+	if !r.OK || r.Warn || !strings.Contains(r.Detail, "on state_root's local file system") {
+		t.Errorf("same local file system: %+v", r)
+	}
+	if r := nodeLocalVerdict("/r", "/s", true, "", "nfs"); !r.Warn || !strings.Contains(r.Detail, "same file system as the shared state_root /s (nfs)") || !strings.Contains(r.Detail, "must be node-local") {
+		t.Errorf("same file system as a shared state root: %+v", r)
+	}
+	if r := nodeLocalVerdict("/r", "/s", false, "lustre", "lustre"); !r.Warn || !strings.Contains(r.Detail, "network file system (lustre)") {
+		t.Errorf("rollout root on a network file system: %+v", r)
+	}
+	if r := nodeLocalVerdict("/r", "/s", false, "", "nfs"); r.Warn {
+		t.Errorf("node-local rollout root, shared state root: %+v", r)
 	}
 	if entries, _ := os.ReadDir(root); len(entries) != 0 {
 		t.Errorf("the check created %v", entries)
