@@ -3,14 +3,12 @@ package claudecode
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/perfbench/perfbench/internal/export"
 	"github.com/perfbench/perfbench/internal/export/atiftest"
 	"github.com/perfbench/perfbench/internal/records"
 )
@@ -68,7 +66,7 @@ func TestTrajectoryOfStream(t *testing.T) {
 	if !tr.Steps[0].Time.Equal(t0.Add(2 * time.Second)) {
 		t.Errorf("first step stamped %v", tr.Steps[0].Time)
 	}
-	checkATIF(t, tr)
+	atiftest.CheckConverted(t, tr)
 }
 
 func TestTrajectoryOfErrors(t *testing.T) {
@@ -92,7 +90,7 @@ func TestTrajectoryOfErrors(t *testing.T) {
 		if want != "" && !strings.Contains(strings.Join(errs, "\n"), want) {
 			t.Errorf("%s: errors %q, want %q", name, errs, want)
 		}
-		checkATIF(t, tr)
+		atiftest.CheckConverted(t, tr)
 	}
 }
 
@@ -104,26 +102,6 @@ func TestTrajectoryOfGarbageWarns(t *testing.T) {
 	tr := convertStream(t, data)
 	if len(tr.Warnings) == 0 {
 		t.Errorf("no warning for the garbage lines")
-	}
-}
-
-// checkATIF exports tr and checks the document against the RFC's rules.
-func checkATIF(t *testing.T, tr *records.Trajectory) {
-	t.Helper()
-	tr.SchemaVersion = records.TrajectorySchemaVersion
-	doc := export.ToATIF(tr, export.Item{RunID: "r", Dir: "i"})
-	if doc == nil {
-		if len(tr.Steps) > 0 {
-			t.Fatal("no document for a trajectory with steps")
-		}
-		return
-	}
-	data, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, err := range atiftest.Validate(data) {
-		t.Error(err)
 	}
 }
 
@@ -146,9 +124,6 @@ func FuzzTrajectory(f *testing.F) {
 	f.Add([]byte(`{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"a","content":[{"type":"text","text":"\xff\xfe"}]}]}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tr := convertStream(t, append(data, '\n', '\n'))
-		if err := tr.CheckBounds(); err != nil {
-			t.Fatal(err)
-		}
-		checkATIF(t, tr)
+		atiftest.CheckConverted(t, tr)
 	})
 }

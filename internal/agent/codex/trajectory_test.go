@@ -3,7 +3,6 @@ package codex
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/perfbench/perfbench/internal/export"
 	"github.com/perfbench/perfbench/internal/export/atiftest"
 	"github.com/perfbench/perfbench/internal/records"
 )
@@ -68,7 +66,7 @@ func TestTrajectoryOfExecJSON(t *testing.T) {
 	if tr.SessionID != "0199a213-81c0-7800-8aa1-bbab2a035a53" {
 		t.Errorf("session %q", tr.SessionID)
 	}
-	checkATIF(t, tr)
+	atiftest.CheckConverted(t, tr)
 }
 
 func TestTrajectoryOfSessionLog(t *testing.T) {
@@ -98,7 +96,7 @@ func TestTrajectoryOfSessionLog(t *testing.T) {
 	if tr.SessionID != "0199a213-81c0-7800-8aa1-bbab2a035a53" || tr.AgentVersion != "0.63.0" {
 		t.Errorf("session %q version %q", tr.SessionID, tr.AgentVersion)
 	}
-	checkATIF(t, tr)
+	atiftest.CheckConverted(t, tr)
 }
 
 func TestTrajectoryOfFailures(t *testing.T) {
@@ -111,7 +109,7 @@ func TestTrajectoryOfFailures(t *testing.T) {
 		if strings.HasPrefix(name, "exec_4") && !slices.ContainsFunc(tr.Steps, func(s records.Step) bool { return s.Kind == records.StepError }) {
 			t.Errorf("%s: no error step: %s", name, kinds(tr))
 		}
-		checkATIF(t, tr)
+		atiftest.CheckConverted(t, tr)
 	}
 }
 
@@ -125,22 +123,6 @@ func TestShellWords(t *testing.T) {
 		if got := shellWords(in); !slices.Equal(got, want) {
 			t.Errorf("%q: %q, want %q", in, got, want)
 		}
-	}
-}
-
-func checkATIF(t *testing.T, tr *records.Trajectory) {
-	t.Helper()
-	tr.SchemaVersion = records.TrajectorySchemaVersion
-	doc := export.ToATIF(tr, export.Item{RunID: "r", Dir: "i"})
-	if doc == nil {
-		return
-	}
-	data, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, err := range atiftest.Validate(data) {
-		t.Error(err)
 	}
 }
 
@@ -165,10 +147,7 @@ func FuzzExecTrajectory(f *testing.F) {
 	seedLines(f, "exec_ok.jsonl", "exec_429.jsonl", "legacy_info.jsonl")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tr := convertExec(data)
-		if err := tr.CheckBounds(); err != nil {
-			t.Fatal(err)
-		}
-		checkATIF(t, tr)
+		atiftest.CheckConverted(t, tr)
 	})
 }
 
@@ -177,9 +156,6 @@ func FuzzSessionTrajectory(f *testing.F) {
 	f.Add([]byte(`{"type":"response_item","payload":{"type":"function_call_output","call_id":"c","output":"{\"output\":7}"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tr := convertSession(data)
-		if err := tr.CheckBounds(); err != nil {
-			t.Fatal(err)
-		}
-		checkATIF(t, tr)
+		atiftest.CheckConverted(t, tr)
 	})
 }

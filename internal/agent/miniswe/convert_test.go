@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/perfbench/perfbench/internal/export"
 	"github.com/perfbench/perfbench/internal/export/atiftest"
 	"github.com/perfbench/perfbench/internal/records"
 )
@@ -54,7 +53,7 @@ func TestConvertTrajectory(t *testing.T) {
 	if c := tr.Steps[9].Command; c != "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT" {
 		t.Errorf("last command %q", c)
 	}
-	checkATIF(t, tr)
+	atiftest.CheckConverted(t, tr)
 }
 
 // mini 1 names no actions: the command is the reply's bash block.
@@ -76,26 +75,10 @@ func TestConvertMini1(t *testing.T) {
 
 func TestConvertOtherTrajectories(t *testing.T) {
 	for _, name := range []string{"traj_auth.json", "traj_steplimit.json", "traj_v1.json", "traj_v1_ratelimit.json"} {
-		checkATIF(t, convertFixture(t, name))
+		atiftest.CheckConverted(t, convertFixture(t, name))
 	}
 	if tr := convertFixture(t, "traj_auth.json"); !strings.Contains(kinds(tr), "error") {
 		t.Errorf("traj_auth: no error step: %s", kinds(tr))
-	}
-}
-
-func checkATIF(t *testing.T, tr *records.Trajectory) {
-	t.Helper()
-	tr.SchemaVersion = records.TrajectorySchemaVersion
-	doc := export.ToATIF(tr, export.Item{RunID: "r", Dir: "i"})
-	if doc == nil {
-		return
-	}
-	data, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, err := range atiftest.Validate(data) {
-		t.Error(err)
 	}
 }
 
@@ -118,9 +101,6 @@ func FuzzConvertTrajectory(f *testing.F) {
 		}
 		out := &records.Trajectory{Structured: true}
 		ConvertTrajectory(tr, out)
-		if err := out.CheckBounds(); err != nil {
-			t.Fatal(err)
-		}
-		checkATIF(t, out)
+		atiftest.CheckConverted(t, out)
 	})
 }

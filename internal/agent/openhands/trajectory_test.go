@@ -1,14 +1,12 @@
 package openhands
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/perfbench/perfbench/internal/export"
 	"github.com/perfbench/perfbench/internal/export/atiftest"
 	"github.com/perfbench/perfbench/internal/records"
 )
@@ -66,7 +64,7 @@ func TestTrajectoryOfFinishedRun(t *testing.T) {
 	if tk := run.Tokens; tk == nil || tk.Input != 11800 || tk.Output != 95 || tk.CacheWrite != 11790 || run.CostUSD != 0.0412 {
 		t.Errorf("run's metrics %+v cost %v", tk, run.CostUSD)
 	}
-	checkATIF(t, tr)
+	atiftest.CheckConverted(t, tr)
 }
 
 func TestTrajectoryOfOtherRuns(t *testing.T) {
@@ -75,7 +73,7 @@ func TestTrajectoryOfOtherRuns(t *testing.T) {
 		if len(tr.Steps) == 0 {
 			t.Errorf("%s: no steps", name)
 		}
-		checkATIF(t, tr)
+		atiftest.CheckConverted(t, tr)
 	}
 	if tr := convertRun(t, "rate"); !strings.Contains(kindsOf(tr), "error:") {
 		t.Errorf("rate: no error step: %s", kindsOf(tr))
@@ -86,22 +84,6 @@ func TestTrajectoryOfNothing(t *testing.T) {
 	tr := ConvertEvents(filepath.Join(t.TempDir(), OutSubdir), &records.Trajectory{Structured: true})
 	if len(tr.Steps) != 0 || len(tr.Warnings) != 0 {
 		t.Fatalf("%+v", tr)
-	}
-}
-
-func checkATIF(t *testing.T, tr *records.Trajectory) {
-	t.Helper()
-	tr.SchemaVersion = records.TrajectorySchemaVersion
-	doc := export.ToATIF(tr, export.Item{RunID: "r", Dir: "i"})
-	if doc == nil {
-		return
-	}
-	data, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, err := range atiftest.Validate(data) {
-		t.Error(err)
 	}
 }
 
@@ -130,9 +112,6 @@ func FuzzEvent(f *testing.F) {
 		os.WriteFile(filepath.Join(events, "0.json"), data, 0o644)
 		os.WriteFile(filepath.Join(out, OutSubdir, "trajectory.json"), data, 0o644)
 		tr := ConvertEvents(filepath.Join(out, OutSubdir), &records.Trajectory{Structured: true})
-		if err := tr.CheckBounds(); err != nil {
-			t.Fatal(err)
-		}
-		checkATIF(t, tr)
+		atiftest.CheckConverted(t, tr)
 	})
 }

@@ -1,14 +1,12 @@
 package trae
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/perfbench/perfbench/internal/export"
 	"github.com/perfbench/perfbench/internal/export/atiftest"
 	"github.com/perfbench/perfbench/internal/records"
 )
@@ -57,7 +55,7 @@ func TestConvertTrajectory(t *testing.T) {
 	if tk := tr.Steps[1].Tokens; tk == nil || tk.Input != 2100 || tk.Output != 150 {
 		t.Errorf("first step's tokens %+v", tk)
 	}
-	checkATIF(t, tr)
+	atiftest.CheckConverted(t, tr)
 }
 
 func TestConvertOtherTrajectories(t *testing.T) {
@@ -66,7 +64,7 @@ func TestConvertOtherTrajectories(t *testing.T) {
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
-		checkATIF(t, tr)
+		atiftest.CheckConverted(t, tr)
 	}
 	if tr, _ := convertFixture(t, "auth_error.json"); !strings.Contains(kinds(tr), "error") {
 		t.Errorf("auth_error: no error step: %s", kinds(tr))
@@ -84,22 +82,6 @@ func kinds(tr *records.Trajectory) string {
 	return strings.Join(out, " ")
 }
 
-func checkATIF(t *testing.T, tr *records.Trajectory) {
-	t.Helper()
-	tr.SchemaVersion = records.TrajectorySchemaVersion
-	doc := export.ToATIF(tr, export.Item{RunID: "r", Dir: "i"})
-	if doc == nil {
-		return
-	}
-	data, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, err := range atiftest.Validate(data) {
-		t.Error(err)
-	}
-}
-
 // FuzzConvertTrajectory: no file crashes the conversion; what it keeps is
 // bounded and exports to valid ATIF.
 func FuzzConvertTrajectory(f *testing.F) {
@@ -115,9 +97,6 @@ func FuzzConvertTrajectory(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tr := &records.Trajectory{Structured: true}
 		ConvertTrajectory(data, tr)
-		if err := tr.CheckBounds(); err != nil {
-			t.Fatal(err)
-		}
-		checkATIF(t, tr)
+		atiftest.CheckConverted(t, tr)
 	})
 }

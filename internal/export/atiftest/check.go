@@ -1,0 +1,44 @@
+package atiftest
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/perfbench/perfbench/internal/export"
+	"github.com/perfbench/perfbench/internal/records"
+)
+
+// CheckExport exports tr as `bench export` would and reports, on t, each
+// rule the document breaks. A trajectory with steps must give a
+// document; one without gives none, and nothing is checked.
+func CheckExport(t testing.TB, tr *records.Trajectory) {
+	t.Helper()
+	doc := export.ToATIF(tr, export.Item{RunID: "r", Dir: "i"})
+	if doc == nil {
+		if len(tr.Steps) > 0 {
+			t.Fatal("no document for a trajectory with steps")
+		}
+		return
+	}
+	data, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range Validate(data) {
+		t.Error(err)
+	}
+}
+
+// CheckConverted checks what an adapter's trajectory converter made of
+// any input: it stays within the records' bounds (fatal otherwise: the
+// journal would refuse it) and, stamped with the schema version the
+// journal writes, exports to valid ATIF. The adapters' tests and fuzz
+// targets share it so that each checks its converter the same way.
+func CheckConverted(t testing.TB, tr *records.Trajectory) {
+	t.Helper()
+	if err := tr.CheckBounds(); err != nil {
+		t.Fatal(err)
+	}
+	tr.SchemaVersion = records.TrajectorySchemaVersion
+	CheckExport(t, tr)
+}
