@@ -208,12 +208,9 @@ func readTrajectoryList(path string) (json.RawMessage, error) {
 // inside an os.Root of root (links are never followed, neither below root
 // nor between base and root).
 func readEventStore(base, root string) ([]Event, error) {
-	r, err := fsx.OpenRootUnder(base, root)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("event store: %w", err)
+	r, err := openEventStore(base, root)
+	if r == nil {
+		return nil, err
 	}
 	defer r.Close()
 	files, err := eventFiles(r)
@@ -249,6 +246,19 @@ func readEventStore(base, root string) ([]Event, error) {
 		return evs, fmt.Errorf("event store: %d unreadable event files", bad)
 	}
 	return evs, nil
+}
+
+// openEventStore opens the event store root as an os.Root, links never
+// followed between base and root; nil and no error when there is none.
+func openEventStore(base, root string) (*os.Root, error) {
+	r, err := fsx.OpenRootUnder(base, root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("event store: %w", err)
+	}
+	return r, nil
 }
 
 // eventFile is an event store's events/<n>.json.

@@ -2,15 +2,12 @@ package openhands
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"sort"
 	"strconv"
 
 	"github.com/perfbench/perfbench/internal/agent"
-	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/records"
 )
 
@@ -245,12 +242,9 @@ func readTrajFile(path string) ([]*trajEvent, error) {
 // readTrajEventStore reads every events/<n>.json under root inside an
 // os.Root (as readEventStore does); an unreadable file is skipped.
 func readTrajEventStore(base, root string) ([]*trajEvent, error) {
-	r, err := fsx.OpenRootUnder(base, root)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("event store: %w", err)
+	r, err := openEventStore(base, root)
+	if r == nil {
+		return nil, err
 	}
 	defer r.Close()
 	files, walkErr := eventFiles(r)
