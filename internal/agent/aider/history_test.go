@@ -11,14 +11,6 @@ import (
 	"github.com/perfbench/perfbench/internal/records"
 )
 
-func kinds(tr *records.Trajectory) string {
-	var out []string
-	for _, s := range tr.Steps {
-		out = append(out, string(s.Kind)+":"+s.Tool)
-	}
-	return strings.Join(out, " ")
-}
-
 func TestConvertHistory(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("testdata", "chat_history.md"))
 	if err != nil {
@@ -30,7 +22,7 @@ func TestConvertHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "message: message: message: message: message: message: tool_call:edit message: tool_call:shell tool_result:shell message: message: error:"
-	if got := kinds(tr); got != want {
+	if got := atiftest.StepKinds(tr); got != want {
 		t.Fatalf("steps\n got %s\nwant %s", got, want)
 	}
 	if tr.Steps[0].Role != records.RoleSystem || !strings.HasPrefix(tr.Steps[0].Text, "/usr/local/bin/aider") {

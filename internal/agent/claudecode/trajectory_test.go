@@ -37,12 +37,8 @@ func TestTrajectoryOfStream(t *testing.T) {
 	if tr.SessionID != "3c5e1f0a-77b2-4b8e-9d0e-2f6a1c9b8d11" || tr.AgentVersion != "2.0.76" {
 		t.Errorf("session %q version %q", tr.SessionID, tr.AgentVersion)
 	}
-	var kinds []string
-	for _, s := range tr.Steps {
-		kinds = append(kinds, string(s.Kind)+":"+s.Tool)
-	}
 	want := "message: tool_call:Bash tool_result: tool_call:Task tool_call:Grep tool_result: tool_result: tool_call:Edit tool_result: message:"
-	if got := strings.Join(kinds, " "); got != want {
+	if got := atiftest.StepKinds(tr); got != want {
 		t.Fatalf("steps\n got %s\nwant %s", got, want)
 	}
 	bash := tr.Steps[1]

@@ -33,14 +33,6 @@ func convertSession(data []byte) *records.Trajectory {
 	return c.Result()
 }
 
-func kinds(tr *records.Trajectory) string {
-	var out []string
-	for _, s := range tr.Steps {
-		out = append(out, string(s.Kind)+":"+s.Tool)
-	}
-	return strings.Join(out, " ")
-}
-
 func TestTrajectoryOfExecJSON(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("testdata", "exec_ok.jsonl"))
 	if err != nil {
@@ -51,7 +43,7 @@ func TestTrajectoryOfExecJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "message: tool_call:shell tool_result:shell tool_call:shell tool_result:shell tool_call:file_change tool_call:docs.search tool_result:docs.search tool_call:web_search error: message:"
-	if got := kinds(tr); got != want {
+	if got := atiftest.StepKinds(tr); got != want {
 		t.Fatalf("steps\n got %s\nwant %s", got, want)
 	}
 	if s := tr.Steps[1]; s.Command != "cat src/slow.sh" || s.Input != "bash -lc 'cat src/slow.sh'" || s.CallID != "item_1" {
@@ -78,7 +70,7 @@ func TestTrajectoryOfSessionLog(t *testing.T) {
 	if err := tr.CheckBounds(); err != nil {
 		t.Fatal(err)
 	}
-	if got := kinds(tr); !strings.HasPrefix(got, "message: tool_call:shell tool_result: message:") {
+	if got := atiftest.StepKinds(tr); !strings.HasPrefix(got, "message: tool_call:shell tool_result: message:") {
 		t.Fatalf("steps %s", got)
 	}
 	call := tr.Steps[1]
@@ -107,7 +99,7 @@ func TestTrajectoryOfFailures(t *testing.T) {
 		}
 		tr := convertExec(data)
 		if strings.HasPrefix(name, "exec_4") && !slices.ContainsFunc(tr.Steps, func(s records.Step) bool { return s.Kind == records.StepError }) {
-			t.Errorf("%s: no error step: %s", name, kinds(tr))
+			t.Errorf("%s: no error step: %s", name, atiftest.StepKinds(tr))
 		}
 		atiftest.CheckConverted(t, tr)
 	}

@@ -29,18 +29,10 @@ func convertFixture(t *testing.T, name string) *records.Trajectory {
 	return out
 }
 
-func kinds(tr *records.Trajectory) string {
-	var out []string
-	for _, s := range tr.Steps {
-		out = append(out, string(s.Kind))
-	}
-	return strings.Join(out, " ")
-}
-
 func TestConvertTrajectory(t *testing.T) {
 	tr := convertFixture(t, "traj_submitted.json")
-	want := "message message message tool_call tool_result message tool_call tool_result message tool_call message"
-	if got := kinds(tr); got != want {
+	want := "message: message: message: tool_call:bash tool_result:bash message: tool_call:bash tool_result:bash message: tool_call:bash message:"
+	if got := atiftest.StepKinds(tr); got != want {
 		t.Fatalf("steps\n got %s\nwant %s", got, want)
 	}
 	call, res := tr.Steps[3], tr.Steps[4]
@@ -65,7 +57,7 @@ func TestConvertMini1(t *testing.T) {
 	}}
 	out := &records.Trajectory{}
 	ConvertTrajectory(tr, out)
-	if got := kinds(out); got != "message tool_call tool_result message" {
+	if got := atiftest.StepKinds(out); got != "message: tool_call:bash tool_result:bash message:" {
 		t.Fatalf("steps %s", got)
 	}
 	if out.Steps[1].Command != "git log --all" {
@@ -77,8 +69,8 @@ func TestConvertOtherTrajectories(t *testing.T) {
 	for _, name := range []string{"traj_auth.json", "traj_steplimit.json", "traj_v1.json", "traj_v1_ratelimit.json"} {
 		atiftest.CheckConverted(t, convertFixture(t, name))
 	}
-	if tr := convertFixture(t, "traj_auth.json"); !strings.Contains(kinds(tr), "error") {
-		t.Errorf("traj_auth: no error step: %s", kinds(tr))
+	if tr := convertFixture(t, "traj_auth.json"); !strings.Contains(atiftest.StepKinds(tr), "error") {
+		t.Errorf("traj_auth: no error step: %s", atiftest.StepKinds(tr))
 	}
 }
 

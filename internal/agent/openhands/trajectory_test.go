@@ -11,14 +11,6 @@ import (
 	"github.com/perfbench/perfbench/internal/records"
 )
 
-func kindsOf(tr *records.Trajectory) string {
-	var out []string
-	for _, s := range tr.Steps {
-		out = append(out, string(s.Kind)+":"+s.Tool)
-	}
-	return strings.Join(out, " ")
-}
-
 // convertRun converts a fixture run: testdata/runs/<name> is the
 // output folder's openhands/ directory.
 func convertRun(t *testing.T, name string) *records.Trajectory {
@@ -40,7 +32,7 @@ func convertRun(t *testing.T, name string) *records.Trajectory {
 func TestTrajectoryOfFinishedRun(t *testing.T) {
 	tr := convertRun(t, "finished")
 	want := "message: message: tool_call:execute_bash tool_result:run tool_call:edit tool_result:edit message:"
-	if got := kindsOf(tr); got != want {
+	if got := atiftest.StepKinds(tr); got != want {
 		t.Fatalf("steps\n got %s\nwant %s", got, want)
 	}
 	if tr.AgentVersion != "0.54.0" || tr.Steps[0].Role != records.RoleSystem || tr.Steps[1].Role != records.RoleUser {
@@ -75,8 +67,8 @@ func TestTrajectoryOfOtherRuns(t *testing.T) {
 		}
 		atiftest.CheckConverted(t, tr)
 	}
-	if tr := convertRun(t, "rate"); !strings.Contains(kindsOf(tr), "error:") {
-		t.Errorf("rate: no error step: %s", kindsOf(tr))
+	if tr := convertRun(t, "rate"); !strings.Contains(atiftest.StepKinds(tr), "error:") {
+		t.Errorf("rate: no error step: %s", atiftest.StepKinds(tr))
 	}
 }
 

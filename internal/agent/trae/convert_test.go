@@ -66,20 +66,12 @@ func TestConvertOtherTrajectories(t *testing.T) {
 		}
 		atiftest.CheckConverted(t, tr)
 	}
-	if tr, _ := convertFixture(t, "auth_error.json"); !strings.Contains(kinds(tr), "error") {
-		t.Errorf("auth_error: no error step: %s", kinds(tr))
+	if tr, _ := convertFixture(t, "auth_error.json"); !strings.Contains(atiftest.StepKinds(tr), "error") {
+		t.Errorf("auth_error: no error step: %s", atiftest.StepKinds(tr))
 	}
 	if _, err := convertFixture(t, "truncated.json"); err == nil {
 		t.Error("a truncated file converted")
 	}
-}
-
-func kinds(tr *records.Trajectory) string {
-	var out []string
-	for _, s := range tr.Steps {
-		out = append(out, string(s.Kind))
-	}
-	return strings.Join(out, " ")
 }
 
 // FuzzConvertTrajectory: no file crashes the conversion; what it keeps is

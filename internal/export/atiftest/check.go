@@ -2,6 +2,7 @@ package atiftest
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/perfbench/perfbench/internal/export"
@@ -41,4 +42,14 @@ func CheckConverted(t testing.TB, tr *records.Trajectory) {
 	}
 	tr.SchemaVersion = records.TrajectorySchemaVersion
 	CheckExport(t, tr)
+}
+
+// StepKinds lists tr's steps as "kind:tool", space-separated: how the
+// converters' tests state the steps they expect.
+func StepKinds(tr *records.Trajectory) string {
+	out := make([]string, len(tr.Steps))
+	for i, s := range tr.Steps {
+		out[i] = string(s.Kind) + ":" + s.Tool
+	}
+	return strings.Join(out, " ")
 }

@@ -59,3 +59,13 @@ func TestCheckConverted(t *testing.T) {
 		t.Errorf("past the bounds: fatal %v, %q", r.fatal, r.errs)
 	}
 }
+
+func TestStepKinds(t *testing.T) {
+	tr := &records.Trajectory{Steps: []records.Step{{Kind: records.StepMessage}, {Kind: records.StepToolCall, Tool: "bash"}}}
+	if got := StepKinds(tr); got != "message: tool_call:bash" {
+		t.Errorf("StepKinds = %q", got)
+	}
+	if got := StepKinds(&records.Trajectory{}); got != "" {
+		t.Errorf("no steps: %q", got)
+	}
+}
