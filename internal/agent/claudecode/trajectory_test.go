@@ -1,7 +1,6 @@
 package claudecode
 
 import (
-	"bufio"
 	"bytes"
 	"os"
 	"path/filepath"
@@ -105,16 +104,7 @@ func TestTrajectoryOfGarbageWarns(t *testing.T) {
 // bounded and exports to a valid ATIF document.
 func FuzzTrajectory(f *testing.F) {
 	for _, name := range []string{"success.jsonl", "garbage.jsonl", "partial.jsonl", "auth_401.jsonl", "max_turns.jsonl"} {
-		data, err := os.ReadFile(filepath.Join("testdata", "streams", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			f.Add(sc.Bytes())
-		}
-		f.Add(data)
+		atiftest.SeedLines(f, filepath.Join("testdata", "streams", name))
 	}
 	f.Add([]byte(`{"type":"assistant","message":{"id":"","content":[{"type":"tool_use","id":"a","name":"Bash","input":{"command":` + strings.Repeat(`"x`, 3) + `"}}]}}`))
 	f.Add([]byte(`{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"a","content":[{"type":"text","text":"\xff\xfe"}]}]}}`))

@@ -1,7 +1,6 @@
 package codex
 
 import (
-	"bufio"
 	"bytes"
 	"os"
 	"path/filepath"
@@ -118,25 +117,10 @@ func TestShellWords(t *testing.T) {
 	}
 }
 
-func seedLines(f *testing.F, names ...string) {
-	for _, name := range names {
-		data, err := os.ReadFile(filepath.Join("testdata", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			f.Add(sc.Bytes())
-		}
-		f.Add(data)
-	}
-}
-
 // FuzzExecTrajectory and FuzzSessionTrajectory: no input crashes the
 // converters; what they keep is bounded and exports to valid ATIF.
 func FuzzExecTrajectory(f *testing.F) {
-	seedLines(f, "exec_ok.jsonl", "exec_429.jsonl", "legacy_info.jsonl")
+	atiftest.SeedLines(f, filepath.Join("testdata", "exec_ok.jsonl"), filepath.Join("testdata", "exec_429.jsonl"), filepath.Join("testdata", "legacy_info.jsonl"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tr := convertExec(data)
 		atiftest.CheckConverted(t, tr)
@@ -144,7 +128,7 @@ func FuzzExecTrajectory(f *testing.F) {
 }
 
 func FuzzSessionTrajectory(f *testing.F) {
-	seedLines(f, "session.jsonl")
+	atiftest.SeedLines(f, filepath.Join("testdata", "session.jsonl"))
 	f.Add([]byte(`{"type":"response_item","payload":{"type":"function_call_output","call_id":"c","output":"{\"output\":7}"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tr := convertSession(data)

@@ -1,7 +1,10 @@
 package atiftest
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -52,4 +55,22 @@ func StepKinds(tr *records.Trajectory) string {
 		out[i] = string(s.Kind) + ":" + s.Tool
 	}
 	return strings.Join(out, " ")
+}
+
+// SeedLines adds to f's corpus each line of each file (a JSONL
+// converter's unit of input) and each file whole (a sequence of them).
+func SeedLines(f *testing.F, paths ...string) {
+	f.Helper()
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			f.Add(sc.Bytes())
+		}
+		f.Add(data)
+	}
 }
