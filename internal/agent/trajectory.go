@@ -27,6 +27,14 @@ func (r *Rollout) NewTrajectory(source string) *records.Trajectory {
 	return t
 }
 
+// Unstructured marks t as an adapter's trajectory whose source could not
+// be read (err says why, in a warning naming t.Source): the scans then
+// read the agent's stdout instead, and the export says so.
+func Unstructured(t *records.Trajectory, err error) {
+	t.Structured = false
+	t.Warn("%s: %v", t.Source, err)
+}
+
 // maxTrajectoryLine bounds a line of an agent's file read by ReadLines:
 // a longer one is skipped, as LineWriter skips it in a stream.
 const maxTrajectoryLine = 16 << 20

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,5 +47,13 @@ func TestParseTimeAndShellCommand(t *testing.T) {
 	}
 	if got := ShellCommand([]string{"python", "-c", "x"}); got != "python -c x" {
 		t.Errorf("python -c: %q", got)
+	}
+}
+
+func TestUnstructured(t *testing.T) {
+	tr := (&Rollout{}).NewTrajectory("x.json")
+	Unstructured(tr, errors.New("open x.json: no such file"))
+	if tr.Structured || len(tr.Warnings) != 1 || tr.Warnings[0] != "x.json: open x.json: no such file" {
+		t.Fatalf("structured %v, warnings %q", tr.Structured, tr.Warnings)
 	}
 }

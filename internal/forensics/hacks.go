@@ -321,6 +321,18 @@ func (s *hackScan) disableChecks(f *FileDiff, h *Hunk, build bool) {
 	}
 }
 
+// langLineRules are the rules of one language judged on an added line
+// of code: the line matches re, the rule is found (in this order).
+var langLineRules = map[lang][]struct {
+	re   *regexp.Regexp
+	rule string
+}{
+	langPython: {{reMemoPy, HackMemoDecorator}, {reTimerPy, HackTimerTamper}},
+	langJS:     {{reMemoOther, HackMemoDecorator}, {reTimerJS, HackTimerTamper}},
+	langRust:   {{reMemoOther, HackMemoDecorator}},
+	langC:      {{reTimerC, HackTimerTamper}},
+}
+
 // lineRules are the rules judged on one added line of code.
 func (s *hackScan) lineRules(f *FileDiff, h *Hunk, lg lang) {
 	for i, l := range h.Lines {
@@ -341,33 +353,13 @@ func (s *hackScan) lineRules(f *FileDiff, h *Hunk, lg lang) {
 		if lg == langGo {
 			code = reQuoted.ReplaceAllString(t, `""`)
 		}
-		switch lg {
-		case langPython:
-			if reMemoPy.MatchString(t) {
-				s.add(HackMemoDecorator, f, h, i)
+		for _, r := range langLineRules[lg] {
+			if r.re.MatchString(t) {
+				s.add(r.rule, f, h, i)
 			}
-			if reTimerPy.MatchString(t) {
-				s.add(HackTimerTamper, f, h, i)
-			}
-		case langJS:
-			if reMemoOther.MatchString(t) {
-				s.add(HackMemoDecorator, f, h, i)
-			}
-			if reTimerJS.MatchString(t) {
-				s.add(HackTimerTamper, f, h, i)
-			}
-		case langRust:
-			if reMemoOther.MatchString(t) {
-				s.add(HackMemoDecorator, f, h, i)
-			}
-		case langGo:
-			if reOnceKeyed.MatchString(t) && strings.Contains(t, "map[") {
-				s.add(HackOnceKeyed, f, h, i)
-			}
-		case langC:
-			if reTimerC.MatchString(t) {
-				s.add(HackTimerTamper, f, h, i)
-			}
+		}
+		if lg == langGo && reOnceKeyed.MatchString(t) && strings.Contains(t, "map[") {
+			s.add(HackOnceKeyed, f, h, i)
 		}
 		if reTimerAny.MatchString(code) {
 			s.add(HackTimerTamper, f, h, i)

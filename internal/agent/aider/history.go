@@ -176,8 +176,7 @@ func trajectory(r *agent.Rollout) *records.Trajectory {
 	t := r.NewTrajectory(TrajectorySource)
 	data, err := fsx.ReadFileNoFollow(filepath.Join(r.OutDir, ChatHistoryFile))
 	if err != nil {
-		t.Structured = false
-		t.Warn("%s: %v", TrajectorySource, err)
+		agent.Unstructured(t, err)
 		return t
 	}
 	ConvertHistory(data, t)

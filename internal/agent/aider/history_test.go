@@ -1,25 +1,15 @@
 package aider
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/perfbench/perfbench/internal/export"
 	"github.com/perfbench/perfbench/internal/export/atiftest"
 	"github.com/perfbench/perfbench/internal/records"
 )
-
-func kinds(tr *records.Trajectory) string {
-	var out []string
-	for _, s := range tr.Steps {
-		out = append(out, string(s.Kind)+":"+s.Tool)
-	}
-	return strings.Join(out, " ")
-}
 
 func TestConvertHistory(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("testdata", "chat_history.md"))
@@ -32,7 +22,7 @@ func TestConvertHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "message: message: message: message: message: message: tool_call:edit message: tool_call:shell tool_result:shell message: message: error:"
-	if got := kinds(tr); got != want {
+	if got := atiftest.StepKinds(tr); got != want {
 		t.Fatalf("steps\n got %s\nwant %s", got, want)
 	}
 	if tr.Steps[0].Role != records.RoleSystem || !strings.HasPrefix(tr.Steps[0].Text, "/usr/local/bin/aider") {
@@ -61,7 +51,7 @@ func TestConvertHistory(t *testing.T) {
 	if tk := tr.Steps[11].Tokens; tk == nil || tk.Input != 15000 || tk.Output != 40 {
 		t.Errorf("second reply's tokens %+v", tk)
 	}
-	checkATIF(t, tr)
+	atiftest.CheckConverted(t, tr)
 }
 
 // A usage report before any reply belongs to no step.
@@ -72,22 +62,6 @@ func TestConvertHistoryTokensWithoutReply(t *testing.T) {
 		if s.Tokens != nil {
 			t.Fatalf("tokens on %+v", s)
 		}
-	}
-}
-
-func checkATIF(t *testing.T, tr *records.Trajectory) {
-	t.Helper()
-	tr.SchemaVersion = records.TrajectorySchemaVersion
-	doc := export.ToATIF(tr, export.Item{RunID: "r", Dir: "i"})
-	if doc == nil {
-		return
-	}
-	data, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, err := range atiftest.Validate(data) {
-		t.Error(err)
 	}
 }
 
@@ -104,9 +78,6 @@ func FuzzConvertHistory(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tr := &records.Trajectory{Structured: true}
 		ConvertHistory(data, tr)
-		if err := tr.CheckBounds(); err != nil {
-			t.Fatal(err)
-		}
-		checkATIF(t, tr)
+		atiftest.CheckConverted(t, tr)
 	})
 }

@@ -1,16 +1,13 @@
 package claudecode
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/perfbench/perfbench/internal/export"
 	"github.com/perfbench/perfbench/internal/export/atiftest"
 	"github.com/perfbench/perfbench/internal/records"
 )
@@ -39,12 +36,8 @@ func TestTrajectoryOfStream(t *testing.T) {
 	if tr.SessionID != "3c5e1f0a-77b2-4b8e-9d0e-2f6a1c9b8d11" || tr.AgentVersion != "2.0.76" {
 		t.Errorf("session %q version %q", tr.SessionID, tr.AgentVersion)
 	}
-	var kinds []string
-	for _, s := range tr.Steps {
-		kinds = append(kinds, string(s.Kind)+":"+s.Tool)
-	}
 	want := "message: tool_call:Bash tool_result: tool_call:Task tool_call:Grep tool_result: tool_result: tool_call:Edit tool_result: message:"
-	if got := strings.Join(kinds, " "); got != want {
+	if got := atiftest.StepKinds(tr); got != want {
 		t.Fatalf("steps\n got %s\nwant %s", got, want)
 	}
 	bash := tr.Steps[1]
@@ -68,7 +61,7 @@ func TestTrajectoryOfStream(t *testing.T) {
 	if !tr.Steps[0].Time.Equal(t0.Add(2 * time.Second)) {
 		t.Errorf("first step stamped %v", tr.Steps[0].Time)
 	}
-	checkATIF(t, tr)
+	atiftest.CheckConverted(t, tr)
 }
 
 func TestTrajectoryOfErrors(t *testing.T) {
@@ -92,7 +85,7 @@ func TestTrajectoryOfErrors(t *testing.T) {
 		if want != "" && !strings.Contains(strings.Join(errs, "\n"), want) {
 			t.Errorf("%s: errors %q, want %q", name, errs, want)
 		}
-		checkATIF(t, tr)
+		atiftest.CheckConverted(t, tr)
 	}
 }
 
@@ -107,48 +100,16 @@ func TestTrajectoryOfGarbageWarns(t *testing.T) {
 	}
 }
 
-// checkATIF exports tr and checks the document against the RFC's rules.
-func checkATIF(t *testing.T, tr *records.Trajectory) {
-	t.Helper()
-	tr.SchemaVersion = records.TrajectorySchemaVersion
-	doc := export.ToATIF(tr, export.Item{RunID: "r", Dir: "i"})
-	if doc == nil {
-		if len(tr.Steps) > 0 {
-			t.Fatal("no document for a trajectory with steps")
-		}
-		return
-	}
-	data, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, err := range atiftest.Validate(data) {
-		t.Error(err)
-	}
-}
-
 // FuzzTrajectory: no stream crashes the converter, and what it keeps is
 // bounded and exports to a valid ATIF document.
 func FuzzTrajectory(f *testing.F) {
 	for _, name := range []string{"success.jsonl", "garbage.jsonl", "partial.jsonl", "auth_401.jsonl", "max_turns.jsonl"} {
-		data, err := os.ReadFile(filepath.Join("testdata", "streams", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			f.Add(sc.Bytes())
-		}
-		f.Add(data)
+		atiftest.SeedLines(f, filepath.Join("testdata", "streams", name))
 	}
 	f.Add([]byte(`{"type":"assistant","message":{"id":"","content":[{"type":"tool_use","id":"a","name":"Bash","input":{"command":` + strings.Repeat(`"x`, 3) + `"}}]}}`))
 	f.Add([]byte(`{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"a","content":[{"type":"text","text":"\xff\xfe"}]}]}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tr := convertStream(t, append(data, '\n', '\n'))
-		if err := tr.CheckBounds(); err != nil {
-			t.Fatal(err)
-		}
-		checkATIF(t, tr)
+		atiftest.CheckConverted(t, tr)
 	})
 }

@@ -1,9 +1,7 @@
 package codex
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/perfbench/perfbench/internal/export"
 	"github.com/perfbench/perfbench/internal/export/atiftest"
 	"github.com/perfbench/perfbench/internal/records"
 )
@@ -35,14 +32,6 @@ func convertSession(data []byte) *records.Trajectory {
 	return c.Result()
 }
 
-func kinds(tr *records.Trajectory) string {
-	var out []string
-	for _, s := range tr.Steps {
-		out = append(out, string(s.Kind)+":"+s.Tool)
-	}
-	return strings.Join(out, " ")
-}
-
 func TestTrajectoryOfExecJSON(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("testdata", "exec_ok.jsonl"))
 	if err != nil {
@@ -53,7 +42,7 @@ func TestTrajectoryOfExecJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "message: tool_call:shell tool_result:shell tool_call:shell tool_result:shell tool_call:file_change tool_call:docs.search tool_result:docs.search tool_call:web_search error: message:"
-	if got := kinds(tr); got != want {
+	if got := atiftest.StepKinds(tr); got != want {
 		t.Fatalf("steps\n got %s\nwant %s", got, want)
 	}
 	if s := tr.Steps[1]; s.Command != "cat src/slow.sh" || s.Input != "bash -lc 'cat src/slow.sh'" || s.CallID != "item_1" {
@@ -68,7 +57,7 @@ func TestTrajectoryOfExecJSON(t *testing.T) {
 	if tr.SessionID != "0199a213-81c0-7800-8aa1-bbab2a035a53" {
 		t.Errorf("session %q", tr.SessionID)
 	}
-	checkATIF(t, tr)
+	atiftest.CheckConverted(t, tr)
 }
 
 func TestTrajectoryOfSessionLog(t *testing.T) {
@@ -80,7 +69,7 @@ func TestTrajectoryOfSessionLog(t *testing.T) {
 	if err := tr.CheckBounds(); err != nil {
 		t.Fatal(err)
 	}
-	if got := kinds(tr); !strings.HasPrefix(got, "message: tool_call:shell tool_result: message:") {
+	if got := atiftest.StepKinds(tr); !strings.HasPrefix(got, "message: tool_call:shell tool_result: message:") {
 		t.Fatalf("steps %s", got)
 	}
 	call := tr.Steps[1]
@@ -98,7 +87,7 @@ func TestTrajectoryOfSessionLog(t *testing.T) {
 	if tr.SessionID != "0199a213-81c0-7800-8aa1-bbab2a035a53" || tr.AgentVersion != "0.63.0" {
 		t.Errorf("session %q version %q", tr.SessionID, tr.AgentVersion)
 	}
-	checkATIF(t, tr)
+	atiftest.CheckConverted(t, tr)
 }
 
 func TestTrajectoryOfFailures(t *testing.T) {
@@ -109,9 +98,9 @@ func TestTrajectoryOfFailures(t *testing.T) {
 		}
 		tr := convertExec(data)
 		if strings.HasPrefix(name, "exec_4") && !slices.ContainsFunc(tr.Steps, func(s records.Step) bool { return s.Kind == records.StepError }) {
-			t.Errorf("%s: no error step: %s", name, kinds(tr))
+			t.Errorf("%s: no error step: %s", name, atiftest.StepKinds(tr))
 		}
-		checkATIF(t, tr)
+		atiftest.CheckConverted(t, tr)
 	}
 }
 
@@ -128,58 +117,21 @@ func TestShellWords(t *testing.T) {
 	}
 }
 
-func checkATIF(t *testing.T, tr *records.Trajectory) {
-	t.Helper()
-	tr.SchemaVersion = records.TrajectorySchemaVersion
-	doc := export.ToATIF(tr, export.Item{RunID: "r", Dir: "i"})
-	if doc == nil {
-		return
-	}
-	data, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, err := range atiftest.Validate(data) {
-		t.Error(err)
-	}
-}
-
-func seedLines(f *testing.F, names ...string) {
-	for _, name := range names {
-		data, err := os.ReadFile(filepath.Join("testdata", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			f.Add(sc.Bytes())
-		}
-		f.Add(data)
-	}
-}
-
 // FuzzExecTrajectory and FuzzSessionTrajectory: no input crashes the
 // converters; what they keep is bounded and exports to valid ATIF.
 func FuzzExecTrajectory(f *testing.F) {
-	seedLines(f, "exec_ok.jsonl", "exec_429.jsonl", "legacy_info.jsonl")
+	atiftest.SeedLines(f, filepath.Join("testdata", "exec_ok.jsonl"), filepath.Join("testdata", "exec_429.jsonl"), filepath.Join("testdata", "legacy_info.jsonl"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tr := convertExec(data)
-		if err := tr.CheckBounds(); err != nil {
-			t.Fatal(err)
-		}
-		checkATIF(t, tr)
+		atiftest.CheckConverted(t, tr)
 	})
 }
 
 func FuzzSessionTrajectory(f *testing.F) {
-	seedLines(f, "session.jsonl")
+	atiftest.SeedLines(f, filepath.Join("testdata", "session.jsonl"))
 	f.Add([]byte(`{"type":"response_item","payload":{"type":"function_call_output","call_id":"c","output":"{\"output\":7}"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tr := convertSession(data)
-		if err := tr.CheckBounds(); err != nil {
-			t.Fatal(err)
-		}
-		checkATIF(t, tr)
+		atiftest.CheckConverted(t, tr)
 	})
 }

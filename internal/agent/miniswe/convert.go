@@ -169,8 +169,7 @@ func messageText(raw json.RawMessage) string {
 func trajectory(r *agent.Rollout, tr *Trajectory, terr error) *records.Trajectory {
 	t := r.NewTrajectory(TrajectorySource)
 	if terr != nil {
-		t.Structured = false
-		t.Warn("%s: %v", TrajectorySource, terr)
+		agent.Unstructured(t, terr)
 		return t
 	}
 	ConvertTrajectory(tr, t)

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/perfbench/perfbench/internal/export"
 	"github.com/perfbench/perfbench/internal/export/atiftest"
 	"github.com/perfbench/perfbench/internal/records"
 )
@@ -30,18 +29,10 @@ func convertFixture(t *testing.T, name string) *records.Trajectory {
 	return out
 }
 
-func kinds(tr *records.Trajectory) string {
-	var out []string
-	for _, s := range tr.Steps {
-		out = append(out, string(s.Kind))
-	}
-	return strings.Join(out, " ")
-}
-
 func TestConvertTrajectory(t *testing.T) {
 	tr := convertFixture(t, "traj_submitted.json")
-	want := "message message message tool_call tool_result message tool_call tool_result message tool_call message"
-	if got := kinds(tr); got != want {
+	want := "message: message: message: tool_call:bash tool_result:bash message: tool_call:bash tool_result:bash message: tool_call:bash message:"
+	if got := atiftest.StepKinds(tr); got != want {
 		t.Fatalf("steps\n got %s\nwant %s", got, want)
 	}
 	call, res := tr.Steps[3], tr.Steps[4]
@@ -54,7 +45,7 @@ func TestConvertTrajectory(t *testing.T) {
 	if c := tr.Steps[9].Command; c != "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT" {
 		t.Errorf("last command %q", c)
 	}
-	checkATIF(t, tr)
+	atiftest.CheckConverted(t, tr)
 }
 
 // mini 1 names no actions: the command is the reply's bash block.
@@ -66,7 +57,7 @@ func TestConvertMini1(t *testing.T) {
 	}}
 	out := &records.Trajectory{}
 	ConvertTrajectory(tr, out)
-	if got := kinds(out); got != "message tool_call tool_result message" {
+	if got := atiftest.StepKinds(out); got != "message: tool_call:bash tool_result:bash message:" {
 		t.Fatalf("steps %s", got)
 	}
 	if out.Steps[1].Command != "git log --all" {
@@ -76,26 +67,10 @@ func TestConvertMini1(t *testing.T) {
 
 func TestConvertOtherTrajectories(t *testing.T) {
 	for _, name := range []string{"traj_auth.json", "traj_steplimit.json", "traj_v1.json", "traj_v1_ratelimit.json"} {
-		checkATIF(t, convertFixture(t, name))
+		atiftest.CheckConverted(t, convertFixture(t, name))
 	}
-	if tr := convertFixture(t, "traj_auth.json"); !strings.Contains(kinds(tr), "error") {
-		t.Errorf("traj_auth: no error step: %s", kinds(tr))
-	}
-}
-
-func checkATIF(t *testing.T, tr *records.Trajectory) {
-	t.Helper()
-	tr.SchemaVersion = records.TrajectorySchemaVersion
-	doc := export.ToATIF(tr, export.Item{RunID: "r", Dir: "i"})
-	if doc == nil {
-		return
-	}
-	data, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, err := range atiftest.Validate(data) {
-		t.Error(err)
+	if tr := convertFixture(t, "traj_auth.json"); !strings.Contains(atiftest.StepKinds(tr), "error") {
+		t.Errorf("traj_auth: no error step: %s", atiftest.StepKinds(tr))
 	}
 }
 
@@ -118,9 +93,6 @@ func FuzzConvertTrajectory(f *testing.F) {
 		}
 		out := &records.Trajectory{Structured: true}
 		ConvertTrajectory(tr, out)
-		if err := out.CheckBounds(); err != nil {
-			t.Fatal(err)
-		}
-		checkATIF(t, out)
+		atiftest.CheckConverted(t, out)
 	})
 }

@@ -166,6 +166,21 @@ func readIn(r *os.Root, name string) ([]byte, error) {
 // following a link (fsx.ReadFileNoFollow): the agent's container wrote it.
 func readTrajectory(dir, name string) ([]Event, error) {
 	path := filepath.Join(dir, name)
+	data, err := readTrajectoryList(path)
+	if err != nil || data == nil {
+		return nil, err
+	}
+	var evs []Event
+	if err := json.Unmarshal(data, &evs); err != nil {
+		return nil, fmt.Errorf("trajectory %s: %w", filepath.Base(path), err)
+	}
+	return evs, nil
+}
+
+// readTrajectoryList reads the saved trajectory at path, not following a
+// link, and returns its list of events as JSON, unwrapped from the
+// object older versions hold it in; nil for an empty file.
+func readTrajectoryList(path string) (json.RawMessage, error) {
 	data, err := fsx.ReadFileNoFollow(path)
 	if err != nil {
 		return nil, err
@@ -174,7 +189,6 @@ func readTrajectory(dir, name string) ([]Event, error) {
 	if len(data) == 0 {
 		return nil, nil
 	}
-	var evs []Event
 	if data[0] == '{' {
 		var wrap map[string]json.RawMessage
 		if err := json.Unmarshal(data, &wrap); err != nil {
@@ -187,48 +201,21 @@ func readTrajectory(dir, name string) ([]Event, error) {
 			}
 		}
 	}
-	if err := json.Unmarshal(data, &evs); err != nil {
-		return nil, fmt.Errorf("trajectory %s: %w", filepath.Base(path), err)
-	}
-	return evs, nil
+	return data, nil
 }
 
 // readEventStore reads every events/<n>.json under root, in id order,
 // inside an os.Root of root (links are never followed, neither below root
 // nor between base and root).
 func readEventStore(base, root string) ([]Event, error) {
-	type numbered struct {
-		n    int64
-		path string // slash-separated, relative to root
-	}
-	r, err := fsx.OpenRootUnder(base, root)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("event store: %w", err)
+	r, err := openEventStore(base, root)
+	if r == nil {
+		return nil, err
 	}
 	defer r.Close()
-	var files []numbered
-	err = fs.WalkDir(r.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if !d.Type().IsRegular() || path.Base(path.Dir(p)) != "events" {
-			return nil
-		}
-		n, err := strconv.ParseInt(strings.TrimSuffix(d.Name(), ".json"), 10, 64)
-		if err != nil {
-			return nil
-		}
-		files = append(files, numbered{n, p})
-		return nil
-	})
+	files, err := eventFiles(r)
 	if err != nil {
-		return nil, fmt.Errorf("event store: %w", err)
+		return nil, err
 	}
 	sort.Slice(files, func(i, j int) bool {
 		if di, dj := path.Dir(files[i].path), path.Dir(files[j].path); di != dj {
@@ -259,6 +246,53 @@ func readEventStore(base, root string) ([]Event, error) {
 		return evs, fmt.Errorf("event store: %d unreadable event files", bad)
 	}
 	return evs, nil
+}
+
+// openEventStore opens the event store root as an os.Root, links never
+// followed between base and root; nil and no error when there is none.
+func openEventStore(base, root string) (*os.Root, error) {
+	r, err := fsx.OpenRootUnder(base, root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("event store: %w", err)
+	}
+	return r, nil
+}
+
+// eventFile is an event store's events/<n>.json.
+type eventFile struct {
+	n    int64
+	path string // slash-separated, relative to the store's root
+}
+
+// eventFiles lists the event files under r in walk order: regular
+// files named <n>.json in a directory named events. On an error it
+// returns what it found before it, with the error.
+func eventFiles(r *os.Root) ([]eventFile, error) {
+	var files []eventFile
+	err := fs.WalkDir(r.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !d.Type().IsRegular() || path.Base(path.Dir(p)) != "events" {
+			return nil
+		}
+		n, err := strconv.ParseInt(strings.TrimSuffix(d.Name(), ".json"), 10, 64)
+		if err != nil {
+			return nil
+		}
+		files = append(files, eventFile{n, p})
+		return nil
+	})
+	if err != nil {
+		return files, fmt.Errorf("event store: %w", err)
+	}
+	return files, nil
 }
 
 // notSteps are agent actions that are not steps of the agent's loop.

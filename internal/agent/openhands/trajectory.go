@@ -1,19 +1,13 @@
 package openhands
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/perfbench/perfbench/internal/agent"
-	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/records"
 )
 
@@ -224,27 +218,12 @@ func (c *eventConverter) metrics(e *trajEvent, first int) {
 }
 
 // readTrajFile reads a saved trajectory (a list of events, or an object
-// holding it under "trajectory" or "history"), not following a link.
+// holding it under "trajectory" or "history"), not following a link. An
+// event it cannot read is left out, not the file.
 func readTrajFile(path string) ([]*trajEvent, error) {
-	data, err := fsx.ReadFileNoFollow(path)
-	if err != nil {
+	data, err := readTrajectoryList(path)
+	if err != nil || data == nil {
 		return nil, err
-	}
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 {
-		return nil, nil
-	}
-	if data[0] == '{' {
-		var wrap map[string]json.RawMessage
-		if err := json.Unmarshal(data, &wrap); err != nil {
-			return nil, fmt.Errorf("trajectory %s: %w", filepath.Base(path), err)
-		}
-		for _, k := range []string{"trajectory", "history"} {
-			if raw, ok := wrap[k]; ok {
-				data = raw
-				break
-			}
-		}
 	}
 	var raws []json.RawMessage
 	if err := json.Unmarshal(data, &raws); err != nil {
@@ -263,45 +242,26 @@ func readTrajFile(path string) ([]*trajEvent, error) {
 // readTrajEventStore reads every events/<n>.json under root inside an
 // os.Root (as readEventStore does); an unreadable file is skipped.
 func readTrajEventStore(base, root string) ([]*trajEvent, error) {
-	r, err := fsx.OpenRootUnder(base, root)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("event store: %w", err)
+	r, err := openEventStore(base, root)
+	if r == nil {
+		return nil, err
 	}
 	defer r.Close()
+	files, walkErr := eventFiles(r)
 	var evs []*trajEvent
-	err = fs.WalkDir(r.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+	for _, f := range files {
+		data, err := readIn(r, f.path)
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if !d.Type().IsRegular() || path.Base(path.Dir(p)) != "events" {
-			return nil
-		}
-		n, err := strconv.ParseInt(strings.TrimSuffix(d.Name(), ".json"), 10, 64)
-		if err != nil {
-			return nil
-		}
-		data, err := readIn(r, p)
-		if err != nil {
-			return nil
+			continue
 		}
 		e := &trajEvent{}
 		if json.Unmarshal(data, e) != nil {
-			return nil
+			continue
 		}
 		if e.ID == nil {
-			e.ID = &n
+			e.ID = &f.n
 		}
 		evs = append(evs, e)
-		return nil
-	})
-	if err != nil {
-		return evs, fmt.Errorf("event store: %w", err)
 	}
-	return evs, nil
+	return evs, walkErr
 }

@@ -1,25 +1,15 @@
 package openhands
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/perfbench/perfbench/internal/export"
 	"github.com/perfbench/perfbench/internal/export/atiftest"
 	"github.com/perfbench/perfbench/internal/records"
 )
-
-func kindsOf(tr *records.Trajectory) string {
-	var out []string
-	for _, s := range tr.Steps {
-		out = append(out, string(s.Kind)+":"+s.Tool)
-	}
-	return strings.Join(out, " ")
-}
 
 // convertRun converts a fixture run: testdata/runs/<name> is the
 // output folder's openhands/ directory.
@@ -42,7 +32,7 @@ func convertRun(t *testing.T, name string) *records.Trajectory {
 func TestTrajectoryOfFinishedRun(t *testing.T) {
 	tr := convertRun(t, "finished")
 	want := "message: message: tool_call:execute_bash tool_result:run tool_call:edit tool_result:edit message:"
-	if got := kindsOf(tr); got != want {
+	if got := atiftest.StepKinds(tr); got != want {
 		t.Fatalf("steps\n got %s\nwant %s", got, want)
 	}
 	if tr.AgentVersion != "0.54.0" || tr.Steps[0].Role != records.RoleSystem || tr.Steps[1].Role != records.RoleUser {
@@ -66,7 +56,7 @@ func TestTrajectoryOfFinishedRun(t *testing.T) {
 	if tk := run.Tokens; tk == nil || tk.Input != 11800 || tk.Output != 95 || tk.CacheWrite != 11790 || run.CostUSD != 0.0412 {
 		t.Errorf("run's metrics %+v cost %v", tk, run.CostUSD)
 	}
-	checkATIF(t, tr)
+	atiftest.CheckConverted(t, tr)
 }
 
 func TestTrajectoryOfOtherRuns(t *testing.T) {
@@ -75,10 +65,10 @@ func TestTrajectoryOfOtherRuns(t *testing.T) {
 		if len(tr.Steps) == 0 {
 			t.Errorf("%s: no steps", name)
 		}
-		checkATIF(t, tr)
+		atiftest.CheckConverted(t, tr)
 	}
-	if tr := convertRun(t, "rate"); !strings.Contains(kindsOf(tr), "error:") {
-		t.Errorf("rate: no error step: %s", kindsOf(tr))
+	if tr := convertRun(t, "rate"); !strings.Contains(atiftest.StepKinds(tr), "error:") {
+		t.Errorf("rate: no error step: %s", atiftest.StepKinds(tr))
 	}
 }
 
@@ -86,22 +76,6 @@ func TestTrajectoryOfNothing(t *testing.T) {
 	tr := ConvertEvents(filepath.Join(t.TempDir(), OutSubdir), &records.Trajectory{Structured: true})
 	if len(tr.Steps) != 0 || len(tr.Warnings) != 0 {
 		t.Fatalf("%+v", tr)
-	}
-}
-
-func checkATIF(t *testing.T, tr *records.Trajectory) {
-	t.Helper()
-	tr.SchemaVersion = records.TrajectorySchemaVersion
-	doc := export.ToATIF(tr, export.Item{RunID: "r", Dir: "i"})
-	if doc == nil {
-		return
-	}
-	data, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, err := range atiftest.Validate(data) {
-		t.Error(err)
 	}
 }
 
@@ -130,9 +104,6 @@ func FuzzEvent(f *testing.F) {
 		os.WriteFile(filepath.Join(events, "0.json"), data, 0o644)
 		os.WriteFile(filepath.Join(out, OutSubdir, "trajectory.json"), data, 0o644)
 		tr := ConvertEvents(filepath.Join(out, OutSubdir), &records.Trajectory{Structured: true})
-		if err := tr.CheckBounds(); err != nil {
-			t.Fatal(err)
-		}
-		checkATIF(t, tr)
+		atiftest.CheckConverted(t, tr)
 	})
 }

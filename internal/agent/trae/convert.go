@@ -147,8 +147,7 @@ func trajectory(r *agent.Rollout, path string) *records.Trajectory {
 		err = ConvertTrajectory(data, t)
 	}
 	if err != nil {
-		t.Structured = false
-		t.Warn("%s: %v", TrajectorySource, err)
+		agent.Unstructured(t, err)
 	}
 	return t
 }

@@ -1,14 +1,12 @@
 package trae
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/perfbench/perfbench/internal/export"
 	"github.com/perfbench/perfbench/internal/export/atiftest"
 	"github.com/perfbench/perfbench/internal/records"
 )
@@ -57,7 +55,7 @@ func TestConvertTrajectory(t *testing.T) {
 	if tk := tr.Steps[1].Tokens; tk == nil || tk.Input != 2100 || tk.Output != 150 {
 		t.Errorf("first step's tokens %+v", tk)
 	}
-	checkATIF(t, tr)
+	atiftest.CheckConverted(t, tr)
 }
 
 func TestConvertOtherTrajectories(t *testing.T) {
@@ -66,37 +64,13 @@ func TestConvertOtherTrajectories(t *testing.T) {
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
-		checkATIF(t, tr)
+		atiftest.CheckConverted(t, tr)
 	}
-	if tr, _ := convertFixture(t, "auth_error.json"); !strings.Contains(kinds(tr), "error") {
-		t.Errorf("auth_error: no error step: %s", kinds(tr))
+	if tr, _ := convertFixture(t, "auth_error.json"); !strings.Contains(atiftest.StepKinds(tr), "error") {
+		t.Errorf("auth_error: no error step: %s", atiftest.StepKinds(tr))
 	}
 	if _, err := convertFixture(t, "truncated.json"); err == nil {
 		t.Error("a truncated file converted")
-	}
-}
-
-func kinds(tr *records.Trajectory) string {
-	var out []string
-	for _, s := range tr.Steps {
-		out = append(out, string(s.Kind))
-	}
-	return strings.Join(out, " ")
-}
-
-func checkATIF(t *testing.T, tr *records.Trajectory) {
-	t.Helper()
-	tr.SchemaVersion = records.TrajectorySchemaVersion
-	doc := export.ToATIF(tr, export.Item{RunID: "r", Dir: "i"})
-	if doc == nil {
-		return
-	}
-	data, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, err := range atiftest.Validate(data) {
-		t.Error(err)
 	}
 }
 
@@ -115,9 +89,6 @@ func FuzzConvertTrajectory(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tr := &records.Trajectory{Structured: true}
 		ConvertTrajectory(data, tr)
-		if err := tr.CheckBounds(); err != nil {
-			t.Fatal(err)
-		}
-		checkATIF(t, tr)
+		atiftest.CheckConverted(t, tr)
 	})
 }

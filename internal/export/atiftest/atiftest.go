@@ -5,7 +5,9 @@
 // from 1, agent-only fields, tool-call references, no unknown fields).
 // It walks the JSON as it is, not through perfbench's own types, so that
 // an exporter bug cannot hide behind a round trip. For tests: the export
-// package's, and the adapters' scripts (the atifcheck command).
+// package's, the adapters' trajectory converters' (CheckConverted,
+// StepKinds, SeedLines: their tests and fuzzers share them), and the
+// adapters' scripts (the atifcheck command).
 package atiftest
 
 import (
