@@ -56,8 +56,10 @@
 # aa and power sets, for a slow machine.
 # Each check prints its figures and "PASS"/"FAIL"; the exit status is 1 when
 # a check fails. WORK_DIR keeps the generated files (default a temp dir,
-# removed at the end unless KEEP=1). LOCK_DIR gives calibrate and
-# instructions their own timing-lock directory. Run it on an otherwise idle machine:
+# removed at the end unless KEEP=1). LOCK_DIR gives the evaluations and
+# calibrations of aa, power, calibrate, instructions and loaded their own
+# timing-lock directory (--lock-dir): they then time while other
+# evaluations of the machine do, instead of waiting for them. Run it on an otherwise idle machine:
 # the results are only as quiet as the machine.
 set -eu
 
@@ -190,7 +192,7 @@ aa() {
 	(cd "$d" &&
 		"$BENCH" plan task.yaml --commits commits.txt >/dev/null 2>&1 &&
 		"$TOOL" predictions -plan state/plan.json -repo repo -mode empty > preds.jsonl &&
-		"$BENCH" evaluate --quiet --predictions preds.jsonl --plan state/plan.json --out state/runs/aa 2>/dev/null)
+		"$BENCH" evaluate --quiet $LOCK_FLAG --predictions preds.jsonl --plan state/plan.json --out state/runs/aa 2>/dev/null)
 	say "== A/A ($AA_ITEMS items, every arm the same workload) =="
 	"$TOOL" summary "$d/state/runs/aa" | tee "$d/aa.txt"
 	"$TOOL" summary -json "$d/state/runs/aa" > "$d/aa.json"
@@ -212,7 +214,7 @@ power() {
 	(cd "$d" &&
 		"$BENCH" plan task.yaml --commits commits.txt >/dev/null 2>&1 &&
 		"$TOOL" predictions -plan state/plan.json -repo repo -mode replay > preds.jsonl &&
-		"$BENCH" evaluate --quiet --predictions preds.jsonl --plan state/plan.json --out state/runs/pw 2>/dev/null)
+		"$BENCH" evaluate --quiet $LOCK_FLAG --predictions preds.jsonl --plan state/plan.json --out state/runs/pw 2>/dev/null)
 	say "== power: candidate 5% faster ($POWER_ITEMS items, rounds ${ROUNDS:-default}) =="
 	"$TOOL" summary "$d/state/runs/pw" | tee "$d/power.txt"
 	"$TOOL" summary -json "$d/state/runs/pw" > "$d/power.json"
@@ -422,7 +424,7 @@ loaded() {
 	sleep 5
 	start=$(date +%s)
 	shard=$(( (LOADED_POWER_ITEMS + LOADED_CAL - 1) / LOADED_CAL ))
-	(cd "$d/pw" && "$BENCH" calibrate task.yaml --from-plan state/plan.json --sessions 1 --shard "1/$shard" > calibrate.txt 2> calibrate.log) ||
+	(cd "$d/pw" && "$BENCH" calibrate task.yaml --from-plan state/plan.json --sessions 1 --shard "1/$shard" $LOCK_FLAG > calibrate.txt 2> calibrate.log) ||
 		{ say "bench calibrate failed:"; tail -5 "$d/pw/calibrate.log"; }
 	metric=$("$TOOL" advice "$d/pw/state/calibration.json" 2>"$d/advice.txt" || echo wall)
 	say "calibrate ($(($(date +%s) - start)) s, load $(cut -d' ' -f1-3 /proc/loadavg)): $(cat "$d/advice.txt")"
@@ -434,7 +436,7 @@ loaded() {
 		start=$(date +%s)
 		(cd "$d/$s" &&
 			"$TOOL" predictions -plan state/plan.json -repo repo -mode $mode > preds.jsonl &&
-			"$BENCH" evaluate --quiet --predictions preds.jsonl --plan state/plan.json --out state/runs/$s 2>/dev/null)
+			"$BENCH" evaluate --quiet $LOCK_FLAG --predictions preds.jsonl --plan state/plan.json --out state/runs/$s 2>/dev/null)
 		say "== loaded $s on $metric: evaluate took $(($(date +%s) - start)) s; load after $(cut -d' ' -f1-3 /proc/loadavg) =="
 		"$TOOL" summary "$d/$s/state/runs/$s" | tee "$d/$s.txt"
 		"$TOOL" summary -json "$d/$s/state/runs/$s" > "$d/$s.json"
