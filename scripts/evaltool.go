@@ -14,6 +14,8 @@
 //	    times each, and prints the number of steps M for which the whole
 //	    workload is S times faster than with N steps, so that a "5%
 //	    faster" candidate is 5% faster as a whole.
+//	evaltool calibrate ... -metric cpu
+//	    The same with the runs' user + system CPU time.
 //	evaltool calibrate ... -count cachegrind|perf
 //	    The same with the workload's instruction count (`__timed --count`,
 //	    5 runs each) instead of its wall time.
@@ -123,6 +125,7 @@ func calibrate(args []string) {
 	bench := fs.String("bench", "", "the bench binary")
 	cpu := fs.Int("cpu", -1, "the timing CPU")
 	count := fs.String("count", "", "time by the instruction count of this counter (cachegrind, perf) instead of wall time")
+	metric := fs.String("metric", "wall", "wall or cpu (user+system seconds of the same runs)")
 	fs.Parse(args)
 	if os.Getenv("SPIN") == "" || *n <= 0 || *dir == "" || *bench == "" {
 		fail("calibrate needs $SPIN, -n N, -dir DIR and -bench BENCH")
@@ -147,6 +150,8 @@ func calibrate(args []string) {
 			}
 			var r struct {
 				WallNanos    int64  `json:"wall_ns"`
+				UserNanos    int64  `json:"user_ns"`
+				SysNanos     int64  `json:"sys_ns"`
 				Instructions uint64 `json:"instructions"`
 				CountError   string `json:"count_error"`
 			}
@@ -155,6 +160,9 @@ func calibrate(args []string) {
 				fail("calibrate: no result from the launcher")
 			}
 			v := float64(r.WallNanos) / 1e9
+			if *metric == "cpu" {
+				v = float64(r.UserNanos+r.SysNanos) / 1e9
+			}
 			if *count != "" {
 				if r.Instructions == 0 {
 					fail("calibrate: no instruction count: " + r.CountError)
@@ -172,7 +180,7 @@ func calibrate(args []string) {
 	if *count != "" {
 		fmt.Fprintf(os.Stderr, "calibrate: %d steps %.0f instructions, start-up %.0f; %d steps for %.3fx\n", *n, tn, t0, m, *speedup)
 	} else {
-		fmt.Fprintf(os.Stderr, "calibrate: %d steps %.2f ms, start-up %.2f ms; %d steps for %.3fx\n", *n, 1e3*tn, 1e3*t0, m, *speedup)
+		fmt.Fprintf(os.Stderr, "calibrate: %d steps %.2f ms, start-up %.2f ms (%s); %d steps for %.3fx\n", *n, 1e3*tn, 1e3*t0, *metric, m, *speedup)
 	}
 	fmt.Println(m)
 }
