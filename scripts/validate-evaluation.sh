@@ -50,7 +50,8 @@
 #              the power set (LOADED_POWER_ITEMS, default 50) and an A/A
 #              set of the same workload (LOADED_AA_ITEMS, default 100) are
 #              evaluated on it. Expect >= 90% found and <= 5% false
-#              win/loss.
+#              win/loss. LOADED_METRIC overrides the advice (and the
+#              5% spin is then calibrated on it); LOADED_N is the spin.
 #
 # AA_ITEMS (default 100) and POWER_ITEMS (default 50) set the sizes of the
 # aa and power sets, for a slow machine.
@@ -105,6 +106,7 @@ INSTR_ITEMS=${INSTR_ITEMS:-50}
 LOADED_POWER_ITEMS=${LOADED_POWER_ITEMS:-50}
 LOADED_AA_ITEMS=${LOADED_AA_ITEMS:-100}
 LOADED_CAL=${LOADED_CAL:-3}
+LOADED_N=${LOADED_N:-12000000}
 
 say() { printf '%s\n' "$*"; }
 check() { # check NAME CONDITION-DESCRIPTION test-args...
@@ -425,11 +427,11 @@ loaded() {
 	d="$WORK/loaded"
 	rm -rf "$d"
 	mkdir -p "$d/pw/calib" "$d/aa"
-	mkrepo "$d/pw/repo" 12000000 12000000 0
+	mkrepo "$d/pw/repo" "$LOADED_N" "$LOADED_N" 0
 	cp "$d/pw/repo/bench.sh" "$d/pw/calib/"
-	fast=$("$TOOL" calibrate -n 12000000 -speedup 1.05 -dir "$d/pw/calib" -bench "$BENCH" -cpu $(($(nproc) - 1)))
-	mkrepo "$d/pw/repo" 12000000 "$fast" "$LOADED_POWER_ITEMS"
-	mkrepo "$d/aa/repo" 12000000 12000000 "$LOADED_AA_ITEMS"
+	fast=$("$TOOL" calibrate -n "$LOADED_N" -speedup 1.05 -metric "${LOADED_METRIC:-wall}" -dir "$d/pw/calib" -bench "$BENCH" -cpu $(($(nproc) - 1)))
+	mkrepo "$d/pw/repo" "$LOADED_N" "$fast" "$LOADED_POWER_ITEMS"
+	mkrepo "$d/aa/repo" "$LOADED_N" "$LOADED_N" "$LOADED_AA_ITEMS"
 	for s in pw aa; do
 		mktask "$d/$s" "l$s"
 		(cd "$d/$s" && "$BENCH" plan task.yaml --commits commits.txt >/dev/null 2>&1)
@@ -446,6 +448,10 @@ loaded() {
 	metric=$("$TOOL" advice "$d/pw/state/calibration.json" 2>"$d/advice.txt" || echo wall)
 	say "calibrate ($(($(date +%s) - start)) s, load $(cut -d' ' -f1-3 /proc/loadavg)): $(cat "$d/advice.txt")"
 	say "recommended metric: $metric"
+	if [ -n "${LOADED_METRIC:-}" ]; then
+		metric=$LOADED_METRIC
+		say "LOADED_METRIC: evaluating on $metric"
+	fi
 	for s in pw aa; do
 		sed -i "s/^evaluation:\$/evaluation:\n  metric: $metric/" "$d/$s/task.yaml"
 		mode=replay
