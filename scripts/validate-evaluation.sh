@@ -60,7 +60,8 @@
 # removed at the end unless KEEP=1). LOCK_DIR gives the evaluations and
 # calibrations of aa, power, calibrate, instructions and loaded their own
 # timing-lock directory (--lock-dir): they then time while other
-# evaluations of the machine do, instead of waiting for them. Run it on an otherwise idle machine:
+# evaluations of the machine do, instead of waiting for them.
+# NO_WATCH_TMP=1 makes the checks fit on a busy machine (see below). Run it on an otherwise idle machine:
 # the results are only as quiet as the machine.
 set -eu
 
