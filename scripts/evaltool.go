@@ -14,6 +14,18 @@
 //	    times each, and prints the number of steps M for which the whole
 //	    workload is S times faster than with N steps, so that a "5%
 //	    faster" candidate is 5% faster as a whole.
+//	evaltool calibrate ... -metric cpu
+//	    The same with the runs' user + system CPU time.
+//	evaltool calibrate ... -count cachegrind|perf
+//	    The same with the workload's instruction count (`__timed --count`,
+//	    5 runs each) instead of its wall time.
+//	evaltool classes [-json] CALIBRATION_JSON FIRST:LAST=CLASS...
+//	    Compares the classes `bench calibrate` gave (calibration.json) with
+//	    the expected ones (items by their index in the file, which is
+//	    sorted by item id) and prints one row per item and the count right.
+//	evaltool advice CALIBRATION_JSON
+//	    Prints the metric calibrate recommends for most items (cpu or wall)
+//	    and, on stderr, the counts and one item's reason.
 //	evaltool predictions -plan PLAN -repo REPO -mode replay|empty [-model M]
 //	    Writes predictions.jsonl to stdout: for every plan item the human
 //	    diff (replay) or an empty patch.
@@ -33,6 +45,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
@@ -40,6 +53,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"golang.org/x/perf/benchmath"
 
@@ -67,6 +81,10 @@ func main() {
 		calibrate(os.Args[2:])
 	case "summary":
 		summary(os.Args[2:])
+	case "classes":
+		classes(os.Args[2:])
+	case "advice":
+		advice(os.Args[2:])
 	case "peers":
 		peers(os.Args[2:])
 	default:
@@ -106,6 +124,8 @@ func calibrate(args []string) {
 	dir := fs.String("dir", "", "a directory with bench.sh")
 	bench := fs.String("bench", "", "the bench binary")
 	cpu := fs.Int("cpu", -1, "the timing CPU")
+	count := fs.String("count", "", "time by the instruction count of this counter (cachegrind, perf) instead of wall time")
+	metric := fs.String("metric", "wall", "wall or cpu (user+system seconds of the same runs)")
 	fs.Parse(args)
 	if os.Getenv("SPIN") == "" || *n <= 0 || *dir == "" || *bench == "" {
 		fail("calibrate needs $SPIN, -n N, -dir DIR and -bench BENCH")
@@ -116,20 +136,40 @@ func calibrate(args []string) {
 			fail(err.Error())
 		}
 		var ts []float64
-		for i := 0; i < 31; i++ {
-			cmd := exec.Command(*bench, evaluate.TimedCommand, "--cpu", strconv.Itoa(*cpu), "--result", result, "--", "sh", "-c", "sh bench.sh")
+		runs := 31
+		var countArgs []string
+		if *count != "" {
+			runs, countArgs = 5, []string{"--count", *count} // counts hardly vary
+		}
+		for i := 0; i < runs; i++ {
+			argv := append([]string{evaluate.TimedCommand, "--cpu", strconv.Itoa(*cpu), "--result", result}, countArgs...)
+			cmd := exec.Command(*bench, append(argv, "--", "sh", "-c", "sh bench.sh")...)
 			cmd.Dir = *dir
 			if err := cmd.Run(); err != nil {
 				fail(err.Error())
 			}
 			var r struct {
-				WallNanos int64 `json:"wall_ns"`
+				WallNanos    int64  `json:"wall_ns"`
+				UserNanos    int64  `json:"user_ns"`
+				SysNanos     int64  `json:"sys_ns"`
+				Instructions uint64 `json:"instructions"`
+				CountError   string `json:"count_error"`
 			}
 			data, err := os.ReadFile(result)
 			if err != nil || json.Unmarshal(data, &r) != nil {
 				fail("calibrate: no result from the launcher")
 			}
-			ts = append(ts, float64(r.WallNanos)/1e9)
+			v := float64(r.WallNanos) / 1e9
+			if *metric == "cpu" {
+				v = float64(r.UserNanos+r.SysNanos) / 1e9
+			}
+			if *count != "" {
+				if r.Instructions == 0 {
+					fail("calibrate: no instruction count: " + r.CountError)
+				}
+				v = float64(r.Instructions)
+			}
+			ts = append(ts, v)
 		}
 		return median(ts)
 	}
@@ -137,7 +177,11 @@ func calibrate(args []string) {
 	perStep := (tn - t0) / float64(*n)
 	target := tn / *speedup
 	m := int(math.Round(float64(*n) - (tn-target)/perStep))
-	fmt.Fprintf(os.Stderr, "calibrate: %d steps %.2f ms, start-up %.2f ms; %d steps for %.3fx\n", *n, 1e3*tn, 1e3*t0, m, *speedup)
+	if *count != "" {
+		fmt.Fprintf(os.Stderr, "calibrate: %d steps %.0f instructions, start-up %.0f; %d steps for %.3fx\n", *n, tn, t0, m, *speedup)
+	} else {
+		fmt.Fprintf(os.Stderr, "calibrate: %d steps %.2f ms, start-up %.2f ms (%s); %d steps for %.3fx\n", *n, 1e3*tn, 1e3*t0, *metric, m, *speedup)
+	}
 	fmt.Println(m)
 }
 
@@ -633,4 +677,131 @@ func peers(args []string) {
 			out.AARounds, out.MDESimulated, out.MDENormal, rounds(out.RoundsFor10), rounds(out.RoundsFor10Normal))
 	}
 	fmt.Printf("stored statistics differing from stats.Analyze on the same samples: %d items\n", out.StoredMismatch)
+}
+
+func readCalibration(path string) records.Calibration {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		fail(err.Error())
+	}
+	var c records.Calibration
+	if err := json.Unmarshal(data, &c); err != nil {
+		fail(path + ": " + err.Error())
+	}
+	return c
+}
+
+// ClassRow is one item of evaltool classes.
+type ClassRow struct {
+	Item, Expected, Got string
+	// Sessions are the human-over-base ratios of the sessions, Pooled
+	// of all of them; AACV the A/A spread, MDE the simulated figure.
+	Sessions     []float64
+	Pooled       float64
+	PooledLo     float64
+	PooledHi     float64
+	AACV, MDE    float64
+	MetricAdvice string
+}
+
+// Classes is the output of evaltool classes.
+type Classes struct {
+	Items, Right int
+	// Confusion counts expected→got.
+	Confusion map[string]int
+	Rows      []ClassRow
+}
+
+func classes(args []string) {
+	fs := flag.NewFlagSet("classes", flag.ExitOnError)
+	asJSON := fs.Bool("json", false, "print JSON")
+	fs.Parse(args)
+	if fs.NArg() < 2 {
+		fail("usage: evaltool classes [-json] CALIBRATION_JSON FIRST:LAST=CLASS...")
+	}
+	c := readCalibration(fs.Arg(0))
+	expect := map[int]string{}
+	for _, a := range fs.Args()[1:] {
+		var lo, hi int
+		var class string
+		rng, cl, ok := strings.Cut(a, "=")
+		if _, err := fmt.Sscanf(rng, "%d:%d", &lo, &hi); !ok || err != nil {
+			fail("expected FIRST:LAST=CLASS, got " + a)
+		}
+		class = cl
+		for i := lo; i <= hi; i++ {
+			expect[i] = class
+		}
+	}
+	out := Classes{Confusion: map[string]int{}}
+	for i, it := range c.Items {
+		r := ClassRow{Item: it.ItemID, Expected: expect[i], Got: string(it.Class)}
+		if it.Partial {
+			r.Got = "partial"
+		}
+		if a := it.Analysis; a != nil {
+			for _, h := range a.Human {
+				r.Sessions = append(r.Sessions, h.Ratio)
+			}
+			r.Pooled, r.PooledLo, r.PooledHi = a.Pooled.Ratio, a.Pooled.Lo, a.Pooled.Hi
+			r.AACV, r.MDE = a.MDE.CV, a.MDE.Simulated
+			if a.Metric != nil {
+				r.MetricAdvice = a.Metric.Metric
+			}
+		}
+		out.Items++
+		if r.Got == r.Expected {
+			out.Right++
+		}
+		out.Confusion[r.Expected+"→"+r.Got]++
+		out.Rows = append(out.Rows, r)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(out)
+		return
+	}
+	fmt.Printf("| item | expected | class | human/base per session | pooled [95%% CI] | A/A CV | MDE | metric advice |\n|---|---|---|---|---|---|---|---|\n")
+	for _, r := range out.Rows {
+		var ss []string
+		for _, s := range r.Sessions {
+			ss = append(ss, fmt.Sprintf("%.3f", s))
+		}
+		mark := ""
+		if r.Got != r.Expected {
+			mark = " ✗"
+		}
+		fmt.Printf("| %s | %s | %s%s | %s | %.3f [%.3f, %.3f] | %.2f%% | %.3f | %s |\n", r.Item, r.Expected, r.Got, mark,
+			strings.Join(ss, " "), r.Pooled, r.PooledLo, r.PooledHi, 100*r.AACV, r.MDE, r.MetricAdvice)
+	}
+	keys := slices.Sorted(maps.Keys(out.Confusion))
+	var conf []string
+	for _, k := range keys {
+		conf = append(conf, fmt.Sprintf("%s %d", k, out.Confusion[k]))
+	}
+	fmt.Printf("classified right: %d of %d (%s)\n", out.Right, out.Items, strings.Join(conf, ", "))
+}
+
+func advice(args []string) {
+	if len(args) != 1 {
+		fail("usage: evaltool advice CALIBRATION_JSON")
+	}
+	c := readCalibration(args[0])
+	n := map[string]int{}
+	reason := ""
+	for _, it := range c.Items {
+		if it.Analysis == nil || it.Analysis.Metric == nil {
+			n["none"]++
+			continue
+		}
+		n[it.Analysis.Metric.Metric]++
+		reason = it.Analysis.Metric.Reason
+	}
+	m := stats.MetricWall
+	if n[stats.MetricCPU] > n[stats.MetricWall] {
+		m = stats.MetricCPU
+	}
+	fmt.Fprintf(os.Stderr, "advice: cpu %d, wall %d, none %d of %d item(s); e.g. %s\n", n[stats.MetricCPU], n[stats.MetricWall], n["none"], len(c.Items), reason)
+	fmt.Println(m)
 }

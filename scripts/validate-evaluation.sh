@@ -1,7 +1,7 @@
 #!/bin/sh
 # Validation of `bench evaluate` (docs/evaluation.md records the results).
 #
-#   scripts/validate-evaluation.sh [known2x|aa|power|negatives|gaming|peers|all]...
+#   scripts/validate-evaluation.sh [known2x|aa|power|negatives|gaming|peers|calibrate|instructions|loaded|all]...
 #
 #   known2x    generated repository whose human commit halves a controlled
 #              CPU spin; prepare with replay and noop, evaluate with the
@@ -31,12 +31,37 @@
 #              on the CPU time of the same runs); prints the false
 #              "faster" calls on A/A and the calls found on the power set.
 #              Expect ours <= 5% false and >= 90% found.
+#   calibrate  `bench calibrate` (3 sessions) on 20 generated items: 10
+#              whose human commit makes the workload 10% faster, 5 A/A
+#              (a note only), 5 faster in the first session only (their
+#              setup restores the base spin unless it is the tree's first
+#              setup). Expect >= 18 of 20 classified stable / no_speedup /
+#              unstable as built. CAL_METRIC (default wall) sets the
+#              task's metric, CAL_ROUNDS the rounds (default the task's
+#              20), CAL_N the base spin.
+#   instructions  the power set on `metric: instructions` (cachegrind
+#              where perf cannot count), a forking workload of a few ms
+#              (INSTR_N steps), INSTR_ROUNDS (default 5) rounds, no
+#              warm-up, INSTR_ITEMS (default 50) items. Expect the
+#              counts' CV < 0.5% in every arm and the 5% speedup found in
+#              every item.
+#   loaded     two busy loops run while `bench calibrate` (one session,
+#              LOADED_CAL items of the power task) recommends a metric and
+#              the power set (LOADED_POWER_ITEMS, default 50) and an A/A
+#              set of the same workload (LOADED_AA_ITEMS, default 100) are
+#              evaluated on it. Expect >= 90% found and <= 5% false
+#              win/loss. LOADED_METRIC overrides the advice (and the
+#              5% spin is then calibrated on it); LOADED_N is the spin.
 #
 # AA_ITEMS (default 100) and POWER_ITEMS (default 50) set the sizes of the
 # aa and power sets, for a slow machine.
 # Each check prints its figures and "PASS"/"FAIL"; the exit status is 1 when
 # a check fails. WORK_DIR keeps the generated files (default a temp dir,
-# removed at the end unless KEEP=1). Run it on an otherwise idle machine:
+# removed at the end unless KEEP=1). LOCK_DIR gives the evaluations and
+# calibrations of aa, power, calibrate, instructions and loaded their own
+# timing-lock directory (--lock-dir): they then time while other
+# evaluations of the machine do, instead of waiting for them.
+# NO_WATCH_TMP=1 makes the checks fit on a busy machine (see below). Run it on an otherwise idle machine:
 # the results are only as quiet as the machine.
 set -eu
 
@@ -59,6 +84,30 @@ AA_ITEMS=${AA_ITEMS:-100}
 POWER_ITEMS=${POWER_ITEMS:-50}
 AA_DONE=0
 POWER_DONE=0
+CAL_N=${CAL_N:-12000000}
+CAL_METRIC=${CAL_METRIC:-wall}
+# LOCK_DIR gives calibrate/instructions their own timing locks (to run
+# next to another check: instruction counts do not mind).
+LOCK_FLAG=${LOCK_DIR:+--lock-dir $LOCK_DIR}
+# NO_WATCH_TMP=1 leaves the machine's /tmp, /var/tmp and /dev/shm out of
+# the timing protocol's manifests (BENCH_WATCH_TMP empty, as the test
+# suites do) and gives bench an empty HOME of its own ($WORK/home): a
+# shared directory's manifest is taken after every timed run, and on a
+# busy /tmp or a HOME with Go's module and build caches (20,000 entries,
+# the cap) each costs ~0.5-1 s per run here: outside the measured
+# interval, but most of a check's duration.
+if [ "${NO_WATCH_TMP:-}" = 1 ]; then
+	BENCH_WATCH_TMP=
+	HOME=$WORK/home
+	mkdir -p "$HOME"
+	export BENCH_WATCH_TMP HOME
+fi
+INSTR_N=${INSTR_N:-2000000}
+INSTR_ITEMS=${INSTR_ITEMS:-50}
+LOADED_POWER_ITEMS=${LOADED_POWER_ITEMS:-50}
+LOADED_AA_ITEMS=${LOADED_AA_ITEMS:-100}
+LOADED_CAL=${LOADED_CAL:-3}
+LOADED_N=${LOADED_N:-12000000}
 
 say() { printf '%s\n' "$*"; }
 check() { # check NAME CONDITION-DESCRIPTION test-args...
@@ -80,7 +129,7 @@ mkrepo() {
 	mkdir -p "$REPO"
 	git init -q -b main "$REPO"
 	printf '%s\n' "$2" > "$REPO/spin.conf"
-	printf '#!/bin/sh\nexec "$SPIN" "$(cat spin.conf)"\n' > "$REPO/bench.sh"
+	printf '%s\n' '#!/bin/sh' "${BENCH_SH:-exec \"\$SPIN\" \"\$(cat spin.conf)\"}" > "$REPO/bench.sh"
 	printf '#!/bin/sh\ngrep -Eq "^[0-9]+$" spin.conf\n' > "$REPO/test.sh"
 	printf 'validation repository\n' > "$REPO/README.md"
 	g add -A
@@ -159,7 +208,7 @@ aa() {
 	(cd "$d" &&
 		"$BENCH" plan task.yaml --commits commits.txt >/dev/null 2>&1 &&
 		"$TOOL" predictions -plan state/plan.json -repo repo -mode empty > preds.jsonl &&
-		"$BENCH" evaluate --quiet --predictions preds.jsonl --plan state/plan.json --out state/runs/aa 2>/dev/null)
+		"$BENCH" evaluate --quiet $LOCK_FLAG --predictions preds.jsonl --plan state/plan.json --out state/runs/aa 2>/dev/null)
 	say "== A/A ($AA_ITEMS items, every arm the same workload) =="
 	"$TOOL" summary "$d/state/runs/aa" | tee "$d/aa.txt"
 	"$TOOL" summary -json "$d/state/runs/aa" > "$d/aa.json"
@@ -181,7 +230,7 @@ power() {
 	(cd "$d" &&
 		"$BENCH" plan task.yaml --commits commits.txt >/dev/null 2>&1 &&
 		"$TOOL" predictions -plan state/plan.json -repo repo -mode replay > preds.jsonl &&
-		"$BENCH" evaluate --quiet --predictions preds.jsonl --plan state/plan.json --out state/runs/pw 2>/dev/null)
+		"$BENCH" evaluate --quiet $LOCK_FLAG --predictions preds.jsonl --plan state/plan.json --out state/runs/pw 2>/dev/null)
 	say "== power: candidate 5% faster ($POWER_ITEMS items, rounds ${ROUNDS:-default}) =="
 	"$TOOL" summary "$d/state/runs/pw" | tee "$d/power.txt"
 	"$TOOL" summary -json "$d/state/runs/pw" > "$d/power.json"
@@ -277,6 +326,160 @@ EOF
 		sh -c 'test "$1" = correctness_failed && case "$2" in "benchmark file modified"*) ;; *) false ;; esac' _ "$(st gm-0002)" "$(reason gm-0002)"
 }
 
+# calibrate: `bench calibrate` (3 sessions) on 20 generated items of one
+# task: 10 whose human commit makes the whole workload 10% faster
+# (evaltool calibrate), 5 A/A (a note only), 5 whose speedup exists in the
+# first session only. Those 5 carry the 10% faster spin, but their setup.sh
+# puts the base spin back unless it is the first setup of that tree: it
+# makes a per-item mark under $CAL_MARKS (outside every workspace) and
+# calibrate's sessions run one after the other, so session 1 times the fast
+# spin and sessions 2 and 3 the base one.
+calibrate_set() {
+	d="$WORK/calibrate"
+	rm -rf "$d"
+	mkdir -p "$d/marks" "$d/calib"
+	CAL_MARKS="$d/marks"
+	export CAL_MARKS
+	mkrepo "$d/repo" "$CAL_N" "$CAL_N" 0
+	cp "$d/repo/bench.sh" "$d/calib/"
+	fast=$("$TOOL" calibrate -n "$CAL_N" -speedup 1.10 -metric "$CAL_METRIC" -dir "$d/calib" -bench "$BENCH" -cpu $(($(nproc) - 1)))
+	REPO="$d/repo"
+	printf '#!/bin/sh\ntrue\n' > "$REPO/setup.sh"
+	g add -A
+	g commit -q -m "base: setup.sh"
+	base=$(g rev-parse HEAD)
+	: > "$d/commits.txt"
+	i=0
+	while [ "$i" -lt 20 ]; do
+		g checkout -q -B "h$i" "$base"
+		printf 'note %s\n' "$i" > "$REPO/NOTE"
+		if [ "$i" -lt 10 ] || [ "$i" -ge 15 ]; then printf '%s\n' "$fast" > "$REPO/spin.conf"; fi
+		if [ "$i" -ge 15 ]; then
+			printf '#!/bin/sh\n# fast in the first session only\nmkdir "$CAL_MARKS/item%s" 2>/dev/null || echo %s > spin.conf\n' "$i" "$CAL_N" > "$REPO/setup.sh"
+		fi
+		g add -A
+		g commit -q -m "human $i"
+		printf '%s parent=1\n' "$(g rev-parse HEAD)" >> "$d/commits.txt"
+		i=$((i + 1))
+	done
+	g checkout -q main
+	mktask "$d" cal "${CAL_ROUNDS:-}"
+	sed -i "s/^evaluation:\$/evaluation:\n  setup: [\"sh setup.sh\"]\n  metric: $CAL_METRIC/" "$d/task.yaml"
+	say "== calibrate: 20 items (10 with a 10% speedup, 5 A/A, 5 faster in session 1 only), 3 sessions, metric $CAL_METRIC, rounds ${CAL_ROUNDS:-default}; load $(cut -d' ' -f1-3 /proc/loadavg) =="
+	start=$(date +%s)
+	(cd "$d" &&
+		"$BENCH" plan task.yaml --commits commits.txt >/dev/null 2>&1 &&
+		"$BENCH" calibrate task.yaml --from-plan state/plan.json --sessions 3 $LOCK_FLAG > calibrate.txt 2> calibrate.log) ||
+		{ say "bench calibrate failed:"; tail -5 "$d/calibrate.log"; FAILED=1; return 0; }
+	say "bench calibrate took $(($(date +%s) - start)) s; load after $(cut -d' ' -f1-3 /proc/loadavg)"
+	tail -2 "$d/calibrate.txt"
+	"$TOOL" classes "$d/state/calibration.json" 0:9=stable 10:14=no_speedup 15:19=unstable | tee "$d/classes.txt"
+	"$TOOL" classes -json "$d/state/calibration.json" 0:9=stable 10:14=no_speedup 15:19=unstable > "$d/classes.json"
+	right=$(field Right "$d/classes.json")
+	check calibrate "classified right $right of 20 (must be >= 18)" test "$right" -ge 18
+}
+
+# instructions: the power set on `metric: instructions` (cachegrind here:
+# perf cannot count on this VM), the workload small (INSTR_N steps, a few
+# ms natively) and forking: the workload's shell sources bench.sh, which
+# runs the spin as its child, so every run sums the counts of the shell and
+# the spin.
+# INSTR_ROUNDS (default 5) timed rounds, no warm-up (a count is not warmed).
+instructions() {
+	d="$WORK/instructions"
+	rm -rf "$d"
+	mkdir -p "$d/calib"
+	BENCH_SH='read n < spin.conf; "$SPIN" "$n"'
+	export BENCH_SH
+	mkrepo "$d/repo" "$INSTR_N" "$INSTR_N" 0
+	cp "$d/repo/bench.sh" "$d/calib/"
+	fast=$("$TOOL" calibrate -n "$INSTR_N" -speedup 1.05 -count cachegrind -dir "$d/calib" -bench "$BENCH" -cpu $(($(nproc) - 1)))
+	mkrepo "$d/repo" "$INSTR_N" "$fast" "$INSTR_ITEMS"
+	unset BENCH_SH
+	mktask "$d" in "${INSTR_ROUNDS:-5}"
+	# ". ./bench.sh": the workload's shell forks the spin (two processes
+	# under valgrind, not three: a valgrind start-up costs more than the
+	# spin; every valgrind run takes ~1 s here when the machine is quiet).
+	sed -i -e 's/^evaluation:$/evaluation:\n  metric: instructions\n  warmup: 0\n  workload: ". .\/bench.sh"/' "$d/task.yaml"
+	say "== instructions: candidate 5% fewer instructions ($INSTR_ITEMS items, rounds ${INSTR_ROUNDS:-5}, forking workload); load $(cut -d' ' -f1-3 /proc/loadavg) =="
+	start=$(date +%s)
+	(cd "$d" &&
+		"$BENCH" plan task.yaml --commits commits.txt >/dev/null 2>&1 &&
+		"$TOOL" predictions -plan state/plan.json -repo repo -mode replay > preds.jsonl &&
+		"$BENCH" evaluate --quiet $LOCK_FLAG --predictions preds.jsonl --plan state/plan.json --out state/runs/in 2>/dev/null)
+	say "evaluate took $(($(date +%s) - start)) s; load after $(cut -d' ' -f1-3 /proc/loadavg)"
+	"$TOOL" summary "$d/state/runs/in" | tee "$d/instructions.txt"
+	"$TOOL" summary -json "$d/state/runs/in" > "$d/instructions.json"
+	method=$(sed -n 's/^ *"instructions_method": "\([a-z]*\)".*/\1/p' "$d"/state/runs/in/*/eval.json | sort | uniq -c | tr '\n' ' ' | tr -s ' ')
+	say "instructions counted by (items):$method"
+	n=$(field Items "$d/instructions.json")
+	hb=$(field FasterHumanBase "$d/instructions.json")
+	ab=$(field FasterAgentBase "$d/instructions.json")
+	cv=$(field MaxCV "$d/instructions.json")
+	check instructions "CV of the counts max $(awk "BEGIN{printf \"%.3f\", 100*$cv}")% (median $(awk "BEGIN{printf \"%.3f\", 100*$(field MedianCV "$d/instructions.json")}")%) (must be < 0.5%); 5% fewer found human/base $hb/$n, agent/base $ab/$n (must be all)" \
+		sh -c 'awk "BEGIN{exit !($1 < 0.005)}" && test "$2" = "$4" -a "$3" = "$4" -a "$4" -gt 0' _ "$cv" "$hb" "$ab" "$n"
+}
+
+# loaded: two busy loops (one per CPU of this 2-CPU machine) run while
+# `bench calibrate` recommends a metric for the power task (LOADED_CAL
+# items, one session) and then the power set and an A/A set of the same
+# workload are evaluated on that metric.
+loaded() {
+	d="$WORK/loaded"
+	rm -rf "$d"
+	mkdir -p "$d/pw/calib" "$d/aa"
+	mkrepo "$d/pw/repo" "$LOADED_N" "$LOADED_N" 0
+	cp "$d/pw/repo/bench.sh" "$d/pw/calib/"
+	fast=$("$TOOL" calibrate -n "$LOADED_N" -speedup 1.05 -metric "${LOADED_METRIC:-wall}" -dir "$d/pw/calib" -bench "$BENCH" -cpu $(($(nproc) - 1)))
+	mkrepo "$d/pw/repo" "$LOADED_N" "$fast" "$LOADED_POWER_ITEMS"
+	mkrepo "$d/aa/repo" "$LOADED_N" "$LOADED_N" "$LOADED_AA_ITEMS"
+	for s in pw aa; do
+		mktask "$d/$s" "l$s"
+		(cd "$d/$s" && "$BENCH" plan task.yaml --commits commits.txt >/dev/null 2>&1)
+	done
+	say "== loaded: two busy loops; load before them $(cut -d' ' -f1-3 /proc/loadavg) =="
+	sh -c 'while :; do :; done' & busy1=$!
+	sh -c 'while :; do :; done' & busy2=$!
+	trap 'kill $busy1 $busy2 2>/dev/null; cleanup' EXIT
+	sleep 5
+	start=$(date +%s)
+	shard=$(( (LOADED_POWER_ITEMS + LOADED_CAL - 1) / LOADED_CAL ))
+	(cd "$d/pw" && "$BENCH" calibrate task.yaml --from-plan state/plan.json --sessions 1 --shard "1/$shard" $LOCK_FLAG > calibrate.txt 2> calibrate.log) ||
+		{ say "bench calibrate failed:"; tail -5 "$d/pw/calibrate.log"; }
+	metric=$("$TOOL" advice "$d/pw/state/calibration.json" 2>"$d/advice.txt" || echo wall)
+	say "calibrate ($(($(date +%s) - start)) s, load $(cut -d' ' -f1-3 /proc/loadavg)): $(cat "$d/advice.txt")"
+	say "recommended metric: $metric"
+	if [ -n "${LOADED_METRIC:-}" ]; then
+		metric=$LOADED_METRIC
+		say "LOADED_METRIC: evaluating on $metric"
+	fi
+	for s in pw aa; do
+		sed -i "s/^evaluation:\$/evaluation:\n  metric: $metric/" "$d/$s/task.yaml"
+		mode=replay
+		[ "$s" = pw ] || mode=empty
+		start=$(date +%s)
+		(cd "$d/$s" &&
+			"$TOOL" predictions -plan state/plan.json -repo repo -mode $mode > preds.jsonl &&
+			"$BENCH" evaluate --quiet $LOCK_FLAG --predictions preds.jsonl --plan state/plan.json --out state/runs/$s 2>/dev/null)
+		say "== loaded $s on $metric: evaluate took $(($(date +%s) - start)) s; load after $(cut -d' ' -f1-3 /proc/loadavg) =="
+		"$TOOL" summary "$d/$s/state/runs/$s" | tee "$d/$s.txt"
+		"$TOOL" summary -json "$d/$s/state/runs/$s" > "$d/$s.json"
+	done
+	kill $busy1 $busy2 2>/dev/null || true
+	trap cleanup EXIT
+	say "busy loops stopped; load $(cut -d' ' -f1-3 /proc/loadavg)"
+	"$TOOL" peers -aa "$d/aa/state/runs/aa" -power "$d/pw/state/runs/pw" | tee "$d/peers.txt"
+	n=$(field Items "$d/pw.json")
+	hb=$(field FasterHumanBase "$d/pw.json")
+	ab=$(field FasterAgentBase "$d/pw.json")
+	check loaded-power "on $metric under two busy loops, 5% speedup significant: human/base $hb/$n, agent/base $ab/$n (each must be >= 90%)" \
+		test $((hb * 100)) -ge $((90 * n)) -a $((ab * 100)) -ge $((90 * n))
+	n=$(field Items "$d/aa.json")
+	false=$(( $(field Win "$d/aa.json") + $(field Loss "$d/aa.json") ))
+	check loaded-aa "on $metric under two busy loops, A/A false win/loss $false of $n (p <= 0.05: human/base $(field SigHumanBase "$d/aa.json"), agent/base $(field SigAgentBase "$d/aa.json")) (must be <= 5%)" \
+		test $((false * 100)) -le $((5 * n))
+}
+
 say "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), load $(cut -d' ' -f1-3 /proc/loadavg)"
 [ $# -gt 0 ] || set -- all
 for c in "$@"; do
@@ -287,7 +490,10 @@ for c in "$@"; do
 	negatives) negatives ;;
 	gaming) gaming ;;
 	peers) peers ;;
-	all) negatives; gaming; known2x; aa; power; peers ;;
+	calibrate) calibrate_set ;;
+	instructions) instructions ;;
+	loaded) loaded ;;
+	all) negatives; gaming; known2x; aa; power; peers; calibrate_set; instructions; loaded ;;
 	*) say "unknown check $c"; exit 2 ;;
 	esac
 done
