@@ -22,7 +22,8 @@ type Rollout struct {
 	// diff by definition).
 	Replay bool
 	// Trajectory is the item's trajectory.json (nil: none); when it is
-	// not structured the scan reads Logs.
+	// not structured the scan reads Logs (and when its bounds cut an
+	// action, Logs as well).
 	Trajectory *records.Trajectory
 	// Logs are the raw logs by file name (the agent's stdout and stderr).
 	Logs []Log
@@ -75,17 +76,26 @@ func Scan(ctx context.Context, r Rollout) (*records.Forensics, error) {
 		f.Exempt = ExemptReplay
 		return f, nil
 	}
-	var steps []Step
+	var logSteps []Step
+	for _, l := range r.Logs {
+		logSteps = append(logSteps, LogSteps(l.Name, l.Data)...)
+	}
 	if r.Trajectory != nil && r.Trajectory.Structured {
 		f.Source = SourceTrajectory
-		steps = TrajectorySteps(r.Trajectory)
+		steps := TrajectorySteps(r.Trajectory)
+		f.LeakAttempts = ScanLeaks(steps, r.Leak)
+		if bounded(r.Trajectory) {
+			// The agent chose what the bounds cut (a command padded past
+			// MaxStepCommandBytes has its middle elided, steps past
+			// MaxTrajectorySteps are dropped): the raw logs, which hold
+			// the whole stream, are read too, without the steps and
+			// attempts the trajectory already gave.
+			f.LeakAttempts = mergeAttempts(f.LeakAttempts, ScanLeaks(withoutCommands(logSteps, steps), r.Leak))
+		}
 	} else {
 		f.Source = SourceLogs
-		for _, l := range r.Logs {
-			steps = append(steps, LogSteps(l.Name, l.Data)...)
-		}
+		f.LeakAttempts = ScanLeaks(logSteps, r.Leak)
 	}
-	f.LeakAttempts = ScanLeaks(steps, r.Leak)
 	f.RewardHacks = ScanPatch(r.Patch, r.Hack)
 	if len(r.Patch) == 0 || r.HumanDiff == nil {
 		return f, nil
@@ -139,4 +149,56 @@ func TrajectorySteps(t *records.Trajectory) []Step {
 		out = append(out, st)
 	}
 	return out
+}
+
+// bounded reports whether the bounds of a trajectory cut an action: a
+// step dropped, or a tool call's command or input elided.
+func bounded(t *records.Trajectory) bool {
+	if t.StepsDropped > 0 {
+		return true
+	}
+	for _, s := range t.Steps {
+		if s.Kind == records.StepToolCall && s.Truncated {
+			return true
+		}
+	}
+	return false
+}
+
+// withoutCommands is logs without the steps whose command a trajectory
+// step has whole.
+func withoutCommands(logs, traj []Step) []Step {
+	have := map[string]bool{}
+	for _, s := range traj {
+		if s.Command != "" {
+			have[s.Command] = true
+		}
+	}
+	var out []Step
+	for _, s := range logs {
+		if !have[s.Command] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// mergeAttempts appends to a the attempts of b that a has not (same rule
+// and command), within maxLeaksPerScan.
+func mergeAttempts(a, b []records.LeakAttempt) []records.LeakAttempt {
+	type key struct{ rule, cmd string }
+	have := map[key]bool{}
+	for _, x := range a {
+		have[key{x.Rule, x.Command}] = true
+	}
+	for _, x := range b {
+		if len(a) >= maxLeaksPerScan {
+			break
+		}
+		if k := (key{x.Rule, x.Command}); !have[k] {
+			have[k] = true
+			a = append(a, x)
+		}
+	}
+	return a
 }

@@ -2,8 +2,10 @@ package forensics
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/perfbench/perfbench/internal/records"
@@ -73,5 +75,38 @@ func TestScanLeakSuspected(t *testing.T) {
 	r.HumanDiff = func(context.Context) ([]byte, error) { return nil, errors.New("boom") }
 	if f, err := Scan(context.Background(), r); err == nil || !slices.ContainsFunc(f.LeakAttempts, func(a records.LeakAttempt) bool { return a.Rule == LeakGitHistory }) {
 		t.Errorf("Scan = %+v, %v", f, err)
+	}
+}
+
+// A structured trajectory is bounded (a command's middle is elided past
+// MaxStepCommandBytes, steps past MaxTrajectorySteps are dropped): an
+// attempt hidden where the bounds cut it is found in the raw logs, once.
+func TestScanBoundedTrajectoryReadsLogs(t *testing.T) {
+	pad := strings.Repeat("x", records.MaxStepCommandBytes)
+	hidden := "echo " + pad + "; git log --all; echo " + pad
+	tr := &records.Trajectory{Structured: true}
+	tr.Append(records.Step{Kind: records.StepToolCall, Tool: "Bash", CallID: "a", Command: hidden})
+	tr.Append(records.Step{Kind: records.StepToolCall, Tool: "Bash", CallID: "b", Command: "git reflog"})
+	line1, _ := json.Marshal(map[string]any{"type": "tool_use", "input": map[string]string{"command": hidden}})
+	line2, _ := json.Marshal(map[string]any{"type": "tool_use", "input": map[string]string{"command": "git reflog"}})
+	logs := []Log{{Name: "x_stdout.txt", Data: []byte(string(line1) + "\n" + string(line2) + "\n")}}
+	f, err := Scan(context.Background(), Rollout{Trajectory: tr, Leak: leakCtx, Logs: logs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules []string
+	for _, a := range f.LeakAttempts {
+		rules = append(rules, a.Rule+"@"+a.Source)
+	}
+	want := []string{LeakGitHistory + "@trajectory", LeakGitHistory + "@x_stdout.txt"}
+	if !slices.Equal(rules, want) {
+		t.Errorf("attempts %v, want %v (the reflog once, from the trajectory; the hidden log --all from the log)", rules, want)
+	}
+	// Steps dropped past the bound: the logs are read too.
+	tr = &records.Trajectory{Structured: true, StepsDropped: 1}
+	f, _ = Scan(context.Background(), Rollout{Trajectory: tr, Leak: leakCtx,
+		Logs: []Log{{Name: "x_stdout.txt", Data: []byte("$ git reflog\n")}}})
+	if len(f.LeakAttempts) != 1 {
+		t.Errorf("steps dropped: attempts %+v", f.LeakAttempts)
 	}
 }
