@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -157,7 +156,7 @@ func readIn(r *os.Root, name string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return io.ReadAll(f)
+	return agent.ReadBounded(f, agent.MaxAgentFileBytes)
 }
 
 // readTrajectory reads a saved trajectory, dir/name: a JSON list of

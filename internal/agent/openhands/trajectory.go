@@ -226,7 +226,7 @@ func (c *eventConverter) metrics(e *trajEvent, first int) {
 // readTrajFile reads a saved trajectory (a list of events, or an object
 // holding it under "trajectory" or "history"), not following a link.
 func readTrajFile(path string) ([]*trajEvent, error) {
-	data, err := fsx.ReadFileNoFollow(path)
+	data, err := agent.ReadAgentFile(path)
 	if err != nil {
 		return nil, err
 	}
