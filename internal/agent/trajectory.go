@@ -27,6 +27,9 @@ func (r *Rollout) NewTrajectory(source string) *records.Trajectory {
 	if r.Secrets != nil {
 		t.SetScrub(r.Secrets.ScrubString)
 	}
+	if r.ObserveTrajectory != nil {
+		t.SetObserve(r.ObserveTrajectory)
+	}
 	return t
 }
 

@@ -3,6 +3,7 @@ package forensics
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/perfbench/perfbench/internal/records"
 )
@@ -22,9 +23,11 @@ type Rollout struct {
 	// diff by definition).
 	Replay bool
 	// Trajectory is the item's trajectory.json (nil: none); when it is
-	// not structured the scan reads Logs (and when its bounds cut an
-	// action, Logs as well).
+	// not structured the scan reads Logs.
 	Trajectory *records.Trajectory
+	// CutAttempts are the attempts found in the steps the trajectory's
+	// bounds cut, scanned whole while it was converted (CutStepAttempts).
+	CutAttempts []records.LeakAttempt
 	// Logs are the raw logs by file name (the agent's stdout and stderr).
 	Logs []Log
 	// Patch is model_patch.diff.
@@ -76,26 +79,22 @@ func Scan(ctx context.Context, r Rollout) (*records.Forensics, error) {
 		f.Exempt = ExemptReplay
 		return f, nil
 	}
-	var logSteps []Step
-	for _, l := range r.Logs {
-		logSteps = append(logSteps, LogSteps(l.Name, l.Data)...)
-	}
 	if r.Trajectory != nil && r.Trajectory.Structured {
 		f.Source = SourceTrajectory
-		steps := TrajectorySteps(r.Trajectory)
-		f.LeakAttempts = ScanLeaks(steps, r.Leak)
-		if bounded(r.Trajectory) {
-			// The agent chose what the bounds cut (a command padded past
-			// MaxStepCommandBytes has its middle elided, steps past
-			// MaxTrajectorySteps are dropped): the raw logs, which hold
-			// the whole stream, are read too, without the steps and
-			// attempts the trajectory already gave.
-			f.LeakAttempts = mergeAttempts(f.LeakAttempts, ScanLeaks(withoutCommands(logSteps, steps), r.Leak))
-		}
+		f.LeakAttempts = ScanLeaks(TrajectorySteps(r.Trajectory), r.Leak)
 	} else {
 		f.Source = SourceLogs
-		f.LeakAttempts = ScanLeaks(logSteps, r.Leak)
+		var steps []Step
+		for _, l := range r.Logs {
+			steps = append(steps, LogSteps(l.Name, l.Data)...)
+		}
+		f.LeakAttempts = ScanLeaks(steps, r.Leak)
 	}
+	// The agent chose what the trajectory's bounds cut (a command padded
+	// past MaxStepCommandBytes has its middle elided, steps past
+	// MaxTrajectorySteps are dropped): those steps were scanned whole
+	// while converted.
+	f.LeakAttempts = mergeAttempts(f.LeakAttempts, r.CutAttempts)
 	f.RewardHacks = ScanPatch(r.Patch, r.Hack)
 	if len(r.Patch) == 0 || r.HumanDiff == nil {
 		return f, nil
@@ -151,38 +150,6 @@ func TrajectorySteps(t *records.Trajectory) []Step {
 	return out
 }
 
-// bounded reports whether the bounds of a trajectory cut an action: a
-// step dropped, or a tool call's command or input elided.
-func bounded(t *records.Trajectory) bool {
-	if t.StepsDropped > 0 {
-		return true
-	}
-	for _, s := range t.Steps {
-		if s.Kind == records.StepToolCall && s.Truncated {
-			return true
-		}
-	}
-	return false
-}
-
-// withoutCommands is logs without the steps whose command a trajectory
-// step has whole.
-func withoutCommands(logs, traj []Step) []Step {
-	have := map[string]bool{}
-	for _, s := range traj {
-		if s.Command != "" {
-			have[s.Command] = true
-		}
-	}
-	var out []Step
-	for _, s := range logs {
-		if !have[s.Command] {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // mergeAttempts appends to a the attempts of b that a has not (same rule
 // and command), within maxLeaksPerScan.
 func mergeAttempts(a, b []records.LeakAttempt) []records.LeakAttempt {
@@ -201,4 +168,22 @@ func mergeAttempts(a, b []records.LeakAttempt) []records.LeakAttempt {
 		}
 	}
 	return a
+}
+
+// CutStepAttempts scans a trajectory step whole (one its bounds cut, or
+// dropped): each simple command of its command is scanned, and quoted as
+// the evidence, on its own, so that the attempt shows however long the
+// padding around it was; the input when it has no command.
+func CutStepAttempts(s records.Step, c LeakContext) []records.LeakAttempt {
+	if s.Kind != records.StepToolCall {
+		return nil
+	}
+	var steps []Step
+	for _, words := range SimpleCommands(s.Command) {
+		steps = append(steps, Step{Index: s.Index, Source: SourceTrajectory, Command: strings.Join(words, " ")})
+	}
+	if s.Command == "" && s.Input != "" {
+		steps = append(steps, Step{Index: s.Index, Source: SourceTrajectory, Input: s.Input})
+	}
+	return ScanLeaks(steps, c)
 }

@@ -2,7 +2,6 @@ package forensics
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -78,35 +77,22 @@ func TestScanLeakSuspected(t *testing.T) {
 	}
 }
 
-// A structured trajectory is bounded (a command's middle is elided past
-// MaxStepCommandBytes, steps past MaxTrajectorySteps are dropped): an
-// attempt hidden where the bounds cut it is found in the raw logs, once.
-func TestScanBoundedTrajectoryReadsLogs(t *testing.T) {
-	pad := strings.Repeat("x", records.MaxStepCommandBytes)
-	hidden := "echo " + pad + "; git log --all; echo " + pad
+// A step the bounds cut is scanned whole: each simple command is its own
+// evidence, so the attempt shows past the padding; Scan merges them once.
+func TestCutStepAttempts(t *testing.T) {
+	pad := strings.Repeat("x", 2*records.MaxStepCommandBytes)
+	s := records.Step{Index: 7, Kind: records.StepToolCall, Command: "echo " + pad + "; git log --all; echo " + pad}
+	got := CutStepAttempts(s, leakCtx)
+	if len(got) != 1 || got[0].Rule != LeakGitHistory || got[0].Step != 7 || got[0].Command != "git log --all" {
+		t.Fatalf("CutStepAttempts = %+v", got)
+	}
+	if m := CutStepAttempts(records.Step{Kind: records.StepMessage, Command: "git log --all"}, leakCtx); len(m) != 0 {
+		t.Errorf("a message scanned: %+v", m)
+	}
 	tr := &records.Trajectory{Structured: true}
-	tr.Append(records.Step{Kind: records.StepToolCall, Tool: "Bash", CallID: "a", Command: hidden})
-	tr.Append(records.Step{Kind: records.StepToolCall, Tool: "Bash", CallID: "b", Command: "git reflog"})
-	line1, _ := json.Marshal(map[string]any{"type": "tool_use", "input": map[string]string{"command": hidden}})
-	line2, _ := json.Marshal(map[string]any{"type": "tool_use", "input": map[string]string{"command": "git reflog"}})
-	logs := []Log{{Name: "x_stdout.txt", Data: []byte(string(line1) + "\n" + string(line2) + "\n")}}
-	f, err := Scan(context.Background(), Rollout{Trajectory: tr, Leak: leakCtx, Logs: logs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rules []string
-	for _, a := range f.LeakAttempts {
-		rules = append(rules, a.Rule+"@"+a.Source)
-	}
-	want := []string{LeakGitHistory + "@trajectory", LeakGitHistory + "@x_stdout.txt"}
-	if !slices.Equal(rules, want) {
-		t.Errorf("attempts %v, want %v (the reflog once, from the trajectory; the hidden log --all from the log)", rules, want)
-	}
-	// Steps dropped past the bound: the logs are read too.
-	tr = &records.Trajectory{Structured: true, StepsDropped: 1}
-	f, _ = Scan(context.Background(), Rollout{Trajectory: tr, Leak: leakCtx,
-		Logs: []Log{{Name: "x_stdout.txt", Data: []byte("$ git reflog\n")}}})
+	tr.Append(records.Step{Kind: records.StepToolCall, Command: "git log --all"})
+	f, _ := Scan(context.Background(), Rollout{Trajectory: tr, Leak: leakCtx, CutAttempts: append(got, got...)})
 	if len(f.LeakAttempts) != 1 {
-		t.Errorf("steps dropped: attempts %+v", f.LeakAttempts)
+		t.Errorf("merged attempts %+v", f.LeakAttempts)
 	}
 }
