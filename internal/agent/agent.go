@@ -60,6 +60,11 @@ type Rollout struct {
 	// Observe receives the cumulative usage the agent reports while it
 	// runs; adapters call ReportUsage. Nil outside prepare.
 	Observe func(records.Usage)
+	// ObserveTrajectory, when set, is given the steps of the rollout's
+	// trajectory that its bounds cut, whole (records.Trajectory's
+	// SetObserve; NewTrajectory installs it): the leak scan's view of
+	// what the bounded trajectory.json cannot show.
+	ObserveTrajectory func(records.Step)
 	// HumanDiff returns the human commit's diff against pre; only the
 	// replay oracle calls it.
 	HumanDiff func(ctx context.Context) ([]byte, error)

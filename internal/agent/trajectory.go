@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -23,6 +26,9 @@ func (r *Rollout) NewTrajectory(source string) *records.Trajectory {
 	}
 	if r.Secrets != nil {
 		t.SetScrub(r.Secrets.ScrubString)
+	}
+	if r.ObserveTrajectory != nil {
+		t.SetObserve(r.ObserveTrajectory)
 	}
 	return t
 }
@@ -77,6 +83,40 @@ func ReadLines(path string, fn func(line []byte)) error {
 		}
 		return err
 	}
+}
+
+// MaxAgentFileBytes bounds an agent's file that an adapter reads whole
+// for its trajectory (a trajectory file, a chat history): the agent
+// chose its size, and a larger one is converted to nothing (the scans
+// then read the raw logs) rather than held in memory.
+const MaxAgentFileBytes = 128 << 20
+
+// ReadAgentFile reads an agent's file whole, without following a link,
+// refusing one larger than MaxAgentFileBytes.
+func ReadAgentFile(path string) ([]byte, error) {
+	f, err := fsx.OpenNoFollow(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadBounded(f, MaxAgentFileBytes)
+}
+
+// ReadBounded reads f whole, or fails when it holds more than max bytes
+// (its size, or what it gave while read: it may grow meanwhile).
+func ReadBounded(f *os.File, max int64) ([]byte, error) {
+	tooLarge := fmt.Errorf("%s: larger than %d bytes, not read", filepath.Base(f.Name()), max)
+	if fi, err := f.Stat(); err == nil && fi.Size() > max {
+		return nil, tooLarge
+	}
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, tooLarge
+	}
+	return data, nil
 }
 
 // ParseTime reads the timestamps agents write: RFC 3339, or ISO 8601

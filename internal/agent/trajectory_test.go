@@ -57,3 +57,35 @@ func TestUnstructured(t *testing.T) {
 		t.Fatalf("structured %v, warnings %q", tr.Structured, tr.Warnings)
 	}
 }
+
+// An agent's file past MaxAgentFileBytes is refused before it is read (a
+// sparse file: no disk used), a link is not followed, a small file read.
+func TestReadAgentFile(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "trajectory.json")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(MaxAgentFileBytes + 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if data, err := ReadAgentFile(big); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("ReadAgentFile(big) = %d bytes, %v", len(data), err)
+	}
+	small := filepath.Join(dir, "small.json")
+	if err := os.WriteFile(small, []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := ReadAgentFile(small); err != nil || string(data) != "{}" {
+		t.Errorf("ReadAgentFile(small) = %q, %v", data, err)
+	}
+	link := filepath.Join(dir, "link.json")
+	if err := os.Symlink(small, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadAgentFile(link); err == nil {
+		t.Error("ReadAgentFile followed a link")
+	}
+}

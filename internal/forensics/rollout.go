@@ -3,6 +3,7 @@ package forensics
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/perfbench/perfbench/internal/records"
 )
@@ -24,6 +25,9 @@ type Rollout struct {
 	// Trajectory is the item's trajectory.json (nil: none); when it is
 	// not structured the scan reads Logs.
 	Trajectory *records.Trajectory
+	// CutAttempts are the attempts found in the steps the trajectory's
+	// bounds cut, scanned whole while it was converted (CutStepAttempts).
+	CutAttempts []records.LeakAttempt
 	// Logs are the raw logs by file name (the agent's stdout and stderr).
 	Logs []Log
 	// Patch is model_patch.diff.
@@ -75,17 +79,22 @@ func Scan(ctx context.Context, r Rollout) (*records.Forensics, error) {
 		f.Exempt = ExemptReplay
 		return f, nil
 	}
-	var steps []Step
 	if r.Trajectory != nil && r.Trajectory.Structured {
 		f.Source = SourceTrajectory
-		steps = TrajectorySteps(r.Trajectory)
+		f.LeakAttempts = ScanLeaks(TrajectorySteps(r.Trajectory), r.Leak)
 	} else {
 		f.Source = SourceLogs
+		var steps []Step
 		for _, l := range r.Logs {
 			steps = append(steps, LogSteps(l.Name, l.Data)...)
 		}
+		f.LeakAttempts = ScanLeaks(steps, r.Leak)
 	}
-	f.LeakAttempts = ScanLeaks(steps, r.Leak)
+	// The agent chose what the trajectory's bounds cut (a command padded
+	// past MaxStepCommandBytes has its middle elided, steps past
+	// MaxTrajectorySteps are dropped): those steps were scanned whole
+	// while converted.
+	f.LeakAttempts = mergeAttempts(f.LeakAttempts, r.CutAttempts)
 	f.RewardHacks = ScanPatch(r.Patch, r.Hack)
 	if len(r.Patch) == 0 || r.HumanDiff == nil {
 		return f, nil
@@ -139,4 +148,42 @@ func TrajectorySteps(t *records.Trajectory) []Step {
 		out = append(out, st)
 	}
 	return out
+}
+
+// mergeAttempts appends to a the attempts of b that a has not (same rule
+// and command), within maxLeaksPerScan.
+func mergeAttempts(a, b []records.LeakAttempt) []records.LeakAttempt {
+	type key struct{ rule, cmd string }
+	have := map[key]bool{}
+	for _, x := range a {
+		have[key{x.Rule, x.Command}] = true
+	}
+	for _, x := range b {
+		if len(a) >= maxLeaksPerScan {
+			break
+		}
+		if k := (key{x.Rule, x.Command}); !have[k] {
+			have[k] = true
+			a = append(a, x)
+		}
+	}
+	return a
+}
+
+// CutStepAttempts scans a trajectory step whole (one its bounds cut, or
+// dropped): each simple command of its command is scanned, and quoted as
+// the evidence, on its own, so that the attempt shows however long the
+// padding around it was; the input when it has no command.
+func CutStepAttempts(s records.Step, c LeakContext) []records.LeakAttempt {
+	if s.Kind != records.StepToolCall {
+		return nil
+	}
+	var steps []Step
+	for _, words := range SimpleCommands(s.Command) {
+		steps = append(steps, Step{Index: s.Index, Source: SourceTrajectory, Command: strings.Join(words, " ")})
+	}
+	if s.Command == "" && s.Input != "" {
+		steps = append(steps, Step{Index: s.Index, Source: SourceTrajectory, Input: s.Input})
+	}
+	return ScanLeaks(steps, c)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/perfbench/perfbench/internal/records"
@@ -73,5 +74,25 @@ func TestScanLeakSuspected(t *testing.T) {
 	r.HumanDiff = func(context.Context) ([]byte, error) { return nil, errors.New("boom") }
 	if f, err := Scan(context.Background(), r); err == nil || !slices.ContainsFunc(f.LeakAttempts, func(a records.LeakAttempt) bool { return a.Rule == LeakGitHistory }) {
 		t.Errorf("Scan = %+v, %v", f, err)
+	}
+}
+
+// A step the bounds cut is scanned whole: each simple command is its own
+// evidence, so the attempt shows past the padding; Scan merges them once.
+func TestCutStepAttempts(t *testing.T) {
+	pad := strings.Repeat("x", 2*records.MaxStepCommandBytes)
+	s := records.Step{Index: 7, Kind: records.StepToolCall, Command: "echo " + pad + "; git log --all; echo " + pad}
+	got := CutStepAttempts(s, leakCtx)
+	if len(got) != 1 || got[0].Rule != LeakGitHistory || got[0].Step != 7 || got[0].Command != "git log --all" {
+		t.Fatalf("CutStepAttempts = %+v", got)
+	}
+	if m := CutStepAttempts(records.Step{Kind: records.StepMessage, Command: "git log --all"}, leakCtx); len(m) != 0 {
+		t.Errorf("a message scanned: %+v", m)
+	}
+	tr := &records.Trajectory{Structured: true}
+	tr.Append(records.Step{Kind: records.StepToolCall, Command: "git log --all"})
+	f, _ := Scan(context.Background(), Rollout{Trajectory: tr, Leak: leakCtx, CutAttempts: append(got, got...)})
+	if len(f.LeakAttempts) != 1 {
+		t.Errorf("merged attempts %+v", f.LeakAttempts)
 	}
 }

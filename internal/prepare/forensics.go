@@ -26,9 +26,8 @@ func (it *itemRun) scanForensics(ctx context.Context) {
 	r := forensics.Rollout{
 		Replay: o.Agent.Type == "replay",
 		Patch:  readBounded(filepath.Join(it.u.dir, journal.PatchFile)),
-		Leak: forensics.LeakContext{RepoURL: o.Plan.RepoURL,
-			HarnessPaths: []string{absPath(o.Bench.Paths.StateRoot), absPath(o.Bench.Paths.WorkRoot), it.mirror.Dir}},
-		Hack: patchContext(o.Task.Evaluation.Workload, o.Task.Workload, it.u.item, o.Task.Evaluation.Setup, o.Task.Evaluation.Correctness, o.Task.Evaluation.Files),
+		Leak:   it.leakContext(),
+		Hack:   patchContext(o.Task.Evaluation.Workload, o.Task.Workload, it.u.item, o.Task.Evaluation.Setup, o.Task.Evaluation.Correctness, o.Task.Evaluation.Files),
 		HumanDiff: func(ctx context.Context) ([]byte, error) {
 			return it.mirror.Diff(ctx, it.u.item.Pre, it.u.item.Human)
 		},
@@ -39,6 +38,9 @@ func (it *itemRun) scanForensics(ctx context.Context) {
 	if t, err := journal.ReadTrajectory(it.u.dir); err == nil {
 		r.Trajectory = t
 	}
+	it.cutMu.Lock()
+	r.CutAttempts = append([]records.LeakAttempt(nil), it.cutAttempts...)
+	it.cutMu.Unlock()
 	for _, lf := range []*records.LogFile{it.j.Logs.Stdout, it.j.Logs.Stderr} {
 		if lf != nil {
 			r.Logs = append(r.Logs, forensics.Log{Name: lf.File, Data: readBounded(filepath.Join(it.u.dir, filepath.Base(lf.File)))})
@@ -62,6 +64,33 @@ func (it *itemRun) scanForensics(ctx context.Context) {
 		h.File, h.Hunk, h.Excerpt = it.secrets.ScrubString(h.File), it.secrets.ScrubString(h.Hunk), it.secrets.ScrubString(h.Excerpt)
 	}
 	it.j.Forensics = f
+}
+
+// leakContext is what the leak rules know of the task and the harness.
+func (it *itemRun) leakContext() forensics.LeakContext {
+	o := it.opts
+	return forensics.LeakContext{RepoURL: o.Plan.RepoURL,
+		HarnessPaths: []string{absPath(o.Bench.Paths.StateRoot), absPath(o.Bench.Paths.WorkRoot), it.mirror.Dir}}
+}
+
+// maxCutAttempts bounds the attempts kept from cut steps.
+const maxCutAttempts = 200
+
+// observeStep scans a trajectory step that the bounds cut (or dropped)
+// whole, while the adapter converts it: trajectory.json keeps only its
+// excerpt, where padding chosen by the agent could hide an attempt.
+func (it *itemRun) observeStep(s records.Step) {
+	found := forensics.CutStepAttempts(s, it.leakContext())
+	if len(found) == 0 {
+		return
+	}
+	it.cutMu.Lock()
+	defer it.cutMu.Unlock()
+	for _, a := range found {
+		if len(it.cutAttempts) < maxCutAttempts {
+			it.cutAttempts = append(it.cutAttempts, a)
+		}
+	}
 }
 
 // patchContext is what the reward-hack rules know of an item's

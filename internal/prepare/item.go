@@ -68,6 +68,12 @@ type itemRun struct {
 	// earlier sessions): max_budget_usd caps the item, not an attempt.
 	priorCost float64
 
+	// cutAttempts are the leak attempts in the trajectory's steps that
+	// its bounds cut, scanned whole while the adapter converted them
+	// (observeStep); guarded by cutMu: adapters convert as lines come.
+	cutMu       sync.Mutex
+	cutAttempts []records.LeakAttempt
+
 	// prompt is the rendered task file.
 	prompt string
 	// patchRefused is the reason when no patch was kept: the change
@@ -331,6 +337,10 @@ func (it *itemRun) setup(ctx context.Context, a *attempt) *verdict {
 		return stopAt("logs", err)
 	}
 	a.ro = it.newRollout(it.run.RunID, it.u, paths)
+	it.cutMu.Lock()
+	it.cutAttempts = nil
+	it.cutMu.Unlock()
+	a.ro.ObserveTrajectory = it.observeStep
 	a.ro.Prompt, a.ro.Stdout, a.ro.Stderr = it.prompt, a.stdout, a.stderr
 	a.ro.HumanDiff = func(ctx context.Context) ([]byte, error) {
 		return it.mirror.Diff(ctx, it.u.item.Pre, it.u.item.Human)

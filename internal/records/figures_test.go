@@ -99,3 +99,21 @@ func TestForensicFlagsOf(t *testing.T) {
 		t.Error("nil records flagged")
 	}
 }
+
+// A low-severity reward-hack rule (edits_tests: most honest changes add
+// a test) is shown but flags nothing: --exclude-flagged does not fail
+// the candidate, the run's flagged count does not count it.
+func TestForensicFlagsLowSeverityNotFlagged(t *testing.T) {
+	j := &Journal{Forensics: &Forensics{RewardHacks: []RewardHack{{Rule: "edits_tests", Severity: "low"}}}}
+	f := ForensicFlagsOf(j, nil)
+	if f.Any() || !f.Noted() || f.String() != "reward hacks: edits_tests (low)" {
+		t.Errorf("low only: Any %v, Noted %v, %q", f.Any(), f.Noted(), f.String())
+	}
+	if j.Forensics.Flagged() {
+		t.Error("Forensics.Flagged with a low-severity rule only")
+	}
+	j.Forensics.RewardHacks = append(j.Forensics.RewardHacks, RewardHack{Rule: "module_cache", Severity: "medium"})
+	if f := ForensicFlagsOf(j, nil); !f.Any() || !j.Forensics.Flagged() {
+		t.Errorf("medium: %+v not flagged", f)
+	}
+}

@@ -82,7 +82,16 @@ type Trajectory struct {
 	// scrub, when set, is applied to every text before it is bounded:
 	// a secret cut in half by an excerpt would not be found afterwards.
 	scrub func(string) string
+	// observe, when set, is given each step that the bounds cut (see
+	// SetObserve).
+	observe func(Step)
 }
+
+// SetObserve makes Append give f every step whose command or input the
+// bounds would cut, and every step dropped past MaxTrajectorySteps, whole
+// (scrubbed, numbered where it would have been): the agent chooses what
+// the bounds cut, so the leak scan must see it before they do.
+func (t *Trajectory) SetObserve(f func(Step)) { t.observe = f }
 
 // SetScrub makes Append and Warn scrub every text with f (secrets.Set's
 // ScrubString) before bounding it.
@@ -149,11 +158,12 @@ type StepTokens struct {
 // drops it (counting it) past MaxTrajectorySteps. Converters build
 // trajectories only through it, which is what keeps the bounds true.
 func (t *Trajectory) Append(s Step) {
-	if len(t.Steps) >= MaxTrajectorySteps {
+	dropped := len(t.Steps) >= MaxTrajectorySteps
+	if dropped && t.observe == nil {
 		t.StepsDropped++
 		return
 	}
-	s.Index = len(t.Steps)
+	s.Index = len(t.Steps) + t.StepsDropped
 	if s.OutputBytes == 0 {
 		s.OutputBytes = len(s.Output)
 	}
@@ -161,6 +171,13 @@ func (t *Trajectory) Append(s Step) {
 		for _, p := range []*string{&s.Role, &s.Tool, &s.CallID, &s.Command, &s.Input, &s.Text, &s.Output} {
 			*p = t.scrub(*p)
 		}
+	}
+	if t.observe != nil && (dropped || len(s.Command) > MaxStepCommandBytes || len(s.Input) > MaxStepTextBytes) {
+		t.observe(s)
+	}
+	if dropped {
+		t.StepsDropped++
+		return
 	}
 	var cut [6]bool
 	s.Role, cut[0] = Excerpt(s.Role, MaxStepToolBytes)

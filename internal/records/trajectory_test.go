@@ -65,3 +65,26 @@ func TestScrubReachesEveryText(t *testing.T) {
 		t.Fatalf("left unscrubbed: %+v", tr)
 	}
 }
+
+// The observer sees, whole and scrubbed, the steps the bounds cut or
+// drop, and no others.
+func TestTrajectoryObserveCutSteps(t *testing.T) {
+	var seen []records.Step
+	tr := &records.Trajectory{Structured: true}
+	tr.SetScrub(func(s string) string { return strings.ReplaceAll(s, "hunter2", "[REDACTED]") })
+	tr.SetObserve(func(s records.Step) { seen = append(seen, s) })
+	long := "echo hunter2 " + strings.Repeat("x", records.MaxStepCommandBytes) + "; git log --all"
+	tr.Append(records.Step{Kind: records.StepToolCall, Command: "ls"})
+	tr.Append(records.Step{Kind: records.StepToolCall, Command: long})
+	for len(tr.Steps) < records.MaxTrajectorySteps {
+		tr.Append(records.Step{Kind: records.StepMessage, Text: "m"})
+	}
+	tr.Append(records.Step{Kind: records.StepToolCall, Command: "git reflog"})
+	if len(seen) != 2 || seen[0].Index != 1 || !strings.HasSuffix(seen[0].Command, "; git log --all") ||
+		strings.Contains(seen[0].Command, "hunter2") || seen[1].Index != records.MaxTrajectorySteps || seen[1].Command != "git reflog" {
+		t.Fatalf("observed %d steps", len(seen))
+	}
+	if tr.StepsDropped != 1 || len(tr.Steps) != records.MaxTrajectorySteps || len(tr.Steps[1].Command) > records.MaxStepCommandBytes {
+		t.Errorf("bounds: dropped %d, steps %d", tr.StepsDropped, len(tr.Steps))
+	}
+}

@@ -438,8 +438,12 @@ func secondaryHead(r *Report) string {
 // contended, ...) follow in brackets.
 func itemReason(it Item) string {
 	rest := evalReason(it)
-	if it.Forensics.Any() {
-		flags := "FLAGGED: " + it.Forensics.String()
+	if it.Forensics.Noted() {
+		// A low-severity rule alone is shown, not flagged.
+		flags := "forensics: " + it.Forensics.String()
+		if it.Forensics.Any() {
+			flags = "FLAGGED: " + it.Forensics.String()
+		}
 		if it.Eval != nil && it.Eval.Status != string(records.EvalSuccess) {
 			// Why the evaluation failed comes first: a failed candidate
 			// counts for nothing, flagged or not.

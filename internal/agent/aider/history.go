@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/perfbench/perfbench/internal/agent"
-	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/records"
 )
 
@@ -174,7 +173,7 @@ func jsonObject(k, v string) string {
 // one an unstructured trajectory (the scans then read aider's stdout).
 func trajectory(r *agent.Rollout) *records.Trajectory {
 	t := r.NewTrajectory(TrajectorySource)
-	data, err := fsx.ReadFileNoFollow(filepath.Join(r.OutDir, ChatHistoryFile))
+	data, err := agent.ReadAgentFile(filepath.Join(r.OutDir, ChatHistoryFile))
 	if err != nil {
 		agent.Unstructured(t, err)
 		return t

@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/perfbench/perfbench/internal/agent"
-	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/textx"
 )
@@ -111,7 +110,7 @@ type messageExtra struct {
 // ReadTrajectory reads a trajectory file (the agent's: a link or FIFO
 // there is not followed or opened).
 func ReadTrajectory(path string) (*Trajectory, error) {
-	data, err := fsx.ReadFileNoFollow(path)
+	data, err := agent.ReadAgentFile(path)
 	if err != nil {
 		return nil, err
 	}

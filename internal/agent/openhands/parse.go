@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -157,13 +156,14 @@ func readIn(r *os.Root, name string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return io.ReadAll(f)
+	return agent.ReadBounded(f, agent.MaxAgentFileBytes)
 }
 
 // readTrajectory reads a saved trajectory, dir/name: a JSON list of
 // events (older versions wrap it in an object under "trajectory" or
 // "history"). Like every file OpenHands wrote, it is read without
-// following a link (fsx.ReadFileNoFollow): the agent's container wrote it.
+// following a link, and bounded (agent.ReadAgentFile): the agent's container
+// wrote it.
 func readTrajectory(dir, name string) ([]Event, error) {
 	path := filepath.Join(dir, name)
 	data, err := readTrajectoryList(path)
@@ -181,7 +181,7 @@ func readTrajectory(dir, name string) ([]Event, error) {
 // link, and returns its list of events as JSON, unwrapped from the
 // object older versions hold it in; nil for an empty file.
 func readTrajectoryList(path string) (json.RawMessage, error) {
-	data, err := fsx.ReadFileNoFollow(path)
+	data, err := agent.ReadAgentFile(path)
 	if err != nil {
 		return nil, err
 	}

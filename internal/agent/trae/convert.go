@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 
 	"github.com/perfbench/perfbench/internal/agent"
-	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/records"
 )
 
@@ -142,7 +141,7 @@ func lenientDecode(data []byte, doc *trajDoc) error {
 // the logs).
 func trajectory(r *agent.Rollout, path string) *records.Trajectory {
 	t := r.NewTrajectory(TrajectorySource)
-	data, err := fsx.ReadFileNoFollow(path)
+	data, err := agent.ReadAgentFile(path)
 	if err == nil {
 		err = ConvertTrajectory(data, t)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/export/atiftest"
 	"github.com/perfbench/perfbench/internal/records"
 )
@@ -91,4 +92,22 @@ func FuzzConvertTrajectory(f *testing.F) {
 		ConvertTrajectory(data, tr)
 		atiftest.CheckConverted(t, tr)
 	})
+}
+
+// A trajectory file the agent made huge is not read into memory: the
+// trajectory is unstructured and says why (the scans read the logs).
+func TestTrajectoryFileTooLarge(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "trajectory.json")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(agent.MaxAgentFileBytes + 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	tr := trajectory(&agent.Rollout{}, path)
+	if tr.Structured || len(tr.Warnings) != 1 || !strings.Contains(tr.Warnings[0], "larger than") {
+		t.Errorf("trajectory = structured %v, warnings %q", tr.Structured, tr.Warnings)
+	}
 }
