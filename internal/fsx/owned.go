@@ -1,6 +1,8 @@
 package fsx
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"io/fs"
@@ -40,10 +42,37 @@ func RemoveAll(dir string) error {
 // rollout root on storage that several nodes share).
 const OwnerFile = ".perfbench-owner"
 
-// unmarkedGrace is how long a directory without an owner file is left
-// alone: it may be one being created (its owner file not yet written),
-// perhaps by another host, whose pid in its name means nothing here.
+// unmarkedGrace is how long a directory without an owner file, whose name
+// carries no host tag (an older version's), is left alone: it may be one
+// being created (its owner file not yet written), perhaps by another host,
+// whose pid in its name means nothing here. A tagged name says its host at
+// once: this host's is judged by its pid, another's never.
 const unmarkedGrace = time.Minute
+
+// hostTag is this host in private directories' names: "h" and 8 hex digits
+// of a hash of the host name, so that a directory killed before its owner
+// file was written still says whose it is.
+var hostTag = sync.OnceValue(func() string {
+	sum := sha256.Sum256([]byte(hostname()))
+	return "h" + hex.EncodeToString(sum[:4])
+})
+
+// nameHost is the host tag in a private directory's name
+// (<prefix><tag>-<pid>-<random>), or "" for an older version's name.
+func nameHost(name string) string {
+	fields := strings.Split(name, "-")
+	if len(fields) < 4 {
+		return ""
+	}
+	t := fields[len(fields)-3]
+	if len(t) != 9 || t[0] != 'h' {
+		return ""
+	}
+	if _, err := hex.DecodeString(t[1:]); err != nil {
+		return ""
+	}
+	return t
+}
 
 // hostname is this machine's name as owner files record it.
 var hostname = sync.OnceValue(func() string {
@@ -64,14 +93,14 @@ const KeptFile = ".perfbench-kept"
 // this process owns (dir → *Lock), until RemoveOwned or DisownDir.
 var ownerLocks sync.Map
 
-// MkdirOwned creates a private directory root/<prefix><pid>-<random>
+// MkdirOwned creates a private directory root/<prefix><host tag>-<pid>-<random>
 // (0700), writes its owner file and locks it. The pid in the name is the
 // owner of record: the harness chose the name, where the owner file may
 // sit in a folder an agent can write (a rollout directory mounted into its
 // container). Until the owner file is locked, the live pid in the name
 // keeps the directory from any sweep.
 func MkdirOwned(root, prefix string) (string, error) {
-	dir, err := os.MkdirTemp(root, prefix+strconv.Itoa(os.Getpid())+"-")
+	dir, err := os.MkdirTemp(root, prefix+hostTag()+"-"+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return "", err
 	}
@@ -187,7 +216,10 @@ func sweepOne(root *os.Root, name string) (int, bool) {
 	if owner.host != "" && owner.host != hostname() {
 		return 0, false // another machine's: its pids are not ours to judge
 	}
-	if !owner.marked && time.Since(fi.ModTime()) < unmarkedGrace {
+	if tag := nameHost(name); tag != "" && tag != hostTag() {
+		return 0, false // named by another machine
+	}
+	if !owner.marked && nameHost(name) == "" && time.Since(fi.ModTime()) < unmarkedGrace {
 		return 0, false
 	}
 	pid := ownerPID(name, owner)

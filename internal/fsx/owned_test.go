@@ -320,3 +320,39 @@ func TestSweepOwnedLeavesOtherHosts(t *testing.T) {
 		t.Errorf("owner file %q, want %q", data, want)
 	}
 }
+
+// A directory killed before its owner file was written is judged at once
+// when its name carries this host's tag (the pid in it is this host's),
+// and never when it carries another host's.
+func TestSweepOwnedHostTaggedNames(t *testing.T) {
+	root := t.TempDir()
+	mine := filepath.Join(root, "perfbench-x-"+hostTag()+"-999999995-1")
+	other := filepath.Join(root, "perfbench-x-h00000000-999999994-2")
+	if hostTag() == "h00000000" {
+		t.Skip("this host's tag is the test's other host")
+	}
+	for _, d := range []string{mine, other} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * unmarkedGrace)
+	if err := os.Chtimes(other, old, old); err != nil {
+		t.Fatal(err)
+	}
+	got := SweepOwned(root, "perfbench-*")
+	if len(got) != 1 || got[0].Dir != mine || got[0].PID != 999999995 {
+		t.Fatalf("SweepOwned = %+v, want only %s", got, mine)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Fatalf("another host's directory was removed: %v", err)
+	}
+	made, err := MkdirOwned(root, "perfbench-y-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer RemoveOwned(made)
+	if nameHost(filepath.Base(made)) != hostTag() {
+		t.Fatalf("MkdirOwned's name %s carries no host tag %s", made, hostTag())
+	}
+}
