@@ -57,6 +57,33 @@ type System struct {
 	Kinds []agent.Kind
 }
 
+// withEnv is a copy of the system whose environment has name=value.
+func (s *System) withEnv(name, value string) *System {
+	c := *s
+	environ, lookup := s.Environ, s.LookupEnv
+	c.Environ = func() []string {
+		var out []string
+		if environ != nil {
+			for _, kv := range environ() {
+				if !strings.HasPrefix(kv, name+"=") {
+					out = append(out, kv)
+				}
+			}
+		}
+		return append(out, name+"="+value)
+	}
+	c.LookupEnv = func(k string) (string, bool) {
+		if k == name {
+			return value, true
+		}
+		if lookup == nil {
+			return "", false
+		}
+		return lookup(k)
+	}
+	return &c
+}
+
 // kinds are the agent kinds of this build, or the test's.
 func (e *System) kinds() []agent.Kind {
 	if e.Kinds == nil {
