@@ -80,12 +80,16 @@ type LeakContext struct {
 // ScanLeaks applies the leak rules to every step: at most one finding
 // per rule and step, in step order, at most maxLeaksPerScan.
 func ScanLeaks(steps []Step, c LeakContext) []records.LeakAttempt {
-	m := newMatcher(c)
-	var out []records.LeakAttempt
+	return newMatcher(c).scan(nil, steps, maxLeaksPerScan)
+}
+
+// scan appends to out the findings of steps, while out holds fewer than
+// limit.
+func (m *matcher) scan(out []records.LeakAttempt, steps []Step, limit int) []records.LeakAttempt {
 	for _, s := range steps {
 		seen := map[string]bool{}
 		add := func(rule string) {
-			if seen[rule] || len(out) >= maxLeaksPerScan {
+			if seen[rule] || len(out) >= limit {
 				return
 			}
 			seen[rule] = true
@@ -484,26 +488,35 @@ var knownPrograms = map[string]bool{
 func LogSteps(source string, data []byte) []Step {
 	var steps []Step
 	for n, line := range bytes.Split(data, []byte("\n")) {
-		s := strings.TrimSpace(string(line))
-		if s == "" {
-			continue
-		}
-		if s[0] == '{' {
-			var v any
-			if json.Unmarshal([]byte(s), &v) == nil {
-				for _, c := range jsonCommands(v, 0) {
-					steps = append(steps, Step{Index: n + 1, Source: source, Command: c})
-				}
-				continue
+		steps = LineSteps(steps, source, n+1, line)
+	}
+	return steps
+}
+
+// LineSteps appends to steps those of one raw log line (LogSteps' rule),
+// numbered n. It is what the raw-log fallback and the LineScanner that
+// watches a log while it is written both apply.
+func LineSteps(steps []Step, source string, n int, line []byte) []Step {
+	line = bytes.TrimSpace(line)
+	if len(line) == 0 {
+		return steps
+	}
+	if line[0] == '{' {
+		var v any
+		if json.Unmarshal(line, &v) == nil {
+			for _, c := range jsonCommands(v, 0) {
+				steps = append(steps, Step{Index: n, Source: source, Command: c})
 			}
+			return steps
 		}
-		for _, p := range []string{shellPromptPrefix, "+ ", "++ ", "> "} {
-			s = strings.TrimPrefix(s, p)
-		}
-		words := unwrap(strings.Fields(s))
-		if len(words) > 0 && knownPrograms[base(words[0])] {
-			steps = append(steps, Step{Index: n + 1, Source: source, Command: s})
-		}
+	}
+	s := string(line)
+	for _, p := range []string{shellPromptPrefix, "+ ", "++ ", "> "} {
+		s = strings.TrimPrefix(s, p)
+	}
+	words := unwrap(strings.Fields(s))
+	if len(words) > 0 && knownPrograms[base(words[0])] {
+		steps = append(steps, Step{Index: n, Source: source, Command: s})
 	}
 	return steps
 }

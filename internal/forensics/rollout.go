@@ -3,6 +3,7 @@ package forensics
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/perfbench/perfbench/internal/records"
@@ -30,6 +31,10 @@ type Rollout struct {
 	CutAttempts []records.LeakAttempt
 	// Logs are the raw logs by file name (the agent's stdout and stderr).
 	Logs []Log
+	// StreamAttempts are the attempts a LineScanner found in the raw logs
+	// while they were written, before their cap dropped the oldest bytes;
+	// read with Logs.
+	StreamAttempts []records.LeakAttempt
 	// Patch is model_patch.diff.
 	Patch []byte
 	// HumanDiff gives the human diff, Pre searches the pre tree: both are
@@ -89,6 +94,13 @@ func Scan(ctx context.Context, r Rollout) (*records.Forensics, error) {
 			steps = append(steps, LogSteps(l.Name, l.Data)...)
 		}
 		f.LeakAttempts = ScanLeaks(steps, r.Leak)
+		if len(r.StreamAttempts) > 0 {
+			// The stream saw every line, numbered from the start of the
+			// output; the file, only its tail. What the file adds is
+			// what the stream's bounds missed (a line past
+			// MaxStreamLine, findings past MaxStreamAttempts).
+			f.LeakAttempts = mergeAttempts(slices.Clone(r.StreamAttempts), f.LeakAttempts)
+		}
 	}
 	// The agent chose what the trajectory's bounds cut (a command padded
 	// past MaxStepCommandBytes has its middle elided, steps past

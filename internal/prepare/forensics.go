@@ -21,7 +21,7 @@ const maxScannedLog = 64 << 20
 // scanForensics records the forensic scans of the rollout just captured
 // (package forensics) in the journal. A failure of the scan is a warning:
 // the findings are evidence for the reader, never the status.
-func (it *itemRun) scanForensics(ctx context.Context) {
+func (it *itemRun) scanForensics(ctx context.Context, a *attempt) {
 	o := it.opts
 	r := forensics.Rollout{
 		Replay: o.Agent.Type == "replay",
@@ -44,6 +44,11 @@ func (it *itemRun) scanForensics(ctx context.Context) {
 	for _, lf := range []*records.LogFile{it.j.Logs.Stdout, it.j.Logs.Stderr} {
 		if lf != nil {
 			r.Logs = append(r.Logs, forensics.Log{Name: lf.File, Data: readBounded(filepath.Join(it.u.dir, filepath.Base(lf.File)))})
+		}
+	}
+	for _, l := range []*logFile{a.stdout, a.stderr} {
+		if l != nil && l.scan != nil {
+			r.StreamAttempts = append(r.StreamAttempts, l.scan.Attempts()...)
 		}
 	}
 	f, err := forensics.Scan(ctx, r)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/forensics"
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/gitx"
 	"github.com/perfbench/perfbench/internal/journal"
@@ -240,7 +241,7 @@ func (it *itemRun) execute(ctx context.Context) (records.RolloutStatus, string) 
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	it.captureAll(cctx, a, &f)
-	it.scanForensics(cctx)
+	it.scanForensics(cctx, a)
 	if ctx.Err() != nil {
 		f.interrupted = context.Cause(ctx)
 	}
@@ -829,10 +830,12 @@ func (it *itemRun) renderTask(ctx context.Context, wsDir string) (*prompt.Prompt
 	return p, text, nil
 }
 
-// logFile is a capped, scrubbed log in the item directory.
+// logFile is a capped, scrubbed log in the item directory, scanned for
+// leak attempts as it is written (scan: the cap may drop the evidence).
 type logFile struct {
 	io.WriteCloser
 	tail *proc.TailFile
+	scan *forensics.LineScanner
 	name string
 }
 
@@ -841,7 +844,10 @@ func (it *itemRun) openLog(name string) (*logFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &logFile{WriteCloser: it.secrets.Writer(tf), tail: tf, name: name}, nil
+	// Behind the scrubber: the findings quote the output.
+	scan := forensics.NewLineScanner(name, it.leakContext())
+	tf.Observe(scan)
+	return &logFile{WriteCloser: it.secrets.Writer(tf), tail: tf, scan: scan, name: name}, nil
 }
 
 func (l *logFile) info() *records.LogFile {

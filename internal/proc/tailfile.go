@@ -49,6 +49,18 @@ type TailFile struct {
 	dropped   int64
 	closed    bool
 	err       error // sticky: a log that failed once is not trusted again
+	observer  io.Writer
+}
+
+// Observe makes every byte written to the log also go to w, in order and
+// before the cap drops any (call it before the first Write): the file
+// keeps only the tail, so what must see the whole output, such as a scan
+// for evidence that flooding would push out, watches it here. w's errors
+// are ignored, and Close closes w when it is an io.Closer.
+func (t *TailFile) Observe(w io.Writer) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.observer = w
 }
 
 // NewTailFile creates (or truncates) the log file at path, creating its
@@ -77,6 +89,9 @@ func (t *TailFile) Write(p []byte) (int, error) {
 	}
 	if t.err != nil {
 		return 0, t.err
+	}
+	if t.observer != nil {
+		_, _ = t.observer.Write(p)
 	}
 	if t.cap == 0 || t.data+int64(len(p)) <= 2*t.cap {
 		n, err := t.f.Write(p)
@@ -167,6 +182,9 @@ func (t *TailFile) Close() error {
 		if err := t.compact(nil); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if c, ok := t.observer.(io.Closer); ok {
+		_ = c.Close()
 	}
 	if err := t.f.Sync(); err != nil {
 		errs = append(errs, fmt.Errorf("close log %s: %w", t.path, err))

@@ -199,3 +199,41 @@ func TestTailFileConcurrentWrites(t *testing.T) {
 		}
 	}
 }
+
+// observer records what it is given and whether it was closed.
+type observer struct {
+	bytes.Buffer
+	closed bool
+}
+
+func (o *observer) Close() error { o.closed = true; return nil }
+
+// The observer sees every byte, in order, including those the cap drops
+// from the file, and is closed with the log.
+func TestTailFileObserve(t *testing.T) {
+	const limit = 1000
+	path := filepath.Join(t.TempDir(), "agent_stdout.txt")
+	tf, err := NewTailFile(path, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o observer
+	tf.Observe(&o)
+	data := text(10 * limit)
+	for rest := data; len(rest) > 0; {
+		n := min(len(rest), 1+rand.IntN(700))
+		if _, err := tf.Write(rest[:n]); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[n:]
+	}
+	if err := tf.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(o.Bytes(), data) || !o.closed {
+		t.Errorf("observer got %d bytes (want %d), closed %v", o.Len(), len(data), o.closed)
+	}
+	if _, body := readLog(t, path); !bytes.Equal(body, data[len(data)-limit:]) {
+		t.Errorf("file kept %d bytes, not the tail", len(body))
+	}
+}
