@@ -44,6 +44,9 @@ type MatrixItem struct {
 	Calibration stats.Class `json:"calibration,omitempty"`
 	HumanMin    float64     `json:"human_speedup_min,omitempty"`
 	HumanMax    float64     `json:"human_speedup_max,omitempty"`
+	// ExcludedFlagged: --exclude-flagged left the item out of every
+	// run's aggregates (a run flagged it); its cells stay as they are.
+	ExcludedFlagged bool `json:"excluded_flagged,omitempty"`
 	// Cells are one per run, aligned with Matrix.Runs.
 	Cells []Cell `json:"cells"`
 }
@@ -63,9 +66,6 @@ const (
 	CellNotEvaluated = "not_evaluated"
 	// CellNotInPlan: the run's plan has no such item.
 	CellNotInPlan = "not_in_plan"
-	// EvalExcluded: the forensic scans flagged the candidate and
-	// --exclude-flagged counts it as a failure.
-	EvalExcluded = "excluded_flagged"
 )
 
 // Cell is one run's result on one item. With samples, Status is the worst
@@ -259,8 +259,10 @@ func matrixKey(r *Row, id string, known map[[2]string]string) string {
 	return "plan " + r.plan + " item " + id
 }
 
-// buildMatrix lays out a task's rows as the item × run grid.
-func buildMatrix(rows []Row) *Matrix {
+// buildMatrix lays out a task's rows as the item × run grid; the items
+// of excluded (Task.ExcludedFlaggedItems, by a run's own item id) are
+// marked.
+func buildMatrix(rows []Row, excluded []string) *Matrix {
 	m := &Matrix{Runs: make([]string, len(rows)), Items: []MatrixItem{}}
 	index := map[string]int{}
 	// keys[col][i] is the plan item of rows[col] in matrix row i.
@@ -312,6 +314,9 @@ func buildMatrix(rows []Row) *Matrix {
 				continue
 			}
 			it.Cells[col] = r.cells[id]
+			if slices.Contains(excluded, id) {
+				it.ExcludedFlagged = true
+			}
 			if id != it.ID {
 				it.Cells[col].Item = id
 			}

@@ -31,8 +31,8 @@ func TestCellView(t *testing.T) {
 			matrixCellView{Class: "c-samples", Text: "4×", Sub: "2/2 correct", Page: "p.html"}},
 		{"flagged by the forensic scans", compare.Cell{Status: compare.CellOK, Speedup: 2, Verdict: "win", Correct: 1, Flagged: true}, 1,
 			matrixCellView{Class: "c-win", Text: "2× !", Sub: "win, flagged", Page: "p.html"}},
-		{"excluded as flagged", compare.Cell{Status: compare.EvalExcluded, Flagged: true}, 1,
-			matrixCellView{Class: "c-excluded_flagged", Text: "excluded_flagged !", Sub: "flagged", Page: "p.html"}},
+		{"flagged and failed", compare.Cell{Status: string(records.EvalCorrectnessFailed), Flagged: true}, 1,
+			matrixCellView{Class: "c-correctness_failed", Text: "correctness_failed !", Sub: "flagged", Page: "p.html"}},
 		{"one sample broke", compare.Cell{Status: string(records.EvalCorrectnessFailed), Correct: 2}, 3,
 			matrixCellView{Class: "c-correctness_failed", Text: "correctness_failed", Sub: "2/3 correct", Page: "p.html"}},
 	} {
