@@ -1070,4 +1070,26 @@ func TestExcludeFlaggedDropsItem(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}
 	}
+	// The other formats say the same.
+	for _, f := range []struct {
+		name  string
+		write func(*bytes.Buffer, *Board) error
+		want  []string
+	}{
+		{"markdown", func(w *bytes.Buffer, b *Board) error { return WriteMarkdown(w, b) }, []string{"left out of every run's aggregates and pairs: c1"}},
+		{"json", func(w *bytes.Buffer, b *Board) error { return WriteJSON(w, b) }, []string{`"excluded_flagged_items": [
+        "c1"
+      ]`, `"excluded_flagged": true`}},
+		{"csv", func(w *bytes.Buffer, b *Board) error { return WriteCSV(w, b) }, []string{",flagged,excluded_flagged_items\n", ",1,c1\n", ",0,c1\n"}},
+	} {
+		var buf bytes.Buffer
+		if err := f.write(&buf, b); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range f.want {
+			if !strings.Contains(buf.String(), want) {
+				t.Errorf("%s lacks %q:\n%s", f.name, want, buf.String())
+			}
+		}
+	}
 }

@@ -104,8 +104,9 @@ type Row struct {
 	NotEvaluated int  `json:"not_evaluated"`
 	Incomplete   bool `json:"incomplete"`
 
-	// Rates over all plan items (Items): a missing, failed or
-	// unevaluated item counts as a failure.
+	// Rates over all plan items (Items) but those --exclude-flagged
+	// leaves out: a missing, failed or unevaluated item counts as a
+	// failure.
 	PatchRate   Metric `json:"patch_rate"`
 	CorrectRate Metric `json:"correct_rate"`
 	OptBase1    Metric `json:"opt_base_at_1"`
