@@ -930,6 +930,35 @@ func TestSamplesAndOtherPlan(t *testing.T) {
 	if c := m.Items[2].Cells[1]; c.Status != CellNotInPlan {
 		t.Errorf("c in other: want not_in_plan, got %+v", c)
 	}
+
+	// --exclude-flagged goes by the human commit: other's a (ffff) and z
+	// (bbbb) flagged drop k2's b (bbbb) but not k2's a (aaaa).
+	for _, item := range []string{"a", "z"} {
+		dir := filepath.Join(other, journal.ItemDirName(item, 0, 1))
+		ev, err := journal.ReadSampleEval(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.Patch.RewardHacks = []records.RewardHack{{Rule: "memo_decorator", Severity: "high"}}
+		if err := journal.WriteEval(dir, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err = Load([]string{k2, other}, Options{ExcludeFlagged: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := b.Tasks[0]
+	if k, o := task.Rows[0], task.Rows[1]; k.CorrectRate.N != 4 || o.CorrectRate.N != 0 || !slices.Equal(task.ExcludedFlaggedItems, []string{"a", "z"}) {
+		t.Errorf("excluded by commit: want k2 over 4 items, other over none, [a z] named: %d, %d, %v", k.CorrectRate.N, o.CorrectRate.N, task.ExcludedFlaggedItems)
+	}
+	var marked []bool
+	for _, it := range task.Matrix.Items {
+		marked = append(marked, it.ExcludedFlagged)
+	}
+	if !slices.Equal(marked, []bool{false, true, false, false, false, true}) {
+		t.Errorf("matrix marks: want b and other's a, got %v", marked)
+	}
 }
 
 // A run without plan.json: the matrix takes the human commit from

@@ -259,16 +259,9 @@ func matrixKey(r *Row, id string, known map[[2]string]string) string {
 	return "plan " + r.plan + " item " + id
 }
 
-// buildMatrix lays out a task's rows as the item × run grid; the items
-// of excluded (Task.ExcludedFlaggedItems, by a run's own item id) are
-// marked.
-func buildMatrix(rows []Row, excluded []string) *Matrix {
-	m := &Matrix{Runs: make([]string, len(rows)), Items: []MatrixItem{}}
-	index := map[string]int{}
-	// keys[col][i] is the plan item of rows[col] in matrix row i.
-	keys := make([]map[int]string, len(rows))
-	humans := map[int][]float64{}
-	band := 0.0
+// knownCommits are the human commits of a task's (plan, id) pairs that
+// some run knows (see matrixKey).
+func knownCommits(rows []Row) map[[2]string]string {
 	known := map[[2]string]string{}
 	for col := range rows {
 		for id, pc := range rows[col].commits {
@@ -277,6 +270,19 @@ func buildMatrix(rows []Row, excluded []string) *Matrix {
 			}
 		}
 	}
+	return known
+}
+
+// buildMatrix lays out a task's rows as the item × run grid; the items a
+// row's aggregates leave out (--exclude-flagged) are marked.
+func buildMatrix(rows []Row) *Matrix {
+	m := &Matrix{Runs: make([]string, len(rows)), Items: []MatrixItem{}}
+	index := map[string]int{}
+	// keys[col][i] is the plan item of rows[col] in matrix row i.
+	keys := make([]map[int]string, len(rows))
+	humans := map[int][]float64{}
+	band := 0.0
+	known := knownCommits(rows)
 	for col := range rows {
 		r := &rows[col]
 		keys[col] = map[int]string{}
@@ -314,7 +320,7 @@ func buildMatrix(rows []Row, excluded []string) *Matrix {
 				continue
 			}
 			it.Cells[col] = r.cells[id]
-			if slices.Contains(excluded, id) {
+			if r.dropped[id] {
 				it.ExcludedFlagged = true
 			}
 			if id != it.ID {

@@ -69,8 +69,9 @@ type Task struct {
 	// Matrix is the item × run grid of the task's rows.
 	Matrix *Matrix `json:"matrix"`
 	// ExcludedFlaggedItems are, with --exclude-flagged, the items flagged
-	// in any of the task's runs: left out of every run's aggregates and
-	// pairs, so that all runs are still ranked over the same items.
+	// in any of the task's runs (by the flagging run's id; one per matrix
+	// row, that is per human commit): left out of every run's aggregates
+	// and pairs, so that all runs are still ranked over the same items.
 	ExcludedFlaggedItems []string `json:"excluded_flagged_items,omitempty"`
 }
 
@@ -174,8 +175,10 @@ type Row struct {
 	humanSpeedups map[string]float64
 	// band is the verdict band of the run's evaluations.
 	band float64
-	// flaggedItems are the plan items with a flagged sample, in order.
+	// flaggedItems are the plan items with a flagged sample, in order;
+	// dropped those its aggregates leave out (--exclude-flagged).
 	flaggedItems []string
+	dropped      map[string]bool
 }
 
 // RowLocalization is a run's localization: the means over its units
@@ -321,7 +324,7 @@ func Load(dirs []string, o Options) (*Board, error) {
 		if n := len(b.Tasks[i].Rows); n > MaxAllPairs && len(b.Tasks[i].Pairs) == 0 {
 			b.Tasks[i].PairsOmitted = fmt.Sprintf("pairs omitted: %d runs are more than %d; ask for a pair with --pairs RUN_ID_A,RUN_ID_B (repeatable)", n, MaxAllPairs)
 		}
-		b.Tasks[i].Matrix = buildMatrix(b.Tasks[i].Rows, b.Tasks[i].ExcludedFlaggedItems)
+		b.Tasks[i].Matrix = buildMatrix(b.Tasks[i].Rows)
 	}
 	return b, nil
 }
@@ -329,20 +332,30 @@ func Load(dirs []string, o Options) (*Board, error) {
 // excludeFlagged reloads the rows of every task with a flagged item
 // without the items flagged in any of its runs (the union, in order of
 // first appearance): the flags are known only once every run is read.
+// An item is the matrix's (matrixKey: its human commit when known), since
+// ids are positional and mean other commits in other plans.
 func excludeFlagged(b *Board, runs map[string]*records.Run) {
 	for ti := range b.Tasks {
 		t := &b.Tasks[ti]
-		drop := map[string]bool{}
-		for _, r := range t.Rows {
+		known := knownCommits(t.Rows)
+		flagged := map[string]bool{}
+		for ri := range t.Rows {
+			r := &t.Rows[ri]
 			for _, id := range r.flaggedItems {
-				if !drop[id] {
-					drop[id] = true
+				if k := matrixKey(r, id, known); !flagged[k] {
+					flagged[k] = true
 					t.ExcludedFlaggedItems = append(t.ExcludedFlaggedItems, id)
 				}
 			}
 		}
 		for ri := range t.Rows {
 			r := &t.Rows[ri]
+			drop := map[string]bool{}
+			for _, id := range r.planItems {
+				if flagged[matrixKey(r, id, known)] {
+					drop[id] = true
+				}
+			}
 			if len(drop) > 0 {
 				// The problems were reported by the first reading.
 				row, _ := loadRow(r.RunDir, runs[r.RunDir], b.Bootstrap, drop)
@@ -790,7 +803,7 @@ const (
 func loadRow(dir string, run *records.Run, bs Bootstrap, drop map[string]bool) (Row, []string) {
 	k := max(run.Samples, 1)
 	row := Row{RunID: run.RunID, RunDir: dir, Agent: run.Agent.Name, Model: run.Agent.Model, Samples: k, Items: len(run.Items),
-		plan: run.PlanHash, perItem: map[string]itemValues{},
+		plan: run.PlanHash, perItem: map[string]itemValues{}, dropped: drop,
 		planItems: run.Items, cells: map[string]Cell{}, commits: planCommits(dir, run), humanSpeedups: map[string]float64{}}
 	var problems []string
 	n := len(run.Items)
