@@ -34,7 +34,8 @@ type compareOptions struct {
 	view      compare.View
 	// stableOnly ranks over the items calibration.json calls stable.
 	stableOnly bool
-	// excludeFlagged ranks the forensically flagged candidates as failures.
+	// excludeFlagged ranks every run without the items the forensic
+	// scans flagged in any run.
 	excludeFlagged bool
 }
 
@@ -76,7 +77,7 @@ stdout; with --format html, it is the site's directory (its .git, CNAME and
 	c.Flags().BoolVar(&o.view.Long, "long", false, "table: every column (opt_base@1, Opt@K, pass@k, geomeans, cost per item and per Opt@1, tokens, wall time), not only the short set")
 	c.Flags().BoolVar(&o.view.NoLegend, "no-legend", false, "table: drop the legend lines under the tables")
 	c.Flags().BoolVar(&o.view.Matrix, "matrix", false, "table: print the item × run matrix under each task's leaderboard (the JSON always has it)")
-	c.Flags().BoolVar(&o.excludeFlagged, "exclude-flagged", false, "rank without the candidates the forensic scans flagged (a leak attempt or a reward-hack rule): each counts as a failure of its item")
+	c.Flags().BoolVar(&o.excludeFlagged, "exclude-flagged", false, "rank without the items the forensic scans flagged (a leak attempt or a reward-hack rule): an item flagged in any run is left out of every run's aggregates and pairs, and named under the table")
 	c.Flags().BoolVar(&o.stableOnly, "stable-only", false, "rank over the items 'bench calibrate' found stable only (default: all items, the unstable ones counted; a warning when no run has a calibration.json)")
 	c.Flags().StringArrayVar(&o.pairs, "pairs", nil, fmt.Sprintf("RUN_ID_A,RUN_ID_B: a pair to compare when a task has more than %d runs (repeatable)", compare.MaxAllPairs))
 	return c

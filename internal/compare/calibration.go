@@ -102,12 +102,17 @@ func writeCalibrationLines(w io.Writer, t Task) {
 	}
 }
 
-// calibrationMark is a matrix item's mark: its class when not stable.
+// calibrationMark is a matrix item's mark: its class when not stable,
+// and excluded_flagged when --exclude-flagged left it out.
 func calibrationMark(it MatrixItem) string {
-	if it.Calibration == "" || it.Calibration == stats.ClassStable {
-		return it.ID
+	s := it.ID
+	if it.Calibration != "" && it.Calibration != stats.ClassStable {
+		s = fmt.Sprintf("%s (%s)", it.ID, it.Calibration)
 	}
-	return fmt.Sprintf("%s (%s)", it.ID, it.Calibration)
+	if it.ExcludedFlagged {
+		s += " (" + ExcludedFlaggedMark + ")"
+	}
+	return s
 }
 
 // matrixCalibration is an item's class in the first row that has one.

@@ -629,7 +629,7 @@ func TestItemLayout(t *testing.T) {
 	const B = 200
 	bs := Bootstrap{Resamples: B, Seed: 5, Confidence: 0.95}
 	ab, hb := make([]float64, 3*B), make([]float64, 3*B)
-	out := readItem(dir, "c2", 0, 3, bs, newRepSet(1, B, 3), ab, hb, false)
+	out := readItem(dir, "c2", 0, 3, bs, newRepSet(1, B, 3), ab, hb)
 	// The failed candidate has no statistics of its own: it takes the
 	// item's human speedup, to enter SR as 1.0.
 	if u := out.units[2]; !u.withinHuman || u.humanSpeedup != 2 || u.correct {
@@ -930,6 +930,35 @@ func TestSamplesAndOtherPlan(t *testing.T) {
 	if c := m.Items[2].Cells[1]; c.Status != CellNotInPlan {
 		t.Errorf("c in other: want not_in_plan, got %+v", c)
 	}
+
+	// --exclude-flagged goes by the human commit: other's a (ffff) and z
+	// (bbbb) flagged drop k2's b (bbbb) but not k2's a (aaaa).
+	for _, item := range []string{"a", "z"} {
+		dir := filepath.Join(other, journal.ItemDirName(item, 0, 1))
+		ev, err := journal.ReadSampleEval(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.Patch.RewardHacks = []records.RewardHack{{Rule: "memo_decorator", Severity: "high"}}
+		if err := journal.WriteEval(dir, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err = Load([]string{k2, other}, Options{ExcludeFlagged: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := b.Tasks[0]
+	if k, o := task.Rows[0], task.Rows[1]; k.CorrectRate.N != 4 || o.CorrectRate.N != 0 || !slices.Equal(task.ExcludedFlaggedItems, []string{"a", "z"}) {
+		t.Errorf("excluded by commit: want k2 over 4 items, other over none, [a z] named: %d, %d, %v", k.CorrectRate.N, o.CorrectRate.N, task.ExcludedFlaggedItems)
+	}
+	var marked []bool
+	for _, it := range task.Matrix.Items {
+		marked = append(marked, it.ExcludedFlagged)
+	}
+	if !slices.Equal(marked, []bool{false, true, false, false, false, true}) {
+		t.Errorf("matrix marks: want b and other's a, got %v", marked)
+	}
 }
 
 // A run without plan.json: the matrix takes the human commit from
@@ -985,5 +1014,111 @@ func TestMatrixWithoutPlan(t *testing.T) {
 	b.FillSubjects(func(string) string { return "again" })
 	if m.Items[0].Subject != "subject of aaa" {
 		t.Errorf("a subject already known must stay: %q", m.Items[0].Subject)
+	}
+}
+
+// An item flagged in one run only: --exclude-flagged leaves it out of
+// both runs' aggregates and pairs (both ranked over the same five items),
+// names it under the table and marks it in the matrix, whose cells stay;
+// without the option nothing changes.
+func TestExcludeFlaggedDropsItem(t *testing.T) {
+	root := t.TempDir()
+	writePlan(t, root)
+	ok := func(i int) fixtureItem {
+		return fixtureItem{records.RolloutSuccess, true, records.EvalSuccess, 1.2 * humanSpeedups[i], 0.10}
+	}
+	fail := fixtureItem{records.RolloutSuccess, true, records.EvalCorrectnessFailed, 0, 0.05}
+	// A reaches Opt@1 on c1, c2, c3; B on all but c1.
+	a := []fixtureItem{ok(0), ok(1), ok(2), fail, fail, fail}
+	bItems := []fixtureItem{fail, ok(1), ok(2), ok(3), ok(4), ok(5)}
+	writeRun(t, root, "run-a", "alpha", a)
+	writeRun(t, root, "run-b", "beta", bItems)
+	// A's c1, its success, carries a medium reward-hack rule.
+	c1 := filepath.Join(journal.RunsDir(root), "run-a", journal.ItemDirName("c1", 0, 1))
+	ev, err := journal.ReadSampleEval(c1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.Patch.RewardHacks = []records.RewardHack{{Rule: "memo_decorator", Severity: "medium", Reason: "test", File: "a.go"}}
+	if err := journal.WriteEval(c1, ev); err != nil {
+		t.Fatal(err)
+	}
+	dirs := []string{filepath.Join(journal.RunsDir(root), "run-a"), filepath.Join(journal.RunsDir(root), "run-b")}
+	opt1 := func(b *Board) (float64, int, float64, int) {
+		r := b.Tasks[0].Rows
+		return r[0].Opt1.Value, r[0].Opt1.N, r[1].Opt1.Value, r[1].Opt1.N
+	}
+
+	plain, err := Load(dirs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if va, na, vb, nb := opt1(plain); math.Abs(va-3.0/6) > 1e-12 || na != 6 || math.Abs(vb-5.0/6) > 1e-12 || nb != 6 {
+		t.Errorf("without --exclude-flagged: Opt@1 A %v (n=%d), B %v (n=%d), want 3/6 and 5/6 over 6", va, na, vb, nb)
+	}
+	if got := plain.Tasks[0].Rows[0].Flagged; got != 1 {
+		t.Errorf("flagged: got %d, want 1", got)
+	}
+	if plain.Tasks[0].ExcludedFlaggedItems != nil || ExcludedFlaggedLine(plain.Tasks[0]) != "" || plain.Tasks[0].Matrix.Items[0].ExcludedFlagged {
+		t.Errorf("without --exclude-flagged nothing is excluded: %v", plain.Tasks[0].ExcludedFlaggedItems)
+	}
+	if p := plain.Tasks[0].Pairs[0]; p.Shared != 6 {
+		t.Errorf("without --exclude-flagged: %d items shared, want 6", p.Shared)
+	}
+
+	b, err := Load(dirs, Options{ExcludeFlagged: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := b.Tasks[0]
+	if va, na, vb, nb := opt1(b); math.Abs(va-2.0/5) > 1e-12 || na != 5 || math.Abs(vb-1) > 1e-12 || nb != 5 {
+		t.Errorf("with --exclude-flagged: Opt@1 A %v (n=%d), B %v (n=%d), want 2/5 and 5/5 over 5", va, na, vb, nb)
+	}
+	if !slices.Equal(task.ExcludedFlaggedItems, []string{"c1"}) {
+		t.Errorf("excluded items: got %v, want [c1]", task.ExcludedFlaggedItems)
+	}
+	for _, r := range task.Rows {
+		if !r.ExcludedFlagged || r.Items != 6 || len(r.PerItem) != 5 || r.CorrectRate.N != 5 || r.SR.N != 5 {
+			t.Errorf("%s: excluded %v, items %d, per item %d, correct n %d, SR n %d: want true, 6, 5, 5, 5", r.RunID, r.ExcludedFlagged, r.Items, len(r.PerItem), r.CorrectRate.N, r.SR.N)
+		}
+	}
+	if p := task.Pairs[0]; p.Shared != 5 || len(p.OnlyA)+len(p.OnlyB) != 0 {
+		t.Errorf("pairs: %d shared (only %v / %v), want the 5 others", p.Shared, p.OnlyA, p.OnlyB)
+	}
+	it := task.Matrix.Items[0]
+	if it.ID != "c1" || !it.ExcludedFlagged || it.Cells[0].Status != CellOK || !it.Cells[0].Flagged || task.Matrix.Items[1].ExcludedFlagged {
+		t.Errorf("matrix: want c1 marked excluded with its cells kept, got %+v", it)
+	}
+	var out bytes.Buffer
+	b.View = View{Matrix: true}
+	if err := WriteTable(&out, b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"excluded as flagged (--exclude-flagged): 1 item(s) flagged in a run, left out of every run's aggregates and pairs: c1", "c1 (excluded_flagged)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+	// The other formats say the same.
+	for _, f := range []struct {
+		name  string
+		write func(*bytes.Buffer, *Board) error
+		want  []string
+	}{
+		{"markdown", func(w *bytes.Buffer, b *Board) error { return WriteMarkdown(w, b) }, []string{"left out of every run's aggregates and pairs: c1"}},
+		{"json", func(w *bytes.Buffer, b *Board) error { return WriteJSON(w, b) }, []string{`"excluded_flagged_items": [
+        "c1"
+      ]`, `"excluded_flagged": true`}},
+		{"csv", func(w *bytes.Buffer, b *Board) error { return WriteCSV(w, b) }, []string{",flagged,excluded_flagged_items\n", ",1,c1\n", ",0,c1\n"}},
+	} {
+		var buf bytes.Buffer
+		if err := f.write(&buf, b); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range f.want {
+			if !strings.Contains(buf.String(), want) {
+				t.Errorf("%s lacks %q:\n%s", f.name, want, buf.String())
+			}
+		}
 	}
 }

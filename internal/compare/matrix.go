@@ -44,6 +44,9 @@ type MatrixItem struct {
 	Calibration stats.Class `json:"calibration,omitempty"`
 	HumanMin    float64     `json:"human_speedup_min,omitempty"`
 	HumanMax    float64     `json:"human_speedup_max,omitempty"`
+	// ExcludedFlagged: --exclude-flagged left the item out of every
+	// run's aggregates (a run flagged it); its cells stay as they are.
+	ExcludedFlagged bool `json:"excluded_flagged,omitempty"`
 	// Cells are one per run, aligned with Matrix.Runs.
 	Cells []Cell `json:"cells"`
 }
@@ -63,9 +66,6 @@ const (
 	CellNotEvaluated = "not_evaluated"
 	// CellNotInPlan: the run's plan has no such item.
 	CellNotInPlan = "not_in_plan"
-	// EvalExcluded: the forensic scans flagged the candidate and
-	// --exclude-flagged counts it as a failure.
-	EvalExcluded = "excluded_flagged"
 )
 
 // Cell is one run's result on one item. With samples, Status is the worst
@@ -259,14 +259,9 @@ func matrixKey(r *Row, id string, known map[[2]string]string) string {
 	return "plan " + r.plan + " item " + id
 }
 
-// buildMatrix lays out a task's rows as the item × run grid.
-func buildMatrix(rows []Row) *Matrix {
-	m := &Matrix{Runs: make([]string, len(rows)), Items: []MatrixItem{}}
-	index := map[string]int{}
-	// keys[col][i] is the plan item of rows[col] in matrix row i.
-	keys := make([]map[int]string, len(rows))
-	humans := map[int][]float64{}
-	band := 0.0
+// knownCommits are the human commits of a task's (plan, id) pairs that
+// some run knows (see matrixKey).
+func knownCommits(rows []Row) map[[2]string]string {
 	known := map[[2]string]string{}
 	for col := range rows {
 		for id, pc := range rows[col].commits {
@@ -275,6 +270,19 @@ func buildMatrix(rows []Row) *Matrix {
 			}
 		}
 	}
+	return known
+}
+
+// buildMatrix lays out a task's rows as the item × run grid; the items a
+// row's aggregates leave out (--exclude-flagged) are marked.
+func buildMatrix(rows []Row) *Matrix {
+	m := &Matrix{Runs: make([]string, len(rows)), Items: []MatrixItem{}}
+	index := map[string]int{}
+	// keys[col][i] is the plan item of rows[col] in matrix row i.
+	keys := make([]map[int]string, len(rows))
+	humans := map[int][]float64{}
+	band := 0.0
+	known := knownCommits(rows)
 	for col := range rows {
 		r := &rows[col]
 		keys[col] = map[int]string{}
@@ -312,6 +320,9 @@ func buildMatrix(rows []Row) *Matrix {
 				continue
 			}
 			it.Cells[col] = r.cells[id]
+			if r.dropped[id] {
+				it.ExcludedFlagged = true
+			}
 			if id != it.ID {
 				it.Cells[col].Item = id
 			}

@@ -68,6 +68,11 @@ type Task struct {
 	PairsOmitted string `json:"pairs_omitted,omitempty"`
 	// Matrix is the item × run grid of the task's rows.
 	Matrix *Matrix `json:"matrix"`
+	// ExcludedFlaggedItems are, with --exclude-flagged, the items flagged
+	// in any of the task's runs (by the flagging run's id; one per matrix
+	// row, that is per human commit): left out of every run's aggregates
+	// and pairs, so that all runs are still ranked over the same items.
+	ExcludedFlaggedItems []string `json:"excluded_flagged_items,omitempty"`
 }
 
 // Metric is one aggregate with its interval. N is its denominator: the
@@ -100,8 +105,9 @@ type Row struct {
 	NotEvaluated int  `json:"not_evaluated"`
 	Incomplete   bool `json:"incomplete"`
 
-	// Rates over all plan items (Items): a missing, failed or
-	// unevaluated item counts as a failure.
+	// Rates over all plan items (Items) but those --exclude-flagged
+	// leaves out: a missing, failed or unevaluated item counts as a
+	// failure.
 	PatchRate   Metric `json:"patch_rate"`
 	CorrectRate Metric `json:"correct_rate"`
 	OptBase1    Metric `json:"opt_base_at_1"`
@@ -121,8 +127,8 @@ type Row struct {
 	GeoMeanAll     Metric `json:"geomean_speedup_all"`
 
 	// Flagged counts the units (item samples) the forensic scans flagged
-	// (records.ForensicFlags); with --exclude-flagged they are failures
-	// (ExcludedFlagged is then set).
+	// (records.ForensicFlags). ExcludedFlagged: the row is ranked without
+	// the task's flagged items (--exclude-flagged, Task.ExcludedFlaggedItems).
 	Flagged         int  `json:"flagged"`
 	ExcludedFlagged bool `json:"excluded_flagged,omitempty"`
 	// Localization is the mean over the units with a patch of their
@@ -169,6 +175,10 @@ type Row struct {
 	humanSpeedups map[string]float64
 	// band is the verdict band of the run's evaluations.
 	band float64
+	// flaggedItems are the plan items with a flagged sample, in order;
+	// dropped those its aggregates leave out (--exclude-flagged).
+	flaggedItems []string
+	dropped      map[string]bool
 }
 
 // RowLocalization is a run's localization: the means over its units
@@ -240,11 +250,11 @@ type Options struct {
 	// StableOnly computes each row over its items calibrated stable only
 	// (calibration.json); the others are left out and named.
 	StableOnly bool
-	// ExcludeFlagged ranks without the candidates the forensic scans
-	// flagged (a leak attempt or a reward-hack rule, records.
-	// ForensicFlags): each counts as a failed candidate of its item, so
-	// that every run stays over the same plan items and a flagged success
-	// earns nothing.
+	// ExcludeFlagged ranks without the items the forensic scans flagged
+	// (a leak attempt or a reward-hack rule, records.ForensicFlags): an
+	// item flagged in any run of a task is left out of every run's
+	// aggregates of that task, so that the runs are still ranked (and
+	// paired) over the same items, and a flagged success earns nothing.
 	ExcludeFlagged bool
 }
 
@@ -277,6 +287,9 @@ func StateRunDirs(stateRoot string) ([]string, []error, error) {
 // within a task; tasks are in order of first appearance.
 func Load(dirs []string, o Options) (*Board, error) {
 	b := &Board{SchemaVersion: SchemaVersion, Bootstrap: o.bootstrap(), Tasks: []Task{}}
+	// runs are the rows' runs (as loaded, after --stable-only), by run
+	// directory, for excludeFlagged.
+	runs := map[string]*records.Run{}
 	for _, dir := range dirs {
 		run, err := journal.ReadRun(dir)
 		if err != nil {
@@ -286,7 +299,7 @@ func Load(dirs []string, o Options) (*Board, error) {
 			return nil, err
 		}
 		cal, run, calProblems := loadCalibration(dir, run, o.StableOnly)
-		row, problems := loadRow(dir, run, b.Bootstrap, o.ExcludeFlagged)
+		row, problems := loadRow(dir, run, b.Bootstrap, nil)
 		row.Calibration = cal
 		problems = append(problems, calProblems...)
 		b.Problems = append(b.Problems, problems...)
@@ -299,6 +312,12 @@ func Load(dirs []string, o Options) (*Board, error) {
 			i = len(b.Tasks) - 1
 		}
 		b.Tasks[i].Rows = append(b.Tasks[i].Rows, row)
+		if o.ExcludeFlagged {
+			runs[dir] = run
+		}
+	}
+	if o.ExcludeFlagged {
+		excludeFlagged(b, runs)
 	}
 	for i := range b.Tasks {
 		b.Tasks[i].Pairs = pairs(b.Tasks[i].Rows, o.Pairs, b.Bootstrap)
@@ -308,6 +327,44 @@ func Load(dirs []string, o Options) (*Board, error) {
 		b.Tasks[i].Matrix = buildMatrix(b.Tasks[i].Rows)
 	}
 	return b, nil
+}
+
+// excludeFlagged reloads the rows of every task with a flagged item
+// without the items flagged in any of its runs (the union, in order of
+// first appearance): the flags are known only once every run is read.
+// An item is the matrix's (matrixKey: its human commit when known), since
+// ids are positional and mean other commits in other plans.
+func excludeFlagged(b *Board, runs map[string]*records.Run) {
+	for ti := range b.Tasks {
+		t := &b.Tasks[ti]
+		known := knownCommits(t.Rows)
+		flagged := map[string]bool{}
+		for ri := range t.Rows {
+			r := &t.Rows[ri]
+			for _, id := range r.flaggedItems {
+				if k := matrixKey(r, id, known); !flagged[k] {
+					flagged[k] = true
+					t.ExcludedFlaggedItems = append(t.ExcludedFlaggedItems, id)
+				}
+			}
+		}
+		for ri := range t.Rows {
+			r := &t.Rows[ri]
+			drop := map[string]bool{}
+			for _, id := range r.planItems {
+				if flagged[matrixKey(r, id, known)] {
+					drop[id] = true
+				}
+			}
+			if len(drop) > 0 {
+				// The problems were reported by the first reading.
+				row, _ := loadRow(r.RunDir, runs[r.RunDir], b.Bootstrap, drop)
+				row.Calibration = r.Calibration
+				*r = row
+			}
+			r.ExcludedFlagged = true
+		}
+	}
 }
 
 // RunIDs are the run ids of the board's rows, in order.
@@ -341,9 +398,8 @@ type unit struct {
 	withinAgent, withinHuman bool
 	// band is the evaluation's verdict band.
 	band float64
-	// flagged: the forensic scans flagged it (records.ForensicFlags);
-	// excluded: --exclude-flagged made it a failed candidate.
-	flagged, excluded bool
+	// flagged: the forensic scans flagged it (records.ForensicFlags).
+	flagged bool
 	// loc is the rollout's localization score (nil: none recorded).
 	loc *records.Localization
 }
@@ -352,7 +408,7 @@ type unit struct {
 // is the item layout's file, whose view of sample is taken instead)
 // and, into ab and hb (B each), the within-item replicates of its
 // speedups.
-func readUnit(dir string, item *records.Eval, sample int, seed uint64, ab, hb []float64, excludeFlagged bool) (unit, []string) {
+func readUnit(dir string, item *records.Eval, sample int, seed uint64, ab, hb []float64) (unit, []string) {
 	var u unit
 	var problems []string
 	j, jerr := journal.ReadJournal(dir)
@@ -380,11 +436,6 @@ func readUnit(dir string, item *records.Eval, sample int, seed uint64, ab, hb []
 	if j != nil && j.Forensics != nil {
 		u.loc = j.Forensics.Localization
 	}
-	if u.flagged && excludeFlagged {
-		// Ranked without it: a failed candidate (its patch stays a patch).
-		u.excluded = true
-		f = records.Unit{Patch: f.Patch}
-	}
 	u.patch = f.Patch
 	if j != nil {
 		u.usage, u.wallSeconds = j.Usage, j.DurationSeconds
@@ -398,10 +449,6 @@ func readUnit(dir string, item *records.Eval, sample int, seed uint64, ab, hb []
 	}
 	u.evaluated = true
 	u.evalStatus = ev.Status
-	if u.excluded {
-		u.evalStatus = EvalExcluded
-		return u, problems
-	}
 	u.correct, u.optBase, u.optCommit, u.verdict = f.Correct, f.OptBase, f.OptCommit, f.Verdict
 	u.emptyPatch = ev.Patch.Empty
 	u.human = ev.Commits.Human
@@ -603,7 +650,7 @@ func term1(u unit, r sampleReps, b int) itemTerms {
 // readItem reads item i's k samples, writes its B replicate terms into
 // item i's stretch of reps (an item whose samples were not resampled
 // repeats its measured terms) and returns the measured ones.
-func readItem(dir, id string, i, k int, bs Bootstrap, reps *repSet, ab, hb []float64, excludeFlagged bool) itemOut {
+func readItem(dir, id string, i, k int, bs Bootstrap, reps *repSet, ab, hb []float64) itemOut {
 	B := bs.Resamples
 	out := itemOut{units: make([]unit, k), fromRounds: true}
 	sr := make([]sampleReps, k)
@@ -628,7 +675,7 @@ func readItem(dir, id string, i, k int, bs Bootstrap, reps *repSet, ab, hb []flo
 		if item != nil {
 			seed = bs.Seed + uint64(7919*(i*k))
 		}
-		u, p := readUnit(filepath.Join(dir, journal.ItemDirName(id, s, k)), item, s, seed, sab, shb, excludeFlagged)
+		u, p := readUnit(filepath.Join(dir, journal.ItemDirName(id, s, k)), item, s, seed, sab, shb)
 		out.units[s], out.problems = u, append(out.problems, p...)
 		if u.withinHuman {
 			resampled = true
@@ -698,7 +745,7 @@ func agentOrOne(u unit) float64 {
 // readItems reads a run's items on GOMAXPROCS workers. Each item's
 // replicates depend only on its own seed, so the result is the same
 // whatever the parallelism.
-func readItems(dir string, run *records.Run, k int, bs Bootstrap, excludeFlagged bool) ([]itemOut, *repSet) {
+func readItems(dir string, run *records.Run, k int, bs Bootstrap) ([]itemOut, *repSet) {
 	outs := make([]itemOut, len(run.Items))
 	reps := newRepSet(len(run.Items), bs.Resamples, k)
 	var next atomic.Int64
@@ -713,7 +760,7 @@ func readItems(dir string, run *records.Run, k int, bs Bootstrap, excludeFlagged
 				if i >= len(run.Items) {
 					return
 				}
-				outs[i] = readItem(dir, run.Items[i], i, k, bs, reps, ab, hb, excludeFlagged)
+				outs[i] = readItem(dir, run.Items[i], i, k, bs, reps, ab, hb)
 			}
 		}()
 	}
@@ -750,20 +797,30 @@ const (
 	aggGeoAll = "geomean_speedup_all"
 )
 
-func loadRow(dir string, run *records.Run, bs Bootstrap, excludeFlagged bool) (Row, []string) {
+// loadRow reads a run's row; the items in drop (--exclude-flagged) are
+// read, counted and kept in the matrix, but left out of its aggregates,
+// verdict counts and pairs.
+func loadRow(dir string, run *records.Run, bs Bootstrap, drop map[string]bool) (Row, []string) {
 	k := max(run.Samples, 1)
 	row := Row{RunID: run.RunID, RunDir: dir, Agent: run.Agent.Name, Model: run.Agent.Model, Samples: k, Items: len(run.Items),
-		plan: run.PlanHash, perItem: map[string]itemValues{},
+		plan: run.PlanHash, perItem: map[string]itemValues{}, dropped: drop,
 		planItems: run.Items, cells: map[string]Cell{}, commits: planCommits(dir, run), humanSpeedups: map[string]float64{}}
 	var problems []string
 	n := len(run.Items)
-	outs, reps := readItems(dir, run, k, bs, excludeFlagged)
-	patch, correct, passK := make([]float64, n), make([]float64, n), make([]float64, n)
+	outs, reps := readItems(dir, run, k, bs)
+	// ranked is the number of items the aggregates are over.
+	ranked := 0
+	for _, id := range run.Items {
+		if !drop[id] {
+			ranked++
+		}
+	}
+	patch, correct, passK := make([]float64, 0, ranked), make([]float64, 0, ranked), make([]float64, 0, ranked)
 	var opt1, optBase1, optK, sr, geoAll, geoCorrect nested
 	for a, s := range map[int]*nested{repOpt1: &opt1, repOptBase1: &optBase1, repOptK: &optK, repInvSR: &sr, repLogAll: &geoAll, repLogCorrect: &geoCorrect} {
 		s.reps, s.stride = reps.terms[a], n
 	}
-	var srItems []int // the items entering SR, by index
+	var srItems []int // the items entering SR, by index in PerItem
 	thresholds := ThresholdSteps()
 	reach := make([]float64, len(thresholds))
 	kf := float64(k)
@@ -773,18 +830,25 @@ func loadRow(dir string, run *records.Run, bs Bootstrap, excludeFlagged bool) (R
 		var item struct{ missing, infra, notEval, eval int }
 		res := ItemResult{ID: id, FromRounds: out.fromRounds, POptBase: out.pOptBase, POptCommit: out.pOptCommit}
 		var cPass int
+		var pi, ci float64
 		t := out.terms
 		unitCells := make([]Cell, 0, k)
+		dropped := drop[id]
+		flagged := false
 		for _, u := range out.units {
-			if u.loc != nil {
-				if row.Localization == nil {
-					row.Localization = &RowLocalization{}
-				}
-				row.Localization.add(u.loc)
+			flagged = flagged || u.flagged
+			unitCells = append(unitCells, unitCell(u))
+			if pc := row.commits[id]; pc.human == "" && u.human != "" {
+				// A run without its plan.json (predictions) still names
+				// the human commit in eval.json.
+				pc.human = u.human
+				row.commits[id] = pc
+			}
+			if u.humanSpeedup > 0 && row.humanSpeedups[id] == 0 {
+				row.humanSpeedups[id] = u.humanSpeedup
 			}
 			if u.flagged {
 				row.Flagged++
-				row.ExcludedFlagged = row.ExcludedFlagged || u.excluded
 			}
 			row.CostUSD += u.usage.CostUSD
 			row.InputTokens += u.usage.InputTokens
@@ -792,17 +856,7 @@ func loadRow(dir string, run *records.Run, bs Bootstrap, excludeFlagged bool) (R
 			row.CacheReadTokens += u.usage.CacheReadTokens
 			row.CacheWriteTokens += u.usage.CacheWriteTokens
 			row.WallSeconds += u.wallSeconds
-			unitCells = append(unitCells, unitCell(u))
 			row.band = max(row.band, u.band)
-			if u.humanSpeedup > 0 && row.humanSpeedups[id] == 0 {
-				row.humanSpeedups[id] = u.humanSpeedup
-			}
-			// A run without its plan.json (predictions) still names
-			// the human commit in eval.json.
-			if pc := row.commits[id]; pc.human == "" && u.human != "" {
-				pc.human = u.human
-				row.commits[id] = pc
-			}
 			switch {
 			case u.missing:
 				item.missing++
@@ -813,8 +867,17 @@ func loadRow(dir string, run *records.Run, bs Bootstrap, excludeFlagged bool) (R
 			default:
 				item.eval++
 			}
-			patch[i] += b2f(u.patch) / kf
-			correct[i] += b2f(u.correct) / kf
+			if dropped {
+				continue
+			}
+			if u.loc != nil {
+				if row.Localization == nil {
+					row.Localization = &RowLocalization{}
+				}
+				row.Localization.add(u.loc)
+			}
+			pi += b2f(u.patch) / kf
+			ci += b2f(u.correct) / kf
 			cPass += int(b2f(u.correct))
 			if u.humanSpeedup > 0 && u.agentSpeedup > 0 {
 				for t, th := range thresholds {
@@ -834,7 +897,9 @@ func loadRow(dir string, run *records.Run, bs Bootstrap, excludeFlagged bool) (R
 				row.Inconclusive++
 			}
 		}
-		row.PerItem = append(row.PerItem, res)
+		if flagged {
+			row.flaggedItems = append(row.flaggedItems, id)
+		}
 		// An item counts once in the columns of incompleteness, by its
 		// worst sample.
 		switch {
@@ -848,10 +913,16 @@ func loadRow(dir string, run *records.Run, bs Bootstrap, excludeFlagged bool) (R
 			row.Evaluated++
 		}
 		row.cells[id] = itemCell(unitCells, t.logAll)
+		if dropped {
+			continue
+		}
+		row.PerItem = append(row.PerItem, res)
+		patch, correct = append(patch, pi), append(correct, ci)
 		opt1.add(t.opt1, 1, i)
 		optBase1.add(t.optBase1, 1, i)
 		optK.add(t.optK, 1, i)
-		passK[i], _ = stats.PassAtK(k, cPass, k)
+		pk, _ := stats.PassAtK(k, cPass, k)
+		passK = append(passK, pk)
 		geoAll.add(t.logAll, 1, i)
 		if t.nCorrect > 0 {
 			geoCorrect.add(t.logCorrect, float64(t.nCorrect), i)
@@ -861,7 +932,7 @@ func loadRow(dir string, run *records.Run, bs Bootstrap, excludeFlagged bool) (R
 			nr := float64(t.nRatio)
 			iv.agent, iv.human = t.agentSum/nr, math.Exp(t.logHuman/nr)
 			sr.add(t.invSR, 1, i)
-			srItems = append(srItems, i)
+			srItems = append(srItems, len(row.PerItem)-1)
 		}
 		// Only items evaluated in every sample enter the pairs: the
 		// others are named there as present in one run only.
@@ -903,15 +974,15 @@ func loadRow(dir string, run *records.Run, bs Bootstrap, excludeFlagged bool) (R
 	if n > 0 {
 		row.CostPerItemUSD = row.CostUSD / float64(n)
 	}
-	if succ := row.Opt1.Value * float64(n); succ > 0 {
+	if succ := row.Opt1.Value * float64(ranked); succ > 0 {
 		c := row.CostUSD / succ
 		row.CostPerOpt1USD = &c
 	}
 	row.ThresholdCurve = make([]ThresholdPoint, len(thresholds))
 	for t, th := range thresholds {
 		share := 0.0
-		if n > 0 {
-			share = reach[t] / float64(n)
+		if ranked > 0 {
+			share = reach[t] / float64(ranked)
 		}
 		row.ThresholdCurve[t] = ThresholdPoint{T: th, Share: share}
 	}

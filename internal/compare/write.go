@@ -201,6 +201,24 @@ func legend(b *Board) string {
 		100*b.Bootstrap.Confidence, b.Bootstrap.Over, b.Bootstrap.Resamples, b.Bootstrap.Seed)
 }
 
+// ExcludedFlaggedMark marks the matrix's items --exclude-flagged left out.
+const ExcludedFlaggedMark = "excluded_flagged"
+
+// ExcludedFlaggedLine is the line under a task's leaderboard saying, with
+// --exclude-flagged, how many and which items every run is ranked
+// without ("" when the option is off); the terminal table, the Markdown
+// and the HTML site print the same line.
+func ExcludedFlaggedLine(t Task) string {
+	if !slices.ContainsFunc(t.Rows, func(r Row) bool { return r.ExcludedFlagged }) {
+		return ""
+	}
+	n := len(t.ExcludedFlaggedItems)
+	if n == 0 {
+		return "excluded as flagged (--exclude-flagged): no item is flagged"
+	}
+	return fmt.Sprintf("excluded as flagged (--exclude-flagged): %d item(s) flagged in a run, left out of every run's aggregates and pairs: %s", n, strings.Join(t.ExcludedFlaggedItems, ", "))
+}
+
 // pairLegend is the one line under a table of pairs.
 const pairLegend = "legend: A − B on the items both evaluated; ΔOpt@1 in percentage points and ΔSR with paired bootstrap intervals over items; McNemar p exact, of Opt@1"
 
@@ -260,6 +278,9 @@ func WriteTable(w io.Writer, b *Board) error {
 			fmt.Fprintln(w, l)
 		}
 		writeCalibrationLines(w, t)
+		if l := ExcludedFlaggedLine(t); l != "" {
+			fmt.Fprintln(w, l)
+		}
 		if len(t.Pairs) > 0 {
 			fmt.Fprintln(w, "\npaired, A − B on the items both have:")
 			tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -293,7 +314,7 @@ func WriteTable(w io.Writer, b *Board) error {
 }
 
 // matrixLegend is the one line under the matrix.
-const matrixLegend = "legend: one row per human commit; human× = the human's speedup over the baseline, the median over the runs that timed it (min–max when they differ by more than the band); cell = the agent's speedup over the baseline [95% CI of eval.json] and its verdict vs the human, or why there is none (no_patch counts as 1×; not_in_plan, missing, infra_error, not_evaluated, or the evaluation's failure); with samples, the worst sample's status and (k/K correct); ! = flagged by the forensic scans (a leak attempt or a reward-hack rule; excluded_flagged: counted as a failure by --exclude-flagged)"
+const matrixLegend = "legend: one row per human commit; human× = the human's speedup over the baseline, the median over the runs that timed it (min–max when they differ by more than the band); cell = the agent's speedup over the baseline [95% CI of eval.json] and its verdict vs the human, or why there is none (no_patch counts as 1×; not_in_plan, missing, infra_error, not_evaluated, or the evaluation's failure); with samples, the worst sample's status and (k/K correct); ! = flagged by the forensic scans (a leak attempt or a reward-hack rule); an item marked (excluded_flagged) is left out of every run's aggregates by --exclude-flagged"
 
 // HumanText is a matrix item's human× in a few characters: the median,
 // and the runs' range when they differ by more than the band.
@@ -406,6 +427,9 @@ func WriteMarkdown(w io.Writer, b *Board) error {
 		if lines := DominantWarnings(t); len(lines) > 0 {
 			fmt.Fprintf(w, "\n%s\n", mdEscape(strings.Join(lines, "\n\n")))
 		}
+		if l := ExcludedFlaggedLine(t); l != "" {
+			fmt.Fprintf(w, "\n%s\n", mdEscape(l))
+		}
 	}
 	fmt.Fprintln(w)
 	writeProblems(w, b)
@@ -432,7 +456,7 @@ func WriteCSV(w io.Writer, b *Board) error {
 		head = append(head, m, m+"_lo", m+"_hi", m+"_n")
 	}
 	head = append(head, "win", "match", "loss", "inconclusive", "cost_usd", "cost_per_item_usd", "cost_per_opt_at_1_usd",
-		"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "wall_seconds")
+		"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "wall_seconds", "flagged", "excluded_flagged_items")
 	if err := cw.Write(head); err != nil {
 		return err
 	}
@@ -440,6 +464,12 @@ func WriteCSV(w io.Writer, b *Board) error {
 	d := func(x int) string { return strconv.Itoa(x) }
 	for _, t := range b.Tasks {
 		for _, r := range t.Rows {
+			// The task's items left out by --exclude-flagged, by id
+			// (empty without the option).
+			excluded := ""
+			if r.ExcludedFlagged {
+				excluded = strings.Join(t.ExcludedFlaggedItems, " ")
+			}
 			rec := []string{t.ID, r.RunID, r.Agent, r.Model, d(r.Samples), d(r.Items), d(r.Evaluated), d(r.Missing), d(r.InfraError), d(r.NotEvaluated)}
 			for _, m := range []*Metric{&r.PatchRate, &r.CorrectRate, &r.OptBase1, &r.Opt1, r.OptK, r.PassK, &r.SR, &r.GeoMeanCorrect, &r.GeoMeanAll} {
 				if m == nil || !m.Valid {
@@ -458,7 +488,7 @@ func WriteCSV(w io.Writer, b *Board) error {
 			}
 			rec = append(rec, d(r.Win), d(r.Match), d(r.Loss), d(r.Inconclusive), f(r.CostUSD), f(r.CostPerItemUSD), perOpt,
 				strconv.FormatInt(r.InputTokens, 10), strconv.FormatInt(r.OutputTokens, 10),
-				strconv.FormatInt(r.CacheReadTokens, 10), strconv.FormatInt(r.CacheWriteTokens, 10), f(r.WallSeconds))
+				strconv.FormatInt(r.CacheReadTokens, 10), strconv.FormatInt(r.CacheWriteTokens, 10), f(r.WallSeconds), d(r.Flagged), excluded)
 			if err := cw.Write(rec); err != nil {
 				return err
 			}

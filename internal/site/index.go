@@ -141,6 +141,9 @@ func leaderboardView(b *compare.Board, href func(runID string) string, defs bool
 			"or over items only (patch, correct, pass@k and the paired differences); B = %d, seed %d.", 100*b.Bootstrap.Confidence, b.Bootstrap.Resamples, b.Bootstrap.Seed)}
 	for _, t := range b.Tasks {
 		lt := lbTask{ID: t.ID, Warnings: compare.DominantWarnings(t)}
+		if l := compare.ExcludedFlaggedLine(t); l != "" {
+			lt.Warnings = append(lt.Warnings, l)
+		}
 		for _, r := range t.Rows {
 			row := lbRow{RunID: r.RunID, Agent: r.Agent, Model: orDash(r.Model), Incomplete: r.Incomplete}
 			if href != nil {
@@ -217,6 +220,9 @@ type matrixRowView struct {
 	// Calibration is the item's class when `bench calibrate` found it
 	// not stable ("" otherwise), as compare's matrix marks it.
 	Calibration string
+	// ExcludedFlagged: compare --exclude-flagged left the item out of
+	// every run's aggregates.
+	ExcludedFlagged bool
 }
 
 type matrixCellView struct {
@@ -257,6 +263,7 @@ func indexTaskView(t *siteTask, i int) indexTask {
 			if mi.Calibration != "" && mi.Calibration != stats.ClassStable {
 				rv.Calibration = string(mi.Calibration)
 			}
+			rv.ExcludedFlagged = mi.ExcludedFlagged
 			for col, c := range mi.Cells {
 				if col >= len(t.runs) {
 					break

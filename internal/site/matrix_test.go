@@ -1,7 +1,9 @@
 package site
 
 import (
+	"bytes"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/perfbench/perfbench/internal/compare"
@@ -31,8 +33,8 @@ func TestCellView(t *testing.T) {
 			matrixCellView{Class: "c-samples", Text: "4×", Sub: "2/2 correct", Page: "p.html"}},
 		{"flagged by the forensic scans", compare.Cell{Status: compare.CellOK, Speedup: 2, Verdict: "win", Correct: 1, Flagged: true}, 1,
 			matrixCellView{Class: "c-win", Text: "2× !", Sub: "win, flagged", Page: "p.html"}},
-		{"excluded as flagged", compare.Cell{Status: compare.EvalExcluded, Flagged: true}, 1,
-			matrixCellView{Class: "c-excluded_flagged", Text: "excluded_flagged !", Sub: "flagged", Page: "p.html"}},
+		{"flagged and failed", compare.Cell{Status: string(records.EvalCorrectnessFailed), Flagged: true}, 1,
+			matrixCellView{Class: "c-correctness_failed", Text: "correctness_failed !", Sub: "flagged", Page: "p.html"}},
 		{"one sample broke", compare.Cell{Status: string(records.EvalCorrectnessFailed), Correct: 2}, 3,
 			matrixCellView{Class: "c-correctness_failed", Text: "correctness_failed", Sub: "2/3 correct", Page: "p.html"}},
 	} {
@@ -56,5 +58,36 @@ func TestTicksNoNegativeZero(t *testing.T) {
 	}
 	if num(math.Copysign(0, -1)) != "0" {
 		t.Error(`num(-0) is not "0"`)
+	}
+}
+
+// compare --exclude-flagged's board: the leaderboard's task names the
+// items left out, as the terminal table does, and the matrix marks their
+// rows, rendered in the index.
+func TestExcludedFlaggedShown(t *testing.T) {
+	task := compare.Task{ID: "demo", ExcludedFlaggedItems: []string{"c1"},
+		Rows: []compare.Row{{RunID: "run-a", ExcludedFlagged: true, Flagged: 1}},
+		Matrix: &compare.Matrix{Runs: []string{"run-a"}, Items: []compare.MatrixItem{
+			{ID: "c1", ExcludedFlagged: true, Cells: []compare.Cell{{Status: compare.CellOK, Speedup: 2, Correct: 1, Flagged: true}}},
+			{ID: "c2", Cells: []compare.Cell{{Status: compare.CellOK, Speedup: 2, Correct: 1}}},
+		}}}
+	lb := leaderboardView(&compare.Board{Tasks: []compare.Task{task}}, nil, false)
+	if w := lb.Tasks[0].Warnings; len(w) != 1 || w[0] != compare.ExcludedFlaggedLine(task) || compare.ExcludedFlaggedLine(task) == "" {
+		t.Errorf("leaderboard warnings: got %q, want the excluded line", w)
+	}
+	st := &siteTask{task: &task, runs: []*siteRun{{row: &task.Rows[0], itemByID: map[string]*siteItem{}}}}
+	it := indexTaskView(st, 0)
+	if !it.Rows[0].ExcludedFlagged || it.Rows[1].ExcludedFlagged {
+		t.Errorf("matrix rows: want c1 marked excluded, c2 not: %+v", it.Rows)
+	}
+	var buf bytes.Buffer
+	if err := siteTemplates.ExecuteTemplate(&buf, "index.html", indexView{Tasks: []indexTask{it}, Leaderboard: lb}); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(buf.String(), "(excluded_flagged)</small>"); n != 1 {
+		t.Errorf("index: %d rows marked (excluded_flagged), want 1", n)
+	}
+	if !strings.Contains(buf.String(), "left out of every run&#39;s aggregates and pairs: c1") {
+		t.Errorf("index lacks the excluded line")
 	}
 }
