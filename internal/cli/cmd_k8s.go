@@ -216,11 +216,7 @@ func runK8sRender(ctx context.Context, env *System, o *k8sRenderOptions, taskPat
 		return err
 	}
 
-	ids := make([]string, len(p.Items))
-	for i, it := range p.Items {
-		ids[i] = it.ID
-	}
-	s.PrepareDeadline = k8s.PrepareDeadline(ids, o.samples, o.shards, prepare.EffectiveLimits(a.Limits))
+	s.PrepareDeadline = k8s.PrepareDeadline(p.ItemIDs(), o.samples, o.shards, prepare.EffectiveLimits(a.Limits))
 	if c := b.Container; c.CPUs > 0 {
 		s.PrepareCPU = *resource.NewMilliQuantity(int64(c.CPUs*1000+0.5), resource.DecimalSI)
 	}

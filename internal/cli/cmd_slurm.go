@@ -187,7 +187,7 @@ func runSlurmSubmit(ctx context.Context, env *System, o *slurmSubmitOptions, tas
 	if err != nil {
 		return err
 	}
-	units := maxShardUnits(p, o.shards) * o.samples
+	units := shard.Largest(p.ItemIDs(), o.shards) * o.samples
 	r := &slurm.Run{
 		Task: absIn(cwd, taskPath), Plan: planPath, Agent: o.agent, Samples: o.samples,
 		Shards: o.shards, Evaluate: o.evaluate, Partition: o.partition, Extra: o.sbatchArgs,
@@ -335,19 +335,6 @@ func checkIsolated(b *config.Bench, a *config.Agent, runtime string) error {
 		where = b.Path
 	}
 	return badinput.Errorf("%s: agent %s runs on the host as bench's user (no runtime: container, no run_as): on a cluster node it could read the shared state root and the repository mirror, so the run would not be leak-proof; set runtime: container or run_as: UID[:GID], or allow_unisolated: true to run it anyway", where, a.Name)
-}
-
-// maxShardUnits is the most plan items a shard of n has (prepare --shard's
-// partition).
-func maxShardUnits(p *plan.Plan, n int) int {
-	count := make([]int, n)
-	best := 0
-	for _, it := range p.Items {
-		i := shard.Of(it.ID, n)
-		count[i]++
-		best = max(best, count[i])
-	}
-	return best
 }
 
 // initRun creates the run as `bench prepare --init-run` does, in this

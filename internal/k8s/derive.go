@@ -25,11 +25,7 @@ const deadlineMargin = 15 * time.Minute
 // deadlineMargin. The deadline is the whole Job's: when it passes, every
 // shard still running is stopped.
 func PrepareDeadline(itemIDs []string, samples, shards int, l records.Limits) time.Duration {
-	counts := make([]int, max(shards, 1))
-	for _, id := range itemIDs {
-		counts[shard.Of(id, shards)]++
-	}
-	most := slices.Max(counts)
+	most := shard.Largest(itemIDs, shards)
 	per := l.Timeout.D() + l.KillGrace.D() + setupAllowance
 	return time.Duration(most*max(samples, 1)*(1+BackoffLimitPerIndex))*per + deadlineMargin
 }

@@ -317,3 +317,12 @@ func checkCommits(path string, p *Plan) error {
 	}
 	return nil
 }
+
+// ItemIDs are the ids of the plan's items, in its order.
+func (p *Plan) ItemIDs() []string {
+	ids := make([]string, len(p.Items))
+	for i, it := range p.Items {
+		ids[i] = it.ID
+	}
+	return ids
+}

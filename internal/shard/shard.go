@@ -63,6 +63,19 @@ func Of(itemID string, n int) int {
 	return int(h.Sum64() % uint64(n))
 }
 
+// Largest is the most of itemIDs that one shard of n takes: what the
+// longest shard's deadline is sized for.
+func Largest(itemIDs []string, n int) int {
+	counts := make([]int, max(n, 1))
+	most := 0
+	for _, id := range itemIDs {
+		i := Of(id, n)
+		counts[i]++
+		most = max(most, counts[i])
+	}
+	return most
+}
+
 // Has reports whether the item is in the shard. The samples of an item
 // (<item>.s<k>) are the item's: callers pass the item id, never a
 // sample's directory name.

@@ -139,3 +139,21 @@ func TestSpread(t *testing.T) {
 		}
 	}
 }
+
+func TestLargest(t *testing.T) {
+	ids := []string{"a-0000", "a-0001", "a-0002", "a-0003", "a-0004", "a-0005", "a-0006"}
+	for _, n := range []int{0, 1, 2, 3, 7} {
+		counts := map[int]int{}
+		most := 0
+		for _, id := range ids {
+			counts[Of(id, n)]++
+			most = max(most, counts[Of(id, n)])
+		}
+		if got := Largest(ids, n); got != most {
+			t.Errorf("Largest(%d) = %d, want %d", n, got, most)
+		}
+	}
+	if Largest(nil, 3) != 0 {
+		t.Error("Largest of no items is not 0")
+	}
+}
