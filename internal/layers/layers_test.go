@@ -45,6 +45,7 @@ var (
 		"internal/workspace",
 		"internal/prompt",
 		"internal/container",
+		"internal/envbuild",
 		"internal/agent",
 		"internal/agent/*",
 		"internal/agent/all",

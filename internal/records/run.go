@@ -85,3 +85,12 @@ type Harness struct {
 }
 
 func (h Harness) String() string { return fmt.Sprintf("pid %d@%s", h.PID, h.Host) }
+
+// EnvImage is an image a run pins: the environment image built from the
+// task's env_build (or an agent image derived from it), by the engine's
+// id, with the tag and content hash it was built under.
+type EnvImage struct {
+	ID   string `json:"id"`
+	Tag  string `json:"tag"`
+	Hash string `json:"hash"`
+}
