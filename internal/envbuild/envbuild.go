@@ -12,6 +12,7 @@ package envbuild
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/perfbench/perfbench/internal/config"
@@ -112,3 +113,75 @@ type File struct {
 // AgentDockerfile is the Dockerfile of an agent image: FROM the
 // environment image (by id), then the recipe's lines.
 func AgentDockerfile(from string, r Recipe) []byte { return nil }
+
+// Labels every image perfbench builds carries; Prune removes only images
+// with LabelStateRoot equal to its state root.
+const (
+	// LabelKind is "env" or "agent".
+	LabelKind      = "perfbench.image"
+	LabelTask      = "perfbench.task"
+	LabelHash      = "perfbench.hash"
+	LabelStateRoot = "perfbench.state_root"
+	// LabelAgent is the agent type of an agent image, LabelAgentVersion
+	// the version its recipe installs.
+	LabelAgent        = "perfbench.agent"
+	LabelAgentVersion = "perfbench.agent_version"
+)
+
+// BuildOptions configure Build and BuildAgent.
+type BuildOptions struct {
+	Engine *container.Engine
+	// StateRoot is bench.yaml's state root (absolute): images.json and the
+	// per-hash locks live there, and the images carry it as a label.
+	StateRoot string
+	NoCache   bool
+	Platform  string
+	// Progress receives the build's output: condensed to one line per
+	// step when Terminal ([Condenser]), else as the engine prints it.
+	Progress io.Writer
+	Terminal bool
+}
+
+// Built is an image Build or BuildAgent made or found.
+type Built struct {
+	Image records.EnvImage
+	// Reused says the tag was already on the engine: no build ran.
+	Reused bool
+}
+
+// Build builds the environment image of s unless its tag is on the
+// engine, under a lock per hash, and logs it in images.json.
+func Build(ctx context.Context, s *Spec, o BuildOptions) (*Built, error) {
+	return nil, ErrNotImplemented
+}
+
+// BuildAgent builds the agent image FROM env (by id) with the recipe.
+func BuildAgent(ctx context.Context, env records.EnvImage, r Recipe, o BuildOptions) (*Built, error) {
+	return nil, ErrNotImplemented
+}
+
+// Prune removes the images labelled with stateRoot that no run.json under
+// it pins (records.Run.EnvImage, AgentImage), never with force; it
+// returns the refs removed.
+func Prune(ctx context.Context, eng *container.Engine, stateRoot string) ([]string, error) {
+	return nil, ErrNotImplemented
+}
+
+// Condenser turns an engine's build output (the legacy builder's, BuildKit's
+// plain progress, podman's) into one line per step on a terminal, and
+// keeps what a failure report needs.
+type Condenser struct {
+	w io.Writer
+}
+
+// NewCondenser writes condensed progress to w.
+func NewCondenser(w io.Writer) *Condenser { return &Condenser{w: w} }
+
+// Write takes the engine's output in any chunks.
+func (c *Condenser) Write(p []byte) (int, error) { return len(p), nil }
+
+// Close flushes a last partial line.
+func (c *Condenser) Close() error { return nil }
+
+// Failure is the failing step and its last lines, "" when none failed.
+func (c *Condenser) Failure() string { return "" }

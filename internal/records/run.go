@@ -28,6 +28,12 @@ type Run struct {
 	Provenance Provenance `json:"provenance"`
 	// Images maps a role ("agent", "runtime") to the image id used.
 	Images map[string]string `json:"images,omitempty"`
+	// EnvImage is the environment image built from the task's env_build,
+	// pinned at the run's first prepare: rollouts, evaluate and calibrate
+	// start containers by its id. AgentImage is the agent image derived
+	// from it (bench build --agent), when the entry's rollouts used one.
+	EnvImage   *EnvImage `json:"env_image,omitempty"`
+	AgentImage *EnvImage `json:"agent_image,omitempty"`
 	// Runtime is where the rollouts ran: "container" when the agent's
 	// actions were sandboxed in a container (runtime: container, OpenHands
 	// in docker mode or with sandbox_runtime: docker) in any session of
