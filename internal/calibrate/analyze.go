@@ -36,7 +36,7 @@ func Analyze(it *records.CalibrationItem) {
 	// The wall and CPU times of the base and human runs, whatever the
 	// metric (the launcher records both for every run): the metric
 	// advice is computed for every task.
-	var baseWall, baseCPU, humanWall, humanCPU []float64
+	var baseWall, baseCPU, baseDelay, humanWall, humanCPU []float64
 	cpuKnown := true
 	var aaSeries [][]float64
 	for _, s := range it.Sessions {
@@ -68,6 +68,11 @@ func Analyze(it *records.CalibrationItem) {
 			cpu := x.UserSeconds + x.SysSeconds
 			if x.Arm == records.ArmBase {
 				baseWall, baseCPU = append(baseWall, x.WallSeconds), append(baseCPU, cpu)
+				delay := 0.0 // unknown: no discount
+				if x.RunDelayKnown {
+					delay = stats.TreeRunDelay(x.RunDelaySeconds, x.RunCPUSeconds, cpu)
+				}
+				baseDelay = append(baseDelay, delay)
 			} else {
 				humanWall, humanCPU = append(humanWall, x.WallSeconds), append(humanCPU, cpu)
 			}
@@ -92,7 +97,7 @@ func Analyze(it *records.CalibrationItem) {
 	if cpuKnown && len(baseWall) > 0 && len(humanWall) > 0 && !broken {
 		timeOpts := o
 		timeOpts.Better = stats.LowerIsBetter
-		m := stats.RecommendMetric(baseWall, baseCPU, stats.CompareSpeedup(baseWall, humanWall, timeOpts), stats.CompareSpeedup(baseCPU, humanCPU, timeOpts), o)
+		m := stats.RecommendMetric(baseWall, baseCPU, baseDelay, stats.CompareSpeedup(baseWall, humanWall, timeOpts), stats.CompareSpeedup(baseCPU, humanCPU, timeOpts), o)
 		m.For(it.Metric)
 		a.Metric = &m
 	}

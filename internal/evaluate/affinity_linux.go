@@ -162,7 +162,7 @@ func runTimed(cpu int, argv []string) timedResult {
 	}
 	res.WallNanos = int64(time.Since(start))
 	if err == nil {
-		res.RunDelayNanos, res.RunDelayKnown = runDelay(pid)
+		res.RunCPUNanos, res.RunDelayNanos, res.RunDelayKnown = runDelay(pid)
 	}
 	var ws syscall.WaitStatus
 	var ru syscall.Rusage
@@ -261,19 +261,24 @@ func childrenOf(pid int) []int {
 	return out
 }
 
-// runDelay reads the time process pid spent runnable but waiting for a
-// CPU, from /proc/<pid>/schedstat (cpu time, run delay, timeslices, in ns).
-func runDelay(pid int) (int64, bool) {
+// runDelay reads, from /proc/<pid>/schedstat, the time process pid spent
+// on a CPU and the time it spent runnable but waiting for one (the first
+// two fields, nanoseconds); ok is false when the file cannot be read.
+func runDelay(pid int) (onCPU, waited int64, ok bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/schedstat")
 	if err != nil {
-		return 0, false
+		return 0, 0, false
 	}
 	f := strings.Fields(string(b))
 	if len(f) < 2 {
-		return 0, false
+		return 0, 0, false
 	}
-	v, err := strconv.ParseInt(f[1], 10, 64)
-	return v, err == nil
+	onCPU, err1 := strconv.ParseInt(f[0], 10, 64)
+	waited, err2 := strconv.ParseInt(f[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, false
+	}
+	return onCPU, waited, true
 }
 
 // signalNumber maps a signal name (as syscall.Signal.String) to its number.

@@ -540,7 +540,7 @@ func (s *containerItem) Run(ctx context.Context, c CommandSpec) (CommandResult, 
 	}
 	res.Wall, res.User, res.Sys, res.CPUTimes = nanos(tr.WallNanos), nanos(tr.UserNanos), nanos(tr.SysNanos), true
 	res.Pinned, res.AffinityErr = tr.Pinned, tr.AffinityErr
-	res.RunDelay, res.RunDelayKnown = nanos(tr.RunDelayNanos), tr.RunDelayKnown
+	res.RunDelay, res.RunDelayKnown, res.RunCPU = nanos(tr.RunDelayNanos), tr.RunDelayKnown, nanos(tr.RunCPUNanos)
 	res.Instructions, res.CountMethod, res.CountError = tr.Instructions, tr.CountMethod, tr.CountError
 	if !res.TimedOut && !res.Stopped {
 		res.ExitCode, res.Signal = tr.ExitCode, tr.Signal

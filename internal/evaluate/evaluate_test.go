@@ -398,6 +398,11 @@ func TestLauncher(t *testing.T) {
 	if err != nil || res.ExitCode != 4 || !res.CPUTimes || res.Wall <= 0 || res.User+res.Sys <= 0 || (runtime.GOOS == "linux" && !res.RunDelayKnown) {
 		t.Fatalf("%+v %v", res, err)
 	}
+	// The shell's loop is the run's work: its own time on the CPU (which
+	// scales its run delay to the tree) is most of the tree's CPU time.
+	if runtime.GOOS == "linux" && (res.RunCPU <= 0 || res.RunCPU > res.User+res.Sys+20*time.Millisecond) {
+		t.Fatalf("main process on CPU %v, tree user+sys %v", res.RunCPU, res.User+res.Sys)
+	}
 	if cpu >= 0 && (!res.Pinned || out.String() != "Cpus_allowed_list:\t"+itoa(cpu)+"\n") {
 		t.Fatalf("pinned %v, output %q", res.Pinned, out.String())
 	}

@@ -852,7 +852,7 @@ func decideRun(s *Spec, command string, f runFacts) runVerdict {
 		Arm: f.arm, Round: f.round, Position: f.pos, Warmup: f.warm, Value: v,
 		WallSeconds: cr.Wall.Seconds(), UserSeconds: cr.User.Seconds(), SysSeconds: cr.Sys.Seconds(),
 		CPUTimes: cr.CPUTimes, Pinned: cr.Pinned, ExitCode: cr.ExitCode, OffsetSeconds: f.offset,
-		RunDelaySeconds: cr.RunDelay.Seconds(), RunDelayKnown: cr.RunDelayKnown,
+		RunDelaySeconds: cr.RunDelay.Seconds(), RunDelayKnown: cr.RunDelayKnown, RunCPUSeconds: cr.RunCPU.Seconds(),
 	}}
 }
 

@@ -70,6 +70,9 @@ type CommandResult struct {
 	// it was measured (timed runs through the launcher, on Linux).
 	RunDelay      time.Duration
 	RunDelayKnown bool
+	// RunCPU is the main process's own time on a CPU (schedstat), known
+	// with RunDelay.
+	RunCPU time.Duration
 	// Pinned is set when the process was restricted to CommandSpec.CPUs;
 	// AffinityErr says why it was not.
 	Pinned      bool
@@ -302,7 +305,7 @@ func (h *Host) runLaunched(ctx context.Context, c CommandSpec) (CommandResult, e
 	}
 	res.Wall, res.User, res.Sys, res.CPUTimes = nanos(tr.WallNanos), nanos(tr.UserNanos), nanos(tr.SysNanos), true
 	res.Pinned, res.AffinityErr = tr.Pinned, tr.AffinityErr
-	res.RunDelay, res.RunDelayKnown = nanos(tr.RunDelayNanos), tr.RunDelayKnown
+	res.RunDelay, res.RunDelayKnown, res.RunCPU = nanos(tr.RunDelayNanos), tr.RunDelayKnown, nanos(tr.RunCPUNanos)
 	res.Instructions, res.CountMethod, res.CountError = tr.Instructions, tr.CountMethod, tr.CountError
 	if !pr.TimedOut && !pr.Stopped {
 		res.ExitCode, res.Signal = tr.ExitCode, tr.Signal

@@ -30,6 +30,10 @@ type timedResult struct {
 	// not its descendants) was runnable but waiting for a CPU.
 	RunDelayNanos int64 `json:"run_delay_ns"`
 	RunDelayKnown bool  `json:"run_delay_known"`
+	// RunCPUNanos is the main process's own time on a CPU (schedstat),
+	// against which its run delay is scaled to the whole tree
+	// (stats.TreeRunDelay).
+	RunCPUNanos int64 `json:"run_cpu_ns,omitempty"`
 	// Adopted is how many processes of the workload the launcher reaped
 	// after its main process (orphans it adopted as a child subreaper);
 	// Killed how many of them were still running and were killed. Their

@@ -403,6 +403,11 @@ type Sample struct {
 	// it was measured.
 	RunDelaySeconds float64 `json:"run_delay_seconds"`
 	RunDelayKnown   bool    `json:"run_delay_known"`
+	// RunCPUSeconds is the main process's own time on a CPU (schedstat,
+	// its descendants not counted), measured with RunDelaySeconds: the
+	// two scale the delay to the whole tree (stats.TreeRunDelay). 0 in
+	// files of older harnesses.
+	RunCPUSeconds float64 `json:"run_cpu_seconds,omitempty"`
 	Pinned          bool    `json:"pinned"`
 	ExitCode        int     `json:"exit_code"`
 	// OffsetSeconds is when the run started, from the first run.

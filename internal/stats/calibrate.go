@@ -187,7 +187,7 @@ type MetricAdvice struct {
 	// Metric is MetricCPU or MetricWall.
 	Metric string `json:"metric"`
 	// CPUOverWall is the 90th percentile of the baseline's per-run
-	// (user+system)/wall ratios; 0 when unknown.
+	// (user+system)/(wall − run-queue delay) ratios; 0 when unknown.
 	CPUOverWall float64 `json:"cpu_over_wall"`
 	// SingleThreaded is CPUOverWall within [CPUWallLow, CPUWallHigh].
 	SingleThreaded bool `json:"single_threaded"`
@@ -223,6 +223,31 @@ func (a *MetricAdvice) For(configured string) {
 	}
 }
 
+// MinMainCPUShare is the share of a process tree's CPU time its main
+// process must have used for [TreeRunDelay] to scale the main process's
+// run delay to the tree.
+const MinMainCPUShare = 0.25
+
+// TreeRunDelay estimates how long a workload's whole process tree waited
+// for a CPU while runnable, from what the launcher can read: delay and
+// mainCPU, its main process's run delay and own time on a CPU
+// (/proc/<pid>/schedstat, read before the reap; a descendant's is gone by
+// then), and treeCPU, the tree's user + system time. The descendants ran
+// on the same CPU (the launcher pins the tree) against the same
+// competitors, so they are taken to have waited in the same proportion to
+// the CPU they used — when the main process did at least MinMainCPUShare
+// of the tree's work (a shell that execs the workload did all of it; one
+// that forks a child and waits did next to none, and its few wake-ups say
+// little about the child's waits). Otherwise, and when mainCPU is unknown
+// (0), it is the main process's delay alone: a lower bound, which errs
+// towards wall time in [RecommendMetric].
+func TreeRunDelay(delay, mainCPU, treeCPU float64) float64 {
+	if delay <= 0 || mainCPU <= 0 || treeCPU <= mainCPU || mainCPU < MinMainCPUShare*treeCPU {
+		return max(delay, 0)
+	}
+	return delay * treeCPU / mainCPU
+}
+
 // RecommendMetric recommends the metric of an item: CPU time (user +
 // system of the workload's process tree) only when the baseline is
 // single-threaded — its CPU time is close to its wall time — and both
@@ -232,17 +257,31 @@ func (a *MetricAdvice) For(configured string) {
 // baseline, the second on the human commit.
 //
 // baseWall and baseCPU are the baseline's timed runs, in the same order
-// (run i's wall and user+system seconds); humanWall and humanCPU are the
-// human-over-base speedups on each metric. The ratio is the 90th
-// percentile of the per-run ratios, not their median: on a loaded machine
-// some runs wait for their CPU, which inflates their wall time only, and
-// the least-disturbed runs show the workload's own ratio.
-func RecommendMetric(baseWall, baseCPU []float64, humanWall, humanCPU Speedup, o Options) MetricAdvice {
+// (run i's wall and user+system seconds), baseDelay their estimated
+// run-queue delays ([TreeRunDelay]; nil when not measured); humanWall and
+// humanCPU are the human-over-base speedups on each metric. A run's ratio
+// is its CPU time over its wall time less the delay: on a loaded machine a
+// CPU-bound workload waits for a CPU another task holds, which inflates
+// its wall time without being I/O or a sleep — the ratio the workload
+// would show alone. The ratio used is the 90th percentile of the runs',
+// not their median: some runs wait more than the delay shows (a
+// descendant's own waits, when they cannot be scaled), and the
+// least-disturbed runs show the workload's own ratio.
+//
+// The metrics agree on the human commit when they are not significant in
+// opposite directions and the CPU speedup is within the band of the wall
+// one, or inside the wall speedup's confidence interval on the same side of 1:
+// under load wall time spreads, and a CPU speedup wall time cannot tell
+// apart from its own is no disagreement (one in the other direction is).
+func RecommendMetric(baseWall, baseCPU, baseDelay []float64, humanWall, humanCPU Speedup, o Options) MetricAdvice {
 	o = o.normalize()
 	a := MetricAdvice{Metric: MetricWall}
 	var ratios []float64
 	if len(baseWall) == len(baseCPU) {
 		for i, w := range baseWall {
+			if len(baseDelay) == len(baseWall) && baseDelay[i] > 0 && baseDelay[i] < w {
+				w -= baseDelay[i]
+			}
 			r := baseCPU[i] / w
 			if w > 0 && baseCPU[i] > 0 && isFinite(r) {
 				ratios = append(ratios, r)
@@ -257,8 +296,10 @@ func RecommendMetric(baseWall, baseCPU []float64, humanWall, humanCPU Speedup, o
 	a.CPUOverWall = quantileSorted(ratios, 0.9)
 	a.SingleThreaded = a.CPUOverWall >= CPUWallLow && a.CPUOverWall <= CPUWallHigh
 	opposite := humanWall.Significant && humanCPU.Significant && (humanWall.Ratio > 1) != (humanCPU.Ratio > 1)
-	a.Agree = humanWall.Valid && humanCPU.Valid && !opposite &&
-		math.Abs(math.Log(humanCPU.Ratio/humanWall.Ratio)) <= math.Log1p(o.Band)
+	withinBand := math.Abs(math.Log(humanCPU.Ratio/humanWall.Ratio)) <= math.Log1p(o.Band)
+	sameSide := (humanWall.Ratio >= 1) == (humanCPU.Ratio >= 1)
+	withinCI := humanWall.CIValid && sameSide && humanCPU.Ratio >= humanWall.Lo && humanCPU.Ratio <= humanWall.Hi
+	a.Agree = humanWall.Valid && humanCPU.Valid && !opposite && (withinBand || withinCI)
 	switch {
 	case a.CPUOverWall > CPUWallHigh:
 		a.Reason = fmt.Sprintf("baseline uses more CPU than wall time (cpu/wall %.3g > %.3g): parallel", a.CPUOverWall, CPUWallHigh)

@@ -1,7 +1,9 @@
 package stats
 
 import (
+	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -134,7 +136,7 @@ func TestRecommendMetric(t *testing.T) {
 		{"human not computable", times(0.98), Speedup{}, sp(1.1, 1.08, 1.12), MetricWall, true, "not computable"},
 	}
 	for _, c := range cases {
-		got := RecommendMetric(wall, c.cpu, c.humanW, c.humanCPU, o)
+		got := RecommendMetric(wall, c.cpu, nil, c.humanW, c.humanCPU, o)
 		if got.Metric != c.want || got.SingleThreaded != c.single || !strings.Contains(got.Reason, c.reason) {
 			t.Errorf("%s: got %+v, want %s single %v reason containing %q", c.name, got, c.want, c.single, c.reason)
 		}
@@ -159,6 +161,80 @@ func TestMetricAdviceFor(t *testing.T) {
 		a.For(tc.configured)
 		if a.Use != tc.use || a.Configured != tc.configured || a.Metric != tc.metric {
 			t.Errorf("%s advice for a %s task: %+v, want %s", tc.metric, tc.configured, a, tc.use)
+		}
+	}
+}
+
+// TreeRunDelay scales the main process's delay to the tree only when the
+// main process did a fair share of the tree's work.
+func TestTreeRunDelay(t *testing.T) {
+	for _, c := range []struct{ delay, mainCPU, treeCPU, want float64 }{
+		{0.5, 1, 1, 0.5},       // the main process is the tree (exec)
+		{0.5, 0.5, 1, 1},       // half the work: twice the delay
+		{0.5, 0.25, 1, 2},      // at the share
+		{0.01, 0.001, 1, 0.01}, // a shell waiting for its child: a lower bound
+		{0.5, 0, 1, 0.5},       // main CPU unknown (older files)
+		{0, 0.5, 1, 0},         // no delay
+		{-1, 0.5, 1, 0},        // never negative
+		{0.5, 2, 1, 0.5},       // tree CPU below the main's (rounding): as is
+	} {
+		if got := TreeRunDelay(c.delay, c.mainCPU, c.treeCPU); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("TreeRunDelay(%g, %g, %g) = %g, want %g", c.delay, c.mainCPU, c.treeCPU, got, c.want)
+		}
+	}
+}
+
+// Under contention a CPU-bound baseline's wall time includes its waits for
+// a CPU: discounted, its ratio is ~1 and CPU time is advised; a baseline
+// that sleeps keeps its low ratio whatever the load.
+func TestRecommendMetricDiscountsRunDelay(t *testing.T) {
+	o := DefaultOptions()
+	var wall, cpu, delay, sleepCPU, sleepDelay []float64
+	for i := range 20 {
+		c := 0.1 * (1 + 0.01*float64(i%3))
+		w := c / 0.55 // two busy loops on two CPUs: the workload gets ~55%
+		wall, cpu, delay = append(wall, w), append(cpu, c), append(delay, w-c*1.01)
+		// sleeps: 30% CPU, little queueing
+		sleepCPU, sleepDelay = append(sleepCPU, 0.3*w), append(sleepDelay, 0.05*w)
+	}
+	h := sp(1.1, 1.0, 1.2)
+	if got := RecommendMetric(wall, cpu, nil, h, sp(1.1, 1.09, 1.11), o); got.Metric != MetricWall || !strings.Contains(got.Reason, "waits") {
+		t.Errorf("without the delay: %+v, want wall (waits)", got)
+	}
+	got := RecommendMetric(wall, cpu, delay, h, sp(1.1, 1.09, 1.11), o)
+	if got.Metric != MetricCPU || !got.SingleThreaded || got.CPUOverWall < 0.95 || got.CPUOverWall > 1.05 {
+		t.Errorf("CPU-bound under contention: %+v, want cpu with cpu/wall ~1", got)
+	}
+	if got := RecommendMetric(wall, sleepCPU, sleepDelay, h, sp(1.1, 1.09, 1.11), o); got.Metric != MetricWall || !strings.Contains(got.Reason, "waits") {
+		t.Errorf("sleeping baseline under contention: %+v, want wall (waits)", got)
+	}
+	// A delay longer than the run (a bad reading) is ignored, not negative.
+	bad := slices.Repeat([]float64{10}, len(wall))
+	if got := RecommendMetric(wall, cpu, bad, h, sp(1.1, 1.09, 1.11), o); got.Metric != MetricWall {
+		t.Errorf("delay beyond the wall time: %+v, want wall", got)
+	}
+}
+
+// Agreement: a CPU speedup outside the band but inside the (noisy) wall
+// speedup's interval on the same side of 1 agrees; one on the other side,
+// or outside the interval, does not.
+func TestRecommendMetricAgreement(t *testing.T) {
+	o := DefaultOptions()
+	wall := slices.Repeat([]float64{1}, 10)
+	cpu := slices.Repeat([]float64{0.99}, 10)
+	for _, c := range []struct {
+		name      string
+		w, c      Speedup
+		wantAgree bool
+	}{
+		{"within the band", sp(1.1, 1.09, 1.11), sp(1.11, 1.1, 1.12), true},
+		{"inside a wide wall interval", sp(1.04, 0.97, 1.15), sp(1.1, 1.09, 1.11), true},
+		{"outside the interval", sp(1.04, 1.0, 1.06), sp(1.1, 1.09, 1.11), false},
+		{"other side of 1", sp(1.03, 0.9, 1.2), sp(0.95, 0.94, 0.96), false},
+	} {
+		got := RecommendMetric(wall, cpu, nil, c.w, c.c, o)
+		if got.Agree != c.wantAgree || (got.Metric == MetricCPU) != c.wantAgree {
+			t.Errorf("%s: %+v, want agree %v", c.name, got, c.wantAgree)
 		}
 	}
 }
