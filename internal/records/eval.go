@@ -408,8 +408,8 @@ type Sample struct {
 	// two scale the delay to the whole tree (stats.TreeRunDelay). 0 in
 	// files of older harnesses.
 	RunCPUSeconds float64 `json:"run_cpu_seconds,omitempty"`
-	Pinned          bool    `json:"pinned"`
-	ExitCode        int     `json:"exit_code"`
+	Pinned        bool    `json:"pinned"`
+	ExitCode      int     `json:"exit_code"`
 	// OffsetSeconds is when the run started, from the first run.
 	OffsetSeconds float64 `json:"offset_seconds"`
 }
