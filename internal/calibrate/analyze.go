@@ -97,6 +97,12 @@ func Analyze(it *records.CalibrationItem) {
 	if cpuKnown && len(baseWall) > 0 && len(humanWall) > 0 && !broken {
 		timeOpts := o
 		timeOpts.Better = stats.LowerIsBetter
+		// The probe runs measured the whole tree's waits: their ratios
+		// rather than the timed runs' (whose delay is scaled from the
+		// main process's).
+		if pw, pc, pd := probeTimes(it.Sessions); len(pw) > 0 {
+			baseWall, baseCPU, baseDelay = pw, pc, pd
+		}
 		m := stats.RecommendMetric(baseWall, baseCPU, baseDelay, stats.CompareSpeedup(baseWall, humanWall, timeOpts), stats.CompareSpeedup(baseCPU, humanCPU, timeOpts), o)
 		m.For(it.Metric)
 		a.Metric = &m
@@ -124,4 +130,25 @@ func scaled(xs []float64, by float64) []float64 {
 		out[i] = x / by
 	}
 	return out
+}
+
+// probeTimes are the wall times, CPU times and run-queue delays of the
+// sessions' successful probe runs (records.MetricRunQueue).
+func probeTimes(sessions []records.CalibrationSession) (wall, cpu, delay []float64) {
+	for _, s := range sessions {
+		if s.Status != records.EvalSuccess {
+			continue
+		}
+		for _, x := range s.Probes {
+			c := x.RunCPUSeconds
+			if c <= 0 {
+				c = x.UserSeconds + x.SysSeconds
+			}
+			if x.WallSeconds <= 0 || c <= 0 || !x.RunDelayKnown {
+				continue
+			}
+			wall, cpu, delay = append(wall, x.WallSeconds), append(cpu, c), append(delay, x.RunDelaySeconds)
+		}
+	}
+	return wall, cpu, delay
 }

@@ -37,6 +37,12 @@ import (
 // DefaultSessions is the number of sessions without --sessions.
 const DefaultSessions = 3
 
+// ProbeRuns is how many probe runs of the baseline each session makes
+// after its timed rounds, traced for the run-queue delay of the whole
+// process tree (evaluate.Options.DelayProbes): the metric advice's ratio
+// of CPU time to wall time without the waits for a CPU another task held.
+const ProbeRuns = 5
+
 // Options configure a calibration.
 type Options struct {
 	Task  *config.Task
@@ -280,6 +286,11 @@ func session(ctx context.Context, o Options, s int, ts []*todo) error {
 		default:
 			cs.Status, cs.Reason = r.Status, r.Reason
 			cs.Samples, cs.Environment = r.Samples, r.Environment
+			for _, x := range r.SecondarySamples {
+				if x.Metric == records.MetricRunQueue {
+					cs.Probes = append(cs.Probes, x)
+				}
+			}
 			cs.Seconds, cs.Harness = r.DurationSeconds, r.Harness
 		}
 		t.entry.Sessions = append(t.entry.Sessions, cs)
@@ -299,7 +310,7 @@ func evaluateSession(ctx context.Context, o Options, s int, dir string, ts []*to
 	eo := evaluate.Options{
 		RunID: fmt.Sprintf("calibrate-%s-s%d", o.Plan.TaskID, s), Task: o.Task, Bench: o.Bench, RepoURL: o.Plan.RepoURL,
 		Units: units, MaxParallelSetup: o.MaxParallelSetup, LockDir: o.LockDir, Runner: o.Runner,
-		ProcessEnv: o.ProcessEnv, Now: o.Now, Log: o.Log,
+		ProcessEnv: o.ProcessEnv, Now: o.Now, Log: o.Log, DelayProbes: ProbeRuns,
 	}
 	done := func() {}
 	if o.Progress != nil {

@@ -162,6 +162,32 @@ func TestAnalyzeMetricAdviceEveryMetric(t *testing.T) {
 			t.Errorf("%s, cpu/wall %g: no %q in\n%s", tc.metric, tc.cpuShare, tc.text, b.String())
 		}
 	}
+	// Contended: the timed runs' CPU is 55% of their wall time and their
+	// main process's delay shows none of the waits (a shell that forked
+	// the work); the probe runs measured the tree's waits, and the
+	// advice reads the ratio without them: CPU time. Without the probes,
+	// wall.
+	contended := item("wall", 0.55)
+	for i := range contended.Sessions {
+		for j := range 5 {
+			w := 0.1 + 0.001*float64(j)
+			contended.Sessions[i].Probes = append(contended.Sessions[i].Probes, records.Sample{
+				Arm: records.ArmBase, Round: j, Metric: records.MetricRunQueue, Value: 0.45 * w, WallSeconds: w,
+				RunDelaySeconds: 0.45 * w, RunDelayKnown: true, RunCPUSeconds: 0.55 * w, UserSeconds: 0.55 * w, CPUTimes: true,
+			})
+		}
+	}
+	Analyze(&contended)
+	if m := contended.Analysis.Metric; m == nil || m.Metric != stats.MetricCPU || m.CPUOverWall < 0.95 {
+		t.Errorf("contended with probes: advice %+v, want cpu", m)
+	}
+	for i := range contended.Sessions {
+		contended.Sessions[i].Probes = nil
+	}
+	Analyze(&contended)
+	if m := contended.Analysis.Metric; m == nil || m.Metric != stats.MetricWall {
+		t.Errorf("contended without probes: advice %+v, want wall", m)
+	}
 	// Without CPU times for the runs: no advice.
 	it := item("wall", 0.98)
 	it.Sessions[1].Samples[0].CPUTimes = false

@@ -23,4 +23,6 @@ func restrictProcess([]int) (func(), error) { return nil, errNoAffinity }
 
 func runTimed(int, []string) timedResult { return timedResult{Error: errNoAffinity.Error()} }
 
+func runTraced(int, []string) timedResult { return timedResult{Error: errNoAffinity.Error()} }
+
 func signalNumber(string) int { return 0 }

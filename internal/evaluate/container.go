@@ -542,6 +542,7 @@ func (s *containerItem) Run(ctx context.Context, c CommandSpec) (CommandResult, 
 	res.Pinned, res.AffinityErr = tr.Pinned, tr.AffinityErr
 	res.RunDelay, res.RunDelayKnown, res.RunCPU = nanos(tr.RunDelayNanos), tr.RunDelayKnown, nanos(tr.RunCPUNanos)
 	res.Instructions, res.CountMethod, res.CountError = tr.Instructions, tr.CountMethod, tr.CountError
+	res.TreeCPU, res.TreeDelay, res.TreeKnown = nanos(tr.TreeCPUNanos), nanos(tr.TreeDelayNanos), tr.TreeKnown
 	if !res.TimedOut && !res.Stopped {
 		res.ExitCode, res.Signal = tr.ExitCode, tr.Signal
 	}

@@ -35,6 +35,11 @@ import (
 // instructions counter to this process, cachegrind otherwise.
 const CounterAuto = "auto"
 
+// CounterSched makes the launcher trace the run's whole process tree and
+// report its run-queue delay and time on a CPU (runTraced): the probe runs
+// of calibrate's metric advice.
+const CounterSched = "sched"
+
 // counterArgv is argv run under the counter, writing into dir.
 func counterArgv(method, dir string, argv []string) []string {
 	if method == records.CounterPerf {

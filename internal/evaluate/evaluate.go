@@ -49,6 +49,11 @@ type Options struct {
 	// Regrade recomputes the statistics of every stored eval.json from its
 	// samples and runs nothing.
 	Regrade bool
+	// DelayProbes is how many probe runs of the baseline follow the timed
+	// (and counted) rounds of every item, traced for the whole tree's
+	// run-queue delay (CounterSched; Eval.SecondarySamples with metric
+	// records.MetricRunQueue): calibrate's metric advice. 0: none.
+	DelayProbes int
 	// MaxParallelSetup is how many items may be in their untimed phases
 	// (workspaces, setup, correctness) at once, overlapping another item's
 	// timing on the CPUs timing does not use (default 1: one item at a

@@ -646,7 +646,10 @@ func (it *itemRun) time(ctx context.Context) error {
 	if err := it.afterTiming(ctx); err != nil {
 		return err
 	}
-	return it.secondaryRounds(ctx, &env, pin)
+	if err := it.secondaryRounds(ctx, &env, pin); err != nil {
+		return err
+	}
+	return it.delayProbes(ctx, pin)
 }
 
 // timingEnvironment describes where the rounds run, and pins them (pin:

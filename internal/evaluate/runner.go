@@ -83,6 +83,11 @@ type CommandResult struct {
 	Instructions uint64
 	CountMethod  string
 	CountError   string
+	// TreeCPU and TreeDelay are a CounterSched run's: the whole process
+	// tree's time on a CPU and run-queue delay (TreeKnown: measured for
+	// every task).
+	TreeCPU, TreeDelay time.Duration
+	TreeKnown          bool
 }
 
 // OK reports whether the command ended by itself with status 0.
@@ -307,6 +312,7 @@ func (h *Host) runLaunched(ctx context.Context, c CommandSpec) (CommandResult, e
 	res.Pinned, res.AffinityErr = tr.Pinned, tr.AffinityErr
 	res.RunDelay, res.RunDelayKnown, res.RunCPU = nanos(tr.RunDelayNanos), tr.RunDelayKnown, nanos(tr.RunCPUNanos)
 	res.Instructions, res.CountMethod, res.CountError = tr.Instructions, tr.CountMethod, tr.CountError
+	res.TreeCPU, res.TreeDelay, res.TreeKnown = nanos(tr.TreeCPUNanos), nanos(tr.TreeDelayNanos), tr.TreeKnown
 	if !pr.TimedOut && !pr.Stopped {
 		res.ExitCode, res.Signal = tr.ExitCode, tr.Signal
 	}

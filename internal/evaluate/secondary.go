@@ -247,3 +247,51 @@ func hostCounter() error {
 	}
 	return nil
 }
+
+// delayProbes runs the baseline's workload it.e.o.DelayProbes times
+// after the other rounds, traced (CounterSched) for the run-queue delay
+// and CPU time of its whole tree: what calibrate's metric advice needs to
+// tell a workload that waits for a CPU another task holds from one that
+// waits for I/O. A probe that cannot trace (no ptrace in a container,
+// say) ends the probes without failing the item; the advice then falls
+// back on the timed runs' main-process delays.
+func (it *itemRun) delayProbes(ctx context.Context, pin []int) error {
+	n := it.e.o.DelayProbes
+	if n <= 0 || it.over() {
+		return nil
+	}
+	var base *arm
+	for _, a := range it.live() {
+		if a.kind == records.ArmBase {
+			base = a
+		}
+	}
+	if base == nil {
+		return nil
+	}
+	s := it.spec
+	dir := it.path(base)
+	for r := 0; r < n; r++ {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		t0 := time.Now()
+		cr, err := it.runner.Run(ctx, CommandSpec{
+			Script: it.expandCmd(s.Workload, dir, r), Arm: base.id, Dir: dir, Env: it.armEnv(base, dir),
+			Timeout: s.Timeout.D(), CPUs: pin, Timed: true, TempDir: it.priv, Count: CounterSched,
+		})
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil || !cr.OK() || cr.CountError != "" || !cr.TreeKnown {
+			return nil
+		}
+		it.res.SecondarySamples = append(it.res.SecondarySamples, records.Sample{
+			Arm: base.kind, Round: r, Metric: records.MetricRunQueue, Value: cr.TreeDelay.Seconds(),
+			WallSeconds: cr.Wall.Seconds(), UserSeconds: cr.User.Seconds(), SysSeconds: cr.Sys.Seconds(), CPUTimes: cr.CPUTimes,
+			RunDelaySeconds: cr.TreeDelay.Seconds(), RunDelayKnown: true, RunCPUSeconds: cr.TreeCPU.Seconds(),
+			Pinned: cr.Pinned, ExitCode: cr.ExitCode, OffsetSeconds: time.Since(t0).Seconds(),
+		})
+	}
+	return nil
+}

@@ -48,6 +48,12 @@ type timedResult struct {
 	Instructions uint64 `json:"instructions,omitempty"`
 	CountMethod  string `json:"count_method,omitempty"`
 	CountError   string `json:"count_error,omitempty"`
+	// TreeCPUNanos and TreeDelayNanos are a --count sched run's: the
+	// whole tree's time on a CPU and run-queue delay, every task's
+	// schedstat summed (TreeKnown: every task's could be read).
+	TreeCPUNanos   int64 `json:"tree_cpu_ns,omitempty"`
+	TreeDelayNanos int64 `json:"tree_delay_ns,omitempty"`
+	TreeKnown      bool  `json:"tree_known,omitempty"`
 }
 
 // TimedMain is `bench __timed --cpu N --result FILE -- ARGV...`: the
@@ -66,7 +72,9 @@ type timedResult struct {
 //
 // With --count METHOD (auto, perf, cachegrind) ARGV runs under the
 // instruction counter, which writes into a directory next to FILE, and
-// the count of the whole process tree is reported with the times.
+// the count of the whole process tree is reported with the times. With
+// --count sched the tree is traced instead (runTraced) and its run-queue
+// delay and time on a CPU are reported: probe runs, not timed samples.
 //
 // `bench __timed --manifest -- DIR...` prints the manifests of the
 // directories (ManifestMain): an arm container's own /tmp, listed inside
@@ -89,10 +97,13 @@ func TimedMain(args []string) int {
 		return 2
 	}
 	var res timedResult
-	if count != "" {
-		res = runCounted(cpu, count, filepath.Dir(result), argv)
-	} else {
+	switch count {
+	case "":
 		res = runTimed(cpu, argv)
+	case CounterSched:
+		res = runTraced(cpu, argv)
+	default:
+		res = runCounted(cpu, count, filepath.Dir(result), argv)
 	}
 	if data, err := json.Marshal(res); err == nil {
 		_ = os.WriteFile(result, data, 0o600)
@@ -114,7 +125,7 @@ func idle() {
 	<-ch
 }
 
-const timedUsage = "usage: " + TimedCommand + " --cpu N --result FILE [--count auto|perf|cachegrind] -- ARGV..."
+const timedUsage = "usage: " + TimedCommand + " --cpu N --result FILE [--count auto|perf|cachegrind|sched] -- ARGV..."
 
 func parseTimedArgs(args []string) (cpu int, result, count string, argv []string, err error) {
 	cpu = -1
@@ -139,8 +150,8 @@ func parseTimedArgs(args []string) (cpu int, result, count string, argv []string
 				return 0, "", "", nil, fmt.Errorf("--count needs a value")
 			}
 			count = args[i+1]
-			if count != CounterAuto && count != records.CounterPerf && count != records.CounterCachegrind {
-				return 0, "", "", nil, fmt.Errorf("--count: expected auto, perf or cachegrind, got %q", count)
+			if count != CounterAuto && count != records.CounterPerf && count != records.CounterCachegrind && count != CounterSched {
+				return 0, "", "", nil, fmt.Errorf("--count: expected auto, perf, cachegrind or sched, got %q", count)
 			}
 			i++
 		case "--":

@@ -80,7 +80,12 @@ type CalibrationSession struct {
 	Reason    string     `json:"reason,omitempty"`
 	// Samples are the session's raw samples (warm-ups included): arm base,
 	// human, and agent for the A/A arm.
-	Samples     []Sample    `json:"samples"`
+	Samples []Sample `json:"samples"`
+	// Probes are the session's probe runs of the baseline (metric
+	// run_queue): traced for the whole tree's run-queue delay and time on
+	// a CPU, for the metric advice; none in files of older harnesses or
+	// where the launcher could not trace.
+	Probes      []Sample    `json:"probes,omitempty"`
 	Environment Environment `json:"environment"`
 	// Harness is the process that evaluated the session (each session is
 	// its own when the binary can re-execute itself).

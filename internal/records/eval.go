@@ -120,6 +120,11 @@ const (
 	MetricWall         = "wall"
 	MetricCPU          = "cpu"
 	MetricInstructions = "instructions"
+	// MetricRunQueue names the probe runs of calibrate's metric advice in
+	// Eval.SecondarySamples (never a configured metric): the baseline's
+	// workload traced for its whole tree's run-queue delay (Value, and
+	// RunDelaySeconds) and time on a CPU (RunCPUSeconds).
+	MetricRunQueue = "run_queue"
 )
 
 // Instruction counters (Environment.InstructionsMethod).
