@@ -263,7 +263,9 @@ func TreeRunDelay(delay, mainCPU, treeCPU float64) float64 {
 // is its CPU time over its wall time less the delay: on a loaded machine a
 // CPU-bound workload waits for a CPU another task holds, which inflates
 // its wall time without being I/O or a sleep — the ratio the workload
-// would show alone. The ratio used is the 90th percentile of the runs',
+// would show alone (at most 1: a delay summed over tasks that waited at
+// once can exceed the time the tree did not run; a ratio above 1 —
+// parallel work — is read from the raw one). The ratio used is the 90th percentile of the runs',
 // not their median: some runs wait more than the delay shows (a
 // descendant's own waits, when they cannot be scaled), and the
 // least-disturbed runs show the workload's own ratio.
@@ -279,10 +281,17 @@ func RecommendMetric(baseWall, baseCPU, baseDelay []float64, humanWall, humanCPU
 	var ratios []float64
 	if len(baseWall) == len(baseCPU) {
 		for i, w := range baseWall {
-			if len(baseDelay) == len(baseWall) && baseDelay[i] > 0 && baseDelay[i] < w {
-				w -= baseDelay[i]
-			}
 			r := baseCPU[i] / w
+			if len(baseDelay) == len(baseWall) && baseDelay[i] > 0 && r <= 1 {
+				// The delay is a sum over the tree's tasks: two that
+				// waited at once count twice, so it can exceed the time
+				// the tree did not run; without it the ratio is at most 1.
+				if rest := w - baseDelay[i]; rest > baseCPU[i] {
+					r = baseCPU[i] / rest
+				} else {
+					r = 1
+				}
+			}
 			if w > 0 && baseCPU[i] > 0 && isFinite(r) {
 				ratios = append(ratios, r)
 			}

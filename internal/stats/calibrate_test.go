@@ -208,10 +208,22 @@ func TestRecommendMetricDiscountsRunDelay(t *testing.T) {
 	if got := RecommendMetric(wall, sleepCPU, sleepDelay, h, sp(1.1, 1.09, 1.11), o); got.Metric != MetricWall || !strings.Contains(got.Reason, "waits") {
 		t.Errorf("sleeping baseline under contention: %+v, want wall (waits)", got)
 	}
-	// A delay longer than the run (a bad reading) is ignored, not negative.
-	bad := slices.Repeat([]float64{10}, len(wall))
-	if got := RecommendMetric(wall, cpu, bad, h, sp(1.1, 1.09, 1.11), o); got.Metric != MetricWall {
-		t.Errorf("delay beyond the wall time: %+v, want wall", got)
+	// Tasks of the tree that waited at once: the summed delay exceeds the
+	// time the tree did not run; the ratio is capped at 1, not above.
+	over := make([]float64, len(wall))
+	for i := range wall {
+		over[i] = wall[i] - cpu[i]*0.7
+	}
+	if got := RecommendMetric(wall, cpu, over, h, sp(1.1, 1.09, 1.11), o); got.Metric != MetricCPU || got.CPUOverWall != 1 {
+		t.Errorf("overlapping delays: %+v, want cpu at a ratio of 1", got)
+	}
+	// A parallel baseline stays parallel whatever its delay.
+	par := make([]float64, len(wall))
+	for i := range wall {
+		par[i] = 1.5 * wall[i]
+	}
+	if got := RecommendMetric(wall, par, delay, h, sp(1.1, 1.09, 1.11), o); got.Metric != MetricWall || !strings.Contains(got.Reason, "parallel") {
+		t.Errorf("parallel with a delay: %+v, want wall (parallel)", got)
 	}
 }
 
