@@ -100,10 +100,13 @@ func Analyze(it *records.CalibrationItem) {
 		// The probe runs measured the whole tree's waits: their ratios
 		// rather than the timed runs' (whose delay is scaled from the
 		// main process's).
+		// The speedups are the timed runs' (probe runs are slower: their
+		// stops), whichever runs give the ratio.
+		hw, hc := stats.CompareSpeedup(baseWall, humanWall, timeOpts), stats.CompareSpeedup(baseCPU, humanCPU, timeOpts)
 		if pw, pc, pd := probeTimes(it.Sessions); len(pw) > 0 {
 			baseWall, baseCPU, baseDelay = pw, pc, pd
 		}
-		m := stats.RecommendMetric(baseWall, baseCPU, baseDelay, stats.CompareSpeedup(baseWall, humanWall, timeOpts), stats.CompareSpeedup(baseCPU, humanCPU, timeOpts), o)
+		m := stats.RecommendMetric(baseWall, baseCPU, baseDelay, hw, hc, o)
 		m.For(it.Metric)
 		a.Metric = &m
 	}
