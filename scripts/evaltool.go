@@ -660,8 +660,18 @@ func peers(args []string) {
 		}
 		return fmt.Sprintf("%d/%d", n, of)
 	}
-	fmt.Printf("A/A set: %d items, %d rounds, base CV median %.2f%% (CPU time %.2f%%), load %s; power set: %d items, %d rounds, base CV median %.2f%% (CPU time %.2f%%), load %s\n",
-		out.AAItems, out.AARounds, 100*out.AAMedianCV, 100*out.AAMedianCPUCV, out.AALoad, out.PowerItems, out.PowerRounds, 100*out.PowerMedianCV, 100*out.PowerMedianCPUCV, out.PowerLoad)
+	// CPU time beside the metric only for wall-time runs (on a cpu run it
+	// is the metric itself).
+	cpuCV := func(cv float64, items []armSamples) string {
+		for _, it := range items {
+			if it.cpuBase != nil {
+				return fmt.Sprintf(" (CPU time %.2f%%)", 100*cv)
+			}
+		}
+		return ""
+	}
+	fmt.Printf("A/A set: %d items, %d rounds, base CV median %.2f%%%s, load %s; power set: %d items, %d rounds, base CV median %.2f%%%s, load %s\n",
+		out.AAItems, out.AARounds, 100*out.AAMedianCV, cpuCV(out.AAMedianCPUCV, aa), out.AALoad, out.PowerItems, out.PowerRounds, 100*out.PowerMedianCV, cpuCV(out.PowerMedianCPUCV, pw), out.PowerLoad)
 	fmt.Printf("| rule | A/A false \"faster\" human/base | agent/base | power found human/base | agent/base |\n|---|---|---|---|---|\n")
 	for _, r := range out.Rows {
 		fmt.Printf("| %s | %s | %s | %s | %s |\n", r.Rule, cell(r.AAHuman, out.AAItems), cell(r.AAAgent, out.AAItems), cell(r.PowerHuman, out.PowerItems), cell(r.PowerAgent, out.PowerItems))
