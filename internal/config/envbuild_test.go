@@ -94,16 +94,16 @@ func TestEnvBuildErrors(t *testing.T) {
 			`t.yaml:6:24: env_build.base_image: required by the requirements strategy (the local image its generated Dockerfile starts FROM, such as python:3.12-slim; perfbench never pulls)`},
 		{"unknown strategy",
 			"env_build:\n  allowed_strategies: [dockerfile, conda]\n",
-			`t.yaml:4:37: env_build.allowed_strategies[1]: expected one of dockerfile, requirements, got "conda"`},
+			`t.yaml:4:36: env_build.allowed_strategies[1]: expected one of dockerfile, requirements, got "conda"`},
 		{"strategy twice",
 			"env_build:\n  allowed_strategies: [dockerfile, dockerfile]\n",
-			`t.yaml:4:37: env_build.allowed_strategies[1]: dockerfile is listed twice`},
+			`t.yaml:4:36: env_build.allowed_strategies[1]: dockerfile is listed twice`},
 		{"file of a strategy not allowed",
 			"env_build:\n  allowed_strategies: [requirements]\n  dockerfile: D\n",
 			`t.yaml:5:15: env_build.dockerfile: names a file for the dockerfile strategy, which allowed_strategies (requirements) does not list`},
 		{"secret-looking arg",
 			"env_build:\n  dockerfile: D\n  args:\n    PYTHON: '3'\n    HF_TOKEN: abc\n",
-			`t.yaml:8:5: env_build.args.HF_TOKEN: looks like a secret (KEY, TOKEN, SECRET, PASSWORD in the name): build args stay visible in the image history; give credentials to the build another way`},
+			`t.yaml:7:5: env_build.args.HF_TOKEN: looks like a secret (KEY, TOKEN, SECRET, PASSWORD in the name): build args stay visible in the image history; give credentials to the build another way`},
 		{"bad arg name",
 			"env_build:\n  dockerfile: D\n  args: {\"A B\": x}\n",
 			`t.yaml:5:10: env_build.args.A B: expected a build arg name (letters, digits, _), got "A B"`},
@@ -127,7 +127,7 @@ func TestEnvBuildErrors(t *testing.T) {
 			`t.yaml:4:3: env_build: unknown field "dockerfil" (did you mean "dockerfile"? expected one of: allowed_strategies, params, dockerfile, context, args, base_image, workspace_setup, setup_timeout)`},
 		{"unknown param",
 			"env_build:\n  params: {conda_file: x}\n",
-			`t.yaml:4:13: env_build.params: unknown field "conda_file" (expected one of: dockerfile_path, requirements_file)`},
+			`t.yaml:4:12: env_build.params: unknown field "conda_file" (expected one of: dockerfile_path, requirements_file)`},
 	} {
 		_, err := parseTask("t.yaml", []byte(envBase+tc.src), Vars{})
 		if err == nil {

@@ -47,12 +47,13 @@ type Task struct {
 	Environment Environment `yaml:"environment" json:"environment"`
 	// Patch configures patch capture.
 	Patch PatchCapture `yaml:"patch" json:"patch,omitzero"`
+
+	// Runner is a seed field perfbench accepts but does not use.
+	Runner any `yaml:"runner,ignored" json:"-"`
 	// EnvBuild says how the task's environment image is built (package
 	// envbuild builds it).
 	EnvBuild EnvBuild `yaml:"env_build" json:"env_build,omitzero"`
-
 	// Seed fields perfbench accepts but does not use.
-	Runner   any `yaml:"runner,ignored" json:"-"`
 	Testpack any `yaml:"testpack,ignored" json:"-"`
 	Metrics  any `yaml:"metrics,ignored" json:"-"`
 	Agents   any `yaml:"agents,ignored" json:"-"`

@@ -200,6 +200,11 @@ func ContextFiles(dir string, dockerignore []byte) ([]ContextFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ".dockerignore"), err)
 	}
+	// The client resolves a context given through a symlink; so does the
+	// walk, which would not descend into a link.
+	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = resolved
+	}
 	var out []ContextFile
 	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
