@@ -84,7 +84,7 @@ func TestFromTask(t *testing.T) {
 	// at the key.
 	for _, tc := range []struct{ src, want string }{
 		{"  dockerfile: env/Dockerfile.gone\n", `task.yaml:4:15: env_build.dockerfile: no such file: "env/Dockerfile.gone"`},
-		{"  params: {requirements_file: env/req/requirements.txt}\n  base_image: py\n  context: ctx\n", `task.yaml:4:32: env_build.params.requirements_file: must be inside the build context`},
+		{"  params: {requirements_file: env/req/requirements.txt}\n  base_image: py\n  context: ctx\n", `task.yaml:4:31: env_build.params.requirements_file: must be inside the build context`},
 	} {
 		_, err := FromTask(loadTask(t, dir, tc.src))
 		var cerr *config.Error
@@ -228,12 +228,13 @@ func TestHashCovers(t *testing.T) {
 		}
 	}
 	// Ignored files do not count.
-	writeFiles(t, dir, map[string]string{"debug.log": "x", "build/out.o": "x", "src/x.log": "y"})
+	writeFiles(t, dir, map[string]string{"debug.log": "x", "build/out.o": "x"})
 	same("an ignored file", hash())
+	// As docker's, *.log matches at the context's root only.
+	writeFiles(t, dir, map[string]string{"src/x.log": "y"})
+	changed("a .log file below the root", hash())
 	writeFiles(t, dir, map[string]string{"src/a.py": "print(2)\n"})
-	h1 := hash()
-	changed("a changed file", h1)
-	h0 = h1
+	changed("a changed file", hash())
 	if err := os.Chmod(filepath.Join(dir, "run.sh"), 0o755); err != nil {
 		t.Fatal(err)
 	}
