@@ -174,6 +174,7 @@ func newRoot(env *System) *cobra.Command {
 the same optimization in a leak-proof workspace, and reports the results.
 
   bench init                 write an example task, bench.yaml and commits file
+  bench build TASK.yaml      build the task's environment image (env_build)
   bench plan TASK.yaml       resolve commit pairs into state/plan.json
   bench prepare TASK.yaml    run the agent on every item (resumable)
   bench evaluate RUN_DIR     time baseline, human and agent behind a correctness gate
@@ -195,7 +196,7 @@ the same optimization in a leak-proof workspace, and reports the results.
 	root.SetHelpTemplate(root.HelpTemplate() + exitStatusHelp + "\n")
 	root.CompletionOptions.DisableDefaultCmd = true
 	for _, c := range []*cobra.Command{
-		newInitCmd(env), newValidateCmd(env), newPlanCmd(env), newPrepareCmd(env), newEvaluateCmd(env), newCalibrateCmd(env), newTimedCmd(env),
+		newInitCmd(env), newValidateCmd(env), newBuildCmd(env), newPlanCmd(env), newPrepareCmd(env), newEvaluateCmd(env), newCalibrateCmd(env), newTimedCmd(env),
 		newMergeCmd(env),
 		newK8sCmd(env), newSlurmCmd(env),
 		newReportCmd(env), newReportAllCmd(env), newCompareCmd(env), newDoctorCmd(env), newDemoCmd(env), newOpenhandsCmd(env), newExportCmd(env), newVersionCmd(env),

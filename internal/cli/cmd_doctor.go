@@ -10,6 +10,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/doctor"
+	"github.com/perfbench/perfbench/internal/envbuild"
 	"github.com/perfbench/perfbench/internal/evaluate"
 	"github.com/perfbench/perfbench/internal/records"
 )
@@ -80,10 +81,35 @@ func runDoctor(ctx context.Context, env *System, o *doctorOptions) error {
 		fmt.Fprintf(env.Stdout, "✓ task: %s (%s)\n", task.ID, task.Path)
 	}
 	checks := append(doctor.Checks(env.doctorInput(cfg.bench, a)), counterCheck(env, cfg.bench, task))
+	if task != nil {
+		spec, err := envbuild.FromTask(task)
+		if err != nil {
+			fmt.Fprintf(env.Stdout, "✗ task: %v\n", err)
+			return err
+		}
+		if spec != nil {
+			checks = append(checks, envImageCheck(env, cfg.bench, spec, o.task))
+		}
+	}
 	if _, ok := doctor.Run(ctx, checks, env.Stdout); !ok {
 		return errFailed
 	}
 	return nil
+}
+
+// envImageCheck checks that the environment image of the task's current
+// hash is on the engine, else says to build it.
+func envImageCheck(env *System, b *config.Bench, spec *envbuild.Spec, taskPath string) doctor.Check {
+	return doctor.Check{Name: "environment image", Run: func(ctx context.Context) doctor.Result {
+		cur, err := envbuild.Current(ctx, spec, env.engine(b), b.Container.Platform)
+		switch {
+		case err != nil:
+			return doctor.Result{Detail: err.Error()}
+		case cur.ID == "":
+			return doctor.Result{Detail: fmt.Sprintf("%s is not built for the task's current files: run bench build %s", cur.Tag, taskPath)}
+		}
+		return doctor.Result{OK: true, Detail: cur.Tag + " " + cur.ID}
+	}}
 }
 
 // doctorInput is what the checks of entry a (nil: every entry) look at:

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/envbuild"
 	"github.com/perfbench/perfbench/internal/evaluate"
 	"github.com/perfbench/perfbench/internal/plan"
 	"github.com/perfbench/perfbench/internal/records"
@@ -61,7 +62,19 @@ func runValidate(env *System, o *validateOptions, taskPath string) error {
 			return &config.Error{Pos: task.Repo.URLPos, Field: "repo.url", Msg: err.Error()}
 		}
 	}
+	// The files env_build names must exist (relative to the task file).
+	spec, err := envbuild.FromTask(task)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(env.Stdout, "ok: task %s (%s): %d commit pair(s) configured\n", task.ID, taskPath, n)
+	if spec != nil {
+		file := spec.Dockerfile
+		if spec.Strategy == envbuild.StrategyRequirements {
+			file = spec.Requirements
+		}
+		fmt.Fprintf(env.Stdout, "ok: env_build: %s strategy, %s (bench build %s builds the image)\n", spec.Strategy, file, taskPath)
+	}
 	warnFewRounds(env, task)
 	b := cfg.bench
 	if b.Path != "" {

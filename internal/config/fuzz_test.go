@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/perfbench/perfbench/internal/secrets"
 )
 
 // checkLoadError asserts what every loader error promises: one line,
@@ -39,6 +41,9 @@ func addSeedCorpus(f *testing.F, files ...string) {
 		"id: x\nrepo:\n  url: u\n  pairs:\n    - human: h\n      evaluation: {metric: {regex: '(a)'}}\n",
 		"a: 1\n---\n", "id: x\nrepo: {url: \"\xff\"}\n", "agents:\n  noop:\n  default: noop\n", "container:\n  cpus: '${C:-2}'\n",
 		"id: x\nrepo: {url: u}\npatch:\n  exclude: ['!*.py[co]', 'build/', \"a\\nb\", '#c', '!']\n",
+		"id: x\nrepo: {url: u}\nenv_build:\n  dockerfile: env/Dockerfile\n  context: env/\n  args: {PYTHON: 3.12, API_KEY: x}\n  workspace_setup: [make]\n  setup_timeout: 5m\n",
+		"id: x\nrepo: {url: u}\nenv_build:\n  allowed_strategies: [requirements, dockerfile, conda]\n  params: {dockerfile_path: D, requirements_file: r.txt}\n  base_image: py\n",
+		"id: x\nrepo: {url: u}\nenvironment: {image: i}\nenv_build:\n  params: {dockerfile_path: null, requirements_file: null}\n  setup_timeout: -1s\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -60,6 +65,26 @@ func FuzzLoadTask(f *testing.F) {
 		}
 		if !taskIDPattern.MatchString(task.ID) || task.Repo.URL == "" || task.Repo.PreParentIndex < 1 {
 			t.Fatalf("invalid task accepted: %+v", task)
+		}
+		// An env_build that builds has one known strategy, its file, and
+		// no ready-made image beside it.
+		if e := task.EnvBuild; e.NamesFile() {
+			switch {
+			case task.Environment.Image != "":
+				t.Fatalf("environment.image beside env_build accepted: %+v", e)
+			case e.Strategy == "dockerfile" && e.DockerfilePath() == "",
+				e.Strategy == "requirements" && (e.Params.RequirementsFile == "" || e.BaseImage == ""),
+				e.Strategy != "dockerfile" && e.Strategy != "requirements":
+				t.Fatalf("invalid env_build accepted: %+v", e)
+			}
+		}
+		for name := range task.EnvBuild.Args {
+			if secrets.LooksSecret(name) {
+				t.Fatalf("secret-looking build arg accepted: %q", name)
+			}
+		}
+		if task.EnvBuild.SetupTimeout <= 0 {
+			t.Fatalf("setup_timeout %s accepted", task.EnvBuild.SetupTimeout)
 		}
 		// Each pattern becomes one line of a gitignore file.
 		for _, e := range task.Patch.Excludes() {

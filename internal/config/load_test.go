@@ -168,7 +168,7 @@ func TestSeedTaskLoads(t *testing.T) {
 		if task.Scoring != (Scoring{Primary: "functional_match", TieBreaker: "throughput_img_per_s"}) {
 			t.Errorf("scoring = %+v", task.Scoring)
 		}
-		if !slices.Equal(task.Ignored, []string{"runner", "env_build", "agents", "testpack", "metrics"}) {
+		if !slices.Equal(task.Ignored, []string{"runner", "agents", "testpack", "metrics"}) {
 			t.Errorf("ignored = %q", task.Ignored)
 		}
 		if task.Hints.Any() {

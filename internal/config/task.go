@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/perfbench/perfbench/internal/forensics"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 // taskIDPattern: a task id becomes part of file names and run ids.
@@ -82,7 +83,30 @@ func validateTask(d *decoder, t *Task) error {
 	if t.Repo.PreParentIndex == 0 {
 		t.Repo.PreParentIndex = 1
 	}
+	if t.EnvBuild.SetupTimeout == 0 {
+		t.EnvBuild.SetupTimeout = records.Duration(DefaultSetupTimeout)
+	}
+	if t.EnvBuild.NamesFile() && t.Environment.Image != "" {
+		return d.errAtPos(d.valueAt("environment.image"), "environment.image", "conflicts with env_build's %s (set at line %d): the image is either built from the task (bench build) or named ready-made; set only one",
+			envBuildFileField(&t.EnvBuild), envBuildFilePos(&t.EnvBuild).Line)
+	}
 	return nil
+}
+
+// envBuildFileField and envBuildFilePos name the file env_build builds
+// from, for messages.
+func envBuildFileField(e *EnvBuild) string {
+	if e.Strategy == "requirements" {
+		return "params.requirements_file"
+	}
+	return strings.TrimPrefix(e.DockerfileField, "env_build.")
+}
+
+func envBuildFilePos(e *EnvBuild) Pos {
+	if e.Strategy == "requirements" {
+		return e.RequirementsPos
+	}
+	return e.DockerfilePos
 }
 
 // conflict reports two fields of which only one may be set, at the one

@@ -48,15 +48,18 @@ type Task struct {
 	// Patch configures patch capture.
 	Patch PatchCapture `yaml:"patch" json:"patch,omitzero"`
 
+	// Runner is a seed field perfbench accepts but does not use.
+	Runner any `yaml:"runner,ignored" json:"-"`
+	// EnvBuild says how the task's environment image is built (package
+	// envbuild builds it).
+	EnvBuild EnvBuild `yaml:"env_build" json:"env_build,omitzero"`
 	// Seed fields perfbench accepts but does not use.
-	Runner   any `yaml:"runner,ignored" json:"-"`
-	EnvBuild any `yaml:"env_build,ignored" json:"-"`
 	Testpack any `yaml:"testpack,ignored" json:"-"`
 	Metrics  any `yaml:"metrics,ignored" json:"-"`
 	Agents   any `yaml:"agents,ignored" json:"-"`
 
 	// Ignored lists the ignored seed fields present in the file, in file
-	// order, as dotted paths ("runner", "env_build").
+	// order, as dotted paths ("runner", "testpack").
 	Ignored []string `yaml:"-" json:"-"`
 }
 

@@ -28,7 +28,7 @@ const (
 
 // DefaultSetupTimeout bounds workspace_setup when env_build.setup_timeout
 // is unset.
-const DefaultSetupTimeout = 30 * time.Minute
+const DefaultSetupTimeout = config.DefaultSetupTimeout
 
 // Spec is a task's env_build resolved against the task file: absolute
 // paths, the strategy chosen.
@@ -57,36 +57,9 @@ type Spec struct {
 // ErrNotImplemented marks the parts of this package still being built.
 var ErrNotImplemented = errors.New("envbuild: not implemented")
 
-// FromTask resolves the task's env_build; nil (and no error) when it
-// names no file, so nothing is built.
-func FromTask(t *config.Task) (*Spec, error) { return nil, ErrNotImplemented }
-
-// DockerfileBytes returns the Dockerfile the build uses: the task's, or
-// the generated one of the requirements strategy.
-func (s *Spec) DockerfileBytes() ([]byte, error) { return nil, ErrNotImplemented }
-
 // Inspector is what the hash and the build need of the engine.
 type Inspector interface {
 	InspectImage(ctx context.Context, ref string) (*container.Image, error)
-}
-
-// Hash is the content hash of the build: the Dockerfile and .dockerignore,
-// every file of the context .dockerignore keeps (path, mode, symlink
-// target, content), the args, the platform, and the ids of local FROM
-// bases. A missing base is an error naming it (wrapping
-// container.ErrNoImage).
-func (s *Spec) Hash(ctx context.Context, eng Inspector, platform string) (string, error) {
-	return "", ErrNotImplemented
-}
-
-// Tag is the environment image's name, perfbench-env/<task>:<hash>, the
-// task id lower-cased and normalised to a valid repository name.
-func Tag(taskID, hash string) string { return "" }
-
-// Current is the environment image for the task's current hash: its tag,
-// hash, and the id on the engine ("" when it is not built).
-func Current(ctx context.Context, s *Spec, eng Inspector, platform string) (records.EnvImage, error) {
-	return records.EnvImage{}, ErrNotImplemented
 }
 
 // Recipe is an agent's install recipe: Dockerfile lines after the FROM of
@@ -140,6 +113,8 @@ type BuildOptions struct {
 	// step when Terminal ([Condenser]), else as the engine prints it.
 	Progress io.Writer
 	Terminal bool
+	// Now stamps images.json entries; nil is time.Now.
+	Now func() time.Time
 }
 
 // Built is an image Build or BuildAgent made or found.
@@ -147,17 +122,6 @@ type Built struct {
 	Image records.EnvImage
 	// Reused says the tag was already on the engine: no build ran.
 	Reused bool
-}
-
-// Build builds the environment image of s unless its tag is on the
-// engine, under a lock per hash, and logs it in images.json.
-func Build(ctx context.Context, s *Spec, o BuildOptions) (*Built, error) {
-	return nil, ErrNotImplemented
-}
-
-// BuildAgent builds the agent image FROM env (by id) with the recipe.
-func BuildAgent(ctx context.Context, env records.EnvImage, r Recipe, o BuildOptions) (*Built, error) {
-	return nil, ErrNotImplemented
 }
 
 // Prune removes the images labelled with stateRoot that no run.json under

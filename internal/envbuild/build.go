@@ -1,0 +1,363 @@
+package envbuild
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/perfbench/perfbench/internal/container"
+	"github.com/perfbench/perfbench/internal/fsx"
+	"github.com/perfbench/perfbench/internal/proc"
+	"github.com/perfbench/perfbench/internal/records"
+	"github.com/perfbench/perfbench/internal/textx"
+)
+
+// Kinds of image (LabelKind).
+const (
+	KindEnv   = "env"
+	KindAgent = "agent"
+)
+
+// BuildError is a failed engine build: the step that failed (the legacy
+// builder's "Step N/M : ..." line, "" when unknown) and the last lines of
+// the output.
+type BuildError struct {
+	Tag      string
+	ExitCode int
+	Step     string
+	// Failure is the condensed report of the failing step when the
+	// output went through a Condenser, else "".
+	Failure string
+	Tail    string
+	Err     error
+}
+
+func (e *BuildError) Error() string {
+	msg := "build of " + e.Tag + " failed"
+	if e.Step != "" {
+		msg += " at " + textx.Brief(e.Step, 200)
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *BuildError) Unwrap() error { return e.Err }
+
+// Report is what a user needs to see of the failure: the condensed
+// failure when there is one, else the failing step and the last lines.
+func (e *BuildError) Report() string {
+	if e.Failure != "" {
+		return e.Failure
+	}
+	var b strings.Builder
+	if e.Step != "" {
+		b.WriteString(e.Step)
+		b.WriteString("\n")
+	}
+	b.WriteString(e.Tail)
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// buildRequest is one engine build.
+type buildRequest struct {
+	Dockerfile string
+	Context    string
+	Tag        string
+	Labels     map[string]string
+	Args       map[string]string
+	Platform   string
+	NoCache    bool
+}
+
+// argv is the engine command of the build. Never --pull: the bases were
+// checked to be present, and the legacy builder pulls only missing ones.
+func (r *buildRequest) argv(bin string) []string {
+	a := []string{bin, "build", "--force-rm", "-f", r.Dockerfile, "-t", r.Tag}
+	keys := make([]string, 0, len(r.Labels))
+	for k := range r.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		a = append(a, "--label", k+"="+r.Labels[k])
+	}
+	if r.NoCache {
+		a = append(a, "--no-cache")
+	}
+	if r.Platform != "" {
+		a = append(a, "--platform", r.Platform)
+	}
+	keys = keys[:0]
+	for k := range r.Args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		a = append(a, "--build-arg", k+"="+r.Args[k])
+	}
+	return append(a, r.Context)
+}
+
+// runBuild runs the engine's build; a variable so tests count the calls.
+var runBuild = func(ctx context.Context, eng *container.Engine, r *buildRequest, out io.Writer) (int, error) {
+	env := eng.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	res, err := proc.Run(ctx, proc.Spec{Argv: r.argv(eng.Bin), Env: env, Stdout: out, Stderr: out, Grace: 10 * time.Second})
+	if err != nil {
+		return -1, err
+	}
+	if res.Stopped {
+		return res.ExitCode, fmt.Errorf("stopped: %w", res.Cause)
+	}
+	if res.ExitCode != 0 {
+		return res.ExitCode, fmt.Errorf("%s build exited with status %d", eng.Bin, res.ExitCode)
+	}
+	return 0, nil
+}
+
+// stepWriter remembers the last "Step N/M : ..." line of the legacy
+// builder's output (and BuildKit's "#N [..]" lines).
+type stepWriter struct {
+	partial []byte
+	step    string
+}
+
+func (w *stepWriter) Write(p []byte) (int, error) {
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := strings.TrimSpace(string(w.partial[:i]))
+		w.partial = w.partial[i+1:]
+		if strings.HasPrefix(line, "Step ") || strings.HasPrefix(line, "STEP ") {
+			w.step = line
+		}
+	}
+	if len(w.partial) > 1<<16 {
+		w.partial = w.partial[:0]
+	}
+	return len(p), nil
+}
+
+// Build builds the environment image of s unless its tag is on the
+// engine, under a lock per hash, and logs it in images.json.
+func Build(ctx context.Context, s *Spec, o BuildOptions) (*Built, error) {
+	if o.Engine == nil || o.StateRoot == "" {
+		return nil, errors.New("envbuild: BuildOptions needs Engine and StateRoot")
+	}
+	in, err := s.Inputs(ctx, o.Engine, o.Platform)
+	if err != nil {
+		return nil, err
+	}
+	hash := in.Hash()
+	tag := Tag(s.TaskID, hash)
+	req := &buildRequest{
+		Dockerfile: s.Dockerfile, Context: s.Context, Tag: tag, Args: s.Args, Platform: o.Platform, NoCache: o.NoCache,
+		Labels: map[string]string{LabelKind: KindEnv, LabelTask: s.TaskID, LabelHash: hash, LabelStateRoot: o.StateRoot},
+	}
+	if s.Strategy == StrategyRequirements {
+		// The generated Dockerfile lives outside the context, as a file
+		// given with -f outside it may (the client sends it along).
+		dir, err := os.MkdirTemp("", "perfbench-envbuild-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		req.Dockerfile = filepath.Join(dir, "Dockerfile")
+		if err := os.WriteFile(req.Dockerfile, in.Dockerfile, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return build(ctx, req, KindEnv, s.TaskID, o)
+}
+
+// build reuses or builds req.Tag under the lock of its hash.
+func build(ctx context.Context, req *buildRequest, kind, task string, o BuildOptions) (*Built, error) {
+	hash := req.Labels[LabelHash]
+	reuse := func() (*Built, error) {
+		img, err := o.Engine.InspectImage(ctx, req.Tag)
+		if err != nil {
+			return nil, err
+		}
+		b := &Built{Image: records.EnvImage{ID: img.ID, Tag: req.Tag, Hash: hash}, Reused: true}
+		return b, logImage(ctx, o, kind, task, b)
+	}
+	if !o.NoCache {
+		b, err := reuse()
+		if !errors.Is(err, container.ErrNoImage) {
+			return b, err
+		}
+	}
+	lock, err := fsx.WaitLock(ctx, filepath.Join(o.StateRoot, "locks", "image-"+hash+".lock"))
+	if err != nil {
+		return nil, fmt.Errorf("build of %s: %w", req.Tag, err)
+	}
+	defer lock.Unlock()
+	if !o.NoCache {
+		// Another process may have built it while this one waited.
+		b, err := reuse()
+		if !errors.Is(err, container.ErrNoImage) {
+			return b, err
+		}
+	}
+	progress := o.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	var cond *Condenser
+	if o.Terminal {
+		cond = NewCondenser(progress)
+		progress = cond
+	}
+	tail := textx.NewTail(4 << 10)
+	steps := &stepWriter{}
+	code, err := runBuild(ctx, o.Engine, req, io.MultiWriter(progress, tail, steps))
+	if cond != nil {
+		cond.Close()
+	}
+	if err != nil {
+		be := &BuildError{Tag: req.Tag, ExitCode: code, Step: steps.step, Tail: lastLines(tail.String(), 20), Err: err}
+		if cond != nil {
+			be.Failure = cond.Failure()
+		}
+		return nil, be
+	}
+	img, err := o.Engine.InspectImage(ctx, req.Tag)
+	if err != nil {
+		return nil, fmt.Errorf("build of %s: %w", req.Tag, err)
+	}
+	b := &Built{Image: records.EnvImage{ID: img.ID, Tag: req.Tag, Hash: hash}}
+	return b, logImage(ctx, o, kind, task, b)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// BuildAgent builds the agent image FROM env (by id) with the recipe.
+// Its tag is perfbench-agent/<agent>:<hash>, the hash covering the
+// environment image's id, the recipe (agent, version, prefix, lines,
+// files) and the platform; the build context is the recipe's files,
+// materialised in a temporary directory.
+func BuildAgent(ctx context.Context, env records.EnvImage, r Recipe, o BuildOptions) (*Built, error) {
+	if o.Engine == nil || o.StateRoot == "" {
+		return nil, errors.New("envbuild: BuildOptions needs Engine and StateRoot")
+	}
+	if env.ID == "" {
+		return nil, fmt.Errorf("agent image for %s: the environment image %s is not built (run bench build)", r.Agent, env.Tag)
+	}
+	if _, err := o.Engine.InspectImage(ctx, env.ID); err != nil {
+		if errors.Is(err, container.ErrNoImage) {
+			return nil, fmt.Errorf("agent image for %s: environment image %s (%s) is not on the engine (run bench build): %w", r.Agent, env.Tag, env.ID, container.ErrNoImage)
+		}
+		return nil, err
+	}
+	df := AgentDockerfile(env.ID, r)
+	if len(df) == 0 {
+		return nil, fmt.Errorf("agent image for %s: the recipe gives no Dockerfile", r.Agent)
+	}
+	hash, err := agentHash(env, r, df, o.Platform)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "perfbench-agentbuild-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	ctxDir := filepath.Join(dir, "context")
+	if err := materialise(ctxDir, r.Files); err != nil {
+		return nil, fmt.Errorf("agent image for %s: %w", r.Agent, err)
+	}
+	dfPath := filepath.Join(dir, "Dockerfile")
+	if err := os.WriteFile(dfPath, df, 0o644); err != nil {
+		return nil, err
+	}
+	req := &buildRequest{
+		Dockerfile: dfPath, Context: ctxDir, Tag: agentTag(r.Agent, hash), Platform: o.Platform, NoCache: o.NoCache,
+		Labels: map[string]string{LabelKind: KindAgent, LabelHash: hash, LabelStateRoot: o.StateRoot, LabelAgent: r.Agent, LabelAgentVersion: r.Version},
+	}
+	return build(ctx, req, KindAgent, "", o)
+}
+
+// agentHash covers what an agent image is made of.
+func agentHash(env records.EnvImage, r Recipe, df []byte, platform string) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s agent\nenv %q\nagent %q %q %q\nplatform %q\n", hashVersion, env.ID, r.Agent, r.Version, r.Prefix, platform)
+	fmt.Fprintf(h, "dockerfile %d\n", len(df))
+	h.Write(df)
+	names := make([]string, 0, len(r.Files))
+	for n := range r.Files {
+		if _, err := cleanRel(n); err != nil {
+			return "", fmt.Errorf("agent image for %s: %w", r.Agent, err)
+		}
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(h, "\nfiles %d\n", len(names))
+	for _, n := range names {
+		f := r.Files[n]
+		fmt.Fprintf(h, "%q %o %d\n", n, f.Mode, len(f.Data))
+		h.Write(f.Data)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// cleanRel checks a recipe file name: relative, inside the context.
+func cleanRel(name string) (string, error) {
+	c := path.Clean(name)
+	if name == "" || path.IsAbs(c) || c == "." || c == ".." || strings.HasPrefix(c, "../") || strings.ContainsRune(name, 0) {
+		return "", fmt.Errorf("recipe file %q: expected a relative path inside the build context", name)
+	}
+	return c, nil
+}
+
+// materialise writes the recipe's files into dir.
+func materialise(dir string, files map[string]File) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for name, f := range files {
+		rel, err := cleanRel(name)
+		if err != nil {
+			return err
+		}
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		mode := fs.FileMode(f.Mode).Perm()
+		if mode == 0 {
+			mode = 0o644
+		}
+		if err := os.WriteFile(p, f.Data, mode); err != nil {
+			return err
+		}
+		// WriteFile's mode passes through the umask; the recipe's is exact.
+		if err := os.Chmod(p, mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
