@@ -447,3 +447,131 @@ func (t *teeWriter) Write(p []byte) (int, error) {
 	}
 	return t.w.Write(p)
 }
+
+// LocalImage is one tag of a local image (Ref "" when it has none), with
+// the image's labels.
+type LocalImage struct {
+	ID     string
+	Ref    string
+	Labels map[string]string
+}
+
+// Images lists the local images matching every filter ("label=k=v"), one
+// entry per tag. The labels come from one image inspect of all the ids
+// (docker's image list prints none); an image removed in between is left
+// out.
+func (e *Engine) Images(ctx context.Context, filters ...string) ([]LocalImage, error) {
+	args := []string{"images", "--no-trunc", "--format", "{{json .}}"}
+	for _, f := range filters {
+		args = append(args, "--filter", f)
+	}
+	out, err := e.command(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	imgs, ids, err := parseImages(out)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	out, err = e.command(ctx, append([]string{"image", "inspect", "--format", "{{.Id}} {{json .Config.Labels}}"}, ids...)...)
+	if err != nil && !notFound(err) {
+		return nil, err
+	}
+	labels := map[string]map[string]string{}
+	for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
+		id, js, ok := bytes.Cut(bytes.TrimSpace(line), []byte(" "))
+		if !ok {
+			continue
+		}
+		var l map[string]string
+		if err := json.Unmarshal(js, &l); err != nil {
+			return nil, fmt.Errorf("image inspect %s: labels: %w", id, err)
+		}
+		labels[normImageID(string(id))] = l
+	}
+	var kept []LocalImage
+	for _, img := range imgs {
+		if l, ok := labels[img.ID]; ok {
+			img.Labels = l
+			kept = append(kept, img)
+		}
+	}
+	return kept, nil
+}
+
+// parseImages reads `images --format '{{json .}}'`: one object per line
+// (docker: ID, Repository, Tag) or a JSON array, podman's summaries with
+// their tags as a list (RepoTags, Names). It returns an entry per tag and
+// the ids, each once.
+func parseImages(out []byte) (imgs []LocalImage, ids []string, err error) {
+	out = bytes.TrimSpace(out)
+	var raws []map[string]json.RawMessage
+	if bytes.HasPrefix(out, []byte("[")) {
+		if err := json.Unmarshal(out, &raws); err != nil {
+			return nil, nil, fmt.Errorf("images: %w", err)
+		}
+	} else {
+		for _, line := range bytes.Split(out, []byte("\n")) {
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(line, &m); err != nil {
+				return nil, nil, fmt.Errorf("images: %w", err)
+			}
+			raws = append(raws, m)
+		}
+	}
+	for _, m := range raws {
+		id := normImageID(jsonString(m, "ID", "Id"))
+		if id == "" {
+			continue
+		}
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+		repo, tag := jsonString(m, "Repository"), jsonString(m, "Tag")
+		var refs []string
+		if repo != "" && repo != "<none>" && tag != "" && tag != "<none>" {
+			refs = append(refs, repo+":"+tag)
+		} else if repo == "" {
+			// podman's {{json .}} is its image summary: the tags as a list.
+			for _, key := range []string{"RepoTags", "Names"} {
+				if raw, ok := m[key]; ok && len(refs) == 0 {
+					json.Unmarshal(raw, &refs)
+				}
+			}
+			refs = slices.DeleteFunc(refs, func(r string) bool { return r == "" || strings.HasPrefix(r, "<none>") })
+		}
+		if len(refs) == 0 {
+			refs = []string{""}
+		}
+		for _, ref := range refs {
+			imgs = append(imgs, LocalImage{ID: id, Ref: ref})
+		}
+	}
+	return imgs, ids, nil
+}
+
+// normImageID adds the algorithm podman omits.
+func normImageID(id string) string {
+	if id != "" && !strings.Contains(id, ":") {
+		return "sha256:" + id
+	}
+	return id
+}
+
+// RemoveImage removes an image by ref or id, never forcing: an image a
+// container uses stays, and that is an error. A ref of an image with other
+// tags is only untagged.
+func (e *Engine) RemoveImage(ctx context.Context, ref string) error {
+	_, err := e.command(ctx, "rmi", ref)
+	return err
+}
+
+// ImageNotFound reports whether err (of RemoveImage, say) says the image
+// does not exist.
+func ImageNotFound(err error) bool { return notFound(err) }

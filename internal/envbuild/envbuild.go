@@ -123,29 +123,3 @@ type Built struct {
 	// Reused says the tag was already on the engine: no build ran.
 	Reused bool
 }
-
-// Prune removes the images labelled with stateRoot that no run.json under
-// it pins (records.Run.EnvImage, AgentImage), never with force; it
-// returns the refs removed.
-func Prune(ctx context.Context, eng *container.Engine, stateRoot string) ([]string, error) {
-	return nil, ErrNotImplemented
-}
-
-// Condenser turns an engine's build output (the legacy builder's, BuildKit's
-// plain progress, podman's) into one line per step on a terminal, and
-// keeps what a failure report needs.
-type Condenser struct {
-	w io.Writer
-}
-
-// NewCondenser writes condensed progress to w.
-func NewCondenser(w io.Writer) *Condenser { return &Condenser{w: w} }
-
-// Write takes the engine's output in any chunks.
-func (c *Condenser) Write(p []byte) (int, error) { return len(p), nil }
-
-// Close flushes a last partial line.
-func (c *Condenser) Close() error { return nil }
-
-// Failure is the failing step and its last lines, "" when none failed.
-func (c *Condenser) Failure() string { return "" }

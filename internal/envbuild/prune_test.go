@@ -1,0 +1,194 @@
+package envbuild
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/perfbench/perfbench/internal/container"
+	"github.com/perfbench/perfbench/internal/evaluate/evaltest"
+	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/records"
+)
+
+// pruneFixture builds tiny FROM-scratch images, each with labels of its
+// own (so each has an id of its own), all marked with the test's label
+// and removed when the test ends.
+type pruneFixture struct {
+	t     *testing.T
+	eng   *container.Engine
+	ctx   context.Context
+	dir   string
+	mark  string
+	refs  []string
+	ctrs  []string
+	count int
+}
+
+func newPruneFixture(t *testing.T) *pruneFixture {
+	evaltest.RequireEngine(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY f /f\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("prune test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := &pruneFixture{t: t, eng: evaltest.Engine(), ctx: ctx, dir: dir,
+		mark: fmt.Sprintf("perfbench-test-prune-%d-%d", os.Getpid(), time.Now().UnixNano())}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if len(f.ctrs) > 0 {
+			exec.CommandContext(ctx, f.eng.Bin, append([]string{"rm", "-f"}, f.ctrs...)...).Run()
+		}
+		// The test's own images, by their unique names: force is for
+		// this cleanup only, never Prune's.
+		for _, r := range f.refs {
+			exec.CommandContext(ctx, f.eng.Bin, "rmi", "-f", r).Run()
+		}
+	})
+	return f
+}
+
+// build builds an image with labels and tags (repository names under the
+// test's mark) and returns its id.
+func (f *pruneFixture) build(labels map[string]string, tags ...string) string {
+	f.t.Helper()
+	f.count++
+	args := []string{"build", "-q", "--label", "perfbench.test=" + f.mark, "--label", fmt.Sprintf("perfbench.test.n=%d", f.count)}
+	for k, v := range labels {
+		args = append(args, "--label", k+"="+v)
+	}
+	for _, tag := range tags {
+		args = append(args, "-t", f.mark+"/"+tag)
+	}
+	out, err := exec.CommandContext(f.ctx, f.eng.Bin, append(args, f.dir)...).CombinedOutput()
+	if err != nil {
+		f.t.Fatalf("docker build: %v\n%s", err, out)
+	}
+	id := strings.TrimSpace(string(out))
+	if i := strings.LastIndexByte(id, '\n'); i >= 0 {
+		id = id[i+1:]
+	}
+	if !strings.HasPrefix(id, "sha256:") {
+		f.t.Fatalf("docker build -q printed %q", out)
+	}
+	f.refs = append(f.refs, id)
+	for _, tag := range tags {
+		f.refs = append(f.refs, f.mark+"/"+tag)
+	}
+	return id
+}
+
+func (f *pruneFixture) present(ref string) bool {
+	f.t.Helper()
+	_, err := f.eng.InspectImage(f.ctx, ref)
+	if err != nil && !errors.Is(err, container.ErrNoImage) {
+		f.t.Fatal(err)
+	}
+	return err == nil
+}
+
+// TestPrune: of the images labelled with this state root, only those no
+// run.json pins go; images without the label, with another state root's,
+// or not of a perfbench kind stay; one a container uses is reported and
+// stays; an unreadable run.json stops the prune before it removes
+// anything.
+func TestPrune(t *testing.T) {
+	f := newPruneFixture(t)
+	root := t.TempDir()
+	other := t.TempDir()
+	ours := func(kind string) map[string]string {
+		return map[string]string{LabelStateRoot: root, LabelKind: kind, LabelTask: "demo", LabelHash: "0123456789ab"}
+	}
+	f.build(ours("env"), "unpinned:a", "unpinned:b") // two tags: both go
+	pinnedEnv := f.build(ours("env"), "pinned-env:1")
+	pinnedAgent := f.build(ours("agent"), "pinned-agent:1")
+	oldEnv := f.build(ours("env")) // untagged (a rebuild took its tag): by id
+	f.build(nil, "unlabelled:1")
+	f.build(map[string]string{LabelStateRoot: other, LabelKind: "env"}, "other-root:1")
+	f.build(map[string]string{LabelStateRoot: root, LabelKind: "something-else"}, "other-kind:1")
+	f.build(map[string]string{LabelStateRoot: root}, "no-kind:1")
+	f.build(ours("agent"), "in-use:1")
+	ctr := f.mark + "-ctr"
+	if out, err := exec.CommandContext(f.ctx, f.eng.Bin, "create", "--name", ctr, f.mark+"/in-use:1", "/f").CombinedOutput(); err != nil {
+		t.Fatalf("docker create: %v\n%s", err, out)
+	}
+	f.ctrs = append(f.ctrs, ctr)
+
+	run := func(id string, env, agent *records.EnvImage) {
+		dir := filepath.Join(journal.RunsDir(root), id)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := journal.WriteRun(dir, &records.Run{RunID: id, EnvImage: env, AgentImage: agent}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run("r1", &records.EnvImage{ID: pinnedEnv, Tag: f.mark + "/pinned-env:1", Hash: "0123456789ab"}, nil)
+	run("r2", &records.EnvImage{ID: pinnedEnv}, &records.EnvImage{ID: pinnedAgent, Tag: f.mark + "/pinned-agent:1"})
+	run("r3", nil, nil) // a run on the host pins nothing
+
+	bad := filepath.Join(journal.RunsDir(root), "broken", journal.RunFile)
+	if err := os.MkdirAll(filepath.Dir(bad), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte(`{"schema_version": `), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := Prune(f.ctx, f.eng, root)
+	if err == nil || !strings.Contains(err.Error(), "broken") || len(removed) != 0 {
+		t.Fatalf("with an unreadable run.json: removed %v, err %v; want nothing removed and an error naming it", removed, err)
+	}
+	if !f.present(f.mark+"/unpinned:a") || !f.present(oldEnv) {
+		t.Fatal("an image was removed though a run.json could not be read")
+	}
+	if err := os.RemoveAll(filepath.Dir(bad)); err != nil {
+		t.Fatal(err)
+	}
+
+	p, err := PruneImages(f.ctx, f.eng, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{f.mark + "/unpinned:a", f.mark + "/unpinned:b", oldEnv}
+	slices.Sort(want)
+	got := slices.Clone(p.Removed)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("removed %v, want %v", got, want)
+	}
+	if len(p.Skipped) != 1 || p.Skipped[0].Ref != f.mark+"/in-use:1" || !strings.Contains(p.Skipped[0].Reason, "container") {
+		t.Errorf("skipped %+v, want %s/in-use:1 with the engine's reason", p.Skipped, f.mark)
+	}
+	if p.Pinned != 2 {
+		t.Errorf("pinned %d, want 2", p.Pinned)
+	}
+	for _, ref := range want {
+		if f.present(ref) {
+			t.Errorf("%s is still there", ref)
+		}
+	}
+	for _, ref := range []string{"pinned-env:1", "pinned-agent:1", "unlabelled:1", "other-root:1", "other-kind:1", "no-kind:1", "in-use:1"} {
+		if !f.present(f.mark + "/" + ref) {
+			t.Errorf("%s was removed", ref)
+		}
+	}
+
+	// Nothing left to remove: a second prune removes nothing and skips the
+	// image in use again.
+	p, err = PruneImages(f.ctx, f.eng, root)
+	if err != nil || len(p.Removed) != 0 || len(p.Skipped) != 1 {
+		t.Errorf("second prune: %+v, %v", p, err)
+	}
+}
