@@ -200,7 +200,7 @@ func rollout(t *testing.T, a *config.Agent, b *config.Bench) *agent.Rollout {
 		}
 	}
 	writeFile(t, r.TaskFile, "task\n", 0o644)
-	r.Env = agent.BaseEnv(agent.EnvInput{Process: []string{"PATH=/host/only"}, Workspace: r.Workspace, TaskFile: r.TaskFile, OutDir: r.OutDir, Home: r.Home})
+	r.Env = agent.BaseEnv(agent.EnvInput{Process: []string{"PATH=" + os.Getenv("PATH")}, Workspace: r.Workspace, TaskFile: r.TaskFile, OutDir: r.OutDir, Home: r.Home})
 	return r
 }
 

@@ -28,9 +28,11 @@ const (
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // agentPathLine appends AgentBin to the environment's PATH. ${PATH:-...}
-// stands for an image without PATH: the legacy builder expands an unset
-// PATH to nothing, which would leave ":/opt/perfbench/bin" (an empty
-// entry is the working directory) and lose the engine's default.
+// stands for an image whose configuration has no PATH (docker's legacy
+// builder gives even a FROM scratch build the default, but an imported
+// image may have none): an unset PATH would expand to nothing, leaving
+// ":/opt/perfbench/bin" (an empty entry is the working directory) and
+// losing the engine's default.
 const agentPathLine = "ENV PATH=${PATH:-" + DefaultPath + "}:" + AgentBin
 
 // AgentDockerfile is the Dockerfile of an agent image: FROM the
