@@ -66,3 +66,27 @@ func TestRecipeCheck(t *testing.T) {
 		t.Errorf("ContextPaths = %v", got)
 	}
 }
+
+// FuzzAgentDockerfile: whatever the values, the Dockerfile has exactly
+// the header, FROM, LABEL, one line per recipe line and the PATH line,
+// and its first instruction is the FROM of the environment image.
+func FuzzAgentDockerfile(f *testing.F) {
+	f.Add("sha256:abc", "aider", "0.86.1", "RUN true", "COPY a /opt/perfbench/a")
+	f.Add("x\nRUN y", "a\"b", "$PATH\\", "RUN a\r\nRUN b", "")
+	f.Fuzz(func(t *testing.T, from, agent, version, l1, l2 string) {
+		r := Recipe{Agent: agent, Version: version, Lines: []string{l1, l2}}
+		got := string(AgentDockerfile(from, r))
+		lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+		if len(lines) != 3+2+2+1 {
+			t.Fatalf("%d lines:\n%s", len(lines), got)
+		}
+		if !strings.HasPrefix(lines[3], "FROM ") || !strings.HasPrefix(lines[4], "LABEL ") || lines[7] != agentPathLine {
+			t.Fatalf("structure:\n%s", got)
+		}
+		for _, l := range lines[:3] {
+			if !strings.HasPrefix(l, "# ") {
+				t.Fatalf("header line %q", l)
+			}
+		}
+	})
+}
