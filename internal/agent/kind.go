@@ -7,6 +7,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/envbuild"
 )
 
 // Kind is everything the harness knows about one agent type, declared by
@@ -42,6 +43,15 @@ type Kind struct {
 	// Checked are the upstream versions the adapter was checked against;
 	// doctor prints each entry's version and warns outside them.
 	Checked Versions
+	// Recipe, when set, is how `bench build --agent` installs this agent
+	// into an agent image FROM the environment image: one exact version
+	// (inside Checked), into its own prefix (see recipe.go). An entry's
+	// install: replaces it (RecipeFor).
+	Recipe func() envbuild.Recipe
+	// UseAgentImage, when set, makes an entry run in its agent image ref
+	// instead of what UseAgentImage does for every other type (image:
+	// for runtime: container), and reports whether it does.
+	UseAgentImage func(a *config.Agent, ref string) (bool, error)
 }
 
 // Factory builds an adapter for a configured entry, run by the harness

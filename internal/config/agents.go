@@ -1,7 +1,9 @@
 package config
 
 import (
+	"fmt"
 	"math"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -27,11 +29,15 @@ type agentEntry struct {
 	ExtraArgs []string          `yaml:"extra_args"`
 }
 
-// agentTail is what follows the types' keys in an entry: the limits and
-// the seed's args: sub-mapping (decoded by decodeArgs).
+// agentTail is what follows the types' keys in an entry: the limits, the
+// seed's args: sub-mapping (decoded by decodeArgs), and the agent image's
+// install recipe (common keys, last so that the keys' list in messages
+// keeps its older order).
 type agentTail struct {
 	limitSpellings
-	Args struct{} `yaml:"args"`
+	Args           struct{} `yaml:"args"`
+	Install        []string `yaml:"install"`
+	InstallContext string   `yaml:"install_context"`
 }
 
 // agentArgs is the common part of the seed's args: sub-mapping: the model
@@ -152,6 +158,7 @@ func decodeAgent(d *decoder, key, n *node, path string) (*Agent, error) {
 	}
 	a.CLI, a.Command, a.Env, a.HomeFiles = e.CLI, e.Command, e.Env, e.HomeFiles
 	a.Runtime, a.Image, a.ExtraArgs = e.Runtime, e.Image, e.ExtraArgs
+	a.Install, a.InstallContext = tail.Install, tail.InstallContext
 	a.Model = cmpOr(e.Model, args.Model)
 	if err := setType(d, a, e.Type, path); err != nil {
 		return nil, err
@@ -320,8 +327,36 @@ func checkAgent(d *decoder, kind *AgentKind, a *Agent, path string) error {
 			return err
 		}
 	}
+	if err := checkInstall(d, a, path); err != nil {
+		return err
+	}
 	if kind != nil && kind.Check != nil {
 		return kind.Check(&EntryCheck{Agent: a, d: d, path: path})
+	}
+	return nil
+}
+
+// checkInstall checks install: (the agent image's Dockerfile lines, which
+// replace the type's recipe) line by line; install_context, the
+// directory of the files those lines COPY, needs install: and is checked
+// against the file system by checkInstallContexts, once bench.yaml's
+// directory is known.
+func checkInstall(d *decoder, a *Agent, path string) error {
+	for i, line := range a.Install {
+		f := fmt.Sprintf("%s[%d]", joinPath(path, "install"), i)
+		word, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		switch {
+		case strings.TrimSpace(line) == "":
+			return d.errAtPos(d.valueAt(f), f, "expected a Dockerfile line, got an empty one")
+		case strings.ContainsAny(line, "\r\n\x00"):
+			return d.errAtPos(d.valueAt(f), f, "expected one Dockerfile line per item (continue a long one with a trailing \\ and a next item)")
+		case strings.EqualFold(word, "FROM"):
+			return d.errAtPos(d.valueAt(f), f, "a FROM is not allowed: the agent image is built FROM the environment image, in one stage")
+		}
+	}
+	if a.InstallContext != "" && len(a.Install) == 0 {
+		f := joinPath(path, "install_context")
+		return d.errAtPos(d.valueAt(f), f, "only valid with install: (the Dockerfile lines that COPY its files)")
 	}
 	return nil
 }
@@ -361,4 +396,25 @@ func applyAgentDefaults(kind *AgentKind, a *Agent, env Vars) {
 	if a.Limits.KillGrace == 0 {
 		a.Limits.KillGrace = records.Duration(DefaultKillGrace)
 	}
+}
+
+// checkInstallContexts checks that every entry's install_context is a
+// directory, relative to bench.yaml's: its files go into the agent
+// image's build context.
+func checkInstallContexts(d *decoder, b *Bench) error {
+	for _, a := range b.Agents.Entries {
+		if a.InstallContext == "" {
+			continue
+		}
+		f := joinPath(joinPath("agents", a.Name), "install_context")
+		dir := absUnder(b.Dir, a.InstallContext)
+		fi, err := os.Stat(dir)
+		switch {
+		case err != nil:
+			return d.errAtPos(d.valueAt(f), f, "expected a directory (relative to bench.yaml); %s: %v", dir, pathErrorCause(err))
+		case !fi.IsDir():
+			return d.errAtPos(d.valueAt(f), f, "expected a directory (relative to bench.yaml), %s is not one", dir)
+		}
+	}
+	return nil
 }

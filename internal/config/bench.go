@@ -85,7 +85,7 @@ func parseBench(path, dir string, src []byte, env Vars, kinds []AgentKind) (*Ben
 		return nil, err
 	}
 	b.Ignored = d.ignored
-	for _, check := range []func(*decoder, *Bench) error{checkPaths, checkContainer, checkLimits} {
+	for _, check := range []func(*decoder, *Bench) error{checkPaths, checkContainer, checkLimits, checkInstallContexts} {
 		if err := check(d, b); err != nil {
 			return nil, err
 		}

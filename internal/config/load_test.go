@@ -428,7 +428,7 @@ func TestErrors(t *testing.T) {
 		{"unknown field in args", "bench", "agents:\n  openhands:\n    args:\n      itterations: 30\n",
 			`bench.yaml:4:7: agents.openhands.args: unknown field "itterations" (did you mean "iterations"? expected one of: model, profile, timeout, time_budget_minutes, max_iterations, iterations, max_steps, max_turns, max_budget_usd, max_budget_per_task, kill_grace)`},
 		{"unknown field in agent entry", "bench", "agents:\n  openhands:\n    clii: x\n",
-			`bench.yaml:3:5: agents.openhands: unknown field "clii" (did you mean "cli"? expected one of: type, cli, model, command, env, home_files, runtime, run_as, image, extra_args, container_image, runtime_image, config_file, llm_config, agent_cls, sandbox_runtime, openhands_home, profile, timeout, time_budget_minutes, max_iterations, iterations, max_steps, max_turns, max_budget_usd, max_budget_per_task, kill_grace, args)`},
+			`bench.yaml:3:5: agents.openhands: unknown field "clii" (did you mean "cli"? expected one of: type, cli, model, command, env, home_files, runtime, run_as, image, extra_args, container_image, runtime_image, config_file, llm_config, agent_cls, sandbox_runtime, openhands_home, profile, timeout, time_budget_minutes, max_iterations, iterations, max_steps, max_turns, max_budget_usd, max_budget_per_task, kill_grace, args, install, install_context)`},
 		{"misspelt experiment switch", "bench", "experiment:\n  preflight_enabld: true\n",
 			`bench.yaml:2:3: experiment: unknown field "preflight_enabld" (did you mean "preflight_enabled"? expected one of: preflight_enabled, hints_enabled)`},
 		{"string for int", "task", base + "evaluation:\n  rounds: abc\n",

@@ -410,6 +410,12 @@ type Agent struct {
 	Image string `json:"image,omitempty"`
 	// ExtraArgs are appended to the agent's argv.
 	ExtraArgs []string `json:"extra_args,omitempty"`
+	// Install are the Dockerfile lines of the entry's agent image (bench
+	// build --agent), replacing its type's recipe; InstallContext is the
+	// directory (relative to bench.yaml, as written) whose files they
+	// COPY.
+	Install        []string `json:"install,omitempty"`
+	InstallContext string   `json:"install_context,omitempty"`
 
 	// Options are the keys only the entry's type reads (OpenHands'
 	// sandbox_runtime, codex's profile, ...): a pointer to the struct its

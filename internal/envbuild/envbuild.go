@@ -83,10 +83,6 @@ type File struct {
 	Mode uint32
 }
 
-// AgentDockerfile is the Dockerfile of an agent image: FROM the
-// environment image (by id), then the recipe's lines.
-func AgentDockerfile(from string, r Recipe) []byte { return nil }
-
 // Labels every image perfbench builds carries; Prune removes only images
 // with LabelStateRoot equal to its state root.
 const (

@@ -66,6 +66,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/envbuild"
 	"github.com/perfbench/perfbench/internal/records"
 )
 
@@ -75,6 +76,22 @@ var Kind = agent.Kind{
 	DefaultCLI: DefaultCLI,
 	New:        func(a *config.Agent, _ agent.Host) (agent.Adapter, error) { return New(a) },
 	Checked:    agent.Versions{Min: "0.86.0", Max: "0.86"},
+	Recipe:     Recipe,
+}
+
+// RecipeVersion is the aider-chat release the agent image installs.
+const RecipeVersion = "0.86.1"
+
+// Recipe installs aider-chat, pinned, the way aider documents its uv
+// install (its own Python 3.12 environment), into /opt/perfbench/aider;
+// aider drives git, which the environment image must have.
+func Recipe() envbuild.Recipe {
+	return agent.PythonRecipe(agent.PythonInstall{
+		Type: "aider", Version: RecipeVersion,
+		Requirement: "aider-chat==" + RecipeVersion,
+		Executables: []string{DefaultCLI},
+		Before:      []string{agent.Needs("aider", "git")},
+	})
 }
 
 // DefaultCLI is the executable when the entry sets no cli:.

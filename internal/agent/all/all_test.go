@@ -82,7 +82,7 @@ func TestRealKindsMessages(t *testing.T) {
 		{"agents:\n  openhands:\n    args:\n      itterations: 30\n",
 			`bench.yaml:4:7: agents.openhands.args: unknown field "itterations" (did you mean "iterations"? expected one of: model, profile, timeout, time_budget_minutes, max_iterations, iterations, max_steps, max_turns, max_budget_usd, max_budget_per_task, kill_grace)`},
 		{"agents:\n  openhands:\n    clii: x\n",
-			`bench.yaml:3:5: agents.openhands: unknown field "clii" (did you mean "cli"? expected one of: type, cli, model, command, env, home_files, runtime, run_as, image, extra_args, container_image, runtime_image, config_file, llm_config, agent_cls, sandbox_runtime, openhands_home, allow_browsing, profile, timeout, time_budget_minutes, max_iterations, iterations, max_steps, max_turns, max_budget_usd, max_budget_per_task, kill_grace, args)`},
+			`bench.yaml:3:5: agents.openhands: unknown field "clii" (did you mean "cli"? expected one of: type, cli, model, command, env, home_files, runtime, run_as, image, extra_args, container_image, runtime_image, config_file, llm_config, agent_cls, sandbox_runtime, openhands_home, allow_browsing, profile, timeout, time_budget_minutes, max_iterations, iterations, max_steps, max_turns, max_budget_usd, max_budget_per_task, kill_grace, args, install, install_context)`},
 		{"agents:\n  mine:\n    type: command\n",
 			`bench.yaml:2:3: agents.mine.command: required for type command (the argv to run, e.g. [./my-agent, "{workspace}"])`},
 		{"agents:\n  openhands:\n    sandbox_runtime: podman\n",

@@ -58,6 +58,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/envbuild"
 	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/textx"
 )
@@ -68,6 +69,18 @@ var Kind = agent.Kind{
 	DefaultCLI: DefaultCLI,
 	New:        func(a *config.Agent, _ agent.Host) (agent.Adapter, error) { return New(a) },
 	Checked:    agent.Versions{Min: "2.1.0", Max: "2.1"},
+	Recipe:     Recipe,
+}
+
+// RecipeVersion is the Claude Code release the agent image installs.
+const RecipeVersion = "2.1.121"
+
+// Recipe installs @anthropic-ai/claude-code, pinned, with the
+// environment's npm into /opt/perfbench/claude_code (Anthropic's npm
+// install, without -g): the environment image must have node 18 or
+// later, which the claude script runs on.
+func Recipe() envbuild.Recipe {
+	return agent.NPMRecipe("claude_code", RecipeVersion, "@anthropic-ai/claude-code", DefaultCLI)
 }
 
 // DefaultCLI is the executable when the entry sets no cli:.

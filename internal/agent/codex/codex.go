@@ -95,6 +95,7 @@ import (
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/envbuild"
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/records"
 )
@@ -110,6 +111,32 @@ var Kind = agent.Kind{
 	TokenPriced: true,
 	New:         func(a *config.Agent, _ agent.Host) (agent.Adapter, error) { return New(a) },
 	Checked:     agent.Versions{Unpinned: "codex-rs sources at no pinned commit"},
+	Recipe:      Recipe,
+}
+
+// RecipeVersion is the Codex release (GitHub tag rust-v<version>) the
+// agent image installs.
+const RecipeVersion = "0.46.0"
+
+// Recipe installs Codex's statically linked (musl) release binary for
+// the build's architecture into /opt/perfbench/codex: no Node needed,
+// but curl and tar in the environment image.
+func Recipe() envbuild.Recipe {
+	pre := agent.Prefix("codex")
+	url := "https://github.com/openai/codex/releases/download/rust-v" + RecipeVersion + "/codex-${arch}-unknown-linux-musl.tar.gz"
+	return envbuild.Recipe{
+		Agent: "codex", Version: RecipeVersion, Prefix: pre,
+		Lines: append([]string{"USER root"}, agent.RunLines(
+			agent.Needs("codex", "curl", "tar"),
+			`case "$(uname -m)" in x86_64|amd64) arch=x86_64 ;; aarch64|arm64) arch=aarch64 ;; *) echo "perfbench: codex has no release binary for $(uname -m)" >&2; exit 1 ;; esac`,
+			"mkdir -p "+envbuild.AgentBin+" "+pre+"/bin",
+			`curl -fLsS -o /tmp/perfbench-codex.tar.gz "`+url+`"`,
+			"tar -xzf /tmp/perfbench-codex.tar.gz -C "+pre+"/bin",
+			"rm -f /tmp/perfbench-codex.tar.gz",
+			`mv "`+pre+`/bin/codex-${arch}-unknown-linux-musl" `+pre+"/bin/codex",
+			"ln -s "+pre+"/bin/codex "+envbuild.AgentBin+"/codex",
+		)...),
+	}
 }
 
 // Options are the keys of a codex entry besides the common ones.

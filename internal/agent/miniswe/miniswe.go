@@ -71,6 +71,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/envbuild"
 	"github.com/perfbench/perfbench/internal/proc"
 	"github.com/perfbench/perfbench/internal/records"
 )
@@ -83,6 +84,21 @@ var Kind = agent.Kind{
 	Checked: agent.Versions{Min: "2.4.0", Max: "2.4", Probe: func(*config.Agent, agent.Probes) agent.VersionProbe {
 		return agent.VersionProbe{None: "mini has no --version: not asked; each rollout records details.mini_version"}
 	}},
+	Recipe: Recipe,
+}
+
+// RecipeVersion is the mini-swe-agent release the agent image installs.
+const RecipeVersion = "2.4.4"
+
+// Recipe installs mini-swe-agent, pinned, into its own Python 3.12
+// environment in /opt/perfbench/mini_swe_agent (its documented pip/uv
+// install, in a venv of its own).
+func Recipe() envbuild.Recipe {
+	return agent.PythonRecipe(agent.PythonInstall{
+		Type: "mini_swe_agent", Version: RecipeVersion,
+		Requirement: "mini-swe-agent==" + RecipeVersion,
+		Executables: []string{DefaultCLI},
+	})
 }
 
 // DefaultCLI is the executable when the entry sets no cli:.

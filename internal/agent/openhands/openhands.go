@@ -74,6 +74,7 @@
 package openhands
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -118,6 +119,8 @@ var Kind = agent.Kind{
 	ChoosesRuntime: true,
 	Checks:         checks,
 	Checked:        agent.Versions{Min: "0.54.0", Max: "0.62.0", Probe: versionProbe},
+	Recipe:         Recipe,
+	UseAgentImage:  UseAgentImage,
 }
 
 var sandboxRuntimes = []string{"local", "docker"}
@@ -142,6 +145,10 @@ type Options struct {
 	// ENABLE_BROWSER); off by default, since with it the agent can fetch
 	// the upstream repository's later commits.
 	AllowBrowsing bool `yaml:"allow_browsing" json:"allow_browsing,omitempty"`
+	// ContainerPython is the Python that runs OpenHands in
+	// container_image ("" is python on the image's PATH); not a key of
+	// bench.yaml: UseAgentImage sets it to the agent image's own.
+	ContainerPython string `yaml:"-" json:"container_python,omitempty"`
 }
 
 // Mode is how OpenHands is started.
@@ -178,6 +185,8 @@ type Settings struct {
 	Mode Mode
 	// Image is the OpenHands image (docker mode).
 	Image string
+	// Python runs OpenHands in Image ("" is python on its PATH).
+	Python string
 	// CLI is the executable of the host modes ("uvx" or a Python).
 	CLI string
 	// RuntimeImage is SANDBOX_RUNTIME_CONTAINER_IMAGE ("" leaves
@@ -234,7 +243,7 @@ func Resolve(a *config.Agent, lookup func(string) (string, bool)) (Settings, err
 	case get("OPENHANDS_CLI") != "":
 		s = host(get("OPENHANDS_CLI"))
 	case o.ContainerImage != "":
-		s.Mode, s.Image = ModeDocker, o.ContainerImage
+		s.Mode, s.Image, s.Python = ModeDocker, o.ContainerImage, o.ContainerPython
 	case a.CLI != "":
 		s = host(a.CLI)
 	default:
@@ -514,7 +523,7 @@ func (ad *Adapter) Spec(r *agent.Rollout) (*container.Spec, error) {
 		}
 	}
 	spec.Env = ad.containerEnv(r)
-	spec.Cmd = append([]string{"python"}, ad.headlessArgs(r.Limits, ContainerWorkspace, ContainerTaskFile, containerConfig)...)
+	spec.Cmd = append([]string{cmp.Or(ad.s.Python, "python")}, ad.headlessArgs(r.Limits, ContainerWorkspace, ContainerTaskFile, containerConfig)...)
 	return &spec, nil
 }
 

@@ -80,6 +80,7 @@ import (
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/envbuild"
 	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/textx"
@@ -93,6 +94,27 @@ var Kind = agent.Kind{
 	New:         func(a *config.Agent, h agent.Host) (agent.Adapter, error) { return NewOn(a, h) },
 	Executable:  func(a *config.Agent, b *config.Bench) string { return (&Adapter{a: a}).CLI(b) },
 	Checked:     agent.Versions{Min: "0.1.0", Max: "0.1", Probe: versionProbe},
+	Recipe:      Recipe,
+}
+
+// RecipeCommit is the trae-agent commit the agent image installs:
+// trae-agent publishes no releases (it is installed from a checkout, and
+// has always called itself 0.1.0), so the recipe pins a commit after
+// 6fc646d, whose retry line the adapter reads.
+const RecipeCommit = "e839e559ac61bdd0e057c375dd1dee391fee797d"
+
+// RecipeVersion is what the agent image's label says it installs.
+const RecipeVersion = "0.1.0+g" + "e839e559ac61"
+
+// Recipe installs trae-agent at RecipeCommit (GitHub's archive of it,
+// which needs no git) into its own Python 3.12 environment in
+// /opt/perfbench/trae; trae-agent documents a checkout and `uv sync`.
+func Recipe() envbuild.Recipe {
+	return agent.PythonRecipe(agent.PythonInstall{
+		Type: "trae", Version: RecipeVersion,
+		Requirement: "trae-agent @ https://github.com/bytedance/trae-agent/archive/" + RecipeCommit + ".tar.gz",
+		Executables: []string{DefaultCLI},
+	})
 }
 
 // versionProbe asks a Python interpreter for trae_agent.cli's --version
