@@ -77,6 +77,7 @@ var (
 		"internal/scripttest",
 		"internal/agent/*/standin",
 		"internal/evaluate/evaltest",
+		"internal/envbuild/envtest",
 		"internal/workspace/workspacetest",
 		"internal/browsertest",
 		"internal/site/sitetest",
