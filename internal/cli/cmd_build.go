@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/perfbench/perfbench/internal/agent"
+	"github.com/perfbench/perfbench/internal/agent/openhands"
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/container"
@@ -73,14 +75,17 @@ func runBuildCmd(ctx context.Context, env *System, o *buildOptions, taskPath str
 	b := cfg.bench
 	eng := env.engine(b)
 	if o.prune {
-		removed, err := envbuild.Prune(ctx, eng, b.Paths.StateRoot)
-		for _, ref := range removed {
-			fmt.Fprintf(env.Stdout, "removed %s\n", ref)
-		}
+		p, err := envbuild.PruneImages(ctx, eng, b.Paths.StateRoot)
 		if err != nil {
 			return fmt.Errorf("prune: %w", err)
 		}
-		if len(removed) == 0 {
+		for _, ref := range p.Removed {
+			fmt.Fprintf(env.Stdout, "removed %s\n", ref)
+		}
+		for _, sk := range p.Skipped {
+			fmt.Fprintf(env.Stderr, "kept %s: %s\n", sk.Ref, sk.Reason)
+		}
+		if len(p.Removed) == 0 {
 			fmt.Fprintln(env.Stdout, "nothing to prune")
 		}
 		return nil
@@ -96,27 +101,70 @@ func runBuildCmd(ctx context.Context, env *System, o *buildOptions, taskPath str
 		}
 		return badinput.Errorf("%s: env_build names no file to build: %s", taskPath, hint)
 	}
+	var recipe *envbuild.Recipe
 	if o.agent != "" {
-		if _, err := b.Agent(o.agent); err != nil {
+		a, err := b.Agent(o.agent)
+		if err != nil {
 			return err
 		}
-		// TODO(lead): --agent needs the install recipe of the entry's kind
-		// (agent.Kind.Recipe, added by helper "envagent"), and an entry's
-		// install:/install_context: override. With it: build the
-		// environment image as below, then
-		//   r := <kind>.Recipe(entry)   // or the entry's install: lines
-		//   a, err := envbuild.BuildAgent(ctx, built.Image, r, opts)
-		// and print a.Image the same way. --print prints
-		// envbuild.AgentDockerfile(built.Image.ID, r).
-		return badinput.Errorf("bench build --agent %s: agent images are not yet supported in this build (the adapters' install recipes are missing)", o.agent)
+		if a.Type == "openhands" {
+			if err := openhands.AgentImageAllowed(a); err != nil {
+				return err
+			}
+		}
+		var kind *agent.Kind
+		if k, ok := agent.Find(env.kinds(), a.Type); ok {
+			kind = &k
+		}
+		r, err := agent.RecipeFor(a, b, kind)
+		if err != nil {
+			return err
+		}
+		recipe = &r
 	}
 	if o.print {
-		return printBuild(ctx, env, spec, eng, b.Container.Platform)
+		if err := printBuild(ctx, env, spec, eng, b.Container.Platform); err != nil || recipe == nil {
+			return err
+		}
+		// The agent image's Dockerfile, FROM the environment image's id
+		// when it is built (its tag otherwise).
+		from := ""
+		if cur, err := envbuild.Current(ctx, spec, eng, b.Container.Platform); err == nil {
+			from = cur.ID
+			if from == "" {
+				from = cur.Tag
+			}
+		}
+		if from == "" {
+			from = "<environment image>"
+		}
+		fmt.Fprintf(env.Stdout, "# agent image Dockerfile: %s %s\n", recipe.Agent, recipe.Version)
+		env.Stdout.Write(envbuild.AgentDockerfile(from, *recipe))
+		return nil
 	}
-	built, err := envbuild.Build(ctx, spec, envbuild.BuildOptions{
+	opts := envbuild.BuildOptions{
 		Engine: eng, StateRoot: b.Paths.StateRoot, NoCache: o.noCache, Platform: b.Container.Platform,
 		Progress: env.Stderr, Terminal: env.StderrTTY, Now: env.Now,
-	})
+	}
+	built, err := envbuild.Build(ctx, spec, opts)
+	if err := buildFailed(env, err); err != nil {
+		return err
+	}
+	printBuilt(env, built)
+	if recipe == nil {
+		return nil
+	}
+	a, err := envbuild.BuildAgent(ctx, built.Image, *recipe, opts)
+	if err := buildFailed(env, err); err != nil {
+		return err
+	}
+	printBuilt(env, a)
+	return nil
+}
+
+// buildFailed maps a failed build to exit 1 with its failing step and
+// last lines on stderr; other errors pass as they are.
+func buildFailed(env *System, err error) error {
 	var be *envbuild.BuildError
 	if errors.As(err, &be) {
 		if r := be.Report(); r != "" {
@@ -124,15 +172,15 @@ func runBuildCmd(ctx context.Context, env *System, o *buildOptions, taskPath str
 		}
 		return &exitError{code: ExitFailure, err: err}
 	}
-	if err != nil {
-		return err
-	}
+	return err
+}
+
+func printBuilt(env *System, built *envbuild.Built) {
 	reused := ""
 	if built.Reused {
 		reused = " reused"
 	}
 	fmt.Fprintf(env.Stdout, "%s %s%s\n", built.Image.Tag, built.Image.ID, reused)
-	return nil
 }
 
 // printBuild prints the Dockerfile and the hash inputs. A base missing on
