@@ -151,11 +151,18 @@ func buildVariant(t *testing.T, base, tag, name string) string {
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("docker", "build", "-q", "-t", tag, dir).CombinedOutput()
+	cmd := exec.Command("docker", "build", "-q", "-t", tag, dir)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("docker build: %v\n%s", err, out)
+		t.Fatalf("docker build: %v\n%s%s", err, out, stderr.String())
 	}
-	id := strings.TrimSpace(string(out))
+	fields := strings.Fields(string(out))
+	if len(fields) == 0 || !strings.HasPrefix(fields[len(fields)-1], "sha256:") {
+		t.Fatalf("docker build -q printed %q", out)
+	}
+	id := fields[len(fields)-1]
 	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", id).Run() })
 	return id
 }
@@ -192,10 +199,17 @@ func TestEvaluateUsesPinnedImage(t *testing.T) {
 	if r.Environment.Container == nil || r.Environment.Container.ImageID != idA {
 		t.Errorf("evaluated in %+v, want %s", r.Environment.Container, idA)
 	}
+	n := 0
 	for _, cl := range r.Commands {
-		if cl.Phase == "setup" && cl.Output != "A\n" {
-			t.Errorf("setup on the %s saw /which %q, want the pinned image's A", cl.Arm, cl.Output)
+		if cl.Phase == "setup" {
+			n++
+			if cl.Output != "A\n" {
+				t.Errorf("setup on the %s saw /which %q, want the pinned image's A", cl.Arm, cl.Output)
+			}
 		}
+	}
+	if n != 3 {
+		t.Errorf("%d setup commands recorded, want one per arm", n)
 	}
 	noContainersLeft(t, run)
 }
