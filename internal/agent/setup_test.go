@@ -259,3 +259,32 @@ func TestSetupOnHost(t *testing.T) {
 		t.Error("the agent ran after its setup failed")
 	}
 }
+
+// With run_as, the setup runs as the agent's user, in the rollout given
+// to it, before the agent.
+func TestSetupOnHostRunAs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: run_as switches users only when bench is root")
+	}
+	setup := &Setup{Commands: []string{`id -u > from-setup`}, Timeout: time.Minute}
+	r, _, stderr := setupRollout(t, RuntimeHost, "", setup)
+	r.Agent.RunAs = &config.RunAs{UID: 61025, GID: 61025}
+	// The user must reach its workspace: t.TempDir's directories are 0700.
+	for d := filepath.Dir(filepath.Dir(r.Workspace)); d != "/"; d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o001 == 0 {
+			if err := os.Chmod(d, fi.Mode().Perm()|0o011); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	out, err := RunProcess(context.Background(), r, []string{"sh", "-c", `cat from-setup > "$BENCH_OUT_DIR/seen"; id -u >> "$BENCH_OUT_DIR/seen"`}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Infra != nil || out.Process == nil || out.Process.ExitCode != 0 {
+		t.Fatalf("rollout: %v %+v\n%s", out.Infra, out.Process, stderr.String())
+	}
+	if got := readOut(t, r, "seen"); got != "61025\n61025\n" {
+		t.Errorf("setup and agent ran as %q, want 61025 twice", got)
+	}
+}

@@ -2,6 +2,7 @@ package prepare
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -137,14 +138,20 @@ func (r *runner) rolloutAgent(ctx context.Context) (*config.Agent, error) {
 		return a, nil
 	}
 	c := *a
+	eng := container.NewEngine(r.opts.Bench.Container.Engine)
 	if c.Image == "" {
 		c.Image = DefaultImage(r.run)
 		if c.Image == "" {
 			return nil, badinput.Errorf("agents.%s: runtime: container needs image: (an image with the agent installed), the task's environment.image, or an env_build image", a.Name)
 		}
+		// The run's rollouts all start this id: one gone from the engine
+		// (removed by hand, another machine's) cannot be rebuilt as such.
+		if _, err := eng.InspectImage(ctx, c.Image); errors.Is(err, container.ErrNoImage) {
+			return nil, badinput.Errorf("run %s pins the image %s, which is not on this engine (%s): start a fresh run with --new after `bench build %s`", r.run.RunID, c.Image, eng.Bin, r.opts.Task.Path)
+		}
 		return &c, nil
 	}
-	img, err := container.NewEngine(r.opts.Bench.Container.Engine).InspectImage(ctx, c.Image)
+	img, err := eng.InspectImage(ctx, c.Image)
 	if err != nil {
 		// The rollout reports a missing image as its infra_error, as
 		// before: nothing to pin.

@@ -289,3 +289,23 @@ func TestWorkspaceSetupOnHost(t *testing.T) {
 		}
 	}
 }
+
+// A pinned image gone from the engine cannot be rebuilt as such: the
+// run is refused, naming --new, before any rollout.
+func TestPinnedImageGone(t *testing.T) {
+	evaltest.RequireEngine(t)
+	b, task, _ := setup(t, "agents:\n  nop:\n    type: noop\n    runtime: container\n")
+	p := buildPlan(t, b, task)
+	a, _ := b.Agent("nop")
+	gone := "sha256:" + strings.Repeat("e", 64)
+	env := &fakeEnv{spec: &envbuild.Spec{TaskID: task.ID}, img: records.EnvImage{ID: gone, Tag: "perfbench-env/t:h1", Hash: "h1"}}
+	sum, err := Run(context.Background(), Options{Task: task, Bench: b, Agent: a, Plan: p, EnvImages: env})
+	if err == nil || !badinput.Is(err) || !strings.Contains(err.Error(), "--new") || !strings.Contains(err.Error(), gone) {
+		t.Fatalf("gone image: %v (%+v), want bad input naming it and --new", err, sum)
+	}
+	for _, id := range runsIn(t, b) {
+		if _, err := os.Stat(filepath.Join(journal.RunsDir(b.Paths.StateRoot), id, p.Items[0].ID)); err == nil {
+			t.Errorf("run %s started its item", id)
+		}
+	}
+}
