@@ -309,3 +309,43 @@ func TestPinnedImageGone(t *testing.T) {
 		}
 	}
 }
+
+// fakeAgentEnv also knows an agent image built for the entry.
+type fakeAgentEnv struct {
+	fakeEnv
+	agent records.EnvImage
+}
+
+func (f *fakeAgentEnv) AgentImage(_ context.Context, env records.EnvImage, _ *config.Agent) (records.EnvImage, bool, error) {
+	if env != f.img {
+		return records.EnvImage{}, false, nil
+	}
+	return f.agent, true, nil
+}
+
+// An agent image built for the entry is pinned with the environment
+// image, and is the default image of a container entry without image:.
+func TestPinAgentImage(t *testing.T) {
+	b, task, _ := setup(t, "agents:\n  nop:\n    type: noop\n")
+	p := buildPlan(t, b, task)
+	a, _ := b.Agent("nop")
+	env := &fakeAgentEnv{
+		fakeEnv: fakeEnv{spec: &envbuild.Spec{TaskID: task.ID}, img: records.EnvImage{ID: "sha256:" + strings.Repeat("a", 64), Tag: "perfbench-env/t:h1", Hash: "h1"}},
+		agent:   records.EnvImage{ID: "sha256:" + strings.Repeat("f", 64), Tag: "perfbench-agent/t-nop:h9", Hash: "h9"},
+	}
+	sum, err := Run(context.Background(), Options{Task: task, Bench: b, Agent: a, Plan: p, EnvImages: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, _ := journal.ReadRun(sum.RunDir)
+	if run.AgentImage == nil || *run.AgentImage != env.agent || run.EnvImage == nil || *run.EnvImage != env.img {
+		t.Fatalf("pinned env %+v agent %+v", run.EnvImage, run.AgentImage)
+	}
+	if got := DefaultImage(run); got != env.agent.ID {
+		t.Errorf("default image %s, want the agent image's", got)
+	}
+	run.AgentImage = nil
+	if got := DefaultImage(run); got != env.img.ID {
+		t.Errorf("default image without an agent image %s, want the environment's", got)
+	}
+}
