@@ -141,8 +141,10 @@ func TestSetupInContainer(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	script := `cat /tmp/setup-uid /tmp/setup-env tracked.txt > "$BENCH_OUT_DIR/seen"; echo "agent=[$MY_API_KEY]" >> "$BENCH_OUT_DIR/seen"; id -u >> "$BENCH_OUT_DIR/seen"`
-	out, err := RunProcess(context.Background(), r, []string{"sh", "-c", script}, nil)
+	script := `cat > "$BENCH_OUT_DIR/stdin"; cat /tmp/setup-uid /tmp/setup-env tracked.txt > "$BENCH_OUT_DIR/seen"; echo "agent=[$MY_API_KEY]" >> "$BENCH_OUT_DIR/seen"; id -u >> "$BENCH_OUT_DIR/seen"`
+	// The prompt on stdin reaches the agent whole, after the gate's line.
+	prompt := "first line of the prompt\n\nlast line, no newline"
+	out, err := RunProcess(context.Background(), r, []string{"sh", "-c", script}, strings.NewReader(prompt))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,6 +154,9 @@ func TestSetupInContainer(t *testing.T) {
 	want := "61023\nkey=[] plain=[visible]\npre\nedited\nagent=[sk-envpin-0123456789]\n61023\n"
 	if got := readOut(t, r, "seen"); got != want {
 		t.Errorf("the agent saw\n%s\nwant\n%s", got, want)
+	}
+	if got := readOut(t, r, "stdin"); got != prompt {
+		t.Errorf("the agent read %q on stdin, want the prompt %q", got, prompt)
 	}
 	if snapshotAt == "" || agentFile != "" {
 		t.Errorf("snapshot %q %q: want it taken after the setup, before the agent", snapshotAt, agentFile)
