@@ -68,6 +68,9 @@ type Rollout struct {
 	// HumanDiff returns the human commit's diff against pre; only the
 	// replay oracle calls it.
 	HumanDiff func(ctx context.Context) ([]byte, error)
+	// Setup, when set, is the task's workspace_setup: RunProcess runs it
+	// before the agent's process (see Setup).
+	Setup *Setup
 }
 
 // Outcome is what a rollout produced besides the workspace's changes.
@@ -238,6 +241,11 @@ func RunProcess(ctx context.Context, r *Rollout, argv []string, stdin io.Reader)
 		}
 		spec.User = &proc.User{UID: user.UID, GID: user.GID}
 		out.SetDetail("run_as", user.String())
+	}
+	if r.Setup.pending() {
+		if err := setupOnHost(ctx, r, spec.User); err != nil {
+			return setupInfra(out, r, err), nil
+		}
 	}
 	res, err := proc.Run(ctx, spec)
 	if err != nil && spec.User != nil && errors.Is(err, fs.ErrPermission) {

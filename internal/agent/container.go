@@ -67,6 +67,11 @@ var rolloutPath = map[string]bool{
 // StdinReader is implemented by adapters that feed the prompt on stdin.
 type StdinReader interface{ ReadsStdin() bool }
 
+// containerUser is the --user ("uid:gid") of rollout containers: the
+// invoking user's. A variable: tests of a root harness run them as
+// another user.
+var containerUser = func() string { return fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()) }
+
 // ContainerSpec is the container a runtime: container rollout runs argv
 // in. The rollout's private directory (workspace, task file copy, output
 // folder, fresh HOME, TMPDIR) is mounted read-write at the same path, so
@@ -86,7 +91,7 @@ func ContainerSpec(r *Rollout, argv []string, interactive bool) (*container.Spec
 	spec.Name = container.Name(r.RunID, r.ItemID, r.Sample)
 	spec.Labels = container.OwnerLabels(r.RunID, ItemLabel(r))
 	spec.Image = r.Agent.Image
-	spec.User = fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid())
+	spec.User = containerUser()
 	if container.NewEngine(c.Engine).Podman() && os.Getuid() != 0 {
 		spec.KeepUserNS = true
 	}
@@ -157,9 +162,8 @@ func runInContainer(ctx context.Context, r *Rollout, argv []string, stdin io.Rea
 	if err != nil {
 		return &Outcome{Failed: true, Reason: err.Error()}, nil
 	}
-	out := &Outcome{Command: r.Secrets.RedactArgv(spec.RunArgv())}
 	eng := container.NewEngine(spec.Engine)
-	res, err := eng.Run(ctx, *spec, container.RunOptions{
+	opts := container.RunOptions{
 		Env:     clientEnv(r.Env, r.Host),
 		Stdin:   stdin,
 		Stdout:  r.Stdout,
@@ -167,7 +171,15 @@ func runInContainer(ctx context.Context, r *Rollout, argv []string, stdin io.Rea
 		Timeout: r.Limits.Timeout.D(),
 		Grace:   r.Limits.KillGrace.D(),
 		TempDir: r.HarnessDir,
-	})
+	}
+	if r.Setup.pending() {
+		// The agent's own container runs first, its command held at
+		// the gate while workspace_setup execs into it.
+		spec.Gated = true
+		opts.Setup = setupInContainer(r, spec, eng, opts.Env)
+	}
+	out := &Outcome{Command: r.Secrets.RedactArgv(spec.RunArgv())}
+	res, err := eng.Run(ctx, *spec, opts)
 	if err != nil {
 		var nf *proc.NotFoundError
 		if errors.As(err, &nf) {
@@ -175,6 +187,19 @@ func runInContainer(ctx context.Context, r *Rollout, argv []string, stdin io.Rea
 			return out, nil
 		}
 		return nil, err
+	}
+	if res.SetupErr != nil {
+		if res.CleanupErr != nil {
+			fmt.Fprintf(r.Stderr, "perfbench: removing container %s: %v\n", spec.Name, res.CleanupErr)
+		}
+		restoreOwnership(r, out)
+		if res.Process.Stopped && ctx.Err() != nil {
+			// Interrupted during the setup: not its failure.
+			p := res.Process
+			out.Process = &p
+			return out, nil
+		}
+		return setupInfra(out, r, res.SetupErr), nil
 	}
 	p := res.Process
 	out.Process = &p
@@ -194,12 +219,18 @@ func runInContainer(ctx context.Context, r *Rollout, argv []string, stdin io.Rea
 		out.Failed = true
 		out.Reason = "killed by the out-of-memory killer: container.memory exceeded"
 	}
+	restoreOwnership(r, out)
+	return out, nil
+}
+
+// restoreOwnership gives the invoking user back what the container left
+// in the rollout directory owned by another.
+func restoreOwnership(r *Rollout, out *Outcome) {
 	if own, oerr := container.RestoreOwnership(os.Getuid(), os.Getgid(), filepath.Dir(r.Workspace)); oerr != nil {
 		fmt.Fprintf(r.Stderr, "perfbench: %v\n", oerr)
 	} else if own.Fixed > 0 {
-		out.Details["ownership_restored"] = own.Fixed
+		out.SetDetail("ownership_restored", own.Fixed)
 	}
-	return out, nil
 }
 
 // ContainerRuntime is the container side of a runtime: container entry,

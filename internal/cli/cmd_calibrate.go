@@ -33,6 +33,8 @@ type calibrateOptions struct {
 	session    int
 	sessionDir string
 	items      string
+	// envImage is the environment image id the parent resolved.
+	envImage string
 }
 
 func newCalibrateCmd(env *System) *cobra.Command {
@@ -97,7 +99,8 @@ evaluate does.`,
 	f.IntVar(&o.session, "session", 0, "run only this session, into --session-dir (internal)")
 	f.StringVar(&o.sessionDir, "session-dir", "", "the session's directory (internal)")
 	f.StringVar(&o.items, "items", "", "the session's item ids, comma-separated (internal)")
-	for _, name := range []string{"session", "session-dir", "items"} {
+	f.StringVar(&o.envImage, "env-image", "", "the environment image id the sessions run in (internal)")
+	for _, name := range []string{"session", "session-dir", "items", "env-image"} {
 		_ = f.MarkHidden(name)
 	}
 	return c
@@ -152,10 +155,27 @@ func runCalibrate(ctx context.Context, env *System, o *calibrateOptions, taskPat
 		}
 		planPath = filepath.Join(cfg.bench.Paths.StateRoot, "plan.json")
 	}
+	image := o.envImage
+	if image == "" {
+		// The environment image of the task's current hash, by id (the
+		// sessions get that id: a rebuild meanwhile changes none); with
+		// an env_build, never the host.
+		spec, cur, err := env.envImagesOf(cfg.bench).Current(ctx, task)
+		if err != nil {
+			return fmt.Errorf("environment image: %w", err)
+		}
+		if spec != nil {
+			if cur.ID == "" {
+				return badinput.Errorf("%s: the environment image %s (env_build's current hash) is not built: run `bench build %s` first", task.Path, cur.Tag, task.Path)
+			}
+			image = cur.ID
+			fmt.Fprintf(env.Stderr, "environment image %s (%s)\n", cur.Tag, cur.ID)
+		}
+	}
 	co := calibrate.Options{
 		Task: task, Bench: cfg.bench, Plan: pl, Path: journal.CalibrationPath(planPath),
 		Sessions: o.sessions, Rounds: o.rounds, Shard: sh,
-		Runner: evalRunner(env, cfg.bench, task), ProcessEnv: env.Environ(), LockDir: o.lockDir,
+		Runner: evalRunner(env, cfg.bench, task, image), ProcessEnv: env.Environ(), LockDir: o.lockDir,
 		Now: env.Now, Log: env.Stderr,
 	}
 	if o.session > 0 {
@@ -172,6 +192,9 @@ func runCalibrate(ctx context.Context, env *System, o *calibrateOptions, taskPat
 		}
 		if o.lockDir != "" {
 			co.Exec = append(co.Exec, "--lock-dir", o.lockDir)
+		}
+		if image != "" && image != task.Environment.Image {
+			co.Exec = append(co.Exec, "--env-image", image)
 		}
 		co.ExecDir, _ = env.wd()
 	}

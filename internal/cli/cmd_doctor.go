@@ -140,7 +140,7 @@ func counterCheck(env *System, b *config.Bench, task *config.Task) doctor.Check 
 	counts := task != nil && countsInstructions(&task.Evaluation)
 	if counts && task.Environment.Image != "" {
 		return doctor.Check{Name: "instruction counter in " + task.Environment.Image, Run: func(ctx context.Context) doctor.Result {
-			r, ok := evalRunner(env, b, task).(*evaluate.Container)
+			r, ok := evalRunner(env, b, task, "").(*evaluate.Container)
 			if !ok {
 				return doctor.Result{Detail: "no container runner"}
 			}

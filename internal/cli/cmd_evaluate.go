@@ -64,6 +64,10 @@ correctness_failed, equivalence_failed, timeout. An empty patch is timed as
 the baseline and flagged empty_patch; it is never correct, and never
 opt_base or opt_commit.
 
+With an env_build, every arm runs in the environment image the run pinned
+(by id, however its tag moved since; without a pin, the image of the task's
+current hash, which must be built), never on the host.
+
 With the task's environment.image, setup, correctness and the workload of
 every arm run in containers of that image (one per arm, the same limits
 from bench.yaml's container section, the evaluation network, the invoking
@@ -157,6 +161,7 @@ func runEvaluate(ctx context.Context, env *System, o *evaluateOptions, args []st
 		LoadTask: func(path string) (*config.Task, error) { return env.loadTask(cfg, path) },
 		RunDir:   firstArg(args), Predictions: o.predictions, PlanPath: o.planPath, Out: o.out,
 		TaskPath: o.task, Commits: o.commits, Regrade: o.regrade, Shard: sh,
+		EnvImages:    env.envImagesOf(cfg.bench),
 		BenchVersion: Version(), Now: env.Now, Log: env.Stderr,
 	})
 	if err != nil {
@@ -165,10 +170,17 @@ func runEvaluate(ctx context.Context, env *System, o *evaluateOptions, args []st
 	for _, s := range in.Skipped {
 		fmt.Fprintf(env.Stderr, "skipping %s\n", s)
 	}
-	if !o.regrade && in.Runtime == agent.RuntimeContainer && in.Task.Environment.Image == "" {
+	if !o.regrade && in.Runtime == agent.RuntimeContainer && in.Task.Environment.Image == "" && in.EnvImage == nil {
 		fmt.Fprintf(env.Stderr, "warning: run %s's rollouts ran in a container, but %s has no environment.image: the agent's patched code runs on this host, unsandboxed (set environment.image, or environment.require_image: true to refuse)\n", in.RunID, in.Task.Path)
 	}
-	runner := evalRunner(env, cfg.bench, in.Task)
+	image := ""
+	if in.EnvImage != nil {
+		// The run's pinned environment image, by id: a tag moved since
+		// (a rebuild) changes nothing here.
+		image = in.EnvImage.ID
+		fmt.Fprintf(env.Stderr, "environment image %s (%s)\n", in.EnvImage.Tag, in.EnvImage.ID)
+	}
+	runner := evalRunner(env, cfg.bench, in.Task, image)
 	eo := evaluate.Options{
 		RunID: in.RunID, Task: in.Task, Bench: cfg.bench, RepoURL: in.Plan.RepoURL, Units: in.Units,
 		Regrade: o.regrade, MaxParallelSetup: o.maxParallelSetup, TimingSlots: o.timingSlots, LockDir: o.lockDir,
@@ -213,12 +225,17 @@ func runEvaluate(ctx context.Context, env *System, o *evaluateOptions, args []st
 }
 
 // evalRunner is where an evaluation of task runs its commands: on this
-// host, or in containers of environment.image (evaluate and calibrate
-// share it, so a calibration times what the evaluation will).
-func evalRunner(env *System, b *config.Bench, task *config.Task) evaluate.Runner {
+// host, or in containers of envImage (the environment image's id, built
+// from env_build) or environment.image (evaluate and calibrate share it,
+// so a calibration times what the evaluation will).
+func evalRunner(env *System, b *config.Bench, task *config.Task, envImage string) evaluate.Runner {
 	launcher := launcherArgv(env)
 	var runner evaluate.Runner = &evaluate.Host{Launcher: launcher}
-	if image := task.Environment.Image; image != "" {
+	image := task.Environment.Image
+	if envImage != "" {
+		image = envImage
+	}
+	if image != "" {
 		// In containers the launcher is mounted into the image: it must be
 		// statically linked (bench built with CGO_ENABLED=0), or another
 		// bench binary that is (BENCH_LAUNCHER).

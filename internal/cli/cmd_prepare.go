@@ -68,7 +68,14 @@ bench.yaml's shard_budget_usd, else max_total_budget_usd / N.
 Without --from-plan the plan is built from --commits or the task's own
 commits. Preflight checks (as in 'bench doctor') run first unless
 --dry-run or --skip-preflight (or experiment.preflight_enabled: false).
---dry-run prints what would run for each item and starts nothing.`,
+--dry-run prints what would run for each item and starts nothing.
+
+With an env_build that names a file, the run's first prepare pins the
+environment image of its current hash in run.json (id, tag, hash); a
+runtime: container entry without image: runs in it, by id, with the
+task's workspace_setup run in its container first. A resume whose hash
+changed is exit status 2 (start a fresh run with --new), and so is an
+image not built yet (run 'bench build TASK.yaml').`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error { return runPrepare(c.Context(), env, o, args[0]) },
 	}
@@ -136,7 +143,11 @@ func runPrepare(ctx context.Context, env *System, o *prepareOptions, taskPath st
 	if a, err = withRunAs(a, o.runAs); err != nil {
 		return err
 	}
-	if a, err = prepare.ResolveAgent(env.kinds(), task, a, agent.Host{Env: env.Environ()}); err != nil {
+	envBuild, err := hasEnvBuild(task)
+	if err != nil {
+		return err
+	}
+	if a, err = prepare.ResolveAgentEnv(env.kinds(), task, a, agent.Host{Env: env.Environ()}, envBuild); err != nil {
 		return err
 	}
 	if !o.dryRun {
@@ -152,6 +163,9 @@ func runPrepare(ctx context.Context, env *System, o *prepareOptions, taskPath st
 		KeepWorkspaces: o.keepWorkspaces, InitRun: o.initRun, Shard: sh,
 		ProcessEnv: env.Environ(), BenchVersion: Version(), Now: env.Now,
 		Log: env.Stderr,
+	}
+	if envBuild {
+		opts.EnvImages = env.envImagesOf(cfg.bench)
 	}
 	if o.dryRun {
 		return dryRun(ctx, env, opts)
@@ -264,6 +278,16 @@ func dryRun(ctx context.Context, env *System, o prepare.Options) error {
 		records.LimitMaxBudgetUSD, dr.Limits.MaxBudgetUSD, records.LimitKillGrace, dr.Limits.KillGrace)
 	if r := agent.RunsAs(a); r != nil {
 		fmt.Fprintf(env.Stdout, "run as: %s (the agent's user; bench must be root)\n", r)
+	}
+	if img := dr.EnvImage; img != nil {
+		id := img.ID
+		if id == "" {
+			id = "not built: run `bench build " + o.Task.Path + "`"
+		}
+		fmt.Fprintf(env.Stdout, "environment image: %s (%s)\n", img.Tag, id)
+		for _, c := range dr.WorkspaceSetup {
+			fmt.Fprintf(env.Stdout, "workspace_setup: %s\n", c)
+		}
 	}
 	fmt.Fprintf(env.Stdout, "state: %s\n", o.Bench.Paths.StateRoot)
 	fmt.Fprintf(env.Stdout, "run id: %s (a new run; a resumed run keeps its own)\n", dr.RunID)

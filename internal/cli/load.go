@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +13,9 @@ import (
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/badinput"
 	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/container"
+	"github.com/perfbench/perfbench/internal/envbuild"
+	"github.com/perfbench/perfbench/internal/records"
 )
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
@@ -113,4 +118,54 @@ func absIn(cwd, p string) string {
 		return filepath.Clean(p)
 	}
 	return filepath.Join(cwd, p)
+}
+
+// envImages is prepare's, evaluate's and calibrate's view of a task's
+// environment image: envbuild's FromTask, then Current on bench.yaml's
+// engine and platform.
+type envImages struct {
+	eng      *container.Engine
+	platform string
+}
+
+// envImagesOf is the environment images of bench.yaml's engine, with
+// the client environment of this process.
+func (e *System) envImagesOf(b *config.Bench) envImages {
+	eng := container.NewEngine(b.Container.Engine)
+	eng.Env = e.Environ()
+	return envImages{eng: eng, platform: b.Container.Platform}
+}
+
+// Current resolves the task's env_build (nil when it names no file) and
+// the image of its current hash (ID "" when not built).
+func (ei envImages) Current(ctx context.Context, t *config.Task) (*envbuild.Spec, records.EnvImage, error) {
+	s, err := envbuild.FromTask(t)
+	if errors.Is(err, envbuild.ErrNotImplemented) {
+		// Until envbuild resolves env_build (issue 16, being built in
+		// parallel), no task builds an image: today's behaviour.
+		return nil, records.EnvImage{}, nil
+	}
+	if err != nil || s == nil {
+		return nil, records.EnvImage{}, err
+	}
+	img, err := envbuild.Current(ctx, s, ei.eng, ei.platform)
+	return s, img, err
+}
+
+// AgentImage is the hook of the agent images (bench build --agent, built
+// by envbuild.BuildAgent): none is known yet, so a container entry
+// without image: runs in the environment image. Filling it in makes
+// prepare pin the agent image (run.json's agent_image) and run in it.
+func (envImages) AgentImage(context.Context, records.EnvImage, *config.Agent) (records.EnvImage, bool, error) {
+	return records.EnvImage{}, false, nil
+}
+
+// hasEnvBuild reports whether the task's env_build names a file (an image
+// is built for it), without looking at the engine.
+func hasEnvBuild(t *config.Task) (bool, error) {
+	s, err := envbuild.FromTask(t)
+	if errors.Is(err, envbuild.ErrNotImplemented) {
+		return false, nil
+	}
+	return s != nil, err
 }

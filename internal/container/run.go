@@ -2,12 +2,14 @@ package container
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/perfbench/perfbench/internal/proc"
@@ -49,6 +51,12 @@ type RunOptions struct {
 	// when this harness is killed with -9. Empty means the system temp
 	// directory.
 	TempDir string
+	// Setup, when set (the Spec must be Gated), runs once the container
+	// is running and before its command starts: it is given the
+	// container's id (to exec into it). Only after it returns nil is the
+	// gate opened and the wall-clock limit started; an error kills the
+	// container before its command ran (Result.SetupErr).
+	Setup func(ctx context.Context, id string) error
 }
 
 // Result is how a container run ended.
@@ -68,6 +76,9 @@ type Result struct {
 	EngineError string
 	// CleanupErr is set when the container could not be removed.
 	CleanupErr error
+	// SetupErr is RunOptions.Setup's error: the container was killed
+	// and its command never started.
+	SetupErr error
 }
 
 // Run runs spec under the process contract and returns how it ended. The
@@ -130,18 +141,65 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 		Bound:  clientBound,
 		GiveUp: stopClient,
 	}
-	ended := w.Go(ctx)
 
 	tail := textx.NewTail(4096)
-	res, err := proc.Run(clientCtx, proc.Spec{
+	client := proc.Spec{
 		Argv:   argv,
 		Env:    opts.Env,
 		Stdin:  opts.Stdin,
 		Stdout: opts.Stdout,
 		Stderr: &teeWriter{w: opts.Stderr, tail: tail},
 		Grace:  2 * time.Second,
-	})
-	stop := ended()
+	}
+	var res proc.Result
+	var stop proc.Outcome
+	var setupErr error
+	err = nil
+	if opts.Setup == nil {
+		ended := w.Go(ctx)
+		res, err = proc.Run(clientCtx, client)
+		stop = ended()
+	} else {
+		if !spec.Gated {
+			return nil, fmt.Errorf("container %s: a setup needs a gated spec", spec.Name)
+		}
+		g := newGate(opts.Stdin)
+		client.Stdin = g
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			res, err = proc.Run(clientCtx, client)
+		}()
+		started, serr := e.setup(ctx, cid, done, opts.Setup)
+		switch {
+		case serr != nil:
+			// The command never starts: the gate stays shut, and the
+			// container goes.
+			setupErr = serr
+			g.abort()
+			kill("KILL")
+			select {
+			case <-done:
+			case <-time.After(clientBound):
+				stopClient()
+				<-done
+			}
+			stop.Killed = true
+			if ctx.Err() != nil {
+				stop.Stopped, stop.Cause = true, context.Cause(ctx)
+			}
+		case !started:
+			// The client ended first: the container did not start.
+			g.abort()
+			<-done
+		default:
+			g.open()
+			// The wall-clock limit is the command's: it starts now.
+			ended := w.Go(ctx)
+			<-done
+			stop = ended()
+		}
+	}
 
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), engineCallTimeout)
 	defer cancel()
@@ -149,7 +207,7 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 		// The client never started, so neither did a container.
 		return nil, err
 	}
-	out := &Result{Process: res}
+	out := &Result{Process: res, SetupErr: setupErr}
 	out.Process.TimedOut = stop.TimedOut
 	out.Process.Stopped = stop.Stopped || res.Stopped
 	if stop.Stopped {
@@ -169,7 +227,7 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 			out.CleanupErr = err
 		}
 	}
-	if res.ExitCode == 137 && !out.Process.Killed && id != "" {
+	if res.ExitCode == 137 && !out.Process.Killed && id != "" && setupErr == nil {
 		// SIGKILLed by someone else than us: the kernel's OOM killer
 		// is the usual suspect; the engine's event log says.
 		out.OOMKilled, _ = e.OOMKilled(cctx, id, start)
@@ -219,4 +277,72 @@ func engineError(stderr string) string {
 		return ""
 	}
 	return strings.TrimSpace(all[len(all)-1])
+}
+
+// setupWait bounds the wait for a gated container to be running.
+var setupWait = 2 * time.Minute
+
+// setup waits until the container of the cid file runs, then calls fn
+// with its id. started is false when the client ended first (the
+// container did not start: the client's status says why).
+func (e *Engine) setup(ctx context.Context, cid *cidFile, done <-chan struct{}, fn func(context.Context, string) error) (started bool, err error) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(setupWait)
+	for {
+		if id := cid.id(); id != "" {
+			ictx, cancel := context.WithTimeout(ctx, engineCallTimeout)
+			out, ierr := e.command(ictx, "inspect", "--format", "{{.State.Running}}", id)
+			cancel()
+			if ierr == nil && strings.TrimSpace(string(out)) == "true" {
+				return true, fn(ctx, id)
+			}
+		}
+		select {
+		case <-done:
+			return false, nil
+		case <-ctx.Done():
+			return true, fmt.Errorf("setup not started: %w", context.Cause(ctx))
+		case <-deadline:
+			return true, fmt.Errorf("the container was not running after %s", setupWait)
+		case <-tick.C:
+		}
+	}
+}
+
+// gate is a gated container's stdin: nothing until open, then the one
+// line the gate's shell reads, then the command's own stdin (or EOF).
+type gate struct {
+	ch   chan bool // true: open, false: abort
+	once sync.Once
+	r    io.Reader
+}
+
+func newGate(stdin io.Reader) *gate {
+	g := &gate{ch: make(chan bool, 1)}
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	g.r = stdin
+	return g
+}
+
+func (g *gate) open()  { g.once.Do(func() { g.ch <- true }) }
+func (g *gate) abort() { g.once.Do(func() { g.ch <- false }) }
+
+// errGateShut ends the stdin of a container whose command must not start:
+// without the gate's line its shell exits.
+var errGateShut = errors.New("gate shut")
+
+func (g *gate) Read(p []byte) (int, error) {
+	if g.ch != nil {
+		ok := <-g.ch
+		g.ch = nil
+		if !ok {
+			g.r = strings.NewReader("")
+			return 0, errGateShut
+		}
+		g.r = io.MultiReader(strings.NewReader("\n"), g.r)
+	}
+	return g.r.Read(p)
 }

@@ -95,6 +95,11 @@ type Spec struct {
 	// Interactive keeps the container's stdin open (-i): RunOptions.Stdin
 	// reaches it (an agent that reads its prompt from stdin).
 	Interactive bool
+	// Gated makes Cmd wait for one line on stdin before it starts (a
+	// shell reads it, then execs Cmd, which keeps stdin): the container
+	// runs, and RunOptions.Setup execs into it, before the command does.
+	// It implies --interactive and needs sh in the image.
+	Gated bool
 
 	// Resources: zero values mean unlimited.
 	CPUs      float64
@@ -169,7 +174,7 @@ func (s *Spec) RunArgv() []string {
 	for _, k := range slices.Sorted(maps.Keys(s.Labels)) {
 		add("--label", k+"="+s.Labels[k])
 	}
-	if s.Interactive {
+	if s.Interactive || s.Gated {
 		add("--interactive")
 	}
 	if s.Init {
@@ -239,8 +244,16 @@ func (s *Spec) RunArgv() []string {
 		add("--entrypoint", s.Entrypoint)
 	}
 	add(s.Image)
+	if s.Gated {
+		a = append(a, GateArgv...)
+	}
 	return append(a, s.Cmd...)
 }
+
+// GateArgv is what a Gated Spec's Cmd runs behind: sh reads the gate's
+// line (byte by byte, as a shell reads a pipe, so nothing after it is
+// taken from the command's stdin), then becomes the command.
+var GateArgv = []string{"sh", "-c", `read -r _ && exec "$@"`, "perfbench-gate"}
 
 // flag formats --mount's value. Fields are CSV (the engines parse them with
 // encoding/csv), so a path holding a comma or a quote is quoted.

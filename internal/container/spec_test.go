@@ -81,6 +81,13 @@ func TestRunArgvGolden(t *testing.T) {
 	podman.KeepUserNS = true
 	podman.User = "1000:1000"
 	golden(t, "podman", lines(podman.RunArgv()))
+
+	// workspace_setup's gate: -i, and the command behind the gate's shell.
+	gated := container.FromConfig(config.Container{}, "")
+	gated.Image = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	gated.Gated = true
+	gated.Cmd = []string{"claude", "-p", "fix it"}
+	golden(t, "gated", lines(gated.RunArgv()))
 }
 
 func TestRunArgvNoSecretValues(t *testing.T) {

@@ -48,6 +48,12 @@ type InputOptions struct {
 	// id as prepare's shards take them.
 	Shard shard.Spec
 
+	// EnvImages resolves the task's environment image (env_build) when
+	// the run pins none: a run's pinned image is used whatever the task's
+	// hash is now; without a pin, the current hash's (bad input when not
+	// built). Nil: the task builds no image.
+	EnvImages prepare.EnvImages
+
 	BenchVersion string
 	Now          func() time.Time
 	// Log receives what is chosen or created ("resuming run ...").
@@ -65,6 +71,10 @@ type Input struct {
 	Units   []Unit
 	// Skipped are the units left out, each with why.
 	Skipped []string
+	// EnvImage is the environment image the evaluation runs in, by its
+	// ID: the run's pinned one, else the task's current one; nil when the
+	// task builds none (environment.image, or the host).
+	EnvImage *records.EnvImage
 }
 
 // Open finds what to evaluate: the units of a run directory (its task
@@ -113,7 +123,11 @@ func openRunDir(ctx context.Context, o *InputOptions) (*Input, error) {
 	if task.ID != run.Task.ID {
 		return nil, badinput.Errorf("task %s has id %s, but run %s is of task %s", taskPath, task.ID, run.RunID, run.Task.ID)
 	}
-	if err := requireImage(o, task); err != nil {
+	envImage, err := runEnvImage(ctx, o, run, task)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireImage(o, task, envImage); err != nil {
 		return nil, err
 	}
 	p, err := findPlan(ctx, o, run, runDir, task)
@@ -125,7 +139,7 @@ func openRunDir(ctx context.Context, o *InputOptions) (*Input, error) {
 		items[it.ID] = it
 	}
 	samples := max(run.Samples, 1)
-	in := &Input{RunID: run.RunID, RunDir: runDir, Runtime: run.Runtime, Task: task, Plan: p}
+	in := &Input{RunID: run.RunID, RunDir: runDir, Runtime: run.Runtime, Task: task, Plan: p, EnvImage: envImage}
 	for _, id := range run.Items {
 		it, ok := items[id]
 		if !ok {
@@ -276,7 +290,13 @@ func openPredictions(ctx context.Context, o *InputOptions) (*Input, error) {
 	if task.ID != p.TaskID {
 		return nil, badinput.Errorf("task %s has id %s, but plan %s is of task %s", taskPath, task.ID, o.PlanPath, p.TaskID)
 	}
-	if err := requireImage(o, task); err != nil {
+	// Checked before anything is created; a run found below may pin
+	// another image, which it keeps.
+	envImage, err := runEnvImage(ctx, o, &records.Run{}, task)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireImage(o, task, envImage); err != nil {
 		return nil, err
 	}
 	byID := map[string]records.Prediction{}
@@ -363,6 +383,8 @@ func openPredictions(ctx context.Context, o *InputOptions) (*Input, error) {
 			Agent:    records.RunAgent{Name: PredictionsAgent, Type: PredictionsAgent, Model: model, ConfigHash: hash},
 			PlanHash: p.Hash, PlanPath: absPlan, Items: ids, Samples: 1,
 			Provenance: prepare.Provenance(ctx, o.BenchVersion),
+			// Pinned: evaluating the file again uses the same image.
+			EnvImage: envImage,
 		}
 		if err := os.MkdirAll(runDir, 0o755); err != nil {
 			return nil, err
@@ -379,7 +401,10 @@ func openPredictions(ctx context.Context, o *InputOptions) (*Input, error) {
 		}
 		fmt.Fprintf(o.Log, "run %s: %d prediction(s) from %s\n", run.RunID, len(ids), o.Predictions)
 	}
-	in := &Input{RunID: run.RunID, RunDir: runDir, Task: task, Plan: p}
+	if run.EnvImage != nil {
+		envImage = run.EnvImage
+	}
+	in := &Input{RunID: run.RunID, RunDir: runDir, Task: task, Plan: p, EnvImage: envImage}
 	for _, it := range items {
 		dir := filepath.Join(runDir, it.ID)
 		patch := []byte(byID[it.ID].ModelPatch)
@@ -396,10 +421,37 @@ func openPredictions(ctx context.Context, o *InputOptions) (*Input, error) {
 // requireImage refuses, before anything is created, to evaluate on the
 // host a task that sets environment.require_image (--regrade runs
 // nothing).
-func requireImage(o *InputOptions, task *config.Task) error {
-	if o.Regrade || task.Environment.Image != "" || !task.Environment.RequireImage {
+func requireImage(o *InputOptions, task *config.Task, env *records.EnvImage) error {
+	if o.Regrade || task.Environment.Image != "" || env != nil || !task.Environment.RequireImage {
 		return nil
 	}
 	return &config.Error{Pos: task.Environment.RequireImagePos, Field: "environment.require_image",
 		Msg: "true, but environment.image is empty: evaluating on the host would run the agent's patched code unsandboxed"}
+}
+
+// runEnvImage is the environment image an evaluation of run runs in: the
+// one the run pinned, else the task's current one (o.EnvImages), which
+// must be built: with an env_build, evaluation never falls back to the
+// host. Nil when neither applies.
+func runEnvImage(ctx context.Context, o *InputOptions, run *records.Run, task *config.Task) (*records.EnvImage, error) {
+	if run.EnvImage != nil {
+		if run.EnvImage.ID == "" {
+			return nil, badinput.Errorf("run %s: run.json pins the environment image %s without an id", run.RunID, run.EnvImage.Tag)
+		}
+		return run.EnvImage, nil
+	}
+	if o.EnvImages == nil {
+		return nil, nil
+	}
+	spec, cur, err := o.EnvImages.Current(ctx, task)
+	if err != nil {
+		return nil, fmt.Errorf("environment image: %w", err)
+	}
+	if spec == nil {
+		return nil, nil
+	}
+	if cur.ID == "" && !o.Regrade {
+		return nil, badinput.Errorf("%s: the environment image %s (env_build's current hash) is not built: run `bench build %s` first", task.Path, cur.Tag, task.Path)
+	}
+	return &cur, nil
 }

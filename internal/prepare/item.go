@@ -264,6 +264,8 @@ type attempt struct {
 	outDir         string
 	stdout, stderr *logFile
 	ro             *agent.Rollout
+	// closeSetup closes setup.log.
+	closeSetup func()
 	// keep is set when the private directory outlives the attempt
 	// (--keep-workspaces).
 	keep bool
@@ -272,6 +274,9 @@ type attempt struct {
 // cleanup removes the attempt's private directories (the rollout's
 // unless kept).
 func (it *itemRun) cleanup(a *attempt) {
+	if a.closeSetup != nil {
+		a.closeSetup()
+	}
 	if it.harness != "" {
 		if err := fsx.RemoveOwned(it.harness); err != nil {
 			fmt.Fprintf(it.log, "warning: %s: remove %s: %v\n", it.u.item.ID, it.harness, err)
@@ -346,6 +351,11 @@ func (it *itemRun) setup(ctx context.Context, a *attempt) *verdict {
 	a.ro.HumanDiff = func(ctx context.Context) ([]byte, error) {
 		return it.mirror.Diff(ctx, it.u.item.Pre, it.u.item.Human)
 	}
+	if a.ro.Setup, a.closeSetup, err = it.newSetup(a); err != nil {
+		a.stdout.Close()
+		a.stderr.Close()
+		return stopAt("setup log", err)
+	}
 	if it.spend.refresh(true); it.spend.Reached() {
 		// The run's budget ran out while this item was being set up.
 		a.stdout.Close()
@@ -393,7 +403,7 @@ func (it *itemRun) runAgent(ctx context.Context, a *attempt) facts {
 	it.cancelRollout = cancelRollout
 	it.usageMu.Unlock()
 	t0 := o.Now()
-	out, runErr := it.adapter.Run(rctx, a.ro)
+	out, runErr := it.runWithSetup(rctx, a.ro)
 	it.phase("agent", t0)
 	f := facts{runErr: runErr, out: out}
 	// Why the harness stopped the rollout, if it did (a budget cap).
@@ -899,4 +909,31 @@ func sweepStaleRollouts(root string, log io.Writer) {
 	for _, st := range fsx.SweepOwned(root, "perfbench-*") {
 		fmt.Fprintf(log, "removed stale rollout directory %s (harness pid %d is gone)\n", st.Dir, st.PID)
 	}
+}
+
+// runWithSetup runs the adapter after the task's workspace_setup. An
+// adapter's process runs it (agent.RunProcess: in the agent's own
+// container, or in the workspace on the host); for an agent that starts
+// none (noop) it runs on its own first. A rollout whose setup failed ends
+// there, infra_error (infra_kind: setup).
+func (it *itemRun) runWithSetup(ctx context.Context, ro *agent.Rollout) (*agent.Outcome, error) {
+	if ro.Setup == nil {
+		return it.adapter.Run(ctx, ro)
+	}
+	if argv, err := it.adapter.Command(ro); err == nil && argv == nil {
+		out, err := agent.RunSetup(ctx, ro)
+		if err != nil || out.Infra != nil || (out.Process != nil && out.Process.Stopped) {
+			return out, err
+		}
+		if out.Failed {
+			return &agent.Outcome{Infra: &agent.InfraError{Kind: agent.InfraSetup, Msg: "workspace_setup: " + out.Reason}}, nil
+		}
+	}
+	out, err := it.adapter.Run(ctx, ro)
+	if ran, _ := ro.Setup.Ran(); !ran && err == nil && ctx.Err() == nil {
+		// Its work would be judged against a tree the task never has.
+		return &agent.Outcome{Infra: &agent.InfraError{Kind: agent.InfraSetup,
+			Msg: fmt.Sprintf("workspace_setup did not run: the %s adapter started its agent without agent.RunProcess", it.opts.Agent.Type)}}, nil
+	}
+	return out, err
 }

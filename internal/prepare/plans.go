@@ -52,11 +52,21 @@ func BuildPlan(ctx context.Context, b *config.Bench, task *config.Task, commits 
 // bad input, when there is no image, and when the entry's adapter cannot
 // be made.
 func ResolveAgent(kinds []agent.Kind, task *config.Task, a *config.Agent, host agent.Host) (*config.Agent, error) {
+	return ResolveAgentEnv(kinds, task, a, host, false)
+}
+
+// ResolveAgentEnv is ResolveAgent for a task that may build its
+// environment image: with envImage (its env_build names a file) a
+// container entry without image: is left without one, and its rollouts
+// run in the image the run pins (DefaultImage), by id; the entry as
+// configured, and so the run's agent configuration hash, does not name
+// it, so a changed image is found as the same run and refused (--new).
+func ResolveAgentEnv(kinds []agent.Kind, task *config.Task, a *config.Agent, host agent.Host, envImage bool) (*config.Agent, error) {
 	if kinds == nil {
 		kinds = agent.Builtins()
 	}
 	kind, _ := agent.Find(kinds, a.Type)
-	if a.Runtime == agent.RuntimeContainer && a.Image == "" && !kind.ChoosesRuntime {
+	if a.Runtime == agent.RuntimeContainer && a.Image == "" && !kind.ChoosesRuntime && !envImage {
 		if task.Environment.Image == "" {
 			return nil, badinput.Errorf("agents.%s: runtime: container needs image: (an image with the agent installed), or the task's environment.image", a.Name)
 		}

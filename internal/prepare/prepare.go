@@ -80,6 +80,12 @@ type Options struct {
 	// predictions) is written; `bench merge` does that.
 	Shard shard.Spec
 
+	// EnvImages, when set, resolves the task's environment image
+	// (env_build): the run's first prepare pins it in run.json, a resume
+	// must find the same hash, and container entries without image: run
+	// in it, by id. Nil: the task builds no image.
+	EnvImages EnvImages
+
 	// ProcessEnv is the harness's environment (os.Environ()).
 	ProcessEnv   []string
 	BenchVersion string
@@ -138,6 +144,8 @@ type runner struct {
 	limits   records.Limits
 	rollRoot string
 	log      io.Writer
+	// env is the task's environment image (nil: it builds none).
+	env *envState
 
 	mu     sync.Mutex
 	counts map[records.RolloutStatus]int
@@ -380,7 +388,11 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{opts: opts, adapter: adapter, log: opts.Log, counts: map[records.RolloutStatus]int{}, retry: retryDefaults(opts.Bench.Retry)}
+	env, err := resolveEnv(ctx, &opts, false)
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{opts: opts, adapter: adapter, log: opts.Log, counts: map[records.RolloutStatus]int{}, retry: retryDefaults(opts.Bench.Retry), env: env}
 	r.limits = EffectiveLimits(opts.Agent.Limits)
 	r.secrets = secretSet(&r.opts)
 	if r.rollRoot, err = opts.Bench.PrivateRoot(); err != nil {
@@ -398,6 +410,17 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err := r.openRun(ctx); err != nil {
 		return nil, err
 	}
+	// The entry the rollouts run: its image by id (the pinned one for an
+	// entry without image:).
+	ra, err := r.rolloutAgent(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, own := adapter.(ContainerAdapter); !own && opts.Agent.Runtime == agent.RuntimeContainer && opts.Agent.Image == "" {
+		// Recorded as the image the rollouts run: the pinned one.
+		ca = agent.ContainerRuntime{Agent: ra}
+	}
+	r.opts.Agent = ra
 	// Where rollouts run and their images are the run's: recorded by the
 	// run's creator (or an unsharded session), never by a shard.
 	if !opts.sharded() {
@@ -676,6 +699,11 @@ func (r *runner) openRun(ctx context.Context) error {
 		existing = run
 	}
 	if existing != nil {
+		if o.EnvImages != nil {
+			if err := checkPinned(existing, r.env, o.Task.Path); err != nil {
+				return err
+			}
+		}
 		r.run = existing
 		r.runDir = filepath.Join(journal.RunsDir(root), existing.RunID)
 		if o.InitRun {
@@ -719,6 +747,7 @@ func (r *runner) openRun(ctx context.Context) error {
 		// Recorded, so that every report says the run was not leak-proof.
 		AllowUnisolated: o.Bench.AllowUnisolated,
 	}
+	r.env.pin(r.run)
 	r.runDir = filepath.Join(journal.RunsDir(root), id)
 	if err := os.MkdirAll(r.runDir, 0o755); err != nil {
 		return fmt.Errorf("run dir: %w", err)

@@ -63,6 +63,11 @@ type Planned struct {
 	// Items is the number of plan items.
 	Items    int
 	Commands []PlannedCommand
+	// EnvImage is the task's environment image (env_build) of its
+	// current hash, nil when it builds none; its ID is "" when it is not
+	// built. WorkspaceSetup are its workspace_setup commands.
+	EnvImage       *records.EnvImage
+	WorkspaceSetup []string
 }
 
 // PlannedCommand is the command of one item's rollout.
@@ -93,8 +98,27 @@ func DryRun(ctx context.Context, opts Options) (*Planned, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{opts: opts, limits: EffectiveLimits(opts.Agent.Limits), secrets: secretSet(&opts)}
+	env, err := resolveEnv(ctx, &opts, true)
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{opts: opts, limits: EffectiveLimits(opts.Agent.Limits), secrets: secretSet(&opts), env: env}
 	out := &Planned{RunID: opts.RunID, Limits: r.limits, Items: len(p.Items)}
+	if env != nil {
+		img := env.current
+		out.EnvImage = &img
+		out.WorkspaceSetup = env.spec.WorkspaceSetup
+		kind, _ := agent.Find(opts.Kinds, opts.Agent.Type)
+		if a := opts.Agent; a.Runtime == agent.RuntimeContainer && a.Image == "" && !kind.ChoosesRuntime {
+			// What a new run would pin: the id, or the tag until built.
+			c := *a
+			c.Image = img.ID
+			if c.Image == "" {
+				c.Image = img.Tag
+			}
+			r.opts.Agent = &c
+		}
+	}
 	if out.RunID == "" {
 		out.RunID = journal.NewRunID(opts.Task.ID, opts.Agent.Name, opts.Agent.Model, opts.now().UTC())
 	}
@@ -118,6 +142,8 @@ func DryRun(ctx context.Context, opts Options) (*Planned, error) {
 			if err != nil {
 				return out, err
 			}
+			// The agent waits at the gate while workspace_setup runs.
+			spec.Gated = len(out.WorkspaceSetup) > 0
 			argv = spec.RunArgv()
 		}
 		if argv != nil {

@@ -168,11 +168,15 @@ func (w *Workspace) capturePriv(ctx context.Context, m *Mirror, pre, tree, priv 
 	if err := os.WriteFile(excludeFile, []byte(strings.Join(o.Exclude, "\n")+"\n"), 0o600); err != nil {
 		return nil, err
 	}
+	alternates := filepath.Join(m.Dir, "objects")
+	if w.setupObjects != "" {
+		alternates += string(filepath.ListSeparator) + w.setupObjects
+	}
 	g := &gitx.Git{Dir: w.Dir, Env: []string{
 		"GIT_DIR=" + gitDir,
 		"GIT_WORK_TREE=" + w.Dir,
 		"GIT_INDEX_FILE=" + filepath.Join(priv, "index"),
-		"GIT_ALTERNATE_OBJECT_DIRECTORIES=" + filepath.Join(m.Dir, "objects"),
+		"GIT_ALTERNATE_OBJECT_DIRECTORIES=" + alternates,
 	}}
 	base, err := baseCommit(ctx, g, tree)
 	if err != nil {
@@ -180,6 +184,11 @@ func (w *Workspace) capturePriv(ctx context.Context, m *Mirror, pre, tree, priv 
 	}
 	if w.Base != "" && base != w.Base {
 		return nil, fmt.Errorf("workspace %s was not created from %s (base %s, expected %s)", w.Dir, pre, w.Base, base)
+	}
+	if w.SetupBase != "" {
+		// The tree as workspace_setup left it: its changes are not the
+		// agent's.
+		base = w.SetupBase
 	}
 	// Pinned so the result does not depend on the file system probe git
 	// init made for the private directory. core.excludesFile names ours,
@@ -440,4 +449,80 @@ func gitignoreEscape(path string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// Snapshot records the work tree as it is now (after workspace_setup) as
+// the base CapturePatch diffs against, so that what the setup changed —
+// tracked files it edited, untracked files it made that no .gitignore
+// hides — never counts as the agent's. Like CapturePatch it never runs
+// git on the workspace's .git: the tree is stored in a git directory of
+// its own in private (the caller's owner-marked directory, which must
+// outlive the capture), borrowing the mirror's objects, with the same
+// rules of what is ignored (ScratchDir, exclude, the tree's .gitignore
+// files).
+func (w *Workspace) Snapshot(ctx context.Context, m *Mirror, pre, private string, exclude []string) error {
+	if err := w.snapshot(ctx, m, pre, private, exclude); err != nil {
+		return fmt.Errorf("snapshot the workspace: %w", noteDiskFull(err, private))
+	}
+	return nil
+}
+
+func (w *Workspace) snapshot(ctx context.Context, m *Mirror, pre, private string, exclude []string) error {
+	sha, err := m.Resolve(ctx, pre)
+	if err != nil {
+		return err
+	}
+	out, err := m.git().Run(ctx, "rev-parse", "--verify", sha+"^{tree}")
+	if err != nil {
+		return err
+	}
+	tree := strings.TrimSpace(string(out))
+	priv, err := os.MkdirTemp(private, "setup-base-")
+	if err != nil {
+		return err
+	}
+	gitDir := filepath.Join(priv, "git")
+	if _, err := (&gitx.Git{}).Run(ctx, "init", "--quiet", "--bare", "--template=", "--", gitDir); err != nil {
+		return err
+	}
+	excludeFile := filepath.Join(priv, "exclude")
+	if err := os.WriteFile(excludeFile, []byte(strings.Join(exclude, "\n")+"\n"), 0o600); err != nil {
+		return err
+	}
+	g := &gitx.Git{Dir: w.Dir, Env: []string{
+		"GIT_DIR=" + gitDir,
+		"GIT_WORK_TREE=" + w.Dir,
+		"GIT_INDEX_FILE=" + filepath.Join(priv, "index"),
+		"GIT_ALTERNATE_OBJECT_DIRECTORIES=" + filepath.Join(m.Dir, "objects"),
+	}}
+	base, err := baseCommit(ctx, g, tree)
+	if err != nil {
+		return err
+	}
+	if w.Base != "" && base != w.Base {
+		return fmt.Errorf("workspace %s was not created from %s (base %s, expected %s)", w.Dir, pre, w.Base, base)
+	}
+	cfg := []string{"-c", "core.bare=false", "-c", "core.fileMode=true", "-c", "core.symlinks=true",
+		"-c", "core.autocrlf=false", "-c", "core.safecrlf=false", "-c", "core.ignoreCase=false",
+		"-c", "core.excludesFile=" + excludeFile}
+	run := func(args ...string) ([]byte, error) { return g.Run(ctx, append(cfg, args...)...) }
+	if _, err := run("read-tree", base); err != nil {
+		return err
+	}
+	if _, err := run("add", "--all", "--no-warn-embedded-repo", "--", ".", ":(exclude,top)"+ScratchDir); err != nil {
+		return err
+	}
+	out, err = run("write-tree")
+	if err != nil {
+		return err
+	}
+	cg := *g
+	cg.Env = append(append([]string(nil), g.Env...), baseEnv...)
+	out, err = cg.RunInput(ctx, strings.NewReader("perfbench: the tree workspace_setup left\n"), "commit-tree", "--no-gpg-sign", "-p", base, strings.TrimSpace(string(out)))
+	if err != nil {
+		return err
+	}
+	w.SetupBase = strings.TrimSpace(string(out))
+	w.setupObjects = filepath.Join(gitDir, "objects")
+	return nil
 }

@@ -50,6 +50,11 @@ var baseEnv = []string{
 type Workspace struct {
 	Dir  string // absolute path
 	Base string // sha of its single commit: the diff base
+	// SetupBase, set by Snapshot, is the commit of the tree as
+	// workspace_setup left it (a child of Base): CapturePatch diffs
+	// against it instead. setupObjects holds its objects.
+	SetupBase    string
+	setupObjects string
 }
 
 // Create makes dir (which must not exist or be empty) a fresh git repository

@@ -1,0 +1,351 @@
+package prepare
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/perfbench/perfbench/internal/badinput"
+	"github.com/perfbench/perfbench/internal/config"
+	"github.com/perfbench/perfbench/internal/container"
+	"github.com/perfbench/perfbench/internal/envbuild"
+	"github.com/perfbench/perfbench/internal/evaluate/evaltest"
+	"github.com/perfbench/perfbench/internal/journal"
+	"github.com/perfbench/perfbench/internal/records"
+)
+
+// fakeEnv is a task's environment image as envbuild would give it.
+type fakeEnv struct {
+	spec *envbuild.Spec
+	img  records.EnvImage
+}
+
+func (f *fakeEnv) Current(context.Context, *config.Task) (*envbuild.Spec, records.EnvImage, error) {
+	return f.spec, f.img, nil
+}
+
+func runsIn(t *testing.T, b *config.Bench) []string {
+	t.Helper()
+	entries, _ := os.ReadDir(journal.RunsDir(b.Paths.StateRoot))
+	var ids []string
+	for _, e := range entries {
+		if e.IsDir() {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids
+}
+
+// The run's first prepare pins the environment image; a resume with the
+// same hash goes on; one whose hash changed is refused naming --new and
+// changes nothing; an image not built is refused naming bench build,
+// before any run exists; --new pins the new image.
+func TestPinEnvImage(t *testing.T) {
+	b, task, _ := setup(t, "agents:\n  nop:\n    type: noop\n")
+	p := buildPlan(t, b, task)
+	a, err := b.Agent("nop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &fakeEnv{spec: &envbuild.Spec{TaskID: task.ID}, img: records.EnvImage{ID: "sha256:" + strings.Repeat("a", 64), Tag: "perfbench-env/t:h1", Hash: "h1"}}
+	opts := Options{Task: task, Bench: b, Agent: a, Plan: p, EnvImages: env}
+
+	unbuilt := &fakeEnv{spec: env.spec, img: records.EnvImage{Tag: "perfbench-env/t:h1", Hash: "h1"}}
+	o := opts
+	o.EnvImages = unbuilt
+	_, err = Run(context.Background(), o)
+	if err == nil || !badinput.Is(err) || !strings.Contains(err.Error(), "bench build") {
+		t.Fatalf("unbuilt image: %v, want bad input naming bench build", err)
+	}
+	if ids := runsIn(t, b); len(ids) != 0 {
+		t.Fatalf("an unbuilt image created runs %v", ids)
+	}
+
+	sum, err := Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := journal.ReadRun(sum.RunDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.EnvImage == nil || *run.EnvImage != env.img {
+		t.Fatalf("run.json env_image %+v, want %+v", run.EnvImage, env.img)
+	}
+
+	// Same hash: resumed.
+	sum2, err := Run(context.Background(), opts)
+	if err != nil || sum2.RunID != sum.RunID {
+		t.Fatalf("resume: %v, run %s (want %s)", err, sum2.RunID, sum.RunID)
+	}
+
+	before, _ := os.ReadFile(filepath.Join(sum.RunDir, journal.RunFile))
+	moved := &fakeEnv{spec: env.spec, img: records.EnvImage{ID: "sha256:" + strings.Repeat("b", 64), Tag: "perfbench-env/t:h2", Hash: "h2"}}
+	o = opts
+	o.EnvImages = moved
+	_, err = Run(context.Background(), o)
+	if err == nil || !badinput.Is(err) || !strings.Contains(err.Error(), "--new") || !strings.Contains(err.Error(), "h1") || !strings.Contains(err.Error(), "h2") {
+		t.Fatalf("changed hash: %v, want bad input naming --new and both hashes", err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(sum.RunDir, journal.RunFile)); string(after) != string(before) {
+		t.Errorf("the refused resume rewrote run.json")
+	}
+
+	o.New = true
+	sum3, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run3, _ := journal.ReadRun(sum3.RunDir)
+	if sum3.RunID == sum.RunID || run3.EnvImage == nil || run3.EnvImage.Hash != "h2" {
+		t.Errorf("--new: run %s pins %+v", sum3.RunID, run3.EnvImage)
+	}
+}
+
+// A dry run shows the environment image: its tag and id, or that it is
+// not built; a container entry without image: names it in its command,
+// held at the gate when the task has a workspace_setup.
+func TestDryRunShowsEnvImage(t *testing.T) {
+	b, task, _ := setup(t, "agents:\n  cmd:\n    type: command\n    runtime: container\n    command: [\"true\"]\n")
+	a, err := b.Agent("cmd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := &envbuild.Spec{TaskID: task.ID, WorkspaceSetup: []string{"pip install -e ."}}
+	id := "sha256:" + strings.Repeat("c", 64)
+	for _, tc := range []struct {
+		img  records.EnvImage
+		want string
+	}{
+		{records.EnvImage{Tag: "perfbench-env/t:h1", Hash: "h1"}, "perfbench-env/t:h1"},
+		{records.EnvImage{ID: id, Tag: "perfbench-env/t:h1", Hash: "h1"}, id},
+	} {
+		dr, err := DryRun(context.Background(), Options{Task: task, Bench: b, Agent: a, EnvImages: &fakeEnv{spec: spec, img: tc.img}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dr.EnvImage == nil || *dr.EnvImage != tc.img || len(dr.WorkspaceSetup) != 1 {
+			t.Errorf("planned image %+v setup %v", dr.EnvImage, dr.WorkspaceSetup)
+		}
+		line := strings.Join(dr.Commands[0].Argv, " ")
+		if !strings.Contains(line, " "+tc.want+" sh -c ") || !strings.Contains(line, "perfbench-gate true") {
+			t.Errorf("command %s: want the image %s and the gate", line, tc.want)
+		}
+	}
+}
+
+// setupImage is the busybox test image and its id (skips without an
+// engine).
+func setupImage(t *testing.T) (tag, id string) {
+	t.Helper()
+	evaltest.RequireEngine(t)
+	if ok, err := evaltest.BusyboxAvailable(); err != nil {
+		t.Fatal(err)
+	} else if !ok {
+		t.Skip("no statically linked busybox (apt-get install busybox-static)")
+	}
+	tag, err := evaltest.Image()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := container.NewEngine("docker").InspectImage(context.Background(), tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tag, img.ID
+}
+
+// workspace_setup in a real container: what it writes outside the
+// workspace the agent (a command agent, started by the pinned id) sees;
+// what it changes in the tree (a tracked file, a new file, an ignored
+// build directory) is not the agent's: a noop agent ends no_patch and the
+// command agent's patch holds its own file only; a failing setup is
+// infra_error (infra_kind: setup) naming the command, logged in
+// setup.log, and is redone on resume.
+func TestWorkspaceSetupInContainer(t *testing.T) {
+	_, id := setupImage(t)
+	b, task, _ := setup(t, `agents:
+  nop:
+    type: noop
+    runtime: container
+  cmd:
+    type: command
+    runtime: container
+    command: ["sh", "-c", "cat /tmp/env-ok > seen.txt"]
+`)
+	p := buildPlan(t, b, task)
+	setupCmds := []string{
+		"echo built > /tmp/env-ok",
+		"echo setup-was-here >> README.md && mkdir -p build && echo o > build/out.o && echo gen > generated.txt",
+	}
+	env := &fakeEnv{spec: &envbuild.Spec{TaskID: task.ID, WorkspaceSetup: setupCmds, SetupTimeout: time.Minute},
+		img: records.EnvImage{ID: id, Tag: "perfbench-env/t:h1", Hash: "h1"}}
+	run := func(name string, e *fakeEnv) (*Summary, *records.Journal) {
+		t.Helper()
+		a, err := b.Agent(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := Run(context.Background(), Options{Task: task, Bench: b, Agent: a, Plan: p, EnvImages: e})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := journal.ReadJournal(filepath.Join(sum.RunDir, p.Items[0].ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum, j
+	}
+
+	_, j := run("nop", env)
+	if j.Status != records.RolloutNoPatch {
+		t.Errorf("noop after a setup that edits the tree: %s (%s), want no_patch", j.Status, j.Reason)
+	}
+
+	sum, j := run("cmd", env)
+	if j.Status != records.RolloutSuccess {
+		t.Fatalf("command agent: %s (%s)", j.Status, j.Reason)
+	}
+	patch, _ := os.ReadFile(filepath.Join(sum.RunDir, p.Items[0].ID, journal.PatchFile))
+	if j.Patch == nil || strings.Join(j.Patch.Files, ",") != "seen.txt" || !strings.Contains(string(patch), "+built") {
+		t.Errorf("patch files %v:\n%s", j.Patch, patch)
+	}
+	runJSON, _ := journal.ReadRun(sum.RunDir)
+	if runJSON.Images["agent"] != id {
+		t.Errorf("run.json images %v, want the agent's %s", runJSON.Images, id)
+	}
+	if c := j.Process; c == nil || !strings.Contains(strings.Join(c.Command, " "), " "+id+" sh -c ") {
+		t.Errorf("the rollout did not start by the pinned id: %v", j.Process)
+	}
+	logData, _ := os.ReadFile(filepath.Join(sum.RunDir, p.Items[0].ID, SetupLog))
+	if !strings.Contains(string(logData), "$ echo built > /tmp/env-ok") {
+		t.Errorf("setup.log:\n%s", logData)
+	}
+
+	failing := &fakeEnv{spec: &envbuild.Spec{TaskID: task.ID, WorkspaceSetup: []string{"echo about-to-fail; exit 4"}, SetupTimeout: time.Minute}, img: env.img}
+	// A new task configuration would be a new run in practice; the
+	// same run resumed redoes the failed item.
+	a, _ := b.Agent("cmd")
+	sum, err := Run(context.Background(), Options{Task: task, Bench: b, Agent: a, Plan: p, EnvImages: failing, New: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err = journal.ReadJournal(filepath.Join(sum.RunDir, p.Items[0].ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Status != records.RolloutInfraError || j.InfraKind != "setup" || !strings.Contains(j.Reason, `"echo about-to-fail; exit 4" exited with status 4: about-to-fail`) {
+		t.Errorf("failing setup: %s kind %q reason %q", j.Status, j.InfraKind, j.Reason)
+	}
+	if journal.Done(filepath.Join(sum.RunDir, p.Items[0].ID), p.Items[0].Hash()) {
+		t.Error("an item whose setup failed counts as done")
+	}
+	sum2, err := Run(context.Background(), Options{Task: task, Bench: b, Agent: a, Plan: p, EnvImages: env, RunID: sum.RunID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ = journal.ReadJournal(filepath.Join(sum2.RunDir, p.Items[0].ID))
+	if j.Status != records.RolloutSuccess {
+		t.Errorf("resumed after the setup was fixed: %s (%s)", j.Status, j.Reason)
+	}
+}
+
+// On the host workspace_setup runs in the workspace before the agent,
+// and its changes are not the agent's either.
+func TestWorkspaceSetupOnHost(t *testing.T) {
+	b, task, _ := setup(t, `agents:
+  cmd:
+    type: command
+    command: ["sh", "-c", "cat from-setup > seen.txt"]
+  nop:
+    type: noop
+`)
+	p := buildPlan(t, b, task)
+	env := &fakeEnv{spec: &envbuild.Spec{TaskID: task.ID, WorkspaceSetup: []string{"echo host-setup > from-setup && echo x >> README.md"}},
+		img: records.EnvImage{ID: "sha256:" + strings.Repeat("d", 64), Tag: "perfbench-env/t:h1", Hash: "h1"}}
+	for _, tc := range []struct {
+		agent string
+		want  records.RolloutStatus
+		files string
+	}{{"nop", records.RolloutNoPatch, ""}, {"cmd", records.RolloutSuccess, "seen.txt"}} {
+		a, _ := b.Agent(tc.agent)
+		sum, err := Run(context.Background(), Options{Task: task, Bench: b, Agent: a, Plan: p, EnvImages: env})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := journal.ReadJournal(filepath.Join(sum.RunDir, p.Items[0].ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files := ""
+		if j.Patch != nil {
+			files = strings.Join(j.Patch.Files, ",")
+		}
+		if j.Status != tc.want || files != tc.files {
+			t.Errorf("%s: %s (%s), files %q; want %s, %q", tc.agent, j.Status, j.Reason, files, tc.want, tc.files)
+		}
+	}
+}
+
+// A pinned image gone from the engine cannot be rebuilt as such: the
+// run is refused, naming --new, before any rollout.
+func TestPinnedImageGone(t *testing.T) {
+	evaltest.RequireEngine(t)
+	b, task, _ := setup(t, "agents:\n  nop:\n    type: noop\n    runtime: container\n")
+	p := buildPlan(t, b, task)
+	a, _ := b.Agent("nop")
+	gone := "sha256:" + strings.Repeat("e", 64)
+	env := &fakeEnv{spec: &envbuild.Spec{TaskID: task.ID}, img: records.EnvImage{ID: gone, Tag: "perfbench-env/t:h1", Hash: "h1"}}
+	sum, err := Run(context.Background(), Options{Task: task, Bench: b, Agent: a, Plan: p, EnvImages: env})
+	if err == nil || !badinput.Is(err) || !strings.Contains(err.Error(), "--new") || !strings.Contains(err.Error(), gone) {
+		t.Fatalf("gone image: %v (%+v), want bad input naming it and --new", err, sum)
+	}
+	for _, id := range runsIn(t, b) {
+		if _, err := os.Stat(filepath.Join(journal.RunsDir(b.Paths.StateRoot), id, p.Items[0].ID)); err == nil {
+			t.Errorf("run %s started its item", id)
+		}
+	}
+}
+
+// fakeAgentEnv also knows an agent image built for the entry.
+type fakeAgentEnv struct {
+	fakeEnv
+	agent records.EnvImage
+}
+
+func (f *fakeAgentEnv) AgentImage(_ context.Context, env records.EnvImage, _ *config.Agent) (records.EnvImage, bool, error) {
+	if env != f.img {
+		return records.EnvImage{}, false, nil
+	}
+	return f.agent, true, nil
+}
+
+// An agent image built for the entry is pinned with the environment
+// image, and is the default image of a container entry without image:.
+func TestPinAgentImage(t *testing.T) {
+	b, task, _ := setup(t, "agents:\n  nop:\n    type: noop\n")
+	p := buildPlan(t, b, task)
+	a, _ := b.Agent("nop")
+	env := &fakeAgentEnv{
+		fakeEnv: fakeEnv{spec: &envbuild.Spec{TaskID: task.ID}, img: records.EnvImage{ID: "sha256:" + strings.Repeat("a", 64), Tag: "perfbench-env/t:h1", Hash: "h1"}},
+		agent:   records.EnvImage{ID: "sha256:" + strings.Repeat("f", 64), Tag: "perfbench-agent/t-nop:h9", Hash: "h9"},
+	}
+	sum, err := Run(context.Background(), Options{Task: task, Bench: b, Agent: a, Plan: p, EnvImages: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, _ := journal.ReadRun(sum.RunDir)
+	if run.AgentImage == nil || *run.AgentImage != env.agent || run.EnvImage == nil || *run.EnvImage != env.img {
+		t.Fatalf("pinned env %+v agent %+v", run.EnvImage, run.AgentImage)
+	}
+	if got := DefaultImage(run); got != env.agent.ID {
+		t.Errorf("default image %s, want the agent image's", got)
+	}
+	run.AgentImage = nil
+	if got := DefaultImage(run); got != env.img.ID {
+		t.Errorf("default image without an agent image %s, want the environment's", got)
+	}
+}
