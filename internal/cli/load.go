@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -126,6 +125,8 @@ func absIn(cwd, p string) string {
 type envImages struct {
 	eng      *container.Engine
 	platform string
+	kinds    []agent.Kind
+	bench    *config.Bench
 }
 
 // envImagesOf is the environment images of bench.yaml's engine, with
@@ -133,18 +134,13 @@ type envImages struct {
 func (e *System) envImagesOf(b *config.Bench) envImages {
 	eng := container.NewEngine(b.Container.Engine)
 	eng.Env = e.Environ()
-	return envImages{eng: eng, platform: b.Container.Platform}
+	return envImages{eng: eng, platform: b.Container.Platform, kinds: e.kinds(), bench: b}
 }
 
 // Current resolves the task's env_build (nil when it names no file) and
 // the image of its current hash (ID "" when not built).
 func (ei envImages) Current(ctx context.Context, t *config.Task) (*envbuild.Spec, records.EnvImage, error) {
 	s, err := envbuild.FromTask(t)
-	if errors.Is(err, envbuild.ErrNotImplemented) {
-		// Until envbuild resolves env_build (issue 16, being built in
-		// parallel), no task builds an image: today's behaviour.
-		return nil, records.EnvImage{}, nil
-	}
 	if err != nil || s == nil {
 		return nil, records.EnvImage{}, err
 	}
@@ -152,20 +148,36 @@ func (ei envImages) Current(ctx context.Context, t *config.Task) (*envbuild.Spec
 	return s, img, err
 }
 
-// AgentImage is the hook of the agent images (bench build --agent, built
-// by envbuild.BuildAgent): none is known yet, so a container entry
-// without image: runs in the environment image. Filling it in makes
-// prepare pin the agent image (run.json's agent_image) and run in it.
-func (envImages) AgentImage(context.Context, records.EnvImage, *config.Agent) (records.EnvImage, bool, error) {
-	return records.EnvImage{}, false, nil
+// AgentImage is the agent image built for entry a FROM env (bench build
+// --agent): the one its install recipe (the entry's install:, else its
+// kind's) gives, when it is on the engine. An entry with an image of its
+// own, on the host, or whose kind has no recipe has none: it runs in the
+// environment image (or its own).
+func (ei envImages) AgentImage(ctx context.Context, env records.EnvImage, a *config.Agent) (records.EnvImage, bool, error) {
+	if env.ID == "" || a == nil {
+		return records.EnvImage{}, false, nil
+	}
+	k, ok := agent.Find(ei.kinds, a.Type)
+	if !ok || (!k.ChoosesRuntime && (a.Runtime != agent.RuntimeContainer || a.Image != "")) {
+		return records.EnvImage{}, false, nil
+	}
+	if k.Recipe == nil && len(a.Install) == 0 {
+		return records.EnvImage{}, false, nil
+	}
+	r, err := agent.RecipeFor(a, ei.bench, &k)
+	if err != nil {
+		return records.EnvImage{}, false, err
+	}
+	img, err := envbuild.CurrentAgent(ctx, env, r, ei.eng, ei.platform)
+	if err != nil || img.ID == "" {
+		return records.EnvImage{}, false, err
+	}
+	return img, true, nil
 }
 
 // hasEnvBuild reports whether the task's env_build names a file (an image
 // is built for it), without looking at the engine.
 func hasEnvBuild(t *config.Task) (bool, error) {
 	s, err := envbuild.FromTask(t)
-	if errors.Is(err, envbuild.ErrNotImplemented) {
-		return false, nil
-	}
 	return s != nil, err
 }

@@ -361,3 +361,23 @@ func materialise(dir string, files map[string]File) error {
 	}
 	return nil
 }
+
+// CurrentAgent is the agent image the recipe gives FROM env: its tag,
+// hash, and id on the engine ("" when it is not built). It builds
+// nothing.
+func CurrentAgent(ctx context.Context, env records.EnvImage, r Recipe, eng Inspector, platform string) (records.EnvImage, error) {
+	hash, err := agentHash(env, r, AgentDockerfile(env.ID, r), platform)
+	if err != nil {
+		return records.EnvImage{}, err
+	}
+	img := records.EnvImage{Tag: agentTag(r.Agent, hash), Hash: hash}
+	got, err := eng.InspectImage(ctx, img.Tag)
+	switch {
+	case errors.Is(err, container.ErrNoImage):
+		return img, nil
+	case err != nil:
+		return img, err
+	}
+	img.ID = got.ID
+	return img, nil
+}

@@ -11,7 +11,6 @@ package envbuild
 
 import (
 	"context"
-	"errors"
 	"io"
 	"time"
 
@@ -54,8 +53,6 @@ type Spec struct {
 	SetupTimeout   time.Duration
 }
 
-// ErrNotImplemented marks the parts of this package still being built.
-var ErrNotImplemented = errors.New("envbuild: not implemented")
 
 // Inspector is what the hash and the build need of the engine.
 type Inspector interface {

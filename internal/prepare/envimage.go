@@ -130,11 +130,21 @@ func DefaultImage(run *records.Run) string {
 // rollout. The entry as configured (and hashed) is left unchanged.
 func (r *runner) rolloutAgent(ctx context.Context) (*config.Agent, error) {
 	a := r.opts.Agent
-	if a.Runtime != agent.RuntimeContainer {
-		return a, nil
-	}
 	kind, _ := agent.Find(r.opts.Kinds, a.Type)
 	if kind.ChoosesRuntime {
+		// OpenHands: the agent image pinned for the entry becomes its
+		// sandbox's container_image when unset (local sandbox mode only;
+		// the kind's hook refuses the docker mode).
+		if r.run.AgentImage != nil && r.run.AgentImage.ID != "" && kind.UseAgentImage != nil {
+			c := *a
+			if _, err := kind.UseAgentImage(&c, r.run.AgentImage.ID); err != nil {
+				return nil, err
+			}
+			return &c, nil
+		}
+		return a, nil
+	}
+	if a.Runtime != agent.RuntimeContainer {
 		return a, nil
 	}
 	c := *a

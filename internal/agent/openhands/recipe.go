@@ -66,6 +66,10 @@ func UseAgentImage(a *config.Agent, ref string) (bool, error) {
 	if o.ContainerImage != "" {
 		return false, nil
 	}
-	o.ContainerImage, o.ContainerPython = ref, RecipePython
+	// A copy: the caller's entry (a copy of the configured one) must not
+	// share options with the entry as configured and hashed.
+	c := *o
+	c.ContainerImage, c.ContainerPython = ref, RecipePython
+	a.Options = &c
 	return true, nil
 }
