@@ -53,7 +53,6 @@ type Spec struct {
 	SetupTimeout   time.Duration
 }
 
-
 // Inspector is what the hash and the build need of the engine.
 type Inspector interface {
 	InspectImage(ctx context.Context, ref string) (*container.Image, error)

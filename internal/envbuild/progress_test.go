@@ -11,7 +11,6 @@ import (
 	"time"
 )
 
-
 // testClock advances 1.5 s at every reading, so the legacy builder's and
 // podman's step times are the same in every run.
 func testClock() func() time.Time {
