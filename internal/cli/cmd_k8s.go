@@ -133,7 +133,13 @@ func runK8sRender(ctx context.Context, env *System, o *k8sRenderOptions, taskPat
 	if err != nil {
 		return err
 	}
-	if a, err = prepare.ResolveAgent(env.kinds(), task, a, agent.Host{Env: env.Environ()}); err != nil {
+	// A task that builds its environment image: a container entry
+	// without image: runs in the image the run pins (prepare --init-run).
+	envBuild, err := hasEnvBuild(task)
+	if err != nil {
+		return err
+	}
+	if a, err = prepare.ResolveAgentEnv(env.kinds(), task, a, agent.Host{Env: env.Environ()}, envBuild); err != nil {
 		return err
 	}
 	if a.Runtime == agent.RuntimeContainer {

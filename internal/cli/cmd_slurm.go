@@ -172,7 +172,13 @@ func runSlurmSubmit(ctx context.Context, env *System, o *slurmSubmitOptions, tas
 	if err != nil {
 		return err
 	}
-	if a, err = prepare.ResolveAgent(env.kinds(), task, a, agent.Host{Env: env.Environ()}); err != nil {
+	// A task that builds its environment image: a container entry
+	// without image: runs in the image the run pins (prepare --init-run).
+	envBuild, err := hasEnvBuild(task)
+	if err != nil {
+		return err
+	}
+	if a, err = prepare.ResolveAgentEnv(env.kinds(), task, a, agent.Host{Env: env.Environ()}, envBuild); err != nil {
 		return err
 	}
 	adapter, err := agent.NewOn(env.kinds(), a, agent.Host{Env: env.Environ()})

@@ -129,8 +129,9 @@ type Image struct {
 	Ref         string   `json:"ref"`
 	ID          string   `json:"id"`
 	RepoDigests []string `json:"repo_digests,omitempty"`
-	// Env is the image's configured environment.
-	Env []string `json:"-"`
+	// Env is the image's configured environment, Labels its labels.
+	Env    []string          `json:"-"`
+	Labels map[string]string `json:"-"`
 }
 
 // Digest returns the first repository digest ("repo@sha256:..."), "" for a
@@ -160,7 +161,8 @@ func (e *Engine) InspectImage(ctx context.Context, ref string) (*Image, error) {
 		ID          string   `json:"Id"`
 		RepoDigests []string `json:"RepoDigests"`
 		Config      struct {
-			Env []string `json:"Env"`
+			Env    []string          `json:"Env"`
+			Labels map[string]string `json:"Labels"`
 		} `json:"Config"`
 	}
 	// podman prints one JSON document per image, docker too with {{json .}}.
@@ -172,7 +174,7 @@ func (e *Engine) InspectImage(ctx context.Context, ref string) (*Image, error) {
 	if id != "" && !strings.Contains(id, ":") {
 		id = "sha256:" + id // podman omits the algorithm
 	}
-	return &Image{Ref: ref, ID: id, RepoDigests: raw.RepoDigests, Env: raw.Config.Env}, nil
+	return &Image{Ref: ref, ID: id, RepoDigests: raw.RepoDigests, Env: raw.Config.Env, Labels: raw.Config.Labels}, nil
 }
 
 // kill signals a container and reports whether the signal was delivered:

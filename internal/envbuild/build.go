@@ -196,6 +196,13 @@ func build(ctx context.Context, req *buildRequest, kind, task string, o BuildOpt
 		if err != nil {
 			return nil, err
 		}
+		// The tag names content, not a state root: an image another state
+		// root built (and labelled) is that root's to prune, so this one
+		// builds its own (the layer cache makes that a label step) rather
+		// than pin an image the other root's prune would remove.
+		if got := img.Labels[LabelStateRoot]; got != o.StateRoot {
+			return nil, fmt.Errorf("%s is labelled for the state root %q: %w", req.Tag, got, container.ErrNoImage)
+		}
 		b := &Built{Image: records.EnvImage{ID: img.ID, Tag: req.Tag, Hash: hash}, Reused: true}
 		return b, logImage(ctx, o, kind, task, b)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/perfbench/perfbench/internal/container"
 	"github.com/perfbench/perfbench/internal/evaluate/evaltest"
+	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/records"
 )
 
@@ -389,5 +390,49 @@ func TestBuildAgent(t *testing.T) {
 	_, err = BuildAgent(ctx, records.EnvImage{ID: "sha256:" + strings.Repeat("0", 64), Tag: "perfbench-env/gone:1"}, r, options(t, root))
 	if !errors.Is(err, container.ErrNoImage) {
 		t.Errorf("missing environment image: %v", err)
+	}
+}
+
+// Two state roots building the same content: the second builds its own
+// image (labelled for it) rather than reuse the first's, so the first
+// root's prune, which sees only its own runs, cannot remove an image the
+// second root's run pins.
+func TestBuildPerStateRoot(t *testing.T) {
+	evaltest.RequireEngine(t)
+	ctx := context.Background()
+	dir, rootA, rootB := t.TempDir(), t.TempDir(), t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM scratch\nCOPY nonce /nonce\n", "nonce": nonce(t)})
+	s := hashSpec(dir, nil)
+	a, err := Build(ctx, s, options(t, rootA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	removeImages(t, a.Image.Tag, a.Image.ID)
+	b, err := Build(ctx, s, options(t, rootB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	removeImages(t, b.Image.ID)
+	if b.Reused || b.Image.ID == a.Image.ID || b.Image.Tag != a.Image.Tag {
+		t.Fatalf("B reused A's image: A %+v, B %+v", a, b)
+	}
+	runDir := filepath.Join(journal.RunsDir(rootB), "rB")
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	img := b.Image
+	if err := journal.WriteRun(runDir, &records.Run{RunID: "rB", EnvImage: &img}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PruneImages(ctx, options(t, rootA).Engine, rootA); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := options(t, rootB).Engine.InspectImage(ctx, b.Image.ID); err != nil {
+		t.Errorf("A's prune removed the image B's run pins: %v", err)
+	}
+	// B again: its own image is reused.
+	again, err := Build(ctx, s, options(t, rootB))
+	if err != nil || !again.Reused || again.Image.ID != b.Image.ID {
+		t.Errorf("B's second build: %+v %v", again, err)
 	}
 }
