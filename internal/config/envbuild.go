@@ -183,6 +183,9 @@ func (e *EnvBuild) decodeNode(d *decoder, n *node, path string) error {
 			return d.errAtPos(d.posOf(f), f, "expected a build arg name (letters, digits, _), got %s", quoteShort(name))
 		case secrets.LooksSecret(name):
 			return d.errAtPos(d.posOf(f), f, "looks like a secret (KEY, TOKEN, SECRET, PASSWORD in the name): build args stay visible in the image history; give credentials to the build another way")
+
+		case secrets.HasURLCredentials(e.Args[name]):
+			return d.errAtPos(d.posOf(f), f, "holds a password in a URL (scheme://user:password@host): build args stay visible in the image history; give credentials to the build another way")
 		}
 	}
 	if f, pos := field("setup_timeout"); e.SetupTimeout < 0 {

@@ -3,12 +3,17 @@ package envbuild
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
 
 	"github.com/perfbench/perfbench/internal/config"
 )
@@ -69,7 +74,34 @@ func FromTask(t *config.Task) (*Spec, error) {
 			return nil, &config.Error{Pos: e.RequirementsPos, Field: "env_build.params.requirements_file", Msg: err.Error()}
 		}
 	}
+	if err := checkDockerignore(filepath.Join(s.Context, ".dockerignore")); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// checkDockerignore is bad input at the line of the first pattern of the
+// .dockerignore at path that the docker client would refuse; none (or no
+// file) is fine.
+func checkDockerignore(path string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for i, line := range strings.Split(string(data), "\n") {
+		patterns, err := ignorefile.ReadAll(strings.NewReader(line))
+		if err == nil {
+			_, err = patternmatcher.New(patterns)
+		}
+		if err != nil {
+			return &config.Error{Pos: config.Pos{File: path, Line: i + 1, Col: 1},
+				Msg: fmt.Sprintf("bad pattern %q: %v", strings.TrimSpace(line), err)}
+		}
+	}
+	return nil
 }
 
 // requirementsRel is the requirements file's path inside the context, as

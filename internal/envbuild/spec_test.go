@@ -94,6 +94,19 @@ func TestFromTask(t *testing.T) {
 	}
 }
 
+// A .dockerignore pattern the docker client would refuse is bad input at
+// its line (validate and build both resolve the spec).
+func TestFromTaskBadDockerignore(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"env/Dockerfile": "FROM scratch\n", "env/.dockerignore": "# ok\n*.log\n\n[\n"})
+	_, err := FromTask(loadTask(t, dir, "  dockerfile: env/Dockerfile\n"))
+	var cerr *config.Error
+	want := filepath.Join(dir, "env/.dockerignore") + `:4:1: bad pattern "["`
+	if !errors.As(err, &cerr) || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got %v, want %s…", err, want)
+	}
+}
+
 func TestGeneratedDockerfileGolden(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"env/deps/requirements dev.txt": "numpy==2.0\n"})

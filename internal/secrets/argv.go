@@ -175,3 +175,8 @@ func quote(a string) string {
 	}
 	return "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 }
+
+// HasURLCredentials reports whether s holds a URL with a password
+// (scheme://user:password@host): a value that must not be stored where
+// others read it, as a build arg in an image's history.
+func HasURLCredentials(s string) bool { return urlCreds.MatchString(s) }
