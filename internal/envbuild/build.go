@@ -284,7 +284,7 @@ func BuildAgent(ctx context.Context, env records.EnvImage, r Recipe, o BuildOpti
 	if len(df) == 0 {
 		return nil, fmt.Errorf("agent image for %s: the recipe gives no Dockerfile", r.Agent)
 	}
-	hash, err := agentHash(env, r, df, o.Platform)
+	hash, err := agentHashOf(ctx, o.Engine, env, r, df, o.Platform)
 	if err != nil {
 		return nil, err
 	}
@@ -309,9 +309,26 @@ func BuildAgent(ctx context.Context, env records.EnvImage, r Recipe, o BuildOpti
 }
 
 // agentHash covers what an agent image is made of.
-func agentHash(env records.EnvImage, r Recipe, df []byte, platform string) (string, error) {
+// agentHashOf is agentHash with the ids of the images the recipe's lines
+// name besides the environment image (COPY --from=, a second FROM): each
+// must be on the engine — a missing one is the never-pull error naming
+// it, before any build — and a rebuilt one changes the hash.
+func agentHashOf(ctx context.Context, eng Inspector, env records.EnvImage, r Recipe, df []byte, platform string) (string, error) {
+	bases, err := resolveBases(ctx, eng, df, nil, "the "+r.Agent+" agent image")
+	if err != nil {
+		return "", err
+	}
+	return agentHash(env, r, df, platform, bases)
+}
+
+func agentHash(env records.EnvImage, r Recipe, df []byte, platform string, bases []Base) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s agent\nenv %q\nagent %q %q %q\nplatform %q\n", hashVersion, env.ID, r.Agent, r.Version, r.Prefix, platform)
+	for _, b := range bases {
+		if b.Ref != env.ID {
+			fmt.Fprintf(h, "base %q %q\n", b.Ref, b.ID)
+		}
+	}
 	fmt.Fprintf(h, "dockerfile %d\n", len(df))
 	h.Write(df)
 	names := make([]string, 0, len(r.Files))
@@ -373,7 +390,7 @@ func materialise(dir string, files map[string]File) error {
 // hash, and id on the engine ("" when it is not built). It builds
 // nothing.
 func CurrentAgent(ctx context.Context, env records.EnvImage, r Recipe, eng Inspector, platform string) (records.EnvImage, error) {
-	hash, err := agentHash(env, r, AgentDockerfile(env.ID, r), platform)
+	hash, err := agentHashOf(ctx, eng, env, r, AgentDockerfile(env.ID, r), platform)
 	if err != nil {
 		return records.EnvImage{}, err
 	}

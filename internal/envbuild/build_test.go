@@ -436,3 +436,25 @@ func TestBuildPerStateRoot(t *testing.T) {
 		t.Errorf("B's second build: %+v %v", again, err)
 	}
 }
+
+// An agent recipe naming an image not on the engine (COPY --from=) is the
+// never-pull error naming it, before any engine build.
+func TestBuildAgentNeverPulls(t *testing.T) {
+	evaltest.RequireEngine(t)
+	ctx := context.Background()
+	dir, root := t.TempDir(), t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM scratch\nCOPY nonce /nonce\n", "nonce": nonce(t)})
+	env, err := Build(ctx, hashSpec(dir, nil), options(t, root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	removeImages(t, env.Image.Tag)
+	calls := countBuilds(t)
+	_, err = BuildAgent(ctx, env.Image, Recipe{Agent: "x", Version: "1", Lines: []string{"COPY --from=perfbench-test/no-such-agent-base:never /x /x"}}, options(t, root))
+	if !errors.Is(err, container.ErrNoImage) || !strings.Contains(err.Error(), "perfbench-test/no-such-agent-base:never") {
+		t.Errorf("err = %v, want the never-pull error naming the image", err)
+	}
+	if calls.Load() != 0 {
+		t.Errorf("the engine build ran (%d calls)", calls.Load())
+	}
+}
