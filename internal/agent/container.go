@@ -172,12 +172,7 @@ func runInContainer(ctx context.Context, r *Rollout, argv []string, stdin io.Rea
 		Grace:   r.Limits.KillGrace.D(),
 		TempDir: r.HarnessDir,
 	}
-	if r.Setup.pending() {
-		// The agent's own container runs first, its command held at
-		// the gate while workspace_setup execs into it.
-		spec.Gated = true
-		opts.Setup = setupInContainer(r, spec, eng, opts.Env)
-	}
+	GateSetup(r, spec, eng, &opts)
 	out := &Outcome{Command: r.Secrets.RedactArgv(spec.RunArgv())}
 	res, err := eng.Run(ctx, *spec, opts)
 	if err != nil {
@@ -189,17 +184,8 @@ func runInContainer(ctx context.Context, r *Rollout, argv []string, stdin io.Rea
 		return nil, err
 	}
 	if res.SetupErr != nil {
-		if res.CleanupErr != nil {
-			fmt.Fprintf(r.Stderr, "perfbench: removing container %s: %v\n", spec.Name, res.CleanupErr)
-		}
 		restoreOwnership(r, out)
-		if res.Process.Stopped && ctx.Err() != nil {
-			// Interrupted during the setup: not its failure.
-			p := res.Process
-			out.Process = &p
-			return out, nil
-		}
-		return setupInfra(out, r, res.SetupErr), nil
+		return SetupFailed(ctx, out, r, spec, res), nil
 	}
 	p := res.Process
 	out.Process = &p
@@ -264,4 +250,32 @@ func (c ContainerRuntime) Images(ctx context.Context, b *config.Bench) (map[stri
 		out["agent_digest"] = d
 	}
 	return out, nil
+}
+
+// GateSetup makes a rollout's container run workspace_setup first, when
+// the rollout has one still to run: the agent's command is held at the
+// gate while the setup execs into its container (so what it installs
+// outside the workspace persists for the agent). An adapter that starts
+// its container itself (OpenHands' docker mode) calls it like RunProcess
+// does, then SetupFailed when the result has a SetupErr.
+func GateSetup(r *Rollout, spec *container.Spec, eng *container.Engine, opts *container.RunOptions) {
+	if r.Setup.pending() {
+		spec.Gated = true
+		opts.Setup = setupInContainer(r, spec, eng, opts.Env)
+	}
+}
+
+// SetupFailed is the outcome of a gated container whose workspace_setup
+// failed (res.SetupErr): infra_error of kind setup, the agent never ran;
+// an interrupt during the setup is not its failure.
+func SetupFailed(ctx context.Context, out *Outcome, r *Rollout, spec *container.Spec, res *container.Result) *Outcome {
+	if res.CleanupErr != nil {
+		fmt.Fprintf(r.Stderr, "perfbench: removing container %s: %v\n", spec.Name, res.CleanupErr)
+	}
+	if res.Process.Stopped && ctx.Err() != nil {
+		p := res.Process
+		out.Process = &p
+		return out
+	}
+	return setupInfra(out, r, res.SetupErr)
 }

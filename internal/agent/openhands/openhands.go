@@ -574,7 +574,7 @@ func (ad *Adapter) runDocker(ctx context.Context, r *agent.Rollout) (*agent.Outc
 		out.SetDetail("image_id", img.ID)
 	}
 	out.SetDetail("container", spec.Name)
-	res, err := eng.Run(ctx, *spec, container.RunOptions{
+	opts := container.RunOptions{
 		Env:        ad.clientEnv(r),
 		Stdout:     r.Stdout,
 		Stderr:     r.Stderr,
@@ -582,7 +582,13 @@ func (ad *Adapter) runDocker(ctx context.Context, r *agent.Rollout) (*agent.Outc
 		Grace:      r.Limits.KillGrace.D(),
 		StopSignal: "INT", // OpenHands' graceful shutdown: it saves its trajectory
 		TempDir:    r.HarnessDir,
-	})
+	}
+	// workspace_setup runs in OpenHands' own container before it starts.
+	agent.GateSetup(r, spec, eng, &opts)
+	res, err := eng.Run(ctx, *spec, opts)
+	if err == nil && res.SetupErr != nil {
+		return agent.SetupFailed(ctx, out, r, spec, res), nil
+	}
 	if err != nil {
 		var nf *proc.NotFoundError
 		if errors.As(err, &nf) {
