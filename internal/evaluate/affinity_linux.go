@@ -119,19 +119,27 @@ func restrictProcess(cpus []int) (restore func(), err error) {
 	return func() { _ = apply(&orig) }, nil
 }
 
+// pinLauncher locks the launcher's goroutine to its OS thread and pins
+// that thread to cpu (-1: no pinning), so that the child and every
+// descendant are born pinned; res says whether it took.
+func pinLauncher(cpu int, res *timedResult) {
+	runtime.LockOSThread()
+	if cpu < 0 {
+		return
+	}
+	var s unix.CPUSet
+	s.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &s); err != nil {
+		res.AffinityErr = fmt.Sprintf("sched_setaffinity to CPU %d: %v", cpu, err)
+	} else {
+		res.Pinned = true
+	}
+}
+
 // runTimed is the body of TimedMain on Linux.
 func runTimed(cpu int, argv []string) timedResult {
 	var res timedResult
-	runtime.LockOSThread()
-	if cpu >= 0 {
-		var s unix.CPUSet
-		s.Set(cpu)
-		if err := unix.SchedSetaffinity(0, &s); err != nil {
-			res.AffinityErr = fmt.Sprintf("sched_setaffinity to CPU %d: %v", cpu, err)
-		} else {
-			res.Pinned = true
-		}
-	}
+	pinLauncher(cpu, &res)
 	// A child subreaper adopts the workload's orphans (a detached
 	// `( (x) & )`, a daemon): their CPU time is then reaped here and
 	// counted, instead of going to init with the work.

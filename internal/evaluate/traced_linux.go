@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,17 +25,9 @@ import (
 // still running then are killed, as after a timed run.
 func runTraced(cpu int, argv []string) timedResult {
 	var res timedResult
-	// Every ptrace request must come from the thread that traces.
-	runtime.LockOSThread()
-	if cpu >= 0 {
-		var s unix.CPUSet
-		s.Set(cpu)
-		if err := unix.SchedSetaffinity(0, &s); err != nil {
-			res.AffinityErr = fmt.Sprintf("sched_setaffinity to CPU %d: %v", cpu, err)
-		} else {
-			res.Pinned = true
-		}
-	}
+	// Every ptrace request must come from the thread that traces, which
+	// pinLauncher locks.
+	pinLauncher(cpu, &res)
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		res.Error = err.Error()
