@@ -349,3 +349,48 @@ func TestPinAgentImage(t *testing.T) {
 		t.Errorf("default image without an agent image %s, want the environment's", got)
 	}
 }
+
+// workspace_setup edits a tracked file and the agent edits the same file
+// elsewhere: the patch is the agent's edit alone, against the pre tree
+// (where evaluation applies it). Edits that touch setup's own lines
+// cannot be told apart from them: the patch is refused, saying so.
+func TestSetupEditBesideAgentEdit(t *testing.T) {
+	for _, tc := range []struct {
+		name, agentCmd string
+		want           records.RolloutStatus
+		reason         string
+	}{
+		{"apart", "echo agent-line >> README.md", records.RolloutSuccess, ""},
+		{"on setup's line", "sed -i 's/^setup-line$/agent-line/' README.md", records.RolloutAgentError, "overlap workspace_setup's edits in README.md"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, task, _ := setup(t, "agents:\n  cmd:\n    type: command\n    command: [\"sh\", \"-c\", \""+tc.agentCmd+"\"]\n")
+			p := buildPlan(t, b, task)
+			env := &fakeEnv{spec: &envbuild.Spec{TaskID: task.ID, WorkspaceSetup: []string{"sed -i '1i setup-line' README.md"}},
+				img: records.EnvImage{ID: "sha256:" + strings.Repeat("d", 64), Tag: "perfbench-env/t:h1", Hash: "h1"}}
+			a, _ := b.Agent("cmd")
+			sum, err := Run(context.Background(), Options{Task: task, Bench: b, Agent: a, Plan: p, EnvImages: env})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(sum.RunDir, p.Items[0].ID)
+			j, err := journal.ReadJournal(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.Status != tc.want || !strings.Contains(j.Reason, tc.reason) {
+				t.Fatalf("status %s (%s), want %s (%q)", j.Status, j.Reason, tc.want, tc.reason)
+			}
+			if tc.want != records.RolloutSuccess {
+				return
+			}
+			diff, err := os.ReadFile(filepath.Join(dir, "model_patch.diff"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(diff), "+agent-line") || strings.Contains(string(diff), "setup-line") {
+				t.Errorf("the patch is not the agent's edit alone:\n%s", diff)
+			}
+		})
+	}
+}

@@ -674,6 +674,10 @@ func (it *itemRun) capture(ctx context.Context, ws *workspace.Workspace) (bool, 
 		it.patchRefused = reason
 		return false, reason, nil
 	}
+	var overlap *workspace.SetupOverlapError
+	if errors.As(err, &overlap) {
+		return refuse(&records.PatchInfo{Files: []string{}}, overlap.Error())
+	}
 	var tooLarge *workspace.TooLargeError
 	if errors.As(err, &tooLarge) {
 		what := ""

@@ -185,6 +185,7 @@ func (w *Workspace) capturePriv(ctx context.Context, m *Mirror, pre, tree, priv 
 	if w.Base != "" && base != w.Base {
 		return nil, fmt.Errorf("workspace %s was not created from %s (base %s, expected %s)", w.Dir, pre, w.Base, base)
 	}
+	pre0 := base
 	if w.SetupBase != "" {
 		// The tree as workspace_setup left it: its changes are not the
 		// agent's.
@@ -207,6 +208,15 @@ func (w *Workspace) capturePriv(ctx context.Context, m *Mirror, pre, tree, priv 
 	}
 	if _, err := run("add", "--all", "--no-warn-embedded-repo", "--", ".", ":(exclude,top)"+ScratchDir); err != nil {
 		return nil, err
+	}
+	if w.SetupBase != "" {
+		// The agent's changes (the tree less the one setup left) onto the
+		// pre tree: the patch applies where evaluation applies it, and
+		// never carries setup's edits, even next to the agent's.
+		if err := rebaseOnPre(ctx, g, cfg, w.SetupBase, pre0); err != nil {
+			return nil, err
+		}
+		base = pre0
 	}
 	var buf bytes.Buffer
 	dst := o.Out
@@ -524,5 +534,74 @@ func (w *Workspace) snapshot(ctx context.Context, m *Mirror, pre, private string
 	}
 	w.SetupBase = strings.TrimSpace(string(out))
 	w.setupObjects = filepath.Join(gitDir, "objects")
+	return nil
+}
+
+// SetupOverlapError is a capture whose agent changes touch the lines
+// workspace_setup changed in tracked files: they cannot be told apart from
+// setup's, so no patch of the agent's alone exists.
+type SetupOverlapError struct {
+	Files []string
+}
+
+func (e *SetupOverlapError) Error() string {
+	return fmt.Sprintf("the agent's changes overlap workspace_setup's edits in %s: no patch of the agent's alone applies to the pre tree", strings.Join(e.Files, ", "))
+}
+
+// rebaseOnPre replaces the index (the workspace's tree, F) by the pre
+// tree plus the changes from setupBase (the tree workspace_setup left, S)
+// to F: a three-way merge with S as the base, the pre tree as one side
+// and F as the other, done by `git merge-tree --write-tree` on commits
+// made for it (S as the root, F and pre as its children). A conflict is a
+// *SetupOverlapError naming the files.
+func rebaseOnPre(ctx context.Context, g *gitx.Git, cfg []string, setupBase, pre string) error {
+	run := func(stdin string, args ...string) (string, error) {
+		cg := *g
+		cg.Env = append(append([]string(nil), g.Env...), baseEnv...)
+		out, err := cg.RunInput(ctx, strings.NewReader(stdin), append(slices.Clone(cfg), args...)...)
+		return strings.TrimSpace(string(out)), err
+	}
+	fTree, err := run("", "write-tree")
+	if err != nil {
+		return err
+	}
+	sTree, err := run("", "rev-parse", "--verify", setupBase+"^{tree}")
+	if err != nil {
+		return err
+	}
+	bTree, err := run("", "rev-parse", "--verify", pre+"^{tree}")
+	if err != nil {
+		return err
+	}
+	cS, err := run("perfbench: setup\n", "commit-tree", "--no-gpg-sign", sTree)
+	if err != nil {
+		return err
+	}
+	cF, err := run("perfbench: agent\n", "commit-tree", "--no-gpg-sign", "-p", cS, fTree)
+	if err != nil {
+		return err
+	}
+	cB, err := run("perfbench: pre\n", "commit-tree", "--no-gpg-sign", "-p", cS, bTree)
+	if err != nil {
+		return err
+	}
+	out, err := run("", "merge-tree", "--write-tree", "--name-only", "--no-messages", cB, cF)
+	if err != nil {
+		if exitStatus(err, 1) {
+			lines := strings.Split(out, "\n")
+			var files []string
+			for _, f := range lines[1:] {
+				if f = strings.TrimSpace(f); f != "" && !slices.Contains(files, f) {
+					files = append(files, f)
+				}
+			}
+			return &SetupOverlapError{Files: files}
+		}
+		return fmt.Errorf("merge the agent's changes onto the pre tree: %w", err)
+	}
+	tree, _, _ := strings.Cut(out, "\n")
+	if _, err := run("", "read-tree", tree); err != nil {
+		return err
+	}
 	return nil
 }
