@@ -16,6 +16,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/perfbench/perfbench/internal/envbuild/envtest"
 	"github.com/perfbench/perfbench/internal/evaluate/evaltest"
 	"github.com/perfbench/perfbench/internal/export/atiftest"
 	"github.com/perfbench/perfbench/internal/scripttest"
@@ -51,6 +52,8 @@ func TestScripts(t *testing.T) {
 			"slurmcheck":   cmdSlurmCheck,
 			"atifcheck":    atiftest.Cmd,
 			"k8sjob":       cmdK8sJob,
+			"asuser":       scripttest.AsUser,
+			"pythontask":   cmdPythonTask,
 		},
 	})
 }
@@ -268,12 +271,17 @@ func cmdLines(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// condition answers scripttest's conditions and [busybox]: a statically
-// linked busybox for evalimage (with BENCH_REQUIRE_DOCKER set, a missing
-// one fails the script).
+// condition answers scripttest's conditions, [busybox]: a statically
+// linked busybox for evalimage, and [pythonbase]: the tests' Python base
+// image (scripts/python-base.sh) for pythontask (with BENCH_REQUIRE_DOCKER
+// set, a missing one fails the script).
 func condition(cond string) (bool, error) {
 	if cond == "busybox" {
 		return evaltest.BusyboxAvailable()
+	}
+	if cond == "pythonbase" {
+		base, err := envtest.Base()
+		return base != "", err
 	}
 	if cond == "slurm" {
 		ok, why := slurmtest.Available()
@@ -306,3 +314,41 @@ func cmdEvalImage(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("IMAGE", image)
 	ts.Setenv("BENCH_LAUNCHER", launcher)
 }
+
+// cmdPythonTask writes envtest's generated pure-Python task into DIR (a git
+// repository, commits.txt, task.yaml whose env_build Dockerfile is FROM
+// the Python base, workspace_setup an offline editable install), and sets
+// PYBASE to the base's tag and BENCH_LAUNCHER to a statically linked bench
+// (for evaluation in the image, as evalimage). Scripts check [pythonbase]
+// first.
+//
+//	pythontask DIR
+func cmdPythonTask(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: pythontask DIR")
+	}
+	base, err := envtest.Base()
+	if err != nil || base == "" {
+		ts.Fatalf("no Python base image (check [pythonbase] first): %v", err)
+	}
+	launcher, err := evaltest.Launcher()
+	if err != nil {
+		ts.Fatalf("launcher: %v", err)
+	}
+	envtest.PythonTaskFrom(scriptTB{ts: ts}, ts.MkAbs(args[0]), base)
+	ts.Setenv("PYBASE", base)
+	ts.Setenv("BENCH_LAUNCHER", launcher)
+}
+
+// scriptTB is the testing.TB of the test helpers a script command calls:
+// their failures fail the script. Only the methods those helpers use are
+// implemented; the embedded nil TB makes any other one panic, loudly.
+type scriptTB struct {
+	testing.TB
+	ts *testscript.TestScript
+}
+
+func (s scriptTB) Helper()                           {}
+func (s scriptTB) Fatal(args ...any)                 { s.ts.Fatalf("%s", fmt.Sprint(args...)) }
+func (s scriptTB) Fatalf(format string, args ...any) { s.ts.Fatalf(format, args...) }
+func (s scriptTB) Logf(format string, args ...any)   { s.ts.Logf(format, args...) }

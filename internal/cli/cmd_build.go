@@ -88,6 +88,9 @@ func runBuildCmd(ctx context.Context, env *System, o *buildOptions, taskPath str
 		if len(p.Removed) == 0 {
 			fmt.Fprintln(env.Stdout, "nothing to prune")
 		}
+		if p.Pinned > 0 {
+			fmt.Fprintf(env.Stdout, "kept %d image(s) a run pins\n", p.Pinned)
+		}
 		return nil
 	}
 	spec, err := envbuild.FromTask(task)

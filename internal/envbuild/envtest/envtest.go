@@ -13,7 +13,9 @@
 //     setuptools project (src layout, so the package imports only once
 //     installed) whose CPU-bound workload a human commit makes faster, a
 //     commits file, and a task file whose env_build Dockerfile is FROM the
-//     base and whose workspace_setup is an offline editable install.
+//     base and whose workspace_setup is an offline editable install, as is
+//     its evaluation.setup (evaluation runs in containers of its own, with
+//     another HOME: what workspace_setup installed is not there).
 //
 // Tests that need the base call PythonBase: it skips them when the image
 // (or an engine) is absent, unless BENCH_REQUIRE_DOCKER is set, in which
@@ -72,6 +74,28 @@ func PythonBase(t testing.TB) string {
 		t.Skipf("%v (set BENCH_REQUIRE_DOCKER=1 to fail instead)", baseErr)
 	}
 	return baseRef
+}
+
+// Base is PythonBase for callers without a testing.TB (a testscript
+// condition): the base's tag, or "" when there is no engine or no image;
+// with BENCH_REQUIRE_DOCKER set, an absent one is an error naming the
+// script to run.
+func Base() (string, error) {
+	ok, err := evaltest.Available()
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", nil
+	}
+	baseOnce.Do(func() { baseRef, baseErr = findBase() })
+	if baseErr != nil {
+		if os.Getenv("BENCH_REQUIRE_DOCKER") != "" {
+			return "", fmt.Errorf("BENCH_REQUIRE_DOCKER is set: %v", baseErr)
+		}
+		return "", nil
+	}
+	return baseRef, nil
 }
 
 func findBase() (string, error) {
@@ -251,6 +275,7 @@ env_build:
   dockerfile: env/Dockerfile
   workspace_setup: ["` + Setup + `"]
 evaluation:
+  setup: ["` + Setup + `"]
   correctness: ["test \"$(` + Workload + `)\" = ` + Output + `"]
   equivalence: exact
   rounds: 3
