@@ -132,9 +132,7 @@ type envImages struct {
 // envImagesOf is the environment images of bench.yaml's engine, with
 // the client environment of this process.
 func (e *System) envImagesOf(b *config.Bench) envImages {
-	eng := container.NewEngine(b.Container.Engine)
-	eng.Env = e.Environ()
-	return envImages{eng: eng, platform: b.Container.Platform, kinds: e.kinds(), bench: b}
+	return envImages{eng: e.engine(b), platform: b.Container.Platform, kinds: e.kinds(), bench: b}
 }
 
 // Current resolves the task's env_build (nil when it names no file) and
