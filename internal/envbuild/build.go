@@ -83,9 +83,13 @@ type buildRequest struct {
 }
 
 // argv is the engine command of the build. Never --pull: the bases were
-// checked to be present, and the legacy builder pulls only missing ones.
+// checked to be present, and the legacy builder pulls only missing ones;
+// podman is told never to (its default pulls a missing one).
 func (r *buildRequest) argv(bin string) []string {
 	a := []string{bin, "build", "--force-rm", "-f", r.Dockerfile, "-t", r.Tag}
+	if strings.Contains(filepath.Base(bin), "podman") {
+		a = append(a, "--pull=never")
+	}
 	keys := make([]string, 0, len(r.Labels))
 	for k := range r.Labels {
 		keys = append(keys, k)

@@ -10,14 +10,19 @@ import (
 // each: the FROM images and the images of COPY --from, with the ARGs
 // declared before the first FROM substituted (their defaults, or the
 // build args given), leaving out scratch and the names (or indices) of
-// earlier stages. These are what the engine would pull when missing, so
-// the build checks each first, and their ids enter the hash.
+// earlier stages — and first, the frontend image of a `# syntax=`
+// directive, which BuildKit pulls. These are what the engine would pull
+// when missing, so the build checks each first, and their ids enter the
+// hash.
 func Bases(dockerfile []byte, buildArgs map[string]string) []string {
 	lines := logicalLines(dockerfile)
 	global := map[string]string{}
 	stages := map[string]bool{}
 	nStages := 0
 	var out []string
+	if ref := syntaxDirective(dockerfile); ref != "" {
+		out = append(out, ref)
+	}
 	add := func(ref string) {
 		if ref == "" || strings.EqualFold(ref, "scratch") {
 			return
@@ -93,6 +98,24 @@ func Bases(dockerfile []byte, buildArgs map[string]string) []string {
 
 var escapeDirective = regexp.MustCompile(`^#\s*escape\s*=\s*(\S)\s*$`)
 var directive = regexp.MustCompile(`^#\s*[a-zA-Z]+\s*=`)
+
+var syntaxLine = regexp.MustCompile(`(?i)^#\s*syntax\s*=\s*(\S+)\s*$`)
+
+// syntaxDirective is the image of a `# syntax=` parser directive ("" when
+// none): directives stand before any other line.
+func syntaxDirective(src []byte) string {
+	text := strings.TrimPrefix(strings.ReplaceAll(string(src), "\r\n", "\n"), "\ufeff")
+	for _, raw := range strings.Split(text, "\n") {
+		t := strings.TrimSpace(raw)
+		if m := syntaxLine.FindStringSubmatch(t); m != nil {
+			return m[1]
+		}
+		if !directive.MatchString(t) {
+			return ""
+		}
+	}
+	return ""
+}
 
 // logicalLines splits a Dockerfile into its instructions: comments and
 // blank lines dropped, lines ending in the escape character (\, or ` by

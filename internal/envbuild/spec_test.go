@@ -188,12 +188,12 @@ func TestBases(t *testing.T) {
 		"FROM `\n  busybox:1\n" +
 		"FROM second\n"
 	got := Bases([]byte(df), nil)
-	want := []string{"local/python:3.11-bookworm", "tools:1", "base:", "busybox:1"}
+	want := []string{"docker/dockerfile:1", "local/python:3.11-bookworm", "tools:1", "base:", "busybox:1"}
 	if !slices.Equal(got, want) {
 		t.Errorf("Bases = %q, want %q", got, want)
 	}
 	got = Bases([]byte(df), map[string]string{"PY": "3.12", "REG": "r.example", "LATE": "ignored"})
-	want[0] = "r.example/python:3.12-bookworm"
+	want[1] = "r.example/python:3.12-bookworm"
 	if !slices.Equal(got, want) {
 		t.Errorf("Bases with build args = %q, want %q", got, want)
 	}
@@ -329,5 +329,9 @@ func TestBuildArgv(t *testing.T) {
 	}
 	if strings.Contains(got, "--pull") {
 		t.Error("build pulls")
+	}
+	// podman pulls a missing base by default: never.
+	if got := strings.Join(r.argv("/usr/bin/podman"), " "); !strings.HasPrefix(got, "/usr/bin/podman build --force-rm -f /t/Dockerfile -t perfbench-env/x:1 --pull=never --label") {
+		t.Errorf("podman argv: %s", got)
 	}
 }
