@@ -80,6 +80,10 @@ type buildRequest struct {
 	Args       map[string]string
 	Platform   string
 	NoCache    bool
+	// Rehash, when set, computes the hash again after the build: the
+	// engine read the context after the hash was taken, and a context
+	// changed in between would be tagged under the old hash.
+	Rehash func(context.Context) (string, error)
 }
 
 // argv is the engine command of the build. Never --pull: the bases were
@@ -175,6 +179,13 @@ func Build(ctx context.Context, s *Spec, o BuildOptions) (*Built, error) {
 	req := &buildRequest{
 		Dockerfile: s.Dockerfile, Context: s.Context, Tag: tag, Args: s.Args, Platform: o.Platform, NoCache: o.NoCache,
 		Labels: map[string]string{LabelKind: KindEnv, LabelTask: s.TaskID, LabelHash: hash, LabelStateRoot: o.StateRoot},
+		Rehash: func(ctx context.Context) (string, error) {
+			in, err := s.Inputs(ctx, o.Engine, o.Platform)
+			if err != nil {
+				return "", err
+			}
+			return in.Hash(), nil
+		},
 	}
 	if s.Strategy == StrategyRequirements {
 		// The generated Dockerfile lives outside the context, as a file
@@ -249,6 +260,21 @@ func build(ctx context.Context, req *buildRequest, kind, task string, o BuildOpt
 			be.Failure = cond.Failure()
 		}
 		return nil, be
+	}
+	if req.Rehash != nil {
+		if now, err := req.Rehash(ctx); err != nil || now != hash {
+			// What the engine read may be either side of the change: the
+			// image is not the tag's content, so it goes.
+			rmErr := o.Engine.RemoveImage(ctx, req.Tag)
+			why := fmt.Sprintf("the build context changed while %s was built (hash %s before, %s after)", req.Tag, shortHash(hash), shortHash(now))
+			if err != nil {
+				why = fmt.Sprintf("the build context of %s could not be hashed again after the build: %v", req.Tag, err)
+			}
+			if rmErr != nil {
+				why += fmt.Sprintf("; removing the image: %v", rmErr)
+			}
+			return nil, fmt.Errorf("%s: run bench build again", why)
+		}
 	}
 	img, err := o.Engine.InspectImage(ctx, req.Tag)
 	if err != nil {

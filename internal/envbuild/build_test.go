@@ -458,3 +458,34 @@ func TestBuildAgentNeverPulls(t *testing.T) {
 		t.Errorf("the engine build ran (%d calls)", calls.Load())
 	}
 }
+
+// A context file changed while the engine builds: the image would carry
+// either side of the change under the old hash's tag, so it is removed and
+// the build fails saying so.
+func TestBuildContextChangedDuringBuild(t *testing.T) {
+	base, _ := evaltest.Require(t)
+	ctx := context.Background()
+	dir, root := t.TempDir(), t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM " + base + "\nCOPY nonce /nonce\nRUN sleep 4\n", "nonce": nonce(t)})
+	s := hashSpec(dir, nil)
+	in, err := s.Inputs(ctx, options(t, root).Engine, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := Tag(s.TaskID, in.Hash())
+	removeImages(t, tag)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(1500 * time.Millisecond) // the engine has read the context, RUN sleeps
+		_ = os.WriteFile(filepath.Join(dir, "nonce"), []byte("changed "+nonce(t)), 0o644)
+	}()
+	_, err = Build(ctx, s, options(t, root))
+	<-done
+	if err == nil || !strings.Contains(err.Error(), "the build context changed while") {
+		t.Fatalf("err = %v, want the context-changed error", err)
+	}
+	if _, ierr := options(t, root).Engine.InspectImage(ctx, tag); !errors.Is(ierr, container.ErrNoImage) {
+		t.Errorf("the image of the old hash is still tagged: %v", ierr)
+	}
+}
