@@ -270,13 +270,19 @@ func childrenOf(pid int) []int {
 }
 
 // runDelay reads, from /proc/<pid>/schedstat, the time process pid spent
-// on a CPU and the time it spent runnable but waiting for one (the first
-// two fields, nanoseconds); ok is false when the file cannot be read.
+// on a CPU and the time it spent runnable but waiting for one; ok is false
+// when the file cannot be read.
 func runDelay(pid int) (onCPU, waited int64, ok bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/schedstat")
 	if err != nil {
 		return 0, 0, false
 	}
+	return parseSchedstat(b)
+}
+
+// parseSchedstat reads the first two fields of a schedstat file:
+// nanoseconds on a CPU and nanoseconds runnable but waiting for one.
+func parseSchedstat(b []byte) (onCPU, waited int64, ok bool) {
 	f := strings.Fields(string(b))
 	if len(f) < 2 {
 		return 0, 0, false

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -135,17 +134,9 @@ func runTraced(cpu int, argv []string) timedResult {
 func taskSchedstat(tid int) (onCPU, waited int64, ok bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/task/" + strconv.Itoa(tid) + "/schedstat")
 	if err != nil {
-		if b, err = os.ReadFile("/proc/" + strconv.Itoa(tid) + "/schedstat"); err != nil {
-			return 0, 0, false
-		}
+		return runDelay(tid)
 	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0, 0, false
-	}
-	c, err1 := strconv.ParseInt(f[0], 10, 64)
-	w, err2 := strconv.ParseInt(f[1], 10, 64)
-	return c, w, err1 == nil && err2 == nil
+	return parseSchedstat(b)
 }
 
 func wait4(pid int, ws *syscall.WaitStatus, opts int) (int, error) {
