@@ -363,13 +363,8 @@ func TestBuildAgent(t *testing.T) {
 		t.Fatal("AgentDockerfile gives nothing")
 	}
 	ctx := context.Background()
-	dir, root := t.TempDir(), t.TempDir()
-	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM scratch\nCOPY nonce /nonce\n", "nonce": nonce(t)})
-	env, err := Build(ctx, hashSpec(dir, nil), options(t, root))
-	if err != nil {
-		t.Fatal(err)
-	}
-	removeImages(t, env.Image.Tag)
+	root := t.TempDir()
+	env := nonceEnv(t, root)
 	calls := countBuilds(t)
 	a, err := BuildAgent(ctx, env.Image, r, options(t, root))
 	if err != nil {
@@ -442,15 +437,10 @@ func TestBuildPerStateRoot(t *testing.T) {
 func TestBuildAgentNeverPulls(t *testing.T) {
 	evaltest.RequireEngine(t)
 	ctx := context.Background()
-	dir, root := t.TempDir(), t.TempDir()
-	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM scratch\nCOPY nonce /nonce\n", "nonce": nonce(t)})
-	env, err := Build(ctx, hashSpec(dir, nil), options(t, root))
-	if err != nil {
-		t.Fatal(err)
-	}
-	removeImages(t, env.Image.Tag)
+	root := t.TempDir()
+	env := nonceEnv(t, root)
 	calls := countBuilds(t)
-	_, err = BuildAgent(ctx, env.Image, Recipe{Agent: "x", Version: "1", Lines: []string{"COPY --from=perfbench-test/no-such-agent-base:never /x /x"}}, options(t, root))
+	_, err := BuildAgent(ctx, env.Image, Recipe{Agent: "x", Version: "1", Lines: []string{"COPY --from=perfbench-test/no-such-agent-base:never /x /x"}}, options(t, root))
 	if !errors.Is(err, container.ErrNoImage) || !strings.Contains(err.Error(), "perfbench-test/no-such-agent-base:never") {
 		t.Errorf("err = %v, want the never-pull error naming the image", err)
 	}
@@ -488,4 +478,18 @@ func TestBuildContextChangedDuringBuild(t *testing.T) {
 	if _, ierr := options(t, root).Engine.InspectImage(ctx, tag); !errors.Is(ierr, container.ErrNoImage) {
 		t.Errorf("the image of the old hash is still tagged: %v", ierr)
 	}
+}
+
+// nonceEnv builds an environment image of its own (FROM scratch, a nonce)
+// in state root root, removed at the end of the test.
+func nonceEnv(t *testing.T, root string) *Built {
+	t.Helper()
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM scratch\nCOPY nonce /nonce\n", "nonce": nonce(t)})
+	env, err := Build(context.Background(), hashSpec(dir, nil), options(t, root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	removeImages(t, env.Image.Tag)
+	return env
 }
