@@ -72,17 +72,7 @@ func setupRollout(t *testing.T, runtime, image string, setup *Setup) (*Rollout, 
 // setupImage is the busybox test image (skips without an engine).
 func setupImage(t *testing.T) string {
 	t.Helper()
-	evaltest.RequireEngine(t)
-	if ok, err := evaltest.BusyboxAvailable(); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		t.Skip("no statically linked busybox (apt-get install busybox-static)")
-	}
-	img, err := evaltest.Image()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return evaltest.RequireImage(t)
 }
 
 func noLeftovers(t *testing.T, run string) {

@@ -141,16 +141,7 @@ func TestDryRunShowsEnvImage(t *testing.T) {
 // engine).
 func setupImage(t *testing.T) (tag, id string) {
 	t.Helper()
-	evaltest.RequireEngine(t)
-	if ok, err := evaltest.BusyboxAvailable(); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		t.Skip("no statically linked busybox (apt-get install busybox-static)")
-	}
-	tag, err := evaltest.Image()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tag = evaltest.RequireImage(t)
 	img, err := container.NewEngine("docker").InspectImage(context.Background(), tag)
 	if err != nil {
 		t.Fatal(err)

@@ -103,6 +103,18 @@ func BusyboxAvailable() (bool, error) {
 // image's tag and the launcher's path.
 func Require(t testing.TB) (image, launcher string) {
 	t.Helper()
+	image = RequireImage(t)
+	launcher, err := Launcher()
+	if err != nil {
+		t.Fatalf("building a static launcher: %v", err)
+	}
+	return image, launcher
+}
+
+// RequireImage is Require without the launcher: the busybox test image's
+// tag.
+func RequireImage(t testing.TB) string {
+	t.Helper()
 	RequireEngine(t)
 	if ok, err := BusyboxAvailable(); err != nil {
 		t.Fatal(err)
@@ -113,11 +125,7 @@ func Require(t testing.TB) (image, launcher string) {
 	if err != nil {
 		t.Fatalf("building the test image: %v", err)
 	}
-	launcher, err = Launcher()
-	if err != nil {
-		t.Fatalf("building a static launcher: %v", err)
-	}
-	return image, launcher
+	return image
 }
 
 var (
