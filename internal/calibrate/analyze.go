@@ -97,11 +97,10 @@ func Analyze(it *records.CalibrationItem) {
 	if cpuKnown && len(baseWall) > 0 && len(humanWall) > 0 && !broken {
 		timeOpts := o
 		timeOpts.Better = stats.LowerIsBetter
-		// The probe runs measured the whole tree's waits: their ratios
-		// rather than the timed runs' (whose delay is scaled from the
-		// main process's).
-		// The speedups are the timed runs' (probe runs are slower: their
-		// stops), whichever runs give the ratio.
+		// The speedups are the timed runs'. The ratio is the probe runs'
+		// when there are some (they measured the whole tree's waits; the
+		// timed runs' delay is scaled from the main process's), but their
+		// times never enter a speedup: the stops slow them.
 		hw, hc := stats.CompareSpeedup(baseWall, humanWall, timeOpts), stats.CompareSpeedup(baseCPU, humanCPU, timeOpts)
 		if pw, pc, pd := probeTimes(it.Sessions); len(pw) > 0 {
 			baseWall, baseCPU, baseDelay = pw, pc, pd
