@@ -10,9 +10,11 @@
 // hides arguments that merely look secret).
 //
 // Scrubbing matches exact values. It cannot recognise a secret that an
-// agent transformed (base64 inside a basic-auth header, split across lines,
-// partially printed); the JSON- and URL-escaped forms of each value are
-// added automatically because agents commonly write those.
+// agent transformed otherwise (split across lines, partially printed); the
+// JSON- and URL-escaped forms of each value, and for values of at least
+// MinBase64Len bytes their base64 forms (inside a basic-auth header or a
+// docker config's auth, at any offset), are added automatically because
+// agents commonly write those.
 //
 // FilterEnv and SearchKeyDenyList keep the credentials of web-search APIs
 // away from agents altogether: an agent that can search the web can find
@@ -22,6 +24,7 @@ package secrets
 import (
 	"bytes"
 	"cmp"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -36,6 +39,16 @@ import (
 // "gpt-4") are not credentials, and replacing them everywhere would mangle
 // logs; FromEnv and Add ignore them.
 const MinLen = 6
+
+// MinBase64Len is the shortest value whose base64 forms are scrubbed too.
+// The stable core of a shorter value's encoding inside a longer string is
+// a handful of characters, which random base64 (hashes, image layers)
+// would match.
+const MinBase64Len = 8
+
+// minBase64Core is the shortest base64 core scrubbed; with MinBase64Len
+// bytes every core is longer, it guards the arithmetic.
+const minBase64Core = 8
 
 // Redacted replaces values that are hidden without a known name.
 const Redacted = "[REDACTED]"
@@ -126,7 +139,7 @@ func (s *Set) AddNamed(name string, values ...string) {
 }
 
 // variants returns v and the forms in which agents commonly write it:
-// JSON-escaped (trajectories, event files) and URL-escaped.
+// JSON-escaped (trajectories, event files), URL-escaped and base64-encoded.
 func variants(v string) []string {
 	forms := []string{v}
 	for _, html := range []bool{false, true} {
@@ -139,8 +152,46 @@ func variants(v string) []string {
 		}
 	}
 	forms = append(forms, url.QueryEscape(v), url.PathEscape(v))
+	forms = append(forms, base64Forms(v)...)
 	slices.Sort(forms)
 	return slices.Compact(forms)
+}
+
+// base64Forms returns, for a value of at least MinBase64Len bytes, what
+// its base64 encoding always contains, in the standard and URL alphabets:
+// the whole encoding, padded and not (the value encoded alone), and for
+// each of the three offsets mod 3 at which the value can start inside a
+// longer encoded string ("user:KEY" in a basic-auth header) the core of
+// characters that depend on the value's bytes only. The characters at the
+// core's ends mix in the neighbouring bytes and stay visible: a few bits,
+// not the secret.
+func base64Forms(v string) []string {
+	if len(v) < MinBase64Len {
+		return nil
+	}
+	var forms []string
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+		forms = append(forms, enc.EncodeToString([]byte(v)), enc.WithPadding(base64.NoPadding).EncodeToString([]byte(v)))
+		raw := enc.WithPadding(base64.NoPadding)
+		for off := range 3 {
+			// Encode the value after off placeholder bytes: the first
+			// characters that involve a placeholder bit are not the
+			// value's (none at offset 0, 2 at 1, 3 at 2); the last one is
+			// mixed with the next byte unless the value ends a group.
+			buf := make([]byte, off+len(v))
+			copy(buf[off:], v)
+			e := raw.EncodeToString(buf)
+			head := [3]int{0, 2, 3}[off]
+			tail := 0
+			if len(buf)%3 != 0 {
+				tail = 1
+			}
+			if core := e[head : len(e)-tail]; len(core) >= minBase64Core {
+				forms = append(forms, core)
+			}
+		}
+	}
+	return forms
 }
 
 func (s *Set) build() *index {
