@@ -38,7 +38,11 @@ func newK8sCmd(env *System) *cobra.Command {
 		Short: "Kubernetes manifests of a sharded run",
 		Long:  "Render the Kubernetes Jobs that run one run's shards on a cluster (see 'bench k8s render --help').",
 		Args:  cobra.NoArgs,
-		RunE:  func(c *cobra.Command, args []string) error { return c.Help() },
+		// Like slurm's: a missing subcommand is a usage error, not help
+		// a script would take for success.
+		RunE: func(c *cobra.Command, args []string) error {
+			return badinput.Errorf("bench k8s: a subcommand is required (render)")
+		},
 	}
 	render := newK8sRenderCmd(env)
 	render.Args = wrapArgs(render.Args)
