@@ -2,7 +2,6 @@ package evaluate
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -162,7 +161,7 @@ func parseTimedArgs(args []string) (cpu int, result, count string, argv []string
 		}
 	}
 	if result == "" || len(argv) == 0 {
-		return 0, "", "", nil, errors.New(timedUsage)
+		return 0, "", "", nil, fmt.Errorf("--result and a command after -- are required (%s)", timedUsage)
 	}
 	return cpu, result, count, argv, nil
 }
