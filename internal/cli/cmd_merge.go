@@ -47,6 +47,14 @@ func runMerge(ctx context.Context, env *System, runDir string) error {
 	if len(sum.Missing) > 0 {
 		fmt.Fprintf(env.Stdout, "missing (%d): %s\n", len(sum.Missing), strings.Join(sum.Missing, ", "))
 	}
+	if sum.MixedN() {
+		// Allowed, but "run the shard again" is ambiguous across partitions.
+		var shards []string
+		for _, sp := range sum.Shards {
+			shards = append(shards, sp.String())
+		}
+		fmt.Fprintf(env.Stdout, "prepared by shards of more than one N: %s\n", strings.Join(shards, ", "))
+	}
 	fmt.Fprintf(env.Stdout, "predictions: %s\n", sum.RunDir)
 	return nil
 }

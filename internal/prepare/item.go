@@ -133,6 +133,7 @@ func (r *runner) do(ctx context.Context, u unit) error {
 			Status:       records.RolloutRunning,
 			Agent:        records.RunAgentRef{Name: r.opts.Agent.Name, Type: r.opts.Agent.Type, Model: r.opts.Agent.Model},
 			Harness:      r.ledger.Harness,
+			Shard:        r.opts.Shard.String(),
 			Limits:       r.limits,
 			StartedAt:    start.UTC(),
 			Attempts:     attempt,

@@ -1,9 +1,11 @@
 package prepare
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/perfbench/perfbench/internal/badinput"
@@ -11,6 +13,7 @@ import (
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/plan"
 	"github.com/perfbench/perfbench/internal/records"
+	"github.com/perfbench/perfbench/internal/shard"
 )
 
 // MergeSummary is what `bench merge` found in a run's journals.
@@ -23,6 +26,19 @@ type MergeSummary struct {
 	Finished int
 	Missing  []string
 	Counts   map[records.RolloutStatus]int
+	// Shards are the shards ("I/N") that prepared the finished units, by
+	// N then I, as their journals record them (unsharded sessions and
+	// journals older than the record are not in it).
+	Shards []shard.Spec
+}
+
+// MixedN reports whether shards of more than one N prepared the run. That
+// is allowed (a run resumed with another --shard N: every unit is still
+// prepared once, by whichever shard claims it first, and the budget split
+// counts the other N's spend), but a user resubmitting "the same shard"
+// should know which partition is meant.
+func (s *MergeSummary) MixedN() bool {
+	return len(s.Shards) > 0 && s.Shards[0].N != s.Shards[len(s.Shards)-1].N
 }
 
 // Merge rebuilds what is run-level in a run whose shards wrote only their
@@ -71,8 +87,12 @@ func Merge(ctx context.Context, runDir string, now func() time.Time) (*MergeSumm
 				continue
 			}
 			sum.Counts[j.Status]++
+			if sp, err := shard.Parse(j.Shard); err == nil && !slices.Contains(sum.Shards, sp) {
+				sum.Shards = append(sum.Shards, sp)
+			}
 		}
 	}
+	slices.SortFunc(sum.Shards, func(a, b shard.Spec) int { return cmp.Or(cmp.Compare(a.N, b.N), cmp.Compare(a.I, b.I)) })
 	lock, err := journal.LockRun(ctx, runDir)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", run.RunID, err)

@@ -51,7 +51,10 @@ type Journal struct {
 
 	Agent RunAgentRef `json:"agent"`
 	// Harness is the process that produced this journal.
-	Harness   Harness  `json:"harness,omitzero"`
+	Harness Harness `json:"harness,omitzero"`
+	// Shard is that process's part of the run ("I/N", prepare --shard;
+	// empty unsharded): merge tells which partitions prepared a run.
+	Shard     string   `json:"shard,omitempty"`
 	Limits    Limits   `json:"limits"`
 	LimitsHit []string `json:"limits_hit,omitempty"`
 
