@@ -439,8 +439,11 @@ func TestRunBudgetStop(t *testing.T) {
 	if out.Process == nil || !out.Process.Stopped {
 		t.Fatalf("process %+v, want stopped", out.Process)
 	}
-	// Each step costs (100000*3 + 10000*15) / 1e6 = 0.45.
-	if u := out.Usage; u.CostUSD < 1.0 || !u.Partial || u.Turns < 3 {
+	// Each step costs (100000*3 + 10000*15) / 1e6 = 0.45, so the stop
+	// comes at the third LLM call; TRAE records that call's interaction
+	// before its step, and the stop can fall between the two: two turns
+	// at least (seen under load: 3 calls, 2 steps).
+	if u := out.Usage; u.CostUSD < 1.0 || !u.Partial || u.Turns < 2 {
 		t.Errorf("usage %+v", u)
 	}
 	if out.Infra != nil || len(out.LimitsHit) != 0 || out.Details["final_state"] != StateRunning {
