@@ -277,5 +277,16 @@ func SetupFailed(ctx context.Context, out *Outcome, r *Rollout, spec *container.
 		out.Process = &p
 		return out
 	}
-	return setupInfra(out, r, res.SetupErr)
+	err := res.SetupErr
+	var noSh *container.NoShellError
+	if errors.As(err, &noSh) {
+		// The agent's command waits behind `sh -c` while the setup
+		// runs: say that, rather than how the exec into a container
+		// already gone failed.
+		err = fmt.Errorf("workspace_setup needs sh in the image: %w", noSh)
+		if r.Setup != nil && r.Setup.Log != nil {
+			fmt.Fprintf(r.Setup.Log, "perfbench: %s\n", r.Secrets.ScrubString(err.Error()))
+		}
+	}
+	return setupInfra(out, r, err)
 }

@@ -77,8 +77,30 @@ type Result struct {
 	// CleanupErr is set when the container could not be removed.
 	CleanupErr error
 	// SetupErr is RunOptions.Setup's error: the container was killed
-	// and its command never started.
+	// and its command never started. A *NoShellError when the gate
+	// itself could not run.
 	SetupErr error
+}
+
+// NoShellError is a gated container that ended by itself with status 127
+// (not found) or 126 (not executable) before its gate opened: the gate's
+// sh could not run — the image has none, or its entrypoint did not exec
+// the arguments it was given. The setup that failed meanwhile (an exec
+// into a container that is gone) is only a consequence.
+type NoShellError struct {
+	Image  string
+	Status int
+	// Said is the engine's error, else the last line the container wrote
+	// on stderr (an init's "exec sh failed").
+	Said string
+}
+
+func (e *NoShellError) Error() string {
+	msg := fmt.Sprintf("image %s has no sh to run the gate (or its entrypoint does not exec its arguments): the container ended with status %d before the setup ran", e.Image, e.Status)
+	if e.Said != "" {
+		msg += ": " + e.Said
+	}
+	return msg
 }
 
 // Run runs spec under the process contract and returns how it ended. The
@@ -154,6 +176,7 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 	var res proc.Result
 	var stop proc.Outcome
 	var setupErr error
+	gateShut := false // a gated command that never started
 	err = nil
 	if opts.Setup == nil {
 		ended := w.Go(ctx)
@@ -171,6 +194,7 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 			res, err = proc.Run(clientCtx, client)
 		}()
 		started, serr := e.setup(ctx, cid, done, opts.Setup)
+		gateShut = serr != nil || !started
 		switch {
 		case serr != nil:
 			// The command never starts: the gate stays shut, and the
@@ -214,6 +238,17 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 		out.Process.Cause = stop.Cause
 	}
 	out.Process.Killed = stop.Killed || res.Killed
+	if gateShut && (res.ExitCode == 126 || res.ExitCode == 127) {
+		// Ended by itself (our kill gives 137): the gate's sh is not
+		// there. With --init the container runs for an instant (the
+		// init does, then fails to exec sh), so the setup may have
+		// failed first, on a container that was gone.
+		said := engineError(tail.String())
+		if said == "" {
+			said = lastLine(tail.String())
+		}
+		out.SetupErr = &NoShellError{Image: spec.Image, Status: res.ExitCode, Said: said}
+	}
 	if res.ExitCode == 125 {
 		if msg := engineError(tail.String()); msg != "" {
 			out.StartFailed, out.EngineError = true, msg
@@ -277,6 +312,12 @@ func engineError(stderr string) string {
 		return ""
 	}
 	return strings.TrimSpace(all[len(all)-1])
+}
+
+// lastLine is the last non-empty line of s, trimmed.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
 }
 
 // setupWait bounds the wait for a gated container to be running.

@@ -558,7 +558,7 @@ func (ad *Adapter) runDocker(ctx context.Context, r *agent.Rollout) (*agent.Outc
 		return nil, err
 	}
 	eng := engineOf(r.Bench)
-	out := &agent.Outcome{Command: r.Secrets.RedactArgv(spec.RunArgv())}
+	out := &agent.Outcome{}
 	// Mount sources must exist: --mount does not create them, and a
 	// directory the daemon created would belong to root.
 	if home := ad.OpenHandsHome(r.Bench); home != "" {
@@ -585,6 +585,8 @@ func (ad *Adapter) runDocker(ctx context.Context, r *agent.Rollout) (*agent.Outc
 	}
 	// workspace_setup runs in OpenHands' own container before it starts.
 	agent.GateSetup(r, spec, eng, &opts)
+	// After the gate is set: the command as it ran, behind the gate.
+	out.Command = r.Secrets.RedactArgv(spec.RunArgv())
 	res, err := eng.Run(ctx, *spec, opts)
 	if err == nil && res.SetupErr != nil {
 		return agent.SetupFailed(ctx, out, r, spec, res), nil

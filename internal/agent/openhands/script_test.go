@@ -5,7 +5,8 @@ package openhands_test
 // stand-in image (FROM scratch, a static Go "python"), and against stand-in
 // uvx / python executables for the host modes. Scripts that need the
 // engine start with `[!docker] skip`: they skip when no engine answers,
-// and fail instead when BENCH_REQUIRE_DOCKER is set.
+// and fail instead when BENCH_REQUIRE_DOCKER is set; those that need a
+// shell in the image ($IMAGE_SH, $IMAGE_ENTRY) also `[!busybox] skip`.
 
 import (
 	"context"
@@ -15,6 +16,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/perfbench/perfbench/internal/agent/openhands/standin"
+	"github.com/perfbench/perfbench/internal/evaluate/evaltest"
 	"github.com/perfbench/perfbench/internal/scripttest"
 )
 
@@ -34,10 +36,30 @@ func TestScripts(t *testing.T) {
 		}
 		// $IMAGE_NOTMUX: the stand-in without tmux, like the app image.
 		env.Setenv("IMAGE_NOTMUX", env.Getenv("IMAGE"))
+		// $IMAGE_SH: the stand-in with busybox's sh, which the gate of
+		// a workspace_setup needs; $IMAGE_ENTRY: that with an
+		// ENTRYPOINT script ending in exec "$@". Without a static
+		// busybox they are "unavailable" (scripts skip on [!busybox]).
+		env.Setenv("IMAGE_SH", "unavailable")
+		env.Setenv("IMAGE_ENTRY", "unavailable")
+		if ok, err := evaltest.BusyboxAvailable(); err != nil {
+			return err
+		} else if ok {
+			for name, build := range map[string]func() (string, error){"IMAGE_SH": standin.BuildWithShell, "IMAGE_ENTRY": standin.BuildEntrypoint} {
+				if err := scripttest.SetImage(env, build); err != nil {
+					return err
+				}
+				env.Setenv(name, env.Getenv("IMAGE"))
+			}
+		}
 		return scripttest.SetImage(env, standin.Build)
 	}
 	p.Condition = func(cond string) (bool, error) {
-		if cond != "memlimit" {
+		switch cond {
+		case "busybox":
+			return evaltest.BusyboxAvailable()
+		case "memlimit":
+		default:
 			return scripttest.Condition(cond)
 		}
 		if ok, err := standin.Available(); !ok || err != nil {

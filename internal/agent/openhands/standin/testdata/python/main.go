@@ -12,6 +12,9 @@
 // with RUNTIME=local it needs tmux on PATH and reaches its action server
 // at $SANDBOX_LOCAL_RUNTIME_URL:<port> (the image sets the app image's
 // http://host.docker.internal). Installed as tmux, it answers -V.
+// STANDIN_SHOW, a comma-separated list of paths, makes it print each
+// file's content ("show PATH: CONTENT", or "show PATH: absent"): what a
+// workspace_setup left outside the workspace.
 // STANDIN_MODE selects a scripted behaviour:
 //
 //	normal    three steps, edits, finishes (the default)
@@ -226,6 +229,16 @@ func report(f flags) {
 	}
 	wd, _ := os.Getwd()
 	fmt.Printf("cwd=%s dir=%s file=%s iterations=%d budget=%g\n", wd, f.dir, f.file, f.iterations, f.budget)
+	for _, p := range strings.Split(os.Getenv("STANDIN_SHOW"), ",") {
+		if p == "" {
+			continue
+		}
+		if data, err := os.ReadFile(p); err != nil {
+			fmt.Printf("show %s: absent\n", p)
+		} else {
+			fmt.Printf("show %s: %s\n", p, strings.TrimSpace(string(data)))
+		}
+	}
 	for _, kv := range []string{"RUNTIME", "SANDBOX_VOLUMES", "SANDBOX_USER_ID", "MAX_ITERATIONS", "MAX_BUDGET_PER_TASK", "FILE_STORE", "LLM_MODEL", "SANDBOX_RUNTIME_CONTAINER_IMAGE", "SANDBOX_LOCAL_RUNTIME_URL", "AGENT_ENABLE_BROWSING", "ENABLE_BROWSER"} {
 		fmt.Printf("%s=%s\n", kv, os.Getenv(kv))
 	}
