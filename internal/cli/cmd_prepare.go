@@ -285,9 +285,9 @@ func dryRun(ctx context.Context, env *System, o prepare.Options) error {
 			id = "not built: run `bench build " + o.Task.Path + "`"
 		}
 		fmt.Fprintf(env.Stdout, "environment image: %s (%s)\n", img.Tag, id)
-		for _, c := range dr.WorkspaceSetup {
-			fmt.Fprintf(env.Stdout, "workspace_setup: %s\n", c)
-		}
+	}
+	for _, c := range dr.WorkspaceSetup {
+		fmt.Fprintf(env.Stdout, "workspace_setup: %s\n", c)
 	}
 	fmt.Fprintf(env.Stdout, "state: %s\n", o.Bench.Paths.StateRoot)
 	fmt.Fprintf(env.Stdout, "run id: %s (a new run; a resumed run keeps its own)\n", dr.RunID)

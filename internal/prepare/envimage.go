@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/perfbench/perfbench/internal/agent"
 	"github.com/perfbench/perfbench/internal/badinput"
@@ -174,10 +175,12 @@ func (r *runner) rolloutAgent(ctx context.Context) (*config.Agent, error) {
 
 // newSetup is the attempt's workspace_setup, logged to <item>/setup.log
 // (scrubbed), its tree snapshotted as the patch's base; nil when the
-// task has none.
+// task has none. It is the task's, not the built image's: an env_build
+// that names no file (a ready environment.image, an entry's image, the
+// host) still sets the workspace up.
 func (it *itemRun) newSetup(a *attempt) (*agent.Setup, func(), error) {
-	env := it.env
-	if env == nil || len(env.spec.WorkspaceSetup) == 0 {
+	eb := &it.opts.Task.EnvBuild
+	if len(eb.WorkspaceSetup) == 0 {
 		return nil, func() {}, nil
 	}
 	// Capped like the agent's logs: a pip install can say a lot.
@@ -186,12 +189,12 @@ func (it *itemRun) newSetup(a *attempt) (*agent.Setup, func(), error) {
 		return nil, nil, err
 	}
 	w := it.secrets.Writer(tf)
-	timeout := env.spec.SetupTimeout
+	timeout := time.Duration(eb.SetupTimeout)
 	if timeout <= 0 {
 		timeout = envbuild.DefaultSetupTimeout
 	}
 	s := &agent.Setup{
-		Commands: env.spec.WorkspaceSetup, Timeout: timeout, Log: w,
+		Commands: eb.WorkspaceSetup, Timeout: timeout, Log: w,
 		Snapshot: func(ctx context.Context) error {
 			return a.ws.Snapshot(ctx, it.mirror, it.u.item.Pre, it.harness, it.opts.Task.Patch.Excludes())
 		},

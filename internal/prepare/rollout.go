@@ -65,7 +65,8 @@ type Planned struct {
 	Commands []PlannedCommand
 	// EnvImage is the task's environment image (env_build) of its
 	// current hash, nil when it builds none; its ID is "" when it is not
-	// built. WorkspaceSetup are its workspace_setup commands.
+	// built. WorkspaceSetup are the task's workspace_setup commands
+	// (run whether or not an image is built).
 	EnvImage       *records.EnvImage
 	WorkspaceSetup []string
 }
@@ -103,11 +104,10 @@ func DryRun(ctx context.Context, opts Options) (*Planned, error) {
 		return nil, err
 	}
 	r := &runner{opts: opts, limits: EffectiveLimits(opts.Agent.Limits), secrets: secretSet(&opts), env: env}
-	out := &Planned{RunID: opts.RunID, Limits: r.limits, Items: len(p.Items)}
+	out := &Planned{RunID: opts.RunID, Limits: r.limits, Items: len(p.Items), WorkspaceSetup: opts.Task.EnvBuild.WorkspaceSetup}
 	if env != nil {
 		img := env.current
 		out.EnvImage = &img
-		out.WorkspaceSetup = env.spec.WorkspaceSetup
 		kind, _ := agent.Find(opts.Kinds, opts.Agent.Type)
 		if a := opts.Agent; a.Runtime == agent.RuntimeContainer && a.Image == "" && !kind.ChoosesRuntime {
 			// What a new run would pin: the id, or the tag until built.
