@@ -33,6 +33,7 @@ func TestVersionCheck(t *testing.T) {
 	claude := fakeCLI(t, dir, "claude", "2.1.110 (Claude Code)", 0)
 	oldClaude := fakeCLI(t, dir, "claude-old", "2.0.76 (Claude Code)", 0)
 	codex := fakeCLI(t, dir, "codex", "codex-cli 0.46.0", 0)
+	newCodex := fakeCLI(t, dir, "codex-new", "codex-cli 0.130.0", 0)
 	python := fakeCLI(t, dir, "python3", "cli, version 0.1.0", 0)
 	// A Python with openhands-ai, asked through importlib.metadata.
 	ohPython := filepath.Join(dir, "oh-python")
@@ -51,7 +52,8 @@ func TestVersionCheck(t *testing.T) {
 		{&config.Agent{Name: "a", Type: "aider", Runtime: "container", Image: "img"}, "runs in a container: not asked", false},
 		{&config.Agent{Name: "c", Type: "claude_code", CLI: claude}, "2.1.110 (checked: 2.1.0 to 2.1.x)", false},
 		{&config.Agent{Name: "c", Type: "claude_code", CLI: oldClaude}, "2.0.76 is outside", true},
-		{&config.Agent{Name: "x", Type: "codex", CLI: codex}, "0.46.0 (no checked range: codex-rs sources at no pinned commit)", false},
+		{&config.Agent{Name: "x", Type: "codex", CLI: codex}, "0.46.0 (checked: 0.43.0 to 0.115.x)", false},
+		{&config.Agent{Name: "x", Type: "codex", CLI: newCodex}, "0.130.0 is outside", true},
 		{&config.Agent{Name: "t", Type: "trae", CLI: python}, "0.1.0 (checked: 0.1.0 to 0.1.x)", false},
 		{&config.Agent{Name: "m", Type: "mini_swe_agent"}, "mini has no --version: not asked", false},
 		{&config.Agent{Name: "o", Type: "openhands", Options: &openhands.Options{ContainerImage: "docker.all-hands.dev/all-hands-ai/openhands:0.54"}}, "0.54 (checked: 0.54.0 to 0.62.0)", false},

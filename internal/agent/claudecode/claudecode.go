@@ -72,15 +72,31 @@ var Kind = agent.Kind{
 	Recipe:     Recipe,
 }
 
-// RecipeVersion is the Claude Code release the agent image installs.
+// RecipeVersion is the Claude Code release the agent image installs
+// (tag v2.1.121 of anthropics/claude-code, whose CHANGELOG.md has it).
 const RecipeVersion = "2.1.121"
 
 // Recipe installs @anthropic-ai/claude-code, pinned, with the
 // environment's npm into /opt/perfbench/claude_code (Anthropic's npm
-// install, without -g): the environment image must have node 18 or
-// later, which the claude script runs on.
+// install, without -g): the environment image must have node 18 or later
+// and npm.
+//
+// Since 2.1.113 the package's claude is a placeholder that its
+// postinstall (install.cjs) replaces with the native binary of a
+// per-platform optional dependency; npm exits 0 when either is skipped
+// (scripts not run, the optional package not fetched), leaving a claude
+// that only prints "claude native binary not installed". So the recipe
+// runs install.cjs itself when claude --version fails, as that message
+// says, and fails the build when it still does.
 func Recipe() envbuild.Recipe {
-	return agent.NPMRecipe("claude_code", RecipeVersion, "@anthropic-ai/claude-code", DefaultCLI)
+	r := agent.NPMRecipe("claude_code", RecipeVersion, "@anthropic-ai/claude-code", DefaultCLI)
+	pre := agent.Prefix("claude_code")
+	exe := pre + "/node_modules/.bin/" + DefaultCLI
+	r.Lines = append(r.Lines, agent.RunLines(
+		exe+" --version >/dev/null 2>&1 || node "+pre+"/node_modules/@anthropic-ai/claude-code/install.cjs || true",
+		exe+" --version || { echo \"perfbench: claude --version fails after npm install: the native binary of @anthropic-ai/claude-code@"+RecipeVersion+" for this platform is missing (see its install.cjs)\" >&2; exit 1; }",
+	)...)
+	return r
 }
 
 // DefaultCLI is the executable when the entry sets no cli:.

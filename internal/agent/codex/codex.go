@@ -9,8 +9,10 @@
 // of `ps`. --sandbox is left out when extra_args choose the sandbox
 // themselves (--sandbox/-s, --dangerously-bypass-approvals-and-sandbox,
 // --yolo), since Codex rejects a repeated flag. --full-auto does not count:
-// in codex-rs/exec/src/cli.rs it is a hidden, deprecated flag that only
-// warns, so without --sandbox the run would be read-only.
+// up to 0.115.0 (read at the release tags) it is an alias that also sets
+// workspace-write, so --sandbox beside it is harmless, but later codex-rs
+// (commit 02805335a405) keeps it only as a hidden flag that warns, where
+// without --sandbox the run would be read-only.
 //
 // The model (model:, default $LLM_MODEL) is LiteLLM-style; Codex takes
 // OpenAI's names, so "openai/gpt-5" is passed as --model gpt-5 and a name
@@ -37,7 +39,7 @@
 //
 // What is read back:
 //
-//   - stdout, the JSONL events of exec --json (Codex ≥ 0.44): thread.started,
+//   - stdout, the JSONL events of exec --json (Codex ≥ 0.43): thread.started,
 //     turn.started, item.started/updated/completed (agent_message,
 //     reasoning, command_execution, file_change, mcp_tool_call, web_search,
 //     todo_list, error), turn.completed {usage: input_tokens,
@@ -110,17 +112,22 @@ var Kind = agent.Kind{
 	DefaultCLI:  DefaultCLI,
 	TokenPriced: true,
 	New:         func(a *config.Agent, _ agent.Host) (agent.Adapter, error) { return New(a) },
-	Checked:     agent.Versions{Unpinned: "codex-rs sources at no pinned commit"},
-	Recipe:      Recipe,
+	// The exec flags, the exec --json events and the session log were
+	// read at every release tag from rust-v0.43.0 to rust-v0.115.0
+	// (docs/agents/compatibility.md).
+	Checked: agent.Versions{Min: "0.43.0", Max: "0.115"},
+	Recipe:  Recipe,
 }
 
 // RecipeVersion is the Codex release (GitHub tag rust-v<version>) the
-// agent image installs.
-const RecipeVersion = "0.46.0"
+// agent image installs: the last of the checked releases.
+const RecipeVersion = "0.115.0"
 
 // Recipe installs Codex's statically linked (musl) release binary for
 // the build's architecture into /opt/perfbench/codex: no Node needed,
-// but curl and tar in the environment image.
+// but curl and tar in the environment image. The release asset
+// codex-<arch>-unknown-linux-musl.tar.gz holds the one file
+// codex-<arch>-unknown-linux-musl (rust-release.yml at rust-v0.115.0).
 func Recipe() envbuild.Recipe {
 	pre := agent.Prefix("codex")
 	url := "https://github.com/openai/codex/releases/download/rust-v" + RecipeVersion + "/codex-${arch}-unknown-linux-musl.tar.gz"
@@ -135,6 +142,8 @@ func Recipe() envbuild.Recipe {
 			"rm -f /tmp/perfbench-codex.tar.gz",
 			`mv "`+pre+`/bin/codex-${arch}-unknown-linux-musl" `+pre+"/bin/codex",
 			"ln -s "+pre+"/bin/codex "+envbuild.AgentBin+"/codex",
+			// The binary runs here and is the pinned release.
+			`v="$(`+pre+`/bin/codex --version)"; [ "$v" = "codex-cli `+RecipeVersion+`" ] || { echo "perfbench: codex --version says $v, want codex-cli `+RecipeVersion+`" >&2; exit 1; }`,
 		)...),
 	}
 }
@@ -253,8 +262,8 @@ func MapModel(a *config.Agent, config string) (string, error) {
 }
 
 // sandboxFlags choose Codex's sandbox; with one of them in extra_args,
-// perfbench passes no --sandbox. --full-auto is not one (a deprecated
-// no-op upstream).
+// perfbench passes no --sandbox. --full-auto is not one (see the package
+// comment: after 0.115 it no longer sets the sandbox).
 var sandboxFlags = []string{"--sandbox", "-s", "--dangerously-bypass-approvals-and-sandbox", "--yolo"}
 
 func sandboxChosen(extra []string) bool {

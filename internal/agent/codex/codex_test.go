@@ -68,11 +68,11 @@ func TestStreamExecJSON(t *testing.T) {
 	}
 }
 
-// The first release of the format (Codex 0.44) said item_type and
+// The first release of the format (Codex 0.43.0) said item_type and
 // assistant_message.
 func TestStreamFirstRelease(t *testing.T) {
 	st := NewStream(0, nil)
-	feed(t, st, "exec_v044.jsonl", false)
+	feed(t, st, "exec_v043.jsonl", false)
 	sum := st.Summary()
 	want := map[string]int{ItemReasoning: 2, ItemMCPToolCall: 1, ItemAgentMessage: 1}
 	if !reflect.DeepEqual(sum.Items, want) || sum.LastMessage != "**Assigned Issues**" {
@@ -275,7 +275,7 @@ func TestMalformed(t *testing.T) {
 }
 
 func FuzzStdoutLine(f *testing.F) {
-	for _, name := range []string{"exec_ok.jsonl", "exec_v044.jsonl", "exec_401.jsonl", "legacy_info.jsonl", "legacy_flat.jsonl"} {
+	for _, name := range []string{"exec_ok.jsonl", "exec_v043.jsonl", "exec_401.jsonl", "legacy_info.jsonl", "legacy_flat.jsonl"} {
 		data, _ := os.ReadFile(filepath.Join("testdata", name))
 		for _, l := range bytes.Split(data, []byte("\n")) {
 			f.Add(l)
@@ -324,7 +324,7 @@ func TestArgv(t *testing.T) {
 		{"yolo", config.Agent{ExtraArgs: []string{"--yolo"}}, "codex exec --json --cd /ws --skip-git-repo-check --yolo -"},
 		{"-s=", config.Agent{ExtraArgs: []string{"-sread-only"}}, "codex exec --json --cd /ws --skip-git-repo-check -sread-only -"},
 		{"not a flag", config.Agent{ExtraArgs: []string{"--search"}}, "codex exec --json --cd /ws --skip-git-repo-check --sandbox workspace-write --search -"},
-		// --full-auto is a deprecated no-op upstream: the sandbox stays.
+		// --full-auto sets no sandbox after 0.115: the sandbox stays.
 		{"full-auto", config.Agent{ExtraArgs: []string{"--full-auto"}}, "codex exec --json --cd /ws --skip-git-repo-check --sandbox workspace-write --full-auto -"},
 		{"openai/", config.Agent{Model: "openai/gpt-5"}, "codex exec --json --cd /ws --skip-git-repo-check --model gpt-5 --sandbox workspace-write -"},
 	} {

@@ -74,7 +74,7 @@ type tokenInfo struct {
 }
 
 // Item types of exec --json (exec_events.rs ThreadItemDetails). The first
-// release of the format (Codex 0.44) named the field item_type and the
+// release of the format (Codex 0.43.0) named the field item_type and the
 // agent's message assistant_message.
 const (
 	ItemAgentMessage     = "agent_message"
@@ -87,7 +87,7 @@ const (
 	ItemError            = "error"
 )
 
-// execEvent is one line of `codex exec --json` (Codex ≥ 0.44, thread
+// execEvent is one line of `codex exec --json` (Codex ≥ 0.43, thread
 // events) or of the legacy format of earlier versions ({"id", "msg"}).
 type execEvent struct {
 	Type     string     `json:"type"`
@@ -124,7 +124,7 @@ func (it *execItem) kind() string {
 	return k
 }
 
-// legacyMsg is the msg of a legacy event line (Codex < 0.44): the
+// legacyMsg is the msg of a legacy event line (Codex < 0.43): the
 // protocol's EventMsg.
 type legacyMsg struct {
 	Type      string     `json:"type"`
@@ -475,7 +475,7 @@ func (s *Stream) ThreadID() string {
 
 // Summary is what a run reported.
 type Summary struct {
-	// Format is "exec-json" (Codex ≥ 0.44), "legacy" or "".
+	// Format is "exec-json" (Codex ≥ 0.43), "legacy" or "".
 	Format   string
 	ThreadID string
 	Tokens   Tokens

@@ -91,7 +91,7 @@ func TestTrajectoryOfSessionLog(t *testing.T) {
 }
 
 func TestTrajectoryOfFailures(t *testing.T) {
-	for _, name := range []string{"exec_401.jsonl", "exec_429.jsonl", "exec_stream_error.jsonl", "legacy_flat.jsonl", "exec_v044.jsonl"} {
+	for _, name := range []string{"exec_401.jsonl", "exec_429.jsonl", "exec_stream_error.jsonl", "legacy_flat.jsonl", "exec_v043.jsonl"} {
 		data, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			t.Fatal(err)

@@ -25,7 +25,7 @@
 //	           yet (it is created), then ok
 //	model      model not found (400, code model_not_found)
 //	reconnect  a transient "Reconnecting... 1/5 (429 ...)" error, then ok
-//	legacy     the legacy --json format of Codex < 0.44 ({"id","msg"}), no
+//	legacy     the legacy --json format of Codex < 0.43 ({"id","msg"}), no
 //	           session log
 //	garbage    ok, with non-JSON and truncated lines in between
 //	leak       ok, printing the values of *_KEY variables to stdout,
@@ -204,8 +204,8 @@ func (s *sim) check(args []string, stdin io.Reader) error {
 	if wd, _ := os.Getwd(); wd != ws {
 		return fmt.Errorf("working directory %q, want the workspace %q", wd, ws)
 	}
-	// --full-auto chooses nothing: upstream it is a hidden, deprecated
-	// flag that only warns, and the sandbox stays read-only.
+	// --full-auto chooses nothing: after 0.115 it is a hidden flag that
+	// only warns, and the sandbox stays read-only without --sandbox.
 	if _, ok := o.values["sandbox"]; !ok && !o.flags["yolo"] {
 		return errors.New("no sandbox chosen (--sandbox workspace-write expected)")
 	}
@@ -466,7 +466,7 @@ func (s *sim) work(n int, pause time.Duration, garbage bool) int {
 	return 0
 }
 
-// legacy speaks the --json format of Codex < 0.44: a config summary, the
+// legacy speaks the --json format of Codex < 0.43: a config summary, the
 // prompt, then {"id", "msg"} events with per-response token counts.
 func (s *sim) legacy() int {
 	if !s.authenticated() {

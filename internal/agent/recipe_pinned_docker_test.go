@@ -1,0 +1,230 @@
+package agent_test
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/perfbench/perfbench/internal/agent"
+	"github.com/perfbench/perfbench/internal/agent/all"
+	"github.com/perfbench/perfbench/internal/envbuild"
+	"github.com/perfbench/perfbench/internal/evaluate/evaltest"
+)
+
+// fakeNPM stands for npm as far as the claude_code recipe uses it: it
+// lays out @anthropic-ai/claude-code the way the real package is from
+// 2.1.113 on (bin/claude.exe a placeholder that the postinstall,
+// install.cjs, replaces with the platform's native binary), and, by the
+// mode the environment image holds, runs that postinstall itself
+// ("postinstall"), skips it ("skipped": scripts blocked, install.cjs
+// still works) or skips it with the native package missing ("missing":
+// install.cjs fails). Like npm, it exits 0 in every mode.
+const fakeNPM = `#!/bin/sh
+set -eu
+pre= pkgspec=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--prefix|--cache) [ "$1" = --prefix ] && pre=$2; shift 2 ;;
+	install|--no-fund|--no-audit|--no-update-notifier) shift ;;
+	*) pkgspec=$1; shift ;;
+	esac
+done
+[ "$pkgspec" = "@anthropic-ai/claude-code@` + "VERSION" + `" ] || { echo "fake npm: unexpected package $pkgspec" >&2; exit 9; }
+pkg=$pre/node_modules/@anthropic-ai/claude-code
+mkdir -p "$pkg/bin" "$pre/node_modules/.bin"
+cp /fake/stub-claude "$pkg/bin/claude.exe"
+ln -s ../@anthropic-ai/claude-code/bin/claude.exe "$pre/node_modules/.bin/claude"
+mode=$(cat /fake/mode)
+if [ "$mode" = missing ]; then
+	echo 'echo "install.cjs: @anthropic-ai/claude-code-linux-x64 is not installed" >&2; exit 1' >"$pkg/install.cjs"
+else
+	echo "cp /fake/native-claude '$pkg/bin/claude.exe'; touch '$pkg/install-ran'" >"$pkg/install.cjs"
+fi
+if [ "$mode" = postinstall ]; then
+	sh "$pkg/install.cjs"
+	rm -f "$pkg/install-ran"
+fi
+exit 0
+`
+
+// TestClaudeRecipeNativeBinary builds the claude_code recipe, as `bench
+// build --agent` renders it, on an environment image whose node and npm
+// are fakes of the package's layout: the image gets a claude that runs
+// whether npm ran the postinstall or not, and the build fails, naming
+// the missing native binary, when install.cjs cannot place it (npm's own
+// exit status says nothing then).
+func TestClaudeRecipeNativeBinary(t *testing.T) {
+	evaltest.RequireEngine(t)
+	if ok, err := evaltest.BusyboxAvailable(); err != nil {
+		t.Fatal(err)
+	} else if !ok {
+		t.Skip("no statically linked busybox (apt-get install busybox-static)")
+	}
+	busybox, err := evaltest.Busybox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, ok := agent.Find(all.Kinds(), "claude_code")
+	if !ok || k.Recipe == nil {
+		t.Fatal("no claude_code recipe")
+	}
+	r := k.Recipe()
+	for _, tc := range []struct {
+		mode      string
+		installed bool // install.cjs was run by the recipe
+		fails     bool
+	}{
+		{"postinstall", false, false},
+		{"skipped", true, false},
+		{"missing", false, true},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			suffix := randomSuffix(t)
+			envTag := "perfbench-test/claude-recipe-env:" + suffix
+			agentTag := "perfbench-test/claude-recipe-agent:" + suffix
+
+			envCtx := t.TempDir()
+			copyFile(t, busybox, filepath.Join(envCtx, "busybox"), 0o755)
+			writeFile(t, filepath.Join(envCtx, "npm"), strings.ReplaceAll(fakeNPM, "VERSION", r.Version), 0o755)
+			writeFile(t, filepath.Join(envCtx, "node"), "#!/bin/sh\nexec sh \"$@\"\n", 0o755)
+			writeFile(t, filepath.Join(envCtx, "stub-claude"), "#!/bin/sh\necho 'Error: claude native binary not installed.' >&2\nexit 1\n", 0o755)
+			writeFile(t, filepath.Join(envCtx, "native-claude"), "#!/bin/sh\necho '"+r.Version+" (Claude Code)'\n", 0o755)
+			writeFile(t, filepath.Join(envCtx, "mode"), tc.mode+"\n", 0o644)
+			// USER root needs root in /etc/passwd.
+			writeFile(t, filepath.Join(envCtx, "passwd"), "root:x:0:0:root:/root:/bin/sh\n", 0o644)
+			writeFile(t, filepath.Join(envCtx, "Dockerfile"), "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n"+
+				"COPY passwd /etc/passwd\nCOPY npm node /usr/bin/\nCOPY stub-claude native-claude mode /fake/\nLABEL perfbench.test=envagent\n", 0o644)
+			dockerBuild(ctx, t, envTag, envCtx)
+			envID := strings.TrimSpace(docker(ctx, t, "image", "inspect", "--format", "{{.Id}}", envTag))
+
+			agentCtx := t.TempDir()
+			writeFile(t, filepath.Join(agentCtx, "Dockerfile"), string(envbuild.AgentDockerfile(envID, r)), 0o644)
+			if tc.fails {
+				out, err := exec.CommandContext(ctx, "docker", "build", "-q", "--force-rm", "--label", "perfbench.test=envagent", "-t", agentTag, agentCtx).CombinedOutput()
+				if err == nil {
+					exec.Command("docker", "image", "rm", agentTag).Run()
+					t.Fatalf("the build succeeded without a native binary:\n%s", out)
+				}
+				if want := "perfbench: claude --version fails after npm install"; !strings.Contains(string(out), want) {
+					t.Errorf("build output lacks %q:\n%s", want, out)
+				}
+				return
+			}
+			dockerBuild(ctx, t, agentTag, agentCtx)
+			if got, want := docker(ctx, t, "run", "--rm", "--network", "none", agentTag, "claude", "--version"), r.Version+" (Claude Code)\n"; got != want {
+				t.Errorf("claude --version in the agent image: %q, want %q", got, want)
+			}
+			probe := "test -e " + agent.Prefix("claude_code") + "/node_modules/@anthropic-ai/claude-code/install-ran && echo ran || echo not run"
+			want := "not run\n"
+			if tc.installed {
+				want = "ran\n"
+			}
+			if got := docker(ctx, t, "run", "--rm", "--network", "none", agentTag, "sh", "-c", probe); got != want {
+				t.Errorf("install.cjs by the recipe: %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// fakeCurl stands for curl as the codex recipe uses it (-o FILE URL): it
+// refuses any URL but the pinned release asset for this machine and
+// "downloads" /fake/asset.tar.gz, a tarball laid out as the release
+// workflow packs it (the one file codex-<target>).
+const fakeCurl = `#!/bin/sh
+set -eu
+out= url=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-o) out=$2; shift 2 ;;
+	-*) shift ;;
+	*) url=$1; shift ;;
+	esac
+done
+[ "$url" = "$(cat /fake/url)" ] || { echo "fake curl: unexpected URL $url" >&2; exit 22; }
+cp /fake/asset.tar.gz "$out"
+`
+
+// TestCodexRecipeReleaseAsset builds the codex recipe on an environment
+// image whose curl serves a stand-in of the release asset: the binary is
+// unpacked under its release name, renamed and linked, and the build
+// checks that it says it is the pinned version (a binary that says
+// another fails the build).
+func TestCodexRecipeReleaseAsset(t *testing.T) {
+	evaltest.RequireEngine(t)
+	if ok, err := evaltest.BusyboxAvailable(); err != nil {
+		t.Fatal(err)
+	} else if !ok {
+		t.Skip("no statically linked busybox (apt-get install busybox-static)")
+	}
+	busybox, err := evaltest.Busybox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("uname", "-m").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	arch := strings.TrimSpace(string(out))
+	if arch != "x86_64" && arch != "aarch64" {
+		t.Skipf("codex has no release binary for %s", arch)
+	}
+	k, ok := agent.Find(all.Kinds(), "codex")
+	if !ok || k.Recipe == nil {
+		t.Fatal("no codex recipe")
+	}
+	r := k.Recipe()
+	for _, tc := range []struct {
+		name, says string
+		fails      bool
+	}{
+		{"pinned", "codex-cli " + r.Version, false},
+		{"other version", "codex-cli 0.1.0", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			suffix := randomSuffix(t)
+			envTag := "perfbench-test/codex-recipe-env:" + suffix
+			agentTag := "perfbench-test/codex-recipe-agent:" + suffix
+
+			target := "codex-" + arch + "-unknown-linux-musl"
+			assetDir := t.TempDir()
+			writeFile(t, filepath.Join(assetDir, target), "#!/bin/sh\necho '"+tc.says+"'\n", 0o755)
+			envCtx := t.TempDir()
+			if out, err := exec.Command("tar", "-C", assetDir, "-czf", filepath.Join(envCtx, "asset.tar.gz"), target).CombinedOutput(); err != nil {
+				t.Fatalf("tar: %v\n%s", err, out)
+			}
+			copyFile(t, busybox, filepath.Join(envCtx, "busybox"), 0o755)
+			writeFile(t, filepath.Join(envCtx, "curl"), fakeCurl, 0o755)
+			writeFile(t, filepath.Join(envCtx, "url"), "https://github.com/openai/codex/releases/download/rust-v"+r.Version+"/"+target+".tar.gz\n", 0o644)
+			writeFile(t, filepath.Join(envCtx, "passwd"), "root:x:0:0:root:/root:/bin/sh\n", 0o644)
+			writeFile(t, filepath.Join(envCtx, "Dockerfile"), "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n"+
+				"RUN [\"/bin/mkdir\", \"-m\", \"1777\", \"/tmp\"]\nCOPY passwd /etc/passwd\nCOPY curl /usr/bin/\nCOPY asset.tar.gz url /fake/\nLABEL perfbench.test=envagent\n", 0o644)
+			dockerBuild(ctx, t, envTag, envCtx)
+			envID := strings.TrimSpace(docker(ctx, t, "image", "inspect", "--format", "{{.Id}}", envTag))
+
+			agentCtx := t.TempDir()
+			writeFile(t, filepath.Join(agentCtx, "Dockerfile"), string(envbuild.AgentDockerfile(envID, r)), 0o644)
+			if tc.fails {
+				out, err := exec.CommandContext(ctx, "docker", "build", "-q", "--force-rm", "--label", "perfbench.test=envagent", "-t", agentTag, agentCtx).CombinedOutput()
+				if err == nil {
+					exec.Command("docker", "image", "rm", agentTag).Run()
+					t.Fatalf("the build accepted a binary that says %q:\n%s", tc.says, out)
+				}
+				if want := "perfbench: codex --version says " + tc.says + ", want codex-cli " + r.Version; !strings.Contains(string(out), want) {
+					t.Errorf("build output lacks %q:\n%s", want, out)
+				}
+				return
+			}
+			dockerBuild(ctx, t, agentTag, agentCtx)
+			if got, want := docker(ctx, t, "run", "--rm", "--network", "none", agentTag, "codex", "--version"), tc.says+"\n"; got != want {
+				t.Errorf("codex --version in the agent image: %q, want %q", got, want)
+			}
+		})
+	}
+}
