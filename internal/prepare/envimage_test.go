@@ -23,7 +23,14 @@ type fakeEnv struct {
 	img  records.EnvImage
 }
 
-func (f *fakeEnv) Current(context.Context, *config.Task) (*envbuild.Spec, records.EnvImage, error) {
+// Current resolves the task's env_build to f.spec: the task then holds
+// the spec's workspace_setup, as a task that envbuild.FromTask resolved
+// does (prepare runs the task's).
+func (f *fakeEnv) Current(_ context.Context, t *config.Task) (*envbuild.Spec, records.EnvImage, error) {
+	if f.spec != nil {
+		t.EnvBuild.WorkspaceSetup = f.spec.WorkspaceSetup
+		t.EnvBuild.SetupTimeout = records.Duration(f.spec.SetupTimeout)
+	}
 	return f.spec, f.img, nil
 }
 
