@@ -65,10 +65,11 @@ func Prune(ctx context.Context, eng *container.Engine, stateRoot string) ([]stri
 // id in any run.json under <state_root>/runs. Of a candidate only the
 // refs in perfbench's repositories (EnvRepo, AgentRepo) are removed: one
 // the user also tagged otherwise keeps that tag, and so stays (Kept); an
-// untagged one (its tag moved to a rebuild) is removed by id. It holds the runs lock
-// meanwhile, so a prepare cannot pin an image between the read and the
-// removal. A run.json it cannot read may pin anything: then it removes
-// nothing and says which.
+// untagged one (its tag moved to a rebuild) is removed by id. It holds
+// the runs lock meanwhile, so a prepare cannot pin an image between the
+// read and the removal (one that found its image before checks, under
+// the lock, that it is still there). A run.json it cannot read may pin
+// anything: then it removes nothing and says which.
 func PruneImages(ctx context.Context, eng *container.Engine, stateRoot string) (*Pruned, error) {
 	root, err := filepath.Abs(stateRoot)
 	if err != nil {
@@ -90,7 +91,8 @@ func PruneImages(ctx context.Context, eng *container.Engine, stateRoot string) (
 	slices.SortFunc(imgs, func(a, b container.LocalImage) int {
 		return strings.Compare(a.Ref+" "+a.ID, b.Ref+" "+b.ID)
 	})
-	// One entry per tag: the refs of each image, in the listing's order.
+	// The listing has an entry per tag: gather each image's refs, the
+	// images in the listing's order.
 	var order []string
 	refs := map[string][]string{}
 	for _, img := range imgs {
