@@ -21,7 +21,9 @@
 # reused ("cached"); either way the image is also tagged
 # perfbench-test/python-base:current, the name the tests look up
 # (internal/envbuild/envtest.PythonBase), and it carries the key as the
-# label perfbench.test.key.
+# label perfbench.test.key. The tags of older keys are then removed, never
+# forced: an image a container uses stays, with a warning line (one that
+# images are built on loses its tag and goes with them).
 #
 # The image: PATH over /usr/local and /usr, LANG=C.UTF-8, a /tmp with mode
 # 1777, an /etc/passwd with root and the user bench (uid 1000, home
@@ -30,11 +32,14 @@
 # images), so that a non-root user's pip installs into ~/.local.
 #
 # Usage: scripts/python-base.sh   (DOCKER names the engine's client,
-# default docker). Exit status 0 when the image is there, 1 otherwise.
+# default docker; PYTHON_BASE_REPO the repository, default
+# perfbench-test/python-base, the tests' — another one is for a trial run
+# that leaves the tests' image alone). Exit status 0 when the image is
+# there, 1 otherwise.
 set -eu
 
 docker=${DOCKER:-docker}
-repo=perfbench-test/python-base
+repo=${PYTHON_BASE_REPO:-perfbench-test/python-base}
 roots="python3 python3-pip python3-setuptools python3-wheel busybox-static"
 cache=${PYTHON_BASE_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/perfbench/python-base}
 script=$0
@@ -43,6 +48,18 @@ start=$(date +%s)
 die() {
 	echo "python-base: $*" >&2
 	exit 1
+}
+
+# prune_old removes the tags of older keys: they are never used again.
+# By tag, never forced; the tag alone is compared (podman lists the
+# repository as localhost/...).
+prune_old() {
+	for old in $("$docker" images --format '{{.Tag}}' "$repo"); do
+		case $old in "$key" | current | "<none>") continue ;; esac
+		if ! err=$("$docker" rmi "$repo:$old" 2>&1 >/dev/null); then
+			echo "python-base: warning: kept $repo:$old: $(echo "$err" | head -n 1)" >&2
+		fi
+	done
 }
 
 for tool in apt-get apt-cache dpkg-deb sha256sum "$docker"; do
@@ -93,6 +110,7 @@ tag=$repo:$key
 
 if "$docker" image inspect "$tag" >/dev/null 2>&1; then
 	"$docker" tag "$tag" "$repo:current"
+	prune_old
 	echo "python-base: $tag cached ($(echo "$pins" | wc -l) packages, $(($(date +%s) - start))s)"
 	exit 0
 fi
@@ -171,4 +189,5 @@ EOF
 	"$docker" rmi "$tag" "$repo:current" >/dev/null 2>&1 || true
 	die "$tag does not work: python3 cannot import setuptools, wheel and pip as uid 1000 with a writable HOME"
 }
+prune_old
 echo "python-base: built $tag ($(echo "$pins" | wc -l) packages, $(du -sh "$root" | cut -f1)) in $(($(date +%s) - start))s"

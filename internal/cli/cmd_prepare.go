@@ -136,6 +136,7 @@ func runPrepare(ctx context.Context, env *System, o *prepareOptions, taskPath st
 	if err != nil {
 		return err
 	}
+	warnSetup(env, task)
 	a, err := cfg.bench.Agent(o.agent)
 	if err != nil {
 		return err

@@ -76,6 +76,7 @@ func runValidate(env *System, o *validateOptions, taskPath string) error {
 		fmt.Fprintf(env.Stdout, "ok: env_build: %s strategy, %s (bench build %s builds the image)\n", spec.Strategy, file, taskPath)
 	}
 	warnFewRounds(env, task)
+	warnSetup(env, task)
 	b := cfg.bench
 	if b.Path != "" {
 		def := b.Agents.Default
@@ -85,6 +86,14 @@ func runValidate(env *System, o *validateOptions, taskPath string) error {
 		fmt.Fprintf(env.Stdout, "ok: %s: %d agent(s), default %s\n", b.Path, len(b.Agents.Entries), def)
 	}
 	return nil
+}
+
+// warnSetup warns, without failing, when workspace_setup installs what
+// evaluation will not have (config.Task.SetupWarning).
+func warnSetup(env *System, task *config.Task) {
+	if w := task.SetupWarning(); w != "" {
+		fmt.Fprintf(env.Stderr, "warning: %s\n", w)
+	}
 }
 
 // warnFewRounds warns, without failing, about every evaluation section

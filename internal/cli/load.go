@@ -146,6 +146,12 @@ func (ei envImages) Current(ctx context.Context, t *config.Task) (*envbuild.Spec
 	return s, img, err
 }
 
+// InspectImage looks an image up on the engine: prepare checks, under the
+// runs lock, that the ids a new run pins are still there.
+func (ei envImages) InspectImage(ctx context.Context, ref string) (*container.Image, error) {
+	return ei.eng.InspectImage(ctx, ref)
+}
+
 // AgentImage is the agent image built for entry a FROM env (bench build
 // --agent): the one its install recipe (the entry's install:, else its
 // kind's) gives, when it is on the engine. An entry with an image of its

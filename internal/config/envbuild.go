@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -62,6 +63,9 @@ type EnvBuild struct {
 	RequirementsPos Pos            `yaml:"-" json:"-"`
 	ContextPos      Pos            `yaml:"-" json:"-"`
 	ArgPos          map[string]Pos `yaml:"-" json:"-"`
+	// WorkspaceSetupPos is where workspace_setup is set (for the
+	// warning of SetupWarning).
+	WorkspaceSetupPos Pos `yaml:"-" json:"-"`
 }
 
 // EnvBuildParams are the seed's file parameters.
@@ -193,6 +197,7 @@ func (e *EnvBuild) decodeNode(d *decoder, n *node, path string) error {
 	} else if e.SetupTimeout == 0 {
 		e.SetupTimeout = records.Duration(DefaultSetupTimeout)
 	}
+	e.WorkspaceSetupPos = d.posOf(joinPath(path, "workspace_setup"))
 	for i, c := range e.WorkspaceSetup {
 		if strings.TrimSpace(c) == "" {
 			f := joinPath(path, "workspace_setup") + "[" + strconv.Itoa(i) + "]"
@@ -200,6 +205,30 @@ func (e *EnvBuild) decodeNode(d *decoder, n *node, path string) error {
 		}
 	}
 	return nil
+}
+
+// SetupWarning is the warning, "" when none, of a task whose
+// env_build.workspace_setup runs (its env_build names a file) and whose
+// evaluation sets nothing up (evaluation.setup empty, and no pair's):
+// evaluation never runs workspace_setup, so what it installs (say the
+// project, editable) is missing when the candidates are timed. A warning,
+// not an error: a workload may need none of it. validate and prepare
+// print it.
+func (t *Task) SetupWarning() string {
+	e := &t.EnvBuild
+	if !e.NamesFile() || len(e.WorkspaceSetup) == 0 || len(t.Evaluation.Setup) > 0 {
+		return ""
+	}
+	for _, p := range t.Repo.Pairs {
+		if p.Evaluation != nil && len(p.Evaluation.Setup) > 0 {
+			return ""
+		}
+	}
+	pos := e.WorkspaceSetupPos
+	if pos.File == "" {
+		pos = Pos{File: t.Path}
+	}
+	return fmt.Sprintf("%s: env_build.workspace_setup: evaluation does not run it and evaluation.setup is empty, so what it installs is missing when candidates are timed: list the install in evaluation.setup too", pos)
 }
 
 // CheckEnvBuildFiles checks that the files env_build names exist,

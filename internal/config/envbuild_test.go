@@ -193,3 +193,30 @@ func TestCheckEnvBuildFiles(t *testing.T) {
 		}
 	}
 }
+
+// SetupWarning: a workspace_setup that runs while evaluation sets nothing
+// up is warned about, at workspace_setup's key; an evaluation.setup (the
+// task's or a pair's), no workspace_setup, or an env_build naming no file
+// (nothing runs it) is not.
+func TestSetupWarning(t *testing.T) {
+	const file = "env_build:\n  dockerfile: env/Dockerfile\n  workspace_setup: [\"pip install -e .\"]\n"
+	for _, tc := range []struct {
+		name, yaml, repo, want string
+	}{
+		{"no evaluation.setup", file, "", "t.yaml:6:3: env_build.workspace_setup: evaluation does not run it and evaluation.setup is empty"},
+		{"evaluation.setup", file + "evaluation: {setup: [\"pip install -e .\"]}\n", "", ""},
+		{"a pair's setup", file, "  pairs:\n    - human: h\n      evaluation: {setup: [make]}\n", ""},
+		{"a pair without", file, "  pairs:\n    - human: h\n      evaluation: {rounds: 12}\n", "t.yaml:"},
+		{"no workspace_setup", "env_build:\n  dockerfile: env/Dockerfile\n", "", ""},
+		{"no file to build", "env_build:\n  workspace_setup: [make]\n", "", ""},
+	} {
+		task, err := parseTask("t.yaml", []byte("id: x\nrepo:\n  url: u\n"+tc.repo+tc.yaml), Vars{})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		got := task.SetupWarning()
+		if (tc.want == "") != (got == "") || !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%s: warning %q, want %q…", tc.name, got, tc.want)
+		}
+	}
+}

@@ -81,6 +81,7 @@ func TestBuildReusesAndLogs(t *testing.T) {
 	s.TaskID = "Tiny.Task"
 	calls := countBuilds(t)
 	o := options(t, root)
+	removeRootImages(t, root) // the --no-cache build below leaves the earlier one untagged
 	b, err := Build(ctx, s, o)
 	if err != nil {
 		t.Fatal(err)
@@ -192,6 +193,7 @@ func TestBuildFailureNamesTheStep(t *testing.T) {
 	var out strings.Builder
 	o := options(t, t.TempDir())
 	o.Progress = &out
+	removeStepImages(t, out.String)
 	_, err := Build(context.Background(), hashSpec(dir, nil), o)
 	var be *BuildError
 	if !errors.As(err, &be) {

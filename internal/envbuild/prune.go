@@ -25,9 +25,20 @@ type Pruned struct {
 	// (a container uses them, or images are built on them), with its
 	// reason: left as they are, not an error of the prune.
 	Skipped []PruneSkip
+	// Kept are unpinned images that stay because they carry tags that
+	// are not perfbench's (a user's `docker tag`): only perfbench's own
+	// refs of them were removed (those are in Removed).
+	Kept []PruneKept
 	// Pinned counts the perfbench images of the state root that a run
 	// pins, which stay.
 	Pinned int
+}
+
+// PruneKept is an unpinned image Prune left for its other tags.
+type PruneKept struct {
+	ID string
+	// Tags are its tags that are not perfbench's.
+	Tags []string
 }
 
 // PruneSkip is an image Prune left because the engine refused.
@@ -51,10 +62,14 @@ func Prune(ctx context.Context, eng *container.Engine, stateRoot string) ([]stri
 // PruneImages is Prune with its report. Only images whose labels say
 // perfbench built them (LabelKind env or agent) for this state root
 // (LabelStateRoot, the absolute path) are candidates; a pin is an image
-// id in any run.json under <state_root>/runs. It holds the runs lock
-// meanwhile, so a prepare cannot pin an image between the read and the
-// removal. A run.json it cannot read may pin anything: then it removes
-// nothing and says which.
+// id in any run.json under <state_root>/runs. Of a candidate only the
+// refs in perfbench's repositories (EnvRepo, AgentRepo) are removed: one
+// the user also tagged otherwise keeps that tag, and so stays (Kept); an
+// untagged one (its tag moved to a rebuild) is removed by id. It holds
+// the runs lock meanwhile, so a prepare cannot pin an image between the
+// read and the removal (one that found its image before checks, under
+// the lock, that it is still there). A run.json it cannot read may pin
+// anything: then it removes nothing and says which.
 func PruneImages(ctx context.Context, eng *container.Engine, stateRoot string) (*Pruned, error) {
 	root, err := filepath.Abs(stateRoot)
 	if err != nil {
@@ -76,40 +91,78 @@ func PruneImages(ctx context.Context, eng *container.Engine, stateRoot string) (
 	slices.SortFunc(imgs, func(a, b container.LocalImage) int {
 		return strings.Compare(a.Ref+" "+a.ID, b.Ref+" "+b.ID)
 	})
-	p := &Pruned{}
-	pinned := map[string]bool{}
+	// The listing has an entry per tag: gather each image's refs, the
+	// images in the listing's order.
+	var order []string
+	refs := map[string][]string{}
 	for _, img := range imgs {
 		// The engine's filter is trusted only as far as the labels say.
 		if img.Labels[LabelStateRoot] != root || !slices.Contains(prunedKinds, img.Labels[LabelKind]) {
 			continue
 		}
-		if pins[img.ID] {
-			if !pinned[img.ID] {
-				pinned[img.ID] = true
-				p.Pinned++
-			}
+		if _, seen := refs[img.ID]; !seen {
+			order = append(order, img.ID)
+			refs[img.ID] = nil
+		}
+		if img.Ref != "" {
+			refs[img.ID] = append(refs[img.ID], img.Ref)
+		}
+	}
+	p := &Pruned{}
+	for _, id := range order {
+		if pins[id] {
+			p.Pinned++
 			continue
 		}
-		ref := img.Ref
-		if ref == "" {
-			ref = img.ID
+		var own, others []string
+		for _, ref := range refs[id] {
+			if ownRef(ref) {
+				own = append(own, ref)
+			} else {
+				others = append(others, ref)
+			}
 		}
-		err := eng.RemoveImage(ctx, ref)
-		var ee *container.Error
-		switch {
-		case err == nil:
-			p.Removed = append(p.Removed, ref)
-		case container.ImageNotFound(err):
-			// gone meanwhile (another prune, or with its last tag)
-		case ctx.Err() != nil:
-			return p, fmt.Errorf("prune: %w", err)
-		case errors.As(err, &ee) && ee.ExitCode > 0:
-			p.Skipped = append(p.Skipped, PruneSkip{Ref: ref, Reason: textx.Truncate(textx.OneLine(ee.Stderr), 300)})
-		default:
-			return p, fmt.Errorf("prune: %w", err)
+		if len(own) == 0 && len(others) == 0 {
+			own = []string{id} // untagged: by id
+		}
+		for _, ref := range own {
+			if err := p.remove(ctx, eng, ref); err != nil {
+				return p, err
+			}
+		}
+		if len(others) > 0 {
+			p.Kept = append(p.Kept, PruneKept{ID: id, Tags: others})
 		}
 	}
 	return p, nil
+}
+
+// remove removes one ref, never with force: a refusal of the engine is a
+// skip, an image gone meanwhile (another prune, or with its last tag) is
+// nothing.
+func (p *Pruned) remove(ctx context.Context, eng *container.Engine, ref string) error {
+	err := eng.RemoveImage(ctx, ref)
+	var ee *container.Error
+	switch {
+	case err == nil:
+		p.Removed = append(p.Removed, ref)
+	case container.ImageNotFound(err):
+	case ctx.Err() != nil:
+		return fmt.Errorf("prune: %w", err)
+	case errors.As(err, &ee) && ee.ExitCode > 0:
+		p.Skipped = append(p.Skipped, PruneSkip{Ref: ref, Reason: textx.Truncate(textx.OneLine(ee.Stderr), 300)})
+	default:
+		return fmt.Errorf("prune: %w", err)
+	}
+	return nil
+}
+
+// ownRef reports whether ref is in a repository perfbench tags: only
+// those refs are prune's to remove. podman names a local image
+// localhost/<name>.
+func ownRef(ref string) bool {
+	r := strings.TrimPrefix(ref, "localhost/")
+	return strings.HasPrefix(r, EnvRepo+"/") || strings.HasPrefix(r, AgentRepo+"/")
 }
 
 // pinnedIDs are the image ids the runs under root pin.

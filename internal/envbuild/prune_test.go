@@ -60,8 +60,8 @@ func newPruneFixture(t *testing.T) *pruneFixture {
 	return f
 }
 
-// build builds an image with labels and tags (repository names under the
-// test's mark) and returns its id.
+// build builds an image with labels and tags (full names: the test's own,
+// made by own or user) and returns its id.
 func (f *pruneFixture) build(labels map[string]string, tags ...string) string {
 	f.t.Helper()
 	f.count++
@@ -70,7 +70,7 @@ func (f *pruneFixture) build(labels map[string]string, tags ...string) string {
 		args = append(args, "--label", k+"="+v)
 	}
 	for _, tag := range tags {
-		args = append(args, "-t", f.mark+"/"+tag)
+		args = append(args, "-t", tag)
 	}
 	out, err := exec.CommandContext(f.ctx, f.eng.Bin, append(args, f.dir)...).CombinedOutput()
 	if err != nil {
@@ -84,11 +84,18 @@ func (f *pruneFixture) build(labels map[string]string, tags ...string) string {
 		f.t.Fatalf("docker build -q printed %q", out)
 	}
 	f.refs = append(f.refs, id)
-	for _, tag := range tags {
-		f.refs = append(f.refs, f.mark+"/"+tag)
-	}
+	f.refs = append(f.refs, tags...)
 	return id
 }
+
+// own is a tag in perfbench's environment repository, unique to the test.
+func (f *pruneFixture) own(name string) string { return EnvRepo + "/" + f.mark + "-" + name }
+
+// ownAgent is one in perfbench's agent repository.
+func (f *pruneFixture) ownAgent(name string) string { return AgentRepo + "/" + f.mark + "-" + name }
+
+// user is a tag of the user's (not a perfbench repository).
+func (f *pruneFixture) user(name string) string { return f.mark + "/" + name }
 
 func (f *pruneFixture) present(ref string) bool {
 	f.t.Helper()
@@ -102,8 +109,9 @@ func (f *pruneFixture) present(ref string) bool {
 // TestPrune: of the images labelled with this state root, only those no
 // run.json pins go; images without the label, with another state root's,
 // or not of a perfbench kind stay; one a container uses is reported and
-// stays; an unreadable run.json stops the prune before it removes
-// anything.
+// stays; of an unpinned image only perfbench's own tags go, one the user
+// also tagged stays with its tag (reported as kept); an unreadable
+// run.json stops the prune before it removes anything.
 func TestPrune(t *testing.T) {
 	f := newPruneFixture(t)
 	root := t.TempDir()
@@ -111,17 +119,19 @@ func TestPrune(t *testing.T) {
 	ours := func(kind string) map[string]string {
 		return map[string]string{LabelStateRoot: root, LabelKind: kind, LabelTask: "demo", LabelHash: "0123456789ab"}
 	}
-	f.build(ours("env"), "unpinned:a", "unpinned:b") // two tags: both go
-	pinnedEnv := f.build(ours("env"), "pinned-env:1")
-	pinnedAgent := f.build(ours("agent"), "pinned-agent:1")
+	f.build(ours("env"), f.own("unpinned:a"), f.own("unpinned:b")) // two tags: both go
+	pinnedEnv := f.build(ours("env"), f.own("pinned-env:1"))
+	pinnedAgent := f.build(ours("agent"), f.ownAgent("pinned-agent:1"))
 	oldEnv := f.build(ours("env")) // untagged (a rebuild took its tag): by id
-	f.build(nil, "unlabelled:1")
-	f.build(map[string]string{LabelStateRoot: other, LabelKind: "env"}, "other-root:1")
-	f.build(map[string]string{LabelStateRoot: root, LabelKind: "something-else"}, "other-kind:1")
-	f.build(map[string]string{LabelStateRoot: root}, "no-kind:1")
-	f.build(ours("agent"), "in-use:1")
+	userTagged := f.build(ours("env"), f.own("user-tagged:1"), f.user("mine:latest"))
+	onlyUser := f.build(ours("agent"), f.user("only-mine:1")) // its own tag moved to a rebuild
+	f.build(nil, f.own("unlabelled:1"))
+	f.build(map[string]string{LabelStateRoot: other, LabelKind: "env"}, f.own("other-root:1"))
+	f.build(map[string]string{LabelStateRoot: root, LabelKind: "something-else"}, f.own("other-kind:1"))
+	f.build(map[string]string{LabelStateRoot: root}, f.own("no-kind:1"))
+	f.build(ours("agent"), f.ownAgent("in-use:1"))
 	ctr := f.mark + "-ctr"
-	if out, err := exec.CommandContext(f.ctx, f.eng.Bin, "create", "--name", ctr, f.mark+"/in-use:1", "/f").CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(f.ctx, f.eng.Bin, "create", "--name", ctr, f.ownAgent("in-use:1"), "/f").CombinedOutput(); err != nil {
 		t.Fatalf("docker create: %v\n%s", err, out)
 	}
 	f.ctrs = append(f.ctrs, ctr)
@@ -135,8 +145,8 @@ func TestPrune(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	run("r1", &records.EnvImage{ID: pinnedEnv, Tag: f.mark + "/pinned-env:1", Hash: "0123456789ab"}, nil)
-	run("r2", &records.EnvImage{ID: pinnedEnv}, &records.EnvImage{ID: pinnedAgent, Tag: f.mark + "/pinned-agent:1"})
+	run("r1", &records.EnvImage{ID: pinnedEnv, Tag: f.own("pinned-env:1"), Hash: "0123456789ab"}, nil)
+	run("r2", &records.EnvImage{ID: pinnedEnv}, &records.EnvImage{ID: pinnedAgent, Tag: f.ownAgent("pinned-agent:1")})
 	run("r3", nil, nil) // a run on the host pins nothing
 
 	bad := filepath.Join(journal.RunsDir(root), "broken", journal.RunFile)
@@ -150,7 +160,7 @@ func TestPrune(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "broken") || len(removed) != 0 {
 		t.Fatalf("with an unreadable run.json: removed %v, err %v; want nothing removed and an error naming it", removed, err)
 	}
-	if !f.present(f.mark+"/unpinned:a") || !f.present(oldEnv) {
+	if !f.present(f.own("unpinned:a")) || !f.present(oldEnv) {
 		t.Fatal("an image was removed though a run.json could not be read")
 	}
 	if err := os.RemoveAll(filepath.Dir(bad)); err != nil {
@@ -161,34 +171,62 @@ func TestPrune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{f.mark + "/unpinned:a", f.mark + "/unpinned:b", oldEnv}
+	want := []string{f.own("unpinned:a"), f.own("unpinned:b"), oldEnv, f.own("user-tagged:1")}
 	slices.Sort(want)
 	got := slices.Clone(p.Removed)
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
 		t.Errorf("removed %v, want %v", got, want)
 	}
-	if len(p.Skipped) != 1 || p.Skipped[0].Ref != f.mark+"/in-use:1" || !strings.Contains(p.Skipped[0].Reason, "container") {
-		t.Errorf("skipped %+v, want %s/in-use:1 with the engine's reason", p.Skipped, f.mark)
+	if len(p.Skipped) != 1 || p.Skipped[0].Ref != f.ownAgent("in-use:1") || !strings.Contains(p.Skipped[0].Reason, "container") {
+		t.Errorf("skipped %+v, want %s with the engine's reason", p.Skipped, f.ownAgent("in-use:1"))
 	}
 	if p.Pinned != 2 {
 		t.Errorf("pinned %d, want 2", p.Pinned)
+	}
+	wantKept := []PruneKept{{ID: userTagged, Tags: []string{f.user("mine:latest")}}, {ID: onlyUser, Tags: []string{f.user("only-mine:1")}}}
+	slices.SortFunc(wantKept, func(a, b PruneKept) int { return strings.Compare(a.Tags[0], b.Tags[0]) })
+	if len(p.Kept) != 2 || !slices.EqualFunc(p.Kept, wantKept, func(a, b PruneKept) bool { return a.ID == b.ID && slices.Equal(a.Tags, b.Tags) }) {
+		t.Errorf("kept %+v, want %+v", p.Kept, wantKept)
 	}
 	for _, ref := range want {
 		if f.present(ref) {
 			t.Errorf("%s is still there", ref)
 		}
 	}
-	for _, ref := range []string{"pinned-env:1", "pinned-agent:1", "unlabelled:1", "other-root:1", "other-kind:1", "no-kind:1", "in-use:1"} {
-		if !f.present(f.mark + "/" + ref) {
+	for _, ref := range []string{f.own("pinned-env:1"), f.ownAgent("pinned-agent:1"), f.own("unlabelled:1"), f.own("other-root:1"),
+		f.own("other-kind:1"), f.own("no-kind:1"), f.ownAgent("in-use:1"), f.user("mine:latest"), f.user("only-mine:1")} {
+		if !f.present(ref) {
 			t.Errorf("%s was removed", ref)
 		}
 	}
+	if !f.present(userTagged) || !f.present(onlyUser) {
+		t.Error("an image the user tagged was removed")
+	}
 
-	// Nothing left to remove: a second prune removes nothing and skips the
-	// image in use again.
+	// Nothing left to remove: a second prune removes nothing, skips the
+	// image in use again and keeps the user's.
 	p, err = PruneImages(f.ctx, f.eng, root)
-	if err != nil || len(p.Removed) != 0 || len(p.Skipped) != 1 {
+	if err != nil || len(p.Removed) != 0 || len(p.Skipped) != 1 || len(p.Kept) != 2 {
 		t.Errorf("second prune: %+v, %v", p, err)
+	}
+}
+
+// Only the repositories perfbench tags are its own, podman's localhost/
+// spelling too.
+func TestOwnRef(t *testing.T) {
+	for ref, want := range map[string]bool{
+		"perfbench-env/t:0123456789abcdef":           true,
+		"perfbench-agent/codex:0123456789abcdef":     true,
+		"localhost/perfbench-env/t:1":                true,
+		"mine:latest":                                false,
+		"perfbench-env:latest":                       false,
+		"registry.example/perfbench-env/t:1":         false,
+		"perfbench-environment/t:1":                  false,
+		"docker.io/library/perfbench-agent-x:latest": false,
+	} {
+		if got := ownRef(ref); got != want {
+			t.Errorf("ownRef(%q) = %v, want %v", ref, got, want)
+		}
 	}
 }

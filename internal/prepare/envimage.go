@@ -97,6 +97,40 @@ func checkPinned(run *records.Run, env *envState, taskPath string) error {
 	return nil
 }
 
+// stillThere checks, under the runs lock, that the images a new run is
+// about to pin are on the engine by id: resolveEnv looked before the
+// lock, and a prune (which holds that lock while it reads the pins and
+// removes) in between may have removed them. Only an EnvImages that can
+// inspect (envbuild.Inspector: the CLI's) is asked.
+func (env *envState) stillThere(ctx context.Context, o *Options) error {
+	if env == nil {
+		return nil
+	}
+	insp, ok := o.EnvImages.(envbuild.Inspector)
+	if !ok {
+		return nil
+	}
+	for _, c := range []struct {
+		img   *records.EnvImage
+		build string
+	}{
+		{&env.current, o.Task.Path},
+		{env.agent, o.Task.Path + " --agent " + o.Agent.Name},
+	} {
+		if c.img == nil || c.img.ID == "" {
+			continue
+		}
+		_, err := insp.InspectImage(ctx, c.img.ID)
+		switch {
+		case errors.Is(err, container.ErrNoImage):
+			return badinput.Errorf("the image %s (%s) was removed meanwhile (a prune?): run `bench build %s`", c.img.Tag, shortImageID(c.img.ID), c.build)
+		case err != nil:
+			return fmt.Errorf("image %s: %w", c.img.Tag, err)
+		}
+	}
+	return nil
+}
+
 // pin is what a new run records of its images.
 func (env *envState) pin(run *records.Run) {
 	if env == nil {

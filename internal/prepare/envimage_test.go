@@ -2,8 +2,11 @@ package prepare
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/perfbench/perfbench/internal/container"
 	"github.com/perfbench/perfbench/internal/envbuild"
 	"github.com/perfbench/perfbench/internal/evaluate/evaltest"
+	"github.com/perfbench/perfbench/internal/fsx"
 	"github.com/perfbench/perfbench/internal/journal"
 	"github.com/perfbench/perfbench/internal/records"
 )
@@ -390,5 +394,103 @@ func TestSetupEditBesideAgentEdit(t *testing.T) {
 				t.Errorf("the patch is not the agent's edit alone:\n%s", diff)
 			}
 		})
+	}
+}
+
+// pruningEnv is an engine whose images a prune removes between
+// prepare's resolve and its runs lock: after Current answered, hook runs
+// (the prune, which must get the runs lock: prepare does not hold it
+// yet); InspectImage answers from present and records whether the runs
+// lock was held when it was asked.
+type pruningEnv struct {
+	fakeAgentEnv
+	root        string
+	present     map[string]bool
+	hook        func()
+	inspected   []string
+	lockedAtAsk []bool
+}
+
+func (f *pruningEnv) Current(ctx context.Context, t *config.Task) (*envbuild.Spec, records.EnvImage, error) {
+	defer func() {
+		if f.hook != nil {
+			f.hook()
+		}
+	}()
+	return f.fakeAgentEnv.Current(ctx, t)
+}
+
+func (f *pruningEnv) InspectImage(_ context.Context, ref string) (*container.Image, error) {
+	f.inspected = append(f.inspected, ref)
+	l, err := fsx.TryLock(filepath.Join(journal.RunsDir(f.root), journal.LockFile))
+	f.lockedAtAsk = append(f.lockedAtAsk, errors.Is(err, fsx.ErrLocked))
+	l.Unlock()
+	if !f.present[ref] {
+		return nil, fmt.Errorf("%s: %w", ref, container.ErrNoImage)
+	}
+	return &container.Image{Ref: ref, ID: ref}, nil
+}
+
+// A prune between the resolve of the images and the runs lock: the new
+// run is refused under the lock, naming bench build (and --agent for the
+// agent image), before anything of it exists; with both images there it
+// pins them, asked under the lock.
+func TestPinnedImageRemovedBeforeLock(t *testing.T) {
+	b, task, _ := setup(t, "agents:\n  nop:\n    type: noop\n")
+	p := buildPlan(t, b, task)
+	a, _ := b.Agent("nop")
+	envID, agentID := "sha256:"+strings.Repeat("a", 64), "sha256:"+strings.Repeat("f", 64)
+	newEnv := func(remove string) *pruningEnv {
+		f := &pruningEnv{
+			fakeAgentEnv: fakeAgentEnv{
+				fakeEnv: fakeEnv{spec: &envbuild.Spec{TaskID: task.ID}, img: records.EnvImage{ID: envID, Tag: "perfbench-env/t:h1", Hash: "h1"}},
+				agent:   records.EnvImage{ID: agentID, Tag: "perfbench-agent/t-nop:h9", Hash: "h9"},
+			},
+			root:    b.Paths.StateRoot,
+			present: map[string]bool{envID: true, agentID: true},
+		}
+		f.hook = func() {
+			// The prune holds the runs lock while it removes.
+			l, err := journal.LockRuns(context.Background(), f.root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Unlock()
+			delete(f.present, remove)
+		}
+		return f
+	}
+	for _, tc := range []struct {
+		name, remove, want string
+	}{
+		{"env image", envID, "`bench build " + task.Path + "`"},
+		{"agent image", agentID, "`bench build " + task.Path + " --agent nop`"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newEnv(tc.remove)
+			_, err := Run(context.Background(), Options{Task: task, Bench: b, Agent: a, Plan: p, EnvImages: env})
+			if err == nil || !badinput.Is(err) || !strings.Contains(err.Error(), "removed meanwhile (a prune?)") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("image removed before the lock: %v, want bad input naming %s", err, tc.want)
+			}
+			if ids := runsIn(t, b); len(ids) != 0 {
+				t.Errorf("the refused prepare created runs %v", ids)
+			}
+			if !slices.Contains(env.inspected, tc.remove) || slices.Contains(env.lockedAtAsk, false) {
+				t.Errorf("inspected %v, locked %v: want the removed id asked under the runs lock", env.inspected, env.lockedAtAsk)
+			}
+		})
+	}
+
+	env := newEnv("sha256:" + strings.Repeat("0", 64)) // a prune that removes another image
+	sum, err := Run(context.Background(), Options{Task: task, Bench: b, Agent: a, Plan: p, EnvImages: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, _ := journal.ReadRun(sum.RunDir)
+	if run.EnvImage == nil || run.EnvImage.ID != envID || run.AgentImage == nil || run.AgentImage.ID != agentID {
+		t.Errorf("pinned env %+v agent %+v", run.EnvImage, run.AgentImage)
+	}
+	if !slices.Equal(env.inspected, []string{envID, agentID}) || slices.Contains(env.lockedAtAsk, false) {
+		t.Errorf("inspected %v, locked %v: want both ids, under the runs lock", env.inspected, env.lockedAtAsk)
 	}
 }

@@ -716,6 +716,11 @@ func (r *runner) openRun(ctx context.Context) error {
 		}
 		return nil
 	}
+	// Before anything of the new run exists: the images it pins must
+	// still be there now that no prune can run.
+	if err := r.env.stillThere(ctx, &o); err != nil {
+		return err
+	}
 	now := o.Now().UTC()
 	id := o.RunID
 	if id == "" {
