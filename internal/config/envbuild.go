@@ -208,7 +208,7 @@ func (e *EnvBuild) decodeNode(d *decoder, n *node, path string) error {
 }
 
 // SetupWarning is the warning, "" when none, of a task whose
-// env_build.workspace_setup runs (its env_build names a file) and whose
+// env_build.workspace_setup runs (whether or not env_build names a file) and whose
 // evaluation sets nothing up (evaluation.setup empty, and no pair's):
 // evaluation never runs workspace_setup, so what it installs (say the
 // project, editable) is missing when the candidates are timed. A warning,
@@ -216,7 +216,7 @@ func (e *EnvBuild) decodeNode(d *decoder, n *node, path string) error {
 // print it.
 func (t *Task) SetupWarning() string {
 	e := &t.EnvBuild
-	if !e.NamesFile() || len(e.WorkspaceSetup) == 0 || len(t.Evaluation.Setup) > 0 {
+	if len(e.WorkspaceSetup) == 0 || len(t.Evaluation.Setup) > 0 {
 		return ""
 	}
 	for _, p := range t.Repo.Pairs {

@@ -196,8 +196,8 @@ func TestCheckEnvBuildFiles(t *testing.T) {
 
 // SetupWarning: a workspace_setup that runs while evaluation sets nothing
 // up is warned about, at workspace_setup's key; an evaluation.setup (the
-// task's or a pair's), no workspace_setup, or an env_build naming no file
-// (nothing runs it) is not.
+// task's or a pair's) or no workspace_setup is not. An env_build naming
+// no file still runs its workspace_setup, so it is warned about too.
 func TestSetupWarning(t *testing.T) {
 	const file = "env_build:\n  dockerfile: env/Dockerfile\n  workspace_setup: [\"pip install -e .\"]\n"
 	for _, tc := range []struct {
@@ -208,7 +208,7 @@ func TestSetupWarning(t *testing.T) {
 		{"a pair's setup", file, "  pairs:\n    - human: h\n      evaluation: {setup: [make]}\n", ""},
 		{"a pair without", file, "  pairs:\n    - human: h\n      evaluation: {rounds: 12}\n", "t.yaml:"},
 		{"no workspace_setup", "env_build:\n  dockerfile: env/Dockerfile\n", "", ""},
-		{"no file to build", "env_build:\n  workspace_setup: [make]\n", "", ""},
+		{"no file to build", "env_build:\n  workspace_setup: [make]\n", "", "t.yaml:5:3: env_build.workspace_setup: evaluation does not run it"},
 	} {
 		task, err := parseTask("t.yaml", []byte("id: x\nrepo:\n  url: u\n"+tc.repo+tc.yaml), Vars{})
 		if err != nil {
