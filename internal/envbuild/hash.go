@@ -208,7 +208,7 @@ func (in *Inputs) Summary() string {
 	for _, f := range in.Files {
 		size += f.Size
 	}
-	fmt.Fprintf(&b, "dockerfile: %d bytes, sent as %s\n", len(in.Dockerfile), in.DockerfilePath)
+	fmt.Fprintf(&b, "dockerfile: %d bytes\n", len(in.Dockerfile))
 	fmt.Fprintf(&b, ".dockerignore: %s\n", ignore)
 	fmt.Fprintf(&b, "context: %d entries, %d bytes\n", len(in.Files), size)
 	names := make([]string, 0, len(in.Args))
