@@ -211,7 +211,7 @@ func Build(ctx context.Context, s *Spec, o BuildOptions) (*Built, error) {
 		if err != nil {
 			return nil, err
 		}
-		f, sent, err := contextTar(s.Context, df, dfRel, o.now())
+		f, sent, err := contextTar(ctx, s.Context, df, dfRel, o.now())
 		if err != nil {
 			return nil, err
 		}
@@ -406,7 +406,7 @@ func BuildAgent(ctx context.Context, env records.EnvImage, r Recipe, o BuildOpti
 	// Dockerfile at tarDockerfileName; the agent hash covers the recipe
 	// itself, which this process wrote, so there is nothing to check.
 	req.Prepare = func(ctx context.Context, req *buildRequest) (func(), error) {
-		f, sent, err := contextTar(ctxDir, df, "", o.now())
+		f, sent, err := contextTar(ctx, ctxDir, df, "", o.now())
 		if err != nil {
 			return nil, fmt.Errorf("agent image for %s: %w", r.Agent, err)
 		}

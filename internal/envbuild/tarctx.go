@@ -2,6 +2,7 @@ package envbuild
 
 import (
 	"archive/tar"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -65,14 +66,14 @@ var (
 	beforeContextTar = func() {}
 )
 
-// writeContextTar writes the build context dir (whose .dockerignore is
+// writeContextTar writes (until ctx ends) the build context dir (whose .dockerignore is
 // dockerignore, hasDockerignore telling an empty one from none) to w as
 // a tar, with the Dockerfile df at dfRel (its path in the context) or,
 // when dfRel is "", at tarDockerfileName. It returns the hash inputs of
 // what it wrote (Dockerfile, DockerfilePath, Dockerignore, Files); the
 // caller adds args, platform and bases. now stamps the entries of
 // perfbench's own making.
-func writeContextTar(w io.Writer, dir string, df []byte, dfRel string, dockerignore []byte, hasDockerignore bool, now time.Time) (*Inputs, error) {
+func writeContextTar(ctx context.Context, w io.Writer, dir string, df []byte, dfRel string, dockerignore []byte, hasDockerignore bool, now time.Time) (*Inputs, error) {
 	dir = resolveContext(dir)
 	tw := tar.NewWriter(w)
 	buf := make([]byte, 64<<10)
@@ -82,6 +83,9 @@ func writeContextTar(w io.Writer, dir string, df []byte, dfRel string, dockerign
 	// keeps them.
 	var dfInfo, ignoreInfo fs.FileInfo
 	err := walkContext(dir, dockerignore, func(abs string, f ContextFile, fi fs.FileInfo) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		switch {
 		case f.Path == ".dockerignore" && hasDockerignore:
 			ignoreInfo = fi
@@ -259,7 +263,7 @@ func sha256Hex(b []byte) string {
 // contextTar writes the build context of dir into a temporary file, the
 // engine's stdin (bounded memory; TMPDIR chooses the disk), rewound.
 // The caller closes and removes it.
-func contextTar(dir string, df []byte, dfRel string, now time.Time) (*os.File, *Inputs, error) {
+func contextTar(ctx context.Context, dir string, df []byte, dfRel string, now time.Time) (*os.File, *Inputs, error) {
 	ignore, hasIgnore, err := readDockerignore(dir)
 	if err != nil {
 		return nil, nil, err
@@ -273,7 +277,7 @@ func contextTar(dir string, df []byte, dfRel string, now time.Time) (*os.File, *
 		os.Remove(f.Name())
 		return nil, nil, err
 	}
-	in, err := writeContextTar(f, dir, df, dfRel, ignore, hasIgnore, now)
+	in, err := writeContextTar(ctx, f, dir, df, dfRel, ignore, hasIgnore, now)
 	if err != nil {
 		return fail(err)
 	}

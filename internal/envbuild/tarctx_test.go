@@ -69,7 +69,7 @@ func specTar(t *testing.T, s *Spec) (*bytes.Buffer, *Inputs) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	in, err := writeContextTar(&buf, s.Context, df, dfRel, ignore, has, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	in, err := writeContextTar(context.Background(), &buf, s.Context, df, dfRel, ignore, has, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +359,7 @@ func BenchmarkContextTar(b *testing.B) {
 	df, _ := os.ReadFile(filepath.Join(dir, "Dockerfile"))
 	b.ResetTimer()
 	for b.Loop() {
-		f, _, err := contextTar(dir, df, "Dockerfile", time.Now())
+		f, _, err := contextTar(context.Background(), dir, df, "Dockerfile", time.Now())
 		if err != nil {
 			b.Fatal(err)
 		}
