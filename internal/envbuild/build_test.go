@@ -211,14 +211,22 @@ func TestBuildFailureNamesTheStep(t *testing.T) {
 // TestHashedFilesAreWhatCopyPuts builds an image whose Dockerfile copies
 // the whole context to /ctx and lists /ctx inside it with busybox find:
 // the entries are exactly those the hash covers, with their modes and
-// symlink targets.
+// symlink targets. With the Dockerfile excluded in a directory of its own,
+// the engine creates that directory, which the hash covers through the
+// Dockerfile's path.
 func TestHashedFilesAreWhatCopyPuts(t *testing.T) {
+	for _, df := range []string{"Dockerfile", "docker/Dockerfile"} {
+		t.Run(strings.ReplaceAll(df, "/", "_"), func(t *testing.T) { testHashedFilesAreWhatCopyPuts(t, df) })
+	}
+}
+
+func testHashedFilesAreWhatCopyPuts(t *testing.T, df string) {
 	base, _ := evaltest.Require(t)
 	ctx := context.Background()
 	dir, root := t.TempDir(), t.TempDir()
 	writeFiles(t, dir, map[string]string{
-		"Dockerfile":    "FROM " + base + "\nCOPY . /ctx\n",
-		".dockerignore": "*.log\n**/__pycache__\nbuild\n!build/keep\nsecret*\n.git\nDockerfile\n",
+		df:              "FROM " + base + "\nCOPY . /ctx\n",
+		".dockerignore": "*.log\n**/__pycache__\nbuild\n!build/keep\nsecret*\n.git\nDockerfile\ndocker\n",
 		"nonce":         nonce(t),
 		"src/pkg/a.py":  "a", "src/pkg/__pycache__/a.pyc": "x", "src/b.log": "l", "top.log": "l",
 		"build/keep": "k", "build/drop": "d", "secret.txt": "s", ".git/HEAD": "h", "data/with space.txt": "w",
@@ -233,7 +241,9 @@ func TestHashedFilesAreWhatCopyPuts(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "empty"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	b, err := Build(ctx, hashSpec(dir, nil), options(t, root))
+	s := hashSpec(dir, nil)
+	s.Dockerfile = filepath.Join(dir, df)
+	b, err := Build(ctx, s, options(t, root))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,8 +281,9 @@ func TestHashedFilesAreWhatCopyPuts(t *testing.T) {
 		hashed = append(hashed, e)
 	}
 	// A directory the walk only descended into (excluded, with an
-	// exception inside) is not sent: the engine creates it, 0755.
-	for _, f := range files {
+	// exception inside) is not sent: the engine creates it, 0755; so it
+	// does the directories of the (excluded) Dockerfile's path.
+	for _, f := range append(files, ContextFile{Path: df}) {
 		for p := filepath.Dir(f.Path); p != "."; p = filepath.Dir(p) {
 			if !slices.ContainsFunc(hashed, func(e entry) bool { return e.path == p }) {
 				hashed = append(hashed, entry{path: p, mode: "755"})
@@ -451,11 +462,16 @@ func TestBuildAgentNeverPulls(t *testing.T) {
 	}
 }
 
-// A context file changed while the engine builds: the image would carry
+// A context file changed while the engine builds from the context
+// directory (podman's build, run here on docker): the image would carry
 // either side of the change under the old hash's tag, so it is removed and
-// the build fails saying so.
-func TestBuildContextChangedDuringBuild(t *testing.T) {
+// the build fails saying so. (The docker engine's build from the tar is
+// TestBuildContextChangedAfterTar.)
+func TestBuildContextChangedDuringDirectoryBuild(t *testing.T) {
 	base, _ := evaltest.Require(t)
+	orig := directoryBuild
+	directoryBuild = func(*container.Engine) bool { return true }
+	t.Cleanup(func() { directoryBuild = orig })
 	ctx := context.Background()
 	dir, root := t.TempDir(), t.TempDir()
 	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM " + base + "\nCOPY nonce /nonce\nRUN sleep 4\n", "nonce": nonce(t)})

@@ -22,13 +22,22 @@ import (
 
 // hashVersion starts every hash: a change of what the hash covers or how
 // it is written changes it, so no image of an older scheme is reused.
-const hashVersion = "perfbench-envbuild-hash-v1"
+// v2: the Dockerfile's path in the context tar (DockerfilePath), and the
+// context sent as perfbench's own tar of the hashed entries.
+const hashVersion = "perfbench-envbuild-hash-v2"
 
 // Inputs is what the hash of a build covers, in the order it is hashed:
 // what `bench build --print` summarises.
 type Inputs struct {
-	Dockerfile   []byte
-	Dockerignore []byte
+	Dockerfile []byte
+	// DockerfilePath is where the Dockerfile is in the context the engine
+	// gets (slash-separated): its path relative to the context when it is
+	// inside, else a name of perfbench's at the top (tarDockerfileName). The
+	// engine creates the missing parents of an excluded Dockerfile (empty,
+	// 0755) in the context COPY . copies, so the path is part of what the
+	// image is made of.
+	DockerfilePath string
+	Dockerignore   []byte
 	// HasDockerignore tells an empty .dockerignore from none.
 	HasDockerignore bool
 	Files           []ContextFile
@@ -78,22 +87,60 @@ func (s *Spec) Inputs(ctx context.Context, eng Inspector, platform string) (*Inp
 		return nil, err
 	}
 	in := &Inputs{Dockerfile: df, Args: s.Args, Platform: platform}
-	in.Dockerignore, err = os.ReadFile(filepath.Join(s.Context, ".dockerignore"))
-	switch {
-	case err == nil:
-		in.HasDockerignore = true
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("build context: %w", err)
+	if in.Dockerignore, in.HasDockerignore, err = readDockerignore(s.Context); err != nil {
+		return nil, err
 	}
 	in.Files, err = ContextFiles(s.Context, in.Dockerignore)
 	if err != nil {
 		return nil, err
+	}
+	dfRel, err := s.dockerfileRel()
+	if err != nil {
+		return nil, err
+	}
+	in.DockerfilePath = dfRel
+	if dfRel == "" {
+		in.DockerfilePath = tarDockerfileName(in.Files)
 	}
 	in.Bases, err = resolveBases(ctx, eng, df, s.Args, s.dockerfileName())
 	if err != nil {
 		return nil, err
 	}
 	return in, nil
+}
+
+// readDockerignore reads the context's .dockerignore; none is no error.
+func readDockerignore(dir string) ([]byte, bool, error) {
+	b, err := os.ReadFile(filepath.Join(dir, ".dockerignore"))
+	switch {
+	case err == nil:
+		return b, true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, false, nil
+	}
+	return nil, false, fmt.Errorf("build context: %w", err)
+}
+
+// dockerfileRel is the task's Dockerfile's path relative to the context
+// (both with their symlinks resolved, as the docker client resolves
+// them), slash-separated; "" when it is generated or outside the context.
+func (s *Spec) dockerfileRel() (string, error) {
+	if s.Strategy == StrategyRequirements || s.Dockerfile == "" {
+		return "", nil
+	}
+	dir, err := filepath.EvalSymlinks(s.Context)
+	if err != nil {
+		return "", fmt.Errorf("build context: %w", err)
+	}
+	df, err := filepath.EvalSymlinks(s.Dockerfile)
+	if err != nil {
+		return "", fmt.Errorf("env_build dockerfile: %w", err)
+	}
+	rel, err := filepath.Rel(dir, df)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", nil
+	}
+	return filepath.ToSlash(rel), nil
 }
 
 // dockerfileName names the Dockerfile in messages.
@@ -126,6 +173,7 @@ func (in *Inputs) Hash() string {
 	fmt.Fprintf(h, "%s\n", hashVersion)
 	fmt.Fprintf(h, "dockerfile %d\n", len(in.Dockerfile))
 	h.Write(in.Dockerfile)
+	fmt.Fprintf(h, "\ndockerfile_path %q", in.DockerfilePath)
 	fmt.Fprintf(h, "\ndockerignore %t %d\n", in.HasDockerignore, len(in.Dockerignore))
 	h.Write(in.Dockerignore)
 	fmt.Fprintf(h, "\nfiles %d\n", len(in.Files))
@@ -192,21 +240,49 @@ func (in *Inputs) Summary() string {
 // sent), in walk order. The Dockerfile and .dockerignore are listed only
 // when kept: the engine removes them otherwise.
 func ContextFiles(dir string, dockerignore []byte) ([]ContextFile, error) {
+	var out []ContextFile
+	err := walkContext(dir, dockerignore, func(abs string, f ContextFile, fi fs.FileInfo) error {
+		if fi.Mode().IsRegular() {
+			var err error
+			if f.SHA256, f.Size, err = fileSHA256(abs); err != nil {
+				return fmt.Errorf("build context: %w", err)
+			}
+		}
+		out = append(out, f)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// resolveContext is the context directory with its symlinks resolved: the
+// client resolves a context given through a symlink, and so does the
+// walk, which would not descend into a link.
+func resolveContext(dir string) string {
+	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
+		return resolved
+	}
+	return dir
+}
+
+// walkContext calls visit for every entry of dir that the .dockerignore
+// keeps (ContextFiles' walk), in walk order, with the entry's path, mode
+// and symlink target filled in (not its content's hash). Sockets are
+// left out, as the client's archive leaves them; a device file is an
+// error, since its numbers are not hashed and the tar would carry them.
+func walkContext(dir string, dockerignore []byte, visit func(abs string, f ContextFile, fi fs.FileInfo) error) error {
 	patterns, err := ignorefile.ReadAll(bytes.NewReader(dockerignore))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ".dockerignore"), err)
+		return fmt.Errorf("%s: %w", filepath.Join(dir, ".dockerignore"), err)
 	}
 	pm, err := patternmatcher.New(patterns)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ".dockerignore"), err)
+		return fmt.Errorf("%s: %w", filepath.Join(dir, ".dockerignore"), err)
 	}
-	// The client resolves a context given through a symlink; so does the
-	// walk, which would not descend into a link.
-	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
-		dir = resolved
-	}
-	var out []ContextFile
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	dir = resolveContext(dir)
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("build context: %w", err)
 		}
@@ -246,20 +322,18 @@ func ContextFiles(dir string, dockerignore []byte) ([]ContextFile, error) {
 			if f.Target, err = os.Readlink(p); err != nil {
 				return fmt.Errorf("build context: %w", err)
 			}
-		case fi.Mode().IsRegular():
-			if f.SHA256, f.Size, err = fileSHA256(p); err != nil {
-				return fmt.Errorf("build context: %w", err)
-			}
 		case fi.Mode()&fs.ModeSocket != 0:
 			return nil // the docker client's archive leaves sockets out
+		case fi.Mode()&fs.ModeDevice != 0:
+			return fmt.Errorf("build context: %s is a device file, which perfbench does not send: list it in .dockerignore", p)
 		}
-		out = append(out, f)
-		return nil
+		if f.Path == ".dockerignore" && !fi.Mode().IsRegular() {
+			// The engine reads the .dockerignore the tar carries; perfbench
+			// sends the bytes it read, so that must be a file.
+			return fmt.Errorf("build context: %s is not a regular file (%s)", p, fi.Mode().Type())
+		}
+		return visit(p, f, fi)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 func fileSHA256(p string) (string, int64, error) {
