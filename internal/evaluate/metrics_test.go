@@ -18,10 +18,12 @@ import (
 )
 
 // metricsWorkload spins in a child shell (n iterations, half with the file
-// half) and then sleeps 0.3 s with the file slow: a candidate can use less
-// CPU and more wall time.
+// half) and then sleeps 0.6 s with the file slow: a candidate can use less
+// CPU and more wall time. 0.6 s, not 0.3: on a loaded machine (load 5–8
+// on 2 cores, go test's packages at once) the spin's noise left 0.3 s of
+// sleep short of significance, and the wall and CPU intervals overlapping.
 func metricsWorkload(n string) string {
-	return `n=` + n + `; [ -f half ] && n=$((n/2)); sh -c "i=0; while [ \$i -lt $n ]; do i=\$((i+1)); done"; [ -f slow ] && sleep 0.3; echo done`
+	return `n=` + n + `; [ -f half ] && n=$((n/2)); sh -c "i=0; while [ \$i -lt $n ]; do i=\$((i+1)); done"; [ -f slow ] && sleep 0.6; echo done`
 }
 
 // evaluateOne evaluates one unit with eval and a candidate that creates
@@ -348,7 +350,7 @@ func TestMetricsDisagreeUnconfirmedGain(t *testing.T) {
 	if !honest.Stats.AgentOverBase.Significant || honest.Stats.AgentOverBase.Ratio < 1.3 || cpu.Disagrees || slices.Contains(honest.Flags, records.FlagMetricsDisagree) {
 		t.Fatalf("honest: wall %+v, cpu %+v, flags %v", honest.Stats.AgentOverBase, cpu.Stats.AgentOverBase, honest.Flags)
 	}
-	waits := `sh -c "i=0; while [ \$i -lt 20000 ]; do i=\$((i+1)); done"; [ -f nowait ] || sleep 0.3; echo done`
+	waits := `sh -c "i=0; while [ \$i -lt 20000 ]; do i=\$((i+1)); done"; [ -f nowait ] || sleep 0.6; echo done`
 	res := evaluateOne(t, waits, eval, "nowait")
 	cpu = secondaryOf(t, res, records.MetricCPU)
 	if !res.Stats.AgentOverBase.Significant || res.Stats.AgentOverBase.Ratio < 1.5 || !cpu.Disagrees || !slices.Contains(res.Flags, records.FlagMetricsDisagree) {
