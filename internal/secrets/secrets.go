@@ -64,11 +64,23 @@ type Set struct {
 }
 
 // index is an immutable snapshot used by the scanners, so scrubbing never
-// takes a lock.
+// takes a lock. Entries are keyed by their first two bytes (every entry has
+// at least MinLen): keyed by one byte, base64 forms, which start with
+// letters and digits, made nearly every position of a log a candidate.
 type index struct {
-	byFirst [256][]entry // entries by first byte, longest first
-	maxLen  int
+	pairs  [1 << 16 / 64]uint64 // bit a<<8|b: some entry starts with a, b
+	first  [256]bool            // some entry starts with this byte
+	byPair map[uint16][]entry   // entries by first two bytes, longest first
+	n      int
+	maxLen int
 }
+
+// Every entry has two bytes to key on.
+const _ = uint(MinLen - 2)
+
+func pair(a, b byte) uint16 { return uint16(a)<<8 | uint16(b) }
+
+func (ix *index) hasPair(k uint16) bool { return ix.pairs[k>>6]&(1<<(k&63)) != 0 }
 
 type entry struct {
 	val  []byte
@@ -195,19 +207,23 @@ func base64Forms(v string) []string {
 }
 
 func (s *Set) build() *index {
-	ix := &index{}
+	ix := &index{byPair: map[uint16][]entry{}}
 	for _, v := range s.order {
 		repl := Redacted
 		if n := s.byVal[v]; n != "" {
 			repl = "[REDACTED:" + n + "]"
 		}
-		ix.byFirst[v[0]] = append(ix.byFirst[v[0]], entry{val: []byte(v), repl: []byte(repl), name: s.byVal[v]})
+		k := pair(v[0], v[1])
+		ix.byPair[k] = append(ix.byPair[k], entry{val: []byte(v), repl: []byte(repl), name: s.byVal[v]})
+		ix.pairs[k>>6] |= 1 << (k & 63)
+		ix.first[v[0]] = true
 		ix.maxLen = max(ix.maxLen, len(v))
+		ix.n++
 	}
-	for i := range ix.byFirst {
+	for _, es := range ix.byPair {
 		// Longest first: of two secrets matching at one position the
 		// longer one wins, so no tail of a secret is left visible.
-		slices.SortStableFunc(ix.byFirst[i], func(a, b entry) int { return cmp.Compare(len(b.val), len(a.val)) })
+		slices.SortStableFunc(es, func(a, b entry) int { return cmp.Compare(len(b.val), len(a.val)) })
 	}
 	return ix
 }
@@ -225,11 +241,7 @@ func (s *Set) Len() int {
 	if ix == nil {
 		return 0
 	}
-	n := 0
-	for _, es := range ix.byFirst {
-		n += len(es)
-	}
-	return n
+	return ix.n
 }
 
 // Scrub returns b with every occurrence of a secret replaced by
@@ -240,7 +252,9 @@ func (s *Set) Scrub(b []byte) []byte {
 	if ix == nil {
 		return b
 	}
-	out, _, _ := ix.scan(nil, b, true, nil)
+	// Sized for the common case, a few or no replacements: growing from
+	// nil copied a large input several times.
+	out, _, _ := ix.scan(make([]byte, 0, len(b)), b, true, nil)
 	return out
 }
 
@@ -261,18 +275,28 @@ func (s *Set) ScrubString(str string) string {
 func (ix *index) scan(dst, src []byte, final bool, found map[string]bool) (out []byte, consumed, replaced int) {
 	i := 0
 	for i < len(src) {
-		cands := ix.byFirst[src[i]]
-		if len(cands) == 0 {
+		if i+1 == len(src) {
+			// One byte left: it cannot be a whole entry (two bytes at
+			// least), only the start of one the next bytes may complete.
+			if !final && ix.first[src[i]] {
+				return dst, i, replaced
+			}
+			dst = append(dst, src[i])
+			break
+		}
+		k := pair(src[i], src[i+1])
+		if !ix.hasPair(k) {
 			j := i + 1
-			for j < len(src) && len(ix.byFirst[src[j]]) == 0 {
+			for j+1 < len(src) && !ix.hasPair(pair(src[j], src[j+1])) {
 				j++
 			}
 			dst = append(dst, src[i:j]...)
 			i = j
 			continue
 		}
+		cands := ix.byPair[k]
 		rest := src[i:]
-		if !final {
+		if !final && len(rest) < ix.maxLen {
 			for _, e := range cands {
 				if len(e.val) > len(rest) && bytes.HasPrefix(e.val, rest) {
 					return dst, i, replaced

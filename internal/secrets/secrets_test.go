@@ -132,6 +132,29 @@ func TestWriterHoldsBackOnlyPrefixes(t *testing.T) {
 	}
 }
 
+// The scanner keys on two bytes: a lone last byte that starts a secret is
+// held back while streaming, and left as it is at the end.
+func TestScrubLoneLastByte(t *testing.T) {
+	var s Set
+	s.AddNamed("K", "sk-live-0123456789")
+	for _, in := range []string{"s", "as", "x sk", "sk-live-012345678"} {
+		if got := s.ScrubString(in); got != in {
+			t.Errorf("ScrubString(%q) = %q", in, got)
+		}
+	}
+	var out bytes.Buffer
+	w := s.Writer(&out)
+	w.Write([]byte("key s"))
+	if out.String() != "key " {
+		t.Errorf("after %q wrote %q, want the 's' held back", "key s", out.String())
+	}
+	w.Write([]byte("k-live-0123456789 s"))
+	w.Close()
+	if want := "key [REDACTED:K] s"; out.String() != want {
+		t.Errorf("got %q, want %q", out.String(), want)
+	}
+}
+
 type closeRecorder struct {
 	bytes.Buffer
 	closed bool
