@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -54,6 +55,50 @@ func TestScrubBase64AtEveryAlignment(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestScrubBase64Escaped(t *testing.T) {
+	var s Set
+	s.AddNamed("K", b64Secret)
+	unescape := strings.NewReplacer("%2B", "+", "%2F", "/", "%3D", "=", `\/`, "/")
+	tested := map[string]int{}
+	for pre := range 3 {
+		e := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("u", pre) + b64Secret))
+		for name, esc := range map[string]string{
+			"query": url.QueryEscape(e),
+			"path":  url.PathEscape(e),
+			"json":  strings.ReplaceAll(e, "/", `\/`),
+		} {
+			if esc == e {
+				continue // nothing to escape at this offset
+			}
+			tested[name]++
+			in := "GET /v1?auth=" + esc + "&x=1"
+			out := s.ScrubString(in)
+			if !strings.Contains(out, "[REDACTED:K]") || recoverable(unescape.Replace(out), b64Secret) {
+				t.Errorf("%s-escaped, offset %d: %q scrubbed to %q", name, pre, in, out)
+			}
+		}
+	}
+	if len(tested) != 3 {
+		t.Errorf("escapings that changed an encoding: %v, want all three", tested)
+	}
+}
+
+// A wrapped encoding (coreutils base64 at 76 columns, openssl at 64) is a
+// split value: documented as not scrubbed. The test pins that down, so a
+// change in either direction updates the docs too.
+func TestScrubBase64WrappedIsLikeASplitValue(t *testing.T) {
+	var s Set
+	s.AddNamed("K", b64Secret)
+	e := base64.StdEncoding.EncodeToString([]byte("user:" + strings.Repeat("x", 40) + b64Secret))
+	wrapped := e[:76] + "\n" + e[76:]
+	if out := s.ScrubString(e); strings.Contains(out, wrapped[76:]) || !strings.Contains(out, "[REDACTED:K]") {
+		t.Fatalf("unwrapped encoding not scrubbed: %q", out)
+	}
+	if out := s.ScrubString(wrapped); out != wrapped {
+		t.Errorf("wrapped encoding changed to %q: update the docs on what scrubbing covers", out)
 	}
 }
 

@@ -13,8 +13,12 @@
 // agent transformed otherwise (split across lines, partially printed); the
 // JSON- and URL-escaped forms of each value, and for values of at least
 // MinBase64Len bytes their base64 forms (inside a basic-auth header or a
-// docker config's auth, at any offset), are added automatically because
-// agents commonly write those.
+// docker config's auth, at any offset; also URL- or "\/"-escaped), are
+// added automatically because agents commonly write those. Base64 is
+// matched on one line only: an encoding wrapped at a fixed width
+// (coreutils base64 and MIME at 76 columns, openssl at 64) splits the
+// secret's characters across lines like any split value, and is scrubbed
+// only where the secret's part of it lies within one line.
 //
 // FilterEnv and SearchKeyDenyList keep the credentials of web-search APIs
 // away from agents altogether: an agent that can search the web can find
@@ -176,7 +180,9 @@ func variants(v string) []string {
 // longer encoded string ("user:KEY" in a basic-auth header) the core of
 // characters that depend on the value's bytes only. The characters at the
 // core's ends mix in the neighbouring bytes and stay visible: a few bits,
-// not the secret.
+// not the secret. Each form holding '+', '/' or '=' comes escaped too: in a
+// URL query (%2B, %2F, %3D), a URL path (%2F) and as JSON that escapes '/'
+// ("\/", PHP and some loggers).
 func base64Forms(v string) []string {
 	if len(v) < MinBase64Len {
 		return nil
@@ -203,7 +209,15 @@ func base64Forms(v string) []string {
 			}
 		}
 	}
-	return forms
+	// Escaping is per character, so the escaped core is what the escaped
+	// encoding of a longer string contains. variants drops duplicates.
+	var escaped []string
+	for _, f := range forms {
+		if strings.ContainsAny(f, "+/=") {
+			escaped = append(escaped, url.QueryEscape(f), url.PathEscape(f), strings.ReplaceAll(f, "/", `\/`))
+		}
+	}
+	return append(forms, escaped...)
 }
 
 func (s *Set) build() *index {
