@@ -182,7 +182,7 @@ func variants(v string) []string {
 // core's ends mix in the neighbouring bytes and stay visible: a few bits,
 // not the secret. Each form holding '+', '/' or '=' comes escaped too: in a
 // URL query (%2B, %2F, %3D), a URL path (%2F) and as JSON that escapes '/'
-// ("\/", PHP and some loggers).
+// ("\/", as PHP's json_encode writes it).
 func base64Forms(v string) []string {
 	if len(v) < MinBase64Len {
 		return nil
