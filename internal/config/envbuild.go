@@ -208,27 +208,53 @@ func (e *EnvBuild) decodeNode(d *decoder, n *node, path string) error {
 }
 
 // SetupWarning is the warning, "" when none, of a task whose
-// env_build.workspace_setup runs (whether or not env_build names a file) and whose
-// evaluation sets nothing up (evaluation.setup empty, and no pair's):
-// evaluation never runs workspace_setup, so what it installs (say the
-// project, editable) is missing when the candidates are timed. A warning,
-// not an error: a workload may need none of it. validate and prepare
-// print it.
+// env_build.workspace_setup runs (whether or not env_build names a file)
+// while some item's evaluation sets nothing up: evaluation never runs
+// workspace_setup, so what it installs (say the project, editable) is
+// missing when that item's candidates are timed. A pair's evaluation
+// overrides the task's field by field, so a pair's setup covers that pair
+// only: no warning when the task's evaluation.setup is set or every pair
+// sets its own; else the pairs without one are named (by human commit).
+// A warning, not an error: a workload may need none of it. validate
+// prints it.
 func (t *Task) SetupWarning() string {
 	e := &t.EnvBuild
 	if len(e.WorkspaceSetup) == 0 || len(t.Evaluation.Setup) > 0 {
 		return ""
 	}
+	var without []string
 	for _, p := range t.Repo.Pairs {
-		if p.Evaluation != nil && len(p.Evaluation.Setup) > 0 {
-			return ""
+		if p.Evaluation == nil || len(p.Evaluation.Setup) == 0 {
+			without = append(without, p.Human)
 		}
+	}
+	if len(t.Repo.Pairs) > 0 && len(without) == 0 {
+		return ""
 	}
 	pos := e.WorkspaceSetupPos
 	if pos.File == "" {
 		pos = Pos{File: t.Path}
 	}
-	return fmt.Sprintf("%s: env_build.workspace_setup: evaluation does not run it and evaluation.setup is empty, so what it installs is missing when candidates are timed: list the install in evaluation.setup too", pos)
+	const fix = "list the install in evaluation.setup too"
+	if len(without) > 0 && len(without) < len(t.Repo.Pairs) {
+		return fmt.Sprintf("%s: env_build.workspace_setup: evaluation does not run it, evaluation.setup is empty and the pairs of human %s set none of their own, so what it installs is missing when their candidates are timed: %s (or in each of those pairs')", pos, quoteList(without), fix)
+	}
+	return fmt.Sprintf("%s: env_build.workspace_setup: evaluation does not run it and evaluation.setup is empty, so what it installs is missing when candidates are timed: %s", pos, fix)
+}
+
+// quoteList is "a", "b", "c", each quoted short; past a few, the
+// count of the rest (a task may list hundreds of pairs).
+func quoteList(vs []string) string {
+	const shown = 5
+	var q []string
+	for i, v := range vs {
+		if i == shown {
+			q = append(q, fmt.Sprintf("and %d more", len(vs)-shown))
+			break
+		}
+		q = append(q, quoteShort(v))
+	}
+	return strings.Join(q, ", ")
 }
 
 // CheckEnvBuildFiles checks that the files env_build names exist,

@@ -195,8 +195,9 @@ func TestCheckEnvBuildFiles(t *testing.T) {
 }
 
 // SetupWarning: a workspace_setup that runs while evaluation sets nothing
-// up is warned about, at workspace_setup's key; an evaluation.setup (the
-// task's or a pair's) or no workspace_setup is not. An env_build naming
+// up is warned about, at workspace_setup's key; the task's
+// evaluation.setup, every pair's own, or no workspace_setup is not; with
+// some pairs setting theirs, the others are named. An env_build naming
 // no file still runs its workspace_setup, so it is warned about too.
 func TestSetupWarning(t *testing.T) {
 	const file = "env_build:\n  dockerfile: env/Dockerfile\n  workspace_setup: [\"pip install -e .\"]\n"
@@ -205,8 +206,13 @@ func TestSetupWarning(t *testing.T) {
 	}{
 		{"no evaluation.setup", file, "", "t.yaml:6:3: env_build.workspace_setup: evaluation does not run it and evaluation.setup is empty"},
 		{"evaluation.setup", file + "evaluation: {setup: [\"pip install -e .\"]}\n", "", ""},
-		{"a pair's setup", file, "  pairs:\n    - human: h\n      evaluation: {setup: [make]}\n", ""},
+		{"every pair's setup", file, "  pairs:\n    - human: h\n      evaluation: {setup: [make]}\n    - human: h2\n      evaluation: {setup: [make]}\n", ""},
 		{"a pair without", file, "  pairs:\n    - human: h\n      evaluation: {rounds: 12}\n", "t.yaml:"},
+		// A pair's setup covers that pair only: h2 and h3 are timed
+		// without the install.
+		{"some pairs without", file, "  pairs:\n    - human: h\n      evaluation: {setup: [make]}\n    - human: h2\n    - human: h3\n      evaluation: {rounds: 12}\n",
+			`t.yaml:12:3: env_build.workspace_setup: evaluation does not run it, evaluation.setup is empty and the pairs of human "h2", "h3" set none of their own`},
+		{"task setup, a pair without", file + "evaluation: {setup: [\"pip install -e .\"]}\n", "  pairs:\n    - human: h\n      evaluation: {setup: [make]}\n    - human: h2\n", ""},
 		{"no workspace_setup", "env_build:\n  dockerfile: env/Dockerfile\n", "", ""},
 		{"no file to build", "env_build:\n  workspace_setup: [make]\n", "", "t.yaml:5:3: env_build.workspace_setup: evaluation does not run it"},
 	} {

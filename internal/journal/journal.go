@@ -157,7 +157,10 @@ func Done(itemDir, itemHash string) bool {
 // RunKey is what a run must match to be resumed.
 type RunKey struct {
 	TaskID, AgentName, Model, PlanHash, AgentConfigHash string
-	Samples                                             int
+	// WorkspaceSetupHash is records.WorkspaceSetup.Hash of the setup the
+	// rollouts run, "" for none.
+	WorkspaceSetupHash string
+	Samples            int
 }
 
 // Matches reports whether r has this key.
@@ -167,7 +170,8 @@ func (k RunKey) Matches(r *records.Run) bool {
 		samples = 1
 	}
 	return r.Task.ID == k.TaskID && r.Agent.Name == k.AgentName && r.Agent.Model == k.Model &&
-		r.PlanHash == k.PlanHash && r.Agent.ConfigHash == k.AgentConfigHash && samples == k.Samples
+		r.PlanHash == k.PlanHash && r.Agent.ConfigHash == k.AgentConfigHash && samples == k.Samples &&
+		r.WorkspaceSetup.Hash() == k.WorkspaceSetupHash
 }
 
 // ListRuns returns the run directories under state_root/runs that hold a

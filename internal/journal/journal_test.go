@@ -169,3 +169,31 @@ func FuzzPredictionsWriter(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, patch string) { checkRow(t, patch) })
 }
+
+// The workspace_setup a run ran is in its key: a run.json without the
+// record (older runs) matches a key without a setup only.
+func TestRunKeyWorkspaceSetup(t *testing.T) {
+	setup := &records.WorkspaceSetup{Commands: []string{"make"}, Timeout: records.Duration(time.Minute)}
+	other := &records.WorkspaceSetup{Commands: []string{"make"}, Timeout: records.Duration(2 * time.Minute)}
+	run := func(w *records.WorkspaceSetup) *records.Run {
+		return &records.Run{Task: records.RunTask{ID: "t"}, Agent: records.RunAgent{Name: "a"}, PlanHash: "p", WorkspaceSetup: w}
+	}
+	key := func(w *records.WorkspaceSetup) RunKey {
+		return RunKey{TaskID: "t", AgentName: "a", PlanHash: "p", WorkspaceSetupHash: w.Hash(), Samples: 1}
+	}
+	for _, tc := range []struct {
+		name      string
+		have, key *records.WorkspaceSetup
+		want      bool
+	}{
+		{"neither", nil, nil, true},
+		{"the same", setup, setup, true},
+		{"older run, a setup now", nil, setup, false},
+		{"setup removed", setup, nil, false},
+		{"another timeout", setup, other, false},
+	} {
+		if got := key(tc.key).Matches(run(tc.have)); got != tc.want {
+			t.Errorf("%s: Matches %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

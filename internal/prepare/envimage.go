@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/perfbench/perfbench/internal/agent"
@@ -14,6 +16,8 @@ import (
 	"github.com/perfbench/perfbench/internal/envbuild"
 	"github.com/perfbench/perfbench/internal/proc"
 	"github.com/perfbench/perfbench/internal/records"
+	"github.com/perfbench/perfbench/internal/secrets"
+	"github.com/perfbench/perfbench/internal/textx"
 )
 
 // EnvImages is what prepare needs of a task's environment image (the
@@ -223,17 +227,66 @@ func (it *itemRun) newSetup(a *attempt) (*agent.Setup, func(), error) {
 		return nil, nil, err
 	}
 	w := it.secrets.Writer(tf)
-	timeout := time.Duration(eb.SetupTimeout)
-	if timeout <= 0 {
-		timeout = envbuild.DefaultSetupTimeout
-	}
 	s := &agent.Setup{
-		Commands: eb.WorkspaceSetup, Timeout: timeout, Log: w,
+		Commands: eb.WorkspaceSetup, Timeout: setupTimeout(eb), Log: w,
 		Snapshot: func(ctx context.Context) error {
 			return a.ws.Snapshot(ctx, it.mirror, it.u.item.Pre, it.harness, it.opts.Task.Patch.Excludes())
 		},
 	}
 	return s, func() { w.Close() }, nil
+}
+
+// setupTimeout is workspace_setup's effective limit.
+func setupTimeout(eb *config.EnvBuild) time.Duration {
+	if t := time.Duration(eb.SetupTimeout); t > 0 {
+		return t
+	}
+	return envbuild.DefaultSetupTimeout
+}
+
+// setupRecord is what run.json records of the task's workspace_setup,
+// nil when it has none: the commands with secrets scrubbed (a value
+// expanded into one is never written; a rotated one still matches) and
+// the effective timeout.
+func setupRecord(t *config.Task, s *secrets.Set) *records.WorkspaceSetup {
+	eb := &t.EnvBuild
+	if len(eb.WorkspaceSetup) == 0 {
+		return nil
+	}
+	cmds := make([]string, len(eb.WorkspaceSetup))
+	for i, c := range eb.WorkspaceSetup {
+		cmds[i] = s.ScrubString(c)
+	}
+	return &records.WorkspaceSetup{Commands: cmds, Timeout: records.Duration(setupTimeout(eb))}
+}
+
+// checkSetup refuses to resume (or shard) a run whose rollouts ran
+// another workspace_setup than the task's now: its earlier items were set
+// up another way, and nothing else in run.json would say so. A run that
+// predates the record counts as one without a setup.
+func checkSetup(run *records.Run, want *records.WorkspaceSetup, taskPath string) error {
+	have := run.WorkspaceSetup
+	if have.Hash() == want.Hash() {
+		return nil
+	}
+	const fix = "start a fresh run with --new (or restore the setup the run was made with)"
+	switch {
+	case have == nil:
+		return badinput.Errorf("run %s ran no env_build.workspace_setup (or predates its record in run.json), but %s has %s now: %s", run.RunID, taskPath, describeSetup(want), fix)
+	case want == nil:
+		return badinput.Errorf("run %s ran env_build.workspace_setup %s, but %s has none now: %s", run.RunID, describeSetup(have), taskPath, fix)
+	}
+	return badinput.Errorf("run %s ran env_build.workspace_setup %s, but %s has %s now: %s", run.RunID, describeSetup(have), taskPath, describeSetup(want), fix)
+}
+
+// describeSetup is a setup on one bounded line: its commands quoted and
+// its timeout.
+func describeSetup(w *records.WorkspaceSetup) string {
+	q := make([]string, len(w.Commands))
+	for i, c := range w.Commands {
+		q[i] = strconv.Quote(textx.Brief(c, 80))
+	}
+	return textx.Truncate("["+strings.Join(q, ", ")+"]", 400) + " (setup_timeout " + w.Timeout.String() + ")"
 }
 
 // shortImageID is "sha256:0123456789ab".

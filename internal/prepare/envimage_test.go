@@ -166,7 +166,8 @@ func setupImage(t *testing.T) (tag, id string) {
 // build directory) is not the agent's: a noop agent ends no_patch and the
 // command agent's patch holds its own file only; a failing setup is
 // infra_error (infra_kind: setup) naming the command, logged in
-// setup.log, and is redone on resume.
+// setup.log, and is redone on resume; a run is not resumed with another
+// setup.
 func TestWorkspaceSetupInContainer(t *testing.T) {
 	_, id := setupImage(t)
 	b, task, _ := setup(t, `agents:
@@ -208,6 +209,7 @@ func TestWorkspaceSetupInContainer(t *testing.T) {
 	}
 
 	sum, j := run("cmd", env)
+	sum1 := sum
 	if j.Status != records.RolloutSuccess {
 		t.Fatalf("command agent: %s (%s)", j.Status, j.Reason)
 	}
@@ -228,12 +230,14 @@ func TestWorkspaceSetupInContainer(t *testing.T) {
 	}
 
 	failing := &fakeEnv{spec: &envbuild.Spec{TaskID: task.ID, WorkspaceSetup: []string{"echo about-to-fail; exit 4"}, SetupTimeout: time.Minute}, img: env.img}
-	// A new task configuration would be a new run in practice; the
-	// same run resumed redoes the failed item.
+	// Another workspace_setup is another run (it is in the run key).
 	a, _ := b.Agent("cmd")
-	sum, err := Run(context.Background(), Options{Task: task, Bench: b, Agent: a, Plan: p, EnvImages: failing, New: true})
+	sum, err := Run(context.Background(), Options{Task: task, Bench: b, Agent: a, Plan: p, EnvImages: failing})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if sum.RunID == sum1.RunID {
+		t.Errorf("another workspace_setup resumed run %s", sum1.RunID)
 	}
 	j, err = journal.ReadJournal(filepath.Join(sum.RunDir, p.Items[0].ID))
 	if err != nil {
@@ -245,13 +249,21 @@ func TestWorkspaceSetupInContainer(t *testing.T) {
 	if journal.Done(filepath.Join(sum.RunDir, p.Items[0].ID), p.Items[0].Hash()) {
 		t.Error("an item whose setup failed counts as done")
 	}
-	sum2, err := Run(context.Background(), Options{Task: task, Bench: b, Agent: a, Plan: p, EnvImages: env, RunID: sum.RunID})
-	if err != nil {
+	// The same run resumed redoes the failed item (with its own setup,
+	// which fails again).
+	first := j.StartedAt
+	if _, err := Run(context.Background(), Options{Task: task, Bench: b, Agent: a, Plan: p, EnvImages: failing, RunID: sum.RunID}); err != nil {
 		t.Fatal(err)
 	}
-	j, _ = journal.ReadJournal(filepath.Join(sum2.RunDir, p.Items[0].ID))
-	if j.Status != records.RolloutSuccess {
-		t.Errorf("resumed after the setup was fixed: %s (%s)", j.Status, j.Reason)
+	j, _ = journal.ReadJournal(filepath.Join(sum.RunDir, p.Items[0].ID))
+	if j.StartedAt.Equal(first) || j.Status != records.RolloutInfraError || j.InfraKind != "setup" {
+		t.Errorf("resumed: %s kind %q started %v (first %v), want the item redone", j.Status, j.InfraKind, j.StartedAt, first)
+	}
+	// With the setup fixed, the failed run is not resumed: its other
+	// items (and this one's first attempt) ran another setup.
+	_, err = Run(context.Background(), Options{Task: task, Bench: b, Agent: a, Plan: p, EnvImages: env, RunID: sum.RunID})
+	if err == nil || !badinput.Is(err) || !strings.Contains(err.Error(), "--new") {
+		t.Errorf("resumed with the setup fixed: %v, want bad input naming --new", err)
 	}
 }
 

@@ -665,7 +665,8 @@ func (r *runner) openRun(ctx context.Context) error {
 	}
 	defer lock.Unlock()
 	hash, red := AgentConfigHash(o.Agent, r.secrets)
-	key := journal.RunKey{TaskID: o.Task.ID, AgentName: o.Agent.Name, Model: o.Agent.Model, PlanHash: o.Plan.Hash, AgentConfigHash: hash, Samples: o.Samples}
+	setup := setupRecord(o.Task, r.secrets)
+	key := journal.RunKey{TaskID: o.Task.ID, AgentName: o.Agent.Name, Model: o.Agent.Model, PlanHash: o.Plan.Hash, AgentConfigHash: hash, WorkspaceSetupHash: setup.Hash(), Samples: o.Samples}
 	var existing *records.Run
 	switch {
 	case o.RunID != "":
@@ -699,6 +700,12 @@ func (r *runner) openRun(ctx context.Context) error {
 		existing = run
 	}
 	if existing != nil {
+		// An explicit --run-id (a resume, a shard, a repeated --init-run)
+		// must run the setup the run's rollouts ran; FindResumable's key
+		// holds it already.
+		if err := checkSetup(existing, setup, o.Task.Path); err != nil {
+			return err
+		}
 		if o.EnvImages != nil {
 			if err := checkPinned(existing, r.env, o.Task.Path); err != nil {
 				return err
@@ -751,6 +758,7 @@ func (r *runner) openRun(ctx context.Context) error {
 		Provenance:    Provenance(ctx, o.BenchVersion),
 		// Recorded, so that every report says the run was not leak-proof.
 		AllowUnisolated: o.Bench.AllowUnisolated,
+		WorkspaceSetup:  setup,
 	}
 	r.env.pin(r.run)
 	r.runDir = filepath.Join(journal.RunsDir(root), id)

@@ -1,6 +1,8 @@
 package records
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -34,6 +36,13 @@ type Run struct {
 	// from it (bench build --agent), when the entry's rollouts used one.
 	EnvImage   *EnvImage `json:"env_image,omitempty"`
 	AgentImage *EnvImage `json:"agent_image,omitempty"`
+	// WorkspaceSetup is the task's env_build.workspace_setup that the
+	// run's rollouts ran, recorded at its first prepare; nil when the
+	// task had none, and in runs that predate the field. It is part of
+	// the run's identity (journal.RunKey): no image hash covers it (an
+	// env_build naming no file builds none), and a resume with another
+	// setup would mix rollouts set up two ways.
+	WorkspaceSetup *WorkspaceSetup `json:"workspace_setup,omitempty"`
 	// Runtime is where the rollouts ran: "container" when the agent's
 	// actions were sandboxed in a container (runtime: container, OpenHands
 	// in docker mode or with sandbox_runtime: docker) in any session of
@@ -99,4 +108,23 @@ type EnvImage struct {
 	ID   string `json:"id"`
 	Tag  string `json:"tag"`
 	Hash string `json:"hash"`
+}
+
+// WorkspaceSetup is the workspace_setup a run's rollouts ran: the
+// commands as the task file gave them (secrets scrubbed: run.json is
+// shown) and the effective setup_timeout.
+type WorkspaceSetup struct {
+	Commands []string `json:"commands"`
+	Timeout  Duration `json:"setup_timeout"`
+}
+
+// Hash identifies the setup in a run key: "" for none (nil), so that a
+// run that predates the field and a task without workspace_setup match.
+func (w *WorkspaceSetup) Hash() string {
+	if w == nil {
+		return ""
+	}
+	data, _ := json.Marshal(w)
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
 }
