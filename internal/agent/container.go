@@ -279,14 +279,20 @@ func SetupFailed(ctx context.Context, out *Outcome, r *Rollout, spec *container.
 	}
 	err := res.SetupErr
 	var noSh *container.NoShellError
-	if errors.As(err, &noSh) {
+	var gate *container.GateError
+	switch {
+	case errors.As(err, &noSh):
 		// The agent's command waits behind `sh -c` while the setup
 		// runs: say that, rather than how the exec into a container
 		// already gone failed.
 		err = fmt.Errorf("workspace_setup needs sh in the image: %w", noSh)
-		if r.Setup != nil && r.Setup.Log != nil {
-			fmt.Fprintf(r.Setup.Log, "perfbench: %s\n", r.Secrets.ScrubString(err.Error()))
-		}
+	case errors.As(err, &gate):
+		// The container ended by itself at the gate (status 0
+		// included): neither workspace_setup nor the agent ran.
+		err = fmt.Errorf("workspace_setup did not run: %w", gate)
+	}
+	if (noSh != nil || gate != nil) && r.Setup != nil && r.Setup.Log != nil {
+		fmt.Fprintf(r.Setup.Log, "perfbench: %s\n", r.Secrets.ScrubString(err.Error()))
 	}
 	return setupInfra(out, r, err)
 }

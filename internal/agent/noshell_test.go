@@ -42,6 +42,22 @@ func (l *lockedBuf) String() string {
 // also in setup.log, and the agent never runs.
 func TestSetupImageWithoutShell(t *testing.T) {
 	img := standin.Require(t)
+	testSetupGateFails(t, img, "workspace_setup needs sh in the image: image "+img+" has no sh to run the gate")
+}
+
+// The same in an image whose sh cannot run (exec format error, status 1,
+// as with an image of another architecture): workspace_setup did not
+// run, and the status is not read as the agent's.
+func TestSetupImageShellCannotRun(t *testing.T) {
+	img := standin.RequireBadShell(t)
+	testSetupGateFails(t, img, "workspace_setup did not run: image "+img+": the container ended with status 1 before the setup ran (its entrypoint must exec its arguments; the image needs a runnable sh): ")
+}
+
+// testSetupGateFails runs a rollout with a workspace_setup in img and
+// wants one infra_error of kind setup starting with want, also in
+// setup.log, and no run of the agent.
+func testSetupGateFails(t *testing.T, img, want string) {
+	t.Helper()
 	log := &lockedBuf{}
 	setup := &agent.Setup{Commands: []string{"echo set up > /tmp/m"}, Timeout: time.Minute, Log: log}
 	base := t.TempDir()
@@ -76,7 +92,6 @@ func TestSetupImageWithoutShell(t *testing.T) {
 	if !errors.As(out.Infra, &ie) || ie.Kind != agent.InfraSetup {
 		t.Fatalf("outcome %+v, want infra_error of kind setup\nstderr:\n%s", out, stderr.String())
 	}
-	want := "workspace_setup needs sh in the image: image " + img + " has no sh to run the gate"
 	if !strings.HasPrefix(ie.Msg, want) || strings.Contains(ie.Msg, "\n") {
 		t.Errorf("reason %q, want one line starting %q", ie.Msg, want)
 	}

@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -21,7 +22,8 @@ import (
 // mode the environment image holds, runs that postinstall itself
 // ("postinstall"), skips it ("skipped": scripts blocked, install.cjs
 // still works) or skips it with the native package missing ("missing":
-// install.cjs fails). Like npm, it exits 0 in every mode.
+// install.cjs fails). Like npm, it exits 0 in every mode. The test writes
+// the placeholder (/fake/stub-claude) and the native binary.
 const fakeNPM = `#!/bin/sh
 set -eu
 pre= pkgspec=
@@ -55,7 +57,9 @@ exit 0
 // are fakes of the package's layout: the image gets a claude that runs
 // whether npm ran the postinstall or not, and the build fails, naming
 // the missing native binary, when install.cjs cannot place it (npm's own
-// exit status says nothing then).
+// exit status says nothing then). The output of claude --version is what
+// counts: a placeholder that prints its message and exits 0 is no claude,
+// nor is a native binary of another version.
 func TestClaudeRecipeNativeBinary(t *testing.T) {
 	evaltest.RequireEngine(t)
 	if ok, err := evaltest.BusyboxAvailable(); err != nil {
@@ -72,16 +76,28 @@ func TestClaudeRecipeNativeBinary(t *testing.T) {
 		t.Fatal("no claude_code recipe")
 	}
 	r := k.Recipe()
+	placeholder := "echo 'Error: claude native binary not installed.' >&2\n"
 	for _, tc := range []struct {
-		mode      string
-		installed bool // install.cjs was run by the recipe
-		fails     bool
+		name, mode string
+		stubExit   int    // the placeholder's exit status
+		native     string // what the native binary's --version says
+		installed  bool   // install.cjs was run by the recipe
+		fails      string // the build's message, "" when it passes
 	}{
-		{"postinstall", false, false},
-		{"skipped", true, false},
-		{"missing", false, true},
+		{name: "postinstall", mode: "postinstall", stubExit: 1},
+		{name: "skipped", mode: "skipped", stubExit: 1, installed: true},
+		{name: "skipped-exit0", mode: "skipped", installed: true},
+		{name: "missing", mode: "missing", stubExit: 1,
+			fails: "perfbench: claude --version says (failed: Error: claude native binary not installed.) after npm install, want " + r.Version + " (Claude Code)"},
+		{name: "missing-exit0", mode: "missing",
+			fails: "perfbench: claude --version says Error: claude native binary not installed. after npm install, want " + r.Version + " (Claude Code)"},
+		{name: "other-version", mode: "postinstall", stubExit: 1, native: "2.1.120 (Claude Code)",
+			fails: "perfbench: claude --version says 2.1.120 (Claude Code) after npm install"},
 	} {
-		t.Run(tc.mode, func(t *testing.T) {
+		if tc.native == "" {
+			tc.native = r.Version + " (Claude Code)"
+		}
+		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			suffix := randomSuffix(t)
@@ -92,8 +108,8 @@ func TestClaudeRecipeNativeBinary(t *testing.T) {
 			copyFile(t, busybox, filepath.Join(envCtx, "busybox"), 0o755)
 			writeFile(t, filepath.Join(envCtx, "npm"), strings.ReplaceAll(fakeNPM, "VERSION", r.Version), 0o755)
 			writeFile(t, filepath.Join(envCtx, "node"), "#!/bin/sh\nexec sh \"$@\"\n", 0o755)
-			writeFile(t, filepath.Join(envCtx, "stub-claude"), "#!/bin/sh\necho 'Error: claude native binary not installed.' >&2\nexit 1\n", 0o755)
-			writeFile(t, filepath.Join(envCtx, "native-claude"), "#!/bin/sh\necho '"+r.Version+" (Claude Code)'\n", 0o755)
+			writeFile(t, filepath.Join(envCtx, "stub-claude"), fmt.Sprintf("#!/bin/sh\n%sexit %d\n", placeholder, tc.stubExit), 0o755)
+			writeFile(t, filepath.Join(envCtx, "native-claude"), "#!/bin/sh\necho '"+tc.native+"'\n", 0o755)
 			writeFile(t, filepath.Join(envCtx, "mode"), tc.mode+"\n", 0o644)
 			// USER root needs root in /etc/passwd.
 			writeFile(t, filepath.Join(envCtx, "passwd"), "root:x:0:0:root:/root:/bin/sh\n", 0o644)
@@ -104,14 +120,14 @@ func TestClaudeRecipeNativeBinary(t *testing.T) {
 
 			agentCtx := t.TempDir()
 			writeFile(t, filepath.Join(agentCtx, "Dockerfile"), string(envbuild.AgentDockerfile(envID, r)), 0o644)
-			if tc.fails {
+			if tc.fails != "" {
 				out, err := exec.CommandContext(ctx, "docker", "build", "-q", "--force-rm", "--label", "perfbench.test=envagent", "-t", agentTag, agentCtx).CombinedOutput()
 				if err == nil {
 					exec.Command("docker", "image", "rm", agentTag).Run()
-					t.Fatalf("the build succeeded without a native binary:\n%s", out)
+					t.Fatalf("the build succeeded without the pinned native binary:\n%s", out)
 				}
-				if want := "perfbench: claude --version fails after npm install"; !strings.Contains(string(out), want) {
-					t.Errorf("build output lacks %q:\n%s", want, out)
+				if !strings.Contains(string(out), tc.fails) {
+					t.Errorf("build output lacks %q:\n%s", tc.fails, out)
 				}
 				return
 			}
@@ -180,10 +196,14 @@ func TestCodexRecipeReleaseAsset(t *testing.T) {
 	r := k.Recipe()
 	for _, tc := range []struct {
 		name, says string
-		fails      bool
+		exit       int    // the stand-in binary's exit status
+		fails      string // what the build's message says it says, "" when it passes
 	}{
-		{"pinned", "codex-cli " + r.Version, false},
-		{"other version", "codex-cli 0.1.0", true},
+		{name: "pinned", says: "codex-cli " + r.Version},
+		{name: "other version", says: "codex-cli 0.1.0", fails: "codex-cli 0.1.0"},
+		// A binary that cannot run (another architecture's): the
+		// message still comes, with what the attempt said.
+		{name: "cannot run", says: "codex: cannot execute binary file", exit: 126, fails: "(failed: codex: cannot execute binary file)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -194,7 +214,11 @@ func TestCodexRecipeReleaseAsset(t *testing.T) {
 
 			target := "codex-" + arch + "-unknown-linux-musl"
 			assetDir := t.TempDir()
-			writeFile(t, filepath.Join(assetDir, target), "#!/bin/sh\necho '"+tc.says+"'\n", 0o755)
+			stream := 1 // a binary that fails says so on stderr
+			if tc.exit != 0 {
+				stream = 2
+			}
+			writeFile(t, filepath.Join(assetDir, target), fmt.Sprintf("#!/bin/sh\necho '%s' >&%d\nexit %d\n", tc.says, stream, tc.exit), 0o755)
 			envCtx := t.TempDir()
 			if out, err := exec.Command("tar", "-C", assetDir, "-czf", filepath.Join(envCtx, "asset.tar.gz"), target).CombinedOutput(); err != nil {
 				t.Fatalf("tar: %v\n%s", err, out)
@@ -210,13 +234,13 @@ func TestCodexRecipeReleaseAsset(t *testing.T) {
 
 			agentCtx := t.TempDir()
 			writeFile(t, filepath.Join(agentCtx, "Dockerfile"), string(envbuild.AgentDockerfile(envID, r)), 0o644)
-			if tc.fails {
+			if tc.fails != "" {
 				out, err := exec.CommandContext(ctx, "docker", "build", "-q", "--force-rm", "--label", "perfbench.test=envagent", "-t", agentTag, agentCtx).CombinedOutput()
 				if err == nil {
 					exec.Command("docker", "image", "rm", agentTag).Run()
 					t.Fatalf("the build accepted a binary that says %q:\n%s", tc.says, out)
 				}
-				if want := "perfbench: codex --version says " + tc.says + ", want codex-cli " + r.Version; !strings.Contains(string(out), want) {
+				if want := "perfbench: codex --version says " + tc.fails + ", want codex-cli " + r.Version; !strings.Contains(string(out), want) {
 					t.Errorf("build output lacks %q:\n%s", want, out)
 				}
 				return

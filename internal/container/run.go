@@ -77,8 +77,8 @@ type Result struct {
 	// CleanupErr is set when the container could not be removed.
 	CleanupErr error
 	// SetupErr is RunOptions.Setup's error: the container was killed
-	// and its command never started. A *NoShellError when the gate
-	// itself could not run.
+	// and its command never started. A *NoShellError or a *GateError
+	// when the container ended by itself before its gate opened.
 	SetupErr error
 }
 
@@ -97,6 +97,26 @@ type NoShellError struct {
 
 func (e *NoShellError) Error() string {
 	msg := fmt.Sprintf("image %s has no sh to run the gate (or its entrypoint does not exec its arguments): the container ended with status %d before the setup ran", e.Image, e.Status)
+	if e.Said != "" {
+		msg += ": " + e.Said
+	}
+	return msg
+}
+
+// GateError is a gated container that ended by itself before its gate
+// opened with a status other than NoShellError's: an entrypoint that
+// ignores its arguments (and may exit 0), an sh that cannot run (an image
+// of another architecture: "exec format error"). Neither the setup nor
+// the command ran, whatever the status says.
+type GateError struct {
+	Image  string
+	Status int
+	// Said is as in NoShellError.
+	Said string
+}
+
+func (e *GateError) Error() string {
+	msg := fmt.Sprintf("image %s: the container ended with status %d before the setup ran (its entrypoint must exec its arguments; the image needs a runnable sh)", e.Image, e.Status)
 	if e.Said != "" {
 		msg += ": " + e.Said
 	}
@@ -176,7 +196,9 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 	var res proc.Result
 	var stop proc.Outcome
 	var setupErr error
-	gateShut := false // a gated command that never started
+	// endedShut: a gated container that ended by itself, not by our kill,
+	// while its gate was still shut: neither the setup nor the command ran.
+	endedShut := false
 	err = nil
 	if opts.Setup == nil {
 		ended := w.Go(ctx)
@@ -194,28 +216,46 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 			res, err = proc.Run(clientCtx, client)
 		}()
 		started, serr := e.setup(ctx, cid, done, opts.Setup)
-		gateShut = serr != nil || !started
 		switch {
 		case serr != nil:
 			// The command never starts: the gate stays shut, and the
 			// container goes.
 			setupErr = serr
+			// Kill first, then shut the gate: a shut gate ends the
+			// gate's sh (status 1), which must not beat our kill and
+			// read as a container that ended by itself.
+			id := cid.id()
+			killed, kerr := false, error(nil)
+			if id != "" {
+				kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), engineCallTimeout)
+				killed, kerr = e.kill(kctx, id, "KILL")
+				cancel()
+			}
 			g.abort()
-			kill("KILL")
+			gaveUp := false
 			select {
 			case <-done:
 			case <-time.After(clientBound):
 				stopClient()
+				gaveUp = true
 				<-done
 			}
-			stop.Killed = true
+			// Created, not running when we killed it, and not SIGKILLed
+			// (137: the setup's own timeout removes the container): it
+			// ended by itself, and the setup failed on a container that
+			// was gone.
+			endedShut = id != "" && !killed && kerr == nil && !gaveUp && res.ExitCode >= 0 && res.ExitCode != 137
+			stop.Killed = !endedShut
 			if ctx.Err() != nil {
 				stop.Stopped, stop.Cause = true, context.Cause(ctx)
 			}
 		case !started:
-			// The client ended first: the container did not start.
+			// The client ended first: the container did not start, or
+			// ended before it was seen running (an entrypoint that does
+			// not exec its arguments, an sh that cannot run).
 			g.abort()
 			<-done
+			endedShut = res.ExitCode >= 0
 		default:
 			g.open()
 			// The wall-clock limit is the command's: it starts now.
@@ -238,20 +278,31 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 		out.Process.Cause = stop.Cause
 	}
 	out.Process.Killed = stop.Killed || res.Killed
-	if gateShut && (res.ExitCode == 126 || res.ExitCode == 127) {
-		// Ended by itself (our kill gives 137): the gate's sh is not
-		// there. With --init the container runs for an instant (the
-		// init does, then fails to exec sh), so the setup may have
-		// failed first, on a container that was gone.
+	if res.ExitCode == 125 {
+		if msg := engineError(tail.String()); msg != "" {
+			out.StartFailed, out.EngineError = true, msg
+		}
+	}
+	if endedShut {
+		// With --init the container runs for an instant (the init
+		// does, then fails to exec sh), so the setup may have failed
+		// first, on a container that was gone: the container's status
+		// says what went wrong, not the setup's error.
 		said := engineError(tail.String())
 		if said == "" {
 			said = lastLine(tail.String())
 		}
-		out.SetupErr = &NoShellError{Image: spec.Image, Status: res.ExitCode, Said: said}
-	}
-	if res.ExitCode == 125 {
-		if msg := engineError(tail.String()); msg != "" {
-			out.StartFailed, out.EngineError = true, msg
+		switch {
+		case res.ExitCode == 126 || res.ExitCode == 127:
+			// Not found, not executable: the gate's sh is not there.
+			out.SetupErr = &NoShellError{Image: spec.Image, Status: res.ExitCode, Said: said}
+		case out.StartFailed:
+			// The engine's error says why (StartFailed); the gate
+			// was not the problem.
+		default:
+			// Any other status, 0 included, must not read as the
+			// command's own: it never ran.
+			out.SetupErr = &GateError{Image: spec.Image, Status: res.ExitCode, Said: said}
 		}
 	}
 	id := cid.id()

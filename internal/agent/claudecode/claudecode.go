@@ -86,15 +86,20 @@ const RecipeVersion = "2.1.121"
 // per-platform optional dependency; npm exits 0 when either is skipped
 // (scripts not run, the optional package not fetched), leaving a claude
 // that only prints "claude native binary not installed". So the recipe
-// runs install.cjs itself when claude --version fails, as that message
-// says, and fails the build when it still does.
+// runs install.cjs itself when claude --version does not say the pinned
+// release ("2.1.121 (Claude Code)"), as that message says, and fails the
+// build when it still does not: the output is compared, not the exit
+// status, which a placeholder may leave at 0.
 func Recipe() envbuild.Recipe {
 	r := agent.NPMRecipe("claude_code", RecipeVersion, "@anthropic-ai/claude-code", DefaultCLI)
 	pre := agent.Prefix("claude_code")
 	exe := pre + "/node_modules/.bin/" + DefaultCLI
+	says := `[ "$(` + exe + ` --version 2>/dev/null)" = "` + RecipeVersion + ` (Claude Code)" ]`
 	r.Lines = append(r.Lines, agent.RunLines(
-		exe+" --version >/dev/null 2>&1 || node "+pre+"/node_modules/@anthropic-ai/claude-code/install.cjs || true",
-		exe+" --version || { echo \"perfbench: claude --version fails after npm install: the native binary of @anthropic-ai/claude-code@"+RecipeVersion+" for this platform is missing (see its install.cjs)\" >&2; exit 1; }",
+		says+" || node "+pre+"/node_modules/@anthropic-ai/claude-code/install.cjs || true",
+		// v= alone would end the build under set -e, without the message,
+		// when claude cannot run at all.
+		says+` || { v="$(`+exe+` --version 2>&1)" || v="(failed: $v)"; echo "perfbench: claude --version says $v after npm install, want `+RecipeVersion+` (Claude Code): the native binary of @anthropic-ai/claude-code@`+RecipeVersion+` for this platform is missing (see its install.cjs)" >&2; exit 1; }`,
 	)...)
 	return r
 }

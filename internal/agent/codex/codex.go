@@ -142,8 +142,10 @@ func Recipe() envbuild.Recipe {
 			"rm -f /tmp/perfbench-codex.tar.gz",
 			`mv "`+pre+`/bin/codex-${arch}-unknown-linux-musl" `+pre+"/bin/codex",
 			"ln -s "+pre+"/bin/codex "+envbuild.AgentBin+"/codex",
-			// The binary runs here and is the pinned release.
-			`v="$(`+pre+`/bin/codex --version)"; [ "$v" = "codex-cli `+RecipeVersion+`" ] || { echo "perfbench: codex --version says $v, want codex-cli `+RecipeVersion+`" >&2; exit 1; }`,
+			// The binary runs here and is the pinned release. v= alone
+			// would end the build under set -e, without the message,
+			// when the binary cannot run (another architecture's).
+			`[ "$(`+pre+`/bin/codex --version 2>/dev/null)" = "codex-cli `+RecipeVersion+`" ] || { v="$(`+pre+`/bin/codex --version 2>&1)" || v="(failed: $v)"; echo "perfbench: codex --version says $v, want codex-cli `+RecipeVersion+`" >&2; exit 1; }`,
 		)...),
 	}
 }
