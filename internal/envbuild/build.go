@@ -40,7 +40,11 @@ type BuildError struct {
 	// output went through a Condenser, else "".
 	Failure string
 	Tail    string
-	Err     error
+	// Last is the engine's last line of output, which says why (the
+	// exit status alone does not): in the error's message, so every
+	// caller's report has it, not only bench build's.
+	Last string
+	Err  error
 }
 
 func (e *BuildError) Error() string {
@@ -51,7 +55,30 @@ func (e *BuildError) Error() string {
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}
+	if e.Last != "" {
+		msg += ": " + e.Last
+	}
 	return msg
+}
+
+// lastLine is the last line of an engine's output that says something:
+// not blank, not the legacy builder's " ---> ID" or "Removing
+// intermediate container" lines, on one line, without terminal control.
+func lastLine(out string) string {
+	lines := strings.Split(out, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		// A progress line rewritten with \r: its last state.
+		l := lines[i]
+		if j := strings.LastIndexByte(strings.TrimRight(l, "\r"), '\r'); j >= 0 {
+			l = l[j+1:]
+		}
+		l = textx.OneLine(textx.StripControl(l))
+		if l == "" || l == "--->" || strings.HasPrefix(l, "---> ") || strings.HasPrefix(l, "Removing intermediate container") {
+			continue
+		}
+		return textx.Truncate(l, 300)
+	}
+	return ""
 }
 
 func (e *BuildError) Unwrap() error { return e.Err }
@@ -320,6 +347,11 @@ func build(ctx context.Context, req *buildRequest, kind, task string, o BuildOpt
 	}
 	if err != nil {
 		be := &BuildError{Tag: req.Tag, ExitCode: code, Step: steps.step, Tail: lastLines(tail.String(), 20), Err: err}
+		if code > 0 && ctx.Err() == nil {
+			// The engine's own words; a build that was stopped says why
+			// in Err.
+			be.Last = lastLine(tail.String())
+		}
 		if cond != nil {
 			be.Failure = cond.Failure()
 		}
