@@ -120,13 +120,6 @@ type buildRequest struct {
 	Rehash func(context.Context) (string, error)
 }
 
-// directoryBuild says the engine gets the context as a directory rather
-// than a tar on stdin: podman, whose build takes a directory or a URL as
-// its context but no tar on stdin (its man page; containers/buildah issue
-// 3719 is the open request), so it keeps the after-build rehash. A
-// variable so tests run that path on docker.
-var directoryBuild = func(eng *container.Engine) bool { return eng.Podman() }
-
 // argv is the engine command of the build. Never --pull: the bases were
 // checked to be present, and the legacy builder pulls only missing ones;
 // podman is told never to (its default pulls a missing one).
@@ -225,7 +218,7 @@ func Build(ctx context.Context, s *Spec, o BuildOptions) (*Built, error) {
 		Tag: tag, Args: s.Args, Platform: o.Platform, NoCache: o.NoCache,
 		Labels: map[string]string{LabelKind: KindEnv, LabelTask: s.TaskID, LabelHash: hash, LabelStateRoot: o.StateRoot},
 	}
-	if directoryBuild(o.Engine) {
+	if directoryBuild(ctx, o.Engine) {
 		return s.buildDirectory(ctx, req, in, o)
 	}
 	req.Prepare = func(ctx context.Context, req *buildRequest) (func(), error) {
@@ -259,9 +252,10 @@ func Build(ctx context.Context, s *Spec, o BuildOptions) (*Built, error) {
 	return build(ctx, req, KindEnv, s.TaskID, o)
 }
 
-// buildDirectory builds from the context directory (podman): the engine
-// reads it after the hash was taken, so the hash is taken again after the
-// build and an image of a changed context removed.
+// buildDirectory builds from the context directory (podman, BuildKit:
+// directoryBuild): the engine reads it after the hash was taken, so the
+// hash is taken again after the build and an image of a changed context
+// removed.
 func (s *Spec) buildDirectory(ctx context.Context, req *buildRequest, in *Inputs, o BuildOptions) (*Built, error) {
 	req.Dockerfile, req.Context = s.Dockerfile, s.Context
 	req.Rehash = func(ctx context.Context) (string, error) {
@@ -427,7 +421,7 @@ func BuildAgent(ctx context.Context, env records.EnvImage, r Recipe, o BuildOpti
 		Tag: agentTag(r.Agent, hash), Platform: o.Platform, NoCache: o.NoCache,
 		Labels: map[string]string{LabelKind: KindAgent, LabelHash: hash, LabelStateRoot: o.StateRoot, LabelAgent: r.Agent, LabelAgentVersion: r.Version},
 	}
-	if directoryBuild(o.Engine) {
+	if directoryBuild(ctx, o.Engine) {
 		req.Dockerfile, req.Context = filepath.Join(dir, "Dockerfile"), ctxDir
 		if err := os.WriteFile(req.Dockerfile, df, 0o644); err != nil {
 			return nil, err

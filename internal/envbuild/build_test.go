@@ -489,7 +489,7 @@ func TestBuildAgentNeverPulls(t *testing.T) {
 func TestBuildContextChangedDuringDirectoryBuild(t *testing.T) {
 	base, _ := evaltest.Require(t)
 	orig := directoryBuild
-	directoryBuild = func(*container.Engine) bool { return true }
+	directoryBuild = func(context.Context, *container.Engine) bool { return true }
 	t.Cleanup(func() { directoryBuild = orig })
 	ctx := context.Background()
 	dir, root := t.TempDir(), t.TempDir()
