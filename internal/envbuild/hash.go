@@ -241,6 +241,9 @@ func (in *Inputs) Summary() string {
 		size += f.Size
 	}
 	fmt.Fprintf(&b, "dockerfile: %d bytes\n", len(in.Dockerfile))
+	if in.dockerfileDirsMade() {
+		fmt.Fprintf(&b, "dockerfile path: %s (hashed: the engine makes its directories)\n", in.DockerfilePath)
+	}
 	fmt.Fprintf(&b, ".dockerignore: %s\n", ignore)
 	fmt.Fprintf(&b, "context: %d entries, %d bytes\n", len(in.Files), size)
 	names := make([]string, 0, len(in.Args))

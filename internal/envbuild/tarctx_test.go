@@ -209,6 +209,23 @@ func TestDockerfilePathInHash(t *testing.T) {
 	if hash("docker/Dockerfile") == hash("other/Dockerfile") {
 		t.Error("the same hash for the Dockerfile in docker/ and in other/")
 	}
+	// --print says so when the path is hashed, and only then.
+	summary := func(df string) string {
+		s := hashSpec(dir, nil)
+		s.Dockerfile = filepath.Join(dir, df)
+		in, err := s.Inputs(context.Background(), fakeEngine{}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in.Summary()
+	}
+	if got := summary("docker/Dockerfile"); !strings.Contains(got, "\ndockerfile path: docker/Dockerfile (hashed") {
+		t.Errorf("summary without the hashed path:\n%s", got)
+	}
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM scratch\n"})
+	if got := summary("Dockerfile"); strings.Contains(got, "dockerfile path") {
+		t.Errorf("summary with a path that is not hashed:\n%s", got)
+	}
 }
 
 // A device file's numbers are not hashed: the context is refused.
