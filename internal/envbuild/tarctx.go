@@ -16,12 +16,13 @@ import (
 	"time"
 )
 
-// The docker engine gets its build context as a tar perfbench writes
-// (docker build -f PATH -): exactly the entries the hash covers, each
-// regular file's bytes read once and hashed as they go into the tar, so
-// the hash an image is tagged with is the hash of what the engine got. A
-// directory build would make the client read the context again after the
-// hash was taken. The tar follows the docker client's own (its archive of
+// Docker's legacy builder gets its build context as a tar perfbench
+// writes (docker build -f PATH -, in gzip: contextTar; BuildKit and
+// podman build from the directory: directoryBuild): exactly the entries
+// the hash covers, each regular file's bytes read once and hashed as they
+// go into the tar, so the hash an image is tagged with is the hash of
+// what the engine got. A directory build would make the client read the
+// context again after the hash was taken. The tar follows the docker client's own (its archive of
 // the context directory): paths relative to the context, a directory's
 // with a trailing slash, the context directory itself left out, uid and
 // gid 0 with no names, modes with the setuid, setgid and sticky bits,
