@@ -43,7 +43,8 @@ and "reused" when no build ran.
 With --print, prints the Dockerfile that would be built and what the hash
 covers, and builds nothing. With --prune, removes the images perfbench
 built for this state root that no run pins (their perfbench tags only: one
-also tagged otherwise stays), and builds nothing. On a
+also tagged otherwise stays, as does one other images are built on), and
+builds nothing. On a
 terminal the build's progress is condensed to one line per step; else the
 engine's output goes to stderr as it comes. A failed build prints the
 failing step and its last lines.`,
@@ -83,12 +84,13 @@ func runBuildCmd(ctx context.Context, env *System, o *buildOptions, taskPath str
 		for _, ref := range p.Removed {
 			fmt.Fprintf(env.Stdout, "removed %s\n", ref)
 		}
+		// Every image's fate on stdout, one line each: what stays is as
+		// much the result as what went.
 		for _, sk := range p.Skipped {
-			fmt.Fprintf(env.Stderr, "kept %s: %s\n", sk.Ref, sk.Reason)
+			fmt.Fprintf(env.Stdout, "kept %s: %s\n", sk.Ref, sk.Reason)
 		}
 		for _, k := range p.Kept {
-			// The user's tag keeps the image: only perfbench's went.
-			fmt.Fprintf(env.Stdout, "kept %s: also tagged %s\n", k.ID, strings.Join(k.Tags, ", "))
+			fmt.Fprintf(env.Stdout, "kept %s: %s\n", k.ID, k.Reason())
 		}
 		if len(p.Removed) == 0 {
 			fmt.Fprintln(env.Stdout, "nothing to prune")

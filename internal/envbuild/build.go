@@ -40,7 +40,11 @@ type BuildError struct {
 	// output went through a Condenser, else "".
 	Failure string
 	Tail    string
-	Err     error
+	// Last is the engine's last line of output, which says why (the
+	// exit status alone does not): in the error's message, so every
+	// caller's report has it, not only bench build's.
+	Last string
+	Err  error
 }
 
 func (e *BuildError) Error() string {
@@ -51,7 +55,30 @@ func (e *BuildError) Error() string {
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}
+	if e.Last != "" {
+		msg += ": " + e.Last
+	}
 	return msg
+}
+
+// lastLine is the last line of an engine's output that says something:
+// not blank, not the legacy builder's " ---> ID" or "Removing
+// intermediate container" lines, on one line, without terminal control.
+func lastLine(out string) string {
+	lines := strings.Split(out, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		// A progress line rewritten with \r: its last state.
+		l := lines[i]
+		if j := strings.LastIndexByte(strings.TrimRight(l, "\r"), '\r'); j >= 0 {
+			l = l[j+1:]
+		}
+		l = textx.OneLine(textx.StripControl(l))
+		if l == "" || l == "--->" || strings.HasPrefix(l, "---> ") || strings.HasPrefix(l, "Removing intermediate container") {
+			continue
+		}
+		return textx.Truncate(l, 300)
+	}
+	return ""
 }
 
 func (e *BuildError) Unwrap() error { return e.Err }
@@ -92,13 +119,6 @@ type buildRequest struct {
 	// context changed in between would be tagged under the old hash.
 	Rehash func(context.Context) (string, error)
 }
-
-// directoryBuild says the engine gets the context as a directory rather
-// than a tar on stdin: podman, whose build takes a directory or a URL as
-// its context but no tar on stdin (its man page; containers/buildah issue
-// 3719 is the open request), so it keeps the after-build rehash. A
-// variable so tests run that path on docker.
-var directoryBuild = func(eng *container.Engine) bool { return eng.Podman() }
 
 // argv is the engine command of the build. Never --pull: the bases were
 // checked to be present, and the legacy builder pulls only missing ones;
@@ -198,7 +218,7 @@ func Build(ctx context.Context, s *Spec, o BuildOptions) (*Built, error) {
 		Tag: tag, Args: s.Args, Platform: o.Platform, NoCache: o.NoCache,
 		Labels: map[string]string{LabelKind: KindEnv, LabelTask: s.TaskID, LabelHash: hash, LabelStateRoot: o.StateRoot},
 	}
-	if directoryBuild(o.Engine) {
+	if directoryBuild(ctx, o.Engine) {
 		return s.buildDirectory(ctx, req, in, o)
 	}
 	req.Prepare = func(ctx context.Context, req *buildRequest) (func(), error) {
@@ -232,9 +252,10 @@ func Build(ctx context.Context, s *Spec, o BuildOptions) (*Built, error) {
 	return build(ctx, req, KindEnv, s.TaskID, o)
 }
 
-// buildDirectory builds from the context directory (podman): the engine
-// reads it after the hash was taken, so the hash is taken again after the
-// build and an image of a changed context removed.
+// buildDirectory builds from the context directory (podman, BuildKit:
+// directoryBuild): the engine reads it after the hash was taken, so the
+// hash is taken again after the build and an image of a changed context
+// removed.
 func (s *Spec) buildDirectory(ctx context.Context, req *buildRequest, in *Inputs, o BuildOptions) (*Built, error) {
 	req.Dockerfile, req.Context = s.Dockerfile, s.Context
 	req.Rehash = func(ctx context.Context) (string, error) {
@@ -320,6 +341,11 @@ func build(ctx context.Context, req *buildRequest, kind, task string, o BuildOpt
 	}
 	if err != nil {
 		be := &BuildError{Tag: req.Tag, ExitCode: code, Step: steps.step, Tail: lastLines(tail.String(), 20), Err: err}
+		if code > 0 && ctx.Err() == nil {
+			// The engine's own words; a build that was stopped says why
+			// in Err.
+			be.Last = lastLine(tail.String())
+		}
 		if cond != nil {
 			be.Failure = cond.Failure()
 		}
@@ -395,7 +421,7 @@ func BuildAgent(ctx context.Context, env records.EnvImage, r Recipe, o BuildOpti
 		Tag: agentTag(r.Agent, hash), Platform: o.Platform, NoCache: o.NoCache,
 		Labels: map[string]string{LabelKind: KindAgent, LabelHash: hash, LabelStateRoot: o.StateRoot, LabelAgent: r.Agent, LabelAgentVersion: r.Version},
 	}
-	if directoryBuild(o.Engine) {
+	if directoryBuild(ctx, o.Engine) {
 		req.Dockerfile, req.Context = filepath.Join(dir, "Dockerfile"), ctxDir
 		if err := os.WriteFile(req.Dockerfile, df, 0o644); err != nil {
 			return nil, err

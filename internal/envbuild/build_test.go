@@ -206,6 +206,25 @@ func TestBuildFailureNamesTheStep(t *testing.T) {
 	if !strings.Contains(out.String(), " : FROM scratch") {
 		t.Errorf("progress not streamed: %q", out.String())
 	}
+	// The engine's last line says why: in the message itself, which is
+	// all that some callers (prepare) show.
+	if !strings.Contains(be.Last, "not-there") || !strings.HasSuffix(be.Error(), ": "+be.Last) {
+		t.Errorf("message %q, last line %q", be.Error(), be.Last)
+	}
+}
+
+func TestLastLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"Step 2/3 : COPY x /x\nCOPY failed: no x\n\n":                           "COPY failed: no x",
+		"Step 1/2 : FROM scratch\n ---> \nRemoving intermediate container ab\n": "Step 1/2 : FROM scratch",
+		"#5 0.1 10%\r#5 0.2 50%\r#5 ERROR: boom\n":                              "#5 ERROR: boom",
+		"error: \x1b[31mred\x1b[0m  text\n":                                     "error: [31mred[0m text",
+		"":                                                                      "",
+	} {
+		if got := lastLine(in); got != want {
+			t.Errorf("lastLine(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
 
 // TestHashedFilesAreWhatCopyPuts builds an image whose Dockerfile copies
@@ -470,7 +489,7 @@ func TestBuildAgentNeverPulls(t *testing.T) {
 func TestBuildContextChangedDuringDirectoryBuild(t *testing.T) {
 	base, _ := evaltest.Require(t)
 	orig := directoryBuild
-	directoryBuild = func(*container.Engine) bool { return true }
+	directoryBuild = func(context.Context, *container.Engine) bool { return true }
 	t.Cleanup(func() { directoryBuild = orig })
 	ctx := context.Background()
 	dir, root := t.TempDir(), t.TempDir()

@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -22,9 +23,11 @@ import (
 
 // hashVersion starts every hash: a change of what the hash covers or how
 // it is written changes it, so no image of an older scheme is reused.
-// v2: the Dockerfile's path in the context tar (DockerfilePath), and the
-// context sent as perfbench's own tar of the hashed entries.
-const hashVersion = "perfbench-envbuild-hash-v2"
+// Still v1: the Dockerfile's path, added since, is hashed only where it
+// makes the image differ (Inputs.dockerfileDirsMade), a case v1 got
+// wrong, so every other context keeps its v1 hash and a run pinned before
+// the upgrade resumes. The context tar sends what v1's hash covered.
+const hashVersion = "perfbench-envbuild-hash-v1"
 
 // Inputs is what the hash of a build covers, in the order it is hashed:
 // what `bench build --print` summarises.
@@ -34,8 +37,8 @@ type Inputs struct {
 	// gets (slash-separated): its path relative to the context when it is
 	// inside, else a name of perfbench's at the top (tarDockerfileName). The
 	// engine creates the missing parents of an excluded Dockerfile (empty,
-	// 0755) in the context COPY . copies, so the path is part of what the
-	// image is made of.
+	// 0755) in the context COPY . copies, so the path is hashed when it
+	// makes such a directory (dockerfileDirsMade).
 	DockerfilePath string
 	Dockerignore   []byte
 	// HasDockerignore tells an empty .dockerignore from none.
@@ -173,7 +176,11 @@ func (in *Inputs) Hash() string {
 	fmt.Fprintf(h, "%s\n", hashVersion)
 	fmt.Fprintf(h, "dockerfile %d\n", len(in.Dockerfile))
 	h.Write(in.Dockerfile)
-	fmt.Fprintf(h, "\ndockerfile_path %q", in.DockerfilePath)
+	if in.dockerfileDirsMade() {
+		// Absent otherwise, so the hash is v1's (the Dockerfile's length
+		// before its bytes keeps the line unambiguous).
+		fmt.Fprintf(h, "\ndockerfile_path %q", in.DockerfilePath)
+	}
 	fmt.Fprintf(h, "\ndockerignore %t %d\n", in.HasDockerignore, len(in.Dockerignore))
 	h.Write(in.Dockerignore)
 	fmt.Fprintf(h, "\nfiles %d\n", len(in.Files))
@@ -197,6 +204,31 @@ func (in *Inputs) Hash() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// dockerfileDirsMade reports whether the Dockerfile's path puts a
+// directory in the image that nothing else does: the engine always gets
+// the Dockerfile, creates its missing parent directories when it extracts
+// the context, and then removes an excluded Dockerfile but not them. That
+// is a Dockerfile inside the context, in a subdirectory, not kept by
+// .dockerignore, one of whose directories the context neither sends nor
+// needs for an entry it sends. (A kept Dockerfile is in Files; one at the
+// top or outside the context, perfbench's name at the top, makes none.)
+func (in *Inputs) dockerfileDirsMade() bool {
+	p := in.DockerfilePath
+	for d := path.Dir(p); d != "." && d != "/"; d = path.Dir(d) {
+		made := true
+		for _, f := range in.Files {
+			if f.Path == d || strings.HasPrefix(f.Path, d+"/") {
+				made = false
+				break
+			}
+		}
+		if made {
+			return true
+		}
+	}
+	return false
+}
+
 // Summary is the inputs in a few lines, for `bench build --print`.
 func (in *Inputs) Summary() string {
 	var b strings.Builder
@@ -209,6 +241,9 @@ func (in *Inputs) Summary() string {
 		size += f.Size
 	}
 	fmt.Fprintf(&b, "dockerfile: %d bytes\n", len(in.Dockerfile))
+	if in.dockerfileDirsMade() {
+		fmt.Fprintf(&b, "dockerfile path: %s (hashed: the engine makes its directories)\n", in.DockerfilePath)
+	}
 	fmt.Fprintf(&b, ".dockerignore: %s\n", ignore)
 	fmt.Fprintf(&b, "context: %d entries, %d bytes\n", len(in.Files), size)
 	names := make([]string, 0, len(in.Args))

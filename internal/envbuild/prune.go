@@ -34,11 +34,25 @@ type Pruned struct {
 	Pinned int
 }
 
-// PruneKept is an unpinned image Prune left for its other tags.
+// PruneKept is an unpinned image Prune left: for its other tags, or
+// because the engine keeps it while images are built on it.
 type PruneKept struct {
 	ID string
 	// Tags are its tags that are not perfbench's.
 	Tags []string
+	// Untagged, when Tags is empty, are the perfbench refs removed from
+	// an image that is still there: the engine's rmi of an image's last
+	// tag only untags it (exit 0) while other images are built on it
+	// (the legacy builder's parent chain, an agent image FROM it).
+	Untagged []string
+}
+
+// Reason says why the image stays, for a line of output.
+func (k PruneKept) Reason() string {
+	if len(k.Tags) > 0 {
+		return "also tagged " + strings.Join(k.Tags, ", ")
+	}
+	return "untagged " + strings.Join(k.Untagged, ", ") + "; kept while images are built on it"
 }
 
 // PruneSkip is an image Prune left because the engine refused.
@@ -65,11 +79,12 @@ func Prune(ctx context.Context, eng *container.Engine, stateRoot string) ([]stri
 // id in any run.json under <state_root>/runs. Of a candidate only the
 // refs in perfbench's repositories (EnvRepo, AgentRepo) are removed: one
 // the user also tagged otherwise keeps that tag, and so stays (Kept); an
-// untagged one (its tag moved to a rebuild) is removed by id. It holds
-// the runs lock meanwhile, so a prepare cannot pin an image between the
-// read and the removal (one that found its image before checks, under
-// the lock, that it is still there). A run.json it cannot read may pin
-// anything: then it removes nothing and says which.
+// untagged one (its tag moved to a rebuild) is removed by id; one still
+// there once its last tag went (images are built on it) is Kept, not
+// Removed. It holds the runs lock meanwhile, so a prepare cannot pin an
+// image between the read and the removal (one that found its image
+// before checks, under the lock, that it is still there). A run.json it
+// cannot read may pin anything: then it removes nothing and says which.
 func PruneImages(ctx context.Context, eng *container.Engine, stateRoot string) (*Pruned, error) {
 	root, err := filepath.Abs(stateRoot)
 	if err != nil {
@@ -125,6 +140,7 @@ func PruneImages(ctx context.Context, eng *container.Engine, stateRoot string) (
 		if len(own) == 0 && len(others) == 0 {
 			own = []string{id} // untagged: by id
 		}
+		before, skips := len(p.Removed), len(p.Skipped)
 		for _, ref := range own {
 			if err := p.remove(ctx, eng, ref); err != nil {
 				return p, err
@@ -132,6 +148,19 @@ func PruneImages(ctx context.Context, eng *container.Engine, stateRoot string) (
 		}
 		if len(others) > 0 {
 			p.Kept = append(p.Kept, PruneKept{ID: id, Tags: others})
+			continue
+		}
+		if own[0] == id || len(p.Removed) == before || len(p.Skipped) > skips {
+			continue // by id (a refusal says why), or a ref refused: reported
+		}
+		// Every tag went without an error; the image itself may not have.
+		switch _, err := eng.InspectImage(ctx, id); {
+		case err == nil:
+			untagged := slices.Clone(p.Removed[before:])
+			p.Removed = p.Removed[:before]
+			p.Kept = append(p.Kept, PruneKept{ID: id, Untagged: untagged})
+		case !errors.Is(err, container.ErrNoImage):
+			return p, fmt.Errorf("prune: %w", err)
 		}
 	}
 	return p, nil

@@ -230,3 +230,58 @@ func TestOwnRef(t *testing.T) {
 		}
 	}
 }
+
+// buildFrom builds an image FROM parent (by id) with tags: the legacy
+// builder makes parent the child's ancestor, and the child inherits its
+// labels.
+func (f *pruneFixture) buildFrom(parent string, tags ...string) string {
+	f.t.Helper()
+	dir := f.t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+parent+"\nLABEL perfbench.test.child=1\n"), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+	args := []string{"build", "-q"}
+	for _, tag := range tags {
+		args = append(args, "-t", tag)
+	}
+	out, err := exec.CommandContext(f.ctx, f.eng.Bin, append(args, dir)...).CombinedOutput()
+	if err != nil {
+		f.t.Fatalf("docker build: %v\n%s", err, out)
+	}
+	id := strings.TrimSpace(string(out))
+	if i := strings.LastIndexByte(id, '\n'); i >= 0 {
+		id = id[i+1:]
+	}
+	// The child first: the cleanup removes refs in order.
+	f.refs = append(append(append([]string{}, tags...), id), f.refs...)
+	return id
+}
+
+// An image other images are built on loses its last tag to `rmi` (exit
+// 0) but stays: it is reported as kept, untagged, not as removed.
+func TestPruneKeepsAParent(t *testing.T) {
+	f := newPruneFixture(t)
+	root := t.TempDir()
+	parent := f.build(map[string]string{LabelStateRoot: root, LabelKind: "env", LabelTask: "demo", LabelHash: "0123456789ab"}, f.own("parent:1"))
+	child := f.buildFrom(parent, f.user("child:1")) // the user's, on it
+	p, err := PruneImages(f.ctx, f.eng, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Removed) != 0 {
+		t.Errorf("removed %v, want nothing: the parent stays", p.Removed)
+	}
+	// In the listing's order, by ref: perfbench-env/… first.
+	want := []PruneKept{{ID: parent, Untagged: []string{f.own("parent:1")}}, {ID: child, Tags: []string{f.user("child:1")}}}
+	if !slices.EqualFunc(p.Kept, want, func(a, b PruneKept) bool {
+		return a.ID == b.ID && slices.Equal(a.Tags, b.Tags) && slices.Equal(a.Untagged, b.Untagged)
+	}) {
+		t.Errorf("kept %+v, want %+v", p.Kept, want)
+	}
+	if !f.present(parent) || f.present(f.own("parent:1")) || !f.present(child) {
+		t.Errorf("parent %t (tag %t), child %t: want the parent untagged and kept", f.present(parent), f.present(f.own("parent:1")), f.present(child))
+	}
+	if len(p.Kept) == 2 && p.Kept[0].Reason() != "untagged "+f.own("parent:1")+"; kept while images are built on it" {
+		t.Errorf("reason %q", p.Kept[0].Reason())
+	}
+}

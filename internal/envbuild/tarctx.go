@@ -2,6 +2,7 @@ package envbuild
 
 import (
 	"archive/tar"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,12 +16,13 @@ import (
 	"time"
 )
 
-// The docker engine gets its build context as a tar perfbench writes
-// (docker build -f PATH -): exactly the entries the hash covers, each
-// regular file's bytes read once and hashed as they go into the tar, so
-// the hash an image is tagged with is the hash of what the engine got. A
-// directory build would make the client read the context again after the
-// hash was taken. The tar follows the docker client's own (its archive of
+// Docker's legacy builder gets its build context as a tar perfbench
+// writes (docker build -f PATH -, in gzip: contextTar; BuildKit and
+// podman build from the directory: directoryBuild): exactly the entries
+// the hash covers, each regular file's bytes read once and hashed as they
+// go into the tar, so the hash an image is tagged with is the hash of
+// what the engine got. A directory build would make the client read the
+// context again after the hash was taken. The tar follows the docker client's own (its archive of
 // the context directory): paths relative to the context, a directory's
 // with a trailing slash, the context directory itself left out, uid and
 // gid 0 with no names, modes with the setuid, setgid and sticky bits,
@@ -263,12 +265,21 @@ func sha256Hex(b []byte) string {
 // contextTar writes the build context of dir into a temporary file, the
 // engine's stdin (bounded memory; TMPDIR chooses the disk), rewound.
 // The caller closes and removes it.
+//
+// The tar goes in a gzip stream of stored (uncompressed) blocks: the
+// docker client tells a context on stdin from a Dockerfile by its first
+// bytes, a compression magic or a tar header that archive/tar accepts
+// from the first 512 bytes alone. A first entry that needs a PAX header
+// (a non-ASCII name, a name over 100 bytes, a long link target) fails
+// that test, and the client takes the tar for a Dockerfile ("ambiguous
+// Dockerfile source"). The gzip magic is always recognised, by the
+// client and the daemon; level NoCompression costs no CPU.
 func contextTar(ctx context.Context, dir string, df []byte, dfRel string, now time.Time) (*os.File, *Inputs, error) {
 	ignore, hasIgnore, err := readDockerignore(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := os.CreateTemp("", "perfbench-context-*.tar")
+	f, err := os.CreateTemp("", "perfbench-context-*.tar.gz")
 	if err != nil {
 		return nil, nil, fmt.Errorf("build context tar: %w", err)
 	}
@@ -277,9 +288,16 @@ func contextTar(ctx context.Context, dir string, df []byte, dfRel string, now ti
 		os.Remove(f.Name())
 		return nil, nil, err
 	}
-	in, err := writeContextTar(ctx, f, dir, df, dfRel, ignore, hasIgnore, now)
+	gz, err := gzip.NewWriterLevel(f, gzip.NoCompression)
+	if err != nil {
+		return fail(fmt.Errorf("build context tar: %w", err))
+	}
+	in, err := writeContextTar(ctx, gz, dir, df, dfRel, ignore, hasIgnore, now)
 	if err != nil {
 		return fail(err)
+	}
+	if err := gz.Close(); err != nil {
+		return fail(fmt.Errorf("build context tar: %w", err))
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fail(fmt.Errorf("build context tar: %w", err))

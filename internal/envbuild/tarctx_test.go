@@ -3,6 +3,7 @@ package envbuild
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -208,6 +209,23 @@ func TestDockerfilePathInHash(t *testing.T) {
 	if hash("docker/Dockerfile") == hash("other/Dockerfile") {
 		t.Error("the same hash for the Dockerfile in docker/ and in other/")
 	}
+	// --print says so when the path is hashed, and only then.
+	summary := func(df string) string {
+		s := hashSpec(dir, nil)
+		s.Dockerfile = filepath.Join(dir, df)
+		in, err := s.Inputs(context.Background(), fakeEngine{}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in.Summary()
+	}
+	if got := summary("docker/Dockerfile"); !strings.Contains(got, "\ndockerfile path: docker/Dockerfile (hashed") {
+		t.Errorf("summary without the hashed path:\n%s", got)
+	}
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM scratch\n"})
+	if got := summary("Dockerfile"); strings.Contains(got, "dockerfile path") {
+		t.Errorf("summary with a path that is not hashed:\n%s", got)
+	}
 }
 
 // A device file's numbers are not hashed: the context is refused.
@@ -364,5 +382,87 @@ func BenchmarkContextTar(b *testing.B) {
 			b.Fatal(err)
 		}
 		removeTemp(f)
+	}
+}
+
+// imageFiles lists an image's files (path → content, a link's target)
+// by exporting a container created from it: FROM scratch images run
+// nothing.
+func imageFiles(t *testing.T, ref string) map[string]string {
+	t.Helper()
+	id, err := exec.Command("docker", "create", ref, "none").Output()
+	if err != nil {
+		t.Fatalf("docker create %s: %v", ref, err)
+	}
+	cid := strings.TrimSpace(string(id))
+	defer exec.Command("docker", "rm", "-f", cid).Run()
+	out, err := exec.Command("docker", "export", cid).Output()
+	if err != nil {
+		t.Fatalf("docker export: %v", err)
+	}
+	files := map[string]string{}
+	for name, e := range readTar(t, bytes.NewReader(out)) {
+		if e.hdr.Typeflag == tar.TypeSymlink {
+			files[name] = "-> " + e.hdr.Linkname
+		} else {
+			files[name] = string(e.data)
+		}
+	}
+	return files
+}
+
+// A context whose first tar entry needs a PAX header (a non-ASCII name,
+// a name over 100 bytes, a link target over 100 bytes) builds: the
+// docker client sniffs stdin for a tar in its first 512 bytes, and took
+// such a tar for a Dockerfile ("ambiguous Dockerfile source") until the
+// tar went in gzip.
+func TestBuildContextPAXFirstEntry(t *testing.T) {
+	evaltest.RequireEngine(t)
+	long := strings.Repeat("a", 101)
+	for _, tc := range []struct{ name, entry string }{
+		{"non-ascii", "café.txt"},
+		{"long-name", long},
+		{"long-link", "link"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			content := nonce(t)
+			writeFiles(t, dir, map[string]string{"Dockerfile": "FROM scratch\nCOPY . /ctx\n"})
+			want := content
+			if tc.entry == "link" {
+				want = "-> " + long + "/" + content[:20]
+				if err := os.Symlink(strings.TrimPrefix(want, "-> "), filepath.Join(dir, "link")); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				writeFiles(t, dir, map[string]string{tc.entry: content})
+			}
+			s := hashSpec(dir, nil)
+			// The entry is the tar's first (the Dockerfile goes last), so
+			// the test is of the case the client's sniffing failed.
+			df, _ := s.DockerfileBytes()
+			f, _, err := contextTar(ctx, dir, df, "Dockerfile", time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer removeTemp(f)
+			gz, err := gzip.NewReader(f)
+			if err != nil {
+				t.Fatalf("the context is not gzip: %v", err)
+			}
+			hdr, err := tar.NewReader(gz).Next()
+			if err != nil || hdr.Name != tc.entry {
+				t.Fatalf("first entry %v, %v; want %s", hdr, err, tc.entry)
+			}
+			b, err := Build(ctx, s, options(t, t.TempDir()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			removeImages(t, b.Image.Tag)
+			if got := imageFiles(t, b.Image.Tag)["ctx/"+tc.entry]; got != want {
+				t.Errorf("/ctx/%s in the image: %q, want %q", tc.entry, got, want)
+			}
+		})
 	}
 }
