@@ -278,20 +278,19 @@ func SetupFailed(ctx context.Context, out *Outcome, r *Rollout, spec *container.
 		return out
 	}
 	err := res.SetupErr
-	var noSh *container.NoShellError
 	var gate *container.GateError
 	switch {
-	case errors.As(err, &noSh):
+	case errors.As(err, &gate) && gate.NoShell():
 		// The agent's command waits behind `sh -c` while the setup
 		// runs: say that, rather than how the exec into a container
 		// already gone failed.
-		err = fmt.Errorf("workspace_setup needs sh in the image: %w", noSh)
-	case errors.As(err, &gate):
+		err = fmt.Errorf("workspace_setup needs sh in the image: %w", gate)
+	case gate != nil:
 		// The container ended by itself at the gate (status 0
 		// included): neither workspace_setup nor the agent ran.
 		err = fmt.Errorf("workspace_setup did not run: %w", gate)
 	}
-	if (noSh != nil || gate != nil) && r.Setup != nil && r.Setup.Log != nil {
+	if gate != nil && r.Setup != nil && r.Setup.Log != nil {
 		fmt.Fprintf(r.Setup.Log, "perfbench: %s\n", r.Secrets.ScrubString(err.Error()))
 	}
 	return setupInfra(out, r, err)

@@ -63,16 +63,7 @@ const envPython = "#!/bin/sh\necho \"env-python at $0\"\n"
 // and PATH is the environment's with /opt/perfbench/bin after it. With
 // and without ENV PATH in the environment image.
 func TestAgentImageStandin(t *testing.T) {
-	evaltest.RequireEngine(t)
-	if ok, err := evaltest.BusyboxAvailable(); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		t.Skip("no statically linked busybox (apt-get install busybox-static)")
-	}
-	busybox, err := evaltest.Busybox()
-	if err != nil {
-		t.Fatal(err)
-	}
+	busybox := evaltest.RequireBusybox(t)
 	standin := buildStandin(t)
 	for _, tc := range []struct {
 		name, envPath, wantPath string

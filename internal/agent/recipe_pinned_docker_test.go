@@ -61,16 +61,7 @@ exit 0
 // counts: a placeholder that prints its message and exits 0 is no claude,
 // nor is a native binary of another version.
 func TestClaudeRecipeNativeBinary(t *testing.T) {
-	evaltest.RequireEngine(t)
-	if ok, err := evaltest.BusyboxAvailable(); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		t.Skip("no statically linked busybox (apt-get install busybox-static)")
-	}
-	busybox, err := evaltest.Busybox()
-	if err != nil {
-		t.Fatal(err)
-	}
+	busybox := evaltest.RequireBusybox(t)
 	k, ok := agent.Find(all.Kinds(), "claude_code")
 	if !ok || k.Recipe == nil {
 		t.Fatal("no claude_code recipe")
@@ -171,16 +162,7 @@ cp /fake/asset.tar.gz "$out"
 // checks that it says it is the pinned version (a binary that says
 // another fails the build).
 func TestCodexRecipeReleaseAsset(t *testing.T) {
-	evaltest.RequireEngine(t)
-	if ok, err := evaltest.BusyboxAvailable(); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		t.Skip("no statically linked busybox (apt-get install busybox-static)")
-	}
-	busybox, err := evaltest.Busybox()
-	if err != nil {
-		t.Fatal(err)
-	}
+	busybox := evaltest.RequireBusybox(t)
 	out, err := exec.Command("uname", "-m").Output()
 	if err != nil {
 		t.Fatal(err)

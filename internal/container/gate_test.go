@@ -32,7 +32,7 @@ func execSetup(e *container.Engine, script string) func(ctx context.Context, id 
 // A gated run in an image without sh: the gate cannot run, with an init
 // (tini fails to exec sh, so the setup's exec finds the container gone)
 // or without one (the engine cannot start sh). Either way the result is
-// a NoShellError naming the image, whatever the setup said.
+// a no-sh GateError naming the image, whatever the setup said.
 func TestRunGatedNoShell(t *testing.T) {
 	img := standin.Require(t)
 	e := standin.Engine()
@@ -53,12 +53,12 @@ func TestRunGatedNoShell(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var noSh *container.NoShellError
-			if !errors.As(res.SetupErr, &noSh) {
-				t.Fatalf("setup error %v (result %+v), want a NoShellError\nstderr:\n%s", res.SetupErr, res, errb.String())
+			var noSh *container.GateError
+			if !errors.As(res.SetupErr, &noSh) || !noSh.NoShell() {
+				t.Fatalf("setup error %v (result %+v), want a no-sh GateError\nstderr:\n%s", res.SetupErr, res, errb.String())
 			}
 			if noSh.Image != img || noSh.Status != 127 || !strings.Contains(noSh.Said, "sh") {
-				t.Errorf("NoShellError %+v", noSh)
+				t.Errorf("GateError %+v", noSh)
 			}
 			if msg := noSh.Error(); !strings.Contains(msg, "image "+img+" has no sh to run the gate") {
 				t.Errorf("message %q", msg)
@@ -71,7 +71,7 @@ func TestRunGatedNoShell(t *testing.T) {
 	}
 }
 
-// A gated run in an image with sh is not a NoShellError, even when its
+// A gated run in an image with sh is not a GateError, even when its
 // setup fails; its command runs after a setup that passed and sees what
 // the setup left in the container.
 func TestRunGatedWithShell(t *testing.T) {
@@ -104,7 +104,7 @@ func TestRunGatedWithShell(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var noSh *container.NoShellError
+	var noSh *container.GateError
 	if res.SetupErr == nil || errors.As(res.SetupErr, &noSh) {
 		t.Errorf("failing setup: %v, want its own error", res.SetupErr)
 	}

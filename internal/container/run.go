@@ -77,17 +77,21 @@ type Result struct {
 	// CleanupErr is set when the container could not be removed.
 	CleanupErr error
 	// SetupErr is RunOptions.Setup's error: the container was killed
-	// and its command never started. A *NoShellError or a *GateError
+	// and its command never started. A *GateError
 	// when the container ended by itself before its gate opened.
 	SetupErr error
 }
 
-// NoShellError is a gated container that ended by itself with status 127
-// (not found) or 126 (not executable) before its gate opened: the gate's
-// sh could not run — the image has none, or its entrypoint did not exec
-// the arguments it was given. The setup that failed meanwhile (an exec
-// into a container that is gone) is only a consequence.
-type NoShellError struct {
+// GateError is a gated container that ended by itself before its gate
+// opened: neither the setup nor the command ran, whatever the status
+// says. Status 127 (not found) or 126 (not executable) is NoShell: the
+// gate's sh could not run (the image has none, or its entrypoint did not
+// exec the arguments it was given); any other status, 0 included, is an
+// entrypoint that ignores its arguments or an sh that cannot run (an
+// image of another architecture: "exec format error"). A setup that
+// failed meanwhile (an exec into a container that is gone) is only a
+// consequence.
+type GateError struct {
 	Image  string
 	Status int
 	// Said is the engine's error, else the last line the container wrote
@@ -95,28 +99,14 @@ type NoShellError struct {
 	Said string
 }
 
-func (e *NoShellError) Error() string {
-	msg := fmt.Sprintf("image %s has no sh to run the gate (or its entrypoint does not exec its arguments): the container ended with status %d before the setup ran", e.Image, e.Status)
-	if e.Said != "" {
-		msg += ": " + e.Said
-	}
-	return msg
-}
-
-// GateError is a gated container that ended by itself before its gate
-// opened with a status other than NoShellError's: an entrypoint that
-// ignores its arguments (and may exit 0), an sh that cannot run (an image
-// of another architecture: "exec format error"). Neither the setup nor
-// the command ran, whatever the status says.
-type GateError struct {
-	Image  string
-	Status int
-	// Said is as in NoShellError.
-	Said string
-}
+// NoShell tells the statuses of a gate's sh that is not there.
+func (e *GateError) NoShell() bool { return e.Status == 126 || e.Status == 127 }
 
 func (e *GateError) Error() string {
 	msg := fmt.Sprintf("image %s: the container ended with status %d before the setup ran (its entrypoint must exec its arguments; the image needs a runnable sh)", e.Image, e.Status)
+	if e.NoShell() {
+		msg = fmt.Sprintf("image %s has no sh to run the gate (or its entrypoint does not exec its arguments): the container ended with status %d before the setup ran", e.Image, e.Status)
+	}
 	if e.Said != "" {
 		msg += ": " + e.Said
 	}
@@ -292,17 +282,12 @@ func (e *Engine) Run(ctx context.Context, spec Spec, opts RunOptions) (*Result, 
 		if said == "" {
 			said = lastLine(tail.String())
 		}
-		switch {
-		case res.ExitCode == 126 || res.ExitCode == 127:
-			// Not found, not executable: the gate's sh is not there.
-			out.SetupErr = &NoShellError{Image: spec.Image, Status: res.ExitCode, Said: said}
-		case out.StartFailed:
-			// The engine's error says why (StartFailed); the gate
-			// was not the problem.
-		default:
-			// Any other status, 0 included, must not read as the
-			// command's own: it never ran.
-			out.SetupErr = &GateError{Image: spec.Image, Status: res.ExitCode, Said: said}
+		ge := &GateError{Image: spec.Image, Status: res.ExitCode, Said: said}
+		// The engine's error says why it did not start (StartFailed):
+		// the gate was not the problem. Any other status, 0 included,
+		// must not read as the command's own: it never ran.
+		if ge.NoShell() || !out.StartFailed {
+			out.SetupErr = ge
 		}
 	}
 	id := cid.id()

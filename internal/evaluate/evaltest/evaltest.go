@@ -98,6 +98,24 @@ func BusyboxAvailable() (bool, error) {
 	return true, nil
 }
 
+// RequireBusybox skips or fails t as RequireEngine does, and likewise
+// without a static busybox, whose path it returns: for tests that put
+// busybox into images of their own.
+func RequireBusybox(t testing.TB) string {
+	t.Helper()
+	RequireEngine(t)
+	if ok, err := BusyboxAvailable(); err != nil {
+		t.Fatal(err)
+	} else if !ok {
+		t.Skip("no statically linked busybox (apt-get install busybox-static; set BENCH_REQUIRE_DOCKER=1 to fail instead)")
+	}
+	busybox, err := Busybox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return busybox
+}
+
 // Require skips or fails t as RequireEngine does (and likewise without a
 // static busybox), then builds the image and the launcher and returns the
 // image's tag and the launcher's path.
@@ -115,12 +133,7 @@ func Require(t testing.TB) (image, launcher string) {
 // tag.
 func RequireImage(t testing.TB) string {
 	t.Helper()
-	RequireEngine(t)
-	if ok, err := BusyboxAvailable(); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		t.Skip("no statically linked busybox (apt-get install busybox-static; set BENCH_REQUIRE_DOCKER=1 to fail instead)")
-	}
+	RequireBusybox(t)
 	image, err := Image()
 	if err != nil {
 		t.Fatalf("building the test image: %v", err)
