@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,24 +16,6 @@ import (
 	"github.com/perfbench/perfbench/internal/records"
 	"github.com/perfbench/perfbench/internal/secrets"
 )
-
-// lockedBuf is a log the setup's goroutine and the rollout both write.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A runtime: container rollout with a workspace_setup, in an image
 // without sh (the OpenHands stand-in: FROM scratch, a static "python"):
@@ -58,7 +39,7 @@ func TestSetupImageShellCannotRun(t *testing.T) {
 // setup.log, and no run of the agent.
 func testSetupGateFails(t *testing.T, img, want string) {
 	t.Helper()
-	log := &lockedBuf{}
+	log := &agent.SyncBuf{}
 	setup := &agent.Setup{Commands: []string{"echo set up > /tmp/m"}, Timeout: time.Minute, Log: log}
 	base := t.TempDir()
 	priv := filepath.Join(base, "priv")
@@ -81,7 +62,7 @@ func testSetupGateFails(t *testing.T, img, want string) {
 		t.Fatal(err)
 	}
 	r.Env = agent.BaseEnv(agent.EnvInput{Process: []string{"PATH=/usr/bin"}, Workspace: r.Workspace, TaskFile: r.TaskFile, OutDir: r.OutDir, Home: r.Home})
-	stdout, stderr := &lockedBuf{}, &lockedBuf{}
+	stdout, stderr := &agent.SyncBuf{}, &agent.SyncBuf{}
 	r.Stdout, r.Stderr = stdout, stderr
 
 	out, err := agent.RunProcess(context.Background(), r, []string{"python", "-m", "openhands.core.main", "-d", r.Workspace, "-f", r.TaskFile, "-i", "3"}, nil)

@@ -106,23 +106,14 @@ func TestClaudeRecipeNativeBinary(t *testing.T) {
 			writeFile(t, filepath.Join(envCtx, "passwd"), "root:x:0:0:root:/root:/bin/sh\n", 0o644)
 			writeFile(t, filepath.Join(envCtx, "Dockerfile"), "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n"+
 				"COPY passwd /etc/passwd\nCOPY npm node /usr/bin/\nCOPY stub-claude native-claude mode /fake/\nLABEL perfbench.test=envagent\n", 0o644)
-			dockerBuild(ctx, t, envTag, envCtx)
-			envID := strings.TrimSpace(docker(ctx, t, "image", "inspect", "--format", "{{.Id}}", envTag))
-
-			agentCtx := t.TempDir()
-			writeFile(t, filepath.Join(agentCtx, "Dockerfile"), string(envbuild.AgentDockerfile(envID, r)), 0o644)
-			if tc.fails != "" {
-				out, err := exec.CommandContext(ctx, "docker", "build", "-q", "--force-rm", "--label", "perfbench.test=envagent", "-t", agentTag, agentCtx).CombinedOutput()
-				if err == nil {
-					exec.Command("docker", "image", "rm", agentTag).Run()
-					t.Fatalf("the build succeeded without the pinned native binary:\n%s", out)
-				}
-				if !strings.Contains(string(out), tc.fails) {
+			if out, ok := buildRecipe(ctx, t, envTag, envCtx, agentTag, r, tc.fails != ""); !ok {
+				t.Fatalf("the build succeeded without the pinned native binary:\n%s", out)
+			} else if tc.fails != "" {
+				if !strings.Contains(out, tc.fails) {
 					t.Errorf("build output lacks %q:\n%s", tc.fails, out)
 				}
 				return
 			}
-			dockerBuild(ctx, t, agentTag, agentCtx)
 			if got, want := docker(ctx, t, "run", "--rm", "--network", "none", agentTag, "claude", "--version"), r.Version+" (Claude Code)\n"; got != want {
 				t.Errorf("claude --version in the agent image: %q, want %q", got, want)
 			}
@@ -211,26 +202,39 @@ func TestCodexRecipeReleaseAsset(t *testing.T) {
 			writeFile(t, filepath.Join(envCtx, "passwd"), "root:x:0:0:root:/root:/bin/sh\n", 0o644)
 			writeFile(t, filepath.Join(envCtx, "Dockerfile"), "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n"+
 				"RUN [\"/bin/mkdir\", \"-m\", \"1777\", \"/tmp\"]\nCOPY passwd /etc/passwd\nCOPY curl /usr/bin/\nCOPY asset.tar.gz url /fake/\nLABEL perfbench.test=envagent\n", 0o644)
-			dockerBuild(ctx, t, envTag, envCtx)
-			envID := strings.TrimSpace(docker(ctx, t, "image", "inspect", "--format", "{{.Id}}", envTag))
-
-			agentCtx := t.TempDir()
-			writeFile(t, filepath.Join(agentCtx, "Dockerfile"), string(envbuild.AgentDockerfile(envID, r)), 0o644)
-			if tc.fails != "" {
-				out, err := exec.CommandContext(ctx, "docker", "build", "-q", "--force-rm", "--label", "perfbench.test=envagent", "-t", agentTag, agentCtx).CombinedOutput()
-				if err == nil {
-					exec.Command("docker", "image", "rm", agentTag).Run()
-					t.Fatalf("the build accepted a binary that says %q:\n%s", tc.says, out)
-				}
-				if want := "perfbench: codex --version says " + tc.fails + ", want codex-cli " + r.Version; !strings.Contains(string(out), want) {
+			if out, ok := buildRecipe(ctx, t, envTag, envCtx, agentTag, r, tc.fails != ""); !ok {
+				t.Fatalf("the build accepted a binary that says %q:\n%s", tc.says, out)
+			} else if tc.fails != "" {
+				if want := "perfbench: codex --version says " + tc.fails + ", want codex-cli " + r.Version; !strings.Contains(out, want) {
 					t.Errorf("build output lacks %q:\n%s", want, out)
 				}
 				return
 			}
-			dockerBuild(ctx, t, agentTag, agentCtx)
 			if got, want := docker(ctx, t, "run", "--rm", "--network", "none", agentTag, "codex", "--version"), tc.says+"\n"; got != want {
 				t.Errorf("codex --version in the agent image: %q, want %q", got, want)
 			}
 		})
 	}
+}
+
+// buildRecipe builds the environment image envTag from envCtx, then the
+// recipe's agent image agentTag FROM its id as `bench build --agent`
+// renders it. A build that mustFail returns its output, ok false when it
+// succeeded (the image removed); else the agent image is built (ok).
+func buildRecipe(ctx context.Context, t *testing.T, envTag, envCtx, agentTag string, r envbuild.Recipe, mustFail bool) (string, bool) {
+	t.Helper()
+	dockerBuild(ctx, t, envTag, envCtx)
+	envID := strings.TrimSpace(docker(ctx, t, "image", "inspect", "--format", "{{.Id}}", envTag))
+	agentCtx := t.TempDir()
+	writeFile(t, filepath.Join(agentCtx, "Dockerfile"), string(envbuild.AgentDockerfile(envID, r)), 0o644)
+	if !mustFail {
+		dockerBuild(ctx, t, agentTag, agentCtx)
+		return "", true
+	}
+	out, err := exec.CommandContext(ctx, "docker", "build", "-q", "--force-rm", "--label", "perfbench.test=envagent", "-t", agentTag, agentCtx).CombinedOutput()
+	if err == nil {
+		exec.Command("docker", "image", "rm", agentTag).Run()
+		return string(out), false
+	}
+	return string(out), true
 }
