@@ -503,6 +503,14 @@ func (s *containerItem) Run(ctx context.Context, c CommandSpec) (CommandResult, 
 	}
 	file := fmt.Sprintf("%s-%d.json", c.Arm, s.seq.Add(1))
 	hostFile := filepath.Join(s.out, file)
+	// The result folder is every arm's: a candidate's workload may have
+	// put something at this path for another arm (a file of made-up
+	// times for a launcher that then fails to write). Cleared from the
+	// host before the exec; no process of another arm runs meanwhile
+	// (each launcher kills its workload's processes before it ends).
+	if err := os.RemoveAll(hostFile); err != nil {
+		return CommandResult{}, fmt.Errorf("clearing the result file: %w", err)
+	}
 	defer os.Remove(hostFile)
 	argv := []string{s.c.engine.Bin, "exec", "--workdir", ContainerWorkspace, name,
 		containerLauncher, TimedCommand, "--cpu", strconv.Itoa(cpu), "--result", containerOut + "/" + file}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/perfbench/perfbench/internal/config"
 	"github.com/perfbench/perfbench/internal/journal"
@@ -479,6 +480,43 @@ echo time: 1.5 ms
 	}
 	if !slices.Contains(r.Flags, records.FlagWritesDuringTiming) || slices.Contains(r.Flags, records.FlagWatchTruncated) {
 		t.Errorf("flags %v", r.Flags)
+	}
+}
+
+// The result folder is every arm's: a candidate's workload that puts
+// FIFOs and read-only files of made-up times at the other arms' result
+// paths (their launchers' next files) neither hangs their runs nor gets
+// its times read as theirs. Before the launcher replaced what was there,
+// a FIFO blocked the base's write until the timeout.
+func TestContainerResultPlants(t *testing.T) {
+	f, c, run := containerFixture(t)
+	cheat := f.patch(t, func(d string) {
+		writeFile(t, d, "work.sh", `i=1; while [ $i -le 60 ]; do
+  for a in base human; do
+    p=/.perfbench/out/$a-$i.json
+    if [ $((i % 2)) = 0 ]; then mkfifo $p 2>/dev/null; else echo '{"wall_ns": 1, "user_ns": 1, "sys_ns": 1, "exit_code": 0}' > $p 2>/dev/null; chmod 444 $p 2>/dev/null; fi
+  done
+  i=$((i+1))
+done
+echo result 42
+`)
+	})
+	u := f.unit(t, &config.Evaluation{Workload: "sh work.sh", Rounds: 4}, cheat)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sum, _, err := f.runAs(t, ctx, run, []Unit{u}, c)
+	if err != nil || sum.Counts[records.EvalSuccess] != 1 {
+		t.Fatalf("summary %+v, err %v", sum, err)
+	}
+	noContainersLeft(t, run)
+	r, err := journal.ReadEval(u.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, smp := range r.Samples {
+		if smp.Arm != records.ArmAgent && smp.WallSeconds < 1e-6 {
+			t.Errorf("the %s arm's sample is the planted one: %+v", smp.Arm, smp)
+		}
 	}
 }
 

@@ -2,7 +2,9 @@ package evaluate
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -105,7 +107,9 @@ func TimedMain(args []string) int {
 		res = runCounted(cpu, count, filepath.Dir(result), argv)
 	}
 	if data, err := json.Marshal(res); err == nil {
-		_ = os.WriteFile(result, data, 0o600)
+		if err := writeResult(result, data); err != nil {
+			fmt.Fprintf(os.Stderr, "bench %s: writing the result: %v\n", TimedCommand, err)
+		}
 	}
 	switch {
 	case res.Error != "":
@@ -201,6 +205,26 @@ func runCounted(cpu int, method, dir string, argv []string) timedResult {
 	}
 	res.Instructions = n
 	return res
+}
+
+// writeResult writes the result file as a new regular file: whatever is
+// at its path goes first, and the file is created exclusively without
+// following a link. In a container the workload (the agent's code) can
+// write the result folder before its launcher writes there: a FIFO put
+// in its place would block the write, a link would send it elsewhere.
+func writeResult(path string, data []byte) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // readTimed reads a launcher's result file. In a container the workload

@@ -339,3 +339,36 @@ func TestReadTimedFollowsNoLink(t *testing.T) {
 		}
 	}
 }
+
+// What a workload put at the launcher's result path before its launcher
+// writes there is replaced, not written through: a FIFO would block the
+// write (no reader), a link would send it to the link's target, a file
+// of made-up times would stay when the write failed.
+func TestWriteResultReplacesPlants(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(t.TempDir(), "target.json")
+	os.WriteFile(target, []byte(`{"wall_ns": 1}`), 0o600)
+	os.Symlink(target, filepath.Join(dir, "link.json"))
+	os.WriteFile(filepath.Join(dir, "file.json"), []byte(`{"wall_ns": 1, "padding": "longer than the result"}`), 0o644)
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"link.json", "file.json", "fifo.json", "new.json"} {
+		done := make(chan error, 1)
+		go func() { done <- writeResult(filepath.Join(dir, name), []byte(`{"wall_ns": 7}`)) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: the write blocks", name)
+		}
+		if r, err := readTimed(filepath.Join(dir, name)); err != nil || r.WallNanos != 7 {
+			t.Errorf("%s: read back %+v, %v", name, r, err)
+		}
+	}
+	if data, _ := os.ReadFile(target); string(data) != `{"wall_ns": 1}` {
+		t.Errorf("the link's target was written: %s", data)
+	}
+}
